@@ -1,0 +1,29 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Options control one execution.
+type Options struct {
+	// MemoryLimit bounds the bytes a query may hold in hash tables, sort buffers and
+	// materialized batches; exceeding it ends the query with SQLSTATE 53200. 0: no limit.
+	MemoryLimit int64
+	// Parallelism is the number of worker goroutines; 0 means runtime.GOMAXPROCS(0).
+	Parallelism int
+	// Now is the statement's timestamp (now(), CURRENT_TIMESTAMP).
+	Now time.Time
+}
+
+// Rows streams a query's result as Arrow record batches.
+type Rows interface {
+	Fields() []Field
+	// Next returns the next non-empty batch, or (nil, io.EOF) at the end. The caller
+	// must Release each batch it gets.
+	Next(ctx context.Context) (arrow.RecordBatch, error)
+	// Close stops the query and frees its resources; safe to call more than once.
+	Close()
+}

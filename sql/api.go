@@ -1,0 +1,110 @@
+package sql
+
+import (
+	"context"
+	"io"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/storage/store"
+)
+
+// This file is the contract between the wire layers (server/pgwire, server/http)
+// and the SQL layer.
+
+// Statement is one parsed, bound SQL statement, ready to execute many times with
+// different parameters (an extended-protocol prepared statement).
+type Statement struct {
+	// Query is the statement's text.
+	Query string
+	// ParamTypes has one entry per $n placeholder, inferred from context when the client
+	// did not give a type (Unknown when nothing decides it: the value is then text).
+	ParamTypes []engine.Type
+	// Fields describes the rows the statement returns; nil when it returns none
+	// (CREATE, INSERT, SET, ...).
+	Fields []engine.Field
+
+	impl any // the SQL layer's bound form
+}
+
+// Result is the outcome of executing one statement.
+type Result struct {
+	// Fields and Rows are set when the statement returns rows. The caller must Close Rows.
+	Fields []engine.Field
+	Rows   engine.Rows
+	// Tag is the command tag without a row count for SELECT ("SELECT"; the wire layer
+	// appends the count it sent), and complete for the rest ("CREATE TABLE", "INSERT 0 42",
+	// "COPY 1000", "SET", "BEGIN").
+	Tag string
+	// CopyIn is set for COPY ... FROM STDIN: the wire layer answers CopyInResponse with
+	// CopyColumns columns, streams the client's CopyData into CopyIn's reader and, when
+	// CopyIn returns, completes with Tag "COPY <rows>". Malformed lines are counted in
+	// the returned stats, not returned as an error; an error aborts the copy.
+	CopyIn      func(ctx context.Context, r io.Reader) (CopyStats, error)
+	CopyColumns int
+	CopyText    bool // true for text/csv formats (CopyInResponse overall format 0)
+	// Notices are sent to the client before CommandComplete (for example how many
+	// malformed COPY lines were rejected).
+	Notices []string
+}
+
+// CopyStats reports a finished COPY.
+type CopyStats struct {
+	Rows     int64 // rows loaded
+	Rejected int64 // malformed lines skipped
+	// FirstErrors holds the first few rejected lines' "line N: reason" messages.
+	FirstErrors []string
+}
+
+// Options configure a DB.
+type Options struct {
+	// MemoryLimit is the per-query memory limit in bytes (0: none).
+	MemoryLimit int64
+	// DataDir is where COPY ... FROM '/server/path' resolves relative paths; absolute
+	// paths are read as given.
+	DataDir string
+}
+
+// DB is the SQL front of one store. Safe for concurrent use.
+type DB struct {
+	store *store.Store
+	opts  Options
+}
+
+// Open returns the SQL front over st.
+func Open(st *store.Store, opts Options) *DB { return &DB{store: st, opts: opts} }
+
+// Session is one client connection's state: settings (SET/SHOW), prepared statements
+// belong to the wire layer. Not safe for concurrent use.
+type Session struct {
+	db       *DB
+	User     string
+	Database string
+}
+
+// NewSession starts a session for user on database.
+func (db *DB) NewSession(user, database string) *Session {
+	return &Session{db: db, User: user, Database: database}
+}
+
+// Split cuts a simple-protocol query string into statements, dropping empty ones
+// and comment-only ones. An empty result means the client sent an empty query.
+func Split(query string) ([]string, error) { return nil, errTODO }
+
+// Prepare parses and binds exactly one statement. paramTypes are the types the client
+// declared for $1..$n (Unknown or missing entries are inferred). Errors are *engine.Error
+// (42601 with Position for syntax errors, 0A000 naming unsupported features, ...).
+func (s *Session) Prepare(ctx context.Context, query string, paramTypes []engine.Type) (*Statement, error) {
+	return nil, errTODO
+}
+
+// Execute runs a prepared statement with params (one per ParamTypes entry; a Value of
+// Type Unknown carries the client's text in S and is converted here).
+func (s *Session) Execute(ctx context.Context, st *Statement, params []engine.Value) (*Result, error) {
+	return nil, errTODO
+}
+
+// Setting returns the session's value of a run-time parameter (SHOW, current_setting,
+// ParameterStatus), and whether it exists.
+func (s *Session) Setting(name string) (string, bool) { return "", false }
+
+var errTODO = engine.Unsupported("this statement")

@@ -1,0 +1,281 @@
+// Package storage owns the contract every data tier answers and the types it is
+// written in: a table Schema (exactly one time column), the in-memory Columns that
+// writers consume, and Source, the scan contract.
+//
+// A sealed segment (storage/segment), a snapshot of the real-time head
+// (storage/realtime) and a lake file (storage/lake) all implement Source, so the
+// query engine never cares which tier a row lives in, and persisting, compacting or
+// handing off data is "write from a Source".
+//
+// Invariants:
+//   - Time values are int64 microseconds since the Unix epoch, UTC (PostgreSQL's
+//     resolution). Every Schema has exactly one time column, of TypeTimestamp, NOT NULL.
+//   - A Source is immutable while it is open: NumRows, dictionaries, bitmaps and values
+//     never change under a reader. Bitmaps and dictionaries it returns are read-only.
+//   - Row numbers are dense, 0..NumRows()-1, and a Source's rows are sorted by time.
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// ErrCorrupt marks an error caused by bytes on disk that fail validation (bad
+// checksum, truncated file, impossible length). The wire layer maps it to SQLSTATE XX001.
+var ErrCorrupt = errors.New("data corrupted")
+
+// Type is the physical type of a stored column.
+type Type uint8
+
+const (
+	TypeInvalid   Type = iota
+	TypeTimestamp      // int64 µs since epoch, UTC
+	TypeString         // dictionary-encoded UTF-8 text
+	TypeInt64          // SQL smallint, integer, bigint
+	TypeFloat64        // SQL real, double precision, numeric
+	TypeBool
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeTimestamp:
+		return "timestamp"
+	case TypeString:
+		return "string"
+	case TypeInt64:
+		return "int64"
+	case TypeFloat64:
+		return "float64"
+	case TypeBool:
+		return "bool"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Column describes one stored column.
+type Column struct {
+	Name string
+	Type Type
+	// SQLType is the PostgreSQL type name the column was declared with, lower case and
+	// canonical: "timestamptz", "timestamp", "text", "varchar", "smallint", "integer",
+	// "bigint", "real", "double precision", "numeric", "boolean". The physical Type
+	// follows from it; clients see this one.
+	SQLType string
+	NotNull bool
+}
+
+// Schema is the ordered column list of a table. TimeColumn indexes Columns.
+type Schema struct {
+	Columns    []Column
+	TimeColumn int
+}
+
+// Index returns the position of the column with the given name, or -1. Names are
+// compared exactly (the SQL layer folds unquoted identifiers to lower case).
+func (s *Schema) Index(name string) int {
+	for i, c := range s.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Validate checks the invariants of a schema: unique non-empty names and exactly one
+// NOT NULL time column at TimeColumn.
+func (s *Schema) Validate() error {
+	if len(s.Columns) == 0 {
+		return errors.New("schema has no columns")
+	}
+	seen := make(map[string]bool, len(s.Columns))
+	for _, c := range s.Columns {
+		if c.Name == "" {
+			return errors.New("schema has a column without a name")
+		}
+		if seen[c.Name] {
+			return fmt.Errorf("column %q specified more than once", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Type == TypeInvalid || c.Type > TypeBool {
+			return fmt.Errorf("column %q has invalid type %d", c.Name, c.Type)
+		}
+	}
+	if s.TimeColumn < 0 || s.TimeColumn >= len(s.Columns) {
+		return fmt.Errorf("time column index %d out of range", s.TimeColumn)
+	}
+	tc := s.Columns[s.TimeColumn]
+	if tc.Type != TypeTimestamp {
+		return fmt.Errorf("time column %q is %s, not a timestamp", tc.Name, tc.Type)
+	}
+	if !tc.NotNull {
+		return fmt.Errorf("time column %q must be NOT NULL", tc.Name)
+	}
+	return nil
+}
+
+// String renders the schema as "name type, ..." for messages and tests.
+func (s *Schema) String() string {
+	var b strings.Builder
+	for i, c := range s.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(c.Name)
+		b.WriteByte(' ')
+		b.WriteString(c.SQLType)
+		if i == s.TimeColumn {
+			b.WriteString(" TIME")
+		}
+	}
+	return b.String()
+}
+
+// ColumnData holds one column of a Columns set. Exactly the slice matching the
+// column's Type is used (Int64 for TypeTimestamp and TypeInt64), with Len entries.
+type ColumnData struct {
+	Int64   []int64
+	Float64 []float64
+	Bool    []bool
+	String  []string
+	// Null is nil when the column has no NULLs; otherwise Null[i] reports whether row
+	// i is NULL (the value slot then holds the zero value).
+	Null []bool
+}
+
+// Columns is an in-memory, row-aligned set of columns: the input of segment writers
+// and the unit the ingest decoders produce. Rows need not be sorted.
+type Columns struct {
+	Schema *Schema
+	Len    int
+	Cols   []ColumnData
+}
+
+// NewColumns returns an empty set for schema with capacity for n rows.
+func NewColumns(schema *Schema, n int) *Columns {
+	c := &Columns{Schema: schema, Cols: make([]ColumnData, len(schema.Columns))}
+	for i, col := range schema.Columns {
+		switch col.Type {
+		case TypeTimestamp, TypeInt64:
+			c.Cols[i].Int64 = make([]int64, 0, n)
+		case TypeFloat64:
+			c.Cols[i].Float64 = make([]float64, 0, n)
+		case TypeBool:
+			c.Cols[i].Bool = make([]bool, 0, n)
+		case TypeString:
+			c.Cols[i].String = make([]string, 0, n)
+		}
+	}
+	return c
+}
+
+// SetNull marks row of column col as NULL. The value slot for the row must already
+// have been appended.
+func (c *Columns) SetNull(col, row int) {
+	d := &c.Cols[col]
+	if d.Null == nil {
+		d.Null = make([]bool, row+1, cap(d.Int64)+cap(d.Float64)+cap(d.Bool)+cap(d.String))
+	}
+	for len(d.Null) <= row {
+		d.Null = append(d.Null, false)
+	}
+	d.Null[row] = true
+}
+
+// IsNull reports whether row of column col is NULL.
+func (c *Columns) IsNull(col, row int) bool {
+	n := c.Cols[col].Null
+	return row < len(n) && n[row]
+}
+
+// Check verifies that every column has exactly Len values of its type and that the
+// time column holds no NULL. Writers call it before encoding.
+func (c *Columns) Check() error {
+	if len(c.Cols) != len(c.Schema.Columns) {
+		return fmt.Errorf("columns: %d column slices for %d schema columns", len(c.Cols), len(c.Schema.Columns))
+	}
+	for i, col := range c.Schema.Columns {
+		d := &c.Cols[i]
+		var n int
+		switch col.Type {
+		case TypeTimestamp, TypeInt64:
+			n = len(d.Int64)
+		case TypeFloat64:
+			n = len(d.Float64)
+		case TypeBool:
+			n = len(d.Bool)
+		case TypeString:
+			n = len(d.String)
+		}
+		if n != c.Len {
+			return fmt.Errorf("column %q: %d values, want %d", col.Name, n, c.Len)
+		}
+		if len(d.Null) > c.Len {
+			return fmt.Errorf("column %q: %d null flags, want at most %d", col.Name, len(d.Null), c.Len)
+		}
+		if i == c.Schema.TimeColumn {
+			for _, isNull := range d.Null {
+				if isNull {
+					return fmt.Errorf("column %q: NULL in the time column", col.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ColumnStats are the per-column statistics a Source keeps. Only the min/max fields of
+// the column's type are meaningful, and only when HasMinMax (false when every value is NULL).
+type ColumnStats struct {
+	NullCount int
+	HasMinMax bool
+	MinInt    int64 // TypeTimestamp, TypeInt64; for TypeBool 0/1
+	MaxInt    int64
+	MinFloat  float64 // TypeFloat64 (NaN is excluded from min/max)
+	MaxFloat  float64
+	MinString string // TypeString
+	MaxString string
+}
+
+// Dict is the dictionary of a string column: ids 0..Len()-1, one per distinct non-NULL
+// value. A sealed segment's dictionary is sorted (id order = byte order of values);
+// a real-time head's is in arrival order, so callers must check Sorted before using
+// id order as value order.
+type Dict interface {
+	Len() int
+	Value(id uint32) string
+	// Lookup returns the id of s, or false when s does not occur.
+	Lookup(s string) (uint32, bool)
+	Sorted() bool
+}
+
+// Source is the scan contract. Values are read in row ranges [start, end) into
+// caller-owned slices (dst is truncated and appended to, then returned), so scans do
+// not allocate per batch. Implementations are safe for concurrent use by many readers.
+type Source interface {
+	Schema() *Schema
+	NumRows() int
+	// MinTime and MaxTime bound the time column, inclusive. Undefined when NumRows is 0.
+	MinTime() int64
+	MaxTime() int64
+	Stats(col int) ColumnStats
+
+	// Dict returns the dictionary of string column col.
+	Dict(col int) (Dict, error)
+	// Bitmap returns the rows of string column col whose value has dictionary id id.
+	Bitmap(col int, id uint32) (*roaring.Bitmap, error)
+	// Nulls returns the rows where column col is NULL; nil when there are none.
+	Nulls(col int) (*roaring.Bitmap, error)
+
+	ReadInt64(col, start, end int, dst []int64) ([]int64, error) // TypeTimestamp, TypeInt64
+	ReadFloat64(col, start, end int, dst []float64) ([]float64, error)
+	ReadBool(col, start, end int, dst []bool) ([]bool, error)
+	// ReadDictIDs reads dictionary ids of string column col; the id of a NULL row is
+	// unspecified (check Nulls).
+	ReadDictIDs(col, start, end int, dst []uint32) ([]uint32, error)
+
+	// Name identifies the source in errors and EXPLAIN (a segment id, "head", a file path).
+	Name() string
+}
