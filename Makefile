@@ -1,0 +1,47 @@
+# strata — see README.md. Everything here runs on a fresh Debian machine with Go 1.26
+# after .ci/run (or `make deps`) installed the outside programs the tests use.
+
+GO       ?= go
+BIN      := bin/strata
+EVENTS   ?= 10000000
+RUNS     ?= 5
+# Packages with concurrent code, also run under the race detector.
+RACE_PKGS := ./storage/... ./engine/... ./server/...
+
+.PHONY: all build demo test test-race bench bench-go lint deps clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/strata
+
+# Builds strata, loads 1,000,000 generated events, serves PostgreSQL on 127.0.0.1:5433.
+demo: build
+	./$(BIN) demo --data-dir ./strata-demo
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+	cd bench/duck && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# Loads $(EVENTS) events into strata and DuckDB and prints each query's median time
+# and the strata/DuckDB ratio; then the go test benchmarks.
+bench:
+	cd bench/duck && $(GO) run . -events $(EVENTS) -runs $(RUNS)
+	$(MAKE) bench-go
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./storage/... ./engine/... ./ingest/... ./server/...
+
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+	cd bench/duck && $(GO) vet ./...
+
+# Outside programs the tests talk to (Debian): PostgreSQL 15 server and psql.
+deps:
+	.ci/install-deps
+
+clean:
+	rm -rf bin strata-demo

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stratadb/strata/bench"
+	"github.com/stratadb/strata/sql"
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/store"
+)
+
+const demoTable = "user_behavior"
+
+// loadDemo creates user_behavior and fills it with n generated events spread over
+// the seven days before now, unless the table already holds rows (a restart of the
+// demo keeps its data).
+func loadDemo(ctx context.Context, st *store.Store, db *sql.DB, n int, seed int64) error {
+	if _, ok := st.Table(demoTable); !ok {
+		sess := db.NewSession("strata", "strata")
+		stmt, err := sess.Prepare(ctx, bench.CreateTableSQL, nil)
+		if err != nil {
+			return fmt.Errorf("demo: create table: %w", err)
+		}
+		if _, err := sess.Execute(ctx, stmt, nil); err != nil {
+			return fmt.Errorf("demo: create table: %w", err)
+		}
+	}
+	snap, err := st.Snapshot(demoTable)
+	if err != nil {
+		return err
+	}
+	rows := 0
+	for _, s := range snap.Sources {
+		rows += s.NumRows()
+	}
+	snap.Release()
+	if rows > 0 {
+		fmt.Printf("demo: %s already holds %d events; not generating more\n", demoTable, rows)
+		return nil
+	}
+
+	end := time.Now().UTC().Truncate(time.Minute)
+	start := end.Add(-7 * 24 * time.Hour)
+	gen := bench.NewGenerator(seed, start, end, max(n/100, 100), max(n/1000, 100))
+	schema := bench.EventSchema()
+	const batch = 100_000
+	began := time.Now()
+	last := began
+	for done := 0; done < n; {
+		k := min(batch, n-done)
+		cols := storage.NewColumns(schema, k)
+		gen.Fill(cols, k)
+		if err := st.Append(ctx, demoTable, cols); err != nil {
+			return fmt.Errorf("demo: load: %w", err)
+		}
+		done += k
+		if now := time.Now(); now.Sub(last) > time.Second || done == n {
+			last = now
+			rate := float64(done) / now.Sub(began).Seconds()
+			fmt.Printf("\rdemo: loaded %d / %d events (%.0f events/s)", done, n, rate)
+		}
+	}
+	fmt.Println()
+	if err := st.Compact(ctx, demoTable); err != nil {
+		return fmt.Errorf("demo: compact: %w", err)
+	}
+	fmt.Printf("demo: %d events from %s to %s in %s\n", n, start.Format(time.RFC3339), end.Format(time.RFC3339), time.Since(began).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	serverhttp "github.com/stratadb/strata/server/http"
+	"github.com/stratadb/strata/server/pgwire"
+	"github.com/stratadb/strata/sql"
+	"github.com/stratadb/strata/storage/store"
+)
+
+type serveFlags struct {
+	dataDir     string
+	pgAddr      string
+	httpAddr    string
+	memoryLimit byteSize
+	// demo only
+	events int
+	seed   int64
+}
+
+func runServe(ctx context.Context, args []string, demo bool) error {
+	name := "serve"
+	if demo {
+		name = "demo"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	f := serveFlags{memoryLimit: 4 << 30}
+	defaultDir := "./strata-data"
+	if demo {
+		defaultDir = "./strata-demo"
+	}
+	fs.StringVar(&f.dataDir, "data-dir", defaultDir, "data directory (catalog and segments)")
+	fs.StringVar(&f.pgAddr, "pg-addr", "127.0.0.1:5433", "PostgreSQL wire protocol listen address")
+	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (health); empty to disable")
+	fs.Var(&f.memoryLimit, "memory-limit", "per-query memory limit (e.g. 4GiB)")
+	if demo {
+		fs.IntVar(&f.events, "events", 1_000_000, "generated events to load when the table is empty")
+		fs.Int64Var(&f.seed, "seed", 1, "generator seed")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+		return err
+	}
+	st, err := store.Open(f.dataDir, store.Options{})
+	if err != nil {
+		return fmt.Errorf("open data dir %s: %w", f.dataDir, err)
+	}
+	defer st.Close()
+	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), DataDir: f.dataDir})
+
+	if demo {
+		if err := loadDemo(ctx, st, db, f.events, f.seed); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", f.pgAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --pg-addr %s: %w", f.pgAddr, err)
+	}
+	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log})
+	errc := make(chan error, 2)
+	go func() { errc <- pg.Serve(ln) }()
+
+	var hs *http.Server
+	if f.httpAddr != "" {
+		hln, err := net.Listen("tcp", f.httpAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on --http-addr %s: %w", f.httpAddr, err)
+		}
+		hs = &http.Server{Handler: serverhttp.Handler(st), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- hs.Serve(hln) }()
+	}
+	abs, _ := filepath.Abs(f.dataDir)
+	fmt.Printf("strata %s serving PostgreSQL on %s (data in %s)\n", version, ln.Addr(), abs)
+	if f.httpAddr != "" {
+		fmt.Printf("health: http://%s/healthz\n", f.httpAddr)
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	fmt.Printf("connect: psql -h %s -p %s -U strata strata\n", host, port)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	fmt.Println("strata: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if hs != nil {
+		hs.Shutdown(sctx)
+	}
+	return pg.Shutdown(sctx)
+}

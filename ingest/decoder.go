@@ -1,0 +1,459 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/stratadb/strata/storage"
+)
+
+const (
+	defaultBatchRows  = 100_000
+	defaultMaxRejects = 100
+	// readBufferBytes is the bufio buffer; lines longer than it are assembled in
+	// lineReader.long up to the line limit.
+	readBufferBytes = 1 << 20
+	// ctxCheckLines: ctx.Err is checked once per this many lines, cheap enough to be
+	// invisible and often enough (~1 ms of work) for cancel to feel immediate.
+	ctxCheckLines = 4096
+	// maxQuotedValue bounds the value quoted in a reject reason.
+	maxQuotedValue = 64
+	// initialBatchRows caps the first allocation of a batch so that a decoder fed a
+	// handful of lines (a Kafka poll) does not allocate BatchRows slots per column.
+	initialBatchRows = 4096
+)
+
+// slot stages one schema column's value of the row being decoded. s points into
+// the line or into decoder.scratch and is copied out only when the row commits.
+type slot struct {
+	set bool // a non-NULL value is staged
+	i   int64
+	f   float64
+	b   bool
+	s   []byte
+}
+
+// colInfo is what the hot path needs about a schema column.
+type colInfo struct {
+	name    string
+	typ     storage.Type
+	notNull bool
+	// kind refines typ by the declared SQL type (range checks, messages).
+	kind     sqlKind
+	typeName string // PostgreSQL's name for messages: "bigint", "timestamp with time zone"
+}
+
+type sqlKind uint8
+
+const (
+	kindOther sqlKind = iota
+	kindInt16
+	kindInt32
+	kindFloat32
+	kindTimestampNoZone
+)
+
+type decoder struct {
+	ctx    context.Context
+	schema *storage.Schema
+	opts   Options
+	sink   func(*storage.Columns) error
+
+	cols    []colInfo
+	targets []int // input field i goes to schema column targets[i]
+	slots   []slot
+
+	batchRows  int
+	maxRejects int
+	maxLine    int
+	batch      *storage.Columns
+	stats      Stats
+
+	lr lineReader
+	// scratch holds de-escaped field bytes of the current line. Its capacity is made
+	// at least the line's length before a line is decoded and de-escaping never
+	// lengthens a value, so appends never reallocate and slots may point into it.
+	scratch []byte
+	// reason is built here for a rejected line.
+	reason []byte
+}
+
+func newDecoder(schema *storage.Schema, o *Options) (*decoder, error) {
+	if err := schema.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+	}
+	switch o.Format {
+	case CSV, Text, JSON:
+	default:
+		return nil, fmt.Errorf("%w: unknown format %d", ErrInvalidOptions, o.Format)
+	}
+	d := &decoder{schema: schema, opts: *o}
+	d.cols = make([]colInfo, len(schema.Columns))
+	for i, c := range schema.Columns {
+		d.cols[i] = colInfo{name: c.Name, typ: c.Type, notNull: c.NotNull || i == schema.TimeColumn}
+		d.cols[i].kind, d.cols[i].typeName = describeSQLType(c)
+	}
+	d.slots = make([]slot, len(schema.Columns))
+	if o.Columns == nil {
+		d.targets = make([]int, len(schema.Columns))
+		for i := range d.targets {
+			d.targets[i] = i
+		}
+	} else {
+		if len(o.Columns) == 0 {
+			return nil, fmt.Errorf("%w: empty column list", ErrInvalidOptions)
+		}
+		listed := make([]bool, len(schema.Columns))
+		for _, name := range o.Columns {
+			i := schema.Index(name)
+			if i < 0 {
+				return nil, fmt.Errorf("%w: column %q does not exist", ErrInvalidOptions, name)
+			}
+			if listed[i] {
+				return nil, fmt.Errorf("%w: column %q specified more than once", ErrInvalidOptions, name)
+			}
+			listed[i] = true
+			d.targets = append(d.targets, i)
+		}
+		for i, c := range d.cols {
+			if c.notNull && !listed[i] {
+				return nil, fmt.Errorf("%w: NOT NULL column %q is not in the column list", ErrInvalidOptions, c.name)
+			}
+		}
+	}
+	d.batchRows = o.BatchRows
+	if d.batchRows <= 0 {
+		d.batchRows = defaultBatchRows
+	}
+	d.maxRejects = o.MaxRejects
+	if d.maxRejects == 0 {
+		d.maxRejects = defaultMaxRejects
+	}
+	d.maxLine = o.MaxLineBytes
+	if d.maxLine <= 0 {
+		d.maxLine = DefaultMaxLineBytes
+	}
+	if o.Format != JSON {
+		if err := d.checkDelimited(); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// checkDelimited fills in and checks the CSV/Text punctuation defaults.
+func (d *decoder) checkDelimited() error {
+	o := &d.opts
+	if o.Delimiter == 0 {
+		o.Delimiter = '\t'
+		if o.Format == CSV {
+			o.Delimiter = ','
+		}
+	}
+	if o.Null == nil {
+		n := `\N`
+		if o.Format == CSV {
+			n = ""
+		}
+		o.Null = &n
+	}
+	if o.Delimiter == '\n' || o.Delimiter == '\r' {
+		return fmt.Errorf("%w: COPY delimiter cannot be newline or carriage return", ErrInvalidOptions)
+	}
+	if o.Format == Text && o.Delimiter == '\\' {
+		return fmt.Errorf("%w: COPY delimiter cannot be backslash", ErrInvalidOptions)
+	}
+	if o.Format == CSV {
+		if o.Quote == 0 {
+			o.Quote = '"'
+		}
+		if o.Escape == 0 {
+			o.Escape = o.Quote
+		}
+		if o.Quote == o.Delimiter {
+			return fmt.Errorf("%w: COPY delimiter and quote must be different", ErrInvalidOptions)
+		}
+		if o.Quote == '\n' || o.Quote == '\r' || o.Escape == '\n' || o.Escape == '\r' {
+			return fmt.Errorf("%w: COPY quote and escape cannot be newline or carriage return", ErrInvalidOptions)
+		}
+	}
+	return nil
+}
+
+// describeSQLType maps a column's declared type to range-check kind and the name
+// PostgreSQL uses for it in error messages.
+func describeSQLType(c storage.Column) (sqlKind, string) {
+	switch c.SQLType {
+	case "smallint", "int2":
+		return kindInt16, "smallint"
+	case "integer", "int", "int4":
+		return kindInt32, "integer"
+	case "real", "float4":
+		return kindFloat32, "real"
+	case "timestamp", "timestamp without time zone":
+		return kindTimestampNoZone, "timestamp without time zone"
+	}
+	switch c.Type {
+	case storage.TypeTimestamp:
+		return kindOther, "timestamp with time zone"
+	case storage.TypeInt64:
+		return kindOther, "bigint"
+	case storage.TypeFloat64:
+		if c.SQLType == "numeric" {
+			return kindOther, "numeric"
+		}
+		return kindOther, "double precision"
+	case storage.TypeBool:
+		return kindOther, "boolean"
+	}
+	if c.SQLType != "" {
+		return kindOther, c.SQLType
+	}
+	return kindOther, "text"
+}
+
+// beginRow clears the staged row.
+func (d *decoder) beginRow() {
+	for i := range d.slots {
+		d.slots[i].set = false
+	}
+}
+
+// commitRow appends the staged row to the batch, or rejects the line when a NOT
+// NULL column has no value. It flushes a full batch.
+func (d *decoder) commitRow() error {
+	for i := range d.cols {
+		if !d.slots[i].set && d.cols[i].notNull {
+			d.rejectf("null value in column %q violates not-null constraint", d.cols[i].name)
+			return nil
+		}
+	}
+	if d.batch == nil {
+		d.batch = storage.NewColumns(d.schema, min(d.batchRows, initialBatchRows))
+	}
+	b := d.batch
+	row := b.Len
+	for i := range d.cols {
+		s := &d.slots[i]
+		cd := &b.Cols[i]
+		switch d.cols[i].typ {
+		case storage.TypeTimestamp, storage.TypeInt64:
+			if !s.set {
+				s.i = 0
+			}
+			cd.Int64 = append(cd.Int64, s.i)
+		case storage.TypeFloat64:
+			if !s.set {
+				s.f = 0
+			}
+			cd.Float64 = append(cd.Float64, s.f)
+		case storage.TypeBool:
+			cd.Bool = append(cd.Bool, s.set && s.b)
+		case storage.TypeString:
+			if s.set {
+				cd.String = append(cd.String, string(s.s))
+			} else {
+				cd.String = append(cd.String, "")
+			}
+		default:
+			panic(fmt.Sprintf("BUG: ingest: column %q has type %s", d.cols[i].name, d.cols[i].typ))
+		}
+		if !s.set {
+			b.SetNull(i, row)
+		}
+	}
+	b.Len++
+	if b.Len >= d.batchRows {
+		return d.flush()
+	}
+	return nil
+}
+
+// flush hands the current batch, if any, to the sink.
+func (d *decoder) flush() error {
+	b := d.batch
+	if b == nil || b.Len == 0 {
+		return nil
+	}
+	d.batch = nil
+	if err := d.ctx.Err(); err != nil {
+		return err
+	}
+	if err := d.sink(b); err != nil {
+		return fmt.Errorf("ingest: sink: %w", err)
+	}
+	d.stats.Rows += int64(b.Len)
+	return nil
+}
+
+// checkCtx is called once per line; it looks at the context every ctxCheckLines.
+func (d *decoder) checkCtx() error {
+	if d.lr.line%ctxCheckLines == 0 {
+		return d.ctx.Err()
+	}
+	return nil
+}
+
+// rejectf rejects the current line (d.lineNo) with a formatted reason.
+func (d *decoder) rejectf(format string, args ...any) {
+	d.stats.Rejected++
+	if len(d.stats.Rejects) >= d.maxRejects {
+		return
+	}
+	line := d.lr.recordLine
+	d.stats.Rejects = append(d.stats.Rejects, Reject{
+		Line:   line,
+		Reason: "line " + strconv.FormatInt(line, 10) + ": " + fmt.Sprintf(format, args...),
+	})
+}
+
+// rejectValue rejects the current line for a bad value of column col. msg is
+// PostgreSQL's message with one %s for the type name and one %s for the value, e.g.
+// `invalid input syntax for type %s: "%s"`.
+func (d *decoder) rejectValue(col int, msg string, v []byte) {
+	d.stats.Rejected++
+	if len(d.stats.Rejects) >= d.maxRejects {
+		return
+	}
+	c := &d.cols[col]
+	line := d.lr.recordLine
+	d.stats.Rejects = append(d.stats.Rejects, Reject{
+		Line:   line,
+		Reason: "line " + strconv.FormatInt(line, 10) + ": " + fmt.Sprintf(msg, c.typeName, quotable(v)) + " (column " + c.name + ")",
+	})
+}
+
+// quotable renders v for a message: valid UTF-8, at most maxQuotedValue bytes.
+func quotable(v []byte) string {
+	if len(v) > maxQuotedValue {
+		cut := maxQuotedValue
+		for cut > 0 && !utf8.RuneStart(v[cut]) {
+			cut--
+		}
+		return toValidUTF8(v[:cut]) + "..."
+	}
+	return toValidUTF8(v)
+}
+
+func toValidUTF8(v []byte) string {
+	if utf8.Valid(v) {
+		return string(v)
+	}
+	out := make([]byte, 0, len(v))
+	for len(v) > 0 {
+		r, n := utf8.DecodeRune(v)
+		if r == utf8.RuneError && n == 1 {
+			out = fmt.Appendf(out, `\x%02x`, v[0])
+		} else {
+			out = append(out, v[:n]...)
+		}
+		v = v[n:]
+	}
+	return string(out)
+}
+
+// prepareScratch makes room for de-escaping a line of n bytes (see decoder.scratch).
+func (d *decoder) prepareScratch(n int) {
+	if cap(d.scratch) < n {
+		d.scratch = make([]byte, 0, max(n, 2*cap(d.scratch)))
+	}
+	d.scratch = d.scratch[:0]
+}
+
+// lineReader splits its input into lines terminated by '\n'. A line is returned
+// without the '\n' (a '\r' before it is left for the format to handle), valid until
+// the next call.
+type lineReader struct {
+	br  *bufio.Reader
+	max int
+	// line is the number of the last line returned, 1-based; recordLine is the line
+	// a record (a CSV record may span lines) started on: the line rejects report.
+	line       int64
+	recordLine int64
+	long       []byte // assembles lines longer than the bufio buffer
+	err        error  // sticky read error other than io.EOF
+	eof        bool
+	first      bool
+}
+
+func (lr *lineReader) reset(r io.Reader, max int) {
+	lr.br = bufio.NewReaderSize(r, min(readBufferBytes, max+2))
+	lr.max = max
+	lr.first = true
+}
+
+// next returns the next line. ok is false at the end of input or on a read error
+// (lr.err). tooLong reports a line longer than the limit; its content is discarded
+// and line is nil. terminated reports that the line ended with '\n' (only the last
+// line of the input may not).
+func (lr *lineReader) next() (line []byte, tooLong, terminated, ok bool) {
+	if lr.eof || lr.err != nil {
+		return nil, false, false, false
+	}
+	frag, err := lr.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		lr.long = append(lr.long[:0], frag...)
+		for err == bufio.ErrBufferFull {
+			frag, err = lr.br.ReadSlice('\n')
+			if !tooLong {
+				if len(lr.long)+len(frag) > lr.max+2 { // +2: room for "\r\n"
+					tooLong = true
+					lr.long = lr.long[:0]
+				} else {
+					lr.long = append(lr.long, frag...)
+				}
+			}
+		}
+		frag = lr.long
+	}
+	if err != nil {
+		if err != io.EOF {
+			lr.err = err
+			return nil, false, false, false
+		}
+		lr.eof = true
+		if len(frag) == 0 && !tooLong {
+			return nil, false, false, false
+		}
+	}
+	lr.line++
+	lr.recordLine = lr.line
+	if n := len(frag); n > 0 && frag[n-1] == '\n' {
+		frag = frag[:n-1]
+		terminated = true
+	}
+	if lr.first {
+		lr.first = false
+		if len(frag) >= 3 && frag[0] == 0xEF && frag[1] == 0xBB && frag[2] == 0xBF {
+			frag = frag[3:] // UTF-8 byte order mark
+		}
+	}
+	if tooLong || len(frag) > lr.max+1 || (len(frag) == lr.max+1 && frag[len(frag)-1] != '\r') {
+		return nil, true, terminated, true
+	}
+	return frag, false, terminated, true
+}
+
+// readErr wraps the sticky read error, if any.
+func (lr *lineReader) readErr() error {
+	if lr.err == nil {
+		return nil
+	}
+	return fmt.Errorf("ingest: read line %d: %w", lr.line+1, lr.err)
+}
+
+func (d *decoder) rejectTooLong() {
+	d.rejectf("line too long (more than %d bytes)", d.maxLine)
+}
+
+// trimCR drops one trailing '\r' (CRLF line endings).
+func trimCR(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		return b[:n-1]
+	}
+	return b
+}

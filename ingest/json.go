@@ -1,0 +1,3 @@
+package ingest
+
+func (d *decoder) runJSON() error { return nil }

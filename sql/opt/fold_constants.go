@@ -1,0 +1,125 @@
+package opt
+
+import (
+	"github.com/stratadb/strata/engine"
+)
+
+// FoldConstants evaluates every expression subtree without column references once,
+// at plan time, with engine.EvalConst (now() folds to the statement time), and
+// simplifies AND/OR with constant arms. A subtree whose evaluation fails (1/0 in a
+// branch that may never run) is left for the executor, which raises the error only if
+// the row needs it.
+type FoldConstants struct{}
+
+func (FoldConstants) Name() string { return "fold_constants" }
+
+// volatile functions must not be folded.
+var volatile = map[string]bool{"random": true, "clock_timestamp": true}
+
+func (FoldConstants) Apply(p engine.Plan, ctx *Context) (engine.Plan, error) {
+	p, err := RewritePlanExprs(p, func(e engine.Expr) (engine.Expr, error) {
+		return foldNode(e, ctx), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A scan filter or Filter that folded to TRUE goes away.
+	return MapPlan(p, func(n engine.Plan) (engine.Plan, error) {
+		switch x := n.(type) {
+		case *engine.Scan:
+			if isTrue(x.Filter) {
+				c := *x
+				c.Filter = nil
+				return &c, nil
+			}
+		case *engine.Filter:
+			if isTrue(x.Cond) {
+				return x.Input, nil
+			}
+		}
+		return n, nil
+	})
+}
+
+func isTrue(e engine.Expr) bool {
+	c, ok := e.(*engine.Const)
+	return ok && c.V.Type == engine.Bool && !c.V.Null && c.V.B
+}
+
+func isFalse(e engine.Expr) bool {
+	c, ok := e.(*engine.Const)
+	return ok && c.V.Type == engine.Bool && !c.V.Null && !c.V.B
+}
+
+// foldNode folds e, whose children are already folded.
+func foldNode(e engine.Expr, ctx *Context) engine.Expr {
+	switch x := e.(type) {
+	case *engine.Const, *engine.ColRef:
+		return e
+	case *engine.BoolOp:
+		var keep []engine.Expr
+		for _, a := range x.Args {
+			switch {
+			case x.Op == engine.And && isFalse(a), x.Op == engine.Or && isTrue(a):
+				return a
+			case x.Op == engine.And && isTrue(a), x.Op == engine.Or && isFalse(a):
+				continue
+			}
+			keep = append(keep, a)
+		}
+		if len(keep) == 0 {
+			return &engine.Const{V: engine.Value{Type: engine.Bool, B: x.Op == engine.And}}
+		}
+		if len(keep) == 1 {
+			return keep[0]
+		}
+		if len(keep) != len(x.Args) {
+			return &engine.BoolOp{Op: x.Op, Args: keep}
+		}
+	case *engine.Call:
+		if volatile[x.Func] {
+			return e
+		}
+	}
+	if !isConstTree(e) {
+		return e
+	}
+	v, err := engine.EvalConst(e, ctx.Now)
+	if err != nil {
+		return e
+	}
+	if v.Type == engine.Unknown {
+		v.Type = e.Type()
+	}
+	return &engine.Const{V: v}
+}
+
+// isConstTree reports whether e's direct children are all constants (they were folded
+// first, so this means the whole subtree is constant).
+func isConstTree(e engine.Expr) bool {
+	ok := true
+	first := true
+	WalkExpr(e, func(x engine.Expr) {
+		if first {
+			first = false
+			switch x.(type) {
+			case *engine.Call, *engine.Cast, *engine.BoolOp, *engine.Case, *engine.IsNull, *engine.InList, *engine.Like:
+				return
+			}
+			ok = false
+			return
+		}
+		switch x.(type) {
+		case *engine.Const:
+		case *engine.Call:
+			if volatile[x.(*engine.Call).Func] {
+				ok = false
+			}
+		case *engine.Cast, *engine.BoolOp, *engine.Case, *engine.IsNull, *engine.InList, *engine.Like:
+			// inner nodes: their leaves decide
+		default:
+			ok = false
+		}
+	})
+	return ok
+}

@@ -1,0 +1,524 @@
+package segment
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/klauspost/compress/s2"
+	"github.com/stratadb/strata/storage"
+)
+
+// Info describes a written or opened segment.
+type Info struct {
+	Rows             int64
+	MinTime, MaxTime int64 // 0, 0 when Rows is 0
+	Bytes            int64 // file size
+}
+
+// Write encodes cols (rows in any order; Write sorts them by the time column,
+// stable) into a new segment file at path: written to path+".tmp", fsynced, renamed,
+// parent dir fsynced. Returns stats of what was written. On error no file is left
+// at path and the temporary file is removed.
+func Write(path string, cols *storage.Columns) (Info, error) {
+	if err := cols.Schema.Validate(); err != nil {
+		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
+	}
+	if err := cols.Check(); err != nil {
+		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
+	}
+	if cols.Len > maxNumRows {
+		return Info{}, fmt.Errorf("write segment %s: %d rows, at most %d fit", path, cols.Len, maxNumRows)
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
+	}
+	info, err := writeFile(f, cols)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
+	}
+	return info, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// segmentWriter appends sections to a file, tracking the offset.
+type segmentWriter struct {
+	w   *bufio.Writer
+	off uint64
+	err error
+
+	raw  []byte // scratch: raw block body
+	comp []byte // scratch: compressed block body
+	u64  []uint64
+}
+
+// section writes parts as one section followed by the CRC of their concatenation.
+func (sw *segmentWriter) section(parts ...[]byte) sectionRef {
+	ref := sectionRef{off: sw.off}
+	var crc uint32
+	for _, p := range parts {
+		crc = crc32.Update(crc, castagnoli, p)
+		sw.write(p)
+	}
+	sw.write(binary.LittleEndian.AppendUint32(nil, crc))
+	ref.len = sw.off - ref.off
+	return ref
+}
+
+func (sw *segmentWriter) write(p []byte) {
+	if sw.err != nil {
+		return
+	}
+	n, err := sw.w.Write(p)
+	sw.off += uint64(n)
+	sw.err = err
+}
+
+// block compresses raw with s2 when that makes it smaller and writes the block section.
+func (sw *segmentWriter) block(raw []byte) sectionRef {
+	sw.comp = s2.Encode(sw.comp[:cap(sw.comp)], raw)
+	if len(sw.comp) < len(raw) {
+		return sw.section([]byte{codecS2}, sw.comp)
+	}
+	return sw.section([]byte{codecStored}, raw)
+}
+
+// columnMeta is what the directory records about one column.
+type columnMeta struct {
+	col     storage.Column
+	stats   storage.ColumnStats
+	nulls   sectionRef
+	dictLen int
+	dict    sectionRef
+	blocks  []sectionRef
+}
+
+func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
+	schema := cols.Schema
+	n := cols.Len
+	sw := &segmentWriter{w: bufio.NewWriterSize(f, 1<<20)}
+	sw.write(append(magic[:], Version))
+
+	perm := timePermutation(cols.Cols[schema.TimeColumn].Int64)
+	metas := make([]columnMeta, len(schema.Columns))
+	var nullScratch []bool
+	for i, c := range schema.Columns {
+		d := &cols.Cols[i]
+		nulls := permuteNulls(d.Null, perm, n, &nullScratch)
+		m := &metas[i]
+		m.col = c
+		m.nulls = sw.nullBitmap(nulls, &m.stats)
+		switch c.Type {
+		case storage.TypeTimestamp, storage.TypeInt64:
+			sw.int64Column(m, permute(d.Int64, perm), nulls, i == schema.TimeColumn)
+		case storage.TypeFloat64:
+			sw.float64Column(m, permute(d.Float64, perm), nulls)
+		case storage.TypeBool:
+			sw.boolColumn(m, permute(d.Bool, perm), nulls)
+		case storage.TypeString:
+			if err := sw.stringColumn(m, permute(d.String, perm), nulls); err != nil {
+				return Info{}, err
+			}
+		default:
+			panic(fmt.Sprintf("BUG: column %q has type %s after Validate", c.Name, c.Type))
+		}
+	}
+
+	info := Info{Rows: int64(n)}
+	if ts := metas[schema.TimeColumn].stats; ts.HasMinMax {
+		info.MinTime, info.MaxTime = ts.MinInt, ts.MaxInt
+	}
+	dir := appendDirectory(nil, n, BlockRows, info, schema.TimeColumn, metas)
+	dirRef := sw.section(dir)
+	footer := binary.LittleEndian.AppendUint64(nil, dirRef.off)
+	footer = binary.LittleEndian.AppendUint64(footer, dirRef.len)
+	footer = binary.LittleEndian.AppendUint32(footer, checksum(footer))
+	footer = append(footer, magic[:]...)
+	footer = append(footer, Version)
+	sw.write(footer)
+	if sw.err == nil {
+		sw.err = sw.w.Flush()
+	}
+	if sw.err != nil {
+		return Info{}, sw.err
+	}
+	info.Bytes = int64(sw.off)
+	return info, nil
+}
+
+// timePermutation returns the stable sort order of times, or nil when times is
+// already sorted (the common case for data arriving in time order).
+func timePermutation(times []int64) []int32 {
+	if slices.IsSorted(times) {
+		return nil
+	}
+	perm := make([]int32, len(times))
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	slices.SortStableFunc(perm, func(a, b int32) int { return cmp.Compare(times[a], times[b]) })
+	return perm
+}
+
+// permute returns vals in perm order (vals itself when perm is nil).
+func permute[T any](vals []T, perm []int32) []T {
+	if perm == nil {
+		return vals
+	}
+	out := make([]T, len(vals))
+	for i, p := range perm {
+		out[i] = vals[p]
+	}
+	return out
+}
+
+// permuteNulls returns the null flags of n rows in perm order, padded to n, or nil
+// when no row is NULL.
+func permuteNulls(null []bool, perm []int32, n int, scratch *[]bool) []bool {
+	if !slices.Contains(null, true) {
+		return nil
+	}
+	out := slices.Grow((*scratch)[:0], n)[:n]
+	*scratch = out
+	for i := range out {
+		p := i
+		if perm != nil {
+			p = int(perm[i])
+		}
+		out[i] = p < len(null) && null[p]
+	}
+	return out
+}
+
+func (sw *segmentWriter) nullBitmap(nulls []bool, stats *storage.ColumnStats) sectionRef {
+	if nulls == nil {
+		return sectionRef{}
+	}
+	bm := roaring.New()
+	for i, isNull := range nulls {
+		if isNull {
+			bm.Add(uint32(i))
+			stats.NullCount++
+		}
+	}
+	bm.RunOptimize()
+	var buf bytes.Buffer
+	if _, err := bm.WriteTo(&buf); err != nil {
+		panic("BUG: roaring WriteTo a bytes.Buffer failed: " + err.Error())
+	}
+	return sw.section(buf.Bytes())
+}
+
+func blockBounds(b, n int) (lo, hi int) {
+	lo = b * BlockRows
+	return lo, min(lo+BlockRows, n)
+}
+
+func numBlocks(n, blockRows int) int { return (n + blockRows - 1) / blockRows }
+
+func (sw *segmentWriter) int64Column(m *columnMeta, vals []int64, nulls []bool, isTime bool) {
+	st := &m.stats
+	for i, v := range vals {
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		if !st.HasMinMax {
+			st.HasMinMax, st.MinInt, st.MaxInt = true, v, v
+		}
+		st.MinInt, st.MaxInt = min(st.MinInt, v), max(st.MaxInt, v)
+	}
+	if nulls != nil {
+		// NULL slots take the preceding value (the column min at the start) so they
+		// cost no width in either encoding; the reader zeroes them.
+		filled := slices.Clone(vals)
+		prev := st.MinInt
+		for i := range filled {
+			if nulls[i] {
+				filled[i] = prev
+			} else {
+				prev = filled[i]
+			}
+		}
+		vals = filled
+	}
+	for b := range numBlocks(len(vals), BlockRows) {
+		lo, hi := blockBounds(b, len(vals))
+		sw.raw = sw.appendInt64Block(sw.raw[:0], vals[lo:hi], isTime)
+		m.blocks = append(m.blocks, sw.block(sw.raw))
+	}
+}
+
+// appendInt64Block appends the raw body of an int64 block: delta-encoded for the
+// time column, otherwise whichever of delta and frame-of-reference packs smaller.
+func (sw *segmentWriter) appendInt64Block(dst []byte, vals []int64, forceDelta bool) []byte {
+	lo, hi := vals[0], vals[0]
+	dlo, dhi := int64(0), int64(0)
+	for i, v := range vals {
+		lo, hi = min(lo, v), max(hi, v)
+		if i > 0 {
+			d := v - vals[i-1]
+			if i == 1 {
+				dlo, dhi = d, d
+			}
+			dlo, dhi = min(dlo, d), max(dhi, d)
+		}
+	}
+	// Differences are taken as uint64 so that wrapping ranges stay exact.
+	forW := bitWidth(uint64(hi) - uint64(lo))
+	deltaW := bitWidth(uint64(dhi) - uint64(dlo))
+	useDelta := forceDelta || packedLen(len(vals)-1, deltaW) < packedLen(len(vals), forW)
+	sw.u64 = slices.Grow(sw.u64[:0], len(vals))[:len(vals)]
+	if useDelta {
+		dst = append(dst, intDelta)
+		dst = binary.AppendVarint(dst, vals[0])
+		dst = binary.AppendVarint(dst, dlo)
+		dst = append(dst, byte(deltaW))
+		u := sw.u64[:len(vals)-1]
+		for i := range u {
+			u[i] = uint64(vals[i+1]-vals[i]) - uint64(dlo)
+		}
+		return appendPacked(dst, u, deltaW)
+	}
+	dst = append(dst, intFOR)
+	dst = binary.AppendVarint(dst, lo)
+	dst = append(dst, byte(forW))
+	u := sw.u64
+	for i, v := range vals {
+		u[i] = uint64(v) - uint64(lo)
+	}
+	return appendPacked(dst, u, forW)
+}
+
+func (sw *segmentWriter) float64Column(m *columnMeta, vals []float64, nulls []bool) {
+	st := &m.stats
+	for i, v := range vals {
+		if (nulls != nil && nulls[i]) || math.IsNaN(v) {
+			continue
+		}
+		if !st.HasMinMax {
+			st.HasMinMax, st.MinFloat, st.MaxFloat = true, v, v
+		}
+		st.MinFloat, st.MaxFloat = min(st.MinFloat, v), max(st.MaxFloat, v)
+	}
+	for b := range numBlocks(len(vals), BlockRows) {
+		lo, hi := blockBounds(b, len(vals))
+		raw := sw.raw[:0]
+		for i := lo; i < hi; i++ {
+			v := vals[i]
+			if nulls != nil && nulls[i] {
+				v = 0
+			}
+			raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(v))
+		}
+		sw.raw = raw
+		m.blocks = append(m.blocks, sw.block(raw))
+	}
+}
+
+func (sw *segmentWriter) boolColumn(m *columnMeta, vals []bool, nulls []bool) {
+	st := &m.stats
+	for i, v := range vals {
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		x := int64(0)
+		if v {
+			x = 1
+		}
+		if !st.HasMinMax {
+			st.HasMinMax, st.MinInt, st.MaxInt = true, x, x
+		}
+		st.MinInt, st.MaxInt = min(st.MinInt, x), max(st.MaxInt, x)
+	}
+	for b := range numBlocks(len(vals), BlockRows) {
+		lo, hi := blockBounds(b, len(vals))
+		raw := slices.Grow(sw.raw[:0], (hi-lo+7)/8)[:(hi-lo+7)/8]
+		clear(raw)
+		for i := lo; i < hi; i++ {
+			if vals[i] && (nulls == nil || !nulls[i]) {
+				raw[(i-lo)/8] |= 1 << ((i - lo) % 8)
+			}
+		}
+		sw.raw = raw
+		m.blocks = append(m.blocks, sw.block(raw))
+	}
+}
+
+func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool) error {
+	// Sorted dictionary of the distinct non-NULL values.
+	index := make(map[string]uint32)
+	for i, v := range vals {
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		index[v] = 0
+	}
+	dict := make([]string, 0, len(index))
+	for v := range index {
+		dict = append(dict, v)
+	}
+	slices.Sort(dict)
+	var dictBytes uint64
+	for id, v := range dict {
+		index[v] = uint32(id)
+		dictBytes += uint64(len(v))
+	}
+	if dictBytes > math.MaxUint32 {
+		return fmt.Errorf("column %s: dictionary of %d bytes exceeds 4 GiB", m.col.Name, dictBytes)
+	}
+	m.dictLen = len(dict)
+	if len(dict) > 0 {
+		m.stats.HasMinMax = true
+		m.stats.MinString, m.stats.MaxString = dict[0], dict[len(dict)-1]
+	}
+
+	// Row ids; NULL rows get id 0 (and are in no value bitmap).
+	ids := make([]uint32, len(vals))
+	counts := make([]uint32, len(dict)+1)
+	for i, v := range vals {
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		id := index[v]
+		ids[i] = id
+		counts[id+1]++
+	}
+
+	w := dictWidth(len(dict))
+	for b := range numBlocks(len(vals), BlockRows) {
+		lo, hi := blockBounds(b, len(vals))
+		u := slices.Grow(sw.u64[:0], hi-lo)[:hi-lo]
+		for i := range u {
+			u[i] = uint64(ids[lo+i])
+		}
+		sw.u64 = u
+		raw := append(sw.raw[:0], byte(w))
+		sw.raw = appendPacked(raw, u, w)
+		m.blocks = append(m.blocks, sw.block(sw.raw))
+	}
+
+	// Value bitmaps: bucket row numbers by id (counting sort), one bitmap per id.
+	for id := 1; id < len(counts); id++ {
+		counts[id] += counts[id-1]
+	}
+	rows := make([]uint32, counts[len(dict)])
+	next := slices.Clone(counts[:len(dict)])
+	for i, id := range ids {
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		rows[next[id]] = uint32(i)
+		next[id]++
+	}
+	bitmapRefs := make([]byte, 0, 12*len(dict))
+	bm := roaring.New()
+	var buf bytes.Buffer
+	for id := range dict {
+		bm.Clear()
+		bm.AddMany(rows[counts[id]:counts[id+1]])
+		bm.RunOptimize()
+		buf.Reset()
+		if _, err := bm.WriteTo(&buf); err != nil {
+			panic("BUG: roaring WriteTo a bytes.Buffer failed: " + err.Error())
+		}
+		ref := sw.section(buf.Bytes())
+		bitmapRefs = binary.LittleEndian.AppendUint64(bitmapRefs, ref.off)
+		bitmapRefs = binary.LittleEndian.AppendUint32(bitmapRefs, uint32(ref.len))
+	}
+
+	// Dictionary section.
+	offsets := make([]byte, 0, 4*(len(dict)+1))
+	var off uint32
+	offsets = binary.LittleEndian.AppendUint32(offsets, 0)
+	values := make([]byte, 0, dictBytes)
+	for _, v := range dict {
+		off += uint32(len(v))
+		offsets = binary.LittleEndian.AppendUint32(offsets, off)
+		values = append(values, v...)
+	}
+	m.dict = sw.section(offsets, values, bitmapRefs)
+	return nil
+}
+
+func appendDirectory(dst []byte, numRows, blockRows int, info Info, timeCol int, metas []columnMeta) []byte {
+	dst = binary.AppendUvarint(dst, uint64(numRows))
+	dst = binary.AppendUvarint(dst, uint64(blockRows))
+	dst = binary.AppendVarint(dst, info.MinTime)
+	dst = binary.AppendVarint(dst, info.MaxTime)
+	dst = binary.AppendUvarint(dst, uint64(len(metas)))
+	dst = binary.AppendUvarint(dst, uint64(timeCol))
+	for i := range metas {
+		m := &metas[i]
+		dst = appendString(dst, m.col.Name)
+		dst = append(dst, byte(m.col.Type))
+		dst = appendString(dst, m.col.SQLType)
+		var flags byte
+		if m.col.NotNull {
+			flags |= 1
+		}
+		dst = append(dst, flags)
+		st := &m.stats
+		dst = binary.AppendUvarint(dst, uint64(st.NullCount))
+		if !st.HasMinMax {
+			dst = append(dst, 0)
+		} else {
+			dst = append(dst, 1)
+			switch m.col.Type {
+			case storage.TypeTimestamp, storage.TypeInt64, storage.TypeBool:
+				dst = binary.AppendVarint(dst, st.MinInt)
+				dst = binary.AppendVarint(dst, st.MaxInt)
+			case storage.TypeFloat64:
+				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(st.MinFloat))
+				dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(st.MaxFloat))
+			case storage.TypeString:
+				dst = appendString(dst, st.MinString)
+				dst = appendString(dst, st.MaxString)
+			}
+		}
+		dst = appendRef(dst, m.nulls)
+		if m.col.Type == storage.TypeString {
+			dst = binary.AppendUvarint(dst, uint64(m.dictLen))
+			dst = appendRef(dst, m.dict)
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(m.blocks)))
+		for _, b := range m.blocks {
+			dst = appendRef(dst, b)
+		}
+	}
+	return dst
+}
+
