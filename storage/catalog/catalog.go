@@ -117,121 +117,165 @@ func Open(dir string) (*Catalog, error) {
 
 // load reads the whole catalog into memory.
 func (c *Catalog) load() error {
-	tables := map[string]*tableState{}
-	byID := map[uint64]*tableState{}
-	var segs []SegmentMeta
-	var segIDs []uint64
-	type offset struct {
-		tableID uint64
-		source  string
-		off     int64
-	}
-	var offs []offset
-	seqs := map[uint64]uint64{}
-
 	it, err := c.db.NewIter(nil)
 	if err != nil {
 		return err
 	}
+	var l loader
 	for it.First(); it.Valid(); it.Next() {
-		k := it.Key()
 		v, err := it.ValueAndErr()
+		if err == nil {
+			err = l.add(it.Key(), v)
+		}
 		if err != nil {
 			it.Close()
 			return err
-		}
-		switch {
-		case hasPrefix(k, prefixTable):
-			var def TableDef
-			if err := json.Unmarshal(v, &def); err != nil {
-				it.Close()
-				return fmt.Errorf("table %q: %w: %v", k[len(prefixTable):], storage.ErrCorrupt, err)
-			}
-			ts := &tableState{def: def, offsets: map[string]int64{}, nextSeq: 1}
-			tables[def.Name] = ts
-			byID[def.ID] = ts
-		case hasPrefix(k, prefixSegment):
-			var m SegmentMeta
-			if err := json.Unmarshal(v, &m); err != nil {
-				it.Close()
-				return fmt.Errorf("segment key %x: %w: %v", k, storage.ErrCorrupt, err)
-			}
-			if len(k) < len(prefixSegment)+8 {
-				it.Close()
-				return fmt.Errorf("segment key %x: %w", k, storage.ErrCorrupt)
-			}
-			segs = append(segs, m)
-			segIDs = append(segIDs, binary.BigEndian.Uint64(k[len(prefixSegment):]))
-		case hasPrefix(k, prefixOffset):
-			if len(k) < len(prefixOffset)+9 || len(v) != 8 {
-				it.Close()
-				return fmt.Errorf("offset key %x: %w", k, storage.ErrCorrupt)
-			}
-			offs = append(offs, offset{
-				tableID: binary.BigEndian.Uint64(k[len(prefixOffset):]),
-				source:  string(k[len(prefixOffset)+9:]),
-				off:     int64(binary.BigEndian.Uint64(v)),
-			})
-		case hasPrefix(k, prefixSeq):
-			if len(k) != len(prefixSeq)+8 || len(v) != 8 {
-				it.Close()
-				return fmt.Errorf("sequence key %x: %w", k, storage.ErrCorrupt)
-			}
-			seqs[binary.BigEndian.Uint64(k[len(prefixSeq):])] = binary.BigEndian.Uint64(v)
-		case string(k) == keyNextTable:
-			if len(v) != 8 {
-				it.Close()
-				return fmt.Errorf("next table id: %w", storage.ErrCorrupt)
-			}
-			c.mu.nextTableID = binary.BigEndian.Uint64(v)
-		case string(k) == keyVersion:
-			if len(v) != 8 {
-				it.Close()
-				return fmt.Errorf("version: %w", storage.ErrCorrupt)
-			}
-			c.mu.version = binary.BigEndian.Uint64(v)
-		default:
-			it.Close()
-			return fmt.Errorf("unknown key %q: %w", k, storage.ErrCorrupt)
 		}
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
+	st, err := l.finish()
+	if err != nil {
+		return err
+	}
+	c.mu.tables, c.mu.nextTableID, c.mu.version = st.tables, st.nextTableID, st.version
+	return nil
+}
 
-	for i, m := range segs {
-		ts := byID[segIDs[i]]
+// loader decodes the catalog's records, in any order, into its in-memory state.
+type loader struct {
+	tables      map[string]*tableState
+	byID        map[uint64]*tableState
+	segs        []SegmentMeta
+	segTableIDs []uint64
+	offs        []loadedOffset
+	seqs        map[uint64]uint64
+	nextTableID uint64
+	version     uint64
+}
+
+type loadedOffset struct {
+	tableID uint64
+	source  string
+	off     int64
+}
+
+type loadedState struct {
+	tables      map[string]*tableState
+	nextTableID uint64
+	version     uint64
+}
+
+// add decodes one record. k and v are only read during the call.
+func (l *loader) add(k, v []byte) error {
+	if l.tables == nil {
+		l.tables = map[string]*tableState{}
+		l.byID = map[uint64]*tableState{}
+		l.seqs = map[uint64]uint64{}
+	}
+	switch {
+	case hasPrefix(k, prefixTable):
+		var def TableDef
+		if err := json.Unmarshal(v, &def); err != nil {
+			return fmt.Errorf("table %q: %w: %v", k[len(prefixTable):], storage.ErrCorrupt, err)
+		}
+		if def.Name != string(k[len(prefixTable):]) || def.ID == 0 || def.Granularity < time.Microsecond {
+			return fmt.Errorf("table %q: record for %q, id %d, granularity %v: %w", k[len(prefixTable):], def.Name, def.ID, def.Granularity, storage.ErrCorrupt)
+		}
+		if err := def.Schema.Validate(); err != nil {
+			return fmt.Errorf("table %q: %w: %v", def.Name, storage.ErrCorrupt, err)
+		}
+		if l.byID[def.ID] != nil {
+			return fmt.Errorf("table %q: id %d used twice: %w", def.Name, def.ID, storage.ErrCorrupt)
+		}
+		ts := &tableState{def: def, offsets: map[string]int64{}, nextSeq: 1}
+		l.tables[def.Name] = ts
+		l.byID[def.ID] = ts
+	case hasPrefix(k, prefixSegment):
+		if len(k) != len(prefixSegment)+26 {
+			return fmt.Errorf("segment key %x: %w", k, storage.ErrCorrupt)
+		}
+		var m SegmentMeta
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("segment key %x: %w: %v", k, storage.ErrCorrupt, err)
+		}
+		if m.Seq == 0 || m.Seq == math.MaxUint64 {
+			return fmt.Errorf("segment %s: sequence number %d: %w", m.ID, m.Seq, storage.ErrCorrupt)
+		}
+		id := binary.BigEndian.Uint64(k[len(prefixSegment):])
+		if !slices.Equal(k, segmentKey(id, m.ChunkStart, m.Seq)) {
+			return fmt.Errorf("segment %s: key %x does not match the record: %w", m.ID, k, storage.ErrCorrupt)
+		}
+		l.segs = append(l.segs, m)
+		l.segTableIDs = append(l.segTableIDs, id)
+	case hasPrefix(k, prefixOffset):
+		if len(k) < len(prefixOffset)+9 || len(v) != 8 {
+			return fmt.Errorf("offset key %x: %w", k, storage.ErrCorrupt)
+		}
+		l.offs = append(l.offs, loadedOffset{
+			tableID: binary.BigEndian.Uint64(k[len(prefixOffset):]),
+			source:  string(k[len(prefixOffset)+9:]),
+			off:     int64(binary.BigEndian.Uint64(v)),
+		})
+	case hasPrefix(k, prefixSeq):
+		if len(k) != len(prefixSeq)+8 || len(v) != 8 {
+			return fmt.Errorf("sequence key %x: %w", k, storage.ErrCorrupt)
+		}
+		l.seqs[binary.BigEndian.Uint64(k[len(prefixSeq):])] = binary.BigEndian.Uint64(v)
+	case string(k) == keyNextTable:
+		if len(v) != 8 {
+			return fmt.Errorf("next table id: %w", storage.ErrCorrupt)
+		}
+		l.nextTableID = binary.BigEndian.Uint64(v)
+	case string(k) == keyVersion:
+		if len(v) != 8 {
+			return fmt.Errorf("version: %w", storage.ErrCorrupt)
+		}
+		l.version = binary.BigEndian.Uint64(v)
+	default:
+		return fmt.Errorf("unknown key %q: %w", k, storage.ErrCorrupt)
+	}
+	return nil
+}
+
+// finish attaches segments, offsets and sequence counters to their tables.
+func (l *loader) finish() (loadedState, error) {
+	if l.tables == nil {
+		l.add([]byte(keyVersion), u64(0)) // initializes the maps of an empty catalog
+	}
+	for i, m := range l.segs {
+		ts := l.byID[l.segTableIDs[i]]
 		if ts == nil {
-			return fmt.Errorf("segment %s of missing table %d: %w", m.ID, segIDs[i], storage.ErrCorrupt)
+			return loadedState{}, fmt.Errorf("segment %s of missing table %d: %w", m.ID, l.segTableIDs[i], storage.ErrCorrupt)
 		}
 		ts.segments = append(ts.segments, m)
 		if m.Seq >= ts.nextSeq {
 			ts.nextSeq = m.Seq + 1
 		}
 	}
-	for _, o := range offs {
-		ts := byID[o.tableID]
+	for _, o := range l.offs {
+		ts := l.byID[o.tableID]
 		if ts == nil {
-			return fmt.Errorf("offset %s of missing table %d: %w", o.source, o.tableID, storage.ErrCorrupt)
+			return loadedState{}, fmt.Errorf("offset %s of missing table %d: %w", o.source, o.tableID, storage.ErrCorrupt)
 		}
 		ts.offsets[o.source] = o.off
 	}
-	for id, next := range seqs {
-		ts := byID[id]
+	for id, next := range l.seqs {
+		ts := l.byID[id]
 		if ts == nil {
-			return fmt.Errorf("sequence of missing table %d: %w", id, storage.ErrCorrupt)
+			return loadedState{}, fmt.Errorf("sequence of missing table %d: %w", id, storage.ErrCorrupt)
 		}
 		ts.nextSeq = max(ts.nextSeq, next)
 	}
-	for _, ts := range tables {
+	next := max(l.nextTableID, 1)
+	for _, ts := range l.tables {
 		sortSegments(ts.segments)
-		if ts.def.ID >= c.mu.nextTableID {
-			c.mu.nextTableID = ts.def.ID + 1
+		if ts.def.ID >= next {
+			next = ts.def.ID + 1
 		}
 	}
-	c.mu.nextTableID = max(c.mu.nextTableID, 1)
-	c.mu.tables = tables
-	return nil
+	return loadedState{tables: l.tables, nextTableID: next, version: l.version}, nil
 }
 
 // Close closes the catalog. Later calls fail.

@@ -264,7 +264,7 @@ func (r *Reader) parseDirectory(dir []byte) error {
 			if d.bad {
 				return r.corrupt(c, "truncated directory entry")
 			}
-			if dictLen > numRows-nullCount {
+			if dictLen > numRows-nullCount || (dictLen == 0) != (numRows == nullCount) {
 				return r.corrupt(c, "dictionary of %d values for %d non-NULL rows", dictLen, numRows-nullCount)
 			}
 			if !r.validRef(c.dictRef) {
@@ -274,6 +274,9 @@ func (r *Reader) parseDirectory(dir []byte) error {
 		}
 		if n := d.uvarint(); d.bad || n != nb {
 			return r.corrupt(c, "%d blocks for %d rows, want %d", n, numRows, nb)
+		}
+		if nb > uint64(len(d.b))/2 { // a block reference takes at least 2 bytes
+			return r.corrupt(c, "%d block references in %d directory bytes", nb, len(d.b))
 		}
 		c.blocks = make([]sectionRef, nb)
 		for b := range c.blocks {

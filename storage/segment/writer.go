@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/klauspost/compress/s2"
@@ -29,6 +30,9 @@ type Info struct {
 // parent dir fsynced. Returns stats of what was written. On error no file is left
 // at path and the temporary file is removed.
 func Write(path string, cols *storage.Columns) (Info, error) {
+	if cols == nil || cols.Schema == nil {
+		return Info{}, fmt.Errorf("write segment %s: no columns or schema", path)
+	}
 	if err := cols.Schema.Validate(); err != nil {
 		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
 	}
@@ -50,14 +54,21 @@ func Write(path string, cols *storage.Columns) (Info, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	renamed := false
 	if err == nil {
 		err = os.Rename(tmp, path)
+		renamed = err == nil
 	}
 	if err == nil {
 		err = syncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		os.Remove(tmp)
+		if renamed {
+			// The rename may not be durable; keep the promise that a failed Write
+			// leaves nothing behind.
+			os.Remove(path)
+		}
 		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
 	}
 	return info, nil
@@ -182,20 +193,20 @@ func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
 
 // timePermutation returns the stable sort order of times, or nil when times is
 // already sorted (the common case for data arriving in time order).
-func timePermutation(times []int64) []int32 {
+func timePermutation(times []int64) []uint32 {
 	if slices.IsSorted(times) {
 		return nil
 	}
-	perm := make([]int32, len(times))
+	perm := make([]uint32, len(times))
 	for i := range perm {
-		perm[i] = int32(i)
+		perm[i] = uint32(i)
 	}
-	slices.SortStableFunc(perm, func(a, b int32) int { return cmp.Compare(times[a], times[b]) })
+	slices.SortStableFunc(perm, func(a, b uint32) int { return cmp.Compare(times[a], times[b]) })
 	return perm
 }
 
 // permute returns vals in perm order (vals itself when perm is nil).
-func permute[T any](vals []T, perm []int32) []T {
+func permute[T any](vals []T, perm []uint32) []T {
 	if perm == nil {
 		return vals
 	}
@@ -208,7 +219,7 @@ func permute[T any](vals []T, perm []int32) []T {
 
 // permuteNulls returns the null flags of n rows in perm order, padded to n, or nil
 // when no row is NULL.
-func permuteNulls(null []bool, perm []int32, n int, scratch *[]bool) []bool {
+func permuteNulls(null []bool, perm []uint32, n int, scratch *[]bool) []bool {
 	if !slices.Contains(null, true) {
 		return nil
 	}
@@ -379,26 +390,46 @@ func (sw *segmentWriter) boolColumn(m *columnMeta, vals []bool, nulls []bool) {
 }
 
 func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool) error {
-	// Sorted dictionary of the distinct non-NULL values.
+	// One map pass assigns ids in arrival order (a run of equal values costs one
+	// string compare, no lookup); the distinct values are then sorted and the ids
+	// remapped through a slice.
 	index := make(map[string]uint32)
+	var arrival []string
+	ids := make([]uint32, len(vals))
+	var prev string
+	var prevID uint32
+	havePrev := false
+	var dictBytes uint64
 	for i, v := range vals {
 		if nulls != nil && nulls[i] {
 			continue
 		}
-		index[v] = 0
-	}
-	dict := make([]string, 0, len(index))
-	for v := range index {
-		dict = append(dict, v)
-	}
-	slices.Sort(dict)
-	var dictBytes uint64
-	for id, v := range dict {
-		index[v] = uint32(id)
-		dictBytes += uint64(len(v))
+		if havePrev && v == prev {
+			ids[i] = prevID
+			continue
+		}
+		id, ok := index[v]
+		if !ok {
+			id = uint32(len(arrival))
+			index[v] = id
+			arrival = append(arrival, v)
+			dictBytes += uint64(len(v))
+		}
+		ids[i], prev, prevID, havePrev = id, v, id, true
 	}
 	if dictBytes > math.MaxUint32 {
 		return fmt.Errorf("column %s: dictionary of %d bytes exceeds 4 GiB", m.col.Name, dictBytes)
+	}
+	order := make([]uint32, len(arrival))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(arrival[a], arrival[b]) })
+	remap := make([]uint32, len(arrival))
+	dict := make([]string, len(arrival))
+	for sortedID, a := range order {
+		remap[a] = uint32(sortedID)
+		dict[sortedID] = arrival[a]
 	}
 	m.dictLen = len(dict)
 	if len(dict) > 0 {
@@ -406,14 +437,13 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool
 		m.stats.MinString, m.stats.MaxString = dict[0], dict[len(dict)-1]
 	}
 
-	// Row ids; NULL rows get id 0 (and are in no value bitmap).
-	ids := make([]uint32, len(vals))
+	// Sorted ids; NULL rows keep id 0 (and are in no value bitmap).
 	counts := make([]uint32, len(dict)+1)
-	for i, v := range vals {
+	for i := range ids {
 		if nulls != nil && nulls[i] {
 			continue
 		}
-		id := index[v]
+		id := remap[ids[i]]
 		ids[i] = id
 		counts[id+1]++
 	}
@@ -521,4 +551,3 @@ func appendDirectory(dst []byte, numRows, blockRows int, info Info, timeCol int,
 	}
 	return dst
 }
-

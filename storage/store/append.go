@@ -1,0 +1,417 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/segment"
+)
+
+// Append writes cols into new segments of table (one per time chunk the rows fall in)
+// and publishes them in one atomic catalog batch: after it returns nil every row is
+// visible to new snapshots, after an error none is. cols must have the table's
+// column names and types; it is not modified. Appends may run concurrently.
+func (s *Store) Append(ctx context.Context, table string, cols *storage.Columns) error {
+	return s.AppendWithOffsets(ctx, table, cols, nil)
+}
+
+// AppendWithOffsets is Append that also advances source offsets ("topic/partition"
+// → next offset to consume) in the same catalog batch as the segments, so the rows
+// and the offsets past them are committed together or not at all (DESIGN.md
+// invariant 1). With no rows it commits only the offsets.
+func (s *Store) AppendWithOffsets(ctx context.Context, table string, cols *storage.Columns, offsets map[string]int64) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return fmt.Errorf("append to %s: %w", table, ErrNoTable)
+	}
+	if err := checkColumns(&def.Schema, cols); err != nil {
+		return fmt.Errorf("append to %s: %w", table, err)
+	}
+	if cols.Len == 0 {
+		if len(offsets) == 0 {
+			return nil
+		}
+		return s.publish(def, nil, nil, offsets)
+	}
+	added, err := s.writeChunks(ctx, &def, cols)
+	if err != nil {
+		return fmt.Errorf("append to %s: %w", table, err)
+	}
+	if err := s.publish(def, added, nil, offsets); err != nil {
+		discard(added)
+		return fmt.Errorf("append to %s: %w", table, err)
+	}
+	return nil
+}
+
+// writeChunks writes cols (already checked against def) as one new, unpublished
+// segment per time chunk. On error nothing is left on disk.
+func (s *Store) writeChunks(ctx context.Context, def *catalog.TableDef, cols *storage.Columns) ([]*segRef, error) {
+	chunks, err := splitByChunk(def, cols)
+	if err != nil {
+		return nil, err
+	}
+	first, err := s.cat.ReserveSeqs(def.Name, len(chunks))
+	if err != nil {
+		return nil, err
+	}
+	added := make([]*segRef, 0, len(chunks))
+	for i, ch := range chunks {
+		if err := ctx.Err(); err != nil {
+			discard(added)
+			return nil, err
+		}
+		ref, err := s.writeSegment(def, ch.start, first+uint64(i), ch.cols)
+		if err != nil {
+			discard(added)
+			return nil, err
+		}
+		added = append(added, ref)
+	}
+	return added, nil
+}
+
+// Txn stages appends to one table and publishes them all in one catalog batch, so a
+// multi-batch load (COPY, INSERT ... SELECT) becomes visible at once or not at all.
+// A Txn is used by one goroutine.
+type Txn struct {
+	s     *Store
+	def   catalog.TableDef
+	added []*segRef
+	rows  int64
+	done  bool
+}
+
+// Begin starts a transaction appending to table. The caller must Commit or Abort it.
+func (s *Store) Begin(table string) (*Txn, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return nil, fmt.Errorf("append to %s: %w", table, ErrNoTable)
+	}
+	return &Txn{s: s, def: def}, nil
+}
+
+// Append writes cols as new segments that stay invisible until Commit.
+func (t *Txn) Append(ctx context.Context, cols *storage.Columns) error {
+	if t.done {
+		return fmt.Errorf("append to %s: transaction already finished", t.def.Name)
+	}
+	if err := checkColumns(&t.def.Schema, cols); err != nil {
+		return fmt.Errorf("append to %s: %w", t.def.Name, err)
+	}
+	if cols.Len == 0 {
+		return nil
+	}
+	added, err := t.s.writeChunks(ctx, &t.def, cols)
+	if err != nil {
+		return fmt.Errorf("append to %s: %w", t.def.Name, err)
+	}
+	t.added = append(t.added, added...)
+	t.rows += int64(cols.Len)
+	return nil
+}
+
+// Rows returns how many rows the transaction has staged.
+func (t *Txn) Rows() int64 { return t.rows }
+
+// Commit publishes every staged segment in one catalog batch. On error nothing is
+// published and the staged files are deleted.
+func (t *Txn) Commit() error {
+	if t.done {
+		return fmt.Errorf("commit to %s: transaction already finished", t.def.Name)
+	}
+	t.done = true
+	if len(t.added) == 0 {
+		return nil
+	}
+	if err := t.s.publish(t.def, t.added, nil, nil); err != nil {
+		discard(t.added)
+		return fmt.Errorf("commit to %s: %w", t.def.Name, err)
+	}
+	return nil
+}
+
+// Abort deletes every staged segment. Safe to call after Commit (it does nothing).
+func (t *Txn) Abort() {
+	if t.done {
+		return
+	}
+	t.done = true
+	discard(t.added)
+	t.added = nil
+}
+
+// checkColumns verifies that cols fits schema: same column names, types and time
+// column, consistent lengths, no NULL in a NOT NULL column.
+func checkColumns(schema *storage.Schema, cols *storage.Columns) error {
+	if cols == nil || cols.Schema == nil {
+		return errors.New("columns without a schema")
+	}
+	got := cols.Schema
+	if len(got.Columns) != len(schema.Columns) || got.TimeColumn != schema.TimeColumn {
+		return fmt.Errorf("columns (%s) do not match the table (%s)", got, schema)
+	}
+	for i, c := range schema.Columns {
+		if g := got.Columns[i]; g.Name != c.Name || g.Type != c.Type {
+			return fmt.Errorf("column %d is %s %s, the table has %s %s", i, g.Name, g.Type, c.Name, c.Type)
+		}
+	}
+	if err := cols.Check(); err != nil {
+		return err
+	}
+	for i, c := range schema.Columns {
+		if c.NotNull && slices.Contains(cols.Cols[i].Null, true) {
+			return fmt.Errorf("null value in column %q violates not-null constraint", c.Name)
+		}
+	}
+	return nil
+}
+
+// chunkColumns are the rows of one time chunk.
+type chunkColumns struct {
+	start int64 // µs
+	cols  *storage.Columns
+}
+
+// splitByChunk splits cols by the table's time chunks, in chunk order. The Columns
+// returned use the table's schema; with a single chunk they share cols' slices.
+func splitByChunk(def *catalog.TableDef, cols *storage.Columns) ([]chunkColumns, error) {
+	times := cols.Cols[def.Schema.TimeColumn].Int64
+	starts := make([]int64, len(times))
+	lo, hi := int64(0), int64(0)
+	for i, t := range times {
+		c, ok := catalog.ChunkStart(t, def.Granularity)
+		if !ok {
+			return nil, fmt.Errorf("time %d µs out of range", t)
+		}
+		starts[i] = c
+		if i == 0 || c < lo {
+			lo = c
+		}
+		if i == 0 || c > hi {
+			hi = c
+		}
+	}
+	if lo == hi {
+		one := *cols
+		one.Schema = &def.Schema
+		return []chunkColumns{{start: lo, cols: &one}}, nil
+	}
+
+	distinct := slices.Compact(slices.Sorted(slices.Values(starts)))
+	// Counting sort of the row numbers by chunk: rows[off[k]:off[k+1]] are chunk k's,
+	// in input order.
+	chunkOf := make([]int32, len(starts))
+	off := make([]int, len(distinct)+1)
+	for i, c := range starts {
+		k, _ := slices.BinarySearch(distinct, c)
+		chunkOf[i] = int32(k)
+		off[k+1]++
+	}
+	for k := 1; k < len(off); k++ {
+		off[k] += off[k-1]
+	}
+	rows := make([]int32, len(starts))
+	next := slices.Clone(off[:len(distinct)])
+	for i, k := range chunkOf {
+		rows[next[k]] = int32(i)
+		next[k]++
+	}
+
+	out := make([]chunkColumns, len(distinct))
+	for k, start := range distinct {
+		out[k] = chunkColumns{start: start, cols: gather(&def.Schema, cols, rows[off[k]:off[k+1]])}
+	}
+	return out, nil
+}
+
+// gather copies the given rows of src into new Columns of schema.
+func gather(schema *storage.Schema, src *storage.Columns, rows []int32) *storage.Columns {
+	n := len(rows)
+	dst := storage.NewColumns(schema, n)
+	dst.Len = n
+	for c, col := range schema.Columns {
+		s, d := &src.Cols[c], &dst.Cols[c]
+		switch col.Type {
+		case storage.TypeTimestamp, storage.TypeInt64:
+			d.Int64 = d.Int64[:n]
+			for i, r := range rows {
+				d.Int64[i] = s.Int64[r]
+			}
+		case storage.TypeFloat64:
+			d.Float64 = d.Float64[:n]
+			for i, r := range rows {
+				d.Float64[i] = s.Float64[r]
+			}
+		case storage.TypeBool:
+			d.Bool = d.Bool[:n]
+			for i, r := range rows {
+				d.Bool[i] = s.Bool[r]
+			}
+		case storage.TypeString:
+			d.String = d.String[:n]
+			for i, r := range rows {
+				d.String[i] = s.String[r]
+			}
+		default:
+			panic(fmt.Sprintf("BUG: column %q has type %s after Check", col.Name, col.Type))
+		}
+		if len(s.Null) > 0 {
+			null := make([]bool, n)
+			hasNull := false
+			for i, r := range rows {
+				if int(r) < len(s.Null) && s.Null[r] {
+					null[i], hasNull = true, true
+				}
+			}
+			if hasNull {
+				d.Null = null
+			}
+		}
+	}
+	return dst
+}
+
+// segmentPath returns the path, relative to the data directory and with forward
+// slashes, of segment seq of table tableID in the chunk starting at chunkStart.
+func segmentPath(tableID uint64, chunkStart int64, seq uint64) string {
+	name := time.UnixMicro(chunkStart).UTC().Format("20060102T15") + "-" + strconv.FormatUint(seq, 10) + ".seg"
+	return path.Join("segments", strconv.FormatUint(tableID, 10), name)
+}
+
+// writeSegment writes cols (all in the chunk starting at chunkStart) as segment seq
+// of def and opens it. The segment is not published: on success the caller owns the
+// returned reference (publish or discard it); on error nothing is left on disk.
+func (s *Store) writeSegment(def *catalog.TableDef, chunkStart int64, seq uint64, cols *storage.Columns) (*segRef, error) {
+	rel := segmentPath(def.ID, chunkStart, seq)
+	abs := filepath.Join(s.dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, err
+	}
+	info, err := segment.Write(abs, cols)
+	if err != nil {
+		return nil, err
+	}
+	r, err := segment.Open(abs)
+	if err != nil {
+		os.Remove(abs)
+		return nil, err
+	}
+	return &segRef{
+		meta: catalog.SegmentMeta{
+			ID:         catalog.SegmentID(def.ID, chunkStart, seq),
+			Table:      def.Name,
+			ChunkStart: chunkStart,
+			Seq:        seq,
+			Path:       rel,
+			Rows:       info.Rows,
+			MinTime:    info.MinTime,
+			MaxTime:    info.MaxTime,
+			Bytes:      info.Bytes,
+		},
+		path:   abs,
+		reader: r,
+	}, nil
+}
+
+// discard closes and deletes segments that were written but not published.
+func discard(refs []*segRef) {
+	for _, ref := range refs {
+		ref.reader.Close()
+		os.Remove(ref.path)
+	}
+}
+
+// publish commits one catalog batch adding the segments add, removing the segments
+// remove and advancing offsets, then applies the same change to the live set. On
+// error nothing changed and the caller still owns add.
+func (s *Store) publish(def catalog.TableDef, add, remove []*segRef, offsets map[string]int64) error {
+	b := catalog.Batch{Table: def.Name, Offsets: offsets}
+	for _, ref := range add {
+		b.Add = append(b.Add, ref.meta)
+	}
+	for _, ref := range remove {
+		b.Remove = append(b.Remove, ref.meta.ID)
+	}
+
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	// The table may have been dropped (and its name reused) since the caller looked
+	// it up; the catalog would catch that for segments but not for offsets alone.
+	// DropTable and CreateTable take publishMu, so this check holds until the commit.
+	if cur, ok := s.cat.Table(def.Name); !ok || cur.ID != def.ID {
+		return fmt.Errorf("table %s: %w", def.Name, ErrNoTable)
+	}
+	if err := s.cat.Commit(b); err != nil {
+		return err
+	}
+
+	s.mu.Lock()
+	lt := s.mu.tables[def.Name]
+	if lt == nil || lt.def.ID != def.ID {
+		s.mu.Unlock()
+		panic(fmt.Sprintf("BUG: table %s (id %d) committed to the catalog but not in the live set", def.Name, def.ID))
+	}
+	removing := make(map[*segRef]bool, len(remove))
+	for _, ref := range remove {
+		removing[ref] = true
+	}
+	var dead []*segRef
+	segs := make([]*segRef, 0, len(lt.segs)+len(add)-len(remove))
+	for _, ref := range lt.segs {
+		if removing[ref] {
+			ref.unpublished = true
+			dead = s.unrefLocked(ref, dead)
+			continue
+		}
+		segs = append(segs, ref)
+	}
+	if len(segs) != len(lt.segs)-len(remove) {
+		s.mu.Unlock()
+		panic(fmt.Sprintf("BUG: table %s: removed segments the catalog had but the live set did not", def.Name))
+	}
+	for _, ref := range add {
+		ref.refs = 1
+		s.mu.open[ref] = struct{}{}
+		segs = append(segs, ref)
+	}
+	slices.SortFunc(segs, compareSegRefs)
+	// A new slice, not an in-place change: nothing else may hold lt.segs, but this
+	// keeps that from mattering.
+	lt.segs = segs
+	s.mu.Unlock()
+	s.finalize(dead)
+	return nil
+}
+
+func compareSegRefs(a, b *segRef) int {
+	switch {
+	case a.meta.ChunkStart < b.meta.ChunkStart:
+		return -1
+	case a.meta.ChunkStart > b.meta.ChunkStart:
+		return 1
+	case a.meta.Seq < b.meta.Seq:
+		return -1
+	case a.meta.Seq > b.meta.Seq:
+		return 1
+	}
+	return 0
+}

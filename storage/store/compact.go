@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/stratadb/strata/storage"
+)
+
+// Compact merges, in every time chunk of table that has more than one segment, all
+// of the chunk's segments into one, and publishes the new segments and the removal
+// of the old ones in one catalog batch. Rows and values are unchanged. The old files
+// are deleted once no snapshot holds them. Segments appended while Compact runs are
+// left alone. One Compact runs at a time.
+func (s *Store) Compact(ctx context.Context, table string) error {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	sn, err := s.Snapshot(table)
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", table, err)
+	}
+	defer sn.Release()
+
+	// sn.refs is sorted by chunk, so each chunk's segments are adjacent.
+	type group struct {
+		start int64
+		refs  []*segRef
+	}
+	var groups []group
+	for i := 0; i < len(sn.refs); {
+		j := i + 1
+		for j < len(sn.refs) && sn.refs[j].meta.ChunkStart == sn.refs[i].meta.ChunkStart {
+			j++
+		}
+		if j-i > 1 {
+			groups = append(groups, group{start: sn.refs[i].meta.ChunkStart, refs: sn.refs[i:j]})
+		}
+		i = j
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	first, err := s.cat.ReserveSeqs(table, len(groups))
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", table, err)
+	}
+	var added, removed []*segRef
+	for i, g := range groups {
+		if err := ctx.Err(); err != nil {
+			discard(added)
+			return fmt.Errorf("compact %s: %w", table, err)
+		}
+		srcs := make([]storage.Source, len(g.refs))
+		for k, ref := range g.refs {
+			srcs[k] = ref.reader
+		}
+		cols, err := readAll(&sn.Table.Schema, srcs)
+		if err == nil {
+			var ref *segRef
+			ref, err = s.writeSegment(&sn.Table, g.start, first+uint64(i), cols)
+			if err == nil {
+				added = append(added, ref)
+			}
+		}
+		if err != nil {
+			discard(added)
+			return fmt.Errorf("compact %s: chunk %d: %w", table, g.start, err)
+		}
+		removed = append(removed, g.refs...)
+	}
+	if err := s.publish(sn.Table, added, removed, nil); err != nil {
+		discard(added)
+		return fmt.Errorf("compact %s: %w", table, err)
+	}
+	return nil
+}
+
+// readAll reads every row of srcs, in order, into new Columns of schema.
+func readAll(schema *storage.Schema, srcs []storage.Source) (*storage.Columns, error) {
+	total := 0
+	for _, src := range srcs {
+		total += src.NumRows()
+	}
+	out := storage.NewColumns(schema, total)
+	var (
+		i64  []int64
+		f64  []float64
+		bs   []bool
+		ids  []uint32
+		strs []string
+	)
+	for _, src := range srcs {
+		n, base := src.NumRows(), out.Len
+		for c, col := range schema.Columns {
+			d := &out.Cols[c]
+			nulls, err := src.Nulls(c)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: column %s: %w", src.Name(), col.Name, err)
+			}
+			switch col.Type {
+			case storage.TypeTimestamp, storage.TypeInt64:
+				if i64, err = src.ReadInt64(c, 0, n, i64); err == nil {
+					d.Int64 = append(d.Int64, i64...)
+				}
+			case storage.TypeFloat64:
+				if f64, err = src.ReadFloat64(c, 0, n, f64); err == nil {
+					d.Float64 = append(d.Float64, f64...)
+				}
+			case storage.TypeBool:
+				if bs, err = src.ReadBool(c, 0, n, bs); err == nil {
+					d.Bool = append(d.Bool, bs...)
+				}
+			case storage.TypeString:
+				var dict storage.Dict
+				if dict, err = src.Dict(c); err != nil {
+					break
+				}
+				// Decode the dictionary once, so the row loop only indexes a slice.
+				strs = strs[:0]
+				for id := range dict.Len() {
+					strs = append(strs, dict.Value(uint32(id)))
+				}
+				if ids, err = src.ReadDictIDs(c, 0, n, ids); err != nil {
+					break
+				}
+				for r, id := range ids {
+					if int(id) < len(strs) {
+						d.String = append(d.String, strs[id])
+						continue
+					}
+					// A NULL row's id is unspecified; its slot holds the zero value.
+					if nulls == nil || !nulls.Contains(uint32(r)) {
+						return nil, fmt.Errorf("read %s: column %s: row %d has dictionary id %d of %d: %w",
+							src.Name(), col.Name, r, id, len(strs), storage.ErrCorrupt)
+					}
+					d.String = append(d.String, "")
+				}
+			default:
+				panic(fmt.Sprintf("BUG: column %q has type %s in a valid schema", col.Name, col.Type))
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read %s: column %s: %w", src.Name(), col.Name, err)
+			}
+			if nulls == nil || nulls.IsEmpty() {
+				continue
+			}
+			if len(d.Null) < base+n {
+				d.Null = append(d.Null, make([]bool, base+n-len(d.Null))...)
+			}
+			it := nulls.Iterator()
+			for it.HasNext() {
+				r := int(it.Next())
+				if r >= n {
+					return nil, fmt.Errorf("read %s: column %s: NULL bitmap names row %d of %d: %w", src.Name(), col.Name, r, n, storage.ErrCorrupt)
+				}
+				d.Null[base+r] = true
+				if col.Type == storage.TypeString {
+					d.String[base+r] = ""
+				}
+			}
+		}
+		out.Len += n
+	}
+	return out, nil
+}
