@@ -20,6 +20,7 @@ const (
 	// ctxCheckLines: ctx.Err is checked once per this many lines, cheap enough to be
 	// invisible and often enough (~1 ms of work) for cancel to feel immediate.
 	ctxCheckLines = 4096
+	ctxCheckBytes = 8 << 20
 	// maxQuotedValue bounds the value quoted in a reject reason.
 	maxQuotedValue = 64
 	// initialBatchRows caps the first allocation of a batch so that a decoder fed a
@@ -78,8 +79,14 @@ type decoder struct {
 	// at least the line's length before a line is decoded and de-escaping never
 	// lengthens a value, so appends never reallocate and slots may point into it.
 	scratch []byte
-	// reason is built here for a rejected line.
-	reason []byte
+	json    jsonState
+	csv     csvState
+
+	// nextCap is the capacity of the next batch, batchCap the current one's.
+	nextCap, batchCap int
+	interns           []internCache // per schema column; used for string columns
+	rowBuf            []byte        // the string values of the row being committed
+	pending           []pendingString
 }
 
 func newDecoder(schema *storage.Schema, o *Options) (*decoder, error) {
@@ -98,6 +105,7 @@ func newDecoder(schema *storage.Schema, o *Options) (*decoder, error) {
 		d.cols[i].kind, d.cols[i].typeName = describeSQLType(c)
 	}
 	d.slots = make([]slot, len(schema.Columns))
+	d.interns = make([]internCache, len(schema.Columns))
 	if o.Columns == nil {
 		d.targets = make([]int, len(schema.Columns))
 		for i := range d.targets {
@@ -133,6 +141,7 @@ func newDecoder(schema *storage.Schema, o *Options) (*decoder, error) {
 	if d.maxRejects == 0 {
 		d.maxRejects = defaultMaxRejects
 	}
+	d.nextCap = min(d.batchRows, initialBatchRows)
 	d.maxLine = o.MaxLineBytes
 	if d.maxLine <= 0 {
 		d.maxLine = DefaultMaxLineBytes
@@ -196,6 +205,8 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 		return kindFloat32, "real"
 	case "timestamp", "timestamp without time zone":
 		return kindTimestampNoZone, "timestamp without time zone"
+	case "varchar", "character varying":
+		return kindOther, "character varying"
 	}
 	switch c.Type {
 	case storage.TypeTimestamp:
@@ -225,6 +236,11 @@ func (d *decoder) beginRow() {
 
 // commitRow appends the staged row to the batch, or rejects the line when a NOT
 // NULL column has no value. It flushes a full batch.
+//
+// String values are copied out of the read buffer here, at most one allocation per
+// row: a value seen recently in its column is reused from the column's intern
+// cache, the others are concatenated into one string per row and sliced from it
+// (so a retained value keeps at most its row's strings alive).
 func (d *decoder) commitRow() error {
 	for i := range d.cols {
 		if !d.slots[i].set && d.cols[i].notNull {
@@ -233,10 +249,15 @@ func (d *decoder) commitRow() error {
 		}
 	}
 	if d.batch == nil {
-		d.batch = storage.NewColumns(d.schema, min(d.batchRows, initialBatchRows))
+		d.batch = storage.NewColumns(d.schema, d.nextCap)
+		d.batchCap = d.nextCap
+	} else if d.batch.Len == d.batchCap {
+		d.growBatch()
 	}
 	b := d.batch
 	row := b.Len
+	d.rowBuf = d.rowBuf[:0]
+	d.pending = d.pending[:0]
 	for i := range d.cols {
 		s := &d.slots[i]
 		cd := &b.Cols[i]
@@ -254,11 +275,16 @@ func (d *decoder) commitRow() error {
 		case storage.TypeBool:
 			cd.Bool = append(cd.Bool, s.set && s.b)
 		case storage.TypeString:
+			v := ""
 			if s.set {
-				cd.String = append(cd.String, string(s.s))
-			} else {
-				cd.String = append(cd.String, "")
+				if str, ok := d.interns[i].lookup(s.s); ok {
+					v = str
+				} else {
+					d.pending = append(d.pending, pendingString{col: i, start: len(d.rowBuf), end: len(d.rowBuf) + len(s.s)})
+					d.rowBuf = append(d.rowBuf, s.s...)
+				}
 			}
+			cd.String = append(cd.String, v)
 		default:
 			panic(fmt.Sprintf("BUG: ingest: column %q has type %s", d.cols[i].name, d.cols[i].typ))
 		}
@@ -266,11 +292,104 @@ func (d *decoder) commitRow() error {
 			b.SetNull(i, row)
 		}
 	}
+	if len(d.pending) > 0 {
+		all := string(d.rowBuf)
+		for _, p := range d.pending {
+			v := all[p.start:p.end]
+			b.Cols[p.col].String[row] = v
+			d.interns[p.col].store(v)
+		}
+	}
 	b.Len++
 	if b.Len >= d.batchRows {
+		d.nextCap = d.batchRows // a big input: allocate whole batches from now on
 		return d.flush()
 	}
 	return nil
+}
+
+// pendingString is a string value of the row being committed, at rowBuf[start:end].
+type pendingString struct{ col, start, end int }
+
+// growBatch gives the batch room for more rows. Growth is by 8x (not append's 1.25-2x)
+// so that a large input copies its first batch at most twice.
+func (d *decoder) growBatch() {
+	old := d.batch
+	n := min(d.batchRows, 8*d.batchCap)
+	b := storage.NewColumns(d.schema, n)
+	for i := range b.Cols {
+		o, c := &old.Cols[i], &b.Cols[i]
+		c.Int64 = append(c.Int64, o.Int64...)
+		c.Float64 = append(c.Float64, o.Float64...)
+		c.Bool = append(c.Bool, o.Bool...)
+		c.String = append(c.String, o.String...)
+		if o.Null != nil {
+			c.Null = make([]bool, len(o.Null), n)
+			copy(c.Null, o.Null)
+		}
+	}
+	b.Len = old.Len
+	d.batch, d.batchCap = b, n
+}
+
+// internCache is a small direct-mapped cache of a string column's recent values, so
+// low-cardinality columns (event type, country) do not allocate per row. It turns
+// itself off for a while in a column where it does not pay (ids, free text).
+type internCache struct {
+	entries       [internSlots]string
+	lookups, hits uint32
+	disabledUntil uint32 // lookups to skip
+}
+
+const (
+	internSlots = 256
+	// A column is probed over internProbe values; under 1/4 hits it is skipped for
+	// the next internBackoff values.
+	internProbe   = 1024
+	internBackoff = 64 * 1024
+	internMaxLen  = 64 // longer values are rarely repeated; do not hash them
+)
+
+func internHash(v []byte) uint32 {
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range v {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}
+
+// lookup returns the cached string equal to v.
+func (c *internCache) lookup(v []byte) (string, bool) {
+	if len(v) == 0 {
+		return "", true
+	}
+	if len(v) > internMaxLen {
+		return "", false
+	}
+	if c.disabledUntil > 0 {
+		c.disabledUntil--
+		return "", false
+	}
+	c.lookups++
+	e := c.entries[internHash(v)%internSlots]
+	hit := e == string(v)
+	if hit {
+		c.hits++
+	}
+	if c.lookups == internProbe {
+		if c.hits < internProbe/4 {
+			c.disabledUntil = internBackoff
+		}
+		c.lookups, c.hits = 0, 0
+	}
+	return e, hit
+}
+
+func (c *internCache) store(v string) {
+	if len(v) > internMaxLen || c.disabledUntil > 0 {
+		return
+	}
+	c.entries[internHash([]byte(v))%internSlots] = v
 }
 
 // flush hands the current batch, if any, to the sink.
@@ -290,15 +409,17 @@ func (d *decoder) flush() error {
 	return nil
 }
 
-// checkCtx is called once per line; it looks at the context every ctxCheckLines.
+// checkCtx is called once per line; it looks at the context every ctxCheckLines
+// and after every ctxCheckBytes of input, so that long lines do not delay it.
 func (d *decoder) checkCtx() error {
-	if d.lr.line%ctxCheckLines == 0 {
+	if d.lr.line%ctxCheckLines == 0 || d.lr.sinceCheck > ctxCheckBytes {
+		d.lr.sinceCheck = 0
 		return d.ctx.Err()
 	}
 	return nil
 }
 
-// rejectf rejects the current line (d.lineNo) with a formatted reason.
+// rejectf rejects the current record (reported at lr.recordLine) with a formatted reason.
 func (d *decoder) rejectf(format string, args ...any) {
 	d.stats.Rejected++
 	if len(d.stats.Rejects) >= d.maxRejects {
@@ -364,10 +485,27 @@ func (d *decoder) prepareScratch(n int) {
 	d.scratch = d.scratch[:0]
 }
 
+// appendScratch appends de-escaped bytes; see decoder.scratch for why it never
+// reallocates.
+func (d *decoder) appendScratch(b []byte) {
+	if len(d.scratch)+len(b) > cap(d.scratch) {
+		panic("BUG: ingest: de-escaped value outgrew its line")
+	}
+	d.scratch = append(d.scratch, b...)
+}
+
+func (d *decoder) appendScratchByte(c byte) {
+	if len(d.scratch) == cap(d.scratch) {
+		panic("BUG: ingest: de-escaped value outgrew its line")
+	}
+	d.scratch = append(d.scratch, c)
+}
+
 // lineReader splits its input into lines terminated by '\n'. A line is returned
 // without the '\n' (a '\r' before it is left for the format to handle), valid until
 // the next call.
 type lineReader struct {
+	ctx context.Context
 	br  *bufio.Reader
 	max int
 	// line is the number of the last line returned, 1-based; recordLine is the line
@@ -378,6 +516,7 @@ type lineReader struct {
 	err        error  // sticky read error other than io.EOF
 	eof        bool
 	first      bool
+	sinceCheck int // bytes read since the decoder last looked at its context
 }
 
 func (lr *lineReader) reset(r io.Reader, max int) {
@@ -398,6 +537,11 @@ func (lr *lineReader) next() (line []byte, tooLong, terminated, ok bool) {
 	if err == bufio.ErrBufferFull {
 		lr.long = append(lr.long[:0], frag...)
 		for err == bufio.ErrBufferFull {
+			// A line may be endless: look at the context between buffer fills.
+			if cerr := lr.ctx.Err(); cerr != nil {
+				lr.err = cerr
+				return nil, false, false, false
+			}
 			frag, err = lr.br.ReadSlice('\n')
 			if !tooLong {
 				if len(lr.long)+len(frag) > lr.max+2 { // +2: room for "\r\n"
@@ -420,17 +564,21 @@ func (lr *lineReader) next() (line []byte, tooLong, terminated, ok bool) {
 			return nil, false, false, false
 		}
 	}
-	lr.line++
-	lr.recordLine = lr.line
-	if n := len(frag); n > 0 && frag[n-1] == '\n' {
-		frag = frag[:n-1]
-		terminated = true
-	}
 	if lr.first {
 		lr.first = false
 		if len(frag) >= 3 && frag[0] == 0xEF && frag[1] == 0xBB && frag[2] == 0xBF {
 			frag = frag[3:] // UTF-8 byte order mark
+			if len(frag) == 0 && lr.eof {
+				return nil, false, false, false
+			}
 		}
+	}
+	lr.line++
+	lr.recordLine = lr.line
+	lr.sinceCheck += len(frag)
+	if n := len(frag); n > 0 && frag[n-1] == '\n' {
+		frag = frag[:n-1]
+		terminated = true
 	}
 	if tooLong || len(frag) > lr.max+1 || (len(frag) == lr.max+1 && frag[len(frag)-1] != '\r') {
 		return nil, true, terminated, true

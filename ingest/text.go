@@ -1,3 +1,0 @@
-package ingest
-
-func (d *decoder) runText() error { return nil }
