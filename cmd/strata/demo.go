@@ -44,15 +44,24 @@ func loadDemo(ctx context.Context, st *store.Store, db *sql.DB, n int, seed int6
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := end.Add(-7 * 24 * time.Hour)
 	gen := bench.NewGenerator(seed, start, end, max(n/100, 100), max(n/1000, 100))
+	// Events in time order: each batch then falls into a few time chunks, as a
+	// stream would, instead of scattering a few rows into every chunk.
+	gen.Ordered(n)
 	schema := bench.EventSchema()
 	const batch = 100_000
+	// One transaction: the demo table is either fully loaded or empty.
+	tx, err := st.Begin(demoTable)
+	if err != nil {
+		return err
+	}
+	defer tx.Abort()
 	began := time.Now()
 	last := began
 	for done := 0; done < n; {
 		k := min(batch, n-done)
 		cols := storage.NewColumns(schema, k)
 		gen.Fill(cols, k)
-		if err := st.Append(ctx, demoTable, cols); err != nil {
+		if err := tx.Append(ctx, cols); err != nil {
 			return fmt.Errorf("demo: load: %w", err)
 		}
 		done += k
@@ -63,6 +72,9 @@ func loadDemo(ctx context.Context, st *store.Store, db *sql.DB, n int, seed int6
 		}
 	}
 	fmt.Println()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("demo: load: %w", err)
+	}
 	if err := st.Compact(ctx, demoTable); err != nil {
 		return fmt.Errorf("demo: compact: %w", err)
 	}
