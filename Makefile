@@ -23,12 +23,12 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
-	cd bench/duck && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd bench/duck && $(GO) vet -mod=mod ./... && $(GO) test -mod=mod -count=1 ./...
 
 # Loads $(EVENTS) events into strata and DuckDB and prints each query's median time
 # and the strata/DuckDB ratio; then the go test benchmarks.
 bench:
-	cd bench/duck && $(GO) run . -events $(EVENTS) -runs $(RUNS)
+	cd bench/duck && $(GO) run -mod=mod . -events $(EVENTS) -runs $(RUNS)
 	$(MAKE) bench-go
 
 bench-go:
@@ -37,7 +37,7 @@ bench-go:
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
-	cd bench/duck && $(GO) vet ./...
+	cd bench/duck && $(GO) vet -mod=mod ./...
 
 # Outside programs the tests talk to (Debian): PostgreSQL 15 server and psql.
 deps:

@@ -1,14 +1,22 @@
 // Package bench owns strata's reference workload and the measurements made with it:
 // a deterministic generator of e-commerce user-behaviour events (gen.go), the query
-// suite run against strata and its peers (queries.go), and the result comparison
-// shared by the peer benchmarks (compare.go). The DuckDB comparison lives in the
-// separate module bench/duck so that the strata binary never links DuckDB.
+// suite run against strata and its peers (queries.go), and the canonical rendering
+// and comparison of result rows across engines (compare.go). Package bench imports
+// only storage, so the generator builds without the SQL stack.
+//
+// Around it: bench/inproc runs strata in process (store + SQL session) over the
+// workload and checks the suite against a real PostgreSQL; bench/internal/pgtest
+// starts that PostgreSQL; bench/duck is a separate Go module (so that the strata
+// binary never links DuckDB) that times strata against DuckDB and checks both return
+// the same rows.
 //
 // Invariants:
 //   - A Generator is a pure function of its constructor arguments and the sequence of
 //     calls made on it: the same seed, range, sizes and calls give byte-identical
-//     events on every platform and Go version (math/rand/v2's PCG and our own samplers,
-//     no map iteration, no floats formatted by locale).
+//     events (math/rand/v2's PCG, whose stream Go keeps stable, our own samplers, no
+//     map iteration). Across architectures the float setup of the samplers (math.Pow,
+//     math.Exp, fused multiply-add on arm64) may differ in the last bit, which can
+//     change a rare draw; on one GOARCH the output is fixed.
 //   - Every generated timestamp lies in [start, end); in ordered mode (Ordered) they
 //     are also non-decreasing.
 package bench
@@ -198,10 +206,12 @@ type Generator struct {
 	end   int64 // µs
 
 	// Time density: slots are the hours overlapping [start, end); cum[i] is the total
-	// weight before slot i, cum[len] the total.
+	// weight before slot i, cum[len] the total. slots samples a slot by weight.
 	slotStart []int64
 	slotLen   []int64
 	cum       []float64
+	slots     *aliasTable
+	slotHint  int // ordered mode: the slot of the previous time
 
 	users    *aliasTable
 	products *aliasTable
@@ -210,25 +220,34 @@ type Generator struct {
 	referrer *aliasTable
 	quantity *aliasTable
 
-	userIDs     []string
-	userCountry []uint8
-
-	productIDs      []string
-	productCategory []uint8
-	productBrand    []int16 // -1: NULL
-	productPrice    []float64
-	brandNames      []string
-
-	// Per-user session state.
-	sessN      []uint32 // sessions started so far; 0: none yet
-	sessID     []string
-	sessDevice []uint8
-	sessRef    []uint8
-	lastTime   []int64
+	// One record per user and per product, so that an event touches one cache line
+	// of each (they are drawn at random from tables too large for the cache).
+	userRecs    []userRec
+	productRecs []productRec
+	brandNames  []string
 
 	ordered  bool
 	total    int // ordered mode: events in the stratified run
 	produced int // ordered mode: events of the run produced so far
+}
+
+// userRec is a user and their current session.
+type userRec struct {
+	id         string
+	sessID     string // "" before the first session
+	lastTime   int64
+	sessN      uint32 // sessions started so far
+	country    uint8
+	sessDevice uint8
+	sessRef    uint8
+}
+
+// productRec is a product of the catalog.
+type productRec struct {
+	id       string
+	price    float64
+	brand    int16 // -1: NULL
+	category uint8
 }
 
 // NewGenerator returns a generator of events in [start, end) over users users and
@@ -255,38 +274,29 @@ func NewGenerator(seed int64, start, end time.Time, users, products int) *Genera
 	g.quantity = newAliasTable(quantityWeights)
 
 	countryTable := newAliasTable(zipfWeights(len(countries), countryZipfExponent))
-	g.userIDs = make([]string, users)
-	g.userCountry = make([]uint8, users)
-	for i := range users {
-		g.userIDs[i] = "u" + strconv.Itoa(i+1)
-		g.userCountry[i] = uint8(countryTable.sample(cat))
+	g.userRecs = make([]userRec, users)
+	for i := range g.userRecs {
+		g.userRecs[i].id = "u" + strconv.Itoa(i+1)
+		g.userRecs[i].country = uint8(countryTable.sample(cat))
 	}
 
 	g.brandNames = make([]string, len(categories)*brandsPerCategory)
 	for i := range g.brandNames {
 		g.brandNames[i] = brandPrefixes[i%len(brandPrefixes)] + brandSuffixes[i/len(brandPrefixes)]
 	}
-	g.productIDs = make([]string, products)
-	g.productCategory = make([]uint8, products)
-	g.productBrand = make([]int16, products)
-	g.productPrice = make([]float64, products)
-	for i := range products {
-		g.productIDs[i] = "p" + strconv.Itoa(i+1)
+	g.productRecs = make([]productRec, products)
+	for i := range g.productRecs {
+		pr := &g.productRecs[i]
+		pr.id = "p" + strconv.Itoa(i+1)
 		c := cat.IntN(len(categories))
-		g.productCategory[i] = uint8(c)
-		g.productBrand[i] = int16(c*brandsPerCategory + cat.IntN(brandsPerCategory))
+		pr.category = uint8(c)
+		pr.brand = int16(c*brandsPerCategory + cat.IntN(brandsPerCategory))
 		if cat.Float64() < unbrandedShare {
-			g.productBrand[i] = -1
+			pr.brand = -1
 		}
 		p := categoryBasePrice[c] * math.Exp(0.6*cat.NormFloat64())
-		g.productPrice[i] = max(math.Round(p*100)/100, 0.99)
+		pr.price = max(math.Round(p*100)/100, 0.99)
 	}
-
-	g.sessN = make([]uint32, users)
-	g.sessID = make([]string, users)
-	g.sessDevice = make([]uint8, users)
-	g.sessRef = make([]uint8, users)
-	g.lastTime = make([]int64, users)
 	return g
 }
 
@@ -306,6 +316,11 @@ func (g *Generator) buildTime() {
 		hod := mod(first+int64(i)*hour, 24*hour) / hour
 		g.cum[i+1] = g.cum[i] + hourWeights[hod]*float64(e-s)/float64(hour)
 	}
+	w := make([]float64, n)
+	for i := range w {
+		w[i] = g.cum[i+1] - g.cum[i]
+	}
+	g.slots = newAliasTable(w)
 }
 
 func mod(a, b int64) int64 {
@@ -316,25 +331,27 @@ func mod(a, b int64) int64 {
 	return m
 }
 
-// timeAt maps u in [0, 1) to a time in [start, end) through the inverse of the
-// cumulative time density; it is non-decreasing in u.
-func (g *Generator) timeAt(u float64) int64 {
+// orderedTimeAt maps u in [0, 1) to a time in [start, end) through the inverse of
+// the cumulative time density; it is non-decreasing in u. Successive calls must pass
+// non-decreasing u: the slot search walks forward from the previous one.
+func (g *Generator) orderedTimeAt(u float64) int64 {
 	w := u * g.cum[len(g.cum)-1]
-	// Find the last slot i with cum[i] <= w.
-	lo, hi := 0, len(g.slotStart)-1
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if g.cum[mid] <= w {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
+	// The last slot i with cum[i] <= w.
+	i := g.slotHint
+	for i+1 < len(g.slotStart) && g.cum[i+1] <= w {
+		i++
 	}
-	i := lo
+	g.slotHint = i
 	frac := (w - g.cum[i]) / (g.cum[i+1] - g.cum[i])
 	off := int64(frac * float64(g.slotLen[i]))
 	off = min(max(off, 0), g.slotLen[i]-1)
 	return g.slotStart[i] + off
+}
+
+// randomTime draws a time from the density: a slot by weight, then uniformly in it.
+func (g *Generator) randomTime(r *rand.Rand) int64 {
+	i := g.slots.sample(r)
+	return g.slotStart[i] + r.Int64N(g.slotLen[i])
 }
 
 // Ordered makes the times of the next total events non-decreasing, spread over
@@ -345,6 +362,7 @@ func (g *Generator) Ordered(total int) {
 	g.ordered = total > 0
 	g.total = total
 	g.produced = 0
+	g.slotHint = 0
 }
 
 // Next generates the next event into e.
@@ -352,26 +370,27 @@ func (g *Generator) Next(e *Event) {
 	r := g.rng
 	var t int64
 	if g.ordered && g.produced < g.total {
-		t = g.timeAt((float64(g.produced) + r.Float64()) / float64(g.total))
+		t = g.orderedTimeAt((float64(g.produced) + r.Float64()) / float64(g.total))
 		g.produced++
 	} else {
-		t = g.timeAt(r.Float64())
+		t = g.randomTime(r)
 	}
-	u := g.users.sample(r)
-	p := g.products.sample(r)
+	ui := g.users.sample(r)
+	u := &g.userRecs[ui]
+	p := &g.productRecs[g.products.sample(r)]
 	ev := g.event.sample(r)
 
-	if g.sessN[u] == 0 || r.Float64() < newSessionChance ||
-		(g.ordered && t-g.lastTime[u] > int64(sessionGap/time.Microsecond)) {
-		g.sessN[u]++
+	if u.sessN == 0 || r.Float64() < newSessionChance ||
+		(g.ordered && t-u.lastTime > int64(sessionGap/time.Microsecond)) {
+		u.sessN++
 		// The one allocation per new session.
-		g.sessID[u] = "s" + strconv.Itoa(u+1) + "_" + strconv.Itoa(int(g.sessN[u]))
-		g.sessDevice[u] = uint8(g.device.sample(r))
-		g.sessRef[u] = uint8(g.referrer.sample(r))
+		u.sessID = "s" + strconv.Itoa(ui+1) + "_" + strconv.Itoa(int(u.sessN))
+		u.sessDevice = uint8(g.device.sample(r))
+		u.sessRef = uint8(g.referrer.sample(r))
 	}
-	g.lastTime[u] = t
+	u.lastTime = t
 
-	price := g.productPrice[p]
+	price := p.price
 	var qty int64
 	switch ev {
 	case evView:
@@ -390,20 +409,20 @@ func (g *Generator) Next(e *Event) {
 	}
 
 	e.Time = t
-	e.UserID = g.userIDs[u]
+	e.UserID = u.id
 	e.Event = eventNames[ev]
-	e.ProductID = g.productIDs[p]
-	e.SessionID = g.sessID[u]
-	e.Category = categories[g.productCategory[p]]
+	e.ProductID = p.id
+	e.SessionID = u.sessID
+	e.Category = categories[p.category]
 	e.Brand = ""
-	if b := g.productBrand[p]; b >= 0 {
-		e.Brand = g.brandNames[b]
+	if p.brand >= 0 {
+		e.Brand = g.brandNames[p.brand]
 	}
 	e.Price = price
 	e.Quantity = qty
-	e.Country = countries[g.userCountry[u]]
-	e.Device = devices[g.sessDevice[u]]
-	e.Referrer = referrers[g.sessRef[u]]
+	e.Country = countries[u.country]
+	e.Device = devices[u.sessDevice]
+	e.Referrer = referrers[u.sessRef]
 }
 
 // Fill appends n events to cols, which must have EventSchema's layout. NULLs are
@@ -442,15 +461,17 @@ func (g *Generator) Fill(cols *storage.Columns, n int) {
 	}
 }
 
-// AppendJSON appends the next event to dst as one JSON object followed by '\n'.
+// AppendJSON appends the next event to dst as one JSON object (no newline: one
+// Kafka record or one line once the caller adds '\n').
 func (g *Generator) AppendJSON(dst []byte) []byte {
 	var e Event
 	g.Next(&e)
 	return AppendEventJSON(dst, &e)
 }
 
-// AppendCSV appends the next event to dst as one CSV line (CSVHeader's column order,
-// NULL as an empty unquoted field, PostgreSQL's COPY ... CSV default) followed by '\n'.
+// AppendCSV appends the next event to dst as one CSV record (CSVHeader's column
+// order, NULL as an empty unquoted field, PostgreSQL's COPY ... CSV default), without
+// the newline.
 func (g *Generator) AppendCSV(dst []byte) []byte {
 	var e Event
 	g.Next(&e)
@@ -463,7 +484,7 @@ const CSVHeader = "timestamp,user_id,event,product_id,session_id,category,brand,
 // timeLayout is RFC 3339 with microseconds, trailing zeros dropped.
 const timeLayout = "2006-01-02T15:04:05.999999Z07:00"
 
-// AppendEventJSON appends e as one JSON object and '\n' to dst, keys in the order
+// AppendEventJSON appends e as one JSON object (no newline) to dst, keys in the order
 // user_id, event, timestamp, product_id, then the remaining columns; NULLs are null.
 func AppendEventJSON(dst []byte, e *Event) []byte {
 	dst = append(dst, `{"user_id":`...)
@@ -494,7 +515,7 @@ func AppendEventJSON(dst []byte, e *Event) []byte {
 	dst = strconv.AppendQuote(dst, e.Device)
 	dst = append(dst, `,"referrer":`...)
 	dst = appendJSONNullable(dst, e.Referrer)
-	return append(dst, "}\n"...)
+	return append(dst, '}')
 }
 
 // appendJSONNullable appends s quoted, or null when s is "". The generator's strings
@@ -506,7 +527,7 @@ func appendJSONNullable(dst []byte, s string) []byte {
 	return strconv.AppendQuote(dst, s)
 }
 
-// AppendEventCSV appends e as one CSV line and '\n' to dst (see AppendCSV). The
+// AppendEventCSV appends e as one CSV record without the newline (see AppendCSV). The
 // generator's strings hold no comma, quote or newline, so none is quoted.
 func AppendEventCSV(dst []byte, e *Event) []byte {
 	dst = time.UnixMicro(e.Time).UTC().AppendFormat(dst, timeLayout)
@@ -524,7 +545,7 @@ func AppendEventCSV(dst []byte, e *Event) []byte {
 		dst = append(dst, ',')
 		dst = append(dst, s...)
 	}
-	return append(dst, '\n')
+	return dst
 }
 
 // zipfWeights returns n weights 1/rank^s, rank 1..n.
@@ -537,10 +558,16 @@ func zipfWeights(n int, s float64) []float64 {
 }
 
 // aliasTable samples an index with probability proportional to its weight in O(1)
-// (Vose's alias method).
+// with one random number (Vose's alias method; the high 32 bits pick the column, the
+// low 32 bits decide between it and its alias, so probabilities are exact to 2^-32).
 type aliasTable struct {
-	prob  []float64
-	alias []int32
+	cols []aliasCol
+}
+
+type aliasCol struct {
+	threshold uint32 // keep the column when the low 32 random bits are below it
+	alias     int32
+	keepAll   bool // threshold 2^32: never the alias
 }
 
 func newAliasTable(weights []float64) *aliasTable {
@@ -549,7 +576,7 @@ func newAliasTable(weights []float64) *aliasTable {
 	for _, w := range weights {
 		sum += w
 	}
-	t := &aliasTable{prob: make([]float64, n), alias: make([]int32, n)}
+	t := &aliasTable{cols: make([]aliasCol, n)}
 	scaled := make([]float64, n)
 	small := make([]int32, 0, n)
 	large := make([]int32, 0, n)
@@ -565,8 +592,7 @@ func newAliasTable(weights []float64) *aliasTable {
 		s := small[len(small)-1]
 		small = small[:len(small)-1]
 		l := large[len(large)-1]
-		t.prob[s] = scaled[s]
-		t.alias[s] = l
+		t.cols[s] = aliasCol{threshold: uint32(scaled[s] * (1 << 32)), alias: l}
 		scaled[l] -= 1 - scaled[s]
 		if scaled[l] < 1 {
 			large = large[:len(large)-1]
@@ -575,22 +601,22 @@ func newAliasTable(weights []float64) *aliasTable {
 	}
 	// Leftovers are 1 up to rounding.
 	for _, i := range large {
-		t.prob[i] = 1
-		t.alias[i] = i
+		t.cols[i] = aliasCol{alias: i, keepAll: true}
 	}
 	for _, i := range small {
-		t.prob[i] = 1
-		t.alias[i] = i
+		t.cols[i] = aliasCol{alias: i, keepAll: true}
 	}
 	return t
 }
 
 func (t *aliasTable) sample(r *rand.Rand) int {
-	i := r.IntN(len(t.prob))
-	if r.Float64() < t.prob[i] {
+	x := r.Uint64()
+	i := int((x >> 32) * uint64(len(t.cols)) >> 32)
+	c := t.cols[i]
+	if c.keepAll || uint32(x) < c.threshold {
 		return i
 	}
-	return int(t.alias[i])
+	return int(c.alias)
 }
 
 // ResetColumns empties cols for reuse, keeping its buffers.

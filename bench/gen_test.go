@@ -78,8 +78,15 @@ func TestFillMatchesJSON(t *testing.T) {
 	}
 	var js, cs []byte
 	for range n {
-		js = g2.AppendJSON(js)
-		cs = g3.AppendCSV(cs)
+		js = append(g2.AppendJSON(js), '\n')
+		cs = append(g3.AppendCSV(cs), '\n')
+	}
+	g4 := NewGenerator(7, DefaultStart, DefaultEnd, 500, 100)
+	if one := g4.AppendJSON(nil); bytes.ContainsAny(one, "\r\n") || !json.Valid(one) {
+		t.Errorf("AppendJSON gave %q: want one JSON object without a newline", one)
+	}
+	if one := g4.AppendCSV(nil); bytes.ContainsAny(one, "\r\n") {
+		t.Errorf("AppendCSV gave %q: want one record without a newline", one)
 	}
 	lines := bytes.Split(bytes.TrimSuffix(js, []byte("\n")), []byte("\n"))
 	records, err := csv.NewReader(bytes.NewReader(cs)).ReadAll()

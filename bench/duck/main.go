@@ -1,7 +1,49 @@
+// Command duck compares strata with DuckDB on bench's workload: it generates the
+// events once, loads them into strata in process (store.Append) and into an
+// in-memory DuckDB (Appender), runs the query suite in both, prints median times,
+// their ratios and load rates, and checks that both engines return the same rows.
+// It exits 1 when any query fails or differs.
+//
+// It is a module of its own so that the strata binary never links DuckDB. Run it
+// from bench/duck:
+//
+//	go run . -events 10000000 -runs 5
 package main
 
 import (
-	_ "github.com/duckdb/duckdb-go/v2"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
 )
 
-func main() {}
+func main() {
+	cfg := config{out: os.Stdout}
+	flag.IntVar(&cfg.events, "events", 10_000_000, "events to generate")
+	flag.IntVar(&cfg.runs, "runs", 5, "timed runs per query and engine (the median is reported)")
+	flag.Int64Var(&cfg.seed, "seed", 1, "generator seed")
+	flag.IntVar(&cfg.batch, "batch", 1_000_000, "rows per strata Append")
+	flag.IntVar(&cfg.threads, "threads", 2, "DuckDB threads (strata uses GOMAXPROCS)")
+	flag.BoolVar(&cfg.strata, "strata", true, "run strata (false: DuckDB only)")
+	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit per query and engine, all runs together (0: none)")
+	only := flag.String("only", "", "run only the queries whose name matches this regexp")
+	flag.Parse()
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "-only:", err)
+			os.Exit(2)
+		}
+		cfg.only = re
+	}
+	rep, err := runSuite(context.Background(), cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if rep.failures > 0 {
+		os.Exit(1)
+	}
+}

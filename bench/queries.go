@@ -1,0 +1,132 @@
+package bench
+
+import (
+	"strings"
+	"time"
+)
+
+// Query is one query of the suite. SQL is plain PostgreSQL; DuckSQL is DuckDB's
+// spelling of the same query when it needs one ("" = same as SQL).
+//
+// Every query's result is deterministic: ORDER BY makes the row order total
+// (tie-breakers included, NULLS FIRST/LAST spelled out where NULLs can sort, since
+// PostgreSQL and DuckDB differ on the default for DESC), so results can be compared
+// row by row across engines.
+type Query struct {
+	Name    string
+	SQL     string
+	DuckSQL string
+}
+
+// Duck returns the DuckDB spelling of q.
+func (q Query) Duck() string {
+	if q.DuckSQL != "" {
+		return q.DuckSQL
+	}
+	return q.SQL
+}
+
+// Selective filter values used by the suite. With DefaultUsers and DefaultProducts
+// (any seed) u500 is a middling user (≈ 0.015% of events: ~15 in 100k events,
+// ~1500 in 10M) and p250 a middling product (≈ 0.05%).
+const (
+	MidUser    = "u500"
+	MidProduct = "p250"
+)
+
+// Queries is the suite over the reference range [DefaultStart, DefaultEnd).
+var Queries = QueriesFor(DefaultStart, DefaultEnd)
+
+// QueriesFor returns the suite for data generated over [start, end): the literal
+// timestamps in it (the last hour, a six-hour window in the middle, the last day) are
+// derived from the range. The range should be at least a day long.
+func QueriesFor(start, end time.Time) []Query {
+	start, end = start.UTC(), end.UTC()
+	lit := func(t time.Time) string { return "'" + t.UTC().Format("2006-01-02 15:04:05+00") + "'" }
+	mid := start.Add(end.Sub(start) / 2).Truncate(time.Hour)
+	vars := strings.NewReplacer(
+		"$LAST_HOUR", lit(end.Add(-time.Hour)),
+		"$END", lit(end),
+		"$MID_FROM", lit(mid.Add(-3*time.Hour)),
+		"$MID_TO", lit(mid.Add(3*time.Hour)),
+		"$GRAFANA_FROM", lit(end.Add(-6*time.Hour)),
+		"$GRAFANA_TO", lit(end.Add(-5*time.Hour)),
+		"$LAST_DAY", lit(end.Add(-24*time.Hour)),
+		"$USER", "'"+MidUser+"'",
+		"$PRODUCT", "'"+MidProduct+"'",
+	)
+	qs := make([]Query, len(suite))
+	for i, q := range suite {
+		qs[i] = Query{Name: q.Name, SQL: vars.Replace(q.SQL)}
+		if q.DuckSQL != "" {
+			qs[i].DuckSQL = vars.Replace(q.DuckSQL)
+		}
+	}
+	return qs
+}
+
+// suite holds the queries with $VARIABLES that QueriesFor fills in.
+var suite = []Query{
+	{Name: "count_all", SQL: `SELECT count(*) FROM user_behavior`},
+	{Name: "count_one_user", SQL: `SELECT count(*) FROM user_behavior WHERE user_id = $USER`},
+	{Name: "count_one_product", SQL: `SELECT count(*), count(DISTINCT user_id) FROM user_behavior WHERE product_id = $PRODUCT`},
+	{Name: "count_by_event", SQL: `SELECT event, count(*) AS n FROM user_behavior GROUP BY event ORDER BY event`},
+	{Name: "min_max_time", SQL: `SELECT min("timestamp"), max("timestamp") FROM user_behavior`},
+	{Name: "null_counts", SQL: `SELECT count(*) AS n, count(brand) AS branded, count(referrer) AS referred, count(quantity) AS with_quantity FROM user_behavior`},
+	{Name: "per_minute_last_hour", SQL: `SELECT date_trunc('minute', "timestamp") AS minute, count(*) AS events ` +
+		`FROM user_behavior WHERE "timestamp" >= $LAST_HOUR AND "timestamp" < $END GROUP BY 1 ORDER BY 1`},
+	{Name: "hourly_conversion", SQL: `SELECT date_trunc('hour', "timestamp") AS hour, count(*) AS events, ` +
+		`count(*) FILTER (WHERE event = 'purchase')::float8 / count(*) AS conversion ` +
+		`FROM user_behavior GROUP BY 1 ORDER BY 1`},
+	{Name: "daily_conversion", SQL: `SELECT date_trunc('day', "timestamp") AS day, ` +
+		`count(*) FILTER (WHERE event = 'view') AS views, count(*) FILTER (WHERE event = 'purchase') AS purchases, ` +
+		`count(*) FILTER (WHERE event = 'purchase')::float8 / count(*) FILTER (WHERE event = 'view') AS conversion ` +
+		`FROM user_behavior GROUP BY 1 ORDER BY 1`},
+	{Name: "funnel_by_category", SQL: `SELECT category, ` +
+		`count(*) FILTER (WHERE event = 'view') AS views, count(*) FILTER (WHERE event = 'click') AS clicks, ` +
+		`count(*) FILTER (WHERE event = 'cart') AS carts, count(*) FILTER (WHERE event = 'purchase') AS purchases ` +
+		`FROM user_behavior GROUP BY category ORDER BY category`},
+	{Name: "top_products_revenue", SQL: `SELECT product_id, sum(price * quantity) FILTER (WHERE event = 'purchase') AS revenue ` +
+		`FROM user_behavior GROUP BY product_id ORDER BY revenue DESC NULLS LAST, product_id LIMIT 10`},
+	{Name: "distinct_users_by_country", SQL: `SELECT country, count(DISTINCT user_id) AS users FROM user_behavior ` +
+		`GROUP BY country ORDER BY users DESC, country`},
+	{Name: "top_users", SQL: `SELECT user_id, count(*) AS n FROM user_behavior GROUP BY user_id ORDER BY n DESC, user_id LIMIT 10`},
+	{Name: "top_user_events", SQL: `SELECT user_id, event, count(*) AS n FROM user_behavior ` +
+		`GROUP BY user_id, event ORDER BY n DESC, user_id, event LIMIT 10`},
+	{Name: "avg_price_by_brand", SQL: `SELECT brand, avg(price) AS avg_price, count(*) AS n FROM user_behavior ` +
+		`WHERE price > 0 GROUP BY brand ORDER BY brand NULLS FIRST`},
+	{Name: "median_price_by_category", SQL: `SELECT category, percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS median_price ` +
+		`FROM user_behavior WHERE event = 'purchase' GROUP BY category ORDER BY category`},
+	{Name: "device_by_event", SQL: `SELECT device, event, count(*) AS n FROM user_behavior GROUP BY device, event ORDER BY device, event`},
+	{Name: "referrer_share", SQL: `SELECT coalesce(referrer, '(direct)') AS referrer, count(*) AS n, ` +
+		`count(DISTINCT session_id) AS sessions FROM user_behavior GROUP BY 1 ORDER BY n DESC, 1`},
+	{Name: "like_products", SQL: `SELECT count(*) FROM user_behavior WHERE product_id LIKE 'p12%'`},
+	{Name: "in_lists", SQL: `SELECT country, event, count(*) AS n FROM user_behavior ` +
+		`WHERE country IN ('DE', 'FR', 'NL') AND event IN ('cart', 'purchase') GROUP BY country, event ORDER BY country, event`},
+	{Name: "time_range_filter", SQL: `SELECT count(*), count(DISTINCT user_id) FROM user_behavior ` +
+		`WHERE "timestamp" >= $MID_FROM AND "timestamp" < $MID_TO AND device = 'mobile'`},
+	{Name: "latest_events", SQL: `SELECT "timestamp", user_id, event, product_id FROM user_behavior ` +
+		`ORDER BY "timestamp" DESC, user_id, session_id, event, product_id LIMIT 10`},
+	{Name: "grafana_time_series", SQL: `SELECT floor(extract(epoch from "timestamp")/60)*60 AS "time", count(*) AS events ` +
+		`FROM user_behavior WHERE "timestamp" BETWEEN $GRAFANA_FROM AND $GRAFANA_TO GROUP BY 1 ORDER BY 1`},
+	{Name: "grafana_events_by_type", SQL: `SELECT floor(extract(epoch from "timestamp")/300)*300 AS "time", event, count(*) AS events ` +
+		`FROM user_behavior WHERE "timestamp" >= $LAST_DAY AND "timestamp" < $END GROUP BY 1, 2 ORDER BY 1, 2`},
+	{Name: "distinct_sessions", SQL: `SELECT count(DISTINCT session_id) FROM user_behavior`},
+	{Name: "sessions_by_device", SQL: `SELECT device, count(DISTINCT session_id) AS sessions, ` +
+		`count(*)::float8 / count(DISTINCT session_id) AS events_per_session FROM user_behavior GROUP BY device ORDER BY device`},
+	{Name: "having_buyers", SQL: `SELECT user_id, count(*) FILTER (WHERE event = 'purchase') AS purchases FROM user_behavior ` +
+		`GROUP BY user_id HAVING count(*) FILTER (WHERE event = 'purchase') >= 3 ORDER BY purchases DESC, user_id LIMIT 20`},
+	{Name: "price_buckets", SQL: `SELECT CASE WHEN price <= 0 THEN 'anomaly' WHEN price < 20 THEN 'low' ` +
+		`WHEN price < 100 THEN 'mid' ELSE 'high' END AS bucket, count(*) AS n, sum(quantity) AS items ` +
+		`FROM user_behavior GROUP BY 1 ORDER BY 1`},
+	{Name: "purchase_anomalies", SQL: `SELECT date_trunc('day', "timestamp") AS day, count(*) AS anomalies, min(price) AS min_price ` +
+		`FROM user_behavior WHERE event = 'purchase' AND price <= 0 GROUP BY 1 ORDER BY 1`},
+	{Name: "country_revenue", SQL: `SELECT country, sum(price * quantity) AS revenue, count(DISTINCT user_id) AS buyers ` +
+		`FROM user_behavior WHERE event = 'purchase' AND price > 0 GROUP BY country ORDER BY revenue DESC, country LIMIT 10`},
+	{Name: "brand_not_view", SQL: `SELECT coalesce(brand, 'unbranded') AS brand, count(*) AS n FROM user_behavior ` +
+		`WHERE category = 'electronics' AND event <> 'view' GROUP BY 1 ORDER BY n DESC, 1 LIMIT 10`},
+	{Name: "user_timeline", SQL: `SELECT date_trunc('day', "timestamp") AS day, count(*) AS events, ` +
+		`count(DISTINCT session_id) AS sessions FROM user_behavior WHERE user_id = $USER GROUP BY 1 ORDER BY 1`},
+	{Name: "cart_quantity_by_category", SQL: `SELECT category, avg(quantity)::float8 AS avg_quantity, max(quantity) AS max_quantity ` +
+		`FROM user_behavior WHERE event = 'cart' GROUP BY category ORDER BY category`},
+}
