@@ -17,7 +17,7 @@ type Statement struct {
 	// Query is the statement's text.
 	Query string
 	// ParamTypes has one entry per $n placeholder, inferred from context when the client
-	// did not give a type (Unknown when nothing decides it: the value is then text).
+	// did not give a type (text when nothing decides it, as PostgreSQL does).
 	ParamTypes []engine.Type
 	// Fields describes the rows the statement returns; nil when it returns none
 	// (CREATE, INSERT, SET, ...).
@@ -57,6 +57,9 @@ type CopyStats struct {
 
 // Options configure a DB.
 type Options struct {
+	// DisabledRules names optimizer rules (package sql/opt) to skip in every session;
+	// a session adds more with SET strata.disabled_rules = 'rule,rule'.
+	DisabledRules []string
 	// MemoryLimit is the per-query memory limit in bytes (0: none).
 	MemoryLimit int64
 	// DataDir is where COPY ... FROM '/server/path' resolves relative paths; absolute
@@ -79,32 +82,35 @@ type Session struct {
 	db       *DB
 	User     string
 	Database string
+	settings map[string]string // lower-case name -> value; absent: the default
 }
 
 // NewSession starts a session for user on database.
 func (db *DB) NewSession(user, database string) *Session {
-	return &Session{db: db, User: user, Database: database}
+	return &Session{db: db, User: user, Database: database, settings: map[string]string{}}
 }
 
 // Split cuts a simple-protocol query string into statements, dropping empty ones
 // and comment-only ones. An empty result means the client sent an empty query.
-func Split(query string) ([]string, error) { return nil, errTODO }
+func Split(query string) ([]string, error) { return split(query) }
 
 // Prepare parses and binds exactly one statement. paramTypes are the types the client
 // declared for $1..$n (Unknown or missing entries are inferred). Errors are *engine.Error
 // (42601 with Position for syntax errors, 0A000 naming unsupported features, ...).
 func (s *Session) Prepare(ctx context.Context, query string, paramTypes []engine.Type) (*Statement, error) {
-	return nil, errTODO
+	return s.prepare(ctx, query, paramTypes)
 }
 
 // Execute runs a prepared statement with params (one per ParamTypes entry; a Value of
 // Type Unknown carries the client's text in S and is converted here).
 func (s *Session) Execute(ctx context.Context, st *Statement, params []engine.Value) (*Result, error) {
-	return nil, errTODO
+	return s.execute(ctx, st, params)
 }
 
 // Setting returns the session's value of a run-time parameter (SHOW, current_setting,
 // ParameterStatus), and whether it exists.
-func (s *Session) Setting(name string) (string, bool) { return "", false }
+func (s *Session) Setting(name string) (string, bool) { return s.setting(name) }
 
-var errTODO = engine.Unsupported("this statement")
+// Set changes a run-time parameter as SET does (the wire layer applies startup
+// parameters with it). Errors are *engine.Error.
+func (s *Session) Set(name, value string) error { return s.set(name, value) }

@@ -64,7 +64,12 @@ func runIngest(ctx context.Context, args []string) error {
 		return err
 	}
 	// The server reports rejected lines as notices; show them as they come.
-	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { fmt.Fprintln(os.Stderr, n.Message) }
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", n.Severity, n.Message)
+		if n.Detail != "" {
+			fmt.Fprintln(os.Stderr, n.Detail)
+		}
+	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("connect to %s: %w", *addr, err)

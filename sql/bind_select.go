@@ -1,0 +1,746 @@
+package sql
+
+import (
+	"fmt"
+	"time"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/sql/opt"
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
+)
+
+// binder turns one pg_query statement into a bound engine plan. It is used once.
+type binder struct {
+	db       *DB
+	user     string
+	database string
+	// params are the $n types: declared by the client, or inferred while binding.
+	params []engine.Type
+	ctes   []map[string]*cte
+}
+
+type cte struct {
+	plan  engine.Plan
+	names []string
+}
+
+// column is one name visible in a FROM scope.
+type column struct {
+	qual string
+	name string
+	t    engine.Type
+}
+
+type scope struct{ cols []column }
+
+func (s *scope) find(qual, name string) (int, error) {
+	found := -1
+	qualSeen := qual == ""
+	for i, c := range s.cols {
+		if qual != "" && c.qual != qual {
+			continue
+		}
+		qualSeen = true
+		if c.name != name {
+			continue
+		}
+		if found >= 0 {
+			return 0, engine.Errorf(engine.CodeAmbiguousColumn, "column reference %q is ambiguous", name)
+		}
+		found = i
+	}
+	if !qualSeen {
+		return 0, engine.Errorf(engine.CodeUndefinedTable, "missing FROM-clause entry for table %q", qual)
+	}
+	if found < 0 {
+		if qual != "" {
+			return 0, engine.Errorf(engine.CodeUndefinedColumn, "column %s.%s does not exist", qual, name)
+		}
+		return 0, engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", name)
+	}
+	return found, nil
+}
+
+// columnType is the SQL type clients see for a stored column.
+func columnType(c storage.Column) engine.Type {
+	if t, ok := engine.TypeByName(c.SQLType); ok {
+		return t
+	}
+	switch c.Type {
+	case storage.TypeTimestamp:
+		return engine.TimestampTZ
+	case storage.TypeString:
+		return engine.Text
+	case storage.TypeInt64:
+		return engine.Int64
+	case storage.TypeFloat64:
+		return engine.Float64
+	case storage.TypeBool:
+		return engine.Bool
+	}
+	panic(fmt.Sprintf("BUG: column %q has storage type %s", c.Name, c.Type))
+}
+
+func (b *binder) lookupCTE(name string) *cte {
+	for i := len(b.ctes) - 1; i >= 0; i-- {
+		if c, ok := b.ctes[i][name]; ok {
+			return c
+		}
+	}
+	return nil
+}
+
+func (b *binder) table(rv *pg.RangeVar) (catalog.TableDef, error) {
+	if rv.Schemaname != "" && rv.Schemaname != "public" {
+		return catalog.TableDef{}, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
+	}
+	def, ok := b.db.store.Table(rv.Relname)
+	if !ok {
+		return def, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+	}
+	return def, nil
+}
+
+// scanOf returns a scan of every column of def (optimizer rules narrow it).
+func scanOf(def catalog.TableDef) *engine.Scan {
+	schema := def.Schema
+	s := &engine.Scan{Table: def.Name, Schema: &schema, TimeMin: engine.MinTime, TimeMax: engine.MaxTime}
+	for i, c := range schema.Columns {
+		s.Columns = append(s.Columns, i)
+		s.Out = append(s.Out, engine.Field{Name: c.Name, Type: columnType(c)})
+	}
+	return s
+}
+
+// from binds the FROM clause.
+func (b *binder) from(items []*pg.Node) (engine.Plan, *scope, error) {
+	if len(items) == 0 {
+		// SELECT without FROM reads one row of nothing.
+		return &engine.Values{Rows: [][]engine.Expr{{&engine.Const{V: engine.Value{Type: engine.Int32, I: 1}}}},
+			Out: []engine.Field{{Name: "?dummy?", Type: engine.Int32}}}, &scope{}, nil
+	}
+	if len(items) > 1 {
+		return nil, nil, engine.Unsupported("JOIN")
+	}
+	switch x := items[0].Node.(type) {
+	case *pg.Node_RangeVar:
+		rv := x.RangeVar
+		qual := rv.Relname
+		if rv.Alias != nil {
+			qual = rv.Alias.Aliasname
+		}
+		if rv.Schemaname == "" {
+			if c := b.lookupCTE(rv.Relname); c != nil {
+				return c.plan, b.subScope(c.plan, c.names, qual, rv.Alias), nil
+			}
+		}
+		if rv.Schemaname == "information_schema" {
+			if p, names, ok := b.infoSchema(rv); ok {
+				return p, b.subScope(p, names, qual, rv.Alias), nil
+			}
+		}
+		def, err := b.table(rv)
+		if err != nil {
+			return nil, nil, err
+		}
+		s := scanOf(def)
+		names := make([]string, len(s.Out))
+		for i, f := range s.Out {
+			names[i] = f.Name
+		}
+		return s, b.subScope(s, names, qual, rv.Alias), nil
+	case *pg.Node_RangeSubselect:
+		rs := x.RangeSubselect
+		if rs.Lateral {
+			return nil, nil, engine.Unsupported("LATERAL")
+		}
+		sel := rs.Subquery.GetSelectStmt()
+		if sel == nil {
+			return nil, nil, engine.Unsupported("this subquery")
+		}
+		p, names, err := b.selectStmt(sel)
+		if err != nil {
+			return nil, nil, err
+		}
+		qual := ""
+		if rs.Alias != nil {
+			qual = rs.Alias.Aliasname
+		}
+		return p, b.subScope(p, names, qual, rs.Alias), nil
+	case *pg.Node_JoinExpr:
+		return nil, nil, engine.Unsupported("JOIN")
+	case *pg.Node_RangeFunction:
+		return nil, nil, engine.Unsupported("functions in FROM")
+	}
+	return nil, nil, engine.Unsupported(fmt.Sprintf("FROM item %T", items[0].Node))
+}
+
+func (b *binder) subScope(p engine.Plan, names []string, qual string, alias *pg.Alias) *scope {
+	s := &scope{}
+	fields := p.Fields()
+	for i, f := range fields {
+		name := names[i]
+		if alias != nil && i < len(alias.Colnames) {
+			name = alias.Colnames[i].GetString_().GetSval()
+		}
+		s.cols = append(s.cols, column{qual: qual, name: name, t: f.Type})
+	}
+	return s
+}
+
+// containsAgg reports whether n calls an aggregate at this query level.
+func containsAgg(n *pg.Node) bool {
+	if n == nil {
+		return false
+	}
+	found := false
+	var walk func(m protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		if found {
+			return
+		}
+		switch v := m.Interface().(type) {
+		case *pg.FuncCall:
+			if isAggregate(funcName(v)) && v.Over == nil {
+				found = true
+				return
+			}
+		case *pg.SelectStmt:
+			return
+		}
+		m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+			if fd.Kind() != protoreflect.MessageKind {
+				return true
+			}
+			if fd.IsList() {
+				l := val.List()
+				for i := 0; i < l.Len(); i++ {
+					walk(l.Get(i).Message())
+				}
+			} else if !fd.IsMap() {
+				walk(val.Message())
+			}
+			return !found
+		})
+	}
+	walk(n.ProtoReflect())
+	return found
+}
+
+type target struct {
+	node *pg.Node
+	name string
+	loc  int32
+}
+
+// selectStmt binds a SELECT; it returns the plan and its output column names.
+func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
+	if s.Op != pg.SetOperation_SETOP_NONE && s.Op != pg.SetOperation_SET_OPERATION_UNDEFINED {
+		return nil, nil, engine.Unsupported("UNION/INTERSECT/EXCEPT")
+	}
+	if s.IntoClause != nil {
+		return nil, nil, engine.Unsupported("SELECT INTO")
+	}
+	if len(s.LockingClause) > 0 {
+		return nil, nil, engine.Unsupported("FOR UPDATE/SHARE")
+	}
+	if len(s.WindowClause) > 0 {
+		return nil, nil, engine.Unsupported("window functions")
+	}
+	if s.WithClause != nil {
+		if s.WithClause.Recursive {
+			return nil, nil, engine.Unsupported("WITH RECURSIVE")
+		}
+		level := map[string]*cte{}
+		b.ctes = append(b.ctes, level)
+		defer func() { b.ctes = b.ctes[:len(b.ctes)-1] }()
+		for _, cn := range s.WithClause.Ctes {
+			ct := cn.GetCommonTableExpr()
+			sel := ct.Ctequery.GetSelectStmt()
+			if sel == nil {
+				return nil, nil, posErr(engine.Unsupported("data-modifying statements in WITH"), ct.Location)
+			}
+			p, names, err := b.selectStmt(sel)
+			if err != nil {
+				return nil, nil, err
+			}
+			for i, cn := range ct.Aliascolnames {
+				if i < len(names) {
+					names[i] = cn.GetString_().GetSval()
+				}
+			}
+			level[ct.Ctename] = &cte{plan: p, names: names}
+		}
+	}
+	if len(s.ValuesLists) > 0 {
+		return b.values(s.ValuesLists)
+	}
+
+	input, sc, err := b.from(s.FromClause)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.WhereClause != nil {
+		cond, err := b.expr(s.WhereClause, &exprCtx{scope: sc, clause: "WHERE"})
+		if err != nil {
+			return nil, nil, err
+		}
+		if cond, err = b.asBool(cond, "WHERE"); err != nil {
+			return nil, nil, err
+		}
+		input = &engine.Filter{Input: input, Cond: cond}
+	}
+
+	// The select list, with * expanded.
+	var targets []target
+	for _, tn := range s.TargetList {
+		rt := tn.GetResTarget()
+		if cr := rt.Val.GetColumnRef(); cr != nil && cr.Fields[len(cr.Fields)-1].GetAStar() != nil {
+			qual := ""
+			if len(cr.Fields) == 2 {
+				qual = cr.Fields[0].GetString_().GetSval()
+			}
+			n := 0
+			for _, c := range sc.cols {
+				if qual != "" && c.qual != qual {
+					continue
+				}
+				fields := []*pg.Node{}
+				if qual != "" {
+					fields = append(fields, pg.MakeStrNode(qual))
+				}
+				fields = append(fields, pg.MakeStrNode(c.name))
+				targets = append(targets, target{node: &pg.Node{Node: &pg.Node_ColumnRef{ColumnRef: &pg.ColumnRef{Fields: fields, Location: cr.Location}}}, name: c.name, loc: cr.Location})
+				n++
+			}
+			if n == 0 && len(s.FromClause) == 0 {
+				return nil, nil, posErr(engine.Errorf(engine.CodeSyntaxError, "SELECT * with no tables specified is not valid"), cr.Location)
+			}
+			if n == 0 && qual != "" {
+				return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "missing FROM-clause entry for table %q", qual), cr.Location)
+			}
+			continue
+		}
+		name := rt.Name
+		if name == "" {
+			name, _ = figureName(rt.Val)
+		}
+		targets = append(targets, target{node: rt.Val, name: name, loc: rt.Location})
+	}
+
+	hasAgg := len(s.GroupClause) > 0 || s.HavingClause != nil
+	for _, t := range targets {
+		hasAgg = hasAgg || containsAgg(t.node)
+	}
+	for _, sn := range s.SortClause {
+		hasAgg = hasAgg || containsAgg(sn.GetSortBy().Node)
+	}
+
+	ctx := &exprCtx{scope: sc}
+	var agg *aggCtx
+	if hasAgg {
+		agg = &aggCtx{input: sc}
+		for _, g := range s.GroupClause {
+			e, err := b.groupKey(g, sc, targets)
+			if err != nil {
+				return nil, nil, err
+			}
+			if e.Type() == engine.Unknown {
+				if e, err = b.coerce(e, engine.Text); err != nil {
+					return nil, nil, err
+				}
+			}
+			k := exprKey(e)
+			dup := false
+			for _, gk := range agg.groupKeys {
+				dup = dup || gk == k
+			}
+			if !dup {
+				agg.groups = append(agg.groups, e)
+				agg.groupKeys = append(agg.groupKeys, k)
+			}
+		}
+		ctx = &exprCtx{agg: agg}
+	}
+
+	var exprs []engine.Expr
+	var names []string
+	for _, t := range targets {
+		e, err := b.expr(t.node, ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e, err = b.unknownToText(e); err != nil {
+			return nil, nil, err
+		}
+		exprs = append(exprs, e)
+		names = append(names, t.name)
+	}
+	var having engine.Expr
+	if s.HavingClause != nil {
+		h, err := b.expr(s.HavingClause, ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if having, err = b.asBool(h, "HAVING"); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	distinct := false
+	if len(s.DistinctClause) > 0 {
+		if len(s.DistinctClause) > 1 || s.DistinctClause[0] != nil && s.DistinctClause[0].Node != nil {
+			return nil, nil, engine.Unsupported("DISTINCT ON")
+		}
+		distinct = true
+	}
+
+	// ORDER BY: output positions, output names, or expressions (hidden columns when
+	// they are not in the select list).
+	var keys []engine.SortKey
+	visible := len(exprs)
+	for _, sn := range s.SortClause {
+		sb := sn.GetSortBy()
+		if sb.SortbyDir == pg.SortByDir_SORTBY_USING {
+			return nil, nil, posErr(engine.Unsupported("ORDER BY USING"), sb.Location)
+		}
+		idx, err := b.orderTarget(sb.Node, names[:visible], exprs[:visible], ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if idx < 0 {
+			e, err := b.expr(sb.Node, ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			if e, err = b.unknownToText(e); err != nil {
+				return nil, nil, err
+			}
+			k := exprKey(e)
+			for i, x := range exprs {
+				if exprKey(x) == k {
+					idx = i
+					break
+				}
+			}
+			if idx < 0 {
+				if distinct {
+					return nil, nil, posErr(engine.Errorf("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list"), sb.Location)
+				}
+				idx = len(exprs)
+				exprs = append(exprs, e)
+				names = append(names, "?sort?")
+			}
+		}
+		desc := sb.SortbyDir == pg.SortByDir_SORTBY_DESC
+		nullsFirst := desc
+		switch sb.SortbyNulls {
+		case pg.SortByNulls_SORTBY_NULLS_FIRST:
+			nullsFirst = true
+		case pg.SortByNulls_SORTBY_NULLS_LAST:
+			nullsFirst = false
+		}
+		keys = append(keys, engine.SortKey{Expr: &engine.ColRef{Index: idx, T: exprs[idx].Type(), Name: names[idx]}, Desc: desc, NullsFirst: nullsFirst})
+	}
+
+	if agg != nil {
+		out := make([]engine.Field, 0, len(agg.groups)+len(agg.aggs))
+		for _, g := range agg.groups {
+			out = append(out, engine.Field{Name: exprName(g), Type: g.Type()})
+		}
+		for i, a := range agg.aggs {
+			out = append(out, engine.Field{Name: agg.names[i], Type: a.T})
+		}
+		input = &engine.Aggregate{Input: input, Groups: agg.groups, Aggs: agg.aggs, Out: out}
+		if having != nil {
+			input = &engine.Filter{Input: input, Cond: having}
+		}
+	}
+	var p engine.Plan = &engine.Project{Input: input, Exprs: exprs, Names: names}
+	if distinct {
+		p = &engine.Distinct{Input: p}
+	}
+	if len(keys) > 0 {
+		p = &engine.Sort{Input: p, Keys: keys}
+	}
+	if s.LimitCount != nil || s.LimitOffset != nil {
+		if s.LimitOption == pg.LimitOption_LIMIT_OPTION_WITH_TIES {
+			return nil, nil, engine.Unsupported("FETCH ... WITH TIES")
+		}
+		count, cp, err := b.limitValue(s.LimitCount, -1, "LIMIT")
+		if err != nil {
+			return nil, nil, err
+		}
+		offset, op, err := b.limitValue(s.LimitOffset, 0, "OFFSET")
+		if err != nil {
+			return nil, nil, err
+		}
+		if cp != nil || op != nil {
+			p = &paramLimit{Input: p, Count: count, Offset: offset, CountParam: cp, OffsetParam: op}
+		} else {
+			p = &engine.Limit{Input: p, Count: count, Offset: offset}
+		}
+	}
+	if len(exprs) > visible {
+		strip := &engine.Project{Input: p}
+		for i := 0; i < visible; i++ {
+			strip.Exprs = append(strip.Exprs, &engine.ColRef{Index: i, T: exprs[i].Type(), Name: names[i]})
+			strip.Names = append(strip.Names, names[i])
+		}
+		p = strip
+		names = names[:visible]
+	}
+	return p, names, nil
+}
+
+func (b *binder) asBool(e engine.Expr, clause string) (engine.Expr, error) {
+	if e.Type() == engine.Bool {
+		return e, nil
+	}
+	if e.Type() == engine.Unknown {
+		return b.coerce(e, engine.Bool)
+	}
+	return nil, engine.Errorf(engine.CodeDatatypeMismatch, "argument of %s must be type boolean, not type %s", clause, e.Type())
+}
+
+// groupKey binds one GROUP BY item: a select-list position, a select-list alias that
+// is not an input column, or an expression over the input.
+func (b *binder) groupKey(g *pg.Node, sc *scope, targets []target) (engine.Expr, error) {
+	plain := &exprCtx{scope: sc, clause: "GROUP BY"}
+	if c := g.GetAConst(); c != nil {
+		if iv, ok := c.Val.(*pg.A_Const_Ival); ok {
+			k := int(iv.Ival.Ival)
+			if k < 1 || k > len(targets) {
+				return nil, posErr(engine.Errorf("42P10", "GROUP BY position %d is not in select list", k), c.Location)
+			}
+			return b.expr(targets[k-1].node, plain)
+		}
+	}
+	if cr := g.GetColumnRef(); cr != nil && len(cr.Fields) == 1 {
+		name := cr.Fields[0].GetString_().GetSval()
+		if _, err := sc.find("", name); err != nil {
+			for _, t := range targets {
+				if t.name == name {
+					return b.expr(t.node, plain)
+				}
+			}
+		}
+	}
+	if g.GetGroupingSet() != nil {
+		return nil, engine.Unsupported("GROUPING SETS")
+	}
+	return b.expr(g, plain)
+}
+
+// orderTarget resolves an ORDER BY item that names an output column by position or
+// by name; -1 when it is an expression.
+func (b *binder) orderTarget(n *pg.Node, names []string, exprs []engine.Expr, ctx *exprCtx) (int, error) {
+	if c := n.GetAConst(); c != nil {
+		if iv, ok := c.Val.(*pg.A_Const_Ival); ok {
+			k := int(iv.Ival.Ival)
+			if k < 1 || k > len(names) {
+				return 0, posErr(engine.Errorf("42P10", "ORDER BY position %d is not in select list", k), c.Location)
+			}
+			return k - 1, nil
+		}
+	}
+	if cr := n.GetColumnRef(); cr != nil && len(cr.Fields) == 1 {
+		name := cr.Fields[0].GetString_().GetSval()
+		found := -1
+		for i, nm := range names {
+			if nm == name {
+				if found >= 0 && exprKey(exprs[found]) != exprKey(exprs[i]) {
+					return 0, posErr(engine.Errorf(engine.CodeAmbiguousColumn, "ORDER BY %q is ambiguous", name), cr.Location)
+				}
+				if found < 0 {
+					found = i
+				}
+			}
+		}
+		return found, nil
+	}
+	return -1, nil
+}
+
+// limitValue binds a LIMIT or OFFSET: a constant, or a parameter resolved when the
+// statement executes (returned as the *paramRef).
+func (b *binder) limitValue(n *pg.Node, def int64, clause string) (int64, *paramRef, error) {
+	if n == nil {
+		return def, nil, nil
+	}
+	e, err := b.expr(n, &exprCtx{clause: clause})
+	if err != nil {
+		return 0, nil, err
+	}
+	if pr, ok := e.(*paramRef); ok {
+		if _, err := b.coerce(pr, engine.Int64); err != nil {
+			return 0, nil, err
+		}
+		return def, pr, nil
+	}
+	if e.Type() == engine.Unknown {
+		if e, err = b.coerce(e, engine.Int64); err != nil {
+			return 0, nil, err
+		}
+	}
+	v, err := engine.EvalConst(e, time.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	n64, err := limitInt(v, def, clause)
+	return n64, nil, err
+}
+
+func limitInt(v engine.Value, def int64, clause string) (int64, error) {
+	if v.Null {
+		return def, nil
+	}
+	if !v.Type.IsInteger() {
+		return 0, engine.Errorf(engine.CodeDatatypeMismatch, "argument of %s must be type bigint, not type %s", clause, v.Type)
+	}
+	if v.I < 0 {
+		if clause == "LIMIT" {
+			return 0, engine.Errorf("2201W", "LIMIT must not be negative")
+		}
+		return 0, engine.Errorf("2201X", "OFFSET must not be negative")
+	}
+	return v.I, nil
+}
+
+// paramLimit is a LIMIT/OFFSET with a $n, a plan node of the SQL layer only:
+// resolveLimits turns it into an engine.Limit before the plan is optimized.
+type paramLimit struct {
+	Input                   engine.Plan
+	Count, Offset           int64
+	CountParam, OffsetParam *paramRef
+}
+
+func (p *paramLimit) Fields() []engine.Field  { return p.Input.Fields() }
+func (p *paramLimit) Children() []engine.Plan { return []engine.Plan{p.Input} }
+
+// resolveLimits replaces every paramLimit of the tree with an engine.Limit.
+func resolveLimits(p engine.Plan, params []engine.Value) (engine.Plan, error) {
+	kids := p.Children()
+	if len(kids) != 1 {
+		return p, nil
+	}
+	in, err := resolveLimits(kids[0], params)
+	if err != nil {
+		return nil, err
+	}
+	pl, ok := p.(*paramLimit)
+	if !ok {
+		return opt.WithInput(p, in), nil
+	}
+	l := &engine.Limit{Input: in, Count: pl.Count, Offset: pl.Offset}
+	if pl.CountParam != nil {
+		if l.Count, err = limitInt(params[pl.CountParam.N-1], -1, "LIMIT"); err != nil {
+			return nil, err
+		}
+	}
+	if pl.OffsetParam != nil {
+		if l.Offset, err = limitInt(params[pl.OffsetParam.N-1], 0, "OFFSET"); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// values binds a VALUES list as a query.
+func (b *binder) values(lists []*pg.Node) (engine.Plan, []string, error) {
+	var rows [][]engine.Expr
+	width := -1
+	for _, ln := range lists {
+		items := ln.GetList().GetItems()
+		if width >= 0 && len(items) != width {
+			return nil, nil, engine.Errorf(engine.CodeSyntaxError, "VALUES lists must all be the same length")
+		}
+		width = len(items)
+		var row []engine.Expr
+		for _, it := range items {
+			e, err := b.expr(it, &exprCtx{clause: "VALUES"})
+			if err != nil {
+				return nil, nil, err
+			}
+			row = append(row, e)
+		}
+		rows = append(rows, row)
+	}
+	out := make([]engine.Field, width)
+	names := make([]string, width)
+	for j := 0; j < width; j++ {
+		types := make([]engine.Type, len(rows))
+		for i := range rows {
+			types[i] = rows[i][j].Type()
+		}
+		t, err := engine.CommonType(types)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range rows {
+			if rows[i][j], err = b.coerce(rows[i][j], t); err != nil {
+				return nil, nil, err
+			}
+		}
+		names[j] = fmt.Sprintf("column%d", j+1)
+		out[j] = engine.Field{Name: names[j], Type: t}
+	}
+	return &engine.Values{Rows: rows, Out: out}, names, nil
+}
+
+// figureName derives an output column name the way PostgreSQL's FigureColname does;
+// strength 2 is a real name, 1 a type name, 0 "?column?".
+func figureName(n *pg.Node) (string, int) {
+	if n == nil {
+		return "?column?", 0
+	}
+	switch x := n.Node.(type) {
+	case *pg.Node_ColumnRef:
+		f := x.ColumnRef.Fields
+		if s := f[len(f)-1].GetString_(); s != nil {
+			return s.Sval, 2
+		}
+	case *pg.Node_FuncCall:
+		return opName(x.FuncCall.Funcname), 2
+	case *pg.Node_AExpr:
+		if x.AExpr.Kind == pg.A_Expr_Kind_AEXPR_NULLIF {
+			return "nullif", 2
+		}
+	case *pg.Node_TypeCast:
+		name, strength := figureName(x.TypeCast.Arg)
+		if strength <= 1 {
+			tn := x.TypeCast.TypeName.Names
+			return tn[len(tn)-1].GetString_().GetSval(), 1
+		}
+		return name, strength
+	case *pg.Node_CaseExpr:
+		return "case", 1
+	case *pg.Node_CoalesceExpr:
+		return "coalesce", 2
+	case *pg.Node_MinMaxExpr:
+		if x.MinMaxExpr.Op == pg.MinMaxOp_IS_LEAST {
+			return "least", 2
+		}
+		return "greatest", 2
+	case *pg.Node_SqlvalueFunction:
+		switch x.SqlvalueFunction.Op {
+		case pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP, pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP_N:
+			return "current_timestamp", 2
+		case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE:
+			return "current_date", 2
+		case pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP, pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP_N:
+			return "localtimestamp", 2
+		case pg.SQLValueFunctionOp_SVFOP_CURRENT_USER:
+			return "current_user", 2
+		case pg.SQLValueFunctionOp_SVFOP_SESSION_USER:
+			return "session_user", 2
+		case pg.SQLValueFunctionOp_SVFOP_USER:
+			return "user", 2
+		}
+	}
+	return "?column?", 0
+}

@@ -1,0 +1,222 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/ingest"
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
+)
+
+// compactThreshold is the number of segments one time chunk may hold before an
+// INSERT or COPY compacts the table. Every Append writes one segment per chunk it
+// touches, so a client inserting row by row would otherwise leave thousands of tiny
+// segments for every query to open; 8 keeps the merge rare (one in eight appends to
+// the same chunk at worst) while bounding what a scan opens per chunk.
+const compactThreshold = 8
+
+// maybeCompact compacts def's table when some time chunk holds compactThreshold or
+// more segments. It runs synchronously, so the statement's caller sees a compacted
+// table afterwards (deterministic for tests).
+func (db *DB) maybeCompact(ctx context.Context, def *catalog.TableDef) error {
+	sn, err := db.store.Snapshot(def.Name)
+	if err != nil {
+		return nil // dropped meanwhile: nothing to compact
+	}
+	g := def.Granularity.Microseconds()
+	if g <= 0 {
+		g = 3600_000_000
+	}
+	perChunk := map[int64]int{}
+	worst := 0
+	for _, src := range sn.Sources {
+		if src.NumRows() == 0 {
+			continue
+		}
+		c := src.MinTime() / g
+		if src.MinTime() < 0 && src.MinTime()%g != 0 {
+			c--
+		}
+		perChunk[c]++
+		worst = max(worst, perChunk[c])
+	}
+	sn.Release()
+	if worst < compactThreshold {
+		return nil
+	}
+	if err := db.store.Compact(ctx, def.Name); err != nil {
+		return fmt.Errorf("compaction of %s failed: %v", def.Name, err)
+	}
+	return nil
+}
+
+func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
+	switch {
+	case !cs.IsFrom:
+		return nil, nil, engine.Unsupported("COPY TO")
+	case cs.Query != nil:
+		return nil, nil, engine.Unsupported("COPY (query)")
+	case cs.IsProgram:
+		return nil, nil, engine.Unsupported("COPY FROM PROGRAM")
+	case cs.WhereClause != nil:
+		return nil, nil, engine.Unsupported("COPY FROM ... WHERE")
+	}
+	def, err := b.table(cs.Relation)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := ingest.Options{Format: ingest.Text}
+	for _, on := range cs.Options {
+		d := on.GetDefElem()
+		val := defString(d.Arg)
+		switch strings.ToLower(d.Defname) {
+		case "format":
+			switch strings.ToLower(val) {
+			case "csv":
+				opts.Format = ingest.CSV
+			case "text":
+				opts.Format = ingest.Text
+			case "json", "jsonl", "ndjson":
+				opts.Format = ingest.JSON
+			case "binary":
+				return nil, nil, engine.Unsupported("COPY binary format")
+			default:
+				return nil, nil, engine.Errorf(engine.CodeInvalidParameter, "COPY format %q not recognized", val)
+			}
+		case "header":
+			switch strings.ToLower(val) {
+			case "", "true", "on", "1", "match":
+				opts.Header = true
+			case "false", "off", "0":
+				opts.Header = false
+			default:
+				return nil, nil, engine.Errorf(engine.CodeInvalidParameter, "header requires a Boolean value")
+			}
+		case "delimiter":
+			if len(val) != 1 {
+				return nil, nil, engine.Errorf(engine.CodeFeatureNotSupported, "COPY delimiter must be a single one-byte character")
+			}
+			opts.Delimiter = val[0]
+		case "null":
+			v := val
+			opts.Null = &v
+		case "quote":
+			if len(val) != 1 {
+				return nil, nil, engine.Errorf(engine.CodeFeatureNotSupported, "COPY quote must be a single one-byte character")
+			}
+			opts.Quote = val[0]
+		case "escape":
+			if len(val) != 1 {
+				return nil, nil, engine.Errorf(engine.CodeFeatureNotSupported, "COPY escape must be a single one-byte character")
+			}
+			opts.Escape = val[0]
+		case "encoding":
+			if e := strings.ToUpper(strings.ReplaceAll(val, "-", "")); e != "UTF8" && e != "UNICODE" {
+				return nil, nil, engine.Unsupported("COPY encoding " + val)
+			}
+		case "freeze":
+			// no meaning here
+		default:
+			return nil, nil, engine.Unsupported("COPY option " + d.Defname)
+		}
+	}
+	ncols := len(def.Schema.Columns)
+	for _, a := range cs.Attlist {
+		name := a.GetString_().GetSval()
+		if def.Schema.Index(name) < 0 {
+			return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", name, def.Name)
+		}
+		opts.Columns = append(opts.Columns, name)
+	}
+	if len(opts.Columns) > 0 {
+		ncols = len(opts.Columns)
+	}
+	load := func(ctx context.Context, s *Session, r io.Reader) (CopyStats, error) {
+		// One transaction for the whole COPY, as in PostgreSQL: the rows become
+		// visible together when the input ends, and a COPY that fails or whose
+		// connection drops leaves nothing behind.
+		tx, err := s.db.store.Begin(def.Name)
+		if err != nil {
+			return CopyStats{}, fmt.Errorf("copy into %s: %w", def.Name, err)
+		}
+		defer tx.Abort()
+		st, err := ingest.Decode(ctx, r, &def.Schema, opts, func(c *storage.Columns) error {
+			return tx.Append(ctx, c)
+		})
+		out := CopyStats{Rows: st.Rows, Rejected: st.Rejected}
+		for i, rj := range st.Rejects {
+			if i == maxCopyErrors {
+				break
+			}
+			out.FirstErrors = append(out.FirstErrors, rj.Reason)
+		}
+		if err == nil {
+			err = tx.Commit()
+		}
+		if err != nil {
+			if errors.Is(err, ingest.ErrInvalidOptions) {
+				return out, engine.Errorf(engine.CodeInvalidParameter, "%v", err)
+			}
+			return out, fmt.Errorf("copy into %s: %w", def.Name, err)
+		}
+		if st.Rows > 0 {
+			if err := s.db.maybeCompact(ctx, &def); err != nil {
+				out.FirstErrors = append(out.FirstErrors, err.Error())
+			}
+		}
+		return out, nil
+	}
+	if cs.Filename == "" {
+		return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
+			return &Result{
+				Tag:         "COPY",
+				CopyColumns: ncols,
+				CopyText:    true,
+				CopyIn: func(ctx context.Context, r io.Reader) (CopyStats, error) {
+					return load(ctx, s, r)
+				},
+			}, nil
+		}}, nil, nil
+	}
+	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
+		path := cs.Filename
+		if !filepath.IsAbs(path) && s.db.opts.DataDir != "" {
+			path = filepath.Join(s.db.opts.DataDir, path)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, &engine.Error{Code: engine.CodeIOError, Message: fmt.Sprintf("could not open file %q for reading: %v", cs.Filename, errors.Unwrap(err)), Err: err}
+		}
+		defer f.Close()
+		st, err := load(ctx, s, f)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Tag: fmt.Sprintf("COPY %d", st.Rows), Notices: copyNotices(st)}, nil
+	}}, nil, nil
+}
+
+// maxCopyErrors is how many rejected lines a COPY reports one by one; the rest are
+// only counted.
+const maxCopyErrors = 20
+
+// copyNotices describes rejected lines for the client.
+func copyNotices(st CopyStats) []string {
+	if st.Rejected == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("%d malformed lines rejected", st.Rejected)
+	if len(st.FirstErrors) > 0 {
+		msg += "; first: " + strings.Join(st.FirstErrors, "; ")
+	}
+	return []string{msg}
+}

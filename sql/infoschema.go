@@ -1,0 +1,78 @@
+package sql
+
+import (
+	"sort"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/storage/catalog"
+)
+
+// information_schema.tables and information_schema.columns, the catalog views SQL
+// clients (Grafana's query editor, BI tools) list tables and columns with. They are
+// bound as a Values plan built from the catalog when the statement is prepared.
+
+// infoDataType is information_schema.columns.data_type for a stored SQL type.
+var infoDataType = map[string]string{
+	"timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
+	"text": "text", "varchar": "character varying", "smallint": "smallint", "integer": "integer",
+	"bigint": "bigint", "real": "real", "double precision": "double precision",
+	"numeric": "numeric", "boolean": "boolean",
+}
+
+func (b *binder) infoSchema(rv *pg.RangeVar) (engine.Plan, []string, bool) {
+	text := func(s string) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Text, S: s}} }
+	tables := b.db.store.Tables()
+	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
+	var names []string
+	var types []engine.Type
+	var rows [][]engine.Expr
+	switch rv.Relname {
+	case "tables":
+		names = []string{"table_catalog", "table_schema", "table_name", "table_type"}
+		types = []engine.Type{engine.Text, engine.Text, engine.Text, engine.Text}
+		for _, t := range tables {
+			rows = append(rows, []engine.Expr{text(b.database), text("public"), text(t.Name), text("BASE TABLE")})
+		}
+	case "columns":
+		names = []string{"table_catalog", "table_schema", "table_name", "column_name", "ordinal_position", "data_type", "is_nullable"}
+		types = []engine.Type{engine.Text, engine.Text, engine.Text, engine.Text, engine.Int32, engine.Text, engine.Text}
+		for _, t := range tables {
+			rows = append(rows, columnRows(b.database, t, text)...)
+		}
+	default:
+		return nil, nil, false
+	}
+	out := make([]engine.Field, len(names))
+	for i := range names {
+		out[i] = engine.Field{Name: names[i], Type: types[i]}
+	}
+	if len(rows) == 0 {
+		// An empty Values still needs its row shape: one row that a false filter drops.
+		row := make([]engine.Expr, len(names))
+		for i, t := range types {
+			row[i] = &engine.Const{V: engine.NullValue(t)}
+		}
+		return &engine.Filter{Input: &engine.Values{Rows: [][]engine.Expr{row}, Out: out},
+			Cond: &engine.Const{V: engine.Value{Type: engine.Bool, B: false}}}, names, true
+	}
+	return &engine.Values{Rows: rows, Out: out}, names, true
+}
+
+func columnRows(database string, t catalog.TableDef, text func(string) engine.Expr) [][]engine.Expr {
+	var rows [][]engine.Expr
+	for i, c := range t.Schema.Columns {
+		nullable := "YES"
+		if c.NotNull {
+			nullable = "NO"
+		}
+		dt, ok := infoDataType[c.SQLType]
+		if !ok {
+			dt = c.SQLType
+		}
+		rows = append(rows, []engine.Expr{text(database), text("public"), text(t.Name), text(c.Name),
+			&engine.Const{V: engine.Value{Type: engine.Int32, I: int64(i + 1)}}, text(dt), text(nullable)})
+	}
+	return rows
+}

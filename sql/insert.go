@@ -1,0 +1,340 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/sql/opt"
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
+)
+
+// CodeNotNullViolation is SQLSTATE not_null_violation.
+const CodeNotNullViolation = "23502"
+
+// assign converts e to the type of a column it is stored into (PostgreSQL's
+// assignment cast: numbers convert among themselves, anything converts to text, text
+// does not silently become a number or a timestamp).
+func (b *binder) assign(e engine.Expr, t engine.Type, col string) (engine.Expr, error) {
+	et := e.Type()
+	if et == t || et == engine.Unknown {
+		return b.coerce(e, t)
+	}
+	ok := (et.IsNumeric() && t.IsNumeric()) || (et.IsTime() && t.IsTime()) || t == engine.Text ||
+		(et == engine.Date && t.IsTime())
+	if !ok {
+		return nil, &engine.Error{Code: engine.CodeDatatypeMismatch,
+			Message: fmt.Sprintf("column %q is of type %s but expression is of type %s", col, t, et),
+			Hint:    "You will need to rewrite or cast the expression."}
+	}
+	return &engine.Cast{X: e, T: t}, nil
+}
+
+func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
+	switch {
+	case is.OnConflictClause != nil:
+		return nil, nil, engine.Unsupported("ON CONFLICT")
+	case len(is.ReturningList) > 0:
+		return nil, nil, engine.Unsupported("RETURNING")
+	case is.WithClause != nil:
+		return nil, nil, engine.Unsupported("WITH in INSERT")
+	}
+	def, err := b.table(is.Relation)
+	if err != nil {
+		return nil, nil, err
+	}
+	schema := &def.Schema
+	var targets []int
+	if len(is.Cols) == 0 {
+		for i := range schema.Columns {
+			targets = append(targets, i)
+		}
+	}
+	seen := map[int]bool{}
+	for _, cn := range is.Cols {
+		rt := cn.GetResTarget()
+		i := schema.Index(rt.Name)
+		if i < 0 {
+			return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", rt.Name, def.Name), rt.Location)
+		}
+		if seen[i] {
+			return nil, nil, posErr(engine.Errorf("42701", "column %q specified more than once", rt.Name), rt.Location)
+		}
+		seen[i] = true
+		targets = append(targets, i)
+	}
+	sel := is.SelectStmt.GetSelectStmt()
+	if sel == nil {
+		return nil, nil, engine.Unsupported("INSERT DEFAULT VALUES")
+	}
+	plainValues := len(sel.ValuesLists) > 0 && sel.WithClause == nil && len(sel.SortClause) == 0 &&
+		sel.LimitCount == nil && sel.LimitOffset == nil
+	if plainValues {
+		rows := make([][]engine.Expr, 0, len(sel.ValuesLists))
+		for _, ln := range sel.ValuesLists {
+			items := ln.GetList().GetItems()
+			if len(items) > len(targets) {
+				return nil, nil, engine.Errorf(engine.CodeSyntaxError, "INSERT has more expressions than target columns")
+			}
+			if len(items) < len(targets) && len(is.Cols) > 0 {
+				return nil, nil, engine.Errorf(engine.CodeSyntaxError, "INSERT has more target columns than expressions")
+			}
+			row := make([]engine.Expr, len(targets))
+			for j := range targets {
+				col := schema.Columns[targets[j]]
+				t := columnType(col)
+				if j >= len(items) || items[j].GetSetToDefault() != nil {
+					row[j] = &engine.Const{V: engine.NullValue(t)}
+					continue
+				}
+				e, err := b.expr(items[j], &exprCtx{clause: "VALUES"})
+				if err != nil {
+					return nil, nil, err
+				}
+				if row[j], err = b.assign(e, t, col.Name); err != nil {
+					return nil, nil, err
+				}
+			}
+			rows = append(rows, row)
+		}
+		return &bound{run: func(ctx context.Context, s *Session, params []engine.Value) (*Result, error) {
+			return s.insertValues(ctx, def, targets, rows, params)
+		}}, nil, nil
+	}
+	p, _, err := b.selectStmt(sel)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields := p.Fields()
+	if len(fields) > len(targets) {
+		return nil, nil, engine.Errorf(engine.CodeSyntaxError, "INSERT has more expressions than target columns")
+	}
+	if len(fields) < len(targets) {
+		targets = targets[:len(fields)]
+	}
+	proj := &engine.Project{Input: p}
+	for j, f := range fields {
+		col := schema.Columns[targets[j]]
+		e, err := b.assign(&engine.ColRef{Index: j, T: f.Type, Name: f.Name}, columnType(col), col.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		proj.Exprs = append(proj.Exprs, e)
+		proj.Names = append(proj.Names, col.Name)
+	}
+	return &bound{run: func(ctx context.Context, s *Session, params []engine.Value) (*Result, error) {
+		return s.insertSelect(ctx, def, targets, proj, params)
+	}}, nil, nil
+}
+
+// newInsertColumns returns an empty Columns for def.
+func newInsertColumns(def *catalog.TableDef, n int) *storage.Columns {
+	return storage.NewColumns(&def.Schema, n)
+}
+
+// appendValue appends v to column j of cols (v already has the column's SQL type).
+func appendValue(cols *storage.Columns, j int, v engine.Value) {
+	d := &cols.Cols[j]
+	row := cols.Len
+	switch cols.Schema.Columns[j].Type {
+	case storage.TypeInt64, storage.TypeTimestamp:
+		d.Int64 = append(d.Int64, v.I)
+	case storage.TypeFloat64:
+		d.Float64 = append(d.Float64, v.F)
+	case storage.TypeBool:
+		d.Bool = append(d.Bool, v.B)
+	case storage.TypeString:
+		d.String = append(d.String, v.S)
+	}
+	if v.Null {
+		cols.SetNull(j, row)
+	}
+}
+
+// checkNotNull raises 23502 for a NULL in a NOT NULL column.
+func checkNotNull(def *catalog.TableDef, cols *storage.Columns) error {
+	for j, c := range def.Schema.Columns {
+		if !c.NotNull {
+			continue
+		}
+		for _, isNull := range cols.Cols[j].Null {
+			if isNull {
+				return &engine.Error{Code: CodeNotNullViolation,
+					Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", c.Name, def.Name)}
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Session) insertValues(ctx context.Context, def catalog.TableDef, targets []int, rows [][]engine.Expr, params []engine.Value) (*Result, error) {
+	now := time.Now()
+	cols := newInsertColumns(&def, len(rows))
+	vals := make([]engine.Value, len(def.Schema.Columns))
+	for _, row := range rows {
+		for j, c := range def.Schema.Columns {
+			vals[j] = engine.NullValue(columnType(c))
+		}
+		for k, e := range row {
+			e, err := opt.RewriteExpr(e, func(x engine.Expr) (engine.Expr, error) {
+				return s.bindExpr(x, params), nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			v, err := engine.EvalConst(e, now)
+			if err != nil {
+				return nil, err
+			}
+			vals[targets[k]] = v
+		}
+		for j := range vals {
+			appendValue(cols, j, vals[j])
+		}
+		cols.Len++
+	}
+	return s.store(ctx, &def, cols)
+}
+
+func (s *Session) insertSelect(ctx context.Context, def catalog.TableDef, targets []int, p engine.Plan, params []engine.Value) (*Result, error) {
+	now := time.Now()
+	op, snaps, err := s.plan(p, params, now)
+	if err != nil {
+		return nil, err
+	}
+	defer release(snaps)
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	rows, err := engine.Execute(ctx, op, s.execOptions(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols := newInsertColumns(&def, 1024)
+	where := make([]int, len(def.Schema.Columns)) // table column -> batch column, or -1
+	for j := range where {
+		where[j] = -1
+	}
+	for k, t := range targets {
+		where[t] = k
+	}
+	for {
+		rec, err := rows.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		n := int(rec.NumRows())
+		for j := range def.Schema.Columns {
+			if where[j] < 0 {
+				appendNulls(cols, j, n)
+				continue
+			}
+			if err := appendArrow(cols, j, rec.Column(where[j]), n); err != nil {
+				rec.Release()
+				return nil, err
+			}
+		}
+		cols.Len += n
+		rec.Release()
+	}
+	return s.store(ctx, &def, cols)
+}
+
+// appendNulls appends n NULLs to column j of cols; cols.Len is the row number of the
+// first one.
+func appendNulls(cols *storage.Columns, j, n int) {
+	d := &cols.Cols[j]
+	for i := 0; i < n; i++ {
+		switch cols.Schema.Columns[j].Type {
+		case storage.TypeInt64, storage.TypeTimestamp:
+			d.Int64 = append(d.Int64, 0)
+		case storage.TypeFloat64:
+			d.Float64 = append(d.Float64, 0)
+		case storage.TypeBool:
+			d.Bool = append(d.Bool, false)
+		case storage.TypeString:
+			d.String = append(d.String, "")
+		}
+		cols.SetNull(j, cols.Len+i)
+	}
+}
+
+// appendArrow appends the n values of arr to column j of cols; cols.Len is the row
+// number of the first one. The array type is switched on once per batch, not per row.
+func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
+	d := &cols.Cols[j]
+	base := cols.Len
+	switch a := arr.(type) {
+	case *array.Dictionary:
+		strs, ok := a.Dictionary().(*array.String)
+		if !ok {
+			return fmt.Errorf("BUG: dictionary of %s", a.Dictionary().DataType())
+		}
+		for i := 0; i < n; i++ {
+			if a.IsNull(i) {
+				d.String = append(d.String, "")
+				continue
+			}
+			d.String = append(d.String, strs.Value(a.GetValueIndex(i)))
+		}
+	case *array.Int64:
+		d.Int64 = append(d.Int64, a.Int64Values()[:n]...)
+	case *array.Timestamp:
+		for _, v := range a.TimestampValues()[:n] {
+			d.Int64 = append(d.Int64, int64(v))
+		}
+	case *array.Float64:
+		d.Float64 = append(d.Float64, a.Float64Values()[:n]...)
+	case *array.Boolean:
+		for i := 0; i < n; i++ {
+			d.Bool = append(d.Bool, a.Value(i))
+		}
+	case *array.String:
+		for i := 0; i < n; i++ {
+			d.String = append(d.String, a.Value(i))
+		}
+	case *array.Null:
+		appendNulls(cols, j, n)
+		return nil
+	default:
+		return fmt.Errorf("BUG: INSERT ... SELECT got a %s column for %s", arr.DataType(), cols.Schema.Columns[j].Name)
+	}
+	if arr.NullN() > 0 {
+		for i := 0; i < n; i++ {
+			if arr.IsNull(i) {
+				cols.SetNull(j, base+i)
+			}
+		}
+	}
+	return nil
+}
+
+// store appends cols to def's table and compacts it when appends left it fragmented.
+func (s *Session) store(ctx context.Context, def *catalog.TableDef, cols *storage.Columns) (*Result, error) {
+	if err := checkNotNull(def, cols); err != nil {
+		return nil, err
+	}
+	if cols.Len > 0 {
+		if err := s.db.store.Append(ctx, def.Name, cols); err != nil {
+			return nil, fmt.Errorf("insert into %s: %w", def.Name, err)
+		}
+	}
+	res := &Result{Tag: fmt.Sprintf("INSERT 0 %d", cols.Len)}
+	if cols.Len > 0 {
+		if err := s.db.maybeCompact(ctx, def); err != nil {
+			res.Notices = append(res.Notices, err.Error())
+		}
+	}
+	return res, nil
+}

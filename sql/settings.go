@@ -1,0 +1,138 @@
+package sql
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/stratadb/strata/engine"
+)
+
+// settingDef is one run-time parameter a session knows.
+type settingDef struct {
+	name string // PostgreSQL's spelling (SHOW's column name)
+	def  string
+}
+
+// settings strata knows. TimeZone is fixed to UTC: SET TimeZone accepts UTC spellings
+// only and rejects others with 0A000, because every timestamptz is computed and
+// printed in UTC.
+var knownSettings = map[string]settingDef{
+	"application_name":                    {"application_name", ""},
+	"client_encoding":                     {"client_encoding", "UTF8"},
+	"server_encoding":                     {"server_encoding", "UTF8"},
+	"datestyle":                           {"DateStyle", "ISO, MDY"},
+	"intervalstyle":                       {"IntervalStyle", "postgres"},
+	"timezone":                            {"TimeZone", "UTC"},
+	"extra_float_digits":                  {"extra_float_digits", "1"},
+	"search_path":                         {"search_path", `"$user", public`},
+	"statement_timeout":                   {"statement_timeout", "0"},
+	"lock_timeout":                        {"lock_timeout", "0"},
+	"idle_in_transaction_session_timeout": {"idle_in_transaction_session_timeout", "0"},
+	"standard_conforming_strings":         {"standard_conforming_strings", "on"},
+	"server_version":                      {"server_version", "15.0"},
+	"server_version_num":                  {"server_version_num", "150000"},
+	"integer_datetimes":                   {"integer_datetimes", "on"},
+	"lc_messages":                         {"lc_messages", "C"},
+	"lc_monetary":                         {"lc_monetary", "C"},
+	"lc_numeric":                          {"lc_numeric", "C"},
+	"lc_time":                             {"lc_time", "C"},
+	"bytea_output":                        {"bytea_output", "hex"},
+	"client_min_messages":                 {"client_min_messages", "notice"},
+	"default_transaction_isolation":       {"default_transaction_isolation", "read committed"},
+	"transaction_isolation":               {"transaction_isolation", "read committed"},
+	"default_transaction_read_only":       {"default_transaction_read_only", "off"},
+	"transaction_read_only":               {"transaction_read_only", "off"},
+	"max_identifier_length":               {"max_identifier_length", "63"},
+	"is_superuser":                        {"is_superuser", "on"},
+	"work_mem":                            {"work_mem", "4MB"},
+	"jit":                                 {"jit", "off"},
+	"geqo":                                {"geqo", "on"},
+	"row_security":                        {"row_security", "on"},
+	"synchronous_commit":                  {"synchronous_commit", "on"},
+}
+
+func lookupSetting(name string) (settingDef, bool) {
+	d, ok := knownSettings[strings.ToLower(name)]
+	return d, ok
+}
+
+var readOnlySettings = map[string]bool{
+	"server_version": true, "server_version_num": true, "server_encoding": true,
+	"integer_datetimes": true, "max_identifier_length": true, "is_superuser": true,
+}
+
+func (s *Session) setting(name string) (string, bool) {
+	name = strings.ToLower(name)
+	if v, ok := s.settings[name]; ok {
+		return v, true
+	}
+	if d, ok := knownSettings[name]; ok {
+		return d.def, true
+	}
+	return "", false
+}
+
+func isUTC(v string) bool {
+	switch strings.ToUpper(strings.Trim(strings.TrimSpace(v), `'"`)) {
+	case "UTC", "ETC/UTC", "GMT", "ETC/GMT", "Z", "ZULU", "UCT", "ETC/UCT", "UNIVERSAL", "+00", "+00:00", "0", "00:00", "DEFAULT", "LOCAL":
+		return true
+	}
+	return false
+}
+
+// checkSetting validates value for name.
+func checkSetting(name, value string) error {
+	name = strings.ToLower(name)
+	if _, ok := knownSettings[name]; !ok {
+		if strings.Contains(name, ".") {
+			return nil // custom (extension.name) settings are accepted as in PostgreSQL
+		}
+		return engine.Errorf(engine.CodeUndefinedObject, "unrecognized configuration parameter %q", name)
+	}
+	if readOnlySettings[name] {
+		return engine.Errorf("55P02", "parameter %q cannot be changed", name)
+	}
+	switch name {
+	case "timezone":
+		if !isUTC(value) {
+			return engine.Unsupported("time zone " + strconv.Quote(value) + " (strata runs in UTC)")
+		}
+	case "client_encoding":
+		switch strings.ToUpper(strings.ReplaceAll(value, "-", "")) {
+		case "UTF8", "UNICODE":
+		default:
+			return engine.Unsupported("client_encoding " + strconv.Quote(value))
+		}
+	case "extra_float_digits":
+		n, err := strconv.Atoi(strings.TrimSpace(value))
+		if err != nil || n < -15 || n > 3 {
+			return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter \"extra_float_digits\": %q", value)
+		}
+	case "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout":
+		if _, err := parseTimeout(value); err != nil {
+			return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: %q", name, value)
+		}
+	case "datestyle":
+		if !strings.Contains(strings.ToUpper(value), "ISO") {
+			return engine.Unsupported("DateStyle " + strconv.Quote(value))
+		}
+	}
+	return nil
+}
+
+func (s *Session) set(name, value string) error {
+	name = strings.ToLower(name)
+	if err := checkSetting(name, value); err != nil {
+		return err
+	}
+	switch name {
+	case "timezone":
+		value = "UTC"
+	case "client_encoding":
+		value = "UTF8"
+	case "datestyle":
+		value = "ISO, MDY"
+	}
+	s.settings[name] = value
+	return nil
+}
