@@ -2,23 +2,54 @@
 // physical operators (scan, filter, project, hash aggregate, sort, top-N, limit,
 // distinct, values), memory accounting and parallel execution over storage.Sources.
 //
-// Execution model. Execute compiles a Plan into a tree of pull-based operators.
-// Operators exchange batches of at most BatchSize (4096) rows held in column vectors
-// (Go slices per physical type; text is either plain strings or dictionary ids into
-// the source's dictionary, so every operator and function accepts both). Rows converts
-// the final batches into Arrow record batches (text always as plain arrow String).
+// # Execution model
 //
-// Scans. Each storage.Source is pruned by time and by column statistics, then a row
-// selection is computed as a roaring bitmap from the time range (binary search on the
-// sorted time column) and from conjuncts on string columns answered by the dictionary
-// and its bitmaps; remaining conjuncts run vectorized over the selected rows only.
-// Sources are processed by Options.Parallelism workers. Filter/Project chains over a
-// Scan run inside the workers; an Aggregate over such a chain aggregates per source
-// (grouping on dictionary ids when the key is a dictionary column) and merges the
-// partial states at the end.
+// Execute compiles a Plan into a tree of pull-based operators. Operators exchange
+// batches of at most BatchSize (4096) rows held in column vectors (vec: one Go slice
+// per physical kind; text is either plain strings or uint32 ids into a source's
+// dictionary, and every operator and function accepts both). Rows converts the final
+// batches into Arrow record batches (memory.GoAllocator; text always as a plain arrow
+// String array). Expressions are evaluated a whole batch at a time with typed loops;
+// CASE evaluates each branch only on the rows that reach it.
 //
-// Invariants: a batch never holds more than BatchSize rows; vectors are never shared
-// mutably between operators (an operator that changes a vector owns it); every byte
-// held in hash tables, sort buffers and materialized batches is charged to the query's
-// memory tracker, and exceeding Options.MemoryLimit ends the query with SQLSTATE 53200.
+// # Scans
+//
+// For each storage.Source a Scan (1) prunes the source by time and by column
+// statistics against "column op constant" conjuncts, (2) turns the time range, after
+// folding conjuncts on the time column into it, into a row range by binary search on
+// the sorted time column, (3) answers every conjunct that reads one string column from
+// the dictionary: the predicate is evaluated once per dictionary value (and once for
+// NULL) and the bitmaps of the matching values are ORed (x = 'v' is one Lookup);
+// AND/OR/NOT combine such answers as three-valued bitmaps (true rows, NULL rows), and
+// (4) reads only the needed columns, only over row windows holding selected rows,
+// evaluating the remaining conjuncts vectorized on those rows. Sources are processed
+// by Options.Parallelism workers (default GOMAXPROCS). Filter/Project chains over a
+// Scan run inside the workers; batch order across sources is not defined.
+//
+// # Aggregation
+//
+// An Aggregate over such a chain aggregates each source separately (a single
+// dictionary key is grouped through a dense id-indexed array, other keys through hash
+// maps) and merges the partial states. Partials grouped by one sorted dictionary are
+// merged by a k-way merge over the dictionaries, split into key ranges merged in
+// parallel; their groups come out in key order. count(*) whose filters the index
+// answers is the cardinality of the selection, with no column read.
+//
+// # Sort and top-N
+//
+// Sort materializes its input and sorts a permutation (stable). Limit over Sort keeps
+// only the best Count+Offset rows: once it holds that many, an incoming row costs one
+// comparison with the current last kept row (a typed loop when the first key is a
+// number without NULLs) and survivors are merged in by periodic re-sorts.
+//
+// # Invariants
+//
+//   - A batch never holds more than BatchSize rows; a vec handed to an operator is
+//     read-only for it.
+//   - Bytes held in hash tables (charged in 64 KiB steps), sort buffers, DISTINCT sets
+//     and materialized batches count against Options.MemoryLimit; exceeding it ends the
+//     query with SQLSTATE 53200, never an out-of-memory crash.
+//   - Cancellation of the Execute or Next context is checked between batches and ends
+//     the query with SQLSTATE 57014; Close stops the workers and waits for them, so
+//     no source is read after Close returns.
 package engine

@@ -471,6 +471,11 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 		if len(a) <= 1 {
 			return Int64, nil
 		}
+	case "approx_count_distinct":
+		// Druid idiom; strata counts exactly.
+		if len(a) == 1 {
+			return Int64, nil
+		}
 	case "sum":
 		if len(a) != 1 {
 			break

@@ -1,0 +1,964 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/stratadb/strata/storage"
+)
+
+// accum is the state of one aggregate over all groups of a table. update and merge
+// are called once per batch / once per partial table, never per row.
+type accum interface {
+	grow(n int) // make room for groups 0..n-1
+	// update folds args (evaluated over a batch) into groups gids; gid < 0 skips a row.
+	update(gids []int32, args []*vec) error
+	// merge folds the partial state src into this one; src group i goes to mapping[i].
+	merge(src accum, mapping []int32)
+	result() *vec
+}
+
+func newAccum(a *AggCall) (accum, error) {
+	var argT Type
+	if len(a.Args) > 0 {
+		argT = a.Args[0].Type()
+	}
+	var inner accum
+	switch a.Func {
+	case "count":
+		inner = &countAcc{star: len(a.Args) == 0}
+	case "approx_count_distinct":
+		if len(a.Args) == 1 {
+			return &distinctAcc{inner: &countAcc{}, t: argT}, nil
+		}
+	case "sum", "avg":
+		switch kindOf(argT) {
+		case kInt:
+			inner = &sumIntAcc{rt: a.T, avg: a.Func == "avg"}
+		case kFloat:
+			inner = &sumFloatAcc{rt: a.T, avg: a.Func == "avg"}
+		case kInterval:
+			inner = &sumIvalAcc{avg: a.Func == "avg"}
+		}
+	case "min", "max":
+		inner = &minMaxAcc{t: argT, max: a.Func == "max"}
+	case "bool_and", "every", "bool_or":
+		if argT.ID == TypeBool {
+			inner = &boolAcc{and: a.Func != "bool_or"}
+		}
+	}
+	if inner == nil {
+		ts := make([]Type, len(a.Args))
+		for i, x := range a.Args {
+			ts[i] = x.Type()
+		}
+		return nil, undefinedFunc(a.Func, ts)
+	}
+	if a.Distinct && len(a.Args) == 1 {
+		return &distinctAcc{inner: inner, t: argT}, nil
+	}
+	return inner, nil
+}
+
+func growTo[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	old := len(s)
+	s = slices.Grow(s, n-old)[:n]
+	clear(s[old:])
+	return s
+}
+
+type countAcc struct {
+	star bool
+	c    []int64
+}
+
+func (a *countAcc) grow(n int) { a.c = growTo(a.c, n) }
+func (a *countAcc) update(gids []int32, args []*vec) error {
+	if a.star {
+		for _, g := range gids {
+			if g >= 0 {
+				a.c[g]++
+			}
+		}
+		return nil
+	}
+	x := args[0]
+	for i, g := range gids {
+		if g >= 0 && !x.isNull(i) {
+			a.c[g]++
+		}
+	}
+	return nil
+}
+func (a *countAcc) merge(src accum, m []int32) {
+	for i, c := range src.(*countAcc).c {
+		a.c[m[i]] += c
+	}
+}
+func (a *countAcc) result() *vec {
+	return &vec{t: Int64, n: len(a.c), i: a.c}
+}
+
+type sumIntAcc struct {
+	rt  Type
+	avg bool
+	s   []int64
+	f   []float64 // overflow spill for bigint input summed as numeric
+	c   []int64
+}
+
+func (a *sumIntAcc) grow(n int) {
+	a.s, a.f, a.c = growTo(a.s, n), growTo(a.f, n), growTo(a.c, n)
+}
+func (a *sumIntAcc) update(gids []int32, args []*vec) error {
+	x := args[0]
+	for i, g := range gids {
+		if g < 0 || x.isNull(i) {
+			continue
+		}
+		v := x.i[i]
+		s := a.s[g] + v
+		if (v > 0 && s < a.s[g]) || (v < 0 && s > a.s[g]) {
+			// int64 overflow: move the running sum to the float spill.
+			a.f[g] += float64(a.s[g]) + float64(v)
+			s = 0
+		}
+		a.s[g] = s
+		a.c[g]++
+	}
+	return nil
+}
+func (a *sumIntAcc) merge(src accum, m []int32) {
+	o := src.(*sumIntAcc)
+	for i := range o.s {
+		g := m[i]
+		s := a.s[g] + o.s[i]
+		if (o.s[i] > 0 && s < a.s[g]) || (o.s[i] < 0 && s > a.s[g]) {
+			a.f[g] += float64(a.s[g]) + float64(o.s[i])
+			s = 0
+		}
+		a.s[g] = s
+		a.f[g] += o.f[i]
+		a.c[g] += o.c[i]
+	}
+}
+func (a *sumIntAcc) result() *vec {
+	n := len(a.s)
+	out := newVec(a.rt, n)
+	for g := 0; g < n; g++ {
+		if a.c[g] == 0 {
+			out.setNull(g)
+			continue
+		}
+		switch {
+		case a.avg:
+			out.f[g] = (float64(a.s[g]) + a.f[g]) / float64(a.c[g])
+		case kindOf(a.rt) == kInt:
+			out.i[g] = a.s[g]
+		default:
+			out.f[g] = float64(a.s[g]) + a.f[g]
+		}
+	}
+	return out
+}
+
+type sumFloatAcc struct {
+	rt  Type
+	avg bool
+	s   []float64
+	c   []int64
+}
+
+func (a *sumFloatAcc) grow(n int) { a.s, a.c = growTo(a.s, n), growTo(a.c, n) }
+func (a *sumFloatAcc) update(gids []int32, args []*vec) error {
+	x := args[0]
+	if x.nulls == nil {
+		for i, g := range gids {
+			if g >= 0 {
+				a.s[g] += x.f[i]
+				a.c[g]++
+			}
+		}
+		return nil
+	}
+	for i, g := range gids {
+		if g >= 0 && !x.nulls[i] {
+			a.s[g] += x.f[i]
+			a.c[g]++
+		}
+	}
+	return nil
+}
+func (a *sumFloatAcc) merge(src accum, m []int32) {
+	o := src.(*sumFloatAcc)
+	for i := range o.s {
+		a.s[m[i]] += o.s[i]
+		a.c[m[i]] += o.c[i]
+	}
+}
+func (a *sumFloatAcc) result() *vec {
+	n := len(a.s)
+	out := newVec(a.rt, n)
+	for g := 0; g < n; g++ {
+		switch {
+		case a.c[g] == 0:
+			out.setNull(g)
+		case a.avg:
+			out.f[g] = a.s[g] / float64(a.c[g])
+		default:
+			out.f[g] = a.s[g]
+		}
+		if a.rt.ID == TypeFloat32 {
+			out.f[g] = float64(float32(out.f[g]))
+		}
+	}
+	return out
+}
+
+type sumIvalAcc struct {
+	avg bool
+	s   []ival
+	c   []int64
+}
+
+func (a *sumIvalAcc) grow(n int) { a.s, a.c = growTo(a.s, n), growTo(a.c, n) }
+func (a *sumIvalAcc) update(gids []int32, args []*vec) error {
+	x := args[0]
+	for i, g := range gids {
+		if g >= 0 && !x.isNull(i) {
+			v := x.iv[i]
+			a.s[g] = ival{a.s[g].M + v.M, a.s[g].D + v.D, a.s[g].U + v.U}
+			a.c[g]++
+		}
+	}
+	return nil
+}
+func (a *sumIvalAcc) merge(src accum, m []int32) {
+	o := src.(*sumIvalAcc)
+	for i, v := range o.s {
+		g := m[i]
+		a.s[g] = ival{a.s[g].M + v.M, a.s[g].D + v.D, a.s[g].U + v.U}
+		a.c[g] += o.c[i]
+	}
+}
+func (a *sumIvalAcc) result() *vec {
+	n := len(a.s)
+	out := newVec(Interval, n)
+	for g := 0; g < n; g++ {
+		if a.c[g] == 0 {
+			out.setNull(g)
+			continue
+		}
+		out.iv[g] = a.s[g]
+		if a.avg {
+			out.iv[g], _ = mulInterval(a.s[g], 1/float64(a.c[g]))
+		}
+	}
+	return out
+}
+
+type minMaxAcc struct {
+	t   Type
+	max bool
+	has []bool
+	st  *vec // one row per group
+}
+
+func (a *minMaxAcc) grow(n int) {
+	if a.st == nil {
+		a.st = newVec(a.t, 0)
+	}
+	for a.st.n < n {
+		a.st.n++
+		switch kindOf(a.t) {
+		case kInt:
+			a.st.i = append(a.st.i, 0)
+		case kFloat:
+			a.st.f = append(a.st.f, 0)
+		case kBool:
+			a.st.b = append(a.st.b, false)
+		case kText:
+			a.st.s = append(a.st.s, "")
+		case kInterval:
+			a.st.iv = append(a.st.iv, ival{})
+		}
+		a.has = append(a.has, false)
+	}
+}
+
+// take folds row i of x into group g.
+func (a *minMaxAcc) take(x *vec, i int, g int32) {
+	if !a.has[g] {
+		a.has[g] = true
+		a.st.set(int(g), x.value(i))
+		return
+	}
+	c := cmpRow(x, i, a.st, int(g))
+	if (a.max && c > 0) || (!a.max && c < 0) {
+		a.st.set(int(g), x.value(i))
+	}
+}
+
+func (a *minMaxAcc) update(gids []int32, args []*vec) error {
+	x := args[0]
+	switch kindOf(a.t) {
+	case kInt:
+		for i, g := range gids {
+			if g < 0 || x.isNull(i) {
+				continue
+			}
+			v := x.i[i]
+			if !a.has[g] || (a.max && v > a.st.i[g]) || (!a.max && v < a.st.i[g]) {
+				a.st.i[g], a.has[g] = v, true
+			}
+		}
+	case kFloat:
+		for i, g := range gids {
+			if g < 0 || x.isNull(i) {
+				continue
+			}
+			v := x.f[i]
+			if !a.has[g] {
+				a.st.f[g], a.has[g] = v, true
+				continue
+			}
+			c := cmpFloat(v, a.st.f[g])
+			if (a.max && c > 0) || (!a.max && c < 0) {
+				a.st.f[g] = v
+			}
+		}
+	case kText:
+		for i, g := range gids {
+			if g < 0 || x.isNull(i) {
+				continue
+			}
+			s := x.str(i)
+			if !a.has[g] || (a.max && s > a.st.s[g]) || (!a.max && s < a.st.s[g]) {
+				a.st.s[g], a.has[g] = s, true
+			}
+		}
+	default:
+		for i, g := range gids {
+			if g >= 0 && !x.isNull(i) {
+				a.take(x, i, g)
+			}
+		}
+	}
+	return nil
+}
+func (a *minMaxAcc) merge(src accum, m []int32) {
+	o := src.(*minMaxAcc)
+	for i, h := range o.has {
+		if h {
+			a.take(o.st, i, m[i])
+		}
+	}
+}
+func (a *minMaxAcc) result() *vec {
+	out := *a.st
+	out.nulls = make([]bool, out.n)
+	for g, h := range a.has {
+		out.nulls[g] = !h
+	}
+	return &out
+}
+
+type boolAcc struct {
+	and bool
+	v   []bool
+	has []bool
+}
+
+func (a *boolAcc) grow(n int) { a.v, a.has = growTo(a.v, n), growTo(a.has, n) }
+func (a *boolAcc) update(gids []int32, args []*vec) error {
+	x := args[0]
+	for i, g := range gids {
+		if g < 0 || x.isNull(i) {
+			continue
+		}
+		a.fold(g, x.b[i])
+	}
+	return nil
+}
+func (a *boolAcc) fold(g int32, b bool) {
+	if !a.has[g] {
+		a.v[g], a.has[g] = b, true
+	} else if a.and {
+		a.v[g] = a.v[g] && b
+	} else {
+		a.v[g] = a.v[g] || b
+	}
+}
+func (a *boolAcc) merge(src accum, m []int32) {
+	o := src.(*boolAcc)
+	for i, h := range o.has {
+		if h {
+			a.fold(m[i], o.v[i])
+		}
+	}
+}
+func (a *boolAcc) result() *vec {
+	out := &vec{t: Bool, n: len(a.v), b: a.v, nulls: make([]bool, len(a.v))}
+	for g, h := range a.has {
+		out.nulls[g] = !h
+	}
+	return out
+}
+
+// distinctAcc keeps, per group, the set of distinct non-NULL argument values (as one
+// representative row each) and feeds them to inner at the end.
+type distinctAcc struct {
+	t     Type
+	inner accum
+	sets  []map[string]int32 // encoded value → row in vals
+	vals  *vec
+	owner []int32 // group of each row of vals
+	buf   []byte
+	mem   *memTracker
+}
+
+func (a *distinctAcc) grow(n int) {
+	for len(a.sets) < n {
+		a.sets = append(a.sets, nil)
+	}
+}
+
+func (a *distinctAcc) add(x *vec, i int, g int32) error {
+	if a.vals == nil {
+		a.vals = &vec{t: a.t}
+	}
+	a.buf = appendKey(a.buf[:0], x, i, nil)
+	set := a.sets[g]
+	if set == nil {
+		set = make(map[string]int32)
+		a.sets[g] = set
+	}
+	if _, ok := set[string(a.buf)]; ok {
+		return nil
+	}
+	set[string(a.buf)] = int32(a.vals.n)
+	a.vals.appendRow(x, i)
+	a.owner = append(a.owner, g)
+	if a.mem != nil {
+		return a.mem.grow(int64(48 + 2*len(a.buf)))
+	}
+	return nil
+}
+
+func (a *distinctAcc) update(gids []int32, args []*vec) error {
+	x := args[0]
+	for i, g := range gids {
+		if g >= 0 && !x.isNull(i) {
+			if err := a.add(x, i, g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *distinctAcc) merge(src accum, m []int32) {
+	o := src.(*distinctAcc)
+	if o.vals == nil {
+		return
+	}
+	for r := 0; r < o.vals.n; r++ {
+		_ = a.add(o.vals, r, m[o.owner[r]]) // memory was charged when o grew
+	}
+}
+
+func (a *distinctAcc) result() *vec {
+	a.inner.grow(len(a.sets))
+	if a.vals != nil && a.vals.n > 0 {
+		_ = a.inner.update(a.owner, []*vec{a.vals})
+	}
+	return a.inner.result()
+}
+
+// aggCore is a hash aggregation: a group table plus one accum per aggregate.
+type aggCore struct {
+	q     *query
+	p     *Aggregate
+	table *groupTable
+	accs  []accum
+	gids  []int32
+	fgids []int32
+}
+
+func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
+	types := make([]Type, len(p.Groups))
+	for i, g := range p.Groups {
+		types[i] = g.Type()
+	}
+	a := &aggCore{q: q, p: p, table: newGroupTable(types, byID)}
+	a.table.mem = q.mem
+	for i := range p.Aggs {
+		acc, err := newAccum(&p.Aggs[i])
+		if err != nil {
+			return nil, err
+		}
+		if d, ok := acc.(*distinctAcc); ok {
+			d.mem = q.mem
+		}
+		acc.grow(a.table.ngroups)
+		a.accs = append(a.accs, acc)
+	}
+	return a, nil
+}
+
+func (a *aggCore) growAccs() error {
+	before := 0
+	if len(a.accs) > 0 {
+		before = accLen(a.accs[0])
+	}
+	for _, acc := range a.accs {
+		acc.grow(a.table.ngroups)
+	}
+	return a.q.mem.grow(int64(a.table.ngroups-before) * 24 * int64(len(a.accs)))
+}
+
+func accLen(a accum) int {
+	switch a := a.(type) {
+	case *countAcc:
+		return len(a.c)
+	case *sumIntAcc:
+		return len(a.s)
+	case *sumFloatAcc:
+		return len(a.s)
+	case *sumIvalAcc:
+		return len(a.s)
+	case *minMaxAcc:
+		return len(a.has)
+	case *boolAcc:
+		return len(a.v)
+	case *distinctAcc:
+		return len(a.sets)
+	}
+	return 0
+}
+
+func (a *aggCore) consume(ev *evaluator, b *batch) error {
+	keys := make([]*vec, len(a.p.Groups))
+	for i, g := range a.p.Groups {
+		v, err := ev.eval(g, b)
+		if err != nil {
+			return err
+		}
+		keys[i] = v
+	}
+	a.gids = growInt32(a.gids, b.n)
+	if err := a.table.find(keys, b.n, a.gids); err != nil {
+		return err
+	}
+	if err := a.growAccs(); err != nil {
+		return err
+	}
+	for k := range a.p.Aggs {
+		ag := &a.p.Aggs[k]
+		args := make([]*vec, len(ag.Args))
+		for j, e := range ag.Args {
+			v, err := ev.eval(e, b)
+			if err != nil {
+				return err
+			}
+			args[j] = v
+		}
+		gids := a.gids
+		if ag.Filter != nil {
+			f, err := ev.eval(ag.Filter, b)
+			if err != nil {
+				return err
+			}
+			a.fgids = growInt32(a.fgids, b.n)
+			gids = a.fgids
+			for i := range gids {
+				if f.isNull(i) || !f.b[i] {
+					gids[i] = -1
+				} else {
+					gids[i] = a.gids[i]
+				}
+			}
+		}
+		if err := a.accs[k].update(gids, args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeFrom folds a partial aggregation into a.
+func (a *aggCore) mergeFrom(o *aggCore) error {
+	n := o.table.ngroups
+	mapping := make([]int32, n)
+	if err := a.table.find(o.table.keys, n, mapping); err != nil {
+		return err
+	}
+	if err := a.growAccs(); err != nil {
+		return err
+	}
+	for k := range a.accs {
+		a.accs[k].merge(o.accs[k], mapping)
+	}
+	return nil
+}
+
+// output returns the result rows in batches: group keys, then aggregates.
+func (a *aggCore) output() []*batch {
+	n := a.table.ngroups
+	cols := make([]*vec, 0, len(a.p.Groups)+len(a.accs))
+	for _, k := range a.table.keys {
+		cols = append(cols, k)
+	}
+	for _, acc := range a.accs {
+		cols = append(cols, acc.result())
+	}
+	full := &batch{n: n, cols: cols}
+	var out []*batch
+	for lo := 0; lo < n; lo += BatchSize {
+		out = append(out, full.slice(lo, min(lo+BatchSize, n)))
+	}
+	return out
+}
+
+// aggOp emits the batches of a finished aggregation.
+type aggOp struct {
+	run  func(ctx context.Context) ([]*batch, error)
+	out  []*batch
+	done bool
+	stop func()
+}
+
+func (o *aggOp) next(ctx context.Context) (*batch, error) {
+	if !o.done {
+		o.done = true
+		out, err := o.run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		o.out = out
+	}
+	for len(o.out) > 0 {
+		b := o.out[0]
+		o.out = o.out[1:]
+		if b.n > 0 {
+			return b, nil
+		}
+	}
+	return nil, nil
+}
+
+func (o *aggOp) close() {
+	if o.stop != nil {
+		o.stop()
+	}
+}
+
+func newHashAgg(q *query, p *Aggregate, in operator) (operator, error) {
+	core, err := newAggCore(q, p, false)
+	if err != nil {
+		return nil, err
+	}
+	ev := q.newEvaluator()
+	return &aggOp{stop: in.close, run: func(ctx context.Context) ([]*batch, error) {
+		for {
+			b, err := in.next(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if b == nil {
+				break
+			}
+			if err := core.consume(ev, b); err != nil {
+				return nil, err
+			}
+		}
+		return core.output(), nil
+	}}, nil
+}
+
+// countOnly reports whether p is count(*)s without FILTER and without groups over a
+// pipeline without filter stages: such a query counts selected rows without reading.
+func countOnly(p *Aggregate, pl *pipeline) bool {
+	if len(p.Groups) > 0 {
+		return false
+	}
+	for _, a := range p.Aggs {
+		if a.Func != "count" || len(a.Args) != 0 || a.Filter != nil {
+			return false
+		}
+	}
+	for _, s := range pl.stages {
+		if s.filter != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// newParallelAgg aggregates each source separately on the scan workers (grouping
+// dictionary text by id) and merges the partial states into one table.
+func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (operator, error) {
+	global, err := newAggCore(q, p, false)
+	if err != nil {
+		return nil, err
+	}
+	sc := newScanner(q, pl.scan)
+	fast := countOnly(p, pl)
+	var mu sync.Mutex
+	var sorted []*aggCore // partials grouped by one sorted dictionary, merged at the end
+	run := func(ctx context.Context) ([]*batch, error) {
+		ctx, cancel := mergeCtx(ctx, q.ctx)
+		defer cancel()
+		err := forEachSource(ctx, q, pl.scan.Sources, func(ctx context.Context, w *worker, src storage.Source) error {
+			ss, err := sc.prepare(src, w.ev)
+			if err != nil || ss == nil {
+				return err
+			}
+			if fast {
+				if n, ok := ss.count(); ok {
+					mu.Lock()
+					for _, acc := range global.accs {
+						acc.(*countAcc).c[0] += n
+					}
+					mu.Unlock()
+					return nil
+				}
+			}
+			part, err := newAggCore(q, p, true)
+			if err != nil {
+				return err
+			}
+			// part.consume copies what it keeps, so the scan may reuse its buffers.
+			w.bufs.reuse = true
+			err = ss.run(ctx, w.ev, &w.bufs, func(b *batch) error {
+				b, err := runStages(w.ev, pl.stages, b)
+				if err != nil || b.n == 0 {
+					return err
+				}
+				return part.consume(w.ev, b)
+			})
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if sortedMergeable(part) {
+				sorted = append(sorted, part)
+				return nil
+			}
+			return global.mergeFrom(part)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(sorted) > 0 {
+			if global.table.ngroups == 0 {
+				err = global.mergeSorted(sorted)
+			} else {
+				for _, part := range sorted {
+					if err = global.mergeFrom(part); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		return global.output(), nil
+	}
+	return &aggOp{run: run}, nil
+}
+
+// mergeCtx returns a context canceled when either a or b ends.
+func mergeCtx(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(a)
+	stop := context.AfterFunc(b, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// sortedMergeable reports whether a partial aggregation grouped on a single
+// dictionary column by id alone, with a sorted dictionary: such partials are merged
+// by a k-way merge over their dictionaries instead of a hash lookup per group.
+func sortedMergeable(a *aggCore) bool {
+	t := a.table
+	return len(a.p.Groups) == 1 && t.denseOf != nil && len(t.m) == 0 && t.keys[0].isDict &&
+		sort.StringsAreSorted(t.denseOf)
+}
+
+// mergeSorted builds a's (empty) group table from partials whose keys are ids of
+// sorted dictionaries: walking every dictionary in id order is walking values in
+// order, so equal keys meet at the top of a heap and get one global group. The key
+// space is cut into ranges at quantiles of the largest dictionary and the ranges are
+// merged in parallel. Groups come out sorted by key (NULL last).
+func (a *aggCore) mergeSorted(parts []*aggCore) error {
+	total := 0
+	ref := parts[0].table.denseOf
+	for _, part := range parts {
+		total += part.table.ngroups
+		if len(part.table.denseOf) > len(ref) {
+			ref = part.table.denseOf
+		}
+	}
+	nr := 1
+	if total >= 1<<16 {
+		nr = min(a.q.opts.Parallelism, 16)
+	}
+	// bounds[r] is the first value of range r (range 0 starts at the beginning).
+	bounds := make([]string, nr)
+	for r := 1; r < nr; r++ {
+		bounds[r] = ref[len(ref)*r/nr]
+	}
+	idRange := func(p, r int) (int, int) {
+		d := parts[p].table.denseOf
+		lo, hi := 0, len(d)
+		if r > 0 {
+			lo = sort.SearchStrings(d, bounds[r])
+		}
+		if r+1 < nr {
+			hi = sort.SearchStrings(d, bounds[r+1])
+		}
+		return lo, hi
+	}
+	mappings := make([][]int32, len(parts))
+	for p, part := range parts {
+		mappings[p] = make([]int32, part.table.ngroups)
+	}
+	keys := make([][]string, nr)
+	var wg sync.WaitGroup
+	for r := 0; r < nr; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keys[r] = mergeRange(parts, mappings, func(p int) (int, int) { return idRange(p, r) })
+		}()
+	}
+	wg.Wait()
+	// Range-relative group ids become global ones.
+	offset := int32(0)
+	for r := 0; r < nr; r++ {
+		if r > 0 && offset != 0 {
+			for p, part := range parts {
+				lo, hi := idRange(p, r)
+				for _, g := range part.table.dense[lo:hi] {
+					if g >= 0 {
+						mappings[p][g] += offset
+					}
+				}
+			}
+		}
+		offset += int32(len(keys[r]))
+	}
+	kv := a.table.keys[0]
+	var bytes int64
+	for _, ks := range keys {
+		kv.s = append(kv.s, ks...)
+		for _, k := range ks {
+			bytes += int64(len(k))
+		}
+	}
+	kv.n = len(kv.s)
+	a.table.ngroups = kv.n
+	if err := a.table.charge(int64(kv.n)*a.table.groupBytes() + bytes); err != nil {
+		return err
+	}
+	nullG := int32(-1)
+	for p, part := range parts {
+		if part.table.nullG < 0 {
+			continue
+		}
+		if nullG < 0 {
+			nullG = int32(a.table.ngroups)
+			a.table.ngroups++
+			kv.n++
+			kv.s = append(kv.s, "")
+			kv.setNull(int(nullG))
+		}
+		mappings[p][part.table.nullG] = nullG
+	}
+	if err := a.growAccs(); err != nil {
+		return err
+	}
+	for p, part := range parts {
+		for k := range a.accs {
+			a.accs[k].merge(part.accs[k], mappings[p])
+		}
+	}
+	return nil
+}
+
+// mergeRange k-way merges the id ranges of the partials' dictionaries, writing the
+// range-relative group of every partial group it meets into mappings, and returns the
+// distinct keys in order.
+func mergeRange(parts []*aggCore, mappings [][]int32, idRange func(p int) (int, int)) []string {
+	// The heap holds cursor indexes, and a cursor moves by changing an int: no
+	// pointer is written per step (write barriers dominated a heap of strings).
+	type cursor struct {
+		dict  []string
+		dense []int32
+		p     int
+		id    int
+		hi    int
+	}
+	cursors := make([]cursor, 0, len(parts))
+	advance := func(c *cursor) bool {
+		for c.id++; c.id < c.hi; c.id++ {
+			if c.dense[c.id] >= 0 {
+				return true
+			}
+		}
+		return false
+	}
+	var heap []int32
+	for p, part := range parts {
+		lo, hi := idRange(p)
+		c := cursor{dict: part.table.denseOf, dense: part.table.dense, p: p, id: lo - 1, hi: hi}
+		if advance(&c) {
+			cursors = append(cursors, c)
+			heap = append(heap, int32(len(cursors)-1))
+		}
+	}
+	less := func(a, b int32) bool {
+		ca, cb := &cursors[a], &cursors[b]
+		return ca.dict[ca.id] < cb.dict[cb.id]
+	}
+	down := func(i int) {
+		for {
+			l, m := 2*i+1, i
+			if l < len(heap) && less(heap[l], heap[m]) {
+				m = l
+			}
+			if l+1 < len(heap) && less(heap[l+1], heap[m]) {
+				m = l + 1
+			}
+			if m == i {
+				return
+			}
+			heap[i], heap[m] = heap[m], heap[i]
+			i = m
+		}
+	}
+	for i := len(heap)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	var keys []string
+	for len(heap) > 0 {
+		c := &cursors[heap[0]]
+		s := c.dict[c.id]
+		if len(keys) == 0 || s != keys[len(keys)-1] {
+			keys = append(keys, s)
+		}
+		mappings[c.p][c.dense[c.id]] = int32(len(keys) - 1)
+		if !advance(c) {
+			heap[0] = heap[len(heap)-1]
+			heap = heap[:len(heap)-1]
+		}
+		down(0)
+	}
+	return keys
+}

@@ -1,0 +1,366 @@
+package engine
+
+import (
+	"math"
+)
+
+func (ev *evaluator) evalArgs(args []Expr, b *batch) ([]*vec, error) {
+	out := make([]*vec, len(args))
+	for i, a := range args {
+		v, err := ev.eval(a, b)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// floats returns v's values as float64 (ints converted).
+func floats(v *vec) []float64 {
+	if v.f != nil || kindOf(v.t) == kFloat {
+		return v.f
+	}
+	out := make([]float64, v.n)
+	for i, x := range v.i {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+var errDivZero = Errorf(CodeDivisionByZero, "division by zero")
+
+// arith computes x op y for + - * / % with result type rt.
+func arith(op string, x, y *vec, rt Type) (*vec, error) {
+	n := x.n
+	// Untyped literal operands.
+	if x.t.ID == TypeUnknown || y.t.ID == TypeUnknown {
+		var err error
+		if x.t.ID == TypeUnknown {
+			want := y.t
+			if y.t.IsTime() || y.t.ID == TypeDate {
+				want = Interval
+			}
+			if x, err = castVec(x, want); err != nil {
+				return nil, err
+			}
+		}
+		if y.t.ID == TypeUnknown {
+			want := x.t
+			if x.t.IsTime() {
+				want = Interval
+			} else if x.t.ID == TypeDate {
+				want = Int32
+			}
+			if y, err = castVec(y, want); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out := newVec(rt, n)
+	out.nulls = unionNulls(n, x, y)
+	null := func(i int) bool { return out.nulls != nil && out.nulls[i] }
+	switch {
+	case rt.IsInteger() && x.t.IsInteger() && y.t.IsInteger():
+		a, b, r := x.i, y.i, out.i
+		switch op {
+		case "+":
+			for i := range r {
+				s := a[i] + b[i]
+				if (a[i] >= 0) == (b[i] >= 0) && (s >= 0) != (a[i] >= 0) && !null(i) {
+					return nil, intRangeErr(rt)
+				}
+				r[i] = s
+			}
+		case "-":
+			for i := range r {
+				s := a[i] - b[i]
+				if (a[i] >= 0) != (b[i] >= 0) && (s >= 0) != (a[i] >= 0) && !null(i) {
+					return nil, intRangeErr(rt)
+				}
+				r[i] = s
+			}
+		case "*":
+			for i := range r {
+				p := a[i] * b[i]
+				if a[i] != 0 && !null(i) && (p/a[i] != b[i] || (a[i] == -1 && b[i] == math.MinInt64) || (b[i] == -1 && a[i] == math.MinInt64)) {
+					return nil, intRangeErr(rt)
+				}
+				r[i] = p
+			}
+		case "/":
+			for i := range r {
+				if b[i] == 0 {
+					if null(i) {
+						continue
+					}
+					return nil, errDivZero
+				}
+				if b[i] == -1 && a[i] == math.MinInt64 && !null(i) {
+					return nil, intRangeErr(rt)
+				}
+				r[i] = a[i] / b[i]
+			}
+		case "%", "mod":
+			for i := range r {
+				if b[i] == 0 {
+					if null(i) {
+						continue
+					}
+					return nil, errDivZero
+				}
+				if b[i] == -1 {
+					r[i] = 0
+					continue
+				}
+				r[i] = a[i] % b[i]
+			}
+		default:
+			panic("BUG: arith op " + op)
+		}
+		if rt.ID != TypeInt64 {
+			for i, v := range r {
+				if !intFits(v, rt) && !null(i) {
+					return nil, intRangeErr(rt)
+				}
+			}
+		}
+		return out, nil
+	case kindOf(rt) == kFloat && x.t.IsNumeric() && y.t.IsNumeric():
+		a, b, r := floats(x), floats(y), out.f
+		switch op {
+		case "+":
+			for i := range r {
+				r[i] = a[i] + b[i]
+			}
+		case "-":
+			for i := range r {
+				r[i] = a[i] - b[i]
+			}
+		case "*":
+			for i := range r {
+				r[i] = a[i] * b[i]
+			}
+		case "/":
+			for i := range r {
+				if b[i] == 0 && !null(i) {
+					return nil, errDivZero
+				}
+				r[i] = a[i] / b[i]
+			}
+		case "%", "mod":
+			for i := range r {
+				if b[i] == 0 && !null(i) {
+					return nil, errDivZero
+				}
+				r[i] = math.Mod(a[i], b[i])
+			}
+		default:
+			panic("BUG: arith op " + op)
+		}
+		for i, v := range r {
+			if math.IsInf(v, 0) && !null(i) && !math.IsInf(a[i], 0) && !math.IsInf(b[i], 0) {
+				return nil, Errorf(CodeNumericOutOfRange, "value out of range: overflow")
+			}
+		}
+		if rt.ID == TypeFloat32 {
+			for i, v := range r {
+				r[i] = float64(float32(v))
+			}
+		}
+		return out, nil
+	}
+	return timeArith(op, x, y, out)
+}
+
+// addMonths adds months to a timestamp (µs), clamping the day to the month's end.
+func addMonths(us int64, months int32) int64 {
+	if months == 0 {
+		return us
+	}
+	days := floorDiv(us, usPerDay)
+	rem := us - days*usPerDay
+	y, m, d := civil(days)
+	total := y*12 + int64(m-1) + int64(months)
+	ny := floorDiv(total, 12)
+	nm := int(total-ny*12) + 1
+	if dim := daysIn(ny, nm); d > dim {
+		d = dim
+	}
+	return daysFromCivil(ny, nm, d)*usPerDay + rem
+}
+
+func addInterval(us int64, iv ival, sign int64) int64 {
+	if us == math.MaxInt64 || us == math.MinInt64 {
+		return us
+	}
+	us = addMonths(us, int32(sign)*iv.M)
+	return us + sign*(int64(iv.D)*usPerDay+iv.U)
+}
+
+func tsround(x float64) float64 { return math.RoundToEven(x*1e6) / 1e6 }
+
+// mulInterval multiplies an interval as PostgreSQL's interval_mul does: fractional
+// months spill into days (30 per month) and fractional days into time.
+func mulInterval(x ival, f float64) (ival, error) {
+	if math.IsNaN(f) {
+		return ival{}, Errorf(CodeNumericOutOfRange, "interval out of range")
+	}
+	rm := float64(x.M) * f
+	rd := float64(x.D) * f
+	if math.Abs(rm) > math.MaxInt32 || math.Abs(rd) > math.MaxInt32 {
+		return ival{}, Errorf(CodeDatetimeOverflow, "interval out of range")
+	}
+	var out ival
+	out.M = int32(rm)
+	out.D = int32(rd)
+	monthRemDays := tsround((float64(x.M)*f - float64(out.M)) * 30)
+	secRem := tsround((float64(x.D)*f - float64(out.D) + monthRemDays - math.Trunc(monthRemDays)) * 86400)
+	if math.Abs(secRem) >= 86400 {
+		out.D += int32(secRem / 86400)
+		secRem -= math.Trunc(secRem/86400) * 86400
+	}
+	out.D += int32(monthRemDays)
+	t := math.RoundToEven(float64(x.U)*f + secRem*1e6)
+	if math.Abs(t) > 9.2e18 {
+		return ival{}, Errorf(CodeDatetimeOverflow, "interval out of range")
+	}
+	out.U = int64(t)
+	return out, nil
+}
+
+func timeArith(op string, x, y *vec, out *vec) (*vec, error) {
+	null := func(i int) bool { return out.nulls != nil && out.nulls[i] }
+	tx, ty := x.t, y.t
+	var err error
+	switch {
+	case tx.IsTime() && ty.ID == TypeInterval && (op == "+" || op == "-"):
+		sign := int64(1)
+		if op == "-" {
+			sign = -1
+		}
+		for i := range out.i {
+			out.i[i] = addInterval(x.i[i], y.iv[i], sign)
+		}
+	case tx.ID == TypeInterval && ty.IsTime() && op == "+":
+		for i := range out.i {
+			out.i[i] = addInterval(y.i[i], x.iv[i], 1)
+		}
+	case tx.ID == TypeDate && ty.IsInteger() && (op == "+" || op == "-"):
+		for i := range out.i {
+			if op == "+" {
+				out.i[i] = x.i[i] + y.i[i]
+			} else {
+				out.i[i] = x.i[i] - y.i[i]
+			}
+		}
+	case tx.IsInteger() && ty.ID == TypeDate && op == "+":
+		for i := range out.i {
+			out.i[i] = x.i[i] + y.i[i]
+		}
+	case tx.ID == TypeDate && ty.ID == TypeDate && op == "-":
+		for i := range out.i {
+			out.i[i] = x.i[i] - y.i[i]
+		}
+	case tx.ID == TypeDate && ty.ID == TypeInterval && (op == "+" || op == "-"):
+		sign := int64(1)
+		if op == "-" {
+			sign = -1
+		}
+		for i := range out.i {
+			out.i[i] = addInterval(x.i[i]*usPerDay, y.iv[i], sign)
+		}
+	case tx.ID == TypeInterval && ty.ID == TypeDate && op == "+":
+		for i := range out.i {
+			out.i[i] = addInterval(y.i[i]*usPerDay, x.iv[i], 1)
+		}
+	case (tx.IsTime() || tx.ID == TypeDate) && (ty.IsTime() || ty.ID == TypeDate) && op == "-":
+		if tx.ID == TypeDate {
+			if x, err = castVec(x, Timestamp); err != nil {
+				return nil, err
+			}
+		}
+		if ty.ID == TypeDate {
+			if y, err = castVec(y, Timestamp); err != nil {
+				return nil, err
+			}
+		}
+		for i := range out.iv {
+			d := x.i[i] - y.i[i]
+			out.iv[i] = ival{D: int32(d / usPerDay), U: d % usPerDay}
+		}
+	case tx.ID == TypeInterval && ty.ID == TypeInterval && (op == "+" || op == "-"):
+		for i := range out.iv {
+			a, b := x.iv[i], y.iv[i]
+			if op == "+" {
+				out.iv[i] = ival{a.M + b.M, a.D + b.D, a.U + b.U}
+			} else {
+				out.iv[i] = ival{a.M - b.M, a.D - b.D, a.U - b.U}
+			}
+		}
+	case tx.ID == TypeInterval && ty.IsNumeric() && (op == "*" || op == "/"):
+		f := floats(y)
+		for i := range out.iv {
+			if null(i) {
+				continue
+			}
+			k := f[i]
+			if op == "/" {
+				if k == 0 {
+					return nil, errDivZero
+				}
+				k = 1 / k
+			}
+			if out.iv[i], err = mulInterval(x.iv[i], k); err != nil {
+				return nil, err
+			}
+		}
+	case tx.IsNumeric() && ty.ID == TypeInterval && op == "*":
+		f := floats(x)
+		for i := range out.iv {
+			if null(i) {
+				continue
+			}
+			if out.iv[i], err = mulInterval(y.iv[i], f[i]); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, undefinedFunc(op, []Type{tx, ty})
+	}
+	if out.t.ID == TypeDate {
+		for i, v := range out.i {
+			if !null(i) && (v > math.MaxInt32 || v < math.MinInt32) {
+				return nil, Errorf(CodeDatetimeOverflow, "date out of range")
+			}
+		}
+	}
+	return out, nil
+}
+
+func negVec(x *vec) (*vec, error) {
+	out := newVec(x.t, x.n)
+	out.nulls = x.nulls
+	switch kindOf(x.t) {
+	case kInt:
+		for i, v := range x.i {
+			if v == math.MinInt64 || !intFits(-v, x.t) {
+				if !x.isNull(i) {
+					return nil, intRangeErr(x.t)
+				}
+			}
+			out.i[i] = -v
+		}
+	case kFloat:
+		for i, v := range x.f {
+			out.f[i] = -v
+		}
+	case kInterval:
+		for i, v := range x.iv {
+			out.iv[i] = ival{-v.M, -v.D, -v.U}
+		}
+	default:
+		return nil, undefinedFunc("neg", []Type{x.t})
+	}
+	return out, nil
+}

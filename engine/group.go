@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// groupTable maps group keys to dense group ids 0..ngroups-1 and keeps one row of
+// key values per group (text decoded to plain strings, paid once per group).
+//
+// A table built with byID (one per source, during partial aggregation) keys
+// dictionary text by dictionary id instead of by value: ids of one dictionary are
+// exact, and a key seen through two different dictionaries merely yields two partial
+// groups that the final merge, which keys by value, folds together.
+type groupTable struct {
+	types   []Type
+	byID    bool
+	mem     *memTracker
+	ngroups int
+	keys    []*vec
+
+	m   map[string]int32
+	buf []byte
+
+	im    map[int64]int32  // single integer-kind key
+	sm    map[string]int32 // single text key (by value)
+	nullG int32            // group of the NULL key for the single-key paths; -1 none
+
+	pending int64 // bytes not yet charged to mem
+
+	dense   []int32  // single dictionary key, byID: dictionary id → group, -1 none
+	denseOf []string // the dictionary dense refers to
+	dictOf  [][]string
+}
+
+func newGroupTable(types []Type, byID bool) *groupTable {
+	g := &groupTable{types: types, byID: byID, nullG: -1, m: make(map[string]int32)}
+	g.keys = make([]*vec, len(types))
+	for i, t := range types {
+		g.keys[i] = &vec{t: t}
+	}
+	g.dictOf = make([][]string, len(types))
+	if len(types) == 0 {
+		g.ngroups = 1 // the single group of an aggregate without GROUP BY
+	}
+	if len(types) == 1 && kindOf(types[0]) == kInt {
+		g.im = make(map[int64]int32)
+	}
+	if len(types) == 1 && kindOf(types[0]) == kText {
+		g.sm = make(map[string]int32)
+	}
+	return g
+}
+
+// groupBytes estimates the fixed memory one group costs in the table.
+func (g *groupTable) groupBytes() int64 { return 48 + 16*int64(len(g.types)) }
+
+// chargeBatch is how many bytes a table accumulates before charging the tracker
+// (one atomic add per group would contend between workers).
+const chargeBatch = 64 << 10
+
+func (g *groupTable) charge(n int64) error {
+	g.pending += n
+	if g.pending >= chargeBatch && g.mem != nil {
+		n, g.pending = g.pending, 0
+		return g.mem.grow(n)
+	}
+	return nil
+}
+
+func (g *groupTable) newGroup(cols []*vec, row int) (int32, error) {
+	id := int32(g.ngroups)
+	g.ngroups++
+	extra := g.groupBytes()
+	for c, k := range g.keys {
+		src := cols[c]
+		if k.isDict && !(src.isDict && sameDict(k.dict, src.dict)) {
+			*k = *k.plain() // keys of another dictionary follow: keep values instead
+		}
+		k.appendRow(src, row)
+		if kindOf(k.t) == kText && !k.isDict && !src.isNull(row) {
+			extra += int64(len(k.s[len(k.s)-1]))
+		}
+	}
+	return id, g.charge(extra)
+}
+
+func sameDict(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// find sets gids[i] to the group of row i of the key columns, adding new groups.
+func (g *groupTable) find(cols []*vec, n int, gids []int32) error {
+	if len(g.types) == 0 {
+		for i := range gids[:n] {
+			gids[i] = 0
+		}
+		return nil
+	}
+	if len(cols) == 1 {
+		c := cols[0]
+		if g.byID && c.isDict && (g.denseOf == nil && g.ngroups == 0 || g.denseOf != nil && sameDict(g.denseOf, c.dict)) {
+			return g.findDense(c, n, gids)
+		}
+		if g.im != nil && !c.isDict {
+			return g.findInt(c, n, gids)
+		}
+		if g.sm != nil && !g.byID {
+			return g.findText(c, n, gids)
+		}
+	}
+	return g.findEncoded(cols, n, gids)
+}
+
+func (g *groupTable) findDense(c *vec, n int, gids []int32) error {
+	if g.denseOf == nil {
+		g.denseOf = c.dict
+		g.dense = make([]int32, len(c.dict))
+		for i := range g.dense {
+			g.dense[i] = -1
+		}
+		// Keys stay dictionary ids of this dictionary; values are looked up at merge.
+		g.keys[0].isDict, g.keys[0].dict = true, c.dict
+		if g.mem != nil {
+			if err := g.mem.grow(int64(len(c.dict)) * 4); err != nil {
+				return err
+			}
+		}
+	}
+	cols := []*vec{c}
+	for i := 0; i < n; i++ {
+		if c.isNull(i) {
+			if g.nullG < 0 {
+				id, err := g.newGroup(cols, i)
+				if err != nil {
+					return err
+				}
+				g.nullG = id
+			}
+			gids[i] = g.nullG
+			continue
+		}
+		id := c.ids[i]
+		gr := g.dense[id]
+		if gr < 0 {
+			var err error
+			if gr, err = g.newGroup(cols, i); err != nil {
+				return err
+			}
+			g.dense[id] = gr
+		}
+		gids[i] = gr
+	}
+	return nil
+}
+
+func (g *groupTable) findInt(c *vec, n int, gids []int32) error {
+	cols := []*vec{c}
+	for i := 0; i < n; i++ {
+		if c.isNull(i) {
+			if g.nullG < 0 {
+				id, err := g.newGroup(cols, i)
+				if err != nil {
+					return err
+				}
+				g.nullG = id
+			}
+			gids[i] = g.nullG
+			continue
+		}
+		gr, ok := g.im[c.i[i]]
+		if !ok {
+			var err error
+			if gr, err = g.newGroup(cols, i); err != nil {
+				return err
+			}
+			g.im[c.i[i]] = gr
+		}
+		gids[i] = gr
+	}
+	return nil
+}
+
+func (g *groupTable) findText(c *vec, n int, gids []int32) error {
+	cols := []*vec{c}
+	for i := 0; i < n; i++ {
+		if c.isNull(i) {
+			if g.nullG < 0 {
+				id, err := g.newGroup(cols, i)
+				if err != nil {
+					return err
+				}
+				g.nullG = id
+			}
+			gids[i] = g.nullG
+			continue
+		}
+		s := c.str(i)
+		gr, ok := g.sm[s]
+		if !ok {
+			var err error
+			if gr, err = g.newGroup(cols, i); err != nil {
+				return err
+			}
+			// Key the map with the string the table keeps (no second copy).
+			g.sm[g.keys[0].s[gr]] = gr
+		}
+		gids[i] = gr
+	}
+	return nil
+}
+
+// appendKey appends the encoding of row i of v to dst; byID encodes dictionary text
+// of dictionary dict by id.
+func appendKey(dst []byte, v *vec, i int, idDict []string) []byte {
+	if v.isNull(i) {
+		return append(dst, 0)
+	}
+	switch kindOf(v.t) {
+	case kInt:
+		dst = append(dst, 1)
+		return binary.LittleEndian.AppendUint64(dst, uint64(v.i[i]))
+	case kFloat:
+		f := v.f[i]
+		if f == 0 {
+			f = 0 // -0 groups with 0
+		}
+		bits := math.Float64bits(f)
+		if f != f {
+			bits = 0x7ff8000000000001 // one NaN
+		}
+		dst = append(dst, 1)
+		return binary.LittleEndian.AppendUint64(dst, bits)
+	case kBool:
+		if v.b[i] {
+			return append(dst, 1, 1)
+		}
+		return append(dst, 1, 0)
+	case kText:
+		if v.isDict && idDict != nil {
+			dst = append(dst, 'd')
+			return binary.LittleEndian.AppendUint32(dst, v.ids[i])
+		}
+		s := v.str(i)
+		dst = append(dst, 's')
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		return append(dst, s...)
+	case kInterval:
+		x := v.iv[i]
+		dst = append(dst, 1)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(x.M))
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(x.D))
+		return binary.LittleEndian.AppendUint64(dst, uint64(x.U))
+	}
+	return append(dst, 2)
+}
+
+func (g *groupTable) findEncoded(cols []*vec, n int, gids []int32) error {
+	idDicts := make([][]string, len(cols))
+	for c, v := range cols {
+		if g.byID && v.isDict {
+			if g.dictOf[c] == nil {
+				g.dictOf[c] = v.dict
+			}
+			if sameDict(g.dictOf[c], v.dict) && len(v.dict) > 0 {
+				idDicts[c] = v.dict
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		buf := g.buf[:0]
+		for c, v := range cols {
+			buf = appendKey(buf, v, i, idDicts[c])
+		}
+		g.buf = buf
+		gr, ok := g.m[string(buf)]
+		if !ok {
+			var err error
+			if gr, err = g.newGroup(cols, i); err != nil {
+				return err
+			}
+			g.m[string(buf)] = gr
+			if err := g.charge(int64(len(buf))); err != nil {
+				return err
+			}
+		}
+		gids[i] = gr
+	}
+	return nil
+}
