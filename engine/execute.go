@@ -192,7 +192,12 @@ func (q *query) build(p Plan) (operator, error) {
 	case *Limit:
 		if s, ok := p.Input.(*Sort); ok && p.Count >= 0 {
 			if pl, ok := pipelineOf(s.Input); ok {
-				top := newParallelTopN(q, s.Keys, p.Count+p.Offset, pl)
+				var top operator
+				if timeSortKey(s.Keys, pl) {
+					top = newTimeTopN(q, s.Keys, p.Count+p.Offset, pl)
+				} else {
+					top = newParallelTopN(q, s.Keys, p.Count+p.Offset, pl)
+				}
 				return &limitOp{in: top, count: p.Count, offset: p.Offset}, nil
 			}
 			in, err := q.build(s.Input)

@@ -878,6 +878,15 @@ func pick[T any](src []T, rel []int32, want int) []T {
 // run reads the selected rows in batches of at most BatchSize, applies the residual
 // conjuncts and calls emit with batches of the Scan's output columns.
 func (ss *sourceScan) run(ctx context.Context, ev *evaluator, bufs *scanBufs, emit func(*batch) error) error {
+	return ss.runWindow(ctx, ev, bufs, ss.lo, ss.hi, emit)
+}
+
+// runWindow is run restricted to the rows in [lo, hi) (clamped to the scan's range).
+func (ss *sourceScan) runWindow(ctx context.Context, ev *evaluator, bufs *scanBufs, lo, hi int, emit func(*batch) error) error {
+	lo, hi = max(lo, ss.lo), min(hi, ss.hi)
+	if lo >= hi {
+		return nil
+	}
 	width := len(ss.sc.s.Schema.Columns)
 	do := func(a, b int, rel []int32) error {
 		if err := ctxErr(ctx); err != nil {
@@ -934,17 +943,20 @@ func (ss *sourceScan) run(ctx context.Context, ev *evaluator, bufs *scanBufs, em
 		return emit(out)
 	}
 	if ss.sel == nil {
-		for a := ss.lo; a < ss.hi; a += BatchSize {
-			if err := do(a, min(a+BatchSize, ss.hi), nil); err != nil {
+		for a := lo; a < hi; a += BatchSize {
+			if err := do(a, min(a+BatchSize, hi), nil); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	it := ss.sel.Iterator()
-	for it.HasNext() {
+	if lo > ss.lo {
+		it.AdvanceIfNeeded(uint32(lo))
+	}
+	for it.HasNext() && int(it.PeekNext()) < hi {
 		first := int(it.PeekNext())
-		end := min(first+BatchSize, ss.hi)
+		end := min(first+BatchSize, hi)
 		rel := bufs.rel[:0]
 		for it.HasNext() && int(it.PeekNext()) < end {
 			rel = append(rel, int32(int(it.Next())-first))
