@@ -16,7 +16,7 @@ type accum interface {
 	// update folds args (evaluated over a batch) into groups gids; gid < 0 skips a row.
 	update(gids []int32, args []*vec) error
 	// merge folds the partial state src into this one; src group i goes to mapping[i].
-	merge(src accum, mapping []int32)
+	merge(src accum, mapping []int32) error
 	result() *vec
 }
 
@@ -95,10 +95,11 @@ func (a *countAcc) update(gids []int32, args []*vec) error {
 	}
 	return nil
 }
-func (a *countAcc) merge(src accum, m []int32) {
+func (a *countAcc) merge(src accum, m []int32) error {
 	for i, c := range src.(*countAcc).c {
 		a.c[m[i]] += c
 	}
+	return nil
 }
 func (a *countAcc) result() *vec {
 	return &vec{t: Int64, n: len(a.c), i: a.c}
@@ -133,7 +134,7 @@ func (a *sumIntAcc) update(gids []int32, args []*vec) error {
 	}
 	return nil
 }
-func (a *sumIntAcc) merge(src accum, m []int32) {
+func (a *sumIntAcc) merge(src accum, m []int32) error {
 	o := src.(*sumIntAcc)
 	for i := range o.s {
 		g := m[i]
@@ -146,6 +147,7 @@ func (a *sumIntAcc) merge(src accum, m []int32) {
 		a.f[g] += o.f[i]
 		a.c[g] += o.c[i]
 	}
+	return nil
 }
 func (a *sumIntAcc) result() *vec {
 	n := len(a.s)
@@ -194,12 +196,13 @@ func (a *sumFloatAcc) update(gids []int32, args []*vec) error {
 	}
 	return nil
 }
-func (a *sumFloatAcc) merge(src accum, m []int32) {
+func (a *sumFloatAcc) merge(src accum, m []int32) error {
 	o := src.(*sumFloatAcc)
 	for i := range o.s {
 		a.s[m[i]] += o.s[i]
 		a.c[m[i]] += o.c[i]
 	}
+	return nil
 }
 func (a *sumFloatAcc) result() *vec {
 	n := len(a.s)
@@ -238,13 +241,14 @@ func (a *sumIvalAcc) update(gids []int32, args []*vec) error {
 	}
 	return nil
 }
-func (a *sumIvalAcc) merge(src accum, m []int32) {
+func (a *sumIvalAcc) merge(src accum, m []int32) error {
 	o := src.(*sumIvalAcc)
 	for i, v := range o.s {
 		g := m[i]
 		a.s[g] = ival{a.s[g].M + v.M, a.s[g].D + v.D, a.s[g].U + v.U}
 		a.c[g] += o.c[i]
 	}
+	return nil
 }
 func (a *sumIvalAcc) result() *vec {
 	n := len(a.s)
@@ -351,13 +355,14 @@ func (a *minMaxAcc) update(gids []int32, args []*vec) error {
 	}
 	return nil
 }
-func (a *minMaxAcc) merge(src accum, m []int32) {
+func (a *minMaxAcc) merge(src accum, m []int32) error {
 	o := src.(*minMaxAcc)
 	for i, h := range o.has {
 		if h {
 			a.take(o.st, i, m[i])
 		}
 	}
+	return nil
 }
 func (a *minMaxAcc) result() *vec {
 	out := *a.st
@@ -394,13 +399,14 @@ func (a *boolAcc) fold(g int32, b bool) {
 		a.v[g] = a.v[g] || b
 	}
 }
-func (a *boolAcc) merge(src accum, m []int32) {
+func (a *boolAcc) merge(src accum, m []int32) error {
 	o := src.(*boolAcc)
 	for i, h := range o.has {
 		if h {
 			a.fold(m[i], o.v[i])
 		}
 	}
+	return nil
 }
 func (a *boolAcc) result() *vec {
 	out := &vec{t: Bool, n: len(a.v), b: a.v, nulls: make([]bool, len(a.v))}
@@ -410,19 +416,28 @@ func (a *boolAcc) result() *vec {
 	return out
 }
 
-// distinctAcc keeps, per group, the set of distinct non-NULL argument values (as one
-// representative row each) and feeds them to inner at the end.
+// distinctAcc keeps, per group, the set of distinct non-NULL argument values and
+// feeds them to inner at the end. Dictionary text is kept as sets of ids (idSets, see
+// distinct.go); other values, or text once a batch of plain strings arrives, as one
+// representative row per value in hash sets.
 type distinctAcc struct {
 	t     Type
 	inner accum
+	n     int // groups
+	ids   *idSets
 	sets  []map[string]int32 // encoded value → row in vals
 	vals  *vec
 	owner []int32 // group of each row of vals
 	buf   []byte
 	mem   *memTracker
+	one   vec // a one-row text vec for moving id sets to hash sets
 }
 
 func (a *distinctAcc) grow(n int) {
+	a.n = max(a.n, n)
+	if a.ids != nil {
+		a.ids.grow(n)
+	}
 	for len(a.sets) < n {
 		a.sets = append(a.sets, nil)
 	}
@@ -450,8 +465,41 @@ func (a *distinctAcc) add(x *vec, i int, g int32) error {
 	return nil
 }
 
+// dropIDs moves the id sets into the hash sets (a batch of plain text arrived).
+func (a *distinctAcc) dropIDs() error {
+	ids := a.ids
+	if ids == nil {
+		return nil
+	}
+	a.ids = nil
+	a.one = vec{t: a.t, n: 1, s: make([]string, 1)}
+	for g := range ids.sets {
+		var err error
+		ids.sets[g].each(func(id uint32) {
+			if err == nil {
+				a.one.s[0] = ids.space.vals[id]
+				err = a.add(&a.one, 0, int32(g))
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (a *distinctAcc) update(gids []int32, args []*vec) error {
 	x := args[0]
+	if x.isDict && len(x.dict) > 0 && kindOf(a.t) == kText && (a.ids != nil || a.vals == nil) {
+		if a.ids == nil {
+			a.ids = &idSets{mem: a.mem}
+			a.ids.grow(a.n)
+		}
+		return a.ids.update(gids, x)
+	}
+	if err := a.dropIDs(); err != nil {
+		return err
+	}
 	for i, g := range gids {
 		if g >= 0 && !x.isNull(i) {
 			if err := a.add(x, i, g); err != nil {
@@ -462,18 +510,43 @@ func (a *distinctAcc) update(gids []int32, args []*vec) error {
 	return nil
 }
 
-func (a *distinctAcc) merge(src accum, m []int32) {
+func (a *distinctAcc) merge(src accum, m []int32) error {
 	o := src.(*distinctAcc)
+	if o.ids != nil && a.vals == nil {
+		if a.ids == nil {
+			a.ids = &idSets{mem: a.mem}
+			a.ids.grow(a.n)
+		}
+		return a.ids.merge(o.ids, m)
+	}
+	if err := o.dropIDs(); err != nil {
+		return err
+	}
+	if err := a.dropIDs(); err != nil {
+		return err
+	}
 	if o.vals == nil {
-		return
+		return nil
 	}
 	for r := 0; r < o.vals.n; r++ {
-		_ = a.add(o.vals, r, m[o.owner[r]]) // memory was charged when o grew
+		if err := a.add(o.vals, r, m[o.owner[r]]); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func (a *distinctAcc) result() *vec {
-	a.inner.grow(len(a.sets))
+	a.inner.grow(a.n)
+	if a.ids != nil {
+		if c, ok := a.inner.(*countAcc); ok {
+			for g := range a.ids.sets {
+				c.c[g] = a.ids.sets[g].card()
+			}
+			return c.result()
+		}
+		_ = a.dropIDs()
+	}
 	if a.vals != nil && a.vals.n > 0 {
 		_ = a.inner.update(a.owner, []*vec{a.vals})
 	}
@@ -537,7 +610,7 @@ func accLen(a accum) int {
 	case *boolAcc:
 		return len(a.v)
 	case *distinctAcc:
-		return len(a.sets)
+		return a.n
 	}
 	return 0
 }
@@ -602,7 +675,9 @@ func (a *aggCore) mergeFrom(o *aggCore) error {
 		return err
 	}
 	for k := range a.accs {
-		a.accs[k].merge(o.accs[k], mapping)
+		if err := a.accs[k].merge(o.accs[k], mapping); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -886,7 +961,9 @@ func (a *aggCore) mergeSorted(parts []*aggCore) error {
 	}
 	for p, part := range parts {
 		for k := range a.accs {
-			a.accs[k].merge(part.accs[k], mappings[p])
+			if err := a.accs[k].merge(part.accs[k], mappings[p]); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -272,6 +272,9 @@ type sourceScan struct {
 	read     []int // table columns to read
 	dicts    map[int][]string
 	nulls    map[int]*roaring.Bitmap
+	// plainText makes readCol decode text through the source's Dict row by row
+	// instead of materializing the whole dictionary: for scans that read few rows.
+	plainText bool
 }
 
 func (ss *sourceScan) dict(col int) ([]string, error) {
@@ -771,6 +774,12 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 			return nil, wrap(err)
 		}
 		out.ids = pickInto(slotOf(dst, func(c *colBuf) *[]uint32 { return &c.ids }), raw.ids, rel, b-a)
+		if ss.plainText && len(out.ids) == n {
+			if err := ss.decodeText(col, out); err != nil {
+				return nil, err
+			}
+			break
+		}
 		out.isDict = true
 		if out.dict, err = ss.dict(col); err != nil {
 			return nil, err
@@ -778,7 +787,7 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 	default:
 		return nil, wrap(fmt.Errorf("unsupported column type %s", ss.sc.s.Schema.Columns[col].Type))
 	}
-	if n > 0 && out.i == nil && out.f == nil && out.b == nil && out.ids == nil {
+	if n > 0 && out.i == nil && out.f == nil && out.b == nil && out.ids == nil && out.s == nil {
 		return nil, wrap(fmt.Errorf("short read"))
 	}
 	nb, err := ss.nullsOf(col)
@@ -804,6 +813,13 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 			out.nulls = span
 			bufs.nullSpan = nil // handed out: the next read allocates its own
 		}
+		if out.s != nil {
+			for k, x := range out.nulls {
+				if x {
+					out.s[k] = ""
+				}
+			}
+		}
 		if out.isDict {
 			for k, x := range out.nulls {
 				if x {
@@ -816,6 +832,24 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 		}
 	}
 	return out, nil
+}
+
+// decodeText turns the dictionary ids in out into plain strings (NULL rows' ids may
+// be out of range: they decode to "" and readCol marks them NULL).
+func (ss *sourceScan) decodeText(col int, out *vec) error {
+	d, err := ss.src.Dict(col)
+	if err != nil {
+		return fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
+	}
+	nd := uint32(d.Len())
+	out.s = make([]string, len(out.ids))
+	for k, id := range out.ids {
+		if id < nd {
+			out.s[k] = d.Value(id)
+		}
+	}
+	out.ids = nil
+	return nil
 }
 
 // colBuf holds one column's read buffers.

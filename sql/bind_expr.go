@@ -696,8 +696,6 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 	switch name {
 	case "coalesce", "nullif", "greatest", "least":
 		return b.callCommon(name, fc.Args, c, fc.Location)
-	case "date_part":
-		name = "extract"
 	case "version":
 		if len(fc.Args) == 0 {
 			return &engine.Const{V: engine.Value{Type: engine.Text, S: "PostgreSQL 15.0 (strata)"}}, nil
@@ -738,6 +736,11 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 			}
 		}
 		args = append(args, e)
+	}
+	if name == "pg_typeof" && len(args) == 1 {
+		// The type is known at bind time; PostgreSQL returns regtype, which prints
+		// as the type's name.
+		return &engine.Const{V: engine.Value{Type: engine.Text, S: args[0].Type().String()}}, nil
 	}
 	if name == "extract" && len(args) == 2 {
 		if k, ok := args[0].(*engine.Const); ok && k.V.Type == engine.Text {
