@@ -430,7 +430,22 @@ type distinctAcc struct {
 	owner []int32 // group of each row of vals
 	buf   []byte
 	mem   *memTracker
-	one   vec // a one-row text vec for moving id sets to hash sets
+	one   vec      // a one-row text vec for moving id sets to hash sets
+	pend  []idPart // partial id sets merged at the end, all at once
+}
+
+// resolve merges the pending partial id sets.
+func (a *distinctAcc) resolve() error {
+	if len(a.pend) == 0 {
+		return nil
+	}
+	if a.ids == nil {
+		a.ids = &idSets{mem: a.mem}
+		a.ids.grow(a.n)
+	}
+	pend := a.pend
+	a.pend = nil
+	return a.ids.mergeAll(pend)
 }
 
 func (a *distinctAcc) grow(n int) {
@@ -467,6 +482,9 @@ func (a *distinctAcc) add(x *vec, i int, g int32) error {
 
 // dropIDs moves the id sets into the hash sets (a batch of plain text arrived).
 func (a *distinctAcc) dropIDs() error {
+	if err := a.resolve(); err != nil {
+		return err
+	}
 	ids := a.ids
 	if ids == nil {
 		return nil
@@ -491,6 +509,9 @@ func (a *distinctAcc) dropIDs() error {
 func (a *distinctAcc) update(gids []int32, args []*vec) error {
 	x := args[0]
 	if x.isDict && len(x.dict) > 0 && kindOf(a.t) == kText && (a.ids != nil || a.vals == nil) {
+		if err := a.resolve(); err != nil {
+			return err
+		}
 		if a.ids == nil {
 			a.ids = &idSets{mem: a.mem}
 			a.ids.grow(a.n)
@@ -513,11 +534,11 @@ func (a *distinctAcc) update(gids []int32, args []*vec) error {
 func (a *distinctAcc) merge(src accum, m []int32) error {
 	o := src.(*distinctAcc)
 	if o.ids != nil && a.vals == nil {
-		if a.ids == nil {
-			a.ids = &idSets{mem: a.mem}
-			a.ids.grow(a.n)
+		if err := o.resolve(); err != nil {
+			return err
 		}
-		return a.ids.merge(o.ids, m)
+		a.pend = append(a.pend, idPart{sets: o.ids, m: m})
+		return nil
 	}
 	if err := o.dropIDs(); err != nil {
 		return err
@@ -538,6 +559,9 @@ func (a *distinctAcc) merge(src accum, m []int32) error {
 
 func (a *distinctAcc) result() *vec {
 	a.inner.grow(a.n)
+	if err := a.resolve(); err != nil {
+		a.err = err
+	}
 	if a.ids != nil {
 		if c, ok := a.inner.(*countAcc); ok {
 			for g := range a.ids.sets {

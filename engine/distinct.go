@@ -2,6 +2,9 @@ package engine
 
 import (
 	"math/bits"
+	"runtime"
+	"sort"
+	"sync"
 	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -282,4 +285,254 @@ func (a *idSets) merge(o *idSets, m []int32) error {
 		}
 	}
 	return nil
+}
+
+// idPart is a partial's id sets waiting to be merged: its group i goes to group m[i].
+type idPart struct {
+	sets *idSets
+	m    []int32
+}
+
+// mergeAll merges partials into a (which has no state of its own yet, or any state:
+// then the partials are merged one by one through hash translation). Partials over
+// sorted dictionaries get a space built by a k-way merge of their dictionaries: no
+// value is hashed.
+func (a *idSets) mergeAll(parts []idPart) error {
+	var live []idPart
+	for _, p := range parts {
+		if p.sets.space != nil {
+			live = append(live, p)
+		}
+	}
+	parts = live
+	if a.space != nil || len(parts) < 2 {
+		for _, p := range parts {
+			if err := a.merge(p.sets, p.m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Distinct sorted dictionaries, in the order first met.
+	var dicts [][]string
+	which := make([]int, len(parts)) // part → index in dicts, -1 unsorted
+	seen := make(map[*string]int)
+	sorted := make(map[*string]bool)
+	for i, p := range parts {
+		vals := p.sets.space.vals
+		k := unsafe.SliceData(vals)
+		if d, ok := seen[k]; ok {
+			which[i] = d
+			continue
+		}
+		if _, ok := sorted[k]; !ok {
+			sorted[k] = !p.sets.space.owned && strictlySorted(vals)
+		}
+		which[i] = -1
+		if sorted[k] {
+			seen[k] = len(dicts)
+			which[i] = len(dicts)
+			dicts = append(dicts, vals)
+		}
+	}
+	if len(dicts) < 2 {
+		for _, p := range parts {
+			if err := a.merge(p.sets, p.m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	vals, trans := mergeDicts(dicts, runtime.GOMAXPROCS(0))
+	held := int64(len(vals)) * 16
+	for _, t := range trans {
+		held += int64(len(t)) * 4
+	}
+	if err := a.charge(held); err != nil {
+		return err
+	}
+	a.space = &idSpace{vals: vals, owned: true}
+	for i, p := range parts {
+		if which[i] < 0 {
+			continue
+		}
+		if err := a.mergeTranslated(p.sets, p.m, trans[which[i]]); err != nil {
+			return err
+		}
+	}
+	for i, p := range parts {
+		if which[i] < 0 {
+			if err := a.merge(p.sets, p.m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func strictlySorted(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeTranslated ORs o's sets into a, o's id x becoming t[x].
+func (a *idSets) mergeTranslated(o *idSets, m []int32, t []uint32) error {
+	for i := range o.sets {
+		src := &o.sets[i]
+		if src.bits == nil && src.rb == nil {
+			continue
+		}
+		g := m[i]
+		if src.rb != nil {
+			var err error
+			src.each(func(id uint32) {
+				if err == nil {
+					err = a.add(g, t[id])
+				}
+			})
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		for w, word := range src.bits {
+			for word != 0 {
+				id := t[w*64+bits.TrailingZeros64(word)]
+				word &= word - 1
+				if b := a.sets[g].bits; int(id>>6) < len(b) {
+					b[id>>6] |= 1 << (id & 63)
+					continue
+				}
+				if err := a.add(g, id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// mergeDicts merges strictly sorted dictionaries into their sorted union vals and
+// returns, per dictionary, the position in vals of each of its values. The value
+// space is cut into up to par ranges at quantiles of the largest dictionary, merged
+// in parallel.
+func mergeDicts(dicts [][]string, par int) ([]string, [][]uint32) {
+	total := 0
+	ref := dicts[0]
+	for _, d := range dicts {
+		total += len(d)
+		if len(d) > len(ref) {
+			ref = d
+		}
+	}
+	nr := 1
+	if total >= 1<<16 {
+		nr = max(1, min(par, 16))
+	}
+	bounds := make([]string, nr)
+	for r := 1; r < nr; r++ {
+		bounds[r] = ref[len(ref)*r/nr]
+	}
+	idRange := func(d []string, r int) (int, int) {
+		lo, hi := 0, len(d)
+		if r > 0 {
+			lo = sort.SearchStrings(d, bounds[r])
+		}
+		if r+1 < nr {
+			hi = sort.SearchStrings(d, bounds[r+1])
+		}
+		return lo, hi
+	}
+	trans := make([][]uint32, len(dicts))
+	for k, d := range dicts {
+		trans[k] = make([]uint32, len(d))
+	}
+	outs := make([][]string, nr)
+	var wg sync.WaitGroup
+	for r := 0; r < nr; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[r] = mergeDictRange(dicts, trans, func(d []string) (int, int) { return idRange(d, r) })
+		}()
+	}
+	wg.Wait()
+	vals := make([]string, 0, total)
+	for r := 0; r < nr; r++ {
+		if off := uint32(len(vals)); off > 0 {
+			for k, d := range dicts {
+				lo, hi := idRange(d, r)
+				t := trans[k][lo:hi]
+				for i := range t {
+					t[i] += off
+				}
+			}
+		}
+		vals = append(vals, outs[r]...)
+	}
+	return vals, trans
+}
+
+// mergeDictRange k-way merges the id ranges of dicts, writing range-relative
+// positions into trans, and returns the range's distinct values in order.
+func mergeDictRange(dicts [][]string, trans [][]uint32, idRange func([]string) (int, int)) []string {
+	type cursor struct {
+		d      []string
+		t      []uint32
+		id, hi int
+	}
+	cs := make([]cursor, 0, len(dicts))
+	n := 0
+	for k, d := range dicts {
+		lo, hi := idRange(d)
+		if lo < hi {
+			cs = append(cs, cursor{d: d, t: trans[k], id: lo, hi: hi})
+			n = max(n, hi-lo)
+		}
+	}
+	heap := make([]int32, len(cs))
+	for i := range heap {
+		heap[i] = int32(i)
+	}
+	less := func(a, b int32) bool { return cs[a].d[cs[a].id] < cs[b].d[cs[b].id] }
+	down := func(i int) {
+		for {
+			l, m := 2*i+1, i
+			if l < len(heap) && less(heap[l], heap[m]) {
+				m = l
+			}
+			if l+1 < len(heap) && less(heap[l+1], heap[m]) {
+				m = l + 1
+			}
+			if m == i {
+				return
+			}
+			heap[i], heap[m] = heap[m], heap[i]
+			i = m
+		}
+	}
+	for i := len(heap)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	out := make([]string, 0, n)
+	for len(heap) > 0 {
+		c := &cs[heap[0]]
+		s := c.d[c.id]
+		if len(out) == 0 || s != out[len(out)-1] {
+			out = append(out, s)
+		}
+		c.t[c.id] = uint32(len(out) - 1)
+		if c.id++; c.id == c.hi {
+			heap[0] = heap[len(heap)-1]
+			heap = heap[:len(heap)-1]
+		}
+		if len(heap) > 0 {
+			down(0)
+		}
+	}
+	return out
 }

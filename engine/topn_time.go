@@ -138,7 +138,7 @@ func newTimeTopN(q *query, keys []SortKey, limit int64, pl *pipeline) operator {
 				locals[w] = st
 			}
 			mu.Unlock()
-			w.bufs.reuse = true  // push copies what it keeps
+			w.bufs.reuse = true // push copies what it keeps
 			ss.plainText = true // few rows are read: no whole-dictionary decode
 			emit := func(b *batch) error {
 				b, err := runStages(w.ev, pl.stages, b)
