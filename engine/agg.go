@@ -434,6 +434,18 @@ type distinctAcc struct {
 	pend  []idPart // partial id sets merged at the end, all at once
 }
 
+// finish does the work of result that may fail: it merges pending partials and,
+// unless the sets are only counted, moves id sets to value rows.
+func (a *distinctAcc) finish() error {
+	if err := a.resolve(); err != nil {
+		return err
+	}
+	if _, ok := a.inner.(*countAcc); ok {
+		return nil
+	}
+	return a.dropIDs()
+}
+
 // resolve merges the pending partial id sets.
 func (a *distinctAcc) resolve() error {
 	if len(a.pend) == 0 {
@@ -559,17 +571,16 @@ func (a *distinctAcc) merge(src accum, m []int32) error {
 
 func (a *distinctAcc) result() *vec {
 	a.inner.grow(a.n)
-	if err := a.resolve(); err != nil {
-		a.err = err
-	}
-	if a.ids != nil {
+	if a.ids != nil && len(a.pend) == 0 {
 		if c, ok := a.inner.(*countAcc); ok {
 			for g := range a.ids.sets {
 				c.c[g] = a.ids.sets[g].card()
 			}
 			return c.result()
 		}
-		_ = a.dropIDs()
+	}
+	if err := a.finish(); err != nil {
+		panic("BUG: distinctAcc.result before finish: " + err.Error())
 	}
 	if a.vals != nil && a.vals.n > 0 {
 		_ = a.inner.update(a.owner, []*vec{a.vals})
@@ -706,6 +717,19 @@ func (a *aggCore) mergeFrom(o *aggCore) error {
 	return nil
 }
 
+// finish completes the aggregate states (work that may fail with an error, such as
+// exceeding the memory limit); output follows.
+func (a *aggCore) finish() error {
+	for _, acc := range a.accs {
+		if d, ok := acc.(*distinctAcc); ok {
+			if err := d.finish(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // output returns the result rows in batches: group keys, then aggregates.
 func (a *aggCore) output() []*batch {
 	n := a.table.ngroups
@@ -775,6 +799,9 @@ func newHashAgg(q *query, p *Aggregate, in operator) (operator, error) {
 			if err := core.consume(ev, b); err != nil {
 				return nil, err
 			}
+		}
+		if err := core.finish(); err != nil {
+			return nil, err
 		}
 		return core.output(), nil
 	}}, nil
@@ -868,6 +895,9 @@ func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (operator, error) {
 			if err != nil {
 				return nil, err
 			}
+		}
+		if err := global.finish(); err != nil {
+			return nil, err
 		}
 		return global.output(), nil
 	}

@@ -21,6 +21,10 @@ type binder struct {
 	// params are the $n types: declared by the client, or inferred while binding.
 	params []engine.Type
 	ctes   []map[string]*cte
+	// targetTypes, set by INSERT ... SELECT, are the column types the outermost select
+	// list is stored into: its untyped literals take them, as in PostgreSQL. The
+	// outermost selectStmt takes and clears them before binding anything nested.
+	targetTypes []engine.Type
 }
 
 type cte struct {
@@ -239,6 +243,8 @@ type target struct {
 
 // selectStmt binds a SELECT; it returns the plan and its output column names.
 func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
+	targetTypes := b.targetTypes
+	b.targetTypes = nil
 	if s.Op != pg.SetOperation_SETOP_NONE && s.Op != pg.SetOperation_SET_OPERATION_UNDEFINED {
 		return nil, nil, engine.Unsupported("UNION/INTERSECT/EXCEPT")
 	}
@@ -369,10 +375,15 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 
 	var exprs []engine.Expr
 	var names []string
-	for _, t := range targets {
+	for i, t := range targets {
 		e, err := b.expr(t.node, ctx)
 		if err != nil {
 			return nil, nil, err
+		}
+		if e.Type() == engine.Unknown && i < len(targetTypes) {
+			if e, err = b.coerce(e, targetTypes[i]); err != nil {
+				return nil, nil, err
+			}
 		}
 		if e, err = b.unknownToText(e); err != nil {
 			return nil, nil, err

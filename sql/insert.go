@@ -109,6 +109,9 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 			return s.insertValues(ctx, def, targets, rows, params)
 		}}, nil, nil
 	}
+	for _, t := range targets {
+		b.targetTypes = append(b.targetTypes, columnType(schema.Columns[t]))
+	}
 	p, _, err := b.selectStmt(sel)
 	if err != nil {
 		return nil, nil, err
