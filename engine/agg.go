@@ -503,11 +503,12 @@ func (a *distinctAcc) dropIDs() error {
 	}
 	a.ids = nil
 	a.one = vec{t: a.t, n: 1, s: make([]string, 1)}
+	vals := ids.space.values()
 	for g := range ids.sets {
 		var err error
 		ids.sets[g].each(func(id uint32) {
 			if err == nil {
-				a.one.s[0] = ids.space.vals[id]
+				a.one.s[0] = vals[id]
 				err = a.add(&a.one, 0, int32(g))
 			}
 		})
@@ -545,10 +546,10 @@ func (a *distinctAcc) update(gids []int32, args []*vec) error {
 
 func (a *distinctAcc) merge(src accum, m []int32) error {
 	o := src.(*distinctAcc)
+	if err := o.resolve(); err != nil {
+		return err
+	}
 	if o.ids != nil && a.vals == nil {
-		if err := o.resolve(); err != nil {
-			return err
-		}
 		a.pend = append(a.pend, idPart{sets: o.ids, m: m})
 		return nil
 	}
@@ -837,6 +838,7 @@ func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (operator, error) {
 	fast := countOnly(p, pl)
 	var mu sync.Mutex
 	var sorted []*aggCore // partials grouped by one sorted dictionary, merged at the end
+	var packed []*aggCore // partials grouped by packed keys of sorted dictionaries, likewise
 	run := func(ctx context.Context) ([]*batch, error) {
 		ctx, cancel := mergeCtx(ctx, q.ctx)
 		defer cancel()
@@ -877,6 +879,10 @@ func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (operator, error) {
 				sorted = append(sorted, part)
 				return nil
 			}
+			if packedMergeable(part) {
+				packed = append(packed, part)
+				return nil
+			}
 			return global.mergeFrom(part)
 		})
 		if err != nil {
@@ -887,6 +893,33 @@ func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (operator, error) {
 				err = global.mergeSorted(sorted)
 			} else {
 				for _, part := range sorted {
+					if err = global.mergeFrom(part); err != nil {
+						break
+					}
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if len(packed) > 0 {
+			// Into an empty table: when global already holds groups (partials that
+			// did not pack), the packed merge's result is merged into it by value.
+			target := global
+			if global.table.ngroups != 0 {
+				if target, err = newAggCore(q, p, false); err != nil {
+					return nil, err
+				}
+			}
+			done, err := target.mergePacked(packed)
+			if err != nil {
+				return nil, err
+			}
+			switch {
+			case done && target != global:
+				err = global.mergeFrom(target)
+			case !done:
+				for _, part := range packed {
 					if err = global.mergeFrom(part); err != nil {
 						break
 					}
@@ -1027,69 +1060,17 @@ func (a *aggCore) mergeSorted(parts []*aggCore) error {
 // range-relative group of every partial group it meets into mappings, and returns the
 // distinct keys in order.
 func mergeRange(parts []*aggCore, mappings [][]int32, idRange func(p int) (int, int)) []string {
-	// The heap holds cursor indexes, and a cursor moves by changing an int: no
-	// pointer is written per step (write barriers dominated a heap of strings).
-	type cursor struct {
-		dict  []string
-		dense []int32
-		p     int
-		id    int
-		hi    int
-	}
-	cursors := make([]cursor, 0, len(parts))
-	advance := func(c *cursor) bool {
-		for c.id++; c.id < c.hi; c.id++ {
-			if c.dense[c.id] >= 0 {
-				return true
-			}
-		}
-		return false
-	}
-	var heap []int32
+	runs := make([]mergeRun, len(parts))
 	for p, part := range parts {
 		lo, hi := idRange(p)
-		c := cursor{dict: part.table.denseOf, dense: part.table.dense, p: p, id: lo - 1, hi: hi}
-		if advance(&c) {
-			cursors = append(cursors, c)
-			heap = append(heap, int32(len(cursors)-1))
-		}
-	}
-	less := func(a, b int32) bool {
-		ca, cb := &cursors[a], &cursors[b]
-		return ca.dict[ca.id] < cb.dict[cb.id]
-	}
-	down := func(i int) {
-		for {
-			l, m := 2*i+1, i
-			if l < len(heap) && less(heap[l], heap[m]) {
-				m = l
-			}
-			if l+1 < len(heap) && less(heap[l+1], heap[m]) {
-				m = l + 1
-			}
-			if m == i {
-				return
-			}
-			heap[i], heap[m] = heap[m], heap[i]
-			i = m
-		}
-	}
-	for i := len(heap)/2 - 1; i >= 0; i-- {
-		down(i)
+		runs[p] = mergeRun{d: part.table.denseOf, lo: lo, hi: hi, skip: part.table.dense}
 	}
 	var keys []string
-	for len(heap) > 0 {
-		c := &cursors[heap[0]]
-		s := c.dict[c.id]
-		if len(keys) == 0 || s != keys[len(keys)-1] {
-			keys = append(keys, s)
+	mergeRuns(runs, func(p, id int, isNew bool) {
+		if isNew {
+			keys = append(keys, runs[p].d[id])
 		}
-		mappings[c.p][c.dense[c.id]] = int32(len(keys) - 1)
-		if !advance(c) {
-			heap[0] = heap[len(heap)-1]
-			heap = heap[:len(heap)-1]
-		}
-		down(0)
-	}
+		mappings[p][runs[p].skip[id]] = int32(len(keys) - 1)
+	})
 	return keys
 }

@@ -126,6 +126,17 @@ func arith(op string, x, y *vec, rt Type) (*vec, error) {
 			}
 		}
 		return out, nil
+	case kindOf(rt) == kFloat && x.t.IsNumeric() && y.t.IsNumeric() && rt.ID != TypeFloat32 && fastPaths &&
+		(op == "+" || op == "-" || op == "*") && (kindOf(x.t) == kInt) != (kindOf(y.t) == kInt) &&
+		len(x.f)+len(x.i) >= n && len(y.f)+len(y.i) >= n:
+		// float op integer (price * quantity) without converting the integers first.
+		mixedArith(op, x, y, out.f[:n])
+		for i, v := range out.f[:n] {
+			if math.IsInf(v, 0) && !null(i) && !math.IsInf(x.f0(i), 0) && !math.IsInf(y.f0(i), 0) {
+				return nil, Errorf(CodeNumericOutOfRange, "value out of range: overflow")
+			}
+		}
+		return out, nil
 	case kindOf(rt) == kFloat && x.t.IsNumeric() && y.t.IsNumeric():
 		a, b, r := floats(x), floats(y), out.f
 		switch op {
@@ -363,4 +374,138 @@ func negVec(x *vec) (*vec, error) {
 		return nil, undefinedFunc("neg", []Type{x.t})
 	}
 	return out, nil
+}
+
+// arithConst computes x op k (or k op x) for + - * / with a float result, x a
+// numeric vec and k a non-NULL numeric constant, without materializing k. It gives
+// the same values and errors as arith; ok is false when c has another shape.
+func (ev *evaluator) arithConst(c *Call, b *batch) (*vec, bool, error) {
+	if !fastPaths || len(c.Args) != 2 || kindOf(c.T) != kFloat || c.T.ID == TypeFloat32 {
+		return nil, false, nil
+	}
+	k, constRight := c.Args[1].(*Const)
+	other := c.Args[0]
+	if !constRight {
+		var ok bool
+		if k, ok = c.Args[0].(*Const); !ok {
+			return nil, false, nil
+		}
+		other = c.Args[1]
+	}
+	if k.V.Null || !k.V.Type.IsNumeric() {
+		return nil, false, nil
+	}
+	kv := k.V.F
+	if kindOf(k.V.Type) == kInt {
+		kv = float64(k.V.I)
+	} else if kindOf(k.V.Type) != kFloat {
+		return nil, false, nil
+	}
+	x, err := ev.eval(other, b)
+	if err != nil {
+		return nil, true, err
+	}
+	if !x.t.IsNumeric() || (kindOf(x.t) != kFloat && kindOf(x.t) != kInt) {
+		return nil, false, nil
+	}
+	a := floats(x)
+	n := b.n
+	if len(a) < n {
+		return nil, false, nil
+	}
+	a = a[:n]
+	out := &vec{t: c.T, n: n, nulls: x.nulls, f: make([]float64, n)}
+	r := out.f
+	null := func(i int) bool { return x.nulls != nil && x.nulls[i] }
+	switch {
+	case c.Func == "+":
+		for i, v := range a {
+			r[i] = v + kv
+		}
+	case c.Func == "*":
+		for i, v := range a {
+			r[i] = v * kv
+		}
+	case c.Func == "-" && constRight:
+		for i, v := range a {
+			r[i] = v - kv
+		}
+	case c.Func == "-":
+		for i, v := range a {
+			r[i] = kv - v
+		}
+	case c.Func == "/" && constRight:
+		if kv == 0 {
+			for i := range a {
+				if !null(i) {
+					return nil, true, errDivZero
+				}
+			}
+		}
+		for i, v := range a {
+			r[i] = v / kv
+		}
+	default: // k / x
+		for i, v := range a {
+			if v == 0 && !null(i) {
+				return nil, true, errDivZero
+			}
+			r[i] = kv / v
+		}
+	}
+	if !math.IsInf(kv, 0) {
+		for i, v := range r {
+			if math.IsInf(v, 0) && !math.IsInf(a[i], 0) && !null(i) {
+				return nil, true, Errorf(CodeNumericOutOfRange, "value out of range: overflow")
+			}
+		}
+	}
+	return out, true, nil
+}
+
+// f0 returns row i of a numeric vec as a float64.
+func (v *vec) f0(i int) float64 {
+	if v.f != nil {
+		return v.f[i]
+	}
+	return float64(v.i[i])
+}
+
+// mixedArith computes r = x op y for + - * where exactly one of x, y holds
+// integers, converting each integer as it goes (the same values as floats()).
+func mixedArith(op string, x, y *vec, r []float64) {
+	n := len(r)
+	if kindOf(x.t) == kInt { // integer op float
+		a, b := x.i[:n], y.f[:n]
+		switch op {
+		case "+":
+			for i := range r {
+				r[i] = float64(a[i]) + b[i]
+			}
+		case "-":
+			for i := range r {
+				r[i] = float64(a[i]) - b[i]
+			}
+		case "*":
+			for i := range r {
+				r[i] = float64(a[i]) * b[i]
+			}
+		}
+		return
+	}
+	a, b := x.f[:n], y.i[:n]
+	switch op {
+	case "+":
+		for i := range r {
+			r[i] = a[i] + float64(b[i])
+		}
+	case "-":
+		for i := range r {
+			r[i] = a[i] - float64(b[i])
+		}
+	case "*":
+		for i := range r {
+			r[i] = a[i] * float64(b[i])
+		}
+	}
 }

@@ -207,7 +207,26 @@ func isoWeek(days int64) (int64, int64) {
 func extractTime(us int64, u dtUnit, isDate bool) (float64, bool) {
 	days := floorDiv(us, usPerDay)
 	rem := us - days*usPerDay
-	y, m, d := civil(days)
+	switch u {
+	case uEpoch:
+		return float64(us) / 1e6, true
+	case uMicro, uMilli, uSecond, uMinute, uHour, uTimezone:
+		if isDate {
+			return 0, false
+		}
+	case uDow:
+		return float64(((days+4)%7 + 7) % 7), true
+	case uIsodow:
+		return float64(((days+3)%7+7)%7 + 1), true
+	case uJulian:
+		return float64(days+2440588) + float64(rem)/float64(usPerDay), true
+	}
+	var y int64
+	var m, d int
+	switch u {
+	case uDay, uMonth, uQuarter, uYear, uDecade, uCentury, uMillennium, uDoy:
+		y, m, d = civil(days) // only the units of the calendar need it
+	}
 	switch u {
 	case uMicro:
 		if isDate {
@@ -388,4 +407,55 @@ func timeFloor(x, period *vec) (*vec, error) {
 		}
 	}
 	return out, nil
+}
+
+// extractConst is extract/date_part with a constant unit over a timestamp vec: the
+// unit is parsed once and epoch, the usual one, is a plain loop. ok is false when c
+// has another shape (extract then runs per row).
+func (ev *evaluator) extractConst(c *Call, b *batch) (*vec, bool, error) {
+	if !fastPaths || len(c.Args) != 2 || kindOf(c.T) != kFloat {
+		return nil, false, nil
+	}
+	k, ok := c.Args[0].(*Const)
+	if !ok || k.V.Null || kindOf(k.V.Type) != kText {
+		return nil, false, nil
+	}
+	u := parseUnit(k.V.S)
+	if u == uBad {
+		return nil, false, nil
+	}
+	x, err := ev.eval(c.Args[1], b)
+	if err != nil {
+		return nil, true, err
+	}
+	if x.t.ID != TypeTimestamp && x.t.ID != TypeTimestampTZ {
+		return nil, false, nil
+	}
+	n := b.n
+	if len(x.i) < n {
+		return nil, false, nil
+	}
+	out := &vec{t: c.T, n: n, nulls: x.nulls, f: make([]float64, n)}
+	for i, us := range x.i[:n] {
+		if x.nulls != nil && x.nulls[i] {
+			continue
+		}
+		if us == math.MaxInt64 || us == math.MinInt64 {
+			out.f[i] = math.Inf(1)
+			if us == math.MinInt64 {
+				out.f[i] = math.Inf(-1)
+			}
+			continue
+		}
+		if u == uEpoch {
+			out.f[i] = float64(us) / 1e6
+			continue
+		}
+		r, ok := extractTime(us, u, false)
+		if !ok {
+			return nil, true, unitUnsupported(k.V.S, x.t)
+		}
+		out.f[i] = r
+	}
+	return out, true, nil
 }

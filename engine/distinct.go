@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"math/bits"
 	"runtime"
 	"sort"
@@ -13,29 +14,54 @@ import (
 // DISTINCT aggregates over dictionary text keep, per group, a set of integer ids
 // instead of a hash set of strings. The ids are those of an idSpace: a partial
 // aggregation over one source adopts that source's dictionary as its space (ids are
-// dictionary ids, no per-row hashing); the final aggregation adopts the first
-// partial's space and translates the ids of every other partial once per distinct
-// (dictionary, id) pair it meets, so a merge costs the size of the sets, not rows.
-// A set is a plain bitset over the space while the bitsets of one aggregate stay
-// within denseBudget, a roaring bitmap after that.
+// dictionary ids, no per-row hashing). The final aggregation collects the partials
+// and merges them at the end: partials over sorted dictionaries get a space built by
+// a k-way merge of those dictionaries (mergeDicts: cost proportional to dictionary
+// sizes, no hashing, values materialized only if something other than a count needs
+// them); any other partial's ids are translated through a hash of values, once per
+// distinct (dictionary, id) pair met. A set is a plain bitset over the space while
+// the bitsets of one aggregate stay within denseBudget, a roaring bitmap after that.
+// Per-group sets are ORed through the translations; a count is their cardinality.
 
 // noID marks a translation slot not looked up yet.
 const noID = ^uint32(0)
 
 // denseBudget bounds the bytes of the bitsets of one DISTINCT aggregate; groups
-// created beyond it get roaring bitmaps.
-const denseBudget = 8 << 20
+// created beyond it get roaring bitmaps. (A variable for tests.)
+var denseBudget int64 = 8 << 20
 
 // idSpace numbers text values: id i is vals[i]. Values of other dictionaries are
 // appended as they are translated.
 type idSpace struct {
 	vals  []string
-	owned bool              // vals is ours to append to (else it is a shared dictionary)
-	index map[string]uint32 // value → id, built on the first translation
-	trans map[*string][]uint32
+	owned bool // vals is ours to append to (else it is a shared dictionary)
+	// A space merged from sorted dictionaries keeps them and their translations and
+	// builds vals only if asked (a count never asks): id trans[k][i] is dicts[k][i].
+	n         int // ids in the space while vals is not built
+	lazyDicts [][]string
+	lazyTrans [][]uint32
+	index     map[string]uint32 // value → id, built on the first translation
+	trans     map[*string][]uint32
 }
 
 func newIDSpace(dict []string) *idSpace { return &idSpace{vals: dict} }
+
+// size is the number of ids.
+func (s *idSpace) size() int { return max(len(s.vals), s.n) }
+
+// values returns the values by id, building them for a merged space.
+func (s *idSpace) values() []string {
+	if s.lazyDicts != nil {
+		vals := make([]string, s.n)
+		for k, d := range s.lazyDicts {
+			for i, id := range s.lazyTrans[k] {
+				vals[id] = d[i]
+			}
+		}
+		s.vals, s.owned, s.n, s.lazyDicts, s.lazyTrans = vals, true, 0, nil, nil
+	}
+	return s.vals
+}
 
 func (s *idSpace) is(dict []string) bool { return sameDict(s.vals, dict) }
 
@@ -59,6 +85,7 @@ func (s *idSpace) translation(dict []string) ([]uint32, int64) {
 
 // id returns the id of v, adding it; it reports the bytes newly held.
 func (s *idSpace) id(v string) (uint32, int64) {
+	s.values()
 	var grown int64
 	if s.index == nil {
 		s.index = make(map[string]uint32, len(s.vals))
@@ -145,7 +172,7 @@ func (a *idSets) add(g int32, id uint32) error {
 		}
 		return nil
 	case s.bits == nil:
-		words := int64(max(len(a.space.vals), int(id)+1)+63) / 64
+		words := int64(max(a.space.size(), int(id)+1)+63) / 64
 		if a.denseBytes+words*8 > denseBudget {
 			s.rb = roaring.New()
 			s.rb.Add(id)
@@ -159,7 +186,7 @@ func (a *idSets) add(g int32, id uint32) error {
 	}
 	w := int(id >> 6)
 	if w >= len(s.bits) {
-		words := max(w+1, len(a.space.vals)/64+1)
+		words := max(w+1, a.space.size()/64+1)
 		grown := int64(words - len(s.bits))
 		s.bits = growTo(s.bits, words)
 		a.denseBytes += grown * 8
@@ -228,11 +255,11 @@ func (a *idSets) merge(o *idSets, m []int32) error {
 	if a.space == nil {
 		a.space = o.space
 	}
-	same := a.space == o.space || a.space.is(o.space.vals)
+	same := a.space == o.space || o.space.lazyDicts == nil && a.space.is(o.space.vals)
 	var t []uint32
 	if !same {
 		var held int64
-		t, held = a.space.translation(o.space.vals)
+		t, held = a.space.translation(o.space.values())
 		if err := a.charge(held); err != nil {
 			return err
 		}
@@ -270,7 +297,7 @@ func (a *idSets) merge(o *idSets, m []int32) error {
 				x := t[id]
 				if x == noID {
 					var held int64
-					x, held = a.space.id(o.space.vals[id])
+					x, held = a.space.id(o.space.values()[id])
 					t[id] = x
 					err = a.charge(held)
 				}
@@ -319,7 +346,7 @@ func (a *idSets) mergeAll(parts []idPart) error {
 	seen := make(map[*string]int)
 	sorted := make(map[*string]bool)
 	for i, p := range parts {
-		vals := p.sets.space.vals
+		vals := p.sets.space.values()
 		k := unsafe.SliceData(vals)
 		if d, ok := seen[k]; ok {
 			which[i] = d
@@ -343,15 +370,15 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		}
 		return nil
 	}
-	vals, trans := mergeDicts(dicts, runtime.GOMAXPROCS(0))
-	held := int64(len(vals)) * 16
+	_, n, trans := mergeDicts(dicts, runtime.GOMAXPROCS(0), false)
+	var held int64
 	for _, t := range trans {
 		held += int64(len(t)) * 4
 	}
 	if err := a.charge(held); err != nil {
 		return err
 	}
-	a.space = &idSpace{vals: vals, owned: true}
+	a.space = &idSpace{n: n, lazyDicts: dicts, lazyTrans: trans}
 	for i, p := range parts {
 		if which[i] < 0 {
 			continue
@@ -416,11 +443,12 @@ func (a *idSets) mergeTranslated(o *idSets, m []int32, t []uint32) error {
 	return nil
 }
 
-// mergeDicts merges strictly sorted dictionaries into their sorted union vals and
-// returns, per dictionary, the position in vals of each of its values. The value
+// mergeDicts merges strictly sorted dictionaries into their sorted union (returned
+// as vals only when keep) of n values and returns, per dictionary, the position in
+// the union of each of its values. The value
 // space is cut into up to par ranges at quantiles of the largest dictionary, merged
 // in parallel.
-func mergeDicts(dicts [][]string, par int) ([]string, [][]uint32) {
+func mergeDicts(dicts [][]string, par int, keep bool) (vals []string, n int, trans [][]uint32) {
 	total := 0
 	ref := dicts[0]
 	for _, d := range dicts {
@@ -447,23 +475,26 @@ func mergeDicts(dicts [][]string, par int) ([]string, [][]uint32) {
 		}
 		return lo, hi
 	}
-	trans := make([][]uint32, len(dicts))
+	trans = make([][]uint32, len(dicts))
 	for k, d := range dicts {
 		trans[k] = make([]uint32, len(d))
 	}
 	outs := make([][]string, nr)
+	counts := make([]int, nr)
 	var wg sync.WaitGroup
 	for r := 0; r < nr; r++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outs[r] = mergeDictRange(dicts, trans, func(d []string) (int, int) { return idRange(d, r) })
+			outs[r], counts[r] = mergeDictRange(dicts, trans, func(d []string) (int, int) { return idRange(d, r) }, keep)
 		}()
 	}
 	wg.Wait()
-	vals := make([]string, 0, total)
+	if keep {
+		vals = make([]string, 0, total)
+	}
 	for r := 0; r < nr; r++ {
-		if off := uint32(len(vals)); off > 0 {
+		if off := uint32(n); off > 0 {
 			for k, d := range dicts {
 				lo, hi := idRange(d, r)
 				t := trans[k][lo:hi]
@@ -472,67 +503,172 @@ func mergeDicts(dicts [][]string, par int) ([]string, [][]uint32) {
 				}
 			}
 		}
-		vals = append(vals, outs[r]...)
+		if keep {
+			vals = append(vals, outs[r]...)
+		}
+		n += counts[r]
 	}
-	return vals, trans
+	return vals, n, trans
 }
 
 // mergeDictRange k-way merges the id ranges of dicts, writing range-relative
-// positions into trans, and returns the range's distinct values in order.
-func mergeDictRange(dicts [][]string, trans [][]uint32, idRange func([]string) (int, int)) []string {
-	type cursor struct {
-		d      []string
-		t      []uint32
-		id, hi int
-	}
-	cs := make([]cursor, 0, len(dicts))
+// positions into trans, and returns the number of the range's distinct values and,
+// when keep, the values in order.
+func mergeDictRange(dicts [][]string, trans [][]uint32, idRange func([]string) (int, int), keep bool) ([]string, int) {
+	runs := make([]mergeRun, len(dicts))
 	n := 0
 	for k, d := range dicts {
 		lo, hi := idRange(d)
-		if lo < hi {
-			cs = append(cs, cursor{d: d, t: trans[k], id: lo, hi: hi})
-			n = max(n, hi-lo)
-		}
+		runs[k] = mergeRun{d: d, lo: lo, hi: hi}
+		n = max(n, hi-lo)
 	}
-	heap := make([]int32, len(cs))
-	for i := range heap {
-		heap[i] = int32(i)
+	var out []string
+	if keep {
+		out = make([]string, 0, n)
 	}
-	less := func(a, b int32) bool { return cs[a].d[cs[a].id] < cs[b].d[cs[b].id] }
-	down := func(i int) {
-		for {
-			l, m := 2*i+1, i
-			if l < len(heap) && less(heap[l], heap[m]) {
-				m = l
+	count := 0
+	mergeRuns(runs, func(r, id int, isNew bool) {
+		if isNew {
+			count++
+			if keep {
+				out = append(out, dicts[r][id])
 			}
-			if l+1 < len(heap) && less(heap[l+1], heap[m]) {
-				m = l + 1
+		}
+		trans[r][id] = uint32(count - 1)
+	})
+	return out, count
+}
+
+// prefix8 is the first 8 bytes of s as a big-endian integer, zero-padded: prefixes
+// order as the strings do, except that equal prefixes say nothing.
+func prefix8(s string) uint64 {
+	if len(s) >= 8 {
+		return binary.BigEndian.Uint64([]byte(s[:8]))
+	}
+	var x uint64
+	for i := 0; i < 8; i++ {
+		x <<= 8
+		if i < len(s) {
+			x |= uint64(s[i])
+		}
+	}
+	return x
+}
+
+// mergeRun is one sorted run for mergeRuns: ids lo..hi-1 of d, skipping ids whose
+// skip entry is negative (skip nil: none skipped).
+type mergeRun struct {
+	d      []string
+	lo, hi int
+	skip   []int32
+}
+
+// mergeRuns visits every (run, id) of runs in value order; isNew reports the first
+// visit of a value. Values compare by prefix8 first. Each step finds the smallest
+// current prefix by a linear scan over the live runs and visits every run holding
+// that value at once: with a handful of runs whose values mostly recur in several
+// of them (users active on many days) that is a few integer compares per value,
+// cheaper than a heap that sifts once per run.
+func mergeRuns(runs []mergeRun, visit func(r, id int, isNew bool)) {
+	type cur struct {
+		r, id, hi int
+		pre       uint64
+		pres      []uint64 // prefix8 of d[lo+i]
+		lo        int
+	}
+	next := func(c *cur) bool {
+		run := &runs[c.r]
+		for c.id++; c.id < c.hi; c.id++ {
+			if run.skip == nil || run.skip[c.id] >= 0 {
+				c.pre = c.pres[c.id-c.lo]
+				return true
 			}
-			if m == i {
-				return
+		}
+		return false
+	}
+	// Every value lies between the smallest first and the largest last value of the
+	// runs, so all share their common prefix: prefixes are taken after it.
+	var minV, maxV string
+	some := false
+	for _, run := range runs {
+		if run.lo < run.hi {
+			if !some || run.d[run.lo] < minV {
+				minV = run.d[run.lo]
 			}
-			heap[i], heap[m] = heap[m], heap[i]
-			i = m
+			if !some || run.d[run.hi-1] > maxV {
+				maxV = run.d[run.hi-1]
+			}
+			some = true
 		}
 	}
-	for i := len(heap)/2 - 1; i >= 0; i-- {
-		down(i)
+	lcp := 0
+	for lcp < len(minV) && lcp < len(maxV) && minV[lcp] == maxV[lcp] {
+		lcp++
 	}
-	out := make([]string, 0, n)
-	for len(heap) > 0 {
-		c := &cs[heap[0]]
-		s := c.d[c.id]
-		if len(out) == 0 || s != out[len(out)-1] {
-			out = append(out, s)
+	short := lcp + 8 // values up to this long are equal when prefixes and lengths are
+	act := make([]cur, 0, len(runs))
+	for r, run := range runs {
+		if run.lo >= run.hi {
+			continue
 		}
-		c.t[c.id] = uint32(len(out) - 1)
-		if c.id++; c.id == c.hi {
-			heap[0] = heap[len(heap)-1]
-			heap = heap[:len(heap)-1]
+		c := cur{r: r, id: run.lo - 1, hi: run.hi, lo: run.lo, pres: make([]uint64, run.hi-run.lo)}
+		for i, v := range run.d[run.lo:run.hi] {
+			c.pres[i] = prefix8(v[lcp:])
 		}
-		if len(heap) > 0 {
-			down(0)
+		if next(&c) {
+			act = append(act, c)
 		}
 	}
-	return out
+	tie := make([]int, 0, len(runs))
+	for len(act) > 0 {
+		m := act[0].pre
+		for i := 1; i < len(act); i++ {
+			if act[i].pre < m {
+				m = act[i].pre
+			}
+		}
+		tie = tie[:0]
+		for i := range act {
+			if act[i].pre == m {
+				tie = append(tie, i)
+			}
+		}
+		dead := false
+		if len(tie) == 1 {
+			c := &act[tie[0]]
+			visit(c.r, c.id, true)
+			dead = !next(c)
+		} else {
+			// Equal prefixes and equal lengths up to short mean equal values:
+			// no string data is read.
+			best := runs[act[tie[0]].r].d[act[tie[0]].id]
+			for _, i := range tie[1:] {
+				if s := runs[act[i].r].d[act[i].id]; !(len(s) == len(best) && len(s) <= short) && s < best {
+					best = s
+				}
+			}
+			isNew := true
+			for _, i := range tie {
+				c := &act[i]
+				if s := runs[c.r].d[c.id]; !(len(s) == len(best) && len(s) <= short) && s != best {
+					continue
+				}
+				visit(c.r, c.id, isNew)
+				isNew = false
+				if !next(c) {
+					dead = true
+				}
+			}
+		}
+		if dead {
+			j := 0
+			for i := range act {
+				if act[i].id < act[i].hi {
+					act[j] = act[i]
+					j++
+				}
+			}
+			act = act[:j]
+		}
+	}
 }

@@ -29,18 +29,34 @@
 // # Aggregation
 //
 // An Aggregate over such a chain aggregates each source separately (a single
-// dictionary key is grouped through a dense id-indexed array, other keys through hash
-// maps) and merges the partial states. Partials grouped by one sorted dictionary are
-// merged by a k-way merge over the dictionaries, split into key ranges merged in
-// parallel; their groups come out in key order. count(*) whose filters the index
-// answers is the cardinality of the selection, with no column read.
+// dictionary key is grouped through a dense id-indexed array, several dictionary keys
+// through their ids packed into one integer (a flat array or an open-addressing
+// table), other keys through hash maps) and merges the partial states. Partials
+// grouped by sorted dictionaries are merged by a k-way merge over the dictionaries
+// (split into key ranges merged in parallel; a single key's groups come out in key
+// order), packed keys being repacked in the merged ids. DISTINCT aggregates over
+// dictionary text keep per group a bitset (or roaring bitmap) of dictionary ids,
+// translated to the merged dictionary once per value at the end: no value is hashed.
+// count(*) whose filters the index answers is the cardinality of the selection, with
+// no column read.
 //
 // # Sort and top-N
 //
 // Sort materializes its input and sorts a permutation (stable). Limit over Sort keeps
 // only the best Count+Offset rows: once it holds that many, an incoming row costs one
 // comparison with the current last kept row (a typed loop when the first key is a
-// number without NULLs) and survivors are merged in by periodic re-sorts.
+// number without NULLs) and survivors are merged in by periodic re-sorts. When the
+// first key is the time column, sources are read newest first (ASC: oldest first),
+// each from its end in growing windows, and a shared bound (the time of the N-th
+// best row any worker holds) stops every source and window that cannot place a row
+// (topn_time.go).
+//
+// # Answers from metadata
+//
+// Ungrouped min/max of integer and time columns, count(*) and count(col) over a
+// scan whose filter the index and time range answer come from MinTime/MaxTime, the
+// first and last selected rows, column statistics and bitmap cardinalities, with
+// no column read (minmax_meta.go).
 //
 // # Invariants
 //

@@ -9,8 +9,10 @@ import (
 // evaluator computes expressions over batches, vectorized: one call per node per
 // batch, typed loops inside. An evaluator is owned by one goroutine.
 type evaluator struct {
-	now   time.Time
-	likes map[*Like]*likeMatcher
+	now     time.Time
+	likes   map[*Like]*likeMatcher
+	cases   map[*Case]*constCase // see case_const.go
+	caseBuf []uint32
 }
 
 func newEvaluator(now time.Time) *evaluator {
@@ -147,6 +149,9 @@ func selTrue(v *vec, sel []int32) []int32 {
 // evalCase evaluates branches lazily: a THEN runs only on the rows that reach it, so
 // CASE WHEN x = 0 THEN 0 ELSE 1/x END never divides by zero.
 func (ev *evaluator) evalCase(e *Case, b *batch) (*vec, error) {
+	if out, ok := ev.evalConstCase(e, b); ok {
+		return out, nil
+	}
 	out := newVec(e.T, b.n)
 	remaining := make([]int32, b.n)
 	for i := range remaining {

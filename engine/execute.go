@@ -176,6 +176,9 @@ func (q *query) build(p Plan) (operator, error) {
 		}
 	case *Aggregate:
 		if pl, ok := pipelineOf(p.Input); ok {
+			if op := newMetaAgg(q, p, pl); fastPaths && op != nil {
+				return op, nil
+			}
 			return newParallelAgg(q, p, pl)
 		}
 		in, err := q.build(p.Input)
@@ -193,7 +196,7 @@ func (q *query) build(p Plan) (operator, error) {
 		if s, ok := p.Input.(*Sort); ok && p.Count >= 0 {
 			if pl, ok := pipelineOf(s.Input); ok {
 				var top operator
-				if timeSortKey(s.Keys, pl) {
+				if fastPaths && timeSortKey(s.Keys, pl) {
 					top = newTimeTopN(q, s.Keys, p.Count+p.Offset, pl)
 				} else {
 					top = newParallelTopN(q, s.Keys, p.Count+p.Offset, pl)
@@ -231,6 +234,12 @@ func fieldTypes(fs []Field) []Type {
 	}
 	return out
 }
+
+// fastPaths enables the specialized paths (time-ordered top-N, metadata
+// aggregates, constant CASE, vec-op-constant arithmetic, bulk NULL masks); the
+// general paths answer the same queries. Benchmarks turn it off to measure the
+// difference (see export_test.go); nothing else touches it.
+var fastPaths = true
 
 // stage is one Filter or Project step run inside scan workers.
 type stage struct {

@@ -54,6 +54,16 @@ func (ev *evaluator) evalCall(c *Call, b *batch) (*vec, error) {
 		}
 		return out, nil
 	}
+	switch c.Func {
+	case "+", "-", "*", "/":
+		if out, ok, err := ev.arithConst(c, b); ok || err != nil {
+			return out, err
+		}
+	case "extract", "date_part":
+		if out, ok, err := ev.extractConst(c, b); ok || err != nil {
+			return out, err
+		}
+	}
 	args, err := ev.evalArgs(c.Args, b)
 	if err != nil {
 		return nil, err
@@ -565,6 +575,26 @@ func math1(name string, x *vec, rt Type) (*vec, error) {
 	f := floats(x)
 	out := newVec(rt, x.n)
 	out.nulls = x.nulls
+	if kindOf(rt) == kFloat {
+		// The common roundings as plain loops (a NULL row's slot is unspecified).
+		switch name {
+		case "floor":
+			for i, v := range f {
+				out.f[i] = math.Floor(v)
+			}
+			return out, nil
+		case "ceil", "ceiling":
+			for i, v := range f {
+				out.f[i] = math.Ceil(v)
+			}
+			return out, nil
+		case "trunc":
+			for i, v := range f {
+				out.f[i] = math.Trunc(v)
+			}
+			return out, nil
+		}
+	}
 	numeric := x.t.ID == TypeNumeric
 	for i, v := range f {
 		if x.isNull(i) {

@@ -31,6 +31,8 @@ type groupTable struct {
 	dense   []int32  // single dictionary key, byID: dictionary id → group, -1 none
 	denseOf []string // the dictionary dense refers to
 	dictOf  [][]string
+
+	packed *packedKeys // several dictionary keys, byID (packed.go)
 }
 
 func newGroupTable(types []Type, byID bool) *groupTable {
@@ -97,6 +99,24 @@ func (g *groupTable) find(cols []*vec, n int, gids []int32) error {
 		}
 		return nil
 	}
+	if g.byID && len(cols) >= 2 {
+		if g.packed != nil {
+			if g.packed.fits(cols) {
+				return g.findPacked(cols, n, gids)
+			}
+			if err := g.unpack(); err != nil {
+				return err
+			}
+		} else if g.ngroups == 0 && len(g.m) == 0 && allDict(cols) {
+			ok, err := g.startPacked(cols)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return g.findPacked(cols, n, gids)
+			}
+		}
+	}
 	if len(cols) == 1 {
 		c := cols[0]
 		if g.byID && c.isDict && (g.denseOf == nil && g.ngroups == 0 || g.denseOf != nil && sameDict(g.denseOf, c.dict)) {
@@ -105,7 +125,9 @@ func (g *groupTable) find(cols []*vec, n int, gids []int32) error {
 		if g.im != nil && !c.isDict {
 			return g.findInt(c, n, gids)
 		}
-		if g.sm != nil && !g.byID {
+		// By id, plain text (say a function of a dictionary column) still keys by
+		// value: a key also met by id merely makes a second partial group.
+		if g.sm != nil && (!g.byID || !c.isDict) {
 			return g.findText(c, n, gids)
 		}
 	}

@@ -275,6 +275,50 @@ type sourceScan struct {
 	// plainText makes readCol decode text through the source's Dict row by row
 	// instead of materializing the whole dictionary: for scans that read few rows.
 	plainText bool
+	// nullMasks holds, for scans that read most rows of [lo, hi), each nullable
+	// column's NULL flags over [lo, hi), decoded once from its bitmap (nil entry:
+	// decode per batch).
+	nullMasks map[int][]bool
+}
+
+// nullMask returns the NULL flags of col over [ss.lo, ss.hi) when the scan reads
+// enough of that range for one bulk decode of nb to beat per-batch iteration.
+func (ss *sourceScan) nullMask(col int, nb *roaring.Bitmap) []bool {
+	if m, ok := ss.nullMasks[col]; ok {
+		return m
+	}
+	if ss.nullMasks == nil {
+		ss.nullMasks = make(map[int][]bool)
+	}
+	span := ss.hi - ss.lo
+	rows := span
+	if ss.sel != nil {
+		rows = int(ss.sel.GetCardinality())
+	}
+	if !fastPaths || ss.plainText || rows < 2*BatchSize || rows*4 < span {
+		ss.nullMasks[col] = nil
+		return nil
+	}
+	mask := make([]bool, span)
+	lo, hi := uint32(ss.lo), uint32(ss.hi)
+	it := nb.ManyIterator()
+	var buf [512]uint32
+	for {
+		k := it.NextMany(buf[:])
+		if k == 0 {
+			break
+		}
+		for _, r := range buf[:k] {
+			if r >= lo && r < hi {
+				mask[r-lo] = true
+			}
+		}
+		if buf[k-1] >= hi {
+			break
+		}
+	}
+	ss.nullMasks[col] = mask
+	return mask
 }
 
 func (ss *sourceScan) dict(col int) ([]string, error) {
@@ -285,10 +329,7 @@ func (ss *sourceScan) dict(col int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
 	}
-	vals := make([]string, d.Len())
-	for i := range vals {
-		vals[i] = d.Value(uint32(i))
-	}
+	vals := cachedDictValues(d)
 	ss.dicts[col] = vals
 	return vals, nil
 }
@@ -795,23 +836,16 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 		return nil, err
 	}
 	if nb != nil && nb.IntersectsWithInterval(uint64(a), uint64(b)) {
-		// Walk the NULL rows inside [a, b) instead of probing every row.
-		span := bufs.nullSpan[:0]
-		span = append(span, make([]bool, b-a)...)
-		it := nb.Iterator()
-		it.AdvanceIfNeeded(uint32(a))
-		for it.HasNext() {
-			r := int(it.Next())
-			if r >= b {
-				break
+		if mask := ss.nullMask(col, nb); mask != nil {
+			// Read-only like every vec handed out; rows [a, b) of this read only.
+			span := mask[a-ss.lo : b-ss.lo : b-ss.lo]
+			if rel == nil {
+				out.nulls = span
+			} else {
+				out.nulls = gatherSlice(span, rel)
 			}
-			span[r-a] = true
-		}
-		bufs.nullSpan = span
-		out.nulls = pick(span, rel, b-a)
-		if bufs.reuse && rel == nil {
-			out.nulls = span
-			bufs.nullSpan = nil // handed out: the next read allocates its own
+		} else {
+			ss.walkNulls(nb, a, b, rel, bufs, out)
 		}
 		if out.s != nil {
 			for k, x := range out.nulls {
@@ -832,6 +866,28 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 		}
 	}
 	return out, nil
+}
+
+// walkNulls sets out.nulls for rows [a, b) (kept rows rel) by walking the NULL rows
+// of nb inside [a, b) instead of probing every row.
+func (ss *sourceScan) walkNulls(nb *roaring.Bitmap, a, b int, rel []int32, bufs *scanBufs, out *vec) {
+	span := bufs.nullSpan[:0]
+	span = append(span, make([]bool, b-a)...)
+	it := nb.Iterator()
+	it.AdvanceIfNeeded(uint32(a))
+	for it.HasNext() {
+		r := int(it.Next())
+		if r >= b {
+			break
+		}
+		span[r-a] = true
+	}
+	bufs.nullSpan = span
+	out.nulls = pick(span, rel, b-a)
+	if bufs.reuse && rel == nil {
+		out.nulls = span
+		bufs.nullSpan = nil // handed out: the next read allocates its own
+	}
 }
 
 // decodeText turns the dictionary ids in out into plain strings (NULL rows' ids may

@@ -1,0 +1,74 @@
+package engine
+
+import "math/bits"
+
+// u64Table is an open-addressing (linear probing) hash table from uint64 keys to
+// group ids, kept at most half full. Slots are two flat arrays: no per-entry
+// allocation and no pointers for the garbage collector to scan.
+type u64Table struct {
+	keys  []uint64
+	gids  []int32 // group + 1; 0 marks an empty slot
+	shift uint8   // 64 - log2(len(keys))
+	n     int
+}
+
+func newU64Table(capacity int) *u64Table {
+	t := &u64Table{}
+	t.alloc(max(16, capacity))
+	return t
+}
+
+func (t *u64Table) alloc(capacity int) {
+	size := 1 << bits.Len(uint(capacity*2-1)) // a power of two ≥ 2*capacity
+	t.keys = make([]uint64, size)
+	t.gids = make([]int32, size)
+	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
+}
+
+// bytes is the memory the table holds.
+func (t *u64Table) bytes() int64 { return int64(len(t.keys)) * 12 }
+
+func (t *u64Table) slot(k uint64) int {
+	return int((k * 0x9e3779b97f4a7c15) >> t.shift)
+}
+
+// get returns the group of k, or -1.
+func (t *u64Table) get(k uint64) int32 {
+	mask := len(t.keys) - 1
+	for i := t.slot(k); ; i = (i + 1) & mask {
+		g := t.gids[i]
+		if g == 0 {
+			return -1
+		}
+		if t.keys[i] == k {
+			return g - 1
+		}
+	}
+}
+
+// put adds k → g; k must be absent. It reports whether the table grew.
+func (t *u64Table) put(k uint64, g int32) bool {
+	grew := false
+	if 2*(t.n+1) > len(t.keys) {
+		keys, gids := t.keys, t.gids
+		t.alloc(len(keys))
+		for i, og := range gids {
+			if og != 0 {
+				t.insert(keys[i], og)
+			}
+		}
+		grew = true
+	}
+	t.insert(k, g+1)
+	t.n++
+	return grew
+}
+
+func (t *u64Table) insert(k uint64, g1 int32) {
+	mask := len(t.keys) - 1
+	i := t.slot(k)
+	for t.gids[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.keys[i], t.gids[i] = k, g1
+}

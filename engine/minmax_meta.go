@@ -1,0 +1,336 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/stratadb/strata/storage"
+)
+
+// min/max from metadata.
+//
+// An ungrouped Aggregate whose aggregates are all min/max of integer or timestamp
+// columns, count(*) or count(col), over a scan with no residual filter, is answered
+// per source
+// without reading the column: for the time column from the first and last selected
+// rows (a source's rows are sorted by time; MinTime/MaxTime when the whole source is
+// selected), for another column from its statistics when the whole source is
+// selected; count(col) is the number of selected rows minus the selected rows of
+// the column's NULL bitmap. A source where that is not possible (a residual filter, a partial
+// selection of a non-time column) is scanned, reading only the needed columns.
+
+// metaAgg is one aggregate of a metaAggOp.
+type metaAgg struct {
+	count    bool // count(*)
+	countCol bool // count(col): the selected rows minus the NULL ones
+	max      bool
+	col      int // table column (min/max)
+	isTS     bool
+	t        Type
+}
+
+// metaAggState is the running result of one metaAgg.
+type metaAggState struct {
+	n   int64 // count(*)
+	has bool
+	v   int64
+}
+
+func (s *metaAggState) add(a *metaAgg, v int64) {
+	if !s.has || (a.max && v > s.v) || (!a.max && v < s.v) {
+		s.v, s.has = v, true
+	}
+}
+
+func (s *metaAggState) merge(a *metaAgg, o *metaAggState) {
+	s.n += o.n
+	if o.has {
+		s.add(a, o.v)
+	}
+}
+
+// pipelineTableColumn maps column idx of the pipeline's output to a table column of
+// its scan, through Project stages of plain column references; ok is false when a
+// Filter stage or a computed column is in the way.
+func pipelineTableColumn(pl *pipeline, idx int) (int, bool) {
+	for i := len(pl.stages) - 1; i >= 0; i-- {
+		st := pl.stages[i]
+		if st.filter != nil || idx < 0 || idx >= len(st.exprs) {
+			return 0, false
+		}
+		r, ok := st.exprs[idx].(*ColRef)
+		if !ok {
+			return 0, false
+		}
+		idx = r.Index
+	}
+	s := pl.scan
+	if idx < 0 || idx >= len(s.Columns) {
+		return 0, false
+	}
+	c := s.Columns[idx]
+	return c, c >= 0 && c < len(s.Schema.Columns)
+}
+
+// newMetaAgg returns the metadata answer of p over pl, or nil when p is not of the
+// form it answers.
+func newMetaAgg(q *query, p *Aggregate, pl *pipeline) operator {
+	if len(p.Groups) > 0 || len(p.Aggs) == 0 || len(p.Out) != len(p.Aggs) {
+		return nil
+	}
+	for _, st := range pl.stages {
+		if st.filter != nil {
+			return nil
+		}
+	}
+	schema := pl.scan.Schema
+	aggs := make([]metaAgg, len(p.Aggs))
+	for i, a := range p.Aggs {
+		if a.Filter != nil {
+			return nil
+		}
+		switch {
+		case a.Func == "count" && len(a.Args) == 0:
+			aggs[i] = metaAgg{count: true, t: p.Out[i].Type}
+			continue
+		case a.Func == "count" && len(a.Args) == 1 && !a.Distinct:
+			r, ok := a.Args[0].(*ColRef)
+			if !ok {
+				return nil
+			}
+			c, ok := pipelineTableColumn(pl, r.Index)
+			if !ok {
+				return nil
+			}
+			aggs[i] = metaAgg{countCol: true, col: c, t: p.Out[i].Type}
+			continue
+		case (a.Func == "min" || a.Func == "max") && len(a.Args) == 1:
+		default:
+			return nil
+		}
+		r, ok := a.Args[0].(*ColRef)
+		if !ok || kindOf(a.T) != kInt || kindOf(p.Out[i].Type) != kInt {
+			return nil
+		}
+		c, ok := pipelineTableColumn(pl, r.Index)
+		if !ok {
+			return nil
+		}
+		switch schema.Columns[c].Type {
+		case storage.TypeInt64, storage.TypeTimestamp:
+		default:
+			return nil
+		}
+		aggs[i] = metaAgg{max: a.Func == "max", col: c, isTS: c == schema.TimeColumn, t: p.Out[i].Type}
+	}
+	sc := newScanner(q, pl.scan)
+	run := func(ctx context.Context) ([]*batch, error) {
+		ctx, cancel := mergeCtx(ctx, q.ctx)
+		defer cancel()
+		total := make([]metaAggState, len(aggs))
+		var mu sync.Mutex
+		err := forEachSource(ctx, q, pl.scan.Sources, func(ctx context.Context, w *worker, src storage.Source) error {
+			ss, err := sc.prepare(src, w.ev)
+			if err != nil || ss == nil {
+				return err
+			}
+			local := make([]metaAggState, len(aggs))
+			if err := metaSource(ctx, ss, w, aggs, local); err != nil {
+				return err
+			}
+			mu.Lock()
+			for i := range aggs {
+				total[i].merge(&aggs[i], &local[i])
+			}
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out := &batch{n: 1, cols: make([]*vec, len(aggs))}
+		for i, a := range aggs {
+			v := &vec{t: a.t, n: 1, i: make([]int64, 1)}
+			switch {
+			case a.count || a.countCol:
+				v.i[0] = total[i].n
+			case total[i].has:
+				v.i[0] = total[i].v
+			default:
+				v.nulls = []bool{true}
+			}
+			out.cols[i] = v
+		}
+		return []*batch{out}, nil
+	}
+	return &aggOp{run: run}
+}
+
+// metaSource computes aggs over the selected rows of one source into st.
+func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, st []metaAggState) error {
+	src := ss.src
+	whole := ss.sel == nil && ss.lo == 0 && ss.hi == ss.n
+	var scanCols []int // table columns that need a scan (-1: count(*))
+	viaScan := make([]bool, len(aggs))
+	var buf [1]int64
+	timeAt := func(row int) (int64, error) {
+		v, err := src.ReadInt64(ss.sc.s.Schema.TimeColumn, row, row+1, buf[:0])
+		if err == nil && len(v) != 1 {
+			err = fmt.Errorf("short time column read")
+		}
+		if err != nil {
+			return 0, fmt.Errorf("scan %s: source %s: %w", ss.sc.s.Table, src.Name(), err)
+		}
+		return v[0], nil
+	}
+	cnt, counted := ss.count()
+	for i, a := range aggs {
+		switch {
+		case a.countCol && len(ss.residual) == 0:
+			nb, err := ss.nullsOf(a.col)
+			if err != nil {
+				return err
+			}
+			st[i].n = cnt
+			switch {
+			case nb == nil:
+			case ss.sel != nil:
+				st[i].n -= int64(ss.sel.AndCardinality(nb))
+			default:
+				st[i].n -= int64(rangeCardinality(nb, ss.lo, ss.hi))
+			}
+		case a.countCol:
+			scanCols = append(scanCols, a.col)
+			viaScan[i] = true
+		case a.count:
+			if !counted {
+				scanCols = append(scanCols, -1)
+				viaScan[i] = true
+				continue
+			}
+			st[i].n = cnt
+		case len(ss.residual) > 0:
+			scanCols = append(scanCols, a.col)
+			viaScan[i] = true
+		case a.isTS:
+			var row int
+			switch {
+			case whole:
+				if a.max {
+					st[i].add(&a, src.MaxTime())
+				} else {
+					st[i].add(&a, src.MinTime())
+				}
+				continue
+			case ss.sel != nil && a.max:
+				row = int(ss.sel.Maximum())
+			case ss.sel != nil:
+				row = int(ss.sel.Minimum())
+			case a.max:
+				row = ss.hi - 1
+			default:
+				row = ss.lo
+			}
+			t, err := timeAt(row)
+			if err != nil {
+				return err
+			}
+			st[i].add(&a, t)
+		case whole:
+			cs := src.Stats(a.col)
+			if !cs.HasMinMax {
+				continue // every value NULL
+			}
+			if a.max {
+				st[i].add(&a, cs.MaxInt)
+			} else {
+				st[i].add(&a, cs.MinInt)
+			}
+		default:
+			scanCols = append(scanCols, a.col)
+			viaScan[i] = true
+		}
+	}
+	if len(scanCols) == 0 {
+		return nil
+	}
+	// Scan the source for the aggregates not answered above, reading only their
+	// columns: the scan's output becomes exactly those columns.
+	var cols []int
+	for _, c := range scanCols {
+		if c >= 0 && !containsInt(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	cp := *ss
+	ss = &cp
+	s2 := *ss.sc.s
+	s2.Columns = cols
+	s2.Out = nil
+	sc2 := *ss.sc
+	sc2.s = &s2
+	ss.sc = &sc2
+	ss.read = append([]int(nil), cols...)
+	for _, e := range ss.residual {
+		for _, c := range columnsOf(e, nil) {
+			if !containsInt(ss.read, c) {
+				ss.read = append(ss.read, c)
+			}
+		}
+	}
+	w.bufs.reuse = true // batches are consumed before the next read
+	return ss.run(ctx, w.ev, &w.bufs, func(b *batch) error {
+		for i, a := range aggs {
+			if !viaScan[i] {
+				continue // answered from metadata
+			}
+			if a.count {
+				st[i].n += int64(b.n)
+				continue
+			}
+			v := b.cols[indexInt(cols, a.col)]
+			if a.countCol {
+				st[i].n += int64(b.n)
+				if v.nulls != nil {
+					for _, x := range v.nulls[:b.n] {
+						if x {
+							st[i].n--
+						}
+					}
+				}
+				continue
+			}
+			for r, x := range v.i[:b.n] {
+				if v.nulls == nil || !v.nulls[r] {
+					st[i].add(&a, x)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func containsInt(s []int, x int) bool { return indexInt(s, x) >= 0 }
+
+func indexInt(s []int, x int) int {
+	for i, y := range s {
+		if y == x {
+			return i
+		}
+	}
+	return -1
+}
+
+// rangeCardinality returns the number of values of bm in [lo, hi).
+func rangeCardinality(bm *roaring.Bitmap, lo, hi int) uint64 {
+	if lo >= hi {
+		return 0
+	}
+	n := bm.Rank(uint32(hi - 1))
+	if lo > 0 {
+		n -= bm.Rank(uint32(lo - 1))
+	}
+	return n
+}
