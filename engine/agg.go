@@ -703,6 +703,7 @@ func (a *aggCore) consume(ev *evaluator, b *batch) error {
 // mergeFrom folds a partial aggregation into a.
 func (a *aggCore) mergeFrom(o *aggCore) error {
 	n := o.table.ngroups
+	o.table.materialize()
 	mapping := make([]int32, n)
 	if err := a.table.find(o.table.keys, n, mapping); err != nil {
 		return err
@@ -1061,11 +1062,13 @@ func (a *aggCore) mergeSorted(parts []*aggCore) error {
 // distinct keys in order.
 func mergeRange(parts []*aggCore, mappings [][]int32, idRange func(p int) (int, int)) []string {
 	runs := make([]mergeRun, len(parts))
+	most := 0
 	for p, part := range parts {
 		lo, hi := idRange(p)
 		runs[p] = mergeRun{d: part.table.denseOf, lo: lo, hi: hi, skip: part.table.dense}
+		most = max(most, hi-lo)
 	}
-	var keys []string
+	keys := make([]string, 0, most+most/4)
 	mergeRuns(runs, func(p, id int, isNew bool) {
 		if isNew {
 			keys = append(keys, runs[p].d[id])

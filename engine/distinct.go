@@ -573,8 +573,9 @@ func mergeRuns(runs []mergeRun, visit func(r, id int, isNew bool)) {
 	type cur struct {
 		r, id, hi int
 		pre       uint64
-		pres      []uint64 // prefix8 of d[lo+i]
+		pres      []uint64 // prefix8 of d[lo+i] after the common prefix
 		lo        int
+		d         []string
 	}
 	next := func(c *cur) bool {
 		run := &runs[c.r]
@@ -611,7 +612,7 @@ func mergeRuns(runs []mergeRun, visit func(r, id int, isNew bool)) {
 		if run.lo >= run.hi {
 			continue
 		}
-		c := cur{r: r, id: run.lo - 1, hi: run.hi, lo: run.lo, pres: make([]uint64, run.hi-run.lo)}
+		c := cur{r: r, id: run.lo - 1, hi: run.hi, lo: run.lo, d: run.d, pres: make([]uint64, run.hi-run.lo)}
 		for i, v := range run.d[run.lo:run.hi] {
 			c.pres[i] = prefix8(v[lcp:])
 		}
@@ -641,16 +642,16 @@ func mergeRuns(runs []mergeRun, visit func(r, id int, isNew bool)) {
 		} else {
 			// Equal prefixes and equal lengths up to short mean equal values:
 			// no string data is read.
-			best := runs[act[tie[0]].r].d[act[tie[0]].id]
+			best := act[tie[0]].d[act[tie[0]].id]
 			for _, i := range tie[1:] {
-				if s := runs[act[i].r].d[act[i].id]; !(len(s) == len(best) && len(s) <= short) && s < best {
+				if s := act[i].d[act[i].id]; !(len(s) == len(best) && len(s) <= short) && s < best {
 					best = s
 				}
 			}
 			isNew := true
 			for _, i := range tie {
 				c := &act[i]
-				if s := runs[c.r].d[c.id]; !(len(s) == len(best) && len(s) <= short) && s != best {
+				if s := c.d[c.id]; !(len(s) == len(best) && len(s) <= short) && s != best {
 					continue
 				}
 				visit(c.r, c.id, isNew)

@@ -11,7 +11,10 @@ import (
 // A table built with byID (one per source, during partial aggregation) keys
 // dictionary text by dictionary id instead of by value: ids of one dictionary are
 // exact, and a key seen through two different dictionaries merely yields two partial
-// groups that the final merge, which keys by value, folds together.
+// groups that the final merge, which keys by value, folds together. By id, a single
+// dictionary key goes through dense (an id-indexed array) and several dictionary keys
+// through packed (their ids packed into one integer, packed.go); a packed table keeps
+// its key rows implicit until materialize.
 type groupTable struct {
 	types   []Type
 	byID    bool
@@ -165,9 +168,23 @@ func (g *groupTable) findDense(c *vec, n int, gids []int32) error {
 		id := c.ids[i]
 		gr := g.dense[id]
 		if gr < 0 {
-			var err error
-			if gr, err = g.newGroup(cols, i); err != nil {
-				return err
+			if k := g.keys[0]; k.isDict {
+				// newGroup, specialized: the key row is the id.
+				gr = int32(g.ngroups)
+				g.ngroups++
+				k.ids = append(k.ids, id)
+				if k.nulls != nil {
+					k.nulls = append(k.nulls, false)
+				}
+				k.n++
+				if err := g.charge(g.groupBytes()); err != nil {
+					return err
+				}
+			} else {
+				var err error
+				if gr, err = g.newGroup(cols, i); err != nil {
+					return err
+				}
 			}
 			g.dense[id] = gr
 		}

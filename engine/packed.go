@@ -18,12 +18,21 @@ import (
 // for tests.)
 var packedDenseMax uint64 = 1 << 20
 
+// mergeDenseMax bounds the merged key space looked up through a flat array. (A
+// variable for tests.)
+var mergeDenseMax uint64 = 1 << 22
+
 type packedKeys struct {
 	dicts [][]string
-	mult  []uint64
+	mult  []uint64 // 1 << shift
+	radix []uint64 // 1 << bits of the column's field
+	shift []uint8
 	dense []int32 // packed key → group, -1 none; nil: ht
 	ht    *u64Table
 	buf   []uint64
+	// keys holds each group's packed key; the table's key vecs stay empty until
+	// materialize (the merge of packed partials reads keys directly).
+	keys []uint64
 }
 
 // packMults returns the multiplier of each column for radices, or false when the
@@ -42,19 +51,24 @@ func packMults(radix []uint64) ([]uint64, uint64, bool) {
 	return mult, space, true
 }
 
+// newPackedKeys packs cols' codes into bit fields (column c at mult[c] = 1<<shift,
+// radix[c] a power of two): a partial's keys decode by shift and mask.
 func newPackedKeys(cols []*vec) *packedKeys {
-	radix := make([]uint64, len(cols))
-	p := &packedKeys{dicts: make([][]string, len(cols))}
+	p := &packedKeys{dicts: make([][]string, len(cols)), mult: make([]uint64, len(cols)),
+		radix: make([]uint64, len(cols)), shift: make([]uint8, len(cols))}
+	total := 0
 	for c, v := range cols {
 		p.dicts[c] = v.dict
-		radix[c] = uint64(len(v.dict)) + 1
+		b := bits.Len(uint(len(v.dict))) // codes 0..len(dict)
+		p.shift[c] = uint8(total)
+		p.mult[c] = 1 << total
+		p.radix[c] = 1 << b
+		total += b
+		if total > 63 {
+			return nil
+		}
 	}
-	mult, space, ok := packMults(radix)
-	if !ok {
-		return nil
-	}
-	p.mult = mult
-	if space <= packedDenseMax {
+	if space := uint64(1) << total; space <= packedDenseMax {
 		p.dense = make([]int32, space)
 		for i := range p.dense {
 			p.dense[i] = -1
@@ -64,6 +78,9 @@ func newPackedKeys(cols []*vec) *packedKeys {
 	}
 	return p
 }
+
+// code returns column c's code (id+1, 0 for NULL) in packed key k.
+func (p *packedKeys) code(k uint64, c int) uint64 { return (k >> p.shift[c]) & (p.radix[c] - 1) }
 
 func (p *packedKeys) bytes() int64 {
 	if p.ht != nil {
@@ -131,7 +148,7 @@ func (g *groupTable) findPacked(cols []*vec, n int, gids []int32) error {
 			gr := p.dense[k]
 			if gr < 0 {
 				var err error
-				if gr, err = g.newGroup(cols, i); err != nil {
+				if gr, err = g.newPackedGroup(k); err != nil {
 					return err
 				}
 				p.dense[k] = gr
@@ -144,7 +161,7 @@ func (g *groupTable) findPacked(cols []*vec, n int, gids []int32) error {
 		gr := p.ht.get(k)
 		if gr < 0 {
 			var err error
-			if gr, err = g.newGroup(cols, i); err != nil {
+			if gr, err = g.newPackedGroup(k); err != nil {
 				return err
 			}
 			before := p.ht.bytes()
@@ -159,6 +176,36 @@ func (g *groupTable) findPacked(cols []*vec, n int, gids []int32) error {
 	return nil
 }
 
+func (g *groupTable) newPackedGroup(k uint64) (int32, error) {
+	id := int32(g.ngroups)
+	g.ngroups++
+	g.packed.keys = append(g.packed.keys, k)
+	return id, g.charge(g.groupBytes())
+}
+
+// materialize fills the key vecs of a packed table from the packed keys.
+func (g *groupTable) materialize() {
+	p := g.packed
+	if p == nil || g.keys[0].n == g.ngroups {
+		return
+	}
+	ng := g.ngroups
+	for c, kv := range g.keys {
+		*kv = vec{t: kv.t, n: ng, isDict: true, dict: p.dicts[c], ids: make([]uint32, ng)}
+		for gr, k := range p.keys {
+			code := p.code(k, c)
+			if code == 0 {
+				if kv.nulls == nil {
+					kv.nulls = make([]bool, ng)
+				}
+				kv.nulls[gr] = true
+				continue
+			}
+			kv.ids[gr] = uint32(code - 1)
+		}
+	}
+}
+
 // startPacked switches an empty table to packed keys for cols, if they pack.
 func (g *groupTable) startPacked(cols []*vec) (bool, error) {
 	p := newPackedKeys(cols)
@@ -166,15 +213,13 @@ func (g *groupTable) startPacked(cols []*vec) (bool, error) {
 		return false, nil
 	}
 	g.packed = p
-	for c, v := range cols {
-		g.keys[c].isDict, g.keys[c].dict = true, v.dict
-	}
 	return true, g.charge(p.bytes())
 }
 
 // unpack moves the groups of a packed table into the encoded-key map (a batch that
 // does not pack arrived).
 func (g *groupTable) unpack() error {
+	g.materialize()
 	p := g.packed
 	g.packed = nil
 	for c := range g.keys {
@@ -201,8 +246,8 @@ func packedMergeable(a *aggCore) bool {
 	if p == nil || len(a.table.m) > 0 {
 		return false
 	}
-	for c, k := range a.table.keys {
-		if !k.isDict || !sameDict(k.dict, p.dicts[c]) || !strictlySorted(p.dicts[c]) {
+	for _, d := range p.dicts {
+		if !strictlySorted(d) {
 			return false
 		}
 	}
@@ -248,7 +293,7 @@ func (a *aggCore) mergePacked(parts []*aggCore) (bool, error) {
 			held += int64(len(x)) * 4
 		}
 	}
-	mult, _, ok := packMults(radix)
+	mult, space, ok := packMults(radix)
 	if !ok {
 		return false, nil
 	}
@@ -259,29 +304,57 @@ func (a *aggCore) mergePacked(parts []*aggCore) (bool, error) {
 	for _, part := range parts {
 		total += part.table.ngroups
 	}
-	ht := newU64Table(total / 2)
+	// A flat array when the merged key space is small: cache-friendlier than the
+	// hash table for the key spaces of a few columns.
+	var dense []int32
+	var ht *u64Table
+	if space <= mergeDenseMax {
+		dense = make([]int32, space)
+		for i := range dense {
+			dense[i] = -1
+		}
+		if err := a.table.charge(int64(space) * 4); err != nil {
+			return true, err
+		}
+	} else {
+		ht = newU64Table(total / 2)
+	}
 	var packed []uint64 // packed key of each merged group
 	mappings := make([][]int32, len(parts))
 	for pi, part := range parts {
+		pp := part.table.packed
 		n := part.table.ngroups
 		keys := make([]uint64, n)
-		for c, kv := range part.table.keys {
+		for c := 0; c < ncol; c++ {
 			t, m := trans[c][pi], mult[c]
-			for i := 0; i < n; i++ {
-				if !kv.isNull(i) {
-					keys[i] += (uint64(t[kv.ids[i]]) + 1) * m
+			sh, mask := pp.shift[c], pp.radix[c]-1
+			for i, pk := range pp.keys {
+				if code := (pk >> sh) & mask; code != 0 {
+					keys[i] += (uint64(t[code-1]) + 1) * m
 				}
 			}
 		}
 		mapping := make([]int32, n)
-		for i, k := range keys {
-			g := ht.get(k)
-			if g < 0 {
-				g = int32(len(packed))
-				packed = append(packed, k)
-				ht.put(k, g)
+		if dense != nil {
+			for i, k := range keys {
+				g := dense[k]
+				if g < 0 {
+					g = int32(len(packed))
+					packed = append(packed, k)
+					dense[k] = g
+				}
+				mapping[i] = g
 			}
-			mapping[i] = g
+		} else {
+			for i, k := range keys {
+				g := ht.get(k)
+				if g < 0 {
+					g = int32(len(packed))
+					packed = append(packed, k)
+					ht.put(k, g)
+				}
+				mapping[i] = g
+			}
 		}
 		mappings[pi] = mapping
 	}
@@ -305,7 +378,11 @@ func (a *aggCore) mergePacked(parts []*aggCore) (bool, error) {
 		}
 	}
 	a.table.ngroups = ng
-	if err := a.table.charge(int64(ng)*(a.table.groupBytes()+8) + ht.bytes()); err != nil {
+	htBytes := int64(0)
+	if ht != nil {
+		htBytes = ht.bytes()
+	}
+	if err := a.table.charge(int64(ng)*(a.table.groupBytes()+8) + htBytes); err != nil {
 		return true, err
 	}
 	if err := a.growAccs(); err != nil {

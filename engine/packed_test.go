@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -45,11 +46,11 @@ func TestPackMults(t *testing.T) {
 // cardinality, all with NULLs) over sources with different, sorted and unsorted
 // dictionaries, and checks every group against a plain loop.
 func TestGroupByPackedKeys(t *testing.T) {
-	defer func(m uint64) { packedDenseMax = m }(packedDenseMax)
+	defer func(m, g uint64) { packedDenseMax, mergeDenseMax = m, g }(packedDenseMax, mergeDenseMax)
 	for _, card := range []int{50, 3000, 400000} {
-		packedDenseMax = 1 << 20
+		packedDenseMax, mergeDenseMax = 1<<20, 1<<22
 		if card == 3000 {
-			packedDenseMax = 0 // hash table lookups
+			packedDenseMax, mergeDenseMax = 0, 0 // hash table lookups
 		}
 		d, raw := distinctData(uint64(card), 7, 6000, card)
 		for _, ncol := range []int{2, 3} {
@@ -158,5 +159,44 @@ func TestGroupTableUnpack(t *testing.T) {
 	}
 	if gids[0] != gids[3] {
 		t.Fatalf("equal keys in different groups: %v", gids)
+	}
+}
+
+// TestGroupByPackedMemoryLimit: packed tables and the packed merge count against
+// the limit.
+func TestGroupByPackedMemoryLimit(t *testing.T) {
+	d, _ := distinctData(4, 4, 30000, 300000)
+	p := &Aggregate{Input: scanOf(d, []int{cNote, cDevice}, nil),
+		Groups: []Expr{&ColRef{Index: 0, T: Text}, &ColRef{Index: 1, T: Text}},
+		Aggs:   []AggCall{{Func: "count", T: Int64}}, Out: []Field{{"note", Text}, {"device", Text}, {"count", Int64}}}
+	_, err := runErr(p, Options{MemoryLimit: 1 << 20})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeOutOfMemory {
+		t.Fatalf("got %v, want SQLSTATE 53200", err)
+	}
+	if _, err := runErr(p, Options{MemoryLimit: 1 << 30}); err != nil {
+		t.Fatalf("with a large limit: %v", err)
+	}
+}
+
+// TestGroupTableDenseThenPlain: a by-id single-key table that met plain text after
+// dictionary ids (its key rows became values) keeps correct keys for later ids.
+func TestGroupTableDenseThenPlain(t *testing.T) {
+	g := newGroupTable([]Type{Text}, true)
+	dict := []string{"a", "b", "c"}
+	gids := make([]int32, 3)
+	find := func(v *vec) {
+		t.Helper()
+		if err := g.find([]*vec{v}, v.n, gids[:v.n]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	find(&vec{t: Text, n: 2, isDict: true, dict: dict, ids: []uint32{0, 1}})
+	find(&vec{t: Text, n: 1, s: []string{"z"}})
+	find(&vec{t: Text, n: 3, isDict: true, dict: dict, ids: []uint32{2, 0, 2}})
+	for i, want := range []string{"c", "a", "c"} {
+		if got := g.keys[0].str(int(gids[i])); got != want {
+			t.Fatalf("row %d: group %d has key %q, want %q", i, gids[i], got, want)
+		}
 	}
 }
