@@ -1,4 +1,4 @@
-package engine_test
+package inproc_test
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 
 	"github.com/stratadb/strata/bench"
 	"github.com/stratadb/strata/bench/inproc"
-	"github.com/stratadb/strata/engine"
 )
 
 var (
@@ -54,11 +53,8 @@ func suiteStrata(b *testing.B) *inproc.Strata {
 }
 
 // BenchmarkSuite times the bench suite's queries through the SQL layer over real
-// segments (go test -run '^$' -bench 'Suite/latest_events'). STRATA_FAST_PATHS=0
-// runs them with the specialized paths off, for before/after comparisons.
+// segments (go test -run '^$' -bench 'Suite/latest_events' ./bench/inproc).
 func BenchmarkSuite(b *testing.B) {
-	engine.SetFastPaths(os.Getenv("STRATA_FAST_PATHS") != "0")
-	defer engine.SetFastPaths(true)
 	for _, q := range bench.Queries {
 		b.Run(q.Name, func(b *testing.B) {
 			s := suiteStrata(b)
