@@ -332,6 +332,18 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		}
 	}
 	parts = live
+	if a.space == nil && len(parts) >= 2 && sparseSets(parts) {
+		// A selective filter (one user's sessions) leaves a few ids out of large
+		// dictionaries: translating just those through a hash of values costs far
+		// less than merging or indexing whole dictionaries.
+		a.space = &idSpace{owned: true}
+		for _, p := range parts {
+			if err := a.mergeByValue(p.sets, p.m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if a.space != nil || len(parts) < 2 {
 		for _, p := range parts {
 			if err := a.merge(p.sets, p.m); err != nil {
@@ -392,6 +404,50 @@ func (a *idSets) mergeAll(parts []idPart) error {
 			if err := a.merge(p.sets, p.m); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// sparseRatio: partials whose sets hold fewer than 1/sparseRatio of their
+// dictionaries' ids are merged value by value (mergeByValue), not by dictionary
+// merge; 0 turns the value-by-value merge off. (A variable for tests.)
+var sparseRatio int64 = 16
+
+// sparseSets reports whether the partials' sets are sparse against their spaces.
+func sparseSets(parts []idPart) bool {
+	var ids, space int64
+	for _, p := range parts {
+		space += int64(p.sets.space.size())
+		for i := range p.sets.sets {
+			ids += p.sets.sets[i].card()
+		}
+	}
+	return sparseRatio > 0 && ids*sparseRatio < space
+}
+
+// mergeByValue ORs o's sets into a (whose space is owned), translating each id
+// met through the value's id in a's space.
+func (a *idSets) mergeByValue(o *idSets, m []int32) error {
+	vals := o.space.values()
+	for i := range o.sets {
+		src := &o.sets[i]
+		if src.bits == nil && src.rb == nil {
+			continue
+		}
+		g := m[i]
+		var err error
+		src.each(func(id uint32) {
+			if err != nil {
+				return
+			}
+			x, held := a.space.id(vals[id])
+			if err = a.charge(held); err == nil {
+				err = a.add(g, x)
+			}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

@@ -183,9 +183,11 @@ func TestCountDistinctDictionary(t *testing.T) {
 				"parallel": func() Plan { return scanOf(d, []int{cCountry, cNote}, nil) },
 				"hash":     func() Plan { return &Limit{Input: scanOf(d, []int{cCountry, cNote}, nil), Count: 1 << 40} },
 			}
-			defer func(b int64) { denseBudget = b }(denseBudget)
+			defer func(b, r int64) { denseBudget, sparseRatio = b, r }(denseBudget, sparseRatio)
 			for name, in := range inputs {
-				for _, par := range []int{1, 3} {
+				for _, par := range []int{1, 2, 3} {
+					// Partials merged by dictionary merge (1, 3) and value by value (2).
+					sparseRatio = map[int]int64{1: 16, 2: 1 << 40, 3: 0}[par]
 					// Bitsets, roaring bitmaps only, and a mix.
 					denseBudget = []int64{8 << 20, 0, 2000}[par%3]
 					if name == "hash" {
