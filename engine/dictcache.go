@@ -29,6 +29,9 @@ var dictCache struct {
 
 // cachedDictValues returns the values of d by id, decoded once per dictionary.
 func cachedDictValues(d storage.Dict) []string {
+	if dv, ok := d.(storage.DictValues); ok && fastPaths {
+		return dv.Values() // kept by the source itself for as long as it is open
+	}
 	n := d.Len()
 	cacheable := fastPaths && n > 0 && n <= dictCacheMaxValues/4 && d.Sorted() &&
 		reflect.TypeOf(d).Kind() == reflect.Pointer // comparable, stable identity

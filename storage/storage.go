@@ -251,6 +251,14 @@ type Dict interface {
 	Sorted() bool
 }
 
+// DictValues is implemented by dictionaries that can hand out all their values at
+// once, by id, without copying (a sealed segment's). The slice is read-only and
+// stays valid while the Source is open. Scans use it to avoid decoding a large
+// dictionary value by value.
+type DictValues interface {
+	Values() []string
+}
+
 // Source is the scan contract. Values are read in row ranges [start, end) into
 // caller-owned slices (dst is truncated and appended to, then returned), so scans do
 // not allocate per batch. Implementations are safe for concurrent use by many readers.

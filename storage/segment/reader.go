@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -634,6 +635,22 @@ type dictionary struct {
 	offs       []uint32 // value id spans values[offs[id]:offs[id+1]]
 	bitmapRefs []sectionRef
 	bitmaps    []atomic.Pointer[roaring.Bitmap]
+
+	byIDOnce sync.Once
+	byID     []string // Values: built on first use, substrings of values
+}
+
+// Values returns every value by id (storage.DictValues). The slice is built once per
+// open segment (16 bytes of string header per value; the bytes are shared with the
+// dictionary) and is read-only.
+func (d *dictionary) Values() []string {
+	d.byIDOnce.Do(func() {
+		d.byID = make([]string, d.Len())
+		for i := range d.byID {
+			d.byID[i] = d.values[d.offs[i]:d.offs[i+1]]
+		}
+	})
+	return d.byID
 }
 
 func (d *dictionary) Len() int     { return len(d.offs) - 1 }

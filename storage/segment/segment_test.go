@@ -345,6 +345,13 @@ func checkDict(t *testing.T, r *Reader, want *storage.Columns, col int) {
 	if d.Len() != len(values) {
 		t.Fatalf("column %s: dictionary of %d values, want %d", name, d.Len(), len(values))
 	}
+	dv, ok := d.(storage.DictValues)
+	if !ok {
+		t.Fatalf("column %s: the dictionary does not implement storage.DictValues", name)
+	}
+	if got := dv.Values(); !slices.Equal(got, values) {
+		t.Fatalf("column %s: Values() = %.100q, want %.100q", name, got, values)
+	}
 	for id, v := range values {
 		if got := d.Value(uint32(id)); got != v {
 			t.Fatalf("column %s: Value(%d) = %q, want %q", name, id, got, v)
