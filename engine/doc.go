@@ -24,7 +24,9 @@
 // (4) reads only the needed columns, only over row windows holding selected rows,
 // evaluating the remaining conjuncts vectorized on those rows. Sources are processed
 // by Options.Parallelism workers (default GOMAXPROCS). Filter/Project chains over a
-// Scan run inside the workers; batch order across sources is not defined.
+// Scan run inside the workers; batch order across sources is not defined. Text
+// vecs carry a source's dictionary as its []string of values, which a sealed segment
+// keeps while open (storage.DictValues), so no query decodes a dictionary.
 //
 // # Aggregation
 //
@@ -36,7 +38,9 @@
 // (split into key ranges merged in parallel; a single key's groups come out in key
 // order), packed keys being repacked in the merged ids. DISTINCT aggregates over
 // dictionary text keep per group a bitset (or roaring bitmap) of dictionary ids,
-// translated to the merged dictionary once per value at the end: no value is hashed.
+// translated to the merged dictionary once per value at the end: no value is hashed;
+// when the sets are sparse against their dictionaries (a selective filter) only the
+// ids met are translated, through a hash of their values.
 // count(*) whose filters the index answers is the cardinality of the selection, with
 // no column read.
 //

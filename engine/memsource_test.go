@@ -33,6 +33,7 @@ type memDict struct{ vals []string }
 func (d *memDict) Len() int               { return len(d.vals) }
 func (d *memDict) Value(id uint32) string { return d.vals[id] }
 func (d *memDict) Sorted() bool           { return true }
+func (d *memDict) Values() []string       { return d.vals }
 func (d *memDict) Lookup(s string) (uint32, bool) {
 	i := sort.SearchStrings(d.vals, s)
 	if i < len(d.vals) && d.vals[i] == s {

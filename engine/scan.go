@@ -329,7 +329,7 @@ func (ss *sourceScan) dict(col int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
 	}
-	vals := cachedDictValues(d)
+	vals := dictValues(d)
 	ss.dicts[col] = vals
 	return vals, nil
 }
