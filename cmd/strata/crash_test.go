@@ -123,3 +123,53 @@ func TestKilledDuringCopy(t *testing.T) {
 		t.Fatalf("after reloading: count = %s, want 51000", got)
 	}
 }
+
+// TestClientDropsDuringCopy closes the client's socket in the middle of a COPY that
+// has already staged segment files: the server aborts the COPY, nothing of it becomes
+// visible, the staged files are deleted, and the server keeps serving.
+func TestClientDropsDuringCopy(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	s := startStrata(t, dataDir)
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, s.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(ctx, bench.CreateTableSQL).Close(); err != nil {
+		t.Fatal(err)
+	}
+	gen := bench.NewGenerator(4, bench.DefaultStart, bench.DefaultEnd, 1000, 100)
+	gen.Ordered(150_000)
+	inflight, stop := context.WithCancel(ctx)
+	defer stop()
+	copyErr := make(chan error, 1)
+	go func() {
+		_, err := conn.CopyFrom(ctx, &blockingCSV{ctx: inflight, gen: gen, left: 150_000}, "COPY user_behavior FROM STDIN WITH (FORMAT csv)")
+		copyErr <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for countSegments(t, dataDir) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the COPY staged no segment file within 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Drop the connection without CopyDone, CopyFail or Terminate.
+	if err := conn.Conn().Close(); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-copyErr
+
+	deadline = time.Now().Add(30 * time.Second)
+	for countSegments(t, dataDir) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("staged segment files still there 30 s after the client left: %d", countSegments(t, dataDir))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := psql(t, "127.0.0.1", s.port(), "strata", "strata", "-c", "SELECT count(*) FROM user_behavior"); got != "0" {
+		t.Fatalf("count after the dropped COPY = %s, want 0", got)
+	}
+}
