@@ -36,6 +36,16 @@ type groupTable struct {
 	dictOf  [][]string
 
 	packed *packedKeys // several dictionary keys, byID (packed.go)
+
+	fm map[fixedKey]int32 // up to two fixed-width keys (findFixed)
+}
+
+// fixedKey is a group key of one or two fixed-width values: integers, floats
+// (canonical bits), booleans or, by id, dictionary text; null has bit c set for a
+// NULL in key column c.
+type fixedKey struct {
+	a, b uint64
+	null uint8
 }
 
 func newGroupTable(types []Type, byID bool) *groupTable {
@@ -134,7 +144,97 @@ func (g *groupTable) find(cols []*vec, n int, gids []int32) error {
 			return g.findText(c, n, gids)
 		}
 	}
+	if len(cols) == 2 {
+		if ok, err := g.findFixed(cols, n, gids); ok || err != nil {
+			return err
+		}
+	}
 	return g.findEncoded(cols, n, gids)
+}
+
+// fixedWord returns the fixed-width key word of row i of v, and false when v's kind
+// has none (plain text, intervals). Dictionary text qualifies only by id, only in a
+// byID table, and only for the dictionary the table keys that column by.
+func (g *groupTable) fixedWord(v *vec, i int) uint64 {
+	switch kindOf(v.t) {
+	case kInt:
+		return uint64(v.i[i])
+	case kFloat:
+		f := v.f[i]
+		if f == 0 {
+			f = 0 // -0 groups with 0
+		}
+		if f != f {
+			return 0x7ff8000000000001 // one NaN
+		}
+		return math.Float64bits(f)
+	case kBool:
+		if v.b[i] {
+			return 1
+		}
+		return 0
+	}
+	return uint64(v.ids[i])
+}
+
+// findFixed groups by two fixed-width keys through one map of fixedKey, with no key
+// encoding per row; consecutive rows with the previous row's key reuse its group
+// (time-ordered data repeats keys such as a time bucket). It reports false, having
+// done nothing, when a key column does not qualify (see fixedWord). In a byID table a
+// key may then be found through both this map and the encoded one: as with two
+// dictionaries, the final merge, which keys by value, folds such partial groups.
+func (g *groupTable) findFixed(cols []*vec, n int, gids []int32) (bool, error) {
+	for c, v := range cols {
+		switch kindOf(v.t) {
+		case kInt, kFloat, kBool:
+		case kText:
+			if !g.byID || !v.isDict || len(v.dict) == 0 {
+				return false, nil
+			}
+			if g.dictOf[c] == nil {
+				g.dictOf[c] = v.dict
+			}
+			if !sameDict(g.dictOf[c], v.dict) {
+				return false, nil
+			}
+		default:
+			return false, nil
+		}
+	}
+	if g.fm == nil {
+		g.fm = make(map[fixedKey]int32)
+	}
+	x, y := cols[0], cols[1]
+	var prev fixedKey
+	prevG := int32(-1)
+	for i := 0; i < n; i++ {
+		var k fixedKey
+		if x.isNull(i) {
+			k.null |= 1
+		} else {
+			k.a = g.fixedWord(x, i)
+		}
+		if y.isNull(i) {
+			k.null |= 2
+		} else {
+			k.b = g.fixedWord(y, i)
+		}
+		if prevG >= 0 && k == prev {
+			gids[i] = prevG
+			continue
+		}
+		gr, ok := g.fm[k]
+		if !ok {
+			var err error
+			if gr, err = g.newGroup(cols, i); err != nil {
+				return true, err
+			}
+			g.fm[k] = gr
+		}
+		gids[i] = gr
+		prev, prevG = k, gr
+	}
+	return true, nil
 }
 
 func (g *groupTable) findDense(c *vec, n int, gids []int32) error {
