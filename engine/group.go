@@ -152,22 +152,26 @@ func (g *groupTable) find(cols []*vec, n int, gids []int32) error {
 	return g.findEncoded(cols, n, gids)
 }
 
-// fixedWord returns the fixed-width key word of row i of v, and false when v's kind
-// has none (plain text, intervals). Dictionary text qualifies only by id, only in a
-// byID table, and only for the dictionary the table keys that column by.
+// floatKey returns the bits a float groups by: -0 groups with 0, and all NaNs as one.
+func floatKey(f float64) uint64 {
+	if f == 0 {
+		return 0
+	}
+	if f != f {
+		return 0x7ff8000000000001
+	}
+	return math.Float64bits(f)
+}
+
+// fixedWord returns the key word of non-NULL row i of v: an integer, a float's
+// floatKey, a boolean as 0/1 or, for dictionary text, the id (findFixed has checked
+// that v qualifies).
 func (g *groupTable) fixedWord(v *vec, i int) uint64 {
 	switch kindOf(v.t) {
 	case kInt:
 		return uint64(v.i[i])
 	case kFloat:
-		f := v.f[i]
-		if f == 0 {
-			f = 0 // -0 groups with 0
-		}
-		if f != f {
-			return 0x7ff8000000000001 // one NaN
-		}
-		return math.Float64bits(f)
+		return floatKey(v.f[i])
 	case kBool:
 		if v.b[i] {
 			return 1
@@ -360,16 +364,8 @@ func appendKey(dst []byte, v *vec, i int, idDict []string) []byte {
 		dst = append(dst, 1)
 		return binary.LittleEndian.AppendUint64(dst, uint64(v.i[i]))
 	case kFloat:
-		f := v.f[i]
-		if f == 0 {
-			f = 0 // -0 groups with 0
-		}
-		bits := math.Float64bits(f)
-		if f != f {
-			bits = 0x7ff8000000000001 // one NaN
-		}
 		dst = append(dst, 1)
-		return binary.LittleEndian.AppendUint64(dst, bits)
+		return binary.LittleEndian.AppendUint64(dst, floatKey(v.f[i]))
 	case kBool:
 		if v.b[i] {
 			return append(dst, 1, 1)
