@@ -31,6 +31,25 @@ func newSortOp(q *query, in operator, keys []SortKey, limit int64) *sortOp {
 	return o
 }
 
+// mergeTopN feeds the workers' top-N results into final (one more top-N) and
+// returns its rows; each worker's memory is released once its rows are merged.
+func mergeTopN(q *query, final *sorter, locals map[*worker]*sorter) ([]*batch, error) {
+	for _, st := range locals {
+		bs, err := st.finish()
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bs {
+			if err := final.push(b); err != nil {
+				return nil, err
+			}
+		}
+		q.mem.shrink(st.charged)
+		st.charged = 0
+	}
+	return final.finish()
+}
+
 // newParallelTopN runs a top-N over a pipeline on the scan workers: each worker keeps
 // its own best rows, and the workers' results are merged by one more top-N.
 func newParallelTopN(q *query, keys []SortKey, limit int64, pl *pipeline) operator {
@@ -66,20 +85,7 @@ func newParallelTopN(q *query, keys []SortKey, limit int64, pl *pipeline) operat
 		if err != nil {
 			return nil, err
 		}
-		for _, st := range locals {
-			bs, err := st.finish()
-			if err != nil {
-				return nil, err
-			}
-			for _, b := range bs {
-				if err := final.sorter.push(b); err != nil {
-					return nil, err
-				}
-			}
-			q.mem.shrink(st.charged)
-			st.charged = 0
-		}
-		return final.sorter.finish()
+		return mergeTopN(q, final.sorter, locals)
 	}
 	return &aggOp{run: run, stop: func() { q.mem.shrink(final.charged); final.charged = 0 }}
 }

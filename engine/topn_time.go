@@ -208,20 +208,7 @@ func newTimeTopN(q *query, keys []SortKey, limit int64, pl *pipeline) operator {
 		if err != nil {
 			return nil, err
 		}
-		for _, st := range locals {
-			bs, err := st.finish()
-			if err != nil {
-				return nil, err
-			}
-			for _, b := range bs {
-				if err := final.sorter.push(b); err != nil {
-					return nil, err
-				}
-			}
-			q.mem.shrink(st.charged)
-			st.charged = 0
-		}
-		return final.sorter.finish()
+		return mergeTopN(q, final.sorter, locals)
 	}
 	return &aggOp{run: run, stop: func() { q.mem.shrink(final.charged); final.charged = 0 }}
 }
