@@ -23,13 +23,7 @@ func TestCorruptSegmentIsReported(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	s := startStrata(t, dataDir)
 	ctx := context.Background()
-	conn, err := pgconn.Connect(ctx, s.dsn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Exec(ctx, bench.CreateTableSQL).Close(); err != nil {
-		t.Fatal(err)
-	}
+	conn := connectWithEventsTable(t, s)
 	gen := bench.NewGenerator(5, bench.DefaultStart, bench.DefaultStart.Add(30*60e9), 100, 50)
 	if _, err := conn.CopyFrom(ctx, &blockingCSV{gen: gen, left: 20_000}, "COPY user_behavior FROM STDIN WITH (FORMAT csv)"); err != nil {
 		t.Fatal(err)

@@ -41,6 +41,19 @@ func (r *blockingCSV) Read(p []byte) (int, error) {
 	return 0, r.ctx.Err()
 }
 
+// connectWithEventsTable connects to s over pgconn and creates user_behavior.
+func connectWithEventsTable(t *testing.T, s *strataServer) *pgconn.PgConn {
+	t.Helper()
+	conn, err := pgconn.Connect(context.Background(), s.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(context.Background(), bench.CreateTableSQL).Close(); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
 func countSegments(t *testing.T, dataDir string) int {
 	t.Helper()
 	n := 0
@@ -61,13 +74,7 @@ func TestKilledDuringCopy(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	s := startStrata(t, dataDir)
 	ctx := context.Background()
-	conn, err := pgconn.Connect(ctx, s.dsn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Exec(ctx, bench.CreateTableSQL).Close(); err != nil {
-		t.Fatal(err)
-	}
+	conn := connectWithEventsTable(t, s)
 	gen := bench.NewGenerator(3, bench.DefaultStart, bench.DefaultEnd, 1000, 100)
 	gen.Ordered(150_000)
 	copySQL := "COPY user_behavior FROM STDIN WITH (FORMAT csv)"
@@ -132,13 +139,7 @@ func TestClientDropsDuringCopy(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	s := startStrata(t, dataDir)
 	ctx := context.Background()
-	conn, err := pgconn.Connect(ctx, s.dsn())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Exec(ctx, bench.CreateTableSQL).Close(); err != nil {
-		t.Fatal(err)
-	}
+	conn := connectWithEventsTable(t, s)
 	gen := bench.NewGenerator(4, bench.DefaultStart, bench.DefaultEnd, 1000, 100)
 	gen.Ordered(150_000)
 	inflight, stop := context.WithCancel(ctx)
