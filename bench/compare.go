@@ -167,3 +167,25 @@ func GenerateColumns(seed int64, n int) *storage.Columns {
 	g.Fill(cols, n)
 	return cols
 }
+
+// GoValue returns row i of column j of cols as a Go value for a database driver:
+// nil for NULL, time.Time (UTC) for timestamps, int64, float64, bool or string.
+func GoValue(cols *storage.Columns, j, i int) any {
+	if cols.IsNull(j, i) {
+		return nil
+	}
+	d := &cols.Cols[j]
+	switch cols.Schema.Columns[j].Type {
+	case storage.TypeTimestamp:
+		return time.UnixMicro(d.Int64[i]).UTC()
+	case storage.TypeInt64:
+		return d.Int64[i]
+	case storage.TypeFloat64:
+		return d.Float64[i]
+	case storage.TypeBool:
+		return d.Bool[i]
+	case storage.TypeString:
+		return d.String[i]
+	}
+	panic(fmt.Sprintf("BUG: column %d has type %s", j, cols.Schema.Columns[j].Type))
+}

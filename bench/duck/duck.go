@@ -73,22 +73,9 @@ func (d *duckDB) load(ctx context.Context, cols *storage.Columns) (time.Duration
 		row := make([]driver.Value, len(cols.Cols))
 		for i := range cols.Len {
 			for j, c := range cols.Schema.Columns {
-				if cols.IsNull(j, i) {
-					row[j] = nil
-					continue
-				}
-				dcol := &cols.Cols[j]
-				switch c.Type {
-				case storage.TypeTimestamp:
-					row[j] = time.UnixMicro(dcol.Int64[i]).UTC()
-				case storage.TypeInt64:
-					row[j] = int32(dcol.Int64[i]) // the column is integer
-				case storage.TypeFloat64:
-					row[j] = dcol.Float64[i]
-				case storage.TypeBool:
-					row[j] = dcol.Bool[i]
-				case storage.TypeString:
-					row[j] = dcol.String[i]
+				row[j] = bench.GoValue(cols, j, i)
+				if v, ok := row[j].(int64); ok && c.SQLType == "integer" {
+					row[j] = int32(v) // DuckDB's appender wants the column's own width
 				}
 			}
 			if err := app.AppendRow(row...); err != nil {

@@ -6,7 +6,6 @@ package pgload
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -31,24 +30,8 @@ func Load(ctx context.Context, conn *pgx.Conn, cols *storage.Columns) error {
 		if i == cols.Len {
 			return nil, nil
 		}
-		for j, c := range cols.Schema.Columns {
-			if cols.IsNull(j, i) {
-				row[j] = nil
-				continue
-			}
-			d := &cols.Cols[j]
-			switch c.Type {
-			case storage.TypeTimestamp:
-				row[j] = time.UnixMicro(d.Int64[i]).UTC()
-			case storage.TypeInt64:
-				row[j] = d.Int64[i]
-			case storage.TypeFloat64:
-				row[j] = d.Float64[i]
-			case storage.TypeBool:
-				row[j] = d.Bool[i]
-			case storage.TypeString:
-				row[j] = d.String[i]
-			}
+		for j := range cols.Schema.Columns {
+			row[j] = bench.GoValue(cols, j, i)
 		}
 		i++
 		return row, nil
