@@ -166,7 +166,7 @@ func floatKey(f float64) uint64 {
 // fixedWord returns the key word of non-NULL row i of v: an integer, a float's
 // floatKey, a boolean as 0/1 or, for dictionary text, the id (findFixed has checked
 // that v qualifies).
-func (g *groupTable) fixedWord(v *vec, i int) uint64 {
+func fixedWord(v *vec, i int) uint64 {
 	switch kindOf(v.t) {
 	case kInt:
 		return uint64(v.i[i])
@@ -216,12 +216,12 @@ func (g *groupTable) findFixed(cols []*vec, n int, gids []int32) (bool, error) {
 		if x.isNull(i) {
 			k.null |= 1
 		} else {
-			k.a = g.fixedWord(x, i)
+			k.a = fixedWord(x, i)
 		}
 		if y.isNull(i) {
 			k.null |= 2
 		} else {
-			k.b = g.fixedWord(y, i)
+			k.b = fixedWord(y, i)
 		}
 		if prevG >= 0 && k == prev {
 			gids[i] = prevG
