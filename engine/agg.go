@@ -758,7 +758,7 @@ type aggOp struct {
 	stop func()
 }
 
-func (o *aggOp) next(ctx context.Context) (*batch, error) {
+func (o *aggOp) nextBatch(ctx context.Context) (*batch, error) {
 	if !o.done {
 		o.done = true
 		out, err := o.run(ctx)
@@ -783,7 +783,7 @@ func (o *aggOp) close() {
 	}
 }
 
-func newHashAgg(q *query, p *Aggregate, in operator) (operator, error) {
+func newHashAgg(q *query, p *Aggregate, in operator) (batchOperator, error) {
 	core, err := newAggCore(q, p, false)
 	if err != nil {
 		return nil, err
@@ -791,7 +791,7 @@ func newHashAgg(q *query, p *Aggregate, in operator) (operator, error) {
 	ev := q.newEvaluator()
 	return &aggOp{stop: in.close, run: func(ctx context.Context) ([]*batch, error) {
 		for {
-			b, err := in.next(ctx)
+			b, err := q.codec.pull(ctx, in)
 			if err != nil {
 				return nil, err
 			}
@@ -830,7 +830,7 @@ func countOnly(p *Aggregate, pl *pipeline) bool {
 
 // newParallelAgg aggregates each source separately on the scan workers (grouping
 // dictionary text by id) and merges the partial states into one table.
-func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (operator, error) {
+func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (batchOperator, error) {
 	global, err := newAggCore(q, p, false)
 	if err != nil {
 		return nil, err

@@ -4,13 +4,17 @@
 //
 // # Execution model
 //
-// Execute compiles a Plan into a tree of pull-based operators. Operators exchange
-// batches of at most BatchSize (4096) rows held in column vectors (vec: one Go slice
-// per physical kind; text is either plain strings or uint32 ids into a source's
-// dictionary, and every operator and function accepts both). Rows converts the final
-// batches into Arrow record batches (memory.GoAllocator; text always as a plain arrow
-// String array). Expressions are evaluated a whole batch at a time with typed loops;
-// CASE evaluates each branch only on the rows that reach it.
+// Execute compiles a Plan into a tree of pull-based operators that exchange Arrow
+// record batches (github.com/apache/arrow-go/v18) of at most BatchSize (4096) rows.
+// Inside an operator, kernels work on vecs: one typed Go slice per column viewing the
+// Arrow buffers (arrow.go). Crossing an operator boundary is zero-copy for integers,
+// timestamps, floats and dictionary ids; validity and boolean bitmaps are packed and
+// unpacked; text leaves as an Arrow Dictionary(uint32 → String) array when the batch
+// is large against its dictionary (the dictionary converted once per query) and as a
+// String array otherwise. Each field's engine type travels in its metadata. Rows
+// returns the root operator's record batches with text always as String arrays.
+// Expressions are evaluated a whole batch at a time with typed loops; CASE evaluates
+// each branch only on the rows that reach it.
 //
 // # Scans
 //

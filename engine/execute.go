@@ -12,13 +12,13 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// operator is a pull-based physical operator. next returns the next non-empty batch,
-// or (nil, nil) at the end. Batches returned are read-only for the caller.
+// operator is a pull-based physical operator. next returns the next non-empty Arrow
+// record batch, or (nil, nil) at the end; the caller releases it. Batches returned
+// are read-only for the caller (arrow.go: kernels view the Arrow buffers).
 type operator interface {
-	next(ctx context.Context) (*batch, error)
+	next(ctx context.Context) (arrow.RecordBatch, error)
 	close()
 }
 
@@ -43,9 +43,10 @@ func (m *memTracker) shrink(n int64) { m.used.Add(-n) }
 
 // query is the state shared by the operators of one execution.
 type query struct {
-	opts Options
-	mem  *memTracker
-	ctx  context.Context // canceled when the query ends or its Execute context ends
+	opts  Options
+	mem   *memTracker
+	ctx   context.Context // canceled when the query ends or its Execute context ends
+	codec *codec          // batches ↔ Arrow record batches at operator boundaries
 }
 
 func (q *query) newEvaluator() *evaluator { return newEvaluator(q.opts.Now) }
@@ -77,13 +78,13 @@ func Execute(ctx context.Context, p Plan, opts Options) (Rows, error) {
 		return nil, err
 	}
 	qctx, cancel := context.WithCancel(ctx)
-	q := &query{opts: opts, mem: &memTracker{limit: opts.MemoryLimit}, ctx: qctx}
+	q := &query{opts: opts, mem: &memTracker{limit: opts.MemoryLimit}, ctx: qctx, codec: newCodec()}
 	op, err := q.build(p)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	return &rows{q: q, op: op, cancel: cancel, fields: p.Fields(), alloc: memory.NewGoAllocator()}, nil
+	return &rows{q: q, op: op, cancel: cancel, fields: p.Fields()}, nil
 }
 
 type rows struct {
@@ -91,7 +92,6 @@ type rows struct {
 	op     operator
 	cancel context.CancelFunc
 	fields []Field
-	alloc  memory.Allocator
 	schema *arrow.Schema
 	once   sync.Once
 	done   bool
@@ -118,7 +118,7 @@ func (r *rows) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		r.Close()
 		return nil, err
 	}
-	b, err := r.op.next(ctx)
+	b, err := r.q.codec.pull(ctx, r.op)
 	if err != nil {
 		r.Close()
 		return nil, err
@@ -136,7 +136,7 @@ func (r *rows) Next(ctx context.Context) (arrow.RecordBatch, error) {
 				return nil, err
 			}
 		}
-		cols[i] = v.toArrow(r.alloc)
+		cols[i] = r.q.codec.array(v, false)
 	}
 	rec := array.NewRecordBatch(r.arrowSchema(), cols, int64(b.n))
 	for _, c := range cols {
@@ -153,8 +153,20 @@ func (r *rows) Close() {
 	})
 }
 
-// build compiles a plan node into an operator.
+// build compiles a plan node into an operator whose batches leave as Arrow record
+// batches.
 func (q *query) build(p Plan) (operator, error) {
+	op, err := q.buildOp(p)
+	if err != nil {
+		return nil, err
+	}
+	return q.arrowOut(op), nil
+}
+
+func (q *query) arrowOut(op batchOperator) operator { return arrowOp{c: q.codec, op: op} }
+
+// buildOp compiles a plan node into a physical operator.
+func (q *query) buildOp(p Plan) (batchOperator, error) {
 	switch p := p.(type) {
 	case *Scan, *Filter, *Project:
 		if pl, ok := pipelineOf(p); ok {
@@ -166,13 +178,13 @@ func (q *query) build(p Plan) (operator, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &filterOp{in: in, cond: p.Cond, ev: q.newEvaluator()}, nil
+			return &filterOp{q: q, in: in, cond: p.Cond, ev: q.newEvaluator()}, nil
 		case *Project:
 			in, err := q.build(p.Input)
 			if err != nil {
 				return nil, err
 			}
-			return &projectOp{in: in, exprs: p.Exprs, ev: q.newEvaluator()}, nil
+			return &projectOp{q: q, in: in, exprs: p.Exprs, ev: q.newEvaluator()}, nil
 		}
 	case *Aggregate:
 		if pl, ok := pipelineOf(p.Input); ok {
@@ -195,26 +207,26 @@ func (q *query) build(p Plan) (operator, error) {
 	case *Limit:
 		if s, ok := p.Input.(*Sort); ok && p.Count >= 0 {
 			if pl, ok := pipelineOf(s.Input); ok {
-				var top operator
+				var top batchOperator
 				if fastPaths && timeSortKey(s.Keys, pl) {
 					top = newTimeTopN(q, s.Keys, p.Count+p.Offset, pl)
 				} else {
 					top = newParallelTopN(q, s.Keys, p.Count+p.Offset, pl)
 				}
-				return &limitOp{in: top, count: p.Count, offset: p.Offset}, nil
+				return &limitOp{q: q, in: q.arrowOut(top), count: p.Count, offset: p.Offset}, nil
 			}
 			in, err := q.build(s.Input)
 			if err != nil {
 				return nil, err
 			}
 			top := newSortOp(q, in, s.Keys, p.Count+p.Offset)
-			return &limitOp{in: top, count: p.Count, offset: p.Offset}, nil
+			return &limitOp{q: q, in: q.arrowOut(top), count: p.Count, offset: p.Offset}, nil
 		}
 		in, err := q.build(p.Input)
 		if err != nil {
 			return nil, err
 		}
-		return &limitOp{in: in, count: p.Count, offset: p.Offset}, nil
+		return &limitOp{q: q, in: in, count: p.Count, offset: p.Offset}, nil
 	case *Distinct:
 		in, err := q.build(p.Input)
 		if err != nil {
@@ -319,14 +331,15 @@ func runStages(ev *evaluator, stages []stage, b *batch) (*batch, error) {
 }
 
 type filterOp struct {
+	q    *query
 	in   operator
 	cond Expr
 	ev   *evaluator
 }
 
-func (o *filterOp) next(ctx context.Context) (*batch, error) {
+func (o *filterOp) nextBatch(ctx context.Context) (*batch, error) {
 	for {
-		b, err := o.in.next(ctx)
+		b, err := o.q.codec.pull(ctx, o.in)
 		if b == nil || err != nil {
 			return nil, err
 		}
@@ -342,13 +355,14 @@ func (o *filterOp) next(ctx context.Context) (*batch, error) {
 func (o *filterOp) close() { o.in.close() }
 
 type projectOp struct {
+	q     *query
 	in    operator
 	exprs []Expr
 	ev    *evaluator
 }
 
-func (o *projectOp) next(ctx context.Context) (*batch, error) {
-	b, err := o.in.next(ctx)
+func (o *projectOp) nextBatch(ctx context.Context) (*batch, error) {
+	b, err := o.q.codec.pull(ctx, o.in)
 	if b == nil || err != nil {
 		return nil, err
 	}
@@ -358,20 +372,21 @@ func (o *projectOp) next(ctx context.Context) (*batch, error) {
 func (o *projectOp) close() { o.in.close() }
 
 type limitOp struct {
+	q             *query
 	in            operator
 	count, offset int64
 	seen, emitted int64
 	done          bool
 }
 
-func (o *limitOp) next(ctx context.Context) (*batch, error) {
+func (o *limitOp) nextBatch(ctx context.Context) (*batch, error) {
 	for !o.done {
 		if o.count >= 0 && o.emitted >= o.count {
 			o.done = true
 			o.in.close()
 			break
 		}
-		b, err := o.in.next(ctx)
+		b, err := o.q.codec.pull(ctx, o.in)
 		if b == nil || err != nil {
 			o.done = b == nil && err == nil
 			return nil, err
@@ -404,7 +419,7 @@ type valuesOp struct {
 	done bool
 }
 
-func newValuesOp(q *query, p *Values) (operator, error) {
+func newValuesOp(q *query, p *Values) (batchOperator, error) {
 	b := &batch{n: len(p.Rows), cols: make([]*vec, len(p.Out))}
 	for c, f := range p.Out {
 		b.cols[c] = newVec(f.Type, len(p.Rows))
@@ -429,7 +444,7 @@ func newValuesOp(q *query, p *Values) (operator, error) {
 	return &valuesOp{b: b}, nil
 }
 
-func (o *valuesOp) next(ctx context.Context) (*batch, error) {
+func (o *valuesOp) nextBatch(ctx context.Context) (*batch, error) {
 	if o.done || o.b.n == 0 {
 		return nil, nil
 	}
@@ -446,9 +461,9 @@ type distinctOp struct {
 	gids  []int32
 }
 
-func (o *distinctOp) next(ctx context.Context) (*batch, error) {
+func (o *distinctOp) nextBatch(ctx context.Context) (*batch, error) {
 	for {
-		b, err := o.in.next(ctx)
+		b, err := o.q.codec.pull(ctx, o.in)
 		if b == nil || err != nil {
 			return nil, err
 		}

@@ -76,7 +76,7 @@ func pipelineTableColumn(pl *pipeline, idx int) (int, bool) {
 
 // newMetaAgg returns the metadata answer of p over pl, or nil when p is not of the
 // form it answers.
-func newMetaAgg(q *query, p *Aggregate, pl *pipeline) operator {
+func newMetaAgg(q *query, p *Aggregate, pl *pipeline) batchOperator {
 	if len(p.Groups) > 0 || len(p.Aggs) == 0 || len(p.Out) != len(p.Aggs) {
 		return nil
 	}
@@ -212,6 +212,10 @@ func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, 
 			}
 			st[i].n = cnt
 		case len(ss.residual) > 0:
+			scanCols = append(scanCols, a.col)
+			viaScan[i] = true
+		case a.isTS && !whole && !storage.IsSortedByTime(src):
+			// rows in arrival order: the first and last selected rows are not the extremes
 			scanCols = append(scanCols, a.col)
 			viaScan[i] = true
 		case a.isTS:

@@ -385,6 +385,26 @@ func (ss *sourceScan) timeBound(t int64, strict bool) (int, error) {
 	return i, err
 }
 
+// timeSelect returns the rows of a source not sorted by time (a real-time head) whose
+// time lies in the scan's time range, reading the whole time column.
+func (ss *sourceScan) timeSelect() (*roaring.Bitmap, error) {
+	tc := ss.sc.s.Schema.TimeColumn
+	out := roaring.New()
+	buf := make([]int64, 0, BatchSize)
+	for lo := 0; lo < ss.n; lo += BatchSize {
+		v, err := ss.src.ReadInt64(tc, lo, min(lo+BatchSize, ss.n), buf[:0])
+		if err != nil {
+			return nil, fmt.Errorf("scan %s: source %s: %w", ss.sc.s.Table, ss.src.Name(), err)
+		}
+		for i, t := range v {
+			if t >= ss.sc.tmin && t <= ss.sc.tmax {
+				out.Add(uint32(lo + i))
+			}
+		}
+	}
+	return out, nil
+}
+
 // prepare plans the scan of src; it returns nil when src holds no matching row.
 func (sc *scanner) prepare(src storage.Source, ev *evaluator) (*sourceScan, error) {
 	if sc.prune(src) != notPruned {
@@ -393,14 +413,27 @@ func (sc *scanner) prepare(src storage.Source, ev *evaluator) (*sourceScan, erro
 	ss := &sourceScan{sc: sc, src: src, n: src.NumRows(), hi: src.NumRows(),
 		dicts: make(map[int][]string), nulls: make(map[int]*roaring.Bitmap)}
 	var err error
-	if sc.tmin > src.MinTime() {
-		if ss.lo, err = ss.timeBound(sc.tmin, false); err != nil {
+	var inTime *roaring.Bitmap // rows within the time range of a source not sorted by time
+	switch {
+	case sc.tmin <= src.MinTime() && sc.tmax >= src.MaxTime():
+	case storage.IsSortedByTime(src):
+		if sc.tmin > src.MinTime() {
+			if ss.lo, err = ss.timeBound(sc.tmin, false); err != nil {
+				return nil, err
+			}
+		}
+		if sc.tmax < src.MaxTime() {
+			if ss.hi, err = ss.timeBound(sc.tmax, true); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		inTime, err = ss.timeSelect()
+		if err != nil {
 			return nil, err
 		}
-	}
-	if sc.tmax < src.MaxTime() {
-		if ss.hi, err = ss.timeBound(sc.tmax, true); err != nil {
-			return nil, err
+		if inTime.IsEmpty() {
+			return nil, nil
 		}
 	}
 	if ss.lo >= ss.hi {
@@ -419,6 +452,13 @@ func (sc *scanner) prepare(src storage.Source, ev *evaluator) (*sourceScan, erro
 			ss.sel = r.t
 		} else {
 			ss.sel = roaring.And(ss.sel, r.t)
+		}
+	}
+	if inTime != nil {
+		if ss.sel == nil {
+			ss.sel = inTime
+		} else {
+			ss.sel = roaring.And(ss.sel, inTime)
 		}
 	}
 	if ss.sel != nil {
@@ -1165,7 +1205,7 @@ func (p *parallelScan) start() {
 	}()
 }
 
-func (p *parallelScan) next(ctx context.Context) (*batch, error) {
+func (p *parallelScan) nextBatch(ctx context.Context) (*batch, error) {
 	if !p.started {
 		p.start()
 	}

@@ -52,7 +52,7 @@ func mergeTopN(q *query, final *sorter, locals map[*worker]*sorter) ([]*batch, e
 
 // newParallelTopN runs a top-N over a pipeline on the scan workers: each worker keeps
 // its own best rows, and the workers' results are merged by one more top-N.
-func newParallelTopN(q *query, keys []SortKey, limit int64, pl *pipeline) operator {
+func newParallelTopN(q *query, keys []SortKey, limit int64, pl *pipeline) batchOperator {
 	sc := newScanner(q, pl.scan)
 	final := newSortOp(q, nil, keys, limit)
 	run := func(ctx context.Context) ([]*batch, error) {
@@ -178,7 +178,7 @@ func (o *sortOp) sorted(b *batch) ([]int32, []*vec, error) {
 func (o *sortOp) run(ctx context.Context) error {
 	st := o.sorter
 	for {
-		b, err := o.in.next(ctx)
+		b, err := o.q.codec.pull(ctx, o.in)
 		if err != nil {
 			return err
 		}
@@ -280,7 +280,7 @@ func (st *sorter) finish() ([]*batch, error) {
 	return out, nil
 }
 
-func (o *sortOp) next(ctx context.Context) (*batch, error) {
+func (o *sortOp) nextBatch(ctx context.Context) (*batch, error) {
 	if !o.done {
 		o.done = true
 		if err := o.run(ctx); err != nil {

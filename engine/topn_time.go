@@ -96,7 +96,7 @@ func (b *timeBoundShared) publish(t int64) {
 
 // newTimeTopN is newParallelTopN for a first sort key on the time column (see
 // timeSortKey): it reads only the rows that can reach the result.
-func newTimeTopN(q *query, keys []SortKey, limit int64, pl *pipeline) operator {
+func newTimeTopN(q *query, keys []SortKey, limit int64, pl *pipeline) batchOperator {
 	sc := newScanner(q, pl.scan)
 	final := newSortOp(q, nil, keys, limit)
 	desc := keys[0].Desc
@@ -160,6 +160,9 @@ func newTimeTopN(q *query, keys []SortKey, limit int64, pl *pipeline) operator {
 			}
 			win := int(min(max(2*limit, minTimeWindow), maxTimeWindow))
 			lo, hi := ss.lo, ss.hi // rows still to read
+			if !storage.IsSortedByTime(src) {
+				win = hi - lo // rows in arrival order: no end holds the newest
+			}
 			for lo < hi {
 				a, b := lo, hi
 				if desc {
