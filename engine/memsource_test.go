@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -26,7 +27,13 @@ type memSource struct {
 	bitmaps map[int][]*roaring.Bitmap
 	nulls   map[int]*roaring.Bitmap
 	stats   []storage.ColumnStats
+	// unsorted: rows are in a random order, as a real-time head's arrival order
+	// can be (storage.TimeOrder reports false).
+	unsorted   bool
+	minT, maxT int64
 }
+
+func (s *memSource) SortedByTime() bool { return !s.unsorted }
 
 type memDict struct{ vals []string }
 
@@ -50,6 +57,11 @@ func sortColumns(c *storage.Columns) *storage.Columns {
 	}
 	tc := c.Schema.TimeColumn
 	sort.SliceStable(perm, func(a, b int) bool { return c.Cols[tc].Int64[perm[a]] < c.Cols[tc].Int64[perm[b]] })
+	return permuteColumns(c, perm)
+}
+
+// permuteColumns returns a copy of c whose row k is c's row perm[k].
+func permuteColumns(c *storage.Columns, perm []int) *storage.Columns {
 	out := storage.NewColumns(c.Schema, c.Len)
 	out.Len = c.Len
 	for ci, col := range c.Schema.Columns {
@@ -78,9 +90,18 @@ func sortColumns(c *storage.Columns) *storage.Columns {
 }
 
 func newMemSource(name string, c *storage.Columns) *memSource {
+	return newMemSourceOrder(name, c, nil)
+}
+
+// newMemSourceOrder builds a source sorted by time when shuffle is nil, else with its
+// rows in the random order shuffle gives.
+func newMemSourceOrder(name string, c *storage.Columns, shuffle *rand.Rand) *memSource {
 	c = sortColumns(c)
+	if shuffle != nil {
+		c = permuteColumns(c, shuffle.Perm(c.Len))
+	}
 	s := &memSource{name: name, cols: c, dicts: map[int]*memDict{}, ids: map[int][]uint32{},
-		bitmaps: map[int][]*roaring.Bitmap{}, nulls: map[int]*roaring.Bitmap{}}
+		bitmaps: map[int][]*roaring.Bitmap{}, nulls: map[int]*roaring.Bitmap{}, unsorted: shuffle != nil}
 	s.stats = make([]storage.ColumnStats, len(c.Schema.Columns))
 	for ci, col := range c.Schema.Columns {
 		st := &s.stats[ci]
@@ -196,14 +217,10 @@ func newMemSource(name string, c *storage.Columns) *memSource {
 	return s
 }
 
-func (s *memSource) Schema() *storage.Schema { return s.cols.Schema }
-func (s *memSource) NumRows() int            { return s.cols.Len }
-func (s *memSource) MinTime() int64 {
-	return s.cols.Cols[s.cols.Schema.TimeColumn].Int64[0]
-}
-func (s *memSource) MaxTime() int64 {
-	return s.cols.Cols[s.cols.Schema.TimeColumn].Int64[s.cols.Len-1]
-}
+func (s *memSource) Schema() *storage.Schema           { return s.cols.Schema }
+func (s *memSource) NumRows() int                      { return s.cols.Len }
+func (s *memSource) MinTime() int64                    { return slices.Min(s.cols.Cols[s.cols.Schema.TimeColumn].Int64) }
+func (s *memSource) MaxTime() int64                    { return slices.Max(s.cols.Cols[s.cols.Schema.TimeColumn].Int64) }
 func (s *memSource) Stats(col int) storage.ColumnStats { return s.stats[col] }
 func (s *memSource) Dict(col int) (storage.Dict, error) {
 	d, ok := s.dicts[col]
@@ -334,7 +351,11 @@ func newDataset(seed uint64, nsrc, perSource int) *dataset {
 		if perSource > 4 {
 			n = perSource/2 + r.IntN(perSource)
 		}
-		src := newMemSource(fmt.Sprintf("seg%d", k), genEvents(r, n, k))
+		var shuffle *rand.Rand
+		if k%3 == 2 { // every third source holds its rows in arrival order, not by time
+			shuffle = r
+		}
+		src := newMemSourceOrder(fmt.Sprintf("seg%d", k), genEvents(r, n, k), shuffle)
 		d.sources = append(d.sources, src)
 		c := src.cols
 		for i := 0; i < c.Len; i++ {

@@ -26,7 +26,11 @@ func timeTopNData(r *rand.Rand, nsrc int, quantum int64) *dataset {
 			t := start + r.Int64N(span)
 			c.Cols[cTS].Int64[i] = t - t%quantum
 		}
-		src := newMemSource(fmt.Sprintf("seg%d", k), c)
+		var shuffle *rand.Rand
+		if r.IntN(3) == 0 { // rows in arrival order, as a real-time head holds them
+			shuffle = r
+		}
+		src := newMemSourceOrder(fmt.Sprintf("seg%d", k), c, shuffle)
 		d.sources = append(d.sources, src)
 		c = src.cols
 		for i := 0; i < c.Len; i++ {

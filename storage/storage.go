@@ -12,7 +12,9 @@
 //     resolution). Every Schema has exactly one time column, of TypeTimestamp, NOT NULL.
 //   - A Source is immutable while it is open: NumRows, dictionaries, bitmaps and values
 //     never change under a reader. Bitmaps and dictionaries it returns are read-only.
-//   - Row numbers are dense, 0..NumRows()-1, and a Source's rows are sorted by time.
+//   - Row numbers are dense, 0..NumRows()-1, and a Source's rows are sorted by time,
+//     unless it implements TimeOrder and SortedByTime reports false (a real-time head
+//     holds rows in arrival order).
 package storage
 
 import (
@@ -249,6 +251,22 @@ type Dict interface {
 	// Lookup returns the id of s, or false when s does not occur.
 	Lookup(s string) (uint32, bool)
 	Sorted() bool
+}
+
+// TimeOrder is implemented by Sources whose rows may not be sorted by time. When
+// SortedByTime returns false, readers must not binary-search the time column or read
+// its first and last rows as its extremes; MinTime and MaxTime still bound it. A Source
+// that does not implement TimeOrder is sorted.
+type TimeOrder interface {
+	SortedByTime() bool
+}
+
+// IsSortedByTime reports whether src's rows are sorted by time.
+func IsSortedByTime(src Source) bool {
+	if o, ok := src.(TimeOrder); ok {
+		return o.SortedByTime()
+	}
+	return true
 }
 
 // DictValues is implemented by dictionaries that can hand out all their values at
