@@ -194,3 +194,134 @@ func reportRates(b *testing.B, start time.Time, cpu0 time.Duration) {
 		b.ReportMetric(rows/cpu.Seconds(), "rows/cpu-s")
 	}
 }
+
+// Per-record benchmarks, as a Kafka consumer decodes: one op is one record of
+// eventSchema (~300 bytes), so ns/op is ns/record and allocs/op allocs/record. The
+// records come from genEvents; the decoder appends to a caller-owned Columns that
+// is reset every 4096 rows. The encoding/json baselines only unmarshal (no column
+// conversion) unless their name says ToColumns, so they are lower bounds of what
+// decoding with encoding/json would cost.
+
+const benchRecords = 4096
+
+func benchRecordSetup(b *testing.B) [][]byte {
+	recs := eventRecords(benchRecords)
+	n := 0
+	for _, r := range recs {
+		n += len(r)
+	}
+	b.SetBytes(int64(n / len(recs)))
+	b.ReportAllocs()
+	return recs
+}
+
+// resetColumns empties c for reuse, keeping its memory.
+func resetColumns(c *storage.Columns) {
+	for i := range c.Cols {
+		d := &c.Cols[i]
+		d.Int64, d.Float64, d.Bool, d.String = d.Int64[:0], d.Float64[:0], d.Bool[:0], d.String[:0]
+		if d.Null != nil {
+			d.Null = d.Null[:0]
+		}
+	}
+	c.Len = 0
+}
+
+func BenchmarkRecordDecoder(b *testing.B) {
+	recs := benchRecordSetup(b)
+	schema := eventSchema()
+	d, err := NewRecordDecoder(schema, RecordOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := storage.NewColumns(schema, len(recs))
+	k := 0
+	for b.Loop() {
+		if k == len(recs) {
+			k = 0
+			resetColumns(dst)
+		}
+		if err := d.Decode(recs[k], dst); err != nil {
+			b.Fatal(err)
+		}
+		k++
+	}
+}
+
+func BenchmarkRecordEncodingJSONMap(b *testing.B) {
+	recs := benchRecordSetup(b)
+	k := 0
+	for b.Loop() {
+		var m map[string]any
+		if err := json.Unmarshal(recs[k%len(recs)], &m); err != nil {
+			b.Fatal(err)
+		}
+		k++
+	}
+}
+
+// benchEvent is the struct an encoding/json consumer of the 12 e-commerce fields
+// would declare.
+type benchEvent struct {
+	Timestamp string  `json:"timestamp"`
+	UserID    string  `json:"user_id"`
+	Event     string  `json:"event"`
+	ProductID string  `json:"product_id"`
+	SessionID string  `json:"session_id"`
+	Category  string  `json:"category"`
+	Brand     string  `json:"brand"`
+	Price     float64 `json:"price"`
+	Quantity  int64   `json:"quantity"`
+	Country   string  `json:"country"`
+	Device    string  `json:"device"`
+	Referrer  string  `json:"referrer"`
+}
+
+func BenchmarkRecordEncodingJSONStruct(b *testing.B) {
+	recs := benchRecordSetup(b)
+	k := 0
+	for b.Loop() {
+		var e benchEvent
+		if err := json.Unmarshal(recs[k%len(recs)], &e); err != nil {
+			b.Fatal(err)
+		}
+		k++
+	}
+}
+
+// BenchmarkRecordEncodingJSONStructToColumns does what RecordDecoder does with
+// encoding/json: unmarshal into the struct, parse the time, append to columns (no
+// NULL handling, no coercions, no validation beyond encoding/json's).
+func BenchmarkRecordEncodingJSONStructToColumns(b *testing.B) {
+	recs := benchRecordSetup(b)
+	dst := storage.NewColumns(eventSchema(), len(recs))
+	k := 0
+	for b.Loop() {
+		if k == len(recs) {
+			k = 0
+			resetColumns(dst)
+		}
+		var e benchEvent
+		if err := json.Unmarshal(recs[k], &e); err != nil {
+			b.Fatal(err)
+		}
+		t, err := time.Parse("2006-01-02T15:04:05.999999999", e.Timestamp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := dst.Cols
+		c[0].Int64 = append(c[0].Int64, t.UnixMicro())
+		for i, s := range [...]string{1: e.UserID, 2: e.Event, 3: e.ProductID, 4: e.SessionID, 5: e.Category, 6: e.Brand, 9: e.Country, 10: e.Device, 11: e.Referrer} {
+			if i != 0 {
+				c[i].String = append(c[i].String, s)
+			}
+		}
+		c[7].Float64 = append(c[7].Float64, e.Price)
+		c[8].Int64 = append(c[8].Int64, e.Quantity)
+		dst.Len++
+		k++
+	}
+	if err := dst.Check(); err != nil {
+		b.Fatal(err)
+	}
+}

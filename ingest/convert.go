@@ -11,13 +11,12 @@ import (
 
 // PostgreSQL's messages; %[1]s is the type name, %[2]s the value.
 const (
-	msgSyntax       = `invalid input syntax for type %[1]s: "%[2]s"`
-	msgIntRange     = `value "%[2]s" is out of range for type %[1]s`
-	msgFloatRange   = `"%[2]s" is out of range for type %[1]s`
-	msgFieldRange   = `date/time field value out of range: "%[2]s"`
-	msgTimeRange    = `timestamp out of range: "%[2]s"`
-	msgBadEncoding  = `invalid byte sequence for encoding "UTF8": %[2]s`
-	msgTimeNotEpoch = `invalid input syntax for type %[1]s: "%[2]s" (a JSON number is epoch seconds, or milliseconds above 1e11)`
+	msgSyntax      = `invalid input syntax for type %[1]s: "%[2]s"`
+	msgIntRange    = `value "%[2]s" is out of range for type %[1]s`
+	msgFloatRange  = `"%[2]s" is out of range for type %[1]s`
+	msgFieldRange  = `date/time field value out of range: "%[2]s"`
+	msgTimeRange   = `timestamp out of range: "%[2]s"`
+	msgBadEncoding = `invalid byte sequence for encoding "UTF8": %[2]s`
 )
 
 type parseResult uint8
@@ -30,15 +29,15 @@ const (
 )
 
 // setText stages the textual value v (a CSV/Text field or a JSON string) for column
-// col. It reports false after rejecting the line.
-func (d *decoder) setText(col int, v []byte) bool {
-	s := &d.slots[col]
-	c := &d.cols[col]
+// col. It reports false, with st.fail set, when v does not convert.
+func (st *stage) setText(col int, v []byte) bool {
+	s := &st.slots[col]
+	c := &st.cols[col]
 	var r parseResult
 	switch c.typ {
 	case storage.TypeString:
 		if bad := invalidText(v); bad >= 0 {
-			d.rejectValue(col, msgBadEncoding, []byte("0x"+strconv.FormatUint(uint64(v[bad]), 16)))
+			st.failValue(col, msgBadEncoding, []byte("0x"+strconv.FormatUint(uint64(v[bad]), 16)))
 			return false
 		}
 		s.s = v
@@ -52,28 +51,29 @@ func (d *decoder) setText(col int, v []byte) bool {
 		s.b, r = parseBool(v)
 	}
 	if r != parseOK {
-		d.rejectParse(col, r, v)
+		st.failParse(col, r, v)
 		return false
 	}
 	s.set = true
 	return true
 }
 
-func (d *decoder) rejectParse(col int, r parseResult, v []byte) {
+// failParse records why v did not parse for column col.
+func (st *stage) failParse(col int, r parseResult, v []byte) {
 	switch r {
 	case parseRange:
-		switch d.cols[col].typ {
+		switch st.cols[col].typ {
 		case storage.TypeInt64:
-			d.rejectValue(col, msgIntRange, v)
+			st.failValue(col, msgIntRange, v)
 		case storage.TypeFloat64:
-			d.rejectValue(col, msgFloatRange, v)
+			st.failValue(col, msgFloatRange, v)
 		default:
-			d.rejectValue(col, msgTimeRange, v)
+			st.failValue(col, msgTimeRange, v)
 		}
 	case parseFieldRange:
-		d.rejectValue(col, msgFieldRange, v)
+		st.failValue(col, msgFieldRange, v)
 	default:
-		d.rejectValue(col, msgSyntax, v)
+		st.failValue(col, msgSyntax, v)
 	}
 }
 
@@ -479,25 +479,49 @@ func daysFromCivil(y, m, d int64) int64 {
 	return era*146097 + doe - 719468
 }
 
-// epochToMicros converts a JSON number of epoch seconds, or milliseconds when its
-// magnitude is above 1e11 (year 5138 in seconds, 1973 in ms), to µs.
-func epochIntToMicros(n int64) (int64, parseResult) {
-	mul := int64(usPerSecond)
-	if n > 1e11 || n < -1e11 {
-		mul = 1000
+// A JSON number (or a string holding one) for a timestamp column is a Unix epoch
+// time in the unit its magnitude implies. Each unit on its own covers 1973-03-03 to
+// 5138-11-16 (|v| from 1e8 s to 1e11 s), so for a time in that span the unit a
+// producer used is never mistaken:
+//
+//	|v| < 1e11          seconds
+//	1e11 <= |v| < 1e14  milliseconds
+//	1e14 <= |v| < 1e17  microseconds
+//	|v| >= 1e17         nanoseconds (truncated to µs)
+//
+// Fractions are kept to the µs, rounded.
+const (
+	epochMillisFrom = 1e11
+	epochMicrosFrom = 1e14
+	epochNanosFrom  = 1e17
+)
+
+// epochIntToMicros converts an integral epoch number to µs. Below 1e17 no unit can
+// overflow int64 µs.
+func epochIntToMicros(n int64) int64 {
+	switch {
+	case n >= epochNanosFrom || n <= -epochNanosFrom:
+		return n / 1000
+	case n >= epochMicrosFrom || n <= -epochMicrosFrom:
+		return n
+	case n >= epochMillisFrom || n <= -epochMillisFrom:
+		return n * 1000
 	}
-	if n > math.MaxInt64/mul || n < math.MinInt64/mul {
-		return 0, parseRange
-	}
-	return n * mul, parseOK
+	return n * usPerSecond
 }
 
 func epochFloatToMicros(f float64) (int64, parseResult) {
-	mul := float64(usPerSecond)
-	if math.Abs(f) > 1e11 {
-		mul = 1000
+	var us float64
+	switch a := math.Abs(f); {
+	case a >= epochNanosFrom:
+		us = math.Round(f / 1000)
+	case a >= epochMicrosFrom:
+		us = math.Round(f)
+	case a >= epochMillisFrom:
+		us = math.Round(f * 1000)
+	default:
+		us = math.Round(f * usPerSecond)
 	}
-	us := math.Round(f * mul)
 	if !(us > math.MinInt64 && us < math.MaxInt64) {
 		return 0, parseRange
 	}

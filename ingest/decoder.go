@@ -28,16 +28,6 @@ const (
 	initialBatchRows = 4096
 )
 
-// slot stages one schema column's value of the row being decoded. s points into
-// the line or into decoder.scratch and is copied out only when the row commits.
-type slot struct {
-	set bool // a non-NULL value is staged
-	i   int64
-	f   float64
-	b   bool
-	s   []byte
-}
-
 // colInfo is what the hot path needs about a schema column.
 type colInfo struct {
 	name    string
@@ -64,9 +54,8 @@ type decoder struct {
 	opts   Options
 	sink   func(*storage.Columns) error
 
-	cols    []colInfo
+	stage         // the row being decoded
 	targets []int // input field i goes to schema column targets[i]
-	slots   []slot
 
 	batchRows  int
 	maxRejects int
@@ -74,19 +63,12 @@ type decoder struct {
 	batch      *storage.Columns
 	stats      Stats
 
-	lr lineReader
-	// scratch holds de-escaped field bytes of the current line. Its capacity is made
-	// at least the line's length before a line is decoded and de-escaping never
-	// lengthens a value, so appends never reallocate and slots may point into it.
-	scratch []byte
-	json    jsonState
-	csv     csvState
+	lr   lineReader
+	json jsonDecoder
+	csv  csvState
 
 	// nextCap is the capacity of the next batch, batchCap the current one's.
 	nextCap, batchCap int
-	interns           []internCache // per schema column; used for string columns
-	rowBuf            []byte        // the string values of the row being committed
-	pending           []pendingString
 }
 
 func newDecoder(schema *storage.Schema, o *Options) (*decoder, error) {
@@ -99,13 +81,7 @@ func newDecoder(schema *storage.Schema, o *Options) (*decoder, error) {
 		return nil, fmt.Errorf("%w: unknown format %d", ErrInvalidOptions, o.Format)
 	}
 	d := &decoder{schema: schema, opts: *o}
-	d.cols = make([]colInfo, len(schema.Columns))
-	for i, c := range schema.Columns {
-		d.cols[i] = colInfo{name: c.Name, typ: c.Type, notNull: c.NotNull || i == schema.TimeColumn}
-		d.cols[i].kind, d.cols[i].typeName = describeSQLType(c)
-	}
-	d.slots = make([]slot, len(schema.Columns))
-	d.interns = make([]internCache, len(schema.Columns))
+	d.stage.init(schema)
 	if o.Columns == nil {
 		d.targets = make([]int, len(schema.Columns))
 		for i := range d.targets {
@@ -227,26 +203,12 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 	return kindOther, "text"
 }
 
-// beginRow clears the staged row.
-func (d *decoder) beginRow() {
-	for i := range d.slots {
-		d.slots[i].set = false
-	}
-}
-
 // commitRow appends the staged row to the batch, or rejects the line when a NOT
 // NULL column has no value. It flushes a full batch.
-//
-// String values are copied out of the read buffer here, at most one allocation per
-// row: a value seen recently in its column is reused from the column's intern
-// cache, the others are concatenated into one string per row and sliced from it
-// (so a retained value keeps at most its row's strings alive).
 func (d *decoder) commitRow() error {
-	for i := range d.cols {
-		if !d.slots[i].set && d.cols[i].notNull {
-			d.rejectf("null value in column %q violates not-null constraint", d.cols[i].name)
-			return nil
-		}
+	if !d.checkNotNull() {
+		d.rejectStaged()
+		return nil
 	}
 	if d.batch == nil {
 		d.batch = storage.NewColumns(d.schema, d.nextCap)
@@ -254,62 +216,13 @@ func (d *decoder) commitRow() error {
 	} else if d.batch.Len == d.batchCap {
 		d.growBatch()
 	}
-	b := d.batch
-	row := b.Len
-	d.rowBuf = d.rowBuf[:0]
-	d.pending = d.pending[:0]
-	for i := range d.cols {
-		s := &d.slots[i]
-		cd := &b.Cols[i]
-		switch d.cols[i].typ {
-		case storage.TypeTimestamp, storage.TypeInt64:
-			if !s.set {
-				s.i = 0
-			}
-			cd.Int64 = append(cd.Int64, s.i)
-		case storage.TypeFloat64:
-			if !s.set {
-				s.f = 0
-			}
-			cd.Float64 = append(cd.Float64, s.f)
-		case storage.TypeBool:
-			cd.Bool = append(cd.Bool, s.set && s.b)
-		case storage.TypeString:
-			v := ""
-			if s.set {
-				if str, ok := d.interns[i].lookup(s.s); ok {
-					v = str
-				} else {
-					d.pending = append(d.pending, pendingString{col: i, start: len(d.rowBuf), end: len(d.rowBuf) + len(s.s)})
-					d.rowBuf = append(d.rowBuf, s.s...)
-				}
-			}
-			cd.String = append(cd.String, v)
-		default:
-			panic(fmt.Sprintf("BUG: ingest: column %q has type %s", d.cols[i].name, d.cols[i].typ))
-		}
-		if !s.set {
-			b.SetNull(i, row)
-		}
-	}
-	if len(d.pending) > 0 {
-		all := string(d.rowBuf)
-		for _, p := range d.pending {
-			v := all[p.start:p.end]
-			b.Cols[p.col].String[row] = v
-			d.interns[p.col].store(v)
-		}
-	}
-	b.Len++
-	if b.Len >= d.batchRows {
+	d.appendRow(d.batch)
+	if d.batch.Len >= d.batchRows {
 		d.nextCap = d.batchRows // a big input: allocate whole batches from now on
 		return d.flush()
 	}
 	return nil
 }
-
-// pendingString is a string value of the row being committed, at rowBuf[start:end].
-type pendingString struct{ col, start, end int }
 
 // growBatch gives the batch room for more rows. Growth is by 8x (not append's 1.25-2x)
 // so that a large input copies its first batch at most twice.
@@ -330,66 +243,6 @@ func (d *decoder) growBatch() {
 	}
 	b.Len = old.Len
 	d.batch, d.batchCap = b, n
-}
-
-// internCache is a small direct-mapped cache of a string column's recent values, so
-// low-cardinality columns (event type, country) do not allocate per row. It turns
-// itself off for a while in a column where it does not pay (ids, free text).
-type internCache struct {
-	entries       [internSlots]string
-	lookups, hits uint32
-	disabledUntil uint32 // lookups to skip
-}
-
-const (
-	internSlots = 256
-	// A column is probed over internProbe values; under 1/4 hits it is skipped for
-	// the next internBackoff values.
-	internProbe   = 1024
-	internBackoff = 64 * 1024
-	internMaxLen  = 64 // longer values are rarely repeated; do not hash them
-)
-
-func internHash(v []byte) uint32 {
-	h := uint32(2166136261) // FNV-1a
-	for _, c := range v {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	return h
-}
-
-// lookup returns the cached string equal to v.
-func (c *internCache) lookup(v []byte) (string, bool) {
-	if len(v) == 0 {
-		return "", true
-	}
-	if len(v) > internMaxLen {
-		return "", false
-	}
-	if c.disabledUntil > 0 {
-		c.disabledUntil--
-		return "", false
-	}
-	c.lookups++
-	e := c.entries[internHash(v)%internSlots]
-	hit := e == string(v)
-	if hit {
-		c.hits++
-	}
-	if c.lookups == internProbe {
-		if c.hits < internProbe/4 {
-			c.disabledUntil = internBackoff
-		}
-		c.lookups, c.hits = 0, 0
-	}
-	return e, hit
-}
-
-func (c *internCache) store(v string) {
-	if len(v) > internMaxLen || c.disabledUntil > 0 {
-		return
-	}
-	c.entries[internHash([]byte(v))%internSlots] = v
 }
 
 // flush hands the current batch, if any, to the sink.
@@ -432,19 +285,16 @@ func (d *decoder) rejectf(format string, args ...any) {
 	})
 }
 
-// rejectValue rejects the current line for a bad value of column col. msg is
-// PostgreSQL's message with one %s for the type name and one %s for the value, e.g.
-// `invalid input syntax for type %s: "%s"`.
-func (d *decoder) rejectValue(col int, msg string, v []byte) {
+// rejectStaged rejects the current line for the reason in d.stage.fail.
+func (d *decoder) rejectStaged() {
 	d.stats.Rejected++
 	if len(d.stats.Rejects) >= d.maxRejects {
 		return
 	}
-	c := &d.cols[col]
 	line := d.lr.recordLine
 	d.stats.Rejects = append(d.stats.Rejects, Reject{
 		Line:   line,
-		Reason: "line " + strconv.FormatInt(line, 10) + ": " + fmt.Sprintf(msg, c.typeName, quotable(v)) + " (column " + c.name + ")",
+		Reason: "line " + strconv.FormatInt(line, 10) + ": " + d.reason(),
 	})
 }
 
@@ -475,30 +325,6 @@ func toValidUTF8(v []byte) string {
 		v = v[n:]
 	}
 	return string(out)
-}
-
-// prepareScratch makes room for de-escaping a line of n bytes (see decoder.scratch).
-func (d *decoder) prepareScratch(n int) {
-	if cap(d.scratch) < n {
-		d.scratch = make([]byte, 0, max(n, 2*cap(d.scratch)))
-	}
-	d.scratch = d.scratch[:0]
-}
-
-// appendScratch appends de-escaped bytes; see decoder.scratch for why it never
-// reallocates.
-func (d *decoder) appendScratch(b []byte) {
-	if len(d.scratch)+len(b) > cap(d.scratch) {
-		panic("BUG: ingest: de-escaped value outgrew its line")
-	}
-	d.scratch = append(d.scratch, b...)
-}
-
-func (d *decoder) appendScratchByte(c byte) {
-	if len(d.scratch) == cap(d.scratch) {
-		panic("BUG: ingest: de-escaped value outgrew its line")
-	}
-	d.scratch = append(d.scratch, c)
 }
 
 // lineReader splits its input into lines terminated by '\n'. A line is returned

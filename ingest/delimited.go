@@ -198,6 +198,7 @@ func (d *decoder) checkFields(fields []field) bool {
 			v = d.textUnescape(v)
 		}
 		if !d.setText(col, v) {
+			d.rejectStaged()
 			return false
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stratadb/strata/storage"
 )
 
 // splitLines splits input as the decoders see it: on '\n', a final unterminated
@@ -182,6 +184,106 @@ func FuzzDecodeText(f *testing.F) {
 		res := fuzzDecode(t, Text, in)
 		if want := countDelimitedRecords(in, Text); res.stats.Rows+res.stats.Rejected != want {
 			t.Fatalf("rows %d + rejected %d != %d records", res.stats.Rows, res.stats.Rejected, want)
+		}
+	})
+}
+
+// FuzzRecordDecoder: RecordDecoder never panics; on success dst has exactly one
+// more row, every column dst.Len values, the record is valid JSON per encoding/json
+// and the text it loaded agrees with encoding/json; on error dst is unchanged
+// (recordRow checks both). Decoding the same record again on the warmed decoder
+// gives the same outcome, and COPY (FORMAT json) agrees on it.
+func FuzzRecordDecoder(f *testing.F) {
+	big := `{"ts":"2023-10-01","s":"` + strings.Repeat("é", (DefaultMaxRecordBytes-26)/2) + `"}`
+	garbage := make([]byte, DefaultMaxRecordBytes)
+	for i := range garbage {
+		garbage[i] = byte(i*7919>>3) ^ byte(i)
+	}
+	for _, s := range []string{
+		`{"user_id":"u123","event":"click","timestamp":"2023-10-01T12:00:00","product_id":"p456"}`,
+		`{"ts":"2023-10-01T12:00:00","s":"x","i":1,"n":-2,"f":1.5,"b":true,"t2":"2023-10-01 12:00:00+02","extra":null}`,
+		`{"ts":1696161600123,"s":"\u00e9\ud83d\ude00\ud800","I":"2","f":"NaN","b":"t","zz":{"a":[1,{"b":null}]}}`,
+		`{"TS":1696161600123456789,"S":12.50,"i":3.0,"n":1e3,"b":0,"s":null,"s":[true,false]}`,
+		`{"ts":"1696161600","i":9223372036854775807,"f":-1e308,"x\u0000":"\u0000"}`,
+		` {"ts" : "2023-10-01" } `, `{}`, ``, `[1]`, `"x"`, `{"ts":0}x`, `{"ts":0,}`, `{"ts":"\x"}`,
+		"{\"ts\":0,\"s\":\"\xff\"}", "{\"ts\":0,\"\xc3\x28\":1}", "\xef\xbb\xbf{\"ts\":0}",
+		`{"ts":0,"s":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`,
+		`{"ts":0,"zz":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + `}`,
+		big, big + " ", string(garbage),
+	} {
+		f.Add(false, []byte(s))
+		f.Add(true, []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, keep bool, rec []byte) {
+		schema := recSchema()
+		opts := RecordOptions{}
+		if keep {
+			opts.KeepUnknown = "extra"
+		}
+		d, err := NewRecordDecoder(schema, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := storage.NewColumns(schema, 1)
+		if err := d.Decode([]byte(`{"ts":1,"s":"first row","f":"NaN"}`), dst); err != nil {
+			t.Fatal(err)
+		}
+		row, err := recordRow(t, d, dst, rec)
+		row2, err2 := recordRow(t, d, dst, rec)
+		if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
+			t.Fatalf("%s: decoded twice: %v, then %v", short(rec), err, err2)
+		}
+		for k := range row {
+			if !sameValue(row[k], row2[k]) {
+				t.Fatalf("%s: decoded twice: column %s = %#v, then %#v", short(rec), k, row[k], row2[k])
+			}
+		}
+		if !keep && len(rec) <= DefaultMaxRecordBytes && bytes.IndexByte(rec, '\n') < 0 &&
+			len(bytes.Trim(rec, " \t\r")) > 0 && !bytes.HasPrefix(rec, []byte("\xef\xbb\xbf")) {
+			res := decodeAll(t, schema, Options{Format: JSON}, string(rec))
+			if err != nil {
+				if res.stats.Rejected != 1 || res.stats.Rejects[0].Reason != "line 1: "+err.Error() {
+					t.Fatalf("%s: RecordDecoder: %v; COPY: %+v", short(rec), err, res.stats)
+				}
+			} else {
+				if len(res.rows) != 1 {
+					t.Fatalf("%s: COPY: %+v", short(rec), res.stats)
+				}
+				for i, c := range schema.Columns {
+					if !sameValue(res.rows[0][i], row[c.Name]) {
+						t.Fatalf("%s: column %s: COPY %#v, RecordDecoder %#v", short(rec), c.Name, res.rows[0][i], row[c.Name])
+					}
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+		trimmed := bytes.Trim(rec, " \t\r\n")
+		if !json.Valid(rec) || !utf8.Valid(rec) || trimmed[0] != '{' {
+			t.Fatalf("%s: accepted, but not one valid JSON object", short(rec))
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(rec, &m); err != nil {
+			t.Fatal(err)
+		}
+		onlyExact := true
+		for k := range m {
+			if k != "s" && strings.EqualFold(k, "s") {
+				onlyExact = false
+			}
+		}
+		if raw, ok := m["s"]; ok && onlyExact && len(raw) > 0 && raw[0] == '"' {
+			var want string
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			if row["s"] != want {
+				t.Fatalf("%s: s = %q, encoding/json says %q", short(rec), row["s"], want)
+			}
+		}
+		if x, ok := row["extra"].(string); keep && ok && (!json.Valid([]byte(x)) || x[0] != '{') {
+			t.Fatalf("%s: extra = %q is not a JSON object", short(rec), x)
 		}
 	})
 }

@@ -1,19 +1,23 @@
-// Package ingest owns the batch decoders that turn bytes into storage.Columns: the
-// PostgreSQL COPY `text` and `csv` formats and JSON lines (one object per line, the
-// format Kafka events arrive in).
+// Package ingest owns the decoders that turn bytes into storage.Columns: the
+// PostgreSQL COPY `text` and `csv` formats and JSON lines (Decode), and single JSON
+// records as Kafka delivers them (RecordDecoder). COPY's JSON lines and
+// RecordDecoder share one JSON object decoder (json.go), so a record loads the same
+// way either way.
 //
-// Decode is the one entry point. It reads its input to the end, converts every
-// line (record) into a row of the target schema and hands batches of rows to a sink.
+// Decode reads its input to the end, converts every line (record) into a row of the
+// target schema and hands batches of rows to a sink. RecordDecoder.Decode converts
+// one record and appends its row to a caller-owned Columns.
 //
 // Invariants:
 //   - A malformed line never stops decoding and never reaches the sink: it is
 //     rejected (counted in Stats.Rejected, the first Options.MaxRejects kept with
 //     their 1-based line number and a PostgreSQL-style reason) and the next line is
 //     decoded. Only an I/O error, a sink error or a cancelled context stop Decode.
-//   - A row is all or nothing: it is appended to the batch only after every field of
-//     it converted, so a rejected line leaves no partial values behind.
-//   - Every row handed to the sink has a non-NULL time column and no NULL in a NOT
-//     NULL column; string values are valid UTF-8 without NUL bytes (PostgreSQL's rule).
+//   - A row is all or nothing: it is staged field by field and appended only after
+//     every field converted, so a rejected line or record leaves no partial values
+//     behind (RecordDecoder.Decode leaves dst unchanged on error).
+//   - Every row appended has a non-NULL time column and no NULL in a NOT NULL
+//     column; string values are valid UTF-8 without NUL bytes (PostgreSQL's rule).
 //   - Time values are µs since the Unix epoch, UTC. A timestamp without a zone is UTC.
 //     For a column declared "timestamp" (without time zone) a zone in the input is
 //     ignored, as PostgreSQL does.
@@ -27,8 +31,7 @@
 // cache. No interface call and no map lookup happen per row.
 //
 // A Decode call allocates its state (about 4 KiB per string column); a Kafka
-// consumer decoding one message at a time should keep a decoder per partition
-// (not yet exported).
+// consumer decoding one message at a time keeps a RecordDecoder per partition.
 package ingest
 
 import (

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"math/bits"
@@ -11,36 +12,80 @@ import (
 	"github.com/stratadb/strata/storage"
 )
 
-// JSON lines: each non-blank line is one JSON object (RFC 8259). Its members map
-// to columns by exact name; members naming no loaded column are checked for syntax
-// and ignored; a member given twice counts once, the last one. A missing member or
-// JSON null is NULL. Blank lines are skipped and are neither rows nor rejects.
+// The JSON object decoder, shared by COPY ... (FORMAT json), which feeds it one line
+// at a time, and by RecordDecoder, which feeds it one Kafka record at a time, so the
+// two accept the same records and load them the same way.
 //
-// The scanner works on the line's bytes in place: no tokens are allocated, string
-// values without escapes are not copied until the row commits, and the column of a
-// key is found by first trying the column the same key position had on the last
-// line (producers write keys in a fixed order), then by a scan of the names.
+// A record is one JSON object (RFC 8259, UTF-8), with white space around it allowed.
+// Its members map to columns by name: exactly first, else ignoring case (Unicode
+// simple folding; the first such column in schema order). Several members mapping to
+// one column: the last wins. A missing member or JSON null is NULL. Members naming no
+// column are checked for syntax and UTF-8 and ignored, or, with a KeepUnknown column,
+// kept in it as a JSON object. How values convert is in the RecordDecoder doc.
+//
+// The scanner works on the record's bytes in place: no tokens are allocated, string
+// values without escapes are not copied until the row is appended, and the column of
+// a key is found by first trying what the same key position mapped to in the last
+// record (producers write keys in a fixed order), then by a scan of the names.
 
 // jsonKey maps a member name to a schema column.
 type jsonKey struct {
-	name string
-	col  int
+	name  string
+	nameB []byte // name, for case-insensitive comparison without a conversion
+	col   int
 }
 
-// jsonState is the JSON decoder's reusable state.
-type jsonState struct {
-	keys  []jsonKey
-	order []int // order[k]: index in keys of the k-th member of the last line, or -1
-	stack []byte
+// keyCache remembers what the k-th member of the last record mapped to.
+type keyCache struct {
+	key []byte
+	col int // -1: no column
+	set bool
 }
 
-const maxJSONDepth = 10_000
+const (
+	maxJSONDepth = 10_000
+	// maxCachedKeys bounds the key cache, so that a record with a million members
+	// does not leave a million cache entries behind.
+	maxCachedKeys = 256
+)
 
-func (d *decoder) runJSON() error {
-	d.json.keys = d.json.keys[:0]
-	for _, c := range d.targets {
-		d.json.keys = append(d.json.keys, jsonKey{name: d.cols[c].name, col: c})
+// jsonDecoder decodes one JSON object into its stage. Not safe for concurrent use.
+type jsonDecoder struct {
+	st    *stage
+	keys  []jsonKey // the columns members may name
+	order []keyCache
+	stack []byte // open containers while skipping a composite value
+	// keep is the column that receives the unknown members (-1: they are dropped);
+	// unknown assembles them.
+	keep    int
+	unknown []byte
+}
+
+// objResult is what decodeObject made of a record.
+type objResult uint8
+
+const (
+	objRow    objResult = iota // a row is staged (NOT NULL columns not yet checked)
+	objBlank                   // the record is only white space
+	objFailed                  // st.fail says why
+)
+
+// init maps the columns targets to member names, and makes keep (-1: none) the
+// column of unknown members.
+func (js *jsonDecoder) init(st *stage, targets []int, keep int) {
+	js.st, js.keep = st, keep
+	js.keys = js.keys[:0]
+	for _, c := range targets {
+		name := st.cols[c].name
+		js.keys = append(js.keys, jsonKey{name: name, nameB: []byte(name), col: c})
 	}
+	js.order = js.order[:0]
+}
+
+// runJSON is COPY's JSON lines: each non-blank line is a record. Blank lines are
+// skipped and are neither rows nor rejects; a line that fails is rejected.
+func (d *decoder) runJSON() error {
+	d.json.init(&d.stage, d.targets, -1)
 	for {
 		line, tooLong, _, ok := d.lr.next()
 		if !ok {
@@ -53,22 +98,17 @@ func (d *decoder) runJSON() error {
 			d.rejectTooLong()
 			continue
 		}
-		if !d.decodeJSONLine(line) {
+		switch d.json.decodeObject(line) {
+		case objBlank:
+			continue
+		case objFailed:
+			d.rejectStaged()
 			continue
 		}
 		if err := d.commitRow(); err != nil {
 			return err
 		}
 	}
-}
-
-// jsonErr is a syntax error: what was expected, at byte offset pos of the line.
-func (d *decoder) rejectJSON(line []byte, pos int, what string) {
-	if pos >= len(line) {
-		d.rejectf("invalid input syntax for type json: %s at end of line", what)
-		return
-	}
-	d.rejectf("invalid input syntax for type json: %s at byte %d", what, pos+1)
 }
 
 func skipWS(b []byte, i int) int {
@@ -83,176 +123,265 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// decodeJSONLine stages the row of one line. It reports false when the line is blank
-// (skipped) or was rejected.
-func (d *decoder) decodeJSONLine(line []byte) bool {
-	i := skipWS(line, 0)
-	if i == len(line) {
-		return false
+// syntax records a JSON syntax error at b[pos] and returns false.
+func (js *jsonDecoder) syntax(b []byte, pos int, what string) bool {
+	if pos >= len(b) {
+		pos = -1
 	}
-	if line[i] != '{' {
-		d.rejectf("JSON value is not an object")
-		return false
+	js.st.failSyntax(pos, what)
+	return false
+}
+
+// decodeObject stages the row of the record b.
+func (js *jsonDecoder) decodeObject(b []byte) objResult {
+	st := js.st
+	i := skipWS(b, 0)
+	if i == len(b) {
+		return objBlank
 	}
-	d.beginRow()
-	d.prepareScratch(len(line))
-	i = skipWS(line, i+1)
-	if i < len(line) && line[i] == '}' {
+	if b[i] != '{' {
+		st.failReason("JSON value is not an object")
+		return objFailed
+	}
+	st.beginRow()
+	st.prepareScratch(len(b))
+	js.unknown = js.unknown[:0]
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
 		i++
 	} else {
 		for k := 0; ; k++ {
-			if i >= len(line) || line[i] != '"' {
-				d.rejectJSON(line, i, `expected '"' to start an object key`)
-				return false
+			if i >= len(b) || b[i] != '"' {
+				js.syntax(b, i, `expected '"' to start an object key`)
+				return objFailed
 			}
-			key, next, ok := d.jsonString(line, i)
+			keyStart := i
+			key, next, ok := js.jsonString(b, i)
 			if !ok {
-				d.rejectJSON(line, next, "invalid string")
-				return false
+				js.syntax(b, next, "invalid string")
+				return objFailed
 			}
-			col := d.lookupKey(k, key)
-			i = skipWS(line, next)
-			if i >= len(line) || line[i] != ':' {
-				d.rejectJSON(line, i, "expected ':' after object key")
-				return false
+			col, ok := js.lookupKey(k, key)
+			if !ok {
+				return objFailed
 			}
-			i = skipWS(line, i+1)
-			if i, ok = d.jsonValue(line, i, col); !ok {
-				return false
+			keyEnd := next
+			i = skipWS(b, next)
+			if i >= len(b) || b[i] != ':' {
+				js.syntax(b, i, "expected ':' after object key")
+				return objFailed
 			}
-			i = skipWS(line, i)
-			if i < len(line) && line[i] == ',' {
-				i = skipWS(line, i+1)
+			i = skipWS(b, i+1)
+			valStart := i
+			if i, ok = js.value(b, i, col); !ok {
+				st.fail.field = key
+				return objFailed
+			}
+			if col < 0 && js.keep >= 0 {
+				js.addUnknown(b[keyStart:keyEnd], b[valStart:i])
+			}
+			i = skipWS(b, i)
+			if i < len(b) && b[i] == ',' {
+				i = skipWS(b, i+1)
 				continue
 			}
-			if i < len(line) && line[i] == '}' {
+			if i < len(b) && b[i] == '}' {
 				i++
 				break
 			}
-			d.rejectJSON(line, i, "expected ',' or '}' after object member")
-			return false
+			js.syntax(b, i, "expected ',' or '}' after object member")
+			return objFailed
 		}
 	}
-	if i = skipWS(line, i); i != len(line) {
-		d.rejectJSON(line, i, "unexpected data after the object")
-		return false
+	if i = skipWS(b, i); i != len(b) {
+		js.syntax(b, i, "unexpected data after the object")
+		return objFailed
 	}
-	return true
+	if len(js.unknown) > 0 {
+		js.unknown = append(js.unknown, '}')
+		s := &st.slots[js.keep]
+		s.s, s.set = js.unknown, true
+	}
+	return objRow
 }
 
-// lookupKey returns the schema column of the k-th member named key, or -1.
-func (d *decoder) lookupKey(k int, key []byte) int {
-	js := &d.json
+// addUnknown appends the member `key: value` (raw JSON text, as in the record) to
+// the object of unknown members.
+func (js *jsonDecoder) addUnknown(key, value []byte) {
+	if len(js.unknown) == 0 {
+		js.unknown = append(js.unknown, '{')
+	} else {
+		js.unknown = append(js.unknown, ',')
+	}
+	js.unknown = append(js.unknown, key...)
+	js.unknown = append(js.unknown, ':')
+	js.unknown = append(js.unknown, value...)
+}
+
+// lookupKey returns the schema column of the k-th member, named key, or -1. It
+// reports false, with st.fail set, for a name that is no column and not valid UTF-8.
+func (js *jsonDecoder) lookupKey(k int, key []byte) (int, bool) {
 	if k < len(js.order) {
-		if j := js.order[k]; j >= 0 && js.keys[j].name == string(key) {
-			return js.keys[j].col
+		if c := &js.order[k]; c.set && string(c.key) == string(key) {
+			return c.col, true
 		}
 	}
-	found := -1
+	col := -1
 	for j := range js.keys {
 		if js.keys[j].name == string(key) {
-			found = j
+			col = js.keys[j].col
 			break
 		}
 	}
-	for len(js.order) <= k {
-		js.order = append(js.order, -1)
+	if col < 0 {
+		for j := range js.keys {
+			if bytes.EqualFold(js.keys[j].nameB, key) {
+				col = js.keys[j].col
+				break
+			}
+		}
 	}
-	js.order[k] = found
-	if found < 0 {
-		return -1
+	if col < 0 {
+		if bad := invalidUTF8(key); bad >= 0 {
+			js.st.failReason(`invalid byte sequence for encoding "UTF8": 0x` + strconv.FormatUint(uint64(key[bad]), 16) + " in a field name")
+			return -1, false
+		}
 	}
-	return js.keys[found].col
+	if k < maxCachedKeys {
+		for len(js.order) <= k {
+			js.order = append(js.order, keyCache{})
+		}
+		c := &js.order[k]
+		c.key, c.col, c.set = append(c.key[:0], key...), col, true
+	}
+	return col, true
 }
 
-// jsonValue scans the value at line[i] and, when col >= 0, stages it for column col.
-// It returns the offset after the value and false when it rejected the line.
-func (d *decoder) jsonValue(line []byte, i, col int) (int, bool) {
-	if i >= len(line) {
-		d.rejectJSON(line, i, "expected a value")
-		return i, false
+// invalidUTF8 returns the index of the first byte of b that starts an invalid UTF-8
+// sequence, or -1.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
 	}
-	switch c := line[i]; {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		n := utf8SeqLen(b[i:])
+		if n == 0 {
+			return i
+		}
+		i += n
+	}
+	panic("BUG: ingest: utf8.Valid and utf8SeqLen disagree")
+}
+
+// value scans the value at b[i] and, when col >= 0, stages it for column col. It
+// returns the offset after the value, and false, with st.fail set, on an error.
+func (js *jsonDecoder) value(b []byte, i, col int) (int, bool) {
+	st := js.st
+	if i >= len(b) {
+		return i, js.syntax(b, i, "expected a value")
+	}
+	switch c := b[i]; {
 	case c == '"':
-		var v []byte
-		var next int
-		var ok bool
-		if col >= 0 {
-			v, next, ok = d.jsonString(line, i)
-		} else {
-			_, next, ok = d.skipString(line, i)
+		if col < 0 {
+			next, ok := skipString(b, i)
+			if !ok {
+				return next, js.syntax(b, next, "invalid string")
+			}
+			return next, st.checkUTF8(b[i:next])
 		}
+		v, next, ok := js.jsonString(b, i)
 		if !ok {
-			d.rejectJSON(line, next, "invalid string")
-			return next, false
+			return next, js.syntax(b, next, "invalid string")
 		}
-		if col >= 0 && !d.setText(col, v) {
-			return next, false
+		if st.cols[col].typ == storage.TypeString {
+			return next, st.setText(col, v)
 		}
-		return next, true
+		return next, st.setJSONString(col, v)
 	case c == '-' || (c >= '0' && c <= '9'):
-		end, isInt := scanNumber(line, i)
+		end, isInt := scanNumber(b, i)
 		if end < 0 {
-			d.rejectJSON(line, i, "invalid number")
-			return i, false
+			return i, js.syntax(b, i, "invalid number")
 		}
-		if col >= 0 && !d.setNumber(col, line[i:end], isInt) {
-			return end, false
+		if col < 0 {
+			return end, true
 		}
-		return end, true
+		return end, st.setNumber(col, b[i:end], isInt)
 	case c == 't' || c == 'f' || c == 'n':
-		var lit string
-		switch c {
-		case 't':
+		lit := "null"
+		if c == 't' {
 			lit = "true"
-		case 'f':
+		} else if c == 'f' {
 			lit = "false"
-		default:
-			lit = "null"
 		}
-		if len(line)-i < len(lit) || string(line[i:i+len(lit)]) != lit {
-			d.rejectJSON(line, i, "invalid literal")
-			return i, false
+		if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+			return i, js.syntax(b, i, "invalid literal")
 		}
 		end := i + len(lit)
 		if col < 0 {
 			return end, true
 		}
 		if c == 'n' {
-			d.slots[col].set = false
+			st.slots[col].set = false // a null after a value for the column: the last wins
 			return end, true
 		}
-		return end, d.setJSONBool(col, c == 't', line[i:end])
+		return end, st.setJSONBool(col, c == 't', b[i:end])
 	case c == '{' || c == '[':
-		end, what := d.skipComposite(line, i)
+		end, what := js.skipComposite(b, i)
 		if what != "" {
-			d.rejectJSON(line, end, what)
+			return end, js.syntax(b, end, what)
+		}
+		raw := b[i:end]
+		switch {
+		case col < 0:
+			return end, st.checkUTF8(raw)
+		case st.cols[col].typ != storage.TypeString:
+			st.failValue(col, msgSyntax, raw)
 			return end, false
 		}
-		if col >= 0 {
-			if d.cols[col].typ != storage.TypeString {
-				d.rejectValue(col, msgSyntax, line[i:end])
-				return end, false
-			}
-			if !d.setText(col, line[i:end]) {
-				return end, false
-			}
-		}
-		return end, true
+		return end, st.setText(col, raw)
 	}
-	d.rejectJSON(line, i, "expected a value")
-	return i, false
+	return i, js.syntax(b, i, "expected a value")
 }
 
-func (d *decoder) setJSONBool(col int, b bool, text []byte) bool {
-	s := &d.slots[col]
-	switch d.cols[col].typ {
+// checkUTF8 reports false, with st.fail set, when raw (JSON text of a value that
+// goes to no column) is not valid UTF-8: the whole record must be, as in PostgreSQL.
+func (st *stage) checkUTF8(raw []byte) bool {
+	if bad := invalidUTF8(raw); bad >= 0 {
+		st.failReason(`invalid byte sequence for encoding "UTF8": 0x` + strconv.FormatUint(uint64(raw[bad]), 16))
+		return false
+	}
+	return true
+}
+
+// setJSONString stages the content of a JSON string for column col, which is not a
+// text column. For integer and time columns a string holding exactly a JSON number
+// (white space around it allowed) is that number ("12", "3.0", "1696161600");
+// otherwise, and for float and boolean columns, the text forms of setText apply.
+func (st *stage) setJSONString(col int, v []byte) bool {
+	switch st.cols[col].typ {
+	case storage.TypeInt64, storage.TypeTimestamp:
+		if t := trimSpace(v); len(t) > 0 {
+			if end, isInt := scanNumber(t, 0); end == len(t) {
+				return st.setNumber(col, t, isInt)
+			}
+		}
+	}
+	return st.setText(col, v)
+}
+
+func (st *stage) setJSONBool(col int, b bool, text []byte) bool {
+	s := &st.slots[col]
+	switch st.cols[col].typ {
 	case storage.TypeBool:
 		s.b = b
 	case storage.TypeString:
 		s.s = text
 	default:
-		d.rejectValue(col, msgSyntax, text)
+		st.failValue(col, msgSyntax, text)
 		return false
 	}
 	s.set = true
@@ -260,22 +389,28 @@ func (d *decoder) setJSONBool(col int, b bool, text []byte) bool {
 }
 
 // setNumber stages the JSON number num (grammar already checked) for column col.
-func (d *decoder) setNumber(col int, num []byte, isInt bool) bool {
-	s := &d.slots[col]
-	c := &d.cols[col]
+// It reports false, with st.fail set, when num does not fit the column.
+func (st *stage) setNumber(col int, num []byte, isInt bool) bool {
+	s := &st.slots[col]
+	c := &st.cols[col]
 	r := parseOK
 	switch c.typ {
 	case storage.TypeString:
 		s.s = num
 	case storage.TypeInt64:
+		if !isInt {
+			num, isInt = integralDecimal(num)
+		}
 		if isInt {
 			s.i, r = parseInt(num, c.kind)
 			break
 		}
-		// 1.0 and 1e3 are integers written as JSON numbers often are; 1.5 is not.
+		// 1e3 is an integer written as JSON numbers often are; 1.5 is not.
 		f, err := strconv.ParseFloat(unsafe.String(&num[0], len(num)), 64)
 		switch {
-		case err != nil || f != math.Trunc(f):
+		case err != nil:
+			r = parseRange // the JSON grammar leaves ParseFloat only range errors
+		case f != math.Trunc(f):
 			r = parseSyntax
 		case f < -(1<<63) || f >= 1<<63:
 			r = parseRange
@@ -289,7 +424,7 @@ func (d *decoder) setNumber(col int, num []byte, isInt bool) bool {
 		if isInt {
 			var n int64
 			if n, r = parseInt(num, kindOther); r == parseOK {
-				s.i, r = epochIntToMicros(n)
+				s.i = epochIntToMicros(n)
 			}
 		} else {
 			f, err := strconv.ParseFloat(unsafe.String(&num[0], len(num)), 64)
@@ -298,10 +433,6 @@ func (d *decoder) setNumber(col int, num []byte, isInt bool) bool {
 			} else {
 				s.i, r = epochFloatToMicros(f)
 			}
-		}
-		if r == parseSyntax {
-			d.rejectValue(col, msgTimeNotEpoch, num)
-			return false
 		}
 	case storage.TypeBool:
 		switch string(num) {
@@ -314,11 +445,27 @@ func (d *decoder) setNumber(col int, num []byte, isInt bool) bool {
 		}
 	}
 	if r != parseOK {
-		d.rejectParse(col, r, num)
+		st.failParse(col, r, num)
 		return false
 	}
 	s.set = true
 	return true
+}
+
+// integralDecimal returns the integer part of a JSON number without exponent whose
+// fraction is all zeros ("3.000" -> "3"), exactly, for integer columns; otherwise
+// num and false.
+func integralDecimal(num []byte) ([]byte, bool) {
+	dot := bytes.IndexByte(num, '.')
+	if dot < 0 {
+		return num, false
+	}
+	for _, c := range num[dot+1:] {
+		if c != '0' {
+			return num, false
+		}
+	}
+	return num[:dot], true
 }
 
 // scanNumber checks the JSON number grammar at b[i:] and returns its end (-1 when
@@ -369,16 +516,16 @@ func scanNumber(b []byte, i int) (end int, isInt bool) {
 }
 
 // jsonString scans the string starting at the quote b[i]. It returns its content —
-// a slice of b when it has no escape, else de-escaped into d.scratch — and the
+// a slice of b when it has no escape, else de-escaped into st.scratch — and the
 // offset after the closing quote; on a syntax error ok is false and next is where.
-func (d *decoder) jsonString(b []byte, i int) (v []byte, next int, ok bool) {
+func (js *jsonDecoder) jsonString(b []byte, i int) (v []byte, next int, ok bool) {
 	start := i + 1
 	j := plainRun(b, start)
 	switch {
 	case j == len(b) || b[j] < 0x20:
 		return nil, j, false
 	case b[j] == '\\':
-		return d.jsonUnescape(b, start, j)
+		return js.st.jsonUnescape(b, start, j)
 	}
 	return b[start:j], j + 1, true
 }
@@ -416,22 +563,19 @@ var jsonStringStop = func() (t [256]bool) {
 }()
 
 // jsonUnescape continues jsonString from the first backslash at b[j].
-func (d *decoder) jsonUnescape(b []byte, start, j int) ([]byte, int, bool) {
-	out0 := len(d.scratch)
-	d.appendScratch(b[start:j])
+func (st *stage) jsonUnescape(b []byte, start, j int) ([]byte, int, bool) {
+	out0 := len(st.scratch)
+	st.appendScratch(b[start:j])
 	for j < len(b) {
 		c := b[j]
 		switch {
 		case c == '"':
-			return d.scratch[out0:], j + 1, true
+			return st.scratch[out0:], j + 1, true
 		case c < 0x20:
 			return nil, j, false
 		case c != '\\':
-			k := j + 1
-			for k < len(b) && b[k] != '"' && b[k] != '\\' && b[k] >= 0x20 {
-				k++
-			}
-			d.appendScratch(b[j:k])
+			k := plainRun(b, j+1)
+			st.appendScratch(b[j:k])
 			j = k
 			continue
 		}
@@ -469,12 +613,12 @@ func (d *decoder) jsonUnescape(b []byte, start, j int) ([]byte, int, bool) {
 				r = utf8.RuneError
 			}
 			var buf [4]byte
-			d.appendScratch(buf[:utf8.EncodeRune(buf[:], r)])
+			st.appendScratch(buf[:utf8.EncodeRune(buf[:], r)])
 			continue
 		default:
 			return nil, j, false
 		}
-		d.appendScratchByte(e)
+		st.appendScratchByte(e)
 		j += 2
 	}
 	return nil, j, false
@@ -502,12 +646,11 @@ func hex4(b []byte, i int) (rune, bool) {
 }
 
 // skipComposite checks the object or array starting at b[i] and returns its end; on
-// a syntax error it returns where and what.
-func (d *decoder) skipComposite(b []byte, i int) (int, string) {
-	st := d.json.stack[:0]
-	defer func() { d.json.stack = st[:0] }()
-	// expectValue: a value must come next (after '[', ':' or ',').
-	// In an object, after '{' or ',' a key must come, marked by wantKey.
+// a syntax error it returns where and what. It keeps its own stack of open
+// containers, so deep nesting costs no goroutine stack.
+func (js *jsonDecoder) skipComposite(b []byte, i int) (int, string) {
+	st := js.stack[:0]
+	defer func() { js.stack = st[:0] }()
 	for {
 		c := b[i]
 		switch c {
@@ -523,7 +666,7 @@ func (d *decoder) skipComposite(b []byte, i int) (int, string) {
 			st = append(st, c)
 			if c == '{' {
 				var ok bool
-				if i, ok = d.skipKey(b, i); !ok {
+				if i, ok = skipKey(b, i); !ok {
 					return i, "invalid object key"
 				}
 			}
@@ -533,7 +676,7 @@ func (d *decoder) skipComposite(b []byte, i int) (int, string) {
 			continue // a value starts at b[i]
 		case '"':
 			var ok bool
-			if _, i, ok = d.skipString(b, i); !ok {
+			if i, ok = skipString(b, i); !ok {
 				return i, "invalid string"
 			}
 		case 't', 'f', 'n':
@@ -568,7 +711,7 @@ func (d *decoder) skipComposite(b []byte, i int) (int, string) {
 				i = skipWS(b, i+1)
 				if top == '{' {
 					var ok bool
-					if i, ok = d.skipKey(b, i); !ok {
+					if i, ok = skipKey(b, i); !ok {
 						return i, "invalid object key"
 					}
 				}
@@ -588,11 +731,11 @@ func (d *decoder) skipComposite(b []byte, i int) (int, string) {
 }
 
 // skipKey scans `"key" :` and white space after it, returning the value's offset.
-func (d *decoder) skipKey(b []byte, i int) (int, bool) {
+func skipKey(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false
 	}
-	_, i, ok := d.skipString(b, i)
+	i, ok := skipString(b, i)
 	if !ok {
 		return i, false
 	}
@@ -603,34 +746,32 @@ func (d *decoder) skipKey(b []byte, i int) (int, bool) {
 	return skipWS(b, i+1), true
 }
 
-// skipString validates the string at b[i] without de-escaping it.
-func (d *decoder) skipString(b []byte, i int) ([]byte, int, bool) {
+// skipString checks the syntax of the string at b[i] without de-escaping it and
+// returns the offset after it; on an error, false and where.
+func skipString(b []byte, i int) (int, bool) {
 	j := i + 1
-	for j < len(b) {
-		c := b[j]
-		switch {
-		case c == '"':
-			return nil, j + 1, true
-		case c < 0x20:
-			return nil, j, false
-		case c == '\\':
-			if j+1 >= len(b) {
-				return nil, j, false
+	for {
+		j = plainRun(b, j)
+		if j >= len(b) || b[j] < 0x20 {
+			return j, false
+		}
+		if b[j] == '"' {
+			return j + 1, true
+		}
+		// A backslash.
+		if j+1 >= len(b) {
+			return j, false
+		}
+		switch b[j+1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			j += 2
+		case 'u':
+			if _, ok := hex4(b, j+2); !ok {
+				return j, false
 			}
-			switch b[j+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				j += 2
-			case 'u':
-				if _, ok := hex4(b, j+2); !ok {
-					return nil, j, false
-				}
-				j += 6
-			default:
-				return nil, j, false
-			}
+			j += 6
 		default:
-			j++
+			return j, false
 		}
 	}
-	return nil, j, false
 }
