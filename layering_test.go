@@ -20,7 +20,8 @@ var layers = []struct {
 	pkg   string
 	allow []string
 }{
-	{"storage/store", []string{"storage", "storage/segment", "storage/catalog"}},
+	{"storage/store", []string{"storage", "storage/segment", "storage/catalog", "storage/realtime"}},
+	{"storage/realtime", []string{"storage", "storage/catalog", "storage/segment"}},
 	{"storage/catalog", []string{"storage"}},
 	{"storage/segment", []string{"storage"}},
 	{"storage", nil},

@@ -341,6 +341,13 @@ func discard(refs []*segRef) {
 // remove and advancing offsets, then applies the same change to the live set. On
 // error nothing changed and the caller still owns add.
 func (s *Store) publish(def catalog.TableDef, add, remove []*segRef, offsets map[string]int64) error {
+	return s.publishWith(def, add, remove, offsets, nil)
+}
+
+// publishWith is publish that also runs locked, when not nil, on the table's live
+// state in the same critical section that changes its segment list, so no snapshot
+// sees one change without the other.
+func (s *Store) publishWith(def catalog.TableDef, add, remove []*segRef, offsets map[string]int64, locked func(*liveTable)) error {
 	b := catalog.Batch{Table: def.Name, Offsets: offsets}
 	for _, ref := range add {
 		b.Add = append(b.Add, ref.meta)
@@ -397,6 +404,9 @@ func (s *Store) publish(def catalog.TableDef, add, remove []*segRef, offsets map
 	// A new slice, not an in-place change: nothing else may hold lt.segs, but this
 	// keeps that from mattering.
 	lt.segs = segs
+	if locked != nil {
+		locked(lt)
+	}
 	s.mu.Unlock()
 	s.finalize(dead)
 	return nil

@@ -33,6 +33,7 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/realtime"
 	"github.com/stratadb/strata/storage/segment"
 )
 
@@ -62,6 +63,9 @@ type Store struct {
 type liveTable struct {
 	def  catalog.TableDef
 	segs []*segRef // sorted by (ChunkStart, Seq), like catalog.Segments
+	// head holds the rows appended by AppendHead and not yet persisted (nil until the
+	// first). Its rows are in no segment.
+	head *realtime.Head
 }
 
 // segRef is one open segment and its reference count.
@@ -283,13 +287,19 @@ func (s *Store) Snapshot(table string) (*Snapshot, error) {
 		ref.refs++
 		sn.Sources[i] = ref.reader
 	}
+	if lt.head != nil {
+		for _, v := range lt.head.Snapshot() {
+			sn.Sources = append(sn.Sources, v)
+		}
+	}
 	return sn, nil
 }
 
 // Snapshot is a consistent, immutable view of one table.
 type Snapshot struct {
 	Table catalog.TableDef
-	// Sources are the table's segments, sorted by (chunk start, sequence number).
+	// Sources are the table's segments, sorted by (chunk start, sequence number),
+	// then views of its head's parts (rows not yet persisted), by chunk start.
 	Sources []storage.Source
 
 	store    *Store

@@ -123,14 +123,15 @@ func readSource(t *testing.T, src storage.Source) []row {
 }
 
 // readSnapshot returns all rows of sn sorted by id, checking on the way that every
-// source is sorted by time and lies inside one time chunk of gran.
+// source that says so is sorted by time and every source lies inside one time chunk
+// of gran.
 func readSnapshot(t *testing.T, sn *Snapshot) []row {
 	t.Helper()
 	var all []row
 	g := sn.Table.Granularity.Microseconds()
 	for _, src := range sn.Sources {
 		rows := readSource(t, src)
-		for i := 1; i < len(rows); i++ {
+		for i := 1; i < len(rows) && storage.IsSortedByTime(src); i++ {
 			if rows[i].ts < rows[i-1].ts {
 				t.Fatalf("%s: rows not sorted by time at %d", src.Name(), i)
 			}

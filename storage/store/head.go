@@ -1,0 +1,144 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/realtime"
+)
+
+// The real-time path: rows appended to a table's Head are visible to the next
+// Snapshot at once; Persist turns what the head holds into segments and publishes
+// them together with the source offsets past those rows, in one catalog batch, and
+// in the same critical section (under s.mu) takes the rows out of the head. So in
+// every snapshot a row lives either in the head or in a segment, never both and
+// never neither (DESIGN.md invariants 1 and 2). Heads are memory only: after a
+// crash the rows past the committed offsets are consumed again.
+
+// head returns the table's head, creating it. REQUIRES: s.mu is held.
+func (lt *liveTable) headLocked() *realtime.Head {
+	if lt.head == nil {
+		lt.head = realtime.NewHead(&lt.def.Schema, lt.def.Granularity.Microseconds())
+	}
+	return lt.head
+}
+
+// AppendHead appends cols to table's head; the rows are visible to every snapshot
+// taken after it returns. One appender per table at a time.
+func (s *Store) AppendHead(table string, cols *storage.Columns) error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	lt := s.mu.tables[table]
+	if lt == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("append to %s: %w", table, ErrNoTable)
+	}
+	h := lt.headLocked()
+	s.mu.Unlock()
+	if err := checkColumns(&lt.def.Schema, cols); err != nil {
+		return fmt.Errorf("append to %s: %w", table, err)
+	}
+	if err := h.Append(cols); err != nil {
+		return fmt.Errorf("append to %s head: %w", table, err)
+	}
+	return nil
+}
+
+// HeadStats returns the rows and approximate bytes table's head holds.
+func (s *Store) HeadStats(table string) (rows int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lt := s.mu.tables[table]; lt != nil && lt.head != nil {
+		return lt.head.Rows(), lt.head.Bytes()
+	}
+	return 0, 0
+}
+
+// Frozen is a head's content sealed by Freeze, waiting for PublishFrozen.
+type Frozen struct {
+	table string
+	id    uint64
+	f     *realtime.Frozen
+}
+
+// Rows returns the number of rows f holds.
+func (f *Frozen) Rows() int { return f.f.Rows }
+
+// Freeze seals the rows table's head holds now. They stay visible to snapshots until
+// PublishFrozen moves them into segments; rows appended later are not part of f. The
+// appender calls it between appends, so that the offsets it publishes with f are
+// exactly those past f's rows.
+func (s *Store) Freeze(table string) (*Frozen, error) {
+	s.mu.Lock()
+	lt := s.mu.tables[table]
+	if lt == nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("persist %s: %w", table, ErrNoTable)
+	}
+	h := lt.headLocked()
+	id := lt.def.ID
+	s.mu.Unlock()
+	return &Frozen{table: table, id: id, f: h.Freeze()}, nil
+}
+
+// PublishFrozen writes f's rows as segments (one per time chunk) and commits them
+// with offsets ("topic/partition" → next offset) in one catalog batch; in the same
+// step the rows leave the head. On error nothing is published and the rows stay in
+// the head (a later PublishFrozen of a newer Freeze does not include them: the
+// caller must stop ingesting and recover from the committed offsets).
+func (s *Store) PublishFrozen(ctx context.Context, f *Frozen, offsets map[string]int64) error {
+	def, ok := s.cat.Table(f.table)
+	if !ok || def.ID != f.id {
+		return fmt.Errorf("persist %s: %w", f.table, ErrNoTable)
+	}
+	var added []*segRef
+	for _, ch := range f.f.Chunks {
+		if ch.Cols.Len == 0 {
+			continue
+		}
+		refs, err := s.writeChunks(ctx, &def, ch.Cols)
+		if err != nil {
+			discard(added)
+			return fmt.Errorf("persist %s: %w", f.table, err)
+		}
+		added = append(added, refs...)
+	}
+	if len(added) == 0 && len(offsets) == 0 {
+		s.dropFrozen(f)
+		return nil
+	}
+	err := s.publishWith(def, added, nil, offsets, func(lt *liveTable) {
+		if lt.head != nil {
+			lt.head.Drop(f.f)
+		}
+	})
+	if err != nil {
+		discard(added)
+		return fmt.Errorf("persist %s: %w", f.table, err)
+	}
+	return nil
+}
+
+// dropFrozen takes an empty f out of the head.
+func (s *Store) dropFrozen(f *Frozen) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lt := s.mu.tables[f.table]; lt != nil && lt.def.ID == f.id && lt.head != nil {
+		lt.head.Drop(f.f)
+	}
+}
+
+// DiscardHead forgets every row table's head holds (those not persisted): the
+// appender failed and will consume again from the committed offsets. Snapshots
+// taken before keep their views.
+func (s *Store) DiscardHead(table string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lt := s.mu.tables[table]; lt != nil {
+		lt.head = nil
+	}
+}
