@@ -6,7 +6,7 @@ BIN      := bin/strata
 EVENTS   ?= 10000000
 RUNS     ?= 5
 # Packages with concurrent code, also run under the race detector.
-RACE_PKGS := ./storage/... ./engine/... ./server/...
+RACE_PKGS := ./storage/... ./engine/... ./server/... ./ingest/...
 
 .PHONY: all build demo test test-race bench bench-go lint deps clean
 
@@ -33,13 +33,14 @@ bench:
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./storage/... ./engine/... ./ingest/... ./server/...
+	$(GO) test -run '^$$' -bench 'KafkaIngest|Freshness' -benchtime 3x ./bench/inproc
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
 	cd bench/duck && $(GO) vet -mod=mod ./...
 
-# Outside programs the tests talk to (Debian): PostgreSQL 15 server and psql.
+# Outside programs the tests talk to (Debian): PostgreSQL 15 server, psql, kcat.
 deps:
 	.ci/install-deps
 

@@ -16,6 +16,7 @@ const (
 	CodeDatatypeMismatch     = "42804"
 	CodeGroupingError        = "42803"
 	CodeInvalidParameter     = "22023"
+	CodeObjectNotInState     = "55000"
 	CodeInvalidText          = "22P02" // invalid_text_representation
 	CodeDivisionByZero       = "22012"
 	CodeNumericOutOfRange    = "22003"

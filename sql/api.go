@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -65,6 +66,9 @@ type Options struct {
 	// DataDir is where COPY ... FROM '/server/path' resolves relative paths; absolute
 	// paths are read as given.
 	DataDir string
+	// Ingest runs the real-time ingestion of tables created WITH (kafka_topic = ...);
+	// nil: such tables are refused.
+	Ingest *stream.Manager
 }
 
 // DB is the SQL front of one store. Safe for concurrent use.

@@ -12,6 +12,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/store"
@@ -179,8 +180,16 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	if stream.IsStreaming(def) {
+		if b.db.opts.Ingest == nil {
+			return nil, nil, engine.Unsupported("kafka_topic: this server runs without real-time ingestion")
+		}
+		if err := b.db.opts.Ingest.Validate(def); err != nil {
+			return nil, nil, engine.Errorf(engine.CodeInvalidParameter, "%v", err)
+		}
+	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
-		_, err := s.db.store.CreateTable(def)
+		def, err := s.db.store.CreateTable(def)
 		if errors.Is(err, store.ErrTableExists) {
 			if cs.IfNotExists {
 				return &Result{Tag: "CREATE TABLE", Notices: []string{fmt.Sprintf("relation %q already exists, skipping", def.Name)}}, nil
@@ -189,6 +198,12 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 		}
 		if err != nil {
 			return nil, fmt.Errorf("create table %s: %w", def.Name, err)
+		}
+		if stream.IsStreaming(def) {
+			if err := s.db.opts.Ingest.Start(def); err != nil {
+				s.db.store.DropTable(def.Name)
+				return nil, engine.Errorf(engine.CodeInvalidParameter, "%v", err)
+			}
 		}
 		return &Result{Tag: "CREATE TABLE"}, nil
 	}}, nil, nil
@@ -221,6 +236,9 @@ func (b *binder) dropTable(ds *pg.DropStmt) (*bound, []engine.Field, error) {
 			}
 		}
 		for _, name := range names {
+			if s.db.opts.Ingest != nil {
+				s.db.opts.Ingest.Stop(name)
+			}
 			err := s.db.store.DropTable(name)
 			if errors.Is(err, store.ErrNoTable) {
 				if ds.MissingOk {

@@ -44,6 +44,12 @@ func (b *binder) infoSchema(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 	default:
 		return nil, nil, false
 	}
+	return valuesPlan(names, types, rows), names, true
+}
+
+// valuesPlan returns rows (of the given column names and types) as a plan; with no
+// rows, an empty plan of that shape.
+func valuesPlan(names []string, types []engine.Type, rows [][]engine.Expr) engine.Plan {
 	out := make([]engine.Field, len(names))
 	for i := range names {
 		out[i] = engine.Field{Name: names[i], Type: types[i]}
@@ -55,9 +61,9 @@ func (b *binder) infoSchema(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 			row[i] = &engine.Const{V: engine.NullValue(t)}
 		}
 		return &engine.Filter{Input: &engine.Values{Rows: [][]engine.Expr{row}, Out: out},
-			Cond: &engine.Const{V: engine.Value{Type: engine.Bool, B: false}}}, names, true
+			Cond: &engine.Const{V: engine.Value{Type: engine.Bool, B: false}}}
 	}
-	return &engine.Values{Rows: rows, Out: out}, names, true
+	return &engine.Values{Rows: rows, Out: out}
 }
 
 func columnRows(database string, t catalog.TableDef, text func(string) engine.Expr) [][]engine.Expr {

@@ -70,6 +70,9 @@ func split(query string) ([]string, error) {
 }
 
 func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine.Type) (*Statement, error) {
+	if st, ok, err := s.ingestStatement(query); ok || err != nil {
+		return st, err
+	}
 	tree, err := pg.Parse(query)
 	if err != nil && copyFormatJSON.MatchString(query) {
 		// PostgreSQL 16+ grammar reads FORMAT JSON as a JSON format clause, so

@@ -19,7 +19,8 @@ const demoTable = "user_behavior"
 func loadDemo(ctx context.Context, st *store.Store, db *sql.DB, n int, seed int64) error {
 	if _, ok := st.Table(demoTable); !ok {
 		sess := db.NewSession("strata", "strata")
-		stmt, err := sess.Prepare(ctx, bench.CreateTableSQL, nil)
+		create := bench.CreateTableSQL + ` WITH (kafka_topic = '` + demoTopic + `', time_column = 'timestamp', segment_granularity = 'hour')`
+		stmt, err := sess.Prepare(ctx, create, nil)
 		if err != nil {
 			return fmt.Errorf("demo: create table: %w", err)
 		}

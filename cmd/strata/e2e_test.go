@@ -64,8 +64,15 @@ type strataServer struct {
 
 func startStrata(t *testing.T, dataDir string) *strataServer {
 	t.Helper()
-	s := &strataServer{addr: freeAddr(t), dataDir: dataDir, out: new(bytes.Buffer)}
-	s.cmd = exec.Command(strataBin, "serve", "--data-dir", dataDir, "--pg-addr", s.addr, "--http-addr", freeAddr(t), "--memory-limit", "2GiB")
+	return startStrataOn(t, dataDir, freeAddr(t))
+}
+
+// startStrataOn starts `strata serve` on pgAddr with extra flags.
+func startStrataOn(t *testing.T, dataDir, pgAddr string, extra ...string) *strataServer {
+	t.Helper()
+	s := &strataServer{addr: pgAddr, dataDir: dataDir, out: new(bytes.Buffer)}
+	args := append([]string{"serve", "--data-dir", dataDir, "--pg-addr", s.addr, "--http-addr", freeAddr(t), "--memory-limit", "2GiB"}, extra...)
+	s.cmd = exec.Command(strataBin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

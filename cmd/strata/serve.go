@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/stratadb/strata/ingest/stream"
 	serverhttp "github.com/stratadb/strata/server/http"
 	"github.com/stratadb/strata/server/pgwire"
 	"github.com/stratadb/strata/sql"
@@ -23,9 +25,13 @@ type serveFlags struct {
 	pgAddr      string
 	httpAddr    string
 	memoryLimit byteSize
+	kafka       string // default brokers for tables that name none
 	// demo only
-	events int
-	seed   int64
+	events     int
+	seed       int64
+	kafkaAddr  string
+	rate       int
+	partitions int
 }
 
 func runServe(ctx context.Context, args []string, demo bool) error {
@@ -43,9 +49,13 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.StringVar(&f.pgAddr, "pg-addr", "127.0.0.1:5433", "PostgreSQL wire protocol listen address")
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (health); empty to disable")
 	fs.Var(&f.memoryLimit, "memory-limit", "per-query memory limit (e.g. 4GiB)")
+	fs.StringVar(&f.kafka, "kafka-brokers", "", "Kafka brokers (host:port,...) for tables created WITH (kafka_topic = ...) that name no kafka_brokers")
 	if demo {
-		fs.IntVar(&f.events, "events", 1_000_000, "generated events to load when the table is empty")
+		fs.IntVar(&f.events, "events", 1_000_000, "generated history events to load when the table is empty")
 		fs.Int64Var(&f.seed, "seed", 1, "generator seed")
+		fs.StringVar(&f.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "listen address of the embedded Kafka broker")
+		fs.IntVar(&f.rate, "rate", 5000, "live events per second produced to the embedded broker (0: none)")
+		fs.IntVar(&f.partitions, "partitions", 4, "partitions of "+demoTopic)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,11 +70,33 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 		return fmt.Errorf("open data dir %s: %w", f.dataDir, err)
 	}
 	defer st.Close()
-	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), DataDir: f.dataDir})
+	var brokers []string
+	if f.kafka != "" {
+		brokers = strings.Split(f.kafka, ",")
+	}
+	if demo {
+		broker, err := startBroker(f.kafkaAddr, f.dataDir, int32(f.partitions))
+		if err != nil {
+			return err
+		}
+		defer broker.Close()
+		brokers = []string{f.kafkaAddr}
+	}
+	ing := stream.NewManager(st, stream.Options{Logger: log, Brokers: brokers})
+	defer ing.Close()
+	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), DataDir: f.dataDir, Ingest: ing})
+	if err := ing.StartAll(); err != nil {
+		return fmt.Errorf("start ingestion: %w", err)
+	}
 
 	if demo {
 		if err := loadDemo(ctx, st, db, f.events, f.seed); err != nil {
 			return err
+		}
+		if f.rate > 0 {
+			pctx, stopProducer := context.WithCancel(ctx)
+			defer stopProducer()
+			go produceEvents(pctx, f.kafkaAddr, f.rate, f.seed, log)
 		}
 	}
 
@@ -93,6 +125,12 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	fmt.Printf("connect: psql -h %s -p %s -U strata strata\n", host, port)
+	if demo {
+		fmt.Printf("live: %d events/s go to Kafka topic %s on %s and into %s within milliseconds\n", f.rate, demoTopic, f.kafkaAddr, demoTable)
+		fmt.Printf("produce your own: echo '{\"timestamp\":\"%s\",\"user_id\":\"u1\",\"event\":\"purchase\",\"price\":9.5}' | kcat -b %s -t %s -P\n",
+			time.Now().UTC().Format("2006-01-02T15:04:05"), f.kafkaAddr, demoTopic)
+		fmt.Printf("watch: SELECT * FROM strata_ingest_status;\n")
+	}
 
 	select {
 	case <-ctx.Done():

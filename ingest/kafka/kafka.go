@@ -1,0 +1,388 @@
+// Package kafka is the Kafka source of strata's exactly-once ingestion: one
+// consumer-group member (franz-go, classic group protocol, cooperative-sticky
+// balancing) per table per process, handing batches of records to an owner —
+// the per-table supervisor — through the Handler interface.
+//
+// Kafka is not the source of truth for positions (DESIGN.md, invariant 1). The
+// owner stores the next offset of every partition in its own catalog, in the
+// same atomic batch as the rows read below it, and this package resumes from
+// there. Group commits are only a hint for another process that takes a
+// partition over: after the owner has published offsets durably it calls
+// CommitHint, and a new owner resumes at max(its catalog offset, the group's
+// committed offset).
+//
+// Invariants:
+//   - A partition is delivered to the Handler only between its Assigned and its
+//     Revoked (or Lost) call; those calls and Records never run concurrently
+//     (franz-go's BlockRebalanceOnPoll gates rebalance callbacks with polls).
+//   - In one assignment, the first record delivered of a partition is the first
+//     one at or after its resume offset (exactly the resume offset unless the
+//     log has a gap there: compaction, transaction markers, retention), and every
+//     following record is the next one in the log: offsets strictly increase,
+//     nothing is delivered twice and nothing is skipped.
+//   - The resume offset is max(stored, committed) when either exists, else the
+//     log start (or end with Config.StartAtEnd), resolved to an exact offset
+//     before fetching begins.
+//   - When Revoked returns, no further record of those partitions is delivered
+//     until they are Assigned again.
+//   - Run returns only after the final Revoked (for everything still owned) has
+//     returned and the group has been left.
+//
+// Mechanics (franz-go): for every partition a group session adds, franz-go
+// calls OnPartitionsAssigned (→ Handler.Assigned, the catalog offsets are
+// kept), fetches the group's commits, and calls AdjustFetchOffsetsFn, where the
+// commit is replaced by the exact resume offset; only then does it fetch.
+// BlockRebalanceOnPoll makes OnPartitionsRevoked/Lost (→ Handler.Revoked/Lost)
+// wait until the batch being delivered has been handed over and Run has called
+// AllowRebalance, and franz-go drops the buffered records of a revoked
+// partition before calling it; the consumer also drops anything of a partition
+// it does not own or below a partition's next offset. Partitions are never
+// re-positioned inside one ownership: a re-fetch of offsets keeps the position.
+//
+// Limits: a resume offset beyond the log end (the topic was deleted and
+// re-created, or the broker lost acknowledged data) cannot be honoured
+// exactly: franz-go resets the partition and records below the resume offset
+// are dropped as already seen. Records below the log start were deleted by
+// retention and are gone; consumption resumes at the log start.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// SASL is the SASL authentication of the connection to the brokers.
+type SASL struct {
+	Mechanism string // "" (none) | "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512"
+	User      string
+	Password  string
+}
+
+// Config configures a Consumer.
+type Config struct {
+	Brokers  []string
+	Topic    string
+	Group    string // consumer group; one member per table per process
+	ClientID string // default "strata"
+	SASL     SASL
+	TLS      *tls.Config // nil = plaintext
+
+	// FetchMaxWait is how long the broker may hold a fetch waiting for data;
+	// small for freshness. Default 50ms.
+	FetchMaxWait time.Duration
+	// StartAtEnd: a partition with neither a stored offset nor a group commit
+	// starts at the log end. Default: the log start.
+	StartAtEnd bool
+
+	// Group timing; zero values keep franz-go's defaults (45s session, 3s
+	// heartbeat, 60s rebalance). Tests lower them to rebalance quickly.
+	SessionTimeout    time.Duration
+	HeartbeatInterval time.Duration
+	RebalanceTimeout  time.Duration
+
+	// LagRefresh is how often the high watermarks behind Lag are re-read from
+	// the brokers (fetches update them too). Default 1s.
+	LagRefresh time.Duration
+	// Logger receives the consumer's and franz-go's messages (franz-go at Warn
+	// and above). Nil discards them.
+	Logger *slog.Logger
+}
+
+// Record is one Kafka record. Key and Value are not reused by the consumer:
+// the Handler may keep them.
+type Record struct {
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Timestamp time.Time
+}
+
+// Handler is the owner of the consumed partitions: the per-table supervisor.
+// Its methods are never called concurrently with each other.
+type Handler interface {
+	// Assigned: partitions newly assigned to this member. Returns the next
+	// offset to read per partition from the owner's catalog (absent = none
+	// stored). The consumer resumes at max(stored, group-committed hint), or
+	// the log start/end per StartAtEnd. An error stops Run and is returned
+	// from it; the partitions are not consumed.
+	Assigned(ctx context.Context, partitions []int32) (map[int32]int64, error)
+	// Revoked: partitions being taken away (rebalance or shutdown). When it
+	// returns, the owner has either durably published the rows it holds of
+	// them or forgotten them; no more records of them are delivered. ctx is
+	// not cancelled by Run's context ending: the final Revoked at shutdown
+	// runs after it. Before returning, the owner should CommitHint the
+	// catalog offsets of all the revoked partitions (not only those it just
+	// published): a hint that failed earlier — e.g. with the cancelled ctx of
+	// Records at shutdown — would otherwise make the next owner in another
+	// process re-read rows already published.
+	Revoked(ctx context.Context, partitions []int32)
+	// Records: a batch of fetched records of currently assigned partitions,
+	// in offset order per partition. The slice is reused after Records
+	// returns (its Keys and Values are not). An error stops Run and is
+	// returned from it. Rebalances wait while Records runs, so it must
+	// return well within Config.RebalanceTimeout.
+	Records(ctx context.Context, recs []Record) error
+}
+
+// LostHandler may be implemented by a Handler to learn that partitions were
+// lost rather than revoked: the member fell out of the group (session timeout,
+// fenced), so another member may already be consuming them from the last
+// hint. The owner should forget, not publish, the rows it holds of them; a
+// CommitHint would fail anyway. Without it, Revoked is called instead.
+type LostHandler interface {
+	Lost(ctx context.Context, partitions []int32)
+}
+
+// Consumer is one group member consuming one topic for one Handler. Run it
+// once.
+type Consumer struct {
+	cfg  Config
+	h    Handler
+	opts []kgo.Opt
+	log  *slog.Logger
+
+	started atomic.Bool
+	paused  atomic.Bool
+	resume  chan struct{} // a token when Resume is called; capacity 1
+
+	testAfterPoll     func(kgo.Fetches) // tests only: runs right after each poll
+	testAdjustListErr error             // tests only: adjustOffsets' listings fail with it
+
+	mu struct {
+		sync.Mutex
+		cl         *kgo.Client // set while Run runs
+		parts      map[int32]*partition
+		fatal      error
+		cancelPoll context.CancelFunc // cancels the poll in flight, if any
+		hctx       context.Context    // context for Assigned/Revoked/Lost
+	}
+}
+
+// partition is the consumer's state of one owned partition.
+// REQUIRES: Consumer.mu is held for every access.
+type partition struct {
+	stored    int64 // from Assigned; valid if hasStored
+	hasStored bool
+	// positioned: adjustOffsets set the fetch position. next is then the next
+	// offset to deliver, or -1 if franz-go resolves the log start/end and the
+	// first record fetched is the resume point.
+	positioned bool
+	next       int64
+	hwm        int64 // high watermark as last seen; -1 unknown
+}
+
+// New checks cfg and returns a Consumer. It does not connect: Run does.
+func New(cfg Config, h Handler) (*Consumer, error) {
+	if h == nil {
+		return nil, errors.New("kafka: nil Handler")
+	}
+	if len(cfg.Brokers) == 0 {
+		return nil, errors.New("kafka: no brokers")
+	}
+	if cfg.Topic == "" {
+		return nil, errors.New("kafka: no topic")
+	}
+	if cfg.Group == "" {
+		return nil, fmt.Errorf("kafka: topic %s: no consumer group", cfg.Topic)
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = "strata"
+	}
+	if cfg.FetchMaxWait <= 0 {
+		cfg.FetchMaxWait = 50 * time.Millisecond
+	}
+	if cfg.LagRefresh <= 0 {
+		cfg.LagRefresh = time.Second
+	}
+	c := &Consumer{cfg: cfg, h: h, resume: make(chan struct{}, 1), log: cfg.Logger}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("topic", cfg.Topic, "group", cfg.Group)
+	mech, err := saslMechanism(cfg.SASL)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: topic %s: %w", cfg.Topic, err)
+	}
+
+	c.opts = []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topic),
+		// Cooperative-sticky: a rebalance revokes only the partitions that
+		// move, so an owner publishes (persists segments + offsets) only for
+		// those; eager balancers would revoke and restart every partition of
+		// every member on each join or leave. Sticky also keeps partitions
+		// where their catalog offsets are.
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		// The start offset only marks "no group commit" for adjustOffsets
+		// (a negative offset); adjustOffsets always sets an exact offset.
+		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(c.onAssigned),
+		kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
+		kgo.OnPartitionsRevoked(c.onRevoked),
+		kgo.OnPartitionsLost(c.onLost),
+		kgo.FetchMaxWait(cfg.FetchMaxWait),
+		kgo.WithLogger(kgoLogger{c.log}),
+		kgo.WithHooks(authHook{c}),
+	}
+	if mech != nil {
+		c.opts = append(c.opts, kgo.SASL(mech))
+	}
+	if cfg.TLS != nil {
+		c.opts = append(c.opts, kgo.DialTLSConfig(cfg.TLS.Clone()))
+	}
+	if cfg.SessionTimeout > 0 {
+		c.opts = append(c.opts, kgo.SessionTimeout(cfg.SessionTimeout))
+	}
+	if cfg.HeartbeatInterval > 0 {
+		c.opts = append(c.opts, kgo.HeartbeatInterval(cfg.HeartbeatInterval))
+	}
+	if cfg.RebalanceTimeout > 0 {
+		c.opts = append(c.opts, kgo.RebalanceTimeout(cfg.RebalanceTimeout))
+	}
+	c.mu.parts = make(map[int32]*partition)
+	return c, nil
+}
+
+// Pause stops fetching without leaving the group. Records is not called again
+// until Resume, except once for a batch polled before Pause whose delivery had
+// already begun; a batch polled but not yet being delivered is put back and
+// fetched again after Resume. Rebalances go on while paused. Pause may be
+// called from any goroutine, including from within Records.
+func (c *Consumer) Pause() {
+	c.paused.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.cl != nil {
+		c.mu.cl.PauseFetchTopics(c.cfg.Topic)
+	}
+	if c.mu.cancelPoll != nil {
+		c.mu.cancelPoll()
+	}
+}
+
+// Resume restarts fetching after Pause.
+func (c *Consumer) Resume() {
+	c.mu.Lock()
+	c.paused.Store(false)
+	if c.mu.cl != nil {
+		c.mu.cl.ResumeFetchTopics(c.cfg.Topic)
+	}
+	c.mu.Unlock()
+	select {
+	case c.resume <- struct{}{}:
+	default:
+	}
+}
+
+// Paused reports whether the consumer is paused.
+func (c *Consumer) Paused() bool { return c.paused.Load() }
+
+// CommitHint commits next (the next offset to read per partition, as durably
+// published by the owner) to the consumer group, for whichever member owns a
+// partition next. Only partitions this member currently owns are committed;
+// others are skipped, so a late hint cannot move another owner's position.
+// It may be called from any goroutine, including from within Records and
+// Revoked.
+func (c *Consumer) CommitHint(ctx context.Context, next map[int32]int64) error {
+	c.mu.Lock()
+	cl := c.mu.cl
+	offsets := make(map[int32]kgo.EpochOffset, len(next))
+	for p, off := range next {
+		if _, owned := c.mu.parts[p]; owned && off >= 0 {
+			offsets[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		}
+	}
+	c.mu.Unlock()
+	if cl == nil {
+		return fmt.Errorf("kafka: topic %s: commit hint: consumer not running", c.cfg.Topic)
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	var cerr error
+	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: offsets},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				cerr = err
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
+						cerr = fmt.Errorf("partition %d: %w", p.Partition, err)
+					}
+				}
+			}
+		})
+	if cerr != nil {
+		return fmt.Errorf("kafka: topic %s group %s: commit hint: %w", c.cfg.Topic, c.cfg.Group, cerr)
+	}
+	return nil
+}
+
+// Lag returns, per owned partition whose position and high watermark are
+// known, the high watermark minus the next offset to deliver (never negative).
+// The high watermark is as of the last fetch or refresh (Config.LagRefresh).
+func (c *Consumer) Lag() map[int32]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	lag := make(map[int32]int64, len(c.mu.parts))
+	for p, st := range c.mu.parts {
+		if st.next < 0 || st.hwm < 0 {
+			continue
+		}
+		lag[p] = max(st.hwm-st.next, 0)
+	}
+	return lag
+}
+
+// Assignment returns the partitions this member owns (Assigned, not yet
+// Revoked), sorted.
+func (c *Consumer) Assignment() []int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ps := make([]int32, 0, len(c.mu.parts))
+	for p := range c.mu.parts {
+		ps = append(ps, p)
+	}
+	slices.Sort(ps)
+	return ps
+}
+
+// fail records the first fatal error and wakes Run.
+func (c *Consumer) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.fatal == nil {
+		c.mu.fatal = err
+	}
+	if c.mu.cancelPoll != nil {
+		c.mu.cancelPoll()
+	}
+	select {
+	case c.resume <- struct{}{}: // wakes a paused Run
+	default:
+	}
+}
+
+func (c *Consumer) fatal() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.fatal
+}

@@ -1,0 +1,400 @@
+// Package stream owns real-time ingestion: one Supervisor per table created with a
+// kafka_topic, consuming the topic as a member of a consumer group (package
+// ingest/kafka), decoding each record (ingest.RecordDecoder) into the table's
+// real-time head, where queries see it at once, and persisting the head into
+// segments every persist_rows rows or persist_interval, and as soon as a row opens a
+// newer time chunk (the previous one closed), together with the offsets past the
+// persisted rows, in one catalog batch (storage/store.PublishFrozen). A chunk's
+// persisted segments are merged once it holds eight.
+//
+// Invariants:
+//   - Exactly once. The catalog's offset of a partition is the next offset after the
+//     last record whose row (or reject) is in a published segment; a Freeze and the
+//     offsets published with it are taken under one lock with no append between
+//     them. After a crash the head is gone and consumption resumes from the catalog
+//     offsets, so each record ends up in exactly one published segment. Group
+//     offset commits are only hints for another process that takes a partition over.
+//   - A record that cannot be decoded, or a late one (late_message_rejection), goes
+//     to the table <table>_rejects (topic, partition, offset, raw, reason, time) and
+//     is counted; it never stops ingestion. Rejects are published before the rows and
+//     offsets of the same persist, so a crash between the two may record a reject
+//     twice, never lose one.
+//   - A failed persist stops the table's consumer; the supervisor discards the head
+//     and starts again from the catalog offsets (after a backoff), so no row is lost
+//     or duplicated by the failure.
+package stream
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stratadb/strata/ingest"
+	"github.com/stratadb/strata/ingest/kafka"
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/store"
+)
+
+// Table options (CREATE TABLE ... WITH (...)) read by this package.
+const (
+	OptBrokers        = "kafka_brokers"
+	OptTopic          = "kafka_topic"
+	OptGroup          = "kafka_group"
+	OptStart          = "kafka_start" // earliest (default) | latest
+	OptSASLMechanism  = "kafka_sasl_mechanism"
+	OptSASLUser       = "kafka_sasl_user"
+	OptSASLPassword   = "kafka_sasl_password"
+	OptTLS            = "kafka_tls" // true: TLS with the system roots
+	OptSessionTimeout = "kafka_session_timeout"
+	OptPersistRows    = "persist_rows"
+	OptPersistEvery   = "persist_interval"
+	OptLateRejection  = "late_message_rejection"
+	OptKeepUnknown    = "keep_unknown_fields" // a text column receiving unknown JSON fields
+	OptMaxRecordBytes = "max_record_bytes"
+)
+
+// Defaults.
+const (
+	DefaultPersistRows  = 500_000
+	DefaultPersistEvery = 10 * time.Second
+	// DefaultSessionTimeout is the consumer-group session timeout: how long the
+	// group waits for a member that stopped heartbeating (a killed process) before
+	// its partitions move. Kafka's default is 45 s; strata favours quick takeover.
+	DefaultSessionTimeout = 10 * time.Second
+	// DefaultHeadBytes is the head size (per table) past which the supervisor
+	// persists early, whatever persist_rows says.
+	DefaultHeadBytes = 256 << 20
+	// compactAt is the number of segments in one time chunk at which persisted
+	// segments of the chunk are merged.
+	compactAt = 8
+)
+
+// RejectsSuffix names a table's rejects table: <table>_rejects.
+const RejectsSuffix = "_rejects"
+
+// Options configure a Manager.
+type Options struct {
+	Logger *slog.Logger
+	// Brokers is used for tables that do not name kafka_brokers.
+	Brokers []string
+	// HeadBytes overrides DefaultHeadBytes.
+	HeadBytes int64
+	// TLS, when set, is the TLS configuration for tables with kafka_tls = true.
+	TLS *tls.Config
+	// Restart is the backoff before a failed supervisor starts again (default 1s).
+	Restart time.Duration
+}
+
+// Config is a table's ingestion configuration, parsed from its options.
+type Config struct {
+	Kafka          kafka.Config
+	PersistRows    int
+	PersistEvery   time.Duration
+	LateRejection  time.Duration // 0: accept every late row
+	KeepUnknown    string
+	MaxRecordBytes int
+}
+
+// IsStreaming reports whether def is fed from Kafka.
+func IsStreaming(def catalog.TableDef) bool { return def.Options[OptTopic] != "" }
+
+// ParseConfig reads the ingestion options of def. Errors name the option.
+func ParseConfig(def catalog.TableDef, opts Options) (Config, error) {
+	o := def.Options
+	c := Config{PersistRows: DefaultPersistRows, PersistEvery: DefaultPersistEvery}
+	c.Kafka.Topic = o[OptTopic]
+	if c.Kafka.Topic == "" {
+		return c, fmt.Errorf("table %s: option %s is required", def.Name, OptTopic)
+	}
+	if b := o[OptBrokers]; b != "" {
+		for _, s := range strings.Split(b, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.Kafka.Brokers = append(c.Kafka.Brokers, s)
+			}
+		}
+	} else {
+		c.Kafka.Brokers = opts.Brokers
+	}
+	if len(c.Kafka.Brokers) == 0 {
+		return c, fmt.Errorf("table %s: option %s is required (no default brokers)", def.Name, OptBrokers)
+	}
+	c.Kafka.Group = o[OptGroup]
+	if c.Kafka.Group == "" {
+		c.Kafka.Group = "strata-" + def.Name
+	}
+	switch strings.ToLower(o[OptStart]) {
+	case "", "earliest":
+	case "latest":
+		c.Kafka.StartAtEnd = true
+	default:
+		return c, fmt.Errorf("table %s: option %s must be earliest or latest, not %q", def.Name, OptStart, o[OptStart])
+	}
+	c.Kafka.SASL = kafka.SASL{Mechanism: strings.ToUpper(o[OptSASLMechanism]), User: o[OptSASLUser], Password: o[OptSASLPassword]}
+	switch c.Kafka.SASL.Mechanism {
+	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		return c, fmt.Errorf("table %s: option %s must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", def.Name, OptSASLMechanism)
+	}
+	if v := o[OptTLS]; v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("table %s: option %s: %w", def.Name, OptTLS, err)
+		}
+		if on {
+			c.Kafka.TLS = opts.TLS
+			if c.Kafka.TLS == nil {
+				c.Kafka.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+		}
+	}
+	if v := o[OptPersistRows]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return c, fmt.Errorf("table %s: option %s must be a positive integer, not %q", def.Name, OptPersistRows, v)
+		}
+		c.PersistRows = n
+	}
+	var err error
+	c.Kafka.SessionTimeout = DefaultSessionTimeout
+	if v := o[OptSessionTimeout]; v != "" {
+		if c.Kafka.SessionTimeout, err = ParseDuration(v); err != nil || c.Kafka.SessionTimeout <= 0 {
+			return c, fmt.Errorf("table %s: option %s: invalid duration %q", def.Name, OptSessionTimeout, v)
+		}
+	}
+	c.Kafka.HeartbeatInterval = min(3*time.Second, c.Kafka.SessionTimeout/3)
+	if v := o[OptPersistEvery]; v != "" {
+		if c.PersistEvery, err = ParseDuration(v); err != nil || c.PersistEvery <= 0 {
+			return c, fmt.Errorf("table %s: option %s: invalid duration %q", def.Name, OptPersistEvery, v)
+		}
+	}
+	if v := o[OptLateRejection]; v != "" {
+		if c.LateRejection, err = ParseDuration(v); err != nil || c.LateRejection < 0 {
+			return c, fmt.Errorf("table %s: option %s: invalid duration %q", def.Name, OptLateRejection, v)
+		}
+	}
+	c.KeepUnknown = o[OptKeepUnknown]
+	if v := o[OptMaxRecordBytes]; v != "" {
+		if c.MaxRecordBytes, err = strconv.Atoi(v); err != nil || c.MaxRecordBytes <= 0 {
+			return c, fmt.Errorf("table %s: option %s must be a positive integer, not %q", def.Name, OptMaxRecordBytes, v)
+		}
+	}
+	if _, err := ingest.NewRecordDecoder(&def.Schema, ingest.RecordOptions{KeepUnknown: c.KeepUnknown, MaxRecordBytes: c.MaxRecordBytes}); err != nil {
+		return c, fmt.Errorf("table %s: %w", def.Name, err)
+	}
+	return c, nil
+}
+
+// ParseDuration reads "10 seconds", "5 minutes", "1 hour", "PT10S"-free Go
+// durations ("10s", "1h30m") and bare seconds ("30").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	num, unit, ok := strings.Cut(s, " ")
+	if !ok {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	units := map[string]time.Duration{
+		"ms": time.Millisecond, "millisecond": time.Millisecond, "milliseconds": time.Millisecond,
+		"s": time.Second, "sec": time.Second, "second": time.Second, "seconds": time.Second, "secs": time.Second,
+		"min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
+		"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
+		"day": 24 * time.Hour, "days": 24 * time.Hour,
+	}
+	u, ok := units[strings.TrimSpace(unit)]
+	if !ok {
+		return 0, fmt.Errorf("invalid duration unit in %q", s)
+	}
+	return time.Duration(n * float64(u)), nil
+}
+
+// RejectsSchema is the schema of a <table>_rejects table.
+func RejectsSchema() storage.Schema {
+	return storage.Schema{TimeColumn: 0, Columns: []storage.Column{
+		{Name: "time", Type: storage.TypeTimestamp, SQLType: "timestamptz", NotNull: true},
+		{Name: "topic", Type: storage.TypeString, SQLType: "text"},
+		{Name: "partition", Type: storage.TypeInt64, SQLType: "integer"},
+		{Name: "offset", Type: storage.TypeInt64, SQLType: "bigint"},
+		{Name: "raw", Type: storage.TypeString, SQLType: "text"},
+		{Name: "reason", Type: storage.TypeString, SQLType: "text"},
+	}}
+}
+
+// maxRawBytes bounds the raw bytes a reject keeps.
+const maxRawBytes = 64 << 10
+
+// Status is one row of strata_ingest_status: one per assigned partition, or one
+// per table (Partition -1) when it has none.
+type Status struct {
+	Table           string
+	Topic           string
+	Partition       int32
+	CommittedOffset int64 // next offset recorded in the catalog; -1: none yet
+	Lag             int64 // -1: unknown
+	RowsPerSec      float64
+	Rows            int64 // rows ingested since the supervisor started
+	Rejects         int64
+	State           string // running | paused | restarting | stopped
+	LastError       string
+}
+
+// Manager runs the supervisors of a store's streaming tables. Safe for concurrent use.
+type Manager struct {
+	st   *store.Store
+	opts Options
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	sups map[string]*Supervisor
+}
+
+// NewManager returns a manager for st; it starts nothing.
+func NewManager(st *store.Store, opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.HeadBytes <= 0 {
+		opts.HeadBytes = DefaultHeadBytes
+	}
+	if opts.Restart <= 0 {
+		opts.Restart = time.Second
+	}
+	return &Manager{st: st, opts: opts, log: opts.Logger, sups: map[string]*Supervisor{}}
+}
+
+// Validate checks def's ingestion options without starting anything.
+func (m *Manager) Validate(def catalog.TableDef) error {
+	if !IsStreaming(def) {
+		return nil
+	}
+	_, err := ParseConfig(def, m.opts)
+	return err
+}
+
+// StartAll starts a supervisor for every streaming table of the store.
+func (m *Manager) StartAll() error {
+	var errs []error
+	for _, def := range m.st.Tables() {
+		if IsStreaming(def) {
+			errs = append(errs, m.Start(def))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Start starts def's supervisor (creating <table>_rejects when missing). A table
+// without kafka_topic is left alone.
+func (m *Manager) Start(def catalog.TableDef) error {
+	if !IsStreaming(def) {
+		return nil
+	}
+	cfg, err := ParseConfig(def, m.opts)
+	if err != nil {
+		return err
+	}
+	rejects := def.Name + RejectsSuffix
+	if _, ok := m.st.Table(rejects); !ok {
+		_, err := m.st.CreateTable(catalog.TableDef{Name: rejects, Schema: RejectsSchema(), Granularity: 24 * time.Hour,
+			Options: map[string]string{"rejects_of": def.Name}})
+		if err != nil && !errors.Is(err, store.ErrTableExists) {
+			return fmt.Errorf("table %s: create %s: %w", def.Name, rejects, err)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sups[def.Name]; ok {
+		return fmt.Errorf("table %s: ingestion already running", def.Name)
+	}
+	s := newSupervisor(m, def, cfg)
+	m.sups[def.Name] = s
+	s.start()
+	return nil
+}
+
+// Stop stops def's supervisor: it persists what the head holds and leaves the group.
+func (m *Manager) Stop(table string) {
+	m.mu.Lock()
+	s := m.sups[table]
+	delete(m.sups, table)
+	m.mu.Unlock()
+	if s != nil {
+		s.stop()
+	}
+}
+
+func (m *Manager) supervisor(table string) (*Supervisor, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.sups[table]
+	if s == nil {
+		return nil, fmt.Errorf("table %s has no running ingestion", table)
+	}
+	return s, nil
+}
+
+// Pause stops fetching for table without leaving the group.
+func (m *Manager) Pause(table string) error {
+	s, err := m.supervisor(table)
+	if err != nil {
+		return err
+	}
+	s.setPaused(true)
+	return nil
+}
+
+// Resume undoes Pause.
+func (m *Manager) Resume(table string) error {
+	s, err := m.supervisor(table)
+	if err != nil {
+		return err
+	}
+	s.setPaused(false)
+	return nil
+}
+
+// Status returns the status rows of every supervisor, by table and partition.
+func (m *Manager) Status() []Status {
+	m.mu.Lock()
+	sups := slices.Collect(maps.Values(m.sups))
+	m.mu.Unlock()
+	var out []Status
+	for _, s := range sups {
+		out = append(out, s.status()...)
+	}
+	slices.SortFunc(out, func(a, b Status) int {
+		if c := strings.Compare(a.Table, b.Table); c != 0 {
+			return c
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return out
+}
+
+// Close stops every supervisor.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	names := slices.Collect(maps.Keys(m.sups))
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, n := range names {
+		wg.Add(1)
+		go func() { defer wg.Done(); m.Stop(n) }()
+	}
+	wg.Wait()
+}

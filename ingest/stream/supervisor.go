@@ -1,0 +1,545 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stratadb/strata/ingest"
+	"github.com/stratadb/strata/ingest/kafka"
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
+)
+
+// Supervisor ingests one table's topic. It implements kafka.Handler: the consumer
+// calls Assigned, Revoked, Lost and Records from one goroutine; the persister runs
+// beside it.
+type Supervisor struct {
+	m       *Manager
+	def     catalog.TableDef
+	cfg     Config
+	table   string
+	rejects string
+	tc      int // time column
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	paused atomic.Bool
+
+	// mu orders appends to the heads, next and Freeze: a persist takes its Freeze
+	// and its offsets under mu, so the offsets are exactly those past its rows.
+	mu          sync.Mutex
+	next        map[int32]int64 // next offset past the records in the head or published
+	cols, rej   *storage.Columns
+	dec         *ingest.RecordDecoder
+	cons        *kafka.Consumer
+	sinceFreeze int // rows appended since the last Freeze
+	// newestChunk is the start of the newest time chunk a row fell in (µs); a row in a
+	// newer chunk closes it, and its rows are persisted at once.
+	newestChunk int64
+	// persistMu lets one persist run at a time; lastPersist is guarded by it.
+	persistMu   sync.Mutex
+	lastPersist time.Time
+	kick        chan struct{} // asks the persister for an early persist
+	failed      atomic.Bool   // this run failed: Revoked must not persist
+	failure     chan error    // the first persist failure of this run
+
+	stat struct {
+		sync.Mutex
+		rows, rejects int64
+		rate          float64
+		lastRows      int64
+		lastAt        time.Time
+		state         string
+		lastErr       string
+	}
+}
+
+func newSupervisor(m *Manager, def catalog.TableDef, cfg Config) *Supervisor {
+	s := &Supervisor{m: m, def: def, cfg: cfg, table: def.Name, rejects: def.Name + RejectsSuffix,
+		tc: def.Schema.TimeColumn, done: make(chan struct{})}
+	s.cfg.Kafka.Logger = m.log
+	s.stat.state = "starting"
+	return s
+}
+
+func (s *Supervisor) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.loop(ctx)
+}
+
+// stop ends ingestion: the consumer leaves the group after Revoked persisted the head.
+func (s *Supervisor) stop() {
+	s.cancel()
+	<-s.done
+	s.setState("stopped", "")
+}
+
+func (s *Supervisor) setPaused(p bool) {
+	s.paused.Store(p)
+	s.mu.Lock()
+	c := s.cons
+	s.mu.Unlock()
+	if c != nil {
+		if p {
+			c.Pause()
+		} else {
+			c.Resume()
+		}
+	}
+	if p {
+		s.setState("paused", "")
+	} else {
+		s.setState("running", "")
+	}
+}
+
+func (s *Supervisor) setState(state, lastErr string) {
+	s.stat.Lock()
+	defer s.stat.Unlock()
+	s.stat.state = state
+	if lastErr != "" {
+		s.stat.lastErr = lastErr
+	}
+}
+
+// loop runs the consumer until ctx ends, starting it again after a failure.
+func (s *Supervisor) loop(ctx context.Context) {
+	defer close(s.done)
+	for {
+		err := s.run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.m.log.Error("ingestion failed; restarting from the committed offsets", "table", s.table, "err", err)
+		s.setState("restarting", err.Error())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.m.opts.Restart):
+		}
+	}
+}
+
+// run is one consumer lifetime: a fresh head, offsets from the catalog.
+func (s *Supervisor) run(ctx context.Context) error {
+	s.m.st.DiscardHead(s.table)
+	s.m.st.DiscardHead(s.rejects)
+	def, ok := s.m.st.Table(s.table)
+	if !ok || def.ID != s.def.ID {
+		return fmt.Errorf("table %s: dropped", s.table)
+	}
+	rdef, ok := s.m.st.Table(s.rejects)
+	if !ok {
+		return fmt.Errorf("table %s: %s is missing", s.table, s.rejects)
+	}
+	dec, err := ingest.NewRecordDecoder(&def.Schema, ingest.RecordOptions{KeepUnknown: s.cfg.KeepUnknown, MaxRecordBytes: s.cfg.MaxRecordBytes})
+	if err != nil {
+		return err
+	}
+	cons, err := kafka.New(s.cfg.Kafka, s)
+	if err != nil {
+		return err
+	}
+	if s.paused.Load() {
+		cons.Pause()
+	}
+	s.mu.Lock()
+	s.next = map[int32]int64{}
+	s.dec = dec
+	s.cols = storage.NewColumns(&def.Schema, 1024)
+	s.rej = storage.NewColumns(&rdef.Schema, 16)
+	s.cons = cons
+	s.sinceFreeze = 0
+	s.mu.Unlock()
+	s.failed.Store(false)
+	s.failure = make(chan error, 1)
+	s.kick = make(chan struct{}, 1)
+	s.lastPersist = time.Now()
+	if !s.paused.Load() {
+		s.setState("running", "")
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.persister(runCtx, cancel) }()
+	err = cons.Run(runCtx)
+	cancel()
+	wg.Wait()
+	s.mu.Lock()
+	s.cons = nil
+	s.mu.Unlock()
+	select {
+	case perr := <-s.failure:
+		return perr
+	default:
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("consumer stopped")
+	}
+	return err
+}
+
+// persister persists the head every PersistEvery, and early when kicked.
+func (s *Supervisor) persister(ctx context.Context, cancel context.CancelFunc) {
+	tick := time.NewTicker(min(s.cfg.PersistEvery, time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			s.sampleRate()
+			s.persistMu.Lock()
+			due := time.Since(s.lastPersist) >= s.cfg.PersistEvery
+			s.persistMu.Unlock()
+			if !due {
+				continue
+			}
+		case <-s.kick:
+		}
+		if err := s.persist(ctx); err != nil {
+			s.fail(err, cancel)
+			return
+		}
+	}
+}
+
+// fail records the run's first failure and ends the run; its head is discarded.
+func (s *Supervisor) fail(err error, cancel context.CancelFunc) {
+	if s.failed.CompareAndSwap(false, true) {
+		s.failure <- err
+	}
+	cancel()
+}
+
+// persist publishes what the heads hold with the offsets past it.
+func (s *Supervisor) persist(ctx context.Context) error {
+	s.persistMu.Lock()
+	defer s.persistMu.Unlock()
+	if s.failed.Load() {
+		return errors.New("ingestion failed")
+	}
+	s.mu.Lock()
+	fr, err := s.m.st.Freeze(s.rejects)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	fm, err := s.m.st.Freeze(s.table)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	next := make(map[int32]int64, len(s.next))
+	for p, o := range s.next {
+		next[p] = o
+	}
+	s.sinceFreeze = 0
+	cons := s.cons
+	s.mu.Unlock()
+	s.lastPersist = time.Now()
+
+	// Publishing must not stop half-way because the run is ending: Revoked at
+	// shutdown persists after the run's context ended.
+	pctx := context.WithoutCancel(ctx)
+	if err := s.m.st.PublishFrozen(pctx, fr, nil); err != nil {
+		return err
+	}
+	committed := s.m.st.Catalog().Offsets(s.table)
+	offsets := make(map[string]int64, len(next))
+	for p, o := range next {
+		k := offsetKey(s.cfg.Kafka.Topic, p)
+		if committed[k] != o {
+			offsets[k] = o
+		}
+	}
+	if err := s.m.st.PublishFrozen(pctx, fm, offsets); err != nil {
+		return err
+	}
+	if cons != nil && len(offsets) > 0 {
+		if err := cons.CommitHint(pctx, next); err != nil {
+			s.m.log.Warn("group offset hint not committed", "table", s.table, "err", err)
+		}
+	}
+	s.compactIfNeeded(pctx)
+	return nil
+}
+
+// compactIfNeeded merges the persisted segments of a chunk once it holds compactAt.
+func (s *Supervisor) compactIfNeeded(ctx context.Context) {
+	perChunk := map[int64]int{}
+	for _, seg := range s.m.st.Catalog().Segments(s.table) {
+		perChunk[seg.ChunkStart]++
+		if perChunk[seg.ChunkStart] >= compactAt {
+			if err := s.m.st.Compact(ctx, s.table); err != nil {
+				s.m.log.Warn("compaction failed", "table", s.table, "err", err)
+			}
+			return
+		}
+	}
+}
+
+func offsetKey(topic string, p int32) string { return topic + "/" + strconv.Itoa(int(p)) }
+
+// Assigned returns the catalog's offsets of the newly assigned partitions.
+func (s *Supervisor) Assigned(ctx context.Context, partitions []int32) (map[int32]int64, error) {
+	committed := s.m.st.Catalog().Offsets(s.table)
+	out := map[int32]int64{}
+	for _, p := range partitions {
+		if o, ok := committed[offsetKey(s.cfg.Kafka.Topic, p)]; ok {
+			out[p] = o
+		}
+	}
+	s.m.log.Info("partitions assigned", "table", s.table, "partitions", partitions, "resume", out)
+	return out, nil
+}
+
+// Revoked persists the head, so the rows of the revoked partitions are published
+// with their offsets before another member reads past them.
+func (s *Supervisor) Revoked(ctx context.Context, partitions []int32) {
+	if s.failed.Load() {
+		return
+	}
+	if err := s.persist(ctx); err != nil {
+		s.m.log.Error("persist at revocation failed", "table", s.table, "err", err)
+		s.failed.Store(true)
+		select {
+		case s.failure <- err:
+		default:
+		}
+		return
+	}
+	s.mu.Lock()
+	for _, p := range partitions {
+		delete(s.next, p)
+	}
+	cons := s.cons
+	s.mu.Unlock()
+	// The next owner resumes at the group's offsets (when above its own catalog's):
+	// hint the catalog offsets of every revoked partition again, whether or not this
+	// persist moved them, since an earlier hint may have failed.
+	committed := s.m.st.Catalog().Offsets(s.table)
+	hint := map[int32]int64{}
+	for _, p := range partitions {
+		if o, ok := committed[offsetKey(s.cfg.Kafka.Topic, p)]; ok {
+			hint[p] = o
+		}
+	}
+	if cons == nil || len(hint) == 0 {
+		return
+	}
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = cons.CommitHint(context.WithoutCancel(ctx), hint); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond << attempt)
+	}
+	s.m.log.Warn("group offset hint at revocation not committed; the next owner may re-read", "table", s.table, "err", err)
+}
+
+// Lost: another member may already read these partitions from the last hint, so
+// the head's rows must be forgotten; the run ends and restarts from the catalog.
+func (s *Supervisor) Lost(ctx context.Context, partitions []int32) {
+	err := fmt.Errorf("partitions %v lost (fell out of the consumer group)", partitions)
+	if s.failed.CompareAndSwap(false, true) {
+		s.failure <- err
+	}
+}
+
+// Records decodes a batch into the heads.
+func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
+	if s.failed.Load() {
+		return errors.New("ingestion failed")
+	}
+	s.mu.Lock()
+	cols, rej := s.cols, s.rej
+	resetColumns(cols)
+	resetColumns(rej)
+	var late int64
+	if s.cfg.LateRejection > 0 {
+		late = time.Now().Add(-s.cfg.LateRejection).UnixMicro()
+	}
+	now := time.Now().UnixMicro()
+	for i := range recs {
+		r := &recs[i]
+		if err := s.dec.Decode(r.Value, cols); err != nil {
+			addReject(rej, now, s.cfg.Kafka.Topic, r, err.Error())
+		} else if late != 0 && cols.Cols[s.tc].Int64[cols.Len-1] < late {
+			truncateColumns(cols, cols.Len-1)
+			addReject(rej, now, s.cfg.Kafka.Topic, r, "late event: time is before now() - late_message_rejection ("+s.cfg.LateRejection.String()+")")
+		}
+		s.next[r.Partition] = r.Offset + 1
+	}
+	var err error
+	if cols.Len > 0 {
+		err = s.m.st.AppendHead(s.table, cols)
+	}
+	if err == nil && rej.Len > 0 {
+		err = s.m.st.AppendHead(s.rejects, rej)
+	}
+	s.sinceFreeze += cols.Len + rej.Len
+	due := s.sinceFreeze >= s.cfg.PersistRows
+	if gran := s.def.Granularity.Microseconds(); gran > 0 && cols.Len > 0 {
+		newest := slices.Max(cols.Cols[s.tc].Int64[:cols.Len])
+		if c := newest - ((newest%gran)+gran)%gran; c > s.newestChunk {
+			due = due || s.newestChunk != 0 // the previous chunk closed
+			s.newestChunk = c
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.stat.Lock()
+	s.stat.rows += int64(cols.Len)
+	s.stat.rejects += int64(rej.Len)
+	s.stat.Unlock()
+
+	if !due {
+		rows, bytes := s.m.st.HeadStats(s.table)
+		due = rows > 0 && bytes >= s.m.opts.HeadBytes
+		if due && bytes >= 2*s.m.opts.HeadBytes {
+			// The persister cannot keep up: persist here, which stops fetching meanwhile.
+			if err := s.persist(ctx); err != nil {
+				return err
+			}
+			return nil
+		}
+	}
+	if due {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func resetColumns(c *storage.Columns) {
+	c.Len = 0
+	for i := range c.Cols {
+		d := &c.Cols[i]
+		d.Int64, d.Float64, d.Bool, d.String = d.Int64[:0], d.Float64[:0], d.Bool[:0], d.String[:0]
+		d.Null = nil
+	}
+}
+
+// truncateColumns drops the rows of c from n on.
+func truncateColumns(c *storage.Columns, n int) {
+	c.Len = n
+	for i := range c.Cols {
+		d := &c.Cols[i]
+		switch c.Schema.Columns[i].Type {
+		case storage.TypeTimestamp, storage.TypeInt64:
+			d.Int64 = d.Int64[:n]
+		case storage.TypeFloat64:
+			d.Float64 = d.Float64[:n]
+		case storage.TypeBool:
+			d.Bool = d.Bool[:n]
+		case storage.TypeString:
+			d.String = d.String[:n]
+		}
+		if len(d.Null) > n {
+			d.Null = d.Null[:n]
+		}
+	}
+}
+
+// addReject appends a reject row (RejectsSchema) for r.
+func addReject(c *storage.Columns, now int64, topic string, r *kafka.Record, reason string) {
+	raw := r.Value
+	suffix := ""
+	if len(raw) > maxRawBytes {
+		raw, suffix = raw[:maxRawBytes], "… ("+strconv.Itoa(len(r.Value))+" bytes)"
+	}
+	c.Cols[0].Int64 = append(c.Cols[0].Int64, now)
+	c.Cols[1].String = append(c.Cols[1].String, topic)
+	c.Cols[2].Int64 = append(c.Cols[2].Int64, int64(r.Partition))
+	c.Cols[3].Int64 = append(c.Cols[3].Int64, r.Offset)
+	c.Cols[4].String = append(c.Cols[4].String, rawText(raw)+suffix)
+	c.Cols[5].String = append(c.Cols[5].String, reason)
+	c.Len++
+}
+
+// rawText returns raw as text: as is when it is valid UTF-8 without NUL, else in
+// PostgreSQL's bytea hex format (\x0a1b...).
+func rawText(raw []byte) string {
+	if utf8.Valid(raw) && !containsNUL(raw) {
+		return string(raw)
+	}
+	const hex = "0123456789abcdef"
+	out := make([]byte, 2, 2+2*len(raw))
+	out[0], out[1] = '\\', 'x'
+	for _, b := range raw {
+		out = append(out, hex[b>>4], hex[b&15])
+	}
+	return string(out)
+}
+
+func containsNUL(b []byte) bool {
+	for _, c := range b {
+		if c == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Supervisor) sampleRate() {
+	s.stat.Lock()
+	defer s.stat.Unlock()
+	now := time.Now()
+	if !s.stat.lastAt.IsZero() {
+		if dt := now.Sub(s.stat.lastAt).Seconds(); dt > 0 {
+			inst := float64(s.stat.rows-s.stat.lastRows) / dt
+			s.stat.rate = 0.5*s.stat.rate + 0.5*inst
+		}
+	}
+	s.stat.lastRows, s.stat.lastAt = s.stat.rows, now
+}
+
+// status returns the supervisor's rows of strata_ingest_status.
+func (s *Supervisor) status() []Status {
+	s.stat.Lock()
+	base := Status{Table: s.table, Topic: s.cfg.Kafka.Topic, Partition: -1, CommittedOffset: -1, Lag: -1,
+		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects, State: s.stat.state, LastError: s.stat.lastErr}
+	s.stat.Unlock()
+	s.mu.Lock()
+	cons := s.cons
+	s.mu.Unlock()
+	if cons == nil {
+		return []Status{base}
+	}
+	parts := cons.Assignment()
+	if len(parts) == 0 {
+		return []Status{base}
+	}
+	committed := s.m.st.Catalog().Offsets(s.table)
+	lag := cons.Lag()
+	out := make([]Status, 0, len(parts))
+	for _, p := range parts {
+		st := base
+		st.Partition = p
+		if o, ok := committed[offsetKey(st.Topic, p)]; ok {
+			st.CommittedOffset = o
+		}
+		if l, ok := lag[p]; ok {
+			st.Lag = l
+		}
+		out = append(out, st)
+	}
+	return out
+}
