@@ -23,6 +23,7 @@ var layers = []struct {
 	{"storage/store", []string{"storage", "storage/segment", "storage/catalog", "storage/realtime"}},
 	{"storage/realtime", []string{"storage", "storage/catalog", "storage/segment"}},
 	{"storage/catalog", []string{"storage"}},
+	{"storage/rollup", []string{"storage"}},
 	{"storage/segment", []string{"storage"}},
 	{"storage", nil},
 	{"internal", nil},

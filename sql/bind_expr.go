@@ -147,6 +147,9 @@ func (b *binder) aggMatch(n *pg.Node, c *exprCtx) (engine.Expr, bool, error) {
 
 func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 	name := funcName(fc)
+	if e, ok, err := b.rollupAgg(fc, a); ok {
+		return e, err
+	}
 	if fc.AggWithinGroup || len(fc.AggOrder) > 0 {
 		return nil, posErr(engine.Unsupported("ordered-set aggregates"), fc.Location)
 	}
@@ -183,16 +186,22 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 			return nil, err
 		}
 	}
+	return a.add(call, name), nil
+}
+
+// add registers an aggregate call (once per distinct call) and returns the ColRef
+// to its output.
+func (a *aggCtx) add(call engine.AggCall, name string) engine.Expr {
 	k := aggKey(&call)
 	for i, ak := range a.aggKeys {
 		if ak == k {
-			return &engine.ColRef{Index: len(a.groups) + i, T: t, Name: name}, nil
+			return &engine.ColRef{Index: len(a.groups) + i, T: call.T, Name: name}
 		}
 	}
 	a.aggs = append(a.aggs, call)
 	a.aggKeys = append(a.aggKeys, k)
 	a.names = append(a.names, name)
-	return &engine.ColRef{Index: len(a.groups) + len(a.aggs) - 1, T: t, Name: name}, nil
+	return &engine.ColRef{Index: len(a.groups) + len(a.aggs) - 1, T: call.T, Name: name}
 }
 
 func withPos(err error, loc int32) error {
@@ -310,6 +319,9 @@ func (b *binder) columnRef(cr *pg.ColumnRef, c *exprCtx) (engine.Expr, error) {
 		return nil, withPos(err, cr.Location)
 	}
 	col := c.scope.cols[idx]
+	if err := rollupColumnUse(c, idx, cr.Location); err != nil {
+		return nil, err
+	}
 	return &engine.ColRef{Index: idx, T: col.t, Name: col.name}, nil
 }
 

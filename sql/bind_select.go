@@ -11,6 +11,7 @@ import (
 	"github.com/stratadb/strata/sql/opt"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
 )
 
 // binder turns one pg_query statement into a bound engine plan. It is used once.
@@ -25,11 +26,15 @@ type binder struct {
 	// list is stored into: its untyped literals take them, as in PostgreSQL. The
 	// outermost selectStmt takes and clears them before binding anything nested.
 	targetTypes []engine.Type
+	// lastRolled is set by selectStmt, as its last step, to the rollup table whose
+	// rolled-up rows its output is (a non-aggregating select over one), else "".
+	lastRolled string
 }
 
 type cte struct {
-	plan  engine.Plan
-	names []string
+	plan   engine.Plan
+	names  []string
+	rolled string // see scope.rolled
 }
 
 // column is one name visible in a FROM scope.
@@ -37,9 +42,20 @@ type column struct {
 	qual string
 	name string
 	t    engine.Type
+	// hidden columns (a rollup table's __ columns) are in the scan but have no name.
+	hidden bool
 }
 
-type scope struct{ cols []column }
+type scope struct {
+	cols []column
+	// rollup is set when the scope is a rollup table: its metric columns hold
+	// rolled-up values, usable only as aggregate arguments (rollup.go).
+	rollup      *rollup.Spec
+	rollupTable string
+	// rolled names the rollup table whose rolled-up rows a subquery scope holds:
+	// aggregating them again would count rolled-up rows, not raw ones.
+	rolled string
+}
 
 func (s *scope) find(qual, name string) (int, error) {
 	found := -1
@@ -49,7 +65,7 @@ func (s *scope) find(qual, name string) (int, error) {
 			continue
 		}
 		qualSeen = true
-		if c.name != name {
+		if c.hidden || c.name != name {
 			continue
 		}
 		if found >= 0 {
@@ -139,7 +155,9 @@ func (b *binder) from(items []*pg.Node) (engine.Plan, *scope, error) {
 		}
 		if rv.Schemaname == "" {
 			if c := b.lookupCTE(rv.Relname); c != nil {
-				return c.plan, b.subScope(c.plan, c.names, qual, rv.Alias), nil
+				sc := b.subScope(c.plan, c.names, qual, rv.Alias)
+				sc.rolled = c.rolled
+				return c.plan, sc, nil
 			}
 		}
 		if p, names, ok := b.ingestStatusView(rv); ok {
@@ -159,7 +177,11 @@ func (b *binder) from(items []*pg.Node) (engine.Plan, *scope, error) {
 		for i, f := range s.Out {
 			names[i] = f.Name
 		}
-		return s, b.subScope(s, names, qual, rv.Alias), nil
+		sc := b.subScope(s, names, qual, rv.Alias)
+		if err := markRollup(sc, def); err != nil {
+			return nil, nil, err
+		}
+		return s, sc, nil
 	case *pg.Node_RangeSubselect:
 		rs := x.RangeSubselect
 		if rs.Lateral {
@@ -177,7 +199,9 @@ func (b *binder) from(items []*pg.Node) (engine.Plan, *scope, error) {
 		if rs.Alias != nil {
 			qual = rs.Alias.Aliasname
 		}
-		return p, b.subScope(p, names, qual, rs.Alias), nil
+		sc := b.subScope(p, names, qual, rs.Alias)
+		sc.rolled = b.lastRolled
+		return p, sc, nil
 	case *pg.Node_JoinExpr:
 		return nil, nil, engine.Unsupported("JOIN")
 	case *pg.Node_RangeFunction:
@@ -282,10 +306,11 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 					names[i] = cn.GetString_().GetSval()
 				}
 			}
-			level[ct.Ctename] = &cte{plan: p, names: names}
+			level[ct.Ctename] = &cte{plan: p, names: names, rolled: b.lastRolled}
 		}
 	}
 	if len(s.ValuesLists) > 0 {
+		b.lastRolled = ""
 		return b.values(s.ValuesLists)
 	}
 
@@ -315,7 +340,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 			}
 			n := 0
 			for _, c := range sc.cols {
-				if qual != "" && c.qual != qual {
+				if (qual != "" && c.qual != qual) || c.hidden {
 					continue
 				}
 				fields := []*pg.Node{}
@@ -507,6 +532,14 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		}
 		p = strip
 		names = names[:visible]
+	}
+	b.lastRolled = ""
+	if !hasAgg {
+		if sc.rollup != nil {
+			b.lastRolled = sc.rollupTable
+		} else {
+			b.lastRolled = sc.rolled
+		}
 	}
 	return p, names, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest"
+	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 )
@@ -73,6 +74,14 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 	def, err := b.table(cs.Relation)
 	if err != nil {
 		return nil, nil, err
+	}
+	// A rollup table loads its declared columns; rows are rolled up before storing.
+	spec, err := stream.RollupOf(def)
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec != nil {
+		def.Schema = *spec.Logical
 	}
 	opts := ingest.Options{Format: ingest.Text}
 	for _, on := range cs.Options {
@@ -150,6 +159,9 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		}
 		defer tx.Abort()
 		st, err := ingest.Decode(ctx, r, &def.Schema, opts, func(c *storage.Columns) error {
+			if spec != nil {
+				c = spec.Reduce(c)
+			}
 			return tx.Append(ctx, c)
 		})
 		out := CopyStats{Rows: st.Rows, Rejected: st.Rejected}

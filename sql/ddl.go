@@ -163,6 +163,13 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 	if err := def.Schema.Validate(); err != nil {
 		return def, engine.Errorf("42P16", "table %q: %v", def.Name, err)
 	}
+	if def.Options[stream.OptRollup] != "" {
+		phys, err := stream.RollupSchema(def)
+		if err != nil {
+			return def, engine.Errorf(engine.CodeInvalidParameter, "table %q: %v", def.Name, err)
+		}
+		def.Schema = phys
+	}
 	return def, nil
 }
 

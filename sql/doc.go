@@ -14,6 +14,9 @@
 //	ddl.go           CREATE/DROP TABLE, SET/SHOW/RESET; settings.go holds the parameters
 //	explain.go       EXPLAIN (engine.Explain of the optimized plan)
 //	infoschema.go    information_schema.tables / columns as Values plans
+//	ingest.go        Kafka-fed tables: start/stop with CREATE/DROP, ALTER TABLE ... PAUSE|RESUME
+//	                 INGEST (recognised before the parser), strata_ingest_status
+//	rollup.go        rollup tables: hidden columns, aggregates rewritten to read them
 //	opt/             optimizer rules, one per file, each can be disabled by name
 //	internal/slt     the .slt runner (testdata/*.slt), also against a real PostgreSQL
 //

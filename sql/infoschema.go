@@ -7,6 +7,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
 )
 
 // information_schema.tables and information_schema.columns, the catalog views SQL
@@ -69,6 +70,9 @@ func valuesPlan(names []string, types []engine.Type, rows [][]engine.Expr) engin
 func columnRows(database string, t catalog.TableDef, text func(string) engine.Expr) [][]engine.Expr {
 	var rows [][]engine.Expr
 	for i, c := range t.Schema.Columns {
+		if t.Options["rollup"] != "" && rollup.IsHidden(c.Name) {
+			continue
+		}
 		nullable := "YES"
 		if c.NotNull {
 			nullable = "NO"

@@ -12,6 +12,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/sql/opt"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
@@ -50,6 +51,14 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 	def, err := b.table(is.Relation)
 	if err != nil {
 		return nil, nil, err
+	}
+	// A rollup table takes its declared columns; Session.store rolls the rows up.
+	spec, err := stream.RollupOf(def)
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec != nil {
+		def.Schema = *spec.Logical
 	}
 	schema := &def.Schema
 	var targets []int
@@ -328,8 +337,18 @@ func (s *Session) store(ctx context.Context, def *catalog.TableDef, cols *storag
 	if err := checkNotNull(def, cols); err != nil {
 		return nil, err
 	}
-	if cols.Len > 0 {
-		if err := s.db.store.Append(ctx, def.Name, cols); err != nil {
+	stored := cols
+	if cur, ok := s.db.store.Table(def.Name); ok {
+		spec, err := stream.RollupOf(cur)
+		if err != nil {
+			return nil, err
+		}
+		if spec != nil {
+			stored = spec.Reduce(cols)
+		}
+	}
+	if stored.Len > 0 {
+		if err := s.db.store.Append(ctx, def.Name, stored); err != nil {
 			return nil, fmt.Errorf("insert into %s: %w", def.Name, err)
 		}
 	}

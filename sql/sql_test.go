@@ -576,7 +576,7 @@ func TestErrorPositions(t *testing.T) {
 func TestCreateTableDef(t *testing.T) {
 	s, st := newTestSession(t)
 	mustExec(t, s, `CREATE TABLE d (id bigint, ts timestamptz, "Created" timestamp NOT NULL, v real, name varchar(10))
-		WITH (time_column = 'ts', segment_granularity = 'day', comment = 'events', rollup = true)`)
+		WITH (time_column = 'ts', segment_granularity = 'day', comment = 'events', retention = true)`)
 	def, ok := st.Table("d")
 	if !ok {
 		t.Fatal("table d not created")
@@ -587,7 +587,7 @@ func TestCreateTableDef(t *testing.T) {
 	if def.Granularity != 24*time.Hour {
 		t.Errorf("granularity %v, want 24h", def.Granularity)
 	}
-	if want := map[string]string{"comment": "events", "rollup": "true"}; !reflect.DeepEqual(def.Options, want) {
+	if want := map[string]string{"comment": "events", "retention": "true"}; !reflect.DeepEqual(def.Options, want) {
 		t.Errorf("options %v, want %v", def.Options, want)
 	}
 	gotTypes := []string{}

@@ -40,6 +40,7 @@ import (
 	"github.com/stratadb/strata/ingest/kafka"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -59,6 +60,8 @@ const (
 	OptLateRejection  = "late_message_rejection"
 	OptKeepUnknown    = "keep_unknown_fields" // a text column receiving unknown JSON fields
 	OptMaxRecordBytes = "max_record_bytes"
+	// OptRollup ('10 seconds') makes a rollup table (package storage/rollup).
+	OptRollup = "rollup"
 )
 
 // Defaults.
@@ -186,7 +189,15 @@ func ParseConfig(def catalog.TableDef, opts Options) (Config, error) {
 			return c, fmt.Errorf("table %s: option %s must be a positive integer, not %q", def.Name, OptMaxRecordBytes, v)
 		}
 	}
-	if _, err := ingest.NewRecordDecoder(&def.Schema, ingest.RecordOptions{KeepUnknown: c.KeepUnknown, MaxRecordBytes: c.MaxRecordBytes}); err != nil {
+	spec, err := RollupOf(def)
+	if err != nil {
+		return c, err
+	}
+	schema := &def.Schema
+	if spec != nil {
+		schema = spec.Logical
+	}
+	if _, err := ingest.NewRecordDecoder(schema, ingest.RecordOptions{KeepUnknown: c.KeepUnknown, MaxRecordBytes: c.MaxRecordBytes}); err != nil {
 		return c, fmt.Errorf("table %s: %w", def.Name, err)
 	}
 	return c, nil
@@ -222,6 +233,36 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("invalid duration unit in %q", s)
 	}
 	return time.Duration(n * float64(u)), nil
+}
+
+// RollupOf returns the rollup spec of def, or nil when def is not a rollup table.
+func RollupOf(def catalog.TableDef) (*rollup.Spec, error) {
+	v := def.Options[OptRollup]
+	if v == "" {
+		return nil, nil
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: option %s: %w", def.Name, OptRollup, err)
+	}
+	spec, err := rollup.New(&def.Schema, d.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", def.Name, err)
+	}
+	return spec, nil
+}
+
+// RollupSchema turns the declared schema of a table created WITH (rollup = ...)
+// into its stored schema, checking the bucket against the time-chunk granularity.
+func RollupSchema(def catalog.TableDef) (storage.Schema, error) {
+	d, err := ParseDuration(def.Options[OptRollup])
+	if err != nil || d < time.Millisecond {
+		return storage.Schema{}, fmt.Errorf("option %s: invalid duration %q (at least 1 ms)", OptRollup, def.Options[OptRollup])
+	}
+	if def.Granularity%d != 0 {
+		return storage.Schema{}, fmt.Errorf("option %s: %s does not divide the segment granularity %s", OptRollup, d, def.Granularity)
+	}
+	return rollup.Physical(def.Schema)
 }
 
 // RejectsSchema is the schema of a <table>_rejects table.

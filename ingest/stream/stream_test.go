@@ -281,3 +281,63 @@ func TestPauseResume(t *testing.T) {
 		t.Fatal("pausing a table without ingestion succeeded")
 	}
 }
+
+// TestRollupFromKafka feeds a rollup table from Kafka: the stored rows are fewer
+// than the records, and their __rows add up to exactly the records decoded.
+func TestRollupFromKafka(t *testing.T) {
+	const topic = "events"
+	addr, _ := kafkatest.Start(t, topic, 2)
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	def := catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: time.Hour,
+		Options: map[string]string{OptTopic: topic, OptBrokers: addr, OptRollup: "1 minute", OptPersistEvery: "200ms"}}
+	phys, err := RollupSchema(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def.Schema = phys
+	if def, err = st.CreateTable(def); err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(st, Options{})
+	defer m.Close()
+	if err := m.Start(def); err != nil {
+		t.Fatal(err)
+	}
+	w := makeWorkload(rand.New(rand.NewPCG(9, 9)), 3000, 2, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
+	kafkatest.Produce(t, addr, topic, w.msgs)
+	rowsCol := phys.Index("__rows")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sn, err := st.Snapshot("ev")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw int64
+		stored := 0
+		for _, src := range sn.Sources {
+			vals, err := src.ReadInt64(rowsCol, 0, src.NumRows(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vals {
+				raw += v
+			}
+			stored += src.NumRows()
+		}
+		sn.Release()
+		if raw == int64(w.good) {
+			if stored >= w.good {
+				t.Fatalf("%d stored rows for %d records: nothing rolled up", stored, w.good)
+			}
+			return
+		}
+		if raw > int64(w.good) || time.Now().After(deadline) {
+			t.Fatalf("rolled-up rows count %d raw rows, want %d", raw, w.good)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

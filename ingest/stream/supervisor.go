@@ -15,6 +15,7 @@ import (
 	"github.com/stratadb/strata/ingest/kafka"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
 )
 
 // Supervisor ingests one table's topic. It implements kafka.Handler: the consumer
@@ -38,6 +39,7 @@ type Supervisor struct {
 	next        map[int32]int64 // next offset past the records in the head or published
 	cols, rej   *storage.Columns
 	dec         *ingest.RecordDecoder
+	spec        *rollup.Spec // rollup tables: rows are rolled up before the head
 	cons        *kafka.Consumer
 	sinceFreeze int // rows appended since the last Freeze
 	// newestChunk is the start of the newest time chunk a row fell in (µs); a row in a
@@ -140,7 +142,15 @@ func (s *Supervisor) run(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("table %s: %s is missing", s.table, s.rejects)
 	}
-	dec, err := ingest.NewRecordDecoder(&def.Schema, ingest.RecordOptions{KeepUnknown: s.cfg.KeepUnknown, MaxRecordBytes: s.cfg.MaxRecordBytes})
+	spec, err := RollupOf(def)
+	if err != nil {
+		return err
+	}
+	schema := &def.Schema // what records decode into
+	if spec != nil {
+		schema = spec.Logical
+	}
+	dec, err := ingest.NewRecordDecoder(schema, ingest.RecordOptions{KeepUnknown: s.cfg.KeepUnknown, MaxRecordBytes: s.cfg.MaxRecordBytes})
 	if err != nil {
 		return err
 	}
@@ -154,7 +164,8 @@ func (s *Supervisor) run(ctx context.Context) error {
 	s.mu.Lock()
 	s.next = map[int32]int64{}
 	s.dec = dec
-	s.cols = storage.NewColumns(&def.Schema, 1024)
+	s.spec = spec
+	s.cols = storage.NewColumns(schema, 1024)
 	s.rej = storage.NewColumns(&rdef.Schema, 16)
 	s.cons = cons
 	s.sinceFreeze = 0
@@ -384,8 +395,12 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 		s.next[r.Partition] = r.Offset + 1
 	}
 	var err error
-	if cols.Len > 0 {
-		err = s.m.st.AppendHead(s.table, cols)
+	rows := cols
+	if s.spec != nil && cols.Len > 0 {
+		rows = s.spec.Reduce(cols)
+	}
+	if rows.Len > 0 {
+		err = s.m.st.AppendHead(s.table, rows)
 	}
 	if err == nil && rej.Len > 0 {
 		err = s.m.st.AppendHead(s.rejects, rej)
