@@ -20,10 +20,10 @@ var layers = []struct {
 	pkg   string
 	allow []string
 }{
-	{"storage/store", []string{"storage", "storage/segment", "storage/catalog", "storage/realtime"}},
+	{"storage/store", []string{"storage", "storage/segment", "storage/catalog", "storage/realtime", "storage/rollup"}},
 	{"storage/realtime", []string{"storage", "storage/catalog", "storage/segment"}},
 	{"storage/catalog", []string{"storage"}},
-	{"storage/rollup", []string{"storage"}},
+	{"storage/rollup", []string{"storage", "storage/catalog"}},
 	{"storage/segment", []string{"storage"}},
 	{"storage", nil},
 	{"internal", nil},

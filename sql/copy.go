@@ -13,9 +13,9 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest"
-	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
 )
 
 // compactThreshold is the number of segments one time chunk may hold before an
@@ -76,7 +76,7 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		return nil, nil, err
 	}
 	// A rollup table loads its declared columns; rows are rolled up before storing.
-	spec, err := stream.RollupOf(def)
+	spec, err := rollup.Of(def)
 	if err != nil {
 		return nil, nil, err
 	}

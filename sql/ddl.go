@@ -15,6 +15,7 @@ import (
 	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -163,8 +164,8 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 	if err := def.Schema.Validate(); err != nil {
 		return def, engine.Errorf("42P16", "table %q: %v", def.Name, err)
 	}
-	if def.Options[stream.OptRollup] != "" {
-		phys, err := stream.RollupSchema(def)
+	if def.Options[rollup.Option] != "" {
+		phys, err := rollup.SchemaFor(def)
 		if err != nil {
 			return def, engine.Errorf(engine.CodeInvalidParameter, "table %q: %v", def.Name, err)
 		}

@@ -70,7 +70,7 @@ func valuesPlan(names []string, types []engine.Type, rows [][]engine.Expr) engin
 func columnRows(database string, t catalog.TableDef, text func(string) engine.Expr) [][]engine.Expr {
 	var rows [][]engine.Expr
 	for i, c := range t.Schema.Columns {
-		if t.Options["rollup"] != "" && rollup.IsHidden(c.Name) {
+		if t.Options[rollup.Option] != "" && rollup.IsHidden(c.Name) {
 			continue
 		}
 		nullable := "YES"

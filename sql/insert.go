@@ -12,10 +12,10 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
-	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/sql/opt"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
 )
 
 // CodeNotNullViolation is SQLSTATE not_null_violation.
@@ -53,7 +53,7 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 		return nil, nil, err
 	}
 	// A rollup table takes its declared columns; Session.store rolls the rows up.
-	spec, err := stream.RollupOf(def)
+	spec, err := rollup.Of(def)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -339,7 +339,7 @@ func (s *Session) store(ctx context.Context, def *catalog.TableDef, cols *storag
 	}
 	stored := cols
 	if cur, ok := s.db.store.Table(def.Name); ok {
-		spec, err := stream.RollupOf(cur)
+		spec, err := rollup.Of(cur)
 		if err != nil {
 			return nil, err
 		}

@@ -4,7 +4,6 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
-	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 )
@@ -28,7 +27,7 @@ import (
 
 // markRollup hides a rollup table's hidden columns in its scope and records its spec.
 func markRollup(sc *scope, def catalog.TableDef) error {
-	spec, err := stream.RollupOf(def)
+	spec, err := rollup.Of(def)
 	if err != nil || spec == nil {
 		return err
 	}

@@ -51,24 +51,39 @@ func TestRollupAnswersAsRaw(t *testing.T) {
 		`SELECT count(DISTINCT event), count(*) FROM %s WHERE event IN ('view', 'click') AND mobile IS NOT NULL`,
 		`SELECT event FROM %s GROUP BY event HAVING count(*) > 700 ORDER BY 1`,
 	}
-	for _, q := range queries {
-		want := collect(t, mustExec(t, s, fmt.Sprintf(q, "raw")))
-		got := collect(t, mustExec(t, s, fmt.Sprintf(q, "rolled")))
-		if !reflect.DeepEqual(roundCells(got), roundCells(want)) {
-			t.Errorf("%s\n rolled %v\n    raw %v", q, got, want)
+	storedRows := func() int {
+		n := 0
+		sn, err := s.db.store.Snapshot("rolled")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, src := range sn.Sources {
+			n += src.NumRows()
+		}
+		sn.Release()
+		return n
+	}
+	check := func(stage string) {
+		for _, q := range queries {
+			want := collect(t, mustExec(t, s, fmt.Sprintf(q, "raw")))
+			got := collect(t, mustExec(t, s, fmt.Sprintf(q, "rolled")))
+			if !reflect.DeepEqual(roundCells(got), roundCells(want)) {
+				t.Errorf("%s: %s\n rolled %v\n    raw %v", stage, q, got, want)
+			}
 		}
 	}
-	stored := 0
-	sn, err := s.db.store.Snapshot("rolled")
-	if err != nil {
+	check("after two inserts")
+	before := storedRows()
+	if before >= 3000 {
+		t.Errorf("rollup table stores %d rows for 3000 raw rows", before)
+	}
+	// Compaction merges the two inserts' segments and rolls their rows up again.
+	if err := s.db.store.Compact(context.Background(), "rolled"); err != nil {
 		t.Fatal(err)
 	}
-	for _, src := range sn.Sources {
-		stored += src.NumRows()
-	}
-	sn.Release()
-	if stored >= 3000 {
-		t.Errorf("rollup table stores %d rows for 3000 raw rows", stored)
+	check("after compaction")
+	if after := storedRows(); after >= before {
+		t.Errorf("compaction left %d rows (before: %d): buckets of two inserts not merged", after, before)
 	}
 	// SELECT * shows the declared columns only: the stored rows, sums for metrics.
 	if res := mustExec(t, s, `SELECT * FROM rolled LIMIT 1`); len(res.Fields) != 5 {

@@ -60,8 +60,6 @@ const (
 	OptLateRejection  = "late_message_rejection"
 	OptKeepUnknown    = "keep_unknown_fields" // a text column receiving unknown JSON fields
 	OptMaxRecordBytes = "max_record_bytes"
-	// OptRollup ('10 seconds') makes a rollup table (package storage/rollup).
-	OptRollup = "rollup"
 )
 
 // Defaults.
@@ -168,18 +166,18 @@ func ParseConfig(def catalog.TableDef, opts Options) (Config, error) {
 	var err error
 	c.Kafka.SessionTimeout = DefaultSessionTimeout
 	if v := o[OptSessionTimeout]; v != "" {
-		if c.Kafka.SessionTimeout, err = ParseDuration(v); err != nil || c.Kafka.SessionTimeout <= 0 {
+		if c.Kafka.SessionTimeout, err = catalog.ParseDuration(v); err != nil || c.Kafka.SessionTimeout <= 0 {
 			return c, fmt.Errorf("table %s: option %s: invalid duration %q", def.Name, OptSessionTimeout, v)
 		}
 	}
 	c.Kafka.HeartbeatInterval = min(3*time.Second, c.Kafka.SessionTimeout/3)
 	if v := o[OptPersistEvery]; v != "" {
-		if c.PersistEvery, err = ParseDuration(v); err != nil || c.PersistEvery <= 0 {
+		if c.PersistEvery, err = catalog.ParseDuration(v); err != nil || c.PersistEvery <= 0 {
 			return c, fmt.Errorf("table %s: option %s: invalid duration %q", def.Name, OptPersistEvery, v)
 		}
 	}
 	if v := o[OptLateRejection]; v != "" {
-		if c.LateRejection, err = ParseDuration(v); err != nil || c.LateRejection < 0 {
+		if c.LateRejection, err = catalog.ParseDuration(v); err != nil || c.LateRejection < 0 {
 			return c, fmt.Errorf("table %s: option %s: invalid duration %q", def.Name, OptLateRejection, v)
 		}
 	}
@@ -189,7 +187,7 @@ func ParseConfig(def catalog.TableDef, opts Options) (Config, error) {
 			return c, fmt.Errorf("table %s: option %s must be a positive integer, not %q", def.Name, OptMaxRecordBytes, v)
 		}
 	}
-	spec, err := RollupOf(def)
+	spec, err := rollup.Of(def)
 	if err != nil {
 		return c, err
 	}
@@ -201,68 +199,6 @@ func ParseConfig(def catalog.TableDef, opts Options) (Config, error) {
 		return c, fmt.Errorf("table %s: %w", def.Name, err)
 	}
 	return c, nil
-}
-
-// ParseDuration reads "10 seconds", "5 minutes", "1 hour", "PT10S"-free Go
-// durations ("10s", "1h30m") and bare seconds ("30").
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(strings.ToLower(s))
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	num, unit, ok := strings.Cut(s, " ")
-	if !ok {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	units := map[string]time.Duration{
-		"ms": time.Millisecond, "millisecond": time.Millisecond, "milliseconds": time.Millisecond,
-		"s": time.Second, "sec": time.Second, "second": time.Second, "seconds": time.Second, "secs": time.Second,
-		"min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
-		"h": time.Hour, "hour": time.Hour, "hours": time.Hour,
-		"day": 24 * time.Hour, "days": 24 * time.Hour,
-	}
-	u, ok := units[strings.TrimSpace(unit)]
-	if !ok {
-		return 0, fmt.Errorf("invalid duration unit in %q", s)
-	}
-	return time.Duration(n * float64(u)), nil
-}
-
-// RollupOf returns the rollup spec of def, or nil when def is not a rollup table.
-func RollupOf(def catalog.TableDef) (*rollup.Spec, error) {
-	v := def.Options[OptRollup]
-	if v == "" {
-		return nil, nil
-	}
-	d, err := ParseDuration(v)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: option %s: %w", def.Name, OptRollup, err)
-	}
-	spec, err := rollup.New(&def.Schema, d.Microseconds())
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", def.Name, err)
-	}
-	return spec, nil
-}
-
-// RollupSchema turns the declared schema of a table created WITH (rollup = ...)
-// into its stored schema, checking the bucket against the time-chunk granularity.
-func RollupSchema(def catalog.TableDef) (storage.Schema, error) {
-	d, err := ParseDuration(def.Options[OptRollup])
-	if err != nil || d < time.Millisecond {
-		return storage.Schema{}, fmt.Errorf("option %s: invalid duration %q (at least 1 ms)", OptRollup, def.Options[OptRollup])
-	}
-	if def.Granularity%d != 0 {
-		return storage.Schema{}, fmt.Errorf("option %s: %s does not divide the segment granularity %s", OptRollup, d, def.Granularity)
-	}
-	return rollup.Physical(def.Schema)
 }
 
 // RejectsSchema is the schema of a <table>_rejects table.

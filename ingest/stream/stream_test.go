@@ -11,6 +11,7 @@ import (
 	"github.com/stratadb/strata/ingest/kafka/kafkatest"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -293,8 +294,8 @@ func TestRollupFromKafka(t *testing.T) {
 	}
 	defer st.Close()
 	def := catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: time.Hour,
-		Options: map[string]string{OptTopic: topic, OptBrokers: addr, OptRollup: "1 minute", OptPersistEvery: "200ms"}}
-	phys, err := RollupSchema(def)
+		Options: map[string]string{OptTopic: topic, OptBrokers: addr, rollup.Option: "1 minute", OptPersistEvery: "200ms"}}
+	phys, err := rollup.SchemaFor(def)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,7 +142,7 @@ func (s *Supervisor) run(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("table %s: %s is missing", s.table, s.rejects)
 	}
-	spec, err := RollupOf(def)
+	spec, err := rollup.Of(def)
 	if err != nil {
 		return err
 	}

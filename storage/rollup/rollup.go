@@ -24,9 +24,46 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
 )
+
+// Option is the table option (CREATE TABLE ... WITH (rollup = '10 seconds')) that
+// makes a rollup table; its value is the bucket width.
+const Option = "rollup"
+
+// Of returns the spec of def, or nil when def is not a rollup table.
+func Of(def catalog.TableDef) (*Spec, error) {
+	v := def.Options[Option]
+	if v == "" {
+		return nil, nil
+	}
+	d, err := catalog.ParseDuration(v)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: option %s: %w", def.Name, Option, err)
+	}
+	spec, err := New(&def.Schema, d.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", def.Name, err)
+	}
+	return spec, nil
+}
+
+// SchemaFor returns the stored schema of a table declared as def (its Schema the
+// declared columns, its Options naming the bucket), checking that the bucket
+// divides the table's time-chunk granularity.
+func SchemaFor(def catalog.TableDef) (storage.Schema, error) {
+	d, err := catalog.ParseDuration(def.Options[Option])
+	if err != nil || d < time.Millisecond {
+		return storage.Schema{}, fmt.Errorf("option %s: invalid duration %q (at least 1 ms)", Option, def.Options[Option])
+	}
+	if def.Granularity%d != 0 {
+		return storage.Schema{}, fmt.Errorf("option %s: %s does not divide the segment granularity %s", Option, d, def.Granularity)
+	}
+	return Physical(def.Schema)
+}
 
 // HiddenPrefix starts the name of every column rollup adds.
 const HiddenPrefix = "__"

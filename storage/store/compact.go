@@ -5,13 +5,15 @@ import (
 	"fmt"
 
 	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/rollup"
 )
 
 // Compact merges, in every time chunk of table that has more than one segment, all
 // of the chunk's segments into one, and publishes the new segments and the removal
 // of the old ones in one catalog batch. Rows and values are unchanged. The old files
 // are deleted once no snapshot holds them. Segments appended while Compact runs are
-// left alone. One Compact runs at a time.
+// left alone. One Compact runs at a time. In a rollup table the merged rows are
+// rolled up again, so a bucket's rows from several segments become one.
 func (s *Store) Compact(ctx context.Context, table string) error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
@@ -40,6 +42,10 @@ func (s *Store) Compact(ctx context.Context, table string) error {
 	if len(groups) == 0 {
 		return nil
 	}
+	spec, err := rollup.Of(sn.Table)
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", table, err)
+	}
 	first, err := s.cat.ReserveSeqs(table, len(groups))
 	if err != nil {
 		return fmt.Errorf("compact %s: %w", table, err)
@@ -55,6 +61,9 @@ func (s *Store) Compact(ctx context.Context, table string) error {
 			srcs[k] = ref.reader
 		}
 		cols, err := readAll(&sn.Table.Schema, srcs)
+		if err == nil && spec != nil {
+			cols = spec.ReducePhysical(cols) // rows of one bucket from several segments become one
+		}
 		if err == nil {
 			var ref *segRef
 			ref, err = s.writeSegment(&sn.Table, g.start, first+uint64(i), cols)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/realtime"
+	"github.com/stratadb/strata/storage/rollup"
 )
 
 // The real-time path: rows appended to a table's Head are visible to the next
@@ -95,12 +96,20 @@ func (s *Store) PublishFrozen(ctx context.Context, f *Frozen, offsets map[string
 	if !ok || def.ID != f.id {
 		return fmt.Errorf("persist %s: %w", f.table, ErrNoTable)
 	}
+	spec, err := rollup.Of(def)
+	if err != nil {
+		return fmt.Errorf("persist %s: %w", f.table, err)
+	}
 	var added []*segRef
 	for _, ch := range f.f.Chunks {
 		if ch.Cols.Len == 0 {
 			continue
 		}
-		refs, err := s.writeChunks(ctx, &def, ch.Cols)
+		cols := ch.Cols
+		if spec != nil {
+			cols = spec.ReducePhysical(cols) // merge what several appends rolled up
+		}
+		refs, err := s.writeChunks(ctx, &def, cols)
 		if err != nil {
 			discard(added)
 			return fmt.Errorf("persist %s: %w", f.table, err)
@@ -111,7 +120,7 @@ func (s *Store) PublishFrozen(ctx context.Context, f *Frozen, offsets map[string
 		s.dropFrozen(f)
 		return nil
 	}
-	err := s.publishWith(def, added, nil, offsets, func(lt *liveTable) {
+	err = s.publishWith(def, added, nil, offsets, func(lt *liveTable) {
 		if lt.head != nil {
 			lt.head.Drop(f.f)
 		}
