@@ -342,3 +342,39 @@ func TestRollupFromKafka(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestHeadMemoryBound: with persist_rows and persist_interval out of reach, a head
+// that grows past Options.HeadBytes is persisted early, so it stays bounded while
+// every row still arrives exactly once.
+func TestHeadMemoryBound(t *testing.T) {
+	const topic = "events"
+	addr, _ := kafkatest.Start(t, topic, 2)
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	def, err := st.CreateTable(catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: 24 * time.Hour,
+		Options: map[string]string{OptTopic: topic, OptBrokers: addr, OptPersistRows: "100000000", OptPersistEvery: "1h"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 32 << 10
+	m := NewManager(st, Options{HeadBytes: limit})
+	defer m.Close()
+	if err := m.Start(def); err != nil {
+		t.Fatal(err)
+	}
+	w := makeWorkload(rand.New(rand.NewPCG(4, 4)), 5000, 2, time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
+	kafkatest.Produce(t, addr, topic, w.msgs)
+	waitRows(t, st, "ev", w.good)
+	checkPerUser(t, st, w.perUser)
+	if segs := len(st.Catalog().Segments("ev")); segs == 0 {
+		t.Fatalf("no segment persisted although the head outgrew %d bytes", limit)
+	}
+	// Persisting happens once the head passes the limit, and appends past twice the
+	// limit wait for it: the head never holds much more than that.
+	if _, bytes := st.HeadStats("ev"); bytes > 4*limit {
+		t.Fatalf("head holds %d bytes, limit %d", bytes, limit)
+	}
+}
