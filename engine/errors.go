@@ -26,6 +26,7 @@ const (
 	CodeQueryCanceled        = "57014"
 	CodeDataCorrupted        = "XX001"
 	CodeInternalError        = "XX000"
+	CodeProgramLimitExceeded = "54000"
 	CodeInvalidCursorState   = "24000"
 	CodeBadCopyFileFormat    = "22P04"
 	CodeProtocolViolation    = "08P01"

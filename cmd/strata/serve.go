@@ -104,7 +104,9 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	if err != nil {
 		return fmt.Errorf("listen on --pg-addr %s: %w", f.pgAddr, err)
 	}
-	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log})
+	metrics := serverhttp.NewMetrics(serverhttp.Sources{Store: st, Ingest: ing})
+	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log, OnStatement: metrics.ObserveStatement})
+	metrics.SetConns(pg.Conns)
 	errc := make(chan error, 2)
 	go func() { errc <- pg.Serve(ln) }()
 
@@ -115,13 +117,13 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 			ln.Close()
 			return fmt.Errorf("listen on --http-addr %s: %w", f.httpAddr, err)
 		}
-		hs = &http.Server{Handler: serverhttp.Handler(st), ReadHeaderTimeout: 10 * time.Second}
+		hs = &http.Server{Handler: serverhttp.Handler(serverhttp.Config{Store: st, DB: db, Metrics: metrics}), ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- hs.Serve(hln) }()
 	}
 	abs, _ := filepath.Abs(f.dataDir)
 	fmt.Printf("strata %s serving PostgreSQL on %s (data in %s)\n", version, ln.Addr(), abs)
 	if f.httpAddr != "" {
-		fmt.Printf("health: http://%s/healthz\n", f.httpAddr)
+		fmt.Printf("http: http://%s/healthz, /metrics (Prometheus), POST /v1/sql\n", f.httpAddr)
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	fmt.Printf("connect: psql -h %s -p %s -U strata strata\n", host, port)

@@ -229,6 +229,10 @@ type Status struct {
 	Rejects         int64
 	State           string // running | paused | restarting | stopped
 	LastError       string
+	// Persists counts the head's persists (segments + offsets committed) since the
+	// supervisor started; PersistSeconds is their total duration.
+	Persists       int64
+	PersistSeconds float64
 }
 
 // Manager runs the supervisors of a store's streaming tables. Safe for concurrent use.

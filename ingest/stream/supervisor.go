@@ -60,6 +60,8 @@ type Supervisor struct {
 		lastAt        time.Time
 		state         string
 		lastErr       string
+		persists      int64
+		persistSecs   float64
 	}
 }
 
@@ -285,6 +287,10 @@ func (s *Supervisor) persist(ctx context.Context) error {
 		}
 	}
 	s.compactIfNeeded(pctx)
+	s.stat.Lock()
+	s.stat.persists++
+	s.stat.persistSecs += time.Since(s.lastPersist).Seconds()
+	s.stat.Unlock()
 	return nil
 }
 
@@ -530,7 +536,8 @@ func (s *Supervisor) sampleRate() {
 func (s *Supervisor) status() []Status {
 	s.stat.Lock()
 	base := Status{Table: s.table, Topic: s.cfg.Kafka.Topic, Partition: -1, CommittedOffset: -1, Lag: -1,
-		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects, State: s.stat.state, LastError: s.stat.lastErr}
+		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects, State: s.stat.state, LastError: s.stat.lastErr,
+		Persists: s.stat.persists, PersistSeconds: s.stat.persistSecs}
 	s.stat.Unlock()
 	s.mu.Lock()
 	cons := s.cons

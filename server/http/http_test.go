@@ -21,7 +21,7 @@ func TestHealthAndReady(t *testing.T) {
 	if _, err := st.CreateTable(catalog.TableDef{Name: "t", Schema: schema}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(Handler(st))
+	srv := httptest.NewServer(Handler(Config{Store: st}))
 	defer srv.Close()
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready: 1 tables"} {
 		resp, err := srv.Client().Get(srv.URL + path)

@@ -504,7 +504,20 @@ func (c *conn) runSimple(q string) error {
 	return nil
 }
 
-func (c *conn) runStatement(text string, offset int) error {
+// observe reports a finished statement to Options.OnStatement.
+func (c *conn) observe(start time.Time, err error) {
+	if f := c.srv.opts.OnStatement; f != nil {
+		code := "00000"
+		if err != nil {
+			code = errorResponse(err).Code
+		}
+		f(time.Since(start), code)
+	}
+}
+
+func (c *conn) runStatement(text string, offset int) (err error) {
+	start := time.Now()
+	defer func() { c.observe(start, err) }()
 	if err := c.checkAborted(text); err != nil {
 		return err
 	}
@@ -782,7 +795,9 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	return nil
 }
 
-func (c *conn) execute(m *pgproto3.Execute) error {
+func (c *conn) execute(m *pgproto3.Execute) (err error) {
+	start := time.Now()
+	defer func() { c.observe(start, err) }()
 	p, ok := c.portals[m.Portal]
 	if !ok {
 		return engine.Errorf("34000", "portal %q does not exist", m.Portal)

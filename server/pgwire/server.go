@@ -43,6 +43,10 @@ type Options struct {
 	// StartupTimeout bounds the time from accept to the end of startup (0: 60 s,
 	// PostgreSQL's authentication_timeout).
 	StartupTimeout time.Duration
+	// OnStatement, when set, is called after every statement a client runs (simple
+	// query statement or extended-protocol Execute) with its duration and SQLSTATE
+	// ("00000" on success). It must be cheap and safe for concurrent use.
+	OnStatement func(d time.Duration, sqlstate string)
 }
 
 const (
@@ -102,6 +106,13 @@ func NewServer(b Backend, opts Options) *Server {
 }
 
 // Addr returns the address of the first listener Serve was given, nil before.
+// Conns returns the number of open client connections.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.mu.conns)
+}
+
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,163 @@
+package http
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/stratadb/strata/ingest/stream"
+	"github.com/stratadb/strata/storage/store"
+)
+
+// Metrics is strata's Prometheus registry. Statement counts and latencies are
+// observed as they happen (ObserveStatement, wired to the PostgreSQL server);
+// everything else is read from the store, the ingestion manager and the server at
+// scrape time, so no hot path pays for a metric it does not need.
+type Metrics struct {
+	reg     *prometheus.Registry
+	queries *prometheus.CounterVec
+	latency prometheus.Histogram
+	conns   atomic.Pointer[func() int]
+}
+
+// Sources are what Metrics reads at scrape time. Ingest may be nil.
+type Sources struct {
+	Store  *store.Store
+	Ingest *stream.Manager
+}
+
+// NewMetrics returns a registry with the Go runtime and process collectors and
+// strata's own metrics.
+func NewMetrics(src Sources) *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.queries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "strata_statements_total",
+		Help: "SQL statements run by clients, by SQLSTATE (00000: success).",
+	}, []string{"sqlstate"})
+	m.latency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "strata_statement_duration_seconds",
+		Help:    "Time from a statement's arrival to its last row sent.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10), // 100 µs .. 26 s
+	})
+	m.reg.MustRegister(m.queries, m.latency,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&scrapeCollector{src: src, m: m})
+	return m
+}
+
+// ObserveStatement records one statement (pgwire.Options.OnStatement).
+func (m *Metrics) ObserveStatement(d time.Duration, sqlstate string) {
+	m.queries.WithLabelValues(sqlstate).Inc()
+	m.latency.Observe(d.Seconds())
+}
+
+// SetConns gives the function that counts open client connections.
+func (m *Metrics) SetConns(f func() int) { m.conns.Store(&f) }
+
+// Registry returns the registry (for tests and extra collectors).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+var (
+	descIngestRows = prometheus.NewDesc("strata_ingest_rows_total",
+		"Rows decoded from Kafka into a table since its ingestion started.", []string{"table"}, nil)
+	descIngestRejects = prometheus.NewDesc("strata_ingest_rejects_total",
+		"Kafka records that could not be decoded (kept in <table>_rejects).", []string{"table"}, nil)
+	descIngestRate = prometheus.NewDesc("strata_ingest_rows_per_second",
+		"Recent ingest rate of a table.", []string{"table"}, nil)
+	descIngestLag = prometheus.NewDesc("strata_ingest_lag_records",
+		"Records in a partition not yet consumed (high watermark minus next offset).", []string{"table", "partition"}, nil)
+	descIngestOffset = prometheus.NewDesc("strata_ingest_committed_offset",
+		"Next offset of a partition recorded in the catalog with the rows before it.", []string{"table", "partition"}, nil)
+	descIngestRunning = prometheus.NewDesc("strata_ingest_running",
+		"1 when a table's ingestion is running, 0 when paused, restarting or stopped.", []string{"table"}, nil)
+	descPersists = prometheus.NewDesc("strata_persists_total",
+		"Persists of a table's real-time head: segments and offsets committed in one catalog batch.", []string{"table"}, nil)
+	descPersistSeconds = prometheus.NewDesc("strata_persist_seconds_total",
+		"Total time spent persisting a table's head.", []string{"table"}, nil)
+	descHeadRows = prometheus.NewDesc("strata_head_rows",
+		"Rows in a table's real-time head (not yet in segments).", []string{"table"}, nil)
+	descHeadBytes = prometheus.NewDesc("strata_head_bytes",
+		"Approximate memory held by a table's real-time head.", []string{"table"}, nil)
+	descSegments = prometheus.NewDesc("strata_segments",
+		"Published segments of a table.", []string{"table"}, nil)
+	descTables = prometheus.NewDesc("strata_tables", "Tables in the catalog.", nil, nil)
+	descCatalogVersion = prometheus.NewDesc("strata_catalog_commits_total",
+		"Catalog batches committed (the catalog's version).", nil, nil)
+	descConns = prometheus.NewDesc("strata_connections", "Open PostgreSQL client connections.", nil, nil)
+)
+
+// scrapeCollector reads the store, ingestion and connection state at scrape time.
+type scrapeCollector struct {
+	src Sources
+	m   *Metrics
+	mu  sync.Mutex // one scrape at a time
+}
+
+func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset,
+		descIngestRunning, descPersists, descPersistSeconds, descHeadRows, descHeadBytes, descSegments, descTables,
+		descCatalogVersion, descConns} {
+		ch <- d
+	}
+}
+
+func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	if f := c.m.conns.Load(); f != nil {
+		gauge(descConns, float64((*f)()))
+	}
+	st := c.src.Store
+	if st == nil {
+		return
+	}
+	tables := st.Tables()
+	gauge(descTables, float64(len(tables)))
+	counter(descCatalogVersion, float64(st.Catalog().Version()))
+	for _, def := range tables {
+		rows, bytes := st.HeadStats(def.Name)
+		gauge(descHeadRows, float64(rows), def.Name)
+		gauge(descHeadBytes, float64(bytes), def.Name)
+		gauge(descSegments, float64(len(st.Catalog().Segments(def.Name))), def.Name)
+	}
+	if c.src.Ingest == nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, s := range c.src.Ingest.Status() {
+		if !seen[s.Table] {
+			seen[s.Table] = true
+			counter(descIngestRows, float64(s.Rows), s.Table)
+			counter(descIngestRejects, float64(s.Rejects), s.Table)
+			gauge(descIngestRate, s.RowsPerSec, s.Table)
+			running := 0.0
+			if s.State == "running" {
+				running = 1
+			}
+			gauge(descIngestRunning, running, s.Table)
+			counter(descPersists, float64(s.Persists), s.Table)
+			counter(descPersistSeconds, s.PersistSeconds, s.Table)
+		}
+		if s.Partition < 0 {
+			continue
+		}
+		p := strconv.Itoa(int(s.Partition))
+		if s.Lag >= 0 {
+			gauge(descIngestLag, float64(s.Lag), s.Table, p)
+		}
+		if s.CommittedOffset >= 0 {
+			gauge(descIngestOffset, float64(s.CommittedOffset), s.Table, p)
+		}
+	}
+}

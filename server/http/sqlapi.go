@@ -1,0 +1,229 @@
+package http
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/sql"
+)
+
+// POST /v1/sql runs one SQL statement for scripts:
+//
+//	request:  {"sql": "SELECT ..."}        (or the statement as a text/plain body)
+//	response: {"columns": [{"name": "n", "type": "bigint"}], "rows": [[42]], "command": "SELECT 1"}
+//
+// Numbers and booleans are JSON numbers and booleans (NaN and ±Infinity, which JSON
+// lacks, are strings), NULL is null, everything else is its PostgreSQL text form.
+// With "Accept: text/csv" the rows come as CSV with a header line (NULL as an empty
+// field, PostgreSQL's COPY ... CSV convention). An error is HTTP 400 (500 for an
+// internal one) with {"error": {"code": SQLSTATE, "message", "position"?}}.
+
+const maxSQLBody = 1 << 20
+
+type sqlRequest struct {
+	SQL string `json:"sql"`
+}
+
+type sqlColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+type sqlError struct {
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	Detail   string `json:"detail,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Position int    `json:"position,omitempty"`
+}
+
+func sqlHandler(db *sql.DB) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxSQLBody+1))
+		if err != nil {
+			writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "reading request: %v", err))
+			return
+		}
+		if len(body) > maxSQLBody {
+			writeSQLError(w, engine.Errorf(engine.CodeProgramLimitExceeded, "request body exceeds %d bytes", maxSQLBody))
+			return
+		}
+		query := string(body)
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || strings.HasPrefix(strings.TrimSpace(query), "{") {
+			var req sqlRequest
+			if err := json.Unmarshal(body, &req); err != nil {
+				writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "request is not JSON of the form {\"sql\": \"...\"}: %v", err))
+				return
+			}
+			query = req.SQL
+		}
+		pieces, err := sql.Split(query)
+		if err != nil {
+			writeSQLError(w, err)
+			return
+		}
+		if len(pieces) != 1 {
+			writeSQLError(w, engine.Errorf(engine.CodeSyntaxError, "send exactly one statement per request (got %d)", len(pieces)))
+			return
+		}
+		ctx := r.Context()
+		sess := db.NewSession("http", "strata")
+		st, err := sess.Prepare(ctx, pieces[0], nil)
+		if err != nil {
+			writeSQLError(w, err)
+			return
+		}
+		if len(st.ParamTypes) > 0 {
+			writeSQLError(w, engine.Errorf("42P02", "there is no parameter $1"))
+			return
+		}
+		res, err := sess.Execute(ctx, st, nil)
+		if err != nil {
+			writeSQLError(w, err)
+			return
+		}
+		if res.CopyIn != nil {
+			writeSQLError(w, engine.Unsupported("COPY FROM STDIN over HTTP"))
+			return
+		}
+		if strings.Contains(r.Header.Get("Accept"), "text/csv") {
+			writeCSV(ctx, w, res)
+			return
+		}
+		writeJSON(ctx, w, res)
+	}
+}
+
+func writeSQLError(w http.ResponseWriter, err error) {
+	e := sqlError{Code: engine.CodeInternalError, Message: err.Error()}
+	var ee *engine.Error
+	if errors.As(err, &ee) {
+		e = sqlError{Code: ee.Code, Message: ee.Message, Detail: ee.Detail, Hint: ee.Hint, Position: ee.Position}
+	}
+	status := http.StatusBadRequest
+	if strings.HasPrefix(e.Code, "XX") || strings.HasPrefix(e.Code, "53") || strings.HasPrefix(e.Code, "58") {
+		status = http.StatusInternalServerError
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]sqlError{"error": e})
+}
+
+// rowsOf calls each for every row of res as cells (nil for NULL) after reading
+// them all: a statement that fails half-way sends an error, not half a result.
+func rowsOf(ctx context.Context, res *sql.Result) ([][]any, string, error) {
+	if res.Rows == nil {
+		return nil, res.Tag, nil
+	}
+	defer res.Rows.Close()
+	var out [][]any
+	for {
+		rec, err := res.Rows.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			row := make([]any, rec.NumCols())
+			for j := range row {
+				row[j] = cell(rec.Column(j), i, res.Fields[j].Type)
+			}
+			out = append(out, row)
+		}
+		rec.Release()
+	}
+	return out, res.Tag + " " + strconv.Itoa(len(out)), nil
+}
+
+// cell is one value for JSON: numbers and booleans typed, the rest as text.
+func cell(a arrow.Array, i int, t engine.Type) any {
+	if a.IsNull(i) {
+		return nil
+	}
+	switch a := a.(type) {
+	case *array.Int64:
+		return a.Value(i)
+	case *array.Boolean:
+		return a.Value(i)
+	case *array.Float64:
+		f := a.Value(i)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return string(engine.AppendText(nil, a, i, t))
+		}
+		if t.ID == engine.TypeNumeric {
+			return json.Number(engine.AppendText(nil, a, i, t))
+		}
+		return f
+	}
+	return string(engine.AppendText(nil, a, i, t))
+}
+
+func writeJSON(ctx context.Context, w http.ResponseWriter, res *sql.Result) {
+	rows, tag, err := rowsOf(ctx, res)
+	if err != nil {
+		writeSQLError(w, err)
+		return
+	}
+	cols := make([]sqlColumn, len(res.Fields))
+	for i, f := range res.Fields {
+		cols[i] = sqlColumn{Name: f.Name, Type: f.Type.String()}
+	}
+	if rows == nil {
+		rows = [][]any{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(struct {
+		Columns []sqlColumn `json:"columns"`
+		Rows    [][]any     `json:"rows"`
+		Command string      `json:"command"`
+	}{cols, rows, tag})
+}
+
+func writeCSV(ctx context.Context, w http.ResponseWriter, res *sql.Result) {
+	rows, _, err := rowsOf(ctx, res)
+	if err != nil {
+		writeSQLError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	cw := csv.NewWriter(w)
+	header := make([]string, len(res.Fields))
+	for i, f := range res.Fields {
+		header[i] = f.Name
+	}
+	cw.Write(header)
+	rec := make([]string, len(res.Fields))
+	for _, row := range rows {
+		for j, v := range row {
+			switch v := v.(type) {
+			case nil:
+				rec[j] = ""
+			case string:
+				rec[j] = v
+			case json.Number:
+				rec[j] = string(v)
+			case float64:
+				rec[j] = strconv.FormatFloat(v, 'g', -1, 64)
+			case int64:
+				rec[j] = strconv.FormatInt(v, 10)
+			case bool:
+				rec[j] = map[bool]string{true: "t", false: "f"}[v]
+			}
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
+}
