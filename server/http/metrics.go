@@ -85,7 +85,7 @@ var (
 		"Approximate memory held by a table's real-time head.", []string{"table"}, nil)
 	descSegments = prometheus.NewDesc("strata_segments",
 		"Published segments of a table.", []string{"table"}, nil)
-	descTables = prometheus.NewDesc("strata_tables", "Tables in the catalog.", nil, nil)
+	descTables         = prometheus.NewDesc("strata_tables", "Tables in the catalog.", nil, nil)
 	descCatalogVersion = prometheus.NewDesc("strata_catalog_commits_total",
 		"Catalog batches committed (the catalog's version).", nil, nil)
 	descConns = prometheus.NewDesc("strata_connections", "Open PostgreSQL client connections.", nil, nil)

@@ -100,4 +100,3 @@ func TestMetrics(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, stderr.String())
 	}
 }
-
