@@ -32,6 +32,7 @@ var layers = []struct {
 	{"sql", []string{"engine/...", "storage/...", "ingest/..."}},
 	{"server", []string{"sql/...", "engine/...", "storage/...", "ingest/..."}},
 	{"bench", []string{"sql/...", "engine/...", "storage/...", "ingest/..."}},
+	{"deploy", []string{"sql/...", "engine/...", "storage/...", "ingest/...", "bench/..."}},
 	{"cmd", []string{"server/...", "sql/...", "engine/...", "storage/...", "ingest/...", "bench/..."}},
 }
 
