@@ -64,8 +64,11 @@ func exec(b *testing.B, s *sql.Session, q string) [][]string {
 	return out
 }
 
-// produceAll produces n generated events to topic and waits for the acks.
-func produceAll(b *testing.B, addr, topic string, n int) {
+// produceAll produces n generated events to topic and waits for the acks. With
+// live, events are stamped with the time of producing (a live stream: one or two
+// time chunks); otherwise they spread over the generator's week (a backfill
+// touching 168 hourly chunks).
+func produceAll(b *testing.B, addr, topic string, n int, live bool) {
 	b.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.MaxBufferedRecords(100_000))
@@ -76,9 +79,14 @@ func produceAll(b *testing.B, addr, topic string, n int) {
 	gen := bench.NewGenerator(1, bench.DefaultStart, bench.DefaultEnd, 100_000, 10_000)
 	gen.Ordered(n)
 	var wg sync.WaitGroup
+	var e bench.Event
 	for i := 0; i < n; i++ {
 		wg.Add(1)
-		cl.Produce(context.Background(), &kgo.Record{Value: gen.AppendJSON(nil)}, func(_ *kgo.Record, err error) {
+		gen.Next(&e)
+		if live {
+			e.Time = time.Now().UnixMicro()
+		}
+		cl.Produce(context.Background(), &kgo.Record{Value: bench.AppendEventJSON(nil, &e)}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				b.Error(err)
 			}
@@ -89,15 +97,26 @@ func produceAll(b *testing.B, addr, topic string, n int) {
 }
 
 // BenchmarkKafkaIngest measures end-to-end ingest: events already in a Kafka-protocol
-// broker (4 partitions) consumed, decoded and appended to the real-time head until a
-// SELECT count(*) sees them all. Reports events/s.
+// broker (4 partitions) consumed, decoded and appended to the real-time head (and
+// persisted every 2 s) until a SELECT count(*) sees them all. Reports events/s, for
+// live events and for a backfill spread over a week.
 func BenchmarkKafkaIngest(b *testing.B) {
+	for _, live := range []bool{true, false} {
+		name := "backfill"
+		if live {
+			name = "live"
+		}
+		b.Run(name, func(b *testing.B) { benchIngest(b, live) })
+	}
+}
+
+func benchIngest(b *testing.B, live bool) {
 	const n = 500_000
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		topic := fmt.Sprintf("ingest%d", i)
 		addr, stop := kafkatest.Start(b, topic, 4)
-		produceAll(b, addr, topic, n)
+		produceAll(b, addr, topic, n, live)
 		b.StartTimer()
 		began := time.Now()
 		s, _, _ := streamStrata(b, addr, topic)
