@@ -227,7 +227,7 @@ type Status struct {
 	RowsPerSec      float64
 	Rows            int64 // rows ingested since the supervisor started
 	Rejects         int64
-	State           string // running | paused | restarting | stopped
+	State           string // running | paused | restarting | stopped | failed (could not start)
 	LastError       string
 	// Persists counts the head's persists (segments + offsets committed) since the
 	// supervisor started; PersistSeconds is their total duration.
@@ -243,6 +243,8 @@ type Manager struct {
 
 	mu   sync.Mutex
 	sups map[string]*Supervisor
+	// failed holds the status of tables whose ingestion could not start.
+	failed map[string]Status
 }
 
 // NewManager returns a manager for st; it starts nothing.
@@ -256,7 +258,7 @@ func NewManager(st *store.Store, opts Options) *Manager {
 	if opts.Restart <= 0 {
 		opts.Restart = time.Second
 	}
-	return &Manager{st: st, opts: opts, log: opts.Logger, sups: map[string]*Supervisor{}}
+	return &Manager{st: st, opts: opts, log: opts.Logger, sups: map[string]*Supervisor{}, failed: map[string]Status{}}
 }
 
 // Validate checks def's ingestion options without starting anything.
@@ -272,8 +274,15 @@ func (m *Manager) Validate(def catalog.TableDef) error {
 func (m *Manager) StartAll() error {
 	var errs []error
 	for _, def := range m.st.Tables() {
-		if IsStreaming(def) {
-			errs = append(errs, m.Start(def))
+		if !IsStreaming(def) {
+			continue
+		}
+		if err := m.Start(def); err != nil {
+			errs = append(errs, err)
+			m.mu.Lock()
+			m.failed[def.Name] = Status{Table: def.Name, Topic: def.Options[OptTopic], Partition: -1, CommittedOffset: -1,
+				Lag: -1, State: "failed", LastError: err.Error()}
+			m.mu.Unlock()
 		}
 	}
 	return errors.Join(errs...)
@@ -304,6 +313,7 @@ func (m *Manager) Start(def catalog.TableDef) error {
 	}
 	s := newSupervisor(m, def, cfg)
 	m.sups[def.Name] = s
+	delete(m.failed, def.Name)
 	s.start()
 	return nil
 }
@@ -313,6 +323,7 @@ func (m *Manager) Stop(table string) {
 	m.mu.Lock()
 	s := m.sups[table]
 	delete(m.sups, table)
+	delete(m.failed, table)
 	m.mu.Unlock()
 	if s != nil {
 		s.stop()
@@ -353,8 +364,8 @@ func (m *Manager) Resume(table string) error {
 func (m *Manager) Status() []Status {
 	m.mu.Lock()
 	sups := slices.Collect(maps.Values(m.sups))
+	out := slices.Collect(maps.Values(m.failed))
 	m.mu.Unlock()
-	var out []Status
 	for _, s := range sups {
 		out = append(out, s.status()...)
 	}

@@ -378,3 +378,26 @@ func TestHeadMemoryBound(t *testing.T) {
 		t.Fatalf("head holds %d bytes, limit %d", bytes, limit)
 	}
 }
+
+// TestStartAllReportsFailures: a table whose ingestion cannot start (no brokers
+// anywhere) is reported in Status as failed with the reason; the others start.
+func TestStartAllReportsFailures(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.CreateTable(catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: time.Hour,
+		Options: map[string]string{OptTopic: "events"}}); err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(st, Options{})
+	defer m.Close()
+	if err := m.StartAll(); err == nil {
+		t.Fatal("StartAll without brokers succeeded")
+	}
+	s := m.Status()
+	if len(s) != 1 || s[0].State != "failed" || !strings.Contains(s[0].LastError, OptBrokers) {
+		t.Fatalf("status: %+v", s)
+	}
+}
