@@ -48,6 +48,10 @@ func newAccum(a *AggCall) (accum, error) {
 		if argT.ID == TypeBool {
 			inner = &boolAcc{and: a.Func != "bool_or"}
 		}
+	default:
+		if _, ok := statFuncs[a.Func]; ok {
+			inner = newStatAcc(a.Func, a.T)
+		}
 	}
 	if inner == nil {
 		ts := make([]Type, len(a.Args))

@@ -47,6 +47,43 @@ type refAgg struct {
 	maxNote                       *string
 	minPrice                      *float64
 	allFlag                       bool
+	prices                        []float64    // non-NULL prices, for stddev
+	pairs                         [][2]float64 // (price, qty) both non-NULL, for corr
+}
+
+// twoPass computes stddev_samp of xs and corr of pairs by the textbook two-pass
+// formulas, independently of the engine's streaming accumulators.
+func twoPass(xs []float64, pairs [][2]float64) (sd string, corr string) {
+	sd, corr = "NULL", "NULL"
+	if n := float64(len(xs)); n >= 2 {
+		m := 0.0
+		for _, x := range xs {
+			m += x
+		}
+		m /= n
+		ss := 0.0
+		for _, x := range xs {
+			ss += (x - m) * (x - m)
+		}
+		sd = fnum(math.Sqrt(ss/(n-1)), Float64)
+	}
+	if n := float64(len(pairs)); n >= 1 {
+		my, mx := 0.0, 0.0
+		for _, p := range pairs {
+			my, mx = my+p[0], mx+p[1]
+		}
+		my, mx = my/n, mx/n
+		var sxx, syy, sxy float64
+		for _, p := range pairs {
+			sxx += (p[1] - mx) * (p[1] - mx)
+			syy += (p[0] - my) * (p[0] - my)
+			sxy += (p[1] - mx) * (p[0] - my)
+		}
+		if sxx != 0 && syy != 0 {
+			corr = fnum(sxy/math.Sqrt(sxx*syy), Float64)
+		}
+	}
+	return sd, corr
 }
 
 func TestAggregateGroupBy(t *testing.T) {
@@ -75,6 +112,8 @@ func TestAggregateGroupBy(t *testing.T) {
 		{Func: "max", Args: []Expr{in(cNote)}, T: Text},
 		{Func: "bool_and", Args: []Expr{in(cFlag)}, T: Bool},
 		{Func: "sum", Args: []Expr{in(cQty)}, Filter: in(cFlag), T: Numeric},
+		{Func: "stddev", Args: []Expr{in(cPrice)}, T: Float64},
+		{Func: "corr", Args: []Expr{in(cPrice), in(cQty)}, T: Float64},
 	}
 	keys := []struct {
 		name  string
@@ -120,7 +159,11 @@ func TestAggregateGroupBy(t *testing.T) {
 					a.nQtyFlag++
 				}
 			}
+			if !row[cPrice].Null && !row[cQty].Null {
+				a.pairs = append(a.pairs, [2]float64{row[cPrice].F, float64(row[cQty].I)})
+			}
 			if !row[cPrice].Null {
+				a.prices = append(a.prices, row[cPrice].F)
 				a.sumPrice += row[cPrice].F
 				a.nPrice++
 				if a.minPrice == nil || row[cPrice].F < *a.minPrice {
@@ -163,6 +206,8 @@ func TestAggregateGroupBy(t *testing.T) {
 			} else {
 				row = append(row, strconv.FormatInt(a.sumQtyFlag, 10))
 			}
+			sd, corr := twoPass(a.prices, a.pairs)
+			row = append(row, sd, corr)
 			want = append(want, row)
 		}
 		sortRows(want)

@@ -512,6 +512,10 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 		if len(a) == 1 && a[0].ID == TypeBool {
 			return Bool, nil
 		}
+	default:
+		if t, ok := resolveStat(name, a); ok {
+			return t, nil
+		}
 	}
 	return fail()
 }
