@@ -48,6 +48,10 @@ func newAccum(a *AggCall) (accum, error) {
 		if argT.ID == TypeBool {
 			inner = &boolAcc{and: a.Func != "bool_or"}
 		}
+	case "percentile_cont", "percentile_disc", "string_agg":
+		if len(a.Args) == 2 {
+			inner = newCollectAcc(a)
+		}
 	default:
 		if _, ok := statFuncs[a.Func]; ok {
 			inner = newStatAcc(a.Func, a.T)
@@ -60,8 +64,15 @@ func newAccum(a *AggCall) (accum, error) {
 		}
 		return nil, undefinedFunc(a.Func, ts)
 	}
-	if a.Distinct && len(a.Args) == 1 {
+	switch {
+	case a.Distinct && len(a.Args) == 1:
 		return &distinctAcc{inner: inner, t: argT}, nil
+	case a.Distinct:
+		if c, ok := inner.(*collectAcc); ok && c.fn == "string_agg" {
+			c.distinct = true
+			return c, nil
+		}
+		return nil, Unsupported("DISTINCT in " + a.Func + " with several arguments")
 	}
 	return inner, nil
 }
@@ -615,7 +626,10 @@ func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
 		if err != nil {
 			return nil, err
 		}
-		if d, ok := acc.(*distinctAcc); ok {
+		switch d := acc.(type) {
+		case *distinctAcc:
+			d.mem = q.mem
+		case *collectAcc:
 			d.mem = q.mem
 		}
 		acc.grow(a.table.ngroups)

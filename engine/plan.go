@@ -108,6 +108,9 @@ type AggCall struct {
 	Distinct bool
 	Filter   Expr
 	T        Type // what ResolveAgg returned
+	// Order sorts the values string_agg concatenates: 1 ascending, -1 descending,
+	// 0 unspecified. (percentile_cont/_disc always order their values.)
+	Order int
 }
 
 // Plan is a node of a physical query plan. Fields is the node's output row.

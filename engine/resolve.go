@@ -512,6 +512,19 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 		if len(a) == 1 && a[0].ID == TypeBool {
 			return Bool, nil
 		}
+	case "percentile_cont":
+		// bound from WITHIN GROUP (ORDER BY x) as (x, fraction)
+		if len(a) == 2 && a[0].IsNumeric() && a[1].IsNumeric() {
+			return Float64, nil
+		}
+	case "percentile_disc":
+		if len(a) == 2 && a[1].IsNumeric() && (a[0].IsNumeric() || a[0].ID == TypeTimestamp || a[0].ID == TypeTimestampTZ || a[0].ID == TypeDate) {
+			return a[0], nil
+		}
+	case "string_agg":
+		if len(a) == 2 && a[0].ID == TypeText && a[1].ID == TypeText {
+			return Text, nil
+		}
 	default:
 		if t, ok := resolveStat(name, a); ok {
 			return t, nil

@@ -150,13 +150,46 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 	if e, ok, err := b.rollupAgg(fc, a); ok {
 		return e, err
 	}
-	if fc.AggWithinGroup || len(fc.AggOrder) > 0 {
-		return nil, posErr(engine.Unsupported("ordered-set aggregates"), fc.Location)
-	}
 	inner := &exprCtx{scope: a.input, clause: "aggregate function calls"}
+	argNodes := fc.Args
+	order := 0
+	switch {
+	case fc.AggWithinGroup:
+		// percentile_cont(f) WITHIN GROUP (ORDER BY x) is bound as (x, f).
+		if (name != "percentile_cont" && name != "percentile_disc") || len(fc.Args) != 1 || len(fc.AggOrder) != 1 {
+			return nil, posErr(engine.Unsupported("ordered-set aggregate "+name), fc.Location)
+		}
+		sb := fc.AggOrder[0].GetSortBy()
+		if sb.SortbyDir == pg.SortByDir_SORTBY_DESC {
+			return nil, posErr(engine.Unsupported("WITHIN GROUP (ORDER BY ... DESC)"), fc.Location)
+		}
+		argNodes = []*pg.Node{sb.Node, fc.Args[0]}
+	case len(fc.AggOrder) > 0:
+		// string_agg(x, d ORDER BY x [DESC]): the values sorted. Other orders need
+		// the values kept with their sort keys: not supported yet.
+		if name != "string_agg" || len(fc.AggOrder) != 1 || len(fc.Args) != 2 {
+			return nil, posErr(engine.Unsupported("ORDER BY inside "+name), fc.Location)
+		}
+		sb := fc.AggOrder[0].GetSortBy()
+		x, err := b.expr(fc.Args[0], inner)
+		if err != nil {
+			return nil, err
+		}
+		k, err := b.expr(sb.Node, inner)
+		if err != nil {
+			return nil, err
+		}
+		if exprKey(x) != exprKey(k) {
+			return nil, posErr(engine.Unsupported("string_agg ordered by another expression than its value"), fc.Location)
+		}
+		order = 1
+		if sb.SortbyDir == pg.SortByDir_SORTBY_DESC {
+			order = -1
+		}
+	}
 	var args []engine.Expr
 	var types []engine.Type
-	for _, an := range fc.Args {
+	for _, an := range argNodes {
 		e, err := b.expr(an, inner)
 		if err != nil {
 			return nil, err
@@ -176,7 +209,7 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 	if err != nil {
 		return nil, withPos(err, fc.Location)
 	}
-	call := engine.AggCall{Func: name, Args: args, Distinct: fc.AggDistinct, T: t}
+	call := engine.AggCall{Func: name, Args: args, Distinct: fc.AggDistinct, T: t, Order: order}
 	if fc.AggFilter != nil {
 		f, err := b.expr(fc.AggFilter, inner)
 		if err != nil {
@@ -965,7 +998,7 @@ func writeKey(sb *strings.Builder, e engine.Expr) {
 
 func aggKey(a *engine.AggCall) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s:%v(", a.Func, a.Distinct)
+	fmt.Fprintf(&sb, "%s:%v:%d(", a.Func, a.Distinct, a.Order)
 	for _, e := range a.Args {
 		writeKey(&sb, e)
 		sb.WriteByte(',')
