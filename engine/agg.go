@@ -31,7 +31,7 @@ func newAccum(a *AggCall) (accum, error) {
 		inner = &countAcc{star: len(a.Args) == 0}
 	case "approx_count_distinct":
 		if len(a.Args) == 1 {
-			return &distinctAcc{inner: &countAcc{}, t: argT}, nil
+			return &hllAcc{}, nil // hll.go
 		}
 	case "sum", "avg":
 		switch kindOf(argT) {
@@ -630,6 +630,8 @@ func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
 		case *distinctAcc:
 			d.mem = q.mem
 		case *collectAcc:
+			d.mem = q.mem
+		case *hllAcc:
 			d.mem = q.mem
 		}
 		acc.grow(a.table.ngroups)

@@ -472,7 +472,7 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 			return Int64, nil
 		}
 	case "approx_count_distinct":
-		// Druid idiom; strata counts exactly.
+		// Druid's name: a HyperLogLog estimate (hll.go).
 		if len(a) == 1 {
 			return Int64, nil
 		}
