@@ -1,0 +1,324 @@
+package objstore
+
+import (
+	"container/list"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Cached is a Store that keeps Get and GetRange results of cacheable keys in files
+// under a local folder, evicting least recently used entries to stay within maxBytes.
+// Puts and deletes made through it invalidate the key's entries; List and Stat pass
+// through. It is meant for immutable objects (the lake's Parquet files, Delta commits,
+// checkpoints): a change made to a cached key by another process is not seen until the
+// entry is evicted.
+//
+// Entries: a whole object (from Get) or one exact range (from GetRange, keyed by
+// key, off and n). A GetRange is served from a cached whole object when there is one;
+// otherwise the range is fetched and cached as its own entry: Parquet readers re-read
+// the same footer and column-chunk ranges on every query, so exact ranges hit.
+type Cached struct {
+	inner     Store
+	dir       string
+	maxBytes  int64
+	cacheable func(key string) bool
+
+	mu struct {
+		sync.Mutex
+		lru     *list.List                  // of *cacheEntry, most recent at the front
+		entries map[cacheID]*list.Element   // all entries
+		byKey   map[string]map[cacheID]bool // entries per object key, for invalidation
+		fills   map[string]*fillState       // fetches in flight per key
+		size    int64                       // sum of entry sizes
+		seq     uint64                      // names entry files uniquely
+	}
+	dirErr error // creating dir failed: caching is off (set once, before use)
+}
+
+type cacheID struct {
+	key    string
+	off, n int64 // whole object: 0, -1
+}
+
+type cacheEntry struct {
+	id   cacheID
+	file string
+	size int64
+}
+
+// fillState tracks fetches of one key that started before they can insert; an
+// invalidation in between marks them stale so they do not insert old bytes.
+type fillState struct {
+	running int
+	stale   bool
+}
+
+// NewCached wraps inner with a read cache in dir of at most maxBytes. Every key is
+// cacheable except Delta's `_last_checkpoint` (the one object in a Delta table that
+// is overwritten in place). Use NewCachedFilter to choose the keys.
+func NewCached(inner Store, dir string, maxBytes int64) Store {
+	return NewCachedFilter(inner, dir, maxBytes, func(key string) bool {
+		return path.Base(key) != "_last_checkpoint"
+	})
+}
+
+// NewCachedFilter is NewCached with a predicate choosing the cacheable (immutable) keys.
+// Files left in dir by an earlier process are removed: the index lives in memory.
+func NewCachedFilter(inner Store, dir string, maxBytes int64, cacheable func(key string) bool) *Cached {
+	c := &Cached{inner: inner, dir: dir, maxBytes: maxBytes, cacheable: cacheable}
+	c.mu.lru = list.New()
+	c.mu.entries = make(map[cacheID]*list.Element)
+	c.mu.byKey = make(map[string]map[cacheID]bool)
+	c.mu.fills = make(map[string]*fillState)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		c.dirErr = err
+		return c
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, "c-*"))
+	for _, f := range old {
+		os.Remove(f)
+	}
+	return c
+}
+
+// Stats reports the number of entries and their total size.
+func (c *Cached) Stats() (entries int, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.lru.Len(), c.mu.size
+}
+
+func (c *Cached) Get(ctx context.Context, key string) ([]byte, error) {
+	if !c.cacheable(key) {
+		return c.inner.Get(ctx, key)
+	}
+	whole := cacheID{key: key, off: 0, n: -1}
+	if data, ok := c.lookup(whole); ok {
+		return data, nil
+	}
+	c.beginFill(key)
+	data, err := c.inner.Get(ctx, key)
+	c.endFill(key, whole, data, err)
+	return data, err
+}
+
+func (c *Cached) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	if !c.cacheable(key) || off < 0 {
+		return c.inner.GetRange(ctx, key, off, n)
+	}
+	if data, ok := c.lookupRange(cacheID{key: key, off: 0, n: -1}, off, n); ok {
+		return data, nil
+	}
+	id := cacheID{key: key, off: off, n: n}
+	if data, ok := c.lookup(id); ok {
+		return data, nil
+	}
+	c.beginFill(key)
+	data, err := c.inner.GetRange(ctx, key, off, n)
+	c.endFill(key, id, data, err)
+	return data, err
+}
+
+// lookupRange returns bytes [off, off+n) of a cached whole object, reading only
+// that range of the cache file (a Parquet footer read must not load the whole file).
+func (c *Cached) lookupRange(id cacheID, off, n int64) ([]byte, bool) {
+	e, ok := c.touch(id)
+	if !ok {
+		return nil, false
+	}
+	f, err := os.Open(e.file)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.Size() != e.size {
+		return nil, false
+	}
+	if off >= e.size {
+		return []byte{}, true
+	}
+	want := e.size - off
+	if n >= 0 && n < want {
+		want = n
+	}
+	buf := make([]byte, want)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, false
+	}
+	return buf, true
+}
+
+// touch finds an entry and marks it most recently used.
+func (c *Cached) touch(id cacheID) (cacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.mu.entries[id]
+	if !ok {
+		return cacheEntry{}, false
+	}
+	c.mu.lru.MoveToFront(el)
+	return *el.Value.(*cacheEntry), true
+}
+
+// lookup returns a cached entry's bytes. A file that vanished (evicted after the
+// lock was released) or has the wrong size is a miss.
+func (c *Cached) lookup(id cacheID) ([]byte, bool) {
+	e, ok := c.touch(id)
+	if !ok {
+		return nil, false
+	}
+	data, err := os.ReadFile(e.file)
+	if err != nil || int64(len(data)) != e.size {
+		return nil, false
+	}
+	return data, true
+}
+
+func (c *Cached) beginFill(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fs := c.mu.fills[key]
+	if fs == nil {
+		fs = &fillState{}
+		c.mu.fills[key] = fs
+	}
+	fs.running++
+}
+
+// endFill stores a fetched value unless the key was invalidated since beginFill. The
+// fill stays registered (running) until the entry is inserted or dropped, so an
+// invalidation while the cache file is written still marks it stale.
+func (c *Cached) endFill(key string, id cacheID, data []byte, err error) {
+	size := int64(len(data))
+	store := err == nil && c.dirErr == nil && size <= c.maxBytes
+	var file string
+	if store {
+		c.mu.Lock()
+		c.mu.seq++
+		file = filepath.Join(c.dir, "c-"+strconv.FormatUint(c.mu.seq, 10)+"-"+shortHash(id))
+		c.mu.Unlock()
+		if werr := writeCacheFile(file, data); werr != nil {
+			store = false // a cache that cannot write is just a miss
+			file = ""
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fs := c.mu.fills[key]
+	if fs == nil {
+		panic("BUG: objstore cache: endFill without beginFill for " + key)
+	}
+	fs.running--
+	if fs.running == 0 {
+		delete(c.mu.fills, key)
+	}
+	if _, dup := c.mu.entries[id]; !store || fs.stale || dup {
+		if file != "" {
+			os.Remove(file)
+		}
+		return
+	}
+	for c.mu.size+size > c.maxBytes && c.mu.lru.Len() > 0 {
+		c.removeLocked(c.mu.lru.Back())
+	}
+	el := c.mu.lru.PushFront(&cacheEntry{id: id, file: file, size: size})
+	c.mu.entries[id] = el
+	ids := c.mu.byKey[key]
+	if ids == nil {
+		ids = make(map[cacheID]bool)
+		c.mu.byKey[key] = ids
+	}
+	ids[id] = true
+	c.mu.size += size
+}
+
+// removeLocked drops one entry and its file.
+// REQUIRES: c.mu is held.
+func (c *Cached) removeLocked(el *list.Element) {
+	e := c.mu.lru.Remove(el).(*cacheEntry)
+	delete(c.mu.entries, e.id)
+	if ids := c.mu.byKey[e.id.key]; ids != nil {
+		delete(ids, e.id)
+		if len(ids) == 0 {
+			delete(c.mu.byKey, e.id.key)
+		}
+	}
+	c.mu.size -= e.size
+	if c.mu.size < 0 {
+		panic("BUG: objstore cache: negative size")
+	}
+	os.Remove(e.file)
+}
+
+// invalidate drops every entry of key and marks in-flight fills of it stale.
+func (c *Cached) invalidate(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if fs := c.mu.fills[key]; fs != nil {
+		fs.stale = true
+	}
+	for id := range c.mu.byKey[key] {
+		c.removeLocked(c.mu.entries[id])
+	}
+}
+
+func writeCacheFile(file string, data []byte) error {
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, file)
+}
+
+func shortHash(id cacheID) string {
+	h := sha256.Sum256([]byte(id.key + "\x00" + strconv.FormatInt(id.off, 10) + "\x00" + strconv.FormatInt(id.n, 10)))
+	return hex.EncodeToString(h[:8])
+}
+
+// Put and Delete invalidate both before and after the write: before, so no reader is
+// served the old bytes once the write may have landed; after, so a fill that read the
+// old bytes during the write cannot insert them.
+func (c *Cached) Put(ctx context.Context, key string, data []byte) error {
+	c.invalidate(key)
+	defer c.invalidate(key)
+	return c.inner.Put(ctx, key, data)
+}
+
+func (c *Cached) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	c.invalidate(key)
+	defer c.invalidate(key)
+	return c.inner.PutIfAbsent(ctx, key, data)
+}
+
+func (c *Cached) Delete(ctx context.Context, key string) error {
+	c.invalidate(key)
+	defer c.invalidate(key)
+	return c.inner.Delete(ctx, key)
+}
+
+func (c *Cached) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+	return c.inner.List(ctx, prefix)
+}
+
+func (c *Cached) ListFrom(ctx context.Context, prefix, startAfter string) ([]ObjectInfo, error) {
+	return c.inner.ListFrom(ctx, prefix, startAfter)
+}
+
+func (c *Cached) Stat(ctx context.Context, key string) (ObjectInfo, error) {
+	return c.inner.Stat(ctx, key)
+}
+
+// String names the cache for error messages and logs.
+func (c *Cached) String() string {
+	return fmt.Sprintf("cache(%s, %d bytes)", strings.TrimSuffix(c.dir, "/"), c.maxBytes)
+}
