@@ -95,8 +95,12 @@ var suite = []Query{
 		`GROUP BY user_id, event ORDER BY n DESC, user_id, event LIMIT 10`},
 	{Name: "avg_price_by_brand", SQL: `SELECT brand, avg(price) AS avg_price, count(*) AS n FROM user_behavior ` +
 		`WHERE price > 0 GROUP BY brand ORDER BY brand NULLS FIRST`},
-	// median_price_by_category (percentile_cont … WITHIN GROUP) joins the suite with
-	// ordered-set aggregates (the Grafana/analytics SQL work).
+	{Name: "median_price_by_category", SQL: `SELECT category, percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS p50, ` +
+		`percentile_cont(0.95) WITHIN GROUP (ORDER BY price) AS p95 FROM user_behavior WHERE event = 'purchase' AND price > 0 ` +
+		`GROUP BY category ORDER BY category`},
+	{Name: "price_quantity_model", SQL: `SELECT category, regr_slope(price, quantity) AS slope, regr_intercept(price, quantity) AS intercept, ` +
+		`corr(price, quantity) AS r, stddev(price) AS sd FROM user_behavior WHERE event IN ('cart', 'purchase') ` +
+		`GROUP BY category ORDER BY category`},
 	{Name: "device_by_event", SQL: `SELECT device, event, count(*) AS n FROM user_behavior GROUP BY device, event ORDER BY device, event`},
 	{Name: "referrer_share", SQL: `SELECT coalesce(referrer, '(direct)') AS referrer, count(*) AS n, ` +
 		`count(DISTINCT session_id) AS sessions FROM user_behavior GROUP BY 1 ORDER BY n DESC, 1`},
