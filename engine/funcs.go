@@ -207,9 +207,11 @@ func callFunc(name string, args []*vec, rt Type, n int) (*vec, error) {
 		return math1(name, args[0], rt)
 	case "power", "pow", "^":
 		return math2("power", args[0], args[1], rt)
-	case "lower", "upper", "reverse", "initcap", "md5":
+	case "lower", "upper", "reverse", "initcap", "md5", "quote_ident":
 		var f func(string) string
 		switch name {
+		case "quote_ident":
+			f = QuoteIdent
 		case "lower":
 			f = strings.ToLower
 		case "upper":
@@ -703,4 +705,36 @@ func math2(name string, x, y *vec, rt Type) (*vec, error) {
 		out.f[i] = r
 	}
 	return out, nil
+}
+
+// QuoteIdent is PostgreSQL's quote_ident: s unchanged when it is a lower-case
+// identifier that is not a reserved keyword, else in double quotes with embedded
+// quotes doubled.
+func QuoteIdent(s string) string {
+	plain := s != "" && !reservedWords[s]
+	for i, r := range s {
+		if !(r == '_' || (r >= 'a' && r <= 'z') || (i > 0 && r >= '0' && r <= '9')) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// reservedWords are PostgreSQL's reserved keywords (those quote_ident quotes).
+var reservedWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`all analyse analyze and any array as asc asymmetric authorization binary both case cast
+		check collate collation column concurrently constraint create cross current_catalog current_date current_role
+		current_schema current_time current_timestamp current_user default deferrable desc distinct do else end except
+		false fetch for foreign freeze from full grant group having ilike in initially inner intersect into is isnull join
+		lateral leading left like limit localtime localtimestamp natural not notnull null offset on only or order outer
+		overlaps placing primary references returning right select session_user similar some symmetric system_user table
+		tablesample then to trailing true union unique user using variadic verbose when where window with`) {
+		reservedWords[w] = true
+	}
 }

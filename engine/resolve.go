@@ -351,9 +351,9 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 			return Float64, nil
 		}
 		return fail()
-	case "lower", "upper", "btrim", "ltrim", "rtrim", "trim", "reverse", "initcap", "md5":
+	case "lower", "upper", "btrim", "ltrim", "rtrim", "trim", "reverse", "initcap", "md5", "quote_ident":
 		if len(a) >= 1 && len(a) <= 2 && allText(a) {
-			if len(a) == 2 && (name == "lower" || name == "upper" || name == "reverse" || name == "initcap" || name == "md5") {
+			if len(a) == 2 && (name == "lower" || name == "upper" || name == "reverse" || name == "initcap" || name == "md5" || name == "quote_ident") {
 				return fail()
 			}
 			return Text, nil

@@ -163,6 +163,9 @@ func (b *binder) from(items []*pg.Node) (engine.Plan, *scope, error) {
 		if p, names, ok := b.ingestStatusView(rv); ok {
 			return p, b.subScope(p, names, qual, rv.Alias), nil
 		}
+		if p, names, ok := b.pgCatalog(rv); ok {
+			return p, b.subScope(p, names, qual, rv.Alias), nil
+		}
 		if rv.Schemaname == "information_schema" {
 			if p, names, ok := b.infoSchema(rv); ok {
 				return p, b.subScope(p, names, qual, rv.Alias), nil

@@ -36,9 +36,15 @@ func (b *binder) infoSchema(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 		for _, t := range tables {
 			rows = append(rows, []engine.Expr{text(b.database), text("public"), text(t.Name), text("BASE TABLE")})
 		}
+	case "schemata":
+		names, types, rows = b.schemataRows()
 	case "columns":
-		names = []string{"table_catalog", "table_schema", "table_name", "column_name", "ordinal_position", "data_type", "is_nullable"}
-		types = []engine.Type{engine.Text, engine.Text, engine.Text, engine.Text, engine.Int32, engine.Text, engine.Text}
+		names = []string{"table_catalog", "table_schema", "table_name", "column_name", "ordinal_position", "column_default",
+			"is_nullable", "data_type", "character_maximum_length", "numeric_precision", "numeric_precision_radix",
+			"numeric_scale", "datetime_precision", "udt_catalog", "udt_schema", "udt_name"}
+		types = []engine.Type{engine.Text, engine.Text, engine.Text, engine.Text, engine.Int32, engine.Text,
+			engine.Text, engine.Text, engine.Int32, engine.Int32, engine.Int32,
+			engine.Int32, engine.Int32, engine.Text, engine.Text, engine.Text}
 		for _, t := range tables {
 			rows = append(rows, columnRows(b.database, t, text)...)
 		}
@@ -81,8 +87,28 @@ func columnRows(database string, t catalog.TableDef, text func(string) engine.Ex
 		if !ok {
 			dt = c.SQLType
 		}
+		i4 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int32, I: v}} }
+		null := &engine.Const{V: engine.NullValue(engine.Int32)}
+		prec, radix, scale, dtPrec := engine.Expr(null), engine.Expr(null), engine.Expr(null), engine.Expr(null)
+		switch c.SQLType {
+		case "smallint":
+			prec, radix, scale = i4(16), i4(2), i4(0)
+		case "integer":
+			prec, radix, scale = i4(32), i4(2), i4(0)
+		case "bigint":
+			prec, radix, scale = i4(64), i4(2), i4(0)
+		case "real":
+			prec, radix = i4(24), i4(2)
+		case "double precision":
+			prec, radix = i4(53), i4(2)
+		case "numeric":
+			radix = i4(10)
+		case "timestamptz", "timestamp":
+			dtPrec = i4(6)
+		}
 		rows = append(rows, []engine.Expr{text(database), text("public"), text(t.Name), text(c.Name),
-			&engine.Const{V: engine.Value{Type: engine.Int32, I: int64(i + 1)}}, text(dt), text(nullable)})
+			i4(int64(i + 1)), &engine.Const{V: engine.NullValue(engine.Text)}, text(nullable), text(dt), null,
+			prec, radix, scale, dtPrec, text(database), text("pg_catalog"), text(udtNames[c.SQLType])})
 	}
 	return rows
 }

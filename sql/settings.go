@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 
@@ -135,4 +136,15 @@ func (s *Session) set(name, value string) error {
 	}
 	s.settings[name] = value
 	return nil
+}
+
+// settingRows lists every known setting as (name, default value, description) for
+// pg_settings, sorted by name.
+func settingRows() [][3]string {
+	var out [][3]string
+	for _, d := range knownSettings {
+		out = append(out, [3]string{d.name, d.def, "strata run-time parameter"})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
 }

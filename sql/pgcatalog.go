@@ -1,0 +1,229 @@
+package sql
+
+import (
+	"sort"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/rollup"
+)
+
+// The pg_catalog relations clients read to browse a server, built from the store's
+// catalog when a statement is prepared, with PostgreSQL 15's column names and
+// types (a test compares them with a real PostgreSQL). Columns that hold an oid in
+// PostgreSQL are bigint here (strata has no oid type); values follow PostgreSQL's
+// conventions: the public schema is oid 2200, pg_catalog 11, information_schema
+// 13000 (PostgreSQL assigns the last at initdb), a table's oid is 16384 + its
+// catalog id, the one database is oid 5 and the one role ("strata") oid 10.
+// Relations a client may probe but strata has nothing for (indexes, constraints,
+// triggers, policies, descriptions, ...) exist with their columns and no rows.
+
+const (
+	oidPGCatalog  = 11
+	oidPublic     = 2200
+	oidInfoSchema = 13000
+	oidRole       = 10
+	oidDatabase   = 5
+	oidHeapAM     = 2
+	firstTableOID = 16384
+)
+
+func tableOID(def catalog.TableDef) int64 { return firstTableOID + int64(def.ID) }
+
+type relCol struct {
+	name string
+	t    engine.Type
+}
+
+func cols(spec ...any) []relCol {
+	out := make([]relCol, 0, len(spec)/2)
+	for i := 0; i < len(spec); i += 2 {
+		out = append(out, relCol{spec[i].(string), spec[i+1].(engine.Type)})
+	}
+	return out
+}
+
+var (
+	tText, tBool, tInt2, tInt4, tInt8 = engine.Text, engine.Bool, engine.Int16, engine.Int32, engine.Int64
+	tOID                              = engine.Int64 // oid, regproc, xid columns
+)
+
+// pgCatalogRelations lists each relation's columns (a prefix-free subset of
+// PostgreSQL's, in PostgreSQL's order).
+var pgCatalogRelations = map[string][]relCol{
+	"pg_namespace": cols("oid", tOID, "nspname", tText, "nspowner", tOID),
+	"pg_database": cols("oid", tOID, "datname", tText, "datdba", tOID, "encoding", tInt4, "datlocprovider", tText,
+		"datistemplate", tBool, "datallowconn", tBool, "datconnlimit", tInt4, "datcollate", tText, "datctype", tText,
+		"daticulocale", tText),
+	"pg_class": cols("oid", tOID, "relname", tText, "relnamespace", tOID, "reltype", tOID, "reloftype", tOID,
+		"relowner", tOID, "relam", tOID, "relfilenode", tOID, "reltablespace", tOID, "relpages", tInt4,
+		"reltuples", engine.Float32, "relallvisible", tInt4, "reltoastrelid", tOID, "relhasindex", tBool,
+		"relisshared", tBool, "relpersistence", tText, "relkind", tText, "relnatts", tInt2, "relchecks", tInt2,
+		"relhasrules", tBool, "relhastriggers", tBool, "relhassubclass", tBool, "relrowsecurity", tBool,
+		"relforcerowsecurity", tBool, "relispopulated", tBool, "relreplident", tText, "relispartition", tBool),
+	"pg_attribute": cols("attrelid", tOID, "attname", tText, "atttypid", tOID, "attstattarget", tInt4, "attlen", tInt2,
+		"attnum", tInt2, "attndims", tInt4, "attcacheoff", tInt4, "atttypmod", tInt4, "attbyval", tBool,
+		"attalign", tText, "attstorage", tText, "attcompression", tText, "attnotnull", tBool, "atthasdef", tBool,
+		"atthasmissing", tBool, "attidentity", tText, "attgenerated", tText, "attisdropped", tBool,
+		"attislocal", tBool, "attinhcount", tInt4, "attcollation", tOID),
+	"pg_type": cols("oid", tOID, "typname", tText, "typnamespace", tOID, "typowner", tOID, "typlen", tInt2,
+		"typbyval", tBool, "typtype", tText, "typcategory", tText, "typispreferred", tBool, "typisdefined", tBool,
+		"typdelim", tText, "typrelid", tOID, "typsubscript", tOID, "typelem", tOID, "typarray", tOID,
+		"typinput", tOID, "typoutput", tOID, "typreceive", tOID, "typsend", tOID, "typmodin", tOID, "typmodout", tOID,
+		"typanalyze", tOID, "typalign", tText, "typstorage", tText, "typnotnull", tBool, "typbasetype", tOID,
+		"typtypmod", tInt4, "typndims", tInt4, "typcollation", tOID),
+	"pg_am":        cols("oid", tOID, "amname", tText, "amhandler", tOID, "amtype", tText),
+	"pg_roles":     cols("rolname", tText, "rolsuper", tBool, "rolinherit", tBool, "rolcreaterole", tBool, "rolcreatedb", tBool, "rolcanlogin", tBool),
+	"pg_user":      cols("usename", tText, "usesysid", tOID, "usecreatedb", tBool, "usesuper", tBool),
+	"pg_extension": cols("oid", tOID, "extname", tText, "extowner", tOID, "extnamespace", tOID, "extrelocatable", tBool, "extversion", tText),
+	"pg_settings":  cols("name", tText, "setting", tText, "unit", tText, "category", tText, "short_desc", tText),
+	"pg_tables": cols("schemaname", tText, "tablename", tText, "tableowner", tText, "tablespace", tText,
+		"hasindexes", tBool, "hasrules", tBool, "hastriggers", tBool, "rowsecurity", tBool),
+	// present, empty
+	"pg_attrdef":               cols("oid", tOID, "adrelid", tOID, "adnum", tInt2),
+	"pg_description":           cols("objoid", tOID, "classoid", tOID, "objsubid", tInt4, "description", tText),
+	"pg_collation":             cols("oid", tOID, "collname", tText, "collnamespace", tOID),
+	"pg_policy":                cols("oid", tOID, "polname", tText, "polrelid", tOID),
+	"pg_statistic_ext":         cols("oid", tOID, "stxrelid", tOID, "stxname", tText, "stxnamespace", tOID),
+	"pg_publication":           cols("oid", tOID, "pubname", tText, "pubowner", tOID, "puballtables", tBool),
+	"pg_publication_namespace": cols("oid", tOID, "pnpubid", tOID, "pnnspid", tOID),
+	"pg_publication_rel":       cols("oid", tOID, "prpubid", tOID, "prrelid", tOID),
+	"pg_inherits":              cols("inhrelid", tOID, "inhparent", tOID, "inhseqno", tInt4, "inhdetachpending", tBool),
+	"pg_index":                 cols("indexrelid", tOID, "indrelid", tOID, "indnatts", tInt2, "indisunique", tBool, "indisprimary", tBool),
+	"pg_constraint":            cols("oid", tOID, "conname", tText, "connamespace", tOID, "contype", tText, "conrelid", tOID),
+	"pg_trigger":               cols("oid", tOID, "tgrelid", tOID, "tgname", tText),
+	"pg_range":                 cols("rngtypid", tOID, "rngsubtype", tOID),
+	"pg_proc":                  cols("oid", tOID, "proname", tText, "pronamespace", tOID),
+}
+
+// pgTypeRows are the types strata returns (name, oid, typlen, category).
+var pgTypeRows = []struct {
+	name string
+	oid  int64
+	len  int64
+	cat  string
+}{
+	{"bool", 16, 1, "B"}, {"int8", 20, 8, "N"}, {"int2", 21, 2, "N"}, {"int4", 23, 4, "N"}, {"text", 25, -1, "S"},
+	{"oid", 26, 4, "N"}, {"float4", 700, 4, "N"}, {"float8", 701, 8, "N"}, {"varchar", 1043, -1, "S"},
+	{"date", 1082, 4, "D"}, {"timestamp", 1114, 8, "D"}, {"timestamptz", 1184, 8, "D"}, {"interval", 1186, 16, "T"},
+	{"numeric", 1700, -1, "N"},
+}
+
+// udtNames maps a stored SQL type to pg_type.typname (information_schema udt_name).
+var udtNames = map[string]string{
+	"timestamptz": "timestamptz", "timestamp": "timestamp", "text": "text", "varchar": "varchar",
+	"smallint": "int2", "integer": "int4", "bigint": "int8", "real": "float4", "double precision": "float8",
+	"numeric": "numeric", "boolean": "bool",
+}
+
+var typeOIDs = map[string]int64{
+	"timestamptz": 1184, "timestamp": 1114, "text": 25, "varchar": 1043, "smallint": 21, "integer": 23,
+	"bigint": 20, "real": 700, "double precision": 701, "numeric": 1700, "boolean": 16,
+}
+
+var typeLens = map[string]int64{"timestamptz": 8, "timestamp": 8, "smallint": 2, "integer": 4, "bigint": 8, "real": 4,
+	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "numeric": -1}
+
+// visibleColumns are a table's columns as clients see them (a rollup table's hidden
+// columns excluded).
+func visibleColumns(def catalog.TableDef) []int {
+	var out []int
+	for i, c := range def.Schema.Columns {
+		if def.Options[rollup.Option] != "" && rollup.IsHidden(c.Name) {
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+// pgCatalog binds a pg_catalog relation; ok is false when rv names none (or a
+// user table of the same name shadows it, unqualified).
+func (b *binder) pgCatalog(rv *pg.RangeVar) (engine.Plan, []string, bool) {
+	if rv.Schemaname != "pg_catalog" && rv.Schemaname != "" {
+		return nil, nil, false
+	}
+	rel, ok := pgCatalogRelations[rv.Relname]
+	if !ok {
+		return nil, nil, false
+	}
+	if _, user := b.db.store.Table(rv.Relname); user && rv.Schemaname == "" {
+		return nil, nil, false
+	}
+	tables := b.db.store.Tables()
+	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
+	c := func(v engine.Value) engine.Expr { return &engine.Const{V: v} }
+	text := func(s string) engine.Expr { return c(engine.Value{Type: engine.Text, S: s}) }
+	i8 := func(v int64) engine.Expr { return c(engine.Value{Type: engine.Int64, I: v}) }
+	i4 := func(v int64) engine.Expr { return c(engine.Value{Type: engine.Int32, I: v}) }
+	i2 := func(v int64) engine.Expr { return c(engine.Value{Type: engine.Int16, I: v}) }
+	bl := func(v bool) engine.Expr { return c(engine.Value{Type: engine.Bool, B: v}) }
+	null := func(t engine.Type) engine.Expr { return c(engine.NullValue(t)) }
+	var rows [][]engine.Expr
+	switch rv.Relname {
+	case "pg_namespace":
+		rows = [][]engine.Expr{
+			{i8(oidPGCatalog), text("pg_catalog"), i8(oidRole)},
+			{i8(oidPublic), text("public"), i8(oidRole)},
+			{i8(oidInfoSchema), text("information_schema"), i8(oidRole)},
+		}
+	case "pg_database":
+		rows = [][]engine.Expr{{i8(oidDatabase), text(b.database), i8(oidRole), i4(6), text("c"), bl(false), bl(true),
+			i4(-1), text("C.UTF-8"), text("C.UTF-8"), null(tText)}}
+	case "pg_class":
+		for _, t := range tables {
+			rows = append(rows, []engine.Expr{i8(tableOID(t)), text(t.Name), i8(oidPublic), i8(0), i8(0), i8(oidRole),
+				i8(oidHeapAM), i8(tableOID(t)), i8(0), i4(0), c(engine.Value{Type: engine.Float32, F: -1}), i4(0), i8(0),
+				bl(false), bl(false), text("p"), text("r"), i2(int64(len(visibleColumns(t)))), i2(0), bl(false), bl(false),
+				bl(false), bl(false), bl(false), bl(true), text("d"), bl(false)})
+		}
+	case "pg_attribute":
+		for _, t := range tables {
+			for n, i := range visibleColumns(t) {
+				col := t.Schema.Columns[i]
+				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
+					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(-1), bl(typeLens[col.SQLType] > 0),
+					text("d"), text("p"), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
+					bl(true), i4(0), i8(0)})
+			}
+		}
+	case "pg_type":
+		for _, ty := range pgTypeRows {
+			rows = append(rows, []engine.Expr{i8(ty.oid), text(ty.name), i8(oidPGCatalog), i8(oidRole), i2(ty.len),
+				bl(ty.len > 0), text("b"), text(ty.cat), bl(false), bl(true), text(","), i8(0), i8(0), i8(0), i8(0),
+				i8(0), i8(0), i8(0), i8(0), i8(0), i8(0), i8(0), text("d"), text("p"), bl(false), i8(0), i4(-1), i4(0), i8(0)})
+		}
+	case "pg_am":
+		rows = [][]engine.Expr{{i8(oidHeapAM), text("heap"), i8(0), text("t")}}
+	case "pg_roles":
+		rows = [][]engine.Expr{{text("strata"), bl(true), bl(true), bl(true), bl(true), bl(true)}}
+	case "pg_user":
+		rows = [][]engine.Expr{{text("strata"), i8(oidRole), bl(true), bl(true)}}
+	case "pg_settings":
+		for _, s := range settingRows() {
+			rows = append(rows, []engine.Expr{text(s[0]), text(s[1]), null(tText), text("strata"), text(s[2])})
+		}
+	case "pg_tables":
+		for _, t := range tables {
+			rows = append(rows, []engine.Expr{text("public"), text(t.Name), text("strata"), null(tText), bl(false), bl(false), bl(false), bl(false)})
+		}
+	}
+	names := make([]string, len(rel))
+	types := make([]engine.Type, len(rel))
+	for i, col := range rel {
+		names[i], types[i] = col.name, col.t
+	}
+	return valuesPlan(names, types, rows), names, true
+}
+
+// schemataRows is information_schema.schemata.
+func (b *binder) schemataRows() ([]string, []engine.Type, [][]engine.Expr) {
+	text := func(s string) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Text, S: s}} }
+	var rows [][]engine.Expr
+	for _, s := range []string{"information_schema", "pg_catalog", "public"} {
+		rows = append(rows, []engine.Expr{text(b.database), text(s), text("strata")})
+	}
+	return []string{"catalog_name", "schema_name", "schema_owner"}, []engine.Type{tText, tText, tText}, rows
+}
