@@ -104,6 +104,10 @@ func callFunc(name string, args []*vec, rt Type, n int) (*vec, error) {
 			out.b[i] = !v
 		}
 		return out, nil
+	case "~", "!~", "~*", "!~*", "regexp_like":
+		return regexMatch(name, args, n)
+	case "pg_get_userbyid", "pg_encoding_to_char", "pg_table_is_visible", "format_type":
+		return catalogFunc(name, args, n), nil
 	case "||":
 		out := newVec(Text, n)
 		out.nulls = unionNulls(n, args...)

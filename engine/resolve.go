@@ -6,7 +6,7 @@ import (
 
 func isOperatorName(name string) bool {
 	switch name {
-	case "+", "-", "*", "/", "%", "=", "<>", "!=", "<", "<=", ">", ">=", "||", "not", "neg", "^":
+	case "+", "-", "*", "/", "%", "=", "<>", "!=", "<", "<=", ">", ">=", "||", "not", "neg", "^", "~", "!~", "~*", "!~*":
 		return true
 	}
 	return false
@@ -281,6 +281,26 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 		return fail()
 	case "not":
 		if argc(1) && a[0].ID == TypeBool {
+			return Bool, nil
+		}
+		return fail()
+	case "pg_get_userbyid", "pg_encoding_to_char":
+		if argc(1) && a[0].IsInteger() {
+			return Text, nil
+		}
+		return fail()
+	case "pg_table_is_visible":
+		if argc(1) && a[0].IsInteger() {
+			return Bool, nil
+		}
+		return fail()
+	case "format_type":
+		if argc(2) && a[0].IsInteger() && a[1].IsInteger() {
+			return Text, nil
+		}
+		return fail()
+	case "~", "!~", "~*", "!~*", "regexp_like":
+		if (argc(2) || (name == "regexp_like" && argc(3))) && allText(a) {
 			return Bool, nil
 		}
 		return fail()
