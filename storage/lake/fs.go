@@ -1,0 +1,128 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ErrNotExist is returned (wrapped) by an FS when a key does not exist. It is
+// fs.ErrNotExist, so os errors and other stores that wrap it match errors.Is.
+var ErrNotExist = fs.ErrNotExist
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	Key     string // slash-separated, relative to the FS root
+	Size    int64
+	ModTime time.Time
+}
+
+// FS is the minimal read-only object store the lake reader needs. Keys are
+// slash-separated and never start with '/'. The storage/objstore package is adapted
+// to it; LocalFS implements it over a local folder.
+type FS interface {
+	// Get returns the whole object. A missing key yields an error wrapping ErrNotExist.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// GetRange returns n bytes at offset off (fewer only at the end of the object).
+	GetRange(ctx context.Context, key string, off, n int64) ([]byte, error)
+	// List returns every object whose key starts with prefix, at any depth, sorted by key.
+	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
+	// ListFrom is List restricted to keys > startAfter.
+	ListFrom(ctx context.Context, prefix, startAfter string) ([]ObjectInfo, error)
+}
+
+// LocalFS is an FS over a local folder. Hidden files (".name") are listed like any
+// other; the reader ignores what it does not recognise.
+type LocalFS struct {
+	Root string
+}
+
+func (l LocalFS) path(key string) (string, error) {
+	if strings.HasPrefix(key, "/") || strings.Contains("/"+key+"/", "/../") {
+		return "", fmt.Errorf("lake: invalid key %q", key)
+	}
+	return filepath.Join(l.Root, filepath.FromSlash(key)), nil
+}
+
+func (l LocalFS) Get(ctx context.Context, key string) ([]byte, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(p)
+}
+
+func (l LocalFS) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("lake: get %s: invalid range %d+%d", key, off, n)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	m, err := f.ReadAt(buf, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return buf[:m], nil
+}
+
+func (l LocalFS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
+	return l.ListFrom(ctx, prefix, "")
+}
+
+func (l LocalFS) ListFrom(ctx context.Context, prefix, startAfter string) ([]ObjectInfo, error) {
+	// Walk the deepest folder the prefix names fully, then filter by the prefix.
+	dir := ""
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		dir = prefix[:i]
+	}
+	base, err := l.path(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []ObjectInfo
+	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == base {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(l.Root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) || key <= startAfter {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, ObjectInfo{Key: key, Size: info.Size(), ModTime: info.ModTime()})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
