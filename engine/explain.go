@@ -103,6 +103,8 @@ func explain(p Plan, depth int, out *[]string) {
 		line = "Distinct"
 	case *Values:
 		line = fmt.Sprintf("Values %d rows", len(n.Rows))
+	case *Join:
+		line = n.explainLine()
 	default:
 		line = fmt.Sprintf("%T", p)
 	}

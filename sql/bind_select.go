@@ -143,10 +143,27 @@ func (b *binder) from(items []*pg.Node) (engine.Plan, *scope, error) {
 		return &engine.Values{Rows: [][]engine.Expr{{&engine.Const{V: engine.Value{Type: engine.Int32, I: 1}}}},
 			Out: []engine.Field{{Name: "?dummy?", Type: engine.Int32}}}, &scope{}, nil
 	}
-	if len(items) > 1 {
-		return nil, nil, engine.Unsupported("JOIN")
+	p, sc, err := b.fromItem(items[0])
+	if err != nil {
+		return nil, nil, err
 	}
-	switch x := items[0].Node.(type) {
+	// FROM a, b: a cross join; WHERE's equalities become its keys (join.go).
+	for _, it := range items[1:] {
+		rp, rsc, err := b.fromItem(it)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := distinctQuals(sc, rsc); err != nil {
+			return nil, nil, err
+		}
+		p, sc = joinOf(p, sc, rp, rsc, engine.InnerJoin)
+	}
+	return p, sc, nil
+}
+
+// fromItem binds one FROM item: a table, a catalog view, a CTE, a subquery or a join.
+func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
+	switch x := item.Node.(type) {
 	case *pg.Node_RangeVar:
 		rv := x.RangeVar
 		qual := rv.Relname
@@ -206,11 +223,11 @@ func (b *binder) from(items []*pg.Node) (engine.Plan, *scope, error) {
 		sc.rolled = b.lastRolled
 		return p, sc, nil
 	case *pg.Node_JoinExpr:
-		return nil, nil, engine.Unsupported("JOIN")
+		return b.joinExpr(x.JoinExpr)
 	case *pg.Node_RangeFunction:
 		return nil, nil, engine.Unsupported("functions in FROM")
 	}
-	return nil, nil, engine.Unsupported(fmt.Sprintf("FROM item %T", items[0].Node))
+	return nil, nil, engine.Unsupported(fmt.Sprintf("FROM item %T", item.Node))
 }
 
 func (b *binder) subScope(p engine.Plan, names []string, qual string, alias *pg.Alias) *scope {
@@ -329,7 +346,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		if cond, err = b.asBool(cond, "WHERE"); err != nil {
 			return nil, nil, err
 		}
-		input = &engine.Filter{Input: input, Cond: cond}
+		input = whereOver(input, cond)
 	}
 
 	// The select list, with * expanded.
@@ -346,9 +363,11 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 				if (qual != "" && c.qual != qual) || c.hidden {
 					continue
 				}
+				// Qualified by the column's own FROM item, so that equal names from
+				// two joined items stay apart.
 				fields := []*pg.Node{}
-				if qual != "" {
-					fields = append(fields, pg.MakeStrNode(qual))
+				if c.qual != "" {
+					fields = append(fields, pg.MakeStrNode(c.qual))
 				}
 				fields = append(fields, pg.MakeStrNode(c.name))
 				targets = append(targets, target{node: &pg.Node{Node: &pg.Node_ColumnRef{ColumnRef: &pg.ColumnRef{Fields: fields, Location: cr.Location}}}, name: c.name, loc: cr.Location})

@@ -240,6 +240,16 @@ func RewritePlanExprs(p engine.Plan, fn func(engine.Expr) (engine.Expr, error)) 
 				c.Keys[i] = k
 			}
 			n = &c
+		case *engine.Join:
+			c := *x
+			c.LeftKeys = make([]engine.Expr, len(x.LeftKeys))
+			c.RightKeys = make([]engine.Expr, len(x.RightKeys))
+			for i := range x.LeftKeys {
+				c.LeftKeys[i] = try(x.LeftKeys[i])
+				c.RightKeys[i] = try(x.RightKeys[i])
+			}
+			c.Cond = try(x.Cond)
+			n = &c
 		case *engine.Values:
 			c := *x
 			c.Rows = make([][]engine.Expr, len(x.Rows))
@@ -259,12 +269,29 @@ func RewritePlanExprs(p engine.Plan, fn func(engine.Expr) (engine.Expr, error)) 
 // then passed to fn.
 func MapPlan(p engine.Plan, fn func(engine.Plan) (engine.Plan, error)) (engine.Plan, error) {
 	kids := p.Children()
-	if len(kids) == 1 {
+	switch {
+	case len(kids) == 1:
 		child, err := MapPlan(kids[0], fn)
 		if err != nil {
 			return nil, err
 		}
 		p = WithInput(p, child)
+	case len(kids) == 2:
+		j, ok := p.(*engine.Join)
+		if !ok {
+			panic(fmt.Sprintf("BUG: MapPlan: %T has two inputs", p))
+		}
+		l, err := MapPlan(j.Left, fn)
+		if err != nil {
+			return nil, err
+		}
+		r, err := MapPlan(j.Right, fn)
+		if err != nil {
+			return nil, err
+		}
+		c := *j
+		c.Left, c.Right = l, r
+		p = &c
 	}
 	return fn(p)
 }

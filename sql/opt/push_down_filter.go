@@ -24,6 +24,11 @@ func pushDown(p engine.Plan) engine.Plan {
 	if len(kids) == 1 {
 		return WithInput(p, pushDown(kids[0]))
 	}
+	if j, ok := p.(*engine.Join); ok {
+		c := *j
+		c.Left, c.Right = pushDown(j.Left), pushDown(j.Right)
+		return &c
+	}
 	return p
 }
 

@@ -1,0 +1,205 @@
+package sql
+
+import (
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/sql/opt"
+)
+
+// Joins: JOIN ... ON (INNER and LEFT) and comma-separated FROM items, executed as
+// hash joins (engine.Join). The ON condition's equalities between a left-side and
+// a right-side expression become the hash keys; the rest stays a condition on the
+// joined row. For comma joins (FROM a, b WHERE a.x = b.y, as JDBC's metadata
+// queries write them) WHERE's conjuncts are pushed down the join tree: equalities
+// across an inner join become its keys, one-sided conjuncts filter that side.
+// RIGHT, FULL, NATURAL and USING joins are not supported yet (0A000).
+
+// distinctQuals refuses two FROM items with the same name (PostgreSQL's 42712).
+func distinctQuals(lsc, rsc *scope) error {
+	seen := map[string]bool{}
+	for _, c := range lsc.cols {
+		seen[c.qual] = true
+	}
+	for _, c := range rsc.cols {
+		if c.qual != "" && seen[c.qual] {
+			return engine.Errorf("42712", "table name %q specified more than once", c.qual)
+		}
+	}
+	return nil
+}
+
+// joinOf joins two bound FROM items with no condition yet.
+func joinOf(lp engine.Plan, lsc *scope, rp engine.Plan, rsc *scope, kind engine.JoinKind) (engine.Plan, *scope) {
+	sc := &scope{cols: append(append([]column(nil), lsc.cols...), rsc.cols...)}
+	// A rollup table's aggregate rewrite needs the table as the whole FROM: inside a
+	// join its rows are rolled-up rows, which aggregates must not mistake for raw ones.
+	for _, side := range []*scope{lsc, rsc} {
+		switch {
+		case side.rollup != nil:
+			sc.rolled = side.rollupTable
+		case side.rolled != "":
+			sc.rolled = side.rolled
+		}
+	}
+	return &engine.Join{Left: lp, Right: rp, Kind: kind}, sc
+}
+
+func (b *binder) joinExpr(j *pg.JoinExpr) (engine.Plan, *scope, error) {
+	var kind engine.JoinKind
+	switch j.Jointype {
+	case pg.JoinType_JOIN_INNER:
+		kind = engine.InnerJoin
+	case pg.JoinType_JOIN_LEFT:
+		kind = engine.LeftJoin
+	case pg.JoinType_JOIN_RIGHT:
+		return nil, nil, engine.Unsupported("RIGHT JOIN")
+	case pg.JoinType_JOIN_FULL:
+		return nil, nil, engine.Unsupported("FULL JOIN")
+	default:
+		return nil, nil, engine.Unsupported("this join type")
+	}
+	switch {
+	case j.IsNatural:
+		return nil, nil, engine.Unsupported("NATURAL JOIN")
+	case len(j.UsingClause) > 0:
+		return nil, nil, engine.Unsupported("JOIN ... USING")
+	case j.Alias != nil:
+		return nil, nil, engine.Unsupported("an alias for a join")
+	}
+	lp, lsc, err := b.fromItem(j.Larg)
+	if err != nil {
+		return nil, nil, err
+	}
+	rp, rsc, err := b.fromItem(j.Rarg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := distinctQuals(lsc, rsc); err != nil {
+		return nil, nil, err
+	}
+	p, sc := joinOf(lp, lsc, rp, rsc, kind)
+	jn := p.(*engine.Join)
+	if j.Quals == nil {
+		if kind == engine.LeftJoin {
+			return nil, nil, engine.Errorf(engine.CodeSyntaxError, "LEFT JOIN needs an ON condition")
+		}
+		return jn, sc, nil
+	}
+	cond, err := b.expr(j.Quals, &exprCtx{scope: sc, clause: "JOIN conditions"})
+	if err != nil {
+		return nil, nil, err
+	}
+	if cond, err = b.asBool(cond, "JOIN/ON"); err != nil {
+		return nil, nil, err
+	}
+	nLeft := len(lsc.cols)
+	for _, c := range opt.Conjuncts(cond) {
+		if lk, rk, ok := equiKey(c, nLeft); ok {
+			jn.LeftKeys = append(jn.LeftKeys, lk)
+			jn.RightKeys = append(jn.RightKeys, rk)
+			continue
+		}
+		jn.Cond = opt.And(append(opt.Conjuncts(jn.Cond), c))
+	}
+	return jn, sc, nil
+}
+
+// sides reports whether e reads only columns below nLeft, only at or above it, or
+// both; an expression reading no column is "left" (it can go anywhere).
+func sides(e engine.Expr, nLeft int) (left, right bool) {
+	used := map[int]bool{}
+	opt.ColumnsUsed(e, used)
+	for c := range used {
+		if c < nLeft {
+			left = true
+		} else {
+			right = true
+		}
+	}
+	return left, right
+}
+
+// equiKey splits "l = r" with l over the left columns and r over the right ones
+// (either order) into hash keys of one type; r is remapped to the right input's
+// column numbers.
+func equiKey(c engine.Expr, nLeft int) (engine.Expr, engine.Expr, bool) {
+	call, ok := c.(*engine.Call)
+	if !ok || call.Func != "=" || len(call.Args) != 2 {
+		return nil, nil, false
+	}
+	a, bb := call.Args[0], call.Args[1]
+	al, ar := sides(a, nLeft)
+	bl, br := sides(bb, nLeft)
+	switch {
+	case al && !ar && br && !bl:
+	case bl && !br && ar && !al:
+		a, bb = bb, a
+	default:
+		return nil, nil, false
+	}
+	t, err := engine.CommonType([]engine.Type{a.Type(), bb.Type()})
+	if err != nil {
+		return nil, nil, false
+	}
+	if a.Type() != t {
+		a = &engine.Cast{X: a, T: t}
+	}
+	if bb.Type() != t {
+		bb = &engine.Cast{X: bb, T: t}
+	}
+	return a, opt.RemapColumns(bb, func(i int) int { return i - nLeft }), true
+}
+
+// whereOver applies WHERE's condition to a FROM plan, pushing its conjuncts into
+// inner joins as keys or one-sided filters where it can.
+func whereOver(p engine.Plan, cond engine.Expr) engine.Plan {
+	np, rest := pushJoinConds(p, opt.Conjuncts(cond))
+	if len(rest) == 0 {
+		return np
+	}
+	return &engine.Filter{Input: np, Cond: opt.And(rest)}
+}
+
+// pushJoinConds returns p with the conjuncts it could absorb, and the others.
+func pushJoinConds(p engine.Plan, conds []engine.Expr) (engine.Plan, []engine.Expr) {
+	j, ok := p.(*engine.Join)
+	if !ok || len(conds) == 0 {
+		return p, conds
+	}
+	c := *j
+	nLeft := len(j.Left.Fields())
+	var toLeft, toRight, rest []engine.Expr
+	for _, e := range conds {
+		l, r := sides(e, nLeft)
+		switch {
+		case !r:
+			toLeft = append(toLeft, e) // WHERE on the preserved side: safe for LEFT too
+		case c.Kind == engine.InnerJoin && !l:
+			toRight = append(toRight, opt.RemapColumns(e, func(i int) int { return i - nLeft }))
+		case c.Kind == engine.InnerJoin:
+			if lk, rk, ok := equiKey(e, nLeft); ok {
+				c.LeftKeys = append(append([]engine.Expr(nil), c.LeftKeys...), lk)
+				c.RightKeys = append(append([]engine.Expr(nil), c.RightKeys...), rk)
+			} else {
+				c.Cond = opt.And(append(opt.Conjuncts(c.Cond), e))
+			}
+		default:
+			rest = append(rest, e)
+		}
+	}
+	c.Left = filtered(c.Left, toLeft)
+	c.Right = filtered(c.Right, toRight)
+	return &c, rest
+}
+
+func filtered(p engine.Plan, conds []engine.Expr) engine.Plan {
+	if len(conds) == 0 {
+		return p
+	}
+	np, rest := pushJoinConds(p, conds)
+	if len(rest) == 0 {
+		return np
+	}
+	return &engine.Filter{Input: np, Cond: opt.And(rest)}
+}
