@@ -102,11 +102,20 @@ func (b *binder) expr(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 	case *pg.Node_SqlvalueFunction:
 		return b.sqlValueFunction(x.SqlvalueFunction)
 	case *pg.Node_SubLink:
+		if e, ok := emptyCatalogSubLink(x.SubLink); ok {
+			return e, nil
+		}
 		return nil, posErr(engine.Unsupported("subqueries in expressions"), x.SubLink.Location)
 	case *pg.Node_AArrayExpr:
 		return nil, posErr(engine.Unsupported("arrays"), x.AArrayExpr.Location)
 	case *pg.Node_CollateClause:
-		return nil, posErr(engine.Unsupported("COLLATE"), x.CollateClause.Location)
+		// strata compares text byte-wise (the C collation); COLLATE naming that or the
+		// database default (psql writes COLLATE pg_catalog.default) changes nothing.
+		switch strings.ToLower(opName(x.CollateClause.Collname)) {
+		case "default", "c", "posix", "ucs_basic":
+			return b.expr(x.CollateClause.Arg, c)
+		}
+		return nil, posErr(engine.Unsupported("COLLATE "+opName(x.CollateClause.Collname)), x.CollateClause.Location)
 	case *pg.Node_SetToDefault:
 		return nil, posErr(engine.Unsupported("DEFAULT in this position"), x.SetToDefault.Location)
 	}
@@ -693,6 +702,9 @@ func intervalUnit(mask int32) string {
 }
 
 func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
+	if e, ok, err := b.regCast(tc, c); ok {
+		return e, err
+	}
 	t, unit, err := typeName(tc.TypeName)
 	if err != nil {
 		return nil, err

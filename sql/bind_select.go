@@ -293,6 +293,12 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	targetTypes := b.targetTypes
 	b.targetTypes = nil
 	if s.Op != pg.SetOperation_SETOP_NONE && s.Op != pg.SetOperation_SET_OPERATION_UNDEFINED {
+		// psql's \d unions catalog relations that are always empty here.
+		if p, names, ok := emptyCatalogSelect(s.Larg); ok {
+			if _, _, ok := emptyCatalogSelect(s.Rarg); ok {
+				return p, names, nil
+			}
+		}
 		return nil, nil, engine.Unsupported("UNION/INTERSECT/EXCEPT")
 	}
 	if s.IntoClause != nil {
@@ -332,6 +338,10 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	if len(s.ValuesLists) > 0 {
 		b.lastRolled = ""
 		return b.values(s.ValuesLists)
+	}
+	if p, names, ok := emptyCatalogSelect(s); ok {
+		b.lastRolled = ""
+		return p, names, nil
 	}
 
 	input, sc, err := b.from(s.FromClause)

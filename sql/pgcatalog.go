@@ -2,6 +2,8 @@ package sql
 
 import (
 	"sort"
+	"strconv"
+	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -226,4 +228,192 @@ func (b *binder) schemataRows() ([]string, []engine.Type, [][]engine.Expr) {
 		rows = append(rows, []engine.Expr{text(b.database), text(s), text("strata")})
 	}
 	return []string{"catalog_name", "schema_name", "schema_owner"}, []engine.Type{tText, tText, tText}, rows
+}
+
+// Object-identifier types (oid, regclass, regtype, regnamespace, regproc, regrole)
+// as catalog queries use them. strata has no oid type: an oid is a bigint. A cast
+// of a number to regtype or regclass gives the object's name as text (so that
+// x::regtype::text and printing both show the name, as in PostgreSQL); a cast of a
+// name (a constant) to regclass, regtype or regnamespace gives its oid; ::oid of a
+// number is the number.
+var regTypes = map[string]bool{"oid": true, "regclass": true, "regtype": true, "regnamespace": true, "regproc": true, "regrole": true}
+
+// catalogOIDs are PostgreSQL's fixed oids of the catalog relations clients name.
+var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_type": 1247, "pg_proc": 1255,
+	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609}
+
+func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
+	name := strings.ToLower(opName(tc.TypeName.Names))
+	if !regTypes[name] || len(tc.TypeName.ArrayBounds) > 0 {
+		return nil, false, nil
+	}
+	x, err := b.expr(tc.Arg, c)
+	if err != nil {
+		return nil, true, err
+	}
+	i8 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int64, I: v}} }
+	if k, ok := x.(*engine.Const); ok && (k.V.Type == engine.Unknown || k.V.Type == engine.Text) && !k.V.Null {
+		s := strings.TrimSpace(k.V.S)
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			x = i8(n)
+		} else {
+			s = strings.TrimPrefix(strings.TrimPrefix(s, "pg_catalog."), "public.")
+			switch name {
+			case "regclass", "oid":
+				if oid, ok := catalogOIDs[s]; ok {
+					return i8(oid), true, nil
+				}
+				if def, ok := b.db.store.Table(strings.Trim(s, `"`)); ok {
+					return i8(tableOID(def)), true, nil
+				}
+				return nil, true, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", s), tc.Location)
+			case "regtype":
+				for _, ty := range pgTypeRows {
+					if ty.name == s {
+						return i8(ty.oid), true, nil
+					}
+				}
+				if t, ok := engine.TypeByName(s); ok {
+					return i8(int64(t.OID())), true, nil
+				}
+				return nil, true, posErr(engine.Errorf(engine.CodeUndefinedObject, "type %q does not exist", s), tc.Location)
+			case "regnamespace":
+				switch s {
+				case "pg_catalog":
+					return i8(oidPGCatalog), true, nil
+				case "public":
+					return i8(oidPublic), true, nil
+				case "information_schema":
+					return i8(oidInfoSchema), true, nil
+				}
+				return nil, true, posErr(engine.Errorf("3F000", "schema %q does not exist", s), tc.Location)
+			}
+			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
+		}
+	}
+	if !x.Type().IsInteger() {
+		return nil, true, posErr(engine.Errorf("42846", "cannot cast type %s to %s", x.Type(), name), tc.Location)
+	}
+	switch name {
+	case "regtype":
+		return &engine.Call{Func: "format_type", Args: []engine.Expr{x, &engine.Const{V: engine.Value{Type: engine.Int32, I: -1}}}, T: engine.Text}, true, nil
+	case "regclass":
+		// the table's name for a table oid, else the number as text
+		tables := b.db.store.Tables()
+		expr := engine.Expr(&engine.Cast{X: x, T: engine.Text})
+		for _, def := range tables {
+			expr = &engine.Case{Whens: []engine.When{{Cond: &engine.Call{Func: "=", Args: []engine.Expr{x, i8(tableOID(def))}, T: engine.Bool},
+				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: def.Name}}}}, Else: expr, T: engine.Text}
+		}
+		return expr, true, nil
+	}
+	if x.Type() != engine.Int64 {
+		x = &engine.Cast{X: x, T: engine.Int64}
+	}
+	return x, true, nil
+}
+
+// emptyCatalogRelations are the pg_catalog relations that never have rows in strata.
+var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description": true, "pg_collation": true,
+	"pg_policy": true, "pg_statistic_ext": true, "pg_publication": true, "pg_publication_namespace": true,
+	"pg_publication_rel": true, "pg_inherits": true, "pg_index": true, "pg_constraint": true, "pg_trigger": true,
+	"pg_range": true, "pg_extension": true}
+
+// emptyCatalogSubLink answers a subquery in an expression whose FROM reads only
+// relations that are always empty here (psql's \d asks pg_attrdef for a column's
+// default and pg_collation for its collation, correlated with the outer row): a
+// scalar subquery is NULL, EXISTS false, NOT EXISTS true — what running it would
+// give. Other subqueries in expressions are not supported yet.
+func emptyCatalogSubLink(sl *pg.SubLink) (engine.Expr, bool) {
+	sel := sl.Subselect.GetSelectStmt()
+	if sel == nil || len(sel.FromClause) == 0 {
+		return nil, false
+	}
+	var allEmpty func(n *pg.Node) bool
+	allEmpty = func(n *pg.Node) bool {
+		switch x := n.Node.(type) {
+		case *pg.Node_RangeVar:
+			return (x.RangeVar.Schemaname == "" || x.RangeVar.Schemaname == "pg_catalog") && emptyCatalogRelations[x.RangeVar.Relname]
+		case *pg.Node_JoinExpr:
+			// an inner join with an empty side is empty
+			return x.JoinExpr.Jointype == pg.JoinType_JOIN_INNER && (allEmpty(x.JoinExpr.Larg) || allEmpty(x.JoinExpr.Rarg))
+		}
+		return false
+	}
+	empty := false
+	for _, f := range sel.FromClause {
+		if allEmpty(f) {
+			empty = true // a comma join with one empty item is empty
+		}
+	}
+	if !empty || sel.GroupClause != nil || containsAggTargets(sel) {
+		return nil, false
+	}
+	switch sl.SubLinkType {
+	case pg.SubLinkType_EXPR_SUBLINK:
+		return &engine.Const{V: engine.NullValue(engine.Text)}, true
+	case pg.SubLinkType_EXISTS_SUBLINK:
+		return &engine.Const{V: engine.Value{Type: engine.Bool, B: false}}, true
+	}
+	return nil, false
+}
+
+// containsAggTargets reports whether a select list aggregates (an aggregate over no
+// rows is a row, not NULL).
+func containsAggTargets(sel *pg.SelectStmt) bool {
+	for _, t := range sel.TargetList {
+		if containsAgg(t.GetResTarget().Val) {
+			return true
+		}
+	}
+	return false
+}
+
+// emptyCatalogSelect answers a non-aggregating SELECT whose FROM reads only
+// relations that are always empty here (psql's \d asks pg_policy, pg_statistic_ext,
+// pg_publication, pg_inherits ... about every table): no rows, with the select
+// list's column names (typed text). Its expressions are not bound: over no rows they
+// are never evaluated, and they use functions and array syntax strata lacks.
+func emptyCatalogSelect(sel *pg.SelectStmt) (engine.Plan, []string, bool) {
+	if sel == nil {
+		return nil, nil, false
+	}
+	if sel.Op != pg.SetOperation_SETOP_NONE && sel.Op != pg.SetOperation_SET_OPERATION_UNDEFINED {
+		p, names, ok := emptyCatalogSelect(sel.Larg)
+		if !ok {
+			return nil, nil, false
+		}
+		if _, _, ok := emptyCatalogSelect(sel.Rarg); !ok {
+			return nil, nil, false
+		}
+		return p, names, true
+	}
+	if len(sel.FromClause) == 0 || sel.GroupClause != nil || containsAggTargets(sel) {
+		return nil, nil, false
+	}
+	sl := &pg.SubLink{Subselect: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: sel}}, SubLinkType: pg.SubLinkType_EXISTS_SUBLINK}
+	if _, ok := emptyCatalogSubLink(sl); !ok {
+		return nil, nil, false
+	}
+	var names []string
+	var types []engine.Type
+	for _, t := range sel.TargetList {
+		rt := t.GetResTarget()
+		if cr := rt.Val.GetColumnRef(); cr != nil && cr.Fields[len(cr.Fields)-1].GetAStar() != nil {
+			return nil, nil, false // SELECT *: bound normally (the relations exist, empty)
+		}
+		name := rt.Name
+		if name == "" {
+			if cr := rt.Val.GetColumnRef(); cr != nil {
+				name = cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
+			} else if fc := rt.Val.GetFuncCall(); fc != nil {
+				name = funcName(fc)
+			} else {
+				name = "?column?"
+			}
+		}
+		names = append(names, name)
+		types = append(types, engine.Text)
+	}
+	return valuesPlan(names, types, nil), names, true
 }
