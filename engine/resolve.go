@@ -284,6 +284,13 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 			return Bool, nil
 		}
 		return fail()
+	case "array_to_string":
+		// strata has no arrays; catalog columns that are arrays in PostgreSQL (datacl)
+		// are NULL text, which array_to_string passes through.
+		if (argc(2) || argc(3)) && allText(a) {
+			return Text, nil
+		}
+		return fail()
 	case "pg_get_userbyid", "pg_encoding_to_char":
 		if argc(1) && a[0].IsInteger() {
 			return Text, nil

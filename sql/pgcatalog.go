@@ -16,7 +16,8 @@ import (
 // catalog when a statement is prepared, with PostgreSQL 15's column names and
 // types (a test compares them with a real PostgreSQL). Columns that hold an oid in
 // PostgreSQL are bigint here (strata has no oid type); values follow PostgreSQL's
-// conventions: the public schema is oid 2200, pg_catalog 11, information_schema
+// conventions (aclitem[] columns such as datacl are NULL text: strata has no arrays
+// and no privileges): the public schema is oid 2200, pg_catalog 11, information_schema
 // 13000 (PostgreSQL assigns the last at initdb), a table's oid is 16384 + its
 // catalog id, the one database is oid 5 and the one role ("strata") oid 10.
 // Relations a client may probe but strata has nothing for (indexes, constraints,
@@ -58,7 +59,7 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_namespace": cols("oid", tOID, "nspname", tText, "nspowner", tOID),
 	"pg_database": cols("oid", tOID, "datname", tText, "datdba", tOID, "encoding", tInt4, "datlocprovider", tText,
 		"datistemplate", tBool, "datallowconn", tBool, "datconnlimit", tInt4, "datcollate", tText, "datctype", tText,
-		"daticulocale", tText),
+		"daticulocale", tText, "datacl", tText),
 	"pg_class": cols("oid", tOID, "relname", tText, "relnamespace", tOID, "reltype", tOID, "reloftype", tOID,
 		"relowner", tOID, "relam", tOID, "relfilenode", tOID, "reltablespace", tOID, "relpages", tInt4,
 		"reltuples", engine.Float32, "relallvisible", tInt4, "reltoastrelid", tOID, "relhasindex", tBool,
@@ -173,7 +174,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 		}
 	case "pg_database":
 		rows = [][]engine.Expr{{i8(oidDatabase), text(b.database), i8(oidRole), i4(6), text("c"), bl(false), bl(true),
-			i4(-1), text("C.UTF-8"), text("C.UTF-8"), null(tText)}}
+			i4(-1), text("C.UTF-8"), text("C.UTF-8"), null(tText), null(tText)}}
 	case "pg_class":
 		for _, t := range tables {
 			rows = append(rows, []engine.Expr{i8(tableOID(t)), text(t.Name), i8(oidPublic), i8(0), i8(0), i8(oidRole),

@@ -32,6 +32,10 @@ func TestPsqlDescribeCommands(t *testing.T) {
 	pgPort := strconv.Itoa(pg.Port)
 	psqlFull(t, s.port(), "strata", "strata", "-c", bench.CreateTableSQL)
 	psqlFull(t, pgPort, "postgres", "postgres", "-c", "DROP TABLE IF EXISTS user_behavior", "-c", bench.CreateTableSQL)
+	// \l: PostgreSQL lists its own databases; strata has one.
+	if got := psqlFull(t, s.port(), "strata", "strata", "-c", `\l`); !strings.Contains(got, "strata | strata | UTF8") {
+		t.Errorf("psql \\l:\n%s", got)
+	}
 	for _, cmd := range []string{`\dt`, `\d user_behavior`, `\dn`} {
 		got := psqlFull(t, s.port(), "strata", "strata", "-c", cmd)
 		want := psqlFull(t, pgPort, "postgres", "postgres", "-c", cmd)
