@@ -3,6 +3,7 @@ package engine
 import (
 	"math"
 	"strings"
+	"time"
 )
 
 type dtUnit uint8
@@ -458,4 +459,48 @@ func (ev *evaluator) extractConst(c *Call, b *batch) (*vec, bool, error) {
 		out.f[i] = r
 	}
 	return out, true, nil
+}
+
+// timeBucketOrigin is TimescaleDB's default time_bucket origin, Monday 2000-01-03
+// (so weekly buckets start on Mondays); month buckets align to 2000-01-01.
+var timeBucketOrigin = time.Date(2000, 1, 3, 0, 0, 0, 0, time.UTC).UnixMicro()
+
+// timeBucket is TimescaleDB's time_bucket(width, ts) (Grafana's TimescaleDB mode
+// writes time_bucket('300.000s', ts)) and PostgreSQL's date_bin(stride, ts, origin):
+// the start of the width-long bucket holding ts, buckets aligned to origin.
+func timeBucket(name string, width, x, origin *vec) (*vec, error) {
+	n := x.n
+	out := newVec(x.t, n)
+	out.nulls = unionNulls(n, width, x)
+	if origin != nil {
+		out.nulls = unionNulls(n, width, x, origin)
+	}
+	for i := 0; i < n; i++ {
+		if out.isNull(i) {
+			continue
+		}
+		w := width.iv[i]
+		org := timeBucketOrigin
+		if origin != nil {
+			org = origin.i[i]
+		}
+		switch {
+		case w.M != 0 && w.D == 0 && w.U == 0 && name == "time_bucket" && w.M > 0:
+			// months: whole months counted from 2000-01
+			t := time.UnixMicro(x.i[i]).UTC()
+			months := int64(t.Year()-2000)*12 + int64(t.Month()-1)
+			k := floorDiv(months, int64(w.M)) * int64(w.M)
+			y := floorDiv(k, 12)
+			out.i[i] = time.Date(2000+int(y), time.Month(k-12*y+1), 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+		case w.M != 0:
+			return nil, Errorf(CodeInvalidParameter, "%s: strides with months are not supported (mixing months with days or time)", name)
+		default:
+			step := int64(w.D)*usPerDay + w.U
+			if step <= 0 {
+				return nil, Errorf(CodeInvalidParameter, "%s: the stride must be greater than zero", name)
+			}
+			out.i[i] = org + floorDiv(x.i[i]-org, step)*step
+		}
+	}
+	return out, nil
 }

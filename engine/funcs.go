@@ -431,6 +431,10 @@ func callFunc(name string, args []*vec, rt Type, n int) (*vec, error) {
 		return out, nil
 	case "time_floor":
 		return timeFloor(args[0], args[1])
+	case "time_bucket":
+		return timeBucket(name, args[0], args[1], nil)
+	case "date_bin":
+		return timeBucket(name, args[0], args[1], args[2])
 	}
 	return bad()
 }

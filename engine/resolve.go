@@ -469,6 +469,17 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 			return Date, nil
 		}
 		return fail()
+	case "time_bucket":
+		// TimescaleDB: time_bucket(width interval, ts)
+		if argc(2) && a[0].ID == TypeInterval && a[1].IsTime() {
+			return a[1], nil
+		}
+		return fail()
+	case "date_bin":
+		if argc(3) && a[0].ID == TypeInterval && a[1].IsTime() && a[2].IsTime() {
+			return a[1], nil
+		}
+		return fail()
 	case "time_floor":
 		// Druid idiom: TIME_FLOOR(ts, 'PT5M').
 		if argc(2) && a[0].IsTime() && a[1].ID == TypeText {

@@ -781,15 +781,20 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		}
 	}
 	var args []engine.Expr
-	for _, an := range fc.Args {
+	for ai, an := range fc.Args {
 		e, err := b.expr(an, c)
 		if err != nil {
 			return nil, err
 		}
 		if e.Type() == engine.Unknown {
 			want := engine.Text
-			if name == "to_timestamp" && len(fc.Args) == 1 {
+			switch {
+			case name == "to_timestamp" && len(fc.Args) == 1:
 				want = engine.Float64
+			case (name == "time_bucket" || name == "date_bin") && ai == 0:
+				want = engine.Interval // time_bucket('300.000s', ts)
+			case name == "date_bin" && ai == 2:
+				want = engine.TimestampTZ
 			}
 			if e, err = b.coerce(e, want); err != nil {
 				return nil, err
