@@ -225,7 +225,7 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 	case *pg.Node_JoinExpr:
 		return b.joinExpr(x.JoinExpr)
 	case *pg.Node_RangeFunction:
-		return nil, nil, engine.Unsupported("functions in FROM")
+		return b.deltaScan(x.RangeFunction)
 	}
 	return nil, nil, engine.Unsupported(fmt.Sprintf("FROM item %T", item.Node))
 }

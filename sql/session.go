@@ -260,6 +260,15 @@ func (s *Session) plan(p engine.Plan, params []engine.Value, now time.Time) (eng
 		if !ok {
 			return n, nil
 		}
+		if path, ok := strings.CutPrefix(sc.Table, deltaScanPrefix); ok {
+			srcs, err := deltaSources(context.Background(), path, sc.Schema)
+			if err != nil {
+				return nil, err
+			}
+			c := *sc
+			c.Sources = srcs
+			return &c, nil
+		}
 		sn, err := s.db.store.Snapshot(sc.Table)
 		if err != nil {
 			if errors.Is(err, store.ErrNoTable) {
