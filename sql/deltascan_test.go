@@ -20,17 +20,17 @@ func TestDeltaScan(t *testing.T) {
 	}
 	// Expected counts: MANIFEST.md's "rows @latest" column.
 	for table, want := range map[string]string{
-		"simple_table":                        "3",
-		"simple_table_with_checkpoint":        "11",
-		"delta-0.8.0-partitioned":             "7",
-		"delta-0.8.0-null-partition":          "2",
-		"table-with-dv-small":                 "8",
-		"table_with_column_mapping":           "5",
-		"dv-partitioned-with-checkpoint":      "35",
-		"multi-part-checkpoint":               "31",
-		"v2-checkpoint-parquet":               "10",
+		"simple_table":                         "3",
+		"simple_table_with_checkpoint":         "11",
+		"delta-0.8.0-partitioned":              "7",
+		"delta-0.8.0-null-partition":           "2",
+		"table-with-dv-small":                  "8",
+		"table_with_column_mapping":            "5",
+		"dv-partitioned-with-checkpoint":       "35",
+		"multi-part-checkpoint":                "31",
+		"v2-checkpoint-parquet":                "10",
 		"basic-with-inserts-overwrite-restore": "200",
-		"delta-0.8-empty":                     "0",
+		"delta-0.8-empty":                      "0",
 	} {
 		q := "SELECT count(*) FROM delta_scan('" + filepath.Join(root, table) + "')"
 		got := collect(t, mustExec(t, s, q))
