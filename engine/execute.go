@@ -237,6 +237,8 @@ func (q *query) buildOp(p Plan) (batchOperator, error) {
 		return newValuesOp(q, p)
 	case *Join:
 		return newJoinOp(q, p)
+	case *Window:
+		return newWindowOp(q, p)
 	}
 	return nil, Unsupported(fmt.Sprintf("plan node %T", p))
 }

@@ -105,6 +105,8 @@ func explain(p Plan, depth int, out *[]string) {
 		line = fmt.Sprintf("Values %d rows", len(n.Rows))
 	case *Join:
 		line = n.explainLine()
+	case *Window:
+		line = n.explainLine()
 	default:
 		line = fmt.Sprintf("%T", p)
 	}

@@ -38,6 +38,8 @@ type exprCtx struct {
 	// clause names where aggregates are not allowed ("WHERE", "GROUP BY", ...); empty
 	// when they are (agg != nil).
 	clause string
+	// win collects window function calls; nil where they are not allowed.
+	win *winCtx
 }
 
 // aggCtx collects the aggregates of one query level.
@@ -741,7 +743,7 @@ func isAggregate(name string) bool { return aggregates[name] }
 func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 	name := funcName(fc)
 	if fc.Over != nil {
-		return nil, posErr(engine.Unsupported("window functions"), fc.Location)
+		return b.windowCall(fc, c)
 	}
 	if isAggregate(name) {
 		clause := c.clause

@@ -432,6 +432,8 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		}
 		ctx = &exprCtx{agg: agg}
 	}
+	win := &winCtx{}
+	ctx.win = win
 
 	var exprs []engine.Expr
 	var names []string
@@ -453,7 +455,9 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	}
 	var having engine.Expr
 	if s.HavingClause != nil {
-		h, err := b.expr(s.HavingClause, ctx)
+		hctx := *ctx
+		hctx.win, hctx.clause = nil, "HAVING"
+		h, err := b.expr(s.HavingClause, &hctx)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -529,6 +533,15 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		input = &engine.Aggregate{Input: input, Groups: agg.groups, Aggs: agg.aggs, Out: out}
 		if having != nil {
 			input = &engine.Filter{Input: input, Cond: having}
+		}
+	}
+	if len(win.funcs) > 0 {
+		base := len(input.Fields())
+		input = &engine.Window{Input: input, Funcs: win.funcs}
+		for i, e := range exprs {
+			if exprs[i], err = resolveWindowRefs(e, base); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	var p engine.Plan = &engine.Project{Input: input, Exprs: exprs, Names: names}

@@ -240,6 +240,27 @@ func RewritePlanExprs(p engine.Plan, fn func(engine.Expr) (engine.Expr, error)) 
 				c.Keys[i] = k
 			}
 			n = &c
+		case *engine.Window:
+			c := *x
+			c.Funcs = make([]engine.WindowFunc, len(x.Funcs))
+			for i, f := range x.Funcs {
+				nf := f
+				nf.Args = make([]engine.Expr, len(f.Args))
+				for j, e := range f.Args {
+					nf.Args[j] = try(e)
+				}
+				nf.Partition = make([]engine.Expr, len(f.Partition))
+				for j, e := range f.Partition {
+					nf.Partition[j] = try(e)
+				}
+				nf.Order = make([]engine.SortKey, len(f.Order))
+				for j, k := range f.Order {
+					k.Expr = try(k.Expr)
+					nf.Order[j] = k
+				}
+				c.Funcs[i] = nf
+			}
+			n = &c
 		case *engine.Join:
 			c := *x
 			c.LeftKeys = make([]engine.Expr, len(x.LeftKeys))
@@ -320,6 +341,10 @@ func WithInput(p engine.Plan, in engine.Plan) engine.Plan {
 		c.Input = in
 		return &c
 	case *engine.Distinct:
+		c := *x
+		c.Input = in
+		return &c
+	case *engine.Window:
 		c := *x
 		c.Input = in
 		return &c
