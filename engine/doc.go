@@ -1,6 +1,6 @@
 // Package engine owns query execution: bound expressions and their functions,
-// physical operators (scan, filter, project, hash aggregate, hash join, sort, top-N,
-// limit, distinct, values), memory accounting and parallel execution over
+// physical operators (scan, filter, project, hash aggregate, hash join, window, sort,
+// top-N, limit, distinct, values), memory accounting and parallel execution over
 // storage.Sources.
 //
 // # Execution model
