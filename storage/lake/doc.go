@@ -1,6 +1,8 @@
-// Package lake owns the read side of Delta Lake tables: the Delta log (actions,
-// log replay to a snapshot, checkpoints, time travel, protocol checks) and reading
-// the Parquet data files of a snapshot into Arrow record batches.
+// Package lake owns Delta Lake tables: the Delta log (actions, log replay to a
+// snapshot, checkpoints, time travel, protocol checks), reading the Parquet data
+// files of a snapshot into Arrow record batches, and writing: creating tables,
+// Parquet data files with stats, commits by put-if-absent with conflict checks and
+// txn idempotence, checkpoints, OPTIMIZE, VACUUM and history.
 //
 // A Table is a root inside an FS (a minimal object-store interface: Get,
 // GetRange, List, ListFrom; LocalFS serves a local folder). Table.Snapshot,
@@ -41,5 +43,20 @@
 // Deletion vector bytes (on disk: version byte, then at offset a big-endian size,
 // the bitmap and a big-endian CRC-32; the bitmap is a little-endian magic
 // 1681511377 followed by the portable 64-bit Roaring layout) are described in
-// dv.go. The writer side (commits, checkpoints, OPTIMIZE, VACUUM) is not here yet.
+// dv.go.
+//
+// The write side (writer.go, commit.go, checkpoint_write.go, optimize.go,
+// vacuum.go) needs a WFS (FS + Put, PutIfAbsent, Delete). Its invariants:
+//   - A log entry is never overwritten: version N is created with PutIfAbsent
+//     (LocalFS: temp file + fsync + link). A writer that loses the race reads the
+//     winner, checks for logical conflicts (metaData/protocol change, a remove of
+//     a file it removes, its txn appId: ErrTxnAlreadyCommitted or ErrConflict) and
+//     retries at N+1; blind appends never conflict.
+//   - Data files get random names and are written before the commit that adds
+//     them; a failed commit leaves orphans that only VACUUM removes, after the
+//     retention. add.path is the Hive-escaped relative path URL-encoded once.
+//   - A checkpoint is written only after its version's commit exists, and
+//     _last_checkpoint only after the checkpoint; both are optional for readers.
+//   - VACUUM never deletes under _delta_log, a file referenced by the latest
+//     snapshot, or anything younger than the retention (7 days unless forced).
 package lake
