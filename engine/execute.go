@@ -239,6 +239,8 @@ func (q *query) buildOp(p Plan) (batchOperator, error) {
 		return newJoinOp(q, p)
 	case *Window:
 		return newWindowOp(q, p)
+	case *Union:
+		return newUnionOp(q, p)
 	}
 	return nil, Unsupported(fmt.Sprintf("plan node %T", p))
 }

@@ -107,6 +107,8 @@ func explain(p Plan, depth int, out *[]string) {
 		line = n.explainLine()
 	case *Window:
 		line = n.explainLine()
+	case *Union:
+		line = "UnionAll"
 	default:
 		line = fmt.Sprintf("%T", p)
 	}

@@ -291,6 +291,12 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 			return Text, nil
 		}
 		return fail()
+	case "pg_get_expr":
+		// deparses a stored expression (a column default); strata stores none
+		if (argc(2) || argc(3)) && a[0].ID == TypeText {
+			return Text, nil
+		}
+		return fail()
 	case "pg_get_userbyid", "pg_encoding_to_char":
 		if argc(1) && a[0].IsInteger() {
 			return Text, nil

@@ -23,8 +23,19 @@ type Statement struct {
 	// Fields describes the rows the statement returns; nil when it returns none
 	// (CREATE, INSERT, SET, ...).
 	Fields []engine.Field
+	// Origins, when set, has one entry per field: the table and column a field reads
+	// as is (RowDescription's table OID and column number; JDBC asks the catalog
+	// about them, e.g. for ResultSetMetaData.isNullable), zero for computed fields.
+	Origins []ColumnOrigin
 
 	impl any // the SQL layer's bound form
+}
+
+// ColumnOrigin is the table (pg_class oid) and column (pg_attribute attnum) a
+// result field comes from.
+type ColumnOrigin struct {
+	TableOID uint32
+	Column   int16
 }
 
 // Result is the outcome of executing one statement.

@@ -29,6 +29,9 @@ type binder struct {
 	// lastRolled is set by selectStmt, as its last step, to the rollup table whose
 	// rolled-up rows its output is (a non-aggregating select over one), else "".
 	lastRolled string
+	// lastOrigins is set by selectStmt, as its last step, to its output fields'
+	// origins (nil when none is a plain table column).
+	lastOrigins []ColumnOrigin
 }
 
 type cte struct {
@@ -44,6 +47,9 @@ type column struct {
 	t    engine.Type
 	// hidden columns (a rollup table's __ columns) are in the scan but have no name.
 	hidden bool
+	// origin is the table column this one reads as is (zero: computed, or not a
+	// table's).
+	origin ColumnOrigin
 }
 
 type scope struct {
@@ -201,6 +207,9 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		if err := markRollup(sc, def); err != nil {
 			return nil, nil, err
 		}
+		for n, i := range visibleColumns(def) {
+			sc.cols[i].origin = ColumnOrigin{TableOID: uint32(tableOID(def)), Column: int16(n + 1)}
+		}
 		return s, sc, nil
 	case *pg.Node_RangeSubselect:
 		rs := x.RangeSubselect
@@ -299,7 +308,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 				return p, names, nil
 			}
 		}
-		return nil, nil, engine.Unsupported("UNION/INTERSECT/EXCEPT")
+		return b.union(s)
 	}
 	if s.IntoClause != nil {
 		return nil, nil, engine.Unsupported("SELECT INTO")
@@ -577,6 +586,17 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		}
 		p = strip
 		names = names[:visible]
+	}
+	b.lastOrigins = nil
+	if !hasAgg {
+		for i := 0; i < visible; i++ {
+			if cr, ok := exprs[i].(*engine.ColRef); ok && cr.Index < len(sc.cols) && sc.cols[cr.Index].origin.TableOID != 0 {
+				if b.lastOrigins == nil {
+					b.lastOrigins = make([]ColumnOrigin, visible)
+				}
+				b.lastOrigins[i] = sc.cols[cr.Index].origin
+			}
+		}
 	}
 	b.lastRolled = ""
 	if !hasAgg {

@@ -85,7 +85,7 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_tables": cols("schemaname", tText, "tablename", tText, "tableowner", tText, "tablespace", tText,
 		"hasindexes", tBool, "hasrules", tBool, "hastriggers", tBool, "rowsecurity", tBool),
 	// present, empty
-	"pg_attrdef":               cols("oid", tOID, "adrelid", tOID, "adnum", tInt2),
+	"pg_attrdef":               cols("oid", tOID, "adrelid", tOID, "adnum", tInt2, "adbin", tText),
 	"pg_description":           cols("objoid", tOID, "classoid", tOID, "objsubid", tInt4, "description", tText),
 	"pg_collation":             cols("oid", tOID, "collname", tText, "collnamespace", tOID),
 	"pg_policy":                cols("oid", tOID, "polname", tText, "polrelid", tOID),

@@ -19,8 +19,9 @@ var pgTypeFor = map[string]engine.Type{
 	"text": engine.Text, "name": engine.Text, "char": engine.Text, "varchar": engine.Text, "bpchar": engine.Text,
 	"oid": engine.Int64, "regproc": engine.Int64, "xid": engine.Int64, "regclass": engine.Int64,
 	"int2": engine.Int16, "int4": engine.Int32, "int8": engine.Int64, "float4": engine.Float32,
-	"bool":     engine.Bool,
-	"_aclitem": engine.Text, // always NULL in strata (no privileges)
+	"bool":         engine.Bool,
+	"_aclitem":     engine.Text, // always NULL in strata (no privileges)
+	"pg_node_tree": engine.Text, // column defaults: none in strata
 }
 
 // TestCatalogShapesMatchPostgres checks every pg_catalog and information_schema

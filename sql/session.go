@@ -106,6 +106,9 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 	}
 	st.ParamTypes = b.params
 	st.Fields = fields
+	if len(b.lastOrigins) == len(fields) && tree.Stmts[0].Stmt.GetSelectStmt() != nil {
+		st.Origins = b.lastOrigins
+	}
 	st.impl = bd
 	return st, nil
 }

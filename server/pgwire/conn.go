@@ -77,6 +77,13 @@ type prepared struct {
 	types      []engine.Type // parameter types values are decoded towards
 }
 
+func (ps *prepared) origins() []sql.ColumnOrigin {
+	if ps.empty || ps.dealloc {
+		return nil
+	}
+	return ps.st.Origins
+}
+
 func (ps *prepared) fields() []engine.Field {
 	if ps.empty || ps.dealloc {
 		return nil
@@ -548,7 +555,7 @@ func (c *conn) runStatement(text string, offset int) (err error) {
 	if fields == nil {
 		fields = res.Rows.Fields()
 	}
-	c.sendRowDescription(fields, nil)
+	c.sendRowDescription(fields, nil, st.Origins)
 	cur := &cursor{rows: res.Rows, fields: fields}
 	defer cur.close()
 	n, _, err := c.streamRows(ctx, cur, 0)
@@ -782,13 +789,13 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 			return engine.Errorf(engine.CodeInvalidSQLStatement, "prepared statement %q does not exist", m.Name)
 		}
 		c.send(&pgproto3.ParameterDescription{ParameterOIDs: ps.oids})
-		c.sendRowDescription(ps.fields(), nil)
+		c.sendRowDescription(ps.fields(), nil, ps.origins())
 	case 'P':
 		p, ok := c.portals[m.Name]
 		if !ok {
 			return engine.Errorf("34000", "portal %q does not exist", m.Name)
 		}
-		c.sendRowDescription(p.ps.fields(), p.binary)
+		c.sendRowDescription(p.ps.fields(), p.binary, p.ps.origins())
 	default:
 		return engine.Errorf(engine.CodeProtocolViolation, "invalid DESCRIBE message subtype %d", m.ObjectType)
 	}
@@ -1122,7 +1129,7 @@ func (c *conn) commandComplete(tag string) {
 	putUint32(c.wbuf[start:], uint32(len(c.wbuf)-start))
 }
 
-func (c *conn) sendRowDescription(fields []engine.Field, binary []bool) {
+func (c *conn) sendRowDescription(fields []engine.Field, binary []bool, origins []sql.ColumnOrigin) {
 	if len(fields) == 0 {
 		c.send(&pgproto3.NoData{})
 		return
@@ -1132,8 +1139,12 @@ func (c *conn) sendRowDescription(fields []engine.Field, binary []bool) {
 	for i, f := range fields {
 		c.wbuf = append(c.wbuf, f.Name...)
 		c.wbuf = append(c.wbuf, 0)
-		c.wbuf = appendUint32(c.wbuf, 0) // table OID
-		c.wbuf = appendUint16(c.wbuf, 0) // column number
+		var o sql.ColumnOrigin
+		if len(origins) == len(fields) {
+			o = origins[i]
+		}
+		c.wbuf = appendUint32(c.wbuf, o.TableOID)
+		c.wbuf = appendUint16(c.wbuf, uint16(o.Column))
 		c.wbuf = appendUint32(c.wbuf, wireOID(f.Type))
 		c.wbuf = appendUint16(c.wbuf, uint16(wireSize(f.Type)))
 		c.wbuf = appendUint32(c.wbuf, 0xffffffff) // typmod -1

@@ -297,10 +297,23 @@ func MapPlan(p engine.Plan, fn func(engine.Plan) (engine.Plan, error)) (engine.P
 			return nil, err
 		}
 		p = WithInput(p, child)
-	case len(kids) == 2:
+	case len(kids) >= 2:
+		if u, ok := p.(*engine.Union); ok {
+			c := *u
+			c.Inputs = make([]engine.Plan, len(u.Inputs))
+			for i, in := range u.Inputs {
+				m, err := MapPlan(in, fn)
+				if err != nil {
+					return nil, err
+				}
+				c.Inputs[i] = m
+			}
+			p = &c
+			break
+		}
 		j, ok := p.(*engine.Join)
 		if !ok {
-			panic(fmt.Sprintf("BUG: MapPlan: %T has two inputs", p))
+			panic(fmt.Sprintf("BUG: MapPlan: %T has several inputs", p))
 		}
 		l, err := MapPlan(j.Left, fn)
 		if err != nil {
