@@ -55,11 +55,15 @@ const (
 	OptSASLPassword   = "kafka_sasl_password"
 	OptTLS            = "kafka_tls" // true: TLS with the system roots
 	OptSessionTimeout = "kafka_session_timeout"
-	OptPersistRows    = "persist_rows"
-	OptPersistEvery   = "persist_interval"
-	OptLateRejection  = "late_message_rejection"
-	OptKeepUnknown    = "keep_unknown_fields" // a text column receiving unknown JSON fields
-	OptMaxRecordBytes = "max_record_bytes"
+	// OptRebalanceTimeout bounds how long a group rebalance waits for members to
+	// rejoin (default: twice the session timeout, at least 5 s; Kafka's is 60 s, which
+	// stalls a restarted process for a minute when the one it replaced was killed).
+	OptRebalanceTimeout = "kafka_rebalance_timeout"
+	OptPersistRows      = "persist_rows"
+	OptPersistEvery     = "persist_interval"
+	OptLateRejection    = "late_message_rejection"
+	OptKeepUnknown      = "keep_unknown_fields" // a text column receiving unknown JSON fields
+	OptMaxRecordBytes   = "max_record_bytes"
 )
 
 // Defaults.
@@ -171,6 +175,12 @@ func ParseConfig(def catalog.TableDef, opts Options) (Config, error) {
 		}
 	}
 	c.Kafka.HeartbeatInterval = min(3*time.Second, c.Kafka.SessionTimeout/3)
+	c.Kafka.RebalanceTimeout = max(5*time.Second, 2*c.Kafka.SessionTimeout)
+	if v := o[OptRebalanceTimeout]; v != "" {
+		if c.Kafka.RebalanceTimeout, err = catalog.ParseDuration(v); err != nil || c.Kafka.RebalanceTimeout <= 0 {
+			return c, fmt.Errorf("table %s: option %s: invalid duration %q", def.Name, OptRebalanceTimeout, v)
+		}
+	}
 	if v := o[OptPersistEvery]; v != "" {
 		if c.PersistEvery, err = catalog.ParseDuration(v); err != nil || c.PersistEvery <= 0 {
 			return c, fmt.Errorf("table %s: option %s: invalid duration %q", def.Name, OptPersistEvery, v)
