@@ -38,8 +38,10 @@ type Supervisor struct {
 	mu          sync.Mutex
 	next        map[int32]int64 // next offset past the records in the head or published
 	cols, rej   *storage.Columns
+	cols2, rej2 *storage.Columns // the second half of a large batch
 	dec         *ingest.RecordDecoder
-	spec        *rollup.Spec // rollup tables: rows are rolled up before the head
+	dec2        *ingest.RecordDecoder // decodes the second half
+	spec        *rollup.Spec          // rollup tables: rows are rolled up before the head
 	cons        *kafka.Consumer
 	sinceFreeze int // rows appended since the last Freeze
 	// newestChunk is the start of the newest time chunk a row fell in (µs); a row in a
@@ -165,10 +167,15 @@ func (s *Supervisor) run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.next = map[int32]int64{}
-	s.dec = dec
+	dec2, err := ingest.NewRecordDecoder(schema, ingest.RecordOptions{KeepUnknown: s.cfg.KeepUnknown, MaxRecordBytes: s.cfg.MaxRecordBytes})
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.dec, s.dec2 = dec, dec2
 	s.spec = spec
-	s.cols = storage.NewColumns(schema, 1024)
-	s.rej = storage.NewColumns(&rdef.Schema, 16)
+	s.cols, s.cols2 = storage.NewColumns(schema, 1024), storage.NewColumns(schema, 1024)
+	s.rej, s.rej2 = storage.NewColumns(&rdef.Schema, 16), storage.NewColumns(&rdef.Schema, 16)
 	s.cons = cons
 	s.sinceFreeze = 0
 	s.mu.Unlock()
@@ -390,15 +397,29 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 		late = time.Now().Add(-s.cfg.LateRejection).UnixMicro()
 	}
 	now := time.Now().UnixMicro()
+	// A large batch is decoded by two goroutines (decoding is most of the per-record
+	// work); the second half's rows are then appended after the first's.
+	first := recs
+	var wg sync.WaitGroup
+	if len(recs) >= parallelDecodeMin {
+		half := len(recs) / 2
+		first = recs[:half]
+		resetColumns(s.cols2)
+		resetColumns(s.rej2)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.decode(s.dec2, recs[half:], s.cols2, s.rej2, late, now)
+		}()
+	}
+	s.decode(s.dec, first, cols, rej, late, now)
+	if len(first) < len(recs) {
+		wg.Wait()
+		appendColumns(cols, s.cols2)
+		appendColumns(rej, s.rej2)
+	}
 	for i := range recs {
-		r := &recs[i]
-		if err := s.dec.Decode(r.Value, cols); err != nil {
-			addReject(rej, now, s.cfg.Kafka.Topic, r, err.Error())
-		} else if late != 0 && cols.Cols[s.tc].Int64[cols.Len-1] < late {
-			truncateColumns(cols, cols.Len-1)
-			addReject(rej, now, s.cfg.Kafka.Topic, r, "late event: time is before now() - late_message_rejection ("+s.cfg.LateRejection.String()+")")
-		}
-		s.next[r.Partition] = r.Offset + 1
+		s.next[recs[i].Partition] = recs[i].Offset + 1
 	}
 	var err error
 	rows := cols
@@ -447,6 +468,40 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 		}
 	}
 	return nil
+}
+
+// parallelDecodeMin is the batch size from which Records decodes in two goroutines.
+const parallelDecodeMin = 1024
+
+// decode decodes recs into cols (rejects into rej) with dec.
+func (s *Supervisor) decode(dec *ingest.RecordDecoder, recs []kafka.Record, cols, rej *storage.Columns, late, now int64) {
+	for i := range recs {
+		r := &recs[i]
+		if err := dec.Decode(r.Value, cols); err != nil {
+			addReject(rej, now, s.cfg.Kafka.Topic, r, err.Error())
+		} else if late != 0 && cols.Cols[s.tc].Int64[cols.Len-1] < late {
+			truncateColumns(cols, cols.Len-1)
+			addReject(rej, now, s.cfg.Kafka.Topic, r, "late event: time is before now() - late_message_rejection ("+s.cfg.LateRejection.String()+")")
+		}
+	}
+}
+
+// appendColumns appends src's rows to dst (same schema).
+func appendColumns(dst, src *storage.Columns) {
+	base := dst.Len
+	for i := range dst.Cols {
+		d, sc := &dst.Cols[i], &src.Cols[i]
+		d.Int64 = append(d.Int64, sc.Int64...)
+		d.Float64 = append(d.Float64, sc.Float64...)
+		d.Bool = append(d.Bool, sc.Bool...)
+		d.String = append(d.String, sc.String...)
+		for r := 0; r < src.Len; r++ {
+			if src.IsNull(i, r) {
+				dst.SetNull(i, base+r)
+			}
+		}
+	}
+	dst.Len += src.Len
 }
 
 func resetColumns(c *storage.Columns) {
