@@ -20,6 +20,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -186,6 +187,39 @@ func (c *Columns) SetNull(col, row int) {
 	d.Null[row] = true
 }
 
+// Reset empties c, keeping its capacity.
+func (c *Columns) Reset() { c.Truncate(0) }
+
+// Truncate drops the rows from n on.
+func (c *Columns) Truncate(n int) {
+	c.Len = n
+	for i := range c.Cols {
+		d := &c.Cols[i]
+		d.Int64, d.Float64, d.Bool, d.String = d.Int64[:min(n, len(d.Int64))], d.Float64[:min(n, len(d.Float64))], d.Bool[:min(n, len(d.Bool))], d.String[:min(n, len(d.String))]
+		if len(d.Null) > n {
+			d.Null = d.Null[:n]
+		}
+	}
+}
+
+// Append appends src's rows (the same schema) to c.
+func (c *Columns) Append(src *Columns) {
+	base := c.Len
+	for i := range c.Cols {
+		d, sc := &c.Cols[i], &src.Cols[i]
+		d.Int64 = append(d.Int64, sc.Int64...)
+		d.Float64 = append(d.Float64, sc.Float64...)
+		d.Bool = append(d.Bool, sc.Bool...)
+		d.String = append(d.String, sc.String...)
+		for r, null := range sc.Null {
+			if null {
+				c.SetNull(i, base+r)
+			}
+		}
+	}
+	c.Len += src.Len
+}
+
 // IsNull reports whether row of column col is NULL.
 func (c *Columns) IsNull(col, row int) bool {
 	n := c.Cols[col].Null
@@ -304,4 +338,31 @@ type Source interface {
 
 	// Name identifies the source in errors and EXPLAIN (a segment id, "head", a file path).
 	Name() string
+}
+
+// CheckColumns verifies that cols can be appended to a table of schema: the same
+// column names and types, consistent lengths (Columns.Check) and no NULL in a NOT
+// NULL column.
+func CheckColumns(schema *Schema, cols *Columns) error {
+	if cols == nil || cols.Schema == nil {
+		return errors.New("columns without a schema")
+	}
+	got := cols.Schema
+	if len(got.Columns) != len(schema.Columns) || got.TimeColumn != schema.TimeColumn {
+		return fmt.Errorf("columns (%s) do not match the table (%s)", got, schema)
+	}
+	for i, c := range schema.Columns {
+		if g := got.Columns[i]; g.Name != c.Name || g.Type != c.Type {
+			return fmt.Errorf("column %d is %s %s, the table has %s %s", i, g.Name, g.Type, c.Name, c.Type)
+		}
+	}
+	if err := cols.Check(); err != nil {
+		return err
+	}
+	for i, c := range schema.Columns {
+		if c.NotNull && slices.Contains(cols.Cols[i].Null, true) {
+			return fmt.Errorf("null value in column %q violates not-null constraint", c.Name)
+		}
+	}
+	return nil
 }

@@ -105,7 +105,7 @@ func expand(q string, from, to time.Time, interval time.Duration) (string, error
 }
 
 // interpolate substitutes a multi-value variable the way Grafana's frontend does:
-// each value quoted with '' escaping, joined by commas.
+// each value single-quoted with embedded quotes doubled, joined by commas.
 func interpolate(q, name string, values []string) string {
 	quoted := make([]string, len(values))
 	for i, v := range values {

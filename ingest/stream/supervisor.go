@@ -390,8 +390,8 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 	}
 	s.mu.Lock()
 	cols, rej := s.cols, s.rej
-	resetColumns(cols)
-	resetColumns(rej)
+	cols.Reset()
+	rej.Reset()
 	var late int64
 	if s.cfg.LateRejection > 0 {
 		late = time.Now().Add(-s.cfg.LateRejection).UnixMicro()
@@ -404,8 +404,8 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 	if len(recs) >= parallelDecodeMin {
 		half := len(recs) / 2
 		first = recs[:half]
-		resetColumns(s.cols2)
-		resetColumns(s.rej2)
+		s.cols2.Reset()
+		s.rej2.Reset()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -415,8 +415,8 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 	s.decode(s.dec, first, cols, rej, late, now)
 	if len(first) < len(recs) {
 		wg.Wait()
-		appendColumns(cols, s.cols2)
-		appendColumns(rej, s.rej2)
+		cols.Append(s.cols2)
+		rej.Append(s.rej2)
 	}
 	for i := range recs {
 		s.next[recs[i].Partition] = recs[i].Offset + 1
@@ -480,56 +480,8 @@ func (s *Supervisor) decode(dec *ingest.RecordDecoder, recs []kafka.Record, cols
 		if err := dec.Decode(r.Value, cols); err != nil {
 			addReject(rej, now, s.cfg.Kafka.Topic, r, err.Error())
 		} else if late != 0 && cols.Cols[s.tc].Int64[cols.Len-1] < late {
-			truncateColumns(cols, cols.Len-1)
+			cols.Truncate(cols.Len - 1)
 			addReject(rej, now, s.cfg.Kafka.Topic, r, "late event: time is before now() - late_message_rejection ("+s.cfg.LateRejection.String()+")")
-		}
-	}
-}
-
-// appendColumns appends src's rows to dst (same schema).
-func appendColumns(dst, src *storage.Columns) {
-	base := dst.Len
-	for i := range dst.Cols {
-		d, sc := &dst.Cols[i], &src.Cols[i]
-		d.Int64 = append(d.Int64, sc.Int64...)
-		d.Float64 = append(d.Float64, sc.Float64...)
-		d.Bool = append(d.Bool, sc.Bool...)
-		d.String = append(d.String, sc.String...)
-		for r := 0; r < src.Len; r++ {
-			if src.IsNull(i, r) {
-				dst.SetNull(i, base+r)
-			}
-		}
-	}
-	dst.Len += src.Len
-}
-
-func resetColumns(c *storage.Columns) {
-	c.Len = 0
-	for i := range c.Cols {
-		d := &c.Cols[i]
-		d.Int64, d.Float64, d.Bool, d.String = d.Int64[:0], d.Float64[:0], d.Bool[:0], d.String[:0]
-		d.Null = nil
-	}
-}
-
-// truncateColumns drops the rows of c from n on.
-func truncateColumns(c *storage.Columns, n int) {
-	c.Len = n
-	for i := range c.Cols {
-		d := &c.Cols[i]
-		switch c.Schema.Columns[i].Type {
-		case storage.TypeTimestamp, storage.TypeInt64:
-			d.Int64 = d.Int64[:n]
-		case storage.TypeFloat64:
-			d.Float64 = d.Float64[:n]
-		case storage.TypeBool:
-			d.Bool = d.Bool[:n]
-		case storage.TypeString:
-			d.String = d.String[:n]
-		}
-		if len(d.Null) > n {
-			d.Null = d.Null[:n]
 		}
 	}
 }

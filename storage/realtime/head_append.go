@@ -1,7 +1,6 @@
 package realtime
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -133,7 +132,7 @@ func newPart(schema *storage.Schema, chunkStart int64, seq uint64) *part {
 // and not retained. On error nothing was added. Appends serialize with each other
 // and with Freeze; they are safe concurrently with Snapshot and with Views.
 func (h *Head) Append(cols *storage.Columns) error {
-	if err := checkColumns(h.schema, cols); err != nil {
+	if err := storage.CheckColumns(h.schema, cols); err != nil {
 		return fmt.Errorf("head append: %w", err)
 	}
 	if cols.Len == 0 {
@@ -473,30 +472,4 @@ func (p *part) appendStrings(c *colData, st *storage.ColumnStats, src *storage.C
 	}
 	p.mu.Unlock()
 	return nullRows
-}
-
-// checkColumns verifies that cols fits schema: same column names, types and time
-// column, consistent lengths, no NULL in a NOT NULL column.
-func checkColumns(schema *storage.Schema, cols *storage.Columns) error {
-	if cols == nil || cols.Schema == nil {
-		return errors.New("columns without a schema")
-	}
-	got := cols.Schema
-	if len(got.Columns) != len(schema.Columns) || got.TimeColumn != schema.TimeColumn {
-		return fmt.Errorf("columns (%s) do not match the table (%s)", got, schema)
-	}
-	for i, c := range schema.Columns {
-		if g := got.Columns[i]; g.Name != c.Name || g.Type != c.Type {
-			return fmt.Errorf("column %d is %s %s, the table has %s %s", i, g.Name, g.Type, c.Name, c.Type)
-		}
-	}
-	if err := cols.Check(); err != nil {
-		return err
-	}
-	for i, c := range schema.Columns {
-		if c.NotNull && slices.Contains(cols.Cols[i].Null, true) {
-			return fmt.Errorf("null value in column %q violates not-null constraint", c.Name)
-		}
-	}
-	return nil
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -36,7 +35,7 @@ func (s *Store) AppendWithOffsets(ctx context.Context, table string, cols *stora
 	if !ok {
 		return fmt.Errorf("append to %s: %w", table, ErrNoTable)
 	}
-	if err := checkColumns(&def.Schema, cols); err != nil {
+	if err := storage.CheckColumns(&def.Schema, cols); err != nil {
 		return fmt.Errorf("append to %s: %w", table, err)
 	}
 	if cols.Len == 0 {
@@ -111,7 +110,7 @@ func (t *Txn) Append(ctx context.Context, cols *storage.Columns) error {
 	if t.done {
 		return fmt.Errorf("append to %s: transaction already finished", t.def.Name)
 	}
-	if err := checkColumns(&t.def.Schema, cols); err != nil {
+	if err := storage.CheckColumns(&t.def.Schema, cols); err != nil {
 		return fmt.Errorf("append to %s: %w", t.def.Name, err)
 	}
 	if cols.Len == 0 {
@@ -154,32 +153,6 @@ func (t *Txn) Abort() {
 	t.done = true
 	discard(t.added)
 	t.added = nil
-}
-
-// checkColumns verifies that cols fits schema: same column names, types and time
-// column, consistent lengths, no NULL in a NOT NULL column.
-func checkColumns(schema *storage.Schema, cols *storage.Columns) error {
-	if cols == nil || cols.Schema == nil {
-		return errors.New("columns without a schema")
-	}
-	got := cols.Schema
-	if len(got.Columns) != len(schema.Columns) || got.TimeColumn != schema.TimeColumn {
-		return fmt.Errorf("columns (%s) do not match the table (%s)", got, schema)
-	}
-	for i, c := range schema.Columns {
-		if g := got.Columns[i]; g.Name != c.Name || g.Type != c.Type {
-			return fmt.Errorf("column %d is %s %s, the table has %s %s", i, g.Name, g.Type, c.Name, c.Type)
-		}
-	}
-	if err := cols.Check(); err != nil {
-		return err
-	}
-	for i, c := range schema.Columns {
-		if c.NotNull && slices.Contains(cols.Cols[i].Null, true) {
-			return fmt.Errorf("null value in column %q violates not-null constraint", c.Name)
-		}
-	}
-	return nil
 }
 
 // chunkColumns are the rows of one time chunk.
