@@ -66,7 +66,7 @@ func (a *collectAcc) update(gids []int32, args []*vec) error {
 		case a.fn == "string_agg":
 			a.delim = p.str(0)
 		default:
-			a.frac = num(p, 0)
+			a.frac = p.f0(0)
 			if a.frac < 0 || a.frac > 1 || math.IsNaN(a.frac) {
 				return Errorf("22003", "percentile value %v is not between 0 and 1", a.frac)
 			}
@@ -86,7 +86,7 @@ func (a *collectAcc) update(gids []int32, args []*vec) error {
 			a.ints[g] = append(a.ints[g], x.i[i])
 			bytes += 8
 		default:
-			a.nums[g] = append(a.nums[g], num(x, i))
+			a.nums[g] = append(a.nums[g], x.f0(i))
 			bytes += 8
 		}
 	}

@@ -64,14 +64,6 @@ func (a *statAcc) grow(n int) {
 	a.sxx, a.syy, a.sxy = growTo(a.sxx, n), growTo(a.syy, n), growTo(a.sxy, n)
 }
 
-// num reads row i of a numeric vec as float64.
-func num(v *vec, i int) float64 {
-	if v.i != nil {
-		return float64(v.i[i])
-	}
-	return v.f[i]
-}
-
 func (a *statAcc) update(gids []int32, args []*vec) error {
 	if !a.two {
 		x := args[0]
@@ -79,7 +71,7 @@ func (a *statAcc) update(gids []int32, args []*vec) error {
 			if g < 0 || x.isNull(i) {
 				continue
 			}
-			v := num(x, i)
+			v := x.f0(i)
 			a.n[g]++
 			d := v - a.mx[g]
 			a.mx[g] += d / a.n[g]
@@ -92,7 +84,7 @@ func (a *statAcc) update(gids []int32, args []*vec) error {
 		if g < 0 || x.isNull(i) || y.isNull(i) {
 			continue
 		}
-		xv, yv := num(x, i), num(y, i)
+		xv, yv := x.f0(i), y.f0(i)
 		a.n[g]++
 		n := a.n[g]
 		dx, dy := xv-a.mx[g], yv-a.my[g]

@@ -104,7 +104,7 @@ func (a *hllAcc) update(gids []int32, args []*vec) error {
 			}
 			h = splitmix(math.Float64bits(f))
 		case x.b != nil:
-			h = splitmix(uint64(btoi(x.b[i])) + 1)
+			h = splitmix(uint64(b2i(x.b[i])) + 1)
 		case x.iv != nil:
 			v := x.iv[i]
 			h = splitmix(uint64(v.U) ^ splitmix(uint64(v.M)<<32|uint64(uint32(v.D))))
@@ -114,13 +114,6 @@ func (a *hllAcc) update(gids []int32, args []*vec) error {
 		}
 	}
 	return nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func (a *hllAcc) merge(src accum, m []int32) error {

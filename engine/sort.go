@@ -105,7 +105,13 @@ func (o *sortOp) sortKeys(b *batch) ([]*vec, error) {
 
 // cmpKeys orders row i of keys a against row j of keys b.
 func (o *sortOp) cmpKeys(a []*vec, i int, b []*vec, j int) int {
-	for k, key := range o.keys {
+	return cmpSortKeys(o.keys, a, i, b, j)
+}
+
+// cmpSortKeys orders row i of the key vecs a against row j of b by keys (direction
+// and NULL placement per key).
+func cmpSortKeys(keys []SortKey, a []*vec, i int, b []*vec, j int) int {
+	for k, key := range keys {
 		x, y := a[k], b[k]
 		xn, yn := x.isNull(i), y.isNull(j)
 		var c int

@@ -194,42 +194,6 @@ func (o *windowOp) evalAll(es []Expr, b *batch) ([]*vec, error) {
 	return out, nil
 }
 
-// cmpKeysAt orders rows i and j by vecs ks with sort keys sk (nil: ascending, NULLs last).
-func cmpKeysAt(ks []*vec, sk []SortKey, i, j int) int {
-	for k, v := range ks {
-		ni, nj := v.isNull(i), v.isNull(j)
-		desc, nullsFirst := false, false
-		if sk != nil {
-			desc, nullsFirst = sk[k].Desc, sk[k].NullsFirst
-		}
-		var c int
-		switch {
-		case ni && nj:
-			continue
-		case ni:
-			c = 1
-			if nullsFirst {
-				c = -1
-			}
-			return c
-		case nj:
-			c = -1
-			if nullsFirst {
-				c = 1
-			}
-			return c
-		}
-		c = cmpRow(v, i, v, j)
-		if desc {
-			c = -c
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
 // compute evaluates one window function over all rows; the result is in row order.
 func (o *windowOp) compute(f *WindowFunc, all *batch) (*vec, error) {
 	part, err := o.evalAll(f.Partition, all)
@@ -252,16 +216,17 @@ func (o *windowOp) compute(f *WindowFunc, all *batch) (*vec, error) {
 	for i := range perm {
 		perm[i] = int32(i)
 	}
+	partKeys := make([]SortKey, len(part)) // ascending, NULLs last: only equality matters
 	slices.SortStableFunc(perm, func(a, b int32) int {
-		if c := cmpKeysAt(part, nil, int(a), int(b)); c != 0 {
+		if c := cmpSortKeys(partKeys, part, int(a), part, int(b)); c != 0 {
 			return c
 		}
-		return cmpKeysAt(ord, f.Order, int(a), int(b))
+		return cmpSortKeys(f.Order, ord, int(a), ord, int(b))
 	})
 	out := newVec(f.T, all.n)
 	for lo := 0; lo < len(perm); {
 		hi := lo + 1
-		for hi < len(perm) && cmpKeysAt(part, nil, int(perm[lo]), int(perm[hi])) == 0 {
+		for hi < len(perm) && cmpSortKeys(partKeys, part, int(perm[lo]), part, int(perm[hi])) == 0 {
 			hi++
 		}
 		if err := o.partition(f, perm[lo:hi], ord, args, out); err != nil {
@@ -275,7 +240,7 @@ func (o *windowOp) compute(f *WindowFunc, all *batch) (*vec, error) {
 // partition computes f over the rows rows (in window order) of one partition.
 func (o *windowOp) partition(f *WindowFunc, rows []int32, ord, args []*vec, out *vec) error {
 	n := len(rows)
-	peer := func(a, b int) bool { return cmpKeysAt(ord, f.Order, int(rows[a]), int(rows[b])) == 0 }
+	peer := func(a, b int) bool { return cmpSortKeys(f.Order, ord, int(rows[a]), ord, int(rows[b])) == 0 }
 	// peer group end (exclusive) for each position
 	peerEnd := make([]int, n)
 	for i := n - 1; i >= 0; i-- {
@@ -418,7 +383,7 @@ func frameAgg(f *WindowFunc, args []*vec, rows []int32) (Value, error) {
 	var si int64
 	var sf float64
 	cnt := 0
-	var best Value
+	best := -1 // min/max: the row holding the best value so far
 	for _, r := range rows {
 		if x.isNull(int(r)) {
 			continue
@@ -433,13 +398,12 @@ func frameAgg(f *WindowFunc, args []*vec, rows []int32) (Value, error) {
 				sf += x.f[r]
 			}
 		case "min", "max":
-			v := x.value(int(r))
-			if cnt == 1 {
-				best = v
+			if best < 0 {
+				best = int(r)
 				continue
 			}
-			if (f.Func == "min" && compareValue(v, best) < 0) || (f.Func == "max" && compareValue(v, best) > 0) {
-				best = v
+			if c := cmpRow(x, int(r), x, best); (f.Func == "min" && c < 0) || (f.Func == "max" && c > 0) {
+				best = int(r)
 			}
 		default:
 			return res, Unsupported(fmt.Sprintf("window function %s", f.Func))
@@ -457,21 +421,7 @@ func frameAgg(f *WindowFunc, args []*vec, rows []int32) (Value, error) {
 	case "avg":
 		return Value{Type: f.T, F: sf / float64(cnt)}, nil
 	}
-	best.Type = f.T
-	return best, nil
-}
-
-// compareValue orders two non-NULL values of one type.
-func compareValue(a, b Value) int {
-	switch kindOf(a.Type) {
-	case kInt:
-		return cmpInt(a.I, b.I)
-	case kFloat:
-		return cmpFloat(a.F, b.F)
-	case kText:
-		return strings.Compare(a.S, b.S)
-	case kBool:
-		return cmpInt(b2i(a.B), b2i(b.B))
-	}
-	return 0
+	v := x.value(best)
+	v.Type = f.T
+	return v, nil
 }
