@@ -7,7 +7,6 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/storage/catalog"
-	"github.com/stratadb/strata/storage/rollup"
 )
 
 // information_schema.tables and information_schema.columns, the catalog views SQL
@@ -75,10 +74,8 @@ func valuesPlan(names []string, types []engine.Type, rows [][]engine.Expr) engin
 
 func columnRows(database string, t catalog.TableDef, text func(string) engine.Expr) [][]engine.Expr {
 	var rows [][]engine.Expr
-	for i, c := range t.Schema.Columns {
-		if t.Options[rollup.Option] != "" && rollup.IsHidden(c.Name) {
-			continue
-		}
+	for n, i := range visibleColumns(t) {
+		c := t.Schema.Columns[i]
 		nullable := "YES"
 		if c.NotNull {
 			nullable = "NO"
@@ -107,7 +104,7 @@ func columnRows(database string, t catalog.TableDef, text func(string) engine.Ex
 			dtPrec = i4(6)
 		}
 		rows = append(rows, []engine.Expr{text(database), text("public"), text(t.Name), text(c.Name),
-			i4(int64(i + 1)), &engine.Const{V: engine.NullValue(engine.Text)}, text(nullable), text(dt), null,
+			i4(int64(n + 1)), &engine.Const{V: engine.NullValue(engine.Text)}, text(nullable), text(dt), null,
 			prec, radix, scale, dtPrec, text(database), text("pg_catalog"), text(udtNames[c.SQLType])})
 	}
 	return rows

@@ -327,27 +327,7 @@ var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description"
 // give. Other subqueries in expressions are not supported yet.
 func emptyCatalogSubLink(sl *pg.SubLink) (engine.Expr, bool) {
 	sel := sl.Subselect.GetSelectStmt()
-	if sel == nil || len(sel.FromClause) == 0 {
-		return nil, false
-	}
-	var allEmpty func(n *pg.Node) bool
-	allEmpty = func(n *pg.Node) bool {
-		switch x := n.Node.(type) {
-		case *pg.Node_RangeVar:
-			return (x.RangeVar.Schemaname == "" || x.RangeVar.Schemaname == "pg_catalog") && emptyCatalogRelations[x.RangeVar.Relname]
-		case *pg.Node_JoinExpr:
-			// an inner join with an empty side is empty
-			return x.JoinExpr.Jointype == pg.JoinType_JOIN_INNER && (allEmpty(x.JoinExpr.Larg) || allEmpty(x.JoinExpr.Rarg))
-		}
-		return false
-	}
-	empty := false
-	for _, f := range sel.FromClause {
-		if allEmpty(f) {
-			empty = true // a comma join with one empty item is empty
-		}
-	}
-	if !empty || sel.GroupClause != nil || containsAggTargets(sel) {
+	if !readsOnlyEmptyCatalog(sel) {
 		return nil, false
 	}
 	switch sl.SubLinkType {
@@ -357,6 +337,31 @@ func emptyCatalogSubLink(sl *pg.SubLink) (engine.Expr, bool) {
 		return &engine.Const{V: engine.Value{Type: engine.Bool, B: false}}, true
 	}
 	return nil, false
+}
+
+// readsOnlyEmptyCatalog reports whether a non-aggregating SELECT reads a FROM item
+// that is always empty here (a comma join, or an inner join, with an empty side is
+// empty), so it returns no rows.
+func readsOnlyEmptyCatalog(sel *pg.SelectStmt) bool {
+	if sel == nil || len(sel.FromClause) == 0 || sel.GroupClause != nil || containsAggTargets(sel) {
+		return false
+	}
+	var empty func(n *pg.Node) bool
+	empty = func(n *pg.Node) bool {
+		switch x := n.Node.(type) {
+		case *pg.Node_RangeVar:
+			return (x.RangeVar.Schemaname == "" || x.RangeVar.Schemaname == "pg_catalog") && emptyCatalogRelations[x.RangeVar.Relname]
+		case *pg.Node_JoinExpr:
+			return x.JoinExpr.Jointype == pg.JoinType_JOIN_INNER && (empty(x.JoinExpr.Larg) || empty(x.JoinExpr.Rarg))
+		}
+		return false
+	}
+	for _, f := range sel.FromClause {
+		if empty(f) {
+			return true
+		}
+	}
+	return false
 }
 
 // containsAggTargets reports whether a select list aggregates (an aggregate over no
@@ -389,11 +394,7 @@ func emptyCatalogSelect(sel *pg.SelectStmt) (engine.Plan, []string, bool) {
 		}
 		return p, names, true
 	}
-	if len(sel.FromClause) == 0 || sel.GroupClause != nil || containsAggTargets(sel) {
-		return nil, nil, false
-	}
-	sl := &pg.SubLink{Subselect: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: sel}}, SubLinkType: pg.SubLinkType_EXISTS_SUBLINK}
-	if _, ok := emptyCatalogSubLink(sl); !ok {
+	if !readsOnlyEmptyCatalog(sel) {
 		return nil, nil, false
 	}
 	var names []string
