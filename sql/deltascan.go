@@ -270,8 +270,11 @@ func arrowToColumns(schema *storage.Schema, rec arrow.RecordBatch) (*storage.Col
 				if !null {
 					switch a := arr.(type) {
 					case *array.Timestamp:
-						unit := a.DataType().(*arrow.TimestampType).Unit
-						v = timestampMicros(int64(a.Value(r)), unit)
+						us, err := lake.TimestampMicros(a, r)
+						if err != nil {
+							return nil, fmt.Errorf("column %s: %w", c.Name, err)
+						}
+						v = us
 					case *array.Date32:
 						v = int64(a.Value(r)) * 86_400_000_000
 					case *array.Date64:
@@ -288,16 +291,4 @@ func arrowToColumns(schema *storage.Schema, rec arrow.RecordBatch) (*storage.Col
 		}
 	}
 	return cols, nil
-}
-
-func timestampMicros(v int64, unit arrow.TimeUnit) int64 {
-	switch unit {
-	case arrow.Second:
-		return v * 1_000_000
-	case arrow.Millisecond:
-		return v * 1000
-	case arrow.Nanosecond:
-		return v / 1000
-	}
-	return v
 }

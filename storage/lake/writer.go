@@ -715,7 +715,7 @@ func partitionString(a arrow.Array, r int) (*string, error) {
 	case *array.Date32:
 		s = time.Unix(int64(c.Value(r))*86400, 0).UTC().Format("2006-01-02")
 	case *array.Timestamp:
-		us, err := timestampMicros(c, r)
+		us, err := TimestampMicros(c, r)
 		if err != nil {
 			return nil, err
 		}
@@ -728,7 +728,8 @@ func partitionString(a arrow.Array, r int) (*string, error) {
 	return &s, nil
 }
 
-func timestampMicros(c *array.Timestamp, r int) (int64, error) {
+// TimestampMicros returns row r of a timestamp array in µs, whatever its unit.
+func TimestampMicros(c *array.Timestamp, r int) (int64, error) {
 	v := int64(c.Value(r))
 	switch c.DataType().(*arrow.TimestampType).Unit {
 	case arrow.Second:
@@ -820,7 +821,7 @@ func (st *colStats) update(a arrow.Array) {
 		st.kind = 't'
 		for i := 0; i < n; i++ {
 			if c.IsValid(i) {
-				us, _ := timestampMicros(c, i)
+				us, _ := TimestampMicros(c, i)
 				st.int(us)
 			}
 		}
