@@ -97,8 +97,11 @@ func (l LocalFS) ListFrom(ctx context.Context, prefix, startAfter string) ([]Obj
 	var out []ObjectInfo
 	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == base {
-				return fs.SkipAll
+			if errors.Is(err, fs.ErrNotExist) {
+				if p == base {
+					return fs.SkipAll
+				}
+				return nil // removed during the walk (a writer's temp file)
 			}
 			return err
 		}
@@ -115,6 +118,9 @@ func (l LocalFS) ListFrom(ctx context.Context, prefix, startAfter string) ([]Obj
 		}
 		info, err := d.Info()
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed between the directory read and the stat
+			}
 			return err
 		}
 		out = append(out, ObjectInfo{Key: key, Size: info.Size(), ModTime: info.ModTime()})
