@@ -168,17 +168,28 @@ const (
 	prunedByStats
 )
 
-// prune decides from metadata alone whether src can hold matching rows.
-func (sc *scanner) prune(src storage.Source) pruneReason {
+// prune decides from metadata alone whether src can hold matching rows. A lazy
+// source (a lake file) that survives time pruning is loaded before its column
+// statistics are consulted; with load false (EXPLAIN) it is not, and only time
+// pruning applies to it.
+func (sc *scanner) prune(src storage.Source, load bool) (pruneReason, error) {
 	if src.NumRows() == 0 || sc.tmin > sc.tmax || src.MaxTime() < sc.tmin || src.MinTime() > sc.tmax {
-		return prunedByTime
+		return prunedByTime, nil
+	}
+	if _, lazy := src.(storage.Lazy); lazy {
+		if !load {
+			return notPruned, nil
+		}
+		if err := storage.Load(sc.q.ctx, src); err != nil {
+			return notPruned, fmt.Errorf("%s: %w", src.Name(), err)
+		}
 	}
 	for _, c := range sc.conj {
 		if !sc.statsAllow(src, c) {
-			return prunedByStats
+			return prunedByStats, nil
 		}
 	}
-	return notPruned
+	return notPruned, nil
 }
 
 // statsAllow reports whether conjunct e may be true for some row of src, judging by
@@ -407,8 +418,8 @@ func (ss *sourceScan) timeSelect() (*roaring.Bitmap, error) {
 
 // prepare plans the scan of src; it returns nil when src holds no matching row.
 func (sc *scanner) prepare(src storage.Source, ev *evaluator) (*sourceScan, error) {
-	if sc.prune(src) != notPruned {
-		return nil, nil
+	if r, err := sc.prune(src, true); err != nil || r != notPruned {
+		return nil, err
 	}
 	ss := &sourceScan{sc: sc, src: src, n: src.NumRows(), hi: src.NumRows(),
 		dicts: make(map[int][]string), nulls: make(map[int]*roaring.Bitmap)}

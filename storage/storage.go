@@ -18,6 +18,7 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -363,6 +364,23 @@ func CheckColumns(schema *Schema, cols *Columns) error {
 		if c.NotNull && slices.Contains(cols.Cols[i].Null, true) {
 			return fmt.Errorf("null value in column %q violates not-null constraint", c.Name)
 		}
+	}
+	return nil
+}
+
+// Lazy is implemented by Sources whose data is fetched on first use (a lake file
+// materialized from object storage). NumRows, MinTime, MaxTime, Schema and Name are
+// answered without loading; every other method may be called only after Load has
+// returned nil. Load is idempotent and safe for concurrent callers; readers call it
+// once they have decided, from the time bounds, that they need the source.
+type Lazy interface {
+	Load(ctx context.Context) error
+}
+
+// Load calls src.Load when src is Lazy.
+func Load(ctx context.Context, src Source) error {
+	if l, ok := src.(Lazy); ok {
+		return l.Load(ctx)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	serverhttp "github.com/stratadb/strata/server/http"
 	"github.com/stratadb/strata/server/pgwire"
 	"github.com/stratadb/strata/sql"
+	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -26,6 +27,10 @@ type serveFlags struct {
 	httpAddr    string
 	memoryLimit byteSize
 	kafka       string // default brokers for tables that name none
+	// cold tier
+	handoffEvery time.Duration
+	lakeCache    byteSize
+	s3           objstore.Options
 	// demo only
 	events     int
 	seed       int64
@@ -40,7 +45,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 		name = "demo"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	f := serveFlags{memoryLimit: 4 << 30}
+	f := serveFlags{memoryLimit: 4 << 30, lakeCache: store.DefaultLakeCacheBytes}
 	defaultDir := "./strata-data"
 	if demo {
 		defaultDir = "./strata-demo"
@@ -50,6 +55,11 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (health); empty to disable")
 	fs.Var(&f.memoryLimit, "memory-limit", "per-query memory limit (e.g. 4GiB)")
 	fs.StringVar(&f.kafka, "kafka-brokers", "", "Kafka brokers (host:port,...) for tables created WITH (kafka_topic = ...) that name no kafka_brokers")
+	fs.DurationVar(&f.handoffEvery, "handoff-interval", 30*time.Second, "how often closed time chunks are handed to each table's Delta Lake table (0: never)")
+	fs.Var(&f.lakeCache, "lake-cache", "size limit of the local cache of lake files materialized as segments")
+	fs.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// lake paths (default: AWS_ENDPOINT_URL or AWS)")
+	fs.StringVar(&f.s3.Region, "s3-region", "", "S3 region (default: AWS_REGION, then us-east-1)")
+	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "path-style S3 addressing (most S3-compatible servers need it)")
 	if demo {
 		fs.IntVar(&f.events, "events", 1_000_000, "generated history events to load when the table is empty")
 		fs.Int64Var(&f.seed, "seed", 1, "generator seed")
@@ -65,7 +75,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return err
 	}
-	st, err := store.Open(f.dataDir, store.Options{})
+	st, err := store.Open(f.dataDir, store.Options{ObjStore: f.s3, LakeCacheBytes: int64(f.lakeCache)})
 	if err != nil {
 		return fmt.Errorf("open data dir %s: %w", f.dataDir, err)
 	}
@@ -100,6 +110,18 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 			defer stopProducer()
 			go produceEvents(pctx, f.kafkaAddr, f.rate, f.seed, log)
 		}
+	}
+
+	if f.handoffEvery > 0 {
+		hctx, stopHandoff := context.WithCancel(ctx)
+		handoffDone := make(chan struct{})
+		defer func() { stopHandoff(); <-handoffDone }() // before st.Close
+		go func() {
+			defer close(handoffDone)
+			st.RunHandoff(hctx, f.handoffEvery, func(table string, err error) {
+				log.Error("handoff to the lake failed; retrying", "table", table, "err", err)
+			})
+		}()
 	}
 
 	ln, err := net.Listen("tcp", f.pgAddr)

@@ -11,6 +11,8 @@
 //	"m/nextTableID"                             → next table id (8 bytes)
 //	"m/seq/" tableID(8)                         → next segment sequence number of the table (8 bytes)
 //	"m/version"                                 → catalog version (8 bytes)
+//	"l/" tableID(8)                             → LakeState (JSON): the table's handoff
+//	                                              progress to its Delta Lake table
 //
 // Invariants:
 //   - Every change is one pebble batch written with Sync, so after a crash the catalog
@@ -21,6 +23,9 @@
 //   - The in-memory copy is loaded at Open and changed only after its batch has
 //     committed, so readers never see a change that is not durable.
 //   - Version increases with every successful CreateTable, DropTable and Commit.
+//   - A table's LakeState changes only in a Commit, so the segments a handoff takes
+//     out of the catalog and the Delta version that now holds their rows move in one
+//     batch (DESIGN.md invariant 2).
 package catalog
 
 import (
@@ -55,6 +60,7 @@ const (
 	prefixSegment = "s/"
 	prefixOffset  = "o/"
 	prefixSeq     = "m/seq/"
+	prefixLake    = "l/"
 	keyNextTable  = "m/nextTableID"
 	keyVersion    = "m/version"
 )
@@ -89,6 +95,7 @@ type tableState struct {
 	segments []SegmentMeta // sorted by (ChunkStart, Seq)
 	offsets  map[string]int64
 	nextSeq  uint64 // next sequence number ReserveSeqs hands out; starts at 1
+	lake     LakeState
 }
 
 // Batch is one atomic change of a table's segments and source offsets.
@@ -99,6 +106,9 @@ type Batch struct {
 	// Offsets maps a source ("topic/partition") to the next offset to consume. An
 	// offset may only move forward.
 	Offsets map[string]int64
+	// Lake, when not nil, replaces the table's LakeState. Its Version and Seq may
+	// only move forward.
+	Lake *LakeState
 }
 
 // Open opens (creating if needed) the catalog in directory dir.
@@ -150,6 +160,7 @@ type loader struct {
 	segs        []SegmentMeta
 	segTableIDs []uint64
 	offs        []loadedOffset
+	lakes       map[uint64]LakeState
 	seqs        map[uint64]uint64
 	nextTableID uint64
 	version     uint64
@@ -173,6 +184,7 @@ func (l *loader) add(k, v []byte) error {
 		l.tables = map[string]*tableState{}
 		l.byID = map[uint64]*tableState{}
 		l.seqs = map[uint64]uint64{}
+		l.lakes = map[uint64]LakeState{}
 	}
 	switch {
 	case hasPrefix(k, prefixTable):
@@ -223,6 +235,15 @@ func (l *loader) add(k, v []byte) error {
 			return fmt.Errorf("sequence key %x: %w", k, storage.ErrCorrupt)
 		}
 		l.seqs[binary.BigEndian.Uint64(k[len(prefixSeq):])] = binary.BigEndian.Uint64(v)
+	case hasPrefix(k, prefixLake):
+		if len(k) != len(prefixLake)+8 {
+			return fmt.Errorf("lake key %x: %w", k, storage.ErrCorrupt)
+		}
+		var ls LakeState
+		if err := json.Unmarshal(v, &ls); err != nil {
+			return fmt.Errorf("lake key %x: %w: %v", k, storage.ErrCorrupt, err)
+		}
+		l.lakes[binary.BigEndian.Uint64(k[len(prefixLake):])] = ls
 	case string(k) == keyNextTable:
 		if len(v) != 8 {
 			return fmt.Errorf("next table id: %w", storage.ErrCorrupt)
@@ -267,6 +288,13 @@ func (l *loader) finish() (loadedState, error) {
 			return loadedState{}, fmt.Errorf("sequence of missing table %d: %w", id, storage.ErrCorrupt)
 		}
 		ts.nextSeq = max(ts.nextSeq, next)
+	}
+	for id, ls := range l.lakes {
+		ts := l.byID[id]
+		if ts == nil {
+			return loadedState{}, fmt.Errorf("lake state of missing table %d: %w", id, storage.ErrCorrupt)
+		}
+		ts.lake = ls
 	}
 	next := max(l.nextTableID, 1)
 	for _, ts := range l.tables {
@@ -363,6 +391,7 @@ func (c *Catalog) DropTable(name string) ([]SegmentMeta, error) {
 	b.DeleteRange(idPrefix(prefixSegment, id), idPrefix(prefixSegment, id+1), nil)
 	b.DeleteRange(idPrefix(prefixOffset, id), idPrefix(prefixOffset, id+1), nil)
 	b.Delete(seqKey(id), nil)
+	b.Delete(lakeKey(id), nil)
 	b.Set([]byte(keyVersion), u64(version+1), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, fmt.Errorf("drop table %s: %w", name, err)
@@ -423,6 +452,17 @@ func (c *Catalog) Offsets(table string) map[string]int64 {
 		return nil
 	}
 	return maps.Clone(ts.offsets)
+}
+
+// Lake returns the handoff state of table; false if the table does not exist.
+func (c *Catalog) Lake(table string) (LakeState, bool) {
+	c.mu.Lock()
+	ts, ok := c.mu.tables[table]
+	c.mu.Unlock()
+	if !ok {
+		return LakeState{}, false
+	}
+	return ts.lake.clone(), true
 }
 
 // Version returns the catalog version, which increases with every successful
@@ -522,12 +562,22 @@ func (c *Catalog) Commit(b Batch) error {
 	for src, off := range b.Offsets {
 		pb.Set(offsetKey(id, src), u64(uint64(off)), nil)
 	}
+	if b.Lake != nil {
+		v, err := json.Marshal(b.Lake)
+		if err != nil {
+			return fmt.Errorf("commit to %s: %w", b.Table, err)
+		}
+		pb.Set(lakeKey(id), v, nil)
+	}
 	pb.Set([]byte(keyVersion), u64(version+1), nil)
 	if err := pb.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("commit to %s: %w", b.Table, err)
 	}
 
-	nts := &tableState{def: ts.def, nextSeq: ts.nextSeq, offsets: maps.Clone(ts.offsets)}
+	nts := &tableState{def: ts.def, nextSeq: ts.nextSeq, offsets: maps.Clone(ts.offsets), lake: ts.lake}
+	if b.Lake != nil {
+		nts.lake = b.Lake.clone()
+	}
 	nts.segments = make([]SegmentMeta, 0, len(ts.segments)+len(add)-len(b.Remove))
 	for _, m := range ts.segments {
 		if !removed[m.ID] {
@@ -548,8 +598,12 @@ func (c *Catalog) Commit(b Batch) error {
 // validate checks b against the table's current state and returns the segments to
 // add with Table filled in.
 func validate(ts *tableState, b *Batch) ([]SegmentMeta, error) {
-	if len(b.Add) == 0 && len(b.Remove) == 0 && len(b.Offsets) == 0 {
+	if len(b.Add) == 0 && len(b.Remove) == 0 && len(b.Offsets) == 0 && b.Lake == nil {
 		return nil, errors.New("empty batch")
+	}
+	if b.Lake != nil && (b.Lake.Version < ts.lake.Version || b.Lake.Seq < ts.lake.Seq) {
+		return nil, fmt.Errorf("lake state moves back: version %d → %d, handoff %d → %d",
+			ts.lake.Version, b.Lake.Version, ts.lake.Seq, b.Lake.Seq)
 	}
 	existing := make(map[string]bool, len(ts.segments))
 	for _, m := range ts.segments {
@@ -712,6 +766,10 @@ func offsetKey(tableID uint64, source string) []byte {
 
 func seqKey(tableID uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte(prefixSeq), tableID)
+}
+
+func lakeKey(tableID uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(prefixLake), tableID)
 }
 
 // quietLogger drops pebble's informational messages; fatal ones still go to the

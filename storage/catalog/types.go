@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,4 +66,36 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("invalid duration unit in %q", s)
 	}
 	return time.Duration(n * float64(u)), nil
+}
+
+// LakeState is a table's progress handing closed time chunks to its Delta Lake
+// table. Queries read the lake at Version plus the segments the catalog still
+// lists: a segment leaves the catalog in the same batch that moves Version to a
+// Delta version holding its rows.
+type LakeState struct {
+	// Version is the Delta version queries read; -1 (or no files) before the first
+	// handoff. Zero value: no lake table yet.
+	Version int64 `json:"version"`
+	// Seq is the sequence number of the last handoff committed and marked here. A
+	// handoff's Delta commit carries txn(appId = the table id, version = its Seq),
+	// so a retried handoff is recognised and never adds rows twice.
+	Seq uint64 `json:"seq"`
+	// Pending is a handoff that may have reached the Delta log but is not marked
+	// here yet (the process stopped between the two). Open resolves it.
+	Pending *Handoff `json:"pending,omitempty"`
+}
+
+// Handoff is the intent recorded before a handoff writes to the lake.
+type Handoff struct {
+	Seq      uint64   `json:"seq"`
+	Segments []string `json:"segments"` // segment IDs whose rows it moves
+}
+
+func (l LakeState) clone() LakeState {
+	if l.Pending != nil {
+		p := *l.Pending
+		p.Segments = slices.Clone(p.Segments)
+		l.Pending = &p
+	}
+	return l
 }

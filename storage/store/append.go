@@ -321,16 +321,20 @@ func (s *Store) publish(def catalog.TableDef, add, remove []*segRef, offsets map
 // state in the same critical section that changes its segment list, so no snapshot
 // sees one change without the other.
 func (s *Store) publishWith(def catalog.TableDef, add, remove []*segRef, offsets map[string]int64, locked func(*liveTable)) error {
-	b := catalog.Batch{Table: def.Name, Offsets: offsets}
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	return s.publishLocked(def, catalog.Batch{Table: def.Name, Offsets: offsets}, add, remove, locked)
+}
+
+// publishLocked is publishWith for a batch b that may also carry a LakeState; b's
+// segment lists are filled from add and remove. REQUIRES: s.publishMu is held.
+func (s *Store) publishLocked(def catalog.TableDef, b catalog.Batch, add, remove []*segRef, locked func(*liveTable)) error {
 	for _, ref := range add {
 		b.Add = append(b.Add, ref.meta)
 	}
 	for _, ref := range remove {
 		b.Remove = append(b.Remove, ref.meta.ID)
 	}
-
-	s.publishMu.Lock()
-	defer s.publishMu.Unlock()
 	if err := s.checkOpen(); err != nil {
 		return err
 	}

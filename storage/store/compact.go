@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/rollup"
@@ -23,19 +24,29 @@ func (s *Store) Compact(ctx context.Context, table string) error {
 	}
 	defer sn.Release()
 
-	// sn.refs is sorted by chunk, so each chunk's segments are adjacent.
+	// Segments a crash left in a pending handoff stay as they are until Handoff
+	// resolves it: it must find exactly those segments.
+	refs := sn.refs
+	if ls, _ := s.cat.Lake(table); ls.Pending != nil {
+		pending := make(map[string]bool, len(ls.Pending.Segments))
+		for _, id := range ls.Pending.Segments {
+			pending[id] = true
+		}
+		refs = slices.DeleteFunc(slices.Clone(refs), func(ref *segRef) bool { return pending[ref.meta.ID] })
+	}
+	// refs is sorted by chunk, so each chunk's segments are adjacent.
 	type group struct {
 		start int64
 		refs  []*segRef
 	}
 	var groups []group
-	for i := 0; i < len(sn.refs); {
+	for i := 0; i < len(refs); {
 		j := i + 1
-		for j < len(sn.refs) && sn.refs[j].meta.ChunkStart == sn.refs[i].meta.ChunkStart {
+		for j < len(refs) && refs[j].meta.ChunkStart == refs[i].meta.ChunkStart {
 			j++
 		}
 		if j-i > 1 {
-			groups = append(groups, group{start: sn.refs[i].meta.ChunkStart, refs: sn.refs[i:j]})
+			groups = append(groups, group{start: refs[i].meta.ChunkStart, refs: refs[i:j]})
 		}
 		i = j
 	}

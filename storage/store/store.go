@@ -8,6 +8,9 @@
 //	<dir>/segments/<table id>/<chunk>-<seq>.seg    one segment file; <chunk> is the chunk
 //	                                               start as 20060102T15 (UTC), <seq> the
 //	                                               segment's sequence number in its table
+//	<dir>/lake/<table name>/                       a table's Delta Lake table, unless its
+//	                                               lake_path option puts it elsewhere (lake.go)
+//	<dir>/lakecache/                               lake files materialized as segments (lakesrc)
 //
 // Invariants:
 //   - A segment file is published (recorded in the catalog) only after it is written,
@@ -26,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"context"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -33,14 +37,22 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/lakesrc"
+	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/realtime"
 	"github.com/stratadb/strata/storage/segment"
 )
 
 // Store is a data directory opened for reading and writing. Safe for concurrent use.
 type Store struct {
-	dir string
-	cat *catalog.Catalog
+	dir   string
+	opts  Options
+	cat   *catalog.Catalog
+	cache *lakesrc.Cache
+	knobs Knobs
+
+	lakeStats lakeCounters
 
 	// publishMu serializes every change of the catalog together with the matching
 	// change of the live set (CreateTable, DropTable, and the publish step of Append
@@ -66,6 +78,15 @@ type liveTable struct {
 	// head holds the rows appended by AppendHead and not yet persisted (nil until the
 	// first). Its rows are in no segment.
 	head *realtime.Head
+
+	// The cold tier (lake.go). lakeVersion and lakeSeq mirror the catalog's
+	// LakeState and change with segs in one critical section; lakeSnap is the
+	// Delta snapshot at lakeVersion once loaded (nil before). lake is the open
+	// Delta table, set once.
+	lakeVersion int64
+	lakeSeq     uint64
+	lakeSnap    *lake.Snapshot
+	lake        *lakeLink
 }
 
 // segRef is one open segment and its reference count.
@@ -86,7 +107,46 @@ type segRef struct {
 }
 
 // Options configure Open.
-type Options struct{}
+type Options struct {
+	// ObjStore configures s3:// lake paths (endpoint, credentials, retries).
+	ObjStore objstore.Options
+	// LakeCacheBytes bounds the local cache of lake files materialized as
+	// segments; 0 means DefaultLakeCacheBytes, < 0 unlimited.
+	LakeCacheBytes int64
+	// Knobs are test hooks.
+	Knobs Knobs
+}
+
+// DefaultLakeCacheBytes is the default size limit of the lake file cache.
+const DefaultLakeCacheBytes = 16 << 30
+
+// Knobs let tests stop a handoff between its steps: a non-nil error returned by
+// a hook ends the Handoff with that error right there, as a crash would.
+type Knobs struct {
+	AfterLakeFiles  func() error // Parquet files written, not committed
+	AfterLakeCommit func() error // Delta commit done, catalog not marked
+}
+
+// lakeCounters counts handoffs since Open.
+type lakeCounters struct {
+	mu sync.Mutex
+	st LakeStats
+}
+
+func (c *lakeCounters) record(r HandoffResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.Handoffs++
+	c.st.HandoffRows += r.Rows
+	c.st.HandoffFiles += int64(r.Files)
+	c.st.HandoffBytes += r.Bytes
+}
+
+func (c *lakeCounters) get() LakeStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st
+}
 
 // Open opens (creating if needed) the data directory dir: it loads the catalog,
 // opens a reader on every segment and deletes files under segments/ that the
@@ -99,7 +159,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, cat: cat}
+	cacheBytes := opts.LakeCacheBytes
+	if cacheBytes == 0 {
+		cacheBytes = DefaultLakeCacheBytes
+	}
+	cache, err := lakesrc.OpenCache(filepath.Join(dir, "lakecache"), cacheBytes)
+	if err != nil {
+		cat.Close()
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	s := &Store{dir: dir, opts: opts, cat: cat, cache: cache, knobs: opts.Knobs}
 	s.mu.tables = map[string]*liveTable{}
 	s.mu.open = map[*segRef]struct{}{}
 	fail := func(err error) (*Store, error) {
@@ -107,12 +176,16 @@ func Open(dir string, opts Options) (*Store, error) {
 			ref.reader.Close()
 		}
 		cat.Close()
+		cache.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 
 	known := map[string]bool{} // absolute paths of published segments
 	for _, def := range cat.Tables() {
 		lt := &liveTable{def: def}
+		if ls, ok := cat.Lake(def.Name); ok {
+			lt.lakeVersion, lt.lakeSeq = ls.Version, ls.Seq
+		}
 		for _, m := range cat.Segments(def.Name) {
 			path := filepath.Join(dir, filepath.FromSlash(m.Path))
 			r, err := segment.Open(path)
@@ -200,7 +273,11 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	s.finalize(toClose)
-	return s.cat.Close()
+	cerr := s.cache.Close()
+	if err := s.cat.Close(); err != nil {
+		return err
+	}
+	return cerr
 }
 
 // Dir returns the data directory.
@@ -236,9 +313,11 @@ func (s *Store) DropTable(name string) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
+	def, _ := s.cat.Table(name)
 	if _, err := s.cat.DropTable(name); err != nil {
 		return err
 	}
+	s.removeDefaultLake(def)
 	s.mu.Lock()
 	lt := s.mu.tables[name]
 	if lt == nil {
@@ -265,32 +344,96 @@ func (s *Store) Table(name string) (catalog.TableDef, bool) { return s.cat.Table
 // Tables lists all tables by name.
 func (s *Store) Tables() []catalog.TableDef { return s.cat.Tables() }
 
-// Snapshot returns the table's current sources. The caller must Release it; segment
-// files are deleted only after every snapshot that references them is released.
+// Snapshot is SnapshotContext without a context.
 func (s *Store) Snapshot(table string) (*Snapshot, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mu.closed {
-		return nil, errClosed
-	}
-	lt := s.mu.tables[table]
-	if lt == nil {
-		return nil, fmt.Errorf("snapshot %s: %w", table, ErrNoTable)
-	}
-	sn := &Snapshot{
-		Table:   lt.def,
-		Sources: make([]storage.Source, len(lt.segs)),
-		store:   s,
-		refs:    slices.Clone(lt.segs),
-	}
-	for i, ref := range lt.segs {
-		ref.refs++
-		sn.Sources[i] = ref.reader
-	}
-	if lt.head != nil {
-		for _, v := range lt.head.Snapshot() {
-			sn.Sources = append(sn.Sources, v)
+	return s.SnapshotContext(context.Background(), table)
+}
+
+// SnapshotContext returns the table's current sources: its lake files at the
+// Delta version the catalog records, its segments and its head, all taken in one
+// critical section so each row is in exactly one of them. The caller must Release
+// it; files are deleted only after every snapshot that references them is released.
+func (s *Store) SnapshotContext(ctx context.Context, table string) (*Snapshot, error) {
+	for {
+		s.mu.Lock()
+		if s.mu.closed {
+			s.mu.Unlock()
+			return nil, errClosed
 		}
+		lt := s.mu.tables[table]
+		if lt == nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("snapshot %s: %w", table, ErrNoTable)
+		}
+		def := lt.def
+		if IsExternal(&def) {
+			s.mu.Unlock()
+			return s.externalSnapshot(ctx, def)
+		}
+		if lt.lakeSeq > 0 && (lt.lakeSnap == nil || lt.lakeSnap.Version != lt.lakeVersion) {
+			// Load the lake snapshot outside the lock, then start over.
+			v := lt.lakeVersion
+			s.mu.Unlock()
+			l, err := s.lakeOf(ctx, &def)
+			if err != nil {
+				return nil, err
+			}
+			snap, err := l.tbl.SnapshotAt(ctx, v)
+			if err != nil {
+				return nil, fmt.Errorf("table %s: lake version %d: %w", table, v, err)
+			}
+			s.mu.Lock()
+			if cur := s.mu.tables[table]; cur == lt && lt.lakeVersion == v {
+				lt.lakeSnap = snap
+			}
+			s.mu.Unlock()
+			continue
+		}
+		sn := &Snapshot{
+			Table:       def,
+			Sources:     make([]storage.Source, 0, len(lt.segs)),
+			store:       s,
+			refs:        slices.Clone(lt.segs),
+			LakeVersion: -1,
+		}
+		for _, ref := range lt.segs {
+			ref.refs++
+			sn.Sources = append(sn.Sources, ref.reader)
+		}
+		if lt.head != nil {
+			for _, v := range lt.head.Snapshot() {
+				sn.Sources = append(sn.Sources, v)
+			}
+		}
+		lakeSnap, l := lt.lakeSnap, lt.lake
+		s.mu.Unlock()
+		if lakeSnap != nil {
+			// Lake files stay on storage until VACUUM, days after they leave the
+			// log, so reading them after unlocking is safe.
+			sn.LakeVersion = lakeSnap.Version
+			if err := s.addLakeSources(ctx, sn, l, lakeSnap); err != nil {
+				sn.Release()
+				return nil, err
+			}
+		}
+		return sn, nil
+	}
+}
+
+// externalSnapshot reads the latest version of an external table.
+func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef) (*Snapshot, error) {
+	l, err := s.lakeOf(ctx, &def)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := l.tbl.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", def.Name, err)
+	}
+	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
+	if err := s.addLakeSources(ctx, sn, l, snap); err != nil {
+		sn.Release()
+		return nil, err
 	}
 	return sn, nil
 }
@@ -299,11 +442,15 @@ func (s *Store) Snapshot(table string) (*Snapshot, error) {
 type Snapshot struct {
 	Table catalog.TableDef
 	// Sources are the table's segments, sorted by (chunk start, sequence number),
-	// then views of its head's parts (rows not yet persisted), by chunk start.
+	// then views of its head's parts (rows not yet persisted), by chunk start, then
+	// its lake files.
 	Sources []storage.Source
+	// LakeVersion is the Delta version whose files are in Sources; -1 for none.
+	LakeVersion int64
 
 	store    *Store
 	refs     []*segRef
+	lakeSrcs []*lakesrc.Source
 	released sync.Once
 }
 
@@ -319,6 +466,9 @@ func (sn *Snapshot) Release() {
 		}
 		s.mu.Unlock()
 		s.finalize(dead)
+		for _, src := range sn.lakeSrcs {
+			src.Close()
+		}
 	})
 }
 

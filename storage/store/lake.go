@@ -1,0 +1,652 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/lakesrc"
+)
+
+// The cold tier. Every table has a Delta Lake table (option lake_path; default
+// <dir>/lake/<table name>). Handoff moves the segments of closed time chunks into
+// it:
+//
+//  1. record the intent (catalog LakeState.Pending: handoff sequence number and
+//     segment ids), so a restart knows what may have reached the lake;
+//  2. write the segments' rows as Parquet files (one per chunk and date), the
+//     Delta table is created at the first handoff;
+//  3. commit them to the Delta log with txn(appId = table id, version = seq);
+//  4. in one catalog batch: remove the segments, set LakeState.Version to the
+//     Delta version just committed, clear Pending; in the same critical section
+//     the live table's lake snapshot moves to that version.
+//
+// A query's snapshot is the lake at LakeState.Version plus the catalog's segments
+// plus the head, taken under Store.mu, so every row is in exactly one of them
+// (DESIGN.md invariant 2). A crash after step 3 leaves the rows in the segments
+// and in a Delta version newer than LakeState.Version, which queries do not read;
+// the next Handoff sees txn version >= Pending.Seq in the log and only performs
+// step 4. A crash before step 3 leaves orphan Parquet files that VACUUM removes.
+//
+// Lake files are read through the lakesrc cache, which materializes them as local
+// segments; a handed-off chunk that was one segment and became one file is adopted
+// into the cache by hard link, so its rows stay hot without a conversion.
+
+// Table options of the cold tier.
+const (
+	OptLakePath     = "lake_path"     // s3://bucket/prefix or a folder
+	OptHandoff      = "handoff"       // "on" (default) or "off"
+	OptHandoffGrace = "handoff_grace" // wait after a chunk's end before handing it off; default 10 minutes
+	OptExternal     = "external"      // "true": the table is a Delta table strata only reads
+	OptTimeColumn   = "time_column"   // external tables: the column used as time ("" for none)
+)
+
+// DefaultHandoffGrace is how long after a chunk's end late rows are still
+// expected before the chunk is handed off.
+const DefaultHandoffGrace = 10 * time.Minute
+
+// ErrNoLake is returned for lake operations on a table that has no Delta table yet.
+var ErrNoLake = errors.New("table has no lake versions yet")
+
+// lakeLink is a table's open Delta table.
+type lakeLink struct {
+	tbl *lake.Table
+	fs  lake.WFS
+	loc string // canonical location, the cache key prefix
+}
+
+// appID is the txn appId of a table's handoffs.
+func appID(def *catalog.TableDef) string { return "strata-table-" + strconv.FormatUint(def.ID, 10) }
+
+// IsExternal reports whether def is an external (read-only) Delta table.
+func IsExternal(def *catalog.TableDef) bool { return def.Options[OptExternal] == "true" }
+
+// defaultLakeDir is the lake folder of a table without lake_path.
+func (s *Store) defaultLakeDir(name string) string { return filepath.Join(s.dir, "lake", name) }
+
+// lakeOf opens (once per table) the Delta table of def.
+func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, error) {
+	s.mu.Lock()
+	lt := s.mu.tables[def.Name]
+	if lt != nil && lt.def.ID == def.ID && lt.lake != nil {
+		l := lt.lake
+		s.mu.Unlock()
+		return l, nil
+	}
+	s.mu.Unlock()
+	path := def.Options[OptLakePath]
+	if path == "" {
+		path = s.defaultLakeDir(def.Name)
+	}
+	fsys, loc, err := OpenLakeFS(ctx, path, s.opts.ObjStore)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", def.Name, err)
+	}
+	l := &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}
+	s.mu.Lock()
+	if lt := s.mu.tables[def.Name]; lt != nil && lt.def.ID == def.ID {
+		if lt.lake == nil {
+			lt.lake = l
+		}
+		l = lt.lake
+	}
+	s.mu.Unlock()
+	return l, nil
+}
+
+// partitionColumn is the date column the lake table is partitioned by: "date",
+// or "<time column>_date" when the table has a column named date.
+func partitionColumn(schema *storage.Schema) string {
+	if schema.Index("date") < 0 {
+		return "date"
+	}
+	return schema.Columns[schema.TimeColumn].Name + "_date"
+}
+
+// lakeSchema is the Delta schema of a table's lake: its columns plus the date
+// partition column. Columns of SQL type timestamp (without time zone) are written
+// as Delta timestamp, not timestamp_ntz: strata keeps both as UTC microseconds, and
+// timestamp_ntz would need reader version 3 (table feature timestampNtz), which
+// many readers refuse.
+func lakeSchema(schema *storage.Schema) (*lake.DataType, error) {
+	dt, err := lakesrc.DeltaSchema(schema)
+	if err != nil {
+		return nil, err
+	}
+	for i := range dt.Fields {
+		if dt.Fields[i].Type.Name == "timestamp_ntz" {
+			dt.Fields[i].Type = &lake.DataType{Name: "timestamp"}
+		}
+	}
+	dt.Fields = append(dt.Fields, lake.Field{Name: partitionColumn(schema), Type: &lake.DataType{Name: "date"}, Nullable: true})
+	return dt, nil
+}
+
+// ensureLakeTable returns the latest snapshot of the table's lake, creating the
+// Delta table when it does not exist. An existing table must have the columns of
+// the strata table (by name and type) and the date partition.
+func (s *Store) ensureLakeTable(ctx context.Context, def *catalog.TableDef, l *lakeLink) (*lake.Snapshot, error) {
+	want, err := lakeSchema(&def.Schema)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := l.tbl.Snapshot(ctx)
+	if err != nil && errors.Is(err, lake.ErrNotExist) {
+		props := map[string]string{"strata.table": def.Name, "strata.appId": appID(def)}
+		if _, cerr := lake.CreateTable(ctx, l.fs, "", want, []string{partitionColumn(&def.Schema)}, props); cerr != nil && !errors.Is(cerr, lake.ErrExists) {
+			return nil, fmt.Errorf("create lake table at %s: %w", l.loc, cerr)
+		}
+		snap, err = l.tbl.Snapshot(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lake table at %s: %w", l.loc, err)
+	}
+	got := snap.Schema
+	if got == nil || len(got.Fields) != len(want.Fields) {
+		return nil, fmt.Errorf("lake table at %s has columns %s, the table needs %s", l.loc, got, want)
+	}
+	for i := range want.Fields {
+		g, w := got.Fields[i], want.Fields[i]
+		if g.Name != w.Name || g.Type.String() != w.Type.String() {
+			return nil, fmt.Errorf("lake table at %s: column %d is %s %s, the table needs %s %s", l.loc, i, g.Name, g.Type, w.Name, w.Type)
+		}
+	}
+	return snap, nil
+}
+
+// HandoffResult describes one Handoff call.
+type HandoffResult struct {
+	Seq      uint64 // the last handoff sequence number committed (0: none)
+	Version  int64  // the Delta version queries now read
+	Segments int    // segments moved
+	Rows     int64
+	Files    int
+	Bytes    int64 // Parquet bytes written
+	Repaired bool   // a pending handoff from before a restart was resolved
+}
+
+// Handoff moves the segments of table whose time chunk ended before now minus the
+// table's handoff grace into its Delta table (see the comment at the top of this
+// file), first resolving a handoff a crash left pending. It does nothing for
+// external tables and tables with handoff = 'off'. One Handoff or Compact runs at a time.
+func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (HandoffResult, error) {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	var res HandoffResult
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return res, fmt.Errorf("handoff %s: %w", table, ErrNoTable)
+	}
+	if IsExternal(&def) || strings.EqualFold(def.Options[OptHandoff], "off") {
+		return res, nil
+	}
+	grace := DefaultHandoffGrace
+	if g := def.Options[OptHandoffGrace]; g != "" {
+		d, err := catalog.ParseDuration(g)
+		if err != nil {
+			return res, fmt.Errorf("handoff %s: option %s: %w", table, OptHandoffGrace, err)
+		}
+		grace = d
+	}
+	l, err := s.lakeOf(ctx, &def)
+	if err != nil {
+		return res, fmt.Errorf("handoff %s: %w", table, err)
+	}
+	ls, _ := s.cat.Lake(table)
+	if ls.Pending != nil {
+		if ls, err = s.resolvePending(ctx, &def, l, ls); err != nil {
+			return res, fmt.Errorf("handoff %s: %w", table, err)
+		}
+		res.Repaired = true
+	}
+	res.Seq, res.Version = ls.Seq, ls.Version
+
+	// The segments of closed chunks, as the live set holds them now. Segments are
+	// only added or removed under compactMu (held) or by PublishFrozen, which only
+	// adds, so the chosen ones stay published until step 4.
+	cutoff := now.Add(-grace).UnixMicro()
+	gran := def.Granularity.Microseconds()
+	s.mu.Lock()
+	lt := s.mu.tables[table]
+	if lt == nil || lt.def.ID != def.ID {
+		s.mu.Unlock()
+		return res, fmt.Errorf("handoff %s: %w", table, ErrNoTable)
+	}
+	var refs []*segRef
+	for _, ref := range lt.segs {
+		if end := ref.meta.ChunkStart + gran; end <= cutoff && end > ref.meta.ChunkStart {
+			refs = append(refs, ref)
+			ref.refs++ // held until this call returns
+		}
+	}
+	s.mu.Unlock()
+	defer func() {
+		var dead []*segRef
+		s.mu.Lock()
+		for _, ref := range refs {
+			dead = s.unrefLocked(ref, dead)
+		}
+		s.mu.Unlock()
+		s.finalize(dead)
+	}()
+	if len(refs) == 0 {
+		return res, nil
+	}
+
+	// Step 1: the intent.
+	seq := ls.Seq + 1
+	ids := make([]string, len(refs))
+	for i, ref := range refs {
+		ids[i] = ref.meta.ID
+	}
+	intent := ls
+	intent.Pending = &catalog.Handoff{Seq: seq, Segments: ids}
+	if err := s.commitLake(def, nil, &intent, nil); err != nil {
+		return res, fmt.Errorf("handoff %s: record intent: %w", table, err)
+	}
+
+	// Step 2: the files.
+	snap, err := s.ensureLakeTable(ctx, &def, l)
+	if err != nil {
+		return res, fmt.Errorf("handoff %s: %w", table, err)
+	}
+	type chunkFiles struct {
+		ref   *segRef // the chunk's only segment, or nil
+		files []*lake.AddFile
+	}
+	var chunks []chunkFiles
+	var adds []*lake.AddFile
+	for i := 0; i < len(refs); {
+		j := i + 1
+		for j < len(refs) && refs[j].meta.ChunkStart == refs[i].meta.ChunkStart {
+			j++
+		}
+		srcs := make([]storage.Source, 0, j-i)
+		for _, ref := range refs[i:j] {
+			srcs = append(srcs, ref.reader)
+			res.Rows += ref.meta.Rows
+		}
+		files, err := s.writeLakeChunk(ctx, &def, snap, srcs)
+		if err != nil {
+			return res, fmt.Errorf("handoff %s: chunk %s: %w", table, time.UnixMicro(refs[i].meta.ChunkStart).UTC().Format(time.RFC3339), err)
+		}
+		cf := chunkFiles{files: files}
+		if j-i == 1 {
+			cf.ref = refs[i]
+		}
+		chunks = append(chunks, cf)
+		adds = append(adds, files...)
+		i = j
+	}
+	if s.knobs.AfterLakeFiles != nil {
+		if err := s.knobs.AfterLakeFiles(); err != nil {
+			return res, err
+		}
+	}
+
+	// Step 3: the Delta commit, idempotent by its txn.
+	acts := lake.AddActions(adds)
+	acts = append(acts, lake.Action{Txn: &lake.Txn{AppID: appID(&def), Version: int64(seq)}})
+	params := map[string]any{"mode": "Append", "strataHandoff": seq, "segments": len(refs)}
+	version, err := lake.Commit(ctx, l.tbl, snap.Version, acts, "WRITE", params)
+	if errors.Is(err, lake.ErrTxnAlreadyCommitted) {
+		// Only possible if another process shares this lake location and table id.
+		return res, fmt.Errorf("handoff %s: handoff %d is already in the Delta log at %s", table, seq, l.loc)
+	}
+	if err != nil {
+		return res, fmt.Errorf("handoff %s: commit to %s: %w", table, l.loc, err)
+	}
+	if s.knobs.AfterLakeCommit != nil {
+		if err := s.knobs.AfterLakeCommit(); err != nil {
+			return res, err
+		}
+	}
+
+	// Step 4: mark, and keep the single-segment chunks hot in the cache.
+	for _, cf := range chunks {
+		if cf.ref != nil && len(cf.files) == 1 && s.cache != nil {
+			// Best effort: without it the first read converts the file.
+			_ = s.cache.Adopt(l.loc, cf.files[0], cf.ref.path)
+		}
+	}
+	newSnap, err := l.tbl.SnapshotAt(ctx, version)
+	if err != nil {
+		return res, fmt.Errorf("handoff %s: read back version %d: %w", table, version, err)
+	}
+	done := catalog.LakeState{Version: version, Seq: seq}
+	if err := s.commitLake(def, refs, &done, newSnap); err != nil {
+		return res, fmt.Errorf("handoff %s: mark version %d: %w", table, version, err)
+	}
+	res.Seq, res.Version, res.Segments, res.Files = seq, version, len(refs), len(adds)
+	for _, a := range adds {
+		res.Bytes += a.Size
+	}
+	s.lakeStats.record(res)
+	return res, nil
+}
+
+// resolvePending finishes or forgets the handoff ls.Pending after a restart: if
+// the Delta log holds its txn, its segments leave the catalog at the newest Delta
+// version; otherwise the intent is dropped (its files, if any, are orphans for
+// VACUUM) and the segments are handed off again later.
+func (s *Store) resolvePending(ctx context.Context, def *catalog.TableDef, l *lakeLink, ls catalog.LakeState) (catalog.LakeState, error) {
+	p := ls.Pending
+	snap, err := l.tbl.Snapshot(ctx)
+	committed := false
+	switch {
+	case err == nil:
+		v, ok := snap.TxnVersion(appID(def))
+		committed = ok && v >= int64(p.Seq)
+	case errors.Is(err, lake.ErrNotExist):
+		// The Delta table was never created: nothing was committed.
+	default:
+		return ls, fmt.Errorf("resolve handoff %d: %w", p.Seq, err)
+	}
+	next := catalog.LakeState{Version: ls.Version, Seq: ls.Seq}
+	var remove []*segRef
+	if committed {
+		next = catalog.LakeState{Version: snap.Version, Seq: p.Seq}
+		want := make(map[string]bool, len(p.Segments))
+		for _, id := range p.Segments {
+			want[id] = true
+		}
+		s.mu.Lock()
+		if lt := s.mu.tables[def.Name]; lt != nil {
+			for _, ref := range lt.segs {
+				if want[ref.meta.ID] {
+					remove = append(remove, ref)
+				}
+			}
+		}
+		s.mu.Unlock()
+		if len(remove) != len(p.Segments) {
+			return ls, fmt.Errorf("resolve handoff %d: %d of its %d segments are in the catalog: %w", p.Seq, len(remove), len(p.Segments), storage.ErrCorrupt)
+		}
+	} else {
+		snap = nil
+	}
+	if err := s.commitLake(*def, remove, &next, snap); err != nil {
+		return ls, fmt.Errorf("resolve handoff %d: %w", p.Seq, err)
+	}
+	return next, nil
+}
+
+// commitLake publishes a new LakeState for def together with the removal of
+// remove; when snap is not nil the live table reads the lake at snap from then on.
+func (s *Store) commitLake(def catalog.TableDef, remove []*segRef, ls *catalog.LakeState, snap *lake.Snapshot) error {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	return s.publishLocked(def, catalog.Batch{Table: def.Name, Lake: ls}, nil, remove, func(lt *liveTable) {
+		lt.lakeVersion, lt.lakeSeq = ls.Version, ls.Seq
+		if snap != nil {
+			lt.lakeSnap = snap
+		}
+	})
+}
+
+// writeLakeChunk writes the rows of one chunk's segments as Parquet files of the
+// lake table at snap, one per date, and returns their add actions.
+func (s *Store) writeLakeChunk(ctx context.Context, def *catalog.TableDef, snap *lake.Snapshot, srcs []storage.Source) ([]*lake.AddFile, error) {
+	cols, err := readAll(&def.Schema, srcs)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := lakesrc.FromColumns(memory.DefaultAllocator, &def.Schema, cols)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	// The date partition column, from the time column (UTC).
+	b := array.NewDate32Builder(memory.DefaultAllocator)
+	defer b.Release()
+	b.Reserve(cols.Len)
+	for _, t := range cols.Cols[def.Schema.TimeColumn].Int64 {
+		b.UnsafeAppend(arrow.Date32(floorDiv(t, 86_400_000_000)))
+	}
+	dates := b.NewArray()
+	defer dates.Release()
+	fields := slices.Clone(rec.Schema().Fields())
+	arrs := slices.Clone(rec.Columns())
+	for i, f := range fields {
+		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone == "" {
+			// Written as Delta timestamp (see lakeSchema): the same microseconds, in UTC.
+			fields[i].Type = arrow.FixedWidthTypes.Timestamp_us
+			d := array.NewData(fields[i].Type, arrs[i].Len(), arrs[i].Data().Buffers(), nil, arrs[i].NullN(), arrs[i].Data().Offset())
+			arrs[i] = array.MakeFromData(d)
+			d.Release()
+			defer arrs[i].Release()
+		}
+	}
+	fields = append(fields, arrow.Field{Name: partitionColumn(&def.Schema), Type: arrow.FixedWidthTypes.Date32, Nullable: true})
+	arrs = append(arrs, dates)
+	full := array.NewRecordBatch(arrow.NewSchema(fields, nil), arrs, rec.NumRows())
+	defer full.Release()
+	return lake.WriteFiles(ctx, snap, []arrow.RecordBatch{full}, lake.WriteOptions{})
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// TimeTravel selects an older version of a table's lake: Version when
+// HasVersion, else the version current at Timestamp.
+type TimeTravel struct {
+	HasVersion bool
+	Version    int64
+	Timestamp  time.Time
+}
+
+// SnapshotAt returns a snapshot of table that reads only its lake, as it was at tt
+// (VERSION AS OF / TIMESTAMP AS OF). Rows not handed off yet are not in it.
+func (s *Store) SnapshotAt(ctx context.Context, table string, tt TimeTravel) (*Snapshot, error) {
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return nil, fmt.Errorf("snapshot %s: %w", table, ErrNoTable)
+	}
+	if ls, _ := s.cat.Lake(table); !IsExternal(&def) && ls.Seq == 0 {
+		return nil, fmt.Errorf("table %s: %w", table, ErrNoLake)
+	}
+	l, err := s.lakeOf(ctx, &def)
+	if err != nil {
+		return nil, err
+	}
+	var snap *lake.Snapshot
+	if tt.HasVersion {
+		snap, err = l.tbl.SnapshotAt(ctx, tt.Version)
+	} else {
+		snap, err = l.tbl.SnapshotAsOf(ctx, tt.Timestamp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", table, err)
+	}
+	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
+	if err := s.addLakeSources(ctx, sn, l, snap); err != nil {
+		sn.Release()
+		return nil, err
+	}
+	return sn, nil
+}
+
+// addLakeSources appends a source per file of snap to sn.
+func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, snap *lake.Snapshot) error {
+	if s.cache == nil {
+		return errors.New("store: no lake cache")
+	}
+	schema := &sn.Table.Schema
+	cols := make([]string, len(schema.Columns))
+	for i, c := range schema.Columns {
+		cols[i] = c.Name
+	}
+	if IsExternal(&sn.Table) && sn.Table.Options[OptTimeColumn] == "" {
+		cols[schema.TimeColumn] = "" // the hidden constant time column
+	}
+	for _, f := range snap.Files() {
+		src, err := s.cache.Source(ctx, l.loc, snap, f, schema, cols)
+		if err != nil {
+			return fmt.Errorf("table %s: %w", sn.Table.Name, err)
+		}
+		sn.lakeSrcs = append(sn.lakeSrcs, src)
+		sn.Sources = append(sn.Sources, src)
+	}
+	return nil
+}
+
+// LakeHistory returns the Delta log history of table, newest first (DESCRIBE HISTORY).
+func (s *Store) LakeHistory(ctx context.Context, table string, limit int) ([]lake.HistoryEntry, error) {
+	_, l, err := s.lakeFor(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	return lake.History(ctx, l.tbl, limit)
+}
+
+// lakeFor returns the definition and lake of table, ErrNoLake when it has none yet.
+func (s *Store) lakeFor(ctx context.Context, table string) (catalog.TableDef, *lakeLink, error) {
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return def, nil, fmt.Errorf("table %s: %w", table, ErrNoTable)
+	}
+	if ls, _ := s.cat.Lake(table); !IsExternal(&def) && ls.Seq == 0 && ls.Pending == nil {
+		return def, nil, fmt.Errorf("table %s: %w", table, ErrNoLake)
+	}
+	l, err := s.lakeOf(ctx, &def)
+	return def, l, err
+}
+
+// DefaultTargetFileSize is OPTIMIZE's default output file size.
+const DefaultTargetFileSize = 128 << 20
+
+// Optimize compacts the small files of table's lake (Delta OPTIMIZE: add/remove
+// pairs with dataChange = false), sorting each new file by sortBy when not
+// empty, and makes queries read the new version. External tables are refused.
+func (s *Store) Optimize(ctx context.Context, table string, targetFileSize int64, sortBy string) (lake.OptimizeResult, error) {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	def, l, err := s.lakeFor(ctx, table)
+	if err != nil {
+		return lake.OptimizeResult{Version: -1}, err
+	}
+	if IsExternal(&def) {
+		return lake.OptimizeResult{Version: -1}, fmt.Errorf("table %s is external: strata does not write it", table)
+	}
+	if targetFileSize <= 0 {
+		targetFileSize = DefaultTargetFileSize
+	}
+	res, err := lake.Optimize(ctx, l.tbl, targetFileSize, sortBy)
+	if err != nil || res.Version < 0 {
+		return res, err
+	}
+	snap, err := l.tbl.SnapshotAt(ctx, res.Version)
+	if err != nil {
+		return res, fmt.Errorf("optimize %s: read back version %d: %w", table, res.Version, err)
+	}
+	ls, _ := s.cat.Lake(table)
+	ls.Version = max(ls.Version, res.Version)
+	if err := s.commitLake(def, nil, &ls, snap); err != nil {
+		return res, fmt.Errorf("optimize %s: %w", table, err)
+	}
+	return res, nil
+}
+
+// Vacuum deletes lake files of table no longer referenced and older than retain
+// (Delta VACUUM; retain < 0: 7 days; shorter only with force).
+func (s *Store) Vacuum(ctx context.Context, table string, retain time.Duration, dryRun, force bool) ([]string, error) {
+	def, l, err := s.lakeFor(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	if IsExternal(&def) {
+		return nil, fmt.Errorf("table %s is external: strata does not write it", table)
+	}
+	return lake.Vacuum(ctx, l.tbl, retain, dryRun, force)
+}
+
+// CreateExternalTable registers the Delta table at path as table name, read-only.
+// timeColumn names its time column (a timestamp column); "" gives a hidden
+// constant one, so time functions see every row at the epoch.
+func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn string) (catalog.TableDef, error) {
+	fsys, loc, err := OpenLakeFS(ctx, path, s.opts.ObjStore)
+	if err != nil {
+		return catalog.TableDef{}, err
+	}
+	snap, err := lake.OpenTable(fsys, "").Snapshot(ctx)
+	if err != nil {
+		return catalog.TableDef{}, fmt.Errorf("external table %s at %s: %w", name, loc, err)
+	}
+	schema, _, err := lakesrc.TableSchema(snap, timeColumn)
+	if err != nil {
+		return catalog.TableDef{}, fmt.Errorf("external table %s at %s: %w", name, loc, err)
+	}
+	return s.CreateTable(catalog.TableDef{
+		Name:        name,
+		Schema:      *schema,
+		Granularity: 24 * time.Hour,
+		Options:     map[string]string{OptLakePath: path, OptExternal: "true", OptTimeColumn: timeColumn, OptHandoff: "off"},
+	})
+}
+
+// RunHandoff hands off every table's closed chunks every interval until ctx is
+// done, reporting failures to onErr (a failed handoff is retried next time).
+func (s *Store) RunHandoff(ctx context.Context, interval time.Duration, onErr func(table string, err error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for _, def := range s.Tables() {
+			if ctx.Err() != nil {
+				return
+			}
+			if _, err := s.Handoff(ctx, def.Name, time.Now()); err != nil && onErr != nil && ctx.Err() == nil && !errors.Is(err, ErrNoTable) {
+				onErr(def.Name, err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// removeDefaultLake deletes the lake folder of a dropped table that had no
+// lake_path (strata owned it); a lake_path the user gave is left alone.
+func (s *Store) removeDefaultLake(def catalog.TableDef) {
+	if def.Options[OptLakePath] != "" || IsExternal(&def) {
+		return
+	}
+	os.RemoveAll(s.defaultLakeDir(def.Name))
+}
+
+// LakeStats are counters of the cold tier since Open.
+type LakeStats struct {
+	Handoffs     int64
+	HandoffRows  int64
+	HandoffFiles int64
+	HandoffBytes int64
+	Cache        lakesrc.CacheStats
+}
+
+// LakeStats returns the cold tier's counters.
+func (s *Store) LakeStats() LakeStats {
+	st := s.lakeStats.get()
+	if s.cache != nil {
+		st.Cache = s.cache.Stats()
+	}
+	return st
+}

@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/lake"
+)
+
+var errCrash = errors.New("simulated crash")
+
+// farFuture closes every chunk.
+var farFuture = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// base is a fixed time in the past, on an hour boundary.
+var base = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC).UnixMicro()
+
+// spread gives row i a time over the chunks [base, base+hours).
+func spread(hours int) func(i int) int64 {
+	return func(i int) int64 { return base + int64(i%hours)*hour + int64(i)*1_000 }
+}
+
+func lakeState(t *testing.T, s *Store, table string) catalog.LakeState {
+	t.Helper()
+	ls, ok := s.Catalog().Lake(table)
+	if !ok {
+		t.Fatalf("no table %s", table)
+	}
+	return ls
+}
+
+// lakeRows counts the rows of the table's Delta log at its latest version,
+// independently of the store.
+func lakeRows(t *testing.T, dir, table string) (rows int64, version int64) {
+	t.Helper()
+	snap, err := lake.OpenTable(lake.LocalFS{Root: filepath.Join(dir, "lake", table)}, "").Snapshot(context.Background())
+	must(t, err)
+	n, err := snap.Count(context.Background())
+	must(t, err)
+	return n, snap.Version
+}
+
+func TestHandoffMovesClosedChunks(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	defer s.Close()
+	createT(t, s, "ev")
+	ctx := context.Background()
+	sch := testSchema()
+
+	old := makeRows(0, 3000, spread(5))
+	must(t, s.Append(ctx, "ev", toColumns(&sch, old)))
+	// Rows in the current hour stay hot: their chunk is not closed.
+	now := time.Now().UTC()
+	recent := makeRows(10_000, 200, func(i int) int64 { return now.UnixMicro() - int64(i) })
+	must(t, s.Append(ctx, "ev", toColumns(&sch, recent)))
+
+	res, err := s.Handoff(ctx, "ev", now)
+	must(t, err)
+	if res.Seq != 1 || res.Segments != 5 || res.Rows != 3000 || res.Files != 5 {
+		t.Fatalf("handoff = %+v, want seq 1, 5 segments, 3000 rows, 5 files", res)
+	}
+	if ls := lakeState(t, s, "ev"); ls.Seq != 1 || ls.Version != res.Version || ls.Pending != nil {
+		t.Fatalf("lake state %+v after %+v", ls, res)
+	}
+	if segs := s.Catalog().Segments("ev"); len(segs) != 1 {
+		t.Fatalf("%d segments left, want the current hour's 1", len(segs))
+	}
+	if n, v := lakeRows(t, dir, "ev"); n != 3000 || v != res.Version {
+		t.Fatalf("Delta log holds %d rows at version %d, want 3000 at %d", n, v, res.Version)
+	}
+	all := append(append([]row{}, old...), recent...)
+	checkRows(t, s, "ev", all)
+
+	// A second handoff with nothing closed does nothing.
+	res2, err := s.Handoff(ctx, "ev", now)
+	must(t, err)
+	if res2.Segments != 0 || res2.Seq != 1 {
+		t.Fatalf("second handoff = %+v", res2)
+	}
+
+	// Late rows for a handed-off chunk become a new segment, then a second handoff.
+	late := makeRows(20_000, 100, spread(2))
+	must(t, s.Append(ctx, "ev", toColumns(&sch, late)))
+	all = append(all, late...)
+	checkRows(t, s, "ev", all)
+	res3, err := s.Handoff(ctx, "ev", now)
+	must(t, err)
+	if res3.Seq != 2 || res3.Rows != 100 {
+		t.Fatalf("late handoff = %+v", res3)
+	}
+	checkRows(t, s, "ev", all)
+
+	// Reopen: the lake state and the rows survive; the cache is reused.
+	must(t, s.Close())
+	s = openT(t, dir)
+	defer s.Close()
+	checkRows(t, s, "ev", all)
+
+	// Time travel reads the lake only.
+	sn, err := s.SnapshotAt(ctx, "ev", TimeTravel{HasVersion: true, Version: res.Version})
+	must(t, err)
+	if got := readSnapshot(t, sn); len(got) != len(old) {
+		t.Fatalf("VERSION AS OF %d: %d rows, want %d", res.Version, len(got), len(old))
+	}
+	sn.Release()
+
+	// OPTIMIZE keeps every row; queries read the new version.
+	ores, err := s.Optimize(ctx, "ev", 0, "")
+	must(t, err)
+	if ores.Version < 0 || ores.FilesRemoved < 2 {
+		t.Fatalf("optimize = %+v", ores)
+	}
+	if ls := lakeState(t, s, "ev"); ls.Version != ores.Version {
+		t.Fatalf("lake version %d after OPTIMIZE to %d", ls.Version, ores.Version)
+	}
+	checkRows(t, s, "ev", all)
+	if _, err := s.Vacuum(ctx, "ev", 0, false, false); !errors.Is(err, lake.ErrRetentionTooShort) {
+		t.Fatalf("VACUUM RETAIN 0 without force: %v", err)
+	}
+
+	// DROP TABLE removes the lake folder strata owns.
+	must(t, s.DropTable("ev"))
+	if _, err := os.Stat(filepath.Join(dir, "lake", "ev")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lake folder after DROP: %v", err)
+	}
+}
+
+// TestHandoffCrash stops a handoff at each step, as a crash would, reopens the
+// store and checks that every row is counted once, in the store and in the log.
+func TestHandoffCrash(t *testing.T) {
+	for _, point := range []string{"after-files", "after-commit"} {
+		t.Run(point, func(t *testing.T) {
+			dir := t.TempDir()
+			var knobs Knobs
+			crash := func() error { return errCrash }
+			if point == "after-files" {
+				knobs.AfterLakeFiles = crash
+			} else {
+				knobs.AfterLakeCommit = crash
+			}
+			s, err := Open(dir, Options{Knobs: knobs})
+			must(t, err)
+			createT(t, s, "ev")
+			ctx := context.Background()
+			sch := testSchema()
+			rows := makeRows(0, 2000, spread(3))
+			must(t, s.Append(ctx, "ev", toColumns(&sch, rows)))
+			if _, err := s.Handoff(ctx, "ev", farFuture); !errors.Is(err, errCrash) {
+				t.Fatalf("handoff: %v, want the crash", err)
+			}
+			// Before the restart queries are already exact.
+			checkRows(t, s, "ev", rows)
+			if ls := lakeState(t, s, "ev"); ls.Pending == nil || ls.Pending.Seq != 1 {
+				t.Fatalf("lake state after the crash: %+v", ls)
+			}
+			must(t, s.Close())
+
+			s = openT(t, dir)
+			defer s.Close()
+			checkRows(t, s, "ev", rows)
+			res, err := s.Handoff(ctx, "ev", farFuture)
+			must(t, err)
+			if !res.Repaired {
+				t.Fatalf("handoff after restart did not repair: %+v", res)
+			}
+			checkRows(t, s, "ev", rows)
+			if segs := s.Catalog().Segments("ev"); len(segs) != 0 {
+				t.Fatalf("%d segments left after the repaired handoff", len(segs))
+			}
+			if n, _ := lakeRows(t, dir, "ev"); n != int64(len(rows)) {
+				t.Fatalf("Delta log holds %d rows, want %d", n, len(rows))
+			}
+			ls := lakeState(t, s, "ev")
+			switch point {
+			case "after-files": // not committed: handed off again as handoff 1
+				if ls.Seq != 1 || res.Segments != 3 {
+					t.Fatalf("lake state %+v, handoff %+v", ls, res)
+				}
+				// The first attempt's files are orphans VACUUM finds.
+				orphans, err := s.Vacuum(ctx, "ev", time.Nanosecond, true, true)
+				must(t, err)
+				if len(orphans) != 3 {
+					t.Fatalf("VACUUM DRY RUN lists %v, want the 3 orphan files", orphans)
+				}
+			case "after-commit": // committed: only marked
+				if ls.Seq != 1 || res.Segments != 0 {
+					t.Fatalf("lake state %+v, handoff %+v", ls, res)
+				}
+			}
+		})
+	}
+}
+
+// TestHandoffConcurrentQueries counts rows in snapshots taken while appends,
+// handoffs and OPTIMIZE run: every snapshot sees exactly the rows appended
+// before it, whichever tier holds them.
+func TestHandoffConcurrentQueries(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	defer s.Close()
+	createT(t, s, "ev")
+	ctx := context.Background()
+	sch := testSchema()
+	var appended atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	wg.Add(1)
+	go func() { // the reader
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			lo := appended.Load()
+			sn, err := s.Snapshot("ev")
+			if err != nil {
+				failed.Store(err)
+				return
+			}
+			var n int64
+			for _, src := range sn.Sources {
+				n += int64(src.NumRows())
+			}
+			sn.Release()
+			hi := appended.Load()
+			if n < lo || n > hi {
+				failed.Store(errors.New("snapshot row count outside the appended range"))
+				t.Errorf("snapshot holds %d rows, appended %d..%d", n, lo, hi)
+				return
+			}
+		}
+	}()
+	for round := 0; round < 12; round++ {
+		rows := makeRows(int64(round)*500, 500, spread(3))
+		must(t, s.Append(ctx, "ev", toColumns(&sch, rows)))
+		appended.Add(500)
+		if _, err := s.Handoff(ctx, "ev", farFuture); err != nil {
+			t.Fatal(err)
+		}
+		if round%4 == 3 {
+			if _, err := s.Optimize(ctx, "ev", 0, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := lakeRows(t, dir, "ev"); n != appended.Load() {
+		t.Fatalf("lake holds %d rows, appended %d", n, appended.Load())
+	}
+}
+
+// TestHandoffTimestampWithoutZone hands off a table whose time column is SQL
+// timestamp (no zone): the lake stores Delta timestamp, the values come back equal.
+func TestHandoffTimestampWithoutZone(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	defer s.Close()
+	sch := testSchema()
+	sch.Columns[1].SQLType = "timestamp"
+	_, err := s.CreateTable(catalog.TableDef{Name: "ntz", Schema: sch})
+	must(t, err)
+	ctx := context.Background()
+	rows := makeRows(0, 500, spread(2))
+	must(t, s.Append(ctx, "ntz", toColumns(&sch, rows)))
+	if _, err := s.Handoff(ctx, "ntz", farFuture); err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, s, "ntz", rows)
+	if n, _ := lakeRows(t, dir, "ntz"); n != 500 {
+		t.Fatalf("lake holds %d rows", n)
+	}
+}
