@@ -175,7 +175,7 @@ type HandoffResult struct {
 	Rows     int64
 	Files    int
 	Bytes    int64 // Parquet bytes written
-	Repaired bool   // a pending handoff from before a restart was resolved
+	Repaired bool  // a pending handoff from before a restart was resolved
 }
 
 // Handoff moves the segments of table whose time chunk ended before now minus the

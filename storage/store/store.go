@@ -26,10 +26,10 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
-	"context"
 	"path/filepath"
 	"slices"
 	"strconv"
