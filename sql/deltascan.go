@@ -2,7 +2,6 @@ package sql
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -73,51 +72,11 @@ func (b *binder) deltaScan(rf *pg.RangeFunction) (engine.Plan, *scope, error) {
 	return s, sc, nil
 }
 
-// lakeFS adapts an object store to the lake reader's FS.
-type lakeFS struct{ s objstore.Store }
-
-func (f lakeFS) wrap(err error) error {
-	if errors.Is(err, objstore.ErrNotExist) {
-		return fmt.Errorf("%w: %v", lake.ErrNotExist, err)
-	}
-	return err
-}
-func (f lakeFS) Get(ctx context.Context, key string) ([]byte, error) {
-	b, err := f.s.Get(ctx, key)
-	return b, f.wrap(err)
-}
-func (f lakeFS) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
-	b, err := f.s.GetRange(ctx, key, off, n)
-	return b, f.wrap(err)
-}
-func (f lakeFS) List(ctx context.Context, prefix string) ([]lake.ObjectInfo, error) {
-	return f.convert(f.s.List(ctx, prefix))
-}
-func (f lakeFS) ListFrom(ctx context.Context, prefix, startAfter string) ([]lake.ObjectInfo, error) {
-	return f.convert(f.s.ListFrom(ctx, prefix, startAfter))
-}
-func (f lakeFS) convert(in []objstore.ObjectInfo, err error) ([]lake.ObjectInfo, error) {
-	if err != nil {
-		return nil, f.wrap(err)
-	}
-	out := make([]lake.ObjectInfo, len(in))
-	for i, o := range in {
-		out[i] = lake.ObjectInfo{Key: o.Key, Size: o.Size, ModTime: o.ModTime}
-	}
-	return out, nil
-}
-
 // openDelta opens the Delta table at path and returns its latest snapshot.
 func openDelta(ctx context.Context, path string) (*lake.Snapshot, error) {
-	var fsys lake.FS
-	if strings.HasPrefix(path, "s3://") {
-		st, err := objstore.Open(ctx, path, objstore.Options{})
-		if err != nil {
-			return nil, err
-		}
-		fsys = lakeFS{st}
-	} else {
-		fsys = lake.LocalFS{Root: strings.TrimPrefix(path, "file://")}
+	fsys, _, err := lake.OpenLocation(ctx, path, objstore.Options{})
+	if err != nil {
+		return nil, err
 	}
 	return lake.OpenTable(fsys, "").Snapshot(ctx)
 }

@@ -91,7 +91,7 @@ func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, e
 	if path == "" {
 		path = s.defaultLakeDir(def.Name)
 	}
-	fsys, loc, err := OpenLakeFS(ctx, path, s.opts.ObjStore)
+	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", def.Name, err)
 	}
@@ -582,7 +582,7 @@ func (s *Store) Vacuum(ctx context.Context, table string, retain time.Duration, 
 // timeColumn names its time column (a timestamp column); "" gives a hidden
 // constant one, so time functions see every row at the epoch.
 func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn string) (catalog.TableDef, error) {
-	fsys, loc, err := OpenLakeFS(ctx, path, s.opts.ObjStore)
+	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
 	if err != nil {
 		return catalog.TableDef{}, err
 	}

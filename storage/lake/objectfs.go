@@ -1,4 +1,4 @@
-package store
+package lake
 
 import (
 	"context"
@@ -7,21 +7,20 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/objstore"
 )
 
-// OpenLakeFS opens the Delta table location path: "s3://bucket/prefix" through
+// OpenLocation opens the Delta table location path: "s3://bucket/prefix" through
 // objstore (opts give endpoint and credentials), anything else ("file:///dir" or a
-// plain folder) as a local folder. It returns the writable FS rooted at the table
-// and the location's canonical name (the key of cached files).
-func OpenLakeFS(ctx context.Context, path string, opts objstore.Options) (lake.WFS, string, error) {
+// plain folder) as a LocalFS. It returns the writable FS rooted at the table and
+// the location's canonical name ("s3://bucket/prefix" or "file:///abs/dir").
+func OpenLocation(ctx context.Context, path string, opts objstore.Options) (WFS, string, error) {
 	if strings.HasPrefix(path, "s3://") {
 		st, err := objstore.Open(ctx, path, opts)
 		if err != nil {
 			return nil, "", err
 		}
-		return objectFS{st}, strings.TrimRight(path, "/"), nil
+		return ObjectFS(st), strings.TrimRight(path, "/"), nil
 	}
 	if strings.Contains(path, "://") && !strings.HasPrefix(path, "file://") {
 		return nil, "", fmt.Errorf("lake path %q: only s3:// and local folders are supported", path)
@@ -30,23 +29,23 @@ func OpenLakeFS(ctx context.Context, path string, opts objstore.Options) (lake.W
 	if err != nil {
 		return nil, "", fmt.Errorf("lake path %q: %w", path, err)
 	}
-	return lake.LocalFS{Root: dir}, "file://" + filepath.ToSlash(dir), nil
+	return LocalFS{Root: dir}, "file://" + filepath.ToSlash(dir), nil
 }
 
-// objectFS adapts an object store to the lake's writable FS, translating the
-// store's missing-key and key-exists errors into the lake's.
-type objectFS struct{ s objstore.Store }
+// ObjectFS adapts an object store to a writable FS, translating the store's
+// missing-key and key-exists errors into ErrNotExist and ErrExists.
+func ObjectFS(s objstore.Store) WFS { return objectFS{s} }
 
-var _ lake.WFS = objectFS{}
+type objectFS struct{ s objstore.Store }
 
 func (f objectFS) wrap(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, objstore.ErrNotExist):
-		return fmt.Errorf("%w: %v", lake.ErrNotExist, err)
+		return fmt.Errorf("%w: %w", ErrNotExist, err)
 	case errors.Is(err, objstore.ErrExists):
-		return fmt.Errorf("%w: %v", lake.ErrExists, err)
+		return fmt.Errorf("%w: %w", ErrExists, err)
 	}
 	return err
 }
@@ -61,21 +60,21 @@ func (f objectFS) GetRange(ctx context.Context, key string, off, n int64) ([]byt
 	return b, f.wrap(err)
 }
 
-func (f objectFS) List(ctx context.Context, prefix string) ([]lake.ObjectInfo, error) {
+func (f objectFS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	return f.convert(f.s.List(ctx, prefix))
 }
 
-func (f objectFS) ListFrom(ctx context.Context, prefix, startAfter string) ([]lake.ObjectInfo, error) {
+func (f objectFS) ListFrom(ctx context.Context, prefix, startAfter string) ([]ObjectInfo, error) {
 	return f.convert(f.s.ListFrom(ctx, prefix, startAfter))
 }
 
-func (f objectFS) convert(in []objstore.ObjectInfo, err error) ([]lake.ObjectInfo, error) {
+func (f objectFS) convert(in []objstore.ObjectInfo, err error) ([]ObjectInfo, error) {
 	if err != nil {
 		return nil, f.wrap(err)
 	}
-	out := make([]lake.ObjectInfo, len(in))
+	out := make([]ObjectInfo, len(in))
 	for i, o := range in {
-		out[i] = lake.ObjectInfo{Key: o.Key, Size: o.Size, ModTime: o.ModTime}
+		out[i] = ObjectInfo{Key: o.Key, Size: o.Size, ModTime: o.ModTime}
 	}
 	return out, nil
 }
