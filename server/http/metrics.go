@@ -89,6 +89,29 @@ var (
 	descCatalogVersion = prometheus.NewDesc("strata_catalog_commits_total",
 		"Catalog batches committed (the catalog's version).", nil, nil)
 	descConns = prometheus.NewDesc("strata_connections", "Open PostgreSQL client connections.", nil, nil)
+
+	descLakeVersion = prometheus.NewDesc("strata_lake_version",
+		"Delta Lake version a table's queries read.", []string{"table"}, nil)
+	descLakeFiles = prometheus.NewDesc("strata_lake_files",
+		"Data files in the Delta Lake version a table's queries read.", []string{"table"}, nil)
+	descHandoffs = prometheus.NewDesc("strata_handoffs_total",
+		"Handoffs of closed time chunks to Delta Lake committed since start.", nil, nil)
+	descHandoffRows = prometheus.NewDesc("strata_handoff_rows_total",
+		"Rows handed off to Delta Lake since start.", nil, nil)
+	descHandoffBytes = prometheus.NewDesc("strata_handoff_bytes_total",
+		"Parquet bytes written by handoffs since start.", nil, nil)
+	descHandoffSeconds = prometheus.NewDesc("strata_handoff_seconds_total",
+		"Time spent in committed handoffs since start.", nil, nil)
+	descLakeCacheBytes = prometheus.NewDesc("strata_lake_cache_bytes",
+		"Bytes of lake files materialized as local segments.", nil, nil)
+	descLakeCacheEntries = prometheus.NewDesc("strata_lake_cache_entries",
+		"Lake files materialized as local segments.", nil, nil)
+	descLakeCacheHits = prometheus.NewDesc("strata_lake_cache_hits_total",
+		"Lake file loads served from the local cache.", nil, nil)
+	descLakeCacheMisses = prometheus.NewDesc("strata_lake_cache_misses_total",
+		"Lake files converted into the local cache.", nil, nil)
+	descLakeCacheEvictions = prometheus.NewDesc("strata_lake_cache_evictions_total",
+		"Lake cache entries deleted to stay under the size limit.", nil, nil)
 )
 
 // scrapeCollector reads the store, ingestion and connection state at scrape time.
@@ -101,7 +124,9 @@ type scrapeCollector struct {
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset,
 		descIngestRunning, descPersists, descPersistSeconds, descHeadRows, descHeadBytes, descSegments, descTables,
-		descCatalogVersion, descConns} {
+		descCatalogVersion, descConns, descLakeVersion, descLakeFiles, descHandoffs, descHandoffRows, descHandoffBytes,
+		descHandoffSeconds, descLakeCacheBytes, descLakeCacheEntries, descLakeCacheHits, descLakeCacheMisses,
+		descLakeCacheEvictions} {
 		ch <- d
 	}
 }
@@ -130,7 +155,21 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descHeadRows, float64(rows), def.Name)
 		gauge(descHeadBytes, float64(bytes), def.Name)
 		gauge(descSegments, float64(len(st.Catalog().Segments(def.Name))), def.Name)
+		if v, files, ok := st.LakeInfo(def.Name); ok {
+			gauge(descLakeVersion, float64(v), def.Name)
+			gauge(descLakeFiles, float64(files), def.Name)
+		}
 	}
+	ls := st.LakeStats()
+	counter(descHandoffs, float64(ls.Handoffs))
+	counter(descHandoffRows, float64(ls.HandoffRows))
+	counter(descHandoffBytes, float64(ls.HandoffBytes))
+	counter(descHandoffSeconds, ls.HandoffSeconds)
+	gauge(descLakeCacheBytes, float64(ls.Cache.Bytes))
+	gauge(descLakeCacheEntries, float64(ls.Cache.Entries))
+	counter(descLakeCacheHits, float64(ls.Cache.Hits))
+	counter(descLakeCacheMisses, float64(ls.Cache.Misses))
+	counter(descLakeCacheEvictions, float64(ls.Cache.Evictions))
 	if c.src.Ingest == nil {
 		return
 	}

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -59,6 +60,20 @@ func TestMetrics(t *testing.T) {
 		cols.Cols[1].Int64 = append(cols.Cols[1].Int64, int64(i))
 	}
 	cols.Len = 3
+	// Five rows persisted and handed off to the lake, three left in the head.
+	if err := st.Append(context.Background(), "t", cols); err != nil {
+		t.Fatal(err)
+	}
+	cols2 := storage.NewColumns(cols.Schema, 2)
+	cols2.Cols[0].Int64 = []int64{1_700_000_000_000_010, 1_700_000_000_000_011}
+	cols2.Cols[1].Int64 = []int64{10, 11}
+	cols2.Len = 2
+	if err := st.Append(context.Background(), "t", cols2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Handoff(context.Background(), "t", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.AppendHead("t", cols); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +91,10 @@ func TestMetrics(t *testing.T) {
 		`strata_statement_duration_seconds_count 3`,
 		`strata_head_rows{table="t"} 3`,
 		`strata_segments{table="t"} 0`,
+		`strata_handoffs_total 1`,
+		`strata_handoff_rows_total 5`,
+		`strata_lake_version{table="t"} 1`,
+		`strata_lake_files{table="t"} 1`,
 		`strata_tables 1`,
 		`strata_connections 2`,
 		`go_goroutines`,

@@ -176,6 +176,7 @@ type HandoffResult struct {
 	Files    int
 	Bytes    int64 // Parquet bytes written
 	Repaired bool  // a pending handoff from before a restart was resolved
+	Duration time.Duration
 }
 
 // Handoff moves the segments of table whose time chunk ended before now minus the
@@ -185,6 +186,7 @@ type HandoffResult struct {
 func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (HandoffResult, error) {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
+	start := time.Now()
 	var res HandoffResult
 	def, ok := s.cat.Table(table)
 	if !ok {
@@ -334,6 +336,7 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	for _, a := range adds {
 		res.Bytes += a.Size
 	}
+	res.Duration = time.Since(start)
 	s.lakeStats.record(res)
 	return res, nil
 }
@@ -633,13 +636,27 @@ func (s *Store) removeDefaultLake(def catalog.TableDef) {
 	os.RemoveAll(s.defaultLakeDir(def.Name))
 }
 
+// LakeInfo returns the Delta version a table's queries read and its number of
+// data files, without IO; ok is false before the first handoff or when that
+// version has not been loaded yet.
+func (s *Store) LakeInfo(table string) (version int64, files int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lt := s.mu.tables[table]
+	if lt == nil || lt.lakeSnap == nil || lt.lakeSnap.Version != lt.lakeVersion {
+		return 0, 0, false
+	}
+	return lt.lakeSnap.Version, len(lt.lakeSnap.Files()), true
+}
+
 // LakeStats are counters of the cold tier since Open.
 type LakeStats struct {
-	Handoffs     int64
-	HandoffRows  int64
-	HandoffFiles int64
-	HandoffBytes int64
-	Cache        lakesrc.CacheStats
+	Handoffs       int64
+	HandoffSeconds float64
+	HandoffRows    int64
+	HandoffFiles   int64
+	HandoffBytes   int64
+	Cache          lakesrc.CacheStats
 }
 
 // LakeStats returns the cold tier's counters.

@@ -137,6 +137,7 @@ func (c *lakeCounters) record(r HandoffResult) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.st.Handoffs++
+	c.st.HandoffSeconds += r.Duration.Seconds()
 	c.st.HandoffRows += r.Rows
 	c.st.HandoffFiles += int64(r.Files)
 	c.st.HandoffBytes += r.Bytes
