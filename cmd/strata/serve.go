@@ -30,6 +30,7 @@ type serveFlags struct {
 	// cold tier
 	handoffEvery time.Duration
 	lakeCache    byteSize
+	retention    time.Duration
 	s3           objstore.Options
 	// demo only
 	events     int
@@ -57,6 +58,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.StringVar(&f.kafka, "kafka-brokers", "", "Kafka brokers (host:port,...) for tables created WITH (kafka_topic = ...) that name no kafka_brokers")
 	fs.DurationVar(&f.handoffEvery, "handoff-interval", 30*time.Second, "how often closed time chunks are handed to each table's Delta Lake table (0: never)")
 	fs.Var(&f.lakeCache, "lake-cache", "size limit of the local cache of lake files materialized as segments")
+	fs.DurationVar(&f.retention, "local-retention", store.DefaultLocalRetention, "how long local copies of lake files (handed-off segments, materialized lake files) are kept after their last use")
 	fs.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// lake paths (default: AWS_ENDPOINT_URL or AWS)")
 	fs.StringVar(&f.s3.Region, "s3-region", "", "S3 region (default: AWS_REGION, then us-east-1)")
 	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "path-style S3 addressing (most S3-compatible servers need it)")
@@ -75,7 +77,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return err
 	}
-	st, err := store.Open(f.dataDir, store.Options{ObjStore: f.s3, LakeCacheBytes: int64(f.lakeCache)})
+	st, err := store.Open(f.dataDir, store.Options{ObjStore: f.s3, LakeCacheBytes: int64(f.lakeCache), LocalRetention: f.retention})
 	if err != nil {
 		return fmt.Errorf("open data dir %s: %w", f.dataDir, err)
 	}

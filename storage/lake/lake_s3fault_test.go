@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,38 +20,21 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/objstore/s3fault"
 )
 
-// startVersitygw starts a private versitygw with one bucket; it skips without the
-// binary, and fails instead under CI=true (the storage/objstore convention).
+// startVersitygw starts a private versitygw with one bucket (s3fault.NeedVersitygw:
+// skipped without the binary, failed under CI=true).
 func startVersitygw(t *testing.T, bucket string) *s3fault.Versitygw {
 	t.Helper()
-	bin, err := s3fault.FindVersitygw()
-	if err != nil {
-		t.Fatalf("versitygw: %v", err)
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but versitygw is not installed: %s", s3fault.VersitygwInstall)
-		}
-		t.Skip("install versitygw: " + s3fault.VersitygwInstall)
-	}
-	srv, err := s3fault.StartVersitygw(bin)
-	if err != nil {
-		t.Fatalf("versitygw: %v", err)
-	}
-	t.Cleanup(srv.Close)
-	st := openS3(t, srv.Endpoint, bucket, objstore.Options{})
+	srv := s3fault.NeedVersitygw(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := st.(*objstore.S3).Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket: %v", err)
+	if err := srv.CreateBucket(ctx, bucket); err != nil {
+		t.Fatal(err)
 	}
 	return srv
 }

@@ -52,6 +52,7 @@ type entry struct {
 	busy chan struct{}
 	bad  bool // a read found the file corrupt: delete it once unused
 	elem *list.Element
+	used time.Time // when the last holder let go (file time after a restart)
 }
 
 // CacheStats are counters for metrics.
@@ -103,7 +104,7 @@ func OpenCache(dir string, maxBytes int64) (*Cache, error) {
 		if err != nil {
 			continue
 		}
-		fs = append(fs, found{&entry{name: name, path: p, ready: true, size: info.Bytes}, st.ModTime()})
+		fs = append(fs, found{&entry{name: name, path: p, ready: true, size: info.Bytes, used: st.ModTime()}, st.ModTime()})
 	}
 	sort.Slice(fs, func(i, j int) bool { return fs[i].mtime.Before(fs[j].mtime) })
 	for _, f := range fs {
@@ -201,7 +202,29 @@ func (c *Cache) release(e *entry) {
 		return
 	}
 	e.elem = c.lru.PushFront(e)
+	e.used = time.Now()
 	c.evict()
+}
+
+// EvictIdle deletes the files no Source holds that were last used before cutoff
+// (the retention of local copies of lake files) and returns how many it deleted.
+func (c *Cache) EvictIdle(cutoff time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for c.lru.Len() > 0 {
+		e := c.lru.Back().Value.(*entry)
+		if !e.used.Before(cutoff) {
+			break
+		}
+		c.lru.Remove(c.lru.Back())
+		e.elem = nil
+		c.dropFile(e)
+		delete(c.entries, e.name)
+		c.evicts++
+		n++
+	}
+	return n
 }
 
 // dropFile deletes e's file. REQUIRES: c.mu held, e.ready, no reader open on it.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
@@ -369,5 +370,37 @@ func TestSchemaMismatch(t *testing.T) {
 	wrong[i] = "region"
 	if _, err := c.Source(context.Background(), tt.location, tt.snap, f, schema, wrong); err == nil {
 		t.Fatal("a column reading another Delta column was accepted")
+	}
+}
+
+// TestEvictIdle: files unused since the cutoff go, held and recently used ones stay.
+func TestEvictIdle(t *testing.T) {
+	tt, _, schema, deltaCols := splitTable(t, 13, 900, 300)
+	files := tt.snap.Files()
+	dir := t.TempDir()
+	c, err := OpenCache(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(i int) bool { return slices.Contains(cacheFiles(t, dir), entryName(tt.location, files[i], schema)) }
+	load := func(i int) *Source {
+		s := mustSource(t, c, tt, files[i], schema, deltaCols)
+		mustLoad(t, s)
+		return s
+	}
+	load(0).Close()
+	held := load(1)
+	cutoff := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	load(2).Close()
+	if n := c.EvictIdle(cutoff); n != 1 {
+		t.Fatalf("EvictIdle deleted %d files, want 1", n)
+	}
+	if has(0) || !has(1) || !has(2) {
+		t.Fatalf("after EvictIdle: %v (want 0 gone, 1 held, 2 recent)", cacheFiles(t, dir))
+	}
+	held.Close()
+	if n := c.EvictIdle(time.Now().Add(time.Hour)); n != 2 || len(cacheFiles(t, dir)) != 0 {
+		t.Fatalf("EvictIdle(all) deleted %d, left %v", n, cacheFiles(t, dir))
 	}
 }

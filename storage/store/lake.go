@@ -606,11 +606,19 @@ func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn 
 }
 
 // RunHandoff hands off every table's closed chunks every interval until ctx is
-// done, reporting failures to onErr (a failed handoff is retried next time).
+// done, reporting failures to onErr (a failed handoff is retried next time), and
+// deletes local copies of lake files unused for longer than the local retention.
 func (s *Store) RunHandoff(ctx context.Context, interval time.Duration, onErr func(table string, err error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	retention := s.opts.LocalRetention
+	if retention == 0 {
+		retention = DefaultLocalRetention
+	}
 	for {
+		if retention > 0 {
+			s.cache.EvictIdle(time.Now().Add(-retention))
+		}
 		for _, def := range s.Tables() {
 			if ctx.Err() != nil {
 				return

@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
@@ -113,9 +114,17 @@ type Options struct {
 	// LakeCacheBytes bounds the local cache of lake files materialized as
 	// segments; 0 means DefaultLakeCacheBytes, < 0 unlimited.
 	LakeCacheBytes int64
+	// LocalRetention is how long the local copy of a lake file (a handed-off
+	// segment, or a lake file a query materialized) is kept after its last use;
+	// RunHandoff deletes older ones. 0 means DefaultLocalRetention, < 0 forever
+	// (the size limit still applies).
+	LocalRetention time.Duration
 	// Knobs are test hooks.
 	Knobs Knobs
 }
+
+// DefaultLocalRetention is the default Options.LocalRetention.
+const DefaultLocalRetention = 7 * 24 * time.Hour
 
 // DefaultLakeCacheBytes is the default size limit of the lake file cache.
 const DefaultLakeCacheBytes = 16 << 30

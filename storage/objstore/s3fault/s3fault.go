@@ -51,30 +51,27 @@ import (
 // Config chooses which requests fail and how. The shares are probabilities in
 // [0, 1] per eligible request; their sum must not exceed 1.
 type Config struct {
-	Seed      int64
-	Fail5xx   float64       // answer 500 or 503 (even odds) without forwarding
-	FailAfter float64       // forward, then answer 500 whatever the server said
-	Delay     float64       // sleep DelayFor, then forward (unless the client left)
-	// StallAfter: forward, then hold the answer DelayFor before sending it (unless
-	// the client left).
-	StallAfter float64
-	DelayFor   time.Duration // how long a delayed request sleeps or a stalled answer waits
+	Seed       int64
+	Fail5xx    float64       // answer 500 or 503 (even odds) without forwarding
+	FailAfter  float64       // forward, then answer 500 whatever the server said
+	Delay      float64       // sleep DelayFor, then forward (unless the client left)
+	StallAfter float64       // forward, then hold the answer DelayFor (unless the client left)
+	DelayFor   time.Duration // how long a delay sleeps or a stall holds the answer
 	// Only selects the eligible requests; nil means all. It must not read the body.
 	Only func(*http.Request) bool
 }
 
 // Counts are the requests seen and the failures injected, by kind.
 type Counts struct {
-	Requests  int64 // every request received
-	Eligible  int64 // requests Only accepted (all when Only is nil)
-	Fail500   int64 // Fail5xx answered 500
-	Fail503   int64 // Fail5xx answered 503
-	FailAfter int64 // forwarded, then answered 500
-	Delayed   int64 // slept before forwarding
-	// StallAfter counts requests forwarded whose answer was then held.
-	StallAfter int64
-	// Abandoned counts delays and stalls the client (leaving) or Close ended early:
-	// a delayed request is then not forwarded, a stalled answer not sent.
+	Requests   int64 // every request received
+	Eligible   int64 // requests Only accepted (all when Only is nil)
+	Fail500    int64 // Fail5xx answered 500
+	Fail503    int64 // Fail5xx answered 503
+	FailAfter  int64 // forwarded, then answered 500
+	Delayed    int64 // slept before forwarding
+	StallAfter int64 // forwarded, then the answer held
+	// Abandoned counts delays and stalls that the client (leaving) or Close ended
+	// early: the delayed request is then not forwarded, the stalled answer not sent.
 	Abandoned int64
 	ProxyErr  int64 // real forwarding failures (answered 502)
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,9 +56,10 @@ func do(t *testing.T, c *http.Client, method, url, body string) (int, string, er
 	return resp.StatusCode, string(b), nil
 }
 
-// TestKinds forces each kind with a share of 1 and checks what the client got and
-// what reached the server.
+// TestKinds forces each kind with a share of 1 and checks what the client got, what
+// reached the server and, for delays and stalls, that each request waited DelayFor.
 func TestKinds(t *testing.T) {
+	const wait = 30 * time.Millisecond
 	cases := []struct {
 		name       string
 		cfg        Config
@@ -68,7 +70,8 @@ func TestKinds(t *testing.T) {
 		{"none", Config{}, []int{200}, true, func(c Counts) int64 { return c.Requests - c.Injected() }},
 		{"5xx", Config{Fail5xx: 1}, []int{500, 503}, false, func(c Counts) int64 { return c.Fail500 + c.Fail503 }},
 		{"after", Config{FailAfter: 1}, []int{500}, true, func(c Counts) int64 { return c.FailAfter }},
-		{"delay", Config{Delay: 1, DelayFor: 30 * time.Millisecond}, []int{200}, true, func(c Counts) int64 { return c.Delayed }},
+		{"delay", Config{Delay: 1, DelayFor: wait}, []int{200}, true, func(c Counts) int64 { return c.Delayed }},
+		{"stall-after", Config{StallAfter: 1, DelayFor: wait}, []int{200}, true, func(c Counts) int64 { return c.StallAfter }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,6 +79,7 @@ func TestKinds(t *testing.T) {
 			p := New(b.srv.URL, tc.cfg)
 			defer p.Close()
 			const n = 20
+			start := time.Now()
 			for i := range n {
 				st, body, err := do(t, http.DefaultClient, "PUT", p.URL()+"/bucket/k", "x")
 				if err != nil {
@@ -94,6 +98,9 @@ func TestKinds(t *testing.T) {
 				if st >= 500 && !strings.Contains(body, "<Code>") {
 					t.Fatalf("request %d: %d without an S3 error document: %q", i, st, body)
 				}
+			}
+			if d := time.Since(start); d < n*tc.cfg.DelayFor {
+				t.Errorf("%d requests took %v, want at least %v", n, d, n*tc.cfg.DelayFor)
 			}
 			got := len(b.seen())
 			if tc.forwarded && got != n || !tc.forwarded && got != 0 {
@@ -143,10 +150,10 @@ func TestSharesAndSeed(t *testing.T) {
 	b, _ := run(cfg)
 	cfg.Seed = 8
 	c, _ := run(cfg)
-	if !equalInts(a, b) {
+	if !slices.Equal(a, b) {
 		t.Errorf("same seed gave different faults")
 	}
-	if equalInts(a, c) {
+	if slices.Equal(a, c) {
 		t.Errorf("seeds 7 and 8 gave the same faults")
 	}
 	// Binomial(1000, p): 5 standard deviations is about 0.05 for p = 0.1.
@@ -175,18 +182,6 @@ func TestSharesAndSeed(t *testing.T) {
 	}
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // TestOnly: ineligible requests pass untouched and take no draw.
 func TestOnly(t *testing.T) {
 	b := newBackend(t)
@@ -203,44 +198,69 @@ func TestOnly(t *testing.T) {
 	}
 }
 
-// TestDelayAbandoned: a client that times out during the delay never reaches the
-// server, and Close ends pending delays at once.
-func TestDelayAbandoned(t *testing.T) {
-	b := newBackend(t)
-	p := New(b.srv.URL, Config{Delay: 1, DelayFor: 10 * time.Second})
-	c := &http.Client{Timeout: 100 * time.Millisecond}
-	if _, _, err := do(t, c, "PUT", p.URL()+"/k", "v"); err == nil {
-		t.Fatal("request through a 10s delay did not time out")
+// TestWaitAbandoned: a client that times out during a delay never reaches the
+// server, one that times out during a stall does (its write lands) but gets no
+// answer; and Close ends pending waits at once, answering a 5xx.
+func TestWaitAbandoned(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		// forwarded: a request reaches the server before its wait.
+		forwarded bool
+	}{
+		{"delay", Config{Delay: 1, DelayFor: 10 * time.Second}, false},
+		{"stall-after", Config{StallAfter: 1, DelayFor: 10 * time.Second}, true},
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for p.Counts().Abandoned == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := len(b.seen()); n != 0 || p.Counts().Abandoned != 1 {
-		t.Errorf("abandoned request: backend saw %d, counts %v", n, p.Counts())
-	}
-	// A pending delay with a patient client: Close must not wait 10 s.
-	type result struct {
-		status int
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		st, _, err := do(t, http.DefaultClient, "GET", p.URL()+"/k", "")
-		done <- result{st, err}
-	}()
-	for p.Counts().Delayed < 2 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	start := time.Now()
-	p.Close()
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Close took %v with a pending delay", d)
-	}
-	if r := <-done; r.err == nil && r.status < 500 {
-		t.Errorf("request pending at Close got %d, want a 5xx or an error", r.status)
-	}
-	if n := len(b.seen()); n != 0 {
-		t.Errorf("backend saw %d requests", n)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t)
+			p := New(b.srv.URL, tc.cfg)
+			wantSeen := func(requests int) int {
+				if tc.forwarded {
+					return requests
+				}
+				return 0
+			}
+			c := &http.Client{Timeout: 100 * time.Millisecond}
+			if _, _, err := do(t, c, "PUT", p.URL()+"/k", "v"); err == nil {
+				t.Fatal("request through a 10s wait did not time out")
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for p.Counts().Abandoned == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if n := len(b.seen()); n != wantSeen(1) || p.Counts().Abandoned != 1 {
+				t.Errorf("abandoned request: backend saw %d, want %d; counts %v", n, wantSeen(1), p.Counts())
+			}
+			// A pending wait with a patient client: Close must not wait 10 s.
+			type result struct {
+				status int
+				err    error
+			}
+			done := make(chan result, 1)
+			go func() {
+				st, _, err := do(t, http.DefaultClient, "GET", p.URL()+"/k", "")
+				done <- result{st, err}
+			}()
+			for p.Counts().Injected() < 2 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if tc.forwarded { // the stall starts once the server answered
+				for len(b.seen()) < 2 && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			start := time.Now()
+			p.Close()
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("Close took %v with a pending wait", d)
+			}
+			if r := <-done; r.err == nil && r.status < 500 {
+				t.Errorf("request pending at Close got %d, want a 5xx or an error", r.status)
+			}
+			if n := len(b.seen()); n != wantSeen(2) {
+				t.Errorf("backend saw %d requests, want %d", n, wantSeen(2))
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package s3fault
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -8,7 +9,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Credentials every Versitygw started here accepts.
@@ -148,4 +154,40 @@ func (v *Versitygw) Close() {
 	v.logFile.Close()
 	os.RemoveAll(v.dataDir)
 	os.Remove(v.logFile.Name())
+}
+
+// NeedVersitygw starts a private versitygw for a test and stops it when the test
+// ends. Without the binary it skips the test, or fails it under CI=true.
+func NeedVersitygw(t testing.TB) *Versitygw {
+	t.Helper()
+	bin, err := FindVersitygw()
+	if err != nil {
+		t.Fatalf("versitygw: %v", err)
+	}
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but versitygw is not installed: %s", VersitygwInstall)
+		}
+		t.Skip("install versitygw: " + VersitygwInstall)
+	}
+	v, err := StartVersitygw(bin)
+	if err != nil {
+		t.Fatalf("versitygw: %v", err)
+	}
+	t.Cleanup(v.Close)
+	return v
+}
+
+// CreateBucket creates bucket on v (path-style, with the Versitygw* credentials).
+func (v *Versitygw) CreateBucket(ctx context.Context, bucket string) error {
+	cl := s3.New(s3.Options{
+		BaseEndpoint: aws.String(v.Endpoint),
+		Region:       VersitygwRegion,
+		Credentials:  credentials.NewStaticCredentialsProvider(VersitygwAccess, VersitygwSecret, ""),
+		UsePathStyle: true,
+	})
+	if _, err := cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		return fmt.Errorf("create bucket %s on %s: %w", bucket, v.Endpoint, err)
+	}
+	return nil
 }
