@@ -50,12 +50,16 @@ func explain(p Plan, depth int, out *[]string) {
 		}
 		line = fmt.Sprintf("Scan %s columns=[%s] time=[%s, %s]", n.Table, strings.Join(cols, ", "),
 			timeText(sc.tmin, true), timeText(sc.tmax, false))
+		if n.AsOf != nil {
+			line += " asof=" + n.AsOf.String()
+		}
 		if n.Filter != nil {
 			line += " filter=" + n.Filter.String()
 		}
 		var byTime, byStats int
 		for _, src := range n.Sources {
-			switch sc.prune(src) {
+			r, _ := sc.prune(src, false) // metadata only: never an error
+			switch r {
 			case prunedByTime:
 				byTime++
 			case prunedByStats:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/stratadb/strata/storage"
 )
@@ -140,6 +141,25 @@ type Scan struct {
 	TimeMax int64
 	Filter  Expr // nil: no filter
 	Out     []Field
+	// AsOf, when set, reads the table's Delta Lake history instead of its current
+	// data (VERSION AS OF / TIMESTAMP AS OF): the SQL layer takes the snapshot.
+	AsOf *AsOf
+}
+
+// AsOf selects an older version of a table's lake: Version when HasVersion, else
+// the newest version committed at or before Time (µs since the epoch, UTC).
+type AsOf struct {
+	HasVersion bool
+	Version    int64
+	Time       int64
+}
+
+// String renders a for EXPLAIN: "version 3" or "2026-11-20 12:00:00+00".
+func (a *AsOf) String() string {
+	if a.HasVersion {
+		return "version " + strconv.FormatInt(a.Version, 10)
+	}
+	return string(appendTimestamp(nil, a.Time, true))
 }
 
 // Filter keeps rows where Cond is true.

@@ -132,6 +132,14 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 			}
 			def.Granularity = g
 		default:
+			// The cold tier's options (lakeverbs.go) are checked here, so a bad value
+			// fails CREATE TABLE rather than every later handoff.
+			if v, ok, err := checkLakeOption(name, val); ok {
+				if err != nil {
+					return def, posErr(err, d.Location)
+				}
+				val = v
+			}
 			if def.Options == nil {
 				def.Options = map[string]string{}
 			}
@@ -335,6 +343,9 @@ func (b *binder) setStmt(vs *pg.VariableSetStmt) (*bound, []engine.Field, error)
 	// Validate now, so a bad SET fails at Prepare too.
 	if err := checkSetting(name, value); err != nil {
 		return nil, nil, err
+	}
+	if _, ok := parseBoolSetting(value); name == settingVacuumCheck && !ok {
+		return nil, nil, engine.Errorf(engine.CodeInvalidParameter, "parameter %q requires a Boolean value", name)
 	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 		if err := s.set(name, value); err != nil {

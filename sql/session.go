@@ -73,12 +73,20 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 	if st, ok, err := s.ingestStatement(query); ok || err != nil {
 		return st, err
 	}
-	tree, err := pg.Parse(query)
-	if err != nil && copyFormatJSON.MatchString(query) {
+	// The lake verbs (lakeverbs.go): bound here, or time-travel clauses blanked out.
+	pp, err := preparse(query)
+	if err != nil {
+		return nil, err
+	}
+	if pp.verb != nil {
+		return &Statement{Query: query, Fields: pp.fields, impl: pp.verb}, nil
+	}
+	tree, err := pg.Parse(pp.sql)
+	if err != nil && copyFormatJSON.MatchString(pp.sql) {
 		// PostgreSQL 16+ grammar reads FORMAT JSON as a JSON format clause, so
 		// COPY ... (FORMAT json) is a syntax error there; strata accepts it as
 		// FORMAT 'json'.
-		if t2, err2 := pg.Parse(copyFormatJSON.ReplaceAllString(query, "${1}'json'")); err2 == nil {
+		if t2, err2 := pg.Parse(copyFormatJSON.ReplaceAllString(pp.sql, "${1}'json'")); err2 == nil {
 			tree, err = t2, nil
 		}
 	}
@@ -95,6 +103,12 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 	}
 	b := &binder{db: s.db, user: s.User, database: s.Database}
 	b.params = append(b.params, paramTypes...)
+	if err := b.bindTimeTravel(tree.Stmts[0].Stmt, pp.travel); err != nil {
+		return nil, err
+	}
+	if err := b.checkWritable(tree.Stmts[0].Stmt); err != nil {
+		return nil, err
+	}
 	bd, fields, err := b.statement(tree.Stmts[0].Stmt)
 	if err != nil {
 		return nil, err
@@ -187,6 +201,8 @@ func (b *binder) statement(n *pg.Node) (*bound, []engine.Field, error) {
 		return nil, nil, engine.Unsupported("ALTER TABLE")
 	case *pg.Node_TruncateStmt:
 		return nil, nil, engine.Unsupported("TRUNCATE")
+	case *pg.Node_VacuumStmt:
+		return b.vacuumStmt(x.VacuumStmt)
 	}
 	name := fmt.Sprintf("%T", n.Node)
 	name = strings.TrimPrefix(strings.TrimPrefix(name, "*pg_query.Node_"), "*")
@@ -247,9 +263,14 @@ func (s *Session) optimizer() *opt.Optimizer {
 	return opt.New(disabled...)
 }
 
-// plan binds parameters, optimizes and attaches snapshots; the caller must release
-// the snapshots.
+// plan is planContext without a context.
 func (s *Session) plan(p engine.Plan, params []engine.Value, now time.Time) (engine.Plan, []*store.Snapshot, error) {
+	return s.planContext(context.Background(), p, params, now)
+}
+
+// planContext binds parameters, optimizes and attaches snapshots (the lake at the
+// Scan's AsOf for time travel); the caller must release the snapshots.
+func (s *Session) planContext(ctx context.Context, p engine.Plan, params []engine.Value, now time.Time) (engine.Plan, []*store.Snapshot, error) {
 	p, err := s.bindParams(p, params)
 	if err != nil {
 		return nil, nil, err
@@ -264,7 +285,7 @@ func (s *Session) plan(p engine.Plan, params []engine.Value, now time.Time) (eng
 			return n, nil
 		}
 		if path, ok := strings.CutPrefix(sc.Table, deltaScanPrefix); ok {
-			srcs, err := deltaSources(context.Background(), path, sc.Schema)
+			srcs, err := deltaSources(ctx, path, sc.Schema)
 			if err != nil {
 				return nil, err
 			}
@@ -272,8 +293,18 @@ func (s *Session) plan(p engine.Plan, params []engine.Value, now time.Time) (eng
 			c.Sources = srcs
 			return &c, nil
 		}
-		sn, err := s.db.store.Snapshot(sc.Table)
+		var sn *store.Snapshot
+		var err error
+		if sc.AsOf != nil {
+			sn, err = s.snapshotAsOf(ctx, sc)
+		} else {
+			sn, err = s.db.store.SnapshotContext(ctx, sc.Table)
+		}
 		if err != nil {
+			var ee *engine.Error
+			if errors.As(err, &ee) {
+				return nil, err
+			}
 			if errors.Is(err, store.ErrNoTable) {
 				return nil, engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", sc.Table)
 			}
@@ -339,11 +370,12 @@ func parseTimeout(v string) (time.Duration, error) {
 func (s *Session) query(ctx context.Context, p engine.Plan, params []engine.Value) (*Result, error) {
 	now := time.Now()
 	fields := p.Fields()
-	p, snaps, err := s.plan(p, params, now)
+	ctx, cancel := s.withTimeout(ctx)
+	p, snaps, err := s.planContext(ctx, p, params, now)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	ctx, cancel := s.withTimeout(ctx)
 	rows, err := engine.Execute(ctx, p, s.execOptions(now))
 	if err != nil {
 		cancel()
