@@ -32,6 +32,11 @@ type binder struct {
 	// lastOrigins is set by selectStmt, as its last step, to its output fields'
 	// origins (nil when none is a plain table column).
 	lastOrigins []ColumnOrigin
+	// travel holds the time-travel clauses the pre-parser took out of the
+	// statement, by the location of their table reference; fromItem attaches each
+	// to its table's Scan and deletes it, so any left over after binding followed
+	// something that is not a table.
+	travel map[int32]*engine.AsOf
 }
 
 type cte struct {
@@ -178,6 +183,9 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		}
 		if rv.Schemaname == "" {
 			if c := b.lookupCTE(rv.Relname); c != nil {
+				if b.travel[rv.Location] != nil {
+					return nil, nil, posErr(engine.Unsupported("time travel on a WITH query"), rv.Location)
+				}
 				sc := b.subScope(c.plan, c.names, qual, rv.Alias)
 				sc.rolled = c.rolled
 				return c.plan, sc, nil
@@ -199,6 +207,13 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 			return nil, nil, err
 		}
 		s := scanOf(def)
+		if a := b.travel[rv.Location]; a != nil {
+			if def.Options[rollup.Option] != "" {
+				return nil, nil, posErr(engine.Unsupported("time travel on a rollup table"), rv.Location)
+			}
+			s.AsOf = a
+			delete(b.travel, rv.Location)
+		}
 		names := make([]string, len(s.Out))
 		for i, f := range s.Out {
 			names[i] = f.Name
@@ -206,6 +221,9 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		sc := b.subScope(s, names, qual, rv.Alias)
 		if err := markRollup(sc, def); err != nil {
 			return nil, nil, err
+		}
+		if hiddenTime(def) {
+			sc.cols[def.Schema.TimeColumn].hidden = true
 		}
 		for n, i := range visibleColumns(def) {
 			sc.cols[i].origin = ColumnOrigin{TableOID: uint32(tableOID(def)), Column: int16(n + 1)}

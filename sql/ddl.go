@@ -344,9 +344,6 @@ func (b *binder) setStmt(vs *pg.VariableSetStmt) (*bound, []engine.Field, error)
 	if err := checkSetting(name, value); err != nil {
 		return nil, nil, err
 	}
-	if _, ok := parseBoolSetting(value); name == settingVacuumCheck && !ok {
-		return nil, nil, engine.Errorf(engine.CodeInvalidParameter, "parameter %q requires a Boolean value", name)
-	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 		if err := s.set(name, value); err != nil {
 			return nil, err

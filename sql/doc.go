@@ -17,6 +17,9 @@
 //	ingest.go        Kafka-fed tables: start/stop with CREATE/DROP, ALTER TABLE ... PAUSE|RESUME
 //	                 INGEST (recognised before the parser), strata_ingest_status
 //	rollup.go        rollup tables: hidden columns, aggregates rewritten to read them
+//	lakeverbs.go     Delta Lake verbs: the pre-parser (VERSION/TIMESTAMP AS OF, DESCRIBE
+//	                 HISTORY, OPTIMIZE, VACUUM ... RETAIN, CREATE EXTERNAL TABLE)
+//	deltascan.go     delta_scan('path'): any Delta table, read-only
 //	opt/             optimizer rules, one per file, each can be disabled by name
 //	internal/slt     the .slt runner (testdata/*.slt), also against a real PostgreSQL
 //

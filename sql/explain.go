@@ -34,7 +34,7 @@ func (b *binder) explain(ex *pg.ExplainStmt) (*bound, []engine.Field, error) {
 	}
 	fields := []engine.Field{{Name: "QUERY PLAN", Type: engine.Text}}
 	return &bound{run: func(ctx context.Context, s *Session, params []engine.Value) (*Result, error) {
-		op, snaps, err := s.plan(p, params, time.Now())
+		op, snaps, err := s.plan(ctx, p, params, time.Now())
 		if err != nil {
 			return nil, err
 		}

@@ -218,7 +218,7 @@ func (s *Session) insertValues(ctx context.Context, def catalog.TableDef, target
 
 func (s *Session) insertSelect(ctx context.Context, def catalog.TableDef, targets []int, p engine.Plan, params []engine.Value) (*Result, error) {
 	now := time.Now()
-	op, snaps, err := s.plan(p, params, now)
+	op, snaps, err := s.plan(ctx, p, params, now)
 	if err != nil {
 		return nil, err
 	}

@@ -5,18 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
-	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -35,8 +35,8 @@ import (
 // verb. A time-travel clause is blanked out of the SQL handed to pg_query (replaced
 // by as many spaces, so every position PostgreSQL reports still points into the
 // client's text) and remembered by the byte offset of its table reference, which
-// is the RangeVar's Location in the parse tree. Before binding, each such RangeVar
-// is bound to a Scan carrying engine.AsOf (bindTimeTravel), and Session.plan takes
+// is the RangeVar's Location in the parse tree. The binder attaches each clause to
+// the Scan of that RangeVar (engine.Scan.AsOf, in fromItem), and Session.plan takes
 // store.SnapshotAt for it: the lake alone, at that version, without the rows not
 // handed off yet.
 //
@@ -857,116 +857,15 @@ func checkLakeOption(name, val string) (string, bool, *engine.Error) {
 	return "", false, nil
 }
 
-// bindTimeTravel binds every table reference of stmt that has a time-travel
-// clause: its RangeVar is renamed to a private CTE, registered in b, whose plan is
-// a Scan of the table with AsOf set (aliased as the table, so names resolve as
-// before).
-func (b *binder) bindTimeTravel(stmt *pg.Node, travel map[int32]*engine.AsOf) error {
+// unusedTimeTravel reports a time-travel clause no table reference took (the
+// binder deletes those it attaches to a Scan).
+func unusedTimeTravel(travel map[int32]*engine.AsOf) error {
 	if len(travel) == 0 {
 		return nil
 	}
-	level := map[string]*cte{}
-	cteNames := map[string]bool{}
-	walkAST(stmt.ProtoReflect(), func(m protoreflect.Message) bool {
-		if c, ok := m.Interface().(*pg.CommonTableExpr); ok {
-			cteNames[c.Ctename] = true
-		}
-		return true
-	})
-	var firstErr error
-	walkAST(stmt.ProtoReflect(), func(m protoreflect.Message) bool {
-		if firstErr != nil {
-			return false
-		}
-		rv, ok := m.Interface().(*pg.RangeVar)
-		if !ok {
-			return true
-		}
-		asOf, ok := travel[rv.Location]
-		if !ok {
-			return true
-		}
-		if _, done := level[timeTravelName(rv.Location)]; done {
-			return false
-		}
-		if rv.Schemaname == "" && cteNames[rv.Relname] {
-			firstErr = posErr(engine.Unsupported("time travel on a WITH query"), rv.Location)
-			return false
-		}
-		def, err := b.table(rv)
-		if err != nil {
-			firstErr = err
-			return false
-		}
-		if def.Options[rollup.Option] != "" {
-			firstErr = posErr(engine.Unsupported("time travel on a rollup table"), rv.Location)
-			return false
-		}
-		sc := scanOf(def)
-		a := *asOf
-		sc.AsOf = &a
-		var plan engine.Plan = sc
-		names := make([]string, 0, len(sc.Out))
-		var exprs []engine.Expr
-		for i, f := range sc.Out {
-			if i == def.Schema.TimeColumn && store.IsExternal(&def) && def.Options[store.OptTimeColumn] == "" {
-				continue // the hidden constant time column of an external table
-			}
-			names = append(names, f.Name)
-			exprs = append(exprs, &engine.ColRef{Index: i, T: f.Type, Name: f.Name})
-		}
-		if len(names) < len(sc.Out) {
-			plan = &engine.Project{Input: sc, Exprs: exprs, Names: names}
-		}
-		key := timeTravelName(rv.Location)
-		level[key] = &cte{plan: plan, names: names}
-		if rv.Alias == nil {
-			rv.Alias = &pg.Alias{Aliasname: rv.Relname}
-		}
-		rv.Relname, rv.Schemaname = key, ""
-		return false
-	})
-	if firstErr != nil {
-		return firstErr
-	}
-	locs := make([]int32, 0, len(travel))
-	for loc := range travel {
-		if _, ok := level[timeTravelName(loc)]; !ok {
-			locs = append(locs, loc)
-		}
-	}
-	if len(locs) > 0 {
-		sort.Slice(locs, func(i, j int) bool { return locs[i] < locs[j] })
-		return posErr(engine.Errorf(engine.CodeSyntaxError, "VERSION AS OF and TIMESTAMP AS OF apply to a table in FROM"), locs[0])
-	}
-	b.ctes = append(b.ctes, level)
-	return nil
+	locs := slices.Sorted(maps.Keys(travel))
+	return posErr(engine.Errorf(engine.CodeSyntaxError, "VERSION AS OF and TIMESTAMP AS OF apply to a table in FROM"), locs[0])
 }
-
-// walkAST calls fn for m and, while fn returns true for a node, its descendants.
-func walkAST(m protoreflect.Message, fn func(protoreflect.Message) bool) {
-	if !fn(m) {
-		return
-	}
-	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
-		}
-		if fd.IsList() {
-			l := val.List()
-			for i := 0; i < l.Len(); i++ {
-				walkAST(l.Get(i).Message(), fn)
-			}
-		} else if !fd.IsMap() {
-			walkAST(val.Message(), fn)
-		}
-		return true
-	})
-}
-
-// timeTravelName is the private CTE name of the time-travel reference at loc; a
-// NUL byte cannot occur in an SQL identifier, so it never meets a user name.
-func timeTravelName(loc int32) string { return "\x00asof:" + strconv.Itoa(int(loc)) }
 
 // checkWritable refuses INSERT and COPY FROM into an external Delta table.
 func (b *binder) checkWritable(stmt *pg.Node) error {

@@ -10,6 +10,7 @@ import (
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
+	"github.com/stratadb/strata/storage/store"
 )
 
 // The pg_catalog relations clients read to browse a server, built from the store's
@@ -134,12 +135,18 @@ var typeLens = map[string]int64{"timestamptz": 8, "timestamp": 8, "smallint": 2,
 func visibleColumns(def catalog.TableDef) []int {
 	var out []int
 	for i, c := range def.Schema.Columns {
-		if def.Options[rollup.Option] != "" && rollup.IsHidden(c.Name) {
+		if def.Options[rollup.Option] != "" && rollup.IsHidden(c.Name) || i == def.Schema.TimeColumn && hiddenTime(def) {
 			continue
 		}
 		out = append(out, i)
 	}
 	return out
+}
+
+// hiddenTime reports whether def's time column is the hidden constant one of an
+// external Delta table created without a time_column.
+func hiddenTime(def catalog.TableDef) bool {
+	return store.IsExternal(&def) && def.Options[store.OptTimeColumn] == ""
 }
 
 // pgCatalog binds a pg_catalog relation; ok is false when rv names none (or a

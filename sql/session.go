@@ -103,14 +103,15 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 	}
 	b := &binder{db: s.db, user: s.User, database: s.Database}
 	b.params = append(b.params, paramTypes...)
-	if err := b.bindTimeTravel(tree.Stmts[0].Stmt, pp.travel); err != nil {
-		return nil, err
-	}
+	b.travel = pp.travel
 	if err := b.checkWritable(tree.Stmts[0].Stmt); err != nil {
 		return nil, err
 	}
 	bd, fields, err := b.statement(tree.Stmts[0].Stmt)
 	if err != nil {
+		return nil, err
+	}
+	if err := unusedTimeTravel(b.travel); err != nil {
 		return nil, err
 	}
 	for i, t := range b.params {
@@ -263,14 +264,9 @@ func (s *Session) optimizer() *opt.Optimizer {
 	return opt.New(disabled...)
 }
 
-// plan is planContext without a context.
-func (s *Session) plan(p engine.Plan, params []engine.Value, now time.Time) (engine.Plan, []*store.Snapshot, error) {
-	return s.planContext(context.Background(), p, params, now)
-}
-
-// planContext binds parameters, optimizes and attaches snapshots (the lake at the
+// plan binds parameters, optimizes and attaches snapshots (the lake at the
 // Scan's AsOf for time travel); the caller must release the snapshots.
-func (s *Session) planContext(ctx context.Context, p engine.Plan, params []engine.Value, now time.Time) (engine.Plan, []*store.Snapshot, error) {
+func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value, now time.Time) (engine.Plan, []*store.Snapshot, error) {
 	p, err := s.bindParams(p, params)
 	if err != nil {
 		return nil, nil, err
@@ -371,7 +367,7 @@ func (s *Session) query(ctx context.Context, p engine.Plan, params []engine.Valu
 	now := time.Now()
 	fields := p.Fields()
 	ctx, cancel := s.withTimeout(ctx)
-	p, snaps, err := s.planContext(ctx, p, params, now)
+	p, snaps, err := s.plan(ctx, p, params, now)
 	if err != nil {
 		cancel()
 		return nil, err

@@ -27,6 +27,7 @@ var knownSettings = map[string]settingDef{
 	"extra_float_digits":                  {"extra_float_digits", "1"},
 	"search_path":                         {"search_path", `"$user", public`},
 	"statement_timeout":                   {"statement_timeout", "0"},
+	settingVacuumCheck:                    {settingVacuumCheck, "on"},
 	"lock_timeout":                        {"lock_timeout", "0"},
 	"idle_in_transaction_session_timeout": {"idle_in_transaction_session_timeout", "0"},
 	"standard_conforming_strings":         {"standard_conforming_strings", "on"},
@@ -112,6 +113,10 @@ func checkSetting(name, value string) error {
 	case "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout":
 		if _, err := parseTimeout(value); err != nil {
 			return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: %q", name, value)
+		}
+	case settingVacuumCheck:
+		if _, ok := parseBoolSetting(value); !ok {
+			return engine.Errorf(engine.CodeInvalidParameter, "parameter %q requires a Boolean value", name)
 		}
 	case "datestyle":
 		if !strings.Contains(strings.ToUpper(value), "ISO") {

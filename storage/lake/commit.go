@@ -279,6 +279,19 @@ func History(ctx context.Context, t *Table, limit int) ([]HistoryEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The timestamps time travel uses (TIMESTAMP AS OF), so that a time read
+	// from the history selects that version, as in Delta.
+	var first int64 = -1
+	var ts []int64
+	if l.maxCommit >= 0 {
+		latest, err := t.snapshotAt(ctx, l, l.maxCommit, nil)
+		if err != nil {
+			return nil, err
+		}
+		if first, ts, err = t.commitTimestamps(ctx, l, latest); err != nil {
+			return nil, err
+		}
+	}
 	versions := make([]int64, 0, len(l.commits))
 	for v := range l.commits {
 		versions = append(versions, v)
@@ -323,9 +336,12 @@ func History(ctx context.Context, t *Table, limit int) ([]HistoryEntry, error) {
 					}
 				}
 			}
-			if f.InCommitTimestamp != nil {
+			switch {
+			case first >= 0 && v >= first && v-first < int64(len(ts)):
+				h.Timestamp = time.UnixMilli(ts[v-first])
+			case f.InCommitTimestamp != nil:
 				h.Timestamp = time.UnixMilli(*f.InCommitTimestamp)
-			} else if f.Timestamp != nil {
+			case f.Timestamp != nil:
 				h.Timestamp = time.UnixMilli(*f.Timestamp)
 			}
 			h.Operation, h.OperationParameters = f.Operation, f.OperationParameters

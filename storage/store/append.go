@@ -35,6 +35,9 @@ func (s *Store) AppendWithOffsets(ctx context.Context, table string, cols *stora
 	if !ok {
 		return fmt.Errorf("append to %s: %w", table, ErrNoTable)
 	}
+	if IsExternal(&def) {
+		return fmt.Errorf("append to %s: %w", table, ErrExternal)
+	}
 	if err := storage.CheckColumns(&def.Schema, cols); err != nil {
 		return fmt.Errorf("append to %s: %w", table, err)
 	}
@@ -101,6 +104,9 @@ func (s *Store) Begin(table string) (*Txn, error) {
 	def, ok := s.cat.Table(table)
 	if !ok {
 		return nil, fmt.Errorf("append to %s: %w", table, ErrNoTable)
+	}
+	if IsExternal(&def) {
+		return nil, fmt.Errorf("append to %s: %w", table, ErrExternal)
 	}
 	return &Txn{s: s, def: def}, nil
 }

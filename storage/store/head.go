@@ -38,6 +38,10 @@ func (s *Store) AppendHead(table string, cols *storage.Columns) error {
 		s.mu.Unlock()
 		return fmt.Errorf("append to %s: %w", table, ErrNoTable)
 	}
+	if IsExternal(&lt.def) {
+		s.mu.Unlock()
+		return fmt.Errorf("append to %s: %w", table, ErrExternal)
+	}
 	h := lt.headLocked()
 	s.mu.Unlock()
 	if err := h.Append(cols); err != nil { // Append checks cols against the schema

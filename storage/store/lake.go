@@ -58,6 +58,9 @@ const (
 // expected before the chunk is handed off.
 const DefaultHandoffGrace = 10 * time.Minute
 
+// ErrExternal is returned for writes to an external Delta table.
+var ErrExternal = errors.New("table is an external Delta table (read-only)")
+
 // ErrNoLake is returned for lake operations on a table that has no Delta table yet.
 var ErrNoLake = errors.New("table has no lake versions yet")
 

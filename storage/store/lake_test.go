@@ -285,3 +285,52 @@ func TestHandoffTimestampWithoutZone(t *testing.T) {
 		t.Fatalf("lake holds %d rows", n)
 	}
 }
+
+// TestExternalTable reads a Delta table written elsewhere and refuses writes to it.
+func TestExternalTable(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	defer s.Close()
+	ctx := context.Background()
+	// Build a Delta table with the store itself, in a table that is then dropped
+	// with its lake moved aside first.
+	src := createT(t, s, "src")
+	sch := testSchema()
+	rows := makeRows(0, 700, spread(3))
+	must(t, s.Append(ctx, "src", toColumns(&sch, rows)))
+	_, err := s.Handoff(ctx, "src", farFuture)
+	must(t, err)
+	ext := filepath.Join(t.TempDir(), "ext")
+	must(t, os.Rename(filepath.Join(dir, "lake", src.Name), ext))
+	must(t, s.DropTable("src"))
+
+	def, err := s.CreateExternalTable(ctx, "ext", ext, "ts")
+	must(t, err)
+	if !IsExternal(&def) || def.Schema.Columns[def.Schema.TimeColumn].Name != "ts" {
+		t.Fatalf("external table %+v", def)
+	}
+	sn, err := s.Snapshot("ext")
+	must(t, err)
+	var n int
+	for _, src := range sn.Sources {
+		n += src.NumRows()
+	}
+	sn.Release()
+	if n != len(rows) {
+		t.Fatalf("external table holds %d rows, want %d", n, len(rows))
+	}
+	if err := s.Append(ctx, "ext", toColumns(&def.Schema, nil)); !errors.Is(err, ErrExternal) {
+		t.Fatalf("append to an external table: %v", err)
+	}
+	if err := s.AppendHead("ext", toColumns(&def.Schema, rows[:1])); !errors.Is(err, ErrExternal) {
+		t.Fatalf("head append to an external table: %v", err)
+	}
+	if _, err := s.Begin("ext"); !errors.Is(err, ErrExternal) {
+		t.Fatalf("txn on an external table: %v", err)
+	}
+	// DROP leaves the Delta table alone.
+	must(t, s.DropTable("ext"))
+	if _, err := os.Stat(filepath.Join(ext, "_delta_log")); err != nil {
+		t.Fatalf("external Delta table after DROP: %v", err)
+	}
+}
