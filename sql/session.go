@@ -281,12 +281,13 @@ func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value
 			return n, nil
 		}
 		if path, ok := strings.CutPrefix(sc.Table, deltaScanPrefix); ok {
-			srcs, err := deltaSources(ctx, path, sc.Schema)
+			sn, err := deltaSnapshot(ctx, s.db.store, path, sc.Schema)
 			if err != nil {
 				return nil, err
 			}
+			snaps = append(snaps, sn)
 			c := *sc
-			c.Sources = srcs
+			c.Sources = sn.Sources
 			return &c, nil
 		}
 		var sn *store.Snapshot

@@ -62,16 +62,33 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 // an error naming the column. deltaCols[i] is the Delta column read for schema
 // column i ("" for __time).
 func TableSchema(snap *lake.Snapshot, timeColumn string) (schema *storage.Schema, deltaCols []string, err error) {
+	schema, deltaCols, _, err = tableSchema(snap, timeColumn, false)
+	return schema, deltaCols, err
+}
+
+// ReadableSchema is TableSchema that leaves out the columns of types strata cannot
+// read (binary, nested, void) instead of refusing the table, and names them in
+// skipped. The time column cannot be left out.
+func ReadableSchema(snap *lake.Snapshot, timeColumn string) (schema *storage.Schema, deltaCols, skipped []string, err error) {
+	return tableSchema(snap, timeColumn, true)
+}
+
+func tableSchema(snap *lake.Snapshot, timeColumn string, skip bool) (schema *storage.Schema, deltaCols, skipped []string, err error) {
 	schema = &storage.Schema{TimeColumn: -1}
 	for i := range snap.Schema.Fields {
 		f := &snap.Schema.Fields[i]
+		isTime := timeColumn != "" && strings.EqualFold(f.Name, timeColumn)
 		c, err := columnFor(f)
-		if err != nil {
-			return nil, nil, fmt.Errorf("delta table schema: %w", err)
+		if err != nil && skip && !isTime {
+			skipped = append(skipped, f.Name)
+			continue
 		}
-		if timeColumn != "" && strings.EqualFold(f.Name, timeColumn) {
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("delta table schema: %w", err)
+		}
+		if isTime {
 			if c.Type != storage.TypeTimestamp {
-				return nil, nil, fmt.Errorf("delta table schema: time column %q has Delta type %s, not timestamp, timestamp_ntz or date", f.Name, f.Type)
+				return nil, nil, nil, fmt.Errorf("delta table schema: time column %q has Delta type %s, not timestamp, timestamp_ntz or date", f.Name, f.Type)
 			}
 			c.NotNull = true
 			schema.TimeColumn = len(schema.Columns)
@@ -84,12 +101,12 @@ func TableSchema(snap *lake.Snapshot, timeColumn string) (schema *storage.Schema
 		schema.Columns = append(schema.Columns, storage.Column{Name: HiddenTimeColumn, Type: storage.TypeTimestamp, SQLType: "timestamptz", NotNull: true})
 		deltaCols = append(deltaCols, "")
 	} else if schema.TimeColumn < 0 {
-		return nil, nil, fmt.Errorf("delta table schema: no column %q for the time column", timeColumn)
+		return nil, nil, nil, fmt.Errorf("delta table schema: no column %q for the time column", timeColumn)
 	}
 	if err := schema.Validate(); err != nil {
-		return nil, nil, fmt.Errorf("delta table schema: %w", err)
+		return nil, nil, nil, fmt.Errorf("delta table schema: %w", err)
 	}
-	return schema, deltaCols, nil
+	return schema, deltaCols, skipped, nil
 }
 
 // nonEmpty returns the Delta columns to read: deltaCols without the "" entries.

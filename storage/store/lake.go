@@ -586,7 +586,8 @@ func (s *Store) Vacuum(ctx context.Context, table string, retain time.Duration, 
 
 // CreateExternalTable registers the Delta table at path as table name, read-only.
 // timeColumn names its time column (a timestamp column); "" gives a hidden
-// constant one, so time functions see every row at the epoch.
+// constant one, so time functions see every row at the epoch. Columns of types
+// strata cannot read (binary, nested) are left out.
 func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn string) (catalog.TableDef, error) {
 	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
 	if err != nil {
@@ -596,7 +597,7 @@ func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn 
 	if err != nil {
 		return catalog.TableDef{}, fmt.Errorf("external table %s at %s: %w", name, loc, err)
 	}
-	schema, _, err := lakesrc.TableSchema(snap, timeColumn)
+	schema, _, _, err := lakesrc.ReadableSchema(snap, timeColumn)
 	if err != nil {
 		return catalog.TableDef{}, fmt.Errorf("external table %s at %s: %w", name, loc, err)
 	}
@@ -606,6 +607,32 @@ func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn 
 		Granularity: 24 * time.Hour,
 		Options:     map[string]string{OptLakePath: path, OptExternal: "true", OptTimeColumn: timeColumn, OptHandoff: "off"},
 	})
+}
+
+// ScanDelta returns a snapshot of the latest version of the Delta table at path,
+// which is not a table of the catalog (delta_scan): its Table is a definition
+// named path with the ReadableSchema of the Delta table and a hidden constant time
+// column. Its files are read through the lake cache like any table's.
+func (s *Store) ScanDelta(ctx context.Context, path string) (*Snapshot, error) {
+	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := lake.OpenTable(fsys, "").Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	schema, _, _, err := lakesrc.ReadableSchema(snap, "")
+	if err != nil {
+		return nil, err
+	}
+	def := catalog.TableDef{Name: path, Schema: *schema, Granularity: 24 * time.Hour, Options: map[string]string{OptExternal: "true"}}
+	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
+	if err := s.addLakeSources(ctx, sn, &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}, snap); err != nil {
+		sn.Release()
+		return nil, err
+	}
+	return sn, nil
 }
 
 // RunHandoff hands off every table's closed chunks every interval until ctx is
