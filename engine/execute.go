@@ -235,6 +235,8 @@ func (q *query) buildOp(p Plan) (batchOperator, error) {
 		return &distinctOp{q: q, in: in, table: newGroupTable(fieldTypes(p.Fields()), false)}, nil
 	case *Values:
 		return newValuesOp(q, p)
+	case *Series:
+		return newSeriesOp(q, p)
 	case *Join:
 		return newJoinOp(q, p)
 	case *Window:

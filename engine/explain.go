@@ -107,6 +107,8 @@ func explain(p Plan, depth int, out *[]string) {
 		line = "Distinct"
 	case *Values:
 		line = fmt.Sprintf("Values %d rows", len(n.Rows))
+	case *Series:
+		line = n.explainLine()
 	case *Join:
 		line = n.explainLine()
 	case *Window:

@@ -80,6 +80,9 @@ func callFunc(name string, args []*vec, rt Type, n int) (*vec, error) {
 		}
 		return nil, undefinedFunc(name, ts)
 	}
+	if out, ok, err := arrayFunc(name, n, args); ok {
+		return out, err
+	}
 	switch name {
 	case "+", "-", "*", "/", "%", "mod":
 		if argc == 1 && name == "-" {

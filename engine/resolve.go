@@ -417,6 +417,26 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 			return Text, nil
 		}
 		return fail()
+	case "string_to_array_element", "string_to_array_length", "string_to_array_lower", "string_to_array_cardinality",
+		"parse_ident_element", "parse_ident_length", "parse_ident_lower", "parse_ident_cardinality":
+		// The array functions (series.go): the array's arguments (text), then the
+		// subscript for _element.
+		texts := 2
+		if strings.HasPrefix(name, "parse_ident_") {
+			texts = 1
+		}
+		elem := strings.HasSuffix(name, "_element")
+		want := texts
+		if elem {
+			want++
+		}
+		if !argc(want) || !allText(a[:texts]) || elem && !a[texts].IsInteger() {
+			return fail()
+		}
+		if elem {
+			return Text, nil
+		}
+		return Int32, nil
 	case "split_part":
 		if argc(3) && a[0].ID == TypeText && a[1].ID == TypeText && a[2].IsInteger() {
 			return Text, nil

@@ -104,10 +104,9 @@ func (b *binder) expr(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 	case *pg.Node_SqlvalueFunction:
 		return b.sqlValueFunction(x.SqlvalueFunction)
 	case *pg.Node_SubLink:
-		if e, ok := emptyCatalogSubLink(x.SubLink); ok {
-			return e, nil
-		}
-		return nil, posErr(engine.Unsupported("subqueries in expressions"), x.SubLink.Location)
+		return b.subLink(x.SubLink, c)
+	case *pg.Node_AIndirection:
+		return b.indirection(x.AIndirection, c)
 	case *pg.Node_AArrayExpr:
 		return nil, posErr(engine.Unsupported("arrays"), x.AArrayExpr.Location)
 	case *pg.Node_CollateClause:
@@ -363,6 +362,9 @@ func (b *binder) columnRef(cr *pg.ColumnRef, c *exprCtx) (engine.Expr, error) {
 		return nil, withPos(err, cr.Location)
 	}
 	col := c.scope.cols[idx]
+	if col.value != nil {
+		return col.value, nil
+	}
 	if err := rollupColumnUse(c, idx, cr.Location); err != nil {
 		return nil, err
 	}
@@ -755,6 +757,9 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 	if fc.AggStar || fc.AggDistinct || fc.AggFilter != nil {
 		return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "%s is not an aggregate function", name), fc.Location)
 	}
+	if e, ok, err := b.arrayFunc(fc, name, c); ok {
+		return e, err
+	}
 	switch name {
 	case "coalesce", "nullif", "greatest", "least":
 		return b.callCommon(name, fc.Args, c, fc.Location)
@@ -787,6 +792,9 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		e, err := b.expr(an, c)
 		if err != nil {
 			return nil, err
+		}
+		if a, ok := e.(*arrayExpr); ok {
+			return nil, posErr(engine.Unsupported(name+" of an array (strata has no array type)"), a.loc)
 		}
 		if e.Type() == engine.Unknown {
 			want := engine.Text

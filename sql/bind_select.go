@@ -55,6 +55,9 @@ type column struct {
 	// origin is the table column this one reads as is (zero: computed, or not a
 	// table's).
 	origin ColumnOrigin
+	// value, when set, is what the column stands for: references bind to it
+	// rather than to the plan's column (an array in FROM, arrays.go).
+	value engine.Expr
 }
 
 type scope struct {
@@ -252,7 +255,7 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 	case *pg.Node_JoinExpr:
 		return b.joinExpr(x.JoinExpr)
 	case *pg.Node_RangeFunction:
-		return b.deltaScan(x.RangeFunction)
+		return b.rangeFunction(x.RangeFunction)
 	}
 	return nil, nil, engine.Unsupported(fmt.Sprintf("FROM item %T", item.Node))
 }

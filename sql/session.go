@@ -271,6 +271,12 @@ func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value
 	if err != nil {
 		return nil, nil, err
 	}
+	if p, err = s.resolveSubqueries(ctx, p, params, now); err != nil {
+		return nil, nil, err
+	}
+	if err := checkNoArrays(p); err != nil { // an array left as a value (arrays.go)
+		return nil, nil, err
+	}
 	if p, err = s.optimizer().Optimize(p, &opt.Context{Now: now}); err != nil {
 		return nil, nil, err
 	}

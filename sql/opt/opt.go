@@ -271,6 +271,10 @@ func RewritePlanExprs(p engine.Plan, fn func(engine.Expr) (engine.Expr, error)) 
 			}
 			c.Cond = try(x.Cond)
 			n = &c
+		case *engine.Series:
+			c := *x
+			c.Start, c.Stop, c.Step = try(x.Start), try(x.Stop), try(x.Step)
+			n = &c
 		case *engine.Values:
 			c := *x
 			c.Rows = make([][]engine.Expr, len(x.Rows))
