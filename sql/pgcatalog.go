@@ -79,7 +79,9 @@ var pgCatalogRelations = map[string][]relCol{
 		"typanalyze", tOID, "typalign", tText, "typstorage", tText, "typnotnull", tBool, "typbasetype", tOID,
 		"typtypmod", tInt4, "typndims", tInt4, "typcollation", tOID),
 	"pg_am":        cols("oid", tOID, "amname", tText, "amhandler", tOID, "amtype", tText),
-	"pg_roles":     cols("rolname", tText, "rolsuper", tBool, "rolinherit", tBool, "rolcreaterole", tBool, "rolcreatedb", tBool, "rolcanlogin", tBool),
+	"pg_roles": cols("rolname", tText, "rolsuper", tBool, "rolinherit", tBool, "rolcreaterole", tBool, "rolcreatedb", tBool,
+		"rolcanlogin", tBool, "rolreplication", tBool, "rolconnlimit", tInt4, "rolpassword", tText, "rolvaliduntil", engine.TimestampTZ,
+		"rolbypassrls", tBool, "rolconfig", tText, "oid", tOID),
 	"pg_user":      cols("usename", tText, "usesysid", tOID, "usecreatedb", tBool, "usesuper", tBool),
 	"pg_extension": cols("oid", tOID, "extname", tText, "extowner", tOID, "extnamespace", tOID, "extrelocatable", tBool, "extversion", tText),
 	"pg_settings":  cols("name", tText, "setting", tText, "unit", tText, "category", tText, "short_desc", tText),
@@ -98,6 +100,7 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_index":                 cols("indexrelid", tOID, "indrelid", tOID, "indnatts", tInt2, "indisunique", tBool, "indisprimary", tBool),
 	"pg_constraint":            cols("oid", tOID, "conname", tText, "connamespace", tOID, "contype", tText, "conrelid", tOID),
 	"pg_trigger":               cols("oid", tOID, "tgrelid", tOID, "tgname", tText),
+	"pg_auth_members":          cols("roleid", tOID, "member", tOID, "grantor", tOID, "admin_option", tBool),
 	"pg_range":                 cols("rngtypid", tOID, "rngsubtype", tOID),
 	"pg_proc":                  cols("oid", tOID, "proname", tText, "pronamespace", tOID),
 }
@@ -208,7 +211,8 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 	case "pg_am":
 		rows = [][]engine.Expr{{i8(oidHeapAM), text("heap"), i8(0), text("t")}}
 	case "pg_roles":
-		rows = [][]engine.Expr{{text("strata"), bl(true), bl(true), bl(true), bl(true), bl(true)}}
+		rows = [][]engine.Expr{{text("strata"), bl(true), bl(true), bl(true), bl(true), bl(true), bl(true), i4(-1),
+			text("********"), null(engine.TimestampTZ), bl(true), null(tText), i8(oidRole)}}
 	case "pg_user":
 		rows = [][]engine.Expr{{text("strata"), i8(oidRole), bl(true), bl(true)}}
 	case "pg_settings":
@@ -248,7 +252,10 @@ var regTypes = map[string]bool{"oid": true, "regclass": true, "regtype": true, "
 
 // catalogOIDs are PostgreSQL's fixed oids of the catalog relations clients name.
 var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_type": 1247, "pg_proc": 1255,
-	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609}
+	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
+	"pg_extension": 3079, "pg_am": 2601, "pg_attrdef": 2604, "pg_collation": 3456, "pg_index": 2610,
+	"pg_inherits": 2611, "pg_trigger": 2620, "pg_policy": 3256, "pg_publication": 6104, "pg_authid": 1260,
+	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237}
 
 func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
 	name := strings.ToLower(opName(tc.TypeName.Names))
@@ -325,7 +332,7 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description": true, "pg_collation": true,
 	"pg_policy": true, "pg_statistic_ext": true, "pg_publication": true, "pg_publication_namespace": true,
 	"pg_publication_rel": true, "pg_inherits": true, "pg_index": true, "pg_constraint": true, "pg_trigger": true,
-	"pg_range": true, "pg_extension": true}
+	"pg_range": true, "pg_extension": true, "pg_auth_members": true}
 
 // emptyCatalogSubLink answers a subquery in an expression whose FROM reads only
 // relations that are always empty here (psql's \d asks pg_attrdef for a column's
@@ -342,6 +349,9 @@ func emptyCatalogSubLink(sl *pg.SubLink) (engine.Expr, bool) {
 		return &engine.Const{V: engine.NullValue(engine.Text)}, true
 	case pg.SubLinkType_EXISTS_SUBLINK:
 		return &engine.Const{V: engine.Value{Type: engine.Bool, B: false}}, true
+	case pg.SubLinkType_ARRAY_SUBLINK:
+		// ARRAY(SELECT ...) of no rows is the empty array; psql's \du prints it as {}.
+		return &engine.Const{V: engine.Value{Type: engine.Text, S: "{}"}}, true
 	}
 	return nil, false
 }

@@ -22,6 +22,8 @@ var pgTypeFor = map[string]engine.Type{
 	"bool":         engine.Bool,
 	"_aclitem":     engine.Text, // always NULL in strata (no privileges)
 	"pg_node_tree": engine.Text, // column defaults: none in strata
+	"_text":        engine.Text, // always NULL in strata (pg_roles.rolconfig)
+	"timestamptz":  engine.TimestampTZ,
 }
 
 // TestCatalogShapesMatchPostgres checks every pg_catalog and information_schema
