@@ -109,7 +109,8 @@ func callFunc(name string, args []*vec, rt Type, n int) (*vec, error) {
 		return out, nil
 	case "~", "!~", "~*", "!~*", "regexp_like":
 		return regexMatch(name, args, n)
-	case "pg_get_userbyid", "pg_encoding_to_char", "pg_table_is_visible", "format_type":
+	case "pg_get_userbyid", "pg_encoding_to_char", "pg_table_is_visible", "format_type", "pg_size_pretty",
+		"obj_description", "col_description", "shobj_description":
 		return catalogFunc(name, args, n), nil
 	case "array_to_string", "pg_get_expr":
 		return args[0], nil

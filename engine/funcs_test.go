@@ -393,3 +393,18 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+// TestSizePretty checks pg_size_pretty against values PostgreSQL 15 prints.
+func TestSizePretty(t *testing.T) {
+	for _, tc := range []struct {
+		in   int64
+		want string
+	}{
+		{0, "0 bytes"}, {10239, "10239 bytes"}, {10240, "10 kB"}, {10752, "11 kB"}, {1048576, "1024 kB"},
+		{20971520, "20 MB"}, {123456789, "118 MB"}, {1 << 40, "1024 GB"}, {-10240, "-10 kB"}, {9223372036854775807, "8192 PB"},
+	} {
+		if got := SizePretty(tc.in); got != tc.want {
+			t.Errorf("pg_size_pretty(%d) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -79,6 +80,45 @@ var typeNamesByOID = func() map[int64]string {
 	return m
 }()
 
+// SizePretty is PostgreSQL's pg_size_pretty(bigint): bytes below 10 kB, then the
+// largest unit (kB .. PB) that keeps the number below 20 * 1024 - 1, half-rounded.
+func SizePretty(size int64) string {
+	units := []struct {
+		name  string
+		limit int64
+		round bool
+		bits  uint
+	}{{"bytes", 10 * 1024, false, 0}, {"kB", 20*1024 - 1, true, 10}, {"MB", 20*1024 - 1, true, 20},
+		{"GB", 20*1024 - 1, true, 30}, {"TB", 20*1024 - 1, true, 40}, {"PB", 20*1024 - 1, true, 50}}
+	abs := func(x int64) int64 {
+		if x < 0 {
+			return -x
+		}
+		return x
+	}
+	b2i := func(b bool) uint {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for k, u := range units {
+		if k == len(units)-1 || abs(size) < u.limit {
+			if u.round {
+				if size < 0 {
+					size = (size - 1) / 2
+				} else {
+					size = (size + 1) / 2
+				}
+			}
+			return strconv.FormatInt(size, 10) + " " + u.name
+		}
+		next := units[k+1]
+		size /= int64(1) << (next.bits - u.bits - b2i(next.round) + b2i(u.round))
+	}
+	panic("unreachable")
+}
+
 // catalogFunc answers the catalog functions psql and JDBC call, for strata's one
 // role ("strata"), one encoding (UTF8) and one schema (every table is visible).
 func catalogFunc(name string, args []*vec, n int) *vec {
@@ -88,6 +128,14 @@ func catalogFunc(name string, args []*vec, n int) *vec {
 	}
 	out := newVec(t, n)
 	out.nulls = unionNulls(n, args...)
+	if name == "obj_description" || name == "col_description" || name == "shobj_description" {
+		// strata keeps no comments (COMMENT ON): always NULL, as in PostgreSQL without one
+		out.nulls = make([]bool, n)
+		for i := range out.nulls {
+			out.nulls[i] = true
+		}
+		return out
+	}
 	for i := 0; i < n; i++ {
 		if out.isNull(i) {
 			continue
@@ -99,6 +147,8 @@ func catalogFunc(name string, args []*vec, n int) *vec {
 			out.s[i] = "UTF8"
 		case "pg_table_is_visible":
 			out.b[i] = true
+		case "pg_size_pretty":
+			out.s[i] = SizePretty(args[0].i[i])
 		case "format_type":
 			if s, ok := typeNamesByOID[args[0].i[i]]; ok {
 				out.s[i] = s

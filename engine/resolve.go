@@ -307,6 +307,17 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 			return Bool, nil
 		}
 		return fail()
+	case "pg_size_pretty":
+		if argc(1) && a[0].IsInteger() {
+			return Text, nil
+		}
+		return fail()
+	case "obj_description", "col_description", "shobj_description":
+		// (oid[, catalog name or column number])
+		if (argc(1) || argc(2)) && a[0].IsInteger() {
+			return Text, nil
+		}
+		return fail()
 	case "format_type":
 		if argc(2) && a[0].IsInteger() && a[1].IsInteger() {
 			return Text, nil

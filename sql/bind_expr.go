@@ -775,6 +775,10 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if len(fc.Args) == 0 {
 			return &engine.Const{V: engine.Value{Type: engine.Text, S: b.database}}, nil
 		}
+	case "pg_table_size", "pg_relation_size", "pg_total_relation_size":
+		if len(fc.Args) == 1 {
+			return b.relationSize(fc, c)
+		}
 	case "current_setting":
 		if len(fc.Args) == 1 {
 			if k := fc.Args[0].GetAConst(); k != nil && k.GetSval() != nil {

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"context"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,7 +79,7 @@ var pgCatalogRelations = map[string][]relCol{
 		"typinput", tOID, "typoutput", tOID, "typreceive", tOID, "typsend", tOID, "typmodin", tOID, "typmodout", tOID,
 		"typanalyze", tOID, "typalign", tText, "typstorage", tText, "typnotnull", tBool, "typbasetype", tOID,
 		"typtypmod", tInt4, "typndims", tInt4, "typcollation", tOID),
-	"pg_am":        cols("oid", tOID, "amname", tText, "amhandler", tOID, "amtype", tText),
+	"pg_am": cols("oid", tOID, "amname", tText, "amhandler", tOID, "amtype", tText),
 	"pg_roles": cols("rolname", tText, "rolsuper", tBool, "rolinherit", tBool, "rolcreaterole", tBool, "rolcreatedb", tBool,
 		"rolcanlogin", tBool, "rolreplication", tBool, "rolconnlimit", tInt4, "rolpassword", tText, "rolvaliduntil", engine.TimestampTZ,
 		"rolbypassrls", tBool, "rolconfig", tText, "oid", tOID),
@@ -326,6 +327,30 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 		x = &engine.Cast{X: x, T: engine.Int64}
 	}
 	return x, true, nil
+}
+
+// relationSize binds pg_table_size(oid) and its siblings: the bytes of a strata
+// table's segments and lake files (store.TableBytes), as of binding; NULL for any
+// other oid (PostgreSQL's answer for an oid that is no relation).
+func (b *binder) relationSize(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
+	x, err := b.expr(fc.Args[0], c)
+	if err != nil {
+		return nil, err
+	}
+	if !x.Type().IsInteger() {
+		return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "function %s(%s) does not exist", funcName(fc), x.Type()), fc.Location)
+	}
+	i8 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int64, I: v}} }
+	expr := engine.Expr(&engine.Const{V: engine.NullValue(engine.Int64)})
+	for _, def := range b.db.store.Tables() {
+		n, err := b.db.store.TableBytes(context.Background(), def.Name)
+		if err != nil {
+			return nil, err
+		}
+		expr = &engine.Case{Whens: []engine.When{{Cond: &engine.Call{Func: "=", Args: []engine.Expr{x, i8(tableOID(def))}, T: engine.Bool},
+			Then: i8(n)}}, Else: expr, T: engine.Int64}
+	}
+	return expr, nil
 }
 
 // emptyCatalogRelations are the pg_catalog relations that never have rows in strata.

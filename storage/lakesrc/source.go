@@ -281,6 +281,9 @@ func (s *Source) Close() error {
 // Schema is the schema the Source was created with.
 func (s *Source) Schema() *storage.Schema { return s.schema }
 
+// FileSize is the size of the lake file in bytes (from the log).
+func (s *Source) FileSize() int64 { return s.file.Size }
+
 // Name is the lake file path (decoded, relative to the table).
 func (s *Source) Name() string { return s.name }
 

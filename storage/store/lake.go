@@ -687,6 +687,24 @@ func (s *Store) LakeInfo(table string) (version int64, files int, ok bool) {
 	return lt.lakeSnap.Version, len(lt.lakeSnap.Files()), true
 }
 
+// TableBytes returns the bytes table occupies: its segment files and the data
+// files of the lake version its queries read. Heads are memory, not counted.
+func (s *Store) TableBytes(ctx context.Context, table string) (int64, error) {
+	sn, err := s.SnapshotContext(ctx, table) // loads the lake version if needed
+	if err != nil {
+		return 0, err
+	}
+	defer sn.Release()
+	var n int64
+	for _, ref := range sn.refs {
+		n += ref.meta.Bytes
+	}
+	for _, src := range sn.lakeSrcs {
+		n += src.FileSize()
+	}
+	return n, nil
+}
+
 // LakeStats are counters of the cold tier since Open.
 type LakeStats struct {
 	Handoffs       int64
