@@ -31,9 +31,15 @@ bench:
 	cd bench/duck && $(GO) run -mod=mod . -events $(EVENTS) -runs $(RUNS)
 	$(MAKE) bench-go
 
+# The cold tier: loads $(EVENTS) events into strata, hands every chunk to the Delta Lake
+# table, and compares strata (lake files only) with DuckDB over the same Parquet files.
+.PHONY: bench-cold
+bench-cold:
+	cd bench/duck && $(GO) run -mod=mod . -cold -events $(EVENTS) -runs $(RUNS)
+
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./storage/... ./engine/... ./ingest/... ./server/...
-	$(GO) test -run '^$$' -bench 'KafkaIngest|Freshness' -benchtime 3x ./bench/inproc
+	$(GO) test -run '^$$' -bench 'KafkaIngest|Freshness|Handoff|ColdQuery' -benchtime 3x ./bench/inproc
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi

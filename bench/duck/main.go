@@ -4,6 +4,10 @@
 // their ratios and load rates, and checks that both engines return the same rows.
 // It exits 1 when any query fails or differs.
 //
+// With -cold, strata hands every chunk to its Delta Lake table after the load, so
+// it answers from lake files only, and DuckDB queries the Parquet files of that
+// Delta snapshot instead of its own table (see cold.go).
+//
 // It is a module of its own so that the strata binary never links DuckDB. Run it
 // from bench/duck:
 //
@@ -27,6 +31,7 @@ func main() {
 	flag.IntVar(&cfg.batch, "batch", 1_000_000, "rows per strata Append")
 	flag.IntVar(&cfg.threads, "threads", 2, "DuckDB threads (strata uses GOMAXPROCS)")
 	flag.BoolVar(&cfg.strata, "strata", true, "run strata (false: DuckDB only)")
+	flag.BoolVar(&cfg.cold, "cold", false, "hand strata's table to the lake and query it cold; DuckDB reads the same Parquet files")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit per query and engine, all runs together (0: none)")
 	only := flag.String("only", "", "run only the queries whose name matches this regexp")
 	flag.Parse()
@@ -38,12 +43,23 @@ func main() {
 		}
 		cfg.only = re
 	}
-	rep, err := runSuite(context.Background(), cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	failures := 0
+	if cfg.cold {
+		rep, err := runCold(context.Background(), cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench -cold:", err)
+			os.Exit(1)
+		}
+		failures = rep.failures
+	} else {
+		rep, err := runSuite(context.Background(), cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		failures = rep.failures
 	}
-	if rep.failures > 0 {
+	if failures > 0 {
 		os.Exit(1)
 	}
 }

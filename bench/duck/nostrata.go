@@ -4,6 +4,8 @@ package main
 
 import "errors"
 
-func openStrata(dir string) (strataEngine, error) {
-	return nil, errors.New("built with the nostrata tag: run with -strata=false")
-}
+var errNoStrata = errors.New("built with the nostrata tag: run with -strata=false")
+
+func openStrata(dir string) (strataEngine, error) { return nil, errNoStrata }
+
+func openColdStrata(dir string) (coldEngine, error) { return nil, errNoStrata }

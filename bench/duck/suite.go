@@ -24,6 +24,7 @@ type config struct {
 	batch   int            // strata Append batch size
 	threads int            // DuckDB threads
 	strata  bool           // false: DuckDB only (checks the suite runs there)
+	cold    bool           // hand the whole table to the lake; DuckDB reads its Parquet files (cold.go)
 	only    *regexp.Regexp // nil: every query
 	timeout time.Duration  // per query and engine, all runs together; 0: none
 	out     io.Writer

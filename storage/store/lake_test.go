@@ -209,7 +209,9 @@ func TestHandoffConcurrentQueries(t *testing.T) {
 	createT(t, s, "ev")
 	ctx := context.Background()
 	sch := testSchema()
-	var appended atomic.Int64
+	// started counts rows whose Append has begun, appended those whose Append has
+	// returned: a snapshot holds at least appended-before and at most started-after.
+	var started, appended atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var failed atomic.Value
@@ -233,7 +235,7 @@ func TestHandoffConcurrentQueries(t *testing.T) {
 				n += int64(src.NumRows())
 			}
 			sn.Release()
-			hi := appended.Load()
+			hi := started.Load()
 			if n < lo || n > hi {
 				failed.Store(errors.New("snapshot row count outside the appended range"))
 				t.Errorf("snapshot holds %d rows, appended %d..%d", n, lo, hi)
@@ -243,6 +245,7 @@ func TestHandoffConcurrentQueries(t *testing.T) {
 	}()
 	for round := 0; round < 12; round++ {
 		rows := makeRows(int64(round)*500, 500, spread(3))
+		started.Add(500)
 		must(t, s.Append(ctx, "ev", toColumns(&sch, rows)))
 		appended.Add(500)
 		if _, err := s.Handoff(ctx, "ev", farFuture); err != nil {
