@@ -132,6 +132,28 @@ func newMetaAgg(q *query, p *Aggregate, pl *pipeline) batchOperator {
 		total := make([]metaAggState, len(aggs))
 		var mu sync.Mutex
 		err := forEachSource(ctx, q, pl.scan.Sources, func(ctx context.Context, w *worker, src storage.Source) error {
+			if metaFromBounds(sc, src, aggs) {
+				// Answered by NumRows, MinTime and MaxTime alone: a lazy source (a
+				// lake file) is not loaded for count(*) or min/max(time).
+				local := make([]metaAggState, len(aggs))
+				for i := range aggs {
+					a := &aggs[i]
+					switch {
+					case a.count:
+						local[i].n = int64(src.NumRows())
+					case a.max:
+						local[i].add(a, src.MaxTime())
+					default:
+						local[i].add(a, src.MinTime())
+					}
+				}
+				mu.Lock()
+				for i := range aggs {
+					total[i].merge(&aggs[i], &local[i])
+				}
+				mu.Unlock()
+				return nil
+			}
 			ss, err := sc.prepare(src, w.ev)
 			if err != nil || ss == nil {
 				return err
@@ -166,6 +188,27 @@ func newMetaAgg(q *query, p *Aggregate, pl *pipeline) batchOperator {
 		return []*batch{out}, nil
 	}
 	return &aggOp{run: run}
+}
+
+// metaFromBounds reports whether aggs over src are answered by its row count and
+// time bounds alone: no filter, every row inside the scan's time range, and only
+// count(*) and min/max of the time column. The bounds must be exact, which the
+// Source contract gives for a time-sorted source (MinTime/MaxTime bound the
+// column and a sorted source's first and last rows attain them) and a lazy one
+// reports from its file's statistics only when they are exact.
+func metaFromBounds(sc *scanner, src storage.Source, aggs []metaAgg) bool {
+	if len(sc.conj) > 0 || sc.s.Filter != nil || src.NumRows() == 0 || sc.tmin > src.MinTime() || sc.tmax < src.MaxTime() {
+		return false
+	}
+	if _, lazy := src.(storage.Lazy); !lazy {
+		return false // sources in memory or on local disk take the usual path
+	}
+	for _, a := range aggs {
+		if !a.count && !a.isTS {
+			return false
+		}
+	}
+	return true
 }
 
 // metaSource computes aggs over the selected rows of one source into st.

@@ -616,3 +616,33 @@ func TestPreparseVerbs(t *testing.T) {
 		}
 	}
 }
+
+// TestLakeCountFromStatistics: count(*) and min/max of the time column over
+// lake files are answered from the Delta statistics, without loading a file;
+// a filter loads them.
+func TestLakeCountFromStatistics(t *testing.T) {
+	ctx := context.Background()
+	s, st := newTestSession(t)
+	mustExec(t, s, "CREATE TABLE ev (ts timestamptz NOT NULL, k text, v bigint)")
+	day := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	insertBatch(t, s, "ev", day.Add(time.Hour), 30, 0)
+	insertBatch(t, s, "ev", day.Add(26*time.Hour), 20, 100)
+	if _, err := st.Handoff(ctx, "ev", farFuture); err != nil {
+		t.Fatal(err)
+	}
+	loads := func() int64 { c := st.LakeStats().Cache; return c.Hits + c.Misses }
+	before := loads()
+	if got := one(t, s, "SELECT count(*) FROM ev"); got != "50" {
+		t.Fatalf("count(*) = %s, want 50", got)
+	}
+	minmax := one(t, s, "SELECT min(ts)::text || ' ' || max(ts)::text FROM ev")
+	want := one(t, s, "SELECT min(ts)::text || ' ' || max(ts)::text FROM ev WHERE v >= 0") // loads: the independent answer
+	if minmax != want {
+		t.Fatalf("min/max(ts) from statistics %q, from the rows %q", minmax, want)
+	}
+	if n := loads() - before; n == 0 {
+		t.Fatal("the filtered query loaded no lake file")
+	} else if n != 2 {
+		t.Fatalf("%d lake file loads, want 2 (only the filtered query's, one per file)", n)
+	}
+}
