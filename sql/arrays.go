@@ -1,6 +1,8 @@
 package sql
 
 import (
+	"strings"
+
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
@@ -24,15 +26,20 @@ import (
 // Any other use of an array value (selecting it, comparing it, passing it to
 // another function) is refused with 0A000.
 
-// arrayExpr is the array of string_to_array(args[0], args[1]) or parse_ident(args[0]).
+// arrayExpr is the array of string_to_array(args[0], args[1]) or
+// parse_ident(args[0]), or a constant array (consts, for current_schemas).
 type arrayExpr struct {
-	fn   string // "string_to_array" or "parse_ident"
-	args []engine.Expr
-	loc  int32
+	fn     string // "string_to_array", "parse_ident" or "" (consts)
+	args   []engine.Expr
+	consts []string
+	loc    int32
 }
 
 func (a *arrayExpr) Type() engine.Type { return engine.Text } // never reaches the engine
 func (a *arrayExpr) String() string {
+	if a.fn == "" {
+		return "'{" + strings.Join(a.consts, ",") + "}'"
+	}
 	s := a.fn + "("
 	for i, x := range a.args {
 		if i > 0 {
@@ -47,6 +54,25 @@ func (a *arrayExpr) String() string {
 // other function.
 func (b *binder) arrayFunc(fc *pg.FuncCall, name string, c *exprCtx) (engine.Expr, bool, error) {
 	switch name {
+	case "current_schemas":
+		// current_schemas(include_implicit): the search path's schemas that exist,
+		// pg_catalog first when implicit ones are included.
+		if len(fc.Args) != 1 {
+			return nil, false, nil
+		}
+		e, err := b.expr(fc.Args[0], c)
+		if err != nil {
+			return nil, true, err
+		}
+		k, ok := e.(*engine.Const)
+		if !ok || k.V.Type != engine.Bool {
+			return nil, true, posErr(engine.Unsupported("current_schemas of a non-constant"), fc.Location)
+		}
+		a := &arrayExpr{consts: []string{"public"}, loc: fc.Location}
+		if !k.V.Null && k.V.B {
+			a.consts = []string{"pg_catalog", "public"}
+		}
+		return a, true, nil
 	case "string_to_array", "parse_ident":
 		want := 2
 		if name == "parse_ident" {
@@ -100,6 +126,18 @@ func (b *binder) arrayFunc(fc *pg.FuncCall, name string, c *exprCtx) (engine.Exp
 		} else if len(fc.Args) != 1 {
 			return nil, true, posErr(engine.Errorf(engine.CodeUndefinedFunction, "function cardinality takes one array"), fc.Location)
 		}
+		if a.fn == "" {
+			n := int64(len(a.consts))
+			v := engine.Value{Type: engine.Int32, I: n}
+			switch {
+			case op == "lower":
+				v.I = 1
+				v.Null = n == 0
+			case op == "length":
+				v.Null = n == 0
+			}
+			return &engine.Const{V: v}, true, nil
+		}
 		x, err := b.call(a.fn+"_"+op, a.args, fc.Location)
 		return x, true, err
 	}
@@ -128,11 +166,27 @@ func (b *binder) indirection(ind *pg.A_Indirection, c *exprCtx) (engine.Expr, er
 		if !i.Type().IsInteger() {
 			return nil, engine.Errorf(engine.CodeDatatypeMismatch, "array subscript must have type integer")
 		}
+		if a.fn == "" {
+			e = constElement(a.consts, i)
+			continue
+		}
 		if e, err = b.call(a.fn+"_element", append(append([]engine.Expr{}, a.args...), i), a.loc); err != nil {
 			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// constElement is consts[i] (1-based), NULL out of range.
+func constElement(consts []string, i engine.Expr) engine.Expr {
+	text := func(s string) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Text, S: s}} }
+	var out engine.Expr = &engine.Const{V: engine.NullValue(engine.Text)}
+	for k := len(consts); k >= 1; k-- {
+		out = &engine.Case{Whens: []engine.When{{
+			Cond: &engine.Call{Func: "=", Args: []engine.Expr{i, &engine.Const{V: engine.Value{Type: engine.Int64, I: int64(k)}}}, T: engine.Bool},
+			Then: text(consts[k-1])}}, Else: out, T: engine.Text}
+	}
+	return out
 }
 
 // rangeFunction binds a function in FROM: generate_series, an array function

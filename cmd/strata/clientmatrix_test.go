@@ -462,7 +462,7 @@ func runJDBC(t *testing.T, addr string, d *matrixData) clientOutput {
 	return runProgram(t, specLines(d.queries, "?"), nil, "java", "-cp", jdbcJar+string(os.PathListSeparator)+classes, "JdbcClient", h, p)
 }
 
-// checkJDBCMetadata checks DatabaseMetaData.getTables and getColumns.
+// checkJDBCMetadata checks DatabaseMetaData.getTables, getColumns and getSchemas.
 func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 	t.Helper()
 	typeName := map[string]string{"timestamptz": "timestamptz", "text": "text", "double precision": "float8", "integer": "int4"}
@@ -475,6 +475,8 @@ func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 			wantCols: []string{"TABLE_SCHEM", "TABLE_NAME", "TABLE_TYPE"}, want: [][]string{{"public", "user_behavior", "TABLE"}}},
 		{name: "jdbc_getColumns", sql: "DatabaseMetaData.getColumns(null, \"public\", \"user_behavior\", \"%\")",
 			wantCols: []string{"COLUMN_NAME", "TYPE_NAME", "ORDINAL_POSITION"}, want: cols},
+		{name: "jdbc_getSchemas", sql: "DatabaseMetaData.getSchemas()",
+			wantCols: []string{"table_schem"}, want: [][]string{{"information_schema"}, {"pg_catalog"}, {"public"}}},
 		// java.sql.ResultSetMetaData: columnNoNulls = 0, columnNullable = 1 ("timestamp"
 		// is NOT NULL in bench.CreateTableSQL).
 		{name: "jdbc_isNullable", sql: "ResultSetMetaData.isNullable of SELECT \"timestamp\", user_id FROM user_behavior LIMIT 1",

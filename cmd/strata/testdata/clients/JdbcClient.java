@@ -113,6 +113,7 @@ public class JdbcClient {
         new String[] {"TABLE_SCHEM", "TABLE_NAME", "TABLE_TYPE"}));
     out.append(",\"jdbc_getColumns\":").append(step(() -> md.getColumns(null, "public", "user_behavior", "%"),
         new String[] {"COLUMN_NAME", "TYPE_NAME", "ORDINAL_POSITION"}));
+    out.append(",\"jdbc_getSchemas\":").append(step(() -> md.getSchemas(), new String[] {"table_schem"}));
     // ResultSetMetaData.isNullable makes PgJDBC look the columns up in pg_attribute
     // by the table OID and attribute number of the RowDescription.
     out.append(",\"jdbc_isNullable\":").append(nullability(c));
