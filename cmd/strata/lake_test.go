@@ -43,8 +43,8 @@ func TestHandoffExactlyOnceUnderKillsAndS3Faults(t *testing.T) {
 	s := startStrataOn(t, dataDir, pgAddr, flags...)
 	conn := connect(t, s)
 	if _, err := conn.Exec(ctx, `CREATE TABLE ev ("timestamp" timestamptz NOT NULL, user_id text, n bigint)
-		WITH (kafka_topic = 'events', persist_rows = '20000', persist_interval = '250ms', kafka_session_timeout = '1s',
-		      segment_granularity = 'ten_minute', lake_path = 's3://`+bucket+`/ev', handoff_grace = '0s')`); err != nil {
+		WITH (kafka_topic = 'events', persist_rows = '5000', persist_interval = '100ms', kafka_session_timeout = '1s',
+		      segment_granularity = 'minute', lake_path = 's3://`+bucket+`/ev', handoff_grace = '0s')`); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
@@ -54,8 +54,8 @@ func TestHandoffExactlyOnceUnderKillsAndS3Faults(t *testing.T) {
 	go func() { defer close(produced); p.run(t, addr, "events", total, 9) }()
 	r := rand.New(rand.NewPCG(21, 22))
 	kills := 0
-	for kills < 6 || !closed(produced) {
-		time.Sleep(time.Duration(300+r.IntN(1200)) * time.Millisecond)
+	for kills < 8 || !closed(produced) {
+		time.Sleep(time.Duration(200+r.IntN(900)) * time.Millisecond)
 		kill(t, s)
 		kills++
 		s = startStrataOn(t, dataDir, pgAddr, flags...)
