@@ -23,7 +23,7 @@ var layers = []struct {
 	{"storage/store", []string{"storage", "storage/segment", "storage/catalog", "storage/realtime", "storage/rollup", "storage/lake", "storage/lakesrc", "storage/objstore"}},
 	{"storage/lakesrc", []string{"storage", "storage/lake", "storage/segment"}},
 	{"storage/lake", []string{"storage", "storage/objstore/..."}},
-	{"storage/objstore", nil},
+	{"storage/objstore", []string{"storage"}},
 	{"storage/realtime", []string{"storage", "storage/catalog", "storage/segment"}},
 	{"storage/catalog", []string{"storage"}},
 	{"storage/rollup", []string{"storage", "storage/catalog"}},

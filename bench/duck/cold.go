@@ -87,13 +87,9 @@ func runCold(ctx context.Context, cfg config) (*coldReport, error) {
 		return nil, err
 	}
 	defer st.Close()
-	d, err := st.Load(ctx, cols, cfg.batch)
-	if err != nil {
-		return nil, fmt.Errorf("strata load: %w", err)
+	if rep.load, err = loadStrata(ctx, w, st, cols, cfg); err != nil {
+		return nil, err
 	}
-	rep.load = float64(cfg.events) / d.Seconds()
-	fmt.Fprintf(w, "strata load (store.Append, batches of %d, + compaction): %v, %.0f events/s\n",
-		cfg.batch, d.Round(time.Millisecond), rep.load)
 	cols = nil // let the generated events go before the queries
 
 	if rep.handoff, err = st.Handoff(ctx, int64(cfg.events)); err != nil {
@@ -153,16 +149,7 @@ func runCold(ctx context.Context, cfg config) (*coldReport, error) {
 		qr.first, qr.strataErr = st.Time(qctx, q.SQL)
 		qr.converted = st.CacheMisses() - m0
 		if qr.strataErr == nil {
-			strataRows, err := st.Query(qctx, q.SQL)
-			if err != nil {
-				qr.strataErr = err
-			} else {
-				qr.strataRows = len(strataRows)
-				qr.strata, qr.strataErr = median(cfg.runs, func() (time.Duration, error) { return st.Time(qctx, q.SQL) })
-				if qr.duckErr == nil {
-					qr.mismatch = bench.Diff("strata", strataRows, "duckdb", duckRows)
-				}
-			}
+			qr.runStrata(qctx, st, q.SQL, cfg.runs, duckRows)
 		}
 		cancel()
 		if qr.duckErr != nil || qr.strataErr != nil || qr.mismatch != "" {

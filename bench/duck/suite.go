@@ -84,13 +84,9 @@ func runSuite(ctx context.Context, cfg config) (*report, error) {
 			return nil, err
 		}
 		defer st.Close()
-		d, err := st.Load(ctx, cols, cfg.batch)
-		if err != nil {
-			return nil, fmt.Errorf("strata load: %w", err)
+		if rep.strataLoad, err = loadStrata(ctx, w, st, cols, cfg); err != nil {
+			return nil, err
 		}
-		rep.strataLoad = float64(cfg.events) / d.Seconds()
-		fmt.Fprintf(w, "strata load (store.Append, batches of %d, + compaction): %v, %.0f events/s\n",
-			cfg.batch, d.Round(time.Millisecond), rep.strataLoad)
 	}
 	cols = nil // let the generated events go before the queries
 
@@ -110,16 +106,7 @@ func runSuite(ctx context.Context, cfg config) (*report, error) {
 		cancel()
 		if st != nil {
 			qctx, cancel := withTimeout(ctx, cfg.timeout)
-			strataRows, err := st.Query(qctx, q.SQL)
-			if err != nil {
-				qr.strataErr = err
-			} else {
-				qr.strataRows = len(strataRows)
-				qr.strata, qr.strataErr = median(cfg.runs, func() (time.Duration, error) { return st.Time(qctx, q.SQL) })
-				if qr.duckErr == nil {
-					qr.mismatch = bench.Diff("strata", strataRows, "duckdb", duckRows)
-				}
-			}
+			qr.runStrata(qctx, st, q.SQL, cfg.runs, duckRows)
 			cancel()
 		}
 		if qr.duckErr != nil || qr.strataErr != nil || qr.mismatch != "" {
@@ -133,6 +120,34 @@ func runSuite(ctx context.Context, cfg config) (*report, error) {
 
 // strataEngine is strata in process (strata.go), or absent when built with the
 // nostrata tag (nostrata.go) to check the DuckDB side while strata does not build.
+// loadStrata appends cols to st in cfg.batch batches, prints the rate and returns
+// it in events/s.
+func loadStrata(ctx context.Context, w io.Writer, st strataEngine, cols *storage.Columns, cfg config) (float64, error) {
+	d, err := st.Load(ctx, cols, cfg.batch)
+	if err != nil {
+		return 0, fmt.Errorf("strata load: %w", err)
+	}
+	rate := float64(cfg.events) / d.Seconds()
+	fmt.Fprintf(w, "strata load (store.Append, batches of %d, + compaction): %v, %.0f events/s\n",
+		cfg.batch, d.Round(time.Millisecond), rate)
+	return rate, nil
+}
+
+// runStrata runs sql in st once for its rows, which it compares with DuckDB's
+// (when DuckDB succeeded), then runs times for the median.
+func (qr *queryReport) runStrata(ctx context.Context, st strataEngine, sql string, runs int, duckRows [][]string) {
+	strataRows, err := st.Query(ctx, sql)
+	if err != nil {
+		qr.strataErr = err
+		return
+	}
+	qr.strataRows = len(strataRows)
+	qr.strata, qr.strataErr = median(runs, func() (time.Duration, error) { return st.Time(ctx, sql) })
+	if qr.duckErr == nil {
+		qr.mismatch = bench.Diff("strata", strataRows, "duckdb", duckRows)
+	}
+}
+
 type strataEngine interface {
 	Load(ctx context.Context, cols *storage.Columns, batch int) (time.Duration, error)
 	Query(ctx context.Context, q string) ([][]string, error)

@@ -26,6 +26,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/stratadb/strata/storage"
 )
 
 // ErrExists is returned (wrapped) by WFS.PutIfAbsent when the key already exists.
@@ -76,16 +78,6 @@ func writeTemp(p string, data []byte) (string, error) {
 	return name, nil
 }
 
-// syncDir fsyncs a directory so a new name in it survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
 // Put writes a temporary file and renames it over key.
 func (l LocalFS) Put(ctx context.Context, key string, data []byte) error {
 	p, err := l.path(key)
@@ -100,7 +92,7 @@ func (l LocalFS) Put(ctx context.Context, key string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("lake: put %s: %w", key, err)
 	}
-	return syncDir(filepath.Dir(p))
+	return storage.SyncDir(filepath.Dir(p))
 }
 
 // PutIfAbsent writes a temporary file and hard-links it to key: link fails with
@@ -119,7 +111,7 @@ func (l LocalFS) PutIfAbsent(ctx context.Context, key string, data []byte) error
 	if err := os.Link(tmp, p); err != nil {
 		return fmt.Errorf("lake: put %s: %w", key, err)
 	}
-	return syncDir(filepath.Dir(p))
+	return storage.SyncDir(filepath.Dir(p))
 }
 
 // Delete removes key; a missing key is not an error.

@@ -410,7 +410,7 @@ func linkOrCopy(src, dst string) (int64, error) {
 		os.Remove(tmp)
 		return 0, err
 	}
-	syncDir(filepath.Dir(dst))
+	storage.SyncDir(filepath.Dir(dst))
 	return st.Size(), nil
 }
 
@@ -429,18 +429,6 @@ func copyFile(src, dst string) error {
 		err = out.Sync()
 	}
 	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	return err

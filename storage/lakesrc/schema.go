@@ -409,36 +409,26 @@ func ArrowSchema(schema *storage.Schema, extra ...arrow.Field) *arrow.Schema {
 // gives back the same names and physical types. A timestamp_ntz column needs the
 // timestampNtz table feature, which lake.CreateTable does not declare.
 func DeltaSchema(schema *storage.Schema) (*lake.DataType, error) {
-	out := &lake.DataType{Name: "struct"}
-	for i := range schema.Columns {
-		c := &schema.Columns[i]
-		var name string
-		switch t := arrowType(c).(type) {
-		case *arrow.TimestampType:
-			name = "timestamp"
-			if t.TimeZone == "" {
-				name = "timestamp_ntz"
-			}
-		case *arrow.StringType:
-			name = "string"
-		case *arrow.Int16Type:
-			name = "short"
-		case *arrow.Int32Type:
-			name = "integer"
-		case *arrow.Int64Type:
-			name = "long"
-		case *arrow.Float32Type:
-			name = "float"
-		case *arrow.Float64Type:
-			name = "double"
-		case *arrow.BooleanType:
-			name = "boolean"
-		default:
-			return nil, fmt.Errorf("column %q: type %s has no Delta type", c.Name, c.SQLType)
+	// lake.SchemaFromArrow maps every type but zone-less timestamps, which it
+	// refuses (the writer does not declare timestampNtz): map those as zoned and
+	// rename them after.
+	as := ArrowSchema(schema)
+	fields := as.Fields()
+	for i := range fields {
+		if t, ok := fields[i].Type.(*arrow.TimestampType); ok && t.TimeZone == "" {
+			fields[i].Type = &arrow.TimestampType{Unit: t.Unit, TimeZone: "UTC"}
 		}
-		out.Fields = append(out.Fields, lake.Field{Name: c.Name, Type: &lake.DataType{Name: name}, Nullable: !c.NotNull})
 	}
-	return out, nil
+	dt, err := lake.SchemaFromArrow(arrow.NewSchema(fields, nil))
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range as.Fields() {
+		if t, ok := f.Type.(*arrow.TimestampType); ok && t.TimeZone == "" {
+			dt.Fields[i].Type = &lake.DataType{Name: "timestamp_ntz"}
+		}
+	}
+	return dt, nil
 }
 
 // FromColumns builds one record batch of ArrowSchema(schema) from cols (which must

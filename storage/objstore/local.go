@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/stratadb/strata/storage"
 )
 
 // Local is a Store over a local folder. Keys map to files under root.
@@ -115,19 +117,6 @@ func writeTemp(dir string, data []byte) (string, error) {
 	return name, nil
 }
 
-// syncDir fsyncs a directory so that a new name in it survives a crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 func (l *Local) Put(ctx context.Context, key string, data []byte) error {
 	p, err := l.path(key)
 	if err != nil {
@@ -142,7 +131,7 @@ func (l *Local) Put(ctx context.Context, key string, data []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("objstore: put %s: %w", key, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := storage.SyncDir(dir); err != nil {
 		return fmt.Errorf("objstore: put %s: sync dir: %w", key, err)
 	}
 	return nil
@@ -172,7 +161,7 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 		}
 		return fmt.Errorf("objstore: put-if-absent %s: %w", key, lerr)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := storage.SyncDir(dir); err != nil {
 		return fmt.Errorf("objstore: put-if-absent %s: sync dir: %w", key, err)
 	}
 	return nil

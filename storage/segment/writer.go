@@ -15,6 +15,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/klauspost/compress/s2"
+
 	"github.com/stratadb/strata/storage"
 )
 
@@ -60,7 +61,7 @@ func Write(path string, cols *storage.Columns) (Info, error) {
 		renamed = err == nil
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = storage.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -72,18 +73,6 @@ func Write(path string, cols *storage.Columns) (Info, error) {
 		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
 	}
 	return info, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // segmentWriter appends sections to a file, tracking the offset.
