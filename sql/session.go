@@ -301,7 +301,7 @@ func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value
 		if sc.AsOf != nil {
 			sn, err = s.snapshotAsOf(ctx, sc)
 		} else {
-			sn, err = s.db.store.SnapshotContext(ctx, sc.Table)
+			sn, err = s.db.store.SnapshotRange(ctx, sc.Table, sc.TimeMin, sc.TimeMax)
 		}
 		if err != nil {
 			var ee *engine.Error

@@ -32,11 +32,14 @@ type Cache struct {
 	mu      sync.Mutex
 	closed  bool
 	entries map[string]*entry // by file name
-	lru     list.List         // ready entries with refs == 0; front = most recently used
-	bytes   int64             // sum of size over ready entries
-	hits    int64
-	misses  int64
-	evicts  int64
+	// rowGroups memoizes the Parquet footers RowGroupSources read, by whole-file
+	// entry name and time column (lake files are immutable).
+	rowGroups map[string][]lake.RowGroupInfo
+	lru       list.List // ready entries with refs == 0; front = most recently used
+	bytes     int64     // sum of size over ready entries
+	hits      int64
+	misses    int64
+	evicts    int64
 }
 
 // entry is one cache file. Fields are guarded by Cache.mu.
@@ -144,6 +147,11 @@ func (c *Cache) Stats() CacheStats {
 // (the table location, the decoded path, the deletion vector id and the file size)
 // and the column names and physical types the segment holds.
 func entryName(location string, f *lake.AddFile, schema *storage.Schema) string {
+	return rowGroupEntryName(location, f, schema, -1)
+}
+
+// rowGroupEntryName names the entry of row group rg of f (rg < 0: the whole file).
+func rowGroupEntryName(location string, f *lake.AddFile, schema *storage.Schema, rg int) string {
 	h := sha256.New()
 	w := func(s string) { io.WriteString(h, s); h.Write([]byte{0}) }
 	w("strata lakesrc v1")
@@ -155,6 +163,9 @@ func entryName(location string, f *lake.AddFile, schema *storage.Schema) string 
 	for _, col := range schema.Columns {
 		w(col.Name)
 		w(strconv.Itoa(int(col.Type)))
+	}
+	if rg >= 0 {
+		w("row group " + strconv.Itoa(rg))
 	}
 	return hex.EncodeToString(h.Sum(nil)) + entrySuffix
 }

@@ -9,7 +9,12 @@
 // and MaxTime from the Delta add's stats when they are exact, so time pruning needs
 // no I/O; Load (storage.Lazy) then converts the file into a segment (bitmap
 // indexes, sorted dictionaries, rows sorted by time by segment.Write) or reuses the
-// cached one.
+// cached one. For a query that needs only part of a large file's time range,
+// Cache.RowGroupSources serves the file as one Source per Parquet row group, with
+// row counts and time bounds from the file's footer (read once per file and
+// remembered), so the engine prunes row groups by time and only the row groups it
+// reads are materialized, each as a cache entry of its own ("row group k" is part
+// of the entry's name).
 //
 // Invariants:
 //   - A cache entry is named by hex sha256 of the table location, the file's

@@ -13,6 +13,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
@@ -30,6 +31,7 @@ type Source struct {
 	schema    *storage.Schema
 	deltaCols []string
 	name      string
+	rowGroup  int // the row group of the file this Source holds; -1: the whole file
 
 	rows     int
 	min, max int64
@@ -71,7 +73,7 @@ func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot
 	if err != nil {
 		return nil, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
 	}
-	s := &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols, name: f.DecodedPath}
+	s := &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols, name: f.DecodedPath, rowGroup: -1}
 	s.rows, s.min, s.max, s.exact = s.statsBounds()
 	if !s.exact {
 		if err := s.Load(ctx); err != nil {
@@ -82,6 +84,65 @@ func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot
 		s.rows, s.min, s.max = r.NumRows(), r.MinTime(), r.MaxTime()
 	}
 	return s, nil
+}
+
+// maxMemoizedFooters bounds Cache.rowGroups; past it the memo starts over.
+const maxMemoizedFooters = 100_000
+
+// RowGroupSources returns one Source per row group of f, each answering NumRows,
+// MinTime and MaxTime from the Parquet footer's statistics and loading only its
+// row group, so a query prunes a large file by row group and materializes only
+// the row groups it reads (each its own cache entry). ok is false (and nothing is
+// returned) when splitting does not apply: f has one row group, a deletion
+// vector, no exact statistics for the time column, or the time column is a
+// partition or the hidden one. The footer is read once per file and remembered.
+func (c *Cache) RowGroupSources(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
+	schema *storage.Schema, deltaCols []string) (srcs []*Source, ok bool, err error) {
+	timeCol := deltaCols[schema.TimeColumn]
+	if f.DeletionVector != nil || timeCol == "" || len(deltaCols) != len(schema.Columns) {
+		return nil, false, nil
+	}
+	for _, p := range snap.PartitionColumns() {
+		if strings.EqualFold(p, timeCol) {
+			return nil, false, nil
+		}
+	}
+	key := entryName(location, f, schema) + "\x00" + timeCol
+	c.mu.Lock()
+	rgs, known := c.rowGroups[key]
+	c.mu.Unlock()
+	if !known {
+		if rgs, err = snap.RowGroups(ctx, f, timeCol); err != nil {
+			return nil, false, err
+		}
+		c.mu.Lock()
+		if c.rowGroups == nil || len(c.rowGroups) >= maxMemoizedFooters {
+			c.rowGroups = map[string][]lake.RowGroupInfo{}
+		}
+		c.rowGroups[key] = rgs
+		c.mu.Unlock()
+	}
+	if len(rgs) < 2 {
+		return nil, false, nil
+	}
+	for _, rg := range rgs {
+		if !rg.HasTime {
+			return nil, false, nil
+		}
+	}
+	for i, rg := range rgs {
+		e, err := c.acquire(rowGroupEntryName(location, f, schema, i))
+		if err != nil {
+			for _, s := range srcs {
+				s.Close()
+			}
+			return nil, false, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
+		}
+		srcs = append(srcs, &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols,
+			name: fmt.Sprintf("%s#rg%d", f.DecodedPath, i), rowGroup: i,
+			rows: int(rg.Rows), min: rg.MinTime, max: rg.MaxTime, exact: true})
+	}
+	return srcs, true, nil
 }
 
 // usTimestamp matches the Delta stats timestamps that are exact to the microsecond.
@@ -243,7 +304,11 @@ func (s *Source) check(r *segment.Reader) error {
 // file and renamed; nothing is left at path on error) and returns its size.
 func (s *Source) convert(ctx context.Context, path string) (int64, error) {
 	cols := storage.NewColumns(s.schema, 0)
-	err := s.snap.ReadFile(ctx, s.file, nonEmpty(s.deltaCols), func(rec arrow.RecordBatch) error {
+	var keep lake.RowGroupFilter
+	if s.rowGroup >= 0 {
+		keep = func(rg int, _ *metadata.RowGroupMetaData) bool { return rg == s.rowGroup }
+	}
+	err := s.snap.ReadFileRowGroups(ctx, s.file, nonEmpty(s.deltaCols), keep, func(rec arrow.RecordBatch) error {
 		part, err := ToColumns(s.schema, s.deltaCols, rec)
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -440,7 +441,7 @@ func (s *Store) writeLakeChunk(ctx context.Context, def *catalog.TableDef, snap 
 	arrs = append(arrs, dates)
 	full := array.NewRecordBatch(arrow.NewSchema(fields, nil), arrs, rec.NumRows())
 	defer full.Release()
-	return lake.WriteFiles(ctx, snap, []arrow.RecordBatch{full}, lake.WriteOptions{})
+	return lake.WriteFiles(ctx, snap, []arrow.RecordBatch{full}, lake.WriteOptions{RowGroupRows: s.knobs.LakeRowGroupRows})
 }
 
 func floorDiv(a, b int64) int64 {
@@ -483,15 +484,17 @@ func (s *Store) SnapshotAt(ctx context.Context, table string, tt TimeTravel) (*S
 		return nil, fmt.Errorf("table %s: %w", table, err)
 	}
 	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, l, snap); err != nil {
+	if err := s.addLakeSources(ctx, sn, l, snap, math.MinInt64, math.MaxInt64); err != nil {
 		sn.Release()
 		return nil, err
 	}
 	return sn, nil
 }
 
-// addLakeSources appends a source per file of snap to sn.
-func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, snap *lake.Snapshot) error {
+// addLakeSources appends the sources of snap's files to sn: one per file, or one
+// per row group of a large file only partly inside [tmin, tmax] (those wholly
+// outside left out).
+func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, snap *lake.Snapshot, tmin, tmax int64) error {
 	if s.cache == nil {
 		return errors.New("store: no lake cache")
 	}
@@ -503,13 +506,38 @@ func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, s
 	if IsExternal(&sn.Table) && sn.Table.Options[OptTimeColumn] == "" {
 		cols[schema.TimeColumn] = "" // the hidden constant time column
 	}
+	add := func(src *lakesrc.Source) {
+		sn.lakeSrcs = append(sn.lakeSrcs, src)
+		sn.Sources = append(sn.Sources, src)
+	}
 	for _, f := range snap.Files() {
 		src, err := s.cache.Source(ctx, l.loc, snap, f, schema, cols)
 		if err != nil {
 			return fmt.Errorf("table %s: %w", sn.Table.Name, err)
 		}
-		sn.lakeSrcs = append(sn.lakeSrcs, src)
-		sn.Sources = append(sn.Sources, src)
+		partly := src.NumRows() > 0 && src.MaxTime() >= tmin && src.MinTime() <= tmax &&
+			(src.MinTime() < tmin || src.MaxTime() > tmax)
+		if !partly {
+			add(src)
+			continue
+		}
+		rgs, ok, err := s.cache.RowGroupSources(ctx, l.loc, snap, f, schema, cols)
+		if err != nil {
+			src.Close()
+			return fmt.Errorf("table %s: %w", sn.Table.Name, err)
+		}
+		if !ok {
+			add(src)
+			continue
+		}
+		src.Close()
+		for _, rg := range rgs {
+			if rg.MaxTime() < tmin || rg.MinTime() > tmax {
+				rg.Close() // wholly outside the query's range
+				continue
+			}
+			add(rg)
+		}
 	}
 	return nil
 }
@@ -628,7 +656,7 @@ func (s *Store) ScanDelta(ctx context.Context, path string) (*Snapshot, error) {
 	}
 	def := catalog.TableDef{Name: path, Schema: *schema, Granularity: 24 * time.Hour, Options: map[string]string{OptExternal: "true"}}
 	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}, snap); err != nil {
+	if err := s.addLakeSources(ctx, sn, &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}, snap, math.MinInt64, math.MaxInt64); err != nil {
 		sn.Release()
 		return nil, err
 	}

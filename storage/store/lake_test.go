@@ -337,3 +337,57 @@ func TestExternalTable(t *testing.T) {
 		t.Fatalf("external Delta table after DROP: %v", err)
 	}
 }
+
+// TestSnapshotRangeSplitsRowGroups: a query over part of a large lake file reads
+// only the row groups its time range needs; each one's rows are exact.
+func TestSnapshotRangeSplitsRowGroups(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Knobs: Knobs{LakeRowGroupRows: 1000}})
+	must(t, err)
+	defer s.Close()
+	sch := testSchema()
+	_, err = s.CreateTable(catalog.TableDef{Name: "ev", Schema: sch, Granularity: 24 * time.Hour})
+	must(t, err)
+	ctx := context.Background()
+	// 10,000 rows, one every 5 s over about 14 hours of one day: one file, 10 row groups.
+	rows := makeRows(0, 10_000, func(i int) int64 { return base + int64(i)*5_000_000 })
+	must(t, s.Append(ctx, "ev", toColumns(&sch, rows)))
+	_, err = s.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+
+	whole, err := s.Snapshot("ev")
+	must(t, err)
+	if len(whole.Sources) != 1 {
+		t.Fatalf("unbounded snapshot: %d sources, want the one file", len(whole.Sources))
+	}
+	whole.Release()
+
+	lo, hi := base+2_500*5_000_000, base+3_499*5_000_000 // rows 2500..3499
+	sn, err := s.SnapshotRange(ctx, "ev", lo, hi)
+	must(t, err)
+	defer sn.Release()
+	if len(sn.Sources) != 2 { // row groups 2 and 3 (rows 2000..3999)
+		names := []string{}
+		for _, src := range sn.Sources {
+			names = append(names, src.Name())
+		}
+		t.Fatalf("range snapshot: sources %v, want row groups 2 and 3", names)
+	}
+	var got []row
+	for _, src := range sn.Sources {
+		got = append(got, readSource(t, src)...)
+	}
+	got = sortedByID(got)
+	want := rows[2000:4000]
+	if len(got) != len(want) {
+		t.Fatalf("%d rows in the row groups, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("row %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if st := s.LakeStats().Cache; st.Misses != 2 {
+		t.Fatalf("%d lake conversions, want 2 (the two row groups read)", st.Misses)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,11 +130,15 @@ const DefaultLocalRetention = 7 * 24 * time.Hour
 // DefaultLakeCacheBytes is the default size limit of the lake file cache.
 const DefaultLakeCacheBytes = 16 << 30
 
-// Knobs let tests stop a handoff between its steps: a non-nil error returned by
-// a hook ends the Handoff with that error right there, as a crash would.
+// Knobs are test hooks. AfterLakeFiles and AfterLakeCommit stop a handoff between
+// its steps: a non-nil error ends the Handoff with that error right there, as a
+// crash would.
 type Knobs struct {
 	AfterLakeFiles  func() error // Parquet files written, not committed
 	AfterLakeCommit func() error // Delta commit done, catalog not marked
+	// LakeRowGroupRows, when > 0, is the Parquet row group size of handed-off
+	// files (default: lake.WriteOptions's).
+	LakeRowGroupRows int64
 }
 
 // lakeCounters counts handoffs since Open.
@@ -364,6 +369,15 @@ func (s *Store) Snapshot(table string) (*Snapshot, error) {
 // critical section so each row is in exactly one of them. The caller must Release
 // it; files are deleted only after every snapshot that references them is released.
 func (s *Store) SnapshotContext(ctx context.Context, table string) (*Snapshot, error) {
+	return s.SnapshotRange(ctx, table, math.MinInt64, math.MaxInt64)
+}
+
+// SnapshotRange is SnapshotContext for a query that reads only rows with times in
+// [tmin, tmax] (µs): lake files, and row groups of large lake files, wholly outside
+// the range may be left out, and a large file only partly inside is split into its
+// row groups (lakesrc.Cache.RowGroupSources), so that only those the query needs
+// are read. Segments and heads are all there.
+func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int64) (*Snapshot, error) {
 	for {
 		s.mu.Lock()
 		if s.mu.closed {
@@ -378,7 +392,7 @@ func (s *Store) SnapshotContext(ctx context.Context, table string) (*Snapshot, e
 		def := lt.def
 		if IsExternal(&def) {
 			s.mu.Unlock()
-			return s.externalSnapshot(ctx, def)
+			return s.externalSnapshot(ctx, def, tmin, tmax)
 		}
 		if lt.lakeSeq > 0 && (lt.lakeSnap == nil || lt.lakeSnap.Version != lt.lakeVersion) {
 			// Load the lake snapshot outside the lock, then start over.
@@ -421,7 +435,7 @@ func (s *Store) SnapshotContext(ctx context.Context, table string) (*Snapshot, e
 			// Lake files stay on storage until VACUUM, days after they leave the
 			// log, so reading them after unlocking is safe.
 			sn.LakeVersion = lakeSnap.Version
-			if err := s.addLakeSources(ctx, sn, l, lakeSnap); err != nil {
+			if err := s.addLakeSources(ctx, sn, l, lakeSnap, tmin, tmax); err != nil {
 				sn.Release()
 				return nil, err
 			}
@@ -431,7 +445,7 @@ func (s *Store) SnapshotContext(ctx context.Context, table string) (*Snapshot, e
 }
 
 // externalSnapshot reads the latest version of an external table.
-func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef) (*Snapshot, error) {
+func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef, tmin, tmax int64) (*Snapshot, error) {
 	l, err := s.lakeOf(ctx, &def)
 	if err != nil {
 		return nil, err
@@ -441,7 +455,7 @@ func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef) (*Sn
 		return nil, fmt.Errorf("table %s: %w", def.Name, err)
 	}
 	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, l, snap); err != nil {
+	if err := s.addLakeSources(ctx, sn, l, snap, tmin, tmax); err != nil {
 		sn.Release()
 		return nil, err
 	}
