@@ -72,8 +72,12 @@ type lakeLink struct {
 	loc string // canonical location, the cache key prefix
 }
 
-// appID is the txn appId of a table's handoffs.
-func appID(def *catalog.TableDef) string { return "strata-table-" + strconv.FormatUint(def.ID, 10) }
+// appID is the txn appId of a table's handoffs: its id and creation time, so that
+// a Delta table written by another strata table (another data directory, or a
+// dropped table's path reused) never has a txn that passes for this table's.
+func appID(def *catalog.TableDef) string {
+	return "strata-table-" + strconv.FormatUint(def.ID, 10) + "-" + strconv.FormatInt(def.Created.UnixNano(), 10)
+}
 
 // IsExternal reports whether def is an external (read-only) Delta table.
 func IsExternal(def *catalog.TableDef) bool { return def.Options[OptExternal] == "true" }

@@ -391,3 +391,46 @@ func TestSnapshotRangeSplitsRowGroups(t *testing.T) {
 		t.Fatalf("%d lake conversions, want 2 (the two row groups read)", st.Misses)
 	}
 }
+
+// TestHandoffSharedLakePath: a second strata table (another data directory, same
+// table id) handing off into a Delta table a first one wrote must not take the
+// first one's txn for its own when it repairs a handoff after a crash.
+func TestHandoffSharedLakePath(t *testing.T) {
+	ctx := context.Background()
+	lakePath := filepath.Join(t.TempDir(), "shared")
+	sch := testSchema()
+	create := func(s *Store) {
+		_, err := s.CreateTable(catalog.TableDef{Name: "ev", Schema: sch, Options: map[string]string{OptLakePath: lakePath}})
+		must(t, err)
+	}
+	first := openT(t, t.TempDir())
+	create(first)
+	a := makeRows(0, 300, spread(2))
+	must(t, first.Append(ctx, "ev", toColumns(&sch, a)))
+	_, err := first.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	must(t, first.Close())
+
+	dir := t.TempDir()
+	second, err := Open(dir, Options{Knobs: Knobs{AfterLakeFiles: func() error { return errCrash }}})
+	must(t, err)
+	create(second)
+	b := makeRows(1000, 200, spread(2))
+	must(t, second.Append(ctx, "ev", toColumns(&sch, b)))
+	if _, err := second.Handoff(ctx, "ev", farFuture); !errors.Is(err, errCrash) {
+		t.Fatalf("handoff: %v, want the crash", err)
+	}
+	must(t, second.Close())
+	second = openT(t, dir)
+	defer second.Close()
+	res, err := second.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	if !res.Repaired || res.Segments != 2 {
+		t.Fatalf("repair after the crash: %+v, want the two segments handed off again", res)
+	}
+	snap, err := lake.OpenTable(lake.LocalFS{Root: lakePath}, "").Snapshot(ctx)
+	must(t, err)
+	if n, err := snap.Count(ctx); err != nil || n != int64(len(a)+len(b)) {
+		t.Fatalf("shared Delta table holds %d rows (%v), want %d", n, err, len(a)+len(b))
+	}
+}
