@@ -52,6 +52,9 @@ type column struct {
 	t    engine.Type
 	// hidden columns (a rollup table's __ columns) are in the scan but have no name.
 	hidden bool
+	// qualifiedOnly columns are found only by a qualified name and left out of an
+	// unqualified *: the right side's copy of a JOIN ... USING column (join.go).
+	qualifiedOnly bool
 	// origin is the table column this one reads as is (zero: computed, or not a
 	// table's).
 	origin ColumnOrigin
@@ -79,7 +82,7 @@ func (s *scope) find(qual, name string) (int, error) {
 			continue
 		}
 		qualSeen = true
-		if c.hidden || c.name != name {
+		if c.hidden || c.name != name || (c.qualifiedOnly && qual == "") {
 			continue
 		}
 		if found >= 0 {
@@ -400,7 +403,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 			}
 			n := 0
 			for _, c := range sc.cols {
-				if (qual != "" && c.qual != qual) || c.hidden {
+				if (qual != "" && c.qual != qual) || c.hidden || (c.qualifiedOnly && qual == "") {
 					continue
 				}
 				// Qualified by the column's own FROM item, so that equal names from

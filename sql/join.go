@@ -1,6 +1,8 @@
 package sql
 
 import (
+	"slices"
+
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
@@ -13,7 +15,11 @@ import (
 // joined row. For comma joins (FROM a, b WHERE a.x = b.y, as JDBC's metadata
 // queries write them) WHERE's conjuncts are pushed down the join tree: equalities
 // across an inner join become its keys, one-sided conjuncts filter that side.
-// RIGHT, FULL, NATURAL and USING joins are not supported yet (0A000).
+// JOIN ... USING (cols) and NATURAL JOIN join on the equality of the named (or all
+// common) columns; as in PostgreSQL the output has each such column once, first,
+// under its unqualified name (the left side's value: these joins are INNER or
+// LEFT), then the other left and right columns; the right side's copy is still
+// reachable qualified (b.k). RIGHT and FULL joins are not supported yet (0A000).
 
 // distinctQuals refuses two FROM items with the same name (PostgreSQL's 42712).
 func distinctQuals(lsc, rsc *scope) error {
@@ -59,12 +65,7 @@ func (b *binder) joinExpr(j *pg.JoinExpr) (engine.Plan, *scope, error) {
 	default:
 		return nil, nil, engine.Unsupported("this join type")
 	}
-	switch {
-	case j.IsNatural:
-		return nil, nil, engine.Unsupported("NATURAL JOIN")
-	case len(j.UsingClause) > 0:
-		return nil, nil, engine.Unsupported("JOIN ... USING")
-	case j.Alias != nil:
+	if j.Alias != nil || j.JoinUsingAlias != nil {
 		return nil, nil, engine.Unsupported("an alias for a join")
 	}
 	lp, lsc, err := b.fromItem(j.Larg)
@@ -80,6 +81,9 @@ func (b *binder) joinExpr(j *pg.JoinExpr) (engine.Plan, *scope, error) {
 	}
 	p, sc := joinOf(lp, lsc, rp, rsc, kind)
 	jn := p.(*engine.Join)
+	if j.IsNatural || len(j.UsingClause) > 0 {
+		return b.joinUsing(j, jn, sc, lsc, rsc)
+	}
 	if j.Quals == nil {
 		if kind == engine.LeftJoin {
 			return nil, nil, engine.Errorf(engine.CodeSyntaxError, "LEFT JOIN needs an ON condition")
@@ -103,6 +107,78 @@ func (b *binder) joinExpr(j *pg.JoinExpr) (engine.Plan, *scope, error) {
 		jn.Cond = opt.And(append(opt.Conjuncts(jn.Cond), c))
 	}
 	return jn, sc, nil
+}
+
+// joinUsing completes jn, the join of lsc and rsc, for JOIN ... USING and NATURAL
+// JOIN: the named columns (NATURAL: those with the same name on both sides) become
+// hash keys, and a projection puts them first, once.
+func (b *binder) joinUsing(j *pg.JoinExpr, jn *engine.Join, sc, lsc, rsc *scope) (engine.Plan, *scope, error) {
+	var names []string
+	if j.IsNatural {
+		for _, lc := range lsc.cols {
+			if lc.hidden || lc.qualifiedOnly || lc.value != nil || slices.Contains(names, lc.name) {
+				continue
+			}
+			if _, err := rsc.find("", lc.name); err == nil {
+				names = append(names, lc.name)
+			}
+		}
+	}
+	for _, n := range j.UsingClause {
+		names = append(names, n.GetString_().GetSval())
+	}
+	nLeft := len(lsc.cols)
+	isUsing := map[int]bool{} // columns of sc that are USING columns
+	var keyCols []int         // left index of each USING column, in USING order
+	for _, name := range names {
+		li, err := lsc.find("", name)
+		if err != nil {
+			return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q specified in USING clause does not exist in left table", name)
+		}
+		ri, err := rsc.find("", name)
+		if err != nil {
+			return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q specified in USING clause does not exist in right table", name)
+		}
+		if isUsing[li] {
+			return nil, nil, engine.Errorf("42701", "column name %q appears more than once in USING clause", name)
+		}
+		l := &engine.ColRef{Index: li, T: sc.cols[li].t, Name: name}
+		r := &engine.ColRef{Index: nLeft + ri, T: sc.cols[nLeft+ri].t, Name: name}
+		lk, rk, ok := equiKey(&engine.Call{Func: "=", Args: []engine.Expr{l, r}, T: engine.Bool}, nLeft)
+		if !ok {
+			return nil, nil, engine.Errorf(engine.CodeUndefinedFunction, "JOIN/USING types %s and %s cannot be matched", l.T, r.T)
+		}
+		jn.LeftKeys = append(jn.LeftKeys, lk)
+		jn.RightKeys = append(jn.RightKeys, rk)
+		isUsing[li], isUsing[nLeft+ri] = true, true
+		keyCols = append(keyCols, li)
+	}
+	// Output: the USING columns (left values, unqualified too), the other left
+	// columns, the other right columns, then the right copies (qualified only).
+	var order []int
+	order = append(order, keyCols...)
+	for i := range sc.cols {
+		if !isUsing[i] {
+			order = append(order, i)
+		}
+	}
+	for i := nLeft; i < len(sc.cols); i++ {
+		if isUsing[i] {
+			order = append(order, i)
+		}
+	}
+	proj := &engine.Project{Input: jn}
+	out := &scope{rolled: sc.rolled}
+	for _, i := range order {
+		c := sc.cols[i]
+		if i >= nLeft && isUsing[i] {
+			c.qualifiedOnly = true
+		}
+		proj.Exprs = append(proj.Exprs, &engine.ColRef{Index: i, T: c.t, Name: c.name})
+		proj.Names = append(proj.Names, c.name)
+		out.cols = append(out.cols, c)
+	}
+	return proj, out, nil
 }
 
 // sides reports whether e reads only columns below nLeft, only at or above it, or
