@@ -77,7 +77,7 @@ type LakeState struct {
 	// handoff. Zero value: no lake table yet.
 	Version int64 `json:"version"`
 	// Seq is the sequence number of the last handoff committed and marked here. A
-	// handoff's Delta commit carries txn(appId = the table id, version = its Seq),
+	// handoff's Delta commit carries txn(appId from the table's id, version = its Seq),
 	// so a retried handoff is recognised and never adds rows twice.
 	Seq uint64 `json:"seq"`
 	// Pending is a handoff that may have reached the Delta log but is not marked

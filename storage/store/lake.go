@@ -30,7 +30,8 @@ import (
 //     segment ids), so a restart knows what may have reached the lake;
 //  2. write the segments' rows as Parquet files (one per chunk and date), the
 //     Delta table is created at the first handoff;
-//  3. commit them to the Delta log with txn(appId = table id, version = seq);
+//  3. commit them to the Delta log with txn(appId = the table's id and creation
+//     time, version = seq);
 //  4. in one catalog batch: remove the segments, set LakeState.Version to the
 //     Delta version just committed, clear Pending; in the same critical section
 //     the live table's lake snapshot moves to that version.

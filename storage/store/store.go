@@ -1,6 +1,8 @@
 // Package store owns a data directory: the catalog, the segment files and the
-// open readers over them. It is the write path of batch ingest (Append) and hands
-// queries consistent Snapshots.
+// open readers over them, the real-time heads, and each table's Delta Lake table
+// with the handoff of closed time chunks into it (lake.go). It is the write path
+// of batch ingest (Append) and of streaming ingest (heads, PublishFrozen), and
+// hands queries consistent Snapshots over all tiers.
 //
 // Layout of a data directory:
 //
