@@ -1,6 +1,6 @@
 // Package lakesrc owns serving Delta Lake data files as strata scan Sources: the
 // mapping between Delta and strata schemas (TableSchema, ToColumns, and the reverse
-// ArrowSchema, DeltaSchema, FromColumns used to hand segments to the lake), and
+// ArrowSchema and FromColumns used to hand segments to the lake), and
 // Cache, a size-limited local directory of segment files materialized from lake
 // files on first use and reused by later queries (as Druid historicals load
 // deep-storage segments).

@@ -231,13 +231,13 @@ type testTable struct {
 	snap     *lake.Snapshot // read through fs
 }
 
-// writeTable creates a Delta table from cols (DeltaSchema + FromColumns +
+// writeTable creates a Delta table from cols (deltaSchema + FromColumns +
 // lake.WriteFiles + Commit) and returns its snapshot read through a countingFS.
 func writeTable(t *testing.T, cols *storage.Columns, partitions []string, opts lake.WriteOptions) *testTable {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	ds, err := DeltaSchema(cols.Schema)
+	ds, err := deltaSchema(cols.Schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,3 +339,32 @@ func fmtFiles(fs []*lake.AddFile) string {
 }
 
 func memoryDefault() memory.Allocator { return memory.DefaultAllocator }
+
+// deltaSchema (for tests) is the Delta schema of schema's columns, matching ArrowSchema
+// (timestamptz → timestamp, timestamp → timestamp_ntz, text → string, smallint →
+// short, integer, bigint → long, real → float, double precision and numeric →
+// double, boolean), for lake.CreateTable. TableSchema of a table created with it
+// gives back the same names and physical types. A timestamp_ntz column needs the
+// timestampNtz table feature, which lake.CreateTable does not declare.
+func deltaSchema(schema *storage.Schema) (*lake.DataType, error) {
+	// lake.SchemaFromArrow maps every type but zone-less timestamps, which it
+	// refuses (the writer does not declare timestampNtz): map those as zoned and
+	// rename them after.
+	as := ArrowSchema(schema)
+	fields := as.Fields()
+	for i := range fields {
+		if t, ok := fields[i].Type.(*arrow.TimestampType); ok && t.TimeZone == "" {
+			fields[i].Type = &arrow.TimestampType{Unit: t.Unit, TimeZone: "UTC"}
+		}
+	}
+	dt, err := lake.SchemaFromArrow(arrow.NewSchema(fields, nil))
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range as.Fields() {
+		if t, ok := f.Type.(*arrow.TimestampType); ok && t.TimeZone == "" {
+			dt.Fields[i].Type = &lake.DataType{Name: "timestamp_ntz"}
+		}
+	}
+	return dt, nil
+}

@@ -402,35 +402,6 @@ func ArrowSchema(schema *storage.Schema, extra ...arrow.Field) *arrow.Schema {
 	return arrow.NewSchema(append(fs, extra...), nil)
 }
 
-// DeltaSchema is the Delta schema of schema's columns, matching ArrowSchema
-// (timestamptz → timestamp, timestamp → timestamp_ntz, text → string, smallint →
-// short, integer, bigint → long, real → float, double precision and numeric →
-// double, boolean), for lake.CreateTable. TableSchema of a table created with it
-// gives back the same names and physical types. A timestamp_ntz column needs the
-// timestampNtz table feature, which lake.CreateTable does not declare.
-func DeltaSchema(schema *storage.Schema) (*lake.DataType, error) {
-	// lake.SchemaFromArrow maps every type but zone-less timestamps, which it
-	// refuses (the writer does not declare timestampNtz): map those as zoned and
-	// rename them after.
-	as := ArrowSchema(schema)
-	fields := as.Fields()
-	for i := range fields {
-		if t, ok := fields[i].Type.(*arrow.TimestampType); ok && t.TimeZone == "" {
-			fields[i].Type = &arrow.TimestampType{Unit: t.Unit, TimeZone: "UTC"}
-		}
-	}
-	dt, err := lake.SchemaFromArrow(arrow.NewSchema(fields, nil))
-	if err != nil {
-		return nil, err
-	}
-	for i, f := range as.Fields() {
-		if t, ok := f.Type.(*arrow.TimestampType); ok && t.TimeZone == "" {
-			dt.Fields[i].Type = &lake.DataType{Name: "timestamp_ntz"}
-		}
-	}
-	return dt, nil
-}
-
 // FromColumns builds one record batch of ArrowSchema(schema) from cols (which must
 // have schema's column names and types). An integer that does not fit its column's
 // Arrow width (smallint, integer) is an error; real values are rounded to float32.

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,17 +130,21 @@ func partitionColumn(schema *storage.Schema) string {
 // timestamp_ntz would need reader version 3 (table feature timestampNtz), which
 // many readers refuse.
 func lakeSchema(schema *storage.Schema) (*lake.DataType, error) {
-	dt, err := lakesrc.DeltaSchema(schema)
-	if err != nil {
-		return nil, err
-	}
-	for i := range dt.Fields {
-		if dt.Fields[i].Type.Name == "timestamp_ntz" {
-			dt.Fields[i].Type = &lake.DataType{Name: "timestamp"}
+	return lake.SchemaFromArrow(lakeArrowSchema(schema))
+}
+
+// lakeArrowSchema is the Arrow schema of the batches handoff writes: the table's
+// columns (lakesrc.ArrowSchema) with zone-less timestamps as UTC ones, then the
+// date partition column.
+func lakeArrowSchema(schema *storage.Schema) *arrow.Schema {
+	fields := lakesrc.ArrowSchema(schema).Fields()
+	for i, f := range fields {
+		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone == "" {
+			fields[i].Type = &arrow.TimestampType{Unit: ts.Unit, TimeZone: "UTC"}
 		}
 	}
-	dt.Fields = append(dt.Fields, lake.Field{Name: partitionColumn(schema), Type: &lake.DataType{Name: "date"}, Nullable: true})
-	return dt, nil
+	fields = append(fields, arrow.Field{Name: partitionColumn(schema), Type: arrow.FixedWidthTypes.Date32, Nullable: true})
+	return arrow.NewSchema(fields, nil)
 }
 
 // ensureLakeTable returns the latest snapshot of the table's lake, creating the
@@ -422,39 +425,30 @@ func (s *Store) writeLakeChunk(ctx context.Context, def *catalog.TableDef, snap 
 	}
 	defer rec.Release()
 	// The date partition column, from the time column (UTC).
+	const day = 24 * time.Hour
 	b := array.NewDate32Builder(memory.DefaultAllocator)
 	defer b.Release()
 	b.Reserve(cols.Len)
 	for _, t := range cols.Cols[def.Schema.TimeColumn].Int64 {
-		b.UnsafeAppend(arrow.Date32(floorDiv(t, 86_400_000_000)))
+		start, _ := catalog.ChunkStart(t, day) // a day start always fits
+		b.UnsafeAppend(arrow.Date32(start / day.Microseconds()))
 	}
 	dates := b.NewArray()
 	defer dates.Release()
-	fields := slices.Clone(rec.Schema().Fields())
-	arrs := slices.Clone(rec.Columns())
-	for i, f := range fields {
-		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.TimeZone == "" {
-			// Written as Delta timestamp (see lakeSchema): the same microseconds, in UTC.
-			fields[i].Type = arrow.FixedWidthTypes.Timestamp_us
-			d := array.NewData(fields[i].Type, arrs[i].Len(), arrs[i].Data().Buffers(), nil, arrs[i].NullN(), arrs[i].Data().Offset())
-			arrs[i] = array.MakeFromData(d)
-			d.Release()
-			defer arrs[i].Release()
-		}
+	// The same buffers under lakeArrowSchema's types (zone-less timestamps as UTC:
+	// the same microseconds).
+	schema := lakeArrowSchema(&def.Schema)
+	arrs := make([]arrow.Array, 0, schema.NumFields())
+	for i, a := range rec.Columns() {
+		d := array.NewData(schema.Field(i).Type, a.Len(), a.Data().Buffers(), nil, a.NullN(), a.Data().Offset())
+		arrs = append(arrs, array.MakeFromData(d))
+		d.Release()
+		defer arrs[i].Release()
 	}
-	fields = append(fields, arrow.Field{Name: partitionColumn(&def.Schema), Type: arrow.FixedWidthTypes.Date32, Nullable: true})
 	arrs = append(arrs, dates)
-	full := array.NewRecordBatch(arrow.NewSchema(fields, nil), arrs, rec.NumRows())
+	full := array.NewRecordBatch(schema, arrs, rec.NumRows())
 	defer full.Release()
 	return lake.WriteFiles(ctx, snap, []arrow.RecordBatch{full}, lake.WriteOptions{RowGroupRows: s.knobs.LakeRowGroupRows})
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }
 
 // TimeTravel selects an older version of a table's lake: Version when
