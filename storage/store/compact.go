@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/rollup"
@@ -18,22 +17,24 @@ import (
 func (s *Store) Compact(ctx context.Context, table string) error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
-	sn, err := s.Snapshot(table)
-	if err != nil {
-		return fmt.Errorf("compact %s: %w", table, err)
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return fmt.Errorf("compact %s: %w", table, ErrNoTable)
 	}
-	defer sn.Release()
-
 	// Segments a crash left in a pending handoff stay as they are until Handoff
 	// resolves it: it must find exactly those segments.
-	refs := sn.refs
+	var pending map[string]bool
 	if ls, _ := s.cat.Lake(table); ls.Pending != nil {
-		pending := make(map[string]bool, len(ls.Pending.Segments))
+		pending = make(map[string]bool, len(ls.Pending.Segments))
 		for _, id := range ls.Pending.Segments {
 			pending[id] = true
 		}
-		refs = slices.DeleteFunc(slices.Clone(refs), func(ref *segRef) bool { return pending[ref.meta.ID] })
 	}
+	refs, release, err := s.holdSegments(def, func(ref *segRef) bool { return !pending[ref.meta.ID] })
+	if err != nil {
+		return fmt.Errorf("compact %s: %w", table, err)
+	}
+	defer release()
 	// refs is sorted by chunk, so each chunk's segments are adjacent.
 	type group struct {
 		start int64
@@ -53,7 +54,7 @@ func (s *Store) Compact(ctx context.Context, table string) error {
 	if len(groups) == 0 {
 		return nil
 	}
-	spec, err := rollup.Of(sn.Table)
+	spec, err := rollup.Of(def)
 	if err != nil {
 		return fmt.Errorf("compact %s: %w", table, err)
 	}
@@ -71,13 +72,13 @@ func (s *Store) Compact(ctx context.Context, table string) error {
 		for k, ref := range g.refs {
 			srcs[k] = ref.reader
 		}
-		cols, err := readAll(&sn.Table.Schema, srcs)
+		cols, err := readAll(&def.Schema, srcs)
 		if err == nil && spec != nil {
 			cols = spec.ReducePhysical(cols) // rows of one bucket from several segments become one
 		}
 		if err == nil {
 			var ref *segRef
-			ref, err = s.writeSegment(&sn.Table, g.start, first+uint64(i), cols)
+			ref, err = s.writeSegment(&def, g.start, first+uint64(i), cols)
 			if err == nil {
 				added = append(added, ref)
 			}
@@ -88,7 +89,7 @@ func (s *Store) Compact(ctx context.Context, table string) error {
 		}
 		removed = append(removed, g.refs...)
 	}
-	if err := s.publish(sn.Table, added, removed, nil); err != nil {
+	if err := s.publish(def, added, removed, nil); err != nil {
 		discard(added)
 		return fmt.Errorf("compact %s: %w", table, err)
 	}

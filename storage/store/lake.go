@@ -233,29 +233,14 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	// adds, so the chosen ones stay published until step 4.
 	cutoff := now.Add(-grace).UnixMicro()
 	gran := def.Granularity.Microseconds()
-	s.mu.Lock()
-	lt := s.mu.tables[table]
-	if lt == nil || lt.def.ID != def.ID {
-		s.mu.Unlock()
-		return res, fmt.Errorf("handoff %s: %w", table, ErrNoTable)
+	refs, release, err := s.holdSegments(def, func(ref *segRef) bool {
+		end := ref.meta.ChunkStart + gran
+		return end <= cutoff && end > ref.meta.ChunkStart
+	})
+	if err != nil {
+		return res, fmt.Errorf("handoff %s: %w", table, err)
 	}
-	var refs []*segRef
-	for _, ref := range lt.segs {
-		if end := ref.meta.ChunkStart + gran; end <= cutoff && end > ref.meta.ChunkStart {
-			refs = append(refs, ref)
-			ref.refs++ // held until this call returns
-		}
-	}
-	s.mu.Unlock()
-	defer func() {
-		var dead []*segRef
-		s.mu.Lock()
-		for _, ref := range refs {
-			dead = s.unrefLocked(ref, dead)
-		}
-		s.mu.Unlock()
-		s.finalize(dead)
-	}()
+	defer release()
 	if len(refs) == 0 {
 		return res, nil
 	}
@@ -717,19 +702,86 @@ func (s *Store) LakeInfo(table string) (version int64, files int, ok bool) {
 // TableBytes returns the bytes table occupies: its segment files and the data
 // files of the lake version its queries read. Heads are memory, not counted.
 func (s *Store) TableBytes(ctx context.Context, table string) (int64, error) {
-	sn, err := s.SnapshotContext(ctx, table) // loads the lake version if needed
-	if err != nil {
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return 0, fmt.Errorf("table %s: %w", table, ErrNoTable)
+	}
+	if err := s.loadLake(ctx, def); err != nil {
 		return 0, err
 	}
-	defer sn.Release()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lt := s.mu.tables[table]
+	if lt == nil || lt.def.ID != def.ID {
+		return 0, fmt.Errorf("table %s: %w", table, ErrNoTable)
+	}
 	var n int64
-	for _, ref := range sn.refs {
+	for _, ref := range lt.segs {
 		n += ref.meta.Bytes
 	}
-	for _, src := range sn.lakeSrcs {
-		n += src.FileSize()
+	if lt.lakeSnap != nil { // the version loadLake loaded, or a newer one a handoff set
+		for _, f := range lt.lakeSnap.Files() {
+			n += f.Size
+		}
 	}
 	return n, nil
+}
+
+// loadLake makes sure the live table def has the Delta snapshot at its lake
+// version in memory (a no-op before the first handoff and once loaded).
+func (s *Store) loadLake(ctx context.Context, def catalog.TableDef) error {
+	s.mu.Lock()
+	lt := s.mu.tables[def.Name]
+	if lt == nil || lt.def.ID != def.ID || lt.lakeSeq == 0 || (lt.lakeSnap != nil && lt.lakeSnap.Version == lt.lakeVersion) {
+		s.mu.Unlock()
+		return nil
+	}
+	v := lt.lakeVersion
+	s.mu.Unlock()
+	l, err := s.lakeOf(ctx, &def)
+	if err != nil {
+		return err
+	}
+	snap, err := l.tbl.SnapshotAt(ctx, v)
+	if err != nil {
+		return fmt.Errorf("table %s: lake version %d: %w", def.Name, v, err)
+	}
+	s.mu.Lock()
+	if cur := s.mu.tables[def.Name]; cur == lt && lt.lakeVersion == v {
+		lt.lakeSnap = snap
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// holdSegments returns the live segments of def that keep accepts (nil: all),
+// each with one more reference, and the function that lets go of them. Segments
+// leave the live set only under compactMu (Compact, Handoff) or when the table
+// is dropped, so a caller holding compactMu sees them stay published.
+func (s *Store) holdSegments(def catalog.TableDef, keep func(*segRef) bool) ([]*segRef, func(), error) {
+	s.mu.Lock()
+	lt := s.mu.tables[def.Name]
+	if lt == nil || lt.def.ID != def.ID {
+		s.mu.Unlock()
+		return nil, nil, ErrNoTable
+	}
+	var refs []*segRef
+	for _, ref := range lt.segs {
+		if keep == nil || keep(ref) {
+			refs = append(refs, ref)
+			ref.refs++
+		}
+	}
+	s.mu.Unlock()
+	return refs, func() {
+		var dead []*segRef
+		s.mu.Lock()
+		for _, ref := range refs {
+			dead = s.unrefLocked(ref, dead)
+		}
+		s.mu.Unlock()
+		s.finalize(dead)
+	}, nil
 }
 
 // LakeStats are counters of the cold tier since Open.

@@ -398,21 +398,10 @@ func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int6
 		}
 		if lt.lakeSeq > 0 && (lt.lakeSnap == nil || lt.lakeSnap.Version != lt.lakeVersion) {
 			// Load the lake snapshot outside the lock, then start over.
-			v := lt.lakeVersion
 			s.mu.Unlock()
-			l, err := s.lakeOf(ctx, &def)
-			if err != nil {
+			if err := s.loadLake(ctx, def); err != nil {
 				return nil, err
 			}
-			snap, err := l.tbl.SnapshotAt(ctx, v)
-			if err != nil {
-				return nil, fmt.Errorf("table %s: lake version %d: %w", table, v, err)
-			}
-			s.mu.Lock()
-			if cur := s.mu.tables[table]; cur == lt && lt.lakeVersion == v {
-				lt.lakeSnap = snap
-			}
-			s.mu.Unlock()
 			continue
 		}
 		sn := &Snapshot{
