@@ -42,12 +42,10 @@ func (b *binder) deltaScan(rf *pg.RangeFunction) (engine.Plan, *scope, error) {
 		return nil, nil, posErr(engine.Errorf(engine.CodeInvalidParameter, "delta_scan takes one text constant, the table's path"), fc.Location)
 	}
 	path := fc.Args[0].GetAConst().GetSval().Sval
-	sn, err := b.db.store.ScanDelta(context.Background(), path)
+	schema, err := b.db.store.DeltaSchema(context.Background(), path)
 	if err != nil {
 		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "delta_scan(%q): %v", path, err), fc.Location)
 	}
-	schema := &sn.Table.Schema
-	sn.Release()
 	s := &engine.Scan{Table: deltaScanPrefix + path, Schema: schema, TimeMin: engine.MinTime, TimeMax: engine.MaxTime}
 	names := make([]string, len(schema.Columns))
 	for i, c := range schema.Columns {

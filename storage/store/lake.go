@@ -601,50 +601,61 @@ func (s *Store) Vacuum(ctx context.Context, table string, retain time.Duration, 
 // constant one, so time functions see every row at the epoch. Columns of types
 // strata cannot read (binary, nested) are left out.
 func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn string) (catalog.TableDef, error) {
-	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
+	def, _, _, err := s.openDelta(ctx, path, timeColumn)
 	if err != nil {
-		return catalog.TableDef{}, err
+		return catalog.TableDef{}, fmt.Errorf("external table %s: %w", name, err)
 	}
-	snap, err := lake.OpenTable(fsys, "").Snapshot(ctx)
-	if err != nil {
-		return catalog.TableDef{}, fmt.Errorf("external table %s at %s: %w", name, loc, err)
-	}
-	schema, _, _, err := lakesrc.ReadableSchema(snap, timeColumn)
-	if err != nil {
-		return catalog.TableDef{}, fmt.Errorf("external table %s at %s: %w", name, loc, err)
-	}
-	return s.CreateTable(catalog.TableDef{
-		Name:        name,
-		Schema:      *schema,
-		Granularity: 24 * time.Hour,
-		Options:     map[string]string{OptLakePath: path, OptExternal: "true", OptTimeColumn: timeColumn, OptHandoff: "off"},
-	})
+	def.Name = name
+	def.Options = map[string]string{OptLakePath: path, OptExternal: "true", OptTimeColumn: timeColumn, OptHandoff: "off"}
+	return s.CreateTable(def)
 }
 
 // ScanDelta returns a snapshot of the latest version of the Delta table at path,
 // which is not a table of the catalog (delta_scan): its Table is a definition
 // named path with the ReadableSchema of the Delta table and a hidden constant time
-// column. Its files are read through the lake cache like any table's.
+// column (DeltaSchema). Its files are read through the lake cache like any table's.
 func (s *Store) ScanDelta(ctx context.Context, path string) (*Snapshot, error) {
-	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
+	def, l, snap, err := s.openDelta(ctx, path, "")
 	if err != nil {
 		return nil, err
 	}
-	snap, err := lake.OpenTable(fsys, "").Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	schema, _, _, err := lakesrc.ReadableSchema(snap, "")
-	if err != nil {
-		return nil, err
-	}
-	def := catalog.TableDef{Name: path, Schema: *schema, Granularity: 24 * time.Hour, Options: map[string]string{OptExternal: "true"}}
 	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}, snap, math.MinInt64, math.MaxInt64); err != nil {
+	if err := s.addLakeSources(ctx, sn, l, snap, math.MinInt64, math.MaxInt64); err != nil {
 		sn.Release()
 		return nil, err
 	}
 	return sn, nil
+}
+
+// DeltaSchema is the schema ScanDelta gives the Delta table at path, read from
+// its log alone (no data file is opened).
+func (s *Store) DeltaSchema(ctx context.Context, path string) (*storage.Schema, error) {
+	def, _, _, err := s.openDelta(ctx, path, "")
+	if err != nil {
+		return nil, err
+	}
+	return &def.Schema, nil
+}
+
+// openDelta opens the Delta table at path and its latest snapshot, and defines a
+// read-only table over it (named path) with timeColumn as its time column ("":
+// a hidden constant one).
+func (s *Store) openDelta(ctx context.Context, path, timeColumn string) (catalog.TableDef, *lakeLink, *lake.Snapshot, error) {
+	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
+	if err != nil {
+		return catalog.TableDef{}, nil, nil, err
+	}
+	l := &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}
+	snap, err := l.tbl.Snapshot(ctx)
+	if err != nil {
+		return catalog.TableDef{}, nil, nil, fmt.Errorf("%s: %w", loc, err)
+	}
+	schema, _, _, err := lakesrc.ReadableSchema(snap, timeColumn)
+	if err != nil {
+		return catalog.TableDef{}, nil, nil, fmt.Errorf("%s: %w", loc, err)
+	}
+	def := catalog.TableDef{Name: path, Schema: *schema, Granularity: 24 * time.Hour, Options: map[string]string{OptExternal: "true"}}
+	return def, l, snap, nil
 }
 
 // RunHandoff hands off every table's closed chunks every interval until ctx is
