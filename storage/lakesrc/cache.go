@@ -32,9 +32,11 @@ type Cache struct {
 	mu      sync.Mutex
 	closed  bool
 	entries map[string]*entry // by file name
-	// rowGroups memoizes the Parquet footers RowGroupSources read, by whole-file
-	// entry name and time column (lake files are immutable).
-	rowGroups map[string][]lake.RowGroupInfo
+	// What Source and RowGroupSources learn about a lake file from the log and its
+	// footer, by entry name (and time column): files are immutable, and queries ask
+	// for the same files again and again.
+	bounds    memo[fileBounds]
+	rowGroups memo[[]lake.RowGroupInfo]
 	lru       list.List // ready entries with refs == 0; front = most recently used
 	bytes     int64     // sum of size over ready entries
 	hits      int64
@@ -56,6 +58,36 @@ type entry struct {
 	bad  bool // a read found the file corrupt: delete it once unused
 	elem *list.Element
 	used time.Time // when the last holder let go (file time after a restart)
+}
+
+// memo is a map that starts over when it reaches maxMemoized entries, so that it
+// stays bounded however many files pass through. Guarded by Cache.mu.
+type memo[T any] map[string]T
+
+// maxMemoized bounds each memo.
+const maxMemoized = 100_000
+
+func (m *memo[T]) get(c *Cache, key string) (T, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := (*m)[key]
+	return v, ok
+}
+
+func (m *memo[T]) put(c *Cache, key string, v T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if *m == nil || len(*m) >= maxMemoized {
+		*m = memo[T]{}
+	}
+	(*m)[key] = v
+}
+
+// fileBounds is what a file's add stats say of its rows and time range.
+type fileBounds struct {
+	rows     int
+	min, max int64
+	exact    bool
 }
 
 // CacheStats are counters for metrics.

@@ -69,12 +69,18 @@ func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot
 			return nil, fmt.Errorf("lake file %s: schema column %q reads Delta column %q: names must match", f.DecodedPath, schema.Columns[i].Name, dc)
 		}
 	}
-	e, err := c.acquire(entryName(location, f, schema))
+	name := entryName(location, f, schema)
+	e, err := c.acquire(name)
 	if err != nil {
 		return nil, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
 	}
 	s := &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols, name: f.DecodedPath, rowGroup: -1}
-	s.rows, s.min, s.max, s.exact = s.statsBounds()
+	b, known := c.bounds.get(c, name)
+	if !known {
+		b.rows, b.min, b.max, b.exact = s.statsBounds()
+		c.bounds.put(c, name, b)
+	}
+	s.rows, s.min, s.max, s.exact = b.rows, b.min, b.max, b.exact
 	if !s.exact {
 		if err := s.Load(ctx); err != nil {
 			s.Close()
@@ -85,9 +91,6 @@ func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot
 	}
 	return s, nil
 }
-
-// maxMemoizedFooters bounds Cache.rowGroups; past it the memo starts over.
-const maxMemoizedFooters = 100_000
 
 // RowGroupSources returns one Source per row group of f, each answering NumRows,
 // MinTime and MaxTime from the Parquet footer's statistics and loading only its
@@ -108,19 +111,12 @@ func (c *Cache) RowGroupSources(ctx context.Context, location string, snap *lake
 		}
 	}
 	key := entryName(location, f, schema) + "\x00" + timeCol
-	c.mu.Lock()
-	rgs, known := c.rowGroups[key]
-	c.mu.Unlock()
+	rgs, known := c.rowGroups.get(c, key)
 	if !known {
 		if rgs, err = snap.RowGroups(ctx, f, timeCol); err != nil {
 			return nil, false, err
 		}
-		c.mu.Lock()
-		if c.rowGroups == nil || len(c.rowGroups) >= maxMemoizedFooters {
-			c.rowGroups = map[string][]lake.RowGroupInfo{}
-		}
-		c.rowGroups[key] = rgs
-		c.mu.Unlock()
+		c.rowGroups.put(c, key, rgs)
 	}
 	if len(rgs) < 2 {
 		return nil, false, nil
