@@ -34,6 +34,10 @@ const (
 	CodeUndefinedObject      = "42704"
 	CodeInsufficientResource = "53000"
 	CodeIOError              = "58030"
+	// CodeInsufficientPrivilege is insufficient_privilege: a location outside the
+	// lake roots, and (package sql) privileges.
+	CodeInsufficientPrivilege = "42501"
+	CodeInvalidName           = "42602"
 )
 
 // Error is an error with a SQLSTATE, raised by the engine or the SQL layer.

@@ -74,9 +74,6 @@ type Options struct {
 	DisabledRules []string
 	// MemoryLimit is the per-query memory limit in bytes (0: none).
 	MemoryLimit int64
-	// DataDir is where COPY ... FROM '/server/path' resolves relative paths; absolute
-	// paths are read as given.
-	DataDir string
 	// Ingest runs the real-time ingestion of tables created WITH (kafka_topic = ...);
 	// nil: such tables are refused.
 	Ingest *stream.Manager
@@ -113,13 +110,15 @@ func Split(query string) ([]string, error) { return split(query) }
 // declared for $1..$n (Unknown or missing entries are inferred). Errors are *engine.Error
 // (42601 with Position for syntax errors, 0A000 naming unsupported features, ...).
 func (s *Session) Prepare(ctx context.Context, query string, paramTypes []engine.Type) (*Statement, error) {
-	return s.prepare(ctx, query, paramTypes)
+	st, err := s.prepare(ctx, query, paramTypes)
+	return st, s.db.locationError(err)
 }
 
 // Execute runs a prepared statement with params (one per ParamTypes entry; a Value of
 // Type Unknown carries the client's text in S and is converted here).
 func (s *Session) Execute(ctx context.Context, st *Statement, params []engine.Value) (*Result, error) {
-	return s.execute(ctx, st, params)
+	res, err := s.execute(ctx, st, params)
+	return res, s.db.locationError(err)
 }
 
 // Setting returns the session's value of a run-time parameter (SHOW, current_setting,

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -16,6 +14,7 @@ import (
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
+	"github.com/stratadb/strata/storage/roots"
 )
 
 // compactThreshold is the number of segments one time chunk may hold before an
@@ -200,11 +199,11 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		}}, nil, nil
 	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
-		path := cs.Filename
-		if !filepath.IsAbs(path) && s.db.opts.DataDir != "" {
-			path = filepath.Join(s.db.opts.DataDir, path)
+		// Relative to the data directory, as PostgreSQL's; only under a lake root.
+		f, err := s.db.store.OpenServerFile(cs.Filename)
+		if errors.Is(err, roots.ErrOutside) {
+			return nil, err
 		}
-		f, err := os.Open(path)
 		if err != nil {
 			return nil, &engine.Error{Code: engine.CodeIOError, Message: fmt.Sprintf("could not open file %q for reading: %v", cs.Filename, errors.Unwrap(err)), Err: err}
 		}

@@ -44,6 +44,9 @@ func (b *binder) deltaScan(rf *pg.RangeFunction) (engine.Plan, *scope, error) {
 	path := fc.Args[0].GetAConst().GetSval().Sval
 	schema, err := b.db.store.DeltaSchema(context.Background(), path)
 	if err != nil {
+		if e, ok := b.db.locationError(err).(*engine.Error); ok {
+			return nil, nil, posErr(e, fc.Location)
+		}
 		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "delta_scan(%q): %v", path, err), fc.Location)
 	}
 	s := &engine.Scan{Table: deltaScanPrefix + path, Schema: schema, TimeMin: engine.MinTime, TimeMax: engine.MaxTime}

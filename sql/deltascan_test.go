@@ -61,8 +61,8 @@ func TestDeltaScan(t *testing.T) {
 		}
 	}
 	res.Rows.Close()
-	// A missing table is a clear error.
-	st, err := s.Prepare(context.Background(), "SELECT count(*) FROM delta_scan('/nonexistent/table')", nil)
+	// A missing table (under a lake root) is a clear error.
+	st, err := s.Prepare(context.Background(), "SELECT count(*) FROM delta_scan('"+filepath.Join(t.TempDir(), "nonexistent")+"')", nil)
 	if err == nil {
 		_, err = s.Execute(context.Background(), st, nil)
 	}

@@ -281,7 +281,8 @@ func TestLakeVerbs(t *testing.T) {
 	wantCode(t, s, "SET strata.vacuum_retention_check = maybe", engine.CodeInvalidParameter)
 	mustExec(t, s, "SET strata.vacuum_retention_check = off")
 	time.Sleep(5 * time.Millisecond) // the tombstones are older than now - 0 hours
-	lakeDir := filepath.Join(st.Dir(), "lake", "ev")
+	def, _ := st.Table("ev")
+	lakeDir := filepath.Join(st.Dir(), "lake", strconv.FormatUint(def.ID, 10))
 	removed := removedInCommit(t, lakeDir, 3)
 	if len(removed) != 2 {
 		t.Fatalf("OPTIMIZE commit removes %v", removed)

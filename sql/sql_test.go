@@ -16,14 +16,21 @@ import (
 	"github.com/stratadb/strata/storage/store"
 )
 
+// newTestSession opens a session over a new data directory whose lake roots are
+// the system's temporary folder (where tests make their lakes and files) and the
+// Delta tables under storage/lake/testdata.
 func newTestSession(t *testing.T) (*Session, *store.Store) {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{})
+	testdata, err := filepath.Abs("../storage/lake/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.TempDir(), store.Options{LakeRoots: []string{os.TempDir(), testdata}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return Open(st, Options{DataDir: t.TempDir()}).NewSession("u", "db"), st
+	return Open(st, Options{}).NewSession("u", "db"), st
 }
 
 func mustExec(t *testing.T, s *Session, q string) *Result {
@@ -317,12 +324,12 @@ func TestCopy(t *testing.T) {
 		t.Errorf("rows %v, want %v", got, want)
 	}
 
-	// COPY from a server file, text format, relative to DataDir.
-	path := filepath.Join(s.db.opts.DataDir, "in.tsv")
+	// COPY from a server file, text format (a lake root).
+	path := filepath.Join(t.TempDir(), "in.tsv")
 	if err := os.WriteFile(path, []byte("2023-10-01 01:00:00+00\tclick\t7\n2023-10-01 01:00:01+00\t\\N\t\\N\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res = mustExec(t, s, "COPY c FROM 'in.tsv'")
+	res = mustExec(t, s, "COPY c FROM '"+path+"'")
 	if res.Tag != "COPY 2" {
 		t.Errorf("tag %q, want COPY 2", res.Tag)
 	}
@@ -336,7 +343,7 @@ func TestCopy(t *testing.T) {
 	if _, err := s.Prepare(context.Background(), "COPY nope FROM STDIN", nil); !codeIs(err, engine.CodeUndefinedTable) {
 		t.Errorf("COPY nope: %v", err)
 	}
-	if _, err := s.Execute(context.Background(), mustPrepare(t, s, "COPY c FROM '/no/such/file'"), nil); !codeIs(err, engine.CodeIOError) {
+	if _, err := s.Execute(context.Background(), mustPrepare(t, s, "COPY c FROM '"+filepath.Join(t.TempDir(), "no-such-file")+"'"), nil); !codeIs(err, engine.CodeIOError) {
 		t.Errorf("COPY missing file: %v", err)
 	}
 	_ = st

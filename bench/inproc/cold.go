@@ -47,7 +47,11 @@ func (s *Strata) HandoffAll(ctx context.Context, want int64) (HandoffStats, erro
 
 // LakeDir is the folder of the bench table's Delta table (the default lake_path).
 func (s *Strata) LakeDir() string {
-	return filepath.Join(s.Store.Dir(), "lake", bench.TableName)
+	dir, err := s.Store.LakeLocation(bench.TableName)
+	if err != nil {
+		panic("BUG: the bench table has no lake: " + err.Error())
+	}
+	return dir
 }
 
 // CacheMisses is the number of lake files the store's cache has converted into

@@ -39,7 +39,7 @@ func TestHandoffExactlyOnceUnderKillsAndS3Faults(t *testing.T) {
 	addr, _ := kafkatest.Start(t, "events", 4)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	pgAddr := freeAddr(t)
-	flags := []string{"--kafka-brokers", addr, "--handoff-interval", "200ms", "--s3-endpoint", proxy.URL(), "--s3-path-style"}
+	flags := []string{"--kafka-brokers", addr, "--handoff-interval", "200ms", "--s3-endpoint", proxy.URL(), "--s3-path-style", "--lake-root", "s3://" + bucket}
 	s := startStrataOn(t, dataDir, pgAddr, flags...)
 	conn := connect(t, s)
 	if _, err := conn.Exec(ctx, `CREATE TABLE ev ("timestamp" timestamptz NOT NULL, user_id text, n bigint)

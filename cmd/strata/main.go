@@ -27,6 +27,10 @@ func main() {
 		usage(os.Stderr)
 		os.Exit(2)
 	}
+	// Everything strata creates — the data directory, segments, the catalog, the
+	// embedded broker's log, local lake files — is readable by its user alone, as
+	// PostgreSQL's umask(0077).
+	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error

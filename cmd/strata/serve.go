@@ -32,6 +32,7 @@ type serveFlags struct {
 	lakeCache    byteSize
 	retention    time.Duration
 	s3           objstore.Options
+	lakeRoots    stringList
 	// demo only
 	events     int
 	seed       int64
@@ -62,6 +63,8 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// lake paths (default: AWS_ENDPOINT_URL or AWS)")
 	fs.StringVar(&f.s3.Region, "s3-region", "", "S3 region (default: AWS_REGION, then us-east-1)")
 	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "path-style S3 addressing (most S3-compatible servers need it)")
+	// Part 1 of the security model: where client-given paths may lead.
+	fs.Var(&f.lakeRoots, "lake-root", "a folder or s3://bucket/prefix under which lake_path, CREATE EXTERNAL TABLE, delta_scan and COPY ... FROM 'file' may name locations (repeatable; default <data dir>/lake)")
 	if demo {
 		fs.IntVar(&f.events, "events", 1_000_000, "generated history events to load when the table is empty")
 		fs.Int64Var(&f.seed, "seed", 1, "generator seed")
@@ -74,10 +77,10 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return err
 	}
-	st, err := store.Open(f.dataDir, store.Options{ObjStore: f.s3, LakeCacheBytes: int64(f.lakeCache), LocalRetention: f.retention})
+	st, err := store.Open(f.dataDir, store.Options{ObjStore: f.s3, LakeCacheBytes: int64(f.lakeCache), LocalRetention: f.retention, LakeRoots: f.lakeRoots})
 	if err != nil {
 		return fmt.Errorf("open data dir %s: %w", f.dataDir, err)
 	}
@@ -96,7 +99,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	}
 	ing := stream.NewManager(st, stream.Options{Logger: log, Brokers: brokers})
 	defer ing.Close()
-	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), DataDir: f.dataDir, Ingest: ing})
+	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), Ingest: ing})
 	if err := ing.StartAll(); err != nil {
 		// A table whose ingestion cannot start (no brokers configured, say) must not
 		// keep the server from serving its data.
@@ -174,4 +177,14 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 		hs.Shutdown(sctx)
 	}
 	return pg.Shutdown(sctx)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }

@@ -41,6 +41,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble"
 
@@ -51,6 +52,8 @@ import (
 var (
 	ErrTableExists = errors.New("table already exists")
 	ErrNoTable     = errors.New("table does not exist")
+	// ErrInvalidName marks a table name with a NUL byte or invalid UTF-8.
+	ErrInvalidName = errors.New("invalid table name")
 	// ErrInvalidBatch marks a Commit rejected by validation; nothing was written.
 	ErrInvalidBatch = errors.New("invalid catalog batch")
 )
@@ -325,6 +328,9 @@ func (c *Catalog) Close() error {
 func (c *Catalog) CreateTable(def TableDef) (TableDef, error) {
 	if def.Name == "" {
 		return def, errors.New("create table: empty name")
+	}
+	if strings.IndexByte(def.Name, 0) >= 0 || !utf8.ValidString(def.Name) {
+		return def, fmt.Errorf("create table %q: %w", def.Name, ErrInvalidName)
 	}
 	if err := def.Schema.Validate(); err != nil {
 		return def, fmt.Errorf("create table %s: %w", def.Name, err)

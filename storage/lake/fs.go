@@ -38,46 +38,66 @@ type FS interface {
 	ListFrom(ctx context.Context, prefix, startAfter string) ([]ObjectInfo, error)
 }
 
-// LocalFS is an FS over a local folder. Hidden files (".name") are listed like any
-// other; the reader ignores what it does not recognise.
+// LocalFS is an FS over a local folder. Every access goes through os.Root at
+// Root, so no key, ".." or symlink can reach a file outside the folder, and only
+// regular files are listed (a symlink is never listed, so VACUUM never follows or
+// deletes one). Hidden files (".name") are listed like any other; the reader
+// ignores what it does not recognise.
 type LocalFS struct {
 	Root string
 }
 
-func (l LocalFS) path(key string) (string, error) {
-	if strings.HasPrefix(key, "/") || strings.Contains("/"+key+"/", "/../") {
+// key checks a key: relative, slash-separated, no "." or ".." segments.
+func (l LocalFS) key(key string) (string, error) {
+	if strings.HasPrefix(key, "/") || strings.Contains("/"+key+"/", "/../") || strings.Contains("/"+key+"/", "/./") || strings.IndexByte(key, 0) >= 0 {
 		return "", fmt.Errorf("lake: invalid key %q", key)
 	}
-	return filepath.Join(l.Root, filepath.FromSlash(key)), nil
+	return filepath.FromSlash(key), nil
+}
+
+// open runs f with the folder's os.Root and the key's relative name.
+func (l LocalFS) open(key string, f func(r *os.Root, name string) error) error {
+	name, err := l.key(key)
+	if err != nil {
+		return err
+	}
+	r, err := os.OpenRoot(l.Root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return f(r, name)
 }
 
 func (l LocalFS) Get(ctx context.Context, key string) ([]byte, error) {
-	p, err := l.path(key)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(p)
+	var b []byte
+	err := l.open(key, func(r *os.Root, name string) (err error) {
+		b, err = r.ReadFile(name)
+		return err
+	})
+	return b, err
 }
 
 func (l LocalFS) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
-	p, err := l.path(key)
-	if err != nil {
-		return nil, err
-	}
 	if off < 0 || n < 0 {
 		return nil, fmt.Errorf("lake: get %s: invalid range %d+%d", key, off, n)
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	buf := make([]byte, n)
-	m, err := f.ReadAt(buf, off)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return buf[:m], nil
+	var out []byte
+	err := l.open(key, func(r *os.Root, name string) error {
+		f, err := r.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		buf := make([]byte, n)
+		m, err := f.ReadAt(buf, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		out = buf[:m]
+		return nil
+	})
+	return out, err
 }
 
 func (l LocalFS) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
@@ -90,10 +110,11 @@ func (l LocalFS) ListFrom(ctx context.Context, prefix, startAfter string) ([]Obj
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i]
 	}
-	base, err := l.path(dir)
+	rel, err := l.key(dir)
 	if err != nil {
 		return nil, err
 	}
+	base := filepath.Join(l.Root, rel)
 	var out []ObjectInfo
 	err = filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -105,8 +126,8 @@ func (l LocalFS) ListFrom(ctx context.Context, prefix, startAfter string) ([]Obj
 			}
 			return err
 		}
-		if d.IsDir() {
-			return nil
+		if !d.Type().IsRegular() {
+			return nil // folders are walked, symlinks and other non-files ignored
 		}
 		rel, err := filepath.Rel(l.Root, p)
 		if err != nil {

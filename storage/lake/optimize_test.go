@@ -236,20 +236,24 @@ func TestVacuum(t *testing.T) {
 func TestVacuumable(t *testing.T) {
 	parts := map[string]bool{"_p": true, "day": true}
 	for rel, want := range map[string]bool{
-		"a.parquet":                  true,
-		"day=1/a.parquet":            true,
-		"_p=1/a.parquet":             true,
-		"_q=1/a.parquet":             false,
-		"_change_data/a.parquet":     true,
-		"_delta_log/0.json":          false,
-		".hidden/a.parquet":          false,
-		"day=1/.a.parquet.tmp-1":     false,
-		"day=1/_SUCCESS":             false,
-		"deletion_vector_x.bin":      true,
-		"day=1/sub/_tmp/x.parquet":   false,
-		"day=1/sub/visible.parquet":  true,
-		"day=1/region=_x/a.parquet":  true,
-		"day=1/region=_x/_a.parquet": false,
+		"a.parquet":                 true,
+		"day=1/a.parquet":           true,
+		"_p=1/a.parquet":            true,
+		"_q=1/a.parquet":            false,
+		"_change_data/a.parquet":    true,
+		"_delta_log/0.json":         false,
+		".hidden/a.parquet":         false,
+		"day=1/.a.parquet.tmp-1":    false,
+		"day=1/_SUCCESS":            false,
+		"deletion_vector_x.bin":     true,
+		"day=1/sub/_tmp/x.parquet":  false,
+		"day=1/sub/visible.parquet": false, // not a partition folder
+		"docs/thesis.parquet":       false,
+		"notes.txt":                 false,
+		"day=1/notes.txt":           false,
+		"deletion_vector_x.txt":     false,
+		"day=1/_p=_x/a.parquet":     true,
+		"day=1/_p=_x/_a.parquet":    false,
 	} {
 		if got := vacuumable(rel, parts); got != want {
 			t.Errorf("vacuumable(%q) = %v, want %v", rel, got, want)
@@ -300,5 +304,125 @@ func TestOptimizeRacesAppend(t *testing.T) {
 	cur, _ := tbl.Snapshot(ctx)
 	if n, _ := cur.Count(ctx); n != 17 {
 		t.Fatalf("count %d", n)
+	}
+}
+
+// TestVacuumLeavesForeignFiles: VACUUM with no retention at all, forced, over a
+// table folder that also holds files that are not the table's: only the table's
+// own orphaned data files go; the rest, a nested Delta table, and what a symlink
+// points to are intact.
+func TestVacuumLeavesForeignFiles(t *testing.T) {
+	ctx := context.Background()
+	tbl, dir := newTestTable(t, nil)
+	root := filepath.Join(dir, "tbl")
+	appendRows(t, tbl, makeRows(1, 12), WriteOptions{})
+	outside := filepath.Join(t.TempDir(), "precious.parquet")
+	if err := os.WriteFile(outside, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	longAgo := time.Now().Add(-30 * 24 * time.Hour)
+	write := func(rel string) string {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, longAgo, longAgo); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	orphan := write("day=1/region=a/orphan.parquet")
+	keep := []string{
+		write("notes.txt"),
+		write("docs/thesis.parquet"),
+		write("day=1/notes.txt"),
+		write("day=2/_delta_log/00000000000000000000.json"), // a Delta table of its own
+		write("day=2/part-0.parquet"),
+		write(".hidden.parquet"),
+	}
+	link := filepath.Join(root, "day=1", "region=a", "link.parquet")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	linkDir := filepath.Join(root, "day=3")
+	if err := os.Symlink(filepath.Dir(outside), linkDir); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := Vacuum(ctx, tbl, 0, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deleted) != 1 || deleted[0] != "day=1/region=a/orphan.parquet" {
+		t.Fatalf("deleted %v, want only the orphan", deleted)
+	}
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Fatalf("orphan still there: %v", err)
+	}
+	for _, p := range append(keep, outside) {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("VACUUM removed %s: %v", p, err)
+		}
+	}
+	for _, p := range []string{link, linkDir} {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("VACUUM removed the symlink %s: %v", p, err)
+		}
+	}
+	// Every row is still there.
+	snap, err := tbl.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range snap.Files() {
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(f.DecodedPath))); err != nil {
+			t.Errorf("live file %s: %v", f.DecodedPath, err)
+		}
+	}
+}
+
+// TestLocalFSStaysInside: keys and symlinks cannot take LocalFS out of its folder.
+func TestLocalFSStaysInside(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	root := filepath.Join(base, "tbl")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(base, "secret")
+	if err := os.WriteFile(secret, []byte("password"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(secret, filepath.Join(root, "link.parquet"))
+	os.Symlink(base, filepath.Join(root, "up"))
+	fsys := LocalFS{Root: root}
+	for _, key := range []string{"link.parquet", "up/secret", "../secret", "/etc/passwd", "./link.parquet", "a/../../secret"} {
+		if b, err := fsys.Get(ctx, key); err == nil {
+			t.Errorf("Get(%q) = %q", key, b)
+		}
+		if _, err := fsys.GetRange(ctx, key, 0, 4); err == nil {
+			t.Errorf("GetRange(%q) succeeded", key)
+		}
+	}
+	if err := fsys.Put(ctx, "up/planted", []byte("x")); err == nil {
+		t.Error("Put through a symlinked folder succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(base, "planted")); err == nil {
+		t.Error("a file was written outside the folder")
+	}
+	objs, err := fsys.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 0 {
+		t.Errorf("List shows %v; symlinks must not be listed", objs)
+	}
+	if err := fsys.Delete(ctx, "link.parquet"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(secret); err != nil || string(b) != "password" {
+		t.Errorf("the symlink's target was touched: %q, %v", b, err)
 	}
 }

@@ -69,10 +69,28 @@ func Vacuum(ctx context.Context, t *Table, retain time.Duration, dryRun, force b
 	if err != nil {
 		return nil, fmt.Errorf("lake: table %s: vacuum: list: %w", t.name(), err)
 	}
+	// Folders below the root that hold a _delta_log are other Delta tables.
+	var nested []string
+	for _, o := range objs {
+		rel := strings.TrimPrefix(o.Key, t.root)
+		if i := strings.Index(rel, "/_delta_log/"); i > 0 {
+			if d := rel[:i+1]; len(nested) == 0 || nested[len(nested)-1] != d {
+				nested = append(nested, d)
+			}
+		}
+	}
+	inNested := func(rel string) bool {
+		for _, d := range nested {
+			if strings.HasPrefix(rel, d) {
+				return true
+			}
+		}
+		return false
+	}
 	var deleted []string
 	for _, o := range objs {
 		rel := strings.TrimPrefix(o.Key, t.root)
-		if !vacuumable(rel, parts) || live[rel] {
+		if !vacuumable(rel, parts) || live[rel] || inNested(rel) {
 			continue
 		}
 		if ts, ok := tomb[rel]; ok {
@@ -95,20 +113,23 @@ func Vacuum(ctx context.Context, t *Table, retain time.Duration, dryRun, force b
 	return deleted, nil
 }
 
-// vacuumable reports whether VACUUM may consider a key: not under _delta_log,
-// not a hidden file, and every folder either visible or a partition folder
-// (<partition column>=…, which may start with '_') or _change_data.
+// vacuumable reports whether VACUUM may consider a key: a data file of the
+// table — a Parquet file or a deletion vector file — directly in the table folder
+// or in its partition folders (<partition column>=…) or _change_data. Nothing
+// under _delta_log, no hidden file, nothing in any other folder: a lake_path
+// shared with unrelated files, or a folder with a Delta table of its own, is left
+// alone. (LocalFS lists no symlinks at all.)
 func vacuumable(rel string, parts map[string]bool) bool {
 	segs := strings.Split(rel, "/")
 	for i, s := range segs {
 		if s == "" {
 			return false
 		}
-		if s[0] != '_' && s[0] != '.' {
-			continue
-		}
 		if i == len(segs)-1 {
-			return false // hidden file (temp files, _SUCCESS, .crc)
+			if s[0] == '_' || s[0] == '.' {
+				return false // hidden file (temp files, _SUCCESS, .crc)
+			}
+			return strings.HasSuffix(s, ".parquet") || strings.HasPrefix(s, "deletion_vector_") && strings.HasSuffix(s, ".bin")
 		}
 		if s == "_change_data" {
 			continue

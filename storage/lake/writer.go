@@ -26,8 +26,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-
-	"github.com/stratadb/strata/storage"
 )
 
 // ErrExists is returned (wrapped) by WFS.PutIfAbsent when the key already exists.
@@ -50,77 +48,110 @@ type WFS interface {
 
 var _ WFS = LocalFS{}
 
-// writeTemp writes data to a fsynced temporary file next to p and returns its name.
-func writeTemp(p string, data []byte) (string, error) {
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// writeTemp writes data to a fsynced temporary file in the folder of name (a
+// name inside r) and returns the temporary file's name inside r.
+func writeTemp(r *os.Root, name string, data []byte) (string, error) {
+	dir := filepath.Dir(name)
+	if err := r.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(p)+".tmp-*")
+	var (
+		f   *os.File
+		tmp string
+		err error
+	)
+	for range 100 {
+		tmp = filepath.Join(dir, "."+filepath.Base(name)+".tmp-"+newUUID())
+		if f, err = r.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644); !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return "", err
 	}
-	name := f.Name()
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		os.Remove(name)
+		r.Remove(tmp)
 		return "", err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		os.Remove(name)
+		r.Remove(tmp)
 		return "", err
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(name)
+		r.Remove(tmp)
 		return "", err
 	}
-	return name, nil
+	return tmp, nil
+}
+
+// syncDir fsyncs the folder of name inside r.
+func syncDir(r *os.Root, name string) error {
+	d, err := r.Open(filepath.Dir(name))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// openForWrite is open for writers: the folder is created first (a new table).
+func (l LocalFS) openForWrite(key string, f func(r *os.Root, name string) error) error {
+	if err := os.MkdirAll(l.Root, 0o755); err != nil {
+		return err
+	}
+	return l.open(key, f)
 }
 
 // Put writes a temporary file and renames it over key.
 func (l LocalFS) Put(ctx context.Context, key string, data []byte) error {
-	p, err := l.path(key)
-	if err != nil {
-		return err
-	}
-	tmp, err := writeTemp(p, data)
+	err := l.openForWrite(key, func(r *os.Root, name string) error {
+		tmp, err := writeTemp(r, name, data)
+		if err != nil {
+			return err
+		}
+		if err := r.Rename(tmp, name); err != nil {
+			r.Remove(tmp)
+			return err
+		}
+		return syncDir(r, name)
+	})
 	if err != nil {
 		return fmt.Errorf("lake: put %s: %w", key, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("lake: put %s: %w", key, err)
-	}
-	return storage.SyncDir(filepath.Dir(p))
+	return nil
 }
 
 // PutIfAbsent writes a temporary file and hard-links it to key: link fails with
 // EEXIST when key exists (rename would silently replace it), and readers never
 // see a partially written key.
 func (l LocalFS) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	p, err := l.path(key)
-	if err != nil {
-		return err
-	}
-	tmp, err := writeTemp(p, data)
+	err := l.openForWrite(key, func(r *os.Root, name string) error {
+		tmp, err := writeTemp(r, name, data)
+		if err != nil {
+			return err
+		}
+		defer r.Remove(tmp)
+		if err := r.Link(tmp, name); err != nil {
+			return err
+		}
+		return syncDir(r, name)
+	})
 	if err != nil {
 		return fmt.Errorf("lake: put %s: %w", key, err)
 	}
-	defer os.Remove(tmp)
-	if err := os.Link(tmp, p); err != nil {
-		return fmt.Errorf("lake: put %s: %w", key, err)
-	}
-	return storage.SyncDir(filepath.Dir(p))
+	return nil
 }
 
-// Delete removes key; a missing key is not an error.
+// Delete removes key; a missing key is not an error. A symlink is removed
+// itself, never what it points to.
 func (l LocalFS) Delete(ctx context.Context, key string) error {
-	p, err := l.path(key)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	err := l.open(key, func(r *os.Root, name string) error { return r.Remove(name) })
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("lake: delete %s: %w", key, err)
 	}
 	return nil

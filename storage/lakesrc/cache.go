@@ -105,7 +105,7 @@ type CacheStats struct {
 // first by modification time; a file that fails segment.Open and leftover
 // temporary files are deleted.
 func OpenCache(dir string, maxBytes int64) (*Cache, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lake cache %s: %w", dir, err)
 	}
 	des, err := os.ReadDir(dir)
@@ -463,7 +463,7 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func NewCachedFilter(inner Store, dir string, maxBytes int64, cacheable func(key
 	c.mu.entries = make(map[cacheID]*list.Element)
 	c.mu.byKey = make(map[string]map[cacheID]bool)
 	c.mu.fills = make(map[string]*fillState)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		c.dirErr = err
 		return c
 	}
@@ -273,7 +273,7 @@ func (c *Cached) invalidate(key string) {
 
 func writeCacheFile(file string, data []byte) error {
 	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		os.Remove(tmp)
 		return err
 	}

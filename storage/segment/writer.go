@@ -44,7 +44,7 @@ func Write(path string, cols *storage.Columns) (Info, error) {
 		return Info{}, fmt.Errorf("write segment %s: %d rows, at most %d fit", path, cols.Len, maxNumRows)
 	}
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
 	}

@@ -279,7 +279,7 @@ func segmentPath(tableID uint64, chunkStart int64, seq uint64) string {
 func (s *Store) writeSegment(def *catalog.TableDef, chunkStart int64, seq uint64, cols *storage.Columns) (*segRef, error) {
 	rel := segmentPath(def.ID, chunkStart, seq)
 	abs := filepath.Join(s.dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, err
 	}
 	info, err := segment.Write(abs, cols)

@@ -19,10 +19,11 @@ import (
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/lakesrc"
+	"github.com/stratadb/strata/storage/roots"
 )
 
 // The cold tier. Every table has a Delta Lake table (option lake_path; default
-// <dir>/lake/<table name>). Handoff moves the segments of closed time chunks into
+// <dir>/lake/<table id>: a table's name never becomes a path). Handoff moves the segments of closed time chunks into
 // it:
 //
 //  1. record the intent (catalog LakeState.Pending: handoff sequence number and
@@ -67,9 +68,10 @@ var ErrNoLake = errors.New("table has no lake versions yet")
 
 // lakeLink is a table's open Delta table.
 type lakeLink struct {
-	tbl *lake.Table
-	fs  lake.WFS
-	loc string // canonical location, the cache key prefix
+	tbl  *lake.Table
+	fs   lake.WFS
+	loc  string // canonical location, the cache key prefix
+	path string // the folder or s3:// URL it was opened from
 }
 
 // appID is the txn appId of a table's handoffs: its id and creation time, so that
@@ -82,8 +84,113 @@ func appID(def *catalog.TableDef) string {
 // IsExternal reports whether def is an external (read-only) Delta table.
 func IsExternal(def *catalog.TableDef) bool { return def.Options[OptExternal] == "true" }
 
-// defaultLakeDir is the lake folder of a table without lake_path.
-func (s *Store) defaultLakeDir(name string) string { return filepath.Join(s.dir, "lake", name) }
+// defaultLakeDir is the lake folder of a table without lake_path, named by the
+// table's id.
+func (s *Store) defaultLakeDir(id uint64) string {
+	return filepath.Join(s.realDir, "lake", strconv.FormatUint(id, 10))
+}
+
+// LakeLocation returns the folder or s3:// URL of table's Delta table.
+func (s *Store) LakeLocation(table string) (string, error) {
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return "", fmt.Errorf("table %s: %w", table, ErrNoTable)
+	}
+	if p := def.Options[OptLakePath]; p != "" {
+		return p, nil
+	}
+	return s.defaultLakeDir(def.ID), nil
+}
+
+// Roots returns the lake roots every client-given location must lie under.
+func (s *Store) Roots() roots.Roots { return s.roots }
+
+// OpenServerFile opens a file a client named for reading (COPY ... FROM 'file'):
+// relative to the data directory, and only under a lake root (roots.ErrOutside).
+func (s *Store) OpenServerFile(path string) (*os.File, error) { return s.roots.OpenFile(path) }
+
+// resolveLakePath checks a lake_path a client gave for a writable table and
+// returns its canonical form. It must lie under a lake root, must neither lie in
+// the data directory nor contain it (whatever the roots say: the data directory's
+// lake folders are strata's, named by table id), and must not overlap the
+// lake_path of another writable table (VACUUM and DROP of one would reach the other).
+func (s *Store) resolveLakePath(path, table string) (string, error) {
+	loc, err := s.roots.Resolve(path)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(loc, "s3://") && (roots.Contains(loc, s.realDir) || roots.Contains(s.realDir, loc)) {
+		return "", fmt.Errorf("%q overlaps the data directory %s: %w", path, s.realDir, roots.ErrOutside)
+	}
+	for _, other := range s.cat.Tables() {
+		o := other.Options[OptLakePath]
+		if o == "" || IsExternal(&other) || other.Name == table {
+			continue
+		}
+		if overlaps(o, loc) {
+			return "", fmt.Errorf("%q overlaps the lake_path %s of table %s: %w", path, o, other.Name, ErrLakePathInUse)
+		}
+	}
+	return loc, nil
+}
+
+// ErrLakePathInUse is returned (wrapped) for a lake_path that overlaps another
+// table's.
+var ErrLakePathInUse = errors.New("lake_path is in use by another table")
+
+// overlaps reports whether one canonical location is the other or lies below it.
+func overlaps(a, b string) bool {
+	if strings.HasPrefix(a, "s3://") != strings.HasPrefix(b, "s3://") {
+		return false
+	}
+	in := func(outer, inner string) bool { return outer == inner || strings.HasPrefix(inner, outer+"/") }
+	if strings.HasPrefix(a, "s3://") {
+		return in(a, b) || in(b, a)
+	}
+	return roots.Contains(a, b) || roots.Contains(b, a)
+}
+
+// migrateLakeDirs moves the default lake folders of tables created before lake
+// folders were named by table id (<dir>/lake/<name>) to <dir>/lake/<id>. Only a
+// name that is one plain path element is considered; the move goes through
+// <dir>/lake/.migrate-<id> so that a name that looks like another table's id
+// cannot collide, and a crash between the two renames is finished next time.
+func (s *Store) migrateLakeDirs() error {
+	base := filepath.Join(s.realDir, "lake")
+	var moved []uint64
+	for _, def := range s.cat.Tables() {
+		if def.Options[OptLakePath] != "" || IsExternal(&def) {
+			continue
+		}
+		tmp := filepath.Join(base, ".migrate-"+strconv.FormatUint(def.ID, 10))
+		if _, err := os.Stat(tmp); err == nil {
+			moved = append(moved, def.ID)
+			continue
+		}
+		n := def.Name
+		if n == "" || n == "." || n == ".." || strings.ContainsAny(n, "/\\\x00") || n == strconv.FormatUint(def.ID, 10) {
+			continue
+		}
+		old := filepath.Join(base, n)
+		if fi, err := os.Lstat(filepath.Join(old, "_delta_log")); err != nil || !fi.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(s.defaultLakeDir(def.ID)); err == nil {
+			continue
+		}
+		if err := os.Rename(old, tmp); err != nil {
+			return fmt.Errorf("table %s: move lake folder %s: %w", def.Name, old, err)
+		}
+		moved = append(moved, def.ID)
+	}
+	for _, id := range moved {
+		tmp := filepath.Join(base, ".migrate-"+strconv.FormatUint(id, 10))
+		if err := os.Rename(tmp, s.defaultLakeDir(id)); err != nil {
+			return fmt.Errorf("move lake folder %s: %w", tmp, err)
+		}
+	}
+	return nil
+}
 
 // lakeOf opens (once per table) the Delta table of def.
 func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, error) {
@@ -97,7 +204,7 @@ func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, e
 	s.mu.Unlock()
 	path := def.Options[OptLakePath]
 	if path == "" {
-		path = s.defaultLakeDir(def.Name)
+		path = s.defaultLakeDir(def.ID)
 	}
 	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
 	if err != nil {
@@ -601,12 +708,12 @@ func (s *Store) Vacuum(ctx context.Context, table string, retain time.Duration, 
 // constant one, so time functions see every row at the epoch. Columns of types
 // strata cannot read (binary, nested) are left out.
 func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn string) (catalog.TableDef, error) {
-	def, _, _, err := s.openDelta(ctx, path, timeColumn)
+	def, l, _, err := s.openDelta(ctx, path, timeColumn)
 	if err != nil {
 		return catalog.TableDef{}, fmt.Errorf("external table %s: %w", name, err)
 	}
 	def.Name = name
-	def.Options = map[string]string{OptLakePath: path, OptExternal: "true", OptTimeColumn: timeColumn, OptHandoff: "off"}
+	def.Options = map[string]string{OptLakePath: l.path, OptExternal: "true", OptTimeColumn: timeColumn, OptHandoff: "off"}
 	return s.CreateTable(def)
 }
 
@@ -640,12 +747,18 @@ func (s *Store) DeltaSchema(ctx context.Context, path string) (*storage.Schema, 
 // openDelta opens the Delta table at path and its latest snapshot, and defines a
 // read-only table over it (named path) with timeColumn as its time column ("":
 // a hidden constant one).
+//
+// path must lie under a lake root (roots.ErrOutside).
 func (s *Store) openDelta(ctx context.Context, path, timeColumn string) (catalog.TableDef, *lakeLink, *lake.Snapshot, error) {
-	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
+	resolved, err := s.roots.Resolve(path)
 	if err != nil {
 		return catalog.TableDef{}, nil, nil, err
 	}
-	l := &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}
+	fsys, loc, err := lake.OpenLocation(ctx, resolved, s.opts.ObjStore)
+	if err != nil {
+		return catalog.TableDef{}, nil, nil, err
+	}
+	l := &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc, path: resolved}
 	snap, err := l.tbl.Snapshot(ctx)
 	if err != nil {
 		return catalog.TableDef{}, nil, nil, fmt.Errorf("%s: %w", loc, err)
@@ -689,12 +802,13 @@ func (s *Store) RunHandoff(ctx context.Context, interval time.Duration, onErr fu
 }
 
 // removeDefaultLake deletes the lake folder of a dropped table that had no
-// lake_path (strata owned it); a lake_path the user gave is left alone.
+// lake_path: strata created it, under the table's id. A lake_path the user gave
+// is left alone.
 func (s *Store) removeDefaultLake(def catalog.TableDef) {
-	if def.Options[OptLakePath] != "" || IsExternal(&def) {
+	if def.Options[OptLakePath] != "" || IsExternal(&def) || def.ID == 0 {
 		return
 	}
-	os.RemoveAll(s.defaultLakeDir(def.Name))
+	os.RemoveAll(s.defaultLakeDir(def.ID))
 }
 
 // LakeInfo returns the Delta version a table's queries read and its number of

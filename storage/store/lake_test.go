@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,11 +41,33 @@ func lakeState(t *testing.T, s *Store, table string) catalog.LakeState {
 // independently of the store.
 func lakeRows(t *testing.T, dir, table string) (rows int64, version int64) {
 	t.Helper()
-	snap, err := lake.OpenTable(lake.LocalFS{Root: filepath.Join(dir, "lake", table)}, "").Snapshot(context.Background())
+	snap, err := lake.OpenTable(lake.LocalFS{Root: defaultLake(t, dir, table)}, "").Snapshot(context.Background())
 	must(t, err)
 	n, err := snap.Count(context.Background())
 	must(t, err)
 	return n, snap.Version
+}
+
+// defaultLake finds the default lake folder of table under dir/lake by the table
+// name handoff records in the Delta metadata (strata.table), and checks that the
+// folder is named by a table id, not by the name.
+func defaultLake(t *testing.T, dir, table string) string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, "lake"))
+	must(t, err)
+	for _, e := range ents {
+		p := filepath.Join(dir, "lake", e.Name())
+		snap, err := lake.OpenTable(lake.LocalFS{Root: p}, "").Snapshot(context.Background())
+		if err != nil || snap.Metadata.Configuration["strata.table"] != table {
+			continue
+		}
+		if _, err := strconv.ParseUint(e.Name(), 10, 64); err != nil {
+			t.Fatalf("lake folder of %s is %q, not a table id", table, e.Name())
+		}
+		return p
+	}
+	t.Fatalf("no lake folder for table %s under %s", table, dir)
+	return ""
 }
 
 func TestHandoffMovesClosedChunks(t *testing.T) {
@@ -127,8 +150,9 @@ func TestHandoffMovesClosedChunks(t *testing.T) {
 	}
 
 	// DROP TABLE removes the lake folder strata owns.
+	evLake := defaultLake(t, dir, "ev")
 	must(t, s.DropTable("ev"))
-	if _, err := os.Stat(filepath.Join(dir, "lake", "ev")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(evLake); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("lake folder after DROP: %v", err)
 	}
 }
@@ -303,8 +327,8 @@ func TestExternalTable(t *testing.T) {
 	must(t, s.Append(ctx, "src", toColumns(&sch, rows)))
 	_, err := s.Handoff(ctx, "src", farFuture)
 	must(t, err)
-	ext := filepath.Join(t.TempDir(), "ext")
-	must(t, os.Rename(filepath.Join(dir, "lake", src.Name), ext))
+	ext := filepath.Join(dir, "lake", "ext") // under the default lake root
+	must(t, os.Rename(defaultLake(t, dir, src.Name), ext))
 	must(t, s.DropTable("src"))
 
 	def, err := s.CreateExternalTable(ctx, "ext", ext, "ts")
@@ -397,22 +421,25 @@ func TestSnapshotRangeSplitsRowGroups(t *testing.T) {
 // first one's txn for its own when it repairs a handoff after a crash.
 func TestHandoffSharedLakePath(t *testing.T) {
 	ctx := context.Background()
-	lakePath := filepath.Join(t.TempDir(), "shared")
+	lakeRoot := t.TempDir()
+	lakePath := filepath.Join(lakeRoot, "shared")
+	roots := []string{lakeRoot}
 	sch := testSchema()
 	create := func(s *Store) {
 		_, err := s.CreateTable(catalog.TableDef{Name: "ev", Schema: sch, Options: map[string]string{OptLakePath: lakePath}})
 		must(t, err)
 	}
-	first := openT(t, t.TempDir())
+	first, err := Open(t.TempDir(), Options{LakeRoots: roots})
+	must(t, err)
 	create(first)
 	a := makeRows(0, 300, spread(2))
 	must(t, first.Append(ctx, "ev", toColumns(&sch, a)))
-	_, err := first.Handoff(ctx, "ev", farFuture)
+	_, err = first.Handoff(ctx, "ev", farFuture)
 	must(t, err)
 	must(t, first.Close())
 
 	dir := t.TempDir()
-	second, err := Open(dir, Options{Knobs: Knobs{AfterLakeFiles: func() error { return errCrash }}})
+	second, err := Open(dir, Options{LakeRoots: roots, Knobs: Knobs{AfterLakeFiles: func() error { return errCrash }}})
 	must(t, err)
 	create(second)
 	b := makeRows(1000, 200, spread(2))
@@ -421,7 +448,8 @@ func TestHandoffSharedLakePath(t *testing.T) {
 		t.Fatalf("handoff: %v, want the crash", err)
 	}
 	must(t, second.Close())
-	second = openT(t, dir)
+	second, err = Open(dir, Options{LakeRoots: roots})
+	must(t, err)
 	defer second.Close()
 	res, err := second.Handoff(ctx, "ev", farFuture)
 	must(t, err)

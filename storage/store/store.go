@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -45,16 +46,21 @@ import (
 	"github.com/stratadb/strata/storage/lakesrc"
 	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/realtime"
+	"github.com/stratadb/strata/storage/roots"
 	"github.com/stratadb/strata/storage/segment"
 )
 
 // Store is a data directory opened for reading and writing. Safe for concurrent use.
 type Store struct {
-	dir   string
-	opts  Options
-	cat   *catalog.Catalog
-	cache *lakesrc.Cache
-	knobs Knobs
+	dir  string
+	opts Options
+	// realDir is dir made absolute with its symlinks resolved: no lake_path may
+	// lie inside it or contain it.
+	realDir string
+	roots   roots.Roots
+	cat     *catalog.Catalog
+	cache   *lakesrc.Cache
+	knobs   Knobs
 
 	lakeStats lakeCounters
 
@@ -122,6 +128,11 @@ type Options struct {
 	// RunHandoff deletes older ones. 0 means DefaultLocalRetention, < 0 forever
 	// (the size limit still applies).
 	LocalRetention time.Duration
+	// LakeRoots are the folders and s3://bucket/prefix locations under which a
+	// table's lake_path, an external table, delta_scan and a server-side COPY may
+	// lie (package roots); empty means <dir>/lake alone. Relative folders are
+	// taken relative to the data directory.
+	LakeRoots []string
 	// Knobs are test hooks.
 	Knobs Knobs
 }
@@ -168,8 +179,31 @@ func (c *lakeCounters) get() LakeStats {
 // Open opens (creating if needed) the data directory dir: it loads the catalog,
 // opens a reader on every segment and deletes files under segments/ that the
 // catalog does not know.
+//
+// The data directory and everything strata creates in it is private to the
+// process's user (0700 folders; files are created 0600 or under the umask the
+// binary sets); a data directory left more open is narrowed to 0700, as
+// PostgreSQL insists on for its own.
 func Open(dir string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "segments"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "segments"), 0o700); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	realDir, err := filepath.Abs(dir)
+	if err == nil {
+		realDir, err = filepath.EvalSymlinks(realDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	}
+	specs := opts.LakeRoots
+	if len(specs) == 0 {
+		specs = []string{filepath.Join(realDir, "lake")}
+	}
+	rts, err := roots.New(realDir, specs)
+	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	cat, err := catalog.Open(filepath.Join(dir, "catalog"))
@@ -185,7 +219,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		cat.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, opts: opts, cat: cat, cache: cache, knobs: opts.Knobs}
+	s := &Store{dir: dir, realDir: realDir, roots: rts, opts: opts, cat: cat, cache: cache, knobs: opts.Knobs}
 	s.mu.tables = map[string]*liveTable{}
 	s.mu.open = map[*segRef]struct{}{}
 	fail := func(err error) (*Store, error) {
@@ -221,6 +255,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.mu.tables[def.Name] = lt
 	}
 	if err := s.removeStrays(known); err != nil {
+		return fail(err)
+	}
+	if err := s.migrateLakeDirs(); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -311,6 +348,14 @@ func (s *Store) CreateTable(def catalog.TableDef) (catalog.TableDef, error) {
 	defer s.publishMu.Unlock()
 	if err := s.checkOpen(); err != nil {
 		return def, err
+	}
+	if p := def.Options[OptLakePath]; p != "" && !IsExternal(&def) {
+		loc, err := s.resolveLakePath(p, def.Name)
+		if err != nil {
+			return def, fmt.Errorf("table %s: lake_path: %w", def.Name, err)
+		}
+		def.Options = maps.Clone(def.Options)
+		def.Options[OptLakePath] = loc
 	}
 	def, err := s.cat.CreateTable(def)
 	if err != nil {
