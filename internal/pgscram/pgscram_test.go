@@ -22,7 +22,11 @@ func TestVerifierMatchesRFC5802(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mac := func(key []byte, s string) []byte { h := hmac.New(sha256.New, key); h.Write([]byte(s)); return h.Sum(nil) }
+	mac := func(key []byte, s string) []byte {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(s))
+		return h.Sum(nil)
+	}
 	stored := sha256.Sum256(mac(salted, "Client Key"))
 	enc := base64.StdEncoding
 	want := "SCRAM-SHA-256$4096:" + enc.EncodeToString(salt) + "$" + enc.EncodeToString(stored[:]) + ":" + enc.EncodeToString(mac(salted, "Server Key"))
