@@ -771,6 +771,10 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if len(fc.Args) == 0 {
 			return &engine.Const{V: engine.Value{Type: engine.Text, S: "public"}}, nil
 		}
+	case "has_table_privilege":
+		if len(fc.Args) == 2 || len(fc.Args) == 3 {
+			return b.hasTablePrivilege(fc, c)
+		}
 	case "current_database":
 		if len(fc.Args) == 0 {
 			return &engine.Const{V: engine.Value{Type: engine.Text, S: b.database}}, nil

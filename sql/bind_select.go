@@ -208,7 +208,10 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		if p, names, ok := b.ingestStatusView(rv); ok {
 			return p, b.subScope(p, names, qual, rv.Alias), nil
 		}
-		if p, names, ok := b.pgCatalog(rv); ok {
+		if p, names, ok, err := b.pgCatalog(rv); ok {
+			if err != nil {
+				return nil, nil, err
+			}
 			return p, b.subScope(p, names, qual, rv.Alias), nil
 		}
 		if rv.Schemaname == "information_schema" {

@@ -43,15 +43,16 @@ const (
 type accessKind uint8
 
 const (
-	accessSelect          accessKind = iota + 1 // read the rows of table
-	accessInsert                                // add rows to table
-	accessOwner                                 // alter, drop, optimize, vacuum table
-	accessCreateTable                           // create a table in schema public
-	accessSuperuser                             // what: "must be superuser to <what>"
-	accessReadServerFiles                       // COPY FROM a server file
-	accessCreateRole                            // CREATE ROLE
-	accessSetting                               // what: a parameter only superusers set
-	accessWrite                                 // change anything: refused in a read-only transaction; what is the command
+	accessSelect           accessKind = iota + 1 // read the rows of table
+	accessInsert                                 // add rows to table
+	accessOwner                                  // alter, drop, optimize, vacuum table
+	accessCreateTable                            // create a table in schema public
+	accessSuperuser                              // what: "must be superuser to <what>"
+	accessReadServerFiles                        // COPY FROM a server file
+	accessCreateRole                             // CREATE ROLE
+	accessSetting                                // what: a parameter only superusers set
+	accessSuperuserCatalog                       // read a catalog relation only superusers read (pg_authid)
+	accessWrite                                  // change anything: refused in a read-only transaction; what is the command
 )
 
 // access is one need of a statement.
@@ -221,6 +222,8 @@ func (db *DB) checkAccess(user string, a access) error {
 				Message: "must be superuser or have privileges of the pg_read_server_files role to COPY from a file",
 				Hint:    "Anyone can COPY to stdout or from stdin. psql's \\copy command also works for anyone."}
 		}
+	case accessSuperuserCatalog:
+		return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", a.table)
 	case accessSetting:
 		return engine.Errorf(CodeInsufficientPrivilege, "permission denied to set parameter %q", a.what)
 	case accessCreateRole:
