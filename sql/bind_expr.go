@@ -771,6 +771,10 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if len(fc.Args) == 0 {
 			return &engine.Const{V: engine.Value{Type: engine.Text, S: "public"}}, nil
 		}
+	case "has_table_privilege":
+		if len(fc.Args) == 2 || len(fc.Args) == 3 {
+			return b.hasTablePrivilege(fc, c)
+		}
 	case "current_database":
 		if len(fc.Args) == 0 {
 			return &engine.Const{V: engine.Value{Type: engine.Text, S: b.database}}, nil
@@ -936,9 +940,10 @@ func (b *binder) sqlValueFunction(f *pg.SQLValueFunction) (engine.Expr, error) {
 			return nil, err
 		}
 		return &engine.Cast{X: n, T: engine.Date}, nil
-	case pg.SQLValueFunctionOp_SVFOP_CURRENT_USER, pg.SQLValueFunctionOp_SVFOP_USER,
-		pg.SQLValueFunctionOp_SVFOP_SESSION_USER, pg.SQLValueFunctionOp_SVFOP_CURRENT_ROLE:
+	case pg.SQLValueFunctionOp_SVFOP_CURRENT_USER, pg.SQLValueFunctionOp_SVFOP_USER, pg.SQLValueFunctionOp_SVFOP_CURRENT_ROLE:
 		return &engine.Const{V: engine.Value{Type: engine.Text, S: b.user}}, nil
+	case pg.SQLValueFunctionOp_SVFOP_SESSION_USER:
+		return &engine.Const{V: engine.Value{Type: engine.Text, S: b.sessionUser}}, nil
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_CATALOG:
 		return &engine.Const{V: engine.Value{Type: engine.Text, S: b.database}}, nil
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_SCHEMA:

@@ -37,6 +37,8 @@ func (b *binder) infoSchema(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 		}
 	case "schemata":
 		names, types, rows = b.schemataRows()
+	case "table_privileges":
+		names, types, rows = b.tablePrivilegeRows()
 	case "columns":
 		names = []string{"table_catalog", "table_schema", "table_name", "column_name", "ordinal_position", "column_default",
 			"is_nullable", "data_type", "character_maximum_length", "numeric_precision", "numeric_precision_radix",

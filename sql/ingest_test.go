@@ -2,7 +2,9 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +27,7 @@ func TestKafkaTableFromSQL(t *testing.T) {
 	defer st.Close()
 	m := stream.NewManager(st, stream.Options{Brokers: []string{addr}})
 	defer m.Close()
-	s := Open(st, Options{Ingest: m}).NewSession("u", "db")
+	s := Open(st, Options{Ingest: m}).NewSession("strata", "db")
 
 	mustExec(t, s, `CREATE TABLE clicks (ts timestamptz NOT NULL, page text) WITH (kafka_topic = 'clicks', persist_interval = '100ms')`)
 	var msgs []kafkatest.Message
@@ -92,5 +94,62 @@ func waitFor(t *testing.T, s *Session, q, want string) {
 			t.Fatalf("%s: got %q, want %q", q, got, want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestKafkaSASLPasswordNeverShown creates a Kafka-fed table with SASL options and
+// reads every catalog view, the ingest status and the errors a bad option gives:
+// none shows kafka_sasl_password's value.
+func TestKafkaSASLPasswordNeverShown(t *testing.T) {
+	addr, _ := kafkatest.Start(t, "secure", 1)
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := stream.NewManager(st, stream.Options{Brokers: []string{addr}})
+	defer m.Close()
+	db := Open(st, Options{Ingest: m})
+	s := db.NewSession("strata", "db")
+	const secret = "hunter2-sasl-secret"
+	// The broker has no SASL, so the consumer fails: its error lands in strata_ingest_status.
+	mustExec(t, s, `CREATE TABLE secure (ts timestamptz NOT NULL, page text) WITH (kafka_topic = 'secure',
+		kafka_sasl_mechanism = 'SCRAM-SHA-256', kafka_sasl_user = 'ingest', kafka_sasl_password = '`+secret+`')`)
+	time.Sleep(300 * time.Millisecond)
+	var seen []string
+	for _, q := range []string{
+		`SELECT * FROM pg_class`, `SELECT * FROM pg_tables`, `SELECT * FROM pg_attribute`, `SELECT * FROM pg_settings`,
+		`SELECT * FROM information_schema.tables`, `SELECT * FROM information_schema.columns`,
+		`SELECT * FROM information_schema.table_privileges`, `SELECT * FROM strata_ingest_status`, `SELECT * FROM pg_authid`,
+		`SHOW tables`,
+	} {
+		for _, row := range collect(t, mustExec(t, s, q)) {
+			seen = append(seen, row...)
+		}
+	}
+	for _, q := range []string{
+		`CREATE TABLE secure (ts timestamptz NOT NULL) WITH (kafka_topic = 'x', kafka_sasl_password = '` + secret + `')`,
+		`CREATE TABLE bad (ts timestamptz NOT NULL) WITH (kafka_topic = 'x', kafka_sasl_mechanism = 'GSSAPI', kafka_sasl_password = '` + secret + `')`,
+	} {
+		if _, err := run(s, q); err == nil {
+			t.Fatalf("%s: no error", q)
+		} else {
+			var e *engine.Error
+			if errors.As(err, &e) {
+				seen = append(seen, e.Message, e.Detail, e.Hint)
+			}
+			seen = append(seen, err.Error())
+		}
+	}
+	// And a non-superuser may not set it at all.
+	mustExec(t, s, "CREATE ROLE writer LOGIN")
+	mustExec(t, s, "GRANT CREATE ON SCHEMA public TO writer")
+	if _, err := run(db.NewSession("writer", "db"), `CREATE TABLE w (ts timestamptz NOT NULL) WITH (kafka_topic = 'x', kafka_sasl_password = '`+secret+`')`); !codeIs(err, CodeInsufficientPrivilege) {
+		t.Fatalf("non-superuser kafka_sasl_password: %v", err)
+	}
+	for _, v := range seen {
+		if strings.Contains(v, secret) {
+			t.Fatalf("the SASL password is shown: %q", v)
+		}
 	}
 }

@@ -67,7 +67,8 @@ var pgCatalogRelations = map[string][]relCol{
 		"reltuples", engine.Float32, "relallvisible", tInt4, "reltoastrelid", tOID, "relhasindex", tBool,
 		"relisshared", tBool, "relpersistence", tText, "relkind", tText, "relnatts", tInt2, "relchecks", tInt2,
 		"relhasrules", tBool, "relhastriggers", tBool, "relhassubclass", tBool, "relrowsecurity", tBool,
-		"relforcerowsecurity", tBool, "relispopulated", tBool, "relreplident", tText, "relispartition", tBool),
+		"relforcerowsecurity", tBool, "relispopulated", tBool, "relreplident", tText, "relispartition", tBool,
+		"relacl", tText),
 	"pg_attribute": cols("attrelid", tOID, "attname", tText, "atttypid", tOID, "attstattarget", tInt4, "attlen", tInt2,
 		"attnum", tInt2, "attndims", tInt4, "attcacheoff", tInt4, "atttypmod", tInt4, "attbyval", tBool,
 		"attalign", tText, "attstorage", tText, "attcompression", tText, "attnotnull", tBool, "atthasdef", tBool,
@@ -83,7 +84,11 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_roles": cols("rolname", tText, "rolsuper", tBool, "rolinherit", tBool, "rolcreaterole", tBool, "rolcreatedb", tBool,
 		"rolcanlogin", tBool, "rolreplication", tBool, "rolconnlimit", tInt4, "rolpassword", tText, "rolvaliduntil", engine.TimestampTZ,
 		"rolbypassrls", tBool, "rolconfig", tText, "oid", tOID),
-	"pg_user":      cols("usename", tText, "usesysid", tOID, "usecreatedb", tBool, "usesuper", tBool),
+	"pg_user": cols("usename", tText, "usesysid", tOID, "usecreatedb", tBool, "usesuper", tBool, "userepl", tBool,
+		"usebypassrls", tBool, "passwd", tText, "valuntil", engine.TimestampTZ, "useconfig", tText),
+	"pg_authid": cols("oid", tOID, "rolname", tText, "rolsuper", tBool, "rolinherit", tBool, "rolcreaterole", tBool,
+		"rolcreatedb", tBool, "rolcanlogin", tBool, "rolreplication", tBool, "rolbypassrls", tBool, "rolconnlimit", tInt4,
+		"rolpassword", tText, "rolvaliduntil", engine.TimestampTZ),
 	"pg_extension": cols("oid", tOID, "extname", tText, "extowner", tOID, "extnamespace", tOID, "extrelocatable", tBool, "extversion", tText),
 	"pg_settings":  cols("name", tText, "setting", tText, "unit", tText, "category", tText, "short_desc", tText),
 	"pg_tables": cols("schemaname", tText, "tablename", tText, "tableowner", tText, "tablespace", tText,
@@ -154,17 +159,24 @@ func hiddenTime(def catalog.TableDef) bool {
 }
 
 // pgCatalog binds a pg_catalog relation; ok is false when rv names none (or a
-// user table of the same name shadows it, unqualified).
-func (b *binder) pgCatalog(rv *pg.RangeVar) (engine.Plan, []string, bool) {
+// user table of the same name shadows it, unqualified). err is a refused read
+// (pg_authid by a non-superuser).
+func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool, err error) {
 	if rv.Schemaname != "pg_catalog" && rv.Schemaname != "" {
-		return nil, nil, false
+		return nil, nil, false, nil
 	}
 	rel, ok := pgCatalogRelations[rv.Relname]
 	if !ok {
-		return nil, nil, false
+		return nil, nil, false, nil
 	}
 	if _, user := b.db.store.Table(rv.Relname); user && rv.Schemaname == "" {
-		return nil, nil, false
+		return nil, nil, false, nil
+	}
+	if rv.Relname == "pg_authid" {
+		// Password verifiers: superusers only, as PostgreSQL.
+		if err := b.need(access{kind: accessSuperuserCatalog, table: rv.Relname}); err != nil {
+			return nil, nil, true, posErr(err.(*engine.Error), rv.Location)
+		}
 	}
 	tables := b.db.store.Tables()
 	sort.Slice(tables, func(i, j int) bool { return tables[i].Name < tables[j].Name })
@@ -187,11 +199,13 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 		rows = [][]engine.Expr{{i8(oidDatabase), text(b.database), i8(oidRole), i4(6), text("c"), bl(false), bl(true),
 			i4(-1), text("C.UTF-8"), text("C.UTF-8"), null(tText), null(tText)}}
 	case "pg_class":
+		cat := b.db.store.Catalog()
+		names := roleNames(cat)
 		for _, t := range tables {
-			rows = append(rows, []engine.Expr{i8(tableOID(t)), text(t.Name), i8(oidPublic), i8(0), i8(0), i8(oidRole),
+			rows = append(rows, []engine.Expr{i8(tableOID(t)), text(t.Name), i8(oidPublic), i8(0), i8(0), i8(int64(t.OwnerOID())),
 				i8(oidHeapAM), i8(tableOID(t)), i8(0), i4(0), c(engine.Value{Type: engine.Float32, F: -1}), i4(0), i8(0),
 				bl(false), bl(false), text("p"), text("r"), i2(int64(len(visibleColumns(t)))), i2(0), bl(false), bl(false),
-				bl(false), bl(false), bl(false), bl(true), text("d"), bl(false)})
+				bl(false), bl(false), bl(false), bl(true), text("d"), bl(false), relACL(cat, &t, names)})
 		}
 	case "pg_attribute":
 		for _, t := range tables {
@@ -211,18 +225,16 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 		}
 	case "pg_am":
 		rows = [][]engine.Expr{{i8(oidHeapAM), text("heap"), i8(0), text("t")}}
-	case "pg_roles":
-		rows = [][]engine.Expr{{text("strata"), bl(true), bl(true), bl(true), bl(true), bl(true), bl(true), i4(-1),
-			text("********"), null(engine.TimestampTZ), bl(true), null(tText), i8(oidRole)}}
-	case "pg_user":
-		rows = [][]engine.Expr{{text("strata"), i8(oidRole), bl(true), bl(true)}}
+	case "pg_roles", "pg_authid", "pg_user", "pg_auth_members":
+		rows, _ = b.roleRows(rv.Relname)
 	case "pg_settings":
 		for _, s := range settingRows() {
 			rows = append(rows, []engine.Expr{text(s[0]), text(s[1]), null(tText), text("strata"), text(s[2])})
 		}
 	case "pg_tables":
+		names := roleNames(b.db.store.Catalog())
 		for _, t := range tables {
-			rows = append(rows, []engine.Expr{text("public"), text(t.Name), text("strata"), null(tText), bl(false), bl(false), bl(false), bl(false)})
+			rows = append(rows, []engine.Expr{text("public"), text(t.Name), text(names[t.OwnerOID()]), null(tText), bl(false), bl(false), bl(false), bl(false)})
 		}
 	}
 	names := make([]string, len(rel))
@@ -230,7 +242,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 	for i, col := range rel {
 		names[i], types[i] = col.name, col.t
 	}
-	return valuesPlan(names, types, rows), names, true
+	return valuesPlan(names, types, rows), names, true, nil
 }
 
 // schemataRows is information_schema.schemata.
@@ -357,7 +369,7 @@ func (b *binder) relationSize(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) 
 var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description": true, "pg_collation": true,
 	"pg_policy": true, "pg_statistic_ext": true, "pg_publication": true, "pg_publication_namespace": true,
 	"pg_publication_rel": true, "pg_inherits": true, "pg_index": true, "pg_constraint": true, "pg_trigger": true,
-	"pg_range": true, "pg_extension": true, "pg_auth_members": true}
+	"pg_range": true, "pg_extension": true}
 
 // emptyCatalogSubLink answers a subquery in an expression whose FROM reads only
 // relations that are always empty here (psql's \d asks pg_attrdef for a column's

@@ -20,7 +20,7 @@ var pgTypeFor = map[string]engine.Type{
 	"oid": engine.Int64, "regproc": engine.Int64, "xid": engine.Int64, "regclass": engine.Int64,
 	"int2": engine.Int16, "int4": engine.Int32, "int8": engine.Int64, "float4": engine.Float32,
 	"bool":         engine.Bool,
-	"_aclitem":     engine.Text, // always NULL in strata (no privileges)
+	"_aclitem":     engine.Text, // aclitem[] as its text form (rolecatalog.go)
 	"pg_node_tree": engine.Text, // column defaults: none in strata
 	"_text":        engine.Text, // always NULL in strata (pg_roles.rolconfig)
 	"timestamptz":  engine.TimestampTZ,
@@ -69,7 +69,7 @@ func TestCatalogShapesMatchPostgres(t *testing.T) {
 	mustExec(t, s, ddl)
 
 	// Column shapes: strata's columns, in order, against PostgreSQL's attribute list.
-	rels := map[string][]string{"information_schema": {"tables", "columns", "schemata"}}
+	rels := map[string][]string{"information_schema": {"tables", "columns", "schemata", "table_privileges"}}
 	for name := range pgCatalogRelations {
 		rels["pg_catalog"] = append(rels["pg_catalog"], name)
 	}

@@ -175,6 +175,66 @@ func run(t *testing.T, s *sql.Session, q string) ([]engine.Field, [][]string) {
 	return res.Fields, rows
 }
 
+// createGrafanaRole runs grafana-role.sql as the superuser, with psql's
+// substitution of :'grafana_password'.
+func createGrafanaRole(t *testing.T, admin *sql.Session) {
+	t.Helper()
+	script, err := os.ReadFile("grafana-role.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.Split(strings.ReplaceAll(string(script), ":'grafana_password'", "'grafana-test-password'"))
+	if err != nil || len(stmts) == 0 {
+		t.Fatalf("grafana-role.sql: %v", err)
+	}
+	for _, q := range stmts {
+		run(t, admin, q)
+	}
+}
+
+// TestGrafanaRoleIsReadOnly checks what grafana-role.sql promises: the role logs
+// in with a password kept as a verifier, reads every table (also one created
+// after the script ran), and cannot write, alter, drop or read server files.
+func TestGrafanaRoleIsReadOnly(t *testing.T) {
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db := sql.Open(st, sql.Options{})
+	admin := db.NewSession("strata", "strata")
+	run(t, admin, bench.CreateTableSQL)
+	createGrafanaRole(t, admin)
+	ra, ok := db.RoleAuth("grafana")
+	if !ok || !ra.Login || ra.Superuser || !strings.HasPrefix(ra.Verifier, "SCRAM-SHA-256$") {
+		t.Fatalf("grafana role: %+v %v", ra, ok)
+	}
+	run(t, admin, `CREATE TABLE later (ts timestamptz NOT NULL, x int)`)
+	g := db.NewSession("grafana", "strata")
+	run(t, g, `SELECT count(*) FROM user_behavior`)
+	run(t, g, `SELECT count(*) FROM later`)
+	for _, q := range []string{
+		`INSERT INTO later VALUES (now(), 1)`,
+		`COPY later FROM STDIN`,
+		`COPY later FROM '/etc/passwd'`,
+		`DROP TABLE later`,
+		`OPTIMIZE user_behavior`,
+		`CREATE TABLE mine (ts timestamptz NOT NULL)`,
+		`CREATE ROLE other`,
+		`SELECT rolpassword FROM pg_authid`,
+	} {
+		ctx := context.Background()
+		stmt, err := g.Prepare(ctx, q, nil)
+		if err == nil {
+			_, err = g.Execute(ctx, stmt, nil)
+		}
+		var e *engine.Error
+		if !errors.As(err, &e) || e.Code != "42501" {
+			t.Errorf("%s as grafana: %v, want 42501", q, err)
+		}
+	}
+}
+
 // TestDashboardAndAlerts loads a week of generated events (up to now) into a
 // Kafka-fed user_behavior table, then runs every panel target and alert query of
 // deploy/grafana after Grafana's expansion, checking that each runs, that
@@ -191,8 +251,11 @@ func TestDashboardAndAlerts(t *testing.T) {
 	m := stream.NewManager(st, stream.Options{Brokers: []string{addr}})
 	defer m.Close()
 	db := sql.Open(st, sql.Options{Ingest: m})
+	admin := db.NewSession("strata", "strata")
+	run(t, admin, bench.CreateTableSQL+` WITH (kafka_topic = 'user_behavior_topic')`)
+	// Every query below runs as the read-only role the data source uses.
+	createGrafanaRole(t, admin)
 	s := db.NewSession("grafana", "strata")
-	run(t, s, bench.CreateTableSQL+` WITH (kafka_topic = 'user_behavior_topic')`)
 
 	now := time.Now().UTC()
 	gen := bench.NewGenerator(5, now.Add(-7*24*time.Hour), now.Add(-time.Second), 2000, 300)

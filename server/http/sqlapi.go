@@ -78,7 +78,7 @@ func sqlHandler(db *sql.DB) http.HandlerFunc {
 			return
 		}
 		ctx := r.Context()
-		sess := db.NewSession("http", "strata")
+		sess := db.NewSession("strata", "strata") // the bootstrap superuser until part 6 authenticates HTTP clients
 		st, err := sess.Prepare(ctx, pieces[0], nil)
 		if err != nil {
 			writeSQLError(w, err)
