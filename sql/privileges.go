@@ -33,7 +33,7 @@ import (
 
 // SQLSTATEs of the privilege system.
 const (
-	CodeInsufficientPrivilege = "42501"
+	CodeInsufficientPrivilege = engine.CodeInsufficientPrivilege
 	CodeReadOnlyTransaction   = "25006"
 	CodeDependentObjects      = "2BP01" // dependent_objects_still_exist
 	CodeDuplicateObject       = "42710"
