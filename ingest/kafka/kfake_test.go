@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/stratadb/strata/ingest/kafka"
 	"github.com/stratadb/strata/ingest/kafka/kafkatest"
 )
 
@@ -32,6 +33,8 @@ type rawMember struct {
 	id       string
 	instance *string
 	gen      int32
+	// session and rebalance timeouts; zero: ghostSession, ghostRebal
+	session, rebal time.Duration
 }
 
 func newRawMember(t *testing.T, addr string, instance *string) *rawMember {
@@ -50,8 +53,12 @@ func (m *rawMember) joinRequest() *kmsg.JoinGroupRequest {
 	meta.Topics = []string{ghostTopic}
 	req := kmsg.NewPtrJoinGroupRequest()
 	req.Group = ghostGroup
-	req.SessionTimeoutMillis = int32(ghostSession / time.Millisecond)
-	req.RebalanceTimeoutMillis = int32(ghostRebal / time.Millisecond)
+	session, rebal := ghostSession, ghostRebal
+	if m.session > 0 {
+		session, rebal = m.session, m.rebal
+	}
+	req.SessionTimeoutMillis = int32(session / time.Millisecond)
+	req.RebalanceTimeoutMillis = int32(rebal / time.Millisecond)
 	req.MemberID = m.id
 	req.InstanceID = m.instance
 	req.ProtocolType = "consumer"
@@ -290,4 +297,42 @@ func TestKfakeStaticMemberReplacesGhost(t *testing.T) {
 		t.Fatalf("L's heartbeat after the replacement: %v", err)
 	}
 	t.Logf("the new incarnation took the dead one's partitions in %v", took)
+}
+
+// TestRunReturnsDuringRebalance: Run is stopped while its JoinGroup waits for
+// a rebalance that another member (alive, stable, slow to rejoin) holds open
+// for 30 s. franz-go's leave waits for that join; Run cancels it and returns
+// within its LeaveTimeout and a little more, not at the rebalance timeout, so
+// SIGTERM can end strata within 5 s during a rebalance.
+func TestRunReturnsDuringRebalance(t *testing.T) {
+	addr, _ := kafkatest.Start(t, ghostTopic, 4)
+	l := newRawMember(t, addr, nil)
+	l.session, l.rebal = 30*time.Second, 30*time.Second
+	if _, err := l.join(context.Background()); err != nil {
+		t.Fatalf("L joins: %v", err)
+	}
+	l.sync(map[string][]int32{l.id: {0, 1, 2, 3}})
+
+	o := newOwner(t, "a", newLake())
+	cfg := testConfig(addr, ghostTopic, ghostGroup)
+	cfg.InstanceID = "strata-test-a"
+	c, err := kafka.New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.c = c
+	stop, _, _ := run(t, c)
+	waitFor(t, 10*time.Second, "the consumer's JoinGroup parked", func() bool {
+		st, members := describe(t, l.cl)
+		return st == "PreparingRebalance" && len(members) == 2
+	})
+	began := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	took := time.Since(began)
+	if limit := 2*time.Second + 1500*time.Millisecond; took > limit {
+		t.Fatalf("Run returned %v after its context ended during a rebalance, want at most %v", took, limit)
+	}
+	t.Logf("Run returned %v after its context ended, during a rebalance held open for 30 s", took.Round(time.Millisecond))
 }
