@@ -170,13 +170,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 			return err
 		}
 	}
-	fmt.Println("strata: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if hs != nil {
-		hs.Shutdown(sctx)
-	}
-	return pg.Shutdown(sctx)
+	return shutdownServe(log, ing, hs, pg)
 }
 
 // stringList is a repeatable string flag.

@@ -26,7 +26,17 @@
 //   - When Revoked returns, no further record of those partitions is delivered
 //     until they are Assigned again.
 //   - Run returns only after the final Revoked (for everything still owned) has
-//     returned and the group has been left.
+//     returned and the group has been left, or the leave gave up after
+//     Config.LeaveTimeout (then the broker drops the member at its session
+//     timeout, or its restart replaces it).
+//
+// Group membership: with Config.InstanceID the member is static (KIP-345), so
+// a restarted process replaces its dead incarnation at once. That also matters
+// for the embedded broker: kfake can keep a member whose process died during a
+// JoinGroup in the group forever, holding partitions nobody reads (see
+// kfake_test.go); a new incarnation with the same instance id evicts it. GroupLag
+// reports the partitions this member does not own with the group's committed
+// offsets, so the owner can notice partitions that nobody reads.
 //
 // Mechanics (franz-go): for every partition a group session adds, franz-go
 // calls OnPartitionsAssigned (→ Handler.Assigned, the catalog offsets are
@@ -91,8 +101,24 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	RebalanceTimeout  time.Duration
 
-	// LagRefresh is how often the high watermarks behind Lag are re-read from
-	// the brokers (fetches update them too). Default 1s.
+	// InstanceID, when set, makes this a static member of the group
+	// (group.instance.id, KIP-345): a new incarnation joining with the same
+	// id takes the old one's place and assignment at once, without waiting
+	// for the old session to time out and without a rebalance. It must be
+	// unique among the group's live members and stable across restarts
+	// (package ingest/stream keeps one per data directory and table). Run
+	// leaves the group explicitly at shutdown, so a stopped member's
+	// partitions move at once; a killed one is replaced by its restart.
+	InstanceID string
+	// LeaveTimeout bounds leaving the group at the end of Run: waiting for a
+	// join or sync in flight, the final Revoked, the LeaveGroup request.
+	// Default 2s. A member that fails to leave is removed at its session
+	// timeout, or replaced by its restart when InstanceID is set.
+	LeaveTimeout time.Duration
+
+	// LagRefresh is how often the high watermarks behind Lag, and the group
+	// offsets behind GroupLag, are re-read from the brokers (fetches update
+	// the high watermarks of owned partitions too). Default 1s.
 	LagRefresh time.Duration
 	// Logger receives the consumer's and franz-go's messages (franz-go at Warn
 	// and above). Nil discards them.
@@ -167,6 +193,9 @@ type Consumer struct {
 		fatal      error
 		cancelPoll context.CancelFunc // cancels the poll in flight, if any
 		hctx       context.Context    // context for Assigned/Revoked/Lost
+		// others: the group's view of the topic's partitions this member
+		// does not own, as of the last refresh (refreshGroupLag).
+		others map[int32]*otherPartition
 	}
 }
 
@@ -205,6 +234,9 @@ func New(cfg Config, h Handler) (*Consumer, error) {
 	}
 	if cfg.LagRefresh <= 0 {
 		cfg.LagRefresh = time.Second
+	}
+	if cfg.LeaveTimeout <= 0 {
+		cfg.LeaveTimeout = 2 * time.Second
 	}
 	c := &Consumer{cfg: cfg, h: h, resume: make(chan struct{}, 1), log: cfg.Logger}
 	if c.log == nil {
@@ -255,7 +287,11 @@ func New(cfg Config, h Handler) (*Consumer, error) {
 	if cfg.RebalanceTimeout > 0 {
 		c.opts = append(c.opts, kgo.RebalanceTimeout(cfg.RebalanceTimeout))
 	}
+	if cfg.InstanceID != "" {
+		c.opts = append(c.opts, kgo.InstanceID(cfg.InstanceID))
+	}
 	c.mu.parts = make(map[int32]*partition)
+	c.mu.others = make(map[int32]*otherPartition)
 	return c, nil
 }
 
@@ -350,6 +386,58 @@ func (c *Consumer) Lag() map[int32]int64 {
 		lag[p] = max(st.hwm-st.next, 0)
 	}
 	return lag
+}
+
+// UnownedLag is the group's view of a partition of the topic that this member
+// does not own: another member's, or nobody's.
+type UnownedLag struct {
+	Partition     int32
+	Committed     int64 // the group's committed offset; -1: none
+	HighWatermark int64
+	// Lag is what the group has not committed: the high watermark minus the
+	// committed offset (minus the log start when nothing is committed).
+	Lag int64
+	// Stalled is how long Lag has been above zero while the committed offset
+	// stood still; 0 when Lag is 0. A live owner commits at every persist, so
+	// a long stall means nobody reads the partition.
+	Stalled time.Duration
+}
+
+// otherPartition is the state behind UnownedLag.
+// REQUIRES: Consumer.mu is held for every access.
+type otherPartition struct {
+	committed, hwm, start int64
+	since                 time.Time // when committed last moved or lag was 0
+}
+
+// GroupLag returns, for every partition of the topic this member does not
+// own, the group's committed offset and lag as of the last refresh (every
+// Config.LagRefresh), sorted by partition. Empty until the first refresh.
+func (c *Consumer) GroupLag() []UnownedLag {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]UnownedLag, 0, len(c.mu.others))
+	now := time.Now()
+	for p, o := range c.mu.others {
+		if _, owned := c.mu.parts[p]; owned {
+			continue
+		}
+		u := UnownedLag{Partition: p, Committed: o.committed, HighWatermark: o.hwm, Lag: o.lag()}
+		if u.Lag > 0 {
+			u.Stalled = now.Sub(o.since)
+		}
+		out = append(out, u)
+	}
+	slices.SortFunc(out, func(a, b UnownedLag) int { return int(a.Partition - b.Partition) })
+	return out
+}
+
+func (o *otherPartition) lag() int64 {
+	from := o.committed
+	if from < 0 {
+		from = o.start
+	}
+	return max(o.hwm-from, 0)
 }
 
 // Assignment returns the partitions this member owns (Assigned, not yet

@@ -4,20 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
-
-// leaveTimeout bounds the LeaveGroup request at shutdown (after the final
-// Revoked). A member that fails to leave is removed at its session timeout.
-const leaveTimeout = 30 * time.Second
 
 // Run joins the group and delivers records to the Handler until ctx ends or a
 // fatal error (a Handler error, an authentication or authorization failure).
-// It then leaves the group cleanly: Revoked is called for every partition
-// still owned and has returned before Run does. Run returns nil when ctx
-// ended, the fatal error otherwise.
+// It then leaves the group (within Config.LeaveTimeout, see leave): Revoked
+// is called for every partition still owned and has returned before Run
+// does. Run returns nil when ctx ended, the fatal error otherwise.
 func (c *Consumer) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("kafka: topic %s: Run called twice", c.cfg.Topic)
@@ -26,7 +25,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.mu.hctx = context.WithoutCancel(ctx)
 	c.mu.Unlock()
 
-	cl, err := kgo.NewClient(c.opts...)
+	// The client's own context: franz-go sends JoinGroup and SyncGroup with
+	// it, and Close waits for them; cancelling it is the only way to end a
+	// join that waits for the group's rebalance timeout (see leave).
+	clientCtx, cancelClient := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelClient()
+	cl, err := kgo.NewClient(append(c.opts, kgo.WithContext(clientCtx))...)
 	if err != nil {
 		return fmt.Errorf("kafka: topic %s: %w", c.cfg.Topic, err)
 	}
@@ -48,12 +52,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	stopLag()
 	<-lagDone
 
-	cl.AllowRebalance()
-	leaveCtx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
-	if lerr := cl.LeaveGroupContext(leaveCtx); lerr != nil {
-		c.log.Warn("leaving consumer group", "err", lerr)
-	}
-	cancel()
+	c.leave(cl)
+	cancelClient()
 	cl.Close() // waits for the final Revoked
 	c.mu.Lock()
 	c.mu.cl = nil
@@ -67,6 +67,57 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.release(left, false)
 	}
 	return err
+}
+
+// leave leaves the group within Config.LeaveTimeout, plus at most a second
+// for a static member's LeaveGroup. franz-go's leave first waits for a join
+// or sync in flight, which during a rebalance can last the group's whole
+// rebalance timeout (a dead member that never rejoins); Run then cancels the
+// client's context, which ends the join, and Close calls the final Revoked.
+//
+// franz-go sends no LeaveGroup for a static member (KIP-345 keeps its place
+// for its restart). strata sends one anyway, naming the member by its
+// instance id: a stopped process's partitions then move at once instead of
+// after the session timeout, and the restart joins with the same instance id
+// as an ordinary new member. Naming the instance id also removes a member of
+// an earlier incarnation of this process that never joined completely.
+func (c *Consumer) leave(cl *kgo.Client) {
+	cl.AllowRebalance()
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.LeaveTimeout)
+	defer cancel()
+	if err := cl.LeaveGroupContext(ctx); err != nil {
+		c.log.Warn("leaving consumer group", "err", err)
+	}
+	if c.cfg.InstanceID == "" {
+		return
+	}
+	ctx, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	memberID, _ := cl.GroupMetadata()
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = c.cfg.Group
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.MemberID = memberID
+	m.InstanceID = kmsg.StringPtr(c.cfg.InstanceID)
+	m.Reason = kmsg.StringPtr("strata is stopping")
+	req.Members = append(req.Members, m)
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		for _, rm := range resp.Members {
+			if e := kerr.ErrorForCode(rm.ErrorCode); e != nil && err == nil {
+				err = e
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		c.log.Info("left consumer group", "instance_id", c.cfg.InstanceID, "member_id", memberID)
+	case errors.Is(err, kerr.UnknownMemberID):
+		// Not a member (never joined, or already removed): nothing to leave.
+	default:
+		c.log.Warn("leaving consumer group as a static member", "instance_id", c.cfg.InstanceID, "err", err)
+	}
 }
 
 // poll is Run's loop: poll, filter, deliver, allow rebalances.
@@ -209,8 +260,8 @@ func (c *Consumer) fetchErrors(fetches kgo.Fetches) {
 	})
 }
 
-// refreshLag re-reads the high watermarks of the owned partitions every
-// LagRefresh until ctx ends.
+// refreshLag re-reads the high watermarks of the owned partitions, and the
+// group's offsets of the others, every LagRefresh until ctx ends.
 func (c *Consumer) refreshLag(ctx context.Context, cl *kgo.Client) {
 	t := time.NewTicker(c.cfg.LagRefresh)
 	defer t.Stop()
@@ -219,6 +270,9 @@ func (c *Consumer) refreshLag(ctx context.Context, cl *kgo.Client) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := c.refreshGroupLag(ctx, cl); err != nil && ctx.Err() == nil {
+			c.log.Debug("refreshing the group's offsets", "err", err)
 		}
 		ps := c.Assignment()
 		if len(ps) == 0 {
@@ -239,4 +293,145 @@ func (c *Consumer) refreshLag(ctx context.Context, cl *kgo.Client) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// refreshGroupLag reads the partitions of the topic, and for those this
+// member does not own the log start, high watermark and group commit, for
+// GroupLag.
+func (c *Consumer) refreshGroupLag(ctx context.Context, cl *kgo.Client) error {
+	all, err := topicPartitions(ctx, cl, c.cfg.Topic)
+	if err != nil {
+		return err
+	}
+	owned := c.Assignment()
+	unowned := slices.DeleteFunc(all, func(p int32) bool { _, found := slices.BinarySearch(owned, p); return found })
+	if len(unowned) == 0 {
+		c.mu.Lock()
+		clear(c.mu.others)
+		c.mu.Unlock()
+		return nil
+	}
+	start, err := listOffsets(ctx, cl, c.cfg.Topic, unowned, offsetEarliest)
+	if err != nil {
+		return err
+	}
+	hwm, err := listOffsets(ctx, cl, c.cfg.Topic, unowned, offsetLatest)
+	if err != nil {
+		return err
+	}
+	committed, err := groupOffsets(ctx, cl, c.cfg.Group, c.cfg.Topic, unowned)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := make(map[int32]bool, len(unowned))
+	for _, p := range unowned {
+		seen[p] = true
+		o := c.mu.others[p]
+		com, ok := committed[p]
+		if !ok {
+			com = -1
+		}
+		if o == nil || o.committed != com {
+			o = &otherPartition{committed: com, since: now}
+			c.mu.others[p] = o
+		}
+		o.start, o.hwm = start[p], hwm[p]
+		if o.lag() == 0 {
+			o.since = now
+		}
+	}
+	for p := range c.mu.others {
+		if !seen[p] {
+			delete(c.mu.others, p)
+		}
+	}
+	return nil
+}
+
+// topicPartitions returns the partitions of topic, sorted.
+func topicPartitions(ctx context.Context, cl *kgo.Client, topic string) ([]int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", topic, err)
+		}
+		ps := make([]int32, 0, len(t.Partitions))
+		for _, p := range t.Partitions {
+			ps = append(ps, p.Partition)
+		}
+		slices.Sort(ps)
+		return ps, nil
+	}
+	return nil, fmt.Errorf("metadata of %s: topic missing from the response", topic)
+}
+
+// groupOffsets returns the committed offsets of group for ps of topic; a
+// partition without a commit is absent.
+func groupOffsets(ctx context.Context, cl *kgo.Client, group, topic string, ps []int32) (map[int32]int64, error) {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = topic, ps
+	req.Group, req.Topics = group, []kmsg.OffsetFetchRequestTopic{rt}
+	// Version 8 and later ask per group; kgo picks the version.
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	gt := kmsg.NewOffsetFetchRequestGroupTopic()
+	gt.Topic, gt.Partitions = topic, ps
+	rg.Group, rg.Topics = group, []kmsg.OffsetFetchRequestGroupTopic{gt}
+	req.Groups = []kmsg.OffsetFetchRequestGroup{rg}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
+	}
+	out := make(map[int32]int64, len(ps))
+	add := func(p int32, off int64, code int16) error {
+		if err := kerr.ErrorForCode(code); err != nil {
+			return fmt.Errorf("offsets of group %s: partition %d: %w", group, p, err)
+		}
+		if off >= 0 {
+			out[p] = off
+		}
+		return nil
+	}
+	if len(resp.Groups) > 0 {
+		g := resp.Groups[0]
+		if err := kerr.ErrorForCode(g.ErrorCode); err != nil {
+			return nil, fmt.Errorf("offsets of group %s: %w", group, err)
+		}
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				if t.Topic == topic {
+					if err := add(p.Partition, p.Offset, p.ErrorCode); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		return out, nil
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if t.Topic == topic {
+				if err := add(p.Partition, p.Offset, p.ErrorCode); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, nil
 }

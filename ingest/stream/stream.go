@@ -22,14 +22,30 @@
 //   - A failed persist stops the table's consumer; the supervisor discards the head
 //     and starts again from the catalog offsets (after a backoff), so no row is lost
 //     or duplicated by the failure.
+//   - A restarted process takes its old place in each table's group at once: the
+//     consumer is a static member whose group.instance.id (KIP-345) is kept in the
+//     data directory (file kafka-instance-id) and names the table, so the new
+//     incarnation replaces the dead one instead of waiting for its session to time
+//     out, and no member of a dead incarnation keeps partitions that nobody reads.
+//     Two processes must therefore never share a data directory (nor a copy of one)
+//     in one group: the broker would fence one of them.
+//   - Nothing unread goes unnoticed: a partition of the topic that this process does
+//     not own, whose group lag stays above zero while the group's committed offset
+//     stands still for Options.UnassignedAfter, is shown in strata_ingest_status with
+//     state 'unassigned' and its lag, and logged as a warning.
 package stream
 
 import (
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,6 +112,13 @@ type Options struct {
 	TLS *tls.Config
 	// Restart is the backoff before a failed supervisor starts again (default 1s).
 	Restart time.Duration
+	// UnassignedAfter is how long a partition of a table's topic that this
+	// process does not own may have group lag while the group's committed
+	// offset stands still before it is reported as unassigned (a status row
+	// with state 'unassigned' and a warning in the log). Default: the larger
+	// of 30 s and three times the table's persist_interval (a live owner
+	// commits at every persist).
+	UnassignedAfter time.Duration
 }
 
 // Config is a table's ingestion configuration, parsed from its options.
@@ -226,8 +249,8 @@ func RejectsSchema() storage.Schema {
 // maxRawBytes bounds the raw bytes a reject keeps.
 const maxRawBytes = 64 << 10
 
-// Status is one row of strata_ingest_status: one per assigned partition, or one
-// per table (Partition -1) when it has none.
+// Status is one row of strata_ingest_status: one per assigned partition and one
+// per unassigned partition, or one per table (Partition -1) when it has neither.
 type Status struct {
 	Table           string
 	Topic           string
@@ -237,8 +260,15 @@ type Status struct {
 	RowsPerSec      float64
 	Rows            int64 // rows ingested since the supervisor started
 	Rejects         int64
-	State           string // running | paused | restarting | stopped | failed (could not start)
-	LastError       string
+	// State: running | paused | restarting | stopped | failed (could not
+	// start), or unassigned: a row for a partition this process does not own
+	// that nobody seems to read (see Options.UnassignedAfter); its
+	// CommittedOffset and Lag are then the consumer group's.
+	State string
+	// TableState is the table's ingestion state (State of its rows that are
+	// not 'unassigned').
+	TableState string
+	LastError  string
 	// Persists counts the head's persists (segments + offsets committed) since the
 	// supervisor started; PersistSeconds is their total duration.
 	Persists       int64
@@ -250,6 +280,11 @@ type Manager struct {
 	st   *store.Store
 	opts Options
 	log  *slog.Logger
+
+	// nodeID names this data directory in consumer groups (instanceID).
+	nodeOnce sync.Once
+	nodeID   string
+	nodeErr  error
 
 	mu   sync.Mutex
 	sups map[string]*Supervisor
@@ -291,7 +326,7 @@ func (m *Manager) StartAll() error {
 			errs = append(errs, err)
 			m.mu.Lock()
 			m.failed[def.Name] = Status{Table: def.Name, Topic: def.Options[OptTopic], Partition: -1, CommittedOffset: -1,
-				Lag: -1, State: "failed", LastError: err.Error()}
+				Lag: -1, State: "failed", TableState: "failed", LastError: err.Error()}
 			m.mu.Unlock()
 		}
 	}
@@ -306,6 +341,9 @@ func (m *Manager) Start(def catalog.TableDef) error {
 	}
 	cfg, err := ParseConfig(def, m.opts)
 	if err != nil {
+		return err
+	}
+	if cfg.Kafka.InstanceID, err = m.instanceID(def); err != nil {
 		return err
 	}
 	rejects := def.Name + RejectsSuffix
@@ -326,6 +364,65 @@ func (m *Manager) Start(def catalog.TableDef) error {
 	delete(m.failed, def.Name)
 	s.start()
 	return nil
+}
+
+// instanceIDFile holds, in the data directory, the id that names this data
+// directory in consumer groups: 16 random bytes in hex, written once.
+const instanceIDFile = "kafka-instance-id"
+
+// instanceID is def's group.instance.id: stable for this data directory and
+// table, so a restarted process takes its old place in the group at once.
+func (m *Manager) instanceID(def catalog.TableDef) (string, error) {
+	m.nodeOnce.Do(func() { m.nodeID, m.nodeErr = loadNodeID(m.st.Dir()) })
+	if m.nodeErr != nil {
+		return "", fmt.Errorf("table %s: %w", def.Name, m.nodeErr)
+	}
+	return "strata-" + m.nodeID + "-t" + strconv.FormatUint(def.ID, 10), nil
+}
+
+// loadNodeID reads dir's instance id file, creating it when missing (written
+// to a temporary file, synced, renamed).
+func loadNodeID(dir string) (string, error) {
+	path := filepath.Join(dir, instanceIDFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		id := strings.TrimSpace(string(b))
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			return "", fmt.Errorf("consumer group instance id in %s: %q is not 32 hex digits", path, id)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("consumer group instance id: %w", err)
+	}
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("consumer group instance id: %w", err)
+	}
+	id := hex.EncodeToString(raw[:])
+	tmp, err := os.CreateTemp(dir, instanceIDFile+".tmp*")
+	if err != nil {
+		return "", fmt.Errorf("consumer group instance id: %w", err)
+	}
+	_, err = tmp.WriteString(id + "\n")
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("consumer group instance id: write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return id, nil
 }
 
 // Stop stops def's supervisor: it persists what the head holds and leaves the group.

@@ -64,6 +64,9 @@ type Supervisor struct {
 		lastErr       string
 		persists      int64
 		persistSecs   float64
+		// unassigned: partitions reported unassigned (warned about) and not
+		// yet read again.
+		unassigned map[int32]bool
 	}
 }
 
@@ -221,6 +224,7 @@ func (s *Supervisor) persister(ctx context.Context, cancel context.CancelFunc) {
 			return
 		case <-tick.C:
 			s.sampleRate()
+			s.checkUnassigned()
 			s.persistMu.Lock()
 			due := time.Since(s.lastPersist) >= s.cfg.PersistEvery
 			s.persistMu.Unlock()
@@ -539,11 +543,61 @@ func (s *Supervisor) sampleRate() {
 	s.stat.lastRows, s.stat.lastAt = s.stat.rows, now
 }
 
+// unassignedAfter is how long a partition this process does not own may show
+// group lag with a committed offset standing still before it is reported.
+func (s *Supervisor) unassignedAfter() time.Duration {
+	if d := s.m.opts.UnassignedAfter; d > 0 {
+		return d
+	}
+	return max(30*time.Second, 3*s.cfg.PersistEvery)
+}
+
+// unassignedNow returns the partitions of the topic that this process does not
+// own and that nobody seems to read: group lag above zero with the committed
+// offset standing still for unassignedAfter.
+func (s *Supervisor) unassignedNow() []kafka.UnownedLag {
+	s.mu.Lock()
+	cons := s.cons
+	s.mu.Unlock()
+	if cons == nil {
+		return nil
+	}
+	after := s.unassignedAfter()
+	return slices.DeleteFunc(cons.GroupLag(), func(u kafka.UnownedLag) bool { return u.Stalled < after })
+}
+
+// checkUnassigned logs a warning when a partition becomes unassigned, and a
+// notice when it is read again.
+func (s *Supervisor) checkUnassigned() {
+	now := s.unassignedNow()
+	s.stat.Lock()
+	defer s.stat.Unlock()
+	if s.stat.unassigned == nil {
+		s.stat.unassigned = map[int32]bool{}
+	}
+	seen := map[int32]bool{}
+	for _, u := range now {
+		seen[u.Partition] = true
+		if !s.stat.unassigned[u.Partition] {
+			s.stat.unassigned[u.Partition] = true
+			s.m.log.Warn("partition of the topic read by nobody: not assigned to this process, and the consumer group's committed offset has not moved",
+				"table", s.table, "topic", s.cfg.Kafka.Topic, "group", s.cfg.Kafka.Group, "partition", u.Partition,
+				"group_committed", u.Committed, "lag", u.Lag, "stalled", u.Stalled.Round(time.Second))
+		}
+	}
+	for p := range s.stat.unassigned {
+		if !seen[p] {
+			delete(s.stat.unassigned, p)
+			s.m.log.Info("partition read again", "table", s.table, "topic", s.cfg.Kafka.Topic, "partition", p)
+		}
+	}
+}
+
 // status returns the supervisor's rows of strata_ingest_status.
 func (s *Supervisor) status() []Status {
 	s.stat.Lock()
 	base := Status{Table: s.table, Topic: s.cfg.Kafka.Topic, Partition: -1, CommittedOffset: -1, Lag: -1,
-		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects, State: s.stat.state, LastError: s.stat.lastErr,
+		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects, State: s.stat.state, TableState: s.stat.state, LastError: s.stat.lastErr,
 		Persists: s.stat.persists, PersistSeconds: s.stat.persistSecs}
 	s.stat.Unlock()
 	s.mu.Lock()
@@ -553,12 +607,13 @@ func (s *Supervisor) status() []Status {
 		return []Status{base}
 	}
 	parts := cons.Assignment()
-	if len(parts) == 0 {
+	unassigned := s.unassignedNow()
+	if len(parts) == 0 && len(unassigned) == 0 {
 		return []Status{base}
 	}
 	committed := s.m.st.Catalog().Offsets(s.table)
 	lag := cons.Lag()
-	out := make([]Status, 0, len(parts))
+	out := make([]Status, 0, len(parts)+len(unassigned))
 	for _, p := range parts {
 		st := base
 		st.Partition = p
@@ -568,6 +623,12 @@ func (s *Supervisor) status() []Status {
 		if l, ok := lag[p]; ok {
 			st.Lag = l
 		}
+		out = append(out, st)
+	}
+	for _, u := range unassigned {
+		st := base
+		st.Partition, st.State = u.Partition, "unassigned"
+		st.CommittedOffset, st.Lag = u.Committed, u.Lag
 		out = append(out, st)
 	}
 	return out

@@ -73,6 +73,10 @@ var (
 		"Records in a partition not yet consumed (high watermark minus next offset).", []string{"table", "partition"}, nil)
 	descIngestOffset = prometheus.NewDesc("strata_ingest_committed_offset",
 		"Next offset of a partition recorded in the catalog with the rows before it.", []string{"table", "partition"}, nil)
+	descIngestUnassigned = prometheus.NewDesc("strata_ingest_unassigned_partitions",
+		"Partitions of a table's topic that this process does not own and nobody seems to read: the group's lag stays above zero while its committed offset stands still.", []string{"table"}, nil)
+	descIngestUnassignedLag = prometheus.NewDesc("strata_ingest_unassigned_lag_records",
+		"Group lag (high watermark minus the group's committed offset) of an unassigned partition.", []string{"table", "partition"}, nil)
 	descIngestRunning = prometheus.NewDesc("strata_ingest_running",
 		"1 when a table's ingestion is running, 0 when paused, restarting or stopped.", []string{"table"}, nil)
 	descPersists = prometheus.NewDesc("strata_persists_total",
@@ -122,7 +126,7 @@ type scrapeCollector struct {
 }
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset,
+	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset, descIngestUnassigned, descIngestUnassignedLag,
 		descIngestRunning, descPersists, descPersistSeconds, descHeadRows, descHeadBytes, descSegments, descTables,
 		descCatalogVersion, descConns, descLakeVersion, descLakeFiles, descHandoffs, descHandoffRows, descHandoffBytes,
 		descHandoffSeconds, descLakeCacheBytes, descLakeCacheEntries, descLakeCacheHits, descLakeCacheMisses,
@@ -174,14 +178,16 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	seen := map[string]bool{}
+	unassigned := map[string]int{}
 	for _, s := range c.src.Ingest.Status() {
 		if !seen[s.Table] {
 			seen[s.Table] = true
+			unassigned[s.Table] = 0
 			counter(descIngestRows, float64(s.Rows), s.Table)
 			counter(descIngestRejects, float64(s.Rejects), s.Table)
 			gauge(descIngestRate, s.RowsPerSec, s.Table)
 			running := 0.0
-			if s.State == "running" {
+			if s.TableState == "running" {
 				running = 1
 			}
 			gauge(descIngestRunning, running, s.Table)
@@ -192,11 +198,19 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		p := strconv.Itoa(int(s.Partition))
+		if s.State == "unassigned" {
+			unassigned[s.Table]++
+			gauge(descIngestUnassignedLag, float64(s.Lag), s.Table, p)
+			continue
+		}
 		if s.Lag >= 0 {
 			gauge(descIngestLag, float64(s.Lag), s.Table, p)
 		}
 		if s.CommittedOffset >= 0 {
 			gauge(descIngestOffset, float64(s.CommittedOffset), s.Table, p)
 		}
+	}
+	for table, n := range unassigned {
+		gauge(descIngestUnassigned, float64(n), table)
 	}
 }
