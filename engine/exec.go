@@ -12,6 +12,10 @@ type Options struct {
 	// MemoryLimit bounds the bytes a query may hold in hash tables, sort buffers and
 	// materialized batches; exceeding it ends the query with SQLSTATE 53200. 0: no limit.
 	MemoryLimit int64
+	// Budget, when set, is the server-wide cap the query's memory is also reserved
+	// from (shared by every running query); a query that cannot get memory waits
+	// briefly and then fails with 53200.
+	Budget *MemoryBudget
 	// Parallelism is the number of worker goroutines; 0 means runtime.GOMAXPROCS(0).
 	Parallelism int
 	// Now is the statement's timestamp (now(), CURRENT_TIMESTAMP).
