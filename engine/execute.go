@@ -29,7 +29,11 @@ type query struct {
 	codec *codec          // batches ↔ Arrow record batches at operator boundaries
 }
 
-func (q *query) newEvaluator() *evaluator { return newEvaluator(q.opts.Now) }
+func (q *query) newEvaluator() *evaluator {
+	ev := newEvaluator(q.opts.Now)
+	ev.funcs = q.opts.Funcs
+	return ev
+}
 
 var errCanceled = &Error{Code: CodeQueryCanceled, Message: "canceling statement due to user request"}
 

@@ -550,7 +550,7 @@ func columnsOf(e Expr, out []int) []int {
 func isVolatile(e Expr) bool {
 	switch e := e.(type) {
 	case *Call:
-		if e.Func == "random" {
+		if e.Func == "random" || hostFuncs[e.Func] {
 			return true
 		}
 		for _, a := range e.Args {

@@ -86,6 +86,7 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_user":      cols("usename", tText, "usesysid", tOID, "usecreatedb", tBool, "usesuper", tBool),
 	"pg_extension": cols("oid", tOID, "extname", tText, "extowner", tOID, "extnamespace", tOID, "extrelocatable", tBool, "extversion", tText),
 	"pg_settings":  cols("name", tText, "setting", tText, "unit", tText, "category", tText, "short_desc", tText),
+	"pg_stat_activity": pgStatActivityColumns,
 	"pg_tables": cols("schemaname", tText, "tablename", tText, "tableowner", tText, "tablespace", tText,
 		"hasindexes", tBool, "hasrules", tBool, "hastriggers", tBool, "rowsecurity", tBool),
 	// present, empty
@@ -220,6 +221,8 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 		for _, s := range settingRows() {
 			rows = append(rows, []engine.Expr{text(s[0]), text(s[1]), null(tText), text("strata"), text(s[2])})
 		}
+	case "pg_stat_activity":
+		rows = activityPlaceholder()
 	case "pg_tables":
 		for _, t := range tables {
 			rows = append(rows, []engine.Expr{text("public"), text(t.Name), text("strata"), null(tText), bl(false), bl(false), bl(false), bl(false)})
