@@ -56,7 +56,6 @@ func (db *DB) backendList() Backends {
 // the BackendKeyData the client got).
 func (s *Session) SetBackendPID(pid int32) { s.pid = pid }
 
-
 // hasPrivsOf reports whether the session's role has the privileges of role (is it,
 // is a superuser, or is a member of it through roles that inherit), as PostgreSQL's
 // has_privs_of_role.

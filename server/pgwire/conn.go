@@ -1025,7 +1025,7 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 	c.setInterruptible(true)
 	defer c.setInterruptible(false)
 	stop := context.AfterFunc(ctx, func() {
-		pr.CloseWithError(statementError(ctx))
+		pw.CloseWithError(statementError(ctx)) // what the copy's next read returns
 		c.interruptRead()
 	})
 	defer stop()
