@@ -224,10 +224,11 @@ func (s *Session) resolveActivity(n engine.Plan) (engine.Plan, error) {
 	return valuesPlan(names, types, s.activityRows()), nil
 }
 
-// activityRows are pg_stat_activity's rows. Like PostgreSQL, a session sees
+// activityRows are pg_stat_activity's rows. Like PostgreSQL 15, a session sees
 // everything of its own role's backends; of others' it sees the user, database and
-// application name, and "<insufficient privilege>" instead of the query, unless
-// it has the privileges of pg_read_all_stats (superusers, pg_monitor).
+// application name, "<insufficient privilege>" as the query and NULL for the rest
+// (state, times, address, backend_type), unless it has the privileges of
+// pg_read_all_stats (superusers, pg_monitor).
 func (s *Session) activityRows() [][]engine.Expr {
 	bs := s.db.backendList()
 	if bs == nil {
@@ -271,7 +272,9 @@ func (s *Session) activityRows() [][]engine.Expr {
 		} else {
 			row = append(row, null(tText), null(tText), null(tInt4), null(engine.TimestampTZ), null(engine.TimestampTZ),
 				null(engine.TimestampTZ), null(engine.TimestampTZ), null(tText), null(tText), null(tText), null(tOID),
-				null(tOID), null(tInt8), text("<insufficient privilege>"))
+				null(tOID), null(tInt8), text("<insufficient privilege>"), null(tText))
+			rows = append(rows, row)
+			continue
 		}
 		row = append(row, text("client backend"))
 		rows = append(rows, row)

@@ -567,7 +567,7 @@ func TestStatActivityPrivacy(t *testing.T) {
 	}
 	// alice: her own row in full, the superuser's without query text or address.
 	seen := byPID(run(t, alice, q))
-	if r := seen[adminPID]; r == nil || r[1] != "strata" || r[3] != "NULL" || r[4] != "<insufficient privilege>" || r[5] != "NULL" {
+	if r := seen[adminPID]; r == nil || r[1] != "strata" || r[3] != "NULL" || r[4] != "<insufficient privilege>" || r[5] != "NULL" || r[6] != "NULL" {
 		t.Errorf("alice sees the superuser's backend as %q", r)
 	}
 	if r := seen[alicePID]; r == nil || r[1] != "alice" || r[2] != "strata" || r[3] != "active" ||
