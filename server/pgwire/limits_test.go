@@ -215,7 +215,7 @@ func TestIdleSocketFlood(t *testing.T) {
 		o.MaxConnections = 20
 		o.StartupTimeout = 500 * time.Millisecond
 	})
-	limit := s.srv.maxSockets()
+	limit := 20 + startupSlack(20) // MaxConnections + slack
 	var socks []net.Conn
 	defer func() {
 		for _, c := range socks {
