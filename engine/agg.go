@@ -1013,15 +1013,11 @@ func (a *aggCore) mergeSorted(parts []*aggCore) error {
 		mappings[p] = make([]int32, part.table.ngroups)
 	}
 	keys := make([][]string, nr)
-	var wg sync.WaitGroup
-	for r := 0; r < nr; r++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			keys[r] = mergeRange(parts, mappings, func(p int) (int, int) { return idRange(p, r) })
-		}()
+	if err := inParallel(nr, func(r int) {
+		keys[r] = mergeRange(parts, mappings, func(p int) (int, int) { return idRange(p, r) })
+	}); err != nil {
+		return err
 	}
-	wg.Wait()
 	// Range-relative group ids become global ones.
 	offset := int32(0)
 	for r := 0; r < nr; r++ {

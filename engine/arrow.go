@@ -58,6 +58,12 @@ func (o arrowOp) close() { o.op.close() }
 // pull reads the next record batch of in as a batch of vecs viewing its buffers,
 // or nil at the end.
 func (c *codec) pull(ctx context.Context, in operator) (*batch, error) {
+	// Every batch that crosses an operator boundary checks for a cancel or a
+	// statement timeout, so that no operator (a join producing many rows from few)
+	// runs on after its query ended.
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
 	rec, err := in.next(ctx)
 	if rec == nil || err != nil {
 		return nil, err

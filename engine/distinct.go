@@ -5,7 +5,6 @@ import (
 	"math/bits"
 	"runtime"
 	"sort"
-	"sync"
 	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -382,7 +381,10 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		}
 		return nil
 	}
-	_, n, trans := mergeDicts(dicts, runtime.GOMAXPROCS(0), false)
+	_, n, trans, err := mergeDicts(dicts, runtime.GOMAXPROCS(0), false)
+	if err != nil {
+		return err
+	}
 	var held int64
 	for _, t := range trans {
 		held += int64(len(t)) * 4
@@ -504,7 +506,7 @@ func (a *idSets) mergeTranslated(o *idSets, m []int32, t []uint32) error {
 // the union of each of its values. The value
 // space is cut into up to par ranges at quantiles of the largest dictionary, merged
 // in parallel.
-func mergeDicts(dicts [][]string, par int, keep bool) (vals []string, n int, trans [][]uint32) {
+func mergeDicts(dicts [][]string, par int, keep bool) (vals []string, n int, trans [][]uint32, err error) {
 	total := 0
 	ref := dicts[0]
 	for _, d := range dicts {
@@ -537,15 +539,11 @@ func mergeDicts(dicts [][]string, par int, keep bool) (vals []string, n int, tra
 	}
 	outs := make([][]string, nr)
 	counts := make([]int, nr)
-	var wg sync.WaitGroup
-	for r := 0; r < nr; r++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			outs[r], counts[r] = mergeDictRange(dicts, trans, func(d []string) (int, int) { return idRange(d, r) }, keep)
-		}()
+	if err := inParallel(nr, func(r int) {
+		outs[r], counts[r] = mergeDictRange(dicts, trans, func(d []string) (int, int) { return idRange(d, r) }, keep)
+	}); err != nil {
+		return nil, 0, nil, err
 	}
-	wg.Wait()
 	if keep {
 		vals = make([]string, 0, total)
 	}
@@ -564,7 +562,7 @@ func mergeDicts(dicts [][]string, par int, keep bool) (vals []string, n int, tra
 		}
 		n += counts[r]
 	}
-	return vals, n, trans
+	return vals, n, trans, nil
 }
 
 // mergeDictRange k-way merges the id ranges of dicts, writing range-relative

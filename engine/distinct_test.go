@@ -263,8 +263,8 @@ func TestMergeDicts(t *testing.T) {
 		}
 		sort.Strings(want)
 		for _, par := range []int{1, 2, 5} {
-			vals, n, trans := mergeDicts(dicts, par, true)
-			if _, n2, _ := mergeDicts(dicts, par, false); n2 != n || n != len(want) {
+			vals, n, trans, _ := mergeDicts(dicts, par, true)
+			if _, n2, _, _ := mergeDicts(dicts, par, false); n2 != n || n != len(want) {
 				t.Fatalf("iter %d par %d: %d and %d values, want %d", iter, par, n, n2, len(want))
 			}
 			if fmt.Sprint(vals) != fmt.Sprint(want) {

@@ -13,6 +13,7 @@ type evaluator struct {
 	likes   map[*Like]*likeMatcher
 	cases   map[*Case]*constCase // see case_const.go
 	caseBuf []uint32
+	funcs   map[string]HostFunc // Options.Funcs
 }
 
 func newEvaluator(now time.Time) *evaluator {

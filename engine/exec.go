@@ -12,11 +12,30 @@ type Options struct {
 	// MemoryLimit bounds the bytes a query may hold in hash tables, sort buffers and
 	// materialized batches; exceeding it ends the query with SQLSTATE 53200. 0: no limit.
 	MemoryLimit int64
+	// Budget, when set, is the server-wide cap the query's memory is also reserved
+	// from (shared by every running query); a query that cannot get memory waits
+	// briefly and then fails with 53200.
+	Budget *MemoryBudget
 	// Parallelism is the number of worker goroutines; 0 means runtime.GOMAXPROCS(0).
 	Parallelism int
 	// Now is the statement's timestamp (now(), CURRENT_TIMESTAMP).
 	Now time.Time
+	// Funcs are functions the caller supplies, for a Call whose Func names one: the
+	// SQL layer's functions that act on the server (pg_cancel_backend,
+	// pg_terminate_backend). They are called row by row and never folded.
+	Funcs map[string]HostFunc
 }
+
+// HostFunc is a function Options.Funcs supplies; args are one row's argument
+// values, the result must have the Call's type.
+type HostFunc func(args []Value) (Value, error)
+
+// hostFuncs are the names the SQL layer binds to Options.Funcs: volatile, as they
+// act on the server.
+var hostFuncs = map[string]bool{"pg_cancel_backend": true, "pg_terminate_backend": true}
+
+// IsHostFunc reports whether a Call of name is evaluated by Options.Funcs.
+func IsHostFunc(name string) bool { return hostFuncs[name] }
 
 // Rows streams a query's result as Arrow record batches.
 type Rows interface {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -22,25 +21,6 @@ type operator interface {
 	close()
 }
 
-// memTracker charges bytes held by a query against its limit. Safe for concurrent use.
-type memTracker struct {
-	limit int64
-	used  atomic.Int64
-}
-
-func (m *memTracker) grow(n int64) error {
-	if n <= 0 {
-		return nil
-	}
-	u := m.used.Add(n)
-	if m.limit > 0 && u > m.limit {
-		return &Error{Code: CodeOutOfMemory, Message: fmt.Sprintf("query exceeded memory limit of %d bytes", m.limit)}
-	}
-	return nil
-}
-
-func (m *memTracker) shrink(n int64) { m.used.Add(-n) }
-
 // query is the state shared by the operators of one execution.
 type query struct {
 	opts  Options
@@ -49,7 +29,11 @@ type query struct {
 	codec *codec          // batches ↔ Arrow record batches at operator boundaries
 }
 
-func (q *query) newEvaluator() *evaluator { return newEvaluator(q.opts.Now) }
+func (q *query) newEvaluator() *evaluator {
+	ev := newEvaluator(q.opts.Now)
+	ev.funcs = q.opts.Funcs
+	return ev
+}
 
 var errCanceled = &Error{Code: CodeQueryCanceled, Message: "canceling statement due to user request"}
 
@@ -78,10 +62,11 @@ func Execute(ctx context.Context, p Plan, opts Options) (Rows, error) {
 		return nil, err
 	}
 	qctx, cancel := context.WithCancel(ctx)
-	q := &query{opts: opts, mem: &memTracker{limit: opts.MemoryLimit}, ctx: qctx, codec: newCodec()}
+	q := &query{opts: opts, mem: &memTracker{limit: opts.MemoryLimit, budget: opts.Budget, ctx: qctx}, ctx: qctx, codec: newCodec()}
 	op, err := q.build(p)
 	if err != nil {
 		cancel()
+		q.mem.close()
 		return nil, err
 	}
 	return &rows{q: q, op: op, cancel: cancel, fields: p.Fields()}, nil
@@ -150,6 +135,7 @@ func (r *rows) Close() {
 		r.done = true
 		r.cancel()
 		r.op.close()
+		r.q.mem.close()
 	})
 }
 
@@ -232,7 +218,9 @@ func (q *query) buildOp(p Plan) (batchOperator, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &distinctOp{q: q, in: in, table: newGroupTable(fieldTypes(p.Fields()), false)}, nil
+		table := newGroupTable(fieldTypes(p.Fields()), false)
+		table.mem = q.mem // charges each new group, its text included
+		return &distinctOp{q: q, in: in, table: table}, nil
 	case *Values:
 		return newValuesOp(q, p)
 	case *Series:
@@ -483,9 +471,6 @@ func (o *distinctOp) nextBatch(ctx context.Context) (*batch, error) {
 		added := o.table.ngroups - before
 		if added == 0 {
 			continue
-		}
-		if err := o.q.mem.grow(int64(added) * o.table.groupBytes()); err != nil {
-			return nil, err
 		}
 		sel := make([]int32, 0, added)
 		want := int32(before)

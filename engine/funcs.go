@@ -13,6 +13,9 @@ import (
 
 func (ev *evaluator) evalCall(c *Call, b *batch) (*vec, error) {
 	n := b.n
+	if hostFuncs[c.Func] {
+		return ev.evalHost(c, b)
+	}
 	switch c.Func {
 	case "=", "<>", "!=", "<", "<=", ">", ">=":
 		if len(c.Args) != 2 {
@@ -751,4 +754,33 @@ func init() {
 		tablesample then to trailing true union unique user using variadic verbose when where window with`) {
 		reservedWords[w] = true
 	}
+}
+
+// evalHost calls an Options.Funcs function row by row.
+func (ev *evaluator) evalHost(c *Call, b *batch) (*vec, error) {
+	f := ev.funcs[c.Func]
+	if f == nil {
+		return nil, Errorf(CodeFeatureNotSupported, "function %s is not available here", c.Func)
+	}
+	args := make([]*vec, len(c.Args))
+	for i, a := range c.Args {
+		v, err := ev.eval(a, b)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = v
+	}
+	out := newVec(c.T, b.n)
+	row := make([]Value, len(args))
+	for r := 0; r < b.n; r++ {
+		for i, v := range args {
+			row[i] = v.value(r)
+		}
+		x, err := f(row)
+		if err != nil {
+			return nil, err
+		}
+		out.set(r, x)
+	}
+	return out, nil
 }

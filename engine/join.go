@@ -56,17 +56,27 @@ func (p *Join) explainLine() string {
 // joinOp is a hash join: the right input is read whole into memory (charged to the
 // query's limit) and hashed on its keys; left batches stream through and probe.
 type joinOp struct {
-	q       *query
-	p       *Join
-	left    operator
-	right   operator
-	ev      *evaluator
-	built   bool
-	rows    *batch             // the right input, materialized (plain text)
-	table   map[string][]int32 // key → right rows
-	all     []int32            // right rows, for a join without keys
-	pending []*batch
-	nLeft   int
+	q     *query
+	p     *Join
+	left  operator
+	right operator
+	ev    *evaluator
+	built bool
+	rows  *batch             // the right input, materialized (plain text)
+	table map[string][]int32 // key → right rows
+	all   []int32            // right rows, for a join without keys
+	nLeft int
+
+	// The left batch being probed: row li, its match-th right row mi.
+	lb        *batch
+	lkeys     []*vec
+	li, mi    int
+	match     []int32 // right rows of left row li
+	matched   []bool  // LEFT JOIN: left rows of lb that met a right row
+	unmatched []int32 // LEFT JOIN: left rows of lb still to emit with NULLs
+	lsel      []int32 // scratch
+	rsel      []int32
+	key       []byte
 }
 
 func newJoinOp(q *query, p *Join) (batchOperator, error) {
@@ -169,6 +179,9 @@ func (o *joinOp) build(ctx context.Context) error {
 			o.rows.cols[i].appendVec(c)
 		}
 		o.rows.n += b.n
+		// The hash table: 4 bytes per row plus, per distinct key, the key and
+		// the map entry with its slice header (about 64 bytes).
+		held := int64(b.n) * 4
 		for r := 0; r < b.n; r++ {
 			if len(keys) == 0 {
 				o.all = append(o.all, int32(base+r))
@@ -176,8 +189,15 @@ func (o *joinOp) build(ctx context.Context) error {
 			}
 			var ok bool
 			if key, ok = appendJoinKey(key[:0], keys, r); ok {
-				o.table[string(key)] = append(o.table[string(key)], int32(base+r))
+				rows, seen := o.table[string(key)]
+				if !seen {
+					held += int64(len(key)) + 64
+				}
+				o.table[string(key)] = append(rows, int32(base+r))
 			}
+		}
+		if err := o.q.mem.grow(held); err != nil {
+			return err
 		}
 	}
 }
@@ -188,84 +208,105 @@ func (o *joinOp) nextBatch(ctx context.Context) (*batch, error) {
 			return nil, err
 		}
 	}
-	for len(o.pending) == 0 {
-		lb, err := o.q.codec.pull(ctx, o.left)
-		if err != nil || lb == nil {
+	for {
+		if len(o.unmatched) > 0 {
+			n := min(len(o.unmatched), BatchSize)
+			out := o.joined(o.lb, o.unmatched[:n], nil)
+			o.unmatched = o.unmatched[n:]
+			return out, nil
+		}
+		if o.lb == nil || o.li >= o.lb.n {
+			lb, err := o.q.codec.pull(ctx, o.left)
+			if err != nil || lb == nil {
+				return nil, err
+			}
+			if o.lkeys, err = o.evalKeys(o.p.LeftKeys, lb); err != nil {
+				return nil, err
+			}
+			o.lb, o.li, o.mi = lb, 0, 0
+			if o.p.Kind == LeftJoin {
+				o.matched = growBool(o.matched, lb.n)
+			}
+		}
+		out, err := o.probe()
+		if err != nil {
 			return nil, err
 		}
-		if err := o.probe(lb); err != nil {
-			return nil, err
+		if o.li >= o.lb.n && o.p.Kind == LeftJoin {
+			o.unmatched = o.unmatched[:0]
+			for i, m := range o.matched[:o.lb.n] {
+				if !m {
+					o.unmatched = append(o.unmatched, int32(i))
+				}
+			}
+		}
+		if out != nil && out.n > 0 {
+			return out, nil
 		}
 	}
-	b := o.pending[0]
-	o.pending = o.pending[1:]
-	return b, nil
 }
 
-// probe joins one left batch and queues the output batches.
-func (o *joinOp) probe(lb *batch) error {
-	keys, err := o.evalKeys(o.p.LeftKeys, lb)
-	if err != nil {
-		return err
-	}
-	var lsel, rsel []int32
-	var key []byte
-	for i := 0; i < lb.n; i++ {
-		var match []int32
-		if len(o.p.LeftKeys) == 0 {
-			match = o.all
-		} else if k, ok := appendJoinKey(key[:0], keys, i); ok {
-			key = k
-			match = o.table[string(k)]
+// probe joins the current left batch from row o.li on into at most BatchSize output
+// rows, so that a row matching many right rows (or a join without keys) streams in
+// batches instead of materializing every pair at once.
+func (o *joinOp) probe() (*batch, error) {
+	lb := o.lb
+	lsel, rsel := o.lsel[:0], o.rsel[:0]
+	for o.li < lb.n && len(lsel) < BatchSize {
+		if o.mi == 0 {
+			o.match = nil
+			if len(o.p.LeftKeys) == 0 {
+				o.match = o.all
+			} else if k, ok := appendJoinKey(o.key[:0], o.lkeys, o.li); ok {
+				o.key = k
+				o.match = o.table[string(k)]
+			}
 		}
-		for _, r := range match {
-			lsel = append(lsel, int32(i))
+		take := min(len(o.match)-o.mi, BatchSize-len(lsel))
+		for _, r := range o.match[o.mi : o.mi+take] {
+			lsel = append(lsel, int32(o.li))
 			rsel = append(rsel, r)
 		}
-		if len(lsel) > 1<<20 {
-			if err := o.q.mem.grow(int64(len(lsel)) * 8); err != nil {
-				return err
-			}
+		o.mi += take
+		if o.mi >= len(o.match) {
+			o.li++
+			o.mi = 0
 		}
 	}
-	matched := make([]bool, lb.n)
-	for lo := 0; lo < len(lsel); lo += BatchSize {
-		hi := min(lo+BatchSize, len(lsel))
-		out := o.joined(lb, lsel[lo:hi], rsel[lo:hi])
-		if o.p.Cond != nil {
-			c, err := o.ev.eval(o.p.Cond, out)
-			if err != nil {
-				return err
-			}
-			sel := selTrue(c, make([]int32, 0, out.n))
+	o.lsel, o.rsel = lsel, rsel
+	if len(lsel) == 0 {
+		return nil, nil
+	}
+	out := o.joined(lb, lsel, rsel)
+	if o.p.Cond != nil {
+		c, err := o.ev.eval(o.p.Cond, out)
+		if err != nil {
+			return nil, err
+		}
+		sel := selTrue(c, make([]int32, 0, out.n))
+		if o.p.Kind == LeftJoin {
 			for _, s := range sel {
-				matched[lsel[lo+int(s)]] = true
-			}
-			if len(sel) < out.n {
-				out = out.gather(sel)
-			}
-		} else {
-			for _, l := range lsel[lo:hi] {
-				matched[l] = true
+				o.matched[lsel[s]] = true
 			}
 		}
-		if out.n > 0 {
-			o.pending = append(o.pending, out)
+		if len(sel) < out.n {
+			out = out.gather(sel)
+		}
+	} else if o.p.Kind == LeftJoin {
+		for _, l := range lsel {
+			o.matched[l] = true
 		}
 	}
-	if o.p.Kind == LeftJoin {
-		var unmatched []int32
-		for i, m := range matched {
-			if !m {
-				unmatched = append(unmatched, int32(i))
-			}
-		}
-		for lo := 0; lo < len(unmatched); lo += BatchSize {
-			hi := min(lo+BatchSize, len(unmatched))
-			o.pending = append(o.pending, o.joined(lb, unmatched[lo:hi], nil))
-		}
+	return out, nil
+}
+
+func growBool(s []bool, n int) []bool {
+	if cap(s) < n {
+		return make([]bool, n)
 	}
-	return nil
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // joined builds output rows: left rows lsel with right rows rsel, or, when rsel is

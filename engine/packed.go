@@ -281,7 +281,10 @@ func (a *aggCore) mergePacked(parts []*aggCore) (bool, error) {
 			}
 			of[pi] = j
 		}
-		v, _, t := mergeDicts(dicts, runtime.GOMAXPROCS(0), true)
+		v, _, t, err := mergeDicts(dicts, runtime.GOMAXPROCS(0), true)
+		if err != nil {
+			return false, err
+		}
 		vals[c] = v
 		radix[c] = uint64(len(v)) + 1
 		trans[c] = make([][]uint32, len(parts))

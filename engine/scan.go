@@ -550,7 +550,7 @@ func columnsOf(e Expr, out []int) []int {
 func isVolatile(e Expr) bool {
 	switch e := e.(type) {
 	case *Call:
-		if e.Func == "random" {
+		if e.Func == "random" || hostFuncs[e.Func] {
 			return true
 		}
 		for _, a := range e.Args {
@@ -1156,7 +1156,7 @@ func forEachSource(ctx context.Context, q *query, sources []storage.Source, fn f
 				if i >= len(sources) || ctx.Err() != nil {
 					return
 				}
-				if err := fn(ctx, wk, sources[i]); err != nil {
+				if err := safely(func() error { return fn(ctx, wk, sources[i]) }); err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err
@@ -1190,30 +1190,35 @@ func (p *parallelScan) start() {
 	go func() {
 		defer p.wg.Done()
 		defer close(p.out)
-		err := forEachSource(ctx, p.q, p.pl.scan.Sources, func(ctx context.Context, w *worker, src storage.Source) error {
-			ss, err := p.sc.prepare(src, w.ev)
-			if err != nil || ss == nil {
-				return err
-			}
-			return ss.run(ctx, w.ev, &w.bufs, func(b *batch) error {
-				b, err := runStages(w.ev, p.pl.stages, b)
-				if err != nil || b.n == 0 {
-					return err
-				}
-				select {
-				case p.out <- b:
-					return nil
-				case <-ctx.Done():
-					return ctxErr(ctx)
-				}
-			})
-		})
+		err := safely(func() error { return p.run(ctx) })
 		if err != nil {
 			p.mu.Lock()
 			p.mu.err = err
 			p.mu.Unlock()
 		}
 	}()
+}
+
+// run scans every source on the workers into p.out.
+func (p *parallelScan) run(ctx context.Context) error {
+	return forEachSource(ctx, p.q, p.pl.scan.Sources, func(ctx context.Context, w *worker, src storage.Source) error {
+		ss, err := p.sc.prepare(src, w.ev)
+		if err != nil || ss == nil {
+			return err
+		}
+		return ss.run(ctx, w.ev, &w.bufs, func(b *batch) error {
+			b, err := runStages(w.ev, p.pl.stages, b)
+			if err != nil || b.n == 0 {
+				return err
+			}
+			select {
+			case p.out <- b:
+				return nil
+			case <-ctx.Done():
+				return ctxErr(ctx)
+			}
+		})
+	})
 }
 
 func (p *parallelScan) nextBatch(ctx context.Context) (*batch, error) {

@@ -212,6 +212,18 @@ func (o *windowOp) compute(f *WindowFunc, all *batch) (*vec, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The function's key and argument columns, its row order and its result are
+	// as long as the input: charge them (a column that is a plain reference to an
+	// input column is counted twice; better high than not at all).
+	held := int64(all.n) * (4 + 8)
+	for _, vs := range [][]*vec{part, ord, args} {
+		for _, v := range vs {
+			held += v.bytes()
+		}
+	}
+	if err := o.q.mem.grow(held); err != nil {
+		return nil, err
+	}
 	perm := make([]int32, all.n)
 	for i := range perm {
 		perm[i] = int32(i)

@@ -3,6 +3,8 @@ package sql
 import (
 	"context"
 	"io"
+	"sync/atomic"
+	"time"
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest/stream"
@@ -77,12 +79,31 @@ type Options struct {
 	// Ingest runs the real-time ingestion of tables created WITH (kafka_topic = ...);
 	// nil: such tables are refused.
 	Ingest *stream.Manager
+
+	// Limits (the server's defences against one client taking it down).
+
+	// Budget is the server-wide memory cap all running queries reserve from (nil:
+	// none); MemoryLimit still bounds each query.
+	Budget *engine.MemoryBudget
+	// StatementTimeout, IdleSessionTimeout and IdleInTransactionSessionTimeout are
+	// the defaults of statement_timeout, idle_session_timeout and
+	// idle_in_transaction_session_timeout (0: none), as postgresql.conf sets them;
+	// a session changes its own with SET.
+	StatementTimeout                time.Duration
+	IdleSessionTimeout              time.Duration
+	IdleInTransactionSessionTimeout time.Duration
+	// Backends lists and signals the server's client connections for
+	// pg_stat_activity, pg_cancel_backend and pg_terminate_backend (nil: the view
+	// is empty and the functions return false). The wire layer sets it with
+	// DB.SetBackends once its server exists.
+	Backends Backends
 }
 
 // DB is the SQL front of one store. Safe for concurrent use.
 type DB struct {
-	store *store.Store
-	opts  Options
+	store    *store.Store
+	opts     Options
+	backends atomic.Pointer[Backends] // SetBackends; nil: opts.Backends
 }
 
 // Open returns the SQL front over st.
@@ -97,6 +118,7 @@ type Session struct {
 	settings map[string]string // lower-case name -> value; absent: the default
 	tx       txState           // the transaction block (readonly.go)
 	role     string            // SET ROLE's role; "": User (rolestmt.go)
+	pid      int32             // the connection's process ID (pg_backend_pid); 0 outside pgwire
 }
 
 // NewSession starts a session for user on database.
@@ -126,6 +148,18 @@ func (s *Session) Execute(ctx context.Context, st *Statement, params []engine.Va
 // Setting returns the session's value of a run-time parameter (SHOW, current_setting,
 // ParameterStatus), and whether it exists.
 func (s *Session) Setting(name string) (string, bool) { return s.setting(name) }
+
+// Timeout returns the session's value of a time setting (statement_timeout,
+// idle_session_timeout, idle_in_transaction_session_timeout) as a duration; 0
+// when it is off or not a time setting.
+func (s *Session) Timeout(name string) time.Duration {
+	v, _ := s.setting(name)
+	d, err := parseTimeout(v)
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
+}
 
 // Set changes a run-time parameter as SET does (the wire layer applies startup
 // parameters with it). Errors are *engine.Error.

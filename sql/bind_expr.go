@@ -783,6 +783,10 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if len(fc.Args) == 1 {
 			return b.relationSize(fc, c)
 		}
+	case "pg_backend_pid", "pg_cancel_backend", "pg_terminate_backend":
+		if e, ok, err := b.backendFunc(fc, name, c); ok || err != nil {
+			return e, err
+		}
 	case "current_setting":
 		if len(fc.Args) == 1 {
 			if k := fc.Args[0].GetAConst(); k != nil && k.GetSval() != nil {

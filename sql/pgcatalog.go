@@ -89,8 +89,9 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_authid": cols("oid", tOID, "rolname", tText, "rolsuper", tBool, "rolinherit", tBool, "rolcreaterole", tBool,
 		"rolcreatedb", tBool, "rolcanlogin", tBool, "rolreplication", tBool, "rolbypassrls", tBool, "rolconnlimit", tInt4,
 		"rolpassword", tText, "rolvaliduntil", engine.TimestampTZ),
-	"pg_extension": cols("oid", tOID, "extname", tText, "extowner", tOID, "extnamespace", tOID, "extrelocatable", tBool, "extversion", tText),
-	"pg_settings":  cols("name", tText, "setting", tText, "unit", tText, "category", tText, "short_desc", tText),
+	"pg_extension":     cols("oid", tOID, "extname", tText, "extowner", tOID, "extnamespace", tOID, "extrelocatable", tBool, "extversion", tText),
+	"pg_settings":      cols("name", tText, "setting", tText, "unit", tText, "category", tText, "short_desc", tText),
+	"pg_stat_activity": pgStatActivityColumns,
 	"pg_tables": cols("schemaname", tText, "tablename", tText, "tableowner", tText, "tablespace", tText,
 		"hasindexes", tBool, "hasrules", tBool, "hastriggers", tBool, "rowsecurity", tBool),
 	// present, empty
@@ -231,6 +232,8 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 		for _, s := range settingRows() {
 			rows = append(rows, []engine.Expr{text(s[0]), text(s[1]), null(tText), text("strata"), text(s[2])})
 		}
+	case "pg_stat_activity":
+		rows = activityPlaceholder()
 	case "pg_tables":
 		names := roleNames(b.db.store.Catalog())
 		for _, t := range tables {

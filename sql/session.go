@@ -276,6 +276,8 @@ func (s *Session) bindExpr(e engine.Expr, params []engine.Value) engine.Expr {
 	switch x := e.(type) {
 	case *paramRef:
 		return &engine.Const{V: params[x.N-1]}
+	case *backendPIDRef:
+		return &engine.Const{V: engine.Value{Type: engine.Int32, I: int64(s.pid)}}
 	case *settingRef:
 		v, ok := s.setting(x.Name)
 		if !ok {
@@ -309,6 +311,9 @@ func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value
 		return nil, nil, err
 	}
 	if err := checkNoArrays(p); err != nil { // an array left as a value (arrays.go)
+		return nil, nil, err
+	}
+	if p, err = opt.MapPlan(p, s.resolveActivity); err != nil {
 		return nil, nil, err
 	}
 	if p, err = s.optimizer().Optimize(p, &opt.Context{Now: now}); err != nil {
@@ -369,7 +374,7 @@ func release(snaps []*store.Snapshot) {
 }
 
 func (s *Session) execOptions(now time.Time) engine.Options {
-	return engine.Options{MemoryLimit: s.db.opts.MemoryLimit, Now: now}
+	return engine.Options{MemoryLimit: s.db.opts.MemoryLimit, Budget: s.db.opts.Budget, Now: now, Funcs: s.hostFuncs()}
 }
 
 // withTimeout applies the session's statement_timeout to ctx; the engine reports its

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stratadb/strata/engine"
 )
@@ -30,6 +31,7 @@ var knownSettings = map[string]settingDef{
 	settingVacuumCheck:                    {settingVacuumCheck, "on"},
 	"lock_timeout":                        {"lock_timeout", "0"},
 	"idle_in_transaction_session_timeout": {"idle_in_transaction_session_timeout", "0"},
+	"idle_session_timeout":                {"idle_session_timeout", "0"},
 	"standard_conforming_strings":         {"standard_conforming_strings", "on"},
 	"server_version":                      {"server_version", "15.0"},
 	"server_version_num":                  {"server_version_num", "150000"},
@@ -81,10 +83,49 @@ func (s *Session) setting(name string) (string, bool) {
 	if v, ok := s.settings[name]; ok {
 		return v, true
 	}
+	if v, ok := s.db.timeoutDefault(name); ok {
+		return v, true
+	}
 	if d, ok := knownSettings[name]; ok {
 		return d.def, true
 	}
 	return "", false
+}
+
+// timeoutDefault is the server-wide default of a timeout setting (Options), when
+// one is set, in PostgreSQL's SHOW form ("5s", "1min", "250ms").
+func (db *DB) timeoutDefault(name string) (string, bool) {
+	var d time.Duration
+	switch name {
+	case "statement_timeout":
+		d = db.opts.StatementTimeout
+	case "idle_session_timeout":
+		d = db.opts.IdleSessionTimeout
+	case "idle_in_transaction_session_timeout":
+		d = db.opts.IdleInTransactionSessionTimeout
+	}
+	if d <= 0 {
+		return "", false
+	}
+	return formatMillis(d), true
+}
+
+// formatMillis renders d as PostgreSQL shows a setting in milliseconds: in the
+// largest unit that divides it exactly.
+func formatMillis(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms == 0 {
+		ms = 1 // a positive timeout never shows as 0, which would mean off
+	}
+	for _, u := range []struct {
+		n    int64
+		name string
+	}{{86400_000, "d"}, {3600_000, "h"}, {60_000, "min"}, {1000, "s"}} {
+		if ms%u.n == 0 {
+			return strconv.FormatInt(ms/u.n, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(ms, 10) + "ms"
 }
 
 func isUTC(v string) bool {
@@ -123,8 +164,8 @@ func checkSetting(name, value string) error {
 		if err != nil || n < -15 || n > 3 {
 			return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter \"extra_float_digits\": %q", value)
 		}
-	case "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout":
-		if _, err := parseTimeout(value); err != nil {
+	case "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout":
+		if d, err := parseTimeout(value); err != nil || d < 0 {
 			return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: %q", name, value)
 		}
 	case settingVacuumCheck:

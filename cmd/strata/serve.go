@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest/stream"
 	serverhttp "github.com/stratadb/strata/server/http"
 	"github.com/stratadb/strata/server/pgwire"
@@ -33,6 +34,13 @@ type serveFlags struct {
 	retention    time.Duration
 	s3           objstore.Options
 	lakeRoots    stringList
+	// limits (issue 9, part 7)
+	maxConnections     int
+	superuserReserved  int
+	maxMemory          byteSize
+	statementTimeout   time.Duration
+	idleSessionTimeout time.Duration
+	idleInTxTimeout    time.Duration
 	// demo only
 	events     int
 	seed       int64
@@ -65,6 +73,15 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "path-style S3 addressing (most S3-compatible servers need it)")
 	// Part 1 of the security model: where client-given paths may lead.
 	fs.Var(&f.lakeRoots, "lake-root", "a folder or s3://bucket/prefix under which lake_path, CREATE EXTERNAL TABLE, delta_scan and COPY ... FROM 'file' may name locations (repeatable; default <data dir>/lake)")
+	// Limits (issue 9, part 7): PostgreSQL's max_connections,
+	// superuser_reserved_connections and timeouts, and a server-wide memory cap.
+	f.maxMemory = byteSize(defaultMaxMemory())
+	fs.IntVar(&f.maxConnections, "max-connections", 100, "most client connections at once (PostgreSQL's max_connections); more get 53300")
+	fs.IntVar(&f.superuserReserved, "superuser-reserved-connections", 3, "connection slots of --max-connections only superusers may take")
+	fs.Var(&f.maxMemory, "max-memory", "memory all running queries may hold together (default 75% of RAM or of the cgroup limit); a query that cannot get memory waits briefly, then fails with 53200")
+	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "default statement_timeout: statements (COPY and HTTP included) running longer are cancelled with 57014 (0: none)")
+	fs.DurationVar(&f.idleSessionTimeout, "idle-session-timeout", 0, "default idle_session_timeout: connections idle longer are closed with 57P05; also the HTTP keep-alive limit (0: none)")
+	fs.DurationVar(&f.idleInTxTimeout, "idle-in-transaction-session-timeout", 0, "default idle_in_transaction_session_timeout: connections idle inside a transaction longer are closed with 25P03 (0: none)")
 	if demo {
 		fs.IntVar(&f.events, "events", 1_000_000, "generated history events to load when the table is empty")
 		fs.Int64Var(&f.seed, "seed", 1, "generator seed")
@@ -76,6 +93,8 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log) // the engine logs recovered panics through the default logger
+	setSoftMemoryLimit()
 
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return err
@@ -99,7 +118,9 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	}
 	ing := stream.NewManager(st, stream.Options{Logger: log, Brokers: brokers})
 	defer ing.Close()
-	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), Ingest: ing})
+	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), Ingest: ing,
+		Budget:           engine.NewMemoryBudget(int64(f.maxMemory), 0),
+		StatementTimeout: f.statementTimeout, IdleSessionTimeout: f.idleSessionTimeout, IdleInTransactionSessionTimeout: f.idleInTxTimeout})
 	if err := ing.StartAll(); err != nil {
 		// A table whose ingestion cannot start (no brokers configured, say) must not
 		// keep the server from serving its data.
@@ -134,7 +155,9 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 		return fmt.Errorf("listen on --pg-addr %s: %w", f.pgAddr, err)
 	}
 	metrics := serverhttp.NewMetrics(serverhttp.Sources{Store: st, Ingest: ing})
-	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log, OnStatement: metrics.ObserveStatement})
+	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log, OnStatement: metrics.ObserveStatement,
+		MaxConnections: f.maxConnections, SuperuserReservedConnections: f.superuserReserved})
+	db.SetBackends(pg) // pg_stat_activity, pg_cancel_backend, pg_terminate_backend
 	metrics.SetConns(pg.Conns)
 	errc := make(chan error, 2)
 	go func() { errc <- pg.Serve(ln) }()
@@ -146,7 +169,8 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 			ln.Close()
 			return fmt.Errorf("listen on --http-addr %s: %w", f.httpAddr, err)
 		}
-		hs = &http.Server{Handler: serverhttp.Handler(serverhttp.Config{Store: st, DB: db, Metrics: metrics}), ReadHeaderTimeout: 10 * time.Second}
+		hs = &http.Server{Handler: serverhttp.Handler(serverhttp.Config{Store: st, DB: db, Metrics: metrics}), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: time.Minute, IdleTimeout: httpIdleTimeout(f.idleSessionTimeout)}
 		go func() { errc <- hs.Serve(hln) }()
 	}
 	abs, _ := filepath.Abs(f.dataDir)
@@ -181,4 +205,13 @@ func (l *stringList) String() string { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error {
 	*l = append(*l, v)
 	return nil
+}
+
+// httpIdleTimeout is how long an HTTP keep-alive connection may wait for its next
+// request: --idle-session-timeout, or two minutes without it.
+func httpIdleTimeout(idle time.Duration) time.Duration {
+	if idle > 0 {
+		return idle
+	}
+	return 2 * time.Minute
 }

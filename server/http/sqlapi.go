@@ -5,9 +5,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -50,6 +53,14 @@ type sqlError struct {
 
 func sqlHandler(db *sql.DB) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// A panic in the statement (the engine's workers recover their own) is
+		// the request's XX000, not a dropped connection.
+		defer func() {
+			if v := recover(); v != nil {
+				slog.Error("http: panic in /v1/sql", "panic", v, "stack", string(debug.Stack()))
+				writeSQLError(w, &engine.Error{Code: engine.CodeInternalError, Message: fmt.Sprintf("internal error: %v", v)})
+			}
+		}()
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxSQLBody+1))
 		if err != nil {
 			writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "reading request: %v", err))
@@ -79,6 +90,13 @@ func sqlHandler(db *sql.DB) http.HandlerFunc {
 		}
 		ctx := r.Context()
 		sess := db.NewSession("strata", "strata") // the bootstrap superuser until part 6 authenticates HTTP clients
+		// statement_timeout (the server's default: one statement per request has
+		// no SET before it) bounds the whole request, result writing included.
+		if d := sess.Timeout("statement_timeout"); d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
 		st, err := sess.Prepare(ctx, pieces[0], nil)
 		if err != nil {
 			writeSQLError(w, err)
@@ -108,8 +126,13 @@ func sqlHandler(db *sql.DB) http.HandlerFunc {
 func writeSQLError(w http.ResponseWriter, err error) {
 	e := sqlError{Code: engine.CodeInternalError, Message: err.Error()}
 	var ee *engine.Error
-	if errors.As(err, &ee) {
+	switch {
+	case errors.As(err, &ee):
 		e = sqlError{Code: ee.Code, Message: ee.Message, Detail: ee.Detail, Hint: ee.Hint, Position: ee.Position}
+	case errors.Is(err, context.DeadlineExceeded):
+		e = sqlError{Code: engine.CodeQueryCanceled, Message: "canceling statement due to statement timeout"}
+	case errors.Is(err, context.Canceled):
+		e = sqlError{Code: engine.CodeQueryCanceled, Message: "canceling statement due to user request"}
 	}
 	status := http.StatusBadRequest
 	if strings.HasPrefix(e.Code, "XX") || strings.HasPrefix(e.Code, "53") || strings.HasPrefix(e.Code, "58") {

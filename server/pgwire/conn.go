@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +46,13 @@ type conn struct {
 
 	qmu     sync.Mutex
 	qcancel context.CancelFunc // the running query's cancel; REQUIRES qmu
+
+	// Limits (limits.go).
+	terminating   atomic.Bool // pg_terminate_backend: end with FATAL 57P01
+	awaitingQuery bool        // ReadyForQuery was sent: the idle timeouts apply
+	act           activity    // what pg_stat_activity shows; read by other goroutines
+	imu           sync.Mutex
+	interruptible bool // REQUIRES imu: a read may be cut short (COPY FROM STDIN)
 
 	sess     Session
 	appName  string
@@ -153,10 +161,14 @@ func (c *conn) setQueryCancel(cancel context.CancelFunc) {
 	c.qmu.Unlock()
 }
 
-// beginQuery returns a context for one statement that CancelRequest can cancel.
+// beginQuery returns a context for one statement that CancelRequest and
+// pg_cancel_backend can cancel, ending at the session's statement_timeout.
 func (c *conn) beginQuery() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(c.ctx)
+	ctx, cancel := c.statementContext()
 	c.setQueryCancel(cancel)
+	if c.terminating.Load() {
+		cancel()
+	}
 	c.startWatch(cancel)
 	return ctx, func() {
 		c.stopWatch()
@@ -173,8 +185,25 @@ func (c *conn) serve() {
 	}
 	_ = c.nc.SetDeadline(time.Time{})
 	for c.broken == nil {
+		if c.terminating.Load() {
+			c.fatal(codeAdminShutdown, msgAdminShutdown)
+			return
+		}
+		idle := c.armIdleTimeout()
 		msg, err := c.be.Receive()
+		if idle != nil {
+			_ = c.nc.SetReadDeadline(time.Time{})
+		}
+		c.awaitingQuery = false
 		if err != nil {
+			if c.terminating.Load() {
+				c.fatal(codeAdminShutdown, msgAdminShutdown)
+				return
+			}
+			if idle != nil && isTimeout(err) {
+				c.fatal(idle.Code, idle.Message)
+				return
+			}
 			if !isIOError(err) {
 				c.fatal(engine.CodeProtocolViolation, "invalid frontend message: "+err.Error())
 			}
@@ -324,8 +353,7 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 		return false
 	}
 	c.applyStartupParameters(m.Parameters)
-	if !c.srv.register(c) {
-		c.fatal("57P01", "terminating connection due to administrator command")
+	if !c.admit(user, database) {
 		return false
 	}
 	c.send(&pgproto3.AuthenticationOk{})
@@ -525,6 +553,7 @@ func (c *conn) observe(start time.Time, err error) {
 func (c *conn) runStatement(text string, offset int) (err error) {
 	start := time.Now()
 	defer func() { c.observe(start, err) }()
+	c.setActive(text)
 	if err := c.checkAborted(text); err != nil {
 		return err
 	}
@@ -653,6 +682,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 			return engine.Errorf("42P05", "prepared statement %q already exists", m.Name)
 		}
 	}
+	c.setActive(m.Query)
 	if err := c.checkAborted(m.Query); err != nil {
 		return err
 	}
@@ -813,6 +843,7 @@ func (c *conn) execute(m *pgproto3.Execute) (err error) {
 		c.send(&pgproto3.EmptyQueryResponse{})
 		return nil
 	}
+	c.setActive(p.ps.query)
 	if err := c.checkAborted(p.ps.query); err != nil {
 		return err
 	}
@@ -824,9 +855,12 @@ func (c *conn) execute(m *pgproto3.Execute) (err error) {
 		return nil
 	}
 	if p.ctx == nil {
-		p.ctx, p.cancel = context.WithCancel(c.ctx)
+		p.ctx, p.cancel = c.statementContext()
 	}
 	c.setQueryCancel(p.cancel)
+	if c.terminating.Load() {
+		p.cancel()
+	}
 	c.startWatch(p.cancel)
 	defer func() {
 		c.stopWatch()
@@ -984,6 +1018,17 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 	}
 	pr, pw := io.Pipe()
 	done := make(chan outcome, 1)
+	// A copy that fails before the client's data ends (statement_timeout, a
+	// cancel, an error of its own) is reported at once, not when more data comes:
+	// the read of the client's next message is cut short. The statement's end
+	// also ends the copy's read of the pipe, which no context reaches.
+	c.setInterruptible(true)
+	defer c.setInterruptible(false)
+	stop := context.AfterFunc(ctx, func() {
+		pw.CloseWithError(statementError(ctx)) // what the copy's next read returns
+		c.interruptRead()
+	})
+	defer stop()
 	go func() {
 		var o outcome
 		defer func() {
@@ -993,6 +1038,7 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 			}
 			if o.err != nil {
 				pr.CloseWithError(o.err)
+				c.interruptRead()
 			} else {
 				pr.CloseWithError(errCopyReaderDone)
 			}
@@ -1000,9 +1046,29 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 		}()
 		o.stats, o.err = res.CopyIn(ctx, pr)
 	}()
+	var got *outcome
+	result := func() outcome {
+		if got == nil {
+			o := <-done
+			got = &o
+		}
+		return *got
+	}
+	ended := func() bool {
+		if got != nil {
+			return true
+		}
+		select {
+		case o := <-done:
+			got = &o
+			return true
+		default:
+			return false
+		}
+	}
 
 	finish := func() error {
-		o := <-done
+		o := result()
 		if o.err != nil {
 			return o.err
 		}
@@ -1023,10 +1089,23 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 
 	for {
 		msg, err := c.be.Receive()
+		if err != nil && isTimeout(err) && !c.terminating.Load() && (ctx.Err() != nil || ended()) {
+			// Cut short (see above): the client's data left unread is dropped by
+			// the main loop, as after any failed COPY.
+			c.setInterruptible(false)
+			pw.CloseWithError(statementError(ctx))
+			if o := result(); o.err != nil {
+				return o.err
+			}
+			return statementError(ctx)
+		}
 		if err != nil {
 			pw.CloseWithError(fmt.Errorf("client connection lost during COPY: %w", err))
+			if c.terminating.Load() {
+				c.fatal(codeAdminShutdown, msgAdminShutdown)
+			}
 			c.stop()
-			<-done
+			result()
 			if !isIOError(err) {
 				c.fatal(engine.CodeProtocolViolation, "invalid frontend message: "+err.Error())
 			}
@@ -1049,20 +1128,20 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 		case *pgproto3.CopyFail:
 			fail := &copyFailError{msg: m.Message}
 			pw.CloseWithError(fail)
-			<-done
+			result()
 			return &engine.Error{Code: engine.CodeQueryCanceled, Message: fail.Error(), Err: fail}
 		case *pgproto3.Flush, *pgproto3.Sync:
 			// Ignored during copy-in, as PostgreSQL does.
 		case *pgproto3.Terminate:
 			pw.CloseWithError(errors.New("client terminated the connection during COPY"))
 			c.stop()
-			<-done
+			result()
 			c.broken = io.EOF
 			return c.broken
 		default:
 			err := engine.Errorf(engine.CodeProtocolViolation, "unexpected message type 0x%02X during COPY from stdin", messageType(msg))
 			pw.CloseWithError(err)
-			<-done
+			result()
 			return err
 		}
 	}
@@ -1117,8 +1196,15 @@ func (c *conn) flush() {
 }
 
 func (c *conn) readyForQuery() {
+	if c.terminating.Load() {
+		return // the serve loop ends the connection with FATAL 57P01
+	}
+	// Idle before the client can know it: a client that reads ReadyForQuery and
+	// then looks at pg_stat_activity from another connection sees it idle.
+	c.setIdle()
 	c.wbuf = append(c.wbuf, 'Z', 0, 0, 0, 5, c.tx)
 	c.flush()
+	c.awaitingQuery = true
 }
 
 func (c *conn) commandComplete(tag string) {
@@ -1158,7 +1244,7 @@ func (c *conn) sendRowDescription(fields []engine.Field, binary []bool, origins 
 }
 
 func (c *conn) sendError(err error) {
-	if c.broken != nil {
+	if c.broken != nil || c.terminating.Load() {
 		return
 	}
 	c.send(errorResponse(err))

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/sql"
 )
 
@@ -47,6 +48,15 @@ type Options struct {
 	// query statement or extended-protocol Execute) with its duration and SQLSTATE
 	// ("00000" on success). It must be cheap and safe for concurrent use.
 	OnStatement func(d time.Duration, sqlstate string)
+
+	// Limits (limits.go).
+
+	// MaxConnections bounds the connections past startup, as PostgreSQL's
+	// max_connections (0: 100); the last SuperuserReservedConnections of them only
+	// superusers get (0: 3; negative: none). Sockets that have not finished startup
+	// are bounded too, by MaxConnections plus startupSlack.
+	MaxConnections               int
+	SuperuserReservedConnections int
 }
 
 const (
@@ -65,8 +75,9 @@ type Server struct {
 	// tests replace it to fail loudly.
 	onPanic func(v any, stack []byte)
 
-	nextPID atomic.Uint32
-	wg      sync.WaitGroup // one per connection goroutine
+	nextPID  atomic.Uint32
+	wg       sync.WaitGroup // one per connection goroutine
+	refusing chan struct{}  // a slot per goroutine refusing a socket over the limit (limits.go)
 
 	mu struct {
 		sync.Mutex
@@ -93,6 +104,16 @@ func NewServer(b Backend, opts Options) *Server {
 	if s.opts.StartupTimeout <= 0 {
 		s.opts.StartupTimeout = defaultStartupTimeout
 	}
+	if s.opts.MaxConnections <= 0 {
+		s.opts.MaxConnections = defaultMaxConnections
+	}
+	switch {
+	case s.opts.SuperuserReservedConnections == 0:
+		s.opts.SuperuserReservedConnections = defaultSuperuserReserved
+	case s.opts.SuperuserReservedConnections < 0:
+		s.opts.SuperuserReservedConnections = 0
+	}
+	s.refusing = make(chan struct{}, maxRefusing)
 	s.onPanic = func(v any, stack []byte) {
 		s.log.Error("pgwire: panic in connection", "panic", v, "stack", string(stack))
 	}
@@ -164,6 +185,11 @@ func (s *Server) Serve(ln net.Listener) error {
 			nc.Close()
 			return ErrServerClosed
 		}
+		if len(s.mu.conns) >= s.maxSockets() {
+			s.mu.Unlock()
+			s.refuse(nc)
+			continue
+		}
 		s.mu.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -194,12 +220,16 @@ func (s *Server) serveConn(c *conn) {
 	c.serve()
 }
 
-// register makes c reachable by CancelRequest; false when the server is closing.
-func (s *Server) register(c *conn) bool {
+// register admits c (admit, limits.go) and makes it reachable by CancelRequest and
+// pg_stat_activity. It returns the FATAL error to refuse c with, nil when admitted.
+func (s *Server) register(c *conn, superuser bool) *engine.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closed {
-		return false
+		return &engine.Error{Code: "57P01", Message: "terminating connection due to administrator command"}
+	}
+	if err := s.admitLocked(superuser); err != nil {
+		return err
 	}
 	for {
 		c.pid = s.nextPID.Add(1) & 0x3fffffff
@@ -208,7 +238,7 @@ func (s *Server) register(c *conn) bool {
 		}
 	}
 	s.mu.byPID[c.pid] = c
-	return true
+	return nil
 }
 
 // cancel serves a CancelRequest: it cancels the running query of the connection

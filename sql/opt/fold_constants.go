@@ -77,7 +77,7 @@ func foldNode(e engine.Expr, ctx *Context) engine.Expr {
 			return &engine.BoolOp{Op: x.Op, Args: keep}
 		}
 	case *engine.Call:
-		if volatile[x.Func] {
+		if volatile[x.Func] || engine.IsHostFunc(x.Func) {
 			return e
 		}
 	}
@@ -112,7 +112,7 @@ func isConstTree(e engine.Expr) bool {
 		switch x.(type) {
 		case *engine.Const:
 		case *engine.Call:
-			if volatile[x.(*engine.Call).Func] {
+			if f := x.(*engine.Call).Func; volatile[f] || engine.IsHostFunc(f) {
 				ok = false
 			}
 		case *engine.Cast, *engine.BoolOp, *engine.Case, *engine.IsNull, *engine.InList, *engine.Like:
