@@ -20,7 +20,7 @@ var layers = []struct {
 	pkg   string
 	allow []string
 }{
-	{"storage/store", []string{"storage", "storage/segment", "storage/catalog", "storage/realtime", "storage/rollup", "storage/lake", "storage/lakesrc", "storage/objstore"}},
+	{"storage/store", []string{"storage", "storage/segment", "storage/catalog", "storage/realtime", "storage/rollup", "storage/lake", "storage/lakesrc", "storage/objstore", "storage/roots"}},
 	{"storage/lakesrc", []string{"storage", "storage/lake", "storage/segment"}},
 	{"storage/lake", []string{"storage", "storage/objstore/..."}},
 	{"storage/objstore", []string{"storage"}},
@@ -28,6 +28,7 @@ var layers = []struct {
 	{"storage/catalog", []string{"storage"}},
 	{"storage/rollup", []string{"storage", "storage/catalog"}},
 	{"storage/segment", []string{"storage"}},
+	{"storage/roots", nil},
 	{"storage", nil},
 	{"internal", nil},
 	{"engine", []string{"storage/..."}},
