@@ -98,6 +98,8 @@ type Session struct {
 	User     string
 	Database string
 	settings map[string]string // lower-case name -> value; absent: the default
+	tx       txState           // the transaction block (readonly.go)
+	role     string            // SET ROLE's role; "": User (rolestmt.go)
 }
 
 // NewSession starts a session for user on database.

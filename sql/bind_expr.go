@@ -936,9 +936,10 @@ func (b *binder) sqlValueFunction(f *pg.SQLValueFunction) (engine.Expr, error) {
 			return nil, err
 		}
 		return &engine.Cast{X: n, T: engine.Date}, nil
-	case pg.SQLValueFunctionOp_SVFOP_CURRENT_USER, pg.SQLValueFunctionOp_SVFOP_USER,
-		pg.SQLValueFunctionOp_SVFOP_SESSION_USER, pg.SQLValueFunctionOp_SVFOP_CURRENT_ROLE:
+	case pg.SQLValueFunctionOp_SVFOP_CURRENT_USER, pg.SQLValueFunctionOp_SVFOP_USER, pg.SQLValueFunctionOp_SVFOP_CURRENT_ROLE:
 		return &engine.Const{V: engine.Value{Type: engine.Text, S: b.user}}, nil
+	case pg.SQLValueFunctionOp_SVFOP_SESSION_USER:
+		return &engine.Const{V: engine.Value{Type: engine.Text, S: b.sessionUser}}, nil
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_CATALOG:
 		return &engine.Const{V: engine.Value{Type: engine.Text, S: b.database}}, nil
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_SCHEMA:

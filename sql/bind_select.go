@@ -16,9 +16,10 @@ import (
 
 // binder turns one pg_query statement into a bound engine plan. It is used once.
 type binder struct {
-	db       *DB
-	user     string
-	database string
+	db          *DB
+	user        string // current_user: the session's role, or the one SET ROLE chose
+	sessionUser string
+	database    string
 	// params are the $n types: declared by the client, or inferred while binding.
 	params []engine.Type
 	ctes   []map[string]*cte
@@ -37,6 +38,8 @@ type binder struct {
 	// to its table's Scan and deletes it, so any left over after binding followed
 	// something that is not a table.
 	travel map[int32]*engine.AsOf
+	// needs collects what the statement needs (privileges.go), as binding finds it.
+	needs []access
 }
 
 type cte struct {
@@ -131,13 +134,18 @@ func (b *binder) lookupCTE(name string) *cte {
 	return nil
 }
 
-func (b *binder) table(rv *pg.RangeVar) (catalog.TableDef, error) {
+// table resolves a table the statement reads (accessSelect) or writes
+// (accessInsert), and records that need.
+func (b *binder) table(rv *pg.RangeVar, kind accessKind) (catalog.TableDef, error) {
 	if rv.Schemaname != "" && rv.Schemaname != "public" {
 		return catalog.TableDef{}, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
 	}
 	def, ok := b.db.store.Table(rv.Relname)
 	if !ok {
 		return def, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+	}
+	if err := b.need(access{kind: kind, table: def.Name}); err != nil {
+		return def, err
 	}
 	return def, nil
 }
@@ -208,7 +216,7 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 				return p, b.subScope(p, names, qual, rv.Alias), nil
 			}
 		}
-		def, err := b.table(rv)
+		def, err := b.table(rv, accessSelect)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -876,6 +884,8 @@ func figureName(n *pg.Node) (string, int) {
 			return "session_user", 2
 		case pg.SQLValueFunctionOp_SVFOP_USER:
 			return "user", 2
+		case pg.SQLValueFunctionOp_SVFOP_CURRENT_ROLE:
+			return "current_role", 2
 		}
 	}
 	return "?column?", 0

@@ -71,7 +71,13 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 	case cs.WhereClause != nil:
 		return nil, nil, engine.Unsupported("COPY FROM ... WHERE")
 	}
-	def, err := b.table(cs.Relation)
+	if cs.Filename != "" {
+		// Checked before anything names the file: a refused COPY says nothing about it.
+		if err := b.need(access{kind: accessReadServerFiles}); err != nil {
+			return nil, nil, err
+		}
+	}
+	def, err := b.table(cs.Relation, accessInsert)
 	if err != nil {
 		return nil, nil, err
 	}

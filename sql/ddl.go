@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -196,6 +198,16 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := b.need(access{kind: accessCreateTable}); err != nil {
+		return nil, nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(def.Options)) {
+		if superuserOption(name) {
+			if err := b.need(access{kind: accessSuperuser, what: fmt.Sprintf("set table option %q", name)}); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	if stream.IsStreaming(def) {
 		if b.db.opts.Ingest == nil {
 			return nil, nil, engine.Unsupported("kafka_topic: this server runs without real-time ingestion")
@@ -205,6 +217,10 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 		}
 	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
+		def := def
+		if r, ok := s.db.store.Catalog().Role(s.currentUser()); ok {
+			def.Owner = r.OID
+		}
 		def, err := s.db.store.CreateTable(def)
 		if errors.Is(err, store.ErrTableExists) {
 			if cs.IfNotExists {
@@ -239,6 +255,11 @@ func (b *binder) dropTable(ds *pg.DropStmt) (*bound, []engine.Field, error) {
 			return nil, nil, engine.Unsupported("schemas")
 		}
 		names = append(names, items[len(items)-1].GetString_().GetSval())
+	}
+	for _, name := range names {
+		if err := b.need(access{kind: accessOwner, table: name}); err != nil {
+			return nil, nil, err
+		}
 	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 		res := &Result{Tag: "DROP TABLE"}
@@ -306,10 +327,13 @@ func (b *binder) showStmt(ss *pg.VariableShowStmt) (*bound, []engine.Field, erro
 
 func (b *binder) setStmt(vs *pg.VariableSetStmt) (*bound, []engine.Field, error) {
 	name := strings.ToLower(vs.Name)
+	if name == "role" {
+		return b.setRole(vs)
+	}
 	switch vs.Kind {
 	case pg.VariableSetKind_VAR_SET_MULTI:
-		// SET TRANSACTION ..., SET SESSION CHARACTERISTICS: transactions are no-ops.
-		return command("SET"), nil, nil
+		// SET TRANSACTION ..., SET SESSION CHARACTERISTICS (readonly.go).
+		return setTransactionBound(vs)
 	case pg.VariableSetKind_VAR_RESET_ALL:
 		return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 			s.settings = map[string]string{}
@@ -343,6 +367,11 @@ func (b *binder) setStmt(vs *pg.VariableSetStmt) (*bound, []engine.Field, error)
 	// Validate now, so a bad SET fails at Prepare too.
 	if err := checkSetting(name, value); err != nil {
 		return nil, nil, err
+	}
+	if superuserSetting(name) {
+		if err := b.need(access{kind: accessSetting, what: name}); err != nil {
+			return nil, nil, err
+		}
 	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 		if err := s.set(name, value); err != nil {

@@ -42,6 +42,11 @@ func (b *binder) deltaScan(rf *pg.RangeFunction) (engine.Plan, *scope, error) {
 		return nil, nil, posErr(engine.Errorf(engine.CodeInvalidParameter, "delta_scan takes one text constant, the table's path"), fc.Location)
 	}
 	path := fc.Args[0].GetAConst().GetSval().Sval
+	// delta_scan reads any path the server reaches: superusers only, checked
+	// before the path is opened.
+	if err := b.need(access{kind: accessSuperuser, what: "read a Delta table with delta_scan"}); err != nil {
+		return nil, nil, posErr(err.(*engine.Error), fc.Location)
+	}
 	schema, err := b.db.store.DeltaSchema(context.Background(), path)
 	if err != nil {
 		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "delta_scan(%q): %v", path, err), fc.Location)

@@ -53,7 +53,7 @@ func (s *Session) ingestStatement(query string) (*Statement, bool, error) {
 			return nil, engine.Errorf(engine.CodeObjectNotInState, "%v", err)
 		}
 		return &Result{Tag: "ALTER TABLE"}, nil
-	}}
+	}, needs: []access{{kind: accessOwner, table: name}, {kind: accessWrite, what: "ALTER TABLE"}}}
 	return st, true, nil
 }
 

@@ -25,7 +25,7 @@ func TestKafkaTableFromSQL(t *testing.T) {
 	defer st.Close()
 	m := stream.NewManager(st, stream.Options{Brokers: []string{addr}})
 	defer m.Close()
-	s := Open(st, Options{Ingest: m}).NewSession("u", "db")
+	s := Open(st, Options{Ingest: m}).NewSession("strata", "db")
 
 	mustExec(t, s, `CREATE TABLE clicks (ts timestamptz NOT NULL, page text) WITH (kafka_topic = 'clicks', persist_interval = '100ms')`)
 	var msgs []kafkatest.Message

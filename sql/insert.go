@@ -48,7 +48,7 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 	case is.WithClause != nil:
 		return nil, nil, engine.Unsupported("WITH in INSERT")
 	}
-	def, err := b.table(is.Relation)
+	def, err := b.table(is.Relation, accessInsert)
 	if err != nil {
 		return nil, nil, err
 	}

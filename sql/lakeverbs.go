@@ -497,7 +497,7 @@ func (c *cursor) describeHistory() (*bound, []engine.Field, error) {
 				readVersion, blind, textOrNull(h.EngineInfo)})
 		}
 		return s.valuesResult(ctx, historyFields, rows, "SELECT")
-	}}, historyFields, nil
+	}, needs: []access{{kind: accessSelect, table: name}}}, historyFields, nil
 }
 
 // optimizeFields are OPTIMIZE's result columns.
@@ -568,7 +568,7 @@ func (c *cursor) optimize() (*bound, []engine.Field, error) {
 		}
 		row := []engine.Expr{version, int64Val(int64(res.FilesRemoved)), int64Val(int64(res.FilesAdded)), int64Val(res.Rows)}
 		return s.valuesResult(ctx, optimizeFields, [][]engine.Expr{row}, "OPTIMIZE")
-	}}, optimizeFields, nil
+	}, needs: []access{{kind: accessOwner, table: name}, {kind: accessWrite, what: "OPTIMIZE"}}}, optimizeFields, nil
 }
 
 // vacuumFields is VACUUM's result column.
@@ -637,7 +637,7 @@ func vacuumBound(name string, retain time.Duration, dryRun bool) *bound {
 			rows[i] = []engine.Expr{constOf(engine.Value{Type: engine.Text, S: p})}
 		}
 		return s.valuesResult(ctx, vacuumFields, rows, "VACUUM")
-	}}
+	}, needs: []access{{kind: accessOwner, table: name}, {kind: accessWrite, what: "VACUUM"}}}
 }
 
 // vacuumRetentionCheck reads strata.vacuum_retention_check (default on).
@@ -789,7 +789,7 @@ func (c *cursor) createExternal() (*bound, error) {
 			return nil, fmt.Errorf("create external table %s at %s: %w", name, path, err)
 		}
 		return &Result{Tag: "CREATE TABLE"}, nil
-	}}, nil
+	}, needs: []access{{kind: accessSuperuser, what: "create an external table"}, {kind: accessWrite, what: "CREATE EXTERNAL TABLE"}}}, nil
 }
 
 // lexString reads an option value: a string literal, a number or a bare word.

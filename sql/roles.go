@@ -51,6 +51,6 @@ func (db *DB) InitSuperuserPassword(password string) error {
 
 // Superuser reports whether the session's role is a superuser (rechecked against the catalog).
 func (s *Session) Superuser() bool {
-	r, ok := s.db.store.Catalog().Role(s.User)
+	r, ok := s.db.store.Catalog().Role(s.currentUser())
 	return ok && r.Superuser
 }

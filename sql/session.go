@@ -24,6 +24,9 @@ var copyFormatJSON = regexp.MustCompile(`(?is)^(\s*copy\b.*\bformat\s+)json\b`)
 // plan. Params arrive already converted to ParamTypes.
 type bound struct {
 	run func(ctx context.Context, s *Session, params []engine.Value) (*Result, error)
+	// needs are the privileges the statement needs and whether it writes
+	// (privileges.go); checked before every run.
+	needs []access
 }
 
 // parseError turns pg_query's error into a 42601 with PostgreSQL's 1-based position.
@@ -71,7 +74,13 @@ func split(query string) ([]string, error) {
 
 func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine.Type) (*Statement, error) {
 	if st, ok, err := s.ingestStatement(query); ok || err != nil {
-		return st, err
+		if err == nil {
+			err = s.checkPrivileges(st.impl.(*bound).needs)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	// The lake verbs (lakeverbs.go): bound here, or time-travel clauses blanked out.
 	pp, err := preparse(query)
@@ -79,6 +88,9 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 		return nil, err
 	}
 	if pp.verb != nil {
+		if err := s.checkPrivileges(pp.verb.needs); err != nil {
+			return nil, err
+		}
 		return &Statement{Query: query, Fields: pp.fields, impl: pp.verb}, nil
 	}
 	tree, err := pg.Parse(pp.sql)
@@ -101,7 +113,7 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 	if len(tree.Stmts) > 1 {
 		return nil, engine.Errorf(engine.CodeSyntaxError, "cannot insert multiple commands into a prepared statement")
 	}
-	b := &binder{db: s.db, user: s.User, database: s.Database}
+	b := &binder{db: s.db, user: s.currentUser(), sessionUser: s.User, database: s.Database}
 	b.params = append(b.params, paramTypes...)
 	b.travel = pp.travel
 	if err := b.checkWritable(tree.Stmts[0].Stmt); err != nil {
@@ -111,6 +123,7 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 	if err != nil {
 		return nil, err
 	}
+	bd.needs = append(bd.needs, b.needs...)
 	if err := unusedTimeTravel(b.travel); err != nil {
 		return nil, err
 	}
@@ -132,6 +145,9 @@ func (s *Session) execute(ctx context.Context, st *Statement, params []engine.Va
 	bd, ok := st.impl.(*bound)
 	if !ok {
 		return nil, engine.Errorf(engine.CodeInvalidSQLStatement, "statement was not prepared by this SQL layer")
+	}
+	if err := s.checkAccess(bd.needs); err != nil {
+		return nil, err
 	}
 	if len(params) != len(st.ParamTypes) {
 		return nil, engine.Errorf(engine.CodeProtocolViolation, "bind message supplies %d parameters, but prepared statement requires %d", len(params), len(st.ParamTypes))
@@ -163,6 +179,9 @@ func (s *Session) execute(ctx context.Context, st *Statement, params []engine.Va
 
 // statement binds one parsed statement.
 func (b *binder) statement(n *pg.Node) (*bound, []engine.Field, error) {
+	if cmd := writeCommand(n); cmd != "" {
+		b.needs = append(b.needs, access{kind: accessWrite, what: cmd})
+	}
 	switch x := n.Node.(type) {
 	case *pg.Node_SelectStmt:
 		p, _, err := b.selectStmt(x.SelectStmt)
@@ -199,7 +218,22 @@ func (b *binder) statement(n *pg.Node) (*bound, []engine.Field, error) {
 	case *pg.Node_IndexStmt:
 		return nil, nil, engine.Unsupported("CREATE INDEX")
 	case *pg.Node_AlterTableStmt:
-		return nil, nil, engine.Unsupported("ALTER TABLE")
+		return b.alterTable(x.AlterTableStmt)
+	case *pg.Node_CreateRoleStmt:
+		return b.createRole(x.CreateRoleStmt)
+	case *pg.Node_AlterRoleStmt:
+		return b.alterRole(x.AlterRoleStmt)
+	case *pg.Node_DropRoleStmt:
+		return b.dropRole(x.DropRoleStmt)
+	case *pg.Node_RenameStmt:
+		if x.RenameStmt.RenameType == pg.ObjectType_OBJECT_ROLE {
+			return b.renameRole(x.RenameStmt)
+		}
+		return nil, nil, engine.Unsupported("ALTER ... RENAME")
+	case *pg.Node_GrantStmt:
+		return b.grant(x.GrantStmt)
+	case *pg.Node_GrantRoleStmt:
+		return b.grantRole(x.GrantRoleStmt)
 	case *pg.Node_TruncateStmt:
 		return nil, nil, engine.Unsupported("TRUNCATE")
 	case *pg.Node_VacuumStmt:
@@ -217,11 +251,11 @@ func command(tag string) *bound {
 func (b *binder) transaction(t *pg.TransactionStmt) (*bound, []engine.Field, error) {
 	switch t.Kind {
 	case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
-		return command("BEGIN"), nil, nil
+		return beginBound(t.Options)
 	case pg.TransactionStmtKind_TRANS_STMT_COMMIT:
-		return command("COMMIT"), nil, nil
+		return endBound("COMMIT"), nil, nil
 	case pg.TransactionStmtKind_TRANS_STMT_ROLLBACK:
-		return command("ROLLBACK"), nil, nil
+		return endBound("ROLLBACK"), nil, nil
 	}
 	return nil, nil, engine.Unsupported("savepoints and two-phase commit")
 }

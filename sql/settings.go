@@ -65,6 +65,19 @@ var readOnlySettings = map[string]bool{
 
 func (s *Session) setting(name string) (string, bool) {
 	name = strings.ToLower(name)
+	switch name {
+	case "is_superuser":
+		return onOff(s.Superuser()), true
+	case "transaction_read_only":
+		return onOff(s.readOnly()), true
+	case "role":
+		if s.role == "" {
+			return "none", true
+		}
+		return s.role, true
+	case "session_authorization":
+		return s.User, true
+	}
 	if v, ok := s.settings[name]; ok {
 		return v, true
 	}
@@ -130,6 +143,21 @@ func (s *Session) set(name, value string) error {
 	name = strings.ToLower(name)
 	if err := checkSetting(name, value); err != nil {
 		return err
+	}
+	if superuserSetting(name) {
+		if err := s.db.checkAccess(s.currentUser(), access{kind: accessSetting, what: name}); err != nil {
+			return err
+		}
+	}
+	if name == "transaction_read_only" {
+		ro, ok := parseBoolSetting(value)
+		if !ok {
+			return engine.Errorf(engine.CodeInvalidParameter, "parameter %q requires a Boolean value", name)
+		}
+		if s.tx.open {
+			s.tx.readOnly = ro
+		}
+		return nil
 	}
 	switch name {
 	case "timezone":

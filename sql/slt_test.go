@@ -145,7 +145,7 @@ func TestSLT(t *testing.T) {
 				}
 				defer st.Close()
 				db := Open(st, Options{})
-				strataRows = slt.RunFile(t, "strata", &strataRunner{s: db.NewSession("test", "strata")}, path, recs, *rewrite)
+				strataRows = slt.RunFile(t, "strata", &strataRunner{s: db.NewSession("strata", "strata")}, path, recs, *rewrite)
 			})
 			// The optimizer must not change results: the same file with every rule
 			// disabled, and with each rule disabled alone, gives the same rows (EXPLAIN
@@ -175,7 +175,7 @@ func TestSLT(t *testing.T) {
 							plain = append(plain, rec)
 						}
 					}
-					slt.RunFile(t, "strata", &strataRunner{s: db.NewSession("test", "strata")}, path, plain, false)
+					slt.RunFile(t, "strata", &strataRunner{s: db.NewSession("strata", "strata")}, path, plain, false)
 				})
 			}
 			if *rewrite {

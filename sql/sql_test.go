@@ -23,7 +23,7 @@ func newTestSession(t *testing.T) (*Session, *store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return Open(st, Options{DataDir: t.TempDir()}).NewSession("u", "db"), st
+	return Open(st, Options{DataDir: t.TempDir()}).NewSession("strata", "db"), st
 }
 
 func mustExec(t *testing.T, s *Session, q string) *Result {
@@ -280,7 +280,7 @@ func TestSettings(t *testing.T) {
 		t.Errorf("Set TimeZone Berlin: %v", err)
 	}
 	got := collect(t, mustExec(t, s, "SELECT current_setting('application_name'), current_database(), current_schema(), current_user, version() LIKE 'PostgreSQL 15%'"))
-	if want := [][]string{{"grafana", "db", "public", "u", "t"}}; !reflect.DeepEqual(got, want) {
+	if want := [][]string{{"grafana", "db", "public", "strata", "t"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("session functions: %v, want %v", got, want)
 	}
 	res := mustExec(t, s, "SHOW application_name")
@@ -400,7 +400,7 @@ func FuzzPrepare(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer st.Close()
-	s := Open(st, Options{}).NewSession("u", "db")
+	s := Open(st, Options{}).NewSession("strata", "db")
 	for _, q := range []string{"CREATE TABLE ev (ts timestamptz NOT NULL, kind text, n int)",
 		"INSERT INTO ev VALUES ('2023-10-01 00:00:00+00', 'a', 1), ('2023-10-01 01:00:00+00', NULL, 2), ('2023-10-02 00:00:00+00', 'b', NULL)"} {
 		stmt, err := s.Prepare(context.Background(), q, nil)
@@ -460,9 +460,9 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 	defer st.Close()
 	db := Open(st, Options{})
-	setup := db.NewSession("u", "db")
+	setup := db.NewSession("strata", "db")
 	mustExec(t, setup, "CREATE TABLE c (ts timestamptz NOT NULL, w int, i int)")
-	reader := db.NewSession("u", "db")
+	reader := db.NewSession("strata", "db")
 	shared := mustPrepare(t, reader, "SELECT count(*), sum(i) FROM c WHERE w = $1")
 
 	const writers, rows = 4, 25
@@ -470,7 +470,7 @@ func TestConcurrentSessions(t *testing.T) {
 	done := make(chan struct{})
 	for w := 0; w < writers; w++ {
 		go func(w int) {
-			s := db.NewSession("u", "db")
+			s := db.NewSession("strata", "db")
 			for i := 1; i <= rows; i++ {
 				q := "INSERT INTO c VALUES ('2023-10-01 00:00:00+00'::timestamptz + " + itoa(w*rows+i) + " * interval '1 second', " + itoa(w) + ", " + itoa(i) + ")"
 				stmt, err := s.Prepare(context.Background(), q, nil)
@@ -489,7 +489,7 @@ func TestConcurrentSessions(t *testing.T) {
 		defer close(done)
 		for k := 0; k < 50; k++ {
 			for w := 0; w < writers; w++ {
-				s := db.NewSession("u", "db") // the statement is shared, sessions are not
+				s := db.NewSession("strata", "db") // the statement is shared, sessions are not
 				res, err := s.Execute(context.Background(), shared, []engine.Value{{Type: engine.Int32, I: int64(w)}})
 				if err != nil {
 					errs <- err

@@ -71,6 +71,6 @@ func (s *Strata) DropLakeCache() error {
 		return fmt.Errorf("reopen strata store %s: %w", dir, err)
 	}
 	db := sql.Open(st, sql.Options{})
-	s.Store, s.DB, s.Session = st, db, db.NewSession("bench", "strata")
+	s.Store, s.DB, s.Session = st, db, db.NewSession("strata", "strata")
 	return nil
 }

@@ -36,7 +36,7 @@ func Open(dir string) (*Strata, error) {
 		return nil, fmt.Errorf("open strata store %s: %w", dir, err)
 	}
 	db := sql.Open(st, sql.Options{})
-	return &Strata{Store: st, DB: db, Session: db.NewSession("bench", "strata")}, nil
+	return &Strata{Store: st, DB: db, Session: db.NewSession("strata", "strata")}, nil
 }
 
 // Close closes the store.

@@ -30,7 +30,7 @@ func streamStrata(b *testing.B, addr, topic string) (*sql.Session, *stream.Manag
 	m := stream.NewManager(st, stream.Options{Brokers: []string{addr}})
 	b.Cleanup(m.Close)
 	db := sql.Open(st, sql.Options{Ingest: m})
-	s := db.NewSession("bench", "strata")
+	s := db.NewSession("strata", "strata")
 	exec(b, s, bench.CreateTableSQL+` WITH (kafka_topic = '`+topic+`', persist_interval = '2s')`)
 	return s, m, st
 }

@@ -18,7 +18,8 @@
 //	"a/" roleOID(4) memberOID(4)                → Membership (JSON: grantor, admin option);
 //	                                              member is a member of role (pg_auth_members)
 //	"g/" tableID(8)                             → []ACLItem (JSON): the table's access control
-//	                                              list (pg_class.relacl); absent: the default
+//	                                              list (pg_class.relacl); absent: the default.
+//	                                              Table id 0 holds schema public's (nspacl)
 //	"m/nextRoleOID"                             → next role OID (8 bytes)
 //
 // Invariants:

@@ -89,8 +89,8 @@ type Membership struct {
 	Admin   bool // WITH ADMIN OPTION
 }
 
-// Privileges is a set of table privileges, one bit per letter of PostgreSQL's
-// aclitem text in its order ("arwdDxt").
+// Privileges is a set of privileges, one bit per letter of PostgreSQL's aclitem
+// text, in its bit order (ACL_INSERT is 1<<0 ... ACL_CREATE 1<<9).
 type Privileges uint16
 
 // The table privileges of PostgreSQL 15.
@@ -102,13 +102,16 @@ const (
 	PrivTruncate
 	PrivReferences
 	PrivTrigger
+	PrivExecute // functions; unused, keeps PostgreSQL's bit order
+	PrivUsage   // schemas
+	PrivCreate  // schemas
 
-	// PrivAll is what GRANT ALL gives and an owner has by default.
+	// PrivAll is what GRANT ALL on a table gives and its owner has by default.
 	PrivAll = PrivInsert | PrivSelect | PrivUpdate | PrivDelete | PrivTruncate | PrivReferences | PrivTrigger
 )
 
 // privLetters are the aclitem letters of the bits above, in bit order.
-const privLetters = "arwdDxt"
+const privLetters = "arwdDxtXUC"
 
 // String returns the aclitem letters of p ("arwdDxt", "r", ...).
 func (p Privileges) String() string {
@@ -124,6 +127,10 @@ func (p Privileges) String() string {
 // PublicOID stands for PUBLIC (every role) as an ACL item's grantee.
 const PublicOID uint32 = 0
 
+// SchemaPublicACLID is the table id under which ACL and ApplyRoles keep the ACL of
+// schema public (table ids start at 1).
+const SchemaPublicACLID uint64 = 0
+
 // ACLItem is one entry of a table's access control list (aclitem).
 type ACLItem struct {
 	Grantee uint32 // PublicOID for PUBLIC
@@ -138,6 +145,7 @@ type RoleInUseError struct {
 	Role       string
 	Owns       []string // tables the role owns
 	Privileges []string // tables on which the role is granted privileges
+	Schema     bool     // the role is granted privileges on schema public
 }
 
 func (e *RoleInUseError) Error() string {
@@ -263,7 +271,7 @@ func (l *loader) finishRoles() (*roleState, error) {
 	}
 	sortMembers(rs.members)
 	for id := range rs.acls {
-		if l.byID[id] == nil {
+		if id != SchemaPublicACLID && l.byID[id] == nil {
 			return nil, fmt.Errorf("privileges of missing table %d: %w", id, storage.ErrCorrupt)
 		}
 	}
@@ -491,7 +499,7 @@ func (c *Catalog) ApplyRoles(ch RoleChange) ([]Role, error) {
 		byID[ts.def.ID] = ts
 	}
 	for id, acl := range ch.ACLs {
-		if byID[id] == nil {
+		if id != SchemaPublicACLID && byID[id] == nil {
 			return nil, fmt.Errorf("privileges of table %d: %w", id, ErrNoTable)
 		}
 		if acl == nil {
@@ -527,7 +535,13 @@ func (c *Catalog) ApplyRoles(ch RoleChange) ([]Role, error) {
 				}
 			}
 		}
-		if len(inUse.Owns) > 0 || len(inUse.Privileges) > 0 {
+		for _, it := range n.acls[SchemaPublicACLID] {
+			if it.Grantee == oid || it.Grantor == oid {
+				inUse.Schema = true
+				break
+			}
+		}
+		if len(inUse.Owns) > 0 || len(inUse.Privileges) > 0 || inUse.Schema {
 			slices.Sort(inUse.Owns)
 			slices.Sort(inUse.Privileges)
 			return nil, inUse
@@ -550,4 +564,68 @@ func (c *Catalog) ApplyRoles(ch RoleChange) ([]Role, error) {
 	c.mu.roles = n
 	c.mu.Unlock()
 	return put, nil
+}
+
+// SetTableOwner makes the role with OID owner the owner of table, and moves the
+// old owner's ACL items to the new owner (PostgreSQL's aclnewowner), in one batch.
+func (c *Catalog) SetTableOwner(table string, owner uint32) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	tables, _, _, err := c.readState()
+	if err != nil {
+		return err
+	}
+	ts, ok := tables[table]
+	if !ok {
+		return fmt.Errorf("alter table %s: %w", table, ErrNoTable)
+	}
+	n := c.roles().clone()
+	if _, ok := n.roles[owner]; !ok {
+		return fmt.Errorf("alter table %s owner: role %d: %w", table, owner, ErrNoRole)
+	}
+	def := cloneDef(ts.def)
+	old := def.OwnerOID()
+	def.Owner = owner
+	v, err := json.Marshal(&def)
+	if err != nil {
+		return err
+	}
+	b := c.db.NewBatch()
+	defer b.Close()
+	b.Set(tableKey(table), v, nil)
+	if acl, ok := n.acls[def.ID]; ok {
+		var out []ACLItem
+		for _, it := range acl {
+			if it.Grantee == old {
+				it.Grantee = owner
+			}
+			if it.Grantor == old {
+				it.Grantor = owner
+			}
+			if i := slices.IndexFunc(out, func(x ACLItem) bool { return x.Grantee == it.Grantee && x.Grantor == it.Grantor }); i >= 0 {
+				out[i].Privs |= it.Privs
+				continue
+			}
+			out = append(out, it)
+		}
+		if out == nil {
+			out = []ACLItem{}
+		}
+		av, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		b.Set(aclKey(def.ID), av, nil)
+		n.acls[def.ID] = out
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("alter table %s owner: %w", table, err)
+	}
+	nts := *ts
+	nts.def = def
+	c.mu.Lock()
+	c.mu.tables[table] = &nts
+	c.mu.roles = n
+	c.mu.Unlock()
+	return nil
 }
