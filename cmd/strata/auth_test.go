@@ -14,6 +14,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -225,5 +226,60 @@ func stopStrata(t *testing.T, s *strataServer) {
 	case <-time.After(15 * time.Second):
 		s.cmd.Process.Kill()
 		<-done
+	}
+}
+
+// TestServeRoleLogin: a role made with SQL logs in over the PostgreSQL port
+// with its password from an address the built-in rules do not trust, and its
+// statements obey its privileges; ALTER ROLE changes the password.
+func TestServeRoleLogin(t *testing.T) {
+	s := startStrata(t, filepath.Join(t.TempDir(), "data"))
+	host, port := hostPort(s.addr)
+	psql(t, host, port, "strata", "strata", "-c", "CREATE ROLE alice LOGIN PASSWORD 'alice-pw'")
+	connect := func(from, user, password string) (*pgx.Conn, error) {
+		cfg, err := pgx.ParseConfig("postgres://" + s.addr + "/strata?sslmode=disable&connect_timeout=10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.User, cfg.Password = user, password
+		cfg.DialFunc = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}).DialContext
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return pgx.ConnectConfig(ctx, cfg)
+	}
+	code := func(err error) string {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return pe.Code + " " + pe.Message
+		}
+		return fmt.Sprint(err)
+	}
+	c, err := connect("127.0.0.2", "alice", "alice-pw")
+	if err != nil {
+		t.Fatalf("alice with her password: %v", err)
+	}
+	ctx := context.Background()
+	var who string
+	if err := c.QueryRow(ctx, "SELECT current_user").Scan(&who); err != nil || who != "alice" {
+		t.Errorf("current_user = %q, %v", who, err)
+	}
+	if _, err := c.Exec(ctx, "CREATE TABLE mine (ts timestamptz NOT NULL, x int)"); code(err) != "42501 permission denied for schema public" {
+		t.Errorf("CREATE TABLE as alice: %s", code(err))
+	}
+	c.Close(ctx)
+	if _, err := connect("127.0.0.2", "alice", "nope"); code(err) != `28P01 password authentication failed for user "alice"` {
+		t.Errorf("wrong password: %s", code(err))
+	}
+	if _, err := connect("127.0.0.1", "ghost", ""); code(err) != `28000 role "ghost" does not exist` {
+		t.Errorf("trust, unknown role: %s", code(err))
+	}
+	psql(t, host, port, "strata", "strata", "-c", "ALTER ROLE alice PASSWORD 'new-pw'")
+	if _, err := connect("127.0.0.2", "alice", "alice-pw"); code(err) != `28P01 password authentication failed for user "alice"` {
+		t.Errorf("old password after ALTER ROLE: %s", code(err))
+	}
+	if c, err := connect("127.0.0.2", "alice", "new-pw"); err != nil {
+		t.Errorf("new password: %v", err)
+	} else {
+		c.Close(ctx)
 	}
 }
