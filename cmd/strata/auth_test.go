@@ -139,6 +139,17 @@ func TestServeTLSAndPasswords(t *testing.T) {
 			t.Errorf("psql as %s with %q: %v\n%s", who.user, who.pw, err, out)
 		}
 	}
+	// strata ingest takes libpq's environment: TLS verified against the CA, the password.
+	if out, err := psqlConn(verify+" user=strata", "s3cret-pw", "-c", "CREATE TABLE ev (ts timestamptz NOT NULL, n int)"); err != nil {
+		t.Fatalf("create table: %v\n%s", err, out)
+	}
+	ingest := exec.Command(strataBin, "ingest", "--table", "ev", "--addr", s.addr, writeFile(t, "ev.csv", "ts,n\n2026-01-01 00:00:00+00,1\n2026-01-01 00:00:01+00,2\n"))
+	ingest.Env = append(os.Environ(), "PGSSLMODE=verify-full", "PGSSLROOTCERT="+pki.caFile, "PGPASSWORD=s3cret-pw")
+	if out, err := ingest.CombinedOutput(); err != nil {
+		t.Errorf("strata ingest over TLS with a password: %v\n%s", err, out)
+	} else if out, err := psqlConn(verify+" user=strata", "s3cret-pw", "-c", "SELECT sum(n) FROM ev"); err != nil || out != "3" {
+		t.Errorf("after ingest: %v %s", err, out)
+	}
 	// A client that does not trust the CA refuses the server.
 	if out, err := psqlConn(base+"sslmode=verify-full sslrootcert="+writeFile(t, "other.pem", "")+" user=strata", "s3cret-pw", "-c", "SELECT 1"); err == nil {
 		t.Errorf("psql trusted a certificate of an unknown CA:\n%s", out)
