@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -290,3 +291,32 @@ host all strata   127.0.0.1/32 trust
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// TestHTTPAuthTiming: checking the password of a role that does not exist costs
+// what checking a wrong password of a real role costs (one PBKDF2 against mock
+// credentials), so response times do not tell which roles exist. Without the
+// mock check the unknown role would answer about a thousand times sooner; the
+// bound below is loose enough for a busy machine.
+func TestHTTPAuthTiming(t *testing.T) {
+	st := testStore(t)
+	a := newAuthenticator(Config{Store: st, Roles: testRoles(t), HBA: rules(t, "host all all 127.0.0.1/32 scram-sha-256\n")})
+	median := func(user, pw string) time.Duration {
+		var ds []time.Duration
+		for i := 0; i < 15; i++ {
+			r := httptest.NewRequest("GET", "/metrics", nil)
+			r.RemoteAddr = "127.0.0.1:1"
+			r.SetBasicAuth(user, pw)
+			start := time.Now()
+			if _, f := a.decide(r); f == nil || f.code != "28P01" {
+				t.Fatalf("%s: %+v", user, f)
+			}
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	wrong, unknown := median("alice", "wrong"), median("mallory", "wrong")
+	if ratio := float64(unknown) / float64(wrong); ratio < 0.33 || ratio > 3 {
+		t.Errorf("unknown role takes %v, wrong password %v", unknown, wrong)
+	}
+}
