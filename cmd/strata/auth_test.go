@@ -294,3 +294,28 @@ func TestServeRoleLogin(t *testing.T) {
 		c.Close(ctx)
 	}
 }
+
+// TestServeRefusesBadSecurityFlags: a rule strata cannot honour, a key without
+// its certificate or an empty password file stop the server before it listens.
+func TestServeRefusesBadSecurityFlags(t *testing.T) {
+	pki := newTestPKI(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--hba-file", writeFile(t, "hba", "host all all 10.0.0.0/8 ldap\n")}, `line 1 of configuration file`},
+		{[]string{"--hba-file", writeFile(t, "hba", "hostssl all all all scram-sha-256 clientcert=verify-full\n")}, `"clientcert" is not supported`},
+		{[]string{"--hba-file", filepath.Join(t.TempDir(), "missing")}, "--hba-file"},
+		{[]string{"--tls-key", pki.key}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-cert", pki.key, "--tls-key", pki.key}, "--tls-cert/--tls-key"},
+		{[]string{"--password-file", writeFile(t, "pw", "\nsecond line\n")}, "the first line is empty"},
+	} {
+		args := append([]string{"serve", "--data-dir", filepath.Join(t.TempDir(), "data"), "--pg-addr", freeAddr(t), "--http-addr", ""}, tc.args...)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, strataBin, args...).CombinedOutput()
+		cancel()
+		if err == nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v: %v\n%s\nwant an error with %q", tc.args, err, out, tc.want)
+		}
+	}
+}
