@@ -4,6 +4,7 @@ package main
 // flags, and what they turn into for the PostgreSQL and HTTP servers.
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -11,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/stratadb/strata/server/hba"
 	"github.com/stratadb/strata/sql"
@@ -39,6 +42,45 @@ type authSetup struct {
 	tls   *tls.Config // nil: no TLS
 }
 
+// warn logs the rules that can never match.
+func (s *authSetup) warn(log *slog.Logger) {
+	for _, r := range s.rules.List() {
+		if r.Type == hba.HostSSL && s.tls == nil {
+			log.Warn("hba rule needs TLS, but no --tls-cert is given: it matches no connection", "rule", r.Where())
+		}
+		if r.Type == hba.Local {
+			log.Warn("hba local rule ignored: strata listens on TCP only", "rule", r.Where())
+		}
+	}
+}
+
+// reloadOnHangup re-reads the hba file on SIGHUP, as PostgreSQL does on
+// pg_ctl reload: new connections follow the new rules; a file with an error
+// leaves the previous rules in force. It returns when ctx ends.
+func (a *authFlags) reloadOnHangup(ctx context.Context, s *authSetup, log *slog.Logger) {
+	if a.hbaFile == "" {
+		return
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		rs, err := hba.ParseFile(a.hbaFile)
+		if err != nil {
+			log.Error("SIGHUP: --hba-file not reloaded; the previous rules stay in force", "err", err)
+			continue
+		}
+		s.rules.Replace(rs)
+		s.warn(log)
+		log.Info("SIGHUP: --hba-file reloaded", "file", a.hbaFile, "rules", len(rs.List()))
+	}
+}
+
 // setup reads the hba file, the certificate and the password file, and sets the
 // superuser's password. It refuses to start on anything it cannot honour.
 func (a *authFlags) setup(db *sql.DB, pgAddr string, log *slog.Logger) (*authSetup, error) {
@@ -60,14 +102,7 @@ func (a *authFlags) setup(db *sql.DB, pgAddr string, log *slog.Logger) (*authSet
 		}
 		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	for _, r := range s.rules.Rules {
-		if r.Type == hba.HostSSL && s.tls == nil {
-			log.Warn("hba rule needs TLS, but no --tls-cert is given: it matches no connection", "rule", r.Where())
-		}
-		if r.Type == hba.Local {
-			log.Warn("hba local rule ignored: strata listens on TCP only", "rule", r.Where())
-		}
-	}
+	s.warn(log)
 	if a.passwordFile != "" {
 		b, err := os.ReadFile(a.passwordFile)
 		if err != nil {

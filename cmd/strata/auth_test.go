@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -317,5 +318,46 @@ func TestServeRefusesBadSecurityFlags(t *testing.T) {
 		if err == nil || !strings.Contains(string(out), tc.want) {
 			t.Errorf("%v: %v\n%s\nwant an error with %q", tc.args, err, out, tc.want)
 		}
+	}
+}
+
+// TestServeReloadsHBAOnHangup: SIGHUP re-reads --hba-file, as pg_ctl reload
+// does; a file with an error leaves the previous rules in force.
+func TestServeReloadsHBAOnHangup(t *testing.T) {
+	hbaFile := writeFile(t, "pg_hba.conf", "host all all 127.0.0.1/32 reject\n")
+	s := startStrataOn(t, filepath.Join(t.TempDir(), "data"), freeAddr(t), "--hba-file", hbaFile)
+	host, port := hostPort(s.addr)
+	conninfo := "host=" + host + " port=" + port + " user=strata dbname=strata sslmode=disable"
+	waitLogin := func(wantOK bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out, err := psqlConn(conninfo, "", "-c", "SELECT 1")
+			if (err == nil) == wantOK {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("login ok=%v, want %v: %s", err == nil, wantOK, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if out, err := psqlConn(conninfo, "", "-c", "SELECT 1"); err == nil || !strings.Contains(out, "pg_hba.conf rejects connection") {
+		t.Fatalf("before reload: %v %s", err, out)
+	}
+	if err := os.WriteFile(hbaFile, []byte("host all all 127.0.0.1/32 trust\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitLogin(true)
+	if err := os.WriteFile(hbaFile, []byte("host all all 127.0.0.1/32 reject\nhost all all nowhere.example trust\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(500 * time.Millisecond)
+	waitLogin(true) // the broken file changed nothing
+	stopStrata(t, s) // s.out is written by the process until it ends
+	if !strings.Contains(s.out.String(), "--hba-file not reloaded") {
+		t.Errorf("no log line for the refused reload:\n%s", s.out)
 	}
 }

@@ -106,6 +106,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	if err != nil {
 		return err
 	}
+	go f.auth.reloadOnHangup(ctx, sec, log)
 	if err := ing.StartAll(); err != nil {
 		// A table whose ingestion cannot start (no brokers configured, say) must not
 		// keep the server from serving its data.

@@ -39,6 +39,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // ConnType is a rule's first field.
@@ -130,9 +131,25 @@ type Address struct {
 	Net  *net.IPNet // AddrNet only
 }
 
-// Rules is a parsed file: its rules in order.
+// Rules is a parsed file: its rules in order. Safe for concurrent use: Replace
+// swaps the whole list at once (a reload), and every Match sees one list.
 type Rules struct {
-	Rules []Rule
+	list atomic.Pointer[[]Rule]
+}
+
+// List returns the rules in order. The caller must not modify them.
+func (rs *Rules) List() []Rule {
+	if l := rs.list.Load(); l != nil {
+		return *l
+	}
+	return nil
+}
+
+// Replace makes rs hold from's rules, as PostgreSQL's reload (SIGHUP) does:
+// connections that are already authenticated are not looked at again.
+func (rs *Rules) Replace(from *Rules) {
+	l := from.List()
+	rs.list.Store(&l)
 }
 
 // DefaultText is what strata runs without --hba-file: trust on loopback, so
@@ -168,7 +185,7 @@ func ParseFile(path string) (*Rules, error) {
 func Parse(r io.Reader, name string) (*Rules, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	rs := &Rules{}
+	var rules []Rule
 	var errs []error
 	lineNo := 0
 	for sc.Scan() {
@@ -186,7 +203,7 @@ func Parse(r io.Reader, name string) (*Rules, error) {
 			rule, err = parseRule(fields)
 			rule.File, rule.Line, rule.Text = name, start, strings.TrimSpace(line)
 			if err == nil {
-				rs.Rules = append(rs.Rules, rule)
+				rules = append(rules, rule)
 			}
 		}
 		if err != nil {
@@ -203,6 +220,8 @@ func Parse(r io.Reader, name string) (*Rules, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	rs := &Rules{}
+	rs.list.Store(&rules)
 	return rs, nil
 }
 

@@ -108,7 +108,7 @@ func TestMatch(t *testing.T) {
 			t.Errorf("%+v: line %d %s realm %q, want line %d %s %q", tc, r.Line, r.Method, r.KrbRealm, tc.wantLine, tc.wantMeth, tc.wantRealm)
 		}
 	}
-	if r := rs.Rules[8]; r.Method != GSS || r.IncludeRealm {
+	if r := rs.List()[8]; r.Method != GSS || r.IncludeRealm {
 		t.Errorf("gss rule: %+v", r)
 	}
 }
@@ -147,5 +147,20 @@ func TestEmptyFileRefusesAll(t *testing.T) {
 	}
 	if r := rs.Match(Conn{Addr: net.ParseIP("127.0.0.1"), User: "strata", Database: "strata"}, nil); r != nil {
 		t.Errorf("empty file matched %+v", r)
+	}
+}
+
+func TestReplace(t *testing.T) {
+	rs, err := Parse(strings.NewReader("host all all all reject\n"), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Conn{Addr: net.ParseIP("10.0.0.1"), User: "u", Database: "d"}
+	if r := rs.Match(c, nil); r == nil || r.Method != Reject {
+		t.Fatalf("before: %+v", r)
+	}
+	rs.Replace(Default())
+	if r := rs.Match(c, nil); r == nil || r.Method != SCRAM {
+		t.Fatalf("after: %+v", r)
 	}
 }

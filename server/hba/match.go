@@ -25,8 +25,9 @@ var interfaceAddrs = net.InterfaceAddrs
 // Match returns the first rule that governs c, or nil when none does (the
 // connection must then be refused with NoEntry).
 func (rs *Rules) Match(c Conn, member Membership) *Rule {
-	for i := range rs.Rules {
-		r := &rs.Rules[i]
+	list := rs.List()
+	for i := range list {
+		r := &list[i]
 		if r.matches(c, member) {
 			return r
 		}
