@@ -1,9 +1,12 @@
 package main
 
 // The client matrix (issue 5): real PostgreSQL client libraries of other languages
-// — psycopg2, node-postgres, PgJDBC — and lib/pq run the same listing and analytic
-// queries against `strata serve`, and their answers are checked against values
-// computed here in Go from the generated events. The clients' programs live in
+// — psycopg2, node-postgres, PgJDBC — and lib/pq, pgx and psql run the same listing
+// and analytic queries against `strata serve`, and their answers are checked against
+// values computed here in Go from the generated events. The matrix runs twice (issue
+// 9): on loopback as the built-in rules trust it, and with an hba file that allows
+// only hostssl + scram-sha-256, each client verifying the server's certificate
+// against a test CA (sslmode=verify-full) and giving the superuser's password. The clients' programs live in
 // testdata/clients; testdata/clients/install.sh installs what they need on Debian.
 // Each client talks to strata through a logging proxy (wireProxy) that records the SQL
 // it sent and the errors strata answered, so that a failure names the exact statement
@@ -14,10 +17,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +36,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/lib/pq"
 
 	"github.com/stratadb/strata/bench"
@@ -182,18 +189,72 @@ type matrixClient struct {
 	// missing says why the client cannot run here ("" when it can).
 	missing func() string
 	install string
-	// run runs the client against addr and returns its output; steps it adds beyond
-	// the queries are checked by extra.
-	run   func(t *testing.T, addr string, d *matrixData) clientOutput
+	// run runs the client against addr, connecting as cn says, and returns its
+	// output; steps it adds beyond the queries are checked by extra.
+	run   func(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutput
 	extra func(t *testing.T, out clientOutput, d *matrixData)
 	// variants and paramVariants name the extra copies the client runs of the
 	// parameterless and of the parameterized steps ("NAME/extended").
 	variants, paramVariants []string
 }
 
+// matrixConn is how the clients of one run of the matrix connect, always as strata.
+type matrixConn struct {
+	sslmode  string // libpq's: disable or verify-full
+	rootCert string // the CA's PEM file (verify-full)
+	password string // "" for none
+}
+
+// env is what the client programs read (MATRIX_SSLMODE, MATRIX_SSLROOTCERT, MATRIX_PASSWORD).
+func (cn matrixConn) env() []string {
+	env := []string{"MATRIX_SSLMODE=" + cn.sslmode}
+	if cn.rootCert != "" {
+		env = append(env, "MATRIX_SSLROOTCERT="+cn.rootCert)
+	}
+	if cn.password != "" {
+		env = append(env, "MATRIX_PASSWORD="+cn.password)
+	}
+	return env
+}
+
+// url is a postgres:// URL for addr (pgx and lib/pq read the same parameters).
+func (cn matrixConn) url(addr string) string {
+	u := url.URL{Scheme: "postgres", Host: addr, Path: "/strata", User: url.User("strata")}
+	if cn.password != "" {
+		u.User = url.UserPassword("strata", cn.password)
+	}
+	q := url.Values{"sslmode": {cn.sslmode}, "connect_timeout": {"10"}}
+	if cn.rootCert != "" {
+		q.Set("sslrootcert", cn.rootCert)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// matrixMode is one run of the whole matrix: how strata is started and how the
+// clients connect.
+type matrixMode struct {
+	name  string
+	serve func(t *testing.T) ([]string, matrixConn) // extra `strata serve` flags
+}
+
+var matrixModes = []matrixMode{
+	{name: "loopback", serve: func(t *testing.T) ([]string, matrixConn) {
+		return nil, matrixConn{sslmode: "disable"}
+	}},
+	{name: "tls-scram", serve: func(t *testing.T) ([]string, matrixConn) {
+		pki := newTestPKI(t)
+		const pw = "matrix-pw"
+		return []string{"--hba-file", writeFile(t, "pg_hba.conf", "hostssl all all 127.0.0.1/32 scram-sha-256\n"),
+				"--password-file", writeFile(t, "pw", pw+"\n"), "--tls-cert", pki.cert, "--tls-key", pki.key},
+			matrixConn{sslmode: "verify-full", rootCert: pki.caFile, password: pw}
+	}},
+}
+
 // TestClientMatrix runs each client library against its own `strata serve` loaded
-// with the same events (see the file comment). A client that is not installed fails
-// the subtest under CI=true and skips it otherwise, naming the install command.
+// with the same events (see the file comment), once per matrixModes entry. A client
+// that is not installed fails the subtest under CI=true and skips it otherwise,
+// naming the install command.
 func TestClientMatrix(t *testing.T) {
 	d := newMatrixData()
 	clients := []matrixClient{
@@ -204,47 +265,64 @@ func TestClientMatrix(t *testing.T) {
 			paramVariants: []string{"/prepared6"}},
 		{name: "lib-pq", missing: func() string { return "" }, run: runLibPQ,
 			variants: []string{"/prepared"}, paramVariants: []string{"/prepared"}},
+		{name: "pgx", missing: func() string { return "" }, run: runPgx, variants: []string{"/simple"}, paramVariants: []string{"/simple"}},
+		{name: "psql", missing: missingPsql, install: "apt-get install -y postgresql-client", run: runPsql},
 	}
-	for _, c := range clients {
-		t.Run(c.name, func(t *testing.T) {
-			if why := c.missing(); why != "" {
-				msg := fmt.Sprintf("%s: %s; install with %s (all clients: %s)", c.name, why, c.install, clientInstall)
-				if os.Getenv("CI") == "true" {
-					t.Fatal(msg)
+	for _, mode := range matrixModes {
+		for _, c := range clients {
+			t.Run(mode.name+"/"+c.name, func(t *testing.T) {
+				if why := c.missing(); why != "" {
+					msg := fmt.Sprintf("%s: %s; install with %s (all clients: %s)", c.name, why, c.install, clientInstall)
+					if os.Getenv("CI") == "true" {
+						t.Fatal(msg)
+					}
+					t.Skip(msg)
 				}
-				t.Skip(msg)
-			}
-			s := startStrata(t, filepath.Join(t.TempDir(), "data"))
-			loadMatrix(t, s, d)
-			proxy := startWireProxy(t, s.addr)
-			out := c.run(t, proxy.addr(), d)
-			t.Logf("%s: %d steps", out.Driver, len(out.Steps))
-			if out.ConnectError != "" {
-				t.Errorf("%s could not connect: %s", c.name, out.ConnectError)
-			}
-			for _, q := range d.queries {
-				names := []string{q.name}
-				variants := c.variants
-				if len(q.params) > 0 {
-					variants = c.paramVariants
+				flags, cn := mode.serve(t)
+				s := startStrataOn(t, filepath.Join(t.TempDir(), "data"), freeAddr(t), flags...)
+				loadMatrix(t, cn.url(s.addr), d)
+				proxy := startWireProxy(t, s.addr)
+				out := c.run(t, proxy.addr(), d, cn)
+				t.Logf("%s: %d steps", out.Driver, len(out.Steps))
+				if out.ConnectError != "" {
+					t.Errorf("%s could not connect: %s", c.name, out.ConnectError)
 				}
-				for _, v := range variants {
-					names = append(names, q.name+v)
+				for _, q := range d.queries {
+					names := []string{q.name}
+					variants := c.variants
+					if len(q.params) > 0 {
+						variants = c.paramVariants
+					}
+					for _, v := range variants {
+						names = append(names, q.name+v)
+					}
+					for _, name := range names {
+						checkStep(t, c.name, name, q, out.Steps)
+					}
 				}
-				for _, name := range names {
-					checkStep(t, c.name, name, q, out.Steps)
+				if c.extra != nil {
+					c.extra(t, out, d)
 				}
-			}
-			if c.extra != nil {
-				c.extra(t, out, d)
-			}
-			if errs := proxy.serverErrors(); len(errs) > 0 {
-				t.Logf("errors strata answered %s with (and the statement each followed):\n%s", c.name, strings.Join(errs, "\n"))
-			}
-			if t.Failed() || os.Getenv("STRATA_WIRE_LOG") != "" {
-				t.Logf("%s wire log (frontend statements, backend errors):\n%s", c.name, strings.Join(proxy.log(), "\n"))
-			}
-		})
+				if cn.sslmode != "disable" {
+					// Every connection the client made started with SSLRequest: the
+					// proxy read no statement in the clear.
+					for _, l := range proxy.log() {
+						if !strings.Contains(l, "SSLRequest") {
+							t.Errorf("%s sent something in the clear: %s", c.name, l)
+						}
+					}
+					if len(proxy.log()) == 0 {
+						t.Errorf("%s made no connection through the proxy", c.name)
+					}
+				}
+				if errs := proxy.serverErrors(); len(errs) > 0 {
+					t.Logf("errors strata answered %s with (and the statement each followed):\n%s", c.name, strings.Join(errs, "\n"))
+				}
+				if t.Failed() || os.Getenv("STRATA_WIRE_LOG") != "" {
+					t.Logf("%s wire log (frontend statements, backend errors):\n%s", c.name, strings.Join(proxy.log(), "\n"))
+				}
+			})
+		}
 	}
 }
 
@@ -326,12 +404,13 @@ func showWant(rows [][]string) string {
 	return b.String()
 }
 
-// loadMatrix creates user_behavior in s and COPYs the events in through pgx.
-func loadMatrix(t *testing.T, s *strataServer, d *matrixData) {
+// loadMatrix creates user_behavior through the connection URL dsn and COPYs the
+// events in through pgx.
+func loadMatrix(t *testing.T, dsn string, d *matrixData) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, s.dsn())
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,9 +482,9 @@ func missingPsycopg2() string {
 	return ""
 }
 
-func runPsycopg2(t *testing.T, addr string, d *matrixData) clientOutput {
+func runPsycopg2(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutput {
 	h, p := hostPort(addr)
-	return runProgram(t, specLines(d.queries, "%s"), nil, debianPython, filepath.Join(clientsDir(t), "psycopg2_client.py"), h, p)
+	return runProgram(t, specLines(d.queries, "%s"), cn.env(), debianPython, filepath.Join(clientsDir(t), "psycopg2_client.py"), h, p)
 }
 
 // --- node-postgres ---
@@ -429,9 +508,9 @@ func missingNodePG() string {
 	return ""
 }
 
-func runNodePG(t *testing.T, addr string, d *matrixData) clientOutput {
+func runNodePG(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutput {
 	h, p := hostPort(addr)
-	env := []string{"NODE_PATH=" + filepath.Join(nodeCacheDir(), "node_modules")}
+	env := append(cn.env(), "NODE_PATH="+filepath.Join(nodeCacheDir(), "node_modules"))
 	return runProgram(t, specLines(d.queries, ""), env, "node", filepath.Join(clientsDir(t), "node_client.js"), h, p)
 }
 
@@ -451,7 +530,7 @@ func missingJDBC() string {
 	return ""
 }
 
-func runJDBC(t *testing.T, addr string, d *matrixData) clientOutput {
+func runJDBC(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutput {
 	classes := t.TempDir()
 	start := time.Now()
 	if out, err := exec.Command("javac", "-d", classes, filepath.Join(clientsDir(t), "JdbcClient.java")).CombinedOutput(); err != nil {
@@ -459,7 +538,7 @@ func runJDBC(t *testing.T, addr string, d *matrixData) clientOutput {
 	}
 	t.Logf("javac took %v", time.Since(start).Round(time.Millisecond))
 	h, p := hostPort(addr)
-	return runProgram(t, specLines(d.queries, "?"), nil, "java", "-cp", jdbcJar+string(os.PathListSeparator)+classes, "JdbcClient", h, p)
+	return runProgram(t, specLines(d.queries, "?"), cn.env(), "java", "-cp", jdbcJar+string(os.PathListSeparator)+classes, "JdbcClient", h, p)
 }
 
 // checkJDBCMetadata checks DatabaseMetaData.getTables, getColumns and getSchemas.
@@ -493,9 +572,9 @@ func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 // runLibPQ runs the queries through database/sql and lib/pq: without arguments
 // (simple Query), with arguments (unnamed Parse/Describe/Bind/Execute), and every
 // query again through a named prepared statement (step NAME/prepared).
-func runLibPQ(t *testing.T, addr string, d *matrixData) clientOutput {
+func runLibPQ(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutput {
 	out := clientOutput{Driver: "lib/pq", Steps: map[string]stepOutput{}}
-	db, err := sql.Open("postgres", fmt.Sprintf("postgres://strata@%s/strata?sslmode=disable&connect_timeout=10", addr))
+	db, err := sql.Open("postgres", cn.url(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,6 +658,145 @@ func sqlRows(rows *sql.Rows, err error) stepOutput {
 		return fail(err)
 	}
 	return st
+}
+
+// --- pgx ---
+
+// queryArgs converts a query's parameters to Go values (timestamptz as time.Time).
+func queryArgs(t *testing.T, q matrixQuery) []any {
+	var args []any
+	for _, p := range q.params {
+		if p.typ == "timestamptz" {
+			ts, err := time.Parse(time.RFC3339, p.val)
+			if err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, ts)
+		} else {
+			args = append(args, p.val)
+		}
+	}
+	return args
+}
+
+// runPgx runs the queries through pgx: the extended protocol with binary results
+// (NAME), then the simple protocol with parameters interpolated by pgx (NAME/simple).
+func runPgx(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutput {
+	out := clientOutput{Driver: "pgx v5", Steps: map[string]stepOutput{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, cn.url(addr))
+	if err != nil {
+		out.ConnectError = err.Error()
+		return out
+	}
+	defer conn.Close(ctx)
+	step := func(rows pgx.Rows, err error) stepOutput {
+		fail := func(err error) stepOutput {
+			st := stepOutput{Error: err.Error()}
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				st.SQLState = pe.Code
+			}
+			return st
+		}
+		if err != nil {
+			return fail(err)
+		}
+		defer rows.Close()
+		var st stepOutput
+		for _, f := range rows.FieldDescriptions() {
+			st.Columns = append(st.Columns, f.Name)
+		}
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				return fail(err)
+			}
+			row := make([]*string, len(vals))
+			for i, v := range vals {
+				if v != nil {
+					s := render(v)
+					row[i] = &s
+				}
+			}
+			st.Rows = append(st.Rows, row)
+		}
+		if err := rows.Err(); err != nil {
+			return fail(err)
+		}
+		return st
+	}
+	for _, q := range d.queries {
+		args := queryArgs(t, q)
+		out.Steps[q.name] = step(conn.Query(ctx, q.sql, args...))
+		out.Steps[q.name+"/simple"] = step(conn.Query(ctx, q.sql, append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...))
+	}
+	return out
+}
+
+// --- psql ---
+
+func missingPsql() string {
+	if _, err := exec.LookPath("psql"); err != nil {
+		return "psql not found"
+	}
+	return ""
+}
+
+var psqlSQLState = regexp.MustCompile(`ERROR:  ([0-9A-Z]{5}): `)
+
+// runPsql runs each query in its own psql (simple protocol, --csv output), with
+// parameters written into the text as typed literals.
+func runPsql(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutput {
+	out := clientOutput{Driver: "psql", Steps: map[string]stepOutput{}}
+	if v, err := exec.Command("psql", "--version").Output(); err == nil {
+		out.Driver = strings.TrimSpace(string(v))
+	}
+	h, p := hostPort(addr)
+	conninfo := fmt.Sprintf("host=%s port=%s user=strata dbname=strata sslmode=%s connect_timeout=10", h, p, cn.sslmode)
+	if cn.rootCert != "" {
+		conninfo += " sslrootcert=" + cn.rootCert
+	}
+	for _, q := range d.queries {
+		text := placeholder.ReplaceAllStringFunc(q.sql, func(ph string) string {
+			n, _ := strconv.Atoi(ph[1:])
+			prm := q.params[n-1]
+			return "'" + strings.ReplaceAll(prm.val, "'", "''") + "'::" + prm.typ
+		})
+		cmd := exec.Command("psql", conninfo, "-X", "-q", "--csv", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", text)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+cn.password)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			msg := strings.TrimSpace(stderr.String())
+			if strings.Contains(msg, "connection to server") {
+				out.ConnectError = msg
+				return out
+			}
+			st := stepOutput{Error: msg}
+			if m := psqlSQLState.FindStringSubmatch(msg); m != nil {
+				st.SQLState = m[1]
+			}
+			out.Steps[q.name] = st
+			continue
+		}
+		recs, err := csv.NewReader(&stdout).ReadAll()
+		if err != nil || len(recs) == 0 {
+			out.Steps[q.name] = stepOutput{Error: fmt.Sprintf("psql --csv output %q: %v", stdout.String(), err)}
+			continue
+		}
+		st := stepOutput{Columns: recs[0]}
+		for _, rec := range recs[1:] {
+			row := make([]*string, len(rec))
+			for i := range rec {
+				row[i] = &rec[i]
+			}
+			st.Rows = append(st.Rows, row)
+		}
+		out.Steps[q.name] = st
+	}
+	return out
 }
 
 // --- wire proxy ---

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ func runIngest(ctx context.Context, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:5433", "strata server PostgreSQL address")
 	format := fs.String("format", "", "csv, text or json (default: from the file extension)")
 	header := fs.Bool("header", true, "CSV: the first line is a header")
+	user := fs.String("user", "strata", "role to log in as (the password comes from PGPASSWORD or ~/.pgpass, TLS settings from PGSSLMODE and PGSSLROOTCERT, as for psql)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,7 +61,9 @@ func runIngest(ctx context.Context, args []string) error {
 		defer file.Close()
 		in = file
 	}
-	cfg, err := pgconn.ParseConfig(fmt.Sprintf("postgres://strata@%s/strata?sslmode=disable", *addr))
+	// No sslmode here: PGSSLMODE applies, and without it libpq's default prefer
+	// (TLS when the server offers it).
+	cfg, err := pgconn.ParseConfig(fmt.Sprintf("postgres://%s@%s/strata", url.PathEscape(*user), *addr))
 	if err != nil {
 		return err
 	}

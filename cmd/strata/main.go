@@ -64,8 +64,9 @@ func usage(w io.Writer) {
 
 Usage:
   strata serve  [--data-dir DIR] [--pg-addr 127.0.0.1:5433] [--http-addr 127.0.0.1:8080] [--memory-limit 4GiB]
+                [--hba-file pg_hba.conf] [--password-file FILE] [--tls-cert PEM --tls-key PEM] [--http-auth-all]
   strata demo   [serve flags] [--events 1000000] [--seed 1]   load generated e-commerce events, then serve
-  strata ingest --table T [--addr 127.0.0.1:5433] [--format csv|text|json] FILE   load a file into a running server
+  strata ingest --table T [--addr 127.0.0.1:5433] [--user strata] [--format csv|text|json] FILE   load a file into a running server
   strata version
 
 Connect with: psql -h 127.0.0.1 -p 5433 -U strata strata

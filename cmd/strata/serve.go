@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,6 +42,7 @@ type serveFlags struct {
 	statementTimeout   time.Duration
 	idleSessionTimeout time.Duration
 	idleInTxTimeout    time.Duration
+	auth               authFlags // issue 9, parts 2, 3, 6 (cmd/strata/auth.go)
 	// demo only
 	events     int
 	seed       int64
@@ -82,6 +84,9 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.DurationVar(&f.statementTimeout, "statement-timeout", 0, "default statement_timeout: statements (COPY and HTTP included) running longer are cancelled with 57014 (0: none)")
 	fs.DurationVar(&f.idleSessionTimeout, "idle-session-timeout", 0, "default idle_session_timeout: connections idle longer are closed with 57P05; also the HTTP keep-alive limit (0: none)")
 	fs.DurationVar(&f.idleInTxTimeout, "idle-in-transaction-session-timeout", 0, "default idle_in_transaction_session_timeout: connections idle inside a transaction longer are closed with 25P03 (0: none)")
+	// Authentication and TLS (issue 9, parts 2, 3 and 6): --hba-file, --password-file,
+	// --tls-cert, --tls-key, --http-auth-all.
+	f.auth.register(fs)
 	if demo {
 		fs.IntVar(&f.events, "events", 1_000_000, "generated history events to load when the table is empty")
 		fs.Int64Var(&f.seed, "seed", 1, "generator seed")
@@ -121,6 +126,11 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), Ingest: ing,
 		Budget:           engine.NewMemoryBudget(int64(f.maxMemory), 0),
 		StatementTimeout: f.statementTimeout, IdleSessionTimeout: f.idleSessionTimeout, IdleInTransactionSessionTimeout: f.idleInTxTimeout})
+	sec, err := f.auth.setup(db, f.pgAddr, log)
+	if err != nil {
+		return err
+	}
+	go f.auth.reloadOnHangup(ctx, sec, log)
 	if err := ing.StartAll(); err != nil {
 		// A table whose ingestion cannot start (no brokers configured, say) must not
 		// keep the server from serving its data.
@@ -156,7 +166,8 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	}
 	metrics := serverhttp.NewMetrics(serverhttp.Sources{Store: st, Ingest: ing})
 	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log, OnStatement: metrics.ObserveStatement,
-		MaxConnections: f.maxConnections, SuperuserReservedConnections: f.superuserReserved})
+		MaxConnections: f.maxConnections, SuperuserReservedConnections: f.superuserReserved,
+		HBA: sec.rules, TLSConfig: sec.tls})
 	db.SetBackends(pg) // pg_stat_activity, pg_cancel_backend, pg_terminate_backend
 	metrics.SetConns(pg.Conns)
 	errc := make(chan error, 2)
@@ -169,14 +180,23 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 			ln.Close()
 			return fmt.Errorf("listen on --http-addr %s: %w", f.httpAddr, err)
 		}
-		hs = &http.Server{Handler: serverhttp.Handler(serverhttp.Config{Store: st, DB: db, Metrics: metrics}), ReadHeaderTimeout: 10 * time.Second,
+		hs = &http.Server{Handler: serverhttp.Handler(serverhttp.Config{Store: st, DB: db, Metrics: metrics,
+			HBA: sec.rules, AuthAll: f.auth.httpAuthAll, Logger: log}), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: time.Minute, IdleTimeout: httpIdleTimeout(f.idleSessionTimeout)}
+		if sec.tls != nil {
+			hs.TLSConfig = sec.tls.Clone()
+			hln = tls.NewListener(hln, hs.TLSConfig)
+		}
 		go func() { errc <- hs.Serve(hln) }()
 	}
 	abs, _ := filepath.Abs(f.dataDir)
 	fmt.Printf("strata %s serving PostgreSQL on %s (data in %s)\n", version, ln.Addr(), abs)
 	if f.httpAddr != "" {
-		fmt.Printf("http: http://%s/healthz, /metrics (Prometheus), POST /v1/sql\n", f.httpAddr)
+		scheme := "http"
+		if sec.tls != nil {
+			scheme = "https"
+		}
+		fmt.Printf("http: %s://%s/healthz, /metrics (Prometheus), POST /v1/sql\n", scheme, f.httpAddr)
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	fmt.Printf("connect: psql -h %s -p %s -U strata strata\n", host, port)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -23,7 +24,7 @@ import (
 
 // POST /v1/sql runs one SQL statement for scripts:
 //
-//	request:  {"sql": "SELECT ..."}        (or the statement as a text/plain body)
+//	request:  {"sql": "SELECT ..."}        with Content-Type: application/json
 //	response: {"columns": [{"name": "n", "type": "bigint"}], "rows": [[42]], "command": "SELECT 1"}
 //
 // Numbers and booleans are JSON numbers and booleans (NaN and ±Infinity, which JSON
@@ -31,6 +32,13 @@ import (
 // With "Accept: text/csv" the rows come as CSV with a header line (NULL as an empty
 // field, PostgreSQL's COPY ... CSV convention). An error is HTTP 400 (500 for an
 // internal one) with {"error": {"code": SQLSTATE, "message", "position"?}}.
+//
+// The request is authenticated first (auth.go: 401/403), and the statement runs
+// in a session of the authenticated role. Only application/json bodies are
+// read (415 otherwise): a web page can send text/plain, form or multipart
+// bodies to any address without the browser asking first (a CORS "simple
+// request"), but not JSON, so a page in a browser on the server's machine
+// cannot use loopback trust to run statements.
 
 const maxSQLBody = 1 << 20
 
@@ -51,7 +59,7 @@ type sqlError struct {
 	Position int    `json:"position,omitempty"`
 }
 
-func sqlHandler(db *sql.DB) http.HandlerFunc {
+func sqlHandler(db *sql.DB, auth *authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		// A panic in the statement (the engine's workers recover their own) is
 		// the request's XX000, not a dropped connection.
@@ -61,6 +69,16 @@ func sqlHandler(db *sql.DB) http.HandlerFunc {
 				writeSQLError(w, &engine.Error{Code: engine.CodeInternalError, Message: fmt.Sprintf("internal error: %v", v)})
 			}
 		}()
+		role, f := auth.authenticate(r)
+		if f != nil {
+			writeAuthFailure(w, f)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, sqlError{Code: engine.CodeFeatureNotSupported,
+				Message: fmt.Sprintf("Content-Type %q is not accepted: send {\"sql\": \"...\"} as application/json", r.Header.Get("Content-Type"))})
+			return
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxSQLBody+1))
 		if err != nil {
 			writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "reading request: %v", err))
@@ -70,15 +88,12 @@ func sqlHandler(db *sql.DB) http.HandlerFunc {
 			writeSQLError(w, engine.Errorf(engine.CodeProgramLimitExceeded, "request body exceeds %d bytes", maxSQLBody))
 			return
 		}
-		query := string(body)
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || strings.HasPrefix(strings.TrimSpace(query), "{") {
-			var req sqlRequest
-			if err := json.Unmarshal(body, &req); err != nil {
-				writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "request is not JSON of the form {\"sql\": \"...\"}: %v", err))
-				return
-			}
-			query = req.SQL
+		var req sqlRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "request is not JSON of the form {\"sql\": \"...\"}: %v", err))
+			return
 		}
+		query := req.SQL
 		pieces, err := sql.Split(query)
 		if err != nil {
 			writeSQLError(w, err)
@@ -89,7 +104,7 @@ func sqlHandler(db *sql.DB) http.HandlerFunc {
 			return
 		}
 		ctx := r.Context()
-		sess := db.NewSession("strata", "strata") // the bootstrap superuser until part 6 authenticates HTTP clients
+		sess := db.NewSession(role, httpDatabase)
 		// statement_timeout (the server's default: one statement per request has
 		// no SET before it) bounds the whole request, result writing included.
 		if d := sess.Timeout("statement_timeout"); d > 0 {
@@ -138,6 +153,10 @@ func writeSQLError(w http.ResponseWriter, err error) {
 	if strings.HasPrefix(e.Code, "XX") || strings.HasPrefix(e.Code, "53") || strings.HasPrefix(e.Code, "58") {
 		status = http.StatusInternalServerError
 	}
+	writeError(w, status, e)
+}
+
+func writeError(w http.ResponseWriter, status int, e sqlError) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]sqlError{"error": e})

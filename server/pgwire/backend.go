@@ -28,6 +28,10 @@ func SQLBackend(db *sql.DB) Backend { return sqlBackend{db} }
 
 type sqlBackend struct{ db *sql.DB }
 
+func (b sqlBackend) RoleAuth(name string) (sql.RoleAuth, bool) { return b.db.RoleAuth(name) }
+
+func (b sqlBackend) IsMemberOf(role, group string) bool { return b.db.IsMemberOf(role, group) }
+
 func (b sqlBackend) NewSession(user, database string) Session {
 	return b.db.NewSession(user, database)
 }

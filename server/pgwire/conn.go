@@ -54,6 +54,7 @@ type conn struct {
 	imu           sync.Mutex
 	interruptible bool // REQUIRES imu: a read may be cut short (COPY FROM STDIN)
 
+	role     sql.RoleAuth // the authenticated role (its Name only without Roles)
 	sess     Session
 	appName  string
 	reported map[string]string // ParameterStatus values the client has
@@ -339,6 +340,9 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 	database := m.Parameters["database"]
 	if database == "" {
 		database = user
+	}
+	if !c.authenticate(user, database) {
+		return false
 	}
 	c.appName = m.Parameters["application_name"]
 	if _, err := rand.Read(c.secret[:]); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/server/hba"
 	"github.com/stratadb/strata/sql"
 )
 
@@ -57,7 +58,22 @@ type Options struct {
 	// are bounded too, by MaxConnections plus startupSlack.
 	MaxConnections               int
 	SuperuserReservedConnections int
+	// Authentication (issue 9, part 2).
+	//
+	// HBA picks each connection's authentication method (nil: hba.Default(),
+	// trust on loopback and scram-sha-256 elsewhere).
+	HBA *hba.Rules
+	// Roles looks up the roles clients log in as (nil: the Backend when it
+	// implements Roles, as SQLBackend does; with neither, every user name is a
+	// role without a password: trust lets it in, password methods refuse it).
+	Roles Roles
+	// GSS accepts the gss method (nil: an hba rule with method gss refuses the
+	// connection with 28000).
+	GSS GSSAcceptor
 }
+
+// defaultRules are the hba rules without Options.HBA.
+var defaultRules = hba.Default()
 
 const (
 	defaultMaxMessageSize    = 64 << 20
@@ -69,6 +85,7 @@ const (
 type Server struct {
 	backend Backend
 	opts    Options
+	roles   Roles // nil: no role catalog
 	log     *slog.Logger
 	split   func(string) ([]string, error)
 	// onPanic handles a panic outside query processing (a bug in this package);
@@ -114,6 +131,10 @@ func NewServer(b Backend, opts Options) *Server {
 		s.opts.SuperuserReservedConnections = 0
 	}
 	s.refusing = make(chan struct{}, maxRefusing)
+	s.roles = opts.Roles
+	if s.roles == nil {
+		s.roles, _ = b.(Roles)
+	}
 	s.onPanic = func(v any, stack []byte) {
 		s.log.Error("pgwire: panic in connection", "panic", v, "stack", string(stack))
 	}

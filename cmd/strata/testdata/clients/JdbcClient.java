@@ -9,7 +9,8 @@
 // columns through getColumns (steps jdbc_getTables, jdbc_getColumns), and asks
 // ResultSetMetaData.isNullable (jdbc_isNullable). Each PreparedStatement runs six
 // times; the sixth answer (named statement, binary results) is NAME/prepared6. Prints
-// one JSON object like psycopg2_client.py.
+// one JSON object like psycopg2_client.py. Connects as strata with sslmode MATRIX_SSLMODE
+// (default disable), sslrootcert MATRIX_SSLROOTCERT and password MATRIX_PASSWORD when set.
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -95,14 +96,18 @@ public class JdbcClient {
   }
 
   public static void main(String[] a) throws Exception {
-    String url = "jdbc:postgresql://" + a[0] + ":" + a[1] + "/strata?user=strata&sslmode=disable&connectTimeout=10";
+    String sslmode = System.getenv().getOrDefault("MATRIX_SSLMODE", "disable");
+    String url = "jdbc:postgresql://" + a[0] + ":" + a[1] + "/strata?user=strata&sslmode=" + sslmode + "&connectTimeout=10";
+    java.util.Properties props = new java.util.Properties();
+    if (System.getenv("MATRIX_SSLROOTCERT") != null) props.setProperty("sslrootcert", System.getenv("MATRIX_SSLROOTCERT"));
+    if (System.getenv("MATRIX_PASSWORD") != null) props.setProperty("password", System.getenv("MATRIX_PASSWORD"));
     List<String> lines = new ArrayList<>();
     try (BufferedReader r = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
       for (String l; (l = r.readLine()) != null; ) if (!l.isEmpty()) lines.add(l);
     }
     Connection c;
     try {
-      c = DriverManager.getConnection(url);
+      c = DriverManager.getConnection(url, props);
     } catch (SQLException e) {
       System.out.println("{\"driver\":\"PgJDBC\",\"connect_error\":" + quote(e.getMessage()) + ",\"steps\":{}}");
       return;

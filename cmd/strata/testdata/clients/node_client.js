@@ -8,7 +8,9 @@
 // values is run a second time as NAME/extended with queryMode 'extended' (the same
 // extended-protocol path with no parameters); every query with values runs again as a
 // named prepared statement, twice (the second, NAME/named, skips Parse). Prints one
-// JSON object like psycopg2_client.py.
+// JSON object like psycopg2_client.py. Connects as strata; with MATRIX_SSLMODE=verify-full
+// over TLS verifying the server against the CA in MATRIX_SSLROOTCERT (node's checks of
+// the chain and of the host name or address), with MATRIX_PASSWORD when set.
 'use strict';
 const { Client } = require('pg');
 const fs = require('fs');
@@ -33,7 +35,15 @@ async function main() {
   const [host, port] = process.argv.slice(2);
   const version = require('pg/package.json').version;
   const out = { driver: 'node-postgres ' + version, steps: {} };
-  const c = new Client({ host, port: Number(port), user: 'strata', database: 'strata', connectionTimeoutMillis: 10000 });
+  const cfg = { host, port: Number(port), user: 'strata', database: 'strata', connectionTimeoutMillis: 10000 };
+  if (process.env.MATRIX_PASSWORD) cfg.password = process.env.MATRIX_PASSWORD;
+  const mode = process.env.MATRIX_SSLMODE || 'disable';
+  if (mode === 'verify-full') {
+    cfg.ssl = { ca: fs.readFileSync(process.env.MATRIX_SSLROOTCERT), rejectUnauthorized: true };
+  } else if (mode !== 'disable') {
+    throw new Error('node_client.js: MATRIX_SSLMODE ' + mode + ' is not supported');
+  }
+  const c = new Client(cfg);
   try {
     await c.connect();
   } catch (e) {

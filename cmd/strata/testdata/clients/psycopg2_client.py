@@ -1,6 +1,8 @@
 """psycopg2 client of the client-matrix test (cmd/strata/clientmatrix_test.go).
 
 Usage: /usr/bin/python3 psycopg2_client.py HOST PORT < queries
+Connects as strata with sslmode MATRIX_SSLMODE (default disable), MATRIX_SSLROOTCERT
+and MATRIX_PASSWORD when set (the matrix's TLS run).
 Each input line is NAME<TAB>SQL[<TAB>TYPE:VALUE]... with %s placeholders (psycopg2
 interpolates parameters on the client and sends simple Query messages). TYPE is text
 or timestamptz. Prints one JSON object: {"driver", "connect_error"?, "steps": {NAME:
@@ -10,6 +12,7 @@ and ROLLBACK after a failed one, as an application would.
 """
 import datetime
 import json
+import os
 import sys
 
 import psycopg2
@@ -34,8 +37,13 @@ def main():
     host, port = sys.argv[1], int(sys.argv[2])
     out = {"driver": "psycopg2 " + psycopg2.__version__.split()[0], "steps": {}}
     try:
-        conn = psycopg2.connect(host=host, port=port, user="strata", dbname="strata",
-                                sslmode="disable", connect_timeout=10)
+        opts = dict(host=host, port=port, user="strata", dbname="strata",
+                    sslmode=os.environ.get("MATRIX_SSLMODE", "disable"), connect_timeout=10)
+        if os.environ.get("MATRIX_SSLROOTCERT"):
+            opts["sslrootcert"] = os.environ["MATRIX_SSLROOTCERT"]
+        if os.environ.get("MATRIX_PASSWORD"):
+            opts["password"] = os.environ["MATRIX_PASSWORD"]
+        conn = psycopg2.connect(**opts)
     except Exception as e:
         out["connect_error"] = ("%s: %s" % (type(e).__name__, e)).strip()
         print(json.dumps(out))
