@@ -6,18 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jcmturner/gokrb5/v8/client"
-	"github.com/jcmturner/gokrb5/v8/config"
-	"github.com/jcmturner/gokrb5/v8/credentials"
-	"github.com/jcmturner/gokrb5/v8/crypto"
 	"github.com/jcmturner/gokrb5/v8/gssapi"
-	"github.com/jcmturner/gokrb5/v8/iana/flags"
-	"github.com/jcmturner/gokrb5/v8/iana/keyusage"
-	"github.com/jcmturner/gokrb5/v8/iana/nametype"
 	"github.com/jcmturner/gokrb5/v8/keytab"
-	"github.com/jcmturner/gokrb5/v8/messages"
-	"github.com/jcmturner/gokrb5/v8/spnego"
-	"github.com/jcmturner/gokrb5/v8/types"
 
 	"github.com/stratadb/strata/internal/krbtest"
 )
@@ -53,49 +43,34 @@ func (r *realm) serviceTicket(t *testing.T, kinitArgs ...string) string {
 	return cc
 }
 
-// apReq builds a GSS-API initial context token from the service ticket in the
-// credentials cache at ccache, with a new authenticator made now, asking for
-// mutual authentication as libpq does.
-func (r *realm) apReq(t *testing.T, ccache string) []byte {
+// initiator reads the service ticket from ccache.
+func (r *realm) initiator(t *testing.T, ccache string) *krbtest.Initiator {
 	t.Helper()
-	tkt, key := r.ticket(t, ccache)
-	return r.token(t, tkt, key, []int{gssapi.ContextFlagMutual, gssapi.ContextFlagInteg, gssapi.ContextFlagConf}, []int{flags.APOptionMutualRequired})
+	i, err := r.kdc.NewInitiator(ccache, service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return i
 }
 
-func (r *realm) ticket(t *testing.T, ccache string) (messages.Ticket, types.EncryptionKey) {
-	t.Helper()
-	cc, err := credentials.LoadCCache(ccache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cred, ok := cc.GetEntry(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, service))
-	if !ok {
-		t.Fatalf("no %s ticket in %s", service, ccache)
-	}
-	var tkt messages.Ticket
-	if err := tkt.Unmarshal(cred.Ticket); err != nil {
-		t.Fatal(err)
-	}
-	return tkt, cred.Key
-}
+// libpqFlags are the GSS flags libpq asks for.
+var libpqFlags = []int{gssapi.ContextFlagMutual}
 
-func (r *realm) token(t *testing.T, tkt messages.Ticket, key types.EncryptionKey, gssFlags, apOptions []int) []byte {
+// token returns a new initial context token for i with flags.
+func token(t *testing.T, i *krbtest.Initiator, flags ...int) []byte {
 	t.Helper()
-	cfg, err := config.Load(r.kdc.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Only the client's name is taken from cl; it never talks to the KDC.
-	cl := client.NewWithPassword(alice, krbtest.Realm, "", cfg)
-	tok, err := spnego.NewKRB5TokenAPREQ(cl, tkt, key, gssFlags, apOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := tok.Marshal()
+	b, err := i.Token(flags...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// apReq returns an initial context token (with mutual authentication, as
+// libpq) from the service ticket in ccache.
+func (r *realm) apReq(t *testing.T, ccache string) []byte {
+	t.Helper()
+	return token(t, r.initiator(t, ccache), libpqFlags...)
 }
 
 func load(t *testing.T, path string, opts ...Option) *Acceptor {
@@ -137,47 +112,19 @@ func wantRefused(t *testing.T, a *Acceptor, token []byte, why string) {
 func TestAcceptsKinitTicket(t *testing.T) {
 	r := newRealm(t)
 	a := load(t, r.keytab)
-	cc := r.serviceTicket(t)
-	token := r.apReq(t, cc)
-	out, principal, err := step(a, token)
+	i := r.initiator(t, r.serviceTicket(t))
+	out, principal, err := step(a, token(t, i, libpqFlags...))
 	if err != nil {
 		t.Fatalf("refused: %v", err)
 	}
 	if principal != alicePrn {
 		t.Fatalf("principal %q, want %q", principal, alicePrn)
 	}
-
-	var sent spnego.KRB5Token
-	if err := sent.Unmarshal(token); err != nil {
-		t.Fatal(err)
-	}
-	_, key := r.ticket(t, cc)
-	if err := sent.APReq.DecryptAuthenticator(key); err != nil {
-		t.Fatal(err)
-	}
 	if !bytes.HasPrefix(out, []byte{0x60}) {
 		t.Fatalf("reply token %x is not framed as [APPLICATION 0]", out)
 	}
-	var reply spnego.KRB5Token
-	if err := reply.Unmarshal(out); err != nil {
-		t.Fatalf("reply token: %v", err)
-	}
-	if !reply.IsAPRep() {
-		t.Fatalf("reply token %x holds no AP-REP", out)
-	}
-	plain, err := crypto.DecryptEncPart(reply.APRep.EncPart, key, keyusage.AP_REP_ENCPART)
-	if err != nil {
-		t.Fatalf("AP-REP does not open with the session key: %v", err)
-	}
-	var part messages.EncAPRepPart
-	if err := part.Unmarshal(plain); err != nil {
+	if err := i.CheckReply(out); err != nil {
 		t.Fatal(err)
-	}
-	if !part.CTime.Equal(sent.APReq.Authenticator.CTime) || part.Cusec != sent.APReq.Authenticator.Cusec {
-		t.Fatalf("AP-REP time %v.%06d, authenticator's %v.%06d", part.CTime, part.Cusec, sent.APReq.Authenticator.CTime, sent.APReq.Authenticator.Cusec)
-	}
-	if part.SequenceNumber == 0 {
-		t.Fatal("AP-REP has no sequence number")
 	}
 }
 
@@ -185,8 +132,8 @@ func TestAcceptsKinitTicket(t *testing.T) {
 func TestNoMutualNoReply(t *testing.T) {
 	r := newRealm(t)
 	a := load(t, r.keytab)
-	tkt, key := r.ticket(t, r.serviceTicket(t))
-	out, principal, err := step(a, r.token(t, tkt, key, []int{gssapi.ContextFlagInteg}, nil))
+	i := r.initiator(t, r.serviceTicket(t))
+	out, principal, err := step(a, token(t, i, gssapi.ContextFlagInteg))
 	if err != nil || principal != alicePrn || out != nil {
 		t.Fatalf("got %x %q %v; want no reply token, %q", out, principal, err, alicePrn)
 	}
@@ -206,7 +153,7 @@ func TestRefusesTicketForOtherKvno(t *testing.T) {
 // name, or one made with ktutil from a guessed password) does not open it.
 func TestRefusesWrongServiceKey(t *testing.T) {
 	r := newRealm(t)
-	tkt, _ := r.ticket(t, r.serviceTicket(t))
+	tkt := r.initiator(t, r.serviceTicket(t)).Ticket
 	kt := keytab.New()
 	if err := kt.AddEntry(service, krbtest.Realm, "not-the-key", time.Now(), uint8(tkt.EncPart.KVNO), tkt.EncPart.EType); err != nil {
 		t.Fatal(err)
@@ -224,20 +171,16 @@ func TestRefusesWrongServiceKey(t *testing.T) {
 func TestRefusesExpiredTicket(t *testing.T) {
 	r := newRealm(t)
 	a := load(t, r.keytab, MaxClockSkew(time.Second))
-	cc := r.serviceTicket(t, "-l", "5s")
-	tkt, key := r.ticket(t, cc)
-	if _, _, err := step(a, r.apReq(t, cc)); err != nil {
+	i := r.initiator(t, r.serviceTicket(t, "-l", "5s"))
+	if _, _, err := step(a, token(t, i, libpqFlags...)); err != nil {
 		t.Fatalf("refused before the ticket ended: %v", err)
 	}
-	cred, _ := credentials.LoadCCache(cc)
-	end, _ := cred.GetEntry(tkt.SName)
-	if d := time.Until(end.EndTime); d > 10*time.Second {
+	if d := time.Until(i.EndTime); d > 10*time.Second {
 		t.Fatalf("kinit -l 5s gave a ticket ending in %v", d)
 	} else {
 		time.Sleep(d + 1500*time.Millisecond)
 	}
-	mutual := []int{gssapi.ContextFlagMutual}
-	wantRefused(t, a, r.token(t, tkt, key, mutual, []int{flags.APOptionMutualRequired}), "expired at")
+	wantRefused(t, a, token(t, i, libpqFlags...), "expired at")
 }
 
 // The same token sent twice (captured off the wire and replayed within the
@@ -296,16 +239,11 @@ func TestRefusesOtherService(t *testing.T) {
 	a := load(t, r.kdc.Keytab(t, service, "HTTP/localhost"))
 	cc := r.kdc.Kinit(t, alice, alicePw)
 	r.kdc.Kvno(t, cc, "HTTP/localhost")
-	c, _ := credentials.LoadCCache(cc)
-	cred, ok := c.GetEntry(types.NewPrincipalName(nametype.KRB_NT_SRV_INST, "HTTP/localhost"))
-	if !ok {
-		t.Fatal("no HTTP/localhost ticket")
-	}
-	var tkt messages.Ticket
-	if err := tkt.Unmarshal(cred.Ticket); err != nil {
+	i, err := r.kdc.NewInitiator(cc, "HTTP/localhost")
+	if err != nil {
 		t.Fatal(err)
 	}
-	wantRefused(t, a, r.token(t, tkt, cred.Key, []int{gssapi.ContextFlagMutual}, nil), `not for service "postgres"`)
+	wantRefused(t, a, token(t, i, libpqFlags...), `not for service "postgres"`)
 }
 
 // A token altered on the way (one bit of the encrypted authenticator flipped)
