@@ -76,3 +76,32 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	v, err := Verifier("sécret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := Parse(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Check(cred, "sécret") {
+		t.Error("right password refused")
+	}
+	for _, pw := range []string{"", "secret", "sécret ", "SÉCRET"} {
+		if Check(cred, pw) {
+			t.Errorf("%q accepted", pw)
+		}
+	}
+	m1, m2 := Mock("ghost"), Mock("ghost")
+	if m1.Salt != m2.Salt || string(m1.StoredKey) != string(m2.StoredKey) || m1.Iters != Iterations || len(m1.Salt) != saltLen {
+		t.Errorf("mock credentials not stable: %+v %+v", m1, m2)
+	}
+	if Mock("other").Salt == m1.Salt {
+		t.Error("two names, one mock salt")
+	}
+	if Check(m1, "") || Check(m1, "ghost") {
+		t.Error("a password matched mock credentials")
+	}
+}

@@ -156,3 +156,31 @@ func (s *Server) Psql(args ...string) (string, error) {
 	out, err := exec.Command("psql", full...).CombinedOutput()
 	return strings.TrimRight(string(out), "\n"), err
 }
+
+// SetHBA replaces the server's pg_hba.conf with text and reloads it (for tests
+// that compare authentication with strata's). Keep a rule that lets postgres in
+// over 127.0.0.1, or Psql and DSN stop working.
+func (s *Server) SetHBA(text string) error {
+	path := filepath.Join(s.dir, "data", "pg_hba.conf")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		return err
+	}
+	if s.asPG {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return err
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(path, uid, gid); err != nil {
+			return err
+		}
+	}
+	if out, err := s.run(filepath.Join(BinDir, "pg_ctl"), "-D", filepath.Join(s.dir, "data"), "reload"); err != nil {
+		return fmt.Errorf("pg_ctl reload: %v\n%s", err, out)
+	}
+	// pg_ctl reload only signals the postmaster; new connections see the file
+	// once it has re-read it.
+	time.Sleep(300 * time.Millisecond)
+	return nil
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,7 +22,7 @@ import (
 
 // POST /v1/sql runs one SQL statement for scripts:
 //
-//	request:  {"sql": "SELECT ..."}        (or the statement as a text/plain body)
+//	request:  {"sql": "SELECT ..."}        with Content-Type: application/json
 //	response: {"columns": [{"name": "n", "type": "bigint"}], "rows": [[42]], "command": "SELECT 1"}
 //
 // Numbers and booleans are JSON numbers and booleans (NaN and ±Infinity, which JSON
@@ -28,6 +30,13 @@ import (
 // With "Accept: text/csv" the rows come as CSV with a header line (NULL as an empty
 // field, PostgreSQL's COPY ... CSV convention). An error is HTTP 400 (500 for an
 // internal one) with {"error": {"code": SQLSTATE, "message", "position"?}}.
+//
+// The request is authenticated first (auth.go: 401/403), and the statement runs
+// in a session of the authenticated role. Only application/json bodies are
+// read (415 otherwise): a web page can send text/plain, form or multipart
+// bodies to any address without the browser asking first (a CORS "simple
+// request"), but not JSON, so a page in a browser on the server's machine
+// cannot use loopback trust to run statements.
 
 const maxSQLBody = 1 << 20
 
@@ -48,8 +57,18 @@ type sqlError struct {
 	Position int    `json:"position,omitempty"`
 }
 
-func sqlHandler(db *sql.DB) http.HandlerFunc {
+func sqlHandler(db *sql.DB, auth *authenticator) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		role, f := auth.authenticate(r)
+		if f != nil {
+			writeAuthFailure(w, f)
+			return
+		}
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, sqlError{Code: engine.CodeFeatureNotSupported,
+				Message: fmt.Sprintf("Content-Type %q is not accepted: send {\"sql\": \"...\"} as application/json", r.Header.Get("Content-Type"))})
+			return
+		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxSQLBody+1))
 		if err != nil {
 			writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "reading request: %v", err))
@@ -59,15 +78,12 @@ func sqlHandler(db *sql.DB) http.HandlerFunc {
 			writeSQLError(w, engine.Errorf(engine.CodeProgramLimitExceeded, "request body exceeds %d bytes", maxSQLBody))
 			return
 		}
-		query := string(body)
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") || strings.HasPrefix(strings.TrimSpace(query), "{") {
-			var req sqlRequest
-			if err := json.Unmarshal(body, &req); err != nil {
-				writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "request is not JSON of the form {\"sql\": \"...\"}: %v", err))
-				return
-			}
-			query = req.SQL
+		var req sqlRequest
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "request is not JSON of the form {\"sql\": \"...\"}: %v", err))
+			return
 		}
+		query := req.SQL
 		pieces, err := sql.Split(query)
 		if err != nil {
 			writeSQLError(w, err)
@@ -78,7 +94,7 @@ func sqlHandler(db *sql.DB) http.HandlerFunc {
 			return
 		}
 		ctx := r.Context()
-		sess := db.NewSession("http", "strata")
+		sess := db.NewSession(role, httpDatabase)
 		st, err := sess.Prepare(ctx, pieces[0], nil)
 		if err != nil {
 			writeSQLError(w, err)
@@ -115,6 +131,10 @@ func writeSQLError(w http.ResponseWriter, err error) {
 	if strings.HasPrefix(e.Code, "XX") || strings.HasPrefix(e.Code, "53") || strings.HasPrefix(e.Code, "58") {
 		status = http.StatusInternalServerError
 	}
+	writeError(w, status, e)
+}
+
+func writeError(w http.ResponseWriter, status int, e sqlError) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]sqlError{"error": e})

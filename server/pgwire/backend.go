@@ -28,6 +28,8 @@ func SQLBackend(db *sql.DB) Backend { return sqlBackend{db} }
 
 type sqlBackend struct{ db *sql.DB }
 
+func (b sqlBackend) RoleAuth(name string) (sql.RoleAuth, bool) { return b.db.RoleAuth(name) }
+
 func (b sqlBackend) NewSession(user, database string) Session {
 	return b.db.NewSession(user, database)
 }

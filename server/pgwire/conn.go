@@ -46,6 +46,7 @@ type conn struct {
 	qmu     sync.Mutex
 	qcancel context.CancelFunc // the running query's cancel; REQUIRES qmu
 
+	role     sql.RoleAuth // the authenticated role (its Name only without Roles)
 	sess     Session
 	appName  string
 	reported map[string]string // ParameterStatus values the client has
@@ -310,6 +311,9 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 	database := m.Parameters["database"]
 	if database == "" {
 		database = user
+	}
+	if !c.authenticate(user, database) {
+		return false
 	}
 	c.appName = m.Parameters["application_name"]
 	if _, err := rand.Read(c.secret[:]); err != nil {

@@ -3,7 +3,9 @@
 //
 // It owns startup (SSLRequest is served with TLS when Options.TLSConfig is set and
 // declined with 'N' otherwise, GSSENCRequest is always declined, protocol 3.2
-// is negotiated down to 3.0, trust authentication, startup parameters handed to the
+// is negotiated down to 3.0, authentication by hba rules (auth.go: trust, reject,
+// SCRAM-SHA-256, cleartext password over TLS only, GSSAPI through Options.GSS),
+// startup parameters handed to the
 // session's Set when it has one, ParameterStatus, BackendKeyData),
 // the simple and the extended query protocols, COPY FROM STDIN, CancelRequest, the
 // encoding of results in text and binary formats under PostgreSQL's type OIDs, the

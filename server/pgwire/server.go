@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stratadb/strata/server/hba"
 	"github.com/stratadb/strata/sql"
 )
 
@@ -47,7 +48,23 @@ type Options struct {
 	// query statement or extended-protocol Execute) with its duration and SQLSTATE
 	// ("00000" on success). It must be cheap and safe for concurrent use.
 	OnStatement func(d time.Duration, sqlstate string)
+
+	// Authentication (issue 9, part 2).
+	//
+	// HBA picks each connection's authentication method (nil: hba.Default(),
+	// trust on loopback and scram-sha-256 elsewhere).
+	HBA *hba.Rules
+	// Roles looks up the roles clients log in as (nil: the Backend when it
+	// implements Roles, as SQLBackend does; with neither, every user name is a
+	// role without a password: trust lets it in, password methods refuse it).
+	Roles Roles
+	// GSS accepts the gss method (nil: an hba rule with method gss refuses the
+	// connection with 28000).
+	GSS GSSAcceptor
 }
+
+// defaultRules are the hba rules without Options.HBA.
+var defaultRules = hba.Default()
 
 const (
 	defaultMaxMessageSize    = 64 << 20
@@ -59,6 +76,7 @@ const (
 type Server struct {
 	backend Backend
 	opts    Options
+	roles   Roles // nil: no role catalog
 	log     *slog.Logger
 	split   func(string) ([]string, error)
 	// onPanic handles a panic outside query processing (a bug in this package);
@@ -92,6 +110,10 @@ func NewServer(b Backend, opts Options) *Server {
 	}
 	if s.opts.StartupTimeout <= 0 {
 		s.opts.StartupTimeout = defaultStartupTimeout
+	}
+	s.roles = opts.Roles
+	if s.roles == nil {
+		s.roles, _ = b.(Roles)
 	}
 	s.onPanic = func(v any, stack []byte) {
 		s.log.Error("pgwire: panic in connection", "panic", v, "stack", string(stack))

@@ -13,6 +13,13 @@
 //	"m/version"                                 → catalog version (8 bytes)
 //	"l/" tableID(8)                             → LakeState (JSON): the table's handoff
 //	                                              progress to its Delta Lake table
+//	"r/" roleOID(4)                             → Role (JSON): a role (pg_authid row); passwords
+//	                                              only as SCRAM-SHA-256 verifiers
+//	"a/" roleOID(4) memberOID(4)                → Membership (JSON: grantor, admin option);
+//	                                              member is a member of role (pg_auth_members)
+//	"g/" tableID(8)                             → []ACLItem (JSON): the table's access control
+//	                                              list (pg_class.relacl); absent: the default
+//	"m/nextRoleOID"                             → next role OID (8 bytes)
 //
 // Invariants:
 //   - Every change is one pebble batch written with Sync, so after a crash the catalog
@@ -23,6 +30,10 @@
 //   - The in-memory copy is loaded at Open and changed only after its batch has
 //     committed, so readers never see a change that is not durable.
 //   - Version increases with every successful CreateTable, DropTable and Commit.
+//   - Open creates the bootstrap superuser "strata" (OID 10) and PostgreSQL's predefined
+//     roles when they are missing, so every catalog has them. Role OIDs are never reused.
+//   - A role is dropped only when no table is owned by it or lists it in its ACL, and its
+//     memberships go in the same batch; a table's ACL goes with the table.
 //   - A table's LakeState changes only in a Commit, so the segments a handoff takes
 //     out of the catalog and the Delta version that now holds their rows move in one
 //     batch (DESIGN.md invariant 2).
@@ -86,6 +97,8 @@ type Catalog struct {
 		nextTableID uint64
 		version     uint64
 		closed      bool
+		// roles is the role catalog (roles.go); replaced, never modified.
+		roles *roleState
 	}
 }
 
@@ -122,6 +135,13 @@ func Open(dir string) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", dir, err)
 	}
+	c.writeMu.Lock()
+	err = c.bootstrapRolesLocked()
+	c.writeMu.Unlock()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog %s: %w", dir, err)
+	}
 	return c, nil
 }
 
@@ -150,6 +170,7 @@ func (c *Catalog) load() error {
 		return err
 	}
 	c.mu.tables, c.mu.nextTableID, c.mu.version = st.tables, st.nextTableID, st.version
+	c.mu.roles = st.roles
 	return nil
 }
 
@@ -164,6 +185,7 @@ type loader struct {
 	seqs        map[uint64]uint64
 	nextTableID uint64
 	version     uint64
+	roles       *roleState
 }
 
 type loadedOffset struct {
@@ -176,6 +198,7 @@ type loadedState struct {
 	tables      map[string]*tableState
 	nextTableID uint64
 	version     uint64
+	roles       *roleState
 }
 
 // add decodes one record. k and v are only read during the call.
@@ -255,6 +278,9 @@ func (l *loader) add(k, v []byte) error {
 		}
 		l.version = binary.BigEndian.Uint64(v)
 	default:
+		if ok, err := l.addRoleRecord(k, v); ok || err != nil {
+			return err
+		}
 		return fmt.Errorf("unknown key %q: %w", k, storage.ErrCorrupt)
 	}
 	return nil
@@ -303,7 +329,11 @@ func (l *loader) finish() (loadedState, error) {
 			next = ts.def.ID + 1
 		}
 	}
-	return loadedState{tables: l.tables, nextTableID: next, version: l.version}, nil
+	roles, err := l.finishRoles()
+	if err != nil {
+		return loadedState{}, err
+	}
+	return loadedState{tables: l.tables, nextTableID: next, version: l.version, roles: roles}, nil
 }
 
 // Close closes the catalog. Later calls fail.
@@ -392,12 +422,18 @@ func (c *Catalog) DropTable(name string) ([]SegmentMeta, error) {
 	b.DeleteRange(idPrefix(prefixOffset, id), idPrefix(prefixOffset, id+1), nil)
 	b.Delete(seqKey(id), nil)
 	b.Delete(lakeKey(id), nil)
+	b.Delete(aclKey(id), nil)
 	b.Set([]byte(keyVersion), u64(version+1), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, fmt.Errorf("drop table %s: %w", name, err)
 	}
 
 	c.mu.Lock()
+	if _, ok := c.mu.roles.acls[id]; ok {
+		rs := c.mu.roles.clone()
+		delete(rs.acls, id)
+		c.mu.roles = rs
+	}
 	delete(c.mu.tables, name)
 	c.mu.version = version + 1
 	c.mu.Unlock()

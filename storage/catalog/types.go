@@ -21,6 +21,17 @@ type TableDef struct {
 	// Options are the remaining WITH (...) options as given (kafka_topic, rollup, ...).
 	Options map[string]string
 	Created time.Time
+	// Owner is the OID of the role that owns the table (pg_class.relowner); 0, as in
+	// tables made before roles, means the bootstrap superuser. Use OwnerOID.
+	Owner uint32 `json:",omitempty"`
+}
+
+// OwnerOID returns the OID of the table's owner.
+func (d *TableDef) OwnerOID() uint32 {
+	if d.Owner == 0 {
+		return BootstrapSuperuserOID
+	}
+	return d.Owner
 }
 
 // SegmentMeta describes one published segment file.
