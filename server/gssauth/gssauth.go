@@ -62,6 +62,8 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 	"github.com/jcmturner/gokrb5/v8/spnego"
 	"github.com/jcmturner/gokrb5/v8/types"
+
+	"github.com/stratadb/strata/server/pgwire"
 )
 
 // DefaultService is the service name PostgreSQL clients ask for (libpq's
@@ -144,7 +146,9 @@ func (a *Acceptor) isService(name []string) bool {
 }
 
 // NewContext starts the server side of one connection's exchange.
-func (a *Acceptor) NewContext() GSSContext { return &Context{a: a} }
+func (a *Acceptor) NewContext() pgwire.GSSContext { return &Context{a: a} }
+
+var _ pgwire.GSSAcceptor = (*Acceptor)(nil)
 
 // Context is one connection's security context. Not safe for concurrent use.
 type Context struct {
