@@ -254,3 +254,21 @@ func isSQLState(err error, code string) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == code
 }
+
+// A keytab without a postgres/<host> key (or no keytab file) stops strata
+// serve at startup, naming what the keytab holds, rather than refusing every
+// Kerberos client later.
+func TestKerberosKeytabWithoutServiceKey(t *testing.T) {
+	k := krbtest.Start(t)
+	k.Kadmin(t, "addprinc -randkey HTTP/localhost")
+	for kt, want := range map[string]string{
+		k.Keytab(t, "HTTP/localhost"):   "no key for a principal postgres/<host>@<REALM> (it holds HTTP/localhost@" + krbtest.Realm + ")",
+		filepath.Join(k.Dir, "missing"): "no such file",
+	} {
+		cmd := exec.Command(strataBin, "serve", "--data-dir", t.TempDir(), "--pg-addr", freeAddr(t), "--http-addr", "", "--krb-keytab", kt)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "--krb-keytab: ") || !strings.Contains(string(out), want) {
+			t.Fatalf("strata serve --krb-keytab %s: %v\n%s", kt, err, out)
+		}
+	}
+}
