@@ -93,9 +93,11 @@ func Service(name string) Option { return func(a *Acceptor) { a.service = name }
 // MaxClockSkew sets the allowed clock skew (default DefaultMaxClockSkew).
 func MaxClockSkew(d time.Duration) Option { return func(a *Acceptor) { a.skew = d } }
 
-// Load reads the keytab file at path (as written by kadmin's ktadd or ktutil)
-// and returns an Acceptor for the service's principals in it.
+// Load reads the keytab file at path (as written by kadmin's ktadd or ktutil;
+// a "FILE:" prefix, as in krb5.conf and PostgreSQL's krb_server_keyfile, is
+// allowed) and returns an Acceptor for the service's principals in it.
 func Load(path string, opts ...Option) (*Acceptor, error) {
+	path = strings.TrimPrefix(path, "FILE:")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read keytab: %w", err)

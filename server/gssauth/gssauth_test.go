@@ -296,7 +296,7 @@ func TestLoadNeedsServiceKey(t *testing.T) {
 	if _, err := Load(r.kdc.Dir + "/missing.keytab"); err == nil {
 		t.Fatal("missing keytab loaded")
 	}
-	a := load(t, r.keytab)
+	a := load(t, "FILE:"+r.keytab)
 	if got := a.Principals(); len(got) != 1 || got[0] != service+"@"+krbtest.Realm {
 		t.Fatalf("Principals() = %v", got)
 	}
