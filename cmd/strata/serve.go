@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ type serveFlags struct {
 	lakeCache    byteSize
 	retention    time.Duration
 	s3           objstore.Options
+	auth         authFlags // issue 9, parts 2, 3, 6 (cmd/strata/auth.go)
 	// demo only
 	events     int
 	seed       int64
@@ -63,6 +65,9 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// lake paths (default: AWS_ENDPOINT_URL or AWS)")
 	fs.StringVar(&f.s3.Region, "s3-region", "", "S3 region (default: AWS_REGION, then us-east-1)")
 	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "path-style S3 addressing (most S3-compatible servers need it)")
+	// Authentication and TLS (issue 9, parts 2, 3 and 6): --hba-file, --password-file,
+	// --tls-cert, --tls-key, --http-auth-all.
+	f.auth.register(fs)
 	if demo {
 		fs.IntVar(&f.events, "events", 1_000_000, "generated history events to load when the table is empty")
 		fs.Int64Var(&f.seed, "seed", 1, "generator seed")
@@ -112,6 +117,10 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	ing := stream.NewManager(st, stream.Options{Logger: log, Brokers: brokers})
 	defer ing.Close()
 	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), DataDir: f.dataDir, Ingest: ing})
+	sec, err := f.auth.setup(db, f.pgAddr, log)
+	if err != nil {
+		return err
+	}
 	if err := ing.StartAll(); err != nil {
 		// A table whose ingestion cannot start (no brokers configured, say) must not
 		// keep the server from serving its data.
@@ -146,7 +155,8 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 		return fmt.Errorf("listen on --pg-addr %s: %w", f.pgAddr, err)
 	}
 	metrics := serverhttp.NewMetrics(serverhttp.Sources{Store: st, Ingest: ing})
-	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log, OnStatement: metrics.ObserveStatement, GSS: gss})
+	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log, OnStatement: metrics.ObserveStatement,
+		HBA: sec.rules, TLSConfig: sec.tls, GSS: gss})
 	metrics.SetConns(pg.Conns)
 	errc := make(chan error, 2)
 	go func() { errc <- pg.Serve(ln) }()
@@ -158,13 +168,22 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 			ln.Close()
 			return fmt.Errorf("listen on --http-addr %s: %w", f.httpAddr, err)
 		}
-		hs = &http.Server{Handler: serverhttp.Handler(serverhttp.Config{Store: st, DB: db, Metrics: metrics}), ReadHeaderTimeout: 10 * time.Second}
+		hs = &http.Server{Handler: serverhttp.Handler(serverhttp.Config{Store: st, DB: db, Metrics: metrics,
+			HBA: sec.rules, AuthAll: f.auth.httpAuthAll, Logger: log}), ReadHeaderTimeout: 10 * time.Second}
+		if sec.tls != nil {
+			hs.TLSConfig = sec.tls.Clone()
+			hln = tls.NewListener(hln, hs.TLSConfig)
+		}
 		go func() { errc <- hs.Serve(hln) }()
 	}
 	abs, _ := filepath.Abs(f.dataDir)
 	fmt.Printf("strata %s serving PostgreSQL on %s (data in %s)\n", version, ln.Addr(), abs)
 	if f.httpAddr != "" {
-		fmt.Printf("http: http://%s/healthz, /metrics (Prometheus), POST /v1/sql\n", f.httpAddr)
+		scheme := "http"
+		if sec.tls != nil {
+			scheme = "https"
+		}
+		fmt.Printf("http: %s://%s/healthz, /metrics (Prometheus), POST /v1/sql\n", scheme, f.httpAddr)
 	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	fmt.Printf("connect: psql -h %s -p %s -U strata strata\n", host, port)
