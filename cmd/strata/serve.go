@@ -16,6 +16,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest/stream"
+	"github.com/stratadb/strata/server/gssauth"
 	serverhttp "github.com/stratadb/strata/server/http"
 	"github.com/stratadb/strata/server/pgwire"
 	"github.com/stratadb/strata/sql"
@@ -94,8 +95,22 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 		fs.IntVar(&f.rate, "rate", 5000, "live events per second produced to the embedded broker (0: none)")
 		fs.IntVar(&f.partitions, "partitions", 4, "partitions of "+demoTopic)
 	}
+	// Kerberos (issue 9 part 4): the keys hba rules with method gss accept
+	// tickets with (PostgreSQL's krb_server_keyfile); without the flag such
+	// rules refuse every client.
+	krbKeytab := fs.String("krb-keytab", "", "Kerberos keytab holding postgres/<host>@REALM keys, for hba rules with method gss")
+	krbSkew := fs.Duration("krb-clock-skew", gssauth.DefaultMaxClockSkew, "largest clock difference accepted between a Kerberos client and the server (krb5.conf clockskew)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var gss pgwire.GSSAcceptor
+	if *krbKeytab != "" {
+		a, err := gssauth.Load(*krbKeytab, gssauth.MaxClockSkew(*krbSkew))
+		if err != nil {
+			return fmt.Errorf("--krb-keytab: %w", err)
+		}
+		fmt.Printf("kerberos: accepting tickets for %s\n", strings.Join(a.Principals(), ", "))
+		gss = a
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log) // the engine logs recovered panics through the default logger
@@ -167,7 +182,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	metrics := serverhttp.NewMetrics(serverhttp.Sources{Store: st, Ingest: ing})
 	pg := pgwire.NewServer(pgwire.SQLBackend(db), pgwire.Options{Logger: log, OnStatement: metrics.ObserveStatement,
 		MaxConnections: f.maxConnections, SuperuserReservedConnections: f.superuserReserved,
-		HBA: sec.rules, TLSConfig: sec.tls})
+		HBA: sec.rules, TLSConfig: sec.tls, GSS: gss})
 	db.SetBackends(pg) // pg_stat_activity, pg_cancel_backend, pg_terminate_backend
 	metrics.SetConns(pg.Conns)
 	errc := make(chan error, 2)
