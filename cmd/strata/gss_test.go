@@ -123,6 +123,15 @@ func TestKerberosOtherUsersTicketRefused(t *testing.T) {
 	if err == nil || !strings.Contains(out, `FATAL:  role "alice" does not exist`) {
 		t.Fatalf("psql as alice: %v\n%s", err, out)
 	}
+	// Once the superuser (logged in with its own ticket) creates the role, alice's
+	// ticket logs in as alice, with alice's privileges.
+	if out, err := k.psqlGSS(krbUser, k.kdc.Kinit(t, krbUser, krbUser+"-secret"), "CREATE ROLE alice LOGIN"); err != nil {
+		t.Fatalf("CREATE ROLE alice: %v\n%s", err, out)
+	}
+	out, err = k.psqlGSS("alice", cc, "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+	if err != nil || out != "alice|f" {
+		t.Fatalf("psql as alice after CREATE ROLE: %v\n%s", err, out)
+	}
 }
 
 // A ticket the server's keytab cannot open (the service was rekeyed at the KDC
