@@ -177,6 +177,11 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			out.FirstErrors = append(out.FirstErrors, rj.Reason)
 		}
 		if err == nil {
+			// A statement_timeout or cancel that fired after the last batch was
+			// read still cancels the COPY: nothing is committed.
+			err = ctx.Err()
+		}
+		if err == nil {
 			err = tx.Commit()
 		}
 		if err != nil {

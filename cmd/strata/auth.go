@@ -40,6 +40,7 @@ func (a *authFlags) register(fs *flag.FlagSet) {
 type authSetup struct {
 	rules *hba.Rules
 	tls   *tls.Config // nil: no TLS
+	gss   bool        // --krb-keytab was given
 }
 
 // warn logs the rules that can never match.
@@ -47,6 +48,9 @@ func (s *authSetup) warn(log *slog.Logger) {
 	for _, r := range s.rules.List() {
 		if r.Type == hba.HostSSL && s.tls == nil {
 			log.Warn("hba rule needs TLS, but no --tls-cert is given: it matches no connection", "rule", r.Where())
+		}
+		if r.Method == hba.GSS && !s.gss {
+			log.Warn("hba rule uses gss, but no --krb-keytab is given: it refuses every connection it matches", "rule", r.Where())
 		}
 		if r.Type == hba.Local {
 			log.Warn("hba local rule ignored: strata listens on TCP only", "rule", r.Where())
@@ -83,8 +87,8 @@ func (a *authFlags) reloadOnHangup(ctx context.Context, s *authSetup, log *slog.
 
 // setup reads the hba file, the certificate and the password file, and sets the
 // superuser's password. It refuses to start on anything it cannot honour.
-func (a *authFlags) setup(db *sql.DB, pgAddr string, log *slog.Logger) (*authSetup, error) {
-	s := &authSetup{rules: hba.Default()}
+func (a *authFlags) setup(db *sql.DB, pgAddr string, gss bool, log *slog.Logger) (*authSetup, error) {
+	s := &authSetup{rules: hba.Default(), gss: gss}
 	if a.hbaFile != "" {
 		rs, err := hba.ParseFile(a.hbaFile)
 		if err != nil {

@@ -141,7 +141,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), Ingest: ing,
 		Budget:           engine.NewMemoryBudget(int64(f.maxMemory), 0),
 		StatementTimeout: f.statementTimeout, IdleSessionTimeout: f.idleSessionTimeout, IdleInTransactionSessionTimeout: f.idleInTxTimeout})
-	sec, err := f.auth.setup(db, f.pgAddr, log)
+	sec, err := f.auth.setup(db, f.pgAddr, gss != nil, log)
 	if err != nil {
 		return err
 	}
