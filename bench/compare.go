@@ -84,10 +84,14 @@ func TimeCell(t time.Time) string {
 }
 
 // cellsEqual reports whether two rendered cells denote the same value: equal text,
-// or two numbers equal to 6 significant digits.
+// or two numbers equal to 6 significant digits unless both are integers, which
+// must be equal exactly (a count off by one is never "close enough").
 func cellsEqual(a, b string) bool {
 	if a == b {
 		return true
+	}
+	if isInteger(a) && isInteger(b) {
+		return false // Cell spells integers canonically: different text, different value
 	}
 	fa, errA := strconv.ParseFloat(a, 64)
 	fb, errB := strconv.ParseFloat(b, 64)
@@ -99,6 +103,22 @@ func cellsEqual(a, b string) bool {
 	}
 	scale := math.Max(math.Abs(fa), math.Abs(fb))
 	return math.Abs(fa-fb) <= 5e-7*scale
+}
+
+// isInteger reports whether s is a decimal integer as Cell writes it.
+func isInteger(s string) bool {
+	if strings.HasPrefix(s, "-") {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Diff compares two results row by row and returns "" when they are equal, else a

@@ -51,6 +51,10 @@ func TestDiff(t *testing.T) {
 		{"integral float vs sum", [][]string{{"100"}}, [][]string{{"99.99999999999999"}}, ""},
 		{"float differs", [][]string{{"0.1234"}}, [][]string{{"0.1235"}}, "row 0 column 0"},
 		{"int differs", [][]string{{"1000000"}}, [][]string{{"1000001"}}, "row 0 column 0"},
+		// At 10M events a count off by 5 is within 5e-7: integers compare exactly.
+		{"count off by 5 of 10M", [][]string{{"10000000"}}, [][]string{{"10000005"}}, "row 0 column 0"},
+		{"big sum off by 1", [][]string{{"-123456789012345678"}}, [][]string{{"-123456789012345679"}}, "row 0 column 0"},
+		{"integer vs float within 6 digits", [][]string{{"10000000"}}, [][]string{{"10000000.5"}}, ""},
 		{"text differs", [][]string{{"x", "1"}}, [][]string{{"y", "1"}}, `"x"`},
 		{"null vs zero", [][]string{{"NULL"}}, [][]string{{"0"}}, "column 0"},
 		{"row count", [][]string{{"a"}}, [][]string{{"a"}, {"b"}}, "returned 1 rows, B 2"},

@@ -3,7 +3,6 @@ package sql
 import (
 	"context"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -34,12 +33,9 @@ var pgTypeFor = map[string]engine.Type{
 // the columns clients read (information_schema.columns's data_type and udt_name,
 // pg_attribute's attname/attnum/attnotnull, pg_class's relname/relkind).
 func TestCatalogShapesMatchPostgres(t *testing.T) {
-	if os.Getenv("STRATA_PG_TEST") != "1" && os.Getenv("CI") != "true" {
-		t.Skip("PostgreSQL check off: set STRATA_PG_TEST=1 (needs /usr/lib/postgresql/15/bin)")
-	}
-	pg := slt.StartPG(t)
+	pg := slt.StartPG(t) // fails under CI=true when PostgreSQL 15 is missing
 	if pg == nil {
-		t.Skip("PostgreSQL 15 not installed")
+		t.Skip("PostgreSQL 15 server not installed: nothing to compare with (see the warning above)")
 	}
 	conn := pg.Database(t, "catalog_shapes")
 	defer conn.Close(context.Background())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -53,10 +54,16 @@ func (d *duckDB) Close() error {
 	return err
 }
 
-// load creates the table and appends cols with the Appender API; it returns the
-// time spent appending.
-func (d *duckDB) load(ctx context.Context, cols *storage.Columns) (time.Duration, error) {
-	if _, err := d.db.ExecContext(ctx, bench.CreateTableSQL); err != nil {
+// zonelessTableSQL is bench.CreateTableSQL with a zone-less "timestamp" column:
+// DuckDB then runs date_trunc and time comparisons without its ICU time-zone
+// extension (timestamptz goes through ICU even in UTC), the fairer peer for
+// strata, which computes in UTC microseconds.
+var zonelessTableSQL = strings.Replace(bench.CreateTableSQL, `"timestamp" timestamptz`, `"timestamp" timestamp`, 1)
+
+// load creates the table (createSQL: bench.CreateTableSQL or zonelessTableSQL) and
+// appends cols with the Appender API; it returns the time spent appending.
+func (d *duckDB) load(ctx context.Context, createSQL string, cols *storage.Columns) (time.Duration, error) {
+	if _, err := d.db.ExecContext(ctx, createSQL); err != nil {
 		return 0, fmt.Errorf("duckdb create table: %w", err)
 	}
 	conn, err := d.db.Conn(ctx)

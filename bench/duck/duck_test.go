@@ -36,7 +36,7 @@ func TestDuckMatchesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer duck.Close()
-	if _, err := duck.load(ctx, cols); err != nil {
+	if _, err := duck.load(ctx, bench.CreateTableSQL, cols); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range bench.Queries {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime"
 	"time"
 )
 
@@ -29,7 +30,8 @@ func main() {
 	flag.IntVar(&cfg.runs, "runs", 5, "timed runs per query and engine (the median is reported)")
 	flag.Int64Var(&cfg.seed, "seed", 1, "generator seed")
 	flag.IntVar(&cfg.batch, "batch", 1_000_000, "rows per strata Append")
-	flag.IntVar(&cfg.threads, "threads", 2, "DuckDB threads (strata uses GOMAXPROCS)")
+	flag.IntVar(&cfg.threads, "threads", runtime.GOMAXPROCS(0), "DuckDB threads (default: strata's GOMAXPROCS, so both use the same cores)")
+	flag.BoolVar(&cfg.zoneless, "duck-timestamp", true, "also time DuckDB with the time column as zone-less timestamp (no ICU time-zone path), printed beside")
 	flag.BoolVar(&cfg.strata, "strata", true, "run strata (false: DuckDB only)")
 	flag.BoolVar(&cfg.cold, "cold", false, "hand strata's table to the lake and query it cold; DuckDB reads the same Parquet files")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit per query and engine, all runs together (0: none)")

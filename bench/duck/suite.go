@@ -18,16 +18,17 @@ import (
 
 // config is one run of the comparison.
 type config struct {
-	events  int
-	runs    int
-	seed    int64
-	batch   int            // strata Append batch size
-	threads int            // DuckDB threads
-	strata  bool           // false: DuckDB only (checks the suite runs there)
-	cold    bool           // hand the whole table to the lake; DuckDB reads its Parquet files (cold.go)
-	only    *regexp.Regexp // nil: every query
-	timeout time.Duration  // per query and engine, all runs together; 0: none
-	out     io.Writer
+	events   int
+	runs     int
+	seed     int64
+	batch    int            // strata Append batch size
+	threads  int            // DuckDB threads
+	strata   bool           // false: DuckDB only (checks the suite runs there)
+	cold     bool           // hand the whole table to the lake; DuckDB reads its Parquet files (cold.go)
+	only     *regexp.Regexp // nil: every query
+	timeout  time.Duration  // per query and engine, all runs together; 0: none
+	zoneless bool           // also time DuckDB over a zone-less timestamp column
+	out      io.Writer
 }
 
 // queryReport is the outcome of one query.
@@ -38,6 +39,12 @@ type queryReport struct {
 	duckErr          error
 	mismatch         string
 	strataRows, rows int
+	// DuckDB over the zone-less timestamp column (config.zoneless): its median,
+	// and how its rows differ from DuckDB's over timestamptz ("" = the same).
+	zoneless     time.Duration
+	zonelessErr  error
+	zonelessDiff string
+	zonelessRan  bool
 }
 
 // report is the outcome of a whole run.
@@ -65,12 +72,22 @@ func runSuite(ctx context.Context, cfg config) (*report, error) {
 		return nil, err
 	}
 	defer duck.Close()
-	d, err := duck.load(ctx, cols)
+	d, err := duck.load(ctx, bench.CreateTableSQL, cols)
 	if err != nil {
 		return nil, err
 	}
 	rep.duckLoad = float64(cfg.events) / d.Seconds()
 	fmt.Fprintf(w, "DuckDB load (Appender): %v, %.0f events/s\n", d.Round(time.Millisecond), rep.duckLoad)
+	var zoneless *duckDB
+	if cfg.zoneless {
+		if zoneless, err = openDuck(cfg.threads); err != nil {
+			return nil, err
+		}
+		defer zoneless.Close()
+		if _, err := zoneless.load(ctx, zonelessTableSQL, cols); err != nil {
+			return nil, err
+		}
+	}
 
 	var st strataEngine
 	if cfg.strata {
@@ -104,6 +121,19 @@ func runSuite(ctx context.Context, cfg config) (*report, error) {
 			qr.duck, qr.duckErr = median(cfg.runs, func() (time.Duration, error) { return duck.time(qctx, q.Duck()) })
 		}
 		cancel()
+		if zoneless != nil {
+			qctx, cancel := withTimeout(ctx, cfg.timeout)
+			qr.zonelessRan = true
+			zrows, err := zoneless.query(qctx, q.Duck())
+			if err == nil {
+				qr.zoneless, err = median(cfg.runs, func() (time.Duration, error) { return zoneless.time(qctx, q.Duck()) })
+			}
+			qr.zonelessErr = err
+			if err == nil && qr.duckErr == nil {
+				qr.zonelessDiff = bench.Diff("duckdb-timestamp", zrows, "duckdb-timestamptz", duckRows)
+			}
+			cancel()
+		}
 		if st != nil {
 			qctx, cancel := withTimeout(ctx, cfg.timeout)
 			qr.runStrata(qctx, st, q.SQL, cfg.runs, duckRows)
@@ -182,10 +212,19 @@ func median(n int, f func() (time.Duration, error)) (time.Duration, error) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func printTable(w io.Writer, cfg config, rep *report) {
-	fmt.Fprintf(w, "\n%d events, median of %d runs; DuckDB threads=%d, strata GOMAXPROCS=%d, machine cores=%d\n\n",
+	fmt.Fprintf(w, "\n%d events, in process (no wire protocol on either side), median of %d runs; DuckDB threads=%d, strata GOMAXPROCS=%d, machine cores=%d\n",
 		cfg.events, cfg.runs, cfg.threads, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintln(w, "DuckDB ms: the time column as timestamptz, as strata's (DuckDB's ICU time-zone path, session zone UTC); the ratio is against it.")
+	if cfg.zoneless {
+		fmt.Fprintln(w, "DuckDB ts ms: the same data with a zone-less timestamp column (no ICU); 'ts rows' says whether its rows equal the timestamptz run's.")
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "query\tstrata ms\tDuckDB ms\tstrata/DuckDB\trows\tcheck\t")
+	if cfg.zoneless {
+		fmt.Fprintln(tw, "query\tstrata ms\tDuckDB ms\tstrata/DuckDB\tDuckDB ts ms\tts rows\trows\tcheck\t")
+	} else {
+		fmt.Fprintln(tw, "query\tstrata ms\tDuckDB ms\tstrata/DuckDB\trows\tcheck\t")
+	}
 	var logSum float64
 	var nRatio int
 	for _, q := range rep.queries {
@@ -212,7 +251,21 @@ func printTable(w io.Writer, cfg config, rep *report) {
 		case !cfg.strata:
 			check = "(duckdb only)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t\n", q.name, sMs, dMs, ratio, q.rows, check)
+		if cfg.zoneless {
+			zMs, zRows := "-", "same"
+			switch {
+			case q.zonelessErr != nil:
+				zRows = "ERROR"
+			case q.zonelessDiff != "":
+				zRows = "differ"
+			}
+			if q.zonelessErr == nil {
+				zMs = fmt.Sprintf("%.2f", ms(q.zoneless))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", q.name, sMs, dMs, ratio, zMs, zRows, q.rows, check)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t\n", q.name, sMs, dMs, ratio, q.rows, check)
+		}
 	}
 	tw.Flush()
 	if nRatio > 0 {
@@ -227,6 +280,11 @@ func printTable(w io.Writer, cfg config, rep *report) {
 			fmt.Fprintf(w, "\n!!! %s: DuckDB error: %v\n", q.name, q.duckErr)
 		case q.mismatch != "":
 			fmt.Fprintf(w, "\n!!! MISMATCH %s: %s\n", q.name, q.mismatch)
+		}
+		if q.zonelessErr != nil {
+			fmt.Fprintf(w, "\n(note) %s: DuckDB over timestamp: error: %v\n", q.name, q.zonelessErr)
+		} else if q.zonelessDiff != "" {
+			fmt.Fprintf(w, "\n(note) %s: DuckDB over timestamp returns other rows than over timestamptz: %s\n", q.name, q.zonelessDiff)
 		}
 	}
 	if rep.failures > 0 {

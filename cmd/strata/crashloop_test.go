@@ -18,6 +18,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stratadb/strata/internal/rowcheck"
 )
 
 // The crash loop of issue 15: a broker in a process of its own, strata killed
@@ -131,8 +133,9 @@ func startTestBroker(t *testing.T, bin string) string {
 	return addr
 }
 
-// idProducer produces events with ids 0..total-1 at about rate per second.
-func idProducer(t *testing.T, addr string, total, rate int, seed uint64) error {
+// idProducer produces events with ids 0..total-1 at about rate per second,
+// recording each produced id's user in ids.
+func idProducer(t *testing.T, addr string, ids *rowcheck.Ledger, total, rate int, seed uint64) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic("events"), kgo.ProducerLinger(2*time.Millisecond))
 	if err != nil {
 		return err
@@ -145,16 +148,21 @@ func idProducer(t *testing.T, addr string, total, rate int, seed uint64) error {
 	for done := 0; done < total; {
 		k := min(per, total-done)
 		recs := make([]*kgo.Record, k)
+		users := make([]string, k)
 		for i := range recs {
 			ts := base.Add(time.Duration(done+i) * 7 * time.Millisecond)
-			recs[i] = &kgo.Record{Value: fmt.Appendf(nil, `{"timestamp":%q,"user_id":"u%d","n":%d}`,
-				ts.Format(time.RFC3339Nano), r.IntN(500), done+i)}
+			users[i] = "u" + strconv.Itoa(r.IntN(500))
+			recs[i] = &kgo.Record{Value: fmt.Appendf(nil, `{"timestamp":%q,"user_id":%q,"n":%d}`,
+				ts.Format(time.RFC3339Nano), users[i], done+i)}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := cl.ProduceSync(ctx, recs...).FirstErr()
 		cancel()
 		if err != nil {
 			return fmt.Errorf("produce ids %d..%d: %w", done, done+k-1, err)
+		}
+		for i, u := range users {
+			ids.Add(int64(done+i), u)
 		}
 		done += k
 		time.Sleep(tick)
@@ -167,7 +175,9 @@ func idProducer(t *testing.T, addr string, total, rate int, seed uint64) error {
 func sigterm(t *testing.T, s *strataServer) (time.Duration, bool) {
 	t.Helper()
 	began := time.Now()
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: strata was not running: %v\noutput:\n%s", err, s.out)
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.cmd.Wait() }()
 	select {
@@ -196,9 +206,9 @@ func ownedPartitions(s *strataServer) (int, error) {
 	return n, err
 }
 
-// idsExactlyOnce waits until ev holds total rows, then checks that they are
-// the ids 0..total-1, each once.
-func idsExactlyOnce(t *testing.T, s *strataServer, total int, within time.Duration) {
+// idsExactlyOnce waits until ev holds total rows (or within passes), then
+// checks its rows against ids (see exactlyOnce).
+func idsExactlyOnce(t *testing.T, s *strataServer, ids *rowcheck.Ledger, total int, within time.Duration) rowcheck.Report {
 	t.Helper()
 	ctx := context.Background()
 	c := connect(t, s)
@@ -215,41 +225,8 @@ func idsExactlyOnce(t *testing.T, s *strataServer, total int, within time.Durati
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // a re-read would show up now
-	rows, err := c.Query(ctx, `SELECT n FROM ev`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := make([]uint8, total)
-	var dups, bad []int64
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n < 0 || n >= int64(total) {
-			bad = append(bad, n)
-			continue
-		}
-		if seen[n]++; seen[n] == 2 {
-			dups = append(dups, n)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	var missing []int64
-	for n, k := range seen {
-		if k == 0 {
-			missing = append(missing, int64(n))
-		}
-	}
-	if len(dups)+len(missing)+len(bad) > 0 {
-		t.Fatalf("ids: %d missing (first %v), %d duplicated (first %v), %d unknown (first %v) of %d produced",
-			len(missing), firstN(missing, 10), len(dups), firstN(dups, 10), len(bad), firstN(bad, 10), total)
-	}
+	return exactlyOnce(t, ids, s)
 }
-
-func firstN(s []int64, n int) []int64 { return s[:min(n, len(s))] }
 
 func crashLoopIteration(t *testing.T, brokerBin string, seed uint64) {
 	const total, rate = 30_000, 5_000
@@ -265,9 +242,10 @@ func crashLoopIteration(t *testing.T, brokerBin string, seed uint64) {
 	conn.Close(context.Background())
 
 	var prodErr error
+	var ids rowcheck.Ledger
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); prodErr = idProducer(t, addr, total, rate, seed) }()
+	go func() { defer wg.Done(); prodErr = idProducer(t, addr, &ids, total, rate, seed) }()
 
 	stops := 3 + r.IntN(4)
 	var kills, terms, forced int
@@ -310,15 +288,18 @@ func crashLoopIteration(t *testing.T, brokerBin string, seed uint64) {
 	if prodErr != nil {
 		t.Fatal(prodErr)
 	}
-	idsExactlyOnce(t, s, total, 90*time.Second)
+	if ids.Len() != total {
+		t.Fatalf("the producer recorded %d ids, want %d", ids.Len(), total)
+	}
+	rep := idsExactlyOnce(t, s, &ids, total, 90*time.Second)
 	took, clean := sigterm(t, s)
 	terms++
 	slowest = max(slowest, took)
 	if !clean {
 		forced++
 	}
-	t.Logf("seed %d: %d SIGKILLs, %d SIGTERMs (slowest exit %v, %d forced by the deadline), all 4 partitions owned %v after the last start, %d ids each exactly once",
-		seed, kills, terms, slowest.Round(time.Millisecond), forced, assignedIn.Round(time.Millisecond), total)
+	t.Logf("seed %d: %d SIGKILLs, %d SIGTERMs (slowest exit %v, %d forced by the deadline), all 4 partitions owned %v after the last start; %s",
+		seed, kills, terms, slowest.Round(time.Millisecond), forced, assignedIn.Round(time.Millisecond), rep)
 	if strings.Contains(s.out.String(), "exiting at once") && clean {
 		t.Error(errors.New("BUG: a forced exit reported status 0"))
 	}

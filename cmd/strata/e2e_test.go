@@ -70,9 +70,15 @@ func startStrata(t *testing.T, dataDir string) *strataServer {
 // startStrataOn starts `strata serve` on pgAddr with extra flags.
 func startStrataOn(t *testing.T, dataDir, pgAddr string, extra ...string) *strataServer {
 	t.Helper()
+	return startBinaryOn(t, strataBin, dataDir, pgAddr, extra...)
+}
+
+// startBinaryOn is startStrataOn with another build of strata (a mutant).
+func startBinaryOn(t *testing.T, bin, dataDir, pgAddr string, extra ...string) *strataServer {
+	t.Helper()
 	s := &strataServer{addr: pgAddr, dataDir: dataDir, out: new(bytes.Buffer)}
 	args := append([]string{"serve", "--data-dir", dataDir, "--pg-addr", s.addr, "--http-addr", freeAddr(t), "--memory-limit", "2GiB"}, extra...)
-	s.cmd = exec.Command(strataBin, args...)
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

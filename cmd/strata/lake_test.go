@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stratadb/strata/ingest/kafka/kafkatest"
+	"github.com/stratadb/strata/internal/rowcheck"
 	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/objstore/s3fault"
@@ -49,7 +50,7 @@ func TestHandoffExactlyOnceUnderKillsAndS3Faults(t *testing.T) {
 	}
 	conn.Close(ctx)
 
-	p := &producer{perUser: map[string]int{}}
+	p := &producer{}
 	produced := make(chan struct{})
 	go func() { defer close(produced); p.run(t, addr, "events", total, 9) }()
 	r := rand.New(rand.NewPCG(21, 22))
@@ -62,9 +63,10 @@ func TestHandoffExactlyOnceUnderKillsAndS3Faults(t *testing.T) {
 	}
 	<-produced
 	got := waitCount(t, total, s)
-	if !maps.Equal(got, p.perUser) {
-		t.Fatalf("per-user counts differ from what was produced (%d users vs %d)", len(got), len(p.perUser))
+	if !maps.Equal(got, p.ids.PerUser()) {
+		t.Fatalf("per-user counts differ from what was produced (%d users vs %d)", len(got), len(p.ids.PerUser()))
 	}
+	t.Logf("through strata: %s", exactlyOnce(t, &p.ids, s))
 
 	// Everything reaches the lake; read it directly, not through strata.
 	direct, err := objstore.Open(ctx, "s3://"+bucket+"/ev", objstore.Options{Endpoint: vgw.Endpoint, PathStyle: true})
@@ -83,8 +85,18 @@ func TestHandoffExactlyOnceUnderKillsAndS3Faults(t *testing.T) {
 			t.Fatalf("the Delta table holds %d rows, more than the %d produced", n, total)
 		}
 		if err == nil && n == total {
-			t.Logf("%d kills; %d events exactly once; Delta version %d, %d files; proxy: %s",
-				kills, total, snap.Version, len(snap.Files()), proxy.Counts())
+			// The log's numRecords add up; now the rows themselves, read from
+			// the Parquet bytes, must be the produced ids, each once, each
+			// with its user.
+			rows, err := lakeRowsFromBytes(ctx, snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := rowcheck.Check(&p.ids, rows)
+			if !rep.OK() {
+				t.Fatalf("the Parquet files of Delta version %d: %s", snap.Version, rep)
+			}
+			t.Logf("%d kills; Delta version %d, %d files, read from their bytes: %s", kills, snap.Version, len(snap.Files()), rep)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -94,5 +106,12 @@ func TestHandoffExactlyOnceUnderKillsAndS3Faults(t *testing.T) {
 	}
 	if n, _, err := tableCounts(t, s); err != nil || n != total {
 		t.Fatalf("after the handoffs: %d rows (%v), want %d", n, err, total)
+	}
+	exactlyOnce(t, &p.ids, s)
+	// The faults were real: the proxy broke requests of each kind it was asked to.
+	c := proxy.Counts()
+	t.Logf("proxy: %s", c)
+	if c.Fail500+c.Fail503 == 0 || c.FailAfter == 0 {
+		t.Fatalf("the S3 proxy injected no fault of some kind: %s", c)
 	}
 }

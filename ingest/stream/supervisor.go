@@ -477,8 +477,16 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 // parallelDecodeMin is the batch size from which Records decodes in two goroutines.
 const parallelDecodeMin = 1024
 
+// mutateRecords is nil in every real build. A build with the tag
+// strata_mutant_dropdup sets it (mutant_dropdup.go) to break the consumer on
+// purpose, so that a test can show the exactly-once checks catch the break.
+var mutateRecords func(recs []kafka.Record)
+
 // decode decodes recs into cols (rejects into rej) with dec.
 func (s *Supervisor) decode(dec *ingest.RecordDecoder, recs []kafka.Record, cols, rej *storage.Columns, late, now int64) {
+	if mutateRecords != nil {
+		mutateRecords(recs)
+	}
 	for i := range recs {
 		r := &recs[i]
 		if err := dec.Decode(r.Value, cols); err != nil {

@@ -121,6 +121,14 @@ func (s *Store) PublishFrozen(ctx context.Context, f *Frozen, offsets map[string
 		s.dropFrozen(f)
 		return nil
 	}
+	if s.knobs.AfterPersistSegments != nil {
+		if err := s.knobs.AfterPersistSegments(); err != nil {
+			for _, ref := range added {
+				ref.reader.Close() // as a crash would: the files stay on disk
+			}
+			return fmt.Errorf("persist %s: %w", f.table, err)
+		}
+	}
 	err = s.publishWith(def, added, nil, offsets, func(lt *liveTable) {
 		if lt.head != nil {
 			lt.head.Drop(f.f)

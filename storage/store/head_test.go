@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,4 +110,56 @@ func TestHeadPersistConcurrentSnapshots(t *testing.T) {
 		want = append(want, makeRows(int64(b*per), per, func(i int) int64 { return base + int64(b*per+i)*1000 })...)
 	}
 	checkRows(t, s, "ev", want)
+}
+
+// TestPersistCrash stops a persist after its segment files are written and before
+// the catalog batch (segments + offsets) commits, as a crash would: the rows stay
+// in the head until the restart; after it the catalog holds the earlier persist's
+// segments and offsets only (the appender consumes again from there), exactly the
+// earlier rows, and the crashed persist's files are gone.
+func TestPersistCrash(t *testing.T) {
+	dir := t.TempDir()
+	crashes := 0
+	s, err := Open(dir, Options{Knobs: Knobs{AfterPersistSegments: func() error {
+		if crashes++; crashes == 2 {
+			return errCrash
+		}
+		return nil
+	}}})
+	must(t, err)
+	def := createT(t, s, "ev")
+	ctx := context.Background()
+	first := makeRows(0, 500, spread(3))
+	must(t, s.AppendHead("ev", toColumns(&def.Schema, first)))
+	f, err := s.Freeze("ev")
+	must(t, err)
+	must(t, s.PublishFrozen(ctx, f, map[string]int64{"topic/0": 500}))
+	segs := len(s.Catalog().Segments("ev"))
+
+	second := makeRows(500, 300, spread(3))
+	must(t, s.AppendHead("ev", toColumns(&def.Schema, second)))
+	f, err = s.Freeze("ev")
+	must(t, err)
+	if err := s.PublishFrozen(ctx, f, map[string]int64{"topic/0": 800}); !errors.Is(err, errCrash) {
+		t.Fatalf("persist: %v, want the crash", err)
+	}
+	all := append(append([]row{}, first...), second...)
+	checkRows(t, s, "ev", all) // still in the head
+	if onDisk := len(segmentFiles(t, dir)); onDisk != segs+3 {
+		t.Fatalf("%d segment files after the crashed persist, want the %d published + 3 written", onDisk, segs)
+	}
+	must(t, s.Close())
+
+	s = openT(t, dir)
+	defer s.Close()
+	checkRows(t, s, "ev", first)
+	if got := s.Catalog().Offsets("ev")["topic/0"]; got != 500 {
+		t.Fatalf("offset topic/0 = %d after the crash, want the earlier persist's 500", got)
+	}
+	if n := len(s.Catalog().Segments("ev")); n != segs {
+		t.Fatalf("%d segments in the catalog, want %d", n, segs)
+	}
+	if onDisk := len(segmentFiles(t, dir)); onDisk != segs {
+		t.Fatalf("%d segment files after the restart, want the %d published (the crashed persist's removed)", onDisk, segs)
+	}
 }

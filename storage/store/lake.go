@@ -363,6 +363,11 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	if err := s.commitLake(def, nil, &intent, nil); err != nil {
 		return res, fmt.Errorf("handoff %s: record intent: %w", table, err)
 	}
+	if s.knobs.AfterLakeIntent != nil {
+		if err := s.knobs.AfterLakeIntent(); err != nil {
+			return res, err
+		}
+	}
 
 	// Step 2: the files.
 	snap, err := s.ensureLakeTable(ctx, &def, l)
@@ -388,6 +393,13 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 		files, err := s.writeLakeChunk(ctx, &def, snap, srcs)
 		if err != nil {
 			return res, fmt.Errorf("handoff %s: chunk %s: %w", table, time.UnixMicro(refs[i].meta.ChunkStart).UTC().Format(time.RFC3339), err)
+		}
+		if s.knobs.MutantCommitFileTwice && len(chunks) == 0 {
+			again, err := s.writeLakeChunk(ctx, &def, snap, srcs)
+			if err != nil {
+				return res, err
+			}
+			files = append(files, again...)
 		}
 		cf := chunkFiles{files: files}
 		if j-i == 1 {
@@ -431,6 +443,11 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	newSnap, err := l.tbl.SnapshotAt(ctx, version)
 	if err != nil {
 		return res, fmt.Errorf("handoff %s: read back version %d: %w", table, version, err)
+	}
+	if s.knobs.BeforeLakeMark != nil {
+		if err := s.knobs.BeforeLakeMark(); err != nil {
+			return res, err
+		}
 	}
 	done := catalog.LakeState{Version: version, Seq: seq}
 	if err := s.commitLake(def, refs, &done, newSnap); err != nil {

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/stratadb/strata/internal/rowcheck"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
 )
@@ -157,18 +160,69 @@ func TestHandoffMovesClosedChunks(t *testing.T) {
 	}
 }
 
+// lakeIDs reads the id and user_id of every row of the Parquet files the Delta
+// log of table lists: the values in the files, not the log's statistics.
+func lakeIDs(t *testing.T, dir, table string) []rowcheck.Row {
+	t.Helper()
+	ctx := context.Background()
+	snap, err := lake.OpenTable(lake.LocalFS{Root: defaultLake(t, dir, table)}, "").Snapshot(ctx)
+	must(t, err)
+	var rows []rowcheck.Row
+	for _, f := range snap.Files() {
+		must(t, snap.ReadFile(ctx, f, []string{"id", "user_id"}, func(rec arrow.RecordBatch) error {
+			rows, err = rowcheck.AppendArrow(rows, rec)
+			return err
+		}))
+	}
+	return rows
+}
+
+// ledgerOf records rows' ids and users as the expectation of rowcheck.Check.
+func ledgerOf(rows []row) *rowcheck.Ledger {
+	l := new(rowcheck.Ledger)
+	for _, r := range rows {
+		u := r.user
+		if r.userNull {
+			u = "\x00null" // rowcheck reads a NULL user as ""; any non-empty mark will do
+		}
+		l.Add(r.id, u)
+	}
+	return l
+}
+
+// checkLakeIDs checks that the lake files of table hold exactly rows, by id.
+func checkLakeIDs(t *testing.T, dir, table string, rows []row) {
+	t.Helper()
+	got := lakeIDs(t, dir, table)
+	for i := range got {
+		if got[i].User == "" {
+			got[i].User = "\x00null"
+		}
+	}
+	if rep := rowcheck.Check(ledgerOf(rows), got); !rep.OK() {
+		t.Fatalf("the lake files of %s: %s", table, rep)
+	}
+}
+
 // TestHandoffCrash stops a handoff at each step, as a crash would, reopens the
-// store and checks that every row is counted once, in the store and in the log.
+// store and checks that every row is counted once, in the store, in the log and
+// in the Parquet files themselves.
 func TestHandoffCrash(t *testing.T) {
-	for _, point := range []string{"after-files", "after-commit"} {
+	for _, point := range []string{"after-intent", "after-files", "after-commit", "before-mark"} {
 		t.Run(point, func(t *testing.T) {
 			dir := t.TempDir()
 			var knobs Knobs
-			crash := func() error { return errCrash }
-			if point == "after-files" {
+			crashes := 0
+			crash := func() error { crashes++; return errCrash }
+			switch point {
+			case "after-intent":
+				knobs.AfterLakeIntent = crash
+			case "after-files":
 				knobs.AfterLakeFiles = crash
-			} else {
+			case "after-commit":
 				knobs.AfterLakeCommit = crash
+			case "before-mark":
+				knobs.BeforeLakeMark = crash
 			}
 			s, err := Open(dir, Options{Knobs: knobs})
 			must(t, err)
@@ -177,8 +231,8 @@ func TestHandoffCrash(t *testing.T) {
 			sch := testSchema()
 			rows := makeRows(0, 2000, spread(3))
 			must(t, s.Append(ctx, "ev", toColumns(&sch, rows)))
-			if _, err := s.Handoff(ctx, "ev", farFuture); !errors.Is(err, errCrash) {
-				t.Fatalf("handoff: %v, want the crash", err)
+			if _, err := s.Handoff(ctx, "ev", farFuture); !errors.Is(err, errCrash) || crashes != 1 {
+				t.Fatalf("handoff: %v after %d crash points, want the crash", err, crashes)
 			}
 			// Before the restart queries are already exact.
 			checkRows(t, s, "ev", rows)
@@ -202,8 +256,18 @@ func TestHandoffCrash(t *testing.T) {
 			if n, _ := lakeRows(t, dir, "ev"); n != int64(len(rows)) {
 				t.Fatalf("Delta log holds %d rows, want %d", n, len(rows))
 			}
+			checkLakeIDs(t, dir, "ev", rows)
 			ls := lakeState(t, s, "ev")
 			switch point {
+			case "after-intent": // nothing written: handed off again as handoff 1
+				if ls.Seq != 1 || res.Segments != 3 {
+					t.Fatalf("lake state %+v, handoff %+v", ls, res)
+				}
+				orphans, err := s.Vacuum(ctx, "ev", time.Nanosecond, true, true)
+				must(t, err)
+				if len(orphans) != 0 {
+					t.Fatalf("VACUUM DRY RUN lists %v, want no orphan", orphans)
+				}
 			case "after-files": // not committed: handed off again as handoff 1
 				if ls.Seq != 1 || res.Segments != 3 {
 					t.Fatalf("lake state %+v, handoff %+v", ls, res)
@@ -214,13 +278,41 @@ func TestHandoffCrash(t *testing.T) {
 				if len(orphans) != 3 {
 					t.Fatalf("VACUUM DRY RUN lists %v, want the 3 orphan files", orphans)
 				}
-			case "after-commit": // committed: only marked
+			case "after-commit", "before-mark": // committed: only marked
 				if ls.Seq != 1 || res.Segments != 0 {
 					t.Fatalf("lake state %+v, handoff %+v", ls, res)
 				}
 			}
 		})
 	}
+}
+
+// TestHandoffMutantCommitsAFileTwice: a handoff that commits a chunk's Parquet
+// file twice (Knobs.MutantCommitFileTwice) is caught by reading the lake files
+// by id: every id of that chunk is repeated.
+func TestHandoffMutantCommitsAFileTwice(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Knobs: Knobs{MutantCommitFileTwice: true}})
+	must(t, err)
+	defer s.Close()
+	createT(t, s, "ev")
+	ctx := context.Background()
+	sch := testSchema()
+	rows := makeRows(0, 3000, spread(3))
+	must(t, s.Append(ctx, "ev", toColumns(&sch, rows)))
+	res, err := s.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	got := lakeIDs(t, dir, "ev")
+	for i := range got {
+		if got[i].User == "" {
+			got[i].User = "\x00null"
+		}
+	}
+	rep := rowcheck.Check(ledgerOf(rows), got)
+	if len(rep.Repeated) != 1000 || len(rep.Missing)+len(rep.Unknown)+len(rep.WrongUser)+rep.NullIDs != 0 {
+		t.Fatalf("handoff %+v; lake files: %s; want the first chunk's 1000 ids repeated", res, rep)
+	}
+	t.Logf("the mutant's lake, read by id: %s", rep)
 }
 
 // TestHandoffConcurrentQueries counts rows in snapshots taken while appends,

@@ -143,12 +143,21 @@ const DefaultLocalRetention = 7 * 24 * time.Hour
 // DefaultLakeCacheBytes is the default size limit of the lake file cache.
 const DefaultLakeCacheBytes = 16 << 30
 
-// Knobs are test hooks. AfterLakeFiles and AfterLakeCommit stop a handoff between
-// its steps: a non-nil error ends the Handoff with that error right there, as a
-// crash would.
+// Knobs are test hooks. The After…/Before… hooks stop a handoff or a persist
+// between its steps: a non-nil error ends the Handoff or PublishFrozen with that
+// error right there, as a crash would.
 type Knobs struct {
+	AfterLakeIntent func() error // handoff intent in the catalog, no Parquet file written
 	AfterLakeFiles  func() error // Parquet files written, not committed
-	AfterLakeCommit func() error // Delta commit done, catalog not marked
+	AfterLakeCommit func() error // Delta commit done, not read back, catalog not marked
+	BeforeLakeMark  func() error // Delta commit read back, catalog not marked
+	// AfterPersistSegments: a persist wrote its segment files, the catalog batch
+	// (segments + offsets) is not committed.
+	AfterPersistSegments func() error
+	// MutantCommitFileTwice breaks handoff on purpose: the first chunk's Parquet
+	// file is written and committed a second time, under another name. Only the
+	// test that shows the lake checks catch it sets it.
+	MutantCommitFileTwice bool
 	// LakeRowGroupRows, when > 0, is the Parquet row group size of handed-off
 	// files (default: lake.WriteOptions's).
 	LakeRowGroupRows int64

@@ -16,13 +16,18 @@
 //	----
 //	<rows: values separated by tabs (or single spaces when no value has one), NULL for NULL, (empty) for ''>
 //
-// types has one letter per column: I integer, R float/numeric (compared rounded to 6
-// significant digits, so PostgreSQL's numeric and strata's float8 agree), T text (also
-// timestamps, intervals), B boolean (t/f). rowsort sorts rows before comparing;
-// colnames makes the first expected line the result's column names (checked too).
+// types has one letter per column: I integer, R float/numeric (values compared
+// rounded to 6 significant digits), T text (also timestamps, intervals, and every
+// other type), B boolean (t/f). The letters are checked against the result's
+// column types on each side (TypeLetter); package sql's TestSLT also requires
+// strata's column type OIDs to equal PostgreSQL's. rowsort sorts rows before
+// comparing; colnames makes the first expected line the result's column names
+// (checked too).
 //
-//	go test ./sql -run TestSLT -rewrite   regenerates the expected rows (from
-//	                                      PostgreSQL when it runs, else from strata)
+//	go test ./sql -run TestSLT -rewrite   regenerates the expected rows and type
+//	                                      letters from PostgreSQL; a record that
+//	                                      PostgreSQL checks is never rewritten
+//	                                      from strata (see Rewrite)
 package slt
 
 import (
@@ -193,25 +198,56 @@ func Write(path string, recs []*Record, trailer []string) error {
 
 // Runner runs one record's SQL on one side.
 type Runner interface {
-	// run executes sql; rows is nil for statements without a result set. The error's
-	// SQLSTATE is returned separately ("" on success).
-	Run(ctx context.Context, sql string) (names []string, rows [][]string, code string, err error)
+	// Run executes sql; rows is nil for statements without a result set; oids has
+	// the type OID of each result column. The error's SQLSTATE is returned
+	// separately ("" on success).
+	Run(ctx context.Context, sql string) (names []string, oids []uint32, rows [][]string, code string, err error)
+}
+
+// TypeLetter is the .slt letter of a column of PostgreSQL type oid.
+func TypeLetter(oid uint32) byte {
+	switch oid {
+	case 20, 21, 23, 26: // int8, int2, int4, oid
+		return 'I'
+	case 700, 701, 1700: // float4, float8, numeric
+		return 'R'
+	case 16: // bool
+		return 'B'
+	}
+	return 'T'
+}
+
+// Letters is TypeLetter of each oid.
+func Letters(oids []uint32) string {
+	b := make([]byte, len(oids))
+	for i, o := range oids {
+		b[i] = TypeLetter(o)
+	}
+	return string(b)
+}
+
+// Result is what one query record produced on one side.
+type Result struct {
+	Rows [][]string // displayed (see display); the names first when colnames
+	OIDs []uint32
 }
 
 // PGRunner runs SQL on a real PostgreSQL over the simple query protocol (text results).
 type PGRunner struct{ Conn *pgconn.PgConn }
 
-func (r *PGRunner) Run(ctx context.Context, query string) ([]string, [][]string, string, error) {
+func (r *PGRunner) Run(ctx context.Context, query string) ([]string, []uint32, [][]string, string, error) {
 	mrr := r.Conn.Exec(ctx, query)
 	var rows [][]string
 	var names []string
+	var oids []uint32
 	var firstErr error
 	for mrr.NextResult() {
 		rr := mrr.ResultReader()
 		fds := rr.FieldDescriptions()
-		rows, names = nil, nil
+		rows, names, oids = nil, nil, nil
 		for _, fd := range fds {
 			names = append(names, fd.Name)
+			oids = append(oids, fd.DataTypeOID)
 		}
 		for rr.NextRow() {
 			vals := rr.Values()
@@ -233,9 +269,9 @@ func (r *PGRunner) Run(ctx context.Context, query string) ([]string, [][]string,
 		firstErr = err
 	}
 	if firstErr != nil {
-		return nil, nil, pgCode(firstErr), firstErr
+		return nil, nil, nil, pgCode(firstErr), firstErr
 	}
-	return names, rows, "", nil
+	return names, oids, rows, "", nil
 }
 
 // display turns a raw value into its file form.
@@ -288,19 +324,20 @@ func sortedRows(rows [][]string) [][]string {
 	return rows
 }
 
-// RunFile runs every record of recs on one side; it returns the rows each query
-// produced (indexed like recs) for -rewrite.
-func RunFile(t *testing.T, side string, r Runner, path string, recs []*Record, rewrite bool) map[int][][]string {
+// RunFile runs every record of recs on one side; it returns what each query
+// produced (indexed like recs), for -rewrite and for comparing the sides' types.
+// A query's column types must have the record's letters (unless rewriting).
+func RunFile(t *testing.T, side string, r Runner, path string, recs []*Record, rewrite bool) map[int]Result {
 	t.Helper()
 	ctx := context.Background()
-	got := map[int][][]string{}
+	got := map[int]Result{}
 	for i, rec := range recs {
 		if !rec.RunsOn(side) {
 			continue
 		}
 		where := fmt.Sprintf("%s:%d (%s)", filepath.Base(path), rec.line, side)
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		names, rows, code, err := r.Run(qctx, rec.sql)
+		names, oids, rows, code, err := r.Run(qctx, rec.sql)
 		ncols := len(names)
 		cancel()
 		switch {
@@ -329,9 +366,12 @@ func RunFile(t *testing.T, side string, r Runner, path string, recs []*Record, r
 			if rec.colnames {
 				disp = append([][]string{names}, disp...)
 			}
-			got[i] = disp
+			got[i] = Result{Rows: disp, OIDs: oids}
 			if rewrite {
 				continue
+			}
+			if letters := Letters(oids); len(oids) == len(rec.types) && letters != rec.types {
+				t.Errorf("%s: column types %s (OIDs %v), the record says %s\n%s", where, letters, oids, rec.types, rec.sql)
 			}
 			want := normalize(rec.Expected, rec.types, rec.rowsort, rec.colnames)
 			have := normalize(disp, rec.types, rec.rowsort, rec.colnames)
@@ -343,16 +383,56 @@ func RunFile(t *testing.T, side string, r Runner, path string, recs []*Record, r
 	return got
 }
 
+// Where names a record for messages: file:line.
+func (r *Record) Where(path string) string { return fmt.Sprintf("%s:%d", filepath.Base(path), r.line) }
+
+// Rewrite sets each query record's expected rows and type letters from what
+// PostgreSQL produced (pg) or, for a record PostgreSQL does not check (onlyif
+// strata / skipif postgres), from strata (strata). It refuses — returning an
+// error naming the records and changing nothing — when a record PostgreSQL
+// checks has no PostgreSQL result: expected rows that PostgreSQL is meant to
+// prove are never regenerated from strata itself.
+func Rewrite(path string, recs []*Record, pg, strata map[int]Result) error {
+	var refused []string
+	for i, rec := range recs {
+		if rec.kind != "query" {
+			continue
+		}
+		if _, ok := pg[i]; rec.RunsOn("postgres") && !ok {
+			refused = append(refused, rec.Where(path))
+		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("refusing to rewrite %d records PostgreSQL checks without a PostgreSQL result (is PostgreSQL 15 installed? did the query fail there?): %s",
+			len(refused), strings.Join(refused[:min(10, len(refused))], ", "))
+	}
+	for i, rec := range recs {
+		res, ok := pg[i]
+		if !ok {
+			res, ok = strata[i]
+		}
+		if ok {
+			rec.Expected = res.Rows
+			rec.types = Letters(res.OIDs)
+		}
+	}
+	return nil
+}
+
 // Server is a private PostgreSQL 15 on loopback (internal/pgtest), started for the
 // test run.
 type Server struct{ pg *pgtest.Server }
 
-// StartPG starts the server. When its binaries are missing it returns nil after
-// logging the install command, unless CI=true, where the test fails (pgtest's policy).
+// StartPG starts the server whenever PostgreSQL 15's server programs are
+// installed. When they are missing it fails the test under CI=true and otherwise
+// returns nil after logging, loudly, that the PostgreSQL proof did not run.
 func StartPG(t *testing.T) *Server {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(pgtest.BinDir, "initdb")); err != nil && os.Getenv("CI") != "true" {
-		t.Logf("PostgreSQL 15 server not found in %s: install it with apt-get install -y postgresql-15", pgtest.BinDir)
+	if !pgtest.Installed() {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but the PostgreSQL 15 server is not installed in %s: the .slt files cannot be proven (%s)", pgtest.BinDir, pgtest.Install)
+		}
+		t.Logf("WARNING: PostgreSQL 15 server not found in %s: the expected rows are NOT being proven against PostgreSQL; install it with %s", pgtest.BinDir, pgtest.Install)
 		return nil
 	}
 	return &Server{pg: pgtest.Start(t)}
