@@ -229,6 +229,13 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 			return nil, err
 		}
 	}
+	// An aggregate over a correlated subquery's outer columns belongs, in
+	// PostgreSQL, to the outer query (or mixes levels): not supported.
+	for _, e := range append(append([]engine.Expr{}, call.Args...), call.Filter) {
+		if refersToOuter(e) {
+			return nil, posErr(engine.Unsupported("an aggregate over a column of an outer query"), fc.Location)
+		}
+	}
 	return a.add(call, name), nil
 }
 
@@ -355,10 +362,17 @@ func (b *binder) columnRef(cr *pg.ColumnRef, c *exprCtx) (engine.Expr, error) {
 		return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "\"*\" is not allowed here"), cr.Location)
 	}
 	if c.scope == nil {
-		return nil, posErr(engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", columnRefName(cr)), cr.Location)
+		err := engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", columnRefName(cr))
+		if e, ok, oerr := b.outerColumnRef(cr, err); ok || oerr != nil {
+			return e, oerr
+		}
+		return nil, posErr(err, cr.Location)
 	}
 	idx, err := c.scope.find(qual, name)
 	if err != nil {
+		if e, ok, oerr := b.outerColumnRef(cr, err); ok || oerr != nil {
+			return e, oerr
+		}
 		return nil, withPos(err, cr.Location)
 	}
 	col := c.scope.cols[idx]

@@ -142,6 +142,12 @@ func RewriteExpr(e engine.Expr, fn func(engine.Expr) (engine.Expr, error)) (engi
 		c.X = rw(x.X)
 		c.Pattern = rw(x.Pattern)
 		e = &c
+	case *engine.SubPlan:
+		// The outer row's expressions only: the subquery's plan is a query of its own.
+		c := *x
+		c.Args = rwList(x.Args)
+		c.X = rw(x.X)
+		e = &c
 	}
 	if err != nil {
 		return nil, err
@@ -182,6 +188,11 @@ func WalkExpr(e engine.Expr, fn func(engine.Expr)) {
 	case *engine.Like:
 		WalkExpr(x.X, fn)
 		WalkExpr(x.Pattern, fn)
+	case *engine.SubPlan:
+		for _, a := range x.Args {
+			WalkExpr(a, fn)
+		}
+		WalkExpr(x.X, fn)
 	}
 }
 
