@@ -23,6 +23,7 @@ var pgTypeFor = map[string]engine.Type{
 	"_aclitem":     engine.Text, // aclitem[] as its text form (rolecatalog.go)
 	"pg_node_tree": engine.Text, // column defaults: none in strata
 	"_text":        engine.Text, // always NULL in strata (pg_roles.rolconfig)
+	"_oid":         engine.Text, // pg_policy.polroles: pg_policy is empty
 	"timestamptz":  engine.TimestampTZ,
 }
 
