@@ -682,13 +682,17 @@ func (b *binder) booleanTest(bt *pg.BooleanTest, c *exprCtx) (engine.Expr, error
 // typeName maps a TypeName to an engine type. Interval field typmods (INTERVAL '5'
 // MINUTE) are returned as the unit name to append to a bare number.
 func typeName(tn *pg.TypeName) (engine.Type, string, error) {
-	if len(tn.ArrayBounds) > 0 {
-		return engine.Unknown, "", posErr(engine.Unsupported("arrays"), tn.Location)
-	}
 	name := tn.Names[len(tn.Names)-1].GetString_().GetSval()
 	t, ok := engine.TypeByName(name)
 	if !ok {
 		return engine.Unknown, "", posErr(engine.Errorf(engine.CodeUndefinedObject, "type %q does not exist", name), tn.Location)
+	}
+	if len(tn.ArrayBounds) > 0 {
+		// text[] is strata's one array type (engine/arrays.go).
+		if t != engine.Text || len(tn.ArrayBounds) > 1 {
+			return engine.Unknown, "", posErr(engine.Unsupported("arrays of type "+t.String()), tn.Location)
+		}
+		return engine.TextArray, "", nil
 	}
 	unit := ""
 	if t == engine.Interval && len(tn.Typmods) > 0 {
@@ -730,6 +734,10 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	x, err := b.expr(tc.Arg, c)
 	if err != nil {
 		return nil, err
+	}
+	if from := x.Type(); (t == engine.TextArray || from == engine.TextArray) && t != from &&
+		from != engine.Unknown && from != engine.Text && t != engine.Text {
+		return nil, posErr(engine.Errorf("42846", "cannot cast type %s to %s", from, t), tc.Location)
 	}
 	if k, ok := x.(*engine.Const); ok && k.V.Type == engine.Unknown && !k.V.Null && unit != "" {
 		if _, err := strconv.ParseFloat(strings.TrimSpace(k.V.S), 64); err == nil {
