@@ -375,28 +375,6 @@ var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description"
 	"pg_publication_rel": true, "pg_inherits": true, "pg_index": true, "pg_constraint": true, "pg_trigger": true,
 	"pg_range": true, "pg_extension": true}
 
-// emptyCatalogSubLink answers a subquery in an expression whose FROM reads only
-// relations that are always empty here (psql's \d asks pg_attrdef for a column's
-// default and pg_collation for its collation, correlated with the outer row): a
-// scalar subquery is NULL, EXISTS false, NOT EXISTS true — what running it would
-// give. Other subqueries in expressions are not supported yet.
-func emptyCatalogSubLink(sl *pg.SubLink) (engine.Expr, bool) {
-	sel := sl.Subselect.GetSelectStmt()
-	if !readsOnlyEmptyCatalog(sel) {
-		return nil, false
-	}
-	switch sl.SubLinkType {
-	case pg.SubLinkType_EXPR_SUBLINK:
-		return &engine.Const{V: engine.NullValue(engine.Text)}, true
-	case pg.SubLinkType_EXISTS_SUBLINK:
-		return &engine.Const{V: engine.Value{Type: engine.Bool, B: false}}, true
-	case pg.SubLinkType_ARRAY_SUBLINK:
-		// ARRAY(SELECT ...) of no rows is the empty array; psql's \dp prints it as {}.
-		return &engine.Const{V: engine.Value{Type: engine.TextArray, S: "{}"}}, true
-	}
-	return nil, false
-}
-
 // readsOnlyEmptyCatalog reports whether a non-aggregating SELECT reads a FROM item
 // that is always empty here (a comma join, or an inner join, with an empty side is
 // empty), so it returns no rows.

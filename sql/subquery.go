@@ -142,9 +142,6 @@ func (r *subqueryRef) String() string {
 
 // subLink binds a subquery in an expression.
 func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
-	if e, ok := emptyCatalogSubLink(sl); ok {
-		return e, nil
-	}
 	sel := sl.Subselect.GetSelectStmt()
 	if sel == nil {
 		return nil, posErr(engine.Unsupported("this kind of subquery"), sl.Location)
