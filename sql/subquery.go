@@ -128,6 +128,24 @@ func (r *subqueryRef) Type() engine.Type {
 	return engine.Bool
 }
 
+// SubExprs are the expressions over the outer row: the outer values, then x.
+func (r *subqueryRef) SubExprs() []engine.Expr {
+	out := append([]engine.Expr(nil), r.args...)
+	if r.x != nil {
+		out = append(out, r.x)
+	}
+	return out
+}
+
+func (r *subqueryRef) WithSubExprs(es []engine.Expr) engine.Expr {
+	c := *r
+	c.args = append([]engine.Expr(nil), es[:len(r.args)]...)
+	if r.x != nil {
+		c.x = es[len(r.args)]
+	}
+	return &c
+}
+
 func (r *subqueryRef) String() string {
 	switch r.kind {
 	case pg.SubLinkType_EXISTS_SUBLINK:
