@@ -1001,6 +1001,10 @@ func writeKey(sb *strings.Builder, e engine.Expr) {
 	case *paramRef:
 		fmt.Fprintf(sb, "$%d", x.N)
 		return
+	case *subqueryRef:
+		// Each subquery is its own: two with the same text are not one key.
+		fmt.Fprintf(sb, "subquery%p", x)
+		return
 	case *engine.Call:
 		sb.WriteString(x.Func)
 		sb.WriteByte('(')
