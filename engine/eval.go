@@ -14,6 +14,10 @@ type evaluator struct {
 	cases   map[*Case]*constCase // see case_const.go
 	caseBuf []uint32
 	funcs   map[string]HostFunc // Options.Funcs
+	// q is the execution the evaluator belongs to (nil for EvalConst): a SubPlan
+	// runs its subquery under q's context and options, and Param reads q.opts.Params.
+	q        *query
+	subCache map[*SubPlan]map[string][]Value // subplan.go
 }
 
 func newEvaluator(now time.Time) *evaluator {
@@ -87,6 +91,17 @@ func (ev *evaluator) eval(e Expr, b *batch) (*vec, error) {
 		return ev.evalIn(e, b)
 	case *Like:
 		return ev.evalLike(e, b)
+	case *Param:
+		if ev.q == nil || e.Index >= len(ev.q.opts.Params) {
+			return nil, Unsupported("a reference to an outer query here")
+		}
+		v := ev.q.opts.Params[e.Index]
+		if v.Type != e.T {
+			return castVec(constVec(v, b.n), e.T)
+		}
+		return constVec(v, b.n), nil
+	case *SubPlan:
+		return ev.evalSubPlan(e, b)
 	}
 	return nil, Unsupported("expression " + e.String())
 }

@@ -24,6 +24,9 @@ type Options struct {
 	// SQL layer's functions that act on the server (pg_cancel_backend,
 	// pg_terminate_backend). They are called row by row and never folded.
 	Funcs map[string]HostFunc
+	// Params are the outer row's values a correlated subquery's plan reads through
+	// Param (subplan.go); empty for a statement.
+	Params []Value
 }
 
 // HostFunc is a function Options.Funcs supplies; args are one row's argument

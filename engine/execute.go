@@ -32,6 +32,7 @@ type query struct {
 func (q *query) newEvaluator() *evaluator {
 	ev := newEvaluator(q.opts.Now)
 	ev.funcs = q.opts.Funcs
+	ev.q = q
 	return ev
 }
 

@@ -115,7 +115,9 @@ func callFunc(name string, args []*vec, rt Type, n int) (*vec, error) {
 	case "pg_get_userbyid", "pg_encoding_to_char", "pg_table_is_visible", "format_type", "pg_size_pretty",
 		"obj_description", "col_description", "shobj_description":
 		return catalogFunc(name, args, n), nil
-	case "array_to_string", "pg_get_expr":
+	case "array_to_string":
+		return arrayToStringVec(args, n)
+	case "pg_get_expr":
 		return args[0], nil
 	case "||":
 		out := newVec(Text, n)

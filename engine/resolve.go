@@ -270,12 +270,16 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 		}
 		return fail()
 	case "=", "<>", "!=", "<", "<=", ">", ">=":
+		if argc(2) && a[0].ID == TypeTextArray && name != "=" && name != "<>" && name != "!=" {
+			// arrays.go: the text form orders differently from PostgreSQL's element order
+			return Type{}, Unsupported("operator " + name + " on arrays")
+		}
 		if argc(2) && comparableTypes(a[0], a[1]) && a[0].ID != TypeUnknown {
 			return Bool, nil
 		}
 		return fail()
 	case "||":
-		if argc(2) && (a[0].ID == TypeText || a[1].ID == TypeText) {
+		if argc(2) && (a[0].ID == TypeText || a[1].ID == TypeText) && a[0].ID != TypeTextArray && a[1].ID != TypeTextArray {
 			return Text, nil
 		}
 		return fail()
@@ -285,9 +289,9 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 		}
 		return fail()
 	case "array_to_string":
-		// strata has no arrays; catalog columns that are arrays in PostgreSQL (datacl)
-		// are NULL text, which array_to_string passes through.
-		if (argc(2) || argc(3)) && allText(a) {
+		// Over text[], or over a catalog column that is an array in PostgreSQL
+		// (relacl, datacl: aclitem[]) and text in its array form in strata.
+		if (argc(2) || argc(3)) && (a[0].ID == TypeTextArray || a[0].ID == TypeText) && allText(a[1:]) {
 			return Text, nil
 		}
 		return fail()

@@ -541,6 +541,13 @@ func columnsOf(e Expr, out []int) []int {
 		case *Like:
 			walk(e.X)
 			walk(e.Pattern)
+		case *SubPlan:
+			for _, a := range e.Args {
+				walk(a)
+			}
+			if e.X != nil {
+				walk(e.X)
+			}
 		}
 	}
 	walk(e)

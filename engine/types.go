@@ -26,6 +26,7 @@ const (
 	TypeTimestampTZ               // arrow Timestamp(µs, "UTC")
 	TypeDate                      // arrow Date32
 	TypeInterval                  // arrow MonthDayNanoInterval
+	TypeTextArray                 // arrow String holding the array's text form, "{a,\"b c\"}" (arrays.go)
 )
 
 // Type is a SQL type. It is a small value; compare with ==.
@@ -47,6 +48,7 @@ var (
 	TimestampTZ = Type{TypeTimestampTZ}
 	Date        = Type{TypeDate}
 	Interval    = Type{TypeInterval}
+	TextArray   = Type{TypeTextArray}
 )
 
 var typeInfo = [...]struct {
@@ -67,6 +69,7 @@ var typeInfo = [...]struct {
 	TypeTimestampTZ: {"timestamp with time zone", 1184, 8},
 	TypeDate:        {"date", 1082, 4},
 	TypeInterval:    {"interval", 1186, 16},
+	TypeTextArray:   {"text[]", 1009, -1},
 }
 
 // String returns PostgreSQL's name for the type, as format_type prints it.
@@ -106,7 +109,7 @@ func (t Type) Arrow() arrow.DataType {
 		return arrow.PrimitiveTypes.Int64
 	case TypeFloat32, TypeFloat64, TypeNumeric:
 		return arrow.PrimitiveTypes.Float64
-	case TypeText:
+	case TypeText, TypeTextArray:
 		return arrow.BinaryTypes.String
 	case TypeTimestamp:
 		return &arrow.TimestampType{Unit: arrow.Microsecond}

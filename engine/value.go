@@ -298,6 +298,13 @@ func ParseValue(s string, t Type) (Value, error) {
 	case TypeUnknown, TypeText:
 		v.S = s
 		return v, nil
+	case TypeTextArray:
+		elems, err := ParseTextArray(s)
+		if err != nil {
+			return v, err
+		}
+		v.S = FormatTextArray(elems)
+		return v, nil
 	case TypeBool:
 		b, ok := parseBool(s)
 		if !ok {

@@ -54,7 +54,7 @@ func kindOf(t Type) physKind {
 		return kFloat
 	case TypeBool:
 		return kBool
-	case TypeText, TypeUnknown:
+	case TypeText, TypeUnknown, TypeTextArray:
 		return kText
 	case TypeInterval:
 		return kInterval

@@ -9,8 +9,10 @@ import (
 	"github.com/stratadb/strata/sql/opt"
 )
 
-// Arrays, as far as clients' catalog SQL uses them. strata has no array type;
-// the arrays of string_to_array(s, delim) and parse_ident(s) exist only while
+// Arrays, as far as clients' catalog SQL uses them. strata's one array type is
+// text[] (engine/arrays.go: ARRAY(SELECT …) in subquery.go, '{…}'::text[],
+// array_to_string); the arrays of string_to_array(s, delim) and parse_ident(s),
+// which are not values of it, exist only while
 // binding (arrayExpr), and what is done with them becomes a function of their
 // arguments: a subscript a[i], array_length(a, 1), array_upper(a, 1),
 // array_lower(a, 1) and cardinality(a) (engine's string_to_array_* and
@@ -23,8 +25,8 @@ import (
 //	                       array_upper(string_to_array(current_setting('search_path'),','),1)) AS i,
 //	       string_to_array(current_setting('search_path'),',') s)
 //
-// Any other use of an array value (selecting it, comparing it, passing it to
-// another function) is refused with 0A000.
+// Any other use of such an array value (selecting it, comparing it, passing it
+// to another function) is refused with 0A000.
 
 // arrayExpr is the array of string_to_array(args[0], args[1]) or
 // parse_ident(args[0]), or a constant array (consts, for current_schemas).

@@ -229,6 +229,13 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 			return nil, err
 		}
 	}
+	// An aggregate over a correlated subquery's outer columns belongs, in
+	// PostgreSQL, to the outer query (or mixes levels): not supported.
+	for _, e := range append(append([]engine.Expr{}, call.Args...), call.Filter) {
+		if refersToOuter(e) {
+			return nil, posErr(engine.Unsupported("an aggregate over a column of an outer query"), fc.Location)
+		}
+	}
 	return a.add(call, name), nil
 }
 
@@ -355,10 +362,17 @@ func (b *binder) columnRef(cr *pg.ColumnRef, c *exprCtx) (engine.Expr, error) {
 		return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "\"*\" is not allowed here"), cr.Location)
 	}
 	if c.scope == nil {
-		return nil, posErr(engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", columnRefName(cr)), cr.Location)
+		err := engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", columnRefName(cr))
+		if e, ok, oerr := b.outerColumnRef(cr, err); ok || oerr != nil {
+			return e, oerr
+		}
+		return nil, posErr(err, cr.Location)
 	}
 	idx, err := c.scope.find(qual, name)
 	if err != nil {
+		if e, ok, oerr := b.outerColumnRef(cr, err); ok || oerr != nil {
+			return e, oerr
+		}
 		return nil, withPos(err, cr.Location)
 	}
 	col := c.scope.cols[idx]
@@ -668,13 +682,17 @@ func (b *binder) booleanTest(bt *pg.BooleanTest, c *exprCtx) (engine.Expr, error
 // typeName maps a TypeName to an engine type. Interval field typmods (INTERVAL '5'
 // MINUTE) are returned as the unit name to append to a bare number.
 func typeName(tn *pg.TypeName) (engine.Type, string, error) {
-	if len(tn.ArrayBounds) > 0 {
-		return engine.Unknown, "", posErr(engine.Unsupported("arrays"), tn.Location)
-	}
 	name := tn.Names[len(tn.Names)-1].GetString_().GetSval()
 	t, ok := engine.TypeByName(name)
 	if !ok {
 		return engine.Unknown, "", posErr(engine.Errorf(engine.CodeUndefinedObject, "type %q does not exist", name), tn.Location)
+	}
+	if len(tn.ArrayBounds) > 0 {
+		// text[] is strata's one array type (engine/arrays.go).
+		if t != engine.Text || len(tn.ArrayBounds) > 1 {
+			return engine.Unknown, "", posErr(engine.Unsupported("arrays of type "+t.String()), tn.Location)
+		}
+		return engine.TextArray, "", nil
 	}
 	unit := ""
 	if t == engine.Interval && len(tn.Typmods) > 0 {
@@ -716,6 +734,10 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	x, err := b.expr(tc.Arg, c)
 	if err != nil {
 		return nil, err
+	}
+	if from := x.Type(); (t == engine.TextArray || from == engine.TextArray) && t != from &&
+		from != engine.Unknown && from != engine.Text && t != engine.Text {
+		return nil, posErr(engine.Errorf("42846", "cannot cast type %s to %s", from, t), tc.Location)
 	}
 	if k, ok := x.(*engine.Const); ok && k.V.Type == engine.Unknown && !k.V.Null && unit != "" {
 		if _, err := strconv.ParseFloat(strings.TrimSpace(k.V.S), 64); err == nil {
@@ -978,6 +1000,10 @@ func writeKey(sb *strings.Builder, e engine.Expr) {
 		return
 	case *paramRef:
 		fmt.Fprintf(sb, "$%d", x.N)
+		return
+	case *subqueryRef:
+		// Each subquery is its own: two with the same text are not one key.
+		fmt.Fprintf(sb, "subquery%p", x)
 		return
 	case *engine.Call:
 		sb.WriteString(x.Func)

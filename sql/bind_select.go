@@ -40,6 +40,10 @@ type binder struct {
 	travel map[int32]*engine.AsOf
 	// needs collects what the statement needs (privileges.go), as binding finds it.
 	needs []access
+	// outer holds, innermost last, the query levels around the subquery being bound
+	// (subquery.go): a column not found in the subquery's own scope is looked up
+	// there and becomes an outer reference.
+	outer []*outerLevel
 }
 
 type cte struct {

@@ -9,6 +9,8 @@
 //	bind_select.go   SELECT: FROM (one table, subquery or CTE), WHERE, GROUP BY/HAVING,
 //	                 select list, DISTINCT, ORDER BY, LIMIT/OFFSET, VALUES
 //	bind_expr.go     expressions: names, operators, functions, aggregates, casts, $n
+//	subquery.go      subqueries in expressions: uncorrelated ones run once before the
+//	                 statement (InitPlan), correlated ones become engine.SubPlan (per row)
 //	insert.go        INSERT ... VALUES / SELECT into storage.Columns → store.Append
 //	copy.go          COPY ... FROM STDIN / 'file' through package ingest; compaction
 //	ddl.go           CREATE/DROP TABLE, SET/SHOW/RESET; settings.go holds the parameters

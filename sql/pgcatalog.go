@@ -73,7 +73,7 @@ var pgCatalogRelations = map[string][]relCol{
 		"attnum", tInt2, "attndims", tInt4, "attcacheoff", tInt4, "atttypmod", tInt4, "attbyval", tBool,
 		"attalign", tText, "attstorage", tText, "attcompression", tText, "attnotnull", tBool, "atthasdef", tBool,
 		"atthasmissing", tBool, "attidentity", tText, "attgenerated", tText, "attisdropped", tBool,
-		"attislocal", tBool, "attinhcount", tInt4, "attcollation", tOID),
+		"attislocal", tBool, "attinhcount", tInt4, "attcollation", tOID, "attacl", tText),
 	"pg_type": cols("oid", tOID, "typname", tText, "typnamespace", tOID, "typowner", tOID, "typlen", tInt2,
 		"typbyval", tBool, "typtype", tText, "typcategory", tText, "typispreferred", tBool, "typisdefined", tBool,
 		"typdelim", tText, "typrelid", tOID, "typsubscript", tOID, "typelem", tOID, "typarray", tOID,
@@ -95,10 +95,11 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_tables": cols("schemaname", tText, "tablename", tText, "tableowner", tText, "tablespace", tText,
 		"hasindexes", tBool, "hasrules", tBool, "hastriggers", tBool, "rowsecurity", tBool),
 	// present, empty
-	"pg_attrdef":               cols("oid", tOID, "adrelid", tOID, "adnum", tInt2, "adbin", tText),
-	"pg_description":           cols("objoid", tOID, "classoid", tOID, "objsubid", tInt4, "description", tText),
-	"pg_collation":             cols("oid", tOID, "collname", tText, "collnamespace", tOID),
-	"pg_policy":                cols("oid", tOID, "polname", tText, "polrelid", tOID),
+	"pg_attrdef":     cols("oid", tOID, "adrelid", tOID, "adnum", tInt2, "adbin", tText),
+	"pg_description": cols("objoid", tOID, "classoid", tOID, "objsubid", tInt4, "description", tText),
+	"pg_collation":   cols("oid", tOID, "collname", tText, "collnamespace", tOID),
+	"pg_policy": cols("oid", tOID, "polname", tText, "polrelid", tOID, "polcmd", tText, "polpermissive", tBool,
+		"polroles", tText, "polqual", tText, "polwithcheck", tText),
 	"pg_statistic_ext":         cols("oid", tOID, "stxrelid", tOID, "stxname", tText, "stxnamespace", tOID),
 	"pg_publication":           cols("oid", tOID, "pubname", tText, "pubowner", tOID, "puballtables", tBool),
 	"pg_publication_namespace": cols("oid", tOID, "pnpubid", tOID, "pnnspid", tOID),
@@ -215,7 +216,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
 					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(-1), bl(typeLens[col.SQLType] > 0),
 					text("d"), text("p"), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
-					bl(true), i4(0), i8(0)})
+					bl(true), i4(0), i8(0), null(tText)})
 			}
 		}
 	case "pg_type":
@@ -373,28 +374,6 @@ var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description"
 	"pg_policy": true, "pg_statistic_ext": true, "pg_publication": true, "pg_publication_namespace": true,
 	"pg_publication_rel": true, "pg_inherits": true, "pg_index": true, "pg_constraint": true, "pg_trigger": true,
 	"pg_range": true, "pg_extension": true}
-
-// emptyCatalogSubLink answers a subquery in an expression whose FROM reads only
-// relations that are always empty here (psql's \d asks pg_attrdef for a column's
-// default and pg_collation for its collation, correlated with the outer row): a
-// scalar subquery is NULL, EXISTS false, NOT EXISTS true — what running it would
-// give. Other subqueries in expressions are not supported yet.
-func emptyCatalogSubLink(sl *pg.SubLink) (engine.Expr, bool) {
-	sel := sl.Subselect.GetSelectStmt()
-	if !readsOnlyEmptyCatalog(sel) {
-		return nil, false
-	}
-	switch sl.SubLinkType {
-	case pg.SubLinkType_EXPR_SUBLINK:
-		return &engine.Const{V: engine.NullValue(engine.Text)}, true
-	case pg.SubLinkType_EXISTS_SUBLINK:
-		return &engine.Const{V: engine.Value{Type: engine.Bool, B: false}}, true
-	case pg.SubLinkType_ARRAY_SUBLINK:
-		// ARRAY(SELECT ...) of no rows is the empty array; psql's \du prints it as {}.
-		return &engine.Const{V: engine.Value{Type: engine.Text, S: "{}"}}, true
-	}
-	return nil, false
-}
 
 // readsOnlyEmptyCatalog reports whether a non-aggregating SELECT reads a FROM item
 // that is always empty here (a comma join, or an inner join, with an empty side is

@@ -23,6 +23,7 @@ var pgTypeFor = map[string]engine.Type{
 	"pg_node_tree": engine.Text, // column defaults: none in strata
 	"_text":        engine.Text, // always NULL in strata (pg_roles.rolconfig)
 	"inet":         engine.Text, // as its text form (pg_stat_activity.client_addr): strata has no inet type
+	"_oid":         engine.Text, // pg_policy.polroles: pg_policy is empty
 	"timestamptz":  engine.TimestampTZ,
 }
 

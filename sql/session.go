@@ -307,19 +307,24 @@ func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value
 	if err != nil {
 		return nil, nil, err
 	}
-	if p, err = s.resolveSubqueries(ctx, p, params, now); err != nil {
+	// Snapshots read by correlated subqueries' plans come first in snaps.
+	p, snaps, err := s.resolveSubqueries(ctx, p, params, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (engine.Plan, []*store.Snapshot, error) {
+		release(snaps)
 		return nil, nil, err
 	}
 	if err := checkNoArrays(p); err != nil { // an array left as a value (arrays.go)
-		return nil, nil, err
+		return fail(err)
 	}
 	if p, err = opt.MapPlan(p, s.resolveActivity); err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	if p, err = s.optimizer().Optimize(p, &opt.Context{Now: now}); err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
-	var snaps []*store.Snapshot
 	p, err = opt.MapPlan(p, func(n engine.Plan) (engine.Plan, error) {
 		sc, ok := n.(*engine.Scan)
 		if !ok {

@@ -178,6 +178,13 @@ func TestPrepareParams(t *testing.T) {
 			rows:     [][]string{{"42"}},
 		},
 		{
+			// A correlated subquery: $1 inside it, $2 in the outer value it reads.
+			query:  "SELECT n, (SELECT count(*) FROM ev y WHERE y.kind = x.kind AND y.n <> $1 AND x.n + $2 > 0) FROM ev x ORDER BY n",
+			want:   []engine.Type{engine.Int32, engine.Int32},
+			params: []engine.Value{{Type: engine.Unknown, S: "3"}, {Type: engine.Unknown, S: "-1"}},
+			rows:   [][]string{{"1", "0"}, {"2", "1"}, {"3", "1"}},
+		},
+		{
 			query:  "SELECT n FROM ev WHERE kind IN ($1, $2) ORDER BY n DESC",
 			want:   []engine.Type{engine.Text, engine.Text},
 			params: []engine.Value{{Type: engine.Unknown, S: "buy"}, {Type: engine.Text, S: "view"}},

@@ -14,34 +14,136 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/sql/opt"
+	"github.com/stratadb/strata/storage/store"
 )
 
-// Subqueries in expressions: a scalar subquery (SELECT ...), EXISTS (SELECT ...)
-// and x [NOT] IN (SELECT ...). They must be uncorrelated (refer to no column of
-// the outer query); PostgreSQL runs such a subquery once as an InitPlan, and so
-// does strata: the binder leaves a subqueryRef in the expression, and when the
-// statement executes Session.plan runs each one (with its own snapshots, after
+// Subqueries in expressions: a scalar subquery (SELECT ...), EXISTS (SELECT ...),
+// x [NOT] IN (SELECT ...) and ARRAY(SELECT ...).
+//
+// An uncorrelated subquery (it refers to no column of an outer query) runs once,
+// as PostgreSQL's InitPlan: the binder leaves a subqueryRef in the expression, and
+// when the statement executes Session.plan runs it (with its own snapshots, after
 // the statement's parameters are bound) and replaces it by its result: a constant
-// for a scalar subquery and EXISTS, an IN list of constants for IN.
+// for a scalar subquery, EXISTS and ARRAY, an IN list of constants for IN.
+//
+// A correlated subquery runs per outer row, as PostgreSQL's SubPlan. While the
+// binder binds a subquery it keeps the enclosing query levels (binder.outer); a
+// column the subquery's own scope does not have is looked up in them, innermost
+// first, and becomes an engine.Param of the subquery's plan, whose value is an
+// expression of the enclosing level (outerLevel.args: a column there, or, for a
+// column two levels up, that level's own Param). Session.plan plans such a
+// subquery as a query of its own (snapshots taken once, for the whole statement)
+// and leaves an engine.SubPlan, which the engine evaluates per outer row.
 //
 // Semantics as in PostgreSQL: a scalar subquery with no row is NULL and with more
 // than one row an error (21000); x IN (empty) is false even for a NULL x; the
-// NULLs of an IN subquery make a non-matching x NULL (InList's rules).
+// NULLs of an IN subquery make a non-matching x NULL (InList's rules); ARRAY of no
+// rows is {}. Not supported (0A000): a correlated subquery in the select list,
+// HAVING or ORDER BY of an aggregating query (its outer references would have to
+// be group keys), an aggregate over outer columns, ARRAY of a non-text column.
 
-// subqueryRef is an uncorrelated subquery in an expression, until Session.plan
-// replaces it.
+// outerLevel is one query level around a subquery being bound.
+type outerLevel struct {
+	c    *exprCtx      // where the subquery appears
+	args []engine.Expr // Param i of the subquery is args[i], bound in c
+	keys []string      // exprKey of args, to pass each outer column once
+}
+
+// outerColumnRef resolves cr, which the current scope does not have (notFound is
+// why), in the enclosing query levels. ok is false when there is no enclosing
+// level or none has the column (the caller then reports notFound).
+func (b *binder) outerColumnRef(cr *pg.ColumnRef, notFound error) (engine.Expr, bool, error) {
+	if len(b.outer) == 0 || !isNotFound(notFound) {
+		return nil, false, nil
+	}
+	saved := b.outer
+	defer func() { b.outer = saved }()
+	depth := len(saved) - 1
+	lv := saved[depth]
+	// The level binds cr with only the levels around it in view.
+	b.outer = saved[:depth]
+	if a := lv.c.agg; a != nil {
+		// An aggregating level's rows are groups: its columns are visible only as
+		// group keys, which strata does not pass into a subquery.
+		if _, err := b.columnRef(cr, &exprCtx{scope: a.input, clause: "GROUP BY"}); err == nil {
+			return nil, true, posErr(engine.Unsupported("a correlated subquery in an aggregating query's select list, HAVING or ORDER BY"), cr.Location)
+		}
+	}
+	e, err := b.columnRef(cr, lv.c)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, false, nil
+		}
+		return nil, true, err
+	}
+	if lv.c.agg != nil {
+		return nil, true, posErr(engine.Unsupported("a correlated subquery in an aggregating query's select list, HAVING or ORDER BY"), cr.Location)
+	}
+	k := exprKey(e)
+	for i, have := range lv.keys {
+		if have == k {
+			return &engine.Param{Index: i, T: e.Type()}, true, nil
+		}
+	}
+	lv.args = append(lv.args, e)
+	lv.keys = append(lv.keys, k)
+	return &engine.Param{Index: len(lv.args) - 1, T: e.Type()}, true, nil
+}
+
+// isNotFound reports whether err says a column or a table qualifier is unknown.
+func isNotFound(err error) bool {
+	var ee *engine.Error
+	return errors.As(err, &ee) && (ee.Code == engine.CodeUndefinedColumn ||
+		ee.Code == engine.CodeUndefinedTable && strings.HasPrefix(ee.Message, "missing FROM-clause entry"))
+}
+
+// refersToOuter reports whether e reads a column of an outer query.
+func refersToOuter(e engine.Expr) bool {
+	found := false
+	opt.WalkExpr(e, func(x engine.Expr) {
+		if _, ok := x.(*engine.Param); ok {
+			found = true
+		}
+	})
+	return found
+}
+
+// subqueryRef is a subquery in an expression, until Session.plan replaces it by
+// its result (uncorrelated) or an engine.SubPlan (correlated: args not empty).
 type subqueryRef struct {
-	kind pg.SubLinkType // EXPR, EXISTS or ANY (IN)
+	kind pg.SubLinkType // EXPR, EXISTS, ANY (IN) or ARRAY
 	plan engine.Plan    // one output column (EXISTS: any)
 	x    engine.Expr    // ANY: the left operand
+	args []engine.Expr  // the outer values the plan's Params read; empty when uncorrelated
 	loc  int32
 }
 
 func (r *subqueryRef) Type() engine.Type {
-	if r.kind == pg.SubLinkType_EXPR_SUBLINK {
+	switch r.kind {
+	case pg.SubLinkType_EXPR_SUBLINK:
 		return r.plan.Fields()[0].Type
+	case pg.SubLinkType_ARRAY_SUBLINK:
+		return engine.TextArray
 	}
 	return engine.Bool
+}
+
+// SubExprs are the expressions over the outer row: the outer values, then x.
+func (r *subqueryRef) SubExprs() []engine.Expr {
+	out := append([]engine.Expr(nil), r.args...)
+	if r.x != nil {
+		out = append(out, r.x)
+	}
+	return out
+}
+
+func (r *subqueryRef) WithSubExprs(es []engine.Expr) engine.Expr {
+	c := *r
+	c.args = append([]engine.Expr(nil), es[:len(r.args)]...)
+	if r.x != nil {
+		c.x = es[len(r.args)]
+	}
+	return &c
 }
 
 func (r *subqueryRef) String() string {
@@ -50,46 +152,47 @@ func (r *subqueryRef) String() string {
 		return "EXISTS (subquery)"
 	case pg.SubLinkType_ANY_SUBLINK:
 		return r.x.String() + " IN (subquery)"
+	case pg.SubLinkType_ARRAY_SUBLINK:
+		return "ARRAY(subquery)"
 	}
 	return "(subquery)"
 }
 
 // subLink binds a subquery in an expression.
 func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
-	if e, ok := emptyCatalogSubLink(sl); ok {
-		return e, nil
-	}
 	sel := sl.Subselect.GetSelectStmt()
 	if sel == nil {
 		return nil, posErr(engine.Unsupported("this kind of subquery"), sl.Location)
 	}
 	switch sl.SubLinkType {
-	case pg.SubLinkType_EXPR_SUBLINK, pg.SubLinkType_EXISTS_SUBLINK:
+	case pg.SubLinkType_EXPR_SUBLINK, pg.SubLinkType_EXISTS_SUBLINK, pg.SubLinkType_ARRAY_SUBLINK:
 	case pg.SubLinkType_ANY_SUBLINK:
 		// x IN (SELECT ...) and x = ANY (SELECT ...); other operators are not supported.
 		if len(sl.OperName) > 0 && opName(sl.OperName) != "=" {
 			return nil, posErr(engine.Unsupported("operator "+opName(sl.OperName)+" ANY (subquery)"), sl.Location)
 		}
 	default:
-		return nil, posErr(engine.Unsupported("ALL, ARRAY and row comparison subqueries"), sl.Location)
+		return nil, posErr(engine.Unsupported("ALL and row comparison subqueries"), sl.Location)
 	}
-	// The subquery binds in a scope of its own: a reference to an outer column does
-	// not resolve there, and is reported as a correlated subquery.
-	saveRolled, saveOrigins := b.lastRolled, b.lastOrigins
+	// The subquery binds in a scope of its own, with the enclosing levels in view
+	// for its outer references.
+	lv := &outerLevel{c: c}
+	saveRolled, saveOrigins, saveOuter := b.lastRolled, b.lastOrigins, b.outer
+	b.outer = append(append([]*outerLevel(nil), saveOuter...), lv)
 	p, names, err := b.selectStmt(sel)
-	b.lastRolled, b.lastOrigins = saveRolled, saveOrigins
+	b.lastRolled, b.lastOrigins, b.outer = saveRolled, saveOrigins, saveOuter
 	if err != nil {
-		var ee *engine.Error
-		if errors.As(err, &ee) && (ee.Code == engine.CodeUndefinedColumn ||
-			ee.Code == engine.CodeUndefinedTable && strings.HasPrefix(ee.Message, "missing FROM-clause entry")) {
-			return nil, posErr(engine.Errorf(engine.CodeFeatureNotSupported,
-				"%s (correlated subqueries, which refer to the outer query, are not supported)", ee.Message), sl.Location)
-		}
 		return nil, err
 	}
-	r := &subqueryRef{kind: sl.SubLinkType, plan: p, loc: sl.Location}
+	r := &subqueryRef{kind: sl.SubLinkType, plan: p, args: lv.args, loc: sl.Location}
 	if r.kind != pg.SubLinkType_EXISTS_SUBLINK && len(names) != 1 {
 		return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "subquery must return only one column"), sl.Location)
+	}
+	if r.kind == pg.SubLinkType_ARRAY_SUBLINK {
+		if t := p.Fields()[0].Type; t != engine.Text && t != engine.Unknown {
+			// strata's only array type is text[] (engine/arrays.go).
+			return nil, posErr(engine.Unsupported("ARRAY(subquery) of "+t.String()), sl.Location)
+		}
 	}
 	if r.kind == pg.SubLinkType_ANY_SUBLINK {
 		if r.x, err = b.expr(sl.Testexpr, c); err != nil {
@@ -105,14 +208,22 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 	return r, nil
 }
 
-// resolveSubqueries runs the subqueries left in p's expressions and puts their
-// results in their place. Each subquery reads snapshots of its own, released as
-// soon as its rows are collected.
-func (s *Session) resolveSubqueries(ctx context.Context, p engine.Plan, params []engine.Value, now time.Time) (engine.Plan, error) {
-	return opt.RewritePlanExprs(p, func(e engine.Expr) (engine.Expr, error) {
+// resolveSubqueries runs the uncorrelated subqueries left in p's expressions and
+// puts their results in their place; each reads snapshots of its own, released as
+// soon as its rows are collected. A correlated subquery becomes an engine.SubPlan
+// whose plan is ready to run; the snapshots it reads are returned, to be released
+// with the statement's.
+func (s *Session) resolveSubqueries(ctx context.Context, p engine.Plan, params []engine.Value, now time.Time) (engine.Plan, []*store.Snapshot, error) {
+	var snaps []*store.Snapshot
+	out, err := opt.RewritePlanExprs(p, func(e engine.Expr) (engine.Expr, error) {
 		r, ok := e.(*subqueryRef)
 		if !ok {
 			return e, nil
+		}
+		if len(r.args) > 0 {
+			sp, sn, err := s.subPlan(ctx, r, params, now)
+			snaps = append(snaps, sn...)
+			return sp, err
 		}
 		vals, err := s.runSubquery(ctx, r, params, now)
 		if err != nil {
@@ -129,6 +240,16 @@ func (s *Session) resolveSubqueries(ctx context.Context, p engine.Plan, params [
 				return &engine.Const{V: vals[0]}, nil
 			}
 			return nil, posErr(engine.Errorf("21000", "more than one row returned by a subquery used as an expression"), r.loc)
+		case pg.SubLinkType_ARRAY_SUBLINK:
+			elems := make([]engine.ArrayElem, len(vals))
+			for i, v := range vals {
+				if v.Null {
+					elems[i].Null = true
+				} else {
+					elems[i].S = v.S
+				}
+			}
+			return &engine.Const{V: engine.Value{Type: engine.TextArray, S: engine.FormatTextArray(elems)}}, nil
 		}
 		x, err := opt.RewriteExpr(r.x, func(e engine.Expr) (engine.Expr, error) { return s.bindExpr(e, params), nil })
 		if err != nil {
@@ -143,6 +264,51 @@ func (s *Session) resolveSubqueries(ctx context.Context, p engine.Plan, params [
 		}
 		return &engine.InList{X: x, List: list}, nil
 	})
+	if err != nil {
+		release(snaps)
+		return nil, nil, err
+	}
+	return out, snaps, nil
+}
+
+// subPlan plans correlated subquery r as a query of its own and returns the
+// engine.SubPlan that runs it per outer row, with the snapshots its plan reads.
+func (s *Session) subPlan(ctx context.Context, r *subqueryRef, params []engine.Value, now time.Time) (engine.Expr, []*store.Snapshot, error) {
+	p := r.plan
+	if r.kind == pg.SubLinkType_EXISTS_SUBLINK {
+		p = &engine.Limit{Input: p, Count: 1}
+	}
+	inner, snaps, err := s.plan(ctx, p, params, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	bind := func(e engine.Expr) (engine.Expr, error) {
+		return opt.RewriteExpr(e, func(e engine.Expr) (engine.Expr, error) { return s.bindExpr(e, params), nil })
+	}
+	sp := &engine.SubPlan{Plan: inner, T: r.Type()}
+	for _, a := range r.args {
+		x, err := bind(a)
+		if err != nil {
+			release(snaps)
+			return nil, nil, err
+		}
+		sp.Args = append(sp.Args, x)
+	}
+	switch r.kind {
+	case pg.SubLinkType_EXISTS_SUBLINK:
+		sp.Kind = engine.SubPlanExists
+	case pg.SubLinkType_ANY_SUBLINK:
+		sp.Kind = engine.SubPlanAny
+		if sp.X, err = bind(r.x); err != nil {
+			release(snaps)
+			return nil, nil, err
+		}
+	case pg.SubLinkType_ARRAY_SUBLINK:
+		sp.Kind = engine.SubPlanArray
+	default:
+		sp.Kind = engine.SubPlanScalar
+	}
+	return sp, snaps, nil
 }
 
 // maxSubqueryRows bounds what an IN subquery may return: its rows become an IN list.

@@ -273,6 +273,10 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 			dst = appendUint64(dst, uint64(v.Nanoseconds/1000))
 			dst = appendUint32(dst, uint32(v.Days))
 			return appendUint32(dst, uint32(v.Months))
+		case kindString, kindDict:
+			if c.typ.ID == engine.TypeTextArray {
+				return c.appendBinaryTextArray(dst, r)
+			}
 		}
 		// Text, unknown and mismatched types: the binary form is the text form.
 	}
@@ -451,4 +455,55 @@ func appendNumericHeader(dst []byte, ndigits, weight int, sign uint16, dscale in
 	dst = appendUint16(dst, uint16(int16(weight)))
 	dst = appendUint16(dst, sign)
 	return appendUint16(dst, uint16(dscale))
+}
+
+// appendBinaryTextArray appends row r, a text[] in its text form, in array_send's
+// binary form: ndim, has-NULLs flag, element type, then per dimension its length
+// and lower bound, then each element length-prefixed (-1 for NULL).
+func (c *colEncoder) appendBinaryTextArray(dst []byte, r int) []byte {
+	var s string
+	if c.kind == kindDict {
+		var idx int
+		if c.dictIdx != nil {
+			idx = int(c.dictIdx[r])
+		} else {
+			idx = c.dict.GetValueIndex(r)
+		}
+		s = c.strs.Value(idx)
+	} else {
+		s = c.strs.Value(r)
+	}
+	elems, err := engine.ParseTextArray(s)
+	if err != nil {
+		panic("BUG: text[] value is not an array literal: " + s)
+	}
+	dst = append(dst, 0, 0, 0, 0)
+	start := len(dst)
+	if len(elems) == 0 {
+		dst = appendUint32(dst, 0) // ndim
+		dst = appendUint32(dst, 0) // no NULLs
+		dst = appendUint32(dst, engine.Text.OID())
+	} else {
+		hasNull := uint32(0)
+		for _, e := range elems {
+			if e.Null {
+				hasNull = 1
+			}
+		}
+		dst = appendUint32(dst, 1)
+		dst = appendUint32(dst, hasNull)
+		dst = appendUint32(dst, engine.Text.OID())
+		dst = appendUint32(dst, uint32(len(elems)))
+		dst = appendUint32(dst, 1)
+		for _, e := range elems {
+			if e.Null {
+				dst = append(dst, 0xff, 0xff, 0xff, 0xff)
+				continue
+			}
+			dst = appendUint32(dst, uint32(len(e.S)))
+			dst = append(dst, e.S...)
+		}
+	}
+	putUint32(dst[start-4:], uint32(len(dst)-start))
+	return dst
 }

@@ -384,3 +384,33 @@ func TestDictionaryIndexTypes(t *testing.T) {
 		rb.Release()
 	}
 }
+
+// TestBinaryTextArray: a text[] asked for in binary leaves in array_send's form,
+// which pgx decodes independently (elements, NULLs, the empty array).
+func TestBinaryTextArray(t *testing.T) {
+	fields := []engine.Field{{Name: "a", Type: engine.TextArray}}
+	rows := [][]any{{`{a,"b c",NULL,"q\"",""}`}, {`{}`}}
+	b := buildBatch(fields, rows, false)
+	defer b.Release()
+	var e rowEncoder
+	if err := e.reset(b, fields, []bool{true}); err != nil {
+		t.Fatal(err)
+	}
+	m := pgtype.NewMap()
+	want := [][]*string{{ptr("a"), ptr("b c"), nil, ptr(`q"`), ptr("")}, {}}
+	for r := range rows {
+		vals := splitDataRow(t, e.appendRow(nil, r))
+		var got []*string
+		if err := m.Scan(1009, pgtype.BinaryFormatCode, vals[0], &got); err != nil {
+			t.Fatalf("row %d: pgx cannot decode %x: %v", r, vals[0], err)
+		}
+		if len(got) != len(want[r]) {
+			t.Fatalf("row %d: %d elements, want %d", r, len(got), len(want[r]))
+		}
+		for i := range got {
+			if (got[i] == nil) != (want[r][i] == nil) || got[i] != nil && *got[i] != *want[r][i] {
+				t.Errorf("row %d element %d: %v, want %v", r, i, got[i], want[r][i])
+			}
+		}
+	}
+}

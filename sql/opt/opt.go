@@ -83,6 +83,18 @@ func (o *Optimizer) Optimize(p engine.Plan, ctx *Context) (engine.Plan, error) {
 	return p, nil
 }
 
+// Composite is an expression kind this package does not otherwise know whose
+// sub-expressions are expressions over the same input row (the SQL layer's
+// subquery placeholder and its outer references): rewrites and walks reach them,
+// so that a column renumbering or a pushdown treats them as any other.
+type Composite interface {
+	engine.Expr
+	SubExprs() []engine.Expr
+	// WithSubExprs returns a copy with the sub-expressions replaced (same length
+	// and order as SubExprs).
+	WithSubExprs([]engine.Expr) engine.Expr
+}
+
 // RewriteExpr returns e with fn applied bottom-up: children first, then fn on the node
 // with its new children. fn returns its argument when it has nothing to change. Nodes
 // are copied, never mutated. Expression kinds this package does not know (the SQL
@@ -142,6 +154,14 @@ func RewriteExpr(e engine.Expr, fn func(engine.Expr) (engine.Expr, error)) (engi
 		c.X = rw(x.X)
 		c.Pattern = rw(x.Pattern)
 		e = &c
+	case *engine.SubPlan:
+		// The outer row's expressions only: the subquery's plan is a query of its own.
+		c := *x
+		c.Args = rwList(x.Args)
+		c.X = rw(x.X)
+		e = &c
+	case Composite:
+		e = x.WithSubExprs(rwList(x.SubExprs()))
 	}
 	if err != nil {
 		return nil, err
@@ -182,6 +202,15 @@ func WalkExpr(e engine.Expr, fn func(engine.Expr)) {
 	case *engine.Like:
 		WalkExpr(x.X, fn)
 		WalkExpr(x.Pattern, fn)
+	case *engine.SubPlan:
+		for _, a := range x.Args {
+			WalkExpr(a, fn)
+		}
+		WalkExpr(x.X, fn)
+	case Composite:
+		for _, a := range x.SubExprs() {
+			WalkExpr(a, fn)
+		}
 	}
 }
 
