@@ -29,6 +29,9 @@ type producer struct {
 	mu   sync.Mutex
 	next int // the id of the next event
 	sent int
+	// base is the timestamp of id 0 (id i is at base + i*7ms); zero means
+	// 2026-11-20T00:00:00Z.
+	base time.Time
 }
 
 func (p *producer) run(t *testing.T, addr, topic string, n int, seed uint64) {
@@ -43,7 +46,10 @@ func (p *producer) run(t *testing.T, addr, topic string, n int, seed uint64) {
 	p.next += n
 	p.mu.Unlock()
 	r := rand.New(rand.NewPCG(seed, 1))
-	base := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	base := p.base
+	if base.IsZero() {
+		base = time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	}
 	const chunk = 20_000
 	for done := 0; done < n; {
 		k := min(chunk, n-done)

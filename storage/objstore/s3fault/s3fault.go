@@ -28,6 +28,7 @@
 //     concurrent requests take draws in arrival order.
 //   - Every injected failure is counted (Counts), so a test can prove it exercised
 //     each kind; real forwarding errors answer 502 and are counted apart.
+//   - Config.Forwarded sees each answered request before its client does.
 //   - Close stops the listener, ends pending delays and stalls, and waits for
 //     handlers.
 package s3fault
@@ -59,6 +60,12 @@ type Config struct {
 	DelayFor   time.Duration // how long a delay sleeps or a stall holds the answer
 	// Only selects the eligible requests; nil means all. It must not read the body.
 	Only func(*http.Request) bool
+	// Forwarded, when set, is called for every request the server answered (any
+	// status, faults or not), after the server acted and before the answer (or
+	// the injected 500) goes back to the client: the proxy waits for it to return.
+	// A test can use it to observe from outside that a write landed, and to kill
+	// the client before the client learns it. It must not read the bodies.
+	Forwarded func(req *http.Request, status int)
 }
 
 // Counts are the requests seen and the failures injected, by kind.
@@ -145,6 +152,9 @@ func New(target string, cfg Config) *Proxy {
 		},
 		// An error returned here makes the proxy close the body and call ErrorHandler.
 		ModifyResponse: func(resp *http.Response) error {
+			if p.cfg.Forwarded != nil {
+				p.cfg.Forwarded(resp.Request, resp.StatusCode)
+			}
 			switch resp.Request.Context().Value(faultKey{}) {
 			case faultAfter:
 				return errInjectedAfter

@@ -264,3 +264,64 @@ func TestWaitAbandoned(t *testing.T) {
 		})
 	}
 }
+
+// TestForwarded: the hook sees every request the server answered (with the
+// server's status, even when the proxy then injects a 500) and none the proxy
+// answered itself, and it runs before the client gets its answer.
+func TestForwarded(t *testing.T) {
+	b := newBackend(t)
+	var mu sync.Mutex
+	var seen []string
+	release := make(chan struct{})
+	p := New(b.srv.URL, Config{
+		Only:      func(r *http.Request) bool { return r.URL.Path == "/after" },
+		FailAfter: 1,
+		Forwarded: func(r *http.Request, status int) {
+			mu.Lock()
+			seen = append(seen, r.Method+" "+r.URL.Path+" "+http.StatusText(status))
+			mu.Unlock()
+			if r.URL.Path == "/hold" {
+				<-release
+			}
+		},
+	})
+	defer p.Close()
+	if code, _, err := do(t, http.DefaultClient, "PUT", p.URL()+"/after", "x"); err != nil || code != 500 {
+		t.Fatalf("FailAfter: %d %v", code, err)
+	}
+	if code, _, err := do(t, http.DefaultClient, "GET", p.URL()+"/ok", ""); err != nil || code != 200 {
+		t.Fatalf("untouched: %d %v", code, err)
+	}
+	p2 := New(b.srv.URL, Config{Fail5xx: 1, Forwarded: func(r *http.Request, status int) {
+		t.Errorf("a request the proxy answered itself reached the hook: %s", r.URL.Path)
+	}})
+	defer p2.Close()
+	if code, _, _ := do(t, http.DefaultClient, "GET", p2.URL()+"/refused", ""); code < 500 {
+		t.Fatalf("Fail5xx answered %d", code)
+	}
+	got := make(chan int, 1)
+	go func() { code, _, _ := do(t, http.DefaultClient, "GET", p.URL()+"/ok2", ""); got <- code }()
+	select {
+	case c := <-got:
+		if c != 200 {
+			t.Fatalf("ok2: %d", c)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer")
+	}
+	held := make(chan int, 1)
+	go func() { code, _, _ := do(t, http.DefaultClient, "GET", p.URL()+"/hold", ""); held <- code }()
+	select {
+	case c := <-held:
+		t.Fatalf("the client got %d before the hook returned", c)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	<-held
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"PUT /after OK", "GET /ok OK", "GET /ok2 OK", "GET /hold OK"}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("the hook saw %q, want %q", seen, want)
+	}
+}
