@@ -500,6 +500,9 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 		case TypeTimestamp, TypeTimestampTZ, TypeDate:
 			return Text, nil
 		}
+		if a[0].IsNumeric() {
+			return Text, nil
+		}
 		return fail()
 	case "to_timestamp":
 		if argc(1) && a[0].IsNumeric() {
