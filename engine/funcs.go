@@ -413,6 +413,11 @@ func callFunc(name string, args []*vec, rt Type, n int) (*vec, error) {
 		return dateTrunc(args[0], args[1], rt)
 	case "extract", "date_part":
 		return extract(args[0], args[1], rt, name == "extract")
+	case "to_char":
+		if args[0].t.IsNumeric() {
+			return toCharNum(args[0], args[1], n)
+		}
+		return toCharTime(args[0], args[1], n), nil
 	case "to_timestamp":
 		x := args[0]
 		f := floats(x)

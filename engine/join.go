@@ -13,13 +13,28 @@ type JoinKind uint8
 const (
 	InnerJoin JoinKind = iota
 	LeftJoin           // left rows without a match, with NULL right columns
+	RightJoin          // right rows without a match, with NULL left columns
+	FullJoin           // both: unmatched left rows, then unmatched right rows
 )
+
+// keepsLeft reports whether left rows without a match are emitted (with NULLs).
+func (k JoinKind) keepsLeft() bool { return k == LeftJoin || k == FullJoin }
+
+// keepsRight reports whether right rows without a match are emitted (with NULLs).
+func (k JoinKind) keepsRight() bool { return k == RightJoin || k == FullJoin }
+
+func (k JoinKind) String() string {
+	return [...]string{"Inner", "Left", "Right", "Full"}[k]
+}
 
 // Join combines rows of Left and Right. A pair matches when every LeftKeys[i]
 // (over Left's columns) equals RightKeys[i] (over Right's columns) — NULL equals
 // nothing — and Cond (over the output row: Left's columns then Right's), when set,
 // is true. With no keys every pair is a candidate (a cross product filtered by
-// Cond). The output is Left's fields followed by Right's.
+// Cond). The output is Left's fields followed by Right's. An outer join decides
+// "unmatched" after Cond, as PostgreSQL's ON does: a right row whose key pairs all
+// fail Cond is emitted once, with NULL left columns (RIGHT and FULL), after every
+// left row has been probed.
 type Join struct {
 	Left, Right         Plan
 	Kind                JoinKind
@@ -33,10 +48,7 @@ func (p *Join) Fields() []Field {
 func (p *Join) Children() []Plan { return []Plan{p.Left, p.Right} }
 
 func (p *Join) explainLine() string {
-	kind := "Inner"
-	if p.Kind == LeftJoin {
-		kind = "Left"
-	}
+	kind := p.Kind.String()
 	line := "HashJoin " + kind
 	if len(p.LeftKeys) > 0 {
 		pairs := make([]string, len(p.LeftKeys))
@@ -74,6 +86,9 @@ type joinOp struct {
 	match     []int32 // right rows of left row li
 	matched   []bool  // LEFT JOIN: left rows of lb that met a right row
 	unmatched []int32 // LEFT JOIN: left rows of lb still to emit with NULLs
+	rmatched  []bool  // RIGHT/FULL JOIN: right rows that met a left row
+	rdone     bool    // RIGHT/FULL JOIN: the left input is exhausted
+	rnext     int     // RIGHT/FULL JOIN: next right row to consider for NULL-extension
 	lsel      []int32 // scratch
 	rsel      []int32
 	key       []byte
@@ -162,6 +177,10 @@ func (o *joinOp) build(ctx context.Context) error {
 			return err
 		}
 		if b == nil {
+			if o.p.Kind.keepsRight() {
+				o.rmatched = make([]bool, o.rows.n)
+				return o.q.mem.grow(int64(o.rows.n))
+			}
 			return nil
 		}
 		if err := o.q.mem.grow(b.bytes()); err != nil {
@@ -215,16 +234,26 @@ func (o *joinOp) nextBatch(ctx context.Context) (*batch, error) {
 			o.unmatched = o.unmatched[n:]
 			return out, nil
 		}
+		if o.rdone {
+			return o.unmatchedRight(), nil
+		}
 		if o.lb == nil || o.li >= o.lb.n {
 			lb, err := o.q.codec.pull(ctx, o.left)
-			if err != nil || lb == nil {
+			if err != nil {
 				return nil, err
+			}
+			if lb == nil {
+				if !o.p.Kind.keepsRight() {
+					return nil, nil
+				}
+				o.rdone = true
+				continue
 			}
 			if o.lkeys, err = o.evalKeys(o.p.LeftKeys, lb); err != nil {
 				return nil, err
 			}
 			o.lb, o.li, o.mi = lb, 0, 0
-			if o.p.Kind == LeftJoin {
+			if o.p.Kind.keepsLeft() {
 				o.matched = growBool(o.matched, lb.n)
 			}
 		}
@@ -232,7 +261,7 @@ func (o *joinOp) nextBatch(ctx context.Context) (*batch, error) {
 		if err != nil {
 			return nil, err
 		}
-		if o.li >= o.lb.n && o.p.Kind == LeftJoin {
+		if o.li >= o.lb.n && o.p.Kind.keepsLeft() {
 			o.unmatched = o.unmatched[:0]
 			for i, m := range o.matched[:o.lb.n] {
 				if !m {
@@ -284,20 +313,59 @@ func (o *joinOp) probe() (*batch, error) {
 			return nil, err
 		}
 		sel := selTrue(c, make([]int32, 0, out.n))
-		if o.p.Kind == LeftJoin {
+		if o.p.Kind.keepsLeft() {
 			for _, s := range sel {
 				o.matched[lsel[s]] = true
+			}
+		}
+		if o.p.Kind.keepsRight() {
+			for _, s := range sel {
+				o.rmatched[rsel[s]] = true
 			}
 		}
 		if len(sel) < out.n {
 			out = out.gather(sel)
 		}
-	} else if o.p.Kind == LeftJoin {
+		return out, nil
+	}
+	if o.p.Kind.keepsLeft() {
 		for _, l := range lsel {
 			o.matched[l] = true
 		}
 	}
+	if o.p.Kind.keepsRight() {
+		for _, r := range rsel {
+			o.rmatched[r] = true
+		}
+	}
 	return out, nil
+}
+
+// unmatchedRight returns the next batch of right rows that met no left row, with
+// NULL left columns, or nil when there are no more.
+// REQUIRES: the left input is exhausted (o.rdone), so o.rmatched is final.
+func (o *joinOp) unmatchedRight() *batch {
+	rsel := o.rsel[:0]
+	for o.rnext < o.rows.n && len(rsel) < BatchSize {
+		if !o.rmatched[o.rnext] {
+			rsel = append(rsel, int32(o.rnext))
+		}
+		o.rnext++
+	}
+	o.rsel = rsel
+	if len(rsel) == 0 {
+		return nil
+	}
+	n := len(rsel)
+	fields := o.p.Fields()
+	out := &batch{n: n, cols: make([]*vec, 0, len(fields))}
+	for i := 0; i < o.nLeft; i++ {
+		out.cols = append(out.cols, constVec(NullValue(fields[i].Type), n))
+	}
+	for _, c := range o.rows.cols {
+		out.cols = append(out.cols, c.gather(rsel))
+	}
+	return out
 }
 
 func growBool(s []bool, n int) []bool {

@@ -492,6 +492,18 @@ func ResolveFunc(name string, args []Type) (Type, error) {
 			return Float64, nil
 		}
 		return fail()
+	case "to_char":
+		if !argc(2) || a[1].ID != TypeText {
+			return fail()
+		}
+		switch a[0].ID {
+		case TypeTimestamp, TypeTimestampTZ, TypeDate:
+			return Text, nil
+		}
+		if a[0].IsNumeric() {
+			return Text, nil
+		}
+		return fail()
 	case "to_timestamp":
 		if argc(1) && a[0].IsNumeric() {
 			return TimestampTZ, nil

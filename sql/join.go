@@ -2,6 +2,7 @@ package sql
 
 import (
 	"slices"
+	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -9,17 +10,22 @@ import (
 	"github.com/stratadb/strata/sql/opt"
 )
 
-// Joins: JOIN ... ON (INNER and LEFT) and comma-separated FROM items, executed as
-// hash joins (engine.Join). The ON condition's equalities between a left-side and
+// Joins: JOIN ... ON (INNER, LEFT, RIGHT and FULL) and comma-separated FROM items,
+// executed as hash joins (engine.Join). The ON condition's equalities between a left-side and
 // a right-side expression become the hash keys; the rest stays a condition on the
 // joined row. For comma joins (FROM a, b WHERE a.x = b.y, as JDBC's metadata
 // queries write them) WHERE's conjuncts are pushed down the join tree: equalities
 // across an inner join become its keys, one-sided conjuncts filter that side.
 // JOIN ... USING (cols) and NATURAL JOIN join on the equality of the named (or all
 // common) columns; as in PostgreSQL the output has each such column once, first,
-// under its unqualified name (the left side's value: these joins are INNER or
-// LEFT), then the other left and right columns; the right side's copy is still
-// reachable qualified (b.k). RIGHT and FULL joins are not supported yet (0A000).
+// under its unqualified name, then the other left and right columns; each side's
+// copy is still reachable qualified (a.k, b.k). The merged column is, as in
+// PostgreSQL, the left value for INNER and LEFT joins, the right value for RIGHT
+// joins and COALESCE(left, right) for FULL joins, of the two sides' common type.
+//
+// WHERE conjuncts go into a join only on a side that is not null-supplying: below
+// a LEFT join's right side (or a RIGHT join's left side, or either side of a FULL
+// join) a filter would remove rows the join then brings back NULL-extended.
 
 // distinctQuals refuses two FROM items with the same name (PostgreSQL's 42712).
 func distinctQuals(lsc, rsc *scope) error {
@@ -59,9 +65,9 @@ func (b *binder) joinExpr(j *pg.JoinExpr) (engine.Plan, *scope, error) {
 	case pg.JoinType_JOIN_LEFT:
 		kind = engine.LeftJoin
 	case pg.JoinType_JOIN_RIGHT:
-		return nil, nil, engine.Unsupported("RIGHT JOIN")
+		kind = engine.RightJoin
 	case pg.JoinType_JOIN_FULL:
-		return nil, nil, engine.Unsupported("FULL JOIN")
+		kind = engine.FullJoin
 	default:
 		return nil, nil, engine.Unsupported("this join type")
 	}
@@ -85,8 +91,8 @@ func (b *binder) joinExpr(j *pg.JoinExpr) (engine.Plan, *scope, error) {
 		return b.joinUsing(j, jn, sc, lsc, rsc)
 	}
 	if j.Quals == nil {
-		if kind == engine.LeftJoin {
-			return nil, nil, engine.Errorf(engine.CodeSyntaxError, "LEFT JOIN needs an ON condition")
+		if kind != engine.InnerJoin {
+			return nil, nil, engine.Errorf(engine.CodeSyntaxError, "%s JOIN needs an ON condition", strings.ToUpper(kind.String()))
 		}
 		return jn, sc, nil
 	}
@@ -130,6 +136,7 @@ func (b *binder) joinUsing(j *pg.JoinExpr, jn *engine.Join, sc, lsc, rsc *scope)
 	nLeft := len(lsc.cols)
 	isUsing := map[int]bool{} // columns of sc that are USING columns
 	var keyCols []int         // left index of each USING column, in USING order
+	var merged []engine.Expr  // each USING column's value, in USING order
 	for _, name := range names {
 		li, err := lsc.find("", name)
 		if err != nil {
@@ -152,26 +159,48 @@ func (b *binder) joinUsing(j *pg.JoinExpr, jn *engine.Join, sc, lsc, rsc *scope)
 		jn.RightKeys = append(jn.RightKeys, rk)
 		isUsing[li], isUsing[nLeft+ri] = true, true
 		keyCols = append(keyCols, li)
+		// lk is the left column in the key type; the right one likewise, over sc.
+		rv := engine.Expr(r)
+		if r.T != lk.Type() {
+			rv = &engine.Cast{X: r, T: lk.Type()}
+		}
+		switch jn.Kind {
+		case engine.RightJoin:
+			merged = append(merged, rv)
+		case engine.FullJoin:
+			m, err := b.call("coalesce", []engine.Expr{lk, rv}, -1)
+			if err != nil {
+				return nil, nil, err
+			}
+			merged = append(merged, m)
+		default:
+			merged = append(merged, lk)
+		}
 	}
-	// Output: the USING columns (left values, unqualified too), the other left
-	// columns, the other right columns, then the right copies (qualified only).
+	// Output: the merged USING columns (unqualified only), the other left columns,
+	// the other right columns, then both sides' copies (qualified only).
+	proj := &engine.Project{Input: jn}
+	out := &scope{rolled: sc.rolled}
+	for k, li := range keyCols {
+		c := sc.cols[li]
+		proj.Exprs = append(proj.Exprs, merged[k])
+		proj.Names = append(proj.Names, c.name)
+		out.cols = append(out.cols, column{name: c.name, t: merged[k].Type()})
+	}
 	var order []int
-	order = append(order, keyCols...)
 	for i := range sc.cols {
 		if !isUsing[i] {
 			order = append(order, i)
 		}
 	}
-	for i := nLeft; i < len(sc.cols); i++ {
+	for i := range sc.cols {
 		if isUsing[i] {
 			order = append(order, i)
 		}
 	}
-	proj := &engine.Project{Input: jn}
-	out := &scope{rolled: sc.rolled}
 	for _, i := range order {
 		c := sc.cols[i]
-		if i >= nLeft && isUsing[i] {
+		if isUsing[i] {
 			c.qualifiedOnly = true
 		}
 		proj.Exprs = append(proj.Exprs, &engine.ColRef{Index: i, T: c.t, Name: c.name})
@@ -249,9 +278,9 @@ func pushJoinConds(p engine.Plan, conds []engine.Expr) (engine.Plan, []engine.Ex
 	for _, e := range conds {
 		l, r := sides(e, nLeft)
 		switch {
-		case !r:
-			toLeft = append(toLeft, e) // WHERE on the preserved side: safe for LEFT too
-		case c.Kind == engine.InnerJoin && !l:
+		case !r && (c.Kind == engine.InnerJoin || c.Kind == engine.LeftJoin):
+			toLeft = append(toLeft, e) // WHERE on a preserved side
+		case !l && r && (c.Kind == engine.InnerJoin || c.Kind == engine.RightJoin):
 			toRight = append(toRight, opt.RemapColumns(e, func(i int) int { return i - nLeft }))
 		case c.Kind == engine.InnerJoin:
 			if lk, rk, ok := equiKey(e, nLeft); ok {
