@@ -50,6 +50,10 @@ type aggCtx struct {
 	aggs      []engine.AggCall
 	aggKeys   []string
 	names     []string // aggregate output names
+	// sets, when GROUP BY has grouping sets, are its sets as indices into groups,
+	// and setCol the hidden group column holding a row's set number (grouping_sets.go).
+	sets   [][]int
+	setCol int
 }
 
 func posErr(err *engine.Error, loc int32) *engine.Error {
@@ -117,6 +121,8 @@ func (b *binder) expr(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 			return b.expr(x.CollateClause.Arg, c)
 		}
 		return nil, posErr(engine.Unsupported("COLLATE "+opName(x.CollateClause.Collname)), x.CollateClause.Location)
+	case *pg.Node_GroupingFunc:
+		return b.groupingFunc(x.GroupingFunc, c)
 	case *pg.Node_SetToDefault:
 		return nil, posErr(engine.Unsupported("DEFAULT in this position"), x.SetToDefault.Location)
 	}

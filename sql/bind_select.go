@@ -308,6 +308,9 @@ func containsAgg(n *pg.Node) bool {
 				found = true
 				return
 			}
+		case *pg.GroupingFunc:
+			found = true
+			return
 		case *pg.SelectStmt:
 			return
 		}
@@ -458,7 +461,15 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	var agg *aggCtx
 	if hasAgg {
 		agg = &aggCtx{input: sc}
+		if hasGroupingSets(s.GroupClause) || s.GroupDistinct {
+			if err := b.groupingSets(s.GroupClause, s.GroupDistinct, sc, targets, agg); err != nil {
+				return nil, nil, err
+			}
+		}
 		for _, g := range s.GroupClause {
+			if agg.sets != nil {
+				break
+			}
 			e, err := b.groupKey(g, sc, targets)
 			if err != nil {
 				return nil, nil, err
@@ -578,7 +589,11 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		for i, a := range agg.aggs {
 			out = append(out, engine.Field{Name: agg.names[i], Type: a.T})
 		}
-		input = &engine.Aggregate{Input: input, Groups: agg.groups, Aggs: agg.aggs, Out: out}
+		if agg.sets != nil {
+			input = groupingSetsPlan(input, agg, out)
+		} else {
+			input = &engine.Aggregate{Input: input, Groups: agg.groups, Aggs: agg.aggs, Out: out}
+		}
 		if having != nil {
 			input = &engine.Filter{Input: input, Cond: having}
 		}
@@ -681,8 +696,8 @@ func (b *binder) groupKey(g *pg.Node, sc *scope, targets []target) (engine.Expr,
 			}
 		}
 	}
-	if g.GetGroupingSet() != nil {
-		return nil, engine.Unsupported("GROUPING SETS")
+	if gs := g.GetGroupingSet(); gs != nil {
+		return nil, posErr(engine.Unsupported("this grouping set nesting"), gs.Location)
 	}
 	return b.expr(g, plain)
 }
