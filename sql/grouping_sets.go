@@ -25,11 +25,20 @@ const setIDKey = "\x00grouping set"
 // hasGroupingSets reports whether a GROUP BY clause uses grouping sets.
 func hasGroupingSets(items []*pg.Node) bool {
 	for _, g := range items {
-		if g.GetGroupingSet() != nil {
+		if g.GetGroupingSet() != nil || implicitRow(g) != nil {
 			return true
 		}
 	}
 	return false
+}
+
+// implicitRow returns the elements of a parenthesized list (a, b) in GROUP BY,
+// which PostgreSQL reads as a set of keys rather than a row value.
+func implicitRow(n *pg.Node) []*pg.Node {
+	if r := n.GetRowExpr(); r != nil && r.RowFormat == pg.CoercionForm_COERCE_IMPLICIT_CAST {
+		return r.Args
+	}
+	return nil
 }
 
 // groupKeyIndex binds one key expression and returns its index in agg.groups,
@@ -74,6 +83,10 @@ func tooManySets(loc int32) error {
 // a grouping-set construct) stands for; each set is a list of key indices.
 func (b *binder) expandGroupingItem(n *pg.Node, sc *scope, targets []target, agg *aggCtx) ([][]int, error) {
 	gs := n.GetGroupingSet()
+	if row := implicitRow(n); row != nil {
+		gs = &pg.GroupingSet{Kind: pg.GroupingSetKind_GROUPING_SET_SIMPLE, Content: row, Location: n.GetRowExpr().Location}
+		n = &pg.Node{Node: &pg.Node_GroupingSet{GroupingSet: gs}}
+	}
 	if gs == nil {
 		k, err := b.groupKeyIndex(n, sc, targets, agg)
 		if err != nil {
@@ -83,7 +96,11 @@ func (b *binder) expandGroupingItem(n *pg.Node, sc *scope, targets []target, agg
 	}
 	// simple binds a parenthesized list (or a single expression) into one set.
 	simple := func(n *pg.Node) ([]int, error) {
-		if s := n.GetGroupingSet(); s != nil {
+		s := n.GetGroupingSet()
+		if row := implicitRow(n); row != nil {
+			s = &pg.GroupingSet{Kind: pg.GroupingSetKind_GROUPING_SET_SIMPLE, Content: row}
+		}
+		if s != nil {
 			if s.Kind != pg.GroupingSetKind_GROUPING_SET_SIMPLE && s.Kind != pg.GroupingSetKind_GROUPING_SET_EMPTY {
 				return nil, posErr(engine.Unsupported("this grouping set nesting"), s.Location)
 			}
@@ -321,6 +338,9 @@ func groupingSetsPlan(input engine.Plan, agg *aggCtx, out []engine.Field) engine
 			p.Names = append(p.Names, out[len(agg.groups)+j].Name)
 		}
 		u.Inputs = append(u.Inputs, p)
+	}
+	if len(u.Inputs) == 1 {
+		return u.Inputs[0]
 	}
 	return u
 }
