@@ -146,6 +146,24 @@ func prune(p engine.Plan, need []bool, root bool) (engine.Plan, []int) {
 			c.Aggs[i] = na
 		}
 		return &c, identity(len(need))
+	case *engine.Union:
+		// Every input keeps its whole row (the inputs' layouts must stay equal);
+		// what is pruned is below each input's own projection.
+		c := &engine.Union{Inputs: make([]engine.Plan, len(x.Inputs))}
+		for i, in := range x.Inputs {
+			all := make([]bool, len(in.Fields()))
+			for j := range all {
+				all[j] = true
+			}
+			np, m := prune(in, all, false)
+			for j, k := range m {
+				if k != j {
+					return p, identity(len(need))
+				}
+			}
+			c.Inputs[i] = np
+		}
+		return c, identity(len(need))
 	}
 	return p, identity(len(need))
 }

@@ -29,6 +29,14 @@ func pushDown(p engine.Plan) engine.Plan {
 		c.Left, c.Right = pushDown(j.Left), pushDown(j.Right)
 		return &c
 	}
+	if u, ok := p.(*engine.Union); ok {
+		// Each input's own filters (a grouping-sets branch's WHERE) go down within it.
+		c := &engine.Union{Inputs: make([]engine.Plan, len(u.Inputs))}
+		for i, in := range u.Inputs {
+			c.Inputs[i] = pushDown(in)
+		}
+		return c
+	}
 	return p
 }
 
