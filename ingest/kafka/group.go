@@ -65,7 +65,7 @@ func (c *Consumer) onAssigned(_ context.Context, cl *kgo.Client, assigned map[st
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range ps {
-		st := &partition{next: -1, hwm: -1}
+		st := &partition{next: -1, hwm: -1, resumed: -1}
 		if off, ok := stored[p]; ok {
 			st.stored, st.hasStored = off, true
 		}
@@ -139,11 +139,18 @@ func (c *Consumer) adjustOffsets(ctx context.Context, offsets map[string]map[int
 	}
 
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	resumed := make(map[int32]int64, len(ps))
+	// ahead: partitions resumed from this process's catalog above the group's
+	// commit (this process published rows and was killed before committing
+	// the hint, or the hint failed). The group is brought up to the resume
+	// offset below, before the first record is fetched: otherwise, until this
+	// owner publishes rows of the partition, a kill or a move would let the
+	// next owner re-read from the group's older offset rows this process holds.
+	ahead := map[int32]kgo.EpochOffset{}
 	for _, p := range ps {
 		st := c.mu.parts[p]
 		if st == nil {
+			c.mu.Unlock()
 			return nil, fmt.Errorf("kafka: topic %s partition %d: revoked while its offsets were fetched", c.cfg.Topic, p)
 		}
 		committed := tp[p].EpochOffset().Offset
@@ -155,6 +162,9 @@ func (c *Consumer) adjustOffsets(ctx context.Context, offsets map[string]map[int
 			resume = committed // negative when there is no commit
 			if st.hasStored {
 				resume = max(st.stored, committed)
+				if st.stored > committed && !st.positioned {
+					ahead[p] = kgo.EpochOffset{Epoch: -1, Offset: resume}
+				}
 			}
 		default:
 			off, ok := start[p]
@@ -180,10 +190,29 @@ func (c *Consumer) adjustOffsets(ctx context.Context, offsets map[string]map[int
 			}
 		}
 		st.next, st.positioned = resume, true
+		if st.resumed < 0 {
+			st.resumed = resume
+		}
 		resumed[p] = resume
 		tp[p] = kgo.NewOffset().At(resume).WithEpoch(-1)
 	}
+	c.mu.Unlock()
 	c.log.Info("resuming partitions", "offsets", resumed)
+	// Synchronously, inside franz-go's group session: the session waits for
+	// this function before it can end, so no revocation runs meanwhile and
+	// the commit carries the generation these partitions were assigned in.
+	if len(ahead) > 0 {
+		if err := c.commit(ctx, cl, ahead); err != nil {
+			c.log.Warn("group offset behind this process's catalog not brought up; if these partitions move, their next owner re-reads rows this process holds",
+				"partitions", ahead, "err", err)
+		} else {
+			up := make(map[int32]int64, len(ahead))
+			for p, eo := range ahead {
+				up[p] = eo.Offset
+			}
+			c.log.Info("group offset brought up to this process's catalog", "offsets", up)
+		}
+	}
 	return offsets, nil
 }
 

@@ -22,7 +22,11 @@
 //     nothing is delivered twice and nothing is skipped.
 //   - The resume offset is max(stored, committed) when either exists, else the
 //     log start (or end with Config.StartAtEnd), resolved to an exact offset
-//     before fetching begins.
+//     before fetching begins. When the stored offset is above the group's
+//     commit, the resume offset is committed to the group before fetching
+//     begins too (a failure is logged), and CommitHint never commits below
+//     a partition's resume offset: the group's offset never lags behind, nor
+//     moves back below, what the current owner resumed at.
 //   - When Revoked returns, no further record of those partitions is delivered
 //     until they are Assigned again.
 //   - Run returns only after the final Revoked (for everything still owned) has
@@ -210,6 +214,12 @@ type partition struct {
 	positioned bool
 	next       int64
 	hwm        int64 // high watermark as last seen; -1 unknown
+	// resumed is the exact offset this ownership resumed at, max(stored,
+	// committed), or -1 (not yet positioned, or franz-go resolved the log
+	// start/end). Everything below it was published before, by this
+	// process's catalog or by the owner that committed it, so CommitHint
+	// never commits below it: that would move the group's offset back.
+	resumed int64
 }
 
 // New checks cfg and returns a Consumer. It does not connect: Run does.
@@ -333,6 +343,11 @@ func (c *Consumer) Paused() bool { return c.paused.Load() }
 // published by the owner) to the consumer group, for whichever member owns a
 // partition next. Only partitions this member currently owns are committed;
 // others are skipped, so a late hint cannot move another owner's position.
+// A hint below the offset the partition's ownership resumed at is raised to
+// it: the owner's catalog can be behind the group (this ownership resumed
+// from the group's commit and has published nothing of the partition yet),
+// and committing the catalog's offset would move the group's offset back, so
+// that the next owner re-reads rows another process already holds.
 // It may be called from any goroutine, including from within Records and
 // Revoked.
 func (c *Consumer) CommitHint(ctx context.Context, next map[int32]int64) error {
@@ -340,8 +355,8 @@ func (c *Consumer) CommitHint(ctx context.Context, next map[int32]int64) error {
 	cl := c.mu.cl
 	offsets := make(map[int32]kgo.EpochOffset, len(next))
 	for p, off := range next {
-		if _, owned := c.mu.parts[p]; owned && off >= 0 {
-			offsets[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		if st, owned := c.mu.parts[p]; owned && off >= 0 {
+			offsets[p] = kgo.EpochOffset{Epoch: -1, Offset: max(off, st.resumed)}
 		}
 	}
 	c.mu.Unlock()
@@ -351,6 +366,12 @@ func (c *Consumer) CommitHint(ctx context.Context, next map[int32]int64) error {
 	if len(offsets) == 0 {
 		return nil
 	}
+	return c.commit(ctx, cl, offsets)
+}
+
+// commit commits offsets to the group synchronously, returning the request's
+// error or the first partition's error code.
+func (c *Consumer) commit(ctx context.Context, cl *kgo.Client, offsets map[int32]kgo.EpochOffset) error {
 	var cerr error
 	cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{c.cfg.Topic: offsets},
 		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {

@@ -132,12 +132,14 @@ func TestGroupHint(t *testing.T) {
 			addr, _ := kafkatest.Start(t, "events", 1)
 			produceRange(t, addr, "events", []int32{0}, 0, 10)
 
+			// a is paused, so it delivers nothing: it only hints. (A catalog
+			// offset would be committed at its assignment.)
 			a := newOwner(t, "a", newLake())
-			a.catalog[0] = 10 // a delivers nothing; it only hints
 			ca, err := kafka.New(testConfig(addr, "events", "g"), a)
 			if err != nil {
 				t.Fatal(err)
 			}
+			ca.Pause()
 			stopA, _, _ := run(t, ca)
 			waitFor(t, 20*time.Second, "a assigned", func() bool { return len(ca.Assignment()) == 1 })
 			if tc.hint != none {
@@ -172,6 +174,87 @@ func TestGroupHint(t *testing.T) {
 			b.check()
 			if d, _ := b.snapshot(); !slices.Equal(d[0], seq(tc.want, 12)) {
 				t.Errorf("b delivered %v, want %v", d[0], seq(tc.want, 12))
+			}
+		})
+	}
+}
+
+// The group's offset never lags, nor moves back below, what the owner of a
+// partition resumed at. The member in the middle ("a") resumes at
+// max(its catalog, the group's commit) and publishes nothing:
+//   - catalog behind the group: its Revoked hints its catalog's offset, as
+//     strata's supervisor does; committing that as is would move the group's
+//     offset back and make the next owner re-read rows another owner holds;
+//   - catalog ahead of the group (it published and was killed before its
+//     hint): it hints nothing (killed again), yet the group must not stay
+//     behind its catalog.
+//
+// Either way, the next member ("b", no catalog) resumes at a's resume offset.
+func TestGroupOffsetFollowsResume(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		group, catalog   int64
+		hintAtRevocation bool
+	}{
+		{"catalog behind the group", 8, 3, true},
+		{"catalog ahead of the group", 3, 8, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, _ := kafkatest.Start(t, "events", 1)
+			produceRange(t, addr, "events", []int32{0}, 0, 8)
+
+			x := newOwner(t, "x", newLake())
+			cx, err := kafka.New(testConfig(addr, "events", "g"), x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cx.Pause() // x delivers nothing: it only commits the group's offset
+			stopX, _, _ := run(t, cx)
+			waitFor(t, 20*time.Second, "x assigned", func() bool { return len(cx.Assignment()) == 1 })
+			if err := cx.CommitHint(context.Background(), map[int32]int64{0: tc.group}); err != nil {
+				t.Fatalf("CommitHint: %v", err)
+			}
+			if err := stopX(); err != nil {
+				t.Fatal(err)
+			}
+
+			a := newOwner(t, "a", newLake())
+			a.catalog[0] = tc.catalog
+			ca, err := kafka.New(testConfig(addr, "events", "g"), a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.hintAtRevocation {
+				a.c = ca
+			}
+			stopA, _, _ := run(t, ca)
+			waitFor(t, 20*time.Second, "a positioned", func() bool { return len(ca.Lag()) == 1 })
+			if err := stopA(); err != nil {
+				t.Fatal(err)
+			}
+
+			b := newOwner(t, "b", newLake())
+			cb, err := kafka.New(testConfig(addr, "events", "g"), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stopB, _, _ := run(t, cb)
+			waitFor(t, 20*time.Second, "b positioned", func() bool { return len(cb.Lag()) == 1 })
+			produceRange(t, addr, "events", []int32{0}, 8, 12)
+			waitFor(t, 20*time.Second, "offset 11", func() bool {
+				d, _ := b.snapshot()
+				return len(d[0]) > 0 && d[0][len(d[0])-1] == 11
+			})
+			if err := stopB(); err != nil {
+				t.Fatal(err)
+			}
+			a.check()
+			b.check()
+			if d, _ := a.snapshot(); len(d[0]) > 0 {
+				t.Errorf("a delivered %v, want nothing", d[0])
+			}
+			if d, _ := b.snapshot(); !slices.Equal(d[0], seq(8, 12)) {
+				t.Errorf("b delivered %v, want %v (a resumed at 8)", d[0], seq(8, 12))
 			}
 		})
 	}
