@@ -120,6 +120,18 @@ func (b *binder) expandGroupingItem(n *pg.Node, sc *scope, targets []target, agg
 		}
 		return []int{k}, nil
 	}
+	// simpleAll binds the elements of ROLLUP (...) or CUBE (...), one set each.
+	simpleAll := func(ns []*pg.Node) ([][]int, error) {
+		elems := make([][]int, 0, len(ns))
+		for _, c := range ns {
+			set, err := simple(c)
+			if err != nil {
+				return nil, err
+			}
+			elems = append(elems, set)
+		}
+		return elems, nil
+	}
 	switch gs.Kind {
 	case pg.GroupingSetKind_GROUPING_SET_EMPTY:
 		return [][]int{{}}, nil
@@ -131,13 +143,9 @@ func (b *binder) expandGroupingItem(n *pg.Node, sc *scope, targets []target, agg
 		return [][]int{set}, nil
 	case pg.GroupingSetKind_GROUPING_SET_ROLLUP:
 		// ROLLUP (e1, e2, ..., en): (e1, ..., en), ..., (e1), ().
-		var elems [][]int
-		for _, c := range gs.Content {
-			set, err := simple(c)
-			if err != nil {
-				return nil, err
-			}
-			elems = append(elems, set)
+		elems, err := simpleAll(gs.Content)
+		if err != nil {
+			return nil, err
 		}
 		sets := make([][]int, 0, len(elems)+1)
 		for i := len(elems); i >= 0; i-- {
@@ -149,13 +157,9 @@ func (b *binder) expandGroupingItem(n *pg.Node, sc *scope, targets []target, agg
 		}
 		return sets, nil
 	case pg.GroupingSetKind_GROUPING_SET_CUBE:
-		var elems [][]int
-		for _, c := range gs.Content {
-			set, err := simple(c)
-			if err != nil {
-				return nil, err
-			}
-			elems = append(elems, set)
+		elems, err := simpleAll(gs.Content)
+		if err != nil {
+			return nil, err
 		}
 		if len(elems) > 12 {
 			return nil, tooManySets(gs.Location)

@@ -6,17 +6,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -29,68 +22,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stratadb/strata/internal/testpki"
 )
-
-// testPKI is a test certificate authority and a server certificate it signed
-// for 127.0.0.1, ::1 and localhost, as PEM files.
-type testPKI struct {
-	dir               string
-	caFile, cert, key string
-	pool              *x509.CertPool
-}
-
-func newTestPKI(t *testing.T) *testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "strata test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &testPKI{dir: dir, caFile: filepath.Join(dir, "ca.pem"), cert: filepath.Join(dir, "server.pem"), key: filepath.Join(dir, "server.key"),
-		pool: x509.NewCertPool()}
-	p.pool.AddCert(caCert)
-	write := func(path, typ string, der []byte, mode os.FileMode) {
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(p.caFile, "CERTIFICATE", caDER, 0o644)
-	write(p.cert, "CERTIFICATE", srvDER, 0o644)
-	write(p.key, "PRIVATE KEY", keyDER, 0o600)
-	return p
-}
 
 // writeFile writes a test input file and returns its path.
 func writeFile(t *testing.T, name, text string) string {
@@ -117,15 +51,15 @@ func psqlConn(conninfo, password string, args ...string) (string, error) {
 // gets in; in the clear, with a wrong password or as an unknown role it does
 // not; HTTPS /v1/sql wants the same password.
 func TestServeTLSAndPasswords(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	hbaFile := writeFile(t, "pg_hba.conf", "hostssl all all 127.0.0.1/32 scram-sha-256\n")
 	pwFile := writeFile(t, "pw", "s3cret-pw\n")
 	httpAddr := freeAddr(t)
 	s := startStrataOn(t, filepath.Join(t.TempDir(), "data"), freeAddr(t), "--http-addr", httpAddr,
-		"--hba-file", hbaFile, "--password-file", pwFile, "--tls-cert", pki.cert, "--tls-key", pki.key)
+		"--hba-file", hbaFile, "--password-file", pwFile, "--tls-cert", pki.CertFile, "--tls-key", pki.KeyFile)
 	host, port := hostPort(s.addr)
 	base := "host=" + host + " port=" + port + " dbname=strata connect_timeout=10 "
-	verify := base + "sslmode=verify-full sslrootcert=" + pki.caFile
+	verify := base + "sslmode=verify-full sslrootcert=" + pki.CAFile
 
 	if out, err := psqlConn(verify+" user=strata", "s3cret-pw", "-c", "SELECT current_user, 41 + 1"); err != nil || out != "strata|42" {
 		t.Fatalf("psql verify-full with the password: %v\n%s", err, out)
@@ -145,7 +79,7 @@ func TestServeTLSAndPasswords(t *testing.T) {
 		t.Fatalf("create table: %v\n%s", err, out)
 	}
 	ingest := exec.Command(strataBin, "ingest", "--table", "ev", "--addr", s.addr, writeFile(t, "ev.csv", "ts,n\n2026-01-01 00:00:00+00,1\n2026-01-01 00:00:01+00,2\n"))
-	ingest.Env = append(os.Environ(), "PGSSLMODE=verify-full", "PGSSLROOTCERT="+pki.caFile, "PGPASSWORD=s3cret-pw")
+	ingest.Env = append(os.Environ(), "PGSSLMODE=verify-full", "PGSSLROOTCERT="+pki.CAFile, "PGPASSWORD=s3cret-pw")
 	if out, err := ingest.CombinedOutput(); err != nil {
 		t.Errorf("strata ingest over TLS with a password: %v\n%s", err, out)
 	} else if out, err := psqlConn(verify+" user=strata", "s3cret-pw", "-c", "SELECT sum(n) FROM ev"); err != nil || out != "3" {
@@ -156,7 +90,7 @@ func TestServeTLSAndPasswords(t *testing.T) {
 		t.Errorf("psql trusted a certificate of an unknown CA:\n%s", out)
 	}
 
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.pool}}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pki.Pool}}}
 	post := func(scheme, user, pw, contentType string) (int, string, error) {
 		req, _ := http.NewRequest("POST", scheme+"://"+httpAddr+"/v1/sql", strings.NewReader(`{"sql": "SELECT current_user AS u"}`))
 		req.Header.Set("Content-Type", contentType)
@@ -299,7 +233,7 @@ func TestServeRoleLogin(t *testing.T) {
 // TestServeRefusesBadSecurityFlags: a rule strata cannot honour, a key without
 // its certificate or an empty password file stop the server before it listens.
 func TestServeRefusesBadSecurityFlags(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -307,8 +241,8 @@ func TestServeRefusesBadSecurityFlags(t *testing.T) {
 		{[]string{"--hba-file", writeFile(t, "hba", "host all all 10.0.0.0/8 ldap\n")}, `line 1 of configuration file`},
 		{[]string{"--hba-file", writeFile(t, "hba", "hostssl all all all scram-sha-256 clientcert=verify-full\n")}, `"clientcert" is not supported`},
 		{[]string{"--hba-file", filepath.Join(t.TempDir(), "missing")}, "--hba-file"},
-		{[]string{"--tls-key", pki.key}, "--tls-cert and --tls-key go together"},
-		{[]string{"--tls-cert", pki.key, "--tls-key", pki.key}, "--tls-cert/--tls-key"},
+		{[]string{"--tls-key", pki.KeyFile}, "--tls-cert and --tls-key go together"},
+		{[]string{"--tls-cert", pki.KeyFile, "--tls-key", pki.KeyFile}, "--tls-cert/--tls-key"},
 		{[]string{"--password-file", writeFile(t, "pw", "\nsecond line\n")}, "the first line is empty"},
 	} {
 		args := append([]string{"serve", "--data-dir", filepath.Join(t.TempDir(), "data"), "--pg-addr", freeAddr(t), "--http-addr", ""}, tc.args...)

@@ -40,6 +40,8 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/stratadb/strata/bench"
+
+	"github.com/stratadb/strata/internal/testpki"
 )
 
 const (
@@ -243,11 +245,11 @@ var matrixModes = []matrixMode{
 		return nil, matrixConn{sslmode: "disable"}
 	}},
 	{name: "tls-scram", serve: func(t *testing.T) ([]string, matrixConn) {
-		pki := newTestPKI(t)
+		pki := testpki.New(t)
 		const pw = "matrix-pw"
 		return []string{"--hba-file", writeFile(t, "pg_hba.conf", "hostssl all all 127.0.0.1/32 scram-sha-256\n"),
-				"--password-file", writeFile(t, "pw", pw+"\n"), "--tls-cert", pki.cert, "--tls-key", pki.key},
-			matrixConn{sslmode: "verify-full", rootCert: pki.caFile, password: pw}
+				"--password-file", writeFile(t, "pw", pw+"\n"), "--tls-cert", pki.CertFile, "--tls-key", pki.KeyFile},
+			matrixConn{sslmode: "verify-full", rootCert: pki.CAFile, password: pw}
 	}},
 }
 
@@ -586,18 +588,7 @@ func runLibPQ(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOut
 		return out
 	}
 	for _, q := range d.queries {
-		var args []any
-		for _, p := range q.params {
-			if p.typ == "timestamptz" {
-				ts, err := time.Parse(time.RFC3339, p.val)
-				if err != nil {
-					t.Fatal(err)
-				}
-				args = append(args, ts)
-			} else {
-				args = append(args, p.val)
-			}
-		}
+		args := queryArgs(t, q)
 		rows, err := db.QueryContext(ctx, q.sql, args...)
 		out.Steps[q.name] = sqlRows(rows, err)
 		stmt, err := db.PrepareContext(ctx, q.sql)

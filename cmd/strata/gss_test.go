@@ -45,7 +45,7 @@ type kerberized struct {
 // "host all all 127.0.0.1/32 gss include_realm=0 krb_realm=STRATA.TEST".
 func startKerberized(t *testing.T, extra ...string) *kerberized {
 	t.Helper()
-	needPsqlGSS(t)
+	pgtest.Need(t, "psql", "PostgreSQL's client psql")
 	k := krbtest.Start(t)
 	k.AddUser(t, krbUser, krbUser+"-secret")
 	k.AddUser(t, "alice", "alice-secret")
@@ -59,17 +59,6 @@ func startKerberized(t *testing.T, extra ...string) *kerberized {
 	args := append([]string{"--hba-file", hbaFile, "--krb-keytab", keytab}, extra...)
 	s := startStrataOn(t, filepath.Join(dir, "data"), freeAddr(t), args...)
 	return &kerberized{kdc: k, keytab: keytab, strata: s}
-}
-
-func needPsqlGSS(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("psql"); err != nil {
-		msg := "psql not found: install it with apt-get install -y postgresql-client (or run .ci/install-deps)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
 }
 
 // psqlGSS runs psql as a Kerberos user would: host=localhost names the

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stratadb/strata/internal/krbtest"
+	"github.com/stratadb/strata/internal/pgtest"
 	"github.com/stratadb/strata/server/hba"
 	"github.com/stratadb/strata/server/pgwire"
 	"github.com/stratadb/strata/sql"
@@ -62,17 +62,6 @@ func serve(t *testing.T, a *Acceptor) (port int) {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func needPsql(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("psql"); err != nil {
-		msg := "psql not found: install it with apt-get install -y postgresql-client (or run .ci/install-deps)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-}
-
 // psql connects to host localhost (the name libpq asks the KDC a
 // postgres/<host> ticket for) at 127.0.0.1:port with the credentials cache
 // ccache and prints current_user.
@@ -88,7 +77,7 @@ func psql(k *krbtest.KDC, port int, ccache string) (string, error) {
 // (psql stops with "GSSAPI continuation error: ... Mutual authentication
 // failed" when the AP-REP does not repeat the authenticator's time).
 func TestPsqlLogsIn(t *testing.T) {
-	needPsql(t)
+	pgtest.Need(t, "psql", "PostgreSQL's client psql")
 	r := newRealm(t)
 	port := serve(t, load(t, r.keytab))
 	out, err := psql(r.kdc, port, r.kdc.Kinit(t, alice, alicePw))
@@ -100,7 +89,7 @@ func TestPsqlLogsIn(t *testing.T) {
 // A ticket for a key the server does not have (the service rekeyed after the
 // server's keytab was written) is refused with 28000, and psql shows it.
 func TestPsqlWrongKeyRefused(t *testing.T) {
-	needPsql(t)
+	pgtest.Need(t, "psql", "PostgreSQL's client psql")
 	r := newRealm(t)
 	port := serve(t, load(t, r.keytab))
 	r.kdc.Keytab(t, service) // kvno 3 at the KDC, kvno 2 in the server's keytab

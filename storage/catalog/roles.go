@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -287,20 +288,10 @@ func (l *loader) finishRoles() (*roleState, error) {
 func sortMembers(ms []Membership) {
 	slices.SortFunc(ms, func(a, b Membership) int {
 		if a.Role != b.Role {
-			return cmpU32(a.Role, b.Role)
+			return cmp.Compare(a.Role, b.Role)
 		}
-		return cmpU32(a.Member, b.Member)
+		return cmp.Compare(a.Member, b.Member)
 	})
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // bootstrapRolesLocked writes the bootstrap superuser and the predefined roles that
@@ -373,7 +364,7 @@ func (c *Catalog) Roles() []Role {
 	for _, r := range rs.roles {
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b Role) int { return cmpU32(a.OID, b.OID) })
+	slices.SortFunc(out, func(a, b Role) int { return cmp.Compare(a.OID, b.OID) })
 	return out
 }
 
