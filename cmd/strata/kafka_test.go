@@ -5,17 +5,24 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stratadb/strata/ingest/kafka/kafkatest"
 	"github.com/stratadb/strata/internal/rowcheck"
+	"github.com/stratadb/strata/storage/catalog"
 )
 
 const kafkaTableSQL = `CREATE TABLE ev ("timestamp" timestamptz NOT NULL, user_id text, n bigint)
@@ -32,10 +39,18 @@ type producer struct {
 	// base is the timestamp of id 0 (id i is at base + i*7ms); zero means
 	// 2026-11-20T00:00:00Z.
 	base time.Time
+	// partitions, when above zero, sends id i to partition i % partitions (so a
+	// partition's ids, in offset order, are every partitions-th id); otherwise
+	// the client's default partitioner chooses.
+	partitions int
 }
 
 func (p *producer) run(t *testing.T, addr, topic string, n int, seed uint64) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(2*time.Millisecond))
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(2 * time.Millisecond)}
+	if p.partitions > 0 {
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		t.Error(err)
 		return
@@ -60,6 +75,9 @@ func (p *producer) run(t *testing.T, addr, topic string, n int, seed uint64) {
 			users[i] = "u" + strconv.Itoa(r.IntN(2000))
 			ts := base.Add(time.Duration(id) * 7 * time.Millisecond)
 			recs[i] = &kgo.Record{Value: fmt.Appendf(nil, `{"timestamp":%q,"user_id":%q,"n":%d}`, ts.Format(time.RFC3339Nano), users[i], id)}
+			if p.partitions > 0 {
+				recs[i].Partition = int32(id % p.partitions)
+			}
 		}
 		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 			t.Errorf("produce: %v", err)
@@ -278,4 +296,290 @@ func TestKafkaTwoProcessesShareAndTakeOver(t *testing.T) {
 	}
 	time.Sleep(time.Second) // a re-read would show up now
 	t.Logf("%s", exactlyOnce(t, &p.ids, a, b))
+}
+
+// TestKafkaTwoProcessesUnderRandomKills runs two strata processes (own data
+// directories) in one consumer group while events are produced, and SIGKILLs one
+// of them at random moments, restarting it at once (static membership: it takes
+// its old place) or after more than the session timeout (its partitions move to
+// the other process, then part of them back), so kills land during ingestion,
+// persists and while partitions move. Afterwards, checked by id over both
+// processes' rows (twoProcessKills):
+//   - each process holds each id at most once, with its user, and no NULL or
+//     unknown id; together they hold every produced id;
+//   - an id held by both is exactly what the README says can repeat: a row the
+//     killed process had published to its catalog beyond the group's committed
+//     offset, which the partition's next owner reads again. Right before each
+//     kill the test reads the group's committed offsets (they only move
+//     forward, so these are at most the offsets at the moment of death), and
+//     right after it, with the process dead, the offsets in its catalog; every
+//     id held twice must lie in partition p between the two for one kill, and
+//     the ids held twice form at most one run of consecutive offsets per kill
+//     and partition.
+func TestKafkaTwoProcessesUnderRandomKills(t *testing.T) {
+	res := twoProcessKills(t, strataBin, 150, 31)
+	for _, v := range res.violations {
+		t.Error(v)
+	}
+	t.Log(res.summary)
+}
+
+// TestTwoProcessKillsCatchMutantRevoke runs the same check against a build whose
+// revoked partitions' group offsets are never committed (-tags
+// strata_mutant_revokecommit), so a partition moving from a live process re-reads
+// rows that process published: ids held twice outside any kill's window, which
+// the check must report.
+func TestTwoProcessKillsCatchMutantRevoke(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "strata-mutant")
+	if out, err := exec.Command("go", "build", "-tags", "strata_mutant_revokecommit", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build the mutant: %v\n%s", err, out)
+	}
+	res := twoProcessKills(t, bin, 40, 41)
+	if len(res.violations) == 0 {
+		t.Fatalf("the check passed a build that never commits a revoked partition's offset: %s", res.summary)
+	}
+	t.Logf("caught: %d violations, the first: %s", len(res.violations), res.violations[0])
+}
+
+type twoProcessResult struct {
+	violations []string
+	summary    string
+}
+
+// twoProcessKills runs the two-process random-kill scenario with the strata
+// binary bin: chunks chunks of 2,000 events produced over ~150 ms gaps while one
+// of the two processes is killed every 0.3–1.5 s (seeded by seed) and restarted
+// after 0–2.5 s. It fails t on what no build may do (a lost id, an id held twice
+// by one process, a wrong user, partitions never moving) and returns what the
+// README's repeat rule forbids as violations.
+//
+// id i is produced to partition i % parts, in order, so its offset there is
+// i / parts; the run checks that each partition's high watermark is the number
+// of ids sent to it.
+func twoProcessKills(t *testing.T, bin string, chunks int, seed uint64) twoProcessResult {
+	t.Helper()
+	const parts = 4
+	tableSQL := strings.Replace(kafkaTableSQL, "persist_rows = '50000'", "persist_rows = '5000'", 1)
+	if tableSQL == kafkaTableSQL {
+		t.Fatal("kafkaTableSQL no longer sets persist_rows = '50000'")
+	}
+	addr, _ := kafkatest.Start(t, "events", parts)
+	admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	dir := t.TempDir()
+	start := func(dataDir, pgAddr string) *strataServer {
+		return startBinaryOn(t, bin, dataDir, pgAddr, "--kafka-brokers", addr)
+	}
+	procs := []*strataServer{start(filepath.Join(dir, "a"), freeAddr(t)), start(filepath.Join(dir, "b"), freeAddr(t))}
+	for _, s := range procs {
+		c := connect(t, s)
+		if _, err := c.Exec(context.Background(), tableSQL); err != nil {
+			t.Fatal(err)
+		}
+		c.Close(context.Background())
+	}
+	p := &producer{partitions: parts}
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		for i := range chunks {
+			p.run(t, addr, "events", 2_000, seed*1000+uint64(i))
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+	// window is, for one kill and partition, the offsets [from, to) the killed
+	// process had published beyond the group's committed offset.
+	type window struct {
+		kill     int
+		from, to int64
+	}
+	windows := make([][]window, parts)
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	kills, moved := 0, 0
+	for !closed(produced) {
+		time.Sleep(time.Duration(300+r.IntN(1200)) * time.Millisecond)
+		i := r.IntN(2)
+		group := committedOffsets(t, admin, "strata-ev", "events", parts)
+		kill(t, procs[i])
+		kills++
+		published := catalogOffsets(t, procs[i].dataDir, "ev")
+		for part := range int32(parts) {
+			if to, ok := published["events/"+strconv.Itoa(int(part))]; ok && to > group[part] {
+				windows[part] = append(windows[part], window{kills, group[part], to})
+			}
+		}
+		down := time.Duration(r.IntN(2500)) * time.Millisecond
+		if down > 1500*time.Millisecond { // beyond the 1 s session timeout: a rebalance
+			moved++
+		}
+		time.Sleep(down)
+		if os.Getenv("STRATA_TEST_LOGS") != "" {
+			t.Logf("process %d's output before the kill:\n%s", i, procs[i].out)
+		}
+		procs[i] = start(procs[i].dataDir, procs[i].addr)
+		p.mu.Lock()
+		t.Logf("kill %d: process %d, down %v, %d events produced so far", kills, i, down, p.sent)
+		p.mu.Unlock()
+	}
+	if moved == 0 {
+		t.Fatal("no kill kept a process down past the session timeout: partitions never moved")
+	}
+	total := p.sent
+	for part, hw := range highWatermarks(t, admin, "events", parts) {
+		if want := int64(total / parts); hw != want {
+			t.Fatalf("partition %d: high watermark %d, want the %d ids sent to it", part, hw, want)
+		}
+	}
+	// Wait until the two hold every produced id and own all partitions, caught up.
+	var rows [2][]rowcheck.Row
+	var rep rowcheck.Report
+	deadline := time.Now().Add(3 * time.Minute)
+	for stable := 0; stable < 2; {
+		ok := true
+		owned := 0
+		for i, s := range procs {
+			c := connect(t, s)
+			var err error
+			rows[i], err = queryIDs(context.Background(), c)
+			c.Close(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := assigned(t, s)
+			owned += n
+			ok = ok && caughtUp(t, s, n)
+		}
+		rep = rowcheck.Check(&p.ids, append(append([]rowcheck.Row(nil), rows[0]...), rows[1]...))
+		if ok && owned == parts && len(rep.Missing) == 0 {
+			stable++ // then once more, a second later: a late re-read would show
+		} else {
+			stable = 0
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 3 minutes: %d partitions owned, all caught up %v; %s", owned, ok, rep)
+		}
+		time.Sleep(time.Second)
+	}
+	for i := range procs {
+		if one := rowcheck.Check(&p.ids, rows[i]); len(one.Repeated)+len(one.Unknown)+len(one.WrongUser)+one.NullIDs > 0 {
+			t.Errorf("process %d alone: %s", i, one)
+		}
+	}
+	if len(rep.Missing)+len(rep.Unknown)+len(rep.WrongUser)+rep.NullIDs > 0 {
+		t.Fatalf("both processes: %s", rep)
+	}
+	// The ids held twice, by partition, as runs of consecutive offsets; each run
+	// inside one kill's window, at most one run per window.
+	var res twoProcessResult
+	byPart := make([][]int64, parts)
+	for _, id := range rep.Repeated {
+		byPart[id%parts] = append(byPart[id%parts], id/parts)
+	}
+	var runs []string
+	for part, offs := range byPart {
+		slices.Sort(offs)
+		used := map[int]bool{}
+		for j := 0; j < len(offs); {
+			k := j + 1
+			for k < len(offs) && offs[k] == offs[k-1]+1 {
+				k++
+			}
+			from, to := offs[j], offs[k-1]+1
+			w := slices.IndexFunc(windows[part], func(w window) bool { return w.from <= from && to <= w.to })
+			switch {
+			case w < 0:
+				res.violations = append(res.violations, fmt.Sprintf(
+					"partition %d: offsets %d..%d held by both processes, outside every killed process's unacknowledged window %v",
+					part, from, to-1, windows[part]))
+			case used[w]:
+				res.violations = append(res.violations, fmt.Sprintf(
+					"partition %d: a second run %d..%d inside kill %d's window", part, from, to-1, windows[part][w].kill))
+			default:
+				used[w] = true
+				runs = append(runs, fmt.Sprintf("partition %d: offsets %d..%d (%d rows, kill %d's window %d..%d)",
+					part, from, to-1, to-from, windows[part][w].kill, windows[part][w].from, windows[part][w].to-1))
+			}
+			j = k
+		}
+	}
+	res.summary = fmt.Sprintf("%d kills (%d long enough to move partitions); %d produced, %d + %d rows held; %d ids held by both %v",
+		kills, moved, total, len(rows[0]), len(rows[1]), len(rep.Repeated), runs)
+	return res
+}
+
+// committedOffsets returns group's committed offsets of topic's partitions 0..n-1
+// (-1 where none), read from the broker.
+func committedOffsets(t *testing.T, cl *kgo.Client, group, topic string, n int) []int64 {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic = topic
+	for p := range int32(n) {
+		rt.Partitions = append(rt.Partitions, p)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatalf("offset fetch: %v", err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		t.Fatalf("offset fetch: %v", err)
+	}
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = -1
+	}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				t.Fatalf("offset fetch %s/%d: %v", rt.Topic, rp.Partition, err)
+			}
+			out[rp.Partition] = rp.Offset
+		}
+	}
+	return out
+}
+
+// highWatermarks returns the end offsets of topic's partitions 0..n-1.
+func highWatermarks(t *testing.T, cl *kgo.Client, topic string, n int) []int64 {
+	t.Helper()
+	req := kmsg.NewPtrListOffsetsRequest()
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	for p := range int32(n) {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp = p, -1 // latest
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatalf("list offsets: %v", err)
+	}
+	out := make([]int64, n)
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				t.Fatalf("list offsets %s/%d: %v", rt.Topic, rp.Partition, err)
+			}
+			out[rp.Partition] = rp.Offset
+		}
+	}
+	return out
+}
+
+// catalogOffsets opens the catalog of a stopped process's data directory and
+// returns table's published source offsets ("topic/partition" → next offset).
+func catalogOffsets(t *testing.T, dataDir, table string) map[string]int64 {
+	t.Helper()
+	cat, err := catalog.Open(filepath.Join(dataDir, "catalog"))
+	if err != nil {
+		t.Fatalf("catalog of %s: %v", dataDir, err)
+	}
+	defer cat.Close()
+	return cat.Offsets(table)
 }

@@ -248,8 +248,12 @@ func (s *Supervisor) fail(err error, cancel context.CancelFunc) {
 	cancel()
 }
 
-// persist publishes what the heads hold with the offsets past it.
-func (s *Supervisor) persist(ctx context.Context) error {
+// persist publishes what the heads hold with the offsets past it, and then
+// commits those offsets to the consumer group.
+func (s *Supervisor) persist(ctx context.Context) error { return s.persistHint(ctx, true) }
+
+// persistHint is persist, committing the group offsets only when hint is set.
+func (s *Supervisor) persistHint(ctx context.Context, hint bool) error {
 	s.persistMu.Lock()
 	defer s.persistMu.Unlock()
 	if s.failed.Load() {
@@ -292,7 +296,7 @@ func (s *Supervisor) persist(ctx context.Context) error {
 	if err := s.m.st.PublishFrozen(pctx, fm, offsets); err != nil {
 		return err
 	}
-	if cons != nil && len(offsets) > 0 {
+	if hint && cons != nil && len(offsets) > 0 {
 		if err := cons.CommitHint(pctx, next); err != nil {
 			s.m.log.Warn("group offset hint not committed", "table", s.table, "err", err)
 		}
@@ -340,7 +344,7 @@ func (s *Supervisor) Revoked(ctx context.Context, partitions []int32) {
 	if s.failed.Load() {
 		return
 	}
-	if err := s.persist(ctx); err != nil {
+	if err := s.persistHint(ctx, !skipRevokeCommit); err != nil {
 		s.m.log.Error("persist at revocation failed", "table", s.table, "err", err)
 		s.failed.Store(true)
 		select {
@@ -365,7 +369,7 @@ func (s *Supervisor) Revoked(ctx context.Context, partitions []int32) {
 			hint[p] = o
 		}
 	}
-	if cons == nil || len(hint) == 0 {
+	if cons == nil || len(hint) == 0 || skipRevokeCommit {
 		return
 	}
 	var err error
@@ -476,6 +480,12 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 
 // parallelDecodeMin is the batch size from which Records decodes in two goroutines.
 const parallelDecodeMin = 1024
+
+// skipRevokeCommit is false in every real build. A build with the tag
+// strata_mutant_revokecommit sets it (mutant_revokecommit.go): a revoked
+// partition's offsets are then never committed to the group, so its next owner
+// re-reads rows this process published, for the two-process kill test to catch.
+var skipRevokeCommit bool
 
 // mutateRecords is nil in every real build. A build with the tag
 // strata_mutant_dropdup sets it (mutant_dropdup.go) to break the consumer on
