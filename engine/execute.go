@@ -232,6 +232,10 @@ func (q *query) buildOp(p Plan) (batchOperator, error) {
 		return newWindowOp(q, p)
 	case *Union:
 		return newUnionOp(q, p)
+	case *SetOp:
+		return newSetOp(q, p)
+	case *DistinctOn:
+		return newDistinctOnOp(q, p)
 	}
 	return nil, Unsupported(fmt.Sprintf("plan node %T", p))
 }

@@ -115,6 +115,10 @@ func explain(p Plan, depth int, out *[]string) {
 		line = n.explainLine()
 	case *Union:
 		line = "UnionAll"
+	case *SetOp:
+		line = n.explainLine()
+	case *DistinctOn:
+		line = fmt.Sprintf("DistinctOn %d", len(n.On))
 	default:
 		line = fmt.Sprintf("%T", p)
 	}

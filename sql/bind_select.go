@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -339,6 +340,37 @@ type target struct {
 	loc  int32
 }
 
+// with binds the common table expressions of w as a new innermost level; pop
+// removes it.
+func (b *binder) with(w *pg.WithClause) (pop func(), err error) {
+	if w.Recursive {
+		return nil, engine.Unsupported("WITH RECURSIVE")
+	}
+	level := map[string]*cte{}
+	b.ctes = append(b.ctes, level)
+	pop = func() { b.ctes = b.ctes[:len(b.ctes)-1] }
+	for _, cn := range w.Ctes {
+		ct := cn.GetCommonTableExpr()
+		sel := ct.Ctequery.GetSelectStmt()
+		if sel == nil {
+			pop()
+			return nil, posErr(engine.Unsupported("data-modifying statements in WITH"), ct.Location)
+		}
+		p, names, err := b.selectStmt(sel)
+		if err != nil {
+			pop()
+			return nil, err
+		}
+		for i, cn := range ct.Aliascolnames {
+			if i < len(names) {
+				names[i] = cn.GetString_().GetSval()
+			}
+		}
+		level[ct.Ctename] = &cte{plan: p, names: names, rolled: b.lastRolled}
+	}
+	return pop, nil
+}
+
 // selectStmt binds a SELECT; it returns the plan and its output column names.
 func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	targetTypes := b.targetTypes
@@ -350,7 +382,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 				return p, names, nil
 			}
 		}
-		return b.union(s)
+		return b.setOperation(s)
 	}
 	if s.IntoClause != nil {
 		return nil, nil, engine.Unsupported("SELECT INTO")
@@ -362,29 +394,11 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		return nil, nil, engine.Unsupported("window functions")
 	}
 	if s.WithClause != nil {
-		if s.WithClause.Recursive {
-			return nil, nil, engine.Unsupported("WITH RECURSIVE")
+		pop, err := b.with(s.WithClause)
+		if err != nil {
+			return nil, nil, err
 		}
-		level := map[string]*cte{}
-		b.ctes = append(b.ctes, level)
-		defer func() { b.ctes = b.ctes[:len(b.ctes)-1] }()
-		for _, cn := range s.WithClause.Ctes {
-			ct := cn.GetCommonTableExpr()
-			sel := ct.Ctequery.GetSelectStmt()
-			if sel == nil {
-				return nil, nil, posErr(engine.Unsupported("data-modifying statements in WITH"), ct.Location)
-			}
-			p, names, err := b.selectStmt(sel)
-			if err != nil {
-				return nil, nil, err
-			}
-			for i, cn := range ct.Aliascolnames {
-				if i < len(names) {
-					names[i] = cn.GetString_().GetSval()
-				}
-			}
-			level[ct.Ctename] = &cte{plan: p, names: names, rolled: b.lastRolled}
-		}
+		defer pop()
 	}
 	if len(s.ValuesLists) > 0 {
 		b.lastRolled = ""
@@ -525,50 +539,64 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		}
 	}
 
+	// DISTINCT ON (exprs): distinctOn holds their output positions.
 	distinct := false
-	if len(s.DistinctClause) > 0 {
-		if len(s.DistinctClause) > 1 || s.DistinctClause[0] != nil && s.DistinctClause[0].Node != nil {
-			return nil, nil, engine.Unsupported("DISTINCT ON")
-		}
+	var distinctOn []int
+	if len(s.DistinctClause) > 0 && !(len(s.DistinctClause) == 1 && (s.DistinctClause[0] == nil || s.DistinctClause[0].Node == nil)) {
+		distinctOn = make([]int, 0, len(s.DistinctClause))
+	} else if len(s.DistinctClause) > 0 {
 		distinct = true
 	}
 
-	// ORDER BY: output positions, output names, or expressions (hidden columns when
-	// they are not in the select list).
-	var keys []engine.SortKey
+	// ORDER BY and DISTINCT ON items: output positions, output names, or
+	// expressions (hidden columns when they are not in the select list).
 	visible := len(exprs)
+	outputColumn := func(n *pg.Node, loc int32) (int, error) {
+		idx, err := b.orderTarget(n, names[:visible], exprs[:visible], ctx)
+		if err != nil || idx >= 0 {
+			return idx, err
+		}
+		e, err := b.expr(n, ctx)
+		if err != nil {
+			return 0, err
+		}
+		if e, err = b.unknownToText(e); err != nil {
+			return 0, err
+		}
+		k := exprKey(e)
+		for i, x := range exprs {
+			if exprKey(x) == k {
+				return i, nil
+			}
+		}
+		if distinct {
+			return 0, posErr(engine.Errorf("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list"), loc)
+		}
+		exprs = append(exprs, e)
+		names = append(names, "?sort?")
+		return len(exprs) - 1, nil
+	}
+	for _, n := range s.DistinctClause {
+		if distinctOn == nil {
+			break
+		}
+		idx, err := outputColumn(n, exprLocation(n))
+		if err != nil {
+			return nil, nil, err
+		}
+		if !slices.Contains(distinctOn, idx) {
+			distinctOn = append(distinctOn, idx)
+		}
+	}
+	var keys []engine.SortKey
 	for _, sn := range s.SortClause {
 		sb := sn.GetSortBy()
 		if sb.SortbyDir == pg.SortByDir_SORTBY_USING {
 			return nil, nil, posErr(engine.Unsupported("ORDER BY USING"), sb.Location)
 		}
-		idx, err := b.orderTarget(sb.Node, names[:visible], exprs[:visible], ctx)
+		idx, err := outputColumn(sb.Node, sb.Location)
 		if err != nil {
 			return nil, nil, err
-		}
-		if idx < 0 {
-			e, err := b.expr(sb.Node, ctx)
-			if err != nil {
-				return nil, nil, err
-			}
-			if e, err = b.unknownToText(e); err != nil {
-				return nil, nil, err
-			}
-			k := exprKey(e)
-			for i, x := range exprs {
-				if exprKey(x) == k {
-					idx = i
-					break
-				}
-			}
-			if idx < 0 {
-				if distinct {
-					return nil, nil, posErr(engine.Errorf("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list"), sb.Location)
-				}
-				idx = len(exprs)
-				exprs = append(exprs, e)
-				names = append(names, "?sort?")
-			}
 		}
 		desc := sb.SortbyDir == pg.SortByDir_SORTBY_DESC
 		nullsFirst := desc
@@ -579,6 +607,37 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 			nullsFirst = false
 		}
 		keys = append(keys, engine.SortKey{Expr: &engine.ColRef{Index: idx, T: exprs[idx].Type(), Name: names[idx]}, Desc: desc, NullsFirst: nullsFirst})
+	}
+
+	if distinctOn != nil {
+		// PostgreSQL's rule (transformDistinctOnClause): the ORDER BY items that are
+		// DISTINCT ON expressions must come before any that are not, and an ON
+		// expression missing from ORDER BY is sorted on after it, allowed only when
+		// ORDER BY has no other items. So the first row of each group is the one
+		// ORDER BY puts first.
+		skipped := false
+		covered := map[int]bool{}
+		bad := posErr(engine.Errorf("42P10", "SELECT DISTINCT ON expressions must match initial ORDER BY expressions"), exprLocation(s.DistinctClause[0]))
+		for _, k := range keys {
+			idx := k.Expr.(*engine.ColRef).Index
+			switch {
+			case !slices.Contains(distinctOn, idx):
+				skipped = true
+			case skipped:
+				return nil, nil, bad
+			default:
+				covered[idx] = true
+			}
+		}
+		for _, idx := range distinctOn {
+			if covered[idx] {
+				continue
+			}
+			if skipped {
+				return nil, nil, bad
+			}
+			keys = append(keys, engine.SortKey{Expr: &engine.ColRef{Index: idx, T: exprs[idx].Type(), Name: names[idx]}})
+		}
 	}
 
 	if agg != nil {
@@ -614,22 +673,12 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	if len(keys) > 0 {
 		p = &engine.Sort{Input: p, Keys: keys}
 	}
+	if distinctOn != nil {
+		p = &engine.DistinctOn{Input: p, On: distinctOn}
+	}
 	if s.LimitCount != nil || s.LimitOffset != nil {
-		if s.LimitOption == pg.LimitOption_LIMIT_OPTION_WITH_TIES {
-			return nil, nil, engine.Unsupported("FETCH ... WITH TIES")
-		}
-		count, cp, err := b.limitValue(s.LimitCount, -1, "LIMIT")
-		if err != nil {
+		if p, err = b.limit(s, p); err != nil {
 			return nil, nil, err
-		}
-		offset, op, err := b.limitValue(s.LimitOffset, 0, "OFFSET")
-		if err != nil {
-			return nil, nil, err
-		}
-		if cp != nil || op != nil {
-			p = &paramLimit{Input: p, Count: count, Offset: offset, CountParam: cp, OffsetParam: op}
-		} else {
-			p = &engine.Limit{Input: p, Count: count, Offset: offset}
 		}
 	}
 	if len(exprs) > visible {
@@ -730,6 +779,25 @@ func (b *binder) orderTarget(n *pg.Node, names []string, exprs []engine.Expr, ct
 		return found, nil
 	}
 	return -1, nil
+}
+
+// limit puts s's LIMIT and OFFSET over p.
+func (b *binder) limit(s *pg.SelectStmt, p engine.Plan) (engine.Plan, error) {
+	if s.LimitOption == pg.LimitOption_LIMIT_OPTION_WITH_TIES {
+		return nil, engine.Unsupported("FETCH ... WITH TIES")
+	}
+	count, cp, err := b.limitValue(s.LimitCount, -1, "LIMIT")
+	if err != nil {
+		return nil, err
+	}
+	offset, op, err := b.limitValue(s.LimitOffset, 0, "OFFSET")
+	if err != nil {
+		return nil, err
+	}
+	if cp != nil || op != nil {
+		return &paramLimit{Input: p, Count: count, Offset: offset, CountParam: cp, OffsetParam: op}, nil
+	}
+	return &engine.Limit{Input: p, Count: count, Offset: offset}, nil
 }
 
 // limitValue binds a LIMIT or OFFSET: a constant, or a parameter resolved when the

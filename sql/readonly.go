@@ -131,6 +131,8 @@ func writeCommand(n *pg.Node) string {
 		return "DROP " + strings.ReplaceAll(strings.TrimPrefix(x.DropStmt.RemoveType.String(), "OBJECT_"), "_", " ")
 	case *pg.Node_AlterTableStmt:
 		return "ALTER TABLE"
+	case *pg.Node_IndexStmt:
+		return "CREATE INDEX"
 	case *pg.Node_TruncateStmt:
 		return "TRUNCATE TABLE"
 	case *pg.Node_VacuumStmt:

@@ -216,7 +216,7 @@ func (b *binder) statement(n *pg.Node) (*bound, []engine.Field, error) {
 	case *pg.Node_ViewStmt:
 		return nil, nil, engine.Unsupported("CREATE VIEW")
 	case *pg.Node_IndexStmt:
-		return nil, nil, engine.Unsupported("CREATE INDEX")
+		return b.createIndex(x.IndexStmt)
 	case *pg.Node_AlterTableStmt:
 		return b.alterTable(x.AlterTableStmt)
 	case *pg.Node_CreateRoleStmt:

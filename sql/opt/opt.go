@@ -394,6 +394,14 @@ func WithInput(p engine.Plan, in engine.Plan) engine.Plan {
 		c := *x
 		c.Input = in
 		return &c
+	case *engine.SetOp:
+		c := *x
+		c.Input = in
+		return &c
+	case *engine.DistinctOn:
+		c := *x
+		c.Input = in
+		return &c
 	}
 	panic(fmt.Sprintf("BUG: WithInput on %T", p))
 }
