@@ -109,9 +109,14 @@ func (ev *evaluator) evalConstCase(e *Case, b *batch) (*vec, bool) {
 		}
 		return uint32(k)
 	}
+	// A condition may itself hold a constant CASE (CASE WHEN (CASE … END) > 1 …):
+	// only the outermost one evaluating uses the evaluator's buffer, or the inner
+	// one would overwrite the outer's branch codes while the outer still fills them.
+	ev.caseDepth++
+	defer func() { ev.caseDepth-- }()
 	var br []uint32
-	if direct {
-		br = make([]uint32, n) // handed out as the ids
+	if direct || ev.caseDepth > 1 {
+		br = make([]uint32, n) // direct: handed out as the ids
 	} else {
 		if cap(ev.caseBuf) < n {
 			ev.caseBuf = make([]uint32, n)

@@ -12,8 +12,11 @@ type evaluator struct {
 	now     time.Time
 	likes   map[*Like]*likeMatcher
 	cases   map[*Case]*constCase // see case_const.go
-	caseBuf []uint32
-	funcs   map[string]HostFunc // Options.Funcs
+	caseBuf []uint32             // branch codes of the outermost constant CASE being evaluated
+	// caseDepth counts the constant CASEs being evaluated, nested in one another's
+	// conditions.
+	caseDepth int
+	funcs     map[string]HostFunc // Options.Funcs
 	// q is the execution the evaluator belongs to (nil for EvalConst): a SubPlan
 	// runs its subquery under q's context and options, and Param reads q.opts.Params.
 	q        *query
@@ -66,6 +69,9 @@ func (ev *evaluator) eval(e Expr, b *batch) (*vec, error) {
 	case *Const:
 		return constVec(e.V, b.n), nil
 	case *Call:
+		if e.Func == "coalesce" {
+			return ev.evalCoalesce(e, b)
+		}
 		return ev.evalCall(e, b)
 	case *Cast:
 		x, err := ev.eval(e.X, b)
@@ -104,43 +110,6 @@ func (ev *evaluator) eval(e Expr, b *batch) (*vec, error) {
 		return ev.evalSubPlan(e, b)
 	}
 	return nil, Unsupported("expression " + e.String())
-}
-
-func (ev *evaluator) evalBoolOp(e *BoolOp, b *batch) (*vec, error) {
-	out := newVec(Bool, b.n)
-	isAnd := e.Op == And
-	// res[i]: for AND starts true, for OR false; unknown tracks NULLs.
-	for i := range out.b {
-		out.b[i] = isAnd
-	}
-	var unknown []bool
-	for _, a := range e.Args {
-		x, err := ev.eval(a, b)
-		if err != nil {
-			return nil, err
-		}
-		for i := 0; i < b.n; i++ {
-			if x.isNull(i) {
-				if unknown == nil {
-					unknown = make([]bool, b.n)
-				}
-				unknown[i] = true
-				continue
-			}
-			if x.b[i] != isAnd {
-				out.b[i] = !isAnd
-			}
-		}
-	}
-	if unknown != nil {
-		for i, u := range unknown {
-			// AND: false wins over NULL; OR: true wins over NULL.
-			if u && out.b[i] == isAnd {
-				out.setNull(i)
-			}
-		}
-	}
-	return out, nil
 }
 
 // selTrue returns the rows where a boolean vec is true (not NULL).

@@ -13,6 +13,10 @@ type FoldConstants struct{}
 
 func (FoldConstants) Name() string { return "fold_constants" }
 
+// strictOps are the operators whose result is NULL when an operand is NULL.
+var strictOps = map[string]bool{"+": true, "-": true, "*": true, "/": true, "%": true,
+	"=": true, "<>": true, "!=": true, "<": true, "<=": true, ">": true, ">=": true}
+
 // volatile functions must not be folded.
 var volatile = map[string]bool{"random": true, "clock_timestamp": true}
 
@@ -39,6 +43,21 @@ func (FoldConstants) Apply(p engine.Plan, ctx *Context) (engine.Plan, error) {
 		}
 		return n, nil
 	})
+}
+
+func isNullConst(e engine.Expr) bool {
+	c, ok := e.(*engine.Const)
+	return ok && c.V.Null
+}
+
+func nullOf(t engine.Type) engine.Expr { return &engine.Const{V: engine.Value{Type: t, Null: true}} }
+
+// castTo returns e as type t (e itself when it has that type).
+func castTo(e engine.Expr, t engine.Type) engine.Expr {
+	if e.Type() == t {
+		return e
+	}
+	return &engine.Cast{X: e, T: t}
 }
 
 func isTrue(e engine.Expr) bool {
@@ -79,6 +98,68 @@ func foldNode(e engine.Expr, ctx *Context) engine.Expr {
 	case *engine.Call:
 		if volatile[x.Func] || engine.IsHostFunc(x.Func) {
 			return e
+		}
+		// The simplifications of PostgreSQL's eval_const_expressions that decide
+		// whether an operand is evaluated at all (and so whether it can raise):
+		switch {
+		case strictOps[x.Func]:
+			// A strict operator with a NULL operand is NULL.
+			for _, a := range x.Args {
+				if isNullConst(a) {
+					return nullOf(x.T)
+				}
+			}
+		case x.Func == "nullif" && len(x.Args) == 2:
+			// With a NULL argument the two cannot be equal: the first argument.
+			if isNullConst(x.Args[0]) || isNullConst(x.Args[1]) {
+				return castTo(x.Args[0], x.T)
+			}
+		case x.Func == "coalesce":
+			// NULL constants drop out; a non-NULL constant ends the list.
+			var keep []engine.Expr
+			for _, a := range x.Args {
+				if isNullConst(a) {
+					continue
+				}
+				keep = append(keep, a)
+				if _, ok := a.(*engine.Const); ok {
+					break
+				}
+			}
+			switch {
+			case len(keep) == 0:
+				return nullOf(x.T)
+			case len(keep) == 1:
+				return castTo(keep[0], x.T)
+			case len(keep) < len(x.Args):
+				return &engine.Call{Func: x.Func, Args: keep, T: x.T}
+			}
+		}
+	case *engine.Case:
+		// WHEN arms with a constant FALSE or NULL condition never run; one with a
+		// constant TRUE condition is the ELSE of the arms before it.
+		var whens []engine.When
+		els, cut := x.Else, false
+		for _, w := range x.Whens {
+			if c, ok := w.Cond.(*engine.Const); ok {
+				if c.V.Null || c.V.Type == engine.Bool && !c.V.B {
+					continue
+				}
+				if c.V.Type == engine.Bool && c.V.B {
+					els, cut = w.Then, true
+					break
+				}
+			}
+			whens = append(whens, w)
+		}
+		if len(whens) < len(x.Whens) || cut {
+			if len(whens) == 0 {
+				if els == nil {
+					return nullOf(x.T)
+				}
+				return castTo(els, x.T)
+			}
+			e = &engine.Case{Whens: whens, Else: els, T: x.T}
 		}
 	}
 	if !isConstTree(e) {
