@@ -36,8 +36,11 @@ const (
 	CodeIOError              = "58030"
 	// CodeInsufficientPrivilege is insufficient_privilege: a location outside the
 	// lake roots, and (package sql) privileges.
-	CodeInsufficientPrivilege = "42501"
-	CodeInvalidName           = "42602"
+	CodeInsufficientPrivilege  = "42501"
+	CodeInvalidName            = "42602"
+	CodeInvalidTableDefinition = "42P16"
+	CodeDuplicateColumn        = "42701"
+	CodeUniqueViolation        = "23505"
 )
 
 // Error is an error with a SQLSTATE, raised by the engine or the SQL layer.

@@ -12,6 +12,7 @@ import (
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest"
 	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/store"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/roots"
@@ -151,6 +152,19 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		}
 		opts.Columns = append(opts.Columns, name)
 	}
+	decodeSchema := &def.Schema
+	if store.IsLookup(&def) {
+		var visible []string
+		decodeSchema, visible = lookupCopySchema(&def)
+		for _, n := range opts.Columns {
+			if n == store.LookupTimeColumn {
+				return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", n, def.Name)
+			}
+		}
+		if len(opts.Columns) == 0 {
+			opts.Columns = visible
+		}
+	}
 	if len(opts.Columns) > 0 {
 		ncols = len(opts.Columns)
 	}
@@ -163,9 +177,13 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			return CopyStats{}, fmt.Errorf("copy into %s: %w", def.Name, err)
 		}
 		defer tx.Abort()
-		st, err := ingest.Decode(ctx, r, &def.Schema, opts, func(c *storage.Columns) error {
+		st, err := ingest.Decode(ctx, r, decodeSchema, opts, func(c *storage.Columns) error {
 			if spec != nil {
 				c = spec.Reduce(c)
+			}
+			if decodeSchema != &def.Schema {
+				fillLookupTime(&def, c)
+				c.Schema = &def.Schema
 			}
 			return tx.Append(ctx, c)
 		})
@@ -188,7 +206,7 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			if errors.Is(err, ingest.ErrInvalidOptions) {
 				return out, engine.Errorf(engine.CodeInvalidParameter, "%v", err)
 			}
-			return out, fmt.Errorf("copy into %s: %w", def.Name, err)
+			return out, writeErr(fmt.Errorf("copy into %s: %w", def.Name, err))
 		}
 		if st.Rows > 0 {
 			if err := s.db.maybeCompact(ctx, &def); err != nil {

@@ -100,7 +100,7 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 	for _, e := range cs.TableElts {
 		cd := e.GetColumnDef()
 		if cd == nil {
-			return def, engine.Unsupported("table constraints")
+			continue // a table constraint: PRIMARY KEY and UNIQUE, see tableKeys
 		}
 		st, sqlType, err := storedType(cd.TypeName)
 		if err != nil {
@@ -112,7 +112,7 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 			switch c.Contype {
 			case pg.ConstrType_CONSTR_NOTNULL, pg.ConstrType_CONSTR_PRIMARY:
 				col.NotNull = true
-			case pg.ConstrType_CONSTR_NULL:
+			case pg.ConstrType_CONSTR_NULL, pg.ConstrType_CONSTR_UNIQUE:
 			default:
 				return def, posErr(engine.Unsupported("column constraint "+strings.TrimPrefix(c.Contype.String(), "CONSTR_")), c.Location)
 			}
@@ -168,8 +168,11 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 		}
 	}
 	if def.Schema.TimeColumn < 0 {
-		return def, &engine.Error{Code: "42P16", Message: fmt.Sprintf("table %q has no time column", def.Name),
-			Hint: "Declare a timestamp or timestamptz column NOT NULL, or name one with WITH (time_column = '...')."}
+		if err := makeLookup(&def, cs); err != nil {
+			return def, err
+		}
+	} else if err := timeTableKeys(cs); err != nil {
+		return def, err
 	}
 	if err := def.Schema.Validate(); err != nil {
 		return def, engine.Errorf("42P16", "table %q: %v", def.Name, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
+	"github.com/stratadb/strata/storage/store"
 )
 
 // CodeNotNullViolation is SQLSTATE not_null_violation.
@@ -41,8 +42,6 @@ func (b *binder) assign(e engine.Expr, t engine.Type, col string) (engine.Expr, 
 
 func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 	switch {
-	case is.OnConflictClause != nil:
-		return nil, nil, engine.Unsupported("ON CONFLICT")
 	case len(is.ReturningList) > 0:
 		return nil, nil, engine.Unsupported("RETURNING")
 	case is.WithClause != nil:
@@ -60,18 +59,30 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 	if spec != nil {
 		def.Schema = *spec.Logical
 	}
+	var up *upsert
+	if is.OnConflictClause != nil {
+		if up, err = b.onConflict(def, is); err != nil {
+			return nil, nil, err
+		}
+	}
 	schema := &def.Schema
 	var targets []int
+	hidden := -1 // a lookup table's hidden time column
+	if hiddenTime(def) {
+		hidden = schema.TimeColumn
+	}
 	if len(is.Cols) == 0 {
 		for i := range schema.Columns {
-			targets = append(targets, i)
+			if i != hidden {
+				targets = append(targets, i)
+			}
 		}
 	}
 	seen := map[int]bool{}
 	for _, cn := range is.Cols {
 		rt := cn.GetResTarget()
 		i := schema.Index(rt.Name)
-		if i < 0 {
+		if i < 0 || i == hidden {
 			return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", rt.Name, def.Name), rt.Location)
 		}
 		if seen[i] {
@@ -115,7 +126,7 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 			rows = append(rows, row)
 		}
 		return &bound{run: func(ctx context.Context, s *Session, params []engine.Value) (*Result, error) {
-			return s.insertValues(ctx, def, targets, rows, params)
+			return s.insertValues(ctx, def, targets, rows, params, up)
 		}}, nil, nil
 	}
 	for _, t := range targets {
@@ -143,7 +154,7 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 		proj.Names = append(proj.Names, col.Name)
 	}
 	return &bound{run: func(ctx context.Context, s *Session, params []engine.Value) (*Result, error) {
-		return s.insertSelect(ctx, def, targets, proj, params)
+		return s.insertSelect(ctx, def, targets, proj, params, up)
 	}}, nil, nil
 }
 
@@ -187,7 +198,7 @@ func checkNotNull(def *catalog.TableDef, cols *storage.Columns) error {
 	return nil
 }
 
-func (s *Session) insertValues(ctx context.Context, def catalog.TableDef, targets []int, rows [][]engine.Expr, params []engine.Value) (*Result, error) {
+func (s *Session) insertValues(ctx context.Context, def catalog.TableDef, targets []int, rows [][]engine.Expr, params []engine.Value, up *upsert) (*Result, error) {
 	now := time.Now()
 	cols := newInsertColumns(&def, len(rows))
 	vals := make([]engine.Value, len(def.Schema.Columns))
@@ -213,10 +224,13 @@ func (s *Session) insertValues(ctx context.Context, def catalog.TableDef, target
 		}
 		cols.Len++
 	}
+	if up != nil {
+		return s.upsert(ctx, def, cols, up, params)
+	}
 	return s.store(ctx, &def, cols)
 }
 
-func (s *Session) insertSelect(ctx context.Context, def catalog.TableDef, targets []int, p engine.Plan, params []engine.Value) (*Result, error) {
+func (s *Session) insertSelect(ctx context.Context, def catalog.TableDef, targets []int, p engine.Plan, params []engine.Value, up *upsert) (*Result, error) {
 	now := time.Now()
 	op, snaps, err := s.plan(ctx, p, params, now)
 	if err != nil {
@@ -259,6 +273,9 @@ func (s *Session) insertSelect(ctx context.Context, def catalog.TableDef, target
 		}
 		cols.Len += n
 		rec.Release()
+	}
+	if up != nil {
+		return s.upsert(ctx, def, cols, up, params)
 	}
 	return s.store(ctx, &def, cols)
 }
@@ -334,6 +351,9 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 
 // store appends cols to def's table and compacts it when appends left it fragmented.
 func (s *Session) store(ctx context.Context, def *catalog.TableDef, cols *storage.Columns) (*Result, error) {
+	if store.IsLookup(def) {
+		fillLookupTime(def, cols)
+	}
 	if err := checkNotNull(def, cols); err != nil {
 		return nil, err
 	}
@@ -349,7 +369,7 @@ func (s *Session) store(ctx context.Context, def *catalog.TableDef, cols *storag
 	}
 	if stored.Len > 0 {
 		if err := s.db.store.Append(ctx, def.Name, stored); err != nil {
-			return nil, fmt.Errorf("insert into %s: %w", def.Name, err)
+			return nil, writeErr(fmt.Errorf("insert into %s: %w", def.Name, err))
 		}
 	}
 	res := &Result{Tag: fmt.Sprintf("INSERT 0 %d", cols.Len)}

@@ -154,10 +154,10 @@ func visibleColumns(def catalog.TableDef) []int {
 	return out
 }
 
-// hiddenTime reports whether def's time column is the hidden constant one of an
-// external Delta table created without a time_column.
+// hiddenTime reports whether def's time column is a hidden constant one: an
+// external Delta table's created without a time_column, or a lookup table's.
 func hiddenTime(def catalog.TableDef) bool {
-	return store.IsExternal(&def) && def.Options[store.OptTimeColumn] == ""
+	return store.IsLookup(&def) || store.IsExternal(&def) && def.Options[store.OptTimeColumn] == ""
 }
 
 // pgCatalog binds a pg_catalog relation; ok is false when rv names none (or a

@@ -53,6 +53,8 @@ const (
 	accessSetting                                // what: a parameter only superusers set
 	accessSuperuserCatalog                       // read a catalog relation only superusers read (pg_authid)
 	accessWrite                                  // change anything: refused in a read-only transaction; what is the command
+	accessUpdate                                 // change rows of table
+	accessDelete                                 // delete rows of table
 )
 
 // access is one need of a statement.
@@ -191,7 +193,7 @@ func (db *DB) checkAccess(user string, a access) error {
 		return nil
 	}
 	switch a.kind {
-	case accessSelect, accessInsert, accessOwner:
+	case accessSelect, accessInsert, accessOwner, accessUpdate, accessDelete:
 		def, ok := db.store.Table(a.table)
 		if !ok {
 			return nil // binding or running reports the missing table
@@ -207,6 +209,14 @@ func (db *DB) checkAccess(user string, a access) error {
 			}
 		case accessInsert:
 			if db.tablePrivileges(p, &def)&catalog.PrivInsert == 0 {
+				return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", def.Name)
+			}
+		case accessUpdate:
+			if db.tablePrivileges(p, &def)&catalog.PrivUpdate == 0 {
+				return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", def.Name)
+			}
+		case accessDelete:
+			if db.tablePrivileges(p, &def)&catalog.PrivDelete == 0 {
 				return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", def.Name)
 			}
 		}

@@ -208,9 +208,9 @@ func (b *binder) statement(n *pg.Node) (*bound, []engine.Field, error) {
 	case *pg.Node_TransactionStmt:
 		return b.transaction(x.TransactionStmt)
 	case *pg.Node_UpdateStmt:
-		return nil, nil, engine.Unsupported("UPDATE")
+		return b.update(x.UpdateStmt)
 	case *pg.Node_DeleteStmt:
-		return nil, nil, engine.Unsupported("DELETE")
+		return b.deleteStmt(x.DeleteStmt)
 	case *pg.Node_CreateTableAsStmt:
 		return nil, nil, engine.Unsupported("CREATE TABLE AS")
 	case *pg.Node_ViewStmt:

@@ -41,6 +41,15 @@ func (s *Store) AppendWithOffsets(ctx context.Context, table string, cols *stora
 	if err := storage.CheckColumns(&def.Schema, cols); err != nil {
 		return fmt.Errorf("append to %s: %w", table, err)
 	}
+	if IsLookup(&def) {
+		if len(offsets) > 0 {
+			return fmt.Errorf("append to %s: a lookup table has no source offsets", table)
+		}
+		if cols.Len == 0 {
+			return nil
+		}
+		return s.appendLookup(ctx, table, cols)
+	}
 	if cols.Len == 0 {
 		if len(offsets) == 0 {
 			return nil
@@ -94,6 +103,9 @@ type Txn struct {
 	added []*segRef
 	rows  int64
 	done  bool
+	// lookup holds the staged rows of a lookup table, written by one Rewrite at
+	// Commit.
+	lookup *storage.Columns
 }
 
 // Begin starts a transaction appending to table. The caller must Commit or Abort it.
@@ -122,6 +134,14 @@ func (t *Txn) Append(ctx context.Context, cols *storage.Columns) error {
 	if cols.Len == 0 {
 		return nil
 	}
+	if IsLookup(&t.def) {
+		if t.lookup == nil {
+			t.lookup = storage.NewColumns(&t.def.Schema, cols.Len)
+		}
+		t.lookup.Append(cols)
+		t.rows += int64(cols.Len)
+		return nil
+	}
 	added, err := t.s.writeChunks(ctx, &t.def, cols)
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", t.def.Name, err)
@@ -141,6 +161,14 @@ func (t *Txn) Commit() error {
 		return fmt.Errorf("commit to %s: transaction already finished", t.def.Name)
 	}
 	t.done = true
+	if t.lookup != nil {
+		err := t.s.appendLookup(context.Background(), t.def.Name, t.lookup)
+		t.lookup = nil
+		if err != nil {
+			return fmt.Errorf("commit to %s: %w", t.def.Name, err)
+		}
+		return nil
+	}
 	if len(t.added) == 0 {
 		return nil
 	}
@@ -159,6 +187,7 @@ func (t *Txn) Abort() {
 	t.done = true
 	discard(t.added)
 	t.added = nil
+	t.lookup = nil
 }
 
 // chunkColumns are the rows of one time chunk.
