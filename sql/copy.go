@@ -12,10 +12,10 @@ import (
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest"
 	"github.com/stratadb/strata/storage"
-	"github.com/stratadb/strata/storage/store"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/roots"
+	"github.com/stratadb/strata/storage/store"
 )
 
 // compactThreshold is the number of segments one time chunk may hold before an
