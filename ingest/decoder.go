@@ -82,6 +82,9 @@ func newDecoder(schema *storage.Schema, o *Options) (*decoder, error) {
 	}
 	d := &decoder{schema: schema, opts: *o}
 	d.stage.init(schema)
+	if o.FixedTime {
+		d.cols[schema.TimeColumn].notNull = false
+	}
 	if o.Columns == nil {
 		d.targets = make([]int, len(schema.Columns))
 		for i := range d.targets {

@@ -85,6 +85,10 @@ type Options struct {
 	// columns in schema order. Columns not listed are NULL, so a NOT NULL column
 	// (always the time column) must be listed. For JSON only listed names are loaded.
 	Columns []string
+	// FixedTime means the input has no time column (a lookup table's hidden one):
+	// it may be left out of Columns, and every row has it NULL for the caller to
+	// set.
+	FixedTime bool
 	// BatchRows is the number of rows per sink call; 0 = 100_000.
 	BatchRows int
 	// MaxRejects is how many Reject records Stats keeps; 0 = 100, negative = none.

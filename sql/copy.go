@@ -152,17 +152,20 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		}
 		opts.Columns = append(opts.Columns, name)
 	}
-	decodeSchema := &def.Schema
-	if store.IsLookup(&def) {
-		var visible []string
-		decodeSchema, visible = lookupCopySchema(&def)
+	lookup := store.IsLookup(&def)
+	if lookup {
+		opts.FixedTime = true
 		for _, n := range opts.Columns {
 			if n == store.LookupTimeColumn {
 				return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", n, def.Name)
 			}
 		}
 		if len(opts.Columns) == 0 {
-			opts.Columns = visible
+			for i, c := range def.Schema.Columns {
+				if i != def.Schema.TimeColumn {
+					opts.Columns = append(opts.Columns, c.Name)
+				}
+			}
 		}
 	}
 	if len(opts.Columns) > 0 {
@@ -177,13 +180,12 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			return CopyStats{}, fmt.Errorf("copy into %s: %w", def.Name, err)
 		}
 		defer tx.Abort()
-		st, err := ingest.Decode(ctx, r, decodeSchema, opts, func(c *storage.Columns) error {
+		st, err := ingest.Decode(ctx, r, &def.Schema, opts, func(c *storage.Columns) error {
 			if spec != nil {
 				c = spec.Reduce(c)
 			}
-			if decodeSchema != &def.Schema {
+			if lookup {
 				fillLookupTime(&def, c)
-				c.Schema = &def.Schema
 			}
 			return tx.Append(ctx, c)
 		})

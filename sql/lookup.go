@@ -166,22 +166,6 @@ func fillLookupTime(def *catalog.TableDef, cols *storage.Columns) {
 	d.Null = nil
 }
 
-// lookupCopySchema is the schema COPY decodes a lookup table's input with: its
-// hidden time column nullable (the input never has it; fillLookupTime sets it),
-// and the visible columns as the default column list.
-func lookupCopySchema(def *catalog.TableDef) (*storage.Schema, []string) {
-	s := def.Schema
-	s.Columns = append([]storage.Column(nil), s.Columns...)
-	s.Columns[s.TimeColumn].NotNull = false
-	var names []string
-	for i, c := range s.Columns {
-		if i != s.TimeColumn {
-			names = append(names, c.Name)
-		}
-	}
-	return &s, names
-}
-
 // writeErr gives a unique-key violation of a write PostgreSQL's SQLSTATE, message
 // and DETAIL; other errors are returned as they are.
 func writeErr(err error) error {

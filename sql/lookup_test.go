@@ -2,11 +2,15 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/stratadb/strata/engine"
 )
 
 // TestLookupUpsertsAreSerialized: sessions incrementing one counter row with
@@ -95,4 +99,38 @@ func queryInts(t *testing.T, s *Session, q string) []int64 {
 		rec.Release()
 	}
 	return out
+}
+
+// TestLookupCopy: COPY into a lookup table loads its visible columns (the hidden
+// time column is neither expected in the input nor accepted in a column list),
+// checks its keys over the table and the input together, and a COPY that breaks
+// a key loads nothing.
+func TestLookupCopy(t *testing.T) {
+	s, _ := newTestSession(t)
+	mustExec(t, s, "CREATE TABLE countries (code text PRIMARY KEY, name text)")
+	mustExec(t, s, "INSERT INTO countries VALUES ('CN', 'China')")
+	copyIn := func(q, data string) (CopyStats, error) {
+		res := mustExec(t, s, q)
+		if res.CopyIn == nil {
+			t.Fatalf("%s: not a COPY FROM STDIN", q)
+		}
+		return res.CopyIn(context.Background(), strings.NewReader(data))
+	}
+	if st, err := copyIn("COPY countries FROM STDIN (FORMAT csv)", "US,United States\nDE,Germany\n"); err != nil || st.Rows != 2 {
+		t.Fatalf("COPY: %+v %v", st, err)
+	}
+	if st, err := copyIn("COPY countries (name, code) FROM STDIN (FORMAT csv)", "France,FR\n"); err != nil || st.Rows != 1 {
+		t.Fatalf("COPY with a column list: %+v %v", st, err)
+	}
+	_, err := copyIn("COPY countries FROM STDIN (FORMAT csv)", "JP,Japan\nDE,Deutschland\n")
+	var e *engine.Error
+	if !errors.As(err, &e) || e.Code != engine.CodeUniqueViolation || !strings.Contains(e.Detail, "(code)=(DE)") {
+		t.Fatalf("COPY breaking the key: %v, want 23505 naming DE", err)
+	}
+	if n := queryInts(t, s, "SELECT count(*) FROM countries"); n[0] != 4 {
+		t.Fatalf("%d rows after the failed COPY, want 4 (JP not loaded)", n[0])
+	}
+	if _, err := s.Prepare(context.Background(), "COPY countries (code, __time) FROM STDIN", nil); err == nil {
+		t.Fatal("COPY naming the hidden time column was accepted")
+	}
 }
