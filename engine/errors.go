@@ -38,6 +38,10 @@ const (
 	// lake roots, and (package sql) privileges.
 	CodeInsufficientPrivilege = "42501"
 	CodeInvalidName           = "42602"
+
+	CodeInvalidArgumentForLogarithm     = "2201E"
+	CodeInvalidArgumentForPowerFunction = "2201F"
+	CodeSubstringError                  = "22011"
 )
 
 // Error is an error with a SQLSTATE, raised by the engine or the SQL layer.

@@ -93,7 +93,8 @@ func (b *binder) backendFunc(fc *pg.FuncCall, name string, c *exprCtx) (engine.E
 		}
 		args = append(args, e)
 	}
-	return &engine.Call{Func: name, Args: args, T: engine.Bool}, true, nil
+	call, err := engine.NewCall(name, args...)
+	return call, true, err
 }
 
 // hostFuncs are the engine's Options.Funcs: the functions that signal backends.

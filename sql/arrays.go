@@ -185,7 +185,7 @@ func constElement(consts []string, i engine.Expr) engine.Expr {
 	var out engine.Expr = &engine.Const{V: engine.NullValue(engine.Text)}
 	for k := len(consts); k >= 1; k-- {
 		out = &engine.Case{Whens: []engine.When{{
-			Cond: &engine.Call{Func: "=", Args: []engine.Expr{i, &engine.Const{V: engine.Value{Type: engine.Int64, I: int64(k)}}}, T: engine.Bool},
+			Cond: engine.MustCall("=", i, &engine.Const{V: engine.Value{Type: engine.Int64, I: int64(k)}}),
 			Then: text(consts[k-1])}}, Else: out, T: engine.Text}
 	}
 	return out

@@ -538,7 +538,7 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 			{Cond: &engine.IsNull{X: r}, Then: &engine.Const{V: engine.Value{Type: engine.Bool, B: true}}},
 		}, Else: ne}
 		if a.Kind == pg.A_Expr_Kind_AEXPR_NOT_DISTINCT {
-			e = &engine.Call{Func: "not", Args: []engine.Expr{e}, T: engine.Bool}
+			e = engine.MustCall("not", e)
 		}
 		return e, nil
 	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
@@ -614,16 +614,14 @@ func untypedPeer(op string, t engine.Type, left bool) engine.Type {
 	return t
 }
 
+// call resolves name over args to one overload of the engine's function registry
+// (engine.NewCall); the Call keeps it, so execution does no lookup.
 func (b *binder) call(name string, args []engine.Expr, loc int32) (engine.Expr, error) {
-	types := make([]engine.Type, len(args))
-	for i, a := range args {
-		types[i] = a.Type()
-	}
-	t, err := engine.ResolveFunc(name, types)
+	c, err := engine.NewCall(name, args...)
 	if err != nil {
 		return nil, withPos(err, loc)
 	}
-	return &engine.Call{Func: name, Args: args, T: t}, nil
+	return c, nil
 }
 
 func (b *binder) boolArg(n *pg.Node, c *exprCtx) (engine.Expr, error) {
@@ -655,7 +653,7 @@ func (b *binder) boolExpr(be *pg.BoolExpr, c *exprCtx) (engine.Expr, error) {
 	case pg.BoolExprType_OR_EXPR:
 		return &engine.BoolOp{Op: engine.Or, Args: args}, nil
 	}
-	return &engine.Call{Func: "not", Args: args, T: engine.Bool}, nil
+	return engine.MustCall("not", args...), nil
 }
 
 func (b *binder) booleanTest(bt *pg.BooleanTest, c *exprCtx) (engine.Expr, error) {
@@ -665,10 +663,10 @@ func (b *binder) booleanTest(bt *pg.BooleanTest, c *exprCtx) (engine.Expr, error
 	}
 	lit := func(v bool) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Bool, B: v}} }
 	coalesce := func(e engine.Expr, v bool) engine.Expr {
-		return &engine.Call{Func: "coalesce", Args: []engine.Expr{e, lit(v)}, T: engine.Bool}
+		return engine.MustCall("coalesce", e, lit(v))
 	}
 	not := func(e engine.Expr) engine.Expr {
-		return &engine.Call{Func: "not", Args: []engine.Expr{e}, T: engine.Bool}
+		return engine.MustCall("not", e)
 	}
 	switch bt.Booltesttype {
 	case pg.BoolTestType_IS_TRUE:

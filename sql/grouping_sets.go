@@ -304,7 +304,7 @@ func (b *binder) groupingFunc(gf *pg.GroupingFunc, c *exprCtx) (engine.Expr, err
 	setID := &engine.ColRef{Index: a.setCol, T: engine.Int32, Name: "?grouping?"}
 	cs := &engine.Case{T: engine.Int32}
 	for i := 0; i < len(vals)-1; i++ {
-		cond := &engine.Call{Func: "=", Args: []engine.Expr{setID, i32(int64(i))}, T: engine.Bool}
+		cond := engine.MustCall("=", setID, i32(int64(i)))
 		cs.Whens = append(cs.Whens, engine.When{Cond: cond, Then: i32(vals[i])})
 	}
 	cs.Else = i32(vals[len(vals)-1])

@@ -151,8 +151,13 @@ func (b *binder) joinUsing(j *pg.JoinExpr, jn *engine.Join, sc, lsc, rsc *scope)
 		}
 		l := &engine.ColRef{Index: li, T: sc.cols[li].t, Name: name}
 		r := &engine.ColRef{Index: nLeft + ri, T: sc.cols[nLeft+ri].t, Name: name}
-		lk, rk, ok := equiKey(&engine.Call{Func: "=", Args: []engine.Expr{l, r}, T: engine.Bool}, nLeft)
-		if !ok {
+		eq, err := engine.NewCall("=", l, r)
+		var lk, rk engine.Expr
+		ok := false
+		if err == nil {
+			lk, rk, ok = equiKey(eq, nLeft)
+		}
+		if err != nil || !ok {
 			return nil, nil, engine.Errorf(engine.CodeUndefinedFunction, "JOIN/USING types %s and %s cannot be matched", l.T, r.T)
 		}
 		jn.LeftKeys = append(jn.LeftKeys, lk)

@@ -328,13 +328,13 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 	}
 	switch name {
 	case "regtype":
-		return &engine.Call{Func: "format_type", Args: []engine.Expr{x, &engine.Const{V: engine.Value{Type: engine.Int32, I: -1}}}, T: engine.Text}, true, nil
+		return engine.MustCall("format_type", x, &engine.Const{V: engine.Value{Type: engine.Int32, I: -1}}), true, nil
 	case "regclass":
 		// the table's name for a table oid, else the number as text
 		tables := b.db.store.Tables()
 		expr := engine.Expr(&engine.Cast{X: x, T: engine.Text})
 		for _, def := range tables {
-			expr = &engine.Case{Whens: []engine.When{{Cond: &engine.Call{Func: "=", Args: []engine.Expr{x, i8(tableOID(def))}, T: engine.Bool},
+			expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(tableOID(def))),
 				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: def.Name}}}}, Else: expr, T: engine.Text}
 		}
 		return expr, true, nil
@@ -363,7 +363,7 @@ func (b *binder) relationSize(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) 
 		if err != nil {
 			return nil, err
 		}
-		expr = &engine.Case{Whens: []engine.When{{Cond: &engine.Call{Func: "=", Args: []engine.Expr{x, i8(tableOID(def))}, T: engine.Bool},
+		expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(tableOID(def))),
 			Then: i8(n)}}, Else: expr, T: engine.Int64}
 	}
 	return expr, nil

@@ -265,7 +265,7 @@ func (b *binder) hasTablePrivilege(fc *pg.FuncCall, c *exprCtx) (engine.Expr, er
 func isConst(e engine.Expr) bool { _, ok := e.(*engine.Const); return ok }
 
 func eq(a, b engine.Expr) engine.Expr {
-	return &engine.Call{Func: "=", Args: []engine.Expr{a, b}, T: engine.Bool}
+	return engine.MustCall("=", a, b)
 }
 
 // roleArg resolves a constant role argument (a name, or an oid).

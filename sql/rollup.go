@@ -148,8 +148,8 @@ func (b *binder) rollupAgg(fc *pg.FuncCall, a *aggCtx) (engine.Expr, bool, error
 			return nil, true, err
 		}
 		// nullif: a group whose values are all NULL has count 0 and sum NULL.
-		den := &engine.Call{Func: "nullif", Args: []engine.Expr{&engine.Cast{X: n, T: engine.Float64}, &engine.Const{V: engine.Value{Type: engine.Float64, F: 0}}}, T: engine.Float64}
-		div := &engine.Call{Func: "/", Args: []engine.Expr{&engine.Cast{X: sum, T: engine.Float64}, den}, T: engine.Float64}
+		den := engine.MustCall("nullif", &engine.Cast{X: n, T: engine.Float64}, &engine.Const{V: engine.Value{Type: engine.Float64, F: 0}})
+		div := engine.MustCall("/", &engine.Cast{X: sum, T: engine.Float64}, den)
 		return &engine.Cast{X: div, T: t}, true, nil
 	}
 	return nil, true, posErr(engine.Errorf(engine.CodeFeatureNotSupported,

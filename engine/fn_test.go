@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"errors"
+	"testing"
+)
+
+// TestRegistryDeclaredSignatures checks the registry's declarations against its
+// resolution: each function overload, called with exactly its declared parameter
+// types, resolves to itself and its declared result type; no two overloads of a name
+// declare the same parameters; OIDs are dense and FuncByOID finds each.
+func TestRegistryDeclaredSignatures(t *testing.T) {
+	seen := map[string]bool{}
+	for i, f := range Funcs() {
+		if f.OID != firstFuncOID+int64(i) {
+			t.Fatalf("%s: oid %d at position %d", f.Signature(), f.OID, i)
+		}
+		if g, ok := FuncByOID(f.OID); !ok || g != f {
+			t.Errorf("FuncByOID(%d) = %v, want %s", f.OID, g, f.Signature())
+		}
+		if seen[f.Signature()] {
+			t.Errorf("%s declared twice", f.Signature())
+		}
+		seen[f.Signature()] = true
+		if f.untyped || f.VariadicAny {
+			continue
+		}
+		got, rt, err := LookupFunc(f.Name, f.Args)
+		if err != nil {
+			t.Errorf("%s: %v", f.Signature(), err)
+			continue
+		}
+		if got != f {
+			t.Errorf("%s resolves to %s", f.Signature(), got.Signature())
+		}
+		if f.ret == nil && rt != f.Ret {
+			t.Errorf("%s: result %s, declared %s", f.Signature(), rt, f.Ret)
+		}
+	}
+}
+
+// TestResolveOverloads is PostgreSQL 15's choice among overloads (pg_typeof of the call in
+// psql), and 42883 where it has none.
+func TestResolveOverloads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []Type
+		want Type // Unknown: 42883
+	}{
+		{"floor", []Type{Int32}, Float64},
+		{"floor", []Type{Numeric}, Numeric},
+		{"floor", []Type{Float32}, Float64},
+		{"round", []Type{Int64, Int32}, Numeric},
+		{"round", []Type{Float64, Int32}, Unknown},
+		{"power", []Type{Int32, Numeric}, Numeric},
+		{"power", []Type{Int32, Int32}, Float64},
+		{"power", []Type{Numeric, Float64}, Float64},
+		{"mod", []Type{Int16, Int32}, Int32},
+		{"mod", []Type{Int64, Int16}, Int64},
+		{"mod", []Type{Int32, Numeric}, Numeric},
+		{"mod", []Type{Float64, Int32}, Unknown},
+		{"abs", []Type{Int16}, Int16},
+		{"abs", []Type{Text}, Unknown},
+		{"date_trunc", []Type{Text, Timestamp}, Timestamp},
+		{"date_trunc", []Type{Text, TimestampTZ}, TimestampTZ},
+		{"date_trunc", []Type{Text, Int32}, Unknown},
+		{"to_char", []Type{Int16, Text}, Text},
+		{"to_char", []Type{Text, Text}, Unknown},
+		{"lower", []Type{Unknown}, Text},
+		{"lower", []Type{Int32}, Unknown},
+		{"concat", []Type{Text, Int32, TimestampTZ}, Text},
+		{"concat_ws", []Type{Int32, Text}, Unknown},
+		{"no_such_function", []Type{Int32}, Unknown},
+	} {
+		_, got, err := LookupFunc(tc.name, tc.args)
+		if tc.want == Unknown {
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeUndefinedFunction {
+				t.Errorf("%s%v: got %v, %v; want 42883", tc.name, tc.args, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s%v = %v, %v; want %v", tc.name, tc.args, got, err, tc.want)
+		}
+	}
+}
