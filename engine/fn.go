@@ -78,8 +78,11 @@ type Func struct {
 	// (PostgreSQL's VARIADIC "any").
 	Args        []Type
 	VariadicAny bool
-	// NDefaults trailing parameters may be left out (pg_proc.pronargdefaults).
-	NDefaults int
+	// ArgNames are the parameters' names where PostgreSQL declares them
+	// (pg_proc.proargnames); Defaults the SQL text of the trailing parameters' default
+	// values, which a call may leave out (pronargdefaults = len(Defaults)).
+	ArgNames []string
+	Defaults []string
 	// Ret is the result type (pg_proc.prorettype), unless ret computes it.
 	Ret    Type
 	Vol    Volatility
@@ -134,10 +137,10 @@ var registry = map[string][]*Func{}
 // allFuncs in registration order (OID order).
 var allFuncs []*Func
 
-// firstFuncOID is the OID of the first registered overload; pg_proc's OIDs of
-// strata's functions follow from it. Above PostgreSQL's fixed OIDs (< 16384) would
-// collide with tables; strata's table OIDs are hashes ≥ 2^24 (sql/pgcatalog.go), so
-// the range 8000+ below FirstNormalObjectId is free of both.
+// firstFuncOID is pg_proc.oid of the first overload; the functions, then the
+// aggregates and window functions (proc.go), are numbered from it. It lies below
+// FirstNormalObjectId (16384), where strata's table OIDs start (sql/pgcatalog.go),
+// and above the OIDs of the catalog relations and types clients know.
 const firstFuncOID = 8000
 
 // register adds overloads; called from the init functions of the fn_*.go files.
@@ -281,7 +284,7 @@ func (f *Func) match(a []Type) (score [3]int, ok bool) {
 		}
 		return score, true
 	}
-	lo, hi := len(f.Args)-f.NDefaults, len(f.Args)
+	lo, hi := len(f.Args)-len(f.Defaults), len(f.Args)
 	if f.VariadicAny {
 		hi = len(a)
 	}

@@ -60,7 +60,8 @@ func init() {
 	}
 	register(
 		&Func{Name: "pg_cancel_backend", Args: sig(Int32), Ret: Bool, Strict: true, Vol: Volatile, kernel: hostKernel},
-		&Func{Name: "pg_terminate_backend", Args: sig(Int32, Int64), NDefaults: 1, Ret: Bool, Strict: true, Vol: Volatile, kernel: hostKernel},
+		&Func{Name: "pg_terminate_backend", Args: sig(Int32, Int64), ArgNames: []string{"pid", "timeout"}, Defaults: []string{"0"},
+			Ret: Bool, Strict: true, Vol: Volatile, kernel: hostKernel},
 	)
 }
 
@@ -103,4 +104,45 @@ func hostKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 		out.set(r, x)
 	}
 	return out, nil
+}
+
+// The function-describing functions psql's \df and PgJDBC call, over Procs; NULL
+// for an oid that is no function, as PostgreSQL.
+func init() {
+	procText := func(name string, f func(p *Proc) (string, bool)) *Func {
+		return &Func{Name: name, Args: sig(Int64), Ret: Text, Strict: true, Vol: Stable,
+			kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+				out := newVec(Text, n)
+				out.nulls = make([]bool, n)
+				x := args[0]
+				for i := 0; i < n; i++ {
+					p, ok := ProcByOID(x.i[i])
+					s, has := "", false
+					if ok && !x.isNull(i) {
+						s, has = f(p)
+					}
+					out.s[i], out.nulls[i] = s, !has
+				}
+				return out, nil
+			}}
+	}
+	register(
+		procText("pg_get_function_result", func(p *Proc) (string, bool) { return p.Ret.Name, true }),
+		procText("pg_get_function_arguments", func(p *Proc) (string, bool) { return p.Arguments(), true }),
+		procText("pg_get_function_identity_arguments", func(p *Proc) (string, bool) { return p.IdentityArguments(), true }),
+		// a function whose body is SQL text (CREATE FUNCTION … BEGIN ATOMIC): none here
+		procText("pg_get_function_sqlbody", func(p *Proc) (string, bool) { return "", false }),
+		// every function is in pg_catalog, which is on every search path
+		&Func{Name: "pg_function_is_visible", Args: sig(Int64), Ret: Bool, Strict: true, Vol: Stable,
+			kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+				out := newVec(Bool, n)
+				out.nulls = make([]bool, n)
+				x := args[0]
+				for i := 0; i < n; i++ {
+					_, ok := ProcByOID(x.i[i])
+					out.b[i], out.nulls[i] = ok, !ok || x.isNull(i)
+				}
+				return out, nil
+			}},
+	)
 }

@@ -57,10 +57,10 @@ func init() {
 		// PostgreSQL has log(numeric, numeric) only; strata also takes floats.
 		&Func{Name: "log", Args: sig(Numeric, Numeric), Ret: Numeric, Strict: true, kernel: logBase,
 			accept: func(a []Type) bool { return len(a) == 2 && a[0].IsNumeric() && a[1].IsNumeric() }},
-		&Func{Name: "pi", Ret: Float64, kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+		&Func{Name: "pi", Ret: Float64, Strict: true, kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 			return constVec(Value{Type: Float64, F: math.Pi}, n), nil
 		}},
-		&Func{Name: "random", Ret: Float64, Vol: Volatile, kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+		&Func{Name: "random", Ret: Float64, Strict: true, Vol: Volatile, kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 			out := newVec(Float64, n)
 			for i := range out.f {
 				out.f[i] = rand.Float64()

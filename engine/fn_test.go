@@ -85,3 +85,66 @@ func TestResolveOverloads(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowProcs checks pg_proc's window functions against ResolveWindow: each
+// declared signature, with a pseudo-type replaced by a real type, resolves, to
+// that type where the result is the pseudo-type.
+func TestWindowProcs(t *testing.T) {
+	for _, p := range windowProcs {
+		for _, elem := range []Type{Int64, Text, TimestampTZ} {
+			args := make([]Type, len(p.Args))
+			for i, a := range p.Args {
+				args[i] = elem
+				if a.OID != procAnyElement.OID && a.OID != procAnyCompat.OID {
+					args[i] = Int32
+				}
+			}
+			got, err := ResolveWindow(p.Name, args)
+			want := Int64
+			if p.Ret.OID == procAnyElement.OID || p.Ret.OID == procAnyCompat.OID {
+				want = elem
+			}
+			if err != nil || got != want {
+				t.Errorf("%s(%v) = %v, %v; want %v", p.Name, args, got, err, want)
+			}
+		}
+	}
+}
+
+// TestProcArguments is pg_get_function_arguments and _identity_arguments as
+// PostgreSQL 15 prints them for the same declarations.
+func TestProcArguments(t *testing.T) {
+	find := func(name string, nargs int) *Proc {
+		for _, p := range Procs() {
+			if p.Name == name && len(p.Args) == nargs {
+				return &p
+			}
+		}
+		t.Fatalf("no %s with %d arguments in pg_proc", name, nargs)
+		return nil
+	}
+	for _, tc := range []struct {
+		name           string
+		nargs          int
+		args, identity string
+		result         string
+	}{
+		{"pg_terminate_backend", 2, "pid integer, timeout bigint DEFAULT 0", "pid integer, timeout bigint", "boolean"},
+		{"concat_ws", 2, `text, VARIADIC "any"`, `text, VARIADIC "any"`, "text"},
+		{"count", 1, `"any"`, `"any"`, "bigint"},
+		{"lag", 3, "anycompatible, integer, anycompatible", "anycompatible, integer, anycompatible", "anycompatible"},
+		{"to_char", 2, "bigint, text", "bigint, text", "text"},
+	} {
+		p := find(tc.name, tc.nargs)
+		if p.Name == "to_char" {
+			for _, q := range Procs() {
+				if q.Name == "to_char" && q.Args[0].Name == "bigint" {
+					p = &q
+				}
+			}
+		}
+		if p.Arguments() != tc.args || p.IdentityArguments() != tc.identity || p.Ret.Name != tc.result {
+			t.Errorf("%s: (%s) (%s) %s; want (%s) (%s) %s", tc.name, p.Arguments(), p.IdentityArguments(), p.Ret.Name, tc.args, tc.identity, tc.result)
+		}
+	}
+}

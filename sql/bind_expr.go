@@ -756,17 +756,8 @@ func funcName(fc *pg.FuncCall) string {
 	return strings.ToLower(opName(fc.Funcname))
 }
 
-var aggregates = map[string]bool{
-	"count": true, "sum": true, "min": true, "max": true, "avg": true,
-	"stddev": true, "stddev_samp": true, "stddev_pop": true, "variance": true,
-	"var_samp": true, "var_pop": true, "bool_and": true, "bool_or": true, "every": true,
-	"string_agg": true, "array_agg": true, "approx_count_distinct": true,
-	"percentile_cont": true, "percentile_disc": true, "regr_slope": true, "regr_intercept": true,
-	"corr": true, "covar_pop": true, "covar_samp": true, "regr_count": true, "regr_r2": true,
-	"regr_avgx": true, "regr_avgy": true, "regr_sxx": true, "regr_syy": true, "regr_sxy": true,
-}
-
-func isAggregate(name string) bool { return aggregates[name] }
+// isAggregate reports whether a call of name (without OVER) is an aggregate.
+func isAggregate(name string) bool { return engine.IsAggregate(name) }
 
 func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 	name := funcName(fc)

@@ -110,7 +110,15 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_trigger":               cols("oid", tOID, "tgrelid", tOID, "tgname", tText),
 	"pg_auth_members":          cols("roleid", tOID, "member", tOID, "grantor", tOID, "admin_option", tBool),
 	"pg_range":                 cols("rngtypid", tOID, "rngsubtype", tOID),
-	"pg_proc":                  cols("oid", tOID, "proname", tText, "pronamespace", tOID),
+	// pg_proc: the engine's functions, aggregates and window functions (engine.Procs)
+	"pg_proc": cols("oid", tOID, "proname", tText, "pronamespace", tOID, "proowner", tOID, "prolang", tOID,
+		"procost", engine.Float32, "prorows", engine.Float32, "provariadic", tOID, "prosupport", tOID, "prokind", tText,
+		"prosecdef", tBool, "proleakproof", tBool, "proisstrict", tBool, "proretset", tBool, "provolatile", tText,
+		"proparallel", tText, "pronargs", tInt2, "pronargdefaults", tInt2, "prorettype", tOID, "proargtypes", tText,
+		"proallargtypes", tText, "proargmodes", tText, "proargnames", tText, "proargdefaults", tText,
+		"protrftypes", tText, "prosrc", tText, "probin", tText, "prosqlbody", tText, "proconfig", tText, "proacl", tText),
+	"pg_language": cols("oid", tOID, "lanname", tText, "lanowner", tOID, "lanispl", tBool, "lanpltrusted", tBool,
+		"lanplcallfoid", tOID, "laninline", tOID, "lanvalidator", tOID, "lanacl", tText),
 }
 
 // pgTypeRows are the types strata returns (name, oid, typlen, category).
@@ -227,6 +235,17 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 		}
 	case "pg_am":
 		rows = [][]engine.Expr{{i8(oidHeapAM), text("heap"), i8(0), text("t")}}
+	case "pg_proc":
+		rows = procRows()
+	case "pg_language":
+		// PostgreSQL 15's built-in languages; every strata function is "internal"
+		for _, l := range []struct {
+			oid         int64
+			name        string
+			pl, trusted bool
+		}{{12, "internal", false, false}, {13, "c", false, false}, {14, "sql", false, true}} {
+			rows = append(rows, []engine.Expr{i8(l.oid), text(l.name), i8(oidRole), bl(l.pl), bl(l.trusted), i8(0), i8(0), i8(0), null(tText)})
+		}
 	case "pg_roles", "pg_authid", "pg_user", "pg_auth_members":
 		rows, _ = b.roleRows(rv.Relname)
 	case "pg_settings":
@@ -272,7 +291,7 @@ var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_t
 	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
 	"pg_extension": 3079, "pg_am": 2601, "pg_attrdef": 2604, "pg_collation": 3456, "pg_index": 2610,
 	"pg_inherits": 2611, "pg_trigger": 2620, "pg_policy": 3256, "pg_publication": 6104, "pg_authid": 1260,
-	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237}
+	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237, "pg_language": 2612}
 
 func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
 	name := strings.ToLower(opName(tc.TypeName.Names))
