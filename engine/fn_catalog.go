@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/stratadb/strata/internal/sqlstate"
+
 // System information and catalog functions (PostgreSQL 15 §9.26) for strata's one
 // role ("strata"), one encoding (UTF8) and one schema (every table is visible), and
 // the server-signalling functions the SQL layer supplies (Options.Funcs). An oid
@@ -89,7 +91,7 @@ func firstArg(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) { return
 func hostKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 	f := ev.funcs[c.Func]
 	if f == nil {
-		return nil, Errorf(CodeFeatureNotSupported, "function %s is not available here", c.Func)
+		return nil, Errorf(sqlstate.FeatureNotSupported, "function %s is not available here", c.Func)
 	}
 	out := newVec(c.T, n)
 	row := make([]Value, len(args))

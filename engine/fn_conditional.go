@@ -1,5 +1,6 @@
 package engine
 
+import "github.com/stratadb/strata/internal/sqlstate"
 import "strings"
 
 // Conditional expressions (PostgreSQL 15 §9.18): COALESCE, NULLIF, GREATEST, LEAST.
@@ -14,7 +15,7 @@ func init() {
 			}
 			t, ok := commonType(orig)
 			if !ok {
-				return Unknown, Errorf(CodeDatatypeMismatch, "%s types %s cannot be matched", strings.ToUpper(name), typeList(orig))
+				return Unknown, Errorf(sqlstate.DatatypeMismatch, "%s types %s cannot be matched", strings.ToUpper(name), typeList(orig))
 			}
 			return t, nil
 		}

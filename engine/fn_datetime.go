@@ -3,6 +3,8 @@ package engine
 import (
 	"math"
 	"strconv"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Date/time functions (PostgreSQL 15 §9.9) and formatting (§9.8), with the time
@@ -107,7 +109,7 @@ func toTimestampKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error)
 		}
 		switch {
 		case math.IsNaN(v):
-			return nil, Errorf(CodeDatetimeOverflow, "timestamp cannot be NaN")
+			return nil, Errorf(sqlstate.DatetimeFieldOverflow, "timestamp cannot be NaN")
 		case math.IsInf(v, 1):
 			out.i[i] = math.MaxInt64
 		case math.IsInf(v, -1):
@@ -115,7 +117,7 @@ func toTimestampKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error)
 		default:
 			r := math.Round(v * 1e6)
 			if math.Abs(r) > 9.2e18 {
-				return nil, Errorf(CodeDatetimeOverflow, "timestamp out of range: \"%s\"", strconv.FormatFloat(v, 'g', -1, 64))
+				return nil, Errorf(sqlstate.DatetimeFieldOverflow, "timestamp out of range: \"%s\"", strconv.FormatFloat(v, 'g', -1, 64))
 			}
 			out.i[i] = int64(r)
 		}

@@ -3,6 +3,8 @@ package engine
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Mathematical functions (PostgreSQL 15 §9.3). Numeric is computed in double
@@ -36,7 +38,7 @@ func init() {
 	register(f1("round", roundKernel)...)
 	register(f1("sqrt", mathRows(func(v float64) (float64, error) {
 		if v < 0 {
-			return 0, Errorf(CodeInvalidArgumentForPowerFunction, "cannot take square root of a negative number")
+			return 0, Errorf(sqlstate.InvalidArgumentForPowerFunction, "cannot take square root of a negative number")
 		}
 		return math.Sqrt(v), nil
 	}))...)
@@ -44,7 +46,7 @@ func init() {
 	register(f1("exp", mathRows(func(v float64) (float64, error) {
 		r := math.Exp(v)
 		if math.IsInf(r, 0) && !math.IsInf(v, 0) {
-			return 0, Errorf(CodeNumericOutOfRange, "value out of range: overflow")
+			return 0, Errorf(sqlstate.NumericValueOutOfRange, "value out of range: overflow")
 		}
 		return r, nil
 	}))...)
@@ -128,10 +130,10 @@ func mathRows(f func(float64) (float64, error)) Kernel {
 func logOf(f func(float64) float64) func(float64) (float64, error) {
 	return func(v float64) (float64, error) {
 		if v == 0 {
-			return 0, Errorf(CodeInvalidArgumentForLogarithm, "cannot take logarithm of zero")
+			return 0, Errorf(sqlstate.InvalidArgumentForLog, "cannot take logarithm of zero")
 		}
 		if v < 0 {
-			return 0, Errorf(CodeInvalidArgumentForLogarithm, "cannot take logarithm of a negative number")
+			return 0, Errorf(sqlstate.InvalidArgumentForLog, "cannot take logarithm of a negative number")
 		}
 		return f(v), nil
 	}
@@ -182,7 +184,7 @@ func logBase(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 			continue
 		}
 		if a[i] <= 0 || b[i] <= 0 {
-			return nil, Errorf(CodeInvalidArgumentForLogarithm, "cannot take logarithm of a negative number")
+			return nil, Errorf(sqlstate.InvalidArgumentForLog, "cannot take logarithm of a negative number")
 		}
 		if a[i] == 1 {
 			return nil, errDivZero
@@ -202,10 +204,10 @@ func mathPower(x, y *vec, rt Type) (*vec, error) {
 			continue
 		}
 		if a[i] == 0 && b[i] < 0 {
-			return nil, Errorf(CodeInvalidArgumentForPowerFunction, "zero raised to a negative power is undefined")
+			return nil, Errorf(sqlstate.InvalidArgumentForPowerFunction, "zero raised to a negative power is undefined")
 		}
 		if a[i] < 0 && b[i] != math.Trunc(b[i]) {
-			return nil, Errorf(CodeInvalidArgumentForPowerFunction, "a negative number raised to a non-integer power yields a complex result")
+			return nil, Errorf(sqlstate.InvalidArgumentForPowerFunction, "a negative number raised to a non-integer power yields a complex result")
 		}
 		out.f[i] = math.Pow(a[i], b[i])
 	}

@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/stratadb/strata/internal/sqlstate"
+
 // The operators: + - * / % ^ (binary and unary minus, "neg"), the comparisons,
 // || , NOT and the regular-expression matches. Each symbol is one untyped overload
 // whose ret applies PostgreSQL's operator typing as strata does (arithType,
@@ -83,7 +85,7 @@ func arityRet(n int, rule func(a []Type) (Type, bool)) func(orig, a []Type) (Typ
 
 // errNoOverload is a ret's "no such overload"; LookupFunc turns it into 42883
 // naming the function and the argument types as written.
-var errNoOverload = &Error{Code: CodeUndefinedFunction, Message: "no overload"}
+var errNoOverload = &Error{Code: sqlstate.UndefinedFunction, Message: "no overload"}
 
 // addSubType types x + y and x - y, and unary minus.
 func addSubType(name string) func(orig, a []Type) (Type, error) {

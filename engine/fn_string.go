@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // String functions (PostgreSQL 15 §9.4) and regexp_like (§9.7.3). A function of one
@@ -129,7 +131,7 @@ func substrKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 		count := int64(math.MaxInt64)
 		if len(args) == 3 {
 			if count = args[2].i[i]; count < 0 {
-				return "", Errorf(CodeSubstringError, "negative substring length not allowed")
+				return "", Errorf(sqlstate.SubstringError, "negative substring length not allowed")
 			}
 		}
 		return substr(args[0].str(i), args[1].i[i], count), nil
@@ -160,7 +162,7 @@ func repeatKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 			return "", nil
 		}
 		if int64(len(args[0].str(i)))*k > 1<<28 {
-			return "", Errorf(CodeInvalidParameter, "requested length too large")
+			return "", Errorf(sqlstate.InvalidParameterValue, "requested length too large")
 		}
 		return strings.Repeat(args[0].str(i), int(k)), nil
 	})
@@ -187,7 +189,7 @@ func splitPartKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 	return textN(n, args, func(i int) (string, error) {
 		s, d, k := args[0].str(i), args[1].str(i), args[2].i[i]
 		if k == 0 {
-			return "", Errorf(CodeInvalidParameter, "field position must not be zero")
+			return "", Errorf(sqlstate.InvalidParameterValue, "field position must not be zero")
 		}
 		parts := []string{s}
 		if d != "" {

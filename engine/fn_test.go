@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"testing"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // TestRegistryDeclaredSignatures checks the registry's declarations against its
@@ -75,7 +77,7 @@ func TestResolveOverloads(t *testing.T) {
 		_, got, err := LookupFunc(tc.name, tc.args)
 		if tc.want == Unknown {
 			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeUndefinedFunction {
+			if !errors.As(err, &e) || e.Code != sqlstate.UndefinedFunction {
 				t.Errorf("%s%v: got %v, %v; want 42883", tc.name, tc.args, got, err)
 			}
 			continue

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // PostgreSQL's regular-expression match operators: x ~ p, x !~ p, and the
@@ -19,7 +21,7 @@ func compileRegex(p string, ci bool) (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(p)
 	if err != nil {
-		return nil, Errorf("2201B", "invalid regular expression: %v", err)
+		return nil, Errorf(sqlstate.InvalidRegularExpression, "invalid regular expression: %v", err)
 	}
 	return re, nil
 }

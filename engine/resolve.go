@@ -2,6 +2,8 @@ package engine
 
 import (
 	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 func isOperatorName(name string) bool {
@@ -23,11 +25,11 @@ func undefinedFunc(name string, args []Type) *Error {
 			op = "NOT"
 		}
 		if len(args) == 1 {
-			return &Error{Code: CodeUndefinedFunction, Message: "operator does not exist: " + op + " " + args[0].String(),
+			return &Error{Code: sqlstate.UndefinedFunction, Message: "operator does not exist: " + op + " " + args[0].String(),
 				Hint: "No operator matches the given name and argument type. You might need to add an explicit type cast."}
 		}
 		if len(args) == 2 {
-			return &Error{Code: CodeUndefinedFunction, Message: "operator does not exist: " + args[0].String() + " " + op + " " + args[1].String(),
+			return &Error{Code: sqlstate.UndefinedFunction, Message: "operator does not exist: " + args[0].String() + " " + op + " " + args[1].String(),
 				Hint: "No operator matches the given name and argument types. You might need to add explicit type casts."}
 		}
 	}
@@ -42,7 +44,7 @@ func undefinedFunc(name string, args []Type) *Error {
 		b.WriteString(a.String())
 	}
 	b.WriteString(") does not exist")
-	return &Error{Code: CodeUndefinedFunction, Message: b.String(),
+	return &Error{Code: sqlstate.UndefinedFunction, Message: b.String(),
 		Hint: "No function matches the given name and argument types. You might need to add explicit type casts."}
 }
 
@@ -157,7 +159,7 @@ func commonType(args []Type) (Type, bool) {
 func CommonType(args []Type) (Type, error) {
 	t, ok := commonType(args)
 	if !ok {
-		return Unknown, Errorf(CodeDatatypeMismatch, "types %s cannot be matched", typeList(args))
+		return Unknown, Errorf(sqlstate.DatatypeMismatch, "types %s cannot be matched", typeList(args))
 	}
 	return t, nil
 }

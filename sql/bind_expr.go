@@ -8,6 +8,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // paramRef is a $n placeholder in a bound plan. Its type is read from the binder's
@@ -65,7 +66,7 @@ func posErr(err *engine.Error, loc int32) *engine.Error {
 
 func (b *binder) expr(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 	if n == nil || n.Node == nil {
-		return nil, engine.Errorf(engine.CodeSyntaxError, "missing expression")
+		return nil, engine.Errorf(sqlstate.SyntaxError, "missing expression")
 	}
 	if c.agg != nil {
 		if e, ok, err := b.aggMatch(n, c); ok || err != nil {
@@ -155,7 +156,7 @@ func (b *binder) aggMatch(n *pg.Node, c *exprCtx) (engine.Expr, bool, error) {
 			return nil, true, err
 		}
 		name := columnRefName(cr.ColumnRef)
-		return nil, true, posErr(engine.Errorf(engine.CodeGroupingError,
+		return nil, true, posErr(engine.Errorf(sqlstate.GroupingError,
 			"column %q must appear in the GROUP BY clause or be used in an aggregate function", name), cr.ColumnRef.Location)
 	}
 	return nil, false, nil
@@ -219,7 +220,7 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 		types = append(types, e.Type())
 	}
 	if fc.AggStar && name != "count" {
-		return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "%s(*) is not allowed", name), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "%s(*) is not allowed", name), fc.Location)
 	}
 	t, err := engine.ResolveAgg(name, types, fc.AggDistinct)
 	if err != nil {
@@ -283,7 +284,7 @@ func constExpr(c *pg.A_Const) (engine.Expr, error) {
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return nil, posErr(engine.Errorf(engine.CodeInvalidText, "invalid numeric literal %q", s), c.Location)
+			return nil, posErr(engine.Errorf(sqlstate.InvalidTextRepresentation, "invalid numeric literal %q", s), c.Location)
 		}
 		return &engine.Const{V: engine.Value{Type: engine.Numeric, F: f}}, nil
 	case *pg.A_Const_Boolval:
@@ -293,12 +294,12 @@ func constExpr(c *pg.A_Const) (engine.Expr, error) {
 	case *pg.A_Const_Bsval:
 		return nil, posErr(engine.Unsupported("bit string literals"), c.Location)
 	}
-	return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "bad constant"), c.Location)
+	return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "bad constant"), c.Location)
 }
 
 func (b *binder) param(n int, loc int32) (engine.Expr, error) {
 	if n < 1 || n > 65535 {
-		return nil, posErr(engine.Errorf("42P02", "there is no parameter $%d", n), loc)
+		return nil, posErr(engine.Errorf(sqlstate.UndefinedParameter, "there is no parameter $%d", n), loc)
 	}
 	for len(b.params) < n {
 		b.params = append(b.params, engine.Unknown)
@@ -365,10 +366,10 @@ func (b *binder) columnRef(cr *pg.ColumnRef, c *exprCtx) (engine.Expr, error) {
 		return nil, posErr(engine.Unsupported("qualified column names with schema"), cr.Location)
 	}
 	if name == "" {
-		return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "\"*\" is not allowed here"), cr.Location)
+		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "\"*\" is not allowed here"), cr.Location)
 	}
 	if c.scope == nil {
-		err := engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", columnRefName(cr))
+		err := engine.Errorf(sqlstate.UndefinedColumn, "column %q does not exist", columnRefName(cr))
 		if e, ok, oerr := b.outerColumnRef(cr, err); ok || oerr != nil {
 			return e, oerr
 		}
@@ -474,7 +475,7 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 			return nil, err
 		}
 		if x.Type() != engine.Text || p.Type() != engine.Text {
-			return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "operator does not exist: %s %s %s", x.Type(), op, p.Type()), a.Location)
+			return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s %s %s", x.Type(), op, p.Type()), a.Location)
 		}
 		return &engine.Like{X: x, Pattern: p, CaseInsensitive: a.Kind == pg.A_Expr_Kind_AEXPR_ILIKE,
 			Negated: strings.HasPrefix(op, "!")}, nil
@@ -485,7 +486,7 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 		}
 		items := a.Rexpr.GetList().GetItems()
 		if len(items) != 2 {
-			return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "bad BETWEEN"), a.Location)
+			return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "bad BETWEEN"), a.Location)
 		}
 		lo, err := b.expr(items[0], c)
 		if err != nil {
@@ -633,7 +634,7 @@ func (b *binder) boolArg(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 		if e.Type() == engine.Unknown {
 			return b.coerce(e, engine.Bool)
 		}
-		return nil, engine.Errorf(engine.CodeDatatypeMismatch, "argument of boolean expression must be type boolean, not type %s", e.Type())
+		return nil, engine.Errorf(sqlstate.DatatypeMismatch, "argument of boolean expression must be type boolean, not type %s", e.Type())
 	}
 	return e, nil
 }
@@ -689,7 +690,7 @@ func typeName(tn *pg.TypeName) (engine.Type, string, error) {
 	name := tn.Names[len(tn.Names)-1].GetString_().GetSval()
 	t, ok := engine.TypeByName(name)
 	if !ok {
-		return engine.Unknown, "", posErr(engine.Errorf(engine.CodeUndefinedObject, "type %q does not exist", name), tn.Location)
+		return engine.Unknown, "", posErr(engine.Errorf(sqlstate.UndefinedObject, "type %q does not exist", name), tn.Location)
 	}
 	if len(tn.ArrayBounds) > 0 {
 		// text[] is strata's one array type (engine/arrays.go).
@@ -741,7 +742,7 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	}
 	if from := x.Type(); (t == engine.TextArray || from == engine.TextArray) && t != from &&
 		from != engine.Unknown && from != engine.Text && t != engine.Text {
-		return nil, posErr(engine.Errorf("42846", "cannot cast type %s to %s", from, t), tc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", from, t), tc.Location)
 	}
 	if k, ok := x.(*engine.Const); ok && k.V.Type == engine.Unknown && !k.V.Null && unit != "" {
 		if _, err := strconv.ParseFloat(strings.TrimSpace(k.V.S), 64); err == nil {
@@ -769,10 +770,10 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if clause == "" {
 			clause = "this context"
 		}
-		return nil, posErr(engine.Errorf(engine.CodeGroupingError, "aggregate functions are not allowed in %s", clause), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.GroupingError, "aggregate functions are not allowed in %s", clause), fc.Location)
 	}
 	if fc.AggStar || fc.AggDistinct || fc.AggFilter != nil {
-		return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "%s is not an aggregate function", name), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "%s is not an aggregate function", name), fc.Location)
 	}
 	if e, ok, err := b.arrayFunc(fc, name, c); ok {
 		return e, err
@@ -809,7 +810,7 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 			if k := fc.Args[0].GetAConst(); k != nil && k.GetSval() != nil {
 				name := strings.ToLower(k.GetSval().Sval)
 				if _, ok := lookupSetting(name); !ok && !strings.Contains(name, ".") {
-					return nil, posErr(engine.Errorf(engine.CodeUndefinedObject, "unrecognized configuration parameter %q", name), fc.Location)
+					return nil, posErr(engine.Errorf(sqlstate.UndefinedObject, "unrecognized configuration parameter %q", name), fc.Location)
 				}
 				return &settingRef{Name: name}, nil
 			}

@@ -9,6 +9,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
@@ -317,7 +318,7 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 				if def, ok := b.db.store.Table(strings.Trim(s, `"`)); ok {
 					return i8(tableOID(def)), true, nil
 				}
-				return nil, true, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", s), tc.Location)
+				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", s), tc.Location)
 			case "regtype":
 				for _, ty := range pgTypeRows {
 					if ty.name == s {
@@ -327,7 +328,7 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 				if t, ok := engine.TypeByName(s); ok {
 					return i8(int64(t.OID())), true, nil
 				}
-				return nil, true, posErr(engine.Errorf(engine.CodeUndefinedObject, "type %q does not exist", s), tc.Location)
+				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedObject, "type %q does not exist", s), tc.Location)
 			case "regnamespace":
 				switch s {
 				case "pg_catalog":
@@ -337,13 +338,13 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 				case "information_schema":
 					return i8(oidInfoSchema), true, nil
 				}
-				return nil, true, posErr(engine.Errorf("3F000", "schema %q does not exist", s), tc.Location)
+				return nil, true, posErr(engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s), tc.Location)
 			}
 			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
 		}
 	}
 	if !x.Type().IsInteger() {
-		return nil, true, posErr(engine.Errorf("42846", "cannot cast type %s to %s", x.Type(), name), tc.Location)
+		return nil, true, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", x.Type(), name), tc.Location)
 	}
 	switch name {
 	case "regtype":
@@ -373,7 +374,7 @@ func (b *binder) relationSize(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) 
 		return nil, err
 	}
 	if !x.Type().IsInteger() {
-		return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "function %s(%s) does not exist", funcName(fc), x.Type()), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function %s(%s) does not exist", funcName(fc), x.Type()), fc.Location)
 	}
 	i8 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int64, I: v}} }
 	expr := engine.Expr(&engine.Const{V: engine.NullValue(engine.Int64)})

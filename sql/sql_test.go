@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -116,7 +117,7 @@ func TestPrepareSyntaxErrorPosition(t *testing.T) {
 	s, _ := newTestSession(t)
 	_, err := s.Prepare(context.Background(), "SELECT 1 FROM WHERE", nil)
 	var e *engine.Error
-	if !errors.As(err, &e) || e.Code != engine.CodeSyntaxError {
+	if !errors.As(err, &e) || e.Code != sqlstate.SyntaxError {
 		t.Fatalf("got %v, want 42601", err)
 	}
 	// PostgreSQL: syntax error at or near "WHERE", position 15.
@@ -265,14 +266,14 @@ func TestPrepareFieldsAndReuse(t *testing.T) {
 			t.Errorf("n > %s: %v, want %v", c.p, got, c.rows)
 		}
 	}
-	if _, err := s.Execute(context.Background(), st, nil); !codeIs(err, engine.CodeProtocolViolation) {
+	if _, err := s.Execute(context.Background(), st, nil); !codeIs(err, sqlstate.ProtocolViolation) {
 		t.Errorf("missing parameter: %v, want 08P01", err)
 	}
-	if _, err := s.Execute(context.Background(), st, []engine.Value{{Type: engine.Unknown, S: "x"}}); !codeIs(err, engine.CodeInvalidText) {
+	if _, err := s.Execute(context.Background(), st, []engine.Value{{Type: engine.Unknown, S: "x"}}); !codeIs(err, sqlstate.InvalidTextRepresentation) {
 		t.Errorf("bad parameter text: %v, want 22P02", err)
 	}
 	for _, q := range []string{"SELECT 1; SELECT 2"} {
-		if _, err := s.Prepare(context.Background(), q, nil); !codeIs(err, engine.CodeSyntaxError) {
+		if _, err := s.Prepare(context.Background(), q, nil); !codeIs(err, sqlstate.SyntaxError) {
 			t.Errorf("%q: %v, want 42601", q, err)
 		}
 	}
@@ -290,7 +291,7 @@ func TestSettings(t *testing.T) {
 	if err := s.Set("DateStyle", "ISO, MDY"); err != nil {
 		t.Error(err)
 	}
-	if err := s.Set("TimeZone", "Europe/Berlin"); !codeIs(err, engine.CodeFeatureNotSupported) {
+	if err := s.Set("TimeZone", "Europe/Berlin"); !codeIs(err, sqlstate.FeatureNotSupported) {
 		t.Errorf("Set TimeZone Berlin: %v", err)
 	}
 	got := collect(t, mustExec(t, s, "SELECT current_setting('application_name'), current_database(), current_schema(), current_user, version() LIKE 'PostgreSQL 15%'"))
@@ -344,13 +345,13 @@ func TestCopy(t *testing.T) {
 	if want := [][]string{{"4", "2", "11"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("rows %v, want %v", got, want)
 	}
-	if _, err := s.Prepare(context.Background(), "COPY c TO STDOUT", nil); !codeIs(err, engine.CodeFeatureNotSupported) {
+	if _, err := s.Prepare(context.Background(), "COPY c TO STDOUT", nil); !codeIs(err, sqlstate.FeatureNotSupported) {
 		t.Errorf("COPY TO: %v", err)
 	}
-	if _, err := s.Prepare(context.Background(), "COPY nope FROM STDIN", nil); !codeIs(err, engine.CodeUndefinedTable) {
+	if _, err := s.Prepare(context.Background(), "COPY nope FROM STDIN", nil); !codeIs(err, sqlstate.UndefinedTable) {
 		t.Errorf("COPY nope: %v", err)
 	}
-	if _, err := s.Execute(context.Background(), mustPrepare(t, s, "COPY c FROM '"+filepath.Join(t.TempDir(), "no-such-file")+"'"), nil); !codeIs(err, engine.CodeIOError) {
+	if _, err := s.Execute(context.Background(), mustPrepare(t, s, "COPY c FROM '"+filepath.Join(t.TempDir(), "no-such-file")+"'"), nil); !codeIs(err, sqlstate.IOError) {
 		t.Errorf("COPY missing file: %v", err)
 	}
 	_ = st
@@ -569,11 +570,11 @@ func TestErrorPositions(t *testing.T) {
 		code string
 		pos  int // PostgreSQL's 1-based position
 	}{
-		{"SELECT nope FROM p", engine.CodeUndefinedColumn, 8},
-		{"SELECT a FROM missing", engine.CodeUndefinedTable, 15},
-		{"SELECT a, ts FROM p GROUP BY a", engine.CodeGroupingError, 11},
-		{"SELECT a FROM p JOIN p q ON true", engine.CodeAmbiguousColumn, 8},
-		{"SELECT 1 FROM (p FULL JOIN p q ON p.a = q.a) AS j", engine.CodeFeatureNotSupported, 0}, // an alias on a join
+		{"SELECT nope FROM p", sqlstate.UndefinedColumn, 8},
+		{"SELECT a FROM missing", sqlstate.UndefinedTable, 15},
+		{"SELECT a, ts FROM p GROUP BY a", sqlstate.GroupingError, 11},
+		{"SELECT a FROM p JOIN p q ON true", sqlstate.AmbiguousColumn, 8},
+		{"SELECT 1 FROM (p FULL JOIN p q ON p.a = q.a) AS j", sqlstate.FeatureNotSupported, 0}, // an alias on a join
 	}
 	for _, c := range cases {
 		_, err := s.Prepare(context.Background(), c.q, nil)
@@ -642,7 +643,7 @@ func TestStatementTimeout(t *testing.T) {
 			t.Errorf("parseTimeout(%q) = %v, %v; want %v", c.v, got, err, c.want)
 		}
 	}
-	if _, err := s.Prepare(context.Background(), "SET statement_timeout = 'soon'", nil); !codeIs(err, engine.CodeInvalidParameter) {
+	if _, err := s.Prepare(context.Background(), "SET statement_timeout = 'soon'", nil); !codeIs(err, sqlstate.InvalidParameterValue) {
 		t.Errorf("bad statement_timeout: %v", err)
 	}
 	mustExec(t, s, "SET statement_timeout = '1ms'")
@@ -657,7 +658,7 @@ func TestStatementTimeout(t *testing.T) {
 		}
 	}
 	res.Rows.Close()
-	if !codeIs(err, engine.CodeQueryCanceled) {
+	if !codeIs(err, sqlstate.QueryCanceled) {
 		t.Errorf("after the timeout: %v, want 57014", err)
 	}
 	mustExec(t, s, "SET statement_timeout = 0")

@@ -4,6 +4,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // union binds UNION [ALL]: both arms bound as selects, each column cast to the
@@ -26,14 +27,14 @@ func (b *binder) union(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	}
 	lf, rf := lp.Fields(), rp.Fields()
 	if len(lf) != len(rf) {
-		return nil, nil, engine.Errorf(engine.CodeSyntaxError, "each UNION query must have the same number of columns")
+		return nil, nil, engine.Errorf(sqlstate.SyntaxError, "each UNION query must have the same number of columns")
 	}
 	lx, rx := make([]engine.Expr, len(lf)), make([]engine.Expr, len(rf))
 	casts := false
 	for i := range lf {
 		t, err := engine.CommonType([]engine.Type{lf[i].Type, rf[i].Type})
 		if err != nil {
-			return nil, nil, engine.Errorf(engine.CodeDatatypeMismatch, "UNION types %s and %s cannot be matched", lf[i].Type, rf[i].Type)
+			return nil, nil, engine.Errorf(sqlstate.DatatypeMismatch, "UNION types %s and %s cannot be matched", lf[i].Type, rf[i].Type)
 		}
 		if t == engine.Unknown {
 			t = engine.Text
