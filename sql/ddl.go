@@ -125,10 +125,15 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 		d := on.GetDefElem()
 		name := strings.ToLower(d.Defname)
 		val := defString(d.Arg)
+		// Every option is declared in catalog.TableOptions: an unknown one, or a value
+		// not of its kind, is 22023 naming the option.
+		if err := catalog.CheckOption(name, val); err != nil {
+			return def, posErr(engine.Errorf(sqlstate.InvalidParameterValue, "%s", err), d.Location)
+		}
 		switch name {
-		case "time_column":
+		case catalog.OptTimeColumn:
 			timeCol = val
-		case "segment_granularity":
+		case catalog.OptSegmentGranularity:
 			g, ok := granularities[strings.ToLower(val)]
 			if !ok {
 				return def, engine.Errorf(sqlstate.InvalidParameterValue, "invalid segment_granularity %q", val)

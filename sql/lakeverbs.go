@@ -849,8 +849,6 @@ func checkLakeOption(name, val string) (string, bool, *engine.Error) {
 			return "", true, engine.Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter %q: %q (a duration such as '10 minutes')", store.OptHandoffGrace, val)
 		}
 		return val, true, nil
-	case store.OptExternal:
-		return "", true, engine.Errorf(sqlstate.InvalidParameterValue, "parameter %q is set by CREATE EXTERNAL TABLE only", store.OptExternal)
 	}
 	return "", false, nil
 }

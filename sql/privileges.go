@@ -267,7 +267,8 @@ func (b *binder) need(a access) error {
 // server path (lake_path) or reach an outside system with the server's
 // credentials (kafka_*).
 func superuserOption(name string) bool {
-	return name == "lake_path" || strings.HasPrefix(name, "kafka_")
+	o, _ := catalog.LookupOption(name)
+	return o.Superuser
 }
 
 // superuserSetting reports whether only a superuser may set parameter name:
@@ -277,5 +278,6 @@ func superuserSetting(name string) bool { return strings.EqualFold(name, setting
 // secretOption reports whether a table option holds a secret that no catalog view,
 // listing or message shows.
 func secretOption(name string) bool {
-	return name == "kafka_sasl_password"
+	o, _ := catalog.LookupOption(name)
+	return o.Secret
 }

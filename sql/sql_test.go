@@ -14,6 +14,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/internal/sqlstate"
+	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -592,7 +593,7 @@ func TestErrorPositions(t *testing.T) {
 func TestCreateTableDef(t *testing.T) {
 	s, st := newTestSession(t)
 	mustExec(t, s, `CREATE TABLE d (id bigint, ts timestamptz, "Created" timestamp NOT NULL, v real, name varchar(10))
-		WITH (time_column = 'ts', segment_granularity = 'day', comment = 'events', retention = true)`)
+		WITH (time_column = 'ts', segment_granularity = 'day', persist_rows = 1000, handoff_grace = '5 minutes')`)
 	def, ok := st.Table("d")
 	if !ok {
 		t.Fatal("table d not created")
@@ -603,7 +604,7 @@ func TestCreateTableDef(t *testing.T) {
 	if def.Granularity != 24*time.Hour {
 		t.Errorf("granularity %v, want 24h", def.Granularity)
 	}
-	if want := map[string]string{"comment": "events", "retention": "true"}; !reflect.DeepEqual(def.Options, want) {
+	if want := map[string]string{"persist_rows": "1000", "handoff_grace": "5 minutes"}; !reflect.DeepEqual(def.Options, want) {
 		t.Errorf("options %v, want %v", def.Options, want)
 	}
 	gotTypes := []string{}
@@ -664,5 +665,57 @@ func TestStatementTimeout(t *testing.T) {
 	mustExec(t, s, "SET statement_timeout = 0")
 	if got := collect(t, mustExec(t, s, "SELECT count(*) FROM big")); !reflect.DeepEqual(got, [][]string{{"2"}}) {
 		t.Errorf("without timeout: %v", got)
+	}
+}
+
+// TestTableOptionsChecked: every CREATE TABLE option is declared in
+// catalog.TableOptions; an unknown option (a typo that used to create a batch
+// table quietly) or a value not of the option's kind is 22023 naming the option,
+// and no table is created.
+func TestTableOptionsChecked(t *testing.T) {
+	s, st := newTestSession(t)
+	for _, tc := range []struct{ with, option string }{
+		{"kafka_topc = 'x'", "kafka_topc"},
+		{"comment = 'events'", "comment"},
+		{"persist_rows = 0", "persist_rows"},
+		{"persist_rows = 'many'", "persist_rows"},
+		{"persist_interval = '0 seconds'", "persist_interval"},
+		{"handoff_grace = 'soon'", "handoff_grace"},
+		{"handoff = 'maybe'", "handoff"},
+		{"segment_granularity = 'fortnight'", "segment_granularity"},
+		{"rollup = '-1 minute'", "rollup"},
+		{"late_message_rejection = 'x'", "late_message_rejection"},
+		{"max_record_bytes = -5", "max_record_bytes"},
+		{"external = 'true'", "external"},
+	} {
+		err := execErr(s, "CREATE TABLE o (ts timestamptz NOT NULL) WITH ("+tc.with+")")
+		var e *engine.Error
+		if !errors.As(err, &e) || e.Code != "22023" || !strings.Contains(e.Message, `"`+tc.option+`"`) {
+			t.Errorf("WITH (%s): %v; want 22023 naming %q", tc.with, err, tc.option)
+		}
+		if _, ok := st.Table("o"); ok {
+			t.Fatalf("WITH (%s) created the table", tc.with)
+		}
+	}
+	// The values of each kind that are accepted.
+	mustExec(t, s, `CREATE TABLE o (ts timestamptz NOT NULL) WITH (handoff = 'OFF', handoff_grace = '0',
+		segment_granularity = 'Day', persist_interval = '1h30m', late_message_rejection = '1 hour', max_record_bytes = 4096)`)
+	def, _ := st.Table("o")
+	if want := map[string]string{"handoff": "off", "handoff_grace": "0", "persist_interval": "1h30m",
+		"late_message_rejection": "1 hour", "max_record_bytes": "4096"}; !reflect.DeepEqual(def.Options, want) || def.Granularity != 24*time.Hour {
+		t.Errorf("options %v granularity %v, want %v and 24h", def.Options, def.Granularity, want)
+	}
+}
+
+// TestGranularitiesDeclared: segment_granularity's declared values are the ones
+// the binder has a chunk length for.
+func TestGranularitiesDeclared(t *testing.T) {
+	if len(catalog.Granularities) != len(granularities) {
+		t.Fatalf("declared %v, binder knows %d", catalog.Granularities, len(granularities))
+	}
+	for _, g := range catalog.Granularities {
+		if granularities[g] == 0 {
+			t.Errorf("segment_granularity %q has no chunk length", g)
+		}
 	}
 }
