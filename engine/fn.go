@@ -372,3 +372,36 @@ func argTypes(args []*vec) []Type {
 
 // sig builds a parameter list.
 func sig(ts ...Type) []Type { return ts }
+
+// ParamType is the type an untyped argument (a literal or NULL of type Unknown) at
+// position i of a call of name takes, as in PostgreSQL: the parameter type at i of
+// every overload the other arguments fit, when they all agree; false otherwise
+// (the caller then reads it as text).
+func ParamType(name string, args []Type, i int) (Type, bool) {
+	var t Type
+	found := false
+	for _, f := range registry[strings.ToLower(name)] {
+		if f.untyped || i >= len(f.Args) {
+			continue
+		}
+		trial := make([]Type, len(args))
+		for j, a := range args {
+			switch {
+			case a.ID != TypeUnknown:
+				trial[j] = a
+			case j < len(f.Args):
+				trial[j] = f.Args[j]
+			default:
+				trial[j] = Text
+			}
+		}
+		if _, ok := f.match(trial); !ok {
+			continue
+		}
+		if found && f.Args[i] != t {
+			return Unknown, false
+		}
+		t, found = f.Args[i], true
+	}
+	return t, found
+}

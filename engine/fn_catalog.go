@@ -28,12 +28,23 @@ func init() {
 		cat("pg_get_userbyid", sig(Int64), Text, textOf(func([]*vec, int) string { return "strata" })),
 		cat("pg_encoding_to_char", sig(Int32), Text, textOf(func([]*vec, int) string { return "UTF8" })),
 		cat("pg_size_pretty", sig(Int64), Text, textOf(func(a []*vec, i int) string { return SizePretty(a[0].i[i]) })),
-		cat("format_type", sig(Int64, Int32), Text, textOf(func(a []*vec, i int) string {
-			if s, ok := typeNamesByOID[a[0].i[i]]; ok {
-				return s
-			}
-			return "???" // PostgreSQL's answer for an unknown oid
-		})),
+		// not strict: a NULL typmod is "no typmod"
+		&Func{Name: "format_type", Args: sig(Int64, Int32), Ret: Text, Vol: Stable,
+			kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+				out := newVec(Text, n)
+				out.nulls = unionNulls(n, args[0])
+				for i := 0; i < n; i++ {
+					if out.isNull(i) {
+						continue
+					}
+					if s, ok := typeNamesByOID[args[0].i[i]]; ok {
+						out.s[i] = s
+					} else {
+						out.s[i] = "???" // PostgreSQL's answer for an unknown oid
+					}
+				}
+				return out, nil
+			}},
 		cat("pg_table_is_visible", sig(Int64), Bool, trueOf),
 		// pg_get_expr deparses a stored expression (a column default); strata stores
 		// none, and passes the text through. The relation may be of any type.

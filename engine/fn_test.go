@@ -150,3 +150,34 @@ func TestProcArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestParamType: the type an untyped argument takes is the parameter type of the
+// overloads the other arguments fit, when they agree (PostgreSQL's rule for an
+// unknown-type literal); none when they disagree.
+func TestParamType(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []Type
+		i    int
+		want Type // Unknown: no agreement
+	}{
+		{"to_timestamp", []Type{Unknown}, 0, Float64},
+		{"time_bucket", []Type{Unknown, TimestampTZ}, 0, Interval},
+		{"date_bin", []Type{Interval, Timestamp, Unknown}, 2, Timestamp},
+		{"date_bin", []Type{Interval, TimestampTZ, Unknown}, 2, TimestampTZ},
+		{"format_type", []Type{Int64, Unknown}, 1, Int32},
+		{"date_trunc", []Type{Unknown, TimestampTZ}, 0, Text},
+		{"round", []Type{Numeric, Unknown}, 1, Int32},
+		{"floor", []Type{Unknown}, 0, Unknown},
+		{"power", []Type{Int32, Unknown}, 1, Unknown},
+		{"concat", []Type{Text, Unknown}, 1, Unknown},
+	} {
+		got, ok := ParamType(tc.name, tc.args, tc.i)
+		if !ok {
+			got = Unknown
+		}
+		if got != tc.want {
+			t.Errorf("ParamType(%s, %v, %d) = %v, want %v", tc.name, tc.args, tc.i, got, tc.want)
+		}
+	}
+}

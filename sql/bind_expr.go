@@ -818,7 +818,8 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		}
 	}
 	var args []engine.Expr
-	for ai, an := range fc.Args {
+	var types []engine.Type
+	for _, an := range fc.Args {
 		e, err := b.expr(an, c)
 		if err != nil {
 			return nil, err
@@ -826,21 +827,23 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if a, ok := e.(*arrayExpr); ok {
 			return nil, posErr(engine.Unsupported(name+" of an array (strata has no array type)"), a.loc)
 		}
-		if e.Type() == engine.Unknown {
-			want := engine.Text
-			switch {
-			case name == "to_timestamp" && len(fc.Args) == 1:
-				want = engine.Float64
-			case (name == "time_bucket" || name == "date_bin") && ai == 0:
-				want = engine.Interval // time_bucket('300.000s', ts)
-			case name == "date_bin" && ai == 2:
-				want = engine.TimestampTZ
-			}
-			if e, err = b.coerce(e, want); err != nil {
-				return nil, err
-			}
+		args, types = append(args, e), append(types, e.Type())
+	}
+	// An untyped argument takes the parameter type the overloads agree on
+	// (time_bucket('300.000s', ts): interval; format_type(oid, NULL): integer),
+	// else text, as PostgreSQL prefers its string category.
+	for i, e := range args {
+		if e.Type() != engine.Unknown {
+			continue
 		}
-		args = append(args, e)
+		want, ok := engine.ParamType(name, types, i)
+		if !ok {
+			want = engine.Text
+		}
+		var err error
+		if args[i], err = b.coerce(e, want); err != nil {
+			return nil, err
+		}
 	}
 	if name == "pg_typeof" && len(args) == 1 {
 		// The type is known at bind time; PostgreSQL returns regtype, which prints
