@@ -10,15 +10,16 @@ import (
 // The scalar function registry. Every scalar function and operator the engine
 // computes is a *Func: one overload, declared once in the fn_<family>.go file of its
 // family with its parameter types, result type, volatility and vectorized kernel.
-// The binder resolves a call once (NewCall, ResolveFunc) to one overload, which the
-// Call keeps; evaluation calls that overload's kernel with no lookup by name.
+// The binder resolves a call once (NewCall) to one overload, which the Call keeps;
+// evaluation calls that overload's kernel with no lookup by name.
 // pg_proc is generated from the same list (Funcs), so what psql's \df shows is what
 // resolves.
 //
 // Resolution follows PostgreSQL's func_select_candidate as strata applies it:
 //
-//  1. Untyped arguments (Unknown: a bare NULL, an untyped literal the binder did not
-//     coerce) take the type of the first typed argument, or text (fillUnknown).
+//  1. The binder gives an untyped literal or NULL argument the parameter type its
+//     overloads agree on (ParamType), else text. An argument still Unknown here
+//     takes the type of the first typed argument, or text (fillUnknown).
 //  2. An overload whose parameter types equal the argument types wins.
 //  3. Otherwise the candidates are the overloads every argument reaches by an
 //     implicit cast (implicitCast): along the number chain int2 → int4 → int8 →
@@ -134,7 +135,7 @@ func (f *Func) IdentityArgs() string {
 // registry: every overload, by name, in declaration order.
 var registry = map[string][]*Func{}
 
-// allFuncs in registration order (OID order).
+// allFuncs in registration order.
 var allFuncs []*Func
 
 // firstFuncOID is pg_proc.oid of the first overload; the functions, then the
