@@ -60,8 +60,9 @@ func allowed(from, to string) (bool, string) {
 	if within(to, from) {
 		return true, from
 	}
-	// internal/ holds test support (a private PostgreSQL server, ...) that imports no
-	// strata package; any layer may use it.
+	// internal/ holds leaf packages that import no strata package (the SQLSTATE
+	// registry, SCRAM, test support such as a private PostgreSQL server); any layer
+	// may use them.
 	if within(to, "internal") && !within(from, "internal") {
 		return true, "internal"
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Aggregates that keep every value of a group: the ordered-set aggregates
@@ -68,7 +70,7 @@ func (a *collectAcc) update(gids []int32, args []*vec) error {
 		default:
 			a.frac = p.f0(0)
 			if a.frac < 0 || a.frac > 1 || math.IsNaN(a.frac) {
-				return Errorf("22003", "percentile value %v is not between 0 and 1", a.frac)
+				return Errorf(sqlstate.NumericValueOutOfRange, "percentile value %v is not between 0 and 1", a.frac)
 			}
 		}
 	}

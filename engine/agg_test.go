@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // closeRows compares result rows, allowing float columns a relative error of 1e-9
@@ -409,7 +411,7 @@ func TestMemoryLimit(t *testing.T) {
 	for name, p := range plans {
 		_, err := runErr(p, Options{MemoryLimit: 20000})
 		var e *Error
-		if !errors.As(err, &e) || e.Code != CodeOutOfMemory || e.Message != "query exceeded memory limit of 20000 bytes" {
+		if !errors.As(err, &e) || e.Code != sqlstate.OutOfMemory || e.Message != "query exceeded memory limit of 20000 bytes" {
 			t.Errorf("%s: got %v, want 53200", name, err)
 		}
 		if _, err := runErr(p, Options{MemoryLimit: 1 << 30}); err != nil {

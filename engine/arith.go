@@ -2,6 +2,8 @@ package engine
 
 import (
 	"math"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 func (ev *evaluator) evalArgs(args []Expr, b *batch) ([]*vec, error) {
@@ -28,7 +30,7 @@ func floats(v *vec) []float64 {
 	return out
 }
 
-var errDivZero = Errorf(CodeDivisionByZero, "division by zero")
+var errDivZero = Errorf(sqlstate.DivisionByZero, "division by zero")
 
 // arith computes x op y for + - * / % with result type rt.
 func arith(op string, x, y *vec, rt Type) (*vec, error) {
@@ -133,7 +135,7 @@ func arith(op string, x, y *vec, rt Type) (*vec, error) {
 		mixedArith(op, x, y, out.f[:n])
 		for i, v := range out.f[:n] {
 			if math.IsInf(v, 0) && !null(i) && !math.IsInf(x.f0(i), 0) && !math.IsInf(y.f0(i), 0) {
-				return nil, Errorf(CodeNumericOutOfRange, "value out of range: overflow")
+				return nil, Errorf(sqlstate.NumericValueOutOfRange, "value out of range: overflow")
 			}
 		}
 		return out, nil
@@ -171,7 +173,7 @@ func arith(op string, x, y *vec, rt Type) (*vec, error) {
 		}
 		for i, v := range r {
 			if math.IsInf(v, 0) && !null(i) && !math.IsInf(a[i], 0) && !math.IsInf(b[i], 0) {
-				return nil, Errorf(CodeNumericOutOfRange, "value out of range: overflow")
+				return nil, Errorf(sqlstate.NumericValueOutOfRange, "value out of range: overflow")
 			}
 		}
 		if rt.ID == TypeFloat32 {
@@ -215,12 +217,12 @@ func tsround(x float64) float64 { return math.RoundToEven(x*1e6) / 1e6 }
 // months spill into days (30 per month) and fractional days into time.
 func mulInterval(x ival, f float64) (ival, error) {
 	if math.IsNaN(f) {
-		return ival{}, Errorf(CodeNumericOutOfRange, "interval out of range")
+		return ival{}, Errorf(sqlstate.NumericValueOutOfRange, "interval out of range")
 	}
 	rm := float64(x.M) * f
 	rd := float64(x.D) * f
 	if math.Abs(rm) > math.MaxInt32 || math.Abs(rd) > math.MaxInt32 {
-		return ival{}, Errorf(CodeDatetimeOverflow, "interval out of range")
+		return ival{}, Errorf(sqlstate.DatetimeFieldOverflow, "interval out of range")
 	}
 	var out ival
 	out.M = int32(rm)
@@ -234,7 +236,7 @@ func mulInterval(x ival, f float64) (ival, error) {
 	out.D += int32(monthRemDays)
 	t := math.RoundToEven(float64(x.U)*f + secRem*1e6)
 	if math.Abs(t) > 9.2e18 {
-		return ival{}, Errorf(CodeDatetimeOverflow, "interval out of range")
+		return ival{}, Errorf(sqlstate.DatetimeFieldOverflow, "interval out of range")
 	}
 	out.U = int64(t)
 	return out, nil
@@ -342,7 +344,7 @@ func timeArith(op string, x, y *vec, out *vec) (*vec, error) {
 	if out.t.ID == TypeDate {
 		for i, v := range out.i {
 			if !null(i) && (v > math.MaxInt32 || v < math.MinInt32) {
-				return nil, Errorf(CodeDatetimeOverflow, "date out of range")
+				return nil, Errorf(sqlstate.DatetimeFieldOverflow, "date out of range")
 			}
 		}
 	}
@@ -456,7 +458,7 @@ func (ev *evaluator) arithConst(c *Call, b *batch) (*vec, bool, error) {
 	if !math.IsInf(kv, 0) {
 		for i, v := range r {
 			if math.IsInf(v, 0) && !math.IsInf(a[i], 0) && !null(i) {
-				return nil, true, Errorf(CodeNumericOutOfRange, "value out of range: overflow")
+				return nil, true, Errorf(sqlstate.NumericValueOutOfRange, "value out of range: overflow")
 			}
 		}
 	}

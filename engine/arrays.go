@@ -2,6 +2,8 @@ package engine
 
 import (
 	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // text[] values. A text[] travels through the engine as its PostgreSQL text form,
@@ -61,7 +63,7 @@ func isArraySpace(c byte) bool {
 }
 
 func malformedArray(s, detail string) *Error {
-	e := Errorf(CodeInvalidText, "malformed array literal: \"%s\"", s)
+	e := Errorf(sqlstate.InvalidTextRepresentation, "malformed array literal: \"%s\"", s)
 	e.Detail = detail
 	return e
 }

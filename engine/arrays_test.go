@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"testing"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // TestTextArrayFormat checks array_out's quoting (correlated.slt proves the same
@@ -51,9 +53,9 @@ func TestParseTextArray(t *testing.T) {
 		}
 	}
 	for in, code := range map[string]string{
-		`abc`: CodeInvalidText, `{a`: CodeInvalidText, `{a,}`: CodeInvalidText, `{a}x`: CodeInvalidText,
-		`{"a}`: CodeInvalidText, `{a"b}`: CodeInvalidText, `{{a}}`: CodeFeatureNotSupported,
-		`[1:1]={a}`: CodeFeatureNotSupported,
+		`abc`: sqlstate.InvalidTextRepresentation, `{a`: sqlstate.InvalidTextRepresentation, `{a,}`: sqlstate.InvalidTextRepresentation, `{a}x`: sqlstate.InvalidTextRepresentation,
+		`{"a}`: sqlstate.InvalidTextRepresentation, `{a"b}`: sqlstate.InvalidTextRepresentation, `{{a}}`: sqlstate.FeatureNotSupported,
+		`[1:1]={a}`: sqlstate.FeatureNotSupported,
 	} {
 		_, err := ParseTextArray(in)
 		var ee *Error

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // MemoryBudget is a server-wide memory cap shared by every running query. Each
@@ -135,7 +137,7 @@ func (b *MemoryBudget) failBiggerWaiter(w *waiter) bool {
 }
 
 func (b *MemoryBudget) outOfMemory(n int64) error {
-	return &Error{Code: CodeOutOfMemory, Message: "out of memory",
+	return &Error{Code: sqlstate.OutOfMemory, Message: "out of memory",
 		Detail: fmt.Sprintf("Failed on request of size %d bytes: running queries hold the server-wide memory limit of %d bytes (--max-memory).", n, b.limit)}
 }
 
@@ -176,7 +178,7 @@ func (m *memTracker) grow(n int64) error {
 	}
 	u := m.used.Add(n)
 	if m.limit > 0 && u > m.limit {
-		return &Error{Code: CodeOutOfMemory, Message: fmt.Sprintf("query exceeded memory limit of %d bytes", m.limit)}
+		return &Error{Code: sqlstate.OutOfMemory, Message: fmt.Sprintf("query exceeded memory limit of %d bytes", m.limit)}
 	}
 	if m.budget == nil || u <= m.reserved.Load() {
 		return nil

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // sortedSeries is SELECT n FROM generate_series(1, rows) ORDER BY n DESC: the sort
@@ -39,7 +41,7 @@ func TestMemoryBudgetOneQueryFails(t *testing.T) {
 	}()
 	wg.Wait()
 	var e *Error
-	if !errors.As(bigErr, &e) || e.Code != CodeOutOfMemory || e.Message != "out of memory" ||
+	if !errors.As(bigErr, &e) || e.Code != sqlstate.OutOfMemory || e.Message != "out of memory" ||
 		e.Detail == "" {
 		t.Fatalf("big query: got %v, want 53200 out of memory", bigErr)
 	}

@@ -2,16 +2,18 @@ package engine
 
 import (
 	"math"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 func intRangeErr(t Type) *Error {
 	switch t.ID {
 	case TypeInt16:
-		return Errorf(CodeNumericOutOfRange, "smallint out of range")
+		return Errorf(sqlstate.NumericValueOutOfRange, "smallint out of range")
 	case TypeInt32:
-		return Errorf(CodeNumericOutOfRange, "integer out of range")
+		return Errorf(sqlstate.NumericValueOutOfRange, "integer out of range")
 	}
-	return Errorf(CodeNumericOutOfRange, "bigint out of range")
+	return Errorf(sqlstate.NumericValueOutOfRange, "bigint out of range")
 }
 
 // castVec converts x to type t with PostgreSQL's cast rules.
@@ -98,7 +100,7 @@ func castVec(x *vec, t Type) (*vec, error) {
 		if t.ID == TypeFloat32 {
 			for i, v := range out.f {
 				if !null(i) && !math.IsInf(v, 0) && math.Abs(v) > math.MaxFloat32 {
-					return nil, Errorf(CodeNumericOutOfRange, "value out of range: overflow")
+					return nil, Errorf(sqlstate.NumericValueOutOfRange, "value out of range: overflow")
 				}
 				out.f[i] = float64(float32(v))
 			}
@@ -160,11 +162,11 @@ func castVec(x *vec, t Type) (*vec, error) {
 				continue
 			}
 			if v > math.MaxInt64/usPerDay || v < math.MinInt64/usPerDay {
-				return nil, Errorf(CodeDatetimeOverflow, "date out of range for timestamp")
+				return nil, Errorf(sqlstate.DatetimeFieldOverflow, "date out of range for timestamp")
 			}
 			out.i[i] = v * usPerDay
 		}
 		return out, nil
 	}
-	return nil, Errorf("42846", "cannot cast type %s to %s", from, t)
+	return nil, Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", from, t)
 }

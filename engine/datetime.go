@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 type dtUnit uint8
@@ -133,11 +135,11 @@ func truncTime(us int64, u dtUnit) (int64, bool) {
 }
 
 func unitErr(unit string, t Type) *Error {
-	return Errorf(CodeInvalidParameter, "unit \"%s\" not recognized for type %s", unit, t)
+	return Errorf(sqlstate.InvalidParameterValue, "unit \"%s\" not recognized for type %s", unit, t)
 }
 
 func unitUnsupported(unit string, t Type) *Error {
-	return Errorf(CodeFeatureNotSupported, "unit \"%s\" not supported for type %s", unit, t)
+	return Errorf(sqlstate.FeatureNotSupported, "unit \"%s\" not supported for type %s", unit, t)
 }
 
 func dateTrunc(unitV, x *vec, rt Type) (*vec, error) {
@@ -388,7 +390,7 @@ func timeFloor(x, period *vec) (*vec, error) {
 		p := strings.ToUpper(period.str(i))
 		m, d, us, ok := parseInterval(p)
 		if !ok || (m == 0 && d == 0 && us <= 0) {
-			return nil, Errorf(CodeInvalidParameter, "invalid period \"%s\"", period.str(i))
+			return nil, Errorf(sqlstate.InvalidParameterValue, "invalid period \"%s\"", period.str(i))
 		}
 		switch {
 		case m != 0:
@@ -493,11 +495,11 @@ func timeBucket(name string, width, x, origin *vec) (*vec, error) {
 			y := floorDiv(k, 12)
 			out.i[i] = time.Date(2000+int(y), time.Month(k-12*y+1), 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 		case w.M != 0:
-			return nil, Errorf(CodeInvalidParameter, "%s: strides with months are not supported (mixing months with days or time)", name)
+			return nil, Errorf(sqlstate.InvalidParameterValue, "%s: strides with months are not supported (mixing months with days or time)", name)
 		default:
 			step := int64(w.D)*usPerDay + w.U
 			if step <= 0 {
-				return nil, Errorf(CodeInvalidParameter, "%s: the stride must be greater than zero", name)
+				return nil, Errorf(sqlstate.InvalidParameterValue, "%s: the stride must be greater than zero", name)
 			}
 			out.i[i] = org + floorDiv(x.i[i]-org, step)*step
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage"
 )
 
@@ -289,7 +290,7 @@ func TestCountDistinctMemoryLimit(t *testing.T) {
 		Aggs: []AggCall{{Func: "count", Args: []Expr{note}, Distinct: true, T: Int64}}, Out: []Field{{"ts", TimestampTZ}, {"n", Int64}}}
 	_, err := runErr(p, Options{MemoryLimit: 1 << 20})
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeOutOfMemory {
+	if !errors.As(err, &e) || e.Code != sqlstate.OutOfMemory {
 		t.Fatalf("got %v, want SQLSTATE 53200", err)
 	}
 }

@@ -17,6 +17,15 @@
 // Expressions are evaluated a whole batch at a time with typed loops; CASE evaluates
 // each branch only on the rows that reach it.
 //
+// # Functions
+//
+// Every scalar function and operator is an overload in one registry (fn.go; one
+// fn_<family>.go file per family: math, string, datetime, conditional, catalog,
+// array, operator) declaring its parameter types, result type, volatility and
+// vectorized kernel. The SQL layer resolves a call once, with PostgreSQL's rules
+// for implicit casts (NewCall), and the Call keeps the overload: evaluation calls
+// its kernel directly. pg_proc is generated from the same registry (Funcs).
+//
 // # Scans
 //
 // For each storage.Source a Scan (1) prunes the source by time and by column

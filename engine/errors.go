@@ -3,47 +3,12 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
-// SQLSTATE codes the engine and the SQL layer use. The wire layer sends Code as is.
-const (
-	CodeSyntaxError          = "42601"
-	CodeUndefinedTable       = "42P01"
-	CodeUndefinedColumn      = "42703"
-	CodeUndefinedFunction    = "42883"
-	CodeAmbiguousColumn      = "42702"
-	CodeDuplicateTable       = "42P07"
-	CodeDatatypeMismatch     = "42804"
-	CodeGroupingError        = "42803"
-	CodeInvalidParameter     = "22023"
-	CodeObjectNotInState     = "55000"
-	CodeInvalidText          = "22P02" // invalid_text_representation
-	CodeDivisionByZero       = "22012"
-	CodeNumericOutOfRange    = "22003"
-	CodeDatetimeOverflow     = "22008"
-	CodeFeatureNotSupported  = "0A000"
-	CodeOutOfMemory          = "53200"
-	CodeQueryCanceled        = "57014"
-	CodeDataCorrupted        = "XX001"
-	CodeInternalError        = "XX000"
-	CodeProgramLimitExceeded = "54000"
-	CodeInvalidCursorState   = "24000"
-	CodeBadCopyFileFormat    = "22P04"
-	CodeProtocolViolation    = "08P01"
-	CodeInvalidSQLStatement  = "26000" // invalid_sql_statement_name
-	CodeUndefinedObject      = "42704"
-	CodeInsufficientResource = "53000"
-	CodeIOError              = "58030"
-	// CodeInsufficientPrivilege is insufficient_privilege: a location outside the
-	// lake roots, and (package sql) privileges.
-	CodeInsufficientPrivilege  = "42501"
-	CodeInvalidName            = "42602"
-	CodeInvalidTableDefinition = "42P16"
-	CodeDuplicateColumn        = "42701"
-	CodeUniqueViolation        = "23505"
-)
-
-// Error is an error with a SQLSTATE, raised by the engine or the SQL layer.
+// Error is an error with a SQLSTATE (a constant of internal/sqlstate), raised by
+// the engine or the SQL layer.
 // Position is the 1-based character offset into the query text (0 when unknown),
 // as PostgreSQL reports it.
 type Error struct {
@@ -66,5 +31,5 @@ func Errorf(code, format string, args ...any) *Error {
 
 // Unsupported returns a 0A000 error naming the feature.
 func Unsupported(feature string) *Error {
-	return &Error{Code: CodeFeatureNotSupported, Message: feature + " is not supported"}
+	return &Error{Code: sqlstate.FeatureNotSupported, Message: feature + " is not supported"}
 }

@@ -69,9 +69,6 @@ func (ev *evaluator) eval(e Expr, b *batch) (*vec, error) {
 	case *Const:
 		return constVec(e.V, b.n), nil
 	case *Call:
-		if e.Func == "coalesce" {
-			return ev.evalCoalesce(e, b)
-		}
 		return ev.evalCall(e, b)
 	case *Cast:
 		x, err := ev.eval(e.X, b)

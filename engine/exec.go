@@ -33,12 +33,10 @@ type Options struct {
 // values, the result must have the Call's type.
 type HostFunc func(args []Value) (Value, error)
 
-// hostFuncs are the names the SQL layer binds to Options.Funcs: volatile, as they
-// act on the server.
+// hostFuncs are the names the SQL layer binds to Options.Funcs (fn_catalog.go's
+// volatile pg_cancel_backend, pg_terminate_backend); scan.go keeps them out of
+// dictionary-answered predicates.
 var hostFuncs = map[string]bool{"pg_cancel_backend": true, "pg_terminate_backend": true}
-
-// IsHostFunc reports whether a Call of name is evaluated by Options.Funcs.
-func IsHostFunc(name string) bool { return hostFuncs[name] }
 
 // Rows streams a query's result as Arrow record batches.
 type Rows interface {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // operator is a pull-based physical operator. next returns the next non-empty Arrow
@@ -36,7 +38,7 @@ func (q *query) newEvaluator() *evaluator {
 	return ev
 }
 
-var errCanceled = &Error{Code: CodeQueryCanceled, Message: "canceling statement due to user request"}
+var errCanceled = &Error{Code: sqlstate.QueryCanceled, Message: "canceling statement due to user request"}
 
 // ctxErr maps a context's end to SQLSTATE 57014.
 func ctxErr(ctx context.Context) error {
@@ -45,7 +47,7 @@ func ctxErr(ctx context.Context) error {
 		return nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Code: CodeQueryCanceled, Message: "canceling statement due to statement timeout", Err: err}
+		return &Error{Code: sqlstate.QueryCanceled, Message: "canceling statement due to statement timeout", Err: err}
 	}
 	return errCanceled
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 func TestU64Table(t *testing.T) {
@@ -171,7 +173,7 @@ func TestGroupByPackedMemoryLimit(t *testing.T) {
 		Aggs:   []AggCall{{Func: "count", T: Int64}}, Out: []Field{{"note", Text}, {"device", Text}, {"count", Int64}}}
 	_, err := runErr(p, Options{MemoryLimit: 1 << 20})
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeOutOfMemory {
+	if !errors.As(err, &e) || e.Code != sqlstate.OutOfMemory {
 		t.Fatalf("got %v, want SQLSTATE 53200", err)
 	}
 	if _, err := runErr(p, Options{MemoryLimit: 1 << 30}); err != nil {

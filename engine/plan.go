@@ -31,12 +31,14 @@ type Const struct{ V Value }
 // Call is a scalar function or operator. Func is lower case: an operator symbol
 // ("+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=", "||", "not", "neg") or a
 // function name ("date_trunc", "extract", "floor", "round", "to_timestamp",
-// "coalesce", "nullif", "abs", "lower", "upper", "length", ...). T is what
-// ResolveFunc returned for the argument types.
+// "coalesce", "nullif", "abs", "lower", "upper", "length", ...). Fn is the overload
+// the binder resolved (NewCall, fn.go) and T its result type for the argument
+// types; a Call built without Fn is resolved when evaluated.
 type Call struct {
 	Func string
 	Args []Expr
 	T    Type
+	Fn   *Func
 }
 
 // Cast converts X to T with PostgreSQL's rules ('12'::int, ts::date, 1::float8 ...).

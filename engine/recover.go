@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Every goroutine the engine starts for a query (scan workers, partial aggregation,
@@ -26,7 +28,7 @@ func safely(f func() error) (err error) {
 // panicError logs a recovered panic with its stack and returns the query's error.
 func panicError(v any, stack []byte) *Error {
 	slog.Error("engine: panic in query worker", "panic", v, "stack", string(stack))
-	return &Error{Code: CodeInternalError, Message: fmt.Sprintf("internal error: %v", v)}
+	return &Error{Code: sqlstate.InternalError, Message: fmt.Sprintf("internal error: %v", v)}
 }
 
 // inParallel runs f(0..n-1) on n goroutines and waits for them; a panic in any

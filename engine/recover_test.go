@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage"
 )
 
@@ -54,7 +55,7 @@ func TestPanicInWorker(t *testing.T) {
 		for _, par := range []int{1, 4} {
 			_, err := runErr(plan(bad), Options{Parallelism: par})
 			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeInternalError || e.Message != "internal error: injected panic in a scan worker" {
+			if !errors.As(err, &e) || e.Code != sqlstate.InternalError || e.Message != "internal error: injected panic in a scan worker" {
 				t.Errorf("%s (parallelism %d): got %v, want XX000 internal error: injected panic in a scan worker", name, par, err)
 			}
 			if _, err := runErr(plan(d), Options{Parallelism: par}); err != nil {

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // PostgreSQL's regular-expression match operators: x ~ p, x !~ p, and the
@@ -19,7 +21,7 @@ func compileRegex(p string, ci bool) (*regexp.Regexp, error) {
 	}
 	re, err := regexp.Compile(p)
 	if err != nil {
-		return nil, Errorf("2201B", "invalid regular expression: %v", err)
+		return nil, Errorf(sqlstate.InvalidRegularExpression, "invalid regular expression: %v", err)
 	}
 	return re, nil
 }
@@ -117,45 +119,4 @@ func SizePretty(size int64) string {
 		size /= int64(1) << (next.bits - u.bits - b2i(next.round) + b2i(u.round))
 	}
 	panic("unreachable")
-}
-
-// catalogFunc answers the catalog functions psql and JDBC call, for strata's one
-// role ("strata"), one encoding (UTF8) and one schema (every table is visible).
-func catalogFunc(name string, args []*vec, n int) *vec {
-	t := Text
-	if name == "pg_table_is_visible" {
-		t = Bool
-	}
-	out := newVec(t, n)
-	out.nulls = unionNulls(n, args...)
-	if name == "obj_description" || name == "col_description" || name == "shobj_description" {
-		// strata keeps no comments (COMMENT ON): always NULL, as in PostgreSQL without one
-		out.nulls = make([]bool, n)
-		for i := range out.nulls {
-			out.nulls[i] = true
-		}
-		return out
-	}
-	for i := 0; i < n; i++ {
-		if out.isNull(i) {
-			continue
-		}
-		switch name {
-		case "pg_get_userbyid":
-			out.s[i] = "strata"
-		case "pg_encoding_to_char":
-			out.s[i] = "UTF8"
-		case "pg_table_is_visible":
-			out.b[i] = true
-		case "pg_size_pretty":
-			out.s[i] = SizePretty(args[0].i[i])
-		case "format_type":
-			if s, ok := typeNamesByOID[args[0].i[i]]; ok {
-				out.s[i] = s
-			} else {
-				out.s[i] = "???" // PostgreSQL's answer for an unknown oid
-			}
-		}
-	}
-	return out
 }

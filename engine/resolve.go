@@ -2,6 +2,8 @@ package engine
 
 import (
 	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 func isOperatorName(name string) bool {
@@ -23,11 +25,11 @@ func undefinedFunc(name string, args []Type) *Error {
 			op = "NOT"
 		}
 		if len(args) == 1 {
-			return &Error{Code: CodeUndefinedFunction, Message: "operator does not exist: " + op + " " + args[0].String(),
+			return &Error{Code: sqlstate.UndefinedFunction, Message: "operator does not exist: " + op + " " + args[0].String(),
 				Hint: "No operator matches the given name and argument type. You might need to add an explicit type cast."}
 		}
 		if len(args) == 2 {
-			return &Error{Code: CodeUndefinedFunction, Message: "operator does not exist: " + args[0].String() + " " + op + " " + args[1].String(),
+			return &Error{Code: sqlstate.UndefinedFunction, Message: "operator does not exist: " + args[0].String() + " " + op + " " + args[1].String(),
 				Hint: "No operator matches the given name and argument types. You might need to add explicit type casts."}
 		}
 	}
@@ -42,7 +44,7 @@ func undefinedFunc(name string, args []Type) *Error {
 		b.WriteString(a.String())
 	}
 	b.WriteString(") does not exist")
-	return &Error{Code: CodeUndefinedFunction, Message: b.String(),
+	return &Error{Code: sqlstate.UndefinedFunction, Message: b.String(),
 		Hint: "No function matches the given name and argument types. You might need to add explicit type casts."}
 }
 
@@ -157,7 +159,7 @@ func commonType(args []Type) (Type, bool) {
 func CommonType(args []Type) (Type, error) {
 	t, ok := commonType(args)
 	if !ok {
-		return Unknown, Errorf(CodeDatatypeMismatch, "types %s cannot be matched", typeList(args))
+		return Unknown, Errorf(sqlstate.DatatypeMismatch, "types %s cannot be matched", typeList(args))
 	}
 	return t, nil
 }
@@ -171,376 +173,6 @@ func typeList(args []Type) string {
 		b.WriteString(a.String())
 	}
 	return b.String()
-}
-
-// ResolveFunc returns the result type of scalar function or operator name applied to
-// arguments of types args, or a 42883 error when no overload exists. Unknown argument
-// types (untyped literals) take the type of the other arguments.
-func ResolveFunc(name string, args []Type) (Type, error) {
-	name = strings.ToLower(name)
-	orig := args
-	a := fillUnknown(args)
-	fail := func() (Type, error) { return Unknown, undefinedFunc(name, orig) }
-	argc := func(n int) bool { return len(a) == n }
-	switch name {
-	case "+", "-":
-		if argc(1) && name == "-" {
-			return ResolveFunc("neg", args)
-		}
-		if !argc(2) {
-			return fail()
-		}
-		x, y := a[0], a[1]
-		// An untyped literal next to a timestamp/date in +/- is an interval (or int for dates).
-		if orig[1].ID == TypeUnknown && (x.IsTime() || x.ID == TypeDate) {
-			if x.ID == TypeDate {
-				y = Int32
-			} else {
-				y = Interval
-			}
-			if name == "-" && orig[1].ID == TypeUnknown && x.IsTime() {
-				y = Interval
-			}
-		}
-		switch {
-		case x.IsNumeric() && y.IsNumeric():
-			return arithType(x, y), nil
-		case x.IsTime() && y.ID == TypeInterval:
-			return x, nil
-		case name == "+" && x.ID == TypeInterval && y.IsTime():
-			return y, nil
-		case x.ID == TypeDate && y.IsInteger():
-			return Date, nil
-		case name == "+" && x.IsInteger() && y.ID == TypeDate:
-			return Date, nil
-		case x.ID == TypeDate && y.ID == TypeInterval:
-			return Timestamp, nil
-		case name == "+" && x.ID == TypeInterval && y.ID == TypeDate:
-			return Timestamp, nil
-		case name == "-" && x.ID == TypeDate && y.ID == TypeDate:
-			return Int32, nil
-		case name == "-" && x.IsTime() && y.IsTime():
-			return Interval, nil
-		case name == "-" && x.IsTime() && y.ID == TypeDate, name == "-" && x.ID == TypeDate && y.IsTime():
-			return Interval, nil
-		case x.ID == TypeInterval && y.ID == TypeInterval:
-			return Interval, nil
-		}
-		return fail()
-	case "*":
-		if !argc(2) {
-			return fail()
-		}
-		switch {
-		case a[0].IsNumeric() && a[1].IsNumeric():
-			return arithType(a[0], a[1]), nil
-		case a[0].ID == TypeInterval && a[1].IsNumeric(), a[0].IsNumeric() && a[1].ID == TypeInterval:
-			return Interval, nil
-		}
-		return fail()
-	case "/":
-		if !argc(2) {
-			return fail()
-		}
-		switch {
-		case a[0].IsNumeric() && a[1].IsNumeric():
-			return arithType(a[0], a[1]), nil
-		case a[0].ID == TypeInterval && a[1].IsNumeric():
-			return Interval, nil
-		}
-		return fail()
-	case "%", "mod":
-		if !argc(2) {
-			return fail()
-		}
-		x, y := a[0], a[1]
-		if x.IsInteger() && y.IsInteger() {
-			return arithType(x, y), nil
-		}
-		if (x.IsInteger() || x.ID == TypeNumeric) && (y.IsInteger() || y.ID == TypeNumeric) {
-			return Numeric, nil
-		}
-		return fail()
-	case "neg", "abs":
-		if !argc(1) {
-			return fail()
-		}
-		if a[0].IsNumeric() || a[0].ID == TypeInterval {
-			return a[0], nil
-		}
-		return fail()
-	case "=", "<>", "!=", "<", "<=", ">", ">=":
-		if argc(2) && a[0].ID == TypeTextArray && name != "=" && name != "<>" && name != "!=" {
-			// arrays.go: the text form orders differently from PostgreSQL's element order
-			return Type{}, Unsupported("operator " + name + " on arrays")
-		}
-		if argc(2) && comparableTypes(a[0], a[1]) && a[0].ID != TypeUnknown {
-			return Bool, nil
-		}
-		return fail()
-	case "||":
-		if argc(2) && (a[0].ID == TypeText || a[1].ID == TypeText) && a[0].ID != TypeTextArray && a[1].ID != TypeTextArray {
-			return Text, nil
-		}
-		return fail()
-	case "not":
-		if argc(1) && a[0].ID == TypeBool {
-			return Bool, nil
-		}
-		return fail()
-	case "array_to_string":
-		// Over text[], or over a catalog column that is an array in PostgreSQL
-		// (relacl, datacl: aclitem[]) and text in its array form in strata.
-		if (argc(2) || argc(3)) && (a[0].ID == TypeTextArray || a[0].ID == TypeText) && allText(a[1:]) {
-			return Text, nil
-		}
-		return fail()
-	case "pg_get_expr":
-		// deparses a stored expression (a column default); strata stores none
-		if (argc(2) || argc(3)) && a[0].ID == TypeText {
-			return Text, nil
-		}
-		return fail()
-	case "pg_get_userbyid", "pg_encoding_to_char":
-		if argc(1) && a[0].IsInteger() {
-			return Text, nil
-		}
-		return fail()
-	case "pg_table_is_visible":
-		if argc(1) && a[0].IsInteger() {
-			return Bool, nil
-		}
-		return fail()
-	case "pg_size_pretty":
-		if argc(1) && a[0].IsInteger() {
-			return Text, nil
-		}
-		return fail()
-	case "obj_description", "col_description", "shobj_description":
-		// (oid[, catalog name or column number])
-		if (argc(1) || argc(2)) && a[0].IsInteger() {
-			return Text, nil
-		}
-		return fail()
-	case "format_type":
-		if argc(2) && a[0].IsInteger() && a[1].IsInteger() {
-			return Text, nil
-		}
-		return fail()
-	case "~", "!~", "~*", "!~*", "regexp_like":
-		if (argc(2) || (name == "regexp_like" && argc(3))) && allText(a) {
-			return Bool, nil
-		}
-		return fail()
-	case "coalesce", "greatest", "least":
-		if len(a) == 0 {
-			return fail()
-		}
-		t, ok := commonType(args)
-		if !ok {
-			return Unknown, Errorf(CodeDatatypeMismatch, "%s types %s cannot be matched", strings.ToUpper(name), typeList(args))
-		}
-		return t, nil
-	case "nullif":
-		if argc(2) && comparableTypes(a[0], a[1]) {
-			return a[0], nil
-		}
-		return fail()
-	case "floor", "ceil", "ceiling", "sign":
-		if !argc(1) || !a[0].IsNumeric() {
-			return fail()
-		}
-		if a[0].ID == TypeNumeric {
-			return Numeric, nil
-		}
-		return Float64, nil
-	case "round", "trunc":
-		if argc(1) && a[0].IsNumeric() {
-			if a[0].ID == TypeNumeric {
-				return Numeric, nil
-			}
-			return Float64, nil
-		}
-		if argc(2) && (a[0].ID == TypeNumeric || a[0].IsInteger()) && a[1].IsInteger() {
-			return Numeric, nil
-		}
-		return fail()
-	case "sqrt", "cbrt", "ln", "exp", "log10":
-		if !argc(1) || !a[0].IsNumeric() {
-			return fail()
-		}
-		if a[0].ID == TypeNumeric {
-			return Numeric, nil
-		}
-		return Float64, nil
-	case "log":
-		if argc(1) && a[0].IsNumeric() {
-			if a[0].ID == TypeNumeric {
-				return Numeric, nil
-			}
-			return Float64, nil
-		}
-		if argc(2) && a[0].IsNumeric() && a[1].IsNumeric() {
-			return Numeric, nil
-		}
-		return fail()
-	case "power", "pow", "^":
-		if !argc(2) || !a[0].IsNumeric() || !a[1].IsNumeric() {
-			return fail()
-		}
-		if a[0].ID == TypeNumeric || a[1].ID == TypeNumeric {
-			if a[0].ID != TypeFloat64 && a[1].ID != TypeFloat64 && a[0].ID != TypeFloat32 && a[1].ID != TypeFloat32 {
-				return Numeric, nil
-			}
-		}
-		return Float64, nil
-	case "pi", "random":
-		if argc(0) {
-			return Float64, nil
-		}
-		return fail()
-	case "lower", "upper", "btrim", "ltrim", "rtrim", "trim", "reverse", "initcap", "md5", "quote_ident":
-		if len(a) >= 1 && len(a) <= 2 && allText(a) {
-			if len(a) == 2 && (name == "lower" || name == "upper" || name == "reverse" || name == "initcap" || name == "md5" || name == "quote_ident") {
-				return fail()
-			}
-			return Text, nil
-		}
-		return fail()
-	case "length", "char_length", "character_length", "octet_length":
-		if argc(1) && a[0].ID == TypeText {
-			return Int32, nil
-		}
-		return fail()
-	case "position", "strpos":
-		if argc(2) && allText(a) {
-			return Int32, nil
-		}
-		return fail()
-	case "substr", "substring":
-		if (argc(2) || argc(3)) && a[0].ID == TypeText && a[1].IsInteger() && (len(a) == 2 || a[2].IsInteger()) {
-			return Text, nil
-		}
-		return fail()
-	case "left", "right", "repeat":
-		if argc(2) && a[0].ID == TypeText && a[1].IsInteger() {
-			return Text, nil
-		}
-		return fail()
-	case "replace":
-		if argc(3) && allText(a) {
-			return Text, nil
-		}
-		return fail()
-	case "string_to_array_element", "string_to_array_length", "string_to_array_lower", "string_to_array_cardinality",
-		"parse_ident_element", "parse_ident_length", "parse_ident_lower", "parse_ident_cardinality":
-		// The array functions (series.go): the array's arguments (text), then the
-		// subscript for _element.
-		texts := 2
-		if strings.HasPrefix(name, "parse_ident_") {
-			texts = 1
-		}
-		elem := strings.HasSuffix(name, "_element")
-		want := texts
-		if elem {
-			want++
-		}
-		if !argc(want) || !allText(a[:texts]) || elem && !a[texts].IsInteger() {
-			return fail()
-		}
-		if elem {
-			return Text, nil
-		}
-		return Int32, nil
-	case "split_part":
-		if argc(3) && a[0].ID == TypeText && a[1].ID == TypeText && a[2].IsInteger() {
-			return Text, nil
-		}
-		return fail()
-	case "concat":
-		return Text, nil
-	case "concat_ws":
-		if len(a) >= 1 && a[0].ID == TypeText {
-			return Text, nil
-		}
-		return fail()
-	case "starts_with":
-		if argc(2) && allText(a) {
-			return Bool, nil
-		}
-		return fail()
-	case "date_trunc":
-		if !argc(2) || a[0].ID != TypeText {
-			return fail()
-		}
-		switch a[1].ID {
-		case TypeTimestamp, TypeTimestampTZ, TypeInterval:
-			return a[1], nil
-		case TypeDate:
-			return TimestampTZ, nil
-		}
-		return fail()
-	case "extract", "date_part":
-		if !argc(2) || a[0].ID != TypeText {
-			return fail()
-		}
-		switch a[1].ID {
-		case TypeTimestamp, TypeTimestampTZ, TypeInterval, TypeDate:
-			if name == "extract" {
-				return Numeric, nil
-			}
-			return Float64, nil
-		}
-		return fail()
-	case "to_char":
-		if !argc(2) || a[1].ID != TypeText {
-			return fail()
-		}
-		switch a[0].ID {
-		case TypeTimestamp, TypeTimestampTZ, TypeDate:
-			return Text, nil
-		}
-		if a[0].IsNumeric() {
-			return Text, nil
-		}
-		return fail()
-	case "to_timestamp":
-		if argc(1) && a[0].IsNumeric() {
-			return TimestampTZ, nil
-		}
-		return fail()
-	case "now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "clock_timestamp", "localtimestamp":
-		if argc(0) {
-			if name == "localtimestamp" {
-				return Timestamp, nil
-			}
-			return TimestampTZ, nil
-		}
-		return fail()
-	case "current_date":
-		if argc(0) {
-			return Date, nil
-		}
-		return fail()
-	case "time_bucket":
-		// TimescaleDB: time_bucket(width interval, ts)
-		if argc(2) && a[0].ID == TypeInterval && a[1].IsTime() {
-			return a[1], nil
-		}
-		return fail()
-	case "date_bin":
-		if argc(3) && a[0].ID == TypeInterval && a[1].IsTime() && a[2].IsTime() {
-			return a[1], nil
-		}
-		return fail()
-	case "time_floor":
-		// Druid idiom: TIME_FLOOR(ts, 'PT5M').
-		if argc(2) && a[0].IsTime() && a[1].ID == TypeText {
-			return a[0], nil
-		}
-		return fail()
-	}
-	return fail()
 }
 
 func allText(a []Type) bool {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // tv is a SQL truth value in the test's own reference evaluator.
@@ -326,7 +328,7 @@ func TestScanEmptyAndErrors(t *testing.T) {
 	d = newDataset(5, 3, 50)
 	_, err := runErr(scanOf(d, []int{cTS}, fn("=", fn("/", col(cQty), ki(0)), ki(1))), Options{})
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeDivisionByZero {
+	if !errors.As(err, &e) || e.Code != sqlstate.DivisionByZero {
 		t.Fatalf("got %v, want division by zero", err)
 	}
 }
@@ -346,13 +348,13 @@ func TestCancel(t *testing.T) {
 	cancel()
 	_, err = rs.Next(ctx)
 	var e *Error
-	if !errors.As(err, &e) || e.Code != CodeQueryCanceled || e.Message != "canceling statement due to user request" {
+	if !errors.As(err, &e) || e.Code != sqlstate.QueryCanceled || e.Message != "canceling statement due to user request" {
 		t.Fatalf("got %v, want 57014", err)
 	}
 	rs.Close()
 	rs.Close()
 	// Canceled before execution.
-	if _, err := Execute(ctx, scanOf(d, []int{cTS}, nil), Options{}); !errors.As(err, &e) || e.Code != CodeQueryCanceled {
+	if _, err := Execute(ctx, scanOf(d, []int{cTS}, nil), Options{}); !errors.As(err, &e) || e.Code != sqlstate.QueryCanceled {
 		t.Fatalf("got %v, want 57014", err)
 	}
 	// Canceled during a blocking aggregate.
@@ -362,7 +364,7 @@ func TestCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel2()
-	if _, err = rs.Next(ctx2); !errors.As(err, &e) || e.Code != CodeQueryCanceled {
+	if _, err = rs.Next(ctx2); !errors.As(err, &e) || e.Code != sqlstate.QueryCanceled {
 		t.Fatalf("got %v, want 57014", err)
 	}
 	rs.Close()

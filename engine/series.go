@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Series is generate_series(Start, Stop[, Step]) in FROM: one integer column
@@ -62,10 +64,10 @@ func newSeriesOp(q *query, p *Series) (batchOperator, error) {
 	case null[0] || null[1] || null[2]:
 		o.done = true // PostgreSQL: a NULL bound gives no rows
 	case o.step == 0:
-		return nil, Errorf(CodeInvalidParameter, "step size cannot equal zero")
+		return nil, Errorf(sqlstate.InvalidParameterValue, "step size cannot equal zero")
 	default:
 		if n := (o.stop-o.next)/o.step + 1; n > maxSeriesRows {
-			return nil, Errorf(CodeProgramLimitExceeded, "generate_series would return %d rows (at most %d)", n, maxSeriesRows)
+			return nil, Errorf(sqlstate.ProgramLimitExceeded, "generate_series would return %d rows (at most %d)", n, maxSeriesRows)
 		}
 	}
 	return o, nil
@@ -112,7 +114,7 @@ func splitArray(s, delim string) []string {
 // lower-cased; whitespace around parts is allowed.
 func ParseIdent(s string) ([]string, error) {
 	bad := func(detail string) error {
-		return Errorf(CodeInvalidParameter, "string is not a valid identifier: %q%s", s, detail)
+		return Errorf(sqlstate.InvalidParameterValue, "string is not a valid identifier: %q%s", s, detail)
 	}
 	var parts []string
 	i := 0

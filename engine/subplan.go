@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Correlated subqueries, as PostgreSQL runs them (a SubPlan): the subquery's plan
@@ -132,7 +134,7 @@ func (ev *evaluator) evalSubPlan(e *SubPlan, b *batch) (*vec, error) {
 			case 1:
 				res = rows[0]
 			default:
-				return nil, Errorf("21000", "more than one row returned by a subquery used as an expression")
+				return nil, Errorf(sqlstate.CardinalityViolation, "more than one row returned by a subquery used as an expression")
 			}
 		case SubPlanExists:
 			res = Value{Type: Bool, B: len(rows) > 0}
@@ -255,7 +257,7 @@ func collectFirstColumn(ctx context.Context, p Plan, opts Options) ([]Value, err
 			}
 		}
 		if len(out) > maxSubPlanRows {
-			return nil, Errorf(CodeProgramLimitExceeded, "a subquery in an expression returned more than %d rows", maxSubPlanRows)
+			return nil, Errorf(sqlstate.ProgramLimitExceeded, "a subquery in an expression returned more than %d rows", maxSubPlanRows)
 		}
 	}
 }

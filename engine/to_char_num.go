@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // to_char(number, text): the common subset of PostgreSQL's numeric templates —
@@ -23,7 +25,7 @@ type numTemplate struct {
 func compileNumTemplate(f string) (*numTemplate, error) {
 	t := &numTemplate{}
 	refuse := func() (*numTemplate, error) {
-		return nil, Errorf(CodeFeatureNotSupported, "to_char template %q for a number is not supported (supported: 9 0 . D , G FM S MI PR)", f)
+		return nil, Errorf(sqlstate.FeatureNotSupported, "to_char template %q for a number is not supported (supported: 9 0 . D , G FM S MI PR)", f)
 	}
 	s := f
 	if strings.HasPrefix(strings.ToUpper(s), "FM") {
@@ -227,7 +229,7 @@ func toCharNum(x, f *vec, n int) (*vec, error) {
 		} else {
 			v := x.f[i]
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, Errorf(CodeFeatureNotSupported, "to_char of NaN or infinity is not supported")
+				return nil, Errorf(sqlstate.FeatureNotSupported, "to_char of NaN or infinity is not supported")
 			}
 			neg = v < 0
 			if x.t.ID == TypeNumeric {

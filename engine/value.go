@@ -8,11 +8,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-)
 
-// CodeInvalidDatetimeFormat is invalid_datetime_format, PostgreSQL's code for a
-// malformed date/time literal.
-const CodeInvalidDatetimeFormat = "22007"
+	"github.com/stratadb/strata/internal/sqlstate"
+)
 
 const (
 	usPerSec  = int64(1_000_000)
@@ -288,7 +286,7 @@ func appendInterval(dst []byte, months, days int32, us int64) []byte {
 }
 
 func invalidText(t Type, s string) *Error {
-	return Errorf(CodeInvalidText, "invalid input syntax for type %s: \"%s\"", t, s)
+	return Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type %s: \"%s\"", t, s)
 }
 
 // ParseValue parses PostgreSQL's text input of a value of type t.
@@ -315,24 +313,24 @@ func ParseValue(s string, t Type) (Value, error) {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 		if err != nil {
 			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
-				return v, Errorf(CodeNumericOutOfRange, "value \"%s\" is out of range for type %s", s, t)
+				return v, Errorf(sqlstate.NumericValueOutOfRange, "value \"%s\" is out of range for type %s", s, t)
 			}
 			return v, invalidText(t, s)
 		}
 		if !intFits(n, t) {
-			return v, Errorf(CodeNumericOutOfRange, "value \"%s\" is out of range for type %s", s, t)
+			return v, Errorf(sqlstate.NumericValueOutOfRange, "value \"%s\" is out of range for type %s", s, t)
 		}
 		v.I = n
 	case TypeFloat32, TypeFloat64, TypeNumeric:
 		f, err := parseFloat(s)
 		if err != nil {
 			if err == strconv.ErrRange {
-				return v, Errorf(CodeNumericOutOfRange, "\"%s\" is out of range for type %s", s, t)
+				return v, Errorf(sqlstate.NumericValueOutOfRange, "\"%s\" is out of range for type %s", s, t)
 			}
 			return v, invalidText(t, s)
 		}
 		if t.ID == TypeFloat32 && !math.IsInf(f, 0) && math.Abs(f) > math.MaxFloat32 {
-			return v, Errorf(CodeNumericOutOfRange, "\"%s\" is out of range for type real", s)
+			return v, Errorf(sqlstate.NumericValueOutOfRange, "\"%s\" is out of range for type real", s)
 		}
 		if t.ID == TypeFloat32 {
 			f = float64(float32(f))
@@ -353,7 +351,7 @@ func ParseValue(s string, t Type) (Value, error) {
 	case TypeInterval:
 		m, d, us, ok := parseInterval(s)
 		if !ok {
-			return v, Errorf(CodeInvalidDatetimeFormat, "invalid input syntax for type interval: \"%s\"", s)
+			return v, Errorf(sqlstate.InvalidDatetimeFormat, "invalid input syntax for type interval: \"%s\"", s)
 		}
 		v.Months, v.Days, v.I = m, d, us
 	default:
@@ -424,7 +422,7 @@ func parseFloat(s string) (float64, error) {
 // PostgreSQL does; timestamptz input without a zone is taken as UTC (the session zone).
 func parseTimestamp(s string, t Type) (int64, error) {
 	bad := func() (int64, error) {
-		return 0, Errorf(CodeInvalidDatetimeFormat, "invalid input syntax for type %s: \"%s\"", t, s)
+		return 0, Errorf(sqlstate.InvalidDatetimeFormat, "invalid input syntax for type %s: \"%s\"", t, s)
 	}
 	in := strings.TrimSpace(s)
 	switch strings.ToLower(in) {
@@ -555,7 +553,7 @@ func parseTimestamp(s string, t Type) (int64, error) {
 	}
 	if mo < 1 || mo > 12 || d < 1 || d > int64(daysIn(y, int(mo))) || hh > 24 || mi > 59 || ss > 60 ||
 		(hh == 24 && (mi != 0 || ss != 0 || frac != 0)) {
-		return 0, Errorf(CodeDatetimeOverflow, "date/time field value out of range: \"%s\"", s)
+		return 0, Errorf(sqlstate.DatetimeFieldOverflow, "date/time field value out of range: \"%s\"", s)
 	}
 	us := daysFromCivil(y, int(mo), int(d))*usPerDay + hh*usPerHour + mi*usPerMin + ss*usPerSec + frac
 	if t.ID == TypeTimestampTZ {

@@ -7,6 +7,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Backends is what the wire layer offers the SQL layer about its client
@@ -93,7 +94,8 @@ func (b *binder) backendFunc(fc *pg.FuncCall, name string, c *exprCtx) (engine.E
 		}
 		args = append(args, e)
 	}
-	return &engine.Call{Func: name, Args: args, T: engine.Bool}, true, nil
+	call, err := engine.NewCall(name, args...)
+	return call, true, err
 }
 
 // hostFuncs are the engine's Options.Funcs: the functions that signal backends.
@@ -132,23 +134,21 @@ func (s *Session) signalBackend(pid engine.Value, terminate bool) (engine.Value,
 	}
 	if r, ok := s.db.store.Catalog().Role(target.User); ok && r.Superuser && !s.Superuser() {
 		if terminate {
-			return engine.Value{}, engine.Errorf(codeInsufficientPrivilege, "must be a superuser to terminate superuser process")
+			return engine.Value{}, engine.Errorf(sqlstate.InsufficientPrivilege, "must be a superuser to terminate superuser process")
 		}
-		return engine.Value{}, engine.Errorf(codeInsufficientPrivilege, "must be a superuser to cancel superuser query")
+		return engine.Value{}, engine.Errorf(sqlstate.InsufficientPrivilege, "must be a superuser to cancel superuser query")
 	}
 	if !s.hasPrivsOf(target.User) && !s.hasPrivsOf("pg_signal_backend") {
 		if terminate {
-			return engine.Value{}, engine.Errorf(codeInsufficientPrivilege, "must be a member of the role whose process is being terminated or member of pg_signal_backend")
+			return engine.Value{}, engine.Errorf(sqlstate.InsufficientPrivilege, "must be a member of the role whose process is being terminated or member of pg_signal_backend")
 		}
-		return engine.Value{}, engine.Errorf(codeInsufficientPrivilege, "must be a member of the role whose query is being canceled or member of pg_signal_backend")
+		return engine.Value{}, engine.Errorf(sqlstate.InsufficientPrivilege, "must be a member of the role whose query is being canceled or member of pg_signal_backend")
 	}
 	if terminate {
 		return result(bs.Terminate(target.PID))
 	}
 	return result(bs.Cancel(target.PID))
 }
-
-const codeInsufficientPrivilege = "42501"
 
 // pgStatActivityColumns are PostgreSQL 15's (client_addr as text, the xids as oid).
 var pgStatActivityColumns = cols("datid", tOID, "datname", tText, "pid", tInt4, "leader_pid", tInt4, "usesysid", tOID,

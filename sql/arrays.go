@@ -6,6 +6,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql/opt"
 )
 
@@ -111,7 +112,7 @@ func (b *binder) arrayFunc(fc *pg.FuncCall, name string, c *exprCtx) (engine.Exp
 		op := map[string]string{"array_length": "length", "array_upper": "length", "array_lower": "lower", "cardinality": "cardinality"}[name]
 		if name != "cardinality" {
 			if len(fc.Args) != 2 {
-				return nil, true, posErr(engine.Errorf(engine.CodeUndefinedFunction, "function %s requires an array and a dimension", name), fc.Location)
+				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function %s requires an array and a dimension", name), fc.Location)
 			}
 			dim, err := b.expr(fc.Args[1], c)
 			if err != nil {
@@ -126,7 +127,7 @@ func (b *binder) arrayFunc(fc *pg.FuncCall, name string, c *exprCtx) (engine.Exp
 				return &engine.Const{V: engine.NullValue(engine.Int32)}, true, nil
 			}
 		} else if len(fc.Args) != 1 {
-			return nil, true, posErr(engine.Errorf(engine.CodeUndefinedFunction, "function cardinality takes one array"), fc.Location)
+			return nil, true, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function cardinality takes one array"), fc.Location)
 		}
 		if a.fn == "" {
 			n := int64(len(a.consts))
@@ -166,7 +167,7 @@ func (b *binder) indirection(ind *pg.A_Indirection, c *exprCtx) (engine.Expr, er
 			return nil, err
 		}
 		if !i.Type().IsInteger() {
-			return nil, engine.Errorf(engine.CodeDatatypeMismatch, "array subscript must have type integer")
+			return nil, engine.Errorf(sqlstate.DatatypeMismatch, "array subscript must have type integer")
 		}
 		if a.fn == "" {
 			e = constElement(a.consts, i)
@@ -185,7 +186,7 @@ func constElement(consts []string, i engine.Expr) engine.Expr {
 	var out engine.Expr = &engine.Const{V: engine.NullValue(engine.Text)}
 	for k := len(consts); k >= 1; k-- {
 		out = &engine.Case{Whens: []engine.When{{
-			Cond: &engine.Call{Func: "=", Args: []engine.Expr{i, &engine.Const{V: engine.Value{Type: engine.Int64, I: int64(k)}}}, T: engine.Bool},
+			Cond: engine.MustCall("=", i, &engine.Const{V: engine.Value{Type: engine.Int64, I: int64(k)}}),
 			Then: text(consts[k-1])}}, Else: out, T: engine.Text}
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // paramRef is a $n placeholder in a bound plan. Its type is read from the binder's
@@ -65,7 +66,7 @@ func posErr(err *engine.Error, loc int32) *engine.Error {
 
 func (b *binder) expr(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 	if n == nil || n.Node == nil {
-		return nil, engine.Errorf(engine.CodeSyntaxError, "missing expression")
+		return nil, engine.Errorf(sqlstate.SyntaxError, "missing expression")
 	}
 	if c.agg != nil {
 		if e, ok, err := b.aggMatch(n, c); ok || err != nil {
@@ -155,7 +156,7 @@ func (b *binder) aggMatch(n *pg.Node, c *exprCtx) (engine.Expr, bool, error) {
 			return nil, true, err
 		}
 		name := columnRefName(cr.ColumnRef)
-		return nil, true, posErr(engine.Errorf(engine.CodeGroupingError,
+		return nil, true, posErr(engine.Errorf(sqlstate.GroupingError,
 			"column %q must appear in the GROUP BY clause or be used in an aggregate function", name), cr.ColumnRef.Location)
 	}
 	return nil, false, nil
@@ -219,7 +220,7 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 		types = append(types, e.Type())
 	}
 	if fc.AggStar && name != "count" {
-		return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "%s(*) is not allowed", name), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "%s(*) is not allowed", name), fc.Location)
 	}
 	t, err := engine.ResolveAgg(name, types, fc.AggDistinct)
 	if err != nil {
@@ -283,7 +284,7 @@ func constExpr(c *pg.A_Const) (engine.Expr, error) {
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			return nil, posErr(engine.Errorf(engine.CodeInvalidText, "invalid numeric literal %q", s), c.Location)
+			return nil, posErr(engine.Errorf(sqlstate.InvalidTextRepresentation, "invalid numeric literal %q", s), c.Location)
 		}
 		return &engine.Const{V: engine.Value{Type: engine.Numeric, F: f}}, nil
 	case *pg.A_Const_Boolval:
@@ -293,12 +294,12 @@ func constExpr(c *pg.A_Const) (engine.Expr, error) {
 	case *pg.A_Const_Bsval:
 		return nil, posErr(engine.Unsupported("bit string literals"), c.Location)
 	}
-	return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "bad constant"), c.Location)
+	return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "bad constant"), c.Location)
 }
 
 func (b *binder) param(n int, loc int32) (engine.Expr, error) {
 	if n < 1 || n > 65535 {
-		return nil, posErr(engine.Errorf("42P02", "there is no parameter $%d", n), loc)
+		return nil, posErr(engine.Errorf(sqlstate.UndefinedParameter, "there is no parameter $%d", n), loc)
 	}
 	for len(b.params) < n {
 		b.params = append(b.params, engine.Unknown)
@@ -365,10 +366,10 @@ func (b *binder) columnRef(cr *pg.ColumnRef, c *exprCtx) (engine.Expr, error) {
 		return nil, posErr(engine.Unsupported("qualified column names with schema"), cr.Location)
 	}
 	if name == "" {
-		return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "\"*\" is not allowed here"), cr.Location)
+		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "\"*\" is not allowed here"), cr.Location)
 	}
 	if c.scope == nil {
-		err := engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", columnRefName(cr))
+		err := engine.Errorf(sqlstate.UndefinedColumn, "column %q does not exist", columnRefName(cr))
 		if e, ok, oerr := b.outerColumnRef(cr, err); ok || oerr != nil {
 			return e, oerr
 		}
@@ -474,7 +475,7 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 			return nil, err
 		}
 		if x.Type() != engine.Text || p.Type() != engine.Text {
-			return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "operator does not exist: %s %s %s", x.Type(), op, p.Type()), a.Location)
+			return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s %s %s", x.Type(), op, p.Type()), a.Location)
 		}
 		return &engine.Like{X: x, Pattern: p, CaseInsensitive: a.Kind == pg.A_Expr_Kind_AEXPR_ILIKE,
 			Negated: strings.HasPrefix(op, "!")}, nil
@@ -485,7 +486,7 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 		}
 		items := a.Rexpr.GetList().GetItems()
 		if len(items) != 2 {
-			return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "bad BETWEEN"), a.Location)
+			return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "bad BETWEEN"), a.Location)
 		}
 		lo, err := b.expr(items[0], c)
 		if err != nil {
@@ -538,7 +539,7 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 			{Cond: &engine.IsNull{X: r}, Then: &engine.Const{V: engine.Value{Type: engine.Bool, B: true}}},
 		}, Else: ne}
 		if a.Kind == pg.A_Expr_Kind_AEXPR_NOT_DISTINCT {
-			e = &engine.Call{Func: "not", Args: []engine.Expr{e}, T: engine.Bool}
+			e = engine.MustCall("not", e)
 		}
 		return e, nil
 	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
@@ -614,16 +615,14 @@ func untypedPeer(op string, t engine.Type, left bool) engine.Type {
 	return t
 }
 
+// call resolves name over args to one overload of the engine's function registry
+// (engine.NewCall); the Call keeps it, so execution does no lookup.
 func (b *binder) call(name string, args []engine.Expr, loc int32) (engine.Expr, error) {
-	types := make([]engine.Type, len(args))
-	for i, a := range args {
-		types[i] = a.Type()
-	}
-	t, err := engine.ResolveFunc(name, types)
+	c, err := engine.NewCall(name, args...)
 	if err != nil {
 		return nil, withPos(err, loc)
 	}
-	return &engine.Call{Func: name, Args: args, T: t}, nil
+	return c, nil
 }
 
 func (b *binder) boolArg(n *pg.Node, c *exprCtx) (engine.Expr, error) {
@@ -635,7 +634,7 @@ func (b *binder) boolArg(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 		if e.Type() == engine.Unknown {
 			return b.coerce(e, engine.Bool)
 		}
-		return nil, engine.Errorf(engine.CodeDatatypeMismatch, "argument of boolean expression must be type boolean, not type %s", e.Type())
+		return nil, engine.Errorf(sqlstate.DatatypeMismatch, "argument of boolean expression must be type boolean, not type %s", e.Type())
 	}
 	return e, nil
 }
@@ -655,7 +654,7 @@ func (b *binder) boolExpr(be *pg.BoolExpr, c *exprCtx) (engine.Expr, error) {
 	case pg.BoolExprType_OR_EXPR:
 		return &engine.BoolOp{Op: engine.Or, Args: args}, nil
 	}
-	return &engine.Call{Func: "not", Args: args, T: engine.Bool}, nil
+	return engine.MustCall("not", args...), nil
 }
 
 func (b *binder) booleanTest(bt *pg.BooleanTest, c *exprCtx) (engine.Expr, error) {
@@ -665,10 +664,10 @@ func (b *binder) booleanTest(bt *pg.BooleanTest, c *exprCtx) (engine.Expr, error
 	}
 	lit := func(v bool) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Bool, B: v}} }
 	coalesce := func(e engine.Expr, v bool) engine.Expr {
-		return &engine.Call{Func: "coalesce", Args: []engine.Expr{e, lit(v)}, T: engine.Bool}
+		return engine.MustCall("coalesce", e, lit(v))
 	}
 	not := func(e engine.Expr) engine.Expr {
-		return &engine.Call{Func: "not", Args: []engine.Expr{e}, T: engine.Bool}
+		return engine.MustCall("not", e)
 	}
 	switch bt.Booltesttype {
 	case pg.BoolTestType_IS_TRUE:
@@ -691,7 +690,7 @@ func typeName(tn *pg.TypeName) (engine.Type, string, error) {
 	name := tn.Names[len(tn.Names)-1].GetString_().GetSval()
 	t, ok := engine.TypeByName(name)
 	if !ok {
-		return engine.Unknown, "", posErr(engine.Errorf(engine.CodeUndefinedObject, "type %q does not exist", name), tn.Location)
+		return engine.Unknown, "", posErr(engine.Errorf(sqlstate.UndefinedObject, "type %q does not exist", name), tn.Location)
 	}
 	if len(tn.ArrayBounds) > 0 {
 		// text[] is strata's one array type (engine/arrays.go).
@@ -743,7 +742,7 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	}
 	if from := x.Type(); (t == engine.TextArray || from == engine.TextArray) && t != from &&
 		from != engine.Unknown && from != engine.Text && t != engine.Text {
-		return nil, posErr(engine.Errorf("42846", "cannot cast type %s to %s", from, t), tc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", from, t), tc.Location)
 	}
 	if k, ok := x.(*engine.Const); ok && k.V.Type == engine.Unknown && !k.V.Null && unit != "" {
 		if _, err := strconv.ParseFloat(strings.TrimSpace(k.V.S), 64); err == nil {
@@ -758,17 +757,8 @@ func funcName(fc *pg.FuncCall) string {
 	return strings.ToLower(opName(fc.Funcname))
 }
 
-var aggregates = map[string]bool{
-	"count": true, "sum": true, "min": true, "max": true, "avg": true,
-	"stddev": true, "stddev_samp": true, "stddev_pop": true, "variance": true,
-	"var_samp": true, "var_pop": true, "bool_and": true, "bool_or": true, "every": true,
-	"string_agg": true, "array_agg": true, "approx_count_distinct": true,
-	"percentile_cont": true, "percentile_disc": true, "regr_slope": true, "regr_intercept": true,
-	"corr": true, "covar_pop": true, "covar_samp": true, "regr_count": true, "regr_r2": true,
-	"regr_avgx": true, "regr_avgy": true, "regr_sxx": true, "regr_syy": true, "regr_sxy": true,
-}
-
-func isAggregate(name string) bool { return aggregates[name] }
+// isAggregate reports whether a call of name (without OVER) is an aggregate.
+func isAggregate(name string) bool { return engine.IsAggregate(name) }
 
 func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 	name := funcName(fc)
@@ -780,10 +770,10 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if clause == "" {
 			clause = "this context"
 		}
-		return nil, posErr(engine.Errorf(engine.CodeGroupingError, "aggregate functions are not allowed in %s", clause), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.GroupingError, "aggregate functions are not allowed in %s", clause), fc.Location)
 	}
 	if fc.AggStar || fc.AggDistinct || fc.AggFilter != nil {
-		return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "%s is not an aggregate function", name), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "%s is not an aggregate function", name), fc.Location)
 	}
 	if e, ok, err := b.arrayFunc(fc, name, c); ok {
 		return e, err
@@ -820,7 +810,7 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 			if k := fc.Args[0].GetAConst(); k != nil && k.GetSval() != nil {
 				name := strings.ToLower(k.GetSval().Sval)
 				if _, ok := lookupSetting(name); !ok && !strings.Contains(name, ".") {
-					return nil, posErr(engine.Errorf(engine.CodeUndefinedObject, "unrecognized configuration parameter %q", name), fc.Location)
+					return nil, posErr(engine.Errorf(sqlstate.UndefinedObject, "unrecognized configuration parameter %q", name), fc.Location)
 				}
 				return &settingRef{Name: name}, nil
 			}
@@ -828,7 +818,8 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		}
 	}
 	var args []engine.Expr
-	for ai, an := range fc.Args {
+	var types []engine.Type
+	for _, an := range fc.Args {
 		e, err := b.expr(an, c)
 		if err != nil {
 			return nil, err
@@ -836,21 +827,23 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if a, ok := e.(*arrayExpr); ok {
 			return nil, posErr(engine.Unsupported(name+" of an array (strata has no array type)"), a.loc)
 		}
-		if e.Type() == engine.Unknown {
-			want := engine.Text
-			switch {
-			case name == "to_timestamp" && len(fc.Args) == 1:
-				want = engine.Float64
-			case (name == "time_bucket" || name == "date_bin") && ai == 0:
-				want = engine.Interval // time_bucket('300.000s', ts)
-			case name == "date_bin" && ai == 2:
-				want = engine.TimestampTZ
-			}
-			if e, err = b.coerce(e, want); err != nil {
-				return nil, err
-			}
+		args, types = append(args, e), append(types, e.Type())
+	}
+	// An untyped argument takes the parameter type the overloads agree on
+	// (time_bucket('300.000s', ts): interval; format_type(oid, NULL): integer),
+	// else text, as PostgreSQL prefers its string category.
+	for i, e := range args {
+		if e.Type() != engine.Unknown {
+			continue
 		}
-		args = append(args, e)
+		want, ok := engine.ParamType(name, types, i)
+		if !ok {
+			want = engine.Text
+		}
+		var err error
+		if args[i], err = b.coerce(e, want); err != nil {
+			return nil, err
+		}
 	}
 	if name == "pg_typeof" && len(args) == 1 {
 		// The type is known at bind time; PostgreSQL returns regtype, which prints

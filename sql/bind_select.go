@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql/opt"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
@@ -94,18 +95,18 @@ func (s *scope) find(qual, name string) (int, error) {
 			continue
 		}
 		if found >= 0 {
-			return 0, engine.Errorf(engine.CodeAmbiguousColumn, "column reference %q is ambiguous", name)
+			return 0, engine.Errorf(sqlstate.AmbiguousColumn, "column reference %q is ambiguous", name)
 		}
 		found = i
 	}
 	if !qualSeen {
-		return 0, engine.Errorf(engine.CodeUndefinedTable, "missing FROM-clause entry for table %q", qual)
+		return 0, engine.Errorf(sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", qual)
 	}
 	if found < 0 {
 		if qual != "" {
-			return 0, engine.Errorf(engine.CodeUndefinedColumn, "column %s.%s does not exist", qual, name)
+			return 0, engine.Errorf(sqlstate.UndefinedColumn, "column %s.%s does not exist", qual, name)
 		}
-		return 0, engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", name)
+		return 0, engine.Errorf(sqlstate.UndefinedColumn, "column %q does not exist", name)
 	}
 	return found, nil
 }
@@ -143,11 +144,11 @@ func (b *binder) lookupCTE(name string) *cte {
 // (accessInsert), and records that need.
 func (b *binder) table(rv *pg.RangeVar, kind accessKind) (catalog.TableDef, error) {
 	if rv.Schemaname != "" && rv.Schemaname != "public" {
-		return catalog.TableDef{}, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
+		return catalog.TableDef{}, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
 	}
 	def, ok := b.db.store.Table(rv.Relname)
 	if !ok {
-		return def, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+		return def, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
 	}
 	if err := b.need(access{kind: kind, table: def.Name}); err != nil {
 		return def, err
@@ -449,10 +450,10 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 				n++
 			}
 			if n == 0 && len(s.FromClause) == 0 {
-				return nil, nil, posErr(engine.Errorf(engine.CodeSyntaxError, "SELECT * with no tables specified is not valid"), cr.Location)
+				return nil, nil, posErr(engine.Errorf(sqlstate.SyntaxError, "SELECT * with no tables specified is not valid"), cr.Location)
 			}
 			if n == 0 && qual != "" {
-				return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "missing FROM-clause entry for table %q", qual), cr.Location)
+				return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", qual), cr.Location)
 			}
 			continue
 		}
@@ -570,7 +571,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 			}
 		}
 		if distinct {
-			return 0, posErr(engine.Errorf("42P10", "for SELECT DISTINCT, ORDER BY expressions must appear in select list"), loc)
+			return 0, posErr(engine.Errorf(sqlstate.InvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list"), loc)
 		}
 		exprs = append(exprs, e)
 		names = append(names, "?sort?")
@@ -617,7 +618,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		// ORDER BY puts first.
 		skipped := false
 		covered := map[int]bool{}
-		bad := posErr(engine.Errorf("42P10", "SELECT DISTINCT ON expressions must match initial ORDER BY expressions"), exprLocation(s.DistinctClause[0]))
+		bad := posErr(engine.Errorf(sqlstate.InvalidColumnReference, "SELECT DISTINCT ON expressions must match initial ORDER BY expressions"), exprLocation(s.DistinctClause[0]))
 		for _, k := range keys {
 			idx := k.Expr.(*engine.ColRef).Index
 			switch {
@@ -719,7 +720,7 @@ func (b *binder) asBool(e engine.Expr, clause string) (engine.Expr, error) {
 	if e.Type() == engine.Unknown {
 		return b.coerce(e, engine.Bool)
 	}
-	return nil, engine.Errorf(engine.CodeDatatypeMismatch, "argument of %s must be type boolean, not type %s", clause, e.Type())
+	return nil, engine.Errorf(sqlstate.DatatypeMismatch, "argument of %s must be type boolean, not type %s", clause, e.Type())
 }
 
 // groupKey binds one GROUP BY item: a select-list position, a select-list alias that
@@ -730,7 +731,7 @@ func (b *binder) groupKey(g *pg.Node, sc *scope, targets []target) (engine.Expr,
 		if iv, ok := c.Val.(*pg.A_Const_Ival); ok {
 			k := int(iv.Ival.Ival)
 			if k < 1 || k > len(targets) {
-				return nil, posErr(engine.Errorf("42P10", "GROUP BY position %d is not in select list", k), c.Location)
+				return nil, posErr(engine.Errorf(sqlstate.InvalidColumnReference, "GROUP BY position %d is not in select list", k), c.Location)
 			}
 			return b.expr(targets[k-1].node, plain)
 		}
@@ -758,7 +759,7 @@ func (b *binder) orderTarget(n *pg.Node, names []string, exprs []engine.Expr, ct
 		if iv, ok := c.Val.(*pg.A_Const_Ival); ok {
 			k := int(iv.Ival.Ival)
 			if k < 1 || k > len(names) {
-				return 0, posErr(engine.Errorf("42P10", "ORDER BY position %d is not in select list", k), c.Location)
+				return 0, posErr(engine.Errorf(sqlstate.InvalidColumnReference, "ORDER BY position %d is not in select list", k), c.Location)
 			}
 			return k - 1, nil
 		}
@@ -769,7 +770,7 @@ func (b *binder) orderTarget(n *pg.Node, names []string, exprs []engine.Expr, ct
 		for i, nm := range names {
 			if nm == name {
 				if found >= 0 && exprKey(exprs[found]) != exprKey(exprs[i]) {
-					return 0, posErr(engine.Errorf(engine.CodeAmbiguousColumn, "ORDER BY %q is ambiguous", name), cr.Location)
+					return 0, posErr(engine.Errorf(sqlstate.AmbiguousColumn, "ORDER BY %q is ambiguous", name), cr.Location)
 				}
 				if found < 0 {
 					found = i
@@ -834,13 +835,13 @@ func limitInt(v engine.Value, def int64, clause string) (int64, error) {
 		return def, nil
 	}
 	if !v.Type.IsInteger() {
-		return 0, engine.Errorf(engine.CodeDatatypeMismatch, "argument of %s must be type bigint, not type %s", clause, v.Type)
+		return 0, engine.Errorf(sqlstate.DatatypeMismatch, "argument of %s must be type bigint, not type %s", clause, v.Type)
 	}
 	if v.I < 0 {
 		if clause == "LIMIT" {
-			return 0, engine.Errorf("2201W", "LIMIT must not be negative")
+			return 0, engine.Errorf(sqlstate.InvalidRowCountInLimitClause, "LIMIT must not be negative")
 		}
-		return 0, engine.Errorf("2201X", "OFFSET must not be negative")
+		return 0, engine.Errorf(sqlstate.InvalidRowCountInResultOffsetClause, "OFFSET must not be negative")
 	}
 	return v.I, nil
 }
@@ -891,7 +892,7 @@ func (b *binder) values(lists []*pg.Node) (engine.Plan, []string, error) {
 	for _, ln := range lists {
 		items := ln.GetList().GetItems()
 		if width >= 0 && len(items) != width {
-			return nil, nil, engine.Errorf(engine.CodeSyntaxError, "VALUES lists must all be the same length")
+			return nil, nil, engine.Errorf(sqlstate.SyntaxError, "VALUES lists must all be the same length")
 		}
 		width = len(items)
 		var row []engine.Expr

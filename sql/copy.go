@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
@@ -105,7 +106,7 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			case "binary":
 				return nil, nil, engine.Unsupported("COPY binary format")
 			default:
-				return nil, nil, engine.Errorf(engine.CodeInvalidParameter, "COPY format %q not recognized", val)
+				return nil, nil, engine.Errorf(sqlstate.InvalidParameterValue, "COPY format %q not recognized", val)
 			}
 		case "header":
 			switch strings.ToLower(val) {
@@ -114,11 +115,11 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			case "false", "off", "0":
 				opts.Header = false
 			default:
-				return nil, nil, engine.Errorf(engine.CodeInvalidParameter, "header requires a Boolean value")
+				return nil, nil, engine.Errorf(sqlstate.InvalidParameterValue, "header requires a Boolean value")
 			}
 		case "delimiter":
 			if len(val) != 1 {
-				return nil, nil, engine.Errorf(engine.CodeFeatureNotSupported, "COPY delimiter must be a single one-byte character")
+				return nil, nil, engine.Errorf(sqlstate.FeatureNotSupported, "COPY delimiter must be a single one-byte character")
 			}
 			opts.Delimiter = val[0]
 		case "null":
@@ -126,12 +127,12 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			opts.Null = &v
 		case "quote":
 			if len(val) != 1 {
-				return nil, nil, engine.Errorf(engine.CodeFeatureNotSupported, "COPY quote must be a single one-byte character")
+				return nil, nil, engine.Errorf(sqlstate.FeatureNotSupported, "COPY quote must be a single one-byte character")
 			}
 			opts.Quote = val[0]
 		case "escape":
 			if len(val) != 1 {
-				return nil, nil, engine.Errorf(engine.CodeFeatureNotSupported, "COPY escape must be a single one-byte character")
+				return nil, nil, engine.Errorf(sqlstate.FeatureNotSupported, "COPY escape must be a single one-byte character")
 			}
 			opts.Escape = val[0]
 		case "encoding":
@@ -148,7 +149,7 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 	for _, a := range cs.Attlist {
 		name := a.GetString_().GetSval()
 		if def.Schema.Index(name) < 0 {
-			return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", name, def.Name)
+			return nil, nil, engine.Errorf(sqlstate.UndefinedColumn, "column %q of relation %q does not exist", name, def.Name)
 		}
 		opts.Columns = append(opts.Columns, name)
 	}
@@ -157,7 +158,7 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		opts.FixedTime = true
 		for _, n := range opts.Columns {
 			if n == store.LookupTimeColumn {
-				return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", n, def.Name)
+				return nil, nil, engine.Errorf(sqlstate.UndefinedColumn, "column %q of relation %q does not exist", n, def.Name)
 			}
 		}
 		if len(opts.Columns) == 0 {
@@ -206,7 +207,7 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		}
 		if err != nil {
 			if errors.Is(err, ingest.ErrInvalidOptions) {
-				return out, engine.Errorf(engine.CodeInvalidParameter, "%v", err)
+				return out, engine.Errorf(sqlstate.InvalidParameterValue, "%v", err)
 			}
 			return out, writeErr(fmt.Errorf("copy into %s: %w", def.Name, err))
 		}
@@ -236,7 +237,7 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			return nil, err
 		}
 		if err != nil {
-			return nil, &engine.Error{Code: engine.CodeIOError, Message: fmt.Sprintf("could not open file %q for reading: %v", cs.Filename, errors.Unwrap(err)), Err: err}
+			return nil, &engine.Error{Code: sqlstate.IOError, Message: fmt.Sprintf("could not open file %q for reading: %v", cs.Filename, errors.Unwrap(err)), Err: err}
 		}
 		defer f.Close()
 		st, err := load(ctx, s, f)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest/stream"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
@@ -124,13 +125,18 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 		d := on.GetDefElem()
 		name := strings.ToLower(d.Defname)
 		val := defString(d.Arg)
+		// Every option is declared in catalog.TableOptions: an unknown one, or a value
+		// not of its kind, is 22023 naming the option.
+		if err := catalog.CheckOption(name, val); err != nil {
+			return def, posErr(engine.Errorf(sqlstate.InvalidParameterValue, "%s", err), d.Location)
+		}
 		switch name {
-		case "time_column":
+		case catalog.OptTimeColumn:
 			timeCol = val
-		case "segment_granularity":
+		case catalog.OptSegmentGranularity:
 			g, ok := granularities[strings.ToLower(val)]
 			if !ok {
-				return def, engine.Errorf(engine.CodeInvalidParameter, "invalid segment_granularity %q", val)
+				return def, engine.Errorf(sqlstate.InvalidParameterValue, "invalid segment_granularity %q", val)
 			}
 			def.Granularity = g
 		default:
@@ -152,10 +158,10 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 	if timeCol != "" {
 		i := def.Schema.Index(timeCol)
 		if i < 0 {
-			return def, engine.Errorf(engine.CodeUndefinedColumn, "time column %q does not exist", timeCol)
+			return def, engine.Errorf(sqlstate.UndefinedColumn, "time column %q does not exist", timeCol)
 		}
 		if def.Schema.Columns[i].Type != storage.TypeTimestamp {
-			return def, engine.Errorf(engine.CodeDatatypeMismatch, "time column %q must be timestamp or timestamptz", timeCol)
+			return def, engine.Errorf(sqlstate.DatatypeMismatch, "time column %q must be timestamp or timestamptz", timeCol)
 		}
 		def.Schema.Columns[i].NotNull = true
 		def.Schema.TimeColumn = i
@@ -175,12 +181,12 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 		return def, err
 	}
 	if err := def.Schema.Validate(); err != nil {
-		return def, engine.Errorf("42P16", "table %q: %v", def.Name, err)
+		return def, engine.Errorf(sqlstate.InvalidTableDefinition, "table %q: %v", def.Name, err)
 	}
 	if def.Options[rollup.Option] != "" {
 		phys, err := rollup.SchemaFor(def)
 		if err != nil {
-			return def, engine.Errorf(engine.CodeInvalidParameter, "table %q: %v", def.Name, err)
+			return def, engine.Errorf(sqlstate.InvalidParameterValue, "table %q: %v", def.Name, err)
 		}
 		def.Schema = phys
 	}
@@ -216,7 +222,7 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 			return nil, nil, engine.Unsupported("kafka_topic: this server runs without real-time ingestion")
 		}
 		if err := b.db.opts.Ingest.Validate(def); err != nil {
-			return nil, nil, engine.Errorf(engine.CodeInvalidParameter, "%v", err)
+			return nil, nil, engine.Errorf(sqlstate.InvalidParameterValue, "%v", err)
 		}
 	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
@@ -229,7 +235,7 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 			if cs.IfNotExists {
 				return &Result{Tag: "CREATE TABLE", Notices: []string{fmt.Sprintf("relation %q already exists, skipping", def.Name)}}, nil
 			}
-			return nil, engine.Errorf(engine.CodeDuplicateTable, "relation %q already exists", def.Name)
+			return nil, engine.Errorf(sqlstate.DuplicateTable, "relation %q already exists", def.Name)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("create table %s: %w", def.Name, err)
@@ -237,7 +243,7 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 		if stream.IsStreaming(def) {
 			if err := s.db.opts.Ingest.Start(def); err != nil {
 				s.db.store.DropTable(def.Name)
-				return nil, engine.Errorf(engine.CodeInvalidParameter, "%v", err)
+				return nil, engine.Errorf(sqlstate.InvalidParameterValue, "%v", err)
 			}
 		}
 		return &Result{Tag: "CREATE TABLE"}, nil
@@ -272,7 +278,7 @@ func (b *binder) dropTable(ds *pg.DropStmt) (*bound, []engine.Field, error) {
 					res.Notices = append(res.Notices, fmt.Sprintf("table %q does not exist, skipping", name))
 					continue
 				}
-				return nil, engine.Errorf(engine.CodeUndefinedTable, "table %q does not exist", name)
+				return nil, engine.Errorf(sqlstate.UndefinedTable, "table %q does not exist", name)
 			}
 		}
 		for _, name := range names {
@@ -284,7 +290,7 @@ func (b *binder) dropTable(ds *pg.DropStmt) (*bound, []engine.Field, error) {
 				if ds.MissingOk {
 					continue
 				}
-				return nil, engine.Errorf(engine.CodeUndefinedTable, "table %q does not exist", name)
+				return nil, engine.Errorf(sqlstate.UndefinedTable, "table %q does not exist", name)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("drop table %s: %w", name, err)
@@ -312,7 +318,7 @@ func (b *binder) showStmt(ss *pg.VariableShowStmt) (*bound, []engine.Field, erro
 	}
 	def, ok := lookupSetting(name)
 	if !ok && !strings.Contains(name, ".") {
-		return nil, nil, engine.Errorf(engine.CodeUndefinedObject, "unrecognized configuration parameter %q", name)
+		return nil, nil, engine.Errorf(sqlstate.UndefinedObject, "unrecognized configuration parameter %q", name)
 	}
 	col := name
 	if ok {
@@ -322,7 +328,7 @@ func (b *binder) showStmt(ss *pg.VariableShowStmt) (*bound, []engine.Field, erro
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 		v, ok := s.setting(name)
 		if !ok {
-			return nil, engine.Errorf(engine.CodeUndefinedObject, "unrecognized configuration parameter %q", name)
+			return nil, engine.Errorf(sqlstate.UndefinedObject, "unrecognized configuration parameter %q", name)
 		}
 		return &Result{Fields: fields, Rows: newTextRows(fields, [][]string{{v}}), Tag: "SHOW"}, nil
 	}}, fields, nil
@@ -348,7 +354,7 @@ func (b *binder) setStmt(vs *pg.VariableSetStmt) (*bound, []engine.Field, error)
 			tag = "RESET"
 		}
 		if _, ok := lookupSetting(name); !ok && !strings.Contains(name, ".") {
-			return nil, nil, engine.Errorf(engine.CodeUndefinedObject, "unrecognized configuration parameter %q", name)
+			return nil, nil, engine.Errorf(sqlstate.UndefinedObject, "unrecognized configuration parameter %q", name)
 		}
 		return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 			delete(s.settings, name)

@@ -7,6 +7,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/store"
 )
@@ -39,7 +40,7 @@ func (b *binder) deltaScan(rf *pg.RangeFunction) (engine.Plan, *scope, error) {
 		return nil, nil, engine.Unsupported("functions in FROM other than delta_scan")
 	}
 	if len(fc.Args) != 1 || fc.Args[0].GetAConst().GetSval() == nil {
-		return nil, nil, posErr(engine.Errorf(engine.CodeInvalidParameter, "delta_scan takes one text constant, the table's path"), fc.Location)
+		return nil, nil, posErr(engine.Errorf(sqlstate.InvalidParameterValue, "delta_scan takes one text constant, the table's path"), fc.Location)
 	}
 	path := fc.Args[0].GetAConst().GetSval().Sval
 	// delta_scan reads any path the server reaches: superusers only, checked
@@ -52,7 +53,7 @@ func (b *binder) deltaScan(rf *pg.RangeFunction) (engine.Plan, *scope, error) {
 		if e, ok := b.db.locationError(err).(*engine.Error); ok {
 			return nil, nil, posErr(e, fc.Location)
 		}
-		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "delta_scan(%q): %v", path, err), fc.Location)
+		return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "delta_scan(%q): %v", path, err), fc.Location)
 	}
 	s := &engine.Scan{Table: deltaScanPrefix + path, Schema: schema, TimeMin: engine.MinTime, TimeMax: engine.MaxTime}
 	names := make([]string, len(schema.Columns))
@@ -78,7 +79,7 @@ func deltaSnapshot(ctx context.Context, st *store.Store, path string, schema *st
 	}
 	if sn.Table.Schema.String() != schema.String() {
 		sn.Release()
-		return nil, engine.Errorf(engine.CodeFeatureNotSupported, "delta_scan(%q): the table's schema changed since the statement was prepared", path)
+		return nil, engine.Errorf(sqlstate.FeatureNotSupported, "delta_scan(%q): the table's schema changed since the statement was prepared", path)
 	}
 	return sn, nil
 }

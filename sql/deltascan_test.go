@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // TestDeltaScan reads real Delta tables (written by Spark, Databricks and delta-rs)
@@ -66,7 +66,7 @@ func TestDeltaScan(t *testing.T) {
 	if err == nil {
 		_, err = s.Execute(context.Background(), st, nil)
 	}
-	if !codeIs(err, engine.CodeUndefinedTable) {
+	if !codeIs(err, sqlstate.UndefinedTable) {
 		t.Errorf("missing table: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // GROUP BY with grouping sets (ROLLUP, CUBE, GROUPING SETS, and any mix of them
@@ -76,7 +77,7 @@ func unionKeys(a, b []int) []int {
 }
 
 func tooManySets(loc int32) error {
-	return posErr(engine.Errorf("54001", "too many grouping sets present (maximum %d)", maxGroupingSets), loc)
+	return posErr(engine.Errorf(sqlstate.StatementTooComplex, "too many grouping sets present (maximum %d)", maxGroupingSets), loc)
 }
 
 // expandGroupingItem returns the grouping sets one GROUP BY item (or one element of
@@ -250,12 +251,12 @@ func (b *binder) groupingFunc(gf *pg.GroupingFunc, c *exprCtx) (engine.Expr, err
 			clause = "this position"
 		}
 		if clause == "aggregate function calls" {
-			return nil, posErr(engine.Errorf(engine.CodeGroupingError, "aggregate function calls cannot contain grouping operations"), gf.Location)
+			return nil, posErr(engine.Errorf(sqlstate.GroupingError, "aggregate function calls cannot contain grouping operations"), gf.Location)
 		}
-		return nil, posErr(engine.Errorf(engine.CodeGroupingError, "grouping operations are not allowed in %s", clause), gf.Location)
+		return nil, posErr(engine.Errorf(sqlstate.GroupingError, "grouping operations are not allowed in %s", clause), gf.Location)
 	}
 	if len(gf.Args) > 31 {
-		return nil, posErr(engine.Errorf("54023", "GROUPING must have fewer than 32 arguments"), gf.Location)
+		return nil, posErr(engine.Errorf(sqlstate.TooManyArguments, "GROUPING must have fewer than 32 arguments"), gf.Location)
 	}
 	a := c.agg
 	var keys []int
@@ -273,7 +274,7 @@ func (b *binder) groupingFunc(gf *pg.GroupingFunc, c *exprCtx) (engine.Expr, err
 			}
 		}
 		if found < 0 {
-			return nil, posErr(engine.Errorf(engine.CodeGroupingError, "arguments to GROUPING must be grouping expressions of the associated query level"), gf.Location)
+			return nil, posErr(engine.Errorf(sqlstate.GroupingError, "arguments to GROUPING must be grouping expressions of the associated query level"), gf.Location)
 		}
 		keys = append(keys, found)
 	}
@@ -304,7 +305,7 @@ func (b *binder) groupingFunc(gf *pg.GroupingFunc, c *exprCtx) (engine.Expr, err
 	setID := &engine.ColRef{Index: a.setCol, T: engine.Int32, Name: "?grouping?"}
 	cs := &engine.Case{T: engine.Int32}
 	for i := 0; i < len(vals)-1; i++ {
-		cond := &engine.Call{Func: "=", Args: []engine.Expr{setID, i32(int64(i))}, T: engine.Bool}
+		cond := engine.MustCall("=", setID, i32(int64(i)))
 		cs.Whens = append(cs.Whens, engine.When{Cond: cond, Then: i32(vals[i])})
 	}
 	cs.Else = i32(vals[len(vals)-1])

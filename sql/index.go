@@ -7,6 +7,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // createIndex accepts CREATE INDEX so that schema scripts written for PostgreSQL
@@ -23,11 +24,11 @@ func (b *binder) createIndex(st *pg.IndexStmt) (*bound, []engine.Field, error) {
 	}
 	rv := st.Relation
 	if rv.Schemaname != "" && rv.Schemaname != "public" {
-		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
+		return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
 	}
 	def, ok := b.db.store.Table(rv.Relname)
 	if !ok {
-		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+		return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
 	}
 	if err := b.need(access{kind: accessOwner, table: def.Name}); err != nil {
 		return nil, nil, err
@@ -38,7 +39,7 @@ func (b *binder) createIndex(st *pg.IndexStmt) (*bound, []engine.Field, error) {
 			continue // an expression
 		}
 		if def.Schema.Index(ie.Name) < 0 {
-			return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", ie.Name)
+			return nil, nil, engine.Errorf(sqlstate.UndefinedColumn, "column %q does not exist", ie.Name)
 		}
 	}
 	what := "an index"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest/stream"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Real-time ingestion from SQL: CREATE TABLE ... WITH (kafka_topic = ...) starts a
@@ -37,11 +38,11 @@ func (s *Session) ingestStatement(query string) (*Statement, bool, error) {
 	st := &Statement{Query: query}
 	st.impl = &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 		if _, ok := s.db.store.Table(name); !ok {
-			return nil, engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", name)
+			return nil, engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", name)
 		}
 		ing := s.db.opts.Ingest
 		if ing == nil {
-			return nil, engine.Errorf(engine.CodeObjectNotInState, "table %q has no real-time ingestion", name)
+			return nil, engine.Errorf(sqlstate.ObjectNotInPrerequisiteState, "table %q has no real-time ingestion", name)
 		}
 		var err error
 		if pause {
@@ -50,7 +51,7 @@ func (s *Session) ingestStatement(query string) (*Statement, bool, error) {
 			err = ing.Resume(name)
 		}
 		if err != nil {
-			return nil, engine.Errorf(engine.CodeObjectNotInState, "%v", err)
+			return nil, engine.Errorf(sqlstate.ObjectNotInPrerequisiteState, "%v", err)
 		}
 		return &Result{Tag: "ALTER TABLE"}, nil
 	}, needs: []access{{kind: accessOwner, table: name}, {kind: accessWrite, what: "ALTER TABLE"}}}

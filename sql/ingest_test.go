@@ -11,6 +11,7 @@ import (
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest/kafka/kafkatest"
 	"github.com/stratadb/strata/ingest/stream"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -50,9 +51,9 @@ func TestKafkaTableFromSQL(t *testing.T) {
 	waitFor(t, s, `SELECT page, count(*) FROM clicks WHERE page = 'p0' GROUP BY page`, "p0|38")
 
 	for _, c := range []struct{ q, code string }{
-		{`CREATE TABLE bad (ts timestamptz NOT NULL) WITH (kafka_topic = 't', persist_rows = 'lots')`, engine.CodeInvalidParameter},
-		{`CREATE TABLE bad (ts timestamptz NOT NULL) WITH (kafka_topic = 't', kafka_sasl_mechanism = 'GSSAPI')`, engine.CodeInvalidParameter},
-		{`ALTER TABLE nope PAUSE INGEST`, engine.CodeUndefinedTable},
+		{`CREATE TABLE bad (ts timestamptz NOT NULL) WITH (kafka_topic = 't', persist_rows = 'lots')`, sqlstate.InvalidParameterValue},
+		{`CREATE TABLE bad (ts timestamptz NOT NULL) WITH (kafka_topic = 't', kafka_sasl_mechanism = 'GSSAPI')`, sqlstate.InvalidParameterValue},
+		{`ALTER TABLE nope PAUSE INGEST`, sqlstate.UndefinedTable},
 	} {
 		stmt, err := s.Prepare(context.Background(), c.q, nil)
 		if err == nil {
@@ -65,7 +66,7 @@ func TestKafkaTableFromSQL(t *testing.T) {
 	// A table without Kafka cannot be paused.
 	mustExec(t, s, `CREATE TABLE plain (ts timestamptz NOT NULL)`)
 	stmt, _ := s.Prepare(context.Background(), `ALTER TABLE plain PAUSE INGEST`, nil)
-	if _, err := s.Execute(context.Background(), stmt, nil); !codeIs(err, engine.CodeObjectNotInState) {
+	if _, err := s.Execute(context.Background(), stmt, nil); !codeIs(err, sqlstate.ObjectNotInPrerequisiteState) {
 		t.Errorf("pausing a table without ingestion: %v", err)
 	}
 }
@@ -144,7 +145,7 @@ func TestKafkaSASLPasswordNeverShown(t *testing.T) {
 	// And a non-superuser may not set it at all.
 	mustExec(t, s, "CREATE ROLE writer LOGIN")
 	mustExec(t, s, "GRANT CREATE ON SCHEMA public TO writer")
-	if _, err := run(db.NewSession("writer", "db"), `CREATE TABLE w (ts timestamptz NOT NULL) WITH (kafka_topic = 'x', kafka_sasl_password = '`+secret+`')`); !codeIs(err, CodeInsufficientPrivilege) {
+	if _, err := run(db.NewSession("writer", "db"), `CREATE TABLE w (ts timestamptz NOT NULL) WITH (kafka_topic = 'x', kafka_sasl_password = '`+secret+`')`); !codeIs(err, sqlstate.InsufficientPrivilege) {
 		t.Fatalf("non-superuser kafka_sasl_password: %v", err)
 	}
 	for _, v := range seen {

@@ -12,15 +12,13 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql/opt"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
 )
-
-// CodeNotNullViolation is SQLSTATE not_null_violation.
-const CodeNotNullViolation = "23502"
 
 // assign converts e to the type of a column it is stored into (PostgreSQL's
 // assignment cast: numbers convert among themselves, anything converts to text, text
@@ -33,7 +31,7 @@ func (b *binder) assign(e engine.Expr, t engine.Type, col string) (engine.Expr, 
 	ok := (et.IsNumeric() && t.IsNumeric()) || (et.IsTime() && t.IsTime()) || t == engine.Text ||
 		(et == engine.Date && t.IsTime())
 	if !ok {
-		return nil, &engine.Error{Code: engine.CodeDatatypeMismatch,
+		return nil, &engine.Error{Code: sqlstate.DatatypeMismatch,
 			Message: fmt.Sprintf("column %q is of type %s but expression is of type %s", col, t, et),
 			Hint:    "You will need to rewrite or cast the expression."}
 	}
@@ -83,10 +81,10 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 		rt := cn.GetResTarget()
 		i := schema.Index(rt.Name)
 		if i < 0 || i == hidden {
-			return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", rt.Name, def.Name), rt.Location)
+			return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, def.Name), rt.Location)
 		}
 		if seen[i] {
-			return nil, nil, posErr(engine.Errorf("42701", "column %q specified more than once", rt.Name), rt.Location)
+			return nil, nil, posErr(engine.Errorf(sqlstate.DuplicateColumn, "column %q specified more than once", rt.Name), rt.Location)
 		}
 		seen[i] = true
 		targets = append(targets, i)
@@ -102,10 +100,10 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 		for _, ln := range sel.ValuesLists {
 			items := ln.GetList().GetItems()
 			if len(items) > len(targets) {
-				return nil, nil, engine.Errorf(engine.CodeSyntaxError, "INSERT has more expressions than target columns")
+				return nil, nil, engine.Errorf(sqlstate.SyntaxError, "INSERT has more expressions than target columns")
 			}
 			if len(items) < len(targets) && len(is.Cols) > 0 {
-				return nil, nil, engine.Errorf(engine.CodeSyntaxError, "INSERT has more target columns than expressions")
+				return nil, nil, engine.Errorf(sqlstate.SyntaxError, "INSERT has more target columns than expressions")
 			}
 			row := make([]engine.Expr, len(targets))
 			for j := range targets {
@@ -138,7 +136,7 @@ func (b *binder) insert(is *pg.InsertStmt) (*bound, []engine.Field, error) {
 	}
 	fields := p.Fields()
 	if len(fields) > len(targets) {
-		return nil, nil, engine.Errorf(engine.CodeSyntaxError, "INSERT has more expressions than target columns")
+		return nil, nil, engine.Errorf(sqlstate.SyntaxError, "INSERT has more expressions than target columns")
 	}
 	if len(fields) < len(targets) {
 		targets = targets[:len(fields)]
@@ -190,7 +188,7 @@ func checkNotNull(def *catalog.TableDef, cols *storage.Columns) error {
 		}
 		for _, isNull := range cols.Cols[j].Null {
 			if isNull {
-				return &engine.Error{Code: CodeNotNullViolation,
+				return &engine.Error{Code: sqlstate.NotNullViolation,
 					Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", c.Name, def.Name)}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql/opt"
 )
 
@@ -35,7 +36,7 @@ func distinctQuals(lsc, rsc *scope) error {
 	}
 	for _, c := range rsc.cols {
 		if c.qual != "" && seen[c.qual] {
-			return engine.Errorf("42712", "table name %q specified more than once", c.qual)
+			return engine.Errorf(sqlstate.DuplicateAlias, "table name %q specified more than once", c.qual)
 		}
 	}
 	return nil
@@ -92,7 +93,7 @@ func (b *binder) joinExpr(j *pg.JoinExpr) (engine.Plan, *scope, error) {
 	}
 	if j.Quals == nil {
 		if kind != engine.InnerJoin {
-			return nil, nil, engine.Errorf(engine.CodeSyntaxError, "%s JOIN needs an ON condition", strings.ToUpper(kind.String()))
+			return nil, nil, engine.Errorf(sqlstate.SyntaxError, "%s JOIN needs an ON condition", strings.ToUpper(kind.String()))
 		}
 		return jn, sc, nil
 	}
@@ -140,20 +141,25 @@ func (b *binder) joinUsing(j *pg.JoinExpr, jn *engine.Join, sc, lsc, rsc *scope)
 	for _, name := range names {
 		li, err := lsc.find("", name)
 		if err != nil {
-			return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q specified in USING clause does not exist in left table", name)
+			return nil, nil, engine.Errorf(sqlstate.UndefinedColumn, "column %q specified in USING clause does not exist in left table", name)
 		}
 		ri, err := rsc.find("", name)
 		if err != nil {
-			return nil, nil, engine.Errorf(engine.CodeUndefinedColumn, "column %q specified in USING clause does not exist in right table", name)
+			return nil, nil, engine.Errorf(sqlstate.UndefinedColumn, "column %q specified in USING clause does not exist in right table", name)
 		}
 		if isUsing[li] {
-			return nil, nil, engine.Errorf("42701", "column name %q appears more than once in USING clause", name)
+			return nil, nil, engine.Errorf(sqlstate.DuplicateColumn, "column name %q appears more than once in USING clause", name)
 		}
 		l := &engine.ColRef{Index: li, T: sc.cols[li].t, Name: name}
 		r := &engine.ColRef{Index: nLeft + ri, T: sc.cols[nLeft+ri].t, Name: name}
-		lk, rk, ok := equiKey(&engine.Call{Func: "=", Args: []engine.Expr{l, r}, T: engine.Bool}, nLeft)
-		if !ok {
-			return nil, nil, engine.Errorf(engine.CodeUndefinedFunction, "JOIN/USING types %s and %s cannot be matched", l.T, r.T)
+		eq, err := engine.NewCall("=", l, r)
+		var lk, rk engine.Expr
+		ok := false
+		if err == nil {
+			lk, rk, ok = equiKey(eq, nLeft)
+		}
+		if err != nil || !ok {
+			return nil, nil, engine.Errorf(sqlstate.UndefinedFunction, "JOIN/USING types %s and %s cannot be matched", l.T, r.T)
 		}
 		jn.LeftKeys = append(jn.LeftKeys, lk)
 		jn.RightKeys = append(jn.RightKeys, rk)

@@ -15,6 +15,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/store"
@@ -49,9 +50,6 @@ import (
 //   - Lake errors keep their SQLSTATE: unknown table 42P01, no lake yet 55000, a
 //     version or time outside the log 22023, retention below the safety check
 //     22023, writing an external table 42809.
-
-// CodeWrongObjectType is SQLSTATE wrong_object_type.
-const CodeWrongObjectType = "42809"
 
 // settingVacuumCheck is the run-time parameter that turns VACUUM's retention
 // check off (Delta's spark.databricks.delta.retentionDurationCheck.enabled).
@@ -115,9 +113,9 @@ func (t *lexToken) stringLiteral() (string, bool) {
 // syntaxErrAt is PostgreSQL's syntax error at a token (nil: the end of the input).
 func syntaxErrAt(query string, t *lexToken) error {
 	if t == nil {
-		return &engine.Error{Code: engine.CodeSyntaxError, Message: "syntax error at end of input", Position: len(query) + 1}
+		return &engine.Error{Code: sqlstate.SyntaxError, Message: "syntax error at end of input", Position: len(query) + 1}
 	}
-	return &engine.Error{Code: engine.CodeSyntaxError, Message: fmt.Sprintf("syntax error at or near %q", t.text), Position: int(t.start) + 1}
+	return &engine.Error{Code: sqlstate.SyntaxError, Message: fmt.Sprintf("syntax error at or near %q", t.text), Position: int(t.start) + 1}
 }
 
 func errAt(t *lexToken, code, format string, args ...any) error {
@@ -201,11 +199,11 @@ func (pp *preparsed) timeTravel(toks []lexToken) error {
 				if val == nil {
 					return syntaxErrAt(pp.sql, nil)
 				}
-				return errAt(val, engine.CodeSyntaxError, "VERSION AS OF takes a version number (a non-negative integer constant)")
+				return errAt(val, sqlstate.SyntaxError, "VERSION AS OF takes a version number (a non-negative integer constant)")
 			}
 			v, err := strconv.ParseInt(val.text, 10, 64)
 			if err != nil {
-				return errAt(val, engine.CodeInvalidParameter, "invalid Delta version %s", val.text)
+				return errAt(val, sqlstate.InvalidParameterValue, "invalid Delta version %s", val.text)
 			}
 			asOf.HasVersion, asOf.Version = true, v
 		} else {
@@ -221,7 +219,7 @@ func (pp *preparsed) timeTravel(toks []lexToken) error {
 				}
 			}
 			if !ok {
-				return errAt(val, engine.CodeFeatureNotSupported,
+				return errAt(val, sqlstate.FeatureNotSupported,
 					"TIMESTAMP AS OF takes a string literal, such as '2026-11-20 12:00:00' (UTC unless it names a zone); expressions are not supported")
 			}
 			tv, err := engine.ParseValue(s, engine.TimestampTZ)
@@ -231,7 +229,7 @@ func (pp *preparsed) timeTravel(toks []lexToken) error {
 					ee.Position = int(val.start) + 1
 					return ee
 				}
-				return errAt(val, engine.CodeInvalidDatetimeFormat, "invalid TIMESTAMP AS OF value %q: %v", s, err)
+				return errAt(val, sqlstate.InvalidDatetimeFormat, "invalid TIMESTAMP AS OF value %q: %v", s, err)
 			}
 			asOf.Time = tv.I
 		}
@@ -327,7 +325,7 @@ func (c *cursor) tableName() (string, *lexToken, error) {
 		}
 		c.i++
 		if name != "public" {
-			return "", t, errAt(t, engine.CodeUndefinedTable, "relation \"%s.%s\" does not exist", name, n.name())
+			return "", t, errAt(t, sqlstate.UndefinedTable, "relation \"%s.%s\" does not exist", name, n.name())
 		}
 		name = n.name()
 	}
@@ -374,9 +372,9 @@ func lakeErr(table string, err error) error {
 	case errors.As(err, &ee):
 		return err
 	case errors.Is(err, store.ErrNoTable):
-		return engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", table)
+		return engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", table)
 	case errors.Is(err, store.ErrNoLake):
-		return &engine.Error{Code: engine.CodeObjectNotInState, Err: err,
+		return &engine.Error{Code: sqlstate.ObjectNotInPrerequisiteState, Err: err,
 			Message: fmt.Sprintf("table %q has no lake versions yet: no data has been handed off to its Delta table", table),
 			Hint:    "Rows move to the lake when their time chunk closes and its handoff_grace has passed."}
 	case errors.Is(err, lake.ErrRetentionTooShort):
@@ -389,7 +387,7 @@ func lakeErr(table string, err error) error {
 
 // retentionErr is Delta's refusal of a short VACUUM retention.
 func retentionErr() error {
-	return &engine.Error{Code: engine.CodeInvalidParameter,
+	return &engine.Error{Code: sqlstate.InvalidParameterValue,
 		Message: "Are you sure you would like to vacuum files with such a low retention period? If you have writers that are " +
 			"currently writing to this table, there is a risk that you may corrupt the state of your Delta table.",
 		Hint: "If you are certain that there are no operations being performed on this table, such as insert/upsert/delete/optimize, " +
@@ -401,13 +399,13 @@ func retentionErr() error {
 func (s *Session) lakeTable(name string) (catalog.TableDef, error) {
 	def, ok := s.db.store.Table(name)
 	if !ok {
-		return def, engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", name)
+		return def, engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", name)
 	}
 	return def, nil
 }
 
 func externalErr(name string) error {
-	return engine.Errorf(CodeWrongObjectType, "table %s is an external Delta table", name)
+	return engine.Errorf(sqlstate.WrongObjectType, "table %s is an external Delta table", name)
 }
 
 // valuesResult returns rows as a result of fields.
@@ -456,7 +454,7 @@ func (c *cursor) describeHistory() (*bound, []engine.Field, error) {
 		}
 		n, err := strconv.Atoi(t.text)
 		if err != nil || n <= 0 {
-			return nil, nil, errAt(t, engine.CodeInvalidParameter, "DESCRIBE HISTORY LIMIT must be a positive integer")
+			return nil, nil, errAt(t, sqlstate.InvalidParameterValue, "DESCRIBE HISTORY LIMIT must be a positive integer")
 		}
 		limit = n
 	}
@@ -515,7 +513,7 @@ func (c *cursor) optimize() (*bound, []engine.Field, error) {
 	var sortBy string
 	var sortTok *lexToken
 	if t := c.peek(); t != nil && t.tok == pg.Token_WHERE {
-		return nil, nil, errAt(t, engine.CodeFeatureNotSupported, "OPTIMIZE ... WHERE is not supported")
+		return nil, nil, errAt(t, sqlstate.FeatureNotSupported, "OPTIMIZE ... WHERE is not supported")
 	}
 	if c.accept("zorder") {
 		if err := c.expect("by"); err != nil {
@@ -537,7 +535,7 @@ func (c *cursor) optimize() (*bound, []engine.Field, error) {
 			return nil, nil, syntaxErrAt(c.query, c.peek())
 		}
 		if len(cols) > 1 {
-			return nil, nil, errAt(cols[1], engine.CodeFeatureNotSupported,
+			return nil, nil, errAt(cols[1], sqlstate.FeatureNotSupported,
 				"ZORDER BY more than one column is not supported: strata sorts the compacted files by one column")
 		}
 		sortBy, sortTok = cols[0].name(), cols[0]
@@ -554,7 +552,7 @@ func (c *cursor) optimize() (*bound, []engine.Field, error) {
 			return nil, externalErr(name)
 		}
 		if sortBy != "" && def.Schema.Index(sortBy) < 0 {
-			return nil, errAt(sortTok, engine.CodeUndefinedColumn, "column %q does not exist", sortBy)
+			return nil, errAt(sortTok, sqlstate.UndefinedColumn, "column %q does not exist", sortBy)
 		}
 		tctx, cancel := s.withTimeout(ctx)
 		res, err := s.db.store.Optimize(tctx, name, 0, sortBy)
@@ -588,7 +586,7 @@ func (c *cursor) vacuum() (*bound, []engine.Field, error) {
 		}
 		h, err := strconv.ParseFloat(t.text, 64)
 		if err != nil || h < 0 || h > 1e6 {
-			return nil, nil, errAt(t, engine.CodeInvalidParameter, "invalid VACUUM retention %s hours", t.text)
+			return nil, nil, errAt(t, sqlstate.InvalidParameterValue, "invalid VACUUM retention %s hours", t.text)
 		}
 		if err := c.expect("hours"); err != nil {
 			return nil, nil, err
@@ -648,7 +646,7 @@ func (s *Session) vacuumRetentionCheck() (bool, error) {
 	}
 	b, ok := parseBoolSetting(v)
 	if !ok {
-		return true, engine.Errorf(engine.CodeInvalidParameter, "parameter %q requires a Boolean value, not %q", settingVacuumCheck, v)
+		return true, engine.Errorf(sqlstate.InvalidParameterValue, "parameter %q requires a Boolean value, not %q", settingVacuumCheck, v)
 	}
 	return b, nil
 }
@@ -678,7 +676,7 @@ func (b *binder) vacuumStmt(vs *pg.VacuumStmt) (*bound, []engine.Field, error) {
 		return nil, nil, engine.Unsupported("VACUUM of columns")
 	}
 	if vr.Relation.Schemaname != "" && vr.Relation.Schemaname != "public" {
-		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation \"%s.%s\" does not exist", vr.Relation.Schemaname, vr.Relation.Relname), vr.Relation.Location)
+		return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation \"%s.%s\" does not exist", vr.Relation.Schemaname, vr.Relation.Relname), vr.Relation.Location)
 	}
 	return vacuumBound(vr.Relation.Relname, -1, false), vacuumFields, nil
 }
@@ -736,7 +734,7 @@ func (c *cursor) createExternal() (*bound, error) {
 			case store.OptTimeColumn:
 				timeCol = v
 			default:
-				return nil, errAt(k, engine.CodeInvalidParameter, "unrecognized parameter %q for an external table (lake_path, time_column)", k.name())
+				return nil, errAt(k, sqlstate.InvalidParameterValue, "unrecognized parameter %q for an external table (lake_path, time_column)", k.name())
 			}
 			if !c.acceptTok(pg.Token_ASCII_44) {
 				break
@@ -750,7 +748,7 @@ func (c *cursor) createExternal() (*bound, error) {
 		return nil, err
 	}
 	if path == "" {
-		e := engine.Errorf(engine.CodeSyntaxError, "CREATE EXTERNAL TABLE needs the Delta table's location: LOCATION '...' or WITH (lake_path = '...')")
+		e := engine.Errorf(sqlstate.SyntaxError, "CREATE EXTERNAL TABLE needs the Delta table's location: LOCATION '...' or WITH (lake_path = '...')")
 		e.Position = len(c.query) + 1
 		if pathTok != nil {
 			e.Position = int(pathTok.start) + 1
@@ -768,7 +766,7 @@ func (c *cursor) createExternal() (*bound, error) {
 			if ifNotExists {
 				return &Result{Tag: "CREATE TABLE", Notices: []string{fmt.Sprintf("relation %q already exists, skipping", name)}}, nil
 			}
-			return nil, engine.Errorf(engine.CodeDuplicateTable, "relation %q already exists", name)
+			return nil, engine.Errorf(sqlstate.DuplicateTable, "relation %q already exists", name)
 		}
 		tctx, cancel := s.withTimeout(ctx)
 		_, err := s.db.store.CreateExternalTable(tctx, name, path, timeCol)
@@ -778,12 +776,12 @@ func (c *cursor) createExternal() (*bound, error) {
 			if ifNotExists {
 				return &Result{Tag: "CREATE TABLE", Notices: []string{fmt.Sprintf("relation %q already exists, skipping", name)}}, nil
 			}
-			return nil, engine.Errorf(engine.CodeDuplicateTable, "relation %q already exists", name)
+			return nil, engine.Errorf(sqlstate.DuplicateTable, "relation %q already exists", name)
 		case errors.Is(err, lake.ErrNotExist):
-			return nil, &engine.Error{Code: engine.CodeUndefinedTable, Err: err,
+			return nil, &engine.Error{Code: sqlstate.UndefinedTable, Err: err,
 				Message: fmt.Sprintf("external table %s: no Delta table at %s", name, path), Detail: err.Error()}
 		case errors.Is(err, lake.ErrUnsupported):
-			return nil, &engine.Error{Code: engine.CodeFeatureNotSupported, Err: err,
+			return nil, &engine.Error{Code: sqlstate.FeatureNotSupported, Err: err,
 				Message: fmt.Sprintf("external table %s: %v", name, err)}
 		case err != nil:
 			return nil, fmt.Errorf("create external table %s at %s: %w", name, path, err)
@@ -813,15 +811,15 @@ func lexString(t *lexToken) (string, bool) {
 func checkLakePath(p string) *engine.Error {
 	switch {
 	case strings.TrimSpace(p) == "":
-		return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: it must not be empty", store.OptLakePath)
+		return engine.Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter %q: it must not be empty", store.OptLakePath)
 	case strings.HasPrefix(p, "s3://"):
 		bucket, _, _ := strings.Cut(strings.TrimPrefix(p, "s3://"), "/")
 		if bucket == "" {
-			return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: %q names no bucket (s3://bucket/prefix)", store.OptLakePath, p)
+			return engine.Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter %q: %q names no bucket (s3://bucket/prefix)", store.OptLakePath, p)
 		}
 	case strings.HasPrefix(p, "file://"):
 	case strings.Contains(p, "://"):
-		return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: %q: only s3:// URLs and folders are supported", store.OptLakePath, p)
+		return engine.Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter %q: %q: only s3:// URLs and folders are supported", store.OptLakePath, p)
 	}
 	return nil
 }
@@ -844,15 +842,13 @@ func checkLakeOption(name, val string) (string, bool, *engine.Error) {
 		case "false":
 			return "off", true, nil
 		}
-		return "", true, engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: %q (on or off)", store.OptHandoff, val)
+		return "", true, engine.Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter %q: %q (on or off)", store.OptHandoff, val)
 	case store.OptHandoffGrace:
 		d, err := catalog.ParseDuration(val)
 		if err != nil || d < 0 {
-			return "", true, engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: %q (a duration such as '10 minutes')", store.OptHandoffGrace, val)
+			return "", true, engine.Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter %q: %q (a duration such as '10 minutes')", store.OptHandoffGrace, val)
 		}
 		return val, true, nil
-	case store.OptExternal:
-		return "", true, engine.Errorf(engine.CodeInvalidParameter, "parameter %q is set by CREATE EXTERNAL TABLE only", store.OptExternal)
 	}
 	return "", false, nil
 }
@@ -864,7 +860,7 @@ func unusedTimeTravel(travel map[int32]*engine.AsOf) error {
 		return nil
 	}
 	locs := slices.Sorted(maps.Keys(travel))
-	return posErr(engine.Errorf(engine.CodeSyntaxError, "VERSION AS OF and TIMESTAMP AS OF apply to a table in FROM"), locs[0])
+	return posErr(engine.Errorf(sqlstate.SyntaxError, "VERSION AS OF and TIMESTAMP AS OF apply to a table in FROM"), locs[0])
 }
 
 // checkWritable refuses INSERT and COPY FROM into an external Delta table.
@@ -882,7 +878,7 @@ func (b *binder) checkWritable(stmt *pg.Node) error {
 		return nil
 	}
 	if def, ok := b.db.store.Table(rv.Relname); ok && store.IsExternal(&def) {
-		return posErr(engine.Errorf(CodeWrongObjectType, "table %s is an external Delta table", def.Name), rv.Location)
+		return posErr(engine.Errorf(sqlstate.WrongObjectType, "table %s is an external Delta table", def.Name), rv.Location)
 	}
 	return nil
 }
@@ -910,14 +906,14 @@ func (s *Session) snapshotAsOf(ctx context.Context, sc *engine.Scan) (*store.Sna
 	ts := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") }
 	switch {
 	case tt.HasVersion && (tt.Version < oldest.Version || tt.Version > newest.Version):
-		return nil, &engine.Error{Code: engine.CodeInvalidParameter, Err: err,
+		return nil, &engine.Error{Code: sqlstate.InvalidParameterValue, Err: err,
 			Message: fmt.Sprintf("Cannot time travel Delta table to version %d. Available versions: [%d, %d].", tt.Version, oldest.Version, newest.Version)}
 	case !tt.HasVersion && tt.Timestamp.After(newest.Timestamp):
-		return nil, &engine.Error{Code: engine.CodeInvalidParameter, Err: err,
+		return nil, &engine.Error{Code: sqlstate.InvalidParameterValue, Err: err,
 			Message: fmt.Sprintf("The provided timestamp (%s) is after the latest version available to this table (%s). Please use a timestamp before or at %s.",
 				ts(tt.Timestamp), ts(newest.Timestamp), ts(newest.Timestamp))}
 	case !tt.HasVersion && tt.Timestamp.Before(oldest.Timestamp):
-		return nil, &engine.Error{Code: engine.CodeInvalidParameter, Err: err,
+		return nil, &engine.Error{Code: sqlstate.InvalidParameterValue, Err: err,
 			Message: fmt.Sprintf("The provided timestamp (%s) is before the earliest version available to this table (%s). Please use a timestamp after %s.",
 				ts(tt.Timestamp), ts(oldest.Timestamp), ts(oldest.Timestamp))}
 	}

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -231,27 +232,27 @@ func TestLakeVerbs(t *testing.T) {
 	}
 
 	// Errors.
-	e := wantCode(t, s, "SELECT count(*) FROM ev VERSION AS OF 99", engine.CodeInvalidParameter)
+	e := wantCode(t, s, "SELECT count(*) FROM ev VERSION AS OF 99", sqlstate.InvalidParameterValue)
 	if !strings.Contains(e.Message, "version 99") || !strings.Contains(e.Message, "[0, 2]") {
 		t.Errorf("version 99: %q", e.Message)
 	}
-	wantCode(t, s, "SELECT count(*) FROM ev TIMESTAMP AS OF '1999-01-01'", engine.CodeInvalidParameter)
-	wantCode(t, s, "SELECT count(*) FROM ev TIMESTAMP AS OF '"+lit(t2.Add(time.Hour))+"'", engine.CodeInvalidParameter)
-	wantCode(t, s, "SELECT count(*) FROM nope VERSION AS OF 1", engine.CodeUndefinedTable)
-	wantCode(t, s, "DESCRIBE HISTORY nope", engine.CodeUndefinedTable)
+	wantCode(t, s, "SELECT count(*) FROM ev TIMESTAMP AS OF '1999-01-01'", sqlstate.InvalidParameterValue)
+	wantCode(t, s, "SELECT count(*) FROM ev TIMESTAMP AS OF '"+lit(t2.Add(time.Hour))+"'", sqlstate.InvalidParameterValue)
+	wantCode(t, s, "SELECT count(*) FROM nope VERSION AS OF 1", sqlstate.UndefinedTable)
+	wantCode(t, s, "DESCRIBE HISTORY nope", sqlstate.UndefinedTable)
 	mustExec(t, s, "CREATE TABLE hot (ts timestamptz NOT NULL, v bigint)")
 	mustExec(t, s, "INSERT INTO hot VALUES ('2020-01-01 00:00:00', 1)")
-	e = wantCode(t, s, "SELECT count(*) FROM hot VERSION AS OF 0", engine.CodeObjectNotInState)
+	e = wantCode(t, s, "SELECT count(*) FROM hot VERSION AS OF 0", sqlstate.ObjectNotInPrerequisiteState)
 	if !strings.Contains(e.Message, "handed off") {
 		t.Errorf("no lake yet: %q", e.Message)
 	}
-	wantCode(t, s, "DESCRIBE HISTORY hot", engine.CodeObjectNotInState)
-	wantCode(t, s, "OPTIMIZE hot", engine.CodeObjectNotInState)
-	wantCode(t, s, "VACUUM hot", engine.CodeObjectNotInState)
+	wantCode(t, s, "DESCRIBE HISTORY hot", sqlstate.ObjectNotInPrerequisiteState)
+	wantCode(t, s, "OPTIMIZE hot", sqlstate.ObjectNotInPrerequisiteState)
+	wantCode(t, s, "VACUUM hot", sqlstate.ObjectNotInPrerequisiteState)
 
 	// OPTIMIZE: the two handoff files of 2020-01-01 become one; results unchanged.
-	wantCode(t, s, "OPTIMIZE ev ZORDER BY (k, v)", engine.CodeFeatureNotSupported)
-	wantCode(t, s, "OPTIMIZE ev ZORDER BY (nope)", engine.CodeUndefinedColumn)
+	wantCode(t, s, "OPTIMIZE ev ZORDER BY (k, v)", sqlstate.FeatureNotSupported)
+	wantCode(t, s, "OPTIMIZE ev ZORDER BY (nope)", sqlstate.UndefinedColumn)
 	opt := collect(t, mustExec(t, s, "OPTIMIZE ev ZORDER BY (v)"))
 	if len(opt) != 1 || opt[0][0] != "3" || opt[0][1] != "2" || opt[0][2] != "1" || opt[0][3] != strconv.Itoa(n1+n2) {
 		t.Errorf("OPTIMIZE: %v, want version 3, 2 removed, 1 added, %d rows", opt, n1+n2)
@@ -274,11 +275,11 @@ func TestLakeVerbs(t *testing.T) {
 
 	// VACUUM: below 168 hours refused until the check is off; DRY RUN lists the
 	// files OPTIMIZE removed (read from its Delta commit), VACUUM deletes them.
-	e = wantCode(t, s, "VACUUM ev RETAIN 0 HOURS", engine.CodeInvalidParameter)
+	e = wantCode(t, s, "VACUUM ev RETAIN 0 HOURS", sqlstate.InvalidParameterValue)
 	if !strings.Contains(e.Hint, "SET strata.vacuum_retention_check = off") {
 		t.Errorf("retention hint: %q", e.Hint)
 	}
-	wantCode(t, s, "SET strata.vacuum_retention_check = maybe", engine.CodeInvalidParameter)
+	wantCode(t, s, "SET strata.vacuum_retention_check = maybe", sqlstate.InvalidParameterValue)
 	mustExec(t, s, "SET strata.vacuum_retention_check = off")
 	time.Sleep(5 * time.Millisecond) // the tombstones are older than now - 0 hours
 	def, _ := st.Table("ev")
@@ -321,9 +322,9 @@ func TestLakeVerbs(t *testing.T) {
 	if got := paths("VACUUM ev"); len(got) != 0 {
 		t.Errorf("VACUUM ev: %v", got)
 	}
-	wantCode(t, s, "VACUUM (VERBOSE) ev", engine.CodeFeatureNotSupported)
-	wantCode(t, s, "VACUUM", engine.CodeFeatureNotSupported)
-	wantCode(t, s, "VACUUM nope RETAIN 200 HOURS", engine.CodeUndefinedTable)
+	wantCode(t, s, "VACUUM (VERBOSE) ev", sqlstate.FeatureNotSupported)
+	wantCode(t, s, "VACUUM", sqlstate.FeatureNotSupported)
+	wantCode(t, s, "VACUUM nope RETAIN 200 HOURS", sqlstate.UndefinedTable)
 }
 
 // TestLakeExternalTable registers real Delta tables (storage/lake/testdata/delta)
@@ -348,7 +349,7 @@ func TestLakeExternalTable(t *testing.T) {
 		"SELECT count(*) FROM dv AS d VERSION AS OF 0": "", // AS before VERSION: not Spark's order
 	} {
 		if want == "" {
-			wantCode(t, s, q, engine.CodeSyntaxError)
+			wantCode(t, s, q, sqlstate.SyntaxError)
 			continue
 		}
 		if got := one(t, s, q); got != want {
@@ -372,17 +373,17 @@ func TestLakeExternalTable(t *testing.T) {
 		"OPTIMIZE basic",
 		"VACUUM basic",
 	} {
-		e := wantCode(t, s, q, CodeWrongObjectType)
+		e := wantCode(t, s, q, sqlstate.WrongObjectType)
 		if !strings.Contains(e.Message, "external Delta table") {
 			t.Errorf("%s: %q", q, e.Message)
 		}
 	}
-	wantCode(t, s, "CREATE EXTERNAL TABLE basic LOCATION '"+basic+"'", engine.CodeDuplicateTable)
+	wantCode(t, s, "CREATE EXTERNAL TABLE basic LOCATION '"+basic+"'", sqlstate.DuplicateTable)
 	mustExec(t, s, "CREATE EXTERNAL TABLE IF NOT EXISTS basic LOCATION '"+basic+"'")
-	wantCode(t, s, "CREATE EXTERNAL TABLE gone LOCATION '"+filepath.Join(t.TempDir(), "none")+"'", engine.CodeUndefinedTable)
-	wantCode(t, s, "CREATE EXTERNAL TABLE x WITH (path = '/tmp')", engine.CodeInvalidParameter)
-	wantCode(t, s, "CREATE EXTERNAL TABLE x", engine.CodeSyntaxError)
-	wantCode(t, s, "CREATE EXTERNAL TABLE x LOCATION 'ftp://h/p'", engine.CodeInvalidParameter)
+	wantCode(t, s, "CREATE EXTERNAL TABLE gone LOCATION '"+filepath.Join(t.TempDir(), "none")+"'", sqlstate.UndefinedTable)
+	wantCode(t, s, "CREATE EXTERNAL TABLE x WITH (path = '/tmp')", sqlstate.InvalidParameterValue)
+	wantCode(t, s, "CREATE EXTERNAL TABLE x", sqlstate.SyntaxError)
+	wantCode(t, s, "CREATE EXTERNAL TABLE x LOCATION 'ftp://h/p'", sqlstate.InvalidParameterValue)
 	if _, ok := s.db.store.Table("gone"); ok {
 		t.Errorf("a failed CREATE EXTERNAL TABLE left a table")
 	}
@@ -401,13 +402,13 @@ func TestLakeTableOptions(t *testing.T) {
 		code   string
 		option string
 	}{
-		{"handoff = 'sometimes'", engine.CodeInvalidParameter, "handoff"},
-		{"handoff_grace = 'soon'", engine.CodeInvalidParameter, "handoff_grace"},
-		{"handoff_grace = '-5 minutes'", engine.CodeInvalidParameter, "handoff_grace"},
-		{"lake_path = ''", engine.CodeInvalidParameter, "lake_path"},
-		{"lake_path = 's3:///prefix'", engine.CodeInvalidParameter, "lake_path"},
-		{"lake_path = 'gs://bucket/x'", engine.CodeInvalidParameter, "lake_path"},
-		{"external = 'true'", engine.CodeInvalidParameter, "external"},
+		{"handoff = 'sometimes'", sqlstate.InvalidParameterValue, "handoff"},
+		{"handoff_grace = 'soon'", sqlstate.InvalidParameterValue, "handoff_grace"},
+		{"handoff_grace = '-5 minutes'", sqlstate.InvalidParameterValue, "handoff_grace"},
+		{"lake_path = ''", sqlstate.InvalidParameterValue, "lake_path"},
+		{"lake_path = 's3:///prefix'", sqlstate.InvalidParameterValue, "lake_path"},
+		{"lake_path = 'gs://bucket/x'", sqlstate.InvalidParameterValue, "lake_path"},
+		{"external = 'true'", sqlstate.InvalidParameterValue, "external"},
 	} {
 		q := "CREATE TABLE o (ts timestamptz NOT NULL) WITH (" + c.with + ")"
 		e := wantCode(t, s, q, c.code)
@@ -545,27 +546,27 @@ func TestPreparseErrors(t *testing.T) {
 	cases := []struct {
 		q, at, code string // at: the offending text ("" for the end of the input)
 	}{
-		{"SELECT * FROM t VERSION AS OF 'x'", "'x'", engine.CodeSyntaxError},
-		{"SELECT * FROM t VERSION AS OF -1", "-1", engine.CodeSyntaxError},
-		{"SELECT * FROM t VERSION AS OF", "", engine.CodeSyntaxError},
-		{"SELECT * FROM t TIMESTAMP AS OF now()", "now()", engine.CodeFeatureNotSupported},
-		{"SELECT * FROM t TIMESTAMP AS OF '2026-01-01'::timestamptz", "'2026-01-01'", engine.CodeFeatureNotSupported},
-		{"SELECT * FROM t TIMESTAMP AS OF '2026-01-01' + interval '1 day'", "'2026-01-01'", engine.CodeFeatureNotSupported},
-		{"SELECT * FROM t TIMESTAMP AS OF 'yesterday-ish'", "'yesterday-ish'", engine.CodeInvalidDatetimeFormat},
-		{"DESCRIBE HISTORY t LIMIT", "", engine.CodeSyntaxError},
-		{"DESCRIBE HISTORY t LIMIT 0", "0", engine.CodeInvalidParameter},
-		{"DESCRIBE HISTORY 'x'", "'x'", engine.CodeSyntaxError},
-		{"DESCRIBE HISTORY other.t", "other", engine.CodeUndefinedTable},
-		{"OPTIMIZE t ZORDER BY (a, b)", "b)", engine.CodeFeatureNotSupported},
-		{"OPTIMIZE t ZORDER (a)", "(a)", engine.CodeSyntaxError},
-		{"OPTIMIZE t WHERE a = 1", "WHERE", engine.CodeFeatureNotSupported},
-		{"OPTIMIZE t extra", "extra", engine.CodeSyntaxError},
-		{"VACUUM t RETAIN 1 DAYS", "DAYS", engine.CodeSyntaxError},
-		{"VACUUM t RETAIN 10 HOURS DRY", "", engine.CodeSyntaxError},
-		{"VACUUM t DRY RUN RETAIN 1 HOURS", "RETAIN", engine.CodeSyntaxError},
-		{"CREATE EXTERNAL TABLE x WITH (lake_path = '/a', color = 'red')", "color", engine.CodeInvalidParameter},
-		{"CREATE EXTERNAL TABLE x LOCATION 's3:///p'", "'s3:///p'", engine.CodeInvalidParameter},
-		{"CREATE EXTERNAL TABLE x LOCATION", "", engine.CodeSyntaxError},
+		{"SELECT * FROM t VERSION AS OF 'x'", "'x'", sqlstate.SyntaxError},
+		{"SELECT * FROM t VERSION AS OF -1", "-1", sqlstate.SyntaxError},
+		{"SELECT * FROM t VERSION AS OF", "", sqlstate.SyntaxError},
+		{"SELECT * FROM t TIMESTAMP AS OF now()", "now()", sqlstate.FeatureNotSupported},
+		{"SELECT * FROM t TIMESTAMP AS OF '2026-01-01'::timestamptz", "'2026-01-01'", sqlstate.FeatureNotSupported},
+		{"SELECT * FROM t TIMESTAMP AS OF '2026-01-01' + interval '1 day'", "'2026-01-01'", sqlstate.FeatureNotSupported},
+		{"SELECT * FROM t TIMESTAMP AS OF 'yesterday-ish'", "'yesterday-ish'", sqlstate.InvalidDatetimeFormat},
+		{"DESCRIBE HISTORY t LIMIT", "", sqlstate.SyntaxError},
+		{"DESCRIBE HISTORY t LIMIT 0", "0", sqlstate.InvalidParameterValue},
+		{"DESCRIBE HISTORY 'x'", "'x'", sqlstate.SyntaxError},
+		{"DESCRIBE HISTORY other.t", "other", sqlstate.UndefinedTable},
+		{"OPTIMIZE t ZORDER BY (a, b)", "b)", sqlstate.FeatureNotSupported},
+		{"OPTIMIZE t ZORDER (a)", "(a)", sqlstate.SyntaxError},
+		{"OPTIMIZE t WHERE a = 1", "WHERE", sqlstate.FeatureNotSupported},
+		{"OPTIMIZE t extra", "extra", sqlstate.SyntaxError},
+		{"VACUUM t RETAIN 1 DAYS", "DAYS", sqlstate.SyntaxError},
+		{"VACUUM t RETAIN 10 HOURS DRY", "", sqlstate.SyntaxError},
+		{"VACUUM t DRY RUN RETAIN 1 HOURS", "RETAIN", sqlstate.SyntaxError},
+		{"CREATE EXTERNAL TABLE x WITH (lake_path = '/a', color = 'red')", "color", sqlstate.InvalidParameterValue},
+		{"CREATE EXTERNAL TABLE x LOCATION 's3:///p'", "'s3:///p'", sqlstate.InvalidParameterValue},
+		{"CREATE EXTERNAL TABLE x LOCATION", "", sqlstate.SyntaxError},
 	}
 	for _, c := range cases {
 		_, err := preparse(c.q)

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/roots"
 	"github.com/stratadb/strata/storage/store"
@@ -19,11 +20,11 @@ func (db *DB) locationError(err error) error {
 	case err == nil || errors.As(err, &ee):
 		return err
 	case errors.Is(err, roots.ErrOutside):
-		return &engine.Error{Code: engine.CodeInsufficientPrivilege, Message: err.Error(), Hint: db.store.Roots().Hint(), Err: err}
+		return &engine.Error{Code: sqlstate.InsufficientPrivilege, Message: err.Error(), Hint: db.store.Roots().Hint(), Err: err}
 	case errors.Is(err, store.ErrLakePathInUse):
-		return &engine.Error{Code: engine.CodeInvalidParameter, Message: err.Error(), Err: err}
+		return &engine.Error{Code: sqlstate.InvalidParameterValue, Message: err.Error(), Err: err}
 	case errors.Is(err, catalog.ErrInvalidName):
-		return &engine.Error{Code: engine.CodeInvalidName, Message: err.Error(), Err: err}
+		return &engine.Error{Code: sqlstate.InvalidName, Message: err.Error(), Err: err}
 	}
 	return err
 }

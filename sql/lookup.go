@@ -8,6 +8,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/store"
@@ -38,7 +39,7 @@ func tableKeys(cs *pg.CreateStmt) (pk []string, unique [][]string, err error) {
 		switch c.Contype {
 		case pg.ConstrType_CONSTR_PRIMARY:
 			if pk != nil {
-				return posErr(engine.Errorf(engine.CodeInvalidTableDefinition, "multiple primary keys for table %q are not allowed", cs.Relation.Relname), c.Location)
+				return posErr(engine.Errorf(sqlstate.InvalidTableDefinition, "multiple primary keys for table %q are not allowed", cs.Relation.Relname), c.Location)
 			}
 			pk = cols
 		case pg.ConstrType_CONSTR_UNIQUE:
@@ -74,12 +75,12 @@ func tableKeys(cs *pg.CreateStmt) (pk []string, unique [][]string, err error) {
 func makeLookup(def *catalog.TableDef, cs *pg.CreateStmt) error {
 	for _, o := range []string{"kafka_topic", "rollup", "handoff", "lake_path"} {
 		if def.Options[o] != "" {
-			return &engine.Error{Code: "42P16", Message: fmt.Sprintf("table %q has no time column, which option %s needs", def.Name, o),
+			return &engine.Error{Code: sqlstate.InvalidTableDefinition, Message: fmt.Sprintf("table %q has no time column, which option %s needs", def.Name, o),
 				Hint: "Declare a timestamp or timestamptz column NOT NULL, or name one with WITH (time_column = '...')."}
 		}
 	}
 	if def.Schema.Index(store.LookupTimeColumn) >= 0 {
-		return engine.Errorf(engine.CodeDuplicateColumn, "column name %q is reserved", store.LookupTimeColumn)
+		return engine.Errorf(sqlstate.DuplicateColumn, "column name %q is reserved", store.LookupTimeColumn)
 	}
 	if def.Options == nil {
 		def.Options = map[string]string{}
@@ -103,10 +104,10 @@ func setKeys(def *catalog.TableDef, cs *pg.CreateStmt) error {
 		for _, n := range cols {
 			i := def.Schema.Index(n)
 			if i < 0 || n == store.LookupTimeColumn {
-				return engine.Errorf(engine.CodeUndefinedColumn, "column %q named in key does not exist", n)
+				return engine.Errorf(sqlstate.UndefinedColumn, "column %q named in key does not exist", n)
 			}
 			if seen[n] {
-				return engine.Errorf(engine.CodeDuplicateColumn, "column %q appears twice in primary key constraint", n)
+				return engine.Errorf(sqlstate.DuplicateColumn, "column %q appears twice in primary key constraint", n)
 			}
 			seen[n] = true
 		}
@@ -171,7 +172,7 @@ func fillLookupTime(def *catalog.TableDef, cols *storage.Columns) {
 func writeErr(err error) error {
 	var uv *store.UniqueViolation
 	if errors.As(err, &uv) {
-		return &engine.Error{Code: engine.CodeUniqueViolation, Message: uv.Error(), Detail: uv.Detail(), Err: err}
+		return &engine.Error{Code: sqlstate.UniqueViolation, Message: uv.Error(), Detail: uv.Detail(), Err: err}
 	}
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // TestLookupUpsertsAreSerialized: sessions incrementing one counter row with
@@ -124,7 +125,7 @@ func TestLookupCopy(t *testing.T) {
 	}
 	_, err := copyIn("COPY countries FROM STDIN (FORMAT csv)", "JP,Japan\nDE,Deutschland\n")
 	var e *engine.Error
-	if !errors.As(err, &e) || e.Code != engine.CodeUniqueViolation || !strings.Contains(e.Detail, "(code)=(DE)") {
+	if !errors.As(err, &e) || e.Code != sqlstate.UniqueViolation || !strings.Contains(e.Detail, "(code)=(DE)") {
 		t.Fatalf("COPY breaking the key: %v, want 23505 naming DE", err)
 	}
 	if n := queryInts(t, s, "SELECT count(*) FROM countries"); n[0] != 4 {

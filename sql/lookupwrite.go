@@ -13,6 +13,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/store"
@@ -31,7 +32,7 @@ func (b *binder) lookupTable(rv *pg.RangeVar, kind accessKind, verb string) (cat
 		return def, err
 	}
 	if !store.IsLookup(&def) {
-		return def, posErr(&engine.Error{Code: engine.CodeFeatureNotSupported,
+		return def, posErr(&engine.Error{Code: sqlstate.FeatureNotSupported,
 			Message: fmt.Sprintf("%s on table %q: tables with a time column are append-only", verb, def.Name),
 			Hint:    "Tables created without a time column (lookup tables) take UPDATE, DELETE and INSERT … ON CONFLICT."}, rv.Location)
 	}
@@ -81,10 +82,10 @@ func (b *binder) setList(def catalog.TableDef, targets []*pg.Node, sc *scope) (m
 		}
 		i := def.Schema.Index(rt.Name)
 		if i < 0 || i == def.Schema.TimeColumn {
-			return nil, posErr(engine.Errorf(engine.CodeUndefinedColumn, "column %q of relation %q does not exist", rt.Name, def.Name), rt.Location)
+			return nil, posErr(engine.Errorf(sqlstate.UndefinedColumn, "column %q of relation %q does not exist", rt.Name, def.Name), rt.Location)
 		}
 		if _, dup := set[i]; dup {
-			return nil, posErr(engine.Errorf(engine.CodeDuplicateColumn, "multiple assignments to same column %q", rt.Name), rt.Location)
+			return nil, posErr(engine.Errorf(sqlstate.DuplicateColumn, "multiple assignments to same column %q", rt.Name), rt.Location)
 		}
 		col := def.Schema.Columns[i]
 		t := columnType(col)
@@ -314,10 +315,10 @@ func conflictKey(def *catalog.TableDef, keys []store.Key, oc *pg.OnConflictClaus
 					return k, nil
 				}
 			}
-			return 0, engine.Errorf(engine.CodeUndefinedObject, "constraint %q for table %q does not exist", oc.Infer.Conname, def.Name)
+			return 0, engine.Errorf(sqlstate.UndefinedObject, "constraint %q for table %q does not exist", oc.Infer.Conname, def.Name)
 		}
 		if oc.Action == pg.OnConflictAction_ONCONFLICT_UPDATE {
-			return 0, &engine.Error{Code: engine.CodeSyntaxError, Message: "ON CONFLICT DO UPDATE requires inference specification or constraint name",
+			return 0, &engine.Error{Code: sqlstate.SyntaxError, Message: "ON CONFLICT DO UPDATE requires inference specification or constraint name",
 				Hint: "For example, ON CONFLICT (column_name)."}
 		}
 		return -1, nil
@@ -333,7 +334,7 @@ func conflictKey(def *catalog.TableDef, keys []store.Key, oc *pg.OnConflictClaus
 		}
 		i := def.Schema.Index(ie.Name)
 		if i < 0 || i == def.Schema.TimeColumn {
-			return 0, engine.Errorf(engine.CodeUndefinedColumn, "column %q does not exist", ie.Name)
+			return 0, engine.Errorf(sqlstate.UndefinedColumn, "column %q does not exist", ie.Name)
 		}
 		cols = append(cols, i)
 	}
@@ -344,7 +345,7 @@ func conflictKey(def *catalog.TableDef, keys []store.Key, oc *pg.OnConflictClaus
 			return k, nil
 		}
 	}
-	return 0, engine.Errorf("42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+	return 0, engine.Errorf(sqlstate.InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
 }
 
 // boolAt reads row i of a boolean arrow column.
@@ -369,7 +370,7 @@ type upsert struct {
 func (b *binder) onConflict(def catalog.TableDef, is *pg.InsertStmt) (*upsert, error) {
 	oc := is.OnConflictClause
 	if !store.IsLookup(&def) {
-		return nil, posErr(&engine.Error{Code: engine.CodeFeatureNotSupported,
+		return nil, posErr(&engine.Error{Code: sqlstate.FeatureNotSupported,
 			Message: fmt.Sprintf("ON CONFLICT on table %q: tables with a time column enforce no keys", def.Name),
 			Hint:    "Tables created without a time column (lookup tables) enforce PRIMARY KEY and UNIQUE."}, oc.Location)
 	}
@@ -378,7 +379,7 @@ func (b *binder) onConflict(def catalog.TableDef, is *pg.InsertStmt) (*upsert, e
 		return nil, err
 	}
 	if len(keys) == 0 {
-		return nil, engine.Errorf("42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+		return nil, engine.Errorf(sqlstate.InvalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
 	}
 	up := &upsert{keys: keys, update: oc.Action == pg.OnConflictAction_ONCONFLICT_UPDATE}
 	if up.key, err = conflictKey(&def, keys, oc); err != nil {
@@ -468,7 +469,7 @@ func (s *Session) upsert(ctx context.Context, def catalog.TableDef, rows *storag
 				continue
 			}
 			if touched[conflict] {
-				return nil, &engine.Error{Code: "21000", Message: "ON CONFLICT DO UPDATE command cannot affect row a second time",
+				return nil, &engine.Error{Code: sqlstate.CardinalityViolation, Message: "ON CONFLICT DO UPDATE command cannot affect row a second time",
 					Hint: "Ensure that no rows proposed for insertion within the same command have duplicate constrained values."}
 			}
 			touched[conflict] = true

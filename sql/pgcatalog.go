@@ -9,6 +9,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
@@ -110,7 +111,15 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_trigger":               cols("oid", tOID, "tgrelid", tOID, "tgname", tText),
 	"pg_auth_members":          cols("roleid", tOID, "member", tOID, "grantor", tOID, "admin_option", tBool),
 	"pg_range":                 cols("rngtypid", tOID, "rngsubtype", tOID),
-	"pg_proc":                  cols("oid", tOID, "proname", tText, "pronamespace", tOID),
+	// pg_proc: the engine's functions, aggregates and window functions (engine.Procs)
+	"pg_proc": cols("oid", tOID, "proname", tText, "pronamespace", tOID, "proowner", tOID, "prolang", tOID,
+		"procost", engine.Float32, "prorows", engine.Float32, "provariadic", tOID, "prosupport", tOID, "prokind", tText,
+		"prosecdef", tBool, "proleakproof", tBool, "proisstrict", tBool, "proretset", tBool, "provolatile", tText,
+		"proparallel", tText, "pronargs", tInt2, "pronargdefaults", tInt2, "prorettype", tOID, "proargtypes", tText,
+		"proallargtypes", tText, "proargmodes", tText, "proargnames", tText, "proargdefaults", tText,
+		"protrftypes", tText, "prosrc", tText, "probin", tText, "prosqlbody", tText, "proconfig", tText, "proacl", tText),
+	"pg_language": cols("oid", tOID, "lanname", tText, "lanowner", tOID, "lanispl", tBool, "lanpltrusted", tBool,
+		"lanplcallfoid", tOID, "laninline", tOID, "lanvalidator", tOID, "lanacl", tText),
 }
 
 // pgTypeRows are the types strata returns (name, oid, typlen, category).
@@ -227,6 +236,17 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 		}
 	case "pg_am":
 		rows = [][]engine.Expr{{i8(oidHeapAM), text("heap"), i8(0), text("t")}}
+	case "pg_proc":
+		rows = procRows()
+	case "pg_language":
+		// PostgreSQL 15's built-in languages; every strata function is "internal"
+		for _, l := range []struct {
+			oid         int64
+			name        string
+			pl, trusted bool
+		}{{12, "internal", false, false}, {13, "c", false, false}, {14, "sql", false, true}} {
+			rows = append(rows, []engine.Expr{i8(l.oid), text(l.name), i8(oidRole), bl(l.pl), bl(l.trusted), i8(0), i8(0), i8(0), null(tText)})
+		}
 	case "pg_roles", "pg_authid", "pg_user", "pg_auth_members":
 		rows, _ = b.roleRows(rv.Relname)
 	case "pg_settings":
@@ -272,7 +292,7 @@ var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_t
 	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
 	"pg_extension": 3079, "pg_am": 2601, "pg_attrdef": 2604, "pg_collation": 3456, "pg_index": 2610,
 	"pg_inherits": 2611, "pg_trigger": 2620, "pg_policy": 3256, "pg_publication": 6104, "pg_authid": 1260,
-	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237}
+	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237, "pg_language": 2612}
 
 func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
 	name := strings.ToLower(opName(tc.TypeName.Names))
@@ -298,7 +318,7 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 				if def, ok := b.db.store.Table(strings.Trim(s, `"`)); ok {
 					return i8(tableOID(def)), true, nil
 				}
-				return nil, true, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", s), tc.Location)
+				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", s), tc.Location)
 			case "regtype":
 				for _, ty := range pgTypeRows {
 					if ty.name == s {
@@ -308,7 +328,7 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 				if t, ok := engine.TypeByName(s); ok {
 					return i8(int64(t.OID())), true, nil
 				}
-				return nil, true, posErr(engine.Errorf(engine.CodeUndefinedObject, "type %q does not exist", s), tc.Location)
+				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedObject, "type %q does not exist", s), tc.Location)
 			case "regnamespace":
 				switch s {
 				case "pg_catalog":
@@ -318,23 +338,23 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 				case "information_schema":
 					return i8(oidInfoSchema), true, nil
 				}
-				return nil, true, posErr(engine.Errorf("3F000", "schema %q does not exist", s), tc.Location)
+				return nil, true, posErr(engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s), tc.Location)
 			}
 			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
 		}
 	}
 	if !x.Type().IsInteger() {
-		return nil, true, posErr(engine.Errorf("42846", "cannot cast type %s to %s", x.Type(), name), tc.Location)
+		return nil, true, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", x.Type(), name), tc.Location)
 	}
 	switch name {
 	case "regtype":
-		return &engine.Call{Func: "format_type", Args: []engine.Expr{x, &engine.Const{V: engine.Value{Type: engine.Int32, I: -1}}}, T: engine.Text}, true, nil
+		return engine.MustCall("format_type", x, &engine.Const{V: engine.Value{Type: engine.Int32, I: -1}}), true, nil
 	case "regclass":
 		// the table's name for a table oid, else the number as text
 		tables := b.db.store.Tables()
 		expr := engine.Expr(&engine.Cast{X: x, T: engine.Text})
 		for _, def := range tables {
-			expr = &engine.Case{Whens: []engine.When{{Cond: &engine.Call{Func: "=", Args: []engine.Expr{x, i8(tableOID(def))}, T: engine.Bool},
+			expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(tableOID(def))),
 				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: def.Name}}}}, Else: expr, T: engine.Text}
 		}
 		return expr, true, nil
@@ -354,7 +374,7 @@ func (b *binder) relationSize(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) 
 		return nil, err
 	}
 	if !x.Type().IsInteger() {
-		return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "function %s(%s) does not exist", funcName(fc), x.Type()), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function %s(%s) does not exist", funcName(fc), x.Type()), fc.Location)
 	}
 	i8 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int64, I: v}} }
 	expr := engine.Expr(&engine.Const{V: engine.NullValue(engine.Int64)})
@@ -363,7 +383,7 @@ func (b *binder) relationSize(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) 
 		if err != nil {
 			return nil, err
 		}
-		expr = &engine.Case{Whens: []engine.When{{Cond: &engine.Call{Func: "=", Args: []engine.Expr{x, i8(tableOID(def))}, T: engine.Bool},
+		expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(tableOID(def))),
 			Then: i8(n)}}, Else: expr, T: engine.Int64}
 	}
 	return expr, nil

@@ -24,6 +24,8 @@ var pgTypeFor = map[string]engine.Type{
 	"_text":        engine.Text, // always NULL in strata (pg_roles.rolconfig)
 	"inet":         engine.Text, // as its text form (pg_stat_activity.client_addr): strata has no inet type
 	"_oid":         engine.Text, // pg_policy.polroles: pg_policy is empty
+	"oidvector":    engine.Text, // pg_proc.proargtypes as its text form ("25 2276")
+	"_char":        engine.Text, // pg_proc.proargmodes as its text form ("{i,v}")
 	"timestamptz":  engine.TimestampTZ,
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
 )
 
@@ -30,14 +31,6 @@ import (
 //     EXTERNAL TABLE, the lake_path and kafka_* table options and
 //     strata.vacuum_retention_check need a superuser: each names a server path or
 //     credentials.
-
-// SQLSTATEs of the privilege system.
-const (
-	CodeInsufficientPrivilege = engine.CodeInsufficientPrivilege
-	CodeReadOnlyTransaction   = "25006"
-	CodeDependentObjects      = "2BP01" // dependent_objects_still_exist
-	CodeDuplicateObject       = "42710"
-)
 
 // accessKind is what a statement needs.
 type accessKind uint8
@@ -201,44 +194,44 @@ func (db *DB) checkAccess(user string, a access) error {
 		switch a.kind {
 		case accessOwner:
 			if !p.privsOf[def.OwnerOID()] {
-				return engine.Errorf(CodeInsufficientPrivilege, "must be owner of table %s", def.Name)
+				return engine.Errorf(sqlstate.InsufficientPrivilege, "must be owner of table %s", def.Name)
 			}
 		case accessSelect:
 			if db.tablePrivileges(p, &def)&catalog.PrivSelect == 0 {
-				return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", def.Name)
+				return engine.Errorf(sqlstate.InsufficientPrivilege, "permission denied for table %s", def.Name)
 			}
 		case accessInsert:
 			if db.tablePrivileges(p, &def)&catalog.PrivInsert == 0 {
-				return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", def.Name)
+				return engine.Errorf(sqlstate.InsufficientPrivilege, "permission denied for table %s", def.Name)
 			}
 		case accessUpdate:
 			if db.tablePrivileges(p, &def)&catalog.PrivUpdate == 0 {
-				return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", def.Name)
+				return engine.Errorf(sqlstate.InsufficientPrivilege, "permission denied for table %s", def.Name)
 			}
 		case accessDelete:
 			if db.tablePrivileges(p, &def)&catalog.PrivDelete == 0 {
-				return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", def.Name)
+				return engine.Errorf(sqlstate.InsufficientPrivilege, "permission denied for table %s", def.Name)
 			}
 		}
 	case accessCreateTable:
 		if !db.schemaCreateAllowed(p) {
-			return engine.Errorf(CodeInsufficientPrivilege, "permission denied for schema public")
+			return engine.Errorf(sqlstate.InsufficientPrivilege, "permission denied for schema public")
 		}
 	case accessSuperuser:
-		return engine.Errorf(CodeInsufficientPrivilege, "must be superuser to %s", a.what)
+		return engine.Errorf(sqlstate.InsufficientPrivilege, "must be superuser to %s", a.what)
 	case accessReadServerFiles:
 		if !p.privsOf[catalog.PgReadServerFilesOID] {
-			return &engine.Error{Code: CodeInsufficientPrivilege,
+			return &engine.Error{Code: sqlstate.InsufficientPrivilege,
 				Message: "must be superuser or have privileges of the pg_read_server_files role to COPY from a file",
 				Hint:    "Anyone can COPY to stdout or from stdin. psql's \\copy command also works for anyone."}
 		}
 	case accessSuperuserCatalog:
-		return engine.Errorf(CodeInsufficientPrivilege, "permission denied for table %s", a.table)
+		return engine.Errorf(sqlstate.InsufficientPrivilege, "permission denied for table %s", a.table)
 	case accessSetting:
-		return engine.Errorf(CodeInsufficientPrivilege, "permission denied to set parameter %q", a.what)
+		return engine.Errorf(sqlstate.InsufficientPrivilege, "permission denied to set parameter %q", a.what)
 	case accessCreateRole:
 		if !p.exists || !p.role.CreateRole {
-			return engine.Errorf(CodeInsufficientPrivilege, "permission denied to create role")
+			return engine.Errorf(sqlstate.InsufficientPrivilege, "permission denied to create role")
 		}
 	default:
 		panic(fmt.Sprintf("BUG: access kind %d", a.kind))
@@ -252,7 +245,7 @@ func (s *Session) checkAccess(needs []access) error {
 	for _, a := range needs {
 		if a.kind == accessWrite {
 			if s.readOnly() {
-				return engine.Errorf(CodeReadOnlyTransaction, "cannot execute %s in a read-only transaction", a.what)
+				return engine.Errorf(sqlstate.ReadOnlySQLTransaction, "cannot execute %s in a read-only transaction", a.what)
 			}
 			continue
 		}
@@ -284,7 +277,8 @@ func (b *binder) need(a access) error {
 // server path (lake_path) or reach an outside system with the server's
 // credentials (kafka_*).
 func superuserOption(name string) bool {
-	return name == "lake_path" || strings.HasPrefix(name, "kafka_")
+	o, _ := catalog.LookupOption(name)
+	return o.Superuser
 }
 
 // superuserSetting reports whether only a superuser may set parameter name:
@@ -294,5 +288,6 @@ func superuserSetting(name string) bool { return strings.EqualFold(name, setting
 // secretOption reports whether a table option holds a secret that no catalog view,
 // listing or message shows.
 func secretOption(name string) bool {
-	return name == "kafka_sasl_password"
+	o, _ := catalog.LookupOption(name)
+	return o.Secret
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -60,24 +61,24 @@ func wantDenied(t *testing.T, s *Session, q, code, msg string) *engine.Error {
 func TestNonOwnerCannotDropTable(t *testing.T) {
 	db, su := newRolesDB(t)
 	alice := db.NewSession("alice", "strata")
-	wantDenied(t, alice, "DROP TABLE events", CodeInsufficientPrivilege, "must be owner of table events")
+	wantDenied(t, alice, "DROP TABLE events", sqlstate.InsufficientPrivilege, "must be owner of table events")
 	if got := collect(t, mustExec(t, su, "SELECT count(*) FROM events")); got[0][0] != "1" {
 		t.Fatalf("table lost its rows: %v", got)
 	}
 	// Granting every privilege does not make alice the owner.
 	mustExec(t, su, "GRANT ALL ON events TO alice")
-	wantDenied(t, alice, "DROP TABLE events", CodeInsufficientPrivilege, "must be owner of table events")
+	wantDenied(t, alice, "DROP TABLE events", sqlstate.InsufficientPrivilege, "must be owner of table events")
 	// The lake verbs and ingest verbs are the owner's too.
-	wantDenied(t, alice, "OPTIMIZE events", CodeInsufficientPrivilege, "must be owner of table events")
-	wantDenied(t, alice, "VACUUM events", CodeInsufficientPrivilege, "must be owner of table events")
-	wantDenied(t, alice, "ALTER TABLE events PAUSE INGEST", CodeInsufficientPrivilege, "must be owner of table events")
-	wantDenied(t, alice, "ALTER TABLE events OWNER TO alice", CodeInsufficientPrivilege, "must be owner of table events")
+	wantDenied(t, alice, "OPTIMIZE events", sqlstate.InsufficientPrivilege, "must be owner of table events")
+	wantDenied(t, alice, "VACUUM events", sqlstate.InsufficientPrivilege, "must be owner of table events")
+	wantDenied(t, alice, "ALTER TABLE events PAUSE INGEST", sqlstate.InsufficientPrivilege, "must be owner of table events")
+	wantDenied(t, alice, "ALTER TABLE events OWNER TO alice", sqlstate.InsufficientPrivilege, "must be owner of table events")
 	// A table alice creates (once allowed to) is hers to drop.
-	wantDenied(t, alice, "CREATE TABLE mine (ts timestamptz NOT NULL)", CodeInsufficientPrivilege, "permission denied for schema public")
+	wantDenied(t, alice, "CREATE TABLE mine (ts timestamptz NOT NULL)", sqlstate.InsufficientPrivilege, "permission denied for schema public")
 	mustExec(t, su, "GRANT CREATE ON SCHEMA public TO alice")
 	mustExec(t, alice, "CREATE TABLE mine (ts timestamptz NOT NULL)")
 	bob := db.NewSession("bob", "strata")
-	wantDenied(t, bob, "DROP TABLE mine", CodeInsufficientPrivilege, "must be owner of table mine")
+	wantDenied(t, bob, "DROP TABLE mine", sqlstate.InsufficientPrivilege, "must be owner of table mine")
 	mustExec(t, alice, "DROP TABLE mine")
 }
 
@@ -93,11 +94,11 @@ func TestSelectNeedsPrivilege(t *testing.T) {
 		"COPY events TO STDOUT",
 	} {
 		_, err := run(alice, q)
-		if !codeIs(err, CodeInsufficientPrivilege) && !(strings.HasPrefix(q, "COPY") && codeIs(err, engine.CodeFeatureNotSupported)) {
+		if !codeIs(err, sqlstate.InsufficientPrivilege) && !(strings.HasPrefix(q, "COPY") && codeIs(err, sqlstate.FeatureNotSupported)) {
 			t.Errorf("%s: %v, want 42501", q, err)
 		}
 	}
-	wantDenied(t, alice, "SELECT * FROM events", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "SELECT * FROM events", sqlstate.InsufficientPrivilege, "permission denied for table events")
 	// A statement prepared by a superuser-granted session is checked again when it runs.
 	mustExec(t, su, "GRANT SELECT ON events TO alice")
 	st, err := alice.Prepare(context.Background(), "SELECT user_id FROM events", nil)
@@ -105,7 +106,7 @@ func TestSelectNeedsPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, su, "REVOKE SELECT ON events FROM alice")
-	if _, err := alice.Execute(context.Background(), st, nil); !codeIs(err, CodeInsufficientPrivilege) {
+	if _, err := alice.Execute(context.Background(), st, nil); !codeIs(err, sqlstate.InsufficientPrivilege) {
 		t.Fatalf("prepared SELECT after REVOKE: %v", err)
 	}
 }
@@ -117,28 +118,28 @@ func TestGrantThenRevoke(t *testing.T) {
 	if got := collect(t, mustExec(t, alice, "SELECT user_id FROM events")); len(got) != 1 || got[0][0] != "u1" {
 		t.Fatalf("after GRANT: %v", got)
 	}
-	wantDenied(t, alice, "INSERT INTO events VALUES (now(), 'x', 1)", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "INSERT INTO events VALUES (now(), 'x', 1)", sqlstate.InsufficientPrivilege, "permission denied for table events")
 	mustExec(t, su, "REVOKE SELECT ON events FROM alice")
-	wantDenied(t, alice, "SELECT user_id FROM events", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "SELECT user_id FROM events", sqlstate.InsufficientPrivilege, "permission denied for table events")
 	// PUBLIC, and ALL TABLES IN SCHEMA public.
 	mustExec(t, su, "GRANT SELECT ON events TO PUBLIC")
 	mustExec(t, alice, "SELECT * FROM events")
 	mustExec(t, su, "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC")
-	wantDenied(t, alice, "SELECT * FROM events", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "SELECT * FROM events", sqlstate.InsufficientPrivilege, "permission denied for table events")
 	mustExec(t, su, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO alice")
 	mustExec(t, alice, "SELECT * FROM events")
 	// A non-owner cannot grant itself (or anyone) more.
-	wantDenied(t, alice, "GRANT INSERT ON events TO alice", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "GRANT INSERT ON events TO alice", sqlstate.InsufficientPrivilege, "permission denied for table events")
 }
 
 func TestInsertNeedsPrivilege(t *testing.T) {
 	db, su := newRolesDB(t)
 	alice := db.NewSession("alice", "strata")
-	wantDenied(t, alice, "INSERT INTO events VALUES (now(), 'x', 1)", CodeInsufficientPrivilege, "permission denied for table events")
-	wantDenied(t, alice, "COPY events FROM STDIN", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "INSERT INTO events VALUES (now(), 'x', 1)", sqlstate.InsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "COPY events FROM STDIN", sqlstate.InsufficientPrivilege, "permission denied for table events")
 	mustExec(t, su, "GRANT SELECT ON events TO alice")
 	// INSERT ... SELECT needs INSERT on the target even with SELECT on the source.
-	wantDenied(t, alice, "INSERT INTO events SELECT * FROM events", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "INSERT INTO events SELECT * FROM events", sqlstate.InsufficientPrivilege, "permission denied for table events")
 	mustExec(t, su, "GRANT INSERT ON events TO alice")
 	mustExec(t, alice, "INSERT INTO events VALUES ('2026-01-01 11:00:00+00', 'u2', 1)")
 	res := mustExec(t, alice, "COPY events FROM STDIN")
@@ -149,7 +150,7 @@ func TestInsertNeedsPrivilege(t *testing.T) {
 	bob := db.NewSession("bob", "strata")
 	mustExec(t, su, "GRANT pg_write_all_data TO bob")
 	mustExec(t, bob, "INSERT INTO events VALUES ('2026-01-01 12:00:00+00', 'u3', 1)")
-	wantDenied(t, bob, "SELECT * FROM events", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, bob, "SELECT * FROM events", sqlstate.InsufficientPrivilege, "permission denied for table events")
 }
 
 func TestCopyFromFileNeedsReadServerFiles(t *testing.T) {
@@ -163,7 +164,7 @@ func TestCopyFromFileNeedsReadServerFiles(t *testing.T) {
 	for _, q := range []string{"COPY events FROM '" + secret + "' (FORMAT csv)", "COPY events FROM 'secret.csv' (FORMAT csv)", "COPY events FROM '/nonexistent/file'"} {
 		_, err := run(alice, q)
 		var e *engine.Error
-		if !errors.As(err, &e) || e.Code != CodeInsufficientPrivilege ||
+		if !errors.As(err, &e) || e.Code != sqlstate.InsufficientPrivilege ||
 			e.Message != "must be superuser or have privileges of the pg_read_server_files role to COPY from a file" {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -185,17 +186,17 @@ func TestSuperuserOnlyPathsAndOptions(t *testing.T) {
 	alice := db.NewSession("alice", "strata")
 	lake := t.TempDir()
 	for q, msg := range map[string]string{
-		"SELECT * FROM delta_scan('" + lake + "')":                                               "must be superuser to read a Delta table with delta_scan",
-		"CREATE EXTERNAL TABLE ext LOCATION '" + lake + "'":                                      "must be superuser to create an external table",
-		"CREATE TABLE t1 (ts timestamptz NOT NULL) WITH (lake_path = '" + lake + "')":            `must be superuser to set table option "lake_path"`,
-		"CREATE TABLE t2 (ts timestamptz NOT NULL) WITH (kafka_topic = 'x')":                     `must be superuser to set table option "kafka_topic"`,
-		"CREATE TABLE t3 (ts timestamptz NOT NULL) WITH (kafka_sasl_password = 'hunter2')":       `must be superuser to set table option "kafka_sasl_password"`,
-		"SET strata.vacuum_retention_check = off":                                                `permission denied to set parameter "strata.vacuum_retention_check"`,
-		"CREATE TABLE t4 (ts timestamptz NOT NULL) WITH (kafka_bootstrap_servers = 'evil:9092')": `must be superuser to set table option "kafka_bootstrap_servers"`,
+		"SELECT * FROM delta_scan('" + lake + "')":                                         "must be superuser to read a Delta table with delta_scan",
+		"CREATE EXTERNAL TABLE ext LOCATION '" + lake + "'":                                "must be superuser to create an external table",
+		"CREATE TABLE t1 (ts timestamptz NOT NULL) WITH (lake_path = '" + lake + "')":      `must be superuser to set table option "lake_path"`,
+		"CREATE TABLE t2 (ts timestamptz NOT NULL) WITH (kafka_topic = 'x')":               `must be superuser to set table option "kafka_topic"`,
+		"CREATE TABLE t3 (ts timestamptz NOT NULL) WITH (kafka_sasl_password = 'hunter2')": `must be superuser to set table option "kafka_sasl_password"`,
+		"SET strata.vacuum_retention_check = off":                                          `permission denied to set parameter "strata.vacuum_retention_check"`,
+		"CREATE TABLE t4 (ts timestamptz NOT NULL) WITH (kafka_group = 'evil')":            `must be superuser to set table option "kafka_group"`,
 	} {
-		wantDenied(t, alice, q, CodeInsufficientPrivilege, msg)
+		wantDenied(t, alice, q, sqlstate.InsufficientPrivilege, msg)
 	}
-	if err := alice.Set("strata.vacuum_retention_check", "off"); !codeIs(err, CodeInsufficientPrivilege) {
+	if err := alice.Set("strata.vacuum_retention_check", "off"); !codeIs(err, sqlstate.InsufficientPrivilege) {
 		t.Fatalf("startup parameter strata.vacuum_retention_check: %v", err)
 	}
 	if _, ok := db.store.Table("ext"); ok {
@@ -228,7 +229,7 @@ func TestReadOnlyTransactions(t *testing.T) {
 	check := func(how string) {
 		t.Helper()
 		for q, cmd := range writes {
-			wantDenied(t, su, q, CodeReadOnlyTransaction, "cannot execute "+cmd+" in a read-only transaction")
+			wantDenied(t, su, q, sqlstate.ReadOnlySQLTransaction, "cannot execute "+cmd+" in a read-only transaction")
 		}
 		mustExec(t, su, "SELECT count(*) FROM events") // reads still work
 		if got := collect(t, mustExec(t, su, "SHOW transaction_read_only")); got[0][0] != "on" {
@@ -272,7 +273,7 @@ func TestReadOnlyTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustExec(t, su, "START TRANSACTION READ ONLY")
-	if _, err := su.Execute(context.Background(), st, nil); !codeIs(err, CodeReadOnlyTransaction) {
+	if _, err := su.Execute(context.Background(), st, nil); !codeIs(err, sqlstate.ReadOnlySQLTransaction) {
 		t.Fatalf("prepared INSERT in a read-only transaction: %v", err)
 	}
 	mustExec(t, su, "ROLLBACK")
@@ -295,23 +296,23 @@ func TestRoleMembershipInheritance(t *testing.T) {
 	mustExec(t, alice, "SELECT * FROM events")
 	// A NOINHERIT role has no privileges of its roles until SET ROLE.
 	ni := db.NewSession("noinherit", "strata")
-	wantDenied(t, ni, "SELECT * FROM events", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, ni, "SELECT * FROM events", sqlstate.InsufficientPrivilege, "permission denied for table events")
 	mustExec(t, ni, "SET ROLE readers")
 	mustExec(t, ni, "SELECT * FROM events")
 	if got := collect(t, mustExec(t, ni, "SELECT current_user, session_user, current_role")); got[0][0] != "readers" || got[0][1] != "noinherit" {
 		t.Fatalf("current_user, session_user: %v", got)
 	}
 	mustExec(t, ni, "RESET ROLE")
-	wantDenied(t, ni, "SET ROLE strata", CodeInsufficientPrivilege, `permission denied to set role "strata"`)
+	wantDenied(t, ni, "SET ROLE strata", sqlstate.InsufficientPrivilege, `permission denied to set role "strata"`)
 	// Revoking the middle membership takes the privilege away.
 	mustExec(t, su, "REVOKE analysts FROM alice")
-	wantDenied(t, alice, "SELECT * FROM events", CodeInsufficientPrivilege, "permission denied for table events")
+	wantDenied(t, alice, "SELECT * FROM events", sqlstate.InsufficientPrivilege, "permission denied for table events")
 	// pg_read_all_data reads every table, present and future.
 	mustExec(t, su, "GRANT pg_read_all_data TO alice")
 	mustExec(t, alice, "SELECT * FROM events")
 	mustExec(t, su, "CREATE TABLE later (ts timestamptz NOT NULL)")
 	mustExec(t, alice, "SELECT * FROM later")
-	wantDenied(t, alice, "INSERT INTO later VALUES (now())", CodeInsufficientPrivilege, "permission denied for table later")
+	wantDenied(t, alice, "INSERT INTO later VALUES (now())", sqlstate.InsufficientPrivilege, "permission denied for table later")
 	// A membership loop is refused.
 	if _, err := run(su, "GRANT alice TO readers"); err != nil {
 		t.Fatal(err)
@@ -327,32 +328,32 @@ func TestRoleMembershipInheritance(t *testing.T) {
 func TestRoleStatementsNeedPrivilege(t *testing.T) {
 	db, su := newRolesDB(t)
 	alice := db.NewSession("alice", "strata")
-	wantDenied(t, alice, "CREATE ROLE mallory SUPERUSER", CodeInsufficientPrivilege, "permission denied to create role")
-	wantDenied(t, alice, "ALTER ROLE alice SUPERUSER", CodeInsufficientPrivilege, "must be superuser to alter superuser roles or change superuser attribute")
-	wantDenied(t, alice, "ALTER ROLE strata PASSWORD 'owned'", CodeInsufficientPrivilege, "must be superuser to alter superuser roles or change superuser attribute")
-	wantDenied(t, alice, "ALTER ROLE bob PASSWORD 'x'", CodeInsufficientPrivilege, "permission denied")
-	wantDenied(t, alice, "DROP ROLE bob", CodeInsufficientPrivilege, "permission denied to drop role")
-	wantDenied(t, alice, "GRANT pg_read_all_data TO alice", CodeInsufficientPrivilege, `must have admin option on role "pg_read_all_data"`)
-	wantDenied(t, alice, "GRANT strata TO alice", CodeInsufficientPrivilege, "must be superuser to alter superusers")
+	wantDenied(t, alice, "CREATE ROLE mallory SUPERUSER", sqlstate.InsufficientPrivilege, "permission denied to create role")
+	wantDenied(t, alice, "ALTER ROLE alice SUPERUSER", sqlstate.InsufficientPrivilege, "must be superuser to alter superuser roles or change superuser attribute")
+	wantDenied(t, alice, "ALTER ROLE strata PASSWORD 'owned'", sqlstate.InsufficientPrivilege, "must be superuser to alter superuser roles or change superuser attribute")
+	wantDenied(t, alice, "ALTER ROLE bob PASSWORD 'x'", sqlstate.InsufficientPrivilege, "permission denied")
+	wantDenied(t, alice, "DROP ROLE bob", sqlstate.InsufficientPrivilege, "permission denied to drop role")
+	wantDenied(t, alice, "GRANT pg_read_all_data TO alice", sqlstate.InsufficientPrivilege, `must have admin option on role "pg_read_all_data"`)
+	wantDenied(t, alice, "GRANT strata TO alice", sqlstate.InsufficientPrivilege, "must be superuser to alter superusers")
 	// A role changes its own password.
 	mustExec(t, alice, "ALTER ROLE alice PASSWORD 'new-pw'")
 	mustExec(t, alice, "ALTER ROLE CURRENT_USER PASSWORD 'newer-pw'")
 	// CREATEROLE may create and drop ordinary roles, never superusers.
 	mustExec(t, su, "ALTER ROLE alice CREATEROLE")
 	mustExec(t, alice, "CREATE ROLE helper")
-	wantDenied(t, alice, "CREATE ROLE boss SUPERUSER", CodeInsufficientPrivilege, "must be superuser to create superusers")
-	wantDenied(t, alice, "DROP ROLE strata", CodeDependentObjects, "cannot drop role strata because it is required by the database system")
+	wantDenied(t, alice, "CREATE ROLE boss SUPERUSER", sqlstate.InsufficientPrivilege, "must be superuser to create superusers")
+	wantDenied(t, alice, "DROP ROLE strata", sqlstate.DependentObjectsStillExist, "cannot drop role strata because it is required by the database system")
 	mustExec(t, alice, "DROP ROLE helper")
 	// DROP ROLE of an owner: 2BP01, as PostgreSQL.
 	mustExec(t, su, "CREATE ROLE owner_role")
 	mustExec(t, su, "ALTER TABLE events OWNER TO owner_role")
-	e := wantDenied(t, su, "DROP ROLE owner_role", CodeDependentObjects, `role "owner_role" cannot be dropped because some objects depend on it`)
+	e := wantDenied(t, su, "DROP ROLE owner_role", sqlstate.DependentObjectsStillExist, `role "owner_role" cannot be dropped because some objects depend on it`)
 	if e.Detail != "owner of table events" {
 		t.Fatalf("detail %q", e.Detail)
 	}
 	mustExec(t, su, "ALTER TABLE events OWNER TO strata")
 	mustExec(t, su, "DROP ROLE owner_role")
-	wantDenied(t, su, "DROP ROLE owner_role", engine.CodeUndefinedObject, `role "owner_role" does not exist`)
+	wantDenied(t, su, "DROP ROLE owner_role", sqlstate.UndefinedObject, `role "owner_role" does not exist`)
 	mustExec(t, su, "DROP ROLE IF EXISTS owner_role")
 }
 
@@ -367,7 +368,7 @@ func TestPasswordsStoredAsVerifiers(t *testing.T) {
 	if ra, _ := db.RoleAuth("bob"); ra.Verifier != v {
 		t.Fatalf("verifier given as is became %q", ra.Verifier)
 	}
-	if _, err := run(su, "ALTER ROLE bob PASSWORD 'md5"+strings.Repeat("0", 32)+"'"); !codeIs(err, engine.CodeFeatureNotSupported) {
+	if _, err := run(su, "ALTER ROLE bob PASSWORD 'md5"+strings.Repeat("0", 32)+"'"); !codeIs(err, sqlstate.FeatureNotSupported) {
 		t.Fatalf("md5 hash: %v", err)
 	}
 	res := mustExec(t, su, "ALTER ROLE bob PASSWORD ''")

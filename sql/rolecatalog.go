@@ -6,6 +6,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
 )
 
@@ -236,7 +237,7 @@ func (b *binder) hasTablePrivilege(fc *pg.FuncCall, c *exprCtx) (engine.Expr, er
 		name := strings.TrimPrefix(k.V.S, "public.")
 		def, ok := b.db.store.Table(strings.Trim(name, `"`))
 		if !ok {
-			return nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", k.V.S), fc.Location)
+			return nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", k.V.S), fc.Location)
 		}
 		tables = []catalog.TableDef{def}
 		tableArg = &engine.Const{V: engine.Value{Type: engine.Int64, I: tableOID(def)}}
@@ -265,7 +266,7 @@ func (b *binder) hasTablePrivilege(fc *pg.FuncCall, c *exprCtx) (engine.Expr, er
 func isConst(e engine.Expr) bool { _, ok := e.(*engine.Const); return ok }
 
 func eq(a, b engine.Expr) engine.Expr {
-	return &engine.Call{Func: "=", Args: []engine.Expr{a, b}, T: engine.Bool}
+	return engine.MustCall("=", a, b)
 }
 
 // roleArg resolves a constant role argument (a name, or an oid).
@@ -275,13 +276,13 @@ func (b *binder) roleArg(k *engine.Const) (string, *engine.Error) {
 		if r, ok := cat.RoleByOID(uint32(k.V.I)); ok {
 			return r.Name, nil
 		}
-		return "", engine.Errorf(engine.CodeUndefinedObject, "role with OID %d does not exist", k.V.I)
+		return "", engine.Errorf(sqlstate.UndefinedObject, "role with OID %d does not exist", k.V.I)
 	}
 	if strings.EqualFold(k.V.S, "public") {
 		return "", engine.Unsupported("has_table_privilege for PUBLIC")
 	}
 	if _, ok := cat.Role(k.V.S); !ok {
-		return "", engine.Errorf(engine.CodeUndefinedObject, "role %q does not exist", k.V.S)
+		return "", engine.Errorf(sqlstate.UndefinedObject, "role %q does not exist", k.V.S)
 	}
 	return k.V.S, nil
 }
@@ -299,7 +300,7 @@ func parsePrivilegeList(s string) (catalog.Privileges, bool, *engine.Error) {
 		}
 		v, ok := tablePrivNames[p]
 		if !ok {
-			return 0, false, engine.Errorf(engine.CodeInvalidParameter, "unrecognized privilege type: %q", strings.TrimSpace(part))
+			return 0, false, engine.Errorf(sqlstate.InvalidParameterValue, "unrecognized privilege type: %q", strings.TrimSpace(part))
 		}
 		privs |= v
 	}

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 func TestRoleCatalogViews(t *testing.T) {
@@ -42,8 +44,8 @@ func TestRoleCatalogViews(t *testing.T) {
 		t.Fatalf("pg_authid for a superuser: %v", got)
 	}
 	alice := db.NewSession("alice", "strata")
-	wantDenied(t, alice, "SELECT rolpassword FROM pg_authid", CodeInsufficientPrivilege, "permission denied for table pg_authid")
-	wantDenied(t, alice, "SELECT count(*) FROM pg_catalog.pg_authid", CodeInsufficientPrivilege, "permission denied for table pg_authid")
+	wantDenied(t, alice, "SELECT rolpassword FROM pg_authid", sqlstate.InsufficientPrivilege, "permission denied for table pg_authid")
+	wantDenied(t, alice, "SELECT count(*) FROM pg_catalog.pg_authid", sqlstate.InsufficientPrivilege, "permission denied for table pg_authid")
 	for _, q := range []string{"SELECT * FROM pg_roles", "SELECT * FROM pg_user"} {
 		for _, row := range collect(t, mustExec(t, alice, q)) {
 			if strings.Contains(strings.Join(row, " "), "SCRAM") {

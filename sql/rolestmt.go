@@ -12,6 +12,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/internal/pgscram"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
 )
 
@@ -20,12 +21,6 @@ import (
 // tree. Each runs its permission checks when it executes, against the catalog as
 // it is then (the target roles may have changed since it was bound), with
 // PostgreSQL 15's rules and wording (src/backend/commands/user.c, aclchk.c).
-
-const (
-	codeReservedName         = "42939"
-	codeObjectInUse          = "55006"
-	codeInvalidGrantOperaton = "0LP01"
-)
 
 // roleOptions are the options of CREATE ROLE / ALTER ROLE, each set only when given.
 type roleOptions struct {
@@ -128,11 +123,11 @@ func (ro *roleOptions) apply(r *catalog.Role) error {
 			r.Password = ""
 		case pgscram.IsVerifier(p):
 			if _, err := pgscram.Parse(p); err != nil {
-				return engine.Errorf(engine.CodeInvalidParameter, "invalid SCRAM-SHA-256 verifier for role %q", r.Name)
+				return engine.Errorf(sqlstate.InvalidParameterValue, "invalid SCRAM-SHA-256 verifier for role %q", r.Name)
 			}
 			r.Password = p
 		case strings.HasPrefix(p, "md5") && len(p) == 35:
-			return &engine.Error{Code: engine.CodeFeatureNotSupported,
+			return &engine.Error{Code: sqlstate.FeatureNotSupported,
 				Message: "MD5 password hashes are not supported",
 				Hint:    "Give the password itself, or a SCRAM-SHA-256 verifier (SCRAM-SHA-256$...)."}
 		default:
@@ -154,11 +149,11 @@ func (ro *roleOptions) passwordOnly() bool {
 }
 
 func undefinedRole(name string) error {
-	return engine.Errorf(engine.CodeUndefinedObject, "role %q does not exist", name)
+	return engine.Errorf(sqlstate.UndefinedObject, "role %q does not exist", name)
 }
 
 func denied(format string, args ...any) error {
-	return engine.Errorf(CodeInsufficientPrivilege, format, args...)
+	return engine.Errorf(sqlstate.InsufficientPrivilege, format, args...)
 }
 
 // emptyPasswordNotice is PostgreSQL's answer to PASSWORD ”.
@@ -174,12 +169,12 @@ func (b *binder) createRole(cs *pg.CreateRoleStmt) (*bound, []engine.Field, erro
 		return nil, nil, err
 	}
 	if strings.HasPrefix(name, "pg_") {
-		return nil, nil, &engine.Error{Code: codeReservedName, Message: fmt.Sprintf("role name %q is reserved", name),
+		return nil, nil, &engine.Error{Code: sqlstate.ReservedName, Message: fmt.Sprintf("role name %q is reserved", name),
 			Detail: `Role names starting with "pg_" are reserved.`}
 	}
 	switch name {
 	case "public", "none":
-		return nil, nil, engine.Errorf(codeReservedName, "role name %q is reserved", name)
+		return nil, nil, engine.Errorf(sqlstate.ReservedName, "role name %q is reserved", name)
 	}
 	return &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 		me := s.db.principalOf(s.currentUser())
@@ -191,7 +186,7 @@ func (b *binder) createRole(cs *pg.CreateRoleStmt) (*bound, []engine.Field, erro
 		}
 		cat := s.db.store.Catalog()
 		if _, ok := cat.Role(name); ok {
-			return nil, engine.Errorf(CodeDuplicateObject, "role %q already exists", name)
+			return nil, engine.Errorf(sqlstate.DuplicateObject, "role %q already exists", name)
 		}
 		r := catalog.Role{Name: name, Inherit: true, Login: cs.StmtType == pg.RoleStmtType_ROLESTMT_USER}
 		var res Result
@@ -225,7 +220,7 @@ func (b *binder) createRole(cs *pg.CreateRoleStmt) (*bound, []engine.Field, erro
 		}
 		if _, err := cat.ApplyRoles(ch); err != nil {
 			if errors.Is(err, catalog.ErrRoleExists) {
-				return nil, engine.Errorf(CodeDuplicateObject, "role %q already exists", name)
+				return nil, engine.Errorf(sqlstate.DuplicateObject, "role %q already exists", name)
 			}
 			return nil, err
 		}
@@ -254,7 +249,7 @@ func roleSpecName(rs *pg.RoleSpec, current, session string) (string, error) {
 	case pg.RoleSpecType_ROLESPEC_SESSION_USER:
 		return session, nil
 	case pg.RoleSpecType_ROLESPEC_PUBLIC:
-		return "", posErr(engine.Errorf(engine.CodeUndefinedObject, "role \"public\" does not exist"), rs.Location)
+		return "", posErr(engine.Errorf(sqlstate.UndefinedObject, "role \"public\" does not exist"), rs.Location)
 	}
 	return "", engine.Unsupported("this role specification")
 }
@@ -321,19 +316,19 @@ func (b *binder) renameRole(rs *pg.RenameStmt) (*bound, []engine.Field, error) {
 		}
 		switch r.Name {
 		case s.User:
-			return nil, engine.Errorf(engine.CodeFeatureNotSupported, "session user cannot be renamed")
+			return nil, engine.Errorf(sqlstate.FeatureNotSupported, "session user cannot be renamed")
 		case s.currentUser():
-			return nil, engine.Errorf(engine.CodeFeatureNotSupported, "current user cannot be renamed")
+			return nil, engine.Errorf(sqlstate.FeatureNotSupported, "current user cannot be renamed")
 		}
 		if r.Predefined() || r.OID == catalog.BootstrapSuperuserOID {
-			return nil, engine.Errorf(codeReservedName, "role name %q is reserved", r.Name)
+			return nil, engine.Errorf(sqlstate.ReservedName, "role name %q is reserved", r.Name)
 		}
 		if strings.HasPrefix(name, "pg_") {
-			return nil, &engine.Error{Code: codeReservedName, Message: fmt.Sprintf("role name %q is reserved", name),
+			return nil, &engine.Error{Code: sqlstate.ReservedName, Message: fmt.Sprintf("role name %q is reserved", name),
 				Detail: `Role names starting with "pg_" are reserved.`}
 		}
 		if _, ok := cat.Role(name); ok {
-			return nil, engine.Errorf(CodeDuplicateObject, "role %q already exists", name)
+			return nil, engine.Errorf(sqlstate.DuplicateObject, "role %q already exists", name)
 		}
 		me := s.db.principalOf(s.currentUser())
 		switch {
@@ -378,11 +373,11 @@ func (b *binder) dropRole(ds *pg.DropRoleStmt) (*bound, []engine.Field, error) {
 			}
 			switch {
 			case r.OID < catalog.FirstNormalRoleOID:
-				return nil, engine.Errorf(CodeDependentObjects, "cannot drop role %s because it is required by the database system", r.Name)
+				return nil, engine.Errorf(sqlstate.DependentObjectsStillExist, "cannot drop role %s because it is required by the database system", r.Name)
 			case r.Name == s.currentUser():
-				return nil, engine.Errorf(codeObjectInUse, "current user cannot be dropped")
+				return nil, engine.Errorf(sqlstate.ObjectInUse, "current user cannot be dropped")
 			case r.Name == s.User:
-				return nil, engine.Errorf(codeObjectInUse, "session user cannot be dropped")
+				return nil, engine.Errorf(sqlstate.ObjectInUse, "session user cannot be dropped")
 			case r.Superuser && !me.superuser():
 				return nil, denied("must be superuser to drop superusers")
 			}
@@ -404,7 +399,7 @@ func (b *binder) dropRole(ds *pg.DropRoleStmt) (*bound, []engine.Field, error) {
 			if inUse.Schema {
 				detail = append(detail, "privileges for schema public")
 			}
-			return nil, &engine.Error{Code: CodeDependentObjects, Detail: strings.Join(detail, "\n"),
+			return nil, &engine.Error{Code: sqlstate.DependentObjectsStillExist, Detail: strings.Join(detail, "\n"),
 				Message: fmt.Sprintf("role %q cannot be dropped because some objects depend on it", inUse.Role)}
 		}
 		if err != nil {
@@ -498,7 +493,7 @@ func (b *binder) grantRole(gs *pg.GrantRoleStmt) (*bound, []engine.Field, error)
 				}
 				// A membership loop would make a role a member of itself.
 				if m.OID == r.OID || s.db.principalOf(r.Name).memberOf[m.OID] {
-					return nil, engine.Errorf(codeInvalidGrantOperaton, "role %q is a member of role %q", r.Name, m.Name)
+					return nil, engine.Errorf(sqlstate.InvalidGrantOperation, "role %q is a member of role %q", r.Name, m.Name)
 				}
 				if isMember(r.OID, m.OID) && !admin {
 					res.Notices = append(res.Notices, fmt.Sprintf("role %q is already a member of role %q", m.Name, r.Name))
@@ -560,7 +555,7 @@ func (b *binder) grant(gs *pg.GrantStmt) (*bound, []engine.Field, error) {
 				if schema {
 					what = "schema"
 				}
-				return nil, nil, engine.Errorf("0LP01", "invalid privilege type %s for %s", strings.ToUpper(ap.PrivName), what)
+				return nil, nil, engine.Errorf(sqlstate.InvalidGrantOperation, "invalid privilege type %s for %s", strings.ToUpper(ap.PrivName), what)
 			}
 			privs |= p
 		}
@@ -577,15 +572,15 @@ func (b *binder) grant(gs *pg.GrantStmt) (*bound, []engine.Field, error) {
 		case o.GetRangeVar() != nil:
 			rv := o.GetRangeVar()
 			if rv.Schemaname != "" && rv.Schemaname != "public" {
-				return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
+				return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
 			}
 			if _, ok := b.db.store.Table(rv.Relname); !ok {
-				return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+				return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
 			}
 			tables = append(tables, rv.Relname)
 		case o.GetString_() != nil:
 			if s := o.GetString_().Sval; s != "public" {
-				return nil, nil, engine.Errorf("3F000", "schema %q does not exist", s)
+				return nil, nil, engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s)
 			}
 			allTables = !schema
 		}
@@ -630,7 +625,7 @@ func (b *binder) grant(gs *pg.GrantStmt) (*bound, []engine.Field, error) {
 			for _, name := range names {
 				def, ok := s.db.store.Table(name)
 				if !ok {
-					return nil, engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", name)
+					return nil, engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", name)
 				}
 				// PostgreSQL lets the owner (or a member of the owning role) grant;
 				// the grant is recorded as the owner's.
@@ -679,7 +674,7 @@ func (b *binder) alterTable(at *pg.AlterTableStmt) (*bound, []engine.Field, erro
 	}
 	rv := at.Relation
 	if rv.Schemaname != "" && rv.Schemaname != "public" {
-		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
+		return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation \"%s.%s\" does not exist", rv.Schemaname, rv.Relname), rv.Location)
 	}
 	def, ok := b.db.store.Table(rv.Relname)
 	if !ok {
@@ -688,7 +683,7 @@ func (b *binder) alterTable(at *pg.AlterTableStmt) (*bound, []engine.Field, erro
 				return &Result{Tag: "ALTER TABLE", Notices: []string{fmt.Sprintf("relation %q does not exist, skipping", rv.Relname)}}, nil
 			}}, nil, nil
 		}
-		return nil, nil, posErr(engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+		return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
 	}
 	if err := b.need(access{kind: accessOwner, table: def.Name}); err != nil {
 		return nil, nil, err
@@ -743,7 +738,7 @@ func (b *binder) setRole(vs *pg.VariableSetStmt) (*bound, []engine.Field, error)
 		if name != "" {
 			r, ok := s.db.store.Catalog().Role(name)
 			if !ok {
-				return nil, engine.Errorf(engine.CodeInvalidParameter, "role %q does not exist", name)
+				return nil, engine.Errorf(sqlstate.InvalidParameterValue, "role %q does not exist", name)
 			}
 			me := s.db.principalOf(s.User)
 			if !me.superuser() && !me.memberOf[r.OID] {

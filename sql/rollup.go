@@ -4,6 +4,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 )
@@ -48,7 +49,7 @@ func rollupColumnUse(c *exprCtx, idx int, loc int32) error {
 	if _, ok := sc.rollup.MetricOf(idx); !ok {
 		return nil
 	}
-	return posErr(engine.Errorf(engine.CodeFeatureNotSupported,
+	return posErr(engine.Errorf(sqlstate.FeatureNotSupported,
 		"column %q of rollup table %q holds rolled-up values: use it as the argument of count, sum, min, max or avg",
 		sc.cols[idx].name, sc.rollupTable), loc)
 }
@@ -58,7 +59,7 @@ func rollupColumnUse(c *exprCtx, idx int, loc int32) error {
 func (b *binder) rollupAgg(fc *pg.FuncCall, a *aggCtx) (engine.Expr, bool, error) {
 	sc := a.input
 	if sc.rolled != "" {
-		return nil, true, posErr(engine.Errorf(engine.CodeFeatureNotSupported,
+		return nil, true, posErr(engine.Errorf(sqlstate.FeatureNotSupported,
 			"aggregates over a subquery that returns rows of rollup table %q would count rolled-up rows: aggregate the table directly", sc.rolled), fc.Location)
 	}
 	if sc.rollup == nil {
@@ -148,10 +149,10 @@ func (b *binder) rollupAgg(fc *pg.FuncCall, a *aggCtx) (engine.Expr, bool, error
 			return nil, true, err
 		}
 		// nullif: a group whose values are all NULL has count 0 and sum NULL.
-		den := &engine.Call{Func: "nullif", Args: []engine.Expr{&engine.Cast{X: n, T: engine.Float64}, &engine.Const{V: engine.Value{Type: engine.Float64, F: 0}}}, T: engine.Float64}
-		div := &engine.Call{Func: "/", Args: []engine.Expr{&engine.Cast{X: sum, T: engine.Float64}, den}, T: engine.Float64}
+		den := engine.MustCall("nullif", &engine.Cast{X: n, T: engine.Float64}, &engine.Const{V: engine.Value{Type: engine.Float64, F: 0}})
+		div := engine.MustCall("/", &engine.Cast{X: sum, T: engine.Float64}, den)
 		return &engine.Cast{X: div, T: t}, true, nil
 	}
-	return nil, true, posErr(engine.Errorf(engine.CodeFeatureNotSupported,
+	return nil, true, posErr(engine.Errorf(sqlstate.FeatureNotSupported,
 		"%s(%s) is not available on rollup table %q: rollup keeps count, sum, min, max and avg", name, cname, sc.rollupTable), fc.Location)
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // TestRollupAnswersAsRaw loads the same random rows into a raw table and a rollup
@@ -101,7 +101,7 @@ func TestRollupAnswersAsRaw(t *testing.T) {
 		if err == nil {
 			_, err = s.Execute(context.Background(), stmt, nil)
 		}
-		if !codeIs(err, engine.CodeFeatureNotSupported) && !codeIs(err, engine.CodeUndefinedColumn) {
+		if !codeIs(err, sqlstate.FeatureNotSupported) && !codeIs(err, sqlstate.UndefinedColumn) {
 			t.Errorf("%s: got %v, want 0A000 (or 42703 for a hidden column)", q, err)
 		}
 	}

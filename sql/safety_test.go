@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -49,7 +49,7 @@ func TestPathAttacksThroughSQL(t *testing.T) {
 
 	outsideCode := func(q string) {
 		t.Helper()
-		e := wantCode(t, s, q, engine.CodeInsufficientPrivilege)
+		e := wantCode(t, s, q, sqlstate.InsufficientPrivilege)
 		if !strings.Contains(e.Hint, filepath.Join(dir, "lake")) && !strings.Contains(e.Hint, "lake") {
 			t.Errorf("%s: hint %q does not name the roots", q, e.Hint)
 		}
@@ -73,7 +73,7 @@ func TestPathAttacksThroughSQL(t *testing.T) {
 	outsideCode("COPY keep FROM '" + filepath.Join(link, "secret.csv") + "' WITH (FORMAT csv)")
 	outsideCode("SELECT count(*) FROM delta_scan('" + link + "')")
 
-	wantCode(t, s, "CREATE TABLE \"nul\x00\" (ts timestamptz NOT NULL)", engine.CodeSyntaxError) // the grammar ends the name at NUL
+	wantCode(t, s, "CREATE TABLE \"nul\x00\" (ts timestamptz NOT NULL)", sqlstate.SyntaxError) // the grammar ends the name at NUL
 	if _, err := os.Stat(secret); err != nil {
 		t.Fatal(err)
 	}

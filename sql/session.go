@@ -14,6 +14,7 @@ import (
 	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql/opt"
 	"github.com/stratadb/strata/storage/store"
 )
@@ -33,9 +34,9 @@ type bound struct {
 func parseError(err error) error {
 	var pe *pgparser.Error
 	if errors.As(err, &pe) {
-		return &engine.Error{Code: engine.CodeSyntaxError, Message: pe.Message, Position: pe.Cursorpos}
+		return &engine.Error{Code: sqlstate.SyntaxError, Message: pe.Message, Position: pe.Cursorpos}
 	}
-	return &engine.Error{Code: engine.CodeSyntaxError, Message: err.Error()}
+	return &engine.Error{Code: sqlstate.SyntaxError, Message: err.Error()}
 }
 
 // split cuts query at top-level semicolons found by PostgreSQL's own scanner (so
@@ -111,7 +112,7 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 		return st, nil
 	}
 	if len(tree.Stmts) > 1 {
-		return nil, engine.Errorf(engine.CodeSyntaxError, "cannot insert multiple commands into a prepared statement")
+		return nil, engine.Errorf(sqlstate.SyntaxError, "cannot insert multiple commands into a prepared statement")
 	}
 	b := &binder{db: s.db, user: s.currentUser(), sessionUser: s.User, database: s.Database}
 	b.params = append(b.params, paramTypes...)
@@ -144,13 +145,13 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 func (s *Session) execute(ctx context.Context, st *Statement, params []engine.Value) (*Result, error) {
 	bd, ok := st.impl.(*bound)
 	if !ok {
-		return nil, engine.Errorf(engine.CodeInvalidSQLStatement, "statement was not prepared by this SQL layer")
+		return nil, engine.Errorf(sqlstate.InvalidSQLStatementName, "statement was not prepared by this SQL layer")
 	}
 	if err := s.checkAccess(bd.needs); err != nil {
 		return nil, err
 	}
 	if len(params) != len(st.ParamTypes) {
-		return nil, engine.Errorf(engine.CodeProtocolViolation, "bind message supplies %d parameters, but prepared statement requires %d", len(params), len(st.ParamTypes))
+		return nil, engine.Errorf(sqlstate.ProtocolViolation, "bind message supplies %d parameters, but prepared statement requires %d", len(params), len(st.ParamTypes))
 	}
 	vals := make([]engine.Value, len(params))
 	for i, p := range params {
@@ -353,13 +354,13 @@ func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value
 				return nil, err
 			}
 			if errors.Is(err, store.ErrNoTable) {
-				return nil, engine.Errorf(engine.CodeUndefinedTable, "relation %q does not exist", sc.Table)
+				return nil, engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", sc.Table)
 			}
 			return nil, fmt.Errorf("snapshot of %s: %w", sc.Table, err)
 		}
 		snaps = append(snaps, sn)
 		if len(sn.Table.Schema.Columns) != len(sc.Schema.Columns) {
-			return nil, engine.Errorf(engine.CodeFeatureNotSupported, "cached plan must not change result type")
+			return nil, engine.Errorf(sqlstate.FeatureNotSupported, "cached plan must not change result type")
 		}
 		c := *sc
 		c.Sources = sn.Sources

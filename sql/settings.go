@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // settingDef is one run-time parameter a session knows.
@@ -143,10 +144,10 @@ func checkSetting(name, value string) error {
 		if strings.Contains(name, ".") {
 			return nil // custom (extension.name) settings are accepted as in PostgreSQL
 		}
-		return engine.Errorf(engine.CodeUndefinedObject, "unrecognized configuration parameter %q", name)
+		return engine.Errorf(sqlstate.UndefinedObject, "unrecognized configuration parameter %q", name)
 	}
 	if readOnlySettings[name] {
-		return engine.Errorf("55P02", "parameter %q cannot be changed", name)
+		return engine.Errorf(sqlstate.CantChangeRuntimeParam, "parameter %q cannot be changed", name)
 	}
 	switch name {
 	case "timezone":
@@ -162,15 +163,15 @@ func checkSetting(name, value string) error {
 	case "extra_float_digits":
 		n, err := strconv.Atoi(strings.TrimSpace(value))
 		if err != nil || n < -15 || n > 3 {
-			return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter \"extra_float_digits\": %q", value)
+			return engine.Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter \"extra_float_digits\": %q", value)
 		}
 	case "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout", "idle_session_timeout":
 		if d, err := parseTimeout(value); err != nil || d < 0 {
-			return engine.Errorf(engine.CodeInvalidParameter, "invalid value for parameter %q: %q", name, value)
+			return engine.Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter %q: %q", name, value)
 		}
 	case settingVacuumCheck:
 		if _, ok := parseBoolSetting(value); !ok {
-			return engine.Errorf(engine.CodeInvalidParameter, "parameter %q requires a Boolean value", name)
+			return engine.Errorf(sqlstate.InvalidParameterValue, "parameter %q requires a Boolean value", name)
 		}
 	case "datestyle":
 		if !strings.Contains(strings.ToUpper(value), "ISO") {
@@ -193,7 +194,7 @@ func (s *Session) set(name, value string) error {
 	if name == "transaction_read_only" {
 		ro, ok := parseBoolSetting(value)
 		if !ok {
-			return engine.Errorf(engine.CodeInvalidParameter, "parameter %q requires a Boolean value", name)
+			return engine.Errorf(sqlstate.InvalidParameterValue, "parameter %q requires a Boolean value", name)
 		}
 		if s.tx.open {
 			s.tx.readOnly = ro

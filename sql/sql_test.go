@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
+	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/store"
 )
 
@@ -116,7 +118,7 @@ func TestPrepareSyntaxErrorPosition(t *testing.T) {
 	s, _ := newTestSession(t)
 	_, err := s.Prepare(context.Background(), "SELECT 1 FROM WHERE", nil)
 	var e *engine.Error
-	if !errors.As(err, &e) || e.Code != engine.CodeSyntaxError {
+	if !errors.As(err, &e) || e.Code != sqlstate.SyntaxError {
 		t.Fatalf("got %v, want 42601", err)
 	}
 	// PostgreSQL: syntax error at or near "WHERE", position 15.
@@ -265,14 +267,14 @@ func TestPrepareFieldsAndReuse(t *testing.T) {
 			t.Errorf("n > %s: %v, want %v", c.p, got, c.rows)
 		}
 	}
-	if _, err := s.Execute(context.Background(), st, nil); !codeIs(err, engine.CodeProtocolViolation) {
+	if _, err := s.Execute(context.Background(), st, nil); !codeIs(err, sqlstate.ProtocolViolation) {
 		t.Errorf("missing parameter: %v, want 08P01", err)
 	}
-	if _, err := s.Execute(context.Background(), st, []engine.Value{{Type: engine.Unknown, S: "x"}}); !codeIs(err, engine.CodeInvalidText) {
+	if _, err := s.Execute(context.Background(), st, []engine.Value{{Type: engine.Unknown, S: "x"}}); !codeIs(err, sqlstate.InvalidTextRepresentation) {
 		t.Errorf("bad parameter text: %v, want 22P02", err)
 	}
 	for _, q := range []string{"SELECT 1; SELECT 2"} {
-		if _, err := s.Prepare(context.Background(), q, nil); !codeIs(err, engine.CodeSyntaxError) {
+		if _, err := s.Prepare(context.Background(), q, nil); !codeIs(err, sqlstate.SyntaxError) {
 			t.Errorf("%q: %v, want 42601", q, err)
 		}
 	}
@@ -290,7 +292,7 @@ func TestSettings(t *testing.T) {
 	if err := s.Set("DateStyle", "ISO, MDY"); err != nil {
 		t.Error(err)
 	}
-	if err := s.Set("TimeZone", "Europe/Berlin"); !codeIs(err, engine.CodeFeatureNotSupported) {
+	if err := s.Set("TimeZone", "Europe/Berlin"); !codeIs(err, sqlstate.FeatureNotSupported) {
 		t.Errorf("Set TimeZone Berlin: %v", err)
 	}
 	got := collect(t, mustExec(t, s, "SELECT current_setting('application_name'), current_database(), current_schema(), current_user, version() LIKE 'PostgreSQL 15%'"))
@@ -344,13 +346,13 @@ func TestCopy(t *testing.T) {
 	if want := [][]string{{"4", "2", "11"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("rows %v, want %v", got, want)
 	}
-	if _, err := s.Prepare(context.Background(), "COPY c TO STDOUT", nil); !codeIs(err, engine.CodeFeatureNotSupported) {
+	if _, err := s.Prepare(context.Background(), "COPY c TO STDOUT", nil); !codeIs(err, sqlstate.FeatureNotSupported) {
 		t.Errorf("COPY TO: %v", err)
 	}
-	if _, err := s.Prepare(context.Background(), "COPY nope FROM STDIN", nil); !codeIs(err, engine.CodeUndefinedTable) {
+	if _, err := s.Prepare(context.Background(), "COPY nope FROM STDIN", nil); !codeIs(err, sqlstate.UndefinedTable) {
 		t.Errorf("COPY nope: %v", err)
 	}
-	if _, err := s.Execute(context.Background(), mustPrepare(t, s, "COPY c FROM '"+filepath.Join(t.TempDir(), "no-such-file")+"'"), nil); !codeIs(err, engine.CodeIOError) {
+	if _, err := s.Execute(context.Background(), mustPrepare(t, s, "COPY c FROM '"+filepath.Join(t.TempDir(), "no-such-file")+"'"), nil); !codeIs(err, sqlstate.IOError) {
 		t.Errorf("COPY missing file: %v", err)
 	}
 	_ = st
@@ -569,11 +571,11 @@ func TestErrorPositions(t *testing.T) {
 		code string
 		pos  int // PostgreSQL's 1-based position
 	}{
-		{"SELECT nope FROM p", engine.CodeUndefinedColumn, 8},
-		{"SELECT a FROM missing", engine.CodeUndefinedTable, 15},
-		{"SELECT a, ts FROM p GROUP BY a", engine.CodeGroupingError, 11},
-		{"SELECT a FROM p JOIN p q ON true", engine.CodeAmbiguousColumn, 8},
-		{"SELECT 1 FROM (p FULL JOIN p q ON p.a = q.a) AS j", engine.CodeFeatureNotSupported, 0}, // an alias on a join
+		{"SELECT nope FROM p", sqlstate.UndefinedColumn, 8},
+		{"SELECT a FROM missing", sqlstate.UndefinedTable, 15},
+		{"SELECT a, ts FROM p GROUP BY a", sqlstate.GroupingError, 11},
+		{"SELECT a FROM p JOIN p q ON true", sqlstate.AmbiguousColumn, 8},
+		{"SELECT 1 FROM (p FULL JOIN p q ON p.a = q.a) AS j", sqlstate.FeatureNotSupported, 0}, // an alias on a join
 	}
 	for _, c := range cases {
 		_, err := s.Prepare(context.Background(), c.q, nil)
@@ -591,7 +593,7 @@ func TestErrorPositions(t *testing.T) {
 func TestCreateTableDef(t *testing.T) {
 	s, st := newTestSession(t)
 	mustExec(t, s, `CREATE TABLE d (id bigint, ts timestamptz, "Created" timestamp NOT NULL, v real, name varchar(10))
-		WITH (time_column = 'ts', segment_granularity = 'day', comment = 'events', retention = true)`)
+		WITH (time_column = 'ts', segment_granularity = 'day', persist_rows = 1000, handoff_grace = '5 minutes')`)
 	def, ok := st.Table("d")
 	if !ok {
 		t.Fatal("table d not created")
@@ -602,7 +604,7 @@ func TestCreateTableDef(t *testing.T) {
 	if def.Granularity != 24*time.Hour {
 		t.Errorf("granularity %v, want 24h", def.Granularity)
 	}
-	if want := map[string]string{"comment": "events", "retention": "true"}; !reflect.DeepEqual(def.Options, want) {
+	if want := map[string]string{"persist_rows": "1000", "handoff_grace": "5 minutes"}; !reflect.DeepEqual(def.Options, want) {
 		t.Errorf("options %v, want %v", def.Options, want)
 	}
 	gotTypes := []string{}
@@ -642,7 +644,7 @@ func TestStatementTimeout(t *testing.T) {
 			t.Errorf("parseTimeout(%q) = %v, %v; want %v", c.v, got, err, c.want)
 		}
 	}
-	if _, err := s.Prepare(context.Background(), "SET statement_timeout = 'soon'", nil); !codeIs(err, engine.CodeInvalidParameter) {
+	if _, err := s.Prepare(context.Background(), "SET statement_timeout = 'soon'", nil); !codeIs(err, sqlstate.InvalidParameterValue) {
 		t.Errorf("bad statement_timeout: %v", err)
 	}
 	mustExec(t, s, "SET statement_timeout = '1ms'")
@@ -657,11 +659,63 @@ func TestStatementTimeout(t *testing.T) {
 		}
 	}
 	res.Rows.Close()
-	if !codeIs(err, engine.CodeQueryCanceled) {
+	if !codeIs(err, sqlstate.QueryCanceled) {
 		t.Errorf("after the timeout: %v, want 57014", err)
 	}
 	mustExec(t, s, "SET statement_timeout = 0")
 	if got := collect(t, mustExec(t, s, "SELECT count(*) FROM big")); !reflect.DeepEqual(got, [][]string{{"2"}}) {
 		t.Errorf("without timeout: %v", got)
+	}
+}
+
+// TestTableOptionsChecked: every CREATE TABLE option is declared in
+// catalog.TableOptions; an unknown option (a typo that used to create a batch
+// table quietly) or a value not of the option's kind is 22023 naming the option,
+// and no table is created.
+func TestTableOptionsChecked(t *testing.T) {
+	s, st := newTestSession(t)
+	for _, tc := range []struct{ with, option string }{
+		{"kafka_topc = 'x'", "kafka_topc"},
+		{"comment = 'events'", "comment"},
+		{"persist_rows = 0", "persist_rows"},
+		{"persist_rows = 'many'", "persist_rows"},
+		{"persist_interval = '0 seconds'", "persist_interval"},
+		{"handoff_grace = 'soon'", "handoff_grace"},
+		{"handoff = 'maybe'", "handoff"},
+		{"segment_granularity = 'fortnight'", "segment_granularity"},
+		{"rollup = '-1 minute'", "rollup"},
+		{"late_message_rejection = 'x'", "late_message_rejection"},
+		{"max_record_bytes = -5", "max_record_bytes"},
+		{"external = 'true'", "external"},
+	} {
+		err := execErr(s, "CREATE TABLE o (ts timestamptz NOT NULL) WITH ("+tc.with+")")
+		var e *engine.Error
+		if !errors.As(err, &e) || e.Code != "22023" || !strings.Contains(e.Message, `"`+tc.option+`"`) {
+			t.Errorf("WITH (%s): %v; want 22023 naming %q", tc.with, err, tc.option)
+		}
+		if _, ok := st.Table("o"); ok {
+			t.Fatalf("WITH (%s) created the table", tc.with)
+		}
+	}
+	// The values of each kind that are accepted.
+	mustExec(t, s, `CREATE TABLE o (ts timestamptz NOT NULL) WITH (handoff = 'OFF', handoff_grace = '0',
+		segment_granularity = 'Day', persist_interval = '1h30m', late_message_rejection = '1 hour', max_record_bytes = 4096)`)
+	def, _ := st.Table("o")
+	if want := map[string]string{"handoff": "off", "handoff_grace": "0", "persist_interval": "1h30m",
+		"late_message_rejection": "1 hour", "max_record_bytes": "4096"}; !reflect.DeepEqual(def.Options, want) || def.Granularity != 24*time.Hour {
+		t.Errorf("options %v granularity %v, want %v and 24h", def.Options, def.Granularity, want)
+	}
+}
+
+// TestGranularitiesDeclared: segment_granularity's declared values are the ones
+// the binder has a chunk length for.
+func TestGranularitiesDeclared(t *testing.T) {
+	if len(catalog.Granularities) != len(granularities) {
+		t.Fatalf("declared %v, binder knows %d", catalog.Granularities, len(granularities))
+	}
+	for _, g := range catalog.Granularities {
+		if granularities[g] == 0 {
+			t.Errorf("segment_granularity %q has no chunk length", g)
+		}
 	}
 }

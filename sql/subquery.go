@@ -13,6 +13,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql/opt"
 	"github.com/stratadb/strata/storage/store"
 )
@@ -93,8 +94,8 @@ func (b *binder) outerColumnRef(cr *pg.ColumnRef, notFound error) (engine.Expr, 
 // isNotFound reports whether err says a column or a table qualifier is unknown.
 func isNotFound(err error) bool {
 	var ee *engine.Error
-	return errors.As(err, &ee) && (ee.Code == engine.CodeUndefinedColumn ||
-		ee.Code == engine.CodeUndefinedTable && strings.HasPrefix(ee.Message, "missing FROM-clause entry"))
+	return errors.As(err, &ee) && (ee.Code == sqlstate.UndefinedColumn ||
+		ee.Code == sqlstate.UndefinedTable && strings.HasPrefix(ee.Message, "missing FROM-clause entry"))
 }
 
 // refersToOuter reports whether e reads a column of an outer query.
@@ -186,7 +187,7 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 	}
 	r := &subqueryRef{kind: sl.SubLinkType, plan: p, args: lv.args, loc: sl.Location}
 	if r.kind != pg.SubLinkType_EXISTS_SUBLINK && len(names) != 1 {
-		return nil, posErr(engine.Errorf(engine.CodeSyntaxError, "subquery must return only one column"), sl.Location)
+		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "subquery must return only one column"), sl.Location)
 	}
 	if r.kind == pg.SubLinkType_ARRAY_SUBLINK {
 		if t := p.Fields()[0].Type; t != engine.Text && t != engine.Unknown {
@@ -201,7 +202,7 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 		xt, st := r.x.Type(), p.Fields()[0].Type
 		if xt != st && !(xt.IsNumeric() && st.IsNumeric()) && xt != engine.Unknown {
 			if xt.ID == engine.TypeText || st.ID == engine.TypeText {
-				return nil, posErr(engine.Errorf(engine.CodeUndefinedFunction, "operator does not exist: %s = %s", xt, st), sl.Location)
+				return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s = %s", xt, st), sl.Location)
 			}
 		}
 	}
@@ -239,7 +240,7 @@ func (s *Session) resolveSubqueries(ctx context.Context, p engine.Plan, params [
 			case 1:
 				return &engine.Const{V: vals[0]}, nil
 			}
-			return nil, posErr(engine.Errorf("21000", "more than one row returned by a subquery used as an expression"), r.loc)
+			return nil, posErr(engine.Errorf(sqlstate.CardinalityViolation, "more than one row returned by a subquery used as an expression"), r.loc)
 		case pg.SubLinkType_ARRAY_SUBLINK:
 			elems := make([]engine.ArrayElem, len(vals))
 			for i, v := range vals {
@@ -346,7 +347,7 @@ func (s *Session) runSubquery(ctx context.Context, r *subqueryRef, params []engi
 		}
 		rec.Release()
 		if len(out) > maxSubqueryRows {
-			return nil, engine.Errorf(engine.CodeProgramLimitExceeded, "a subquery in an expression returned more than %d rows", maxSubqueryRows)
+			return nil, engine.Errorf(sqlstate.ProgramLimitExceeded, "a subquery in an expression returned more than %d rows", maxSubqueryRows)
 		}
 	}
 }

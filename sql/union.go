@@ -5,6 +5,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // setOperation binds UNION, INTERSECT and EXCEPT, each with or without ALL, and
@@ -43,7 +44,7 @@ func (b *binder) setOperation(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		}
 		if idx < 0 {
 			what := setOpName(s.Op)
-			return nil, nil, posErr(&engine.Error{Code: engine.CodeFeatureNotSupported,
+			return nil, nil, posErr(&engine.Error{Code: sqlstate.FeatureNotSupported,
 				Message: "invalid " + what + " ORDER BY clause",
 				Detail:  "Only result column names can be used, not expressions or functions.",
 				Hint:    "Add the expression/function to every SELECT, or move the " + what + " into a FROM clause."}, sb.Location)
@@ -93,14 +94,14 @@ func (b *binder) setOpArms(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	}
 	lf, rf := lp.Fields(), rp.Fields()
 	if len(lf) != len(rf) {
-		return nil, nil, engine.Errorf(engine.CodeSyntaxError, "each %s query must have the same number of columns", what)
+		return nil, nil, engine.Errorf(sqlstate.SyntaxError, "each %s query must have the same number of columns", what)
 	}
 	lx, rx := make([]engine.Expr, len(lf)), make([]engine.Expr, len(rf))
 	casts := false
 	for i := range lf {
 		t, err := engine.CommonType([]engine.Type{lf[i].Type, rf[i].Type})
 		if err != nil {
-			return nil, nil, engine.Errorf(engine.CodeDatatypeMismatch, "%s types %s and %s cannot be matched", what, lf[i].Type, rf[i].Type)
+			return nil, nil, engine.Errorf(sqlstate.DatatypeMismatch, "%s types %s and %s cannot be matched", what, lf[i].Type, rf[i].Type)
 		}
 		if t == engine.Unknown {
 			t = engine.Text

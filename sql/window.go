@@ -4,6 +4,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql/opt"
 )
 
@@ -60,7 +61,7 @@ func (b *binder) windowCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if clause == "" {
 			clause = "this context"
 		}
-		return nil, posErr(engine.Errorf("42P20", "window functions are not allowed in %s", clause), fc.Location)
+		return nil, posErr(engine.Errorf(sqlstate.WindowingError, "window functions are not allowed in %s", clause), fc.Location)
 	}
 	w := fc.Over
 	if w.Name != "" || w.Refname != "" {

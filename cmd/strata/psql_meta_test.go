@@ -3,6 +3,7 @@ package main
 import (
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,4 +105,80 @@ func TestPsqlRolesAndPrivileges(t *testing.T) {
 			t.Errorf("psql %s differs from PostgreSQL's:\n--- strata\n%s\n--- postgres\n%s", cmd, got, want)
 		}
 	}
+}
+
+// TestPsqlDescribeFunctions runs psql's \df against strata and PostgreSQL 15. With
+// no pattern (user functions: none in either) the output must be identical. For
+// \df to_char and \df upper the header and every row of an overload both have must
+// be identical byte for byte; the overloads only one side has are listed here,
+// with why:
+//
+//   - to_char(date, text): strata formats a date itself; PostgreSQL has no such
+//     overload and reaches to_char(timestamptz, text) by its implicit cast from
+//     date, which strata does not have (engine/fn_datetime.go).
+//   - to_char(interval, text): strata cannot format intervals.
+//   - upper(anyrange), upper(anymultirange): strata has no range types.
+func TestPsqlDescribeFunctions(t *testing.T) {
+	pgtest.Need(t, "psql", "psql")
+	pg := pgtest.Shared(t)
+	s := startStrata(t, t.TempDir())
+	pgPort := strconv.Itoa(pg.Port)
+	for _, tc := range []struct {
+		cmd                string
+		strataOnly, pgOnly []string // "Argument data types" of rows only one side lists
+	}{
+		{cmd: `\df`},
+		{cmd: `\df to_char`, strataOnly: []string{"date, text"}, pgOnly: []string{"interval, text"}},
+		{cmd: `\df upper`, pgOnly: []string{"anymultirange", "anyrange"}},
+	} {
+		got := psqlFull(t, s.port(), "strata", "strata", "-c", tc.cmd)
+		want := psqlFull(t, pgPort, "postgres", "postgres", "-c", tc.cmd)
+		if tc.strataOnly == nil && tc.pgOnly == nil {
+			if got != want {
+				t.Errorf("psql %s differs from PostgreSQL's:\n--- strata\n%s\n--- postgres\n%s", tc.cmd, got, want)
+			}
+			continue
+		}
+		gotHead, gotRows, gotOnly := splitFunctionList(got, tc.strataOnly)
+		wantHead, wantRows, wantOnly := splitFunctionList(want, tc.pgOnly)
+		if gotHead != wantHead || strings.Join(gotRows, "\n") != strings.Join(wantRows, "\n") {
+			t.Errorf("psql %s: the overloads both have differ:\n--- strata\n%s\n--- postgres\n%s", tc.cmd, got, want)
+		}
+		if len(gotOnly) != len(tc.strataOnly) || len(wantOnly) != len(tc.pgOnly) {
+			t.Errorf("psql %s: strata-only rows %q (want %q), PostgreSQL-only rows %q (want %q)",
+				tc.cmd, gotOnly, tc.strataOnly, wantOnly, tc.pgOnly)
+		}
+		if n := len(gotRows) + len(gotOnly); !strings.HasSuffix(strings.TrimSpace(got), "("+strconv.Itoa(n)+" rows)") &&
+			!(n == 1 && strings.HasSuffix(strings.TrimSpace(got), "(1 row)")) {
+			t.Errorf("psql %s: row count line of\n%s", tc.cmd, got)
+		}
+	}
+	// \df+ adds volatility, parallel safety, owner, language and source columns.
+	if got := psqlFull(t, s.port(), "strata", "strata", "-c", `\df+ upper`); !strings.Contains(got,
+		"| upper | text             | text                | func | immutable  | safe     | strata | invoker  |                   | internal | upper       |") {
+		t.Errorf("psql \\df+ upper:\n%s", got)
+	}
+}
+
+// splitFunctionList splits psql's \df output into its header (title, column
+// names, rule), its rows except those whose argument list is in only, and the
+// argument lists of those.
+func splitFunctionList(out string, only []string) (head string, rows, onlyArgs []string) {
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	for i, l := range lines {
+		switch {
+		case i < 3:
+			head += l + "\n"
+		case strings.HasPrefix(l, "("):
+		case l == "":
+		default:
+			cells := strings.Split(l, "|")
+			if len(cells) > 3 && slices.Contains(only, strings.TrimSpace(cells[3])) {
+				onlyArgs = append(onlyArgs, strings.TrimSpace(cells[3]))
+				continue
+			}
+			rows = append(rows, l)
+		}
+	}
+	return head, rows, onlyArgs
 }

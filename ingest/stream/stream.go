@@ -60,26 +60,27 @@ import (
 	"github.com/stratadb/strata/storage/store"
 )
 
-// Table options (CREATE TABLE ... WITH (...)) read by this package.
+// Table options (CREATE TABLE ... WITH (...)) read by this package, declared in
+// catalog.TableOptions.
 const (
-	OptBrokers        = "kafka_brokers"
-	OptTopic          = "kafka_topic"
-	OptGroup          = "kafka_group"
-	OptStart          = "kafka_start" // earliest (default) | latest
-	OptSASLMechanism  = "kafka_sasl_mechanism"
-	OptSASLUser       = "kafka_sasl_user"
-	OptSASLPassword   = "kafka_sasl_password"
-	OptTLS            = "kafka_tls" // true: TLS with the system roots
-	OptSessionTimeout = "kafka_session_timeout"
+	OptBrokers        = catalog.OptKafkaBrokers
+	OptTopic          = catalog.OptKafkaTopic
+	OptGroup          = catalog.OptKafkaGroup
+	OptStart          = catalog.OptKafkaStart // earliest (default) | latest
+	OptSASLMechanism  = catalog.OptKafkaSASLMechanism
+	OptSASLUser       = catalog.OptKafkaSASLUser
+	OptSASLPassword   = catalog.OptKafkaSASLPassword
+	OptTLS            = catalog.OptKafkaTLS // true: TLS with the system roots
+	OptSessionTimeout = catalog.OptKafkaSessionTimeout
 	// OptRebalanceTimeout bounds how long a group rebalance waits for members to
 	// rejoin (default: twice the session timeout, at least 5 s; Kafka's is 60 s, which
 	// stalls a restarted process for a minute when the one it replaced was killed).
-	OptRebalanceTimeout = "kafka_rebalance_timeout"
-	OptPersistRows      = "persist_rows"
-	OptPersistEvery     = "persist_interval"
-	OptLateRejection    = "late_message_rejection"
-	OptKeepUnknown      = "keep_unknown_fields" // a text column receiving unknown JSON fields
-	OptMaxRecordBytes   = "max_record_bytes"
+	OptRebalanceTimeout = catalog.OptKafkaRebalance
+	OptPersistRows      = catalog.OptPersistRows
+	OptPersistEvery     = catalog.OptPersistInterval
+	OptLateRejection    = catalog.OptLateRejection
+	OptKeepUnknown      = catalog.OptKeepUnknownFields // a text column receiving unknown JSON fields
+	OptMaxRecordBytes   = catalog.OptMaxRecordBytes
 )
 
 // Defaults.
@@ -172,9 +173,9 @@ func ParseConfig(def catalog.TableDef, opts Options) (Config, error) {
 		return c, fmt.Errorf("table %s: option %s must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", def.Name, OptSASLMechanism)
 	}
 	if v := o[OptTLS]; v != "" {
-		on, err := strconv.ParseBool(v)
-		if err != nil {
-			return c, fmt.Errorf("table %s: option %s: %w", def.Name, OptTLS, err)
+		on, ok := catalog.ParseBool(v)
+		if !ok {
+			return c, fmt.Errorf("table %s: option %s: invalid boolean %q", def.Name, OptTLS, v)
 		}
 		if on {
 			c.Kafka.TLS = opts.TLS

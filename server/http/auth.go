@@ -26,6 +26,7 @@ import (
 	"github.com/xdg-go/scram"
 
 	"github.com/stratadb/strata/internal/pgscram"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/server/hba"
 	"github.com/stratadb/strata/sql"
 )
@@ -96,28 +97,28 @@ func (a *authenticator) decide(r *http.Request) (string, *authFailure) {
 	}
 	rule := a.rules.Match(hc, member)
 	if rule == nil {
-		return "", &authFailure{status: http.StatusForbidden, code: "28000", msg: hba.NoEntry(hc)}
+		return "", &authFailure{status: http.StatusForbidden, code: sqlstate.InvalidAuthorizationSpecification, msg: hba.NoEntry(hc)}
 	}
 	switch rule.Method {
 	case hba.Trust:
 	case hba.SCRAM, hba.MD5, hba.Password:
 		if !hc.TLS && (rule.Method == hba.Password || ip == nil || !ip.IsLoopback()) {
-			return "", &authFailure{status: http.StatusForbidden, code: "28000",
+			return "", &authFailure{status: http.StatusForbidden, code: sqlstate.InvalidAuthorizationSpecification,
 				msg: fmt.Sprintf("password authentication for user \"%s\" over HTTP requires HTTPS", user),
 				why: "rule " + rule.Where()}
 		}
 		if !hasCreds {
-			return "", &authFailure{status: http.StatusUnauthorized, code: "28P01",
+			return "", &authFailure{status: http.StatusUnauthorized, code: sqlstate.InvalidPassword,
 				msg: fmt.Sprintf("password authentication failed for user \"%s\"", user), why: "no credentials"}
 		}
 		if why := a.checkPassword(user, password); why != "" {
-			return "", &authFailure{status: http.StatusUnauthorized, code: "28P01",
+			return "", &authFailure{status: http.StatusUnauthorized, code: sqlstate.InvalidPassword,
 				msg: fmt.Sprintf("password authentication failed for user \"%s\"", user), why: why}
 		}
 	case hba.Reject:
-		return "", &authFailure{status: http.StatusForbidden, code: "28000", msg: hba.Rejected(hc), why: "rule " + rule.Where()}
+		return "", &authFailure{status: http.StatusForbidden, code: sqlstate.InvalidAuthorizationSpecification, msg: hba.Rejected(hc), why: "rule " + rule.Where()}
 	case hba.GSS:
-		return "", &authFailure{status: http.StatusForbidden, code: "28000",
+		return "", &authFailure{status: http.StatusForbidden, code: sqlstate.InvalidAuthorizationSpecification,
 			msg: fmt.Sprintf("GSSAPI authentication failed for user \"%s\"", user),
 			why: "rule " + rule.Where() + " uses gss, which HTTP does not offer; use the PostgreSQL protocol"}
 	default:
@@ -126,10 +127,10 @@ func (a *authenticator) decide(r *http.Request) (string, *authFailure) {
 	if a.roles != nil {
 		role, ok := a.roles.RoleAuth(user)
 		if !ok {
-			return "", &authFailure{status: http.StatusForbidden, code: "28000", msg: fmt.Sprintf("role \"%s\" does not exist", user)}
+			return "", &authFailure{status: http.StatusForbidden, code: sqlstate.InvalidAuthorizationSpecification, msg: fmt.Sprintf("role \"%s\" does not exist", user)}
 		}
 		if !role.Login {
-			return "", &authFailure{status: http.StatusForbidden, code: "28000", msg: fmt.Sprintf("role \"%s\" is not permitted to log in", user)}
+			return "", &authFailure{status: http.StatusForbidden, code: sqlstate.InvalidAuthorizationSpecification, msg: fmt.Sprintf("role \"%s\" is not permitted to log in", user)}
 		}
 	}
 	return user, nil

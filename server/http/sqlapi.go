@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql"
 )
 
@@ -66,7 +67,7 @@ func sqlHandler(db *sql.DB, auth *authenticator) http.HandlerFunc {
 		defer func() {
 			if v := recover(); v != nil {
 				slog.Error("http: panic in /v1/sql", "panic", v, "stack", string(debug.Stack()))
-				writeSQLError(w, &engine.Error{Code: engine.CodeInternalError, Message: fmt.Sprintf("internal error: %v", v)})
+				writeSQLError(w, &engine.Error{Code: sqlstate.InternalError, Message: fmt.Sprintf("internal error: %v", v)})
 			}
 		}()
 		role, f := auth.authenticate(r)
@@ -75,22 +76,22 @@ func sqlHandler(db *sql.DB, auth *authenticator) http.HandlerFunc {
 			return
 		}
 		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-			writeError(w, http.StatusUnsupportedMediaType, sqlError{Code: engine.CodeFeatureNotSupported,
+			writeError(w, http.StatusUnsupportedMediaType, sqlError{Code: sqlstate.FeatureNotSupported,
 				Message: fmt.Sprintf("Content-Type %q is not accepted: send {\"sql\": \"...\"} as application/json", r.Header.Get("Content-Type"))})
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxSQLBody+1))
 		if err != nil {
-			writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "reading request: %v", err))
+			writeSQLError(w, engine.Errorf(sqlstate.ProtocolViolation, "reading request: %v", err))
 			return
 		}
 		if len(body) > maxSQLBody {
-			writeSQLError(w, engine.Errorf(engine.CodeProgramLimitExceeded, "request body exceeds %d bytes", maxSQLBody))
+			writeSQLError(w, engine.Errorf(sqlstate.ProgramLimitExceeded, "request body exceeds %d bytes", maxSQLBody))
 			return
 		}
 		var req sqlRequest
 		if err := json.Unmarshal(body, &req); err != nil {
-			writeSQLError(w, engine.Errorf(engine.CodeProtocolViolation, "request is not JSON of the form {\"sql\": \"...\"}: %v", err))
+			writeSQLError(w, engine.Errorf(sqlstate.ProtocolViolation, "request is not JSON of the form {\"sql\": \"...\"}: %v", err))
 			return
 		}
 		query := req.SQL
@@ -100,7 +101,7 @@ func sqlHandler(db *sql.DB, auth *authenticator) http.HandlerFunc {
 			return
 		}
 		if len(pieces) != 1 {
-			writeSQLError(w, engine.Errorf(engine.CodeSyntaxError, "send exactly one statement per request (got %d)", len(pieces)))
+			writeSQLError(w, engine.Errorf(sqlstate.SyntaxError, "send exactly one statement per request (got %d)", len(pieces)))
 			return
 		}
 		ctx := r.Context()
@@ -118,7 +119,7 @@ func sqlHandler(db *sql.DB, auth *authenticator) http.HandlerFunc {
 			return
 		}
 		if len(st.ParamTypes) > 0 {
-			writeSQLError(w, engine.Errorf("42P02", "there is no parameter $1"))
+			writeSQLError(w, engine.Errorf(sqlstate.UndefinedParameter, "there is no parameter $1"))
 			return
 		}
 		res, err := sess.Execute(ctx, st, nil)
@@ -139,15 +140,15 @@ func sqlHandler(db *sql.DB, auth *authenticator) http.HandlerFunc {
 }
 
 func writeSQLError(w http.ResponseWriter, err error) {
-	e := sqlError{Code: engine.CodeInternalError, Message: err.Error()}
+	e := sqlError{Code: sqlstate.InternalError, Message: err.Error()}
 	var ee *engine.Error
 	switch {
 	case errors.As(err, &ee):
 		e = sqlError{Code: ee.Code, Message: ee.Message, Detail: ee.Detail, Hint: ee.Hint, Position: ee.Position}
 	case errors.Is(err, context.DeadlineExceeded):
-		e = sqlError{Code: engine.CodeQueryCanceled, Message: "canceling statement due to statement timeout"}
+		e = sqlError{Code: sqlstate.QueryCanceled, Message: "canceling statement due to statement timeout"}
 	case errors.Is(err, context.Canceled):
-		e = sqlError{Code: engine.CodeQueryCanceled, Message: "canceling statement due to user request"}
+		e = sqlError{Code: sqlstate.QueryCanceled, Message: "canceling statement due to user request"}
 	}
 	status := http.StatusBadRequest
 	if strings.HasPrefix(e.Code, "XX") || strings.HasPrefix(e.Code, "53") || strings.HasPrefix(e.Code, "58") {

@@ -24,8 +24,8 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/xdg-go/scram"
 
-	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/internal/pgscram"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/server/hba"
 	"github.com/stratadb/strata/sql"
 )
@@ -74,7 +74,7 @@ type authError struct {
 func (e *authError) Error() string { return e.msg }
 
 func passwordFailed(user, why string) *authError {
-	return &authError{code: "28P01", msg: fmt.Sprintf("password authentication failed for user \"%s\"", user), log: why}
+	return &authError{code: sqlstate.InvalidPassword, msg: fmt.Sprintf("password authentication failed for user \"%s\"", user), log: why}
 }
 
 // errClientGone ends authentication quietly: the client closed the connection
@@ -111,7 +111,7 @@ func (c *conn) authenticate(user, database string) bool {
 	case errors.Is(err, errClientGone), isIOError(err):
 		c.log.Debug("pgwire: client left during authentication", "remote", c.nc.RemoteAddr(), "user", user, "err", err)
 	default:
-		c.fatal(engine.CodeProtocolViolation, err.Error())
+		c.fatal(sqlstate.ProtocolViolation, err.Error())
 	}
 	return false
 }
@@ -127,13 +127,13 @@ func (c *conn) runAuth(hc hba.Conn) error {
 	}
 	rule := rules.Match(hc, member)
 	if rule == nil {
-		return &authError{code: "28000", msg: hba.NoEntry(hc)}
+		return &authError{code: sqlstate.InvalidAuthorizationSpecification, msg: hba.NoEntry(hc)}
 	}
 	c.log.Debug("pgwire: hba rule", "remote", c.nc.RemoteAddr(), "user", hc.User, "rule", rule.Where(), "method", rule.Method)
 	user := hc.User
 	switch rule.Method {
 	case hba.Reject:
-		return &authError{code: "28000", msg: hba.Rejected(hc), log: rule.Where()}
+		return &authError{code: sqlstate.InvalidAuthorizationSpecification, msg: hba.Rejected(hc), log: rule.Where()}
 	case hba.Trust:
 	case hba.SCRAM, hba.MD5:
 		if err := c.authSCRAM(user); err != nil {
@@ -143,7 +143,7 @@ func (c *conn) runAuth(hc hba.Conn) error {
 		if !c.tls {
 			// Never ask for a cleartext password on a connection anyone on the
 			// path can read; PostgreSQL would, strata does not.
-			return &authError{code: "28000",
+			return &authError{code: sqlstate.InvalidAuthorizationSpecification,
 				msg:    fmt.Sprintf("password authentication for user \"%s\" requires an SSL connection", user),
 				detail: fmt.Sprintf("The matching pg_hba.conf rule (%s) sends the password in cleartext; connect with sslmode=require or better.", rule.Where()),
 				log:    rule.Where()}
@@ -170,10 +170,10 @@ func (c *conn) checkRole(user string) error {
 	}
 	role, ok := c.srv.roles.RoleAuth(user)
 	if !ok {
-		return &authError{code: "28000", msg: fmt.Sprintf("role \"%s\" does not exist", user)}
+		return &authError{code: sqlstate.InvalidAuthorizationSpecification, msg: fmt.Sprintf("role \"%s\" does not exist", user)}
 	}
 	if !role.Login {
-		return &authError{code: "28000", msg: fmt.Sprintf("role \"%s\" is not permitted to log in", user)}
+		return &authError{code: sqlstate.InvalidAuthorizationSpecification, msg: fmt.Sprintf("role \"%s\" is not permitted to log in", user)}
 	}
 	c.role = role
 	return nil
@@ -216,7 +216,7 @@ func (c *conn) receiveAuth(authType uint32, want string) (pgproto3.FrontendMessa
 		if isIOError(err) {
 			return nil, errClientGone
 		}
-		return nil, &authError{code: engine.CodeProtocolViolation, msg: "invalid frontend message: " + err.Error()}
+		return nil, &authError{code: sqlstate.ProtocolViolation, msg: "invalid frontend message: " + err.Error()}
 	}
 	switch msg.(type) {
 	case *pgproto3.Terminate:
@@ -224,7 +224,7 @@ func (c *conn) receiveAuth(authType uint32, want string) (pgproto3.FrontendMessa
 	case *pgproto3.SASLInitialResponse, *pgproto3.SASLResponse, *pgproto3.PasswordMessage, *pgproto3.GSSResponse:
 		return msg, nil
 	}
-	return nil, &authError{code: engine.CodeProtocolViolation, msg: fmt.Sprintf("expected %s response, got message type %d", want, frontendType(msg))}
+	return nil, &authError{code: sqlstate.ProtocolViolation, msg: fmt.Sprintf("expected %s response, got message type %d", want, frontendType(msg))}
 }
 
 // frontendType is a message's type byte, as PostgreSQL's messages print it.
@@ -254,19 +254,19 @@ func (c *conn) authSCRAM(user string) error {
 	}
 	first, ok := msg.(*pgproto3.SASLInitialResponse)
 	if !ok {
-		return &authError{code: engine.CodeProtocolViolation, msg: fmt.Sprintf("expected SASL response, got message type %d", frontendType(msg))}
+		return &authError{code: sqlstate.ProtocolViolation, msg: fmt.Sprintf("expected SASL response, got message type %d", frontendType(msg))}
 	}
 	if first.AuthMechanism != scramMechanism {
-		return &authError{code: engine.CodeProtocolViolation, msg: "client selected an invalid SASL authentication mechanism",
+		return &authError{code: sqlstate.ProtocolViolation, msg: "client selected an invalid SASL authentication mechanism",
 			log: "mechanism " + first.AuthMechanism}
 	}
 	if strings.HasPrefix(string(first.Data), "p") {
-		return &authError{code: engine.CodeProtocolViolation, msg: "malformed SCRAM message",
+		return &authError{code: sqlstate.ProtocolViolation, msg: "malformed SCRAM message",
 			detail: "The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message includes channel binding data."}
 	}
 	serverFirst, err := conv.Step(string(first.Data))
 	if err != nil {
-		return &authError{code: engine.CodeProtocolViolation, msg: "malformed SCRAM message", detail: err.Error()}
+		return &authError{code: sqlstate.ProtocolViolation, msg: "malformed SCRAM message", detail: err.Error()}
 	}
 
 	c.send(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)})
@@ -276,16 +276,16 @@ func (c *conn) authSCRAM(user string) error {
 	}
 	final, ok := msg.(*pgproto3.SASLResponse)
 	if !ok {
-		return &authError{code: engine.CodeProtocolViolation, msg: fmt.Sprintf("expected SASL response, got message type %d", frontendType(msg))}
+		return &authError{code: sqlstate.ProtocolViolation, msg: fmt.Sprintf("expected SASL response, got message type %d", frontendType(msg))}
 	}
 	serverFinal, err := conv.Step(string(final.Data))
 	switch {
 	case err != nil && serverFinal == "":
-		return &authError{code: engine.CodeProtocolViolation, msg: "malformed SCRAM message", detail: err.Error()}
+		return &authError{code: sqlstate.ProtocolViolation, msg: "malformed SCRAM message", detail: err.Error()}
 	case err != nil && serverFinal == scram.ErrChannelBindingsDontMatch:
-		return &authError{code: engine.CodeProtocolViolation, msg: "SCRAM channel binding check failed"}
+		return &authError{code: sqlstate.ProtocolViolation, msg: "SCRAM channel binding check failed"}
 	case err != nil && serverFinal == scram.ErrOtherError && strings.Contains(err.Error(), "nonce"):
-		return &authError{code: engine.CodeProtocolViolation, msg: "malformed SCRAM message", detail: "Nonce does not match."}
+		return &authError{code: sqlstate.ProtocolViolation, msg: "malformed SCRAM message", detail: "Nonce does not match."}
 	case err != nil:
 		return passwordFailed(user, err.Error()+"; "+why)
 	case why != "" || !conv.Valid():
@@ -306,7 +306,7 @@ func (c *conn) authPassword(user string) error {
 	}
 	pm, ok := msg.(*pgproto3.PasswordMessage)
 	if !ok {
-		return &authError{code: engine.CodeProtocolViolation, msg: fmt.Sprintf("expected password response, got message type %d", frontendType(msg))}
+		return &authError{code: sqlstate.ProtocolViolation, msg: fmt.Sprintf("expected password response, got message type %d", frontendType(msg))}
 	}
 	if pm.Password == "" {
 		// PostgreSQL refuses an empty password before looking at the role.
@@ -329,7 +329,7 @@ func (c *conn) authPassword(user string) error {
 // its realm must be krb_realm when that is set.
 func (c *conn) authGSS(user string, rule *hba.Rule) error {
 	failed := func(why string) *authError {
-		return &authError{code: "28000", msg: fmt.Sprintf("GSSAPI authentication failed for user \"%s\"", user), log: why}
+		return &authError{code: sqlstate.InvalidAuthorizationSpecification, msg: fmt.Sprintf("GSSAPI authentication failed for user \"%s\"", user), log: why}
 	}
 	if c.srv.opts.GSS == nil {
 		return failed("hba rule " + rule.Where() + " uses gss but the server has no GSSAPI acceptor (--krb-keytab)")
@@ -347,7 +347,7 @@ func (c *conn) authGSS(user string, rule *hba.Rule) error {
 		}
 		resp, ok := msg.(*pgproto3.GSSResponse)
 		if !ok {
-			return &authError{code: engine.CodeProtocolViolation, msg: fmt.Sprintf("expected GSS response, got message type %d", frontendType(msg))}
+			return &authError{code: sqlstate.ProtocolViolation, msg: fmt.Sprintf("expected GSS response, got message type %d", frontendType(msg))}
 		}
 		out, done, err := ctx.Step(resp.Data)
 		if err != nil {

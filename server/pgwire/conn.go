@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql"
 )
 
@@ -187,7 +188,7 @@ func (c *conn) serve() {
 	_ = c.nc.SetDeadline(time.Time{})
 	for c.broken == nil {
 		if c.terminating.Load() {
-			c.fatal(codeAdminShutdown, msgAdminShutdown)
+			c.fatal(sqlstate.AdminShutdown, msgAdminShutdown)
 			return
 		}
 		idle := c.armIdleTimeout()
@@ -198,7 +199,7 @@ func (c *conn) serve() {
 		c.awaitingQuery = false
 		if err != nil {
 			if c.terminating.Load() {
-				c.fatal(codeAdminShutdown, msgAdminShutdown)
+				c.fatal(sqlstate.AdminShutdown, msgAdminShutdown)
 				return
 			}
 			if idle != nil && isTimeout(err) {
@@ -206,7 +207,7 @@ func (c *conn) serve() {
 				return
 			}
 			if !isIOError(err) {
-				c.fatal(engine.CodeProtocolViolation, "invalid frontend message: "+err.Error())
+				c.fatal(sqlstate.ProtocolViolation, "invalid frontend message: "+err.Error())
 			}
 			return
 		}
@@ -276,7 +277,7 @@ func (c *conn) startup() bool {
 		msg, err := c.be.ReceiveStartupMessage()
 		if err != nil {
 			if !isIOError(err) {
-				c.fatal(engine.CodeProtocolViolation, "invalid startup packet: "+err.Error())
+				c.fatal(sqlstate.ProtocolViolation, "invalid startup packet: "+err.Error())
 			}
 			return false
 		}
@@ -312,7 +313,7 @@ func (c *conn) startup() bool {
 		case *pgproto3.StartupMessage:
 			return c.accept(m)
 		default:
-			c.fatal(engine.CodeProtocolViolation, fmt.Sprintf("unexpected startup message %T", msg))
+			c.fatal(sqlstate.ProtocolViolation, fmt.Sprintf("unexpected startup message %T", msg))
 			return false
 		}
 	}
@@ -329,12 +330,12 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 		c.send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unrecognized})
 	}
 	if c.srv.opts.RequireTLS && !c.tls {
-		c.fatal("28000", "connection requires SSL (sslmode=require)")
+		c.fatal(sqlstate.InvalidAuthorizationSpecification, "connection requires SSL (sslmode=require)")
 		return false
 	}
 	user := m.Parameters["user"]
 	if user == "" {
-		c.fatal("28000", "no PostgreSQL user name specified in startup packet")
+		c.fatal(sqlstate.InvalidAuthorizationSpecification, "no PostgreSQL user name specified in startup packet")
 		return false
 	}
 	database := m.Parameters["database"]
@@ -346,14 +347,14 @@ func (c *conn) accept(m *pgproto3.StartupMessage) bool {
 	}
 	c.appName = m.Parameters["application_name"]
 	if _, err := rand.Read(c.secret[:]); err != nil {
-		c.fatal(engine.CodeInternalError, "cannot generate cancel key: "+err.Error())
+		c.fatal(sqlstate.InternalError, "cannot generate cancel key: "+err.Error())
 		return false
 	}
 	if err := c.guard(func() error {
 		c.sess = c.srv.backend.NewSession(user, database)
 		return nil
 	}); err != nil {
-		c.fatal(engine.CodeInternalError, err.Error())
+		c.fatal(sqlstate.InternalError, err.Error())
 		return false
 	}
 	c.applyStartupParameters(m.Parameters)
@@ -473,7 +474,7 @@ func (c *conn) handle(msg pgproto3.FrontendMessage) bool {
 	case *pgproto3.Terminate:
 		return false
 	default:
-		c.fatal(engine.CodeProtocolViolation, fmt.Sprintf("unexpected message %T", msg))
+		c.fatal(sqlstate.ProtocolViolation, fmt.Sprintf("unexpected message %T", msg))
 		return false
 	}
 	return c.broken == nil
@@ -489,7 +490,7 @@ func (c *conn) guard(f func() error) (err error) {
 				c.wbuf = c.wbuf[:c.rowStart]
 			}
 			c.rowStart = -1
-			err = &engine.Error{Code: engine.CodeInternalError, Message: fmt.Sprintf("internal error: %v", v)}
+			err = &engine.Error{Code: sqlstate.InternalError, Message: fmt.Sprintf("internal error: %v", v)}
 		}
 	}()
 	return f()
@@ -546,7 +547,7 @@ func (c *conn) runSimple(q string) error {
 // observe reports a finished statement to Options.OnStatement.
 func (c *conn) observe(start time.Time, err error) {
 	if f := c.srv.opts.OnStatement; f != nil {
-		code := "00000"
+		code := sqlstate.SuccessfulCompletion
 		if err != nil {
 			code = errorResponse(err).Code
 		}
@@ -571,7 +572,7 @@ func (c *conn) runStatement(text string, offset int) (err error) {
 		return shiftPosition(err, offset)
 	}
 	if len(st.ParamTypes) > 0 {
-		return engine.Errorf("42P02", "there is no parameter $1")
+		return engine.Errorf(sqlstate.UndefinedParameter, "there is no parameter $1")
 	}
 	res, err := c.sess.Execute(ctx, st, nil)
 	if err != nil {
@@ -609,7 +610,7 @@ func selectTag(tag string, n int64) string {
 // complete sends notices and CommandComplete, and follows the transaction status.
 func (c *conn) complete(tag, query string, notices []string) {
 	for _, n := range notices {
-		c.send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000", Message: n})
+		c.send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: sqlstate.SuccessfulCompletion, Message: n})
 	}
 	switch tag {
 	case "BEGIN", "START TRANSACTION":
@@ -641,7 +642,7 @@ func (c *conn) checkAborted(query string) error {
 	case "COMMIT", "ROLLBACK", "END", "ABORT":
 		return nil
 	}
-	return engine.Errorf("25P02", "current transaction is aborted, commands ignored until end of transaction block")
+	return engine.Errorf(sqlstate.InFailedSQLTransaction, "current transaction is aborted, commands ignored until end of transaction block")
 }
 
 // streamRows sends up to max rows of cur (0: all). done reports that the rows are
@@ -683,7 +684,7 @@ func (c *conn) streamRows(ctx context.Context, cur *cursor, max int64) (n int64,
 func (c *conn) parse(m *pgproto3.Parse) error {
 	if m.Name != "" {
 		if _, dup := c.stmts[m.Name]; dup {
-			return engine.Errorf("42P05", "prepared statement %q already exists", m.Name)
+			return engine.Errorf(sqlstate.DuplicatePstatement, "prepared statement %q already exists", m.Name)
 		}
 	}
 	c.setActive(m.Query)
@@ -736,7 +737,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 			ps.types[i] = t
 		}
 	default:
-		return engine.Errorf(engine.CodeSyntaxError, "cannot insert multiple commands into a prepared statement")
+		return engine.Errorf(sqlstate.SyntaxError, "cannot insert multiple commands into a prepared statement")
 	}
 	c.stmts[m.Name] = ps
 	c.send(&pgproto3.ParseComplete{})
@@ -746,11 +747,11 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 func (c *conn) bind(m *pgproto3.Bind) error {
 	ps, ok := c.stmts[m.PreparedStatement]
 	if !ok {
-		return engine.Errorf(engine.CodeInvalidSQLStatement, "prepared statement %q does not exist", m.PreparedStatement)
+		return engine.Errorf(sqlstate.InvalidSQLStatementName, "prepared statement %q does not exist", m.PreparedStatement)
 	}
 	if m.DestinationPortal != "" {
 		if _, dup := c.portals[m.DestinationPortal]; dup {
-			return engine.Errorf("42P03", "portal %q already exists", m.DestinationPortal)
+			return engine.Errorf(sqlstate.DuplicateCursor, "portal %q already exists", m.DestinationPortal)
 		}
 	}
 	if !ps.empty {
@@ -760,11 +761,11 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	}
 	n := len(ps.oids)
 	if len(m.Parameters) != n {
-		return engine.Errorf(engine.CodeProtocolViolation, "bind message supplies %d parameters, but prepared statement %q requires %d",
+		return engine.Errorf(sqlstate.ProtocolViolation, "bind message supplies %d parameters, but prepared statement %q requires %d",
 			len(m.Parameters), m.PreparedStatement, n)
 	}
 	if f := len(m.ParameterFormatCodes); f > 1 && f != n {
-		return engine.Errorf(engine.CodeProtocolViolation, "bind message has %d parameter formats but %d parameters", f, n)
+		return engine.Errorf(sqlstate.ProtocolViolation, "bind message has %d parameter formats but %d parameters", f, n)
 	}
 	params := make([]engine.Value, n)
 	for i, b := range m.Parameters {
@@ -795,7 +796,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 func resultFormats(codes []int16, n int) ([]bool, error) {
 	for _, f := range codes {
 		if f != 0 && f != 1 {
-			return nil, engine.Errorf(engine.CodeProtocolViolation, "unsupported format code: %d", f)
+			return nil, engine.Errorf(sqlstate.ProtocolViolation, "unsupported format code: %d", f)
 		}
 	}
 	binary := make([]bool, n)
@@ -810,7 +811,7 @@ func resultFormats(codes []int16, n int) ([]bool, error) {
 			binary[i] = codes[i] == 1
 		}
 	default:
-		return nil, engine.Errorf(engine.CodeProtocolViolation, "bind message has %d result formats but query has %d columns", len(codes), n)
+		return nil, engine.Errorf(sqlstate.ProtocolViolation, "bind message has %d result formats but query has %d columns", len(codes), n)
 	}
 	return binary, nil
 }
@@ -820,18 +821,18 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	case 'S':
 		ps, ok := c.stmts[m.Name]
 		if !ok {
-			return engine.Errorf(engine.CodeInvalidSQLStatement, "prepared statement %q does not exist", m.Name)
+			return engine.Errorf(sqlstate.InvalidSQLStatementName, "prepared statement %q does not exist", m.Name)
 		}
 		c.send(&pgproto3.ParameterDescription{ParameterOIDs: ps.oids})
 		c.sendRowDescription(ps.fields(), nil, ps.origins())
 	case 'P':
 		p, ok := c.portals[m.Name]
 		if !ok {
-			return engine.Errorf("34000", "portal %q does not exist", m.Name)
+			return engine.Errorf(sqlstate.InvalidCursorName, "portal %q does not exist", m.Name)
 		}
 		c.sendRowDescription(p.ps.fields(), p.binary, p.ps.origins())
 	default:
-		return engine.Errorf(engine.CodeProtocolViolation, "invalid DESCRIBE message subtype %d", m.ObjectType)
+		return engine.Errorf(sqlstate.ProtocolViolation, "invalid DESCRIBE message subtype %d", m.ObjectType)
 	}
 	return nil
 }
@@ -841,7 +842,7 @@ func (c *conn) execute(m *pgproto3.Execute) (err error) {
 	defer func() { c.observe(start, err) }()
 	p, ok := c.portals[m.Portal]
 	if !ok {
-		return engine.Errorf("34000", "portal %q does not exist", m.Portal)
+		return engine.Errorf(sqlstate.InvalidCursorName, "portal %q does not exist", m.Portal)
 	}
 	if p.ps.empty {
 		c.send(&pgproto3.EmptyQueryResponse{})
@@ -916,7 +917,7 @@ func (c *conn) closeMessage(m *pgproto3.Close) error {
 	case 'P':
 		c.closePortal(m.Name)
 	default:
-		return engine.Errorf(engine.CodeProtocolViolation, "invalid CLOSE message subtype %d", m.ObjectType)
+		return engine.Errorf(sqlstate.ProtocolViolation, "invalid CLOSE message subtype %d", m.ObjectType)
 	}
 	c.send(&pgproto3.CloseComplete{})
 	return nil
@@ -987,7 +988,7 @@ func (c *conn) deallocate(name string, all bool) error {
 		return nil
 	}
 	if _, ok := c.stmts[name]; !ok || name == "" {
-		return engine.Errorf(engine.CodeInvalidSQLStatement, "prepared statement %q does not exist", name)
+		return engine.Errorf(sqlstate.InvalidSQLStatementName, "prepared statement %q does not exist", name)
 	}
 	c.closeStatement(name)
 	c.commandComplete("DEALLOCATE")
@@ -1038,7 +1039,7 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 		defer func() {
 			if v := recover(); v != nil {
 				c.log.Error("pgwire: panic in COPY", "panic", v, "pid", c.pid, "stack", string(debug.Stack()))
-				o.err = &engine.Error{Code: engine.CodeInternalError, Message: fmt.Sprintf("internal error: %v", v)}
+				o.err = &engine.Error{Code: sqlstate.InternalError, Message: fmt.Sprintf("internal error: %v", v)}
 			}
 			if o.err != nil {
 				pr.CloseWithError(o.err)
@@ -1085,7 +1086,7 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 				}
 				detail += e
 			}
-			c.send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000", Message: msg, Detail: detail})
+			c.send(&pgproto3.NoticeResponse{Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: sqlstate.Warning, Message: msg, Detail: detail})
 		}
 		c.complete("COPY "+strconv.FormatInt(o.stats.Rows, 10), query, res.Notices)
 		return nil
@@ -1106,12 +1107,12 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 		if err != nil {
 			pw.CloseWithError(fmt.Errorf("client connection lost during COPY: %w", err))
 			if c.terminating.Load() {
-				c.fatal(codeAdminShutdown, msgAdminShutdown)
+				c.fatal(sqlstate.AdminShutdown, msgAdminShutdown)
 			}
 			c.stop()
 			result()
 			if !isIOError(err) {
-				c.fatal(engine.CodeProtocolViolation, "invalid frontend message: "+err.Error())
+				c.fatal(sqlstate.ProtocolViolation, "invalid frontend message: "+err.Error())
 			}
 			c.broken = err
 			return err
@@ -1133,7 +1134,7 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 			fail := &copyFailError{msg: m.Message}
 			pw.CloseWithError(fail)
 			result()
-			return &engine.Error{Code: engine.CodeQueryCanceled, Message: fail.Error(), Err: fail}
+			return &engine.Error{Code: sqlstate.QueryCanceled, Message: fail.Error(), Err: fail}
 		case *pgproto3.Flush, *pgproto3.Sync:
 			// Ignored during copy-in, as PostgreSQL does.
 		case *pgproto3.Terminate:
@@ -1143,7 +1144,7 @@ func (c *conn) copyIn(ctx context.Context, res *sql.Result, query string) error 
 			c.broken = io.EOF
 			return c.broken
 		default:
-			err := engine.Errorf(engine.CodeProtocolViolation, "unexpected message type 0x%02X during COPY from stdin", messageType(msg))
+			err := engine.Errorf(sqlstate.ProtocolViolation, "unexpected message type 0x%02X during COPY from stdin", messageType(msg))
 			pw.CloseWithError(err)
 			result()
 			return err

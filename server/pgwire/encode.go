@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // PostgreSQL's epoch, 2000-01-01, relative to the Unix epoch.
@@ -101,7 +102,7 @@ func (cur *cursor) next(ctx context.Context) error {
 	}
 	cur.batch, cur.row = b, 0
 	if int(b.NumCols()) != len(cur.fields) {
-		return engine.Errorf(engine.CodeInternalError, "result batch has %d columns, the statement describes %d", b.NumCols(), len(cur.fields))
+		return engine.Errorf(sqlstate.InternalError, "result batch has %d columns, the statement describes %d", b.NumCols(), len(cur.fields))
 	}
 	return cur.enc.reset(b, cur.fields, cur.binary)
 }
@@ -210,7 +211,7 @@ func (c *colEncoder) reset(arr arrow.Array, t engine.Type, binary bool) error {
 	case *array.MonthDayNanoInterval:
 		c.kind, c.ivals = kindInterval, a.MonthDayNanoIntervalValues()
 	default:
-		return engine.Errorf(engine.CodeInternalError, "cannot send arrow %s as %s", arr.DataType(), t)
+		return engine.Errorf(sqlstate.InternalError, "cannot send arrow %s as %s", arr.DataType(), t)
 	}
 	return nil
 }

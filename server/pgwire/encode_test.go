@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // decodeWithPgx decodes a binary numeric with pgx's own codec, an independent decoder.
@@ -162,7 +163,7 @@ func FuzzDecodeParam(f *testing.F) {
 	f.Fuzz(func(t *testing.T, oid uint32, format int16, data []byte) {
 		v, err := decodeParam(oid, typeForOID(oid), format, data)
 		if err != nil {
-			if r := errorResponse(err); r.Code == engine.CodeInternalError {
+			if r := errorResponse(err); r.Code == sqlstate.InternalError {
 				t.Fatalf("decode error without a SQLSTATE: %v", err)
 			}
 			return

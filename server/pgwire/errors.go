@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage"
 )
 
@@ -15,7 +16,7 @@ import (
 // *engine.Error, XX001 for storage corruption, 57014 for a cancelled context and
 // XX000 for anything else.
 func errorResponse(err error) *pgproto3.ErrorResponse {
-	r := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: engine.CodeInternalError, Message: err.Error()}
+	r := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: sqlstate.InternalError, Message: err.Error()}
 	var ee *engine.Error
 	switch {
 	case errors.As(err, &ee):
@@ -23,15 +24,15 @@ func errorResponse(err error) *pgproto3.ErrorResponse {
 		if ee.Code != "" {
 			r.Code = ee.Code
 		}
-		if r.Code == engine.CodeInternalError && errors.Is(err, storage.ErrCorrupt) {
-			r.Code = engine.CodeDataCorrupted
+		if r.Code == sqlstate.InternalError && errors.Is(err, storage.ErrCorrupt) {
+			r.Code = sqlstate.DataCorrupted
 		}
 	case errors.Is(err, storage.ErrCorrupt):
-		r.Code = engine.CodeDataCorrupted
+		r.Code = sqlstate.DataCorrupted
 	case errors.Is(err, context.Canceled):
-		r.Code, r.Message = engine.CodeQueryCanceled, "canceling statement due to user request"
+		r.Code, r.Message = sqlstate.QueryCanceled, "canceling statement due to user request"
 	case errors.Is(err, context.DeadlineExceeded):
-		r.Code, r.Message = engine.CodeQueryCanceled, "canceling statement due to statement timeout"
+		r.Code, r.Message = sqlstate.QueryCanceled, "canceling statement due to statement timeout"
 	}
 	if r.Message == "" {
 		r.Message = "internal error"

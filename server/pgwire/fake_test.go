@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql"
 	"github.com/stratadb/strata/storage"
 )
@@ -191,7 +192,7 @@ func (s *fakeSession) Set(name, value string) error {
 // fakeSplit splits on ';' and drops empty and comment-only pieces.
 func fakeSplit(q string) ([]string, error) {
 	if strings.Contains(q, "split_error") {
-		return nil, &engine.Error{Code: engine.CodeSyntaxError, Message: "unterminated quoted string"}
+		return nil, &engine.Error{Code: sqlstate.SyntaxError, Message: "unterminated quoted string"}
 	}
 	var out []string
 	for _, p := range strings.Split(q, ";") {
@@ -239,7 +240,7 @@ func (s *fakeSession) Prepare(ctx context.Context, q string, types []engine.Type
 	case "select panic_rows()":
 		st.Fields = []engine.Field{{Name: "x", Type: engine.Int64}}
 	case "select hint":
-		return nil, &engine.Error{Code: engine.CodeUndefinedFunction, Message: "function nope() does not exist", Detail: "some detail", Hint: "some hint", Position: 8}
+		return nil, &engine.Error{Code: sqlstate.UndefinedFunction, Message: "function nope() does not exist", Detail: "some detail", Hint: "some hint", Position: 8}
 	case "select notice":
 		st.Fields = []engine.Field{{Name: "x", Type: engine.Int64}}
 	case "begin", "start transaction", "commit", "rollback", "end", "abort", "copy items from stdin",
@@ -249,9 +250,9 @@ func (s *fakeSession) Prepare(ctx context.Context, q string, types []engine.Type
 			break
 		}
 		if i := strings.Index(q, "bogus"); i >= 0 {
-			return nil, &engine.Error{Code: engine.CodeSyntaxError, Message: `syntax error at or near "bogus"`, Position: len([]rune(q[:i])) + 1}
+			return nil, &engine.Error{Code: sqlstate.SyntaxError, Message: `syntax error at or near "bogus"`, Position: len([]rune(q[:i])) + 1}
 		}
-		return nil, engine.Errorf(engine.CodeUndefinedTable, "relation for %q does not exist", q)
+		return nil, engine.Errorf(sqlstate.UndefinedTable, "relation for %q does not exist", q)
 	}
 	return st, nil
 }
@@ -303,7 +304,7 @@ func (s *fakeSession) Execute(ctx context.Context, st *sql.Statement, params []e
 		return &sql.Result{Fields: st.Fields, Rows: b.newRows(st.Fields, []arrow.RecordBatch{buildBatch(st.Fields, [][]any{row}, false)}), Tag: "SELECT"}, nil
 	case "select pg_sleep(10)":
 		if b.noSleep {
-			return nil, engine.Errorf(engine.CodeQueryCanceled, "no sleeping here")
+			return nil, engine.Errorf(sqlstate.QueryCanceled, "no sleeping here")
 		}
 		b.started <- struct{}{}
 		select {
@@ -313,7 +314,7 @@ func (s *fakeSession) Execute(ctx context.Context, st *sql.Statement, params []e
 			return nil, errors.New("fake: pg_sleep was not cancelled")
 		}
 	case "select 1/0":
-		return nil, engine.Errorf(engine.CodeDivisionByZero, "division by zero")
+		return nil, engine.Errorf(sqlstate.DivisionByZero, "division by zero")
 	case "select panic()":
 		panic("fake executor exploded")
 	case "select panic_rows()":
@@ -363,7 +364,7 @@ func (b *fakeBackend) copyIn(ctx context.Context, r io.Reader) (sql.CopyStats, e
 		t := sc.Text()
 		switch {
 		case t == "boom":
-			return st, engine.Errorf(engine.CodeBadCopyFileFormat, "line %d: boom", line)
+			return st, engine.Errorf(sqlstate.BadCopyFileFormat, "line %d: boom", line)
 		case !strings.Contains(t, "\t"):
 			st.Rejected++
 			st.FirstErrors = append(st.FirstErrors, fmt.Sprintf("line %d: missing column", line))
@@ -408,7 +409,7 @@ func fakeValue(p engine.Value, t engine.Type) (any, error) {
 			p.I = tm.Unix() / 86400
 		}
 		if err != nil {
-			return nil, engine.Errorf(engine.CodeInvalidText, "invalid input %q for %s", s, t)
+			return nil, engine.Errorf(sqlstate.InvalidTextRepresentation, "invalid input %q for %s", s, t)
 		}
 		p.Type = t
 	}

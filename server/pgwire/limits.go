@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/sql"
 )
 
@@ -37,13 +38,11 @@ const (
 	// refused socket is closed without a word.
 	maxRefusing = 16
 
-	codeTooManyConnections = "53300"
-	msgTooManyConnections  = "sorry, too many clients already"
+	msgTooManyConnections = "sorry, too many clients already"
 	// PostgreSQL 15's wording (16 says "reserved for roles with the SUPERUSER attribute").
 	msgReservedConnections = "remaining connection slots are reserved for non-replication superuser connections"
 
-	codeAdminShutdown = "57P01"
-	msgAdminShutdown  = "terminating connection due to administrator command"
+	msgAdminShutdown = "terminating connection due to administrator command"
 )
 
 // maxSockets is how many client sockets may be open at once, in startup or past it.
@@ -71,7 +70,7 @@ func (s *Server) refuse(nc net.Conn) {
 		defer func() { <-s.refusing }()
 		defer nc.Close()
 		_ = nc.SetDeadline(time.Now().Add(time.Second))
-		msg := &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: codeTooManyConnections, Message: msgTooManyConnections}
+		msg := &pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: sqlstate.TooManyConnections, Message: msgTooManyConnections}
 		buf, err := msg.Encode(nil)
 		if err != nil {
 			return
@@ -99,10 +98,10 @@ func (s *Server) refuse(nc net.Conn) {
 func (s *Server) admitLocked(superuser bool) *engine.Error {
 	n := len(s.mu.byPID)
 	if n >= s.opts.MaxConnections {
-		return &engine.Error{Code: codeTooManyConnections, Message: msgTooManyConnections}
+		return &engine.Error{Code: sqlstate.TooManyConnections, Message: msgTooManyConnections}
 	}
 	if !superuser && n >= s.opts.MaxConnections-s.opts.SuperuserReservedConnections {
-		return &engine.Error{Code: codeTooManyConnections, Message: msgReservedConnections}
+		return &engine.Error{Code: sqlstate.TooManyConnections, Message: msgReservedConnections}
 	}
 	return nil
 }
@@ -156,9 +155,9 @@ func (c *conn) statementContext() (context.Context, context.CancelFunc) {
 // statementError is the error of a statement whose context ended.
 func statementError(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return &engine.Error{Code: engine.CodeQueryCanceled, Message: "canceling statement due to statement timeout", Err: ctx.Err()}
+		return &engine.Error{Code: sqlstate.QueryCanceled, Message: "canceling statement due to statement timeout", Err: ctx.Err()}
 	}
-	return &engine.Error{Code: engine.CodeQueryCanceled, Message: "canceling statement due to user request", Err: context.Canceled}
+	return &engine.Error{Code: sqlstate.QueryCanceled, Message: "canceling statement due to user request", Err: context.Canceled}
 }
 
 // armIdleTimeout sets the read deadline of a connection waiting for its next
@@ -171,10 +170,10 @@ func (c *conn) armIdleTimeout() *engine.Error {
 	var err *engine.Error
 	if c.tx == 'I' {
 		d = c.timeout("idle_session_timeout")
-		err = &engine.Error{Code: "57P05", Message: "terminating connection due to idle-session timeout"}
+		err = &engine.Error{Code: sqlstate.IdleSessionTimeout, Message: "terminating connection due to idle-session timeout"}
 	} else {
 		d = c.timeout("idle_in_transaction_session_timeout")
-		err = &engine.Error{Code: "25P03", Message: "terminating connection due to idle-in-transaction timeout"}
+		err = &engine.Error{Code: sqlstate.IdleInTransactionSessionTimeout, Message: "terminating connection due to idle-in-transaction timeout"}
 	}
 	if d <= 0 {
 		return nil

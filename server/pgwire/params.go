@@ -7,9 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
-
-const codeInvalidBinary = "22P03" // invalid_binary_representation
 
 // decodeParam turns one Bind parameter into an engine.Value. oid is the parameter's
 // described type, want the type the statement expects. Text-format values travel as
@@ -23,12 +22,12 @@ func decodeParam(oid uint32, want engine.Type, format int16, data []byte) (engin
 	switch format {
 	case 0:
 		if !utf8.Valid(data) {
-			return engine.Value{}, engine.Errorf("22021", "invalid byte sequence for encoding \"UTF8\"")
+			return engine.Value{}, engine.Errorf(sqlstate.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")
 		}
 		return engine.Value{Type: engine.Unknown, S: string(data)}, nil
 	case 1:
 	default:
-		return engine.Value{}, engine.Errorf(engine.CodeProtocolViolation, "unsupported format code: %d", format)
+		return engine.Value{}, engine.Errorf(sqlstate.ProtocolViolation, "unsupported format code: %d", format)
 	}
 	if oid == 0 {
 		oid = wireOID(want)
@@ -53,7 +52,7 @@ func decodeParam(oid uint32, want engine.Type, format int16, data []byte) (engin
 }
 
 func badBinary(oid uint32, n int) error {
-	return engine.Errorf(codeInvalidBinary, "incorrect binary data format: %d bytes for type oid %d", n, oid)
+	return engine.Errorf(sqlstate.InvalidBinaryRepresentation, "incorrect binary data format: %d bytes for type oid %d", n, oid)
 }
 
 func decodeBinary(oid uint32, b []byte) (engine.Value, error) {
@@ -102,7 +101,7 @@ func decodeBinary(oid uint32, b []byte) (engine.Value, error) {
 		return engine.Value{Type: engine.Numeric, F: f}, nil
 	case 25, 1043, 1042, 19, 705:
 		if !utf8.Valid(b) {
-			return engine.Value{}, engine.Errorf("22021", "invalid byte sequence for encoding \"UTF8\"")
+			return engine.Value{}, engine.Errorf(sqlstate.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")
 		}
 		return engine.Value{Type: engine.Text, S: string(b)}, nil
 	case 1114, 1184:
@@ -112,7 +111,7 @@ func decodeBinary(oid uint32, b []byte) (engine.Value, error) {
 		us := int64(be.Uint64(b))
 		if us != math.MaxInt64 && us != math.MinInt64 {
 			if us > math.MaxInt64-pgEpochUs {
-				return engine.Value{}, engine.Errorf(engine.CodeDatetimeOverflow, "timestamp out of range")
+				return engine.Value{}, engine.Errorf(sqlstate.DatetimeFieldOverflow, "timestamp out of range")
 			}
 			us += pgEpochUs
 		}
@@ -136,7 +135,7 @@ func decodeBinary(oid uint32, b []byte) (engine.Value, error) {
 		}
 		return engine.Value{Type: engine.Interval, I: int64(be.Uint64(b)), Days: int32(be.Uint32(b[8:])), Months: int32(be.Uint32(b[12:]))}, nil
 	}
-	return engine.Value{}, engine.Errorf(codeInvalidBinary, "no binary input for parameters of type oid %d", oid)
+	return engine.Value{}, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "no binary input for parameters of type oid %d", oid)
 }
 
 // decodeNumeric decodes PostgreSQL's binary numeric into the nearest float64.
@@ -160,7 +159,7 @@ func decodeNumeric(b []byte) (float64, error) {
 		return math.Inf(-1), nil
 	case numericPos, numericNeg:
 	default:
-		return 0, engine.Errorf(codeInvalidBinary, "invalid sign in external \"numeric\" value")
+		return 0, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid sign in external \"numeric\" value")
 	}
 	if ndigits == 0 {
 		return 0, nil
@@ -174,7 +173,7 @@ func decodeNumeric(b []byte) (float64, error) {
 	for i := range ndigits {
 		d := be.Uint16(b[8+2*i:])
 		if d > 9999 {
-			return 0, engine.Errorf(codeInvalidBinary, "invalid digit in external \"numeric\" value")
+			return 0, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid digit in external \"numeric\" value")
 		}
 		buf = append(buf, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
 	}
@@ -182,7 +181,7 @@ func decodeNumeric(b []byte) (float64, error) {
 	buf = strconv.AppendInt(buf, int64(4*(weight-ndigits+1)), 10)
 	f, err := strconv.ParseFloat(string(buf), 64)
 	if err != nil && !isRangeErr(err) {
-		return 0, engine.Errorf(codeInvalidBinary, "invalid external \"numeric\" value")
+		return 0, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid external \"numeric\" value")
 	}
 	return f, nil // out of range: ±Inf or 0, like a float8 cast
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/server/hba"
 	"github.com/stratadb/strata/sql"
 )
@@ -247,7 +248,7 @@ func (s *Server) register(c *conn, superuser bool) *engine.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.closed {
-		return &engine.Error{Code: "57P01", Message: "terminating connection due to administrator command"}
+		return &engine.Error{Code: sqlstate.AdminShutdown, Message: "terminating connection due to administrator command"}
 	}
 	if err := s.admitLocked(superuser); err != nil {
 		return err

@@ -17,9 +17,6 @@ func (FoldConstants) Name() string { return "fold_constants" }
 var strictOps = map[string]bool{"+": true, "-": true, "*": true, "/": true, "%": true,
 	"=": true, "<>": true, "!=": true, "<": true, "<=": true, ">": true, ">=": true}
 
-// volatile functions must not be folded.
-var volatile = map[string]bool{"random": true, "clock_timestamp": true}
-
 func (FoldConstants) Apply(p engine.Plan, ctx *Context) (engine.Plan, error) {
 	p, err := RewritePlanExprs(p, func(e engine.Expr) (engine.Expr, error) {
 		return foldNode(e, ctx), nil
@@ -96,7 +93,7 @@ func foldNode(e engine.Expr, ctx *Context) engine.Expr {
 			return &engine.BoolOp{Op: x.Op, Args: keep}
 		}
 	case *engine.Call:
-		if volatile[x.Func] || engine.IsHostFunc(x.Func) {
+		if x.Volatile() {
 			return e
 		}
 		// The simplifications of PostgreSQL's eval_const_expressions that decide
@@ -193,7 +190,7 @@ func isConstTree(e engine.Expr) bool {
 		switch x.(type) {
 		case *engine.Const:
 		case *engine.Call:
-			if f := x.(*engine.Call).Func; volatile[f] || engine.IsHostFunc(f) {
+			if x.(*engine.Call).Volatile() {
 				ok = false
 			}
 		case *engine.Cast, *engine.BoolOp, *engine.Case, *engine.IsNull, *engine.InList, *engine.Like:

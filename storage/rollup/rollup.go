@@ -32,7 +32,7 @@ import (
 
 // Option is the table option (CREATE TABLE ... WITH (rollup = '10 seconds')) that
 // makes a rollup table; its value is the bucket width.
-const Option = "rollup"
+const Option = catalog.OptRollup
 
 // Of returns the spec of def, or nil when def is not a rollup table.
 func Of(def catalog.TableDef) (*Spec, error) {

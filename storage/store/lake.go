@@ -47,13 +47,13 @@ import (
 // segments; a handed-off chunk that was one segment and became one file is adopted
 // into the cache by hard link, so its rows stay hot without a conversion.
 
-// Table options of the cold tier.
+// Table options of the cold tier (declared in catalog.TableOptions).
 const (
-	OptLakePath     = "lake_path"     // s3://bucket/prefix or a folder
-	OptHandoff      = "handoff"       // "on" (default) or "off"
-	OptHandoffGrace = "handoff_grace" // wait after a chunk's end before handing it off; default 10 minutes
-	OptExternal     = "external"      // "true": the table is a Delta table strata only reads
-	OptTimeColumn   = "time_column"   // external tables: the column used as time ("" for none)
+	OptLakePath     = catalog.OptLakePath     // s3://bucket/prefix or a folder
+	OptHandoff      = catalog.OptHandoff      // "on" (default) or "off"
+	OptHandoffGrace = catalog.OptHandoffGrace // wait after a chunk's end before handing it off; default 10 minutes
+	OptExternal     = catalog.OptExternal     // "true": the table is a Delta table strata only reads
+	OptTimeColumn   = catalog.OptTimeColumn   // external tables: the column used as time ("" for none)
 )
 
 // DefaultHandoffGrace is how long after a chunk's end late rows are still

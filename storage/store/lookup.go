@@ -31,9 +31,9 @@ import (
 // Column names are kept as given (they may not contain ',' or ';': CreateTable
 // refuses such keys).
 const (
-	OptLookup     = "lookup"
-	OptPrimaryKey = "primary_key"
-	OptUnique     = "unique"
+	OptLookup     = catalog.OptLookup
+	OptPrimaryKey = catalog.OptPrimaryKey
+	OptUnique     = catalog.OptUnique
 	// LookupTimeColumn is the hidden time column of a lookup table.
 	LookupTimeColumn = "__time"
 )

@@ -46,6 +46,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/stratadb/strata/internal/pgtest"
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 type Record struct {
@@ -468,5 +469,5 @@ func pgCode(err error) string {
 	if errors.As(err, &pe) {
 		return pe.Code
 	}
-	return "XX000"
+	return sqlstate.InternalError
 }
