@@ -316,29 +316,50 @@ func TestKafkaTwoProcessesShareAndTakeOver(t *testing.T) {
 //     id held twice must lie in partition p between the two for one kill, and
 //     the ids held twice form at most one run of consecutive offsets per kill
 //     and partition.
+//
+// A second run is the mutant test's deterministic scenario (one long kill while
+// the survivor persists rarely), which a correct build passes too.
 func TestKafkaTwoProcessesUnderRandomKills(t *testing.T) {
-	res := twoProcessKills(t, strataBin, 150, 31)
-	for _, v := range res.violations {
-		t.Error(v)
+	for _, plan := range []twoProcessPlan{{chunks: 150, seed: 31}, {chunks: 40, seed: 41, oneLongKill: true}} {
+		t.Run(fmt.Sprintf("seed %d one long kill %v", plan.seed, plan.oneLongKill), func(t *testing.T) {
+			res := twoProcessKills(t, strataBin, plan)
+			for _, v := range res.violations {
+				t.Error(v)
+			}
+			t.Log(res.summary)
+		})
 	}
-	t.Log(res.summary)
 }
 
 // TestTwoProcessKillsCatchMutantRevoke runs the same check against a build whose
 // revoked partitions' group offsets are never committed (-tags
 // strata_mutant_revokecommit), so a partition moving from a live process re-reads
 // rows that process published: ids held twice outside any kill's window, which
-// the check must report.
+// the check must report. The kills are not random here: process 0 is killed
+// once and stays down past the session timeout while events keep coming, so
+// process 1 takes every partition; with persists 30 s apart process 1 still
+// holds what it read of them, unpersisted, when process 0 returns and takes half
+// back, so the revocation persists those rows and (in the mutant) commits
+// nothing, and process 0 reads them again.
 func TestTwoProcessKillsCatchMutantRevoke(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "strata-mutant")
 	if out, err := exec.Command("go", "build", "-tags", "strata_mutant_revokecommit", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build the mutant: %v\n%s", err, out)
 	}
-	res := twoProcessKills(t, bin, 40, 41)
+	res := twoProcessKills(t, bin, twoProcessPlan{chunks: 40, seed: 41, oneLongKill: true})
 	if len(res.violations) == 0 {
 		t.Fatalf("the check passed a build that never commits a revoked partition's offset: %s", res.summary)
 	}
 	t.Logf("caught: %d violations, the first: %s", len(res.violations), res.violations[0])
+}
+
+// twoProcessPlan is a run of twoProcessKills: chunks chunks of 2,000 events;
+// random kills seeded by seed, or with oneLongKill a single kill of process 0,
+// 1 s in, down 3 s, and the table persisting every 30 s.
+type twoProcessPlan struct {
+	chunks      int
+	seed        uint64
+	oneLongKill bool
 }
 
 type twoProcessResult struct {
@@ -347,21 +368,25 @@ type twoProcessResult struct {
 }
 
 // twoProcessKills runs the two-process random-kill scenario with the strata
-// binary bin: chunks chunks of 2,000 events produced over ~150 ms gaps while one
-// of the two processes is killed every 0.3–1.5 s (seeded by seed) and restarted
-// after 0–2.5 s. It fails t on what no build may do (a lost id, an id held twice
+// binary bin: plan.chunks chunks of 2,000 events produced over ~150 ms gaps while
+// one of the two processes is killed every 0.3–1.5 s (seeded by plan.seed) and
+// restarted after 0–2.5 s (or as plan.oneLongKill says). It fails t on what no build may do (a lost id, an id held twice
 // by one process, a wrong user, partitions never moving) and returns what the
 // README's repeat rule forbids as violations.
 //
 // id i is produced to partition i % parts, in order, so its offset there is
 // i / parts; the run checks that each partition's high watermark is the number
 // of ids sent to it.
-func twoProcessKills(t *testing.T, bin string, chunks int, seed uint64) twoProcessResult {
+func twoProcessKills(t *testing.T, bin string, plan twoProcessPlan) twoProcessResult {
 	t.Helper()
 	const parts = 4
+	chunks, seed := plan.chunks, plan.seed
 	tableSQL := strings.Replace(kafkaTableSQL, "persist_rows = '50000'", "persist_rows = '5000'", 1)
+	if plan.oneLongKill {
+		tableSQL = strings.Replace(kafkaTableSQL, "persist_interval = '250ms'", "persist_interval = '30s'", 1)
+	}
 	if tableSQL == kafkaTableSQL {
-		t.Fatal("kafkaTableSQL no longer sets persist_rows = '50000'")
+		t.Fatal("kafkaTableSQL no longer sets persist_rows = '50000' and persist_interval = '250ms'")
 	}
 	addr, _ := kafkatest.Start(t, "events", parts)
 	admin, err := kgo.NewClient(kgo.SeedBrokers(addr))
@@ -399,9 +424,12 @@ func twoProcessKills(t *testing.T, bin string, chunks int, seed uint64) twoProce
 	windows := make([][]window, parts)
 	r := rand.New(rand.NewPCG(seed, seed+1))
 	kills, moved := 0, 0
-	for !closed(produced) {
-		time.Sleep(time.Duration(300+r.IntN(1200)) * time.Millisecond)
-		i := r.IntN(2)
+	for !closed(produced) && (!plan.oneLongKill || kills == 0) {
+		wait, i := time.Duration(300+r.IntN(1200))*time.Millisecond, r.IntN(2)
+		if plan.oneLongKill {
+			wait, i = time.Second, 0
+		}
+		time.Sleep(wait)
 		group := committedOffsets(t, admin, "strata-ev", "events", parts)
 		kill(t, procs[i])
 		kills++
@@ -412,6 +440,9 @@ func twoProcessKills(t *testing.T, bin string, chunks int, seed uint64) twoProce
 			}
 		}
 		down := time.Duration(r.IntN(2500)) * time.Millisecond
+		if plan.oneLongKill {
+			down = 3 * time.Second
+		}
 		if down > 1500*time.Millisecond { // beyond the 1 s session timeout: a rebalance
 			moved++
 		}
@@ -424,6 +455,7 @@ func twoProcessKills(t *testing.T, bin string, chunks int, seed uint64) twoProce
 		t.Logf("kill %d: process %d, down %v, %d events produced so far", kills, i, down, p.sent)
 		p.mu.Unlock()
 	}
+	<-produced
 	if moved == 0 {
 		t.Fatal("no kill kept a process down past the session timeout: partitions never moved")
 	}
