@@ -287,6 +287,11 @@ func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, 
 			st[i].add(&a, t)
 		case whole:
 			cs := src.Stats(a.col)
+			if cs.Bounds {
+				scanCols = append(scanCols, a.col) // not exact: read the column
+				viaScan[i] = true
+				continue
+			}
 			if !cs.HasMinMax {
 				continue // every value NULL
 			}

@@ -263,7 +263,7 @@ func jsonLineBytes(seed int64, n int) int64 {
 func printColdTable(w io.Writer, cfg config, rep *coldReport) {
 	fmt.Fprintf(w, "\n%d events, all in the lake (cold tier); median of %d runs; DuckDB threads=%d over the same Parquet files, strata GOMAXPROCS=%d, machine cores=%d\n",
 		cfg.events, cfg.runs, cfg.threads, runtime.GOMAXPROCS(0), runtime.NumCPU())
-	fmt.Fprintf(w, "strata 1st = first run after the lake cache was emptied (materializes the lake files it reads: files column);\n")
+	fmt.Fprintf(w, "strata 1st = first run after the lake cache was emptied (reads the Parquet files directly; files = lake files it materialized);\n")
 	fmt.Fprintf(w, "strata warm = median of the runs after it (cache filled); ratio = strata warm / DuckDB\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "query\tstrata 1st ms\tfiles\tstrata warm ms\tDuckDB ms\twarm/DuckDB\t1st/DuckDB\trows\tcheck\t")

@@ -37,8 +37,9 @@ type Cache struct {
 	// for the same files again and again.
 	bounds    memo[fileBounds]
 	rowGroups memo[[]lake.RowGroupInfo]
-	lru       list.List // ready entries with refs == 0; front = most recently used
-	bytes     int64     // sum of size over ready entries
+	dataFiles map[string]*lake.DataFile // footers for Direct Sources, at most maxDataFiles
+	lru       list.List                 // ready entries with refs == 0; front = most recently used
+	bytes     int64                     // sum of size over ready entries
 	hits      int64
 	misses    int64
 	evicts    int64

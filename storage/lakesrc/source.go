@@ -58,6 +58,26 @@ var (
 // so its errors are returned now. The Source holds its cache entry until Close.
 func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
 	schema *storage.Schema, deltaCols []string) (*Source, error) {
+	return c.source(ctx, location, snap, f, schema, deltaCols, false)
+}
+
+// CachedSource is Source for a file whose segment is in the cache already, so
+// that neither it nor a later Load converts anything (the entry is held from
+// here on, so it cannot be evicted); ok is false, and nothing is held, when the
+// file is not cached.
+func (c *Cache) CachedSource(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
+	schema *storage.Schema, deltaCols []string) (src *Source, ok bool, err error) {
+	src, err = c.source(ctx, location, snap, f, schema, deltaCols, true)
+	if errors.Is(err, errNotCached) {
+		return nil, false, nil
+	}
+	return src, err == nil, err
+}
+
+var errNotCached = errors.New("not cached")
+
+func (c *Cache) source(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
+	schema *storage.Schema, deltaCols []string, cachedOnly bool) (*Source, error) {
 	if err := schema.Validate(); err != nil {
 		return nil, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
 	}
@@ -73,6 +93,15 @@ func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot
 	e, err := c.acquire(name)
 	if err != nil {
 		return nil, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
+	}
+	if cachedOnly {
+		c.mu.Lock()
+		ready := e.ready && !e.bad
+		c.mu.Unlock()
+		if !ready {
+			c.release(e)
+			return nil, errNotCached
+		}
 	}
 	s := &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols, name: f.DecodedPath, rowGroup: -1}
 	b, known := c.bounds.get(c, name)
@@ -147,6 +176,13 @@ var usTimestamp = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6
 // statsBounds reads the row count and time range from the add's stats; ok is false
 // when they are missing or not exact.
 func (s *Source) statsBounds() (rows int, lo, hi int64, ok bool) {
+	return deltaBounds(s.snap, s.file, s.schema, s.deltaCols)
+}
+
+// deltaBounds reads the live row count and time range of f from its add's
+// stats; ok is false when they are missing or not exact.
+func deltaBounds(snap *lake.Snapshot, f *lake.AddFile, schema *storage.Schema, deltaCols []string) (rows int, lo, hi int64, ok bool) {
+	s := &Source{snap: snap, file: f, schema: schema, deltaCols: deltaCols}
 	st, err := s.file.ParsedStats()
 	if err != nil || st == nil || st.NumRecords == nil {
 		return 0, 0, 0, false
@@ -347,6 +383,9 @@ func (s *Source) FileSize() int64 { return s.file.Size }
 
 // Name is the lake file path (decoded, relative to the table).
 func (s *Source) Name() string { return s.name }
+
+// Path names how the Source reads its rows, for EXPLAIN.
+func (s *Source) ReadPath() string { return "cache" }
 
 // NumRows is the number of live rows (deletion vector applied).
 func (s *Source) NumRows() int { return s.rows }
