@@ -13,7 +13,6 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/parquet/metadata"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
@@ -31,7 +30,6 @@ type Source struct {
 	schema    *storage.Schema
 	deltaCols []string
 	name      string
-	rowGroup  int // the row group of the file this Source holds; -1: the whole file
 
 	rows     int
 	min, max int64
@@ -103,7 +101,7 @@ func (c *Cache) source(ctx context.Context, location string, snap *lake.Snapshot
 			return nil, errNotCached
 		}
 	}
-	s := &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols, name: f.DecodedPath, rowGroup: -1}
+	s := &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols, name: f.DecodedPath}
 	b, known := c.bounds.get(c, name)
 	if !known {
 		b.rows, b.min, b.max, b.exact = s.statsBounds()
@@ -119,55 +117,6 @@ func (c *Cache) source(ctx context.Context, location string, snap *lake.Snapshot
 		s.rows, s.min, s.max = r.NumRows(), r.MinTime(), r.MaxTime()
 	}
 	return s, nil
-}
-
-// RowGroupSources returns one Source per row group of f, each answering NumRows,
-// MinTime and MaxTime from the Parquet footer's statistics and loading only its
-// row group, so a query prunes a large file by row group and materializes only
-// the row groups it reads (each its own cache entry). ok is false (and nothing is
-// returned) when splitting does not apply: f has one row group, a deletion
-// vector, no exact statistics for the time column, or the time column is a
-// partition or the hidden one. The footer is read once per file and remembered.
-func (c *Cache) RowGroupSources(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
-	schema *storage.Schema, deltaCols []string) (srcs []*Source, ok bool, err error) {
-	timeCol := deltaCols[schema.TimeColumn]
-	if f.DeletionVector != nil || timeCol == "" || len(deltaCols) != len(schema.Columns) {
-		return nil, false, nil
-	}
-	for _, p := range snap.PartitionColumns() {
-		if strings.EqualFold(p, timeCol) {
-			return nil, false, nil
-		}
-	}
-	key := entryName(location, f, schema) + "\x00" + timeCol
-	rgs, known := c.rowGroups.get(c, key)
-	if !known {
-		if rgs, err = snap.RowGroups(ctx, f, timeCol); err != nil {
-			return nil, false, err
-		}
-		c.rowGroups.put(c, key, rgs)
-	}
-	if len(rgs) < 2 {
-		return nil, false, nil
-	}
-	for _, rg := range rgs {
-		if !rg.HasTime {
-			return nil, false, nil
-		}
-	}
-	for i, rg := range rgs {
-		e, err := c.acquire(rowGroupEntryName(location, f, schema, i))
-		if err != nil {
-			for _, s := range srcs {
-				s.Close()
-			}
-			return nil, false, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
-		}
-		srcs = append(srcs, &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols,
-			name: fmt.Sprintf("%s#rg%d", f.DecodedPath, i), rowGroup: i,
-			rows: int(rg.Rows), min: rg.MinTime, max: rg.MaxTime, exact: true})
-	}
-	return srcs, true, nil
 }
 
 // usTimestamp matches the Delta stats timestamps that are exact to the microsecond.
@@ -336,11 +285,7 @@ func (s *Source) check(r *segment.Reader) error {
 // file and renamed; nothing is left at path on error) and returns its size.
 func (s *Source) convert(ctx context.Context, path string) (int64, error) {
 	cols := storage.NewColumns(s.schema, 0)
-	var keep lake.RowGroupFilter
-	if s.rowGroup >= 0 {
-		keep = func(rg int, _ *metadata.RowGroupMetaData) bool { return rg == s.rowGroup }
-	}
-	err := s.snap.ReadFileRowGroups(ctx, s.file, nonEmpty(s.deltaCols), keep, func(rec arrow.RecordBatch) error {
+	err := s.snap.ReadFile(ctx, s.file, nonEmpty(s.deltaCols), func(rec arrow.RecordBatch) error {
 		part, err := ToColumns(s.schema, s.deltaCols, rec)
 		if err != nil {
 			return err

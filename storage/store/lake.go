@@ -602,7 +602,9 @@ func (s *Store) SnapshotAt(ctx context.Context, table string, tt TimeTravel) (*S
 // addLakeSources appends the sources of snap's files to sn, leaving out those
 // wholly outside [tmin, tmax]: a file whose segment is in the lake cache is read
 // from it; any other file is read directly from its Parquet file, one Source per
-// row group (lakesrc.Direct), and no query waits for a conversion.
+// row group (lakesrc.Direct), and no query waits for a conversion. A file read
+// directly again is converted into the cache in the background
+// (lakesrc.Cache.NoteDirectRead), so later snapshots read its segment.
 func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, snap *lake.Snapshot, tmin, tmax int64) error {
 	if s.cache == nil {
 		return errors.New("store: no lake cache")
@@ -631,6 +633,9 @@ func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, s
 		}
 		for _, d := range ds {
 			sn.Sources = append(sn.Sources, d)
+		}
+		if len(ds) > 0 {
+			s.cache.NoteDirectRead(l.loc, snap, f, schema, cols) // a file read again is converted in the background
 		}
 	}
 	return nil
@@ -921,6 +926,10 @@ type LakeStats struct {
 	HandoffBytes   int64
 	Cache          lakesrc.CacheStats
 }
+
+// WaitLakeCache waits until no background conversion of lake files into the
+// lake cache is queued or running.
+func (s *Store) WaitLakeCache() { s.cache.WaitIdle() }
 
 // LakeStats returns the cold tier's counters.
 func (s *Store) LakeStats() LakeStats {
