@@ -10,7 +10,8 @@ import (
 
 // TestHandoffAllCold checks the cold helpers: after HandoffAll no segment is left,
 // and with the lake cache dropped every suite query returns the rows it returned
-// from the hot segments before the handoff, materializing lake files to do so.
+// from the hot segments before the handoff, reading the Parquet files directly,
+// and again after the files were converted into the cache in the background.
 func TestHandoffAllCold(t *testing.T) {
 	const n = 20_000
 	ctx := context.Background()

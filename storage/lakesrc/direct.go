@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -22,8 +21,8 @@ import (
 // the first time a reader asks for that column, so a query reads only the
 // columns it projects or filters on, of only the row groups that survive
 // pruning. Text columns come out dictionary-encoded (the chunk's Parquet
-// dictionary pages when it has them, sorted and stripped of unused values, so
-// the dictionary is Sorted); Bitmap builds, on its first call for a column, a
+// dictionary pages when it has them, stripped of unused values; not Sorted, as
+// a real-time head's); Bitmap builds, on its first call for a column, a
 // row list per dictionary id in one pass over the ids.
 //
 // Metadata is answered without reading data pages: NumRows from the footer and
@@ -65,7 +64,7 @@ type directCol struct {
 	floats []float64
 	bools  []bool
 	ids    []uint32
-	dict   *sortedDict
+	dict   *directDict
 	nulls  *roaring.Bitmap // nil: no NULL
 	sorted bool            // ints are non-decreasing (time column)
 
@@ -74,16 +73,30 @@ type directCol struct {
 	rowsByID     []uint32
 }
 
-// sortedDict is a sorted dictionary of distinct values.
-type sortedDict struct{ vals []string }
+// directDict is the dictionary of a decoded text column: distinct values in
+// the order of the chunk's Parquet dictionary (not sorted). The lookup map is
+// built on the first Lookup unless decoding built it.
+type directDict struct {
+	vals   []string
+	once   sync.Once
+	lookup map[string]uint32
+}
 
-func (d *sortedDict) Len() int               { return len(d.vals) }
-func (d *sortedDict) Value(id uint32) string { return d.vals[id] }
-func (d *sortedDict) Sorted() bool           { return true }
-func (d *sortedDict) Values() []string       { return d.vals }
-func (d *sortedDict) Lookup(s string) (uint32, bool) {
-	i, ok := slices.BinarySearch(d.vals, s)
-	return uint32(i), ok
+func (d *directDict) Len() int               { return len(d.vals) }
+func (d *directDict) Value(id uint32) string { return d.vals[id] }
+func (d *directDict) Sorted() bool           { return false }
+func (d *directDict) Values() []string       { return d.vals }
+func (d *directDict) Lookup(s string) (uint32, bool) {
+	d.once.Do(func() {
+		if d.lookup == nil {
+			d.lookup = make(map[string]uint32, len(d.vals))
+			for i, v := range d.vals {
+				d.lookup[v] = uint32(i)
+			}
+		}
+	})
+	id, ok := d.lookup[s]
+	return id, ok
 }
 
 // newDirect builds the Source of row group rg of df; it reads the time column
@@ -196,7 +209,7 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 		case storage.TypeBool:
 			out.bools = make([]bool, n)
 		case storage.TypeString:
-			out.ids, out.dict = make([]uint32, n), &sortedDict{}
+			out.ids, out.dict = make([]uint32, n), &directDict{}
 		}
 		if col != d.schema.TimeColumn && n > 0 {
 			out.nulls = roaring.New()
@@ -256,56 +269,48 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 }
 
 // buildDict turns string chunks (Dictionary arrays of string or binary values,
-// or plain strings) into sorted dictionary ids. Values no row uses are dropped.
+// or plain strings) into dictionary ids. A single dictionary-encoded chunk (the
+// usual Parquet column chunk) keeps its dictionary's order, minus values no row
+// uses; several chunks, or plain ones, are merged through a map.
 func (out *directCol) buildDict(chunks []arrow.Array, n int) error {
 	out.ids = make([]uint32, n)
-	type chunkCodes struct {
-		local []uint32 // row → local code
-		vals  []string // local code → value
+	if len(chunks) == 1 {
+		if da, ok := chunks[0].(*array.Dictionary); ok {
+			return out.oneDictChunk(da)
+		}
 	}
-	parts := make([]chunkCodes, 0, len(chunks))
+	ids := map[string]uint32{}
+	var vals []string
+	base := 0
 	for _, c := range chunks {
-		var p chunkCodes
 		switch a := c.(type) {
 		case *array.Dictionary:
-			dv := a.Dictionary()
-			used := make([]bool, dv.Len())
-			p.local = make([]uint32, a.Len())
-			for r := 0; r < a.Len(); r++ {
-				if a.IsValid(r) {
-					k := a.GetValueIndex(r)
-					if k < 0 || k >= dv.Len() {
-						return fmt.Errorf("dictionary index %d of %d: %w", k, dv.Len(), storage.ErrCorrupt)
-					}
-					p.local[r] = uint32(k)
-					used[k] = true
-				}
+			dvals, err := dictStrings(a.Dictionary())
+			if err != nil {
+				return err
 			}
-			p.vals = make([]string, dv.Len())
-			for k := range p.vals {
-				if !used[k] {
+			remap := make([]uint32, len(dvals))
+			mapped := make([]bool, len(dvals))
+			for r := 0; r < a.Len(); r++ {
+				if a.IsNull(r) {
 					continue
 				}
-				switch v := dv.(type) {
-				case *array.String:
-					p.vals[k] = strings.Clone(v.Value(k))
-				case *array.LargeString:
-					p.vals[k] = strings.Clone(v.Value(k))
-				case *array.Binary:
-					p.vals[k] = string(v.Value(k))
-				default:
-					return fmt.Errorf("dictionary of %s cannot be read as text", dv.DataType())
+				k := a.GetValueIndex(r)
+				if k < 0 || k >= len(dvals) {
+					return fmt.Errorf("dictionary index %d of %d: %w", k, len(dvals), storage.ErrCorrupt)
 				}
-			}
-			// Unused values map to "" and are removed below by the used check.
-			for k := range p.vals {
-				if !used[k] {
-					p.vals[k] = unusedMarker
+				if !mapped[k] {
+					id, ok := ids[dvals[k]]
+					if !ok {
+						id = uint32(len(vals))
+						ids[dvals[k]] = id
+						vals = append(vals, dvals[k])
+					}
+					remap[k], mapped[k] = id, true
 				}
+				out.ids[base+r] = remap[k]
 			}
 		default:
-			local := map[string]uint32{}
-			p.local = make([]uint32, c.Len())
 			var value func(int) string
 			switch v := c.(type) {
 			case *array.String:
@@ -320,53 +325,100 @@ func (out *directCol) buildDict(chunks []arrow.Array, n int) error {
 					continue
 				}
 				s := value(r)
-				k, ok := local[s]
+				id, ok := ids[s]
 				if !ok {
-					k = uint32(len(p.vals))
 					s = strings.Clone(s)
-					local[s] = k
-					p.vals = append(p.vals, s)
+					id = uint32(len(vals))
+					ids[s] = id
+					vals = append(vals, s)
 				}
-				p.local[r] = k
+				out.ids[base+r] = id
 			}
 		}
-		parts = append(parts, p)
+		base += c.Len()
 	}
-	// The sorted union of the used values.
-	var all []string
-	for _, p := range parts {
-		for _, v := range p.vals {
-			if v != unusedMarker {
-				all = append(all, v)
-			}
-		}
-	}
-	sort.Strings(all)
-	all = slices.Compact(all)
-	out.dict = &sortedDict{vals: all}
-	base := 0
-	for pi, p := range parts {
-		remap := make([]uint32, len(p.vals))
-		for k, v := range p.vals {
-			if v != unusedMarker {
-				id, _ := out.dict.Lookup(v)
-				remap[k] = id
-			}
-		}
-		c := chunks[pi]
-		for r, k := range p.local {
-			if c.IsValid(r) {
-				out.ids[base+r] = remap[k]
-			}
-		}
-		base += len(p.local)
-	}
+	out.dict = &directDict{vals: vals, lookup: ids}
 	return nil
 }
 
-// unusedMarker stands for a dictionary value no row uses. It is not valid UTF-8,
-// and Delta strings are, so it cannot collide with a value.
-const unusedMarker = "\xff\xfe unused"
+// oneDictChunk takes the ids of a single dictionary-encoded chunk.
+func (out *directCol) oneDictChunk(da *array.Dictionary) error {
+	dvals, err := dictStrings(da.Dictionary())
+	if err != nil {
+		return err
+	}
+	nd := len(dvals)
+	used := make([]bool, nd)
+	idx32, fast := da.Indices().(*array.Int32)
+	for r := 0; r < da.Len(); r++ {
+		if da.IsNull(r) {
+			continue
+		}
+		var k int
+		if fast {
+			k = int(idx32.Value(r))
+		} else {
+			k = da.GetValueIndex(r)
+		}
+		if k < 0 || k >= nd {
+			return fmt.Errorf("dictionary index %d of %d: %w", k, nd, storage.ErrCorrupt)
+		}
+		out.ids[r] = uint32(k)
+		used[k] = true
+	}
+	// Drop values no row uses (a Parquet dictionary may hold some, and a
+	// dictionary may repeat a value only if one copy is unused).
+	if slices.Contains(used, false) {
+		remap := make([]uint32, nd)
+		kept := dvals[:0:0]
+		for k, u := range used {
+			if u {
+				remap[k] = uint32(len(kept))
+				kept = append(kept, dvals[k])
+			}
+		}
+		for r, k := range out.ids {
+			out.ids[r] = remap[k]
+		}
+		dvals = kept
+	}
+	out.dict = &directDict{vals: dvals}
+	return nil
+}
+
+// dictStrings copies the values of a dictionary into Go strings sharing one
+// allocation.
+func dictStrings(dv arrow.Array) ([]string, error) {
+	var value func(int) string
+	switch v := dv.(type) {
+	case *array.String:
+		value = v.Value
+	case *array.LargeString:
+		value = v.Value
+	case *array.Binary:
+		value = v.ValueString
+	default:
+		return nil, fmt.Errorf("dictionary of %s cannot be read as text", dv.DataType())
+	}
+	total := 0
+	for k := 0; k < dv.Len(); k++ {
+		total += len(value(k))
+	}
+	var b strings.Builder
+	b.Grow(total)
+	for k := 0; k < dv.Len(); k++ {
+		b.WriteString(value(k))
+	}
+	all := b.String()
+	out := make([]string, dv.Len())
+	off := 0
+	for k := range out {
+		l := len(value(k))
+		out[k] = all[off : off+l]
+		off += l
+	}
+	return out, nil
+}
 
 // postings builds, once, the rows of each dictionary id (a counting sort).
 func (c *directCol) postings() {
