@@ -124,7 +124,7 @@ func (s *Snapshot) openDataFile(ctx context.Context, f *AddFile) (d *DataFile, e
 	if err != nil {
 		return nil, r.classify(ctx, err)
 	}
-	meta := pr.MetaData()
+	meta := withoutArrowSchema(pr.MetaData())
 	manifest, err := pqarrow.NewSchemaManifest(meta.Schema, meta.KeyValueMetadata(), nil)
 	if err != nil {
 		return nil, r.classify(ctx, err)
@@ -569,9 +569,36 @@ func readInt96RowGroup(pr *file.Reader, col, rg int) (*int96Column, error) {
 
 // For returns d reading through s, a snapshot of the same table (a file's footer
 // and deletion vector are its own; the schema, column mapping and partition
-// values come from the snapshot).
+// values come from the snapshot). A DataFile for a nil snapshot only keeps the
+// file's own state, to be bound with For before use.
 func (d *DataFile) For(s *Snapshot) *DataFile {
 	c := *d
 	c.snap = s
+	if s == nil {
+		f := *d.file // nor the snapshot's file list, which d.file may point into
+		c.file = &f
+	}
 	return &c
+}
+
+// withoutArrowSchema returns md without the serialized Arrow schema that Arrow
+// writers store in the footer (key ARROW:schema). pqarrow decodes it with
+// flatbuffers, which trust the lengths inside: a damaged one makes it allocate
+// whatever a corrupt length says and kills the process (found by
+// FuzzDirectParquet). The Parquet schema alone gives every type ReadColumn
+// needs, since values are converted to their Delta types anyway.
+func withoutArrowSchema(md *metadata.FileMetaData) *metadata.FileMetaData {
+	if md.KeyValueMetadata().FindValue("ARROW:schema") == nil {
+		return md
+	}
+	thrift := *md.FileMetaData
+	thrift.KeyValueMetadata = nil
+	for _, kv := range md.FileMetaData.KeyValueMetadata {
+		if kv.Key != "ARROW:schema" {
+			thrift.KeyValueMetadata = append(thrift.KeyValueMetadata, kv)
+		}
+	}
+	out := *md
+	out.FileMetaData = &thrift
+	return &out
 }

@@ -602,7 +602,7 @@ func (c *Cache) dataFile(ctx context.Context, location string, snap *lake.Snapsh
 	if c.dataFiles == nil || len(c.dataFiles) >= maxDataFiles {
 		c.dataFiles = map[string]*lake.DataFile{}
 	}
-	c.dataFiles[key] = df
+	c.dataFiles[key] = df.For(nil) // remember the file, not the snapshot
 	c.mu.Unlock()
 	return df, nil
 }

@@ -242,7 +242,7 @@ type testTable struct {
 
 // writeTable creates a Delta table from cols (deltaSchema + FromColumns +
 // lake.WriteFiles + Commit) and returns its snapshot read through a countingFS.
-func writeTable(t *testing.T, cols *storage.Columns, partitions []string, opts lake.WriteOptions) *testTable {
+func writeTable(t testing.TB, cols *storage.Columns, partitions []string, opts lake.WriteOptions) *testTable {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
