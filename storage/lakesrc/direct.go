@@ -125,6 +125,7 @@ func newDirect(ctx context.Context, df *lake.DataFile, rg int, schema *storage.S
 			d.min, d.max = min(d.min, v), max(d.max, v)
 		}
 		d.stats[tc] = storage.ColumnStats{HasMinMax: true, MinInt: d.min, MaxInt: d.max}
+		d.cols[tc] = col // d is not shared yet
 	}
 	return d, nil
 }
@@ -256,7 +257,24 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 		return out, nil
 	}
 	var cd storage.ColumnData
+	switch sc.Type {
+	case storage.TypeTimestamp, storage.TypeInt64:
+		cd.Int64 = make([]int64, 0, n)
+	case storage.TypeFloat64:
+		cd.Float64 = make([]float64, 0, n)
+	case storage.TypeBool:
+		cd.Bool = make([]bool, 0, n)
+	}
 	for _, c := range chunks {
+		// Microsecond timestamps without NULLs (what strata writes) are copied
+		// as they are; anything else goes through the shared conversion.
+		if ts, ok := c.(*array.Timestamp); ok && c.NullN() == 0 && sc.Type == storage.TypeTimestamp &&
+			ts.DataType().(*arrow.TimestampType).Unit == arrow.Microsecond {
+			for _, v := range ts.TimestampValues() {
+				cd.Int64 = append(cd.Int64, int64(v))
+			}
+			continue
+		}
 		if err := convertColumn(&cd, sc, c, c.Len()); err != nil {
 			return fail(err)
 		}
