@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/stratadb/strata/storage"
 )
@@ -110,5 +113,36 @@ func TestStatsBoundsDoNotPrune(t *testing.T) {
 		if strings.Join(got[0], ",") != strings.Join(want[0], ",") {
 			t.Errorf("%s: %v with bounds-only stats, %v with exact ones", tc.name, got, want)
 		}
+	}
+}
+
+// nullCountingSource counts NULLs from its statistics and fails any read of
+// its NULL bitmaps, so a count(col) it answers comes from metadata alone.
+type nullCountingSource struct{ pathSource }
+
+func (n nullCountingSource) NullCount(col int) (int, bool) {
+	return n.Source.Stats(col).NullCount, true
+}
+func (n nullCountingSource) Nulls(col int) (*roaring.Bitmap, error) {
+	return nil, errors.New("Nulls read: count(col) should come from NullCount")
+}
+
+// TestCountColumnFromNullCounter: count(col) over whole sources that count
+// their NULLs from metadata equals the count from the NULL bitmaps.
+func TestCountColumnFromNullCounter(t *testing.T) {
+	plan := func(d *dataset) Plan {
+		price := &ColRef{Index: 0, T: Float64, Name: "price"}
+		return &Aggregate{Input: scanOf(d, []int{cPrice}, nil),
+			Aggs: []AggCall{{Func: "count", T: Int64}, {Func: "count", Args: []Expr{price}, T: Int64}},
+			Out:  []Field{{"count", Int64}, {"count", Int64}}}
+	}
+	want := run(t, plan(newDataset(10, 4, 80)), Options{Parallelism: 2})
+	d := newDataset(10, 4, 80)
+	for i, src := range d.sources {
+		d.sources[i] = nullCountingSource{pathSource{Source: src, path: "parquet"}}
+	}
+	got := run(t, plan(d), Options{Parallelism: 2})
+	if strings.Join(got[0], ",") != strings.Join(want[0], ",") {
+		t.Errorf("count(*), count(price) = %v from NullCount, %v from the NULL bitmaps", got, want)
 	}
 }

@@ -383,6 +383,13 @@ type Releasable interface {
 	ReleaseDecoded()
 }
 
+// NullCounter is implemented by Sources that can count a column's NULLs from
+// metadata when Nulls would have to decode the column (a Parquet row group whose
+// footer statistics are exact). ok is false when the count is not known exactly.
+type NullCounter interface {
+	NullCount(col int) (n int, ok bool)
+}
+
 // ReadPath is implemented by Sources that serve lake files, to say how they read
 // their rows (shown by EXPLAIN): "parquet" straight from the Parquet file, or
 // "cache" from the file's segment in the local lake cache.

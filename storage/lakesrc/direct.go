@@ -52,9 +52,10 @@ type Direct struct {
 }
 
 var (
-	_ storage.Source     = (*Direct)(nil)
-	_ storage.TimeOrder  = (*Direct)(nil)
-	_ storage.Releasable = (*Direct)(nil)
+	_ storage.Source      = (*Direct)(nil)
+	_ storage.TimeOrder   = (*Direct)(nil)
+	_ storage.Releasable  = (*Direct)(nil)
+	_ storage.NullCounter = (*Direct)(nil)
 )
 
 // directCol is one decoded column chunk. Immutable once built, except the
@@ -538,6 +539,14 @@ func (d *Direct) Bitmap(col int, id uint32) (*roaring.Bitmap, error) {
 	bm := roaring.New()
 	bm.AddMany(c.rowsByID[c.offs[id]:c.offs[id+1]])
 	return bm, nil
+}
+
+// NullCount is the footer's exact NULL count of column col (storage.NullCounter).
+func (d *Direct) NullCount(col int) (int, bool) {
+	if col < 0 || col >= len(d.stats) || d.stats[col].Bounds {
+		return 0, false
+	}
+	return d.stats[col].NullCount, true
 }
 
 func (d *Direct) Nulls(col int) (*roaring.Bitmap, error) {
