@@ -51,15 +51,13 @@ type DataFile struct {
 // that read error rather than as corruption.
 type trackedReaderAt struct {
 	rangeReaderAt
-	mu     sync.Mutex
-	ioErr  error
-	nBytes int64
+	mu    sync.Mutex
+	ioErr error
 }
 
 func (r *trackedReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	n, err := r.rangeReaderAt.ReadAt(p, off)
 	r.mu.Lock()
-	r.nBytes += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) && r.ioErr == nil {
 		r.ioErr = err
 	}
@@ -191,27 +189,6 @@ func (d *DataFile) RowGroupRows(rg int) int64 { return d.live[rg] }
 // RowGroupHasDeletes reports whether the deletion vector removes rows of rg.
 func (d *DataFile) RowGroupHasDeletes(rg int) bool {
 	return d.live[rg] != d.meta.RowGroup(rg).NumRows()
-}
-
-// ColumnChunkBytes is the compressed size of the column chunk that stores column
-// in row group rg (0 for a partition column or one the file lacks).
-func (d *DataFile) ColumnChunkBytes(rg int, column string) int64 {
-	fd := d.snap.field(column)
-	if fd == nil || d.snap.isPartition(fd) {
-		return 0
-	}
-	pi := d.snap.findParquetField(d.manifest.Fields, fd)
-	if pi < 0 {
-		return 0
-	}
-	var total int64
-	md := d.meta.RowGroup(rg)
-	for _, leaf := range leafIndices(nil, &d.manifest.Fields[pi]) {
-		if cc, err := md.ColumnChunk(leaf); err == nil {
-			total += cc.TotalCompressedSize()
-		}
-	}
-	return total
 }
 
 // ColumnStatistics are what a file says about one column of one row group,

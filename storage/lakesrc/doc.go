@@ -19,7 +19,7 @@
 //
 // A file read directly by ConvertAfterReads snapshots is converted into the
 // cache by one background worker (background.go); no query waits for it.
-// Cache.Source converts on Load as before (the background worker uses it): it
+// Cache.Source, which the background worker uses, converts on Load: it
 // answers NumRows, MinTime and MaxTime from the Delta add's stats when they are
 // exact, so time pruning needs no I/O, and Load converts the file into a
 // segment or reuses the cached one.
