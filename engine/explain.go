@@ -2,14 +2,20 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/stratadb/strata/storage"
 )
 
 // Explain renders p, one line per node, each child indented two spaces deeper than
 // its parent. A Scan line names the table, the columns read, the effective time range
 // (TimeMin/TimeMax narrowed by conjuncts on the time column), the filter and the
 // pruning outcome computed from the sources' metadata, e.g.
-// "segments: 3 of 168 (165 pruned by time, 0 by stats)".
+// "segments: 3 of 168 (165 pruned by time, 0 by stats)", followed for lake files
+// by how the sources left read them ("lake: cache=1 parquet=2": a Parquet row
+// group read directly, a file's segment in the lake cache).
 func Explain(p Plan) []string {
 	var out []string
 	explain(p, 0, &out)
@@ -57,6 +63,7 @@ func explain(p Plan, depth int, out *[]string) {
 			line += " filter=" + n.Filter.String()
 		}
 		var byTime, byStats int
+		paths := map[string]int{}
 		for _, src := range n.Sources {
 			r, _ := sc.prune(src, false) // metadata only: never an error
 			switch r {
@@ -64,10 +71,21 @@ func explain(p Plan, depth int, out *[]string) {
 				byTime++
 			case prunedByStats:
 				byStats++
+			default:
+				if rp, ok := src.(storage.ReadPath); ok {
+					paths[rp.ReadPath()]++
+				}
 			}
 		}
 		total := len(n.Sources)
 		line += fmt.Sprintf(" segments: %d of %d (%d pruned by time, %d by stats)", total-byTime-byStats, total, byTime, byStats)
+		if len(paths) > 0 {
+			// How the lake sources left read their rows, e.g. "lake: parquet=12 cache=2".
+			line += " lake:"
+			for _, p := range slices.Sorted(maps.Keys(paths)) {
+				line += fmt.Sprintf(" %s=%d", p, paths[p])
+			}
+		}
 	case *Filter:
 		line = "Filter " + n.Cond.String()
 	case *Project:

@@ -18,8 +18,10 @@ import (
 // rows (a source's rows are sorted by time; MinTime/MaxTime when the whole source is
 // selected), for another column from its statistics when the whole source is
 // selected; count(col) is the number of selected rows minus the selected rows of
-// the column's NULL bitmap. A source where that is not possible (a residual filter, a partial
-// selection of a non-time column) is scanned, reading only the needed columns.
+// the column's NULL bitmap, or, over a whole source that counts its NULLs from
+// metadata (storage.NullCounter), minus that count. A source where that is not
+// possible (a residual filter, a partial selection of a non-time column) is
+// scanned, reading only the needed columns.
 
 // metaAgg is one aggregate of a metaAggOp.
 type metaAgg struct {
@@ -230,6 +232,12 @@ func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, 
 	}
 	cnt, counted := ss.count()
 	for i, a := range aggs {
+		if nc, ok := src.(storage.NullCounter); ok && a.countCol && whole && len(ss.residual) == 0 {
+			if nulls, ok := nc.NullCount(a.col); ok {
+				st[i].n = cnt - int64(nulls) // from metadata: the column is not decoded
+				continue
+			}
+		}
 		switch {
 		case a.countCol && len(ss.residual) == 0:
 			nb, err := ss.nullsOf(a.col)
@@ -287,6 +295,11 @@ func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, 
 			st[i].add(&a, t)
 		case whole:
 			cs := src.Stats(a.col)
+			if cs.Bounds {
+				scanCols = append(scanCols, a.col) // not exact: read the column
+				viaScan[i] = true
+				continue
+			}
 			if !cs.HasMinMax {
 				continue // every value NULL
 			}

@@ -201,6 +201,9 @@ func (sc *scanner) statsAllow(src storage.Source, e Expr) bool {
 			return true
 		}
 		st := src.Stats(r.Index)
+		if st.Bounds {
+			return true // NullCount unknown
+		}
 		if in.Negated {
 			return st.NullCount < src.NumRows()
 		}
@@ -215,7 +218,8 @@ func (sc *scanner) statsAllow(src storage.Source, e Expr) bool {
 	}
 	st := src.Stats(col)
 	if !st.HasMinMax {
-		return st.NullCount < src.NumRows() // all NULL: nothing compares true
+		// all NULL: nothing compares true (unless the stats are only bounds)
+		return st.Bounds || st.NullCount < src.NumRows()
 	}
 	var cmin, cmax int // sign of (min - v), (max - v)
 	switch sc.s.Schema.Columns[col].Type {
@@ -1163,7 +1167,11 @@ func forEachSource(ctx context.Context, q *query, sources []storage.Source, fn f
 				if i >= len(sources) || ctx.Err() != nil {
 					return
 				}
-				if err := safely(func() error { return fn(ctx, wk, sources[i]) }); err != nil {
+				err := safely(func() error { return fn(ctx, wk, sources[i]) })
+				if r, ok := sources[i].(storage.Releasable); ok {
+					r.ReleaseDecoded() // done with it: at most a source per worker stays decoded
+				}
+				if err != nil {
 					mu.Lock()
 					if first == nil {
 						first = err

@@ -268,6 +268,12 @@ func (c *Columns) Check() error {
 type ColumnStats struct {
 	NullCount int
 	HasMinMax bool
+	// Bounds marks statistics that are not exact (a Parquet row group with deleted
+	// rows, or a footer without complete statistics): the values lie within
+	// [min, max] when HasMinMax, but min and max need not occur, NullCount means
+	// nothing, and !HasMinMax does not mean all NULL. Pruning may use them; answers
+	// may not.
+	Bounds    bool
 	MinInt    int64 // TypeTimestamp, TypeInt64; for TypeBool 0/1
 	MaxInt    int64
 	MinFloat  float64 // TypeFloat64 (NaN is excluded from min/max)
@@ -366,6 +372,29 @@ func CheckColumns(schema *Schema, cols *Columns) error {
 		}
 	}
 	return nil
+}
+
+// Releasable is implemented by Sources that decode data on demand and keep it
+// (a lake file read directly from Parquet). A reader that has finished a scan of
+// the Source calls ReleaseDecoded so that the decoded data can be freed; it is
+// decoded again if read later, so calling it while another reader still uses
+// the Source costs time, never correctness.
+type Releasable interface {
+	ReleaseDecoded()
+}
+
+// NullCounter is implemented by Sources that can count a column's NULLs from
+// metadata when Nulls would have to decode the column (a Parquet row group whose
+// footer statistics are exact). ok is false when the count is not known exactly.
+type NullCounter interface {
+	NullCount(col int) (n int, ok bool)
+}
+
+// ReadPath is implemented by Sources that serve lake files, to say how they read
+// their rows (shown by EXPLAIN): "parquet" straight from the Parquet file, or
+// "cache" from the file's segment in the local lake cache.
+type ReadPath interface {
+	ReadPath() string
 }
 
 // Lazy is implemented by Sources whose data is fetched on first use (a lake file

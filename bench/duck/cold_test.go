@@ -35,14 +35,12 @@ func TestCold(t *testing.T) {
 	if rep.handoff.rows != events || rep.lakeFiles == 0 || rep.lakeBytes <= 0 {
 		t.Fatalf("handoff %+v, %d lake files of %d bytes", rep.handoff, rep.lakeFiles, rep.lakeBytes)
 	}
-	// Every query read the lake cold: a query that reads any row must have
-	// materialized at least one lake file on its first run.
-	var converted int64
+	// Every first run read the lake cold, straight from the Parquet files: no
+	// query waited for a lake file to be materialized in the cache.
 	for _, q := range rep.queries {
-		converted += q.converted
-	}
-	if converted == 0 {
-		t.Fatal("no first run materialized a lake file: the cache was not cold")
+		if q.converted != 0 {
+			t.Errorf("%s: its first run materialized %d lake files", q.name, q.converted)
+		}
 	}
 	if !strings.Contains(rep.duckSchema, "timestamp TIMESTAMP WITH TIME ZONE") {
 		t.Fatalf("DuckDB sees %s", rep.duckSchema)

@@ -54,6 +54,10 @@ func (s *Strata) LakeDir() string {
 	return dir
 }
 
+// WaitLakeCache waits until the background conversions of lake files into the
+// lake cache are done.
+func (s *Strata) WaitLakeCache() { s.Store.WaitLakeCache() }
+
 // CacheMisses is the number of lake files the store's cache has converted into
 // segments since the store was opened.
 func (s *Strata) CacheMisses() int64 { return s.Store.LakeStats().Cache.Misses }

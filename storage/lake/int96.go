@@ -30,56 +30,64 @@ type int96Column struct {
 }
 
 func readInt96Column(pr *file.Reader, col int) (*int96Column, error) {
-	descr := pr.MetaData().Schema.Column(col)
-	maxDef := descr.MaxDefinitionLevel()
-	if descr.MaxRepetitionLevel() != 0 {
-		return nil, fmt.Errorf("repeated INT96 column %s", descr.Name())
-	}
 	out := &int96Column{}
-	const batch = 4096
-	vals := make([]parquet.Int96, batch)
-	defs := make([]int16, batch)
 	for rg := 0; rg < pr.NumRowGroups(); rg++ {
-		cr, err := pr.RowGroup(rg).Column(col)
-		if err != nil {
+		if err := out.appendRowGroup(pr, col, rg); err != nil {
 			return nil, err
-		}
-		r, ok := cr.(*file.Int96ColumnChunkReader)
-		if !ok {
-			return nil, fmt.Errorf("column %s is not INT96", descr.Name())
-		}
-		for r.HasNext() {
-			total, nv, err := r.ReadBatch(batch, vals, defs, nil)
-			if err != nil {
-				return nil, err
-			}
-			if maxDef == 0 {
-				for i := 0; i < nv; i++ {
-					out.micros = append(out.micros, int96Micros(vals[i]))
-					out.null = append(out.null, false)
-				}
-				continue
-			}
-			k := 0
-			for i := 0; i < int(total); i++ {
-				if defs[i] == maxDef {
-					if k >= nv {
-						return nil, fmt.Errorf("column %s: more defined levels than values", descr.Name())
-					}
-					out.micros = append(out.micros, int96Micros(vals[k]))
-					out.null = append(out.null, false)
-					k++
-				} else {
-					out.micros = append(out.micros, 0)
-					out.null = append(out.null, true)
-				}
-			}
 		}
 	}
 	if int64(len(out.micros)) != pr.NumRows() {
-		return nil, fmt.Errorf("column %s: %d values for %d rows", descr.Name(), len(out.micros), pr.NumRows())
+		return nil, fmt.Errorf("column %s: %d values for %d rows", pr.MetaData().Schema.Column(col).Name(), len(out.micros), pr.NumRows())
 	}
 	return out, nil
+}
+
+// appendRowGroup appends the values of INT96 column col of row group rg.
+func (out *int96Column) appendRowGroup(pr *file.Reader, col, rg int) error {
+	descr := pr.MetaData().Schema.Column(col)
+	maxDef := descr.MaxDefinitionLevel()
+	if descr.MaxRepetitionLevel() != 0 {
+		return fmt.Errorf("repeated INT96 column %s", descr.Name())
+	}
+	const batch = 4096
+	vals := make([]parquet.Int96, batch)
+	defs := make([]int16, batch)
+	cr, err := pr.RowGroup(rg).Column(col)
+	if err != nil {
+		return err
+	}
+	r, ok := cr.(*file.Int96ColumnChunkReader)
+	if !ok {
+		return fmt.Errorf("column %s is not INT96", descr.Name())
+	}
+	for r.HasNext() {
+		total, nv, err := r.ReadBatch(batch, vals, defs, nil)
+		if err != nil {
+			return err
+		}
+		if maxDef == 0 {
+			for i := 0; i < nv; i++ {
+				out.micros = append(out.micros, int96Micros(vals[i]))
+				out.null = append(out.null, false)
+			}
+			continue
+		}
+		k := 0
+		for i := 0; i < int(total); i++ {
+			if defs[i] == maxDef {
+				if k >= nv {
+					return fmt.Errorf("column %s: more defined levels than values", descr.Name())
+				}
+				out.micros = append(out.micros, int96Micros(vals[k]))
+				out.null = append(out.null, false)
+				k++
+			} else {
+				out.micros = append(out.micros, 0)
+				out.null = append(out.null, true)
+			}
+		}
+	}
+	return nil
 }
 
 // slice builds rows [from, from+n) as a timestamp array of type t.

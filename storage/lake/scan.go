@@ -123,7 +123,11 @@ func (s *Snapshot) openParquet(ctx context.Context, f *AddFile) (*file.Reader, e
 	} else {
 		src = &rangeReaderAt{ctx: ctx, fs: s.table.fs, key: key, size: f.Size}
 	}
-	return file.NewParquetReader(src)
+	pr, err := file.NewParquetReader(src)
+	if err != nil {
+		return nil, err
+	}
+	return file.NewParquetReader(src, file.WithMetadata(withoutArrowSchema(pr.MetaData())))
 }
 
 // findParquetField returns the index in the Parquet manifest of the top-level field

@@ -32,13 +32,13 @@ type Cache struct {
 	mu      sync.Mutex
 	closed  bool
 	entries map[string]*entry // by file name
-	// What Source and RowGroupSources learn about a lake file from the log and its
-	// footer, by entry name (and time column): files are immutable, and queries ask
-	// for the same files again and again.
+	// What Source learns about a lake file from the log, by entry name: files
+	// are immutable, and queries ask for the same files again and again.
 	bounds    memo[fileBounds]
-	rowGroups memo[[]lake.RowGroupInfo]
-	lru       list.List // ready entries with refs == 0; front = most recently used
-	bytes     int64     // sum of size over ready entries
+	dataFiles map[string]*lake.DataFile // footers for Direct Sources, at most maxDataFiles
+	conv      converter                 // background conversion (background.go)
+	lru       list.List                 // ready entries with refs == 0; front = most recently used
+	bytes     int64                     // sum of size over ready entries
 	hits      int64
 	misses    int64
 	evicts    int64
@@ -97,6 +97,9 @@ type CacheStats struct {
 	Hits      int64 // loads served from an existing file
 	Misses    int64 // loads that converted a lake file
 	Evictions int64 // files deleted to stay under the size limit
+	// ConvertFailures counts background conversions that failed (retried after
+	// more reads).
+	ConvertFailures int64
 }
 
 // OpenCache opens (creating it if needed) the cache directory dir, which belongs to
@@ -153,12 +156,14 @@ func OpenCache(dir string, maxBytes int64) (*Cache, error) {
 	return c, nil
 }
 
-// Close stops the cache: later Source and Adopt calls fail. Sources already
+// Close stops the cache: later Source and Adopt calls fail, and a background
+// conversion in progress is cancelled (and waited for). Sources already
 // returned stay usable until they are closed. The files stay for the next OpenCache.
 func (c *Cache) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
+	c.mu.Unlock()
+	c.stopConversions()
 	return nil
 }
 
@@ -172,18 +177,13 @@ func (c *Cache) Stats() CacheStats {
 			n++
 		}
 	}
-	return CacheStats{Entries: n, Bytes: c.bytes, Hits: c.hits, Misses: c.misses, Evictions: c.evicts}
+	return CacheStats{Entries: n, Bytes: c.bytes, Hits: c.hits, Misses: c.misses, Evictions: c.evicts, ConvertFailures: c.conv.failed}
 }
 
 // entryName derives a cache file name from what identifies a lake file's content
 // (the table location, the decoded path, the deletion vector id and the file size)
 // and the column names and physical types the segment holds.
 func entryName(location string, f *lake.AddFile, schema *storage.Schema) string {
-	return rowGroupEntryName(location, f, schema, -1)
-}
-
-// rowGroupEntryName names the entry of row group rg of f (rg < 0: the whole file).
-func rowGroupEntryName(location string, f *lake.AddFile, schema *storage.Schema, rg int) string {
 	h := sha256.New()
 	w := func(s string) { io.WriteString(h, s); h.Write([]byte{0}) }
 	w("strata lakesrc v1")
@@ -195,9 +195,6 @@ func rowGroupEntryName(location string, f *lake.AddFile, schema *storage.Schema,
 	for _, col := range schema.Columns {
 		w(col.Name)
 		w(strconv.Itoa(int(col.Type)))
-	}
-	if rg >= 0 {
-		w("row group " + strconv.Itoa(rg))
 	}
 	return hex.EncodeToString(h.Sum(nil)) + entrySuffix
 }

@@ -1,20 +1,28 @@
 // Package lakesrc owns serving Delta Lake data files as strata scan Sources: the
 // mapping between Delta and strata schemas (TableSchema, ToColumns, and the reverse
-// ArrowSchema and FromColumns used to hand segments to the lake), and
-// Cache, a size-limited local directory of segment files materialized from lake
-// files on first use and reused by later queries (as Druid historicals load
-// deep-storage segments).
+// ArrowSchema and FromColumns used to hand segments to the lake); Direct, one
+// Parquet row group read in place; and Cache, a size-limited local directory of
+// segment files converted from lake files that keep being read (as Druid
+// historicals load deep-storage segments).
 //
-// A query reads a lake file through Cache.Source, which answers NumRows, MinTime
-// and MaxTime from the Delta add's stats when they are exact, so time pruning needs
-// no I/O; Load (storage.Lazy) then converts the file into a segment (bitmap
-// indexes, sorted dictionaries, rows sorted by time by segment.Write) or reuses the
-// cached one. For a query that needs only part of a large file's time range,
-// Cache.RowGroupSources serves the file as one Source per Parquet row group, with
-// row counts and time bounds from the file's footer (read once per file and
-// remembered), so the engine prunes row groups by time and only the row groups it
-// reads are materialized, each as a cache entry of its own ("row group k" is part
-// of the entry's name).
+// Two read paths, and the cache is an accelerator, not a gate:
+//   - Direct (Cache.DirectSources): a file not in the cache is read where it
+//     lies, one Source per row group. Its footer (read once per file and
+//     remembered) answers NumRows, MinTime, MaxTime and Stats, so the engine
+//     prunes row groups on any filtered column before a data page is read; a
+//     column chunk is fetched and decoded only when the engine first reads that
+//     column, and dropped again when the engine's scan of the row group ends
+//     (storage.Releasable). No cache entry is created.
+//   - Cached (Cache.CachedSource): a file whose segment is in the cache (adopted
+//     at handoff, or converted in the background) is read from the segment:
+//     bitmap indexes, sorted dictionaries, rows sorted by time.
+//
+// A file read directly by ConvertAfterReads snapshots is converted into the
+// cache by one background worker (background.go); no query waits for it.
+// Cache.Source, which the background worker uses, converts on Load: it
+// answers NumRows, MinTime and MaxTime from the Delta add's stats when they are
+// exact, so time pruning needs no I/O, and Load converts the file into a
+// segment or reuses the cached one.
 //
 // Invariants:
 //   - A cache entry is named by hex sha256 of the table location, the file's
@@ -43,6 +51,11 @@
 //     a file is loaded by Cache.Source itself.
 //   - A NULL in the time column, a type mismatch or a corrupt Parquet file is an
 //     error naming the lake file, never a panic or a cache entry.
+//   - A Direct agrees with its row group: NumRows is its live rows (footer count
+//     minus the deletion vector's rows in it), MinTime and MaxTime are attained by
+//     its rows (read from the time column when the footer's statistics are not
+//     exact), and Stats bound its values, marked Bounds unless exact. Corrupt
+//     Parquet is an error wrapping storage.ErrCorrupt naming the file.
 //   - LRU order survives restarts approximately: an entry's mtime is set when it
 //     is opened, and OpenCache orders entries by mtime.
 //

@@ -153,6 +153,15 @@ func rowKeys(cols *storage.Columns) []string {
 // readSource reads every row of a loaded src through the storage.Source methods.
 func readSource(t *testing.T, src storage.Source) *storage.Columns {
 	t.Helper()
+	cols, err := readSourceErr(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cols
+}
+
+// readSourceErr is readSource returning its error (for goroutines).
+func readSourceErr(src storage.Source) (*storage.Columns, error) {
 	schema := src.Schema()
 	n := src.NumRows()
 	cols := storage.NewColumns(schema, n)
@@ -183,11 +192,11 @@ func readSource(t *testing.T, src storage.Source) *storage.Columns {
 			}
 		}
 		if err != nil {
-			t.Fatalf("%s: column %s: %v", src.Name(), c.Name, err)
+			return nil, fmt.Errorf("%s: column %s: %v", src.Name(), c.Name, err)
 		}
 		nulls, err := src.Nulls(ci)
 		if err != nil {
-			t.Fatalf("%s: nulls of %s: %v", src.Name(), c.Name, err)
+			return nil, fmt.Errorf("%s: nulls of %s: %v", src.Name(), c.Name, err)
 		}
 		if nulls != nil {
 			it := nulls.Iterator()
@@ -203,9 +212,9 @@ func readSource(t *testing.T, src storage.Source) *storage.Columns {
 		}
 	}
 	if err := cols.Check(); err != nil {
-		t.Fatalf("%s: %v", src.Name(), err)
+		return nil, fmt.Errorf("%s: %v", src.Name(), err)
 	}
-	return cols
+	return cols, nil
 }
 
 func sameMultiset(t *testing.T, what string, got, want []string) {
@@ -233,7 +242,7 @@ type testTable struct {
 
 // writeTable creates a Delta table from cols (deltaSchema + FromColumns +
 // lake.WriteFiles + Commit) and returns its snapshot read through a countingFS.
-func writeTable(t *testing.T, cols *storage.Columns, partitions []string, opts lake.WriteOptions) *testTable {
+func writeTable(t testing.TB, cols *storage.Columns, partitions []string, opts lake.WriteOptions) *testTable {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

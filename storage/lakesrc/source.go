@@ -13,7 +13,6 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/parquet/metadata"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
@@ -31,7 +30,6 @@ type Source struct {
 	schema    *storage.Schema
 	deltaCols []string
 	name      string
-	rowGroup  int // the row group of the file this Source holds; -1: the whole file
 
 	rows     int
 	min, max int64
@@ -58,6 +56,26 @@ var (
 // so its errors are returned now. The Source holds its cache entry until Close.
 func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
 	schema *storage.Schema, deltaCols []string) (*Source, error) {
+	return c.source(ctx, location, snap, f, schema, deltaCols, false)
+}
+
+// CachedSource is Source for a file whose segment is in the cache already, so
+// that neither it nor a later Load converts anything (the entry is held from
+// here on, so it cannot be evicted); ok is false, and nothing is held, when the
+// file is not cached.
+func (c *Cache) CachedSource(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
+	schema *storage.Schema, deltaCols []string) (src *Source, ok bool, err error) {
+	src, err = c.source(ctx, location, snap, f, schema, deltaCols, true)
+	if errors.Is(err, errNotCached) {
+		return nil, false, nil
+	}
+	return src, err == nil, err
+}
+
+var errNotCached = errors.New("not cached")
+
+func (c *Cache) source(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
+	schema *storage.Schema, deltaCols []string, cachedOnly bool) (*Source, error) {
 	if err := schema.Validate(); err != nil {
 		return nil, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
 	}
@@ -74,7 +92,16 @@ func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot
 	if err != nil {
 		return nil, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
 	}
-	s := &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols, name: f.DecodedPath, rowGroup: -1}
+	if cachedOnly {
+		c.mu.Lock()
+		ready := e.ready && !e.bad
+		c.mu.Unlock()
+		if !ready {
+			c.release(e)
+			return nil, errNotCached
+		}
+	}
+	s := &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols, name: f.DecodedPath}
 	b, known := c.bounds.get(c, name)
 	if !known {
 		b.rows, b.min, b.max, b.exact = s.statsBounds()
@@ -92,61 +119,19 @@ func (c *Cache) Source(ctx context.Context, location string, snap *lake.Snapshot
 	return s, nil
 }
 
-// RowGroupSources returns one Source per row group of f, each answering NumRows,
-// MinTime and MaxTime from the Parquet footer's statistics and loading only its
-// row group, so a query prunes a large file by row group and materializes only
-// the row groups it reads (each its own cache entry). ok is false (and nothing is
-// returned) when splitting does not apply: f has one row group, a deletion
-// vector, no exact statistics for the time column, or the time column is a
-// partition or the hidden one. The footer is read once per file and remembered.
-func (c *Cache) RowGroupSources(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
-	schema *storage.Schema, deltaCols []string) (srcs []*Source, ok bool, err error) {
-	timeCol := deltaCols[schema.TimeColumn]
-	if f.DeletionVector != nil || timeCol == "" || len(deltaCols) != len(schema.Columns) {
-		return nil, false, nil
-	}
-	for _, p := range snap.PartitionColumns() {
-		if strings.EqualFold(p, timeCol) {
-			return nil, false, nil
-		}
-	}
-	key := entryName(location, f, schema) + "\x00" + timeCol
-	rgs, known := c.rowGroups.get(c, key)
-	if !known {
-		if rgs, err = snap.RowGroups(ctx, f, timeCol); err != nil {
-			return nil, false, err
-		}
-		c.rowGroups.put(c, key, rgs)
-	}
-	if len(rgs) < 2 {
-		return nil, false, nil
-	}
-	for _, rg := range rgs {
-		if !rg.HasTime {
-			return nil, false, nil
-		}
-	}
-	for i, rg := range rgs {
-		e, err := c.acquire(rowGroupEntryName(location, f, schema, i))
-		if err != nil {
-			for _, s := range srcs {
-				s.Close()
-			}
-			return nil, false, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
-		}
-		srcs = append(srcs, &Source{cache: c, entry: e, snap: snap, file: f, schema: schema, deltaCols: deltaCols,
-			name: fmt.Sprintf("%s#rg%d", f.DecodedPath, i), rowGroup: i,
-			rows: int(rg.Rows), min: rg.MinTime, max: rg.MaxTime, exact: true})
-	}
-	return srcs, true, nil
-}
-
 // usTimestamp matches the Delta stats timestamps that are exact to the microsecond.
 var usTimestamp = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})?$`)
 
 // statsBounds reads the row count and time range from the add's stats; ok is false
 // when they are missing or not exact.
 func (s *Source) statsBounds() (rows int, lo, hi int64, ok bool) {
+	return deltaBounds(s.snap, s.file, s.schema, s.deltaCols)
+}
+
+// deltaBounds reads the live row count and time range of f from its add's
+// stats; ok is false when they are missing or not exact.
+func deltaBounds(snap *lake.Snapshot, f *lake.AddFile, schema *storage.Schema, deltaCols []string) (rows int, lo, hi int64, ok bool) {
+	s := &Source{snap: snap, file: f, schema: schema, deltaCols: deltaCols}
 	st, err := s.file.ParsedStats()
 	if err != nil || st == nil || st.NumRecords == nil {
 		return 0, 0, 0, false
@@ -300,11 +285,7 @@ func (s *Source) check(r *segment.Reader) error {
 // file and renamed; nothing is left at path on error) and returns its size.
 func (s *Source) convert(ctx context.Context, path string) (int64, error) {
 	cols := storage.NewColumns(s.schema, 0)
-	var keep lake.RowGroupFilter
-	if s.rowGroup >= 0 {
-		keep = func(rg int, _ *metadata.RowGroupMetaData) bool { return rg == s.rowGroup }
-	}
-	err := s.snap.ReadFileRowGroups(ctx, s.file, nonEmpty(s.deltaCols), keep, func(rec arrow.RecordBatch) error {
+	err := s.snap.ReadFile(ctx, s.file, nonEmpty(s.deltaCols), func(rec arrow.RecordBatch) error {
 		part, err := ToColumns(s.schema, s.deltaCols, rec)
 		if err != nil {
 			return err
@@ -347,6 +328,9 @@ func (s *Source) FileSize() int64 { return s.file.Size }
 
 // Name is the lake file path (decoded, relative to the table).
 func (s *Source) Name() string { return s.name }
+
+// Path names how the Source reads its rows, for EXPLAIN.
+func (s *Source) ReadPath() string { return "cache" }
 
 // NumRows is the number of live rows (deletion vector applied).
 func (s *Source) NumRows() int { return s.rows }

@@ -599,9 +599,12 @@ func (s *Store) SnapshotAt(ctx context.Context, table string, tt TimeTravel) (*S
 	return sn, nil
 }
 
-// addLakeSources appends the sources of snap's files to sn: one per file, or one
-// per row group of a large file only partly inside [tmin, tmax] (those wholly
-// outside left out).
+// addLakeSources appends the sources of snap's files to sn, leaving out those
+// wholly outside [tmin, tmax]: a file whose segment is in the lake cache is read
+// from it; any other file is read directly from its Parquet file, one Source per
+// row group (lakesrc.Direct), and no query waits for a conversion. A file read
+// directly again is converted into the cache in the background
+// (lakesrc.Cache.NoteDirectRead), so later snapshots read its segment.
 func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, snap *lake.Snapshot, tmin, tmax int64) error {
 	if s.cache == nil {
 		return errors.New("store: no lake cache")
@@ -614,37 +617,25 @@ func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, s
 	if IsExternal(&sn.Table) && sn.Table.Options[OptTimeColumn] == "" {
 		cols[schema.TimeColumn] = "" // the hidden constant time column
 	}
-	add := func(src *lakesrc.Source) {
-		sn.lakeSrcs = append(sn.lakeSrcs, src)
-		sn.Sources = append(sn.Sources, src)
-	}
 	for _, f := range snap.Files() {
-		src, err := s.cache.Source(ctx, l.loc, snap, f, schema, cols)
+		src, ok, err := s.cache.CachedSource(ctx, l.loc, snap, f, schema, cols)
 		if err != nil {
 			return fmt.Errorf("table %s: %w", sn.Table.Name, err)
 		}
-		partly := src.NumRows() > 0 && src.MaxTime() >= tmin && src.MinTime() <= tmax &&
-			(src.MinTime() < tmin || src.MaxTime() > tmax)
-		if !partly {
-			add(src)
+		if ok {
+			sn.lakeSrcs = append(sn.lakeSrcs, src)
+			sn.Sources = append(sn.Sources, src)
 			continue
 		}
-		rgs, ok, err := s.cache.RowGroupSources(ctx, l.loc, snap, f, schema, cols)
+		ds, err := s.cache.DirectSources(ctx, l.loc, snap, f, schema, cols, tmin, tmax)
 		if err != nil {
-			src.Close()
 			return fmt.Errorf("table %s: %w", sn.Table.Name, err)
 		}
-		if !ok {
-			add(src)
-			continue
+		for _, d := range ds {
+			sn.Sources = append(sn.Sources, d)
 		}
-		src.Close()
-		for _, rg := range rgs {
-			if rg.MaxTime() < tmin || rg.MinTime() > tmax {
-				rg.Close() // wholly outside the query's range
-				continue
-			}
-			add(rg)
+		if len(ds) > 0 {
+			s.cache.NoteDirectRead(l.loc, snap, f, schema, cols) // a file read again is converted in the background
 		}
 	}
 	return nil
@@ -935,6 +926,10 @@ type LakeStats struct {
 	HandoffBytes   int64
 	Cache          lakesrc.CacheStats
 }
+
+// WaitLakeCache waits until no background conversion of lake files into the
+// lake cache is queued or running.
+func (s *Store) WaitLakeCache() { s.cache.WaitIdle() }
 
 // LakeStats returns the cold tier's counters.
 func (s *Store) LakeStats() LakeStats {

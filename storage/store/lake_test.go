@@ -14,8 +14,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/stratadb/strata/internal/rowcheck"
+	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/lakesrc"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -471,10 +473,25 @@ func TestSnapshotRangeSplitsRowGroups(t *testing.T) {
 	_, err = s.Handoff(ctx, "ev", farFuture)
 	must(t, err)
 
+	// The handoff adopted the file's segment into the cache: it serves the whole file.
 	whole, err := s.Snapshot("ev")
 	must(t, err)
 	if len(whole.Sources) != 1 {
 		t.Fatalf("unbounded snapshot: %d sources, want the one file", len(whole.Sources))
+	}
+	if rp, ok := whole.Sources[0].(storage.ReadPath); !ok || rp.ReadPath() != "cache" {
+		t.Fatalf("cached file read as %T", whole.Sources[0])
+	}
+	whole.Release()
+
+	// With the cache emptied the file is read directly, by row group.
+	if n := s.cache.EvictIdle(time.Now().Add(time.Hour)); n != 1 {
+		t.Fatalf("evicted %d cache entries, want the adopted one", n)
+	}
+	whole, err = s.Snapshot("ev")
+	must(t, err)
+	if len(whole.Sources) != 10 {
+		t.Fatalf("unbounded snapshot of the uncached file: %d sources, want its 10 row groups", len(whole.Sources))
 	}
 	whole.Release()
 
@@ -503,8 +520,8 @@ func TestSnapshotRangeSplitsRowGroups(t *testing.T) {
 			t.Fatalf("row %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if st := s.LakeStats().Cache; st.Misses != 2 {
-		t.Fatalf("%d lake conversions, want 2 (the two row groups read)", st.Misses)
+	if st := s.LakeStats().Cache; st.Misses != 0 {
+		t.Fatalf("%d lake conversions, want none (the row groups are read directly)", st.Misses)
 	}
 }
 
@@ -552,5 +569,63 @@ func TestHandoffSharedLakePath(t *testing.T) {
 	must(t, err)
 	if n, err := snap.Count(ctx); err != nil || n != int64(len(a)+len(b)) {
 		t.Fatalf("shared Delta table holds %d rows (%v), want %d", n, err, len(a)+len(b))
+	}
+}
+
+// TestLakeCacheAccelerates: no snapshot waits for a conversion. A file not in
+// the lake cache is read directly by row group; once snapshots have read it
+// lakesrc.ConvertAfterReads times it is converted in the background, and later
+// snapshots read its segment. Both paths give the same rows.
+func TestLakeCacheAccelerates(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Knobs: Knobs{LakeRowGroupRows: 1000}})
+	must(t, err)
+	defer s.Close()
+	sch := testSchema()
+	_, err = s.CreateTable(catalog.TableDef{Name: "ev", Schema: sch, Granularity: 24 * time.Hour})
+	must(t, err)
+	ctx := context.Background()
+	rows := makeRows(0, 5_000, func(i int) int64 { return base + int64(i)*5_000_000 })
+	must(t, s.Append(ctx, "ev", toColumns(&sch, rows)))
+	_, err = s.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	s.cache.EvictIdle(time.Now().Add(time.Hour)) // forget the adopted segment
+
+	paths := func(sn *Snapshot) map[string]int {
+		out := map[string]int{}
+		for _, src := range sn.Sources {
+			if rp, ok := src.(storage.ReadPath); ok {
+				out[rp.ReadPath()]++
+			}
+		}
+		return out
+	}
+	for i := 1; i <= lakesrc.ConvertAfterReads; i++ {
+		sn, err := s.Snapshot("ev")
+		must(t, err)
+		if p := paths(sn); p["parquet"] != 5 || p["cache"] != 0 {
+			t.Fatalf("snapshot %d before conversion: paths %v, want 5 parquet row groups", i, p)
+		}
+		if got := sortedByID(readSnapshot(t, sn)); len(got) != len(rows) {
+			t.Fatalf("snapshot %d: %d rows, want %d", i, len(got), len(rows))
+		}
+		sn.Release()
+	}
+	s.WaitLakeCache()
+	if st := s.LakeStats().Cache; st.Misses != 1 || st.Entries != 1 || st.ConvertFailures != 0 {
+		t.Fatalf("after %d direct reads: cache %+v, want the file converted once", lakesrc.ConvertAfterReads, st)
+	}
+	sn, err := s.Snapshot("ev")
+	must(t, err)
+	defer sn.Release()
+	if p := paths(sn); p["cache"] != 1 || p["parquet"] != 0 {
+		t.Fatalf("snapshot after conversion: paths %v, want the cached segment", p)
+	}
+	got := sortedByID(readSnapshot(t, sn))
+	want := sortedByID(rows)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("cached row %d = %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }

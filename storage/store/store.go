@@ -429,10 +429,9 @@ func (s *Store) SnapshotContext(ctx context.Context, table string) (*Snapshot, e
 }
 
 // SnapshotRange is SnapshotContext for a query that reads only rows with times in
-// [tmin, tmax] (µs): lake files, and row groups of large lake files, wholly outside
-// the range may be left out, and a large file only partly inside is split into its
-// row groups (lakesrc.Cache.RowGroupSources), so that only those the query needs
-// are read. Segments and heads are all there.
+// [tmin, tmax] (µs): lake files, and row groups of lake files read directly
+// (lakesrc.Direct), wholly outside the range may be left out, so that only those
+// the query needs are read. Segments and heads are all there.
 func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int64) (*Snapshot, error) {
 	for {
 		s.mu.Lock()

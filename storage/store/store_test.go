@@ -139,7 +139,9 @@ func readSnapshot(t *testing.T, sn *Snapshot) []row {
 			}
 		}
 		// Lake files hold a day (or what OPTIMIZE packed); segments one chunk.
-		if _, lakeFile := src.(*lakesrc.Source); !lakeFile && len(rows) > 0 && floorTo(rows[0].ts, g) != floorTo(rows[len(rows)-1].ts, g) {
+		_, lakeFile := src.(*lakesrc.Source)
+		_, direct := src.(*lakesrc.Direct)
+		if !lakeFile && !direct && len(rows) > 0 && floorTo(rows[0].ts, g) != floorTo(rows[len(rows)-1].ts, g) {
 			t.Fatalf("%s: spans two chunks: %d .. %d", src.Name(), rows[0].ts, rows[len(rows)-1].ts)
 		}
 		all = append(all, rows...)
