@@ -38,6 +38,12 @@ const (
 	// lake roots, and (package sql) privileges.
 	CodeInsufficientPrivilege = "42501"
 	CodeInvalidName           = "42602"
+	// Window frames (PostgreSQL's windowing_error, invalid_preceding_or_following_size,
+	// null_value_not_allowed, invalid_column_reference).
+	CodeWindowingError            = "42P20"
+	CodeInvalidPrecedingFollowing = "22013"
+	CodeNullValueNotAllowed       = "22004"
+	CodeInvalidColumnReference    = "42P10"
 )
 
 // Error is an error with a SQLSTATE, raised by the engine or the SQL layer.

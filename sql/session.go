@@ -29,11 +29,26 @@ type bound struct {
 	needs []access
 }
 
-// parseError turns pg_query's error into a 42601 with PostgreSQL's 1-based position.
+// grammarCodes are the SQLSTATEs of errors PostgreSQL's grammar raises with a code
+// other than syntax_error (ereport calls in gram.y); pg_query reports only their
+// message.
+var grammarCodes = map[string]string{
+	"frame start cannot be UNBOUNDED FOLLOWING":                    engine.CodeWindowingError,
+	"frame end cannot be UNBOUNDED PRECEDING":                      engine.CodeWindowingError,
+	"frame starting from current row cannot have preceding rows":   engine.CodeWindowingError,
+	"frame starting from following row cannot have preceding rows": engine.CodeWindowingError,
+}
+
+// parseError turns pg_query's error into a 42601 (or the grammar's own code) with
+// PostgreSQL's 1-based position.
 func parseError(err error) error {
 	var pe *pgparser.Error
 	if errors.As(err, &pe) {
-		return &engine.Error{Code: engine.CodeSyntaxError, Message: pe.Message, Position: pe.Cursorpos}
+		code := engine.CodeSyntaxError
+		if c, ok := grammarCodes[pe.Message]; ok {
+			code = c
+		}
+		return &engine.Error{Code: code, Message: pe.Message, Position: pe.Cursorpos}
 	}
 	return &engine.Error{Code: engine.CodeSyntaxError, Message: err.Error()}
 }
