@@ -235,7 +235,7 @@ func (o *windowOp) compute(f *WindowFunc, offs frameOffsets, all *batch) (*vec, 
 	// as long as the input: charge them (a column that is a plain reference to an
 	// input column is counted twice; better high than not at all).
 	held := int64(all.n) * windowBytesPerRow
-	for _, vs := range [][]*vec{part, ord, args} {
+	for _, vs := range [][]*vec{part, ord, args, ord, args} { // ord and args twice: gathered in window order
 		for _, v := range vs {
 			held += v.bytes()
 		}
@@ -254,6 +254,18 @@ func (o *windowOp) compute(f *WindowFunc, offs frameOffsets, all *batch) (*vec, 
 		}
 		return cmpSortKeys(f.Order, ord, int(a), ord, int(b))
 	})
+	// Everything below reads in window order: gather once, sequential reads after.
+	gatherAll := func(vs []*vec) []*vec {
+		out := make([]*vec, len(vs))
+		for i, v := range vs {
+			out[i] = v.gather(perm)
+		}
+		return out
+	}
+	ord, args = gatherAll(ord), gatherAll(args)
+	if take != nil {
+		take = gatherSlice(take, perm)
+	}
 	var rf *rangeFrame
 	if f.Frame.Mode == FrameRange && (f.Frame.Start.Offset != nil || f.Frame.End.Offset != nil) {
 		if len(ord) != 1 {
@@ -273,10 +285,22 @@ func (o *windowOp) compute(f *WindowFunc, offs frameOffsets, all *batch) (*vec, 
 		for hi < len(perm) && cmpSortKeys(partKeys, part, int(perm[lo]), part, int(perm[hi])) == 0 {
 			hi++
 		}
-		o.partition(f, offs, rf, perm[lo:hi], ord, args, take, sc.slice(lo, hi), out)
+		var tk []bool
+		if take != nil {
+			tk = take[lo:hi]
+		}
+		o.partition(f, offs, rf, perm[lo:hi], sliceAll(ord, lo, hi), sliceAll(args, lo, hi), tk, sc.slice(lo, hi), out)
 		lo = hi
 	}
 	return out, nil
+}
+
+func sliceAll(vs []*vec, lo, hi int) []*vec {
+	out := make([]*vec, len(vs))
+	for i, v := range vs {
+		out[i] = v.slice(lo, hi)
+	}
+	return out
 }
 
 // isFrameAgg reports whether name is an aggregate used as a window function.
@@ -347,10 +371,12 @@ func (sc *winScratch) slice(lo, hi int) *winScratch {
 	return out
 }
 
-// partition computes f over the rows rows (in window order) of one partition.
+// partition computes f over one partition: rows are its input row numbers in
+// window order (where results go), ord, args and take its keys, arguments and
+// take-part flags in the same order (position i is input row rows[i]).
 func (o *windowOp) partition(f *WindowFunc, offs frameOffsets, rf *rangeFrame, rows []int32, ord, args []*vec, take []bool, sc *winScratch, out *vec) {
 	n := len(rows)
-	peer := func(a, b int) bool { return cmpSortKeys(f.Order, ord, int(rows[a]), ord, int(rows[b])) == 0 }
+	peer := func(a, b int) bool { return cmpSortKeys(f.Order, ord, a, ord, b) == 0 }
 	switch f.Func {
 	case "row_number":
 		for i, r := range rows {
@@ -375,11 +401,11 @@ func (o *windowOp) partition(f *WindowFunc, offs frameOffsets, rf *rangeFrame, r
 		for i, r := range rows {
 			off := int64(1)
 			if len(args) > 1 {
-				if args[1].isNull(int(r)) {
+				if args[1].isNull(i) {
 					out.setNull(int(r))
 					continue
 				}
-				off = args[1].i[r]
+				off = args[1].i[i]
 			}
 			j := int64(i) - off
 			if f.Func == "lead" {
@@ -387,22 +413,22 @@ func (o *windowOp) partition(f *WindowFunc, offs frameOffsets, rf *rangeFrame, r
 			}
 			if j < 0 || j >= int64(n) {
 				if len(args) > 2 {
-					out.set(int(r), args[2].value(int(r)))
+					out.set(int(r), args[2].value(i))
 				} else {
 					out.setNull(int(r))
 				}
 				continue
 			}
-			out.set(int(r), x.value(int(rows[j])))
+			out.set(int(r), x.value(int(j)))
 		}
 		return
 	}
 	// Frame-based: first_value, last_value and the aggregates.
 	sc.starts = peerGroups(n, peer, sc.gs, sc.ge, sc.starts)
 	if rf != nil {
-		rf.rows = rows
+		rf.key = ord[0]
 	}
-	frameBounds(&f.Frame, offs, rows, sc.gs, sc.ge, sc.starts, rf, sc.lo, sc.hi)
+	frameBounds(&f.Frame, offs, n, sc.gs, sc.ge, sc.starts, rf, sc.lo, sc.hi)
 	switch f.Func {
 	case "first_value", "last_value":
 		var buf [3][2]int32
@@ -412,9 +438,9 @@ func (o *windowOp) partition(f *WindowFunc, offs frameOffsets, rf *rangeFrame, r
 			case len(spans) == 0:
 				out.setNull(int(r))
 			case f.Func == "first_value":
-				out.set(int(r), args[0].value(int(rows[spans[0][0]])))
+				out.set(int(r), args[0].value(int(spans[0][0])))
 			default:
-				out.set(int(r), args[0].value(int(rows[spans[len(spans)-1][1]-1])))
+				out.set(int(r), args[0].value(int(spans[len(spans)-1][1]-1)))
 			}
 		}
 	default:

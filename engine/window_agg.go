@@ -8,9 +8,10 @@ package engine
 //   - sum/avg of floating-point and numeric (double precision in strata): a float sum has
 //     no exact inverse (subtracting 1e20 after adding 1e20 and 1 loses the 1), so
 //     frames that start at the partition's first row read a running sum (exactly
-//     PostgreSQL's order of additions) and all others a segment tree of partial
-//     sums, O(log n) per span;
-//   - min/max: a segment tree of the best row, O(log n) per span.
+//     PostgreSQL's order of additions), other frames a sliding window that only
+//     adds (slidingWindow, O(1) amortized), and frames with EXCLUDE a segment tree
+//     of partial sums (segTree, O(log n) per span);
+//   - min/max: the same sliding window, or segment tree with EXCLUDE, of the best row.
 //
 // Rows whose argument is NULL or whose FILTER is not true take no part.
 
@@ -26,15 +27,16 @@ type winScratch struct {
 	best                   []int32
 }
 
-// aggFrames computes f's aggregate for every row of one partition. rows are input
-// row numbers in window order; take[r] says whether input row r takes part (its
-// argument is not NULL and its FILTER is true); nil means every row does.
+// aggFrames computes f's aggregate for every row of one partition. rows are its
+// input row numbers in window order (where results go); x (the argument) and take
+// are in window order: take[p] says whether position p takes part (its argument is
+// not NULL and its FILTER is true); nil means every position does.
 func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch, out *vec) {
 	n := len(rows)
 	lo, hi, gs, ge := sc.lo, sc.hi, sc.gs, sc.ge
 	ex := f.Frame.Exclude
 	var buf [3][2]int32
-	takes := func(p int) bool { return take == nil || take[rows[p]] }
+	takes := func(p int) bool { return take == nil || take[p] }
 
 	// prefix counts of rows taking part
 	cnt := sc.cnt[:n+1]
@@ -69,7 +71,7 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 			for p := 0; p < n; p++ {
 				ps[p+1] = ps[p]
 				if takes(p) {
-					ps[p+1] += x.i[rows[p]]
+					ps[p+1] += x.i[p]
 				}
 			}
 			for i, r := range rows {
@@ -95,7 +97,7 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 			for p := 0; p < n; p++ {
 				ps[p+1] = ps[p]
 				if takes(p) {
-					v := x.iv[rows[p]]
+					v := x.iv[p]
 					ps[p+1] = ival{ps[p].M + v.M, ps[p].D + v.D, ps[p].U + v.U}
 				}
 			}
@@ -128,77 +130,65 @@ func floatSums(f *WindowFunc, x *vec, takes func(int) bool, rows []int32, sc *wi
 	n := len(rows)
 	lo, hi, gs, ge := sc.lo, sc.hi, sc.gs, sc.ge
 	ex := f.Frame.Exclude
-	val := func(p int) float64 {
-		if kindOf(x.t) == kInt {
-			return float64(x.i[rows[p]])
+	leaf := func(p int) float64 {
+		switch {
+		case !takes(p):
+			return 0
+		case kindOf(x.t) == kInt:
+			return float64(x.i[p])
 		}
-		return x.f[rows[p]]
+		return x.f[p]
 	}
-	running := f.Frame.Start.Kind == UnboundedPreceding && ex == ExcludeNoOthers
-	var ps []float64
-	var tree []float64
-	if running {
-		ps = sc.fsum[:n+1]
+	add := func(a, b float64) float64 { return a + b }
+	var sum func(i int, spans [][2]int32) float64
+	switch {
+	case f.Frame.Start.Kind == UnboundedPreceding && ex == ExcludeNoOthers:
+		// a running sum: PostgreSQL's order of additions
+		ps := sc.fsum[:n+1]
 		ps[0] = 0
 		for p := 0; p < n; p++ {
-			ps[p+1] = ps[p]
-			if takes(p) {
-				ps[p+1] += val(p)
-			}
+			ps[p+1] = ps[p] + leaf(p)
 		}
-	} else {
-		// bottom-up segment tree: leaves at tree[n+p], node k = tree[2k] + tree[2k+1]
-		tree = sc.tree[:2*n]
-		for p := 0; p < n; p++ {
-			tree[n+p] = 0
-			if takes(p) {
-				tree[n+p] = val(p)
+		sum = func(i int, _ [][2]int32) float64 { return ps[hi[i]] }
+	case ex == ExcludeNoOthers:
+		w := slidingWindow[float64]{leaf: leaf, combine: add, sfx: sc.tree[:n]}
+		sum = func(i int, _ [][2]int32) float64 { return w.frame(int(lo[i]), int(hi[i])) }
+	default:
+		t := newSegTree(sc.tree[:2*n], leaf, add, 0)
+		sum = func(_ int, spans [][2]int32) float64 {
+			s := 0.0
+			for _, sp := range spans {
+				s += t.query(int(sp[0]), int(sp[1]))
 			}
-		}
-		for k := n - 1; k >= 1; k-- {
-			tree[k] = tree[2*k] + tree[2*k+1]
+			return s
 		}
 	}
 	var buf [3][2]int32
 	for i, r := range rows {
 		spans := frameSpans(lo[i], hi[i], int32(i), gs[i], ge[i], ex, &buf)
 		c := int64(0)
-		s := 0.0
 		for _, sp := range spans {
 			c += cnt[sp[1]] - cnt[sp[0]]
-			if running {
-				s = ps[sp[1]] // one span, starting at 0
-				continue
-			}
-			for a, b := int(sp[0])+n, int(sp[1])+n; a < b; a, b = a>>1, b>>1 {
-				if a&1 == 1 {
-					s += tree[a]
-					a++
-				}
-				if b&1 == 1 {
-					b--
-					s += tree[b]
-				}
-			}
 		}
-		switch {
-		case c == 0:
+		if c == 0 {
 			out.setNull(int(r))
-		case f.Func == "avg":
-			out.f[r] = s / float64(c)
-		default:
-			out.f[r] = s
+			continue
 		}
+		s := sum(i, spans)
+		if f.Func == "avg" {
+			s /= float64(c)
+		}
+		out.f[r] = s
 	}
 }
 
-// minMaxFrames is min/max over a segment tree of the best input row (-1: none).
+// minMaxFrames is min/max, aggregating the best position (-1: none).
 func minMaxFrames(f *WindowFunc, x *vec, takes func(int) bool, rows []int32, sc *winScratch, out *vec) {
 	n := len(rows)
 	lo, hi, gs, ge := sc.lo, sc.hi, sc.gs, sc.ge
 	ex := f.Frame.Exclude
 	wantMin := f.Func == "min"
-	var better func(a, b int32) bool // a strictly better than b; both rows valid
+	var better func(a, b int32) bool // a strictly better than b; both take part
 	switch kindOf(x.t) {
 	case kInt:
 		better = func(a, b int32) bool { return (x.i[a] < x.i[b]) == wantMin && x.i[a] != x.i[b] }
@@ -224,31 +214,29 @@ func minMaxFrames(f *WindowFunc, x *vec, takes func(int) bool, rows []int32, sc 
 		}
 		return a
 	}
-	tree := sc.best[:2*n]
-	for p := 0; p < n; p++ {
-		tree[n+p] = -1
+	leaf := func(p int) int32 {
 		if takes(p) {
-			tree[n+p] = rows[p]
+			return int32(p)
 		}
+		return -1
 	}
-	for k := n - 1; k >= 1; k-- {
-		tree[k] = pick(tree[2*k], tree[2*k+1])
+	var frame func(i int, spans [][2]int32) int32
+	if ex == ExcludeNoOthers {
+		w := slidingWindow[int32]{leaf: leaf, combine: pick, zero: -1, back: -1, sfx: sc.best[:n]}
+		frame = func(i int, _ [][2]int32) int32 { return w.frame(int(lo[i]), int(hi[i])) }
+	} else {
+		t := newSegTree(sc.best[:2*n], leaf, pick, -1)
+		frame = func(_ int, spans [][2]int32) int32 {
+			best := int32(-1)
+			for _, sp := range spans {
+				best = pick(best, t.query(int(sp[0]), int(sp[1])))
+			}
+			return best
+		}
 	}
 	var buf [3][2]int32
 	for i, r := range rows {
-		best := int32(-1)
-		for _, sp := range frameSpans(lo[i], hi[i], int32(i), gs[i], ge[i], ex, &buf) {
-			for a, b := int(sp[0])+n, int(sp[1])+n; a < b; a, b = a>>1, b>>1 {
-				if a&1 == 1 {
-					best = pick(best, tree[a])
-					a++
-				}
-				if b&1 == 1 {
-					b--
-					best = pick(best, tree[b])
-				}
-			}
-		}
+		best := frame(i, frameSpans(lo[i], hi[i], int32(i), gs[i], ge[i], ex, &buf))
 		if best < 0 {
 			out.setNull(int(r))
 			continue
@@ -257,4 +245,81 @@ func minMaxFrames(f *WindowFunc, x *vec, takes func(int) bool, rows []int32, sc 
 		v.Type = f.T
 		out.set(int(r), v)
 	}
+}
+
+// slidingWindow answers an associative aggregate that has no inverse (a float sum,
+// min, max) over frames whose ends only move forward — every frame without
+// EXCLUDE — in O(1) amortized per frame, by the two-stack method: positions
+// [lo, mid) hold suffix aggregates sfx[p] = leaf(p) ⊕ … ⊕ leaf(mid-1), positions
+// [mid, hi) one running aggregate back. When lo passes mid the suffixes are
+// rebuilt over [lo, hi); a position is rebuilt at most once, as the next rebuild
+// comes only after lo has passed it.
+type slidingWindow[T any] struct {
+	leaf        func(p int) T
+	combine     func(a, b T) T
+	zero        T
+	sfx         []T // as long as the partition
+	lo, mid, hi int
+	back        T // starts as zero
+}
+
+// frame returns the aggregate over [lo, hi); lo and hi never decrease between calls.
+func (w *slidingWindow[T]) frame(lo, hi int) T {
+	for ; w.hi < hi; w.hi++ {
+		w.back = w.combine(w.back, w.leaf(w.hi))
+	}
+	if lo >= hi {
+		// Empty: nothing before lo is needed again. w.hi <= lo here (it is the
+		// largest hi or empty-frame lo so far), so the window restarts at lo.
+		w.lo, w.mid, w.hi, w.back = lo, lo, lo, w.zero
+		return w.zero
+	}
+	w.lo = lo
+	if w.lo >= w.mid {
+		acc := w.zero
+		for p := w.hi - 1; p >= w.lo; p-- {
+			acc = w.combine(w.leaf(p), acc)
+			w.sfx[p] = acc
+		}
+		w.mid, w.back = w.hi, w.zero
+	}
+	return w.combine(w.sfx[w.lo], w.back)
+}
+
+// segTree is a bottom-up segment tree over a partition's positions (leaves at
+// t[n+p], node k = t[2k] ⊕ t[2k+1]): any span in O(log n), for frames with
+// EXCLUDE, whose holes a sliding window cannot skip. The operation must be
+// commutative (the bottom-up query visits nodes out of order).
+type segTree[T any] struct {
+	t       []T
+	combine func(a, b T) T
+	zero    T
+}
+
+func newSegTree[T any](t []T, leaf func(p int) T, combine func(a, b T) T, zero T) segTree[T] {
+	n := len(t) / 2
+	for p := 0; p < n; p++ {
+		t[n+p] = leaf(p)
+	}
+	for k := n - 1; k >= 1; k-- {
+		t[k] = combine(t[2*k], t[2*k+1])
+	}
+	return segTree[T]{t: t, combine: combine, zero: zero}
+}
+
+// query returns the aggregate over positions [lo, hi).
+func (s segTree[T]) query(lo, hi int) T {
+	n := len(s.t) / 2
+	acc := s.zero
+	for a, b := lo+n, hi+n; a < b; a, b = a>>1, b>>1 {
+		if a&1 == 1 {
+			acc = s.combine(acc, s.t[a])
+			a++
+		}
+		if b&1 == 1 {
+			b--
+			acc = s.combine(acc, s.t[b])
+		}
+	}
+	return acc
 }

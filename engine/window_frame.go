@@ -159,10 +159,9 @@ func peerGroups(n int, peer func(a, b int) bool, gs, ge []int32, starts []int32)
 }
 
 // frameBounds fills lo[i], hi[i] (hi exclusive) with position i's frame before
-// exclusion, for a partition of n rows (rows: input row numbers in window order).
+// exclusion, for a partition of n rows.
 // gs/ge/starts are the peer groups (peerGroups); rf compares RANGE offsets.
-func frameBounds(fr *Frame, offs frameOffsets, rows []int32, gs, ge, starts []int32, rf *rangeFrame, lo, hi []int32) {
-	n := len(rows)
+func frameBounds(fr *Frame, offs frameOffsets, n int, gs, ge, starts []int32, rf *rangeFrame, lo, hi []int32) {
 	var gidx []int32 // GROUPS: group number of each position
 	if fr.Mode == FrameGroups {
 		gidx = make([]int32, n)
@@ -285,17 +284,16 @@ func frameSpans(lo, hi, i, gs, ge int32, ex FrameExclusion, buf *[3][2]int32) []
 	return out
 }
 
-// rangeFrame finds the frame ends of RANGE offset frames over one partition: rows
-// are input row numbers in window order, key the single ORDER BY column.
+// rangeFrame finds the frame ends of RANGE offset frames over one partition: key
+// is the single ORDER BY column in window order (set per partition).
 type rangeFrame struct {
-	rows       []int32
 	key        *vec
 	desc       bool
 	nullsFirst bool
-	// inRange reports whether the value at input row val lies on the "less" side
+	// inRange reports whether the value at position val lies on the "less" side
 	// (val <= base ± off) or the other (val >= base ± off) of input row base's
 	// value shifted by off: PostgreSQL's in_range support function for the
-	// column's type. Neither row is NULL.
+	// column's type. Neither row is NULL; it reads rf.key.
 	inRange    func(val, base int32, off Value, sub, less bool) bool
 	start, end Value // the offsets
 }
@@ -307,11 +305,11 @@ func (rf *rangeFrame) head(h, i int, preceding bool) int {
 	if rf.desc {
 		sub, less = !sub, true
 	}
-	cur := rf.rows[i]
-	curNull := rf.key.isNull(int(cur))
-	for ; h < len(rf.rows); h++ {
-		r := rf.rows[h]
-		hNull := rf.key.isNull(int(r))
+	cur := int32(i)
+	curNull := rf.key.isNull(i)
+	for ; h < rf.key.n; h++ {
+		r := int32(h)
+		hNull := rf.key.isNull(h)
 		if hNull || curNull {
 			if rf.nullsFirst {
 				if !hNull || curNull {
@@ -334,11 +332,11 @@ func (rf *rangeFrame) tail(t, i int, preceding bool) int {
 	if rf.desc {
 		sub, less = !sub, false
 	}
-	cur := rf.rows[i]
-	curNull := rf.key.isNull(int(cur))
-	for ; t < len(rf.rows); t++ {
-		r := rf.rows[t]
-		tNull := rf.key.isNull(int(r))
+	cur := int32(i)
+	curNull := rf.key.isNull(i)
+	for ; t < rf.key.n; t++ {
+		r := int32(t)
+		tNull := rf.key.isNull(t)
 		if tNull || curNull {
 			if rf.nullsFirst {
 				if !tNull {
@@ -412,19 +410,19 @@ func newRangeFrame(key *vec, sk SortKey, offs frameOffsets, fr *Frame) (*rangeFr
 	switch t := key.t; {
 	case t.IsInteger():
 		rf.inRange = func(val, base int32, off Value, sub, less bool) bool {
-			sum, ok := addInt64(key.i[base], off.I, sub)
+			sum, ok := addInt64(rf.key.i[base], off.I, sub)
 			if !ok {
 				// the true sum is beyond every value: above when adding, below when subtracting
 				return sub != less
 			}
 			if less {
-				return key.i[val] <= sum
+				return rf.key.i[val] <= sum
 			}
-			return key.i[val] >= sum
+			return rf.key.i[val] >= sum
 		}
 	case kindOf(t) == kFloat:
 		rf.inRange = func(val, base int32, off Value, sub, less bool) bool {
-			return inRangeFloat(key.f[val], key.f[base], off.F, sub, less)
+			return inRangeFloat(rf.key.f[val], rf.key.f[base], off.F, sub, less)
 		}
 	case t.IsTime(), t.ID == TypeDate:
 		scale := int64(1)
@@ -436,15 +434,15 @@ func newRangeFrame(key *vec, sk SortKey, offs frameOffsets, fr *Frame) (*rangeFr
 			if sub {
 				sign = -1
 			}
-			sum := addInterval(key.i[base]*scale, ival{off.Months, off.Days, off.I}, sign)
+			sum := addInterval(rf.key.i[base]*scale, ival{off.Months, off.Days, off.I}, sign)
 			if less {
-				return key.i[val]*scale <= sum
+				return rf.key.i[val]*scale <= sum
 			}
-			return key.i[val]*scale >= sum
+			return rf.key.i[val]*scale >= sum
 		}
 	case t.ID == TypeInterval:
 		rf.inRange = func(val, base int32, off Value, sub, less bool) bool {
-			b := key.iv[base]
+			b := rf.key.iv[base]
 			sign := int64(1)
 			if sub {
 				sign = -1
@@ -452,9 +450,9 @@ func newRangeFrame(key *vec, sk SortKey, offs frameOffsets, fr *Frame) (*rangeFr
 			sum := float64(b.M)*30*float64(usPerDay) + float64(b.D)*float64(usPerDay) + float64(b.U) +
 				float64(sign)*ivalKey(ival{off.Months, off.Days, off.I})
 			if less {
-				return ivalKey(key.iv[val]) <= sum
+				return ivalKey(rf.key.iv[val]) <= sum
 			}
-			return ivalKey(key.iv[val]) >= sum
+			return ivalKey(rf.key.iv[val]) >= sum
 		}
 	default:
 		return nil, Errorf(CodeFeatureNotSupported, "RANGE with offset PRECEDING/FOLLOWING is not supported for column type %s", t)
