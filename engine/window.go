@@ -125,10 +125,10 @@ func (o *windowOp) nextBatch(ctx context.Context) (*batch, error) {
 
 func (o *windowOp) run(ctx context.Context) error {
 	fields := o.p.Input.Fields()
-	all := &batch{cols: make([]*vec, len(fields))}
-	for i, f := range fields {
-		all.cols[i] = newVec(f.Type, 0)
-	}
+	// Hold the input's batches (each is ours), then join them into columns
+	// allocated once at their final length.
+	var in []*batch
+	total := 0
 	for {
 		b, err := o.q.codec.pull(ctx, o.in)
 		if err != nil {
@@ -140,13 +140,21 @@ func (o *windowOp) run(ctx context.Context) error {
 		if err := o.q.mem.grow(b.bytes()); err != nil {
 			return err
 		}
+		in = append(in, b)
+		total += b.n
+	}
+	all := &batch{n: total, cols: make([]*vec, len(fields))}
+	for i, f := range fields {
+		all.cols[i] = vecWithCap(f.Type, total)
+	}
+	for k, b := range in {
 		for i, c := range b.cols {
 			if c == nil {
 				c = constVec(NullValue(fields[i].Type), b.n)
 			}
 			all.cols[i].appendVec(c)
 		}
-		all.n += b.n
+		in[k] = nil
 	}
 	// Offsets are evaluated (and checked) once per execution, even over no rows,
 	// as PostgreSQL does.
@@ -171,6 +179,24 @@ func (o *windowOp) run(ctx context.Context) error {
 		o.out = append(o.out, all.slice(lo, min(lo+BatchSize, all.n)))
 	}
 	return nil
+}
+
+// vecWithCap returns an empty vec of type t with room for n rows.
+func vecWithCap(t Type, n int) *vec {
+	v := newVec(t, 0)
+	switch kindOf(t) {
+	case kInt:
+		v.i = make([]int64, 0, n)
+	case kFloat:
+		v.f = make([]float64, 0, n)
+	case kBool:
+		v.b = make([]bool, 0, n)
+	case kText:
+		v.s = make([]string, 0, n)
+	case kInterval:
+		v.iv = make([]ival, 0, n)
+	}
+	return v
 }
 
 func (o *windowOp) evalAll(es []Expr, b *batch) ([]*vec, error) {
@@ -289,6 +315,9 @@ func (o *windowOp) compute(f *WindowFunc, offs frameOffsets, all *batch) (*vec, 
 		if take != nil {
 			tk = take[lo:hi]
 		}
+		if rf != nil {
+			rf.setPartition(lo, hi)
+		}
 		o.partition(f, offs, rf, perm[lo:hi], sliceAll(ord, lo, hi), sliceAll(args, lo, hi), tk, sc.slice(lo, hi), out)
 		lo = hi
 	}
@@ -377,6 +406,13 @@ func (sc *winScratch) slice(lo, hi int) *winScratch {
 func (o *windowOp) partition(f *WindowFunc, offs frameOffsets, rf *rangeFrame, rows []int32, ord, args []*vec, take []bool, sc *winScratch, out *vec) {
 	n := len(rows)
 	peer := func(a, b int) bool { return cmpSortKeys(f.Order, ord, a, ord, b) == 0 }
+	if len(ord) == 1 && kindOf(ord[0].t) == kInt {
+		k := ord[0] // one integer, date or timestamp key (the common ORDER BY ts)
+		peer = func(a, b int) bool {
+			an, bn := k.isNull(a), k.isNull(b)
+			return an == bn && (an || k.i[a] == k.i[b])
+		}
+	}
 	switch f.Func {
 	case "row_number":
 		for i, r := range rows {
@@ -425,9 +461,6 @@ func (o *windowOp) partition(f *WindowFunc, offs frameOffsets, rf *rangeFrame, r
 	}
 	// Frame-based: first_value, last_value and the aggregates.
 	sc.starts = peerGroups(n, peer, sc.gs, sc.ge, sc.starts)
-	if rf != nil {
-		rf.key = ord[0]
-	}
 	frameBounds(&f.Frame, offs, n, sc.gs, sc.ge, sc.starts, rf, sc.lo, sc.hi)
 	switch f.Func {
 	case "first_value", "last_value":

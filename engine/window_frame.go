@@ -284,18 +284,32 @@ func frameSpans(lo, hi, i, gs, ge int32, ex FrameExclusion, buf *[3][2]int32) []
 	return out
 }
 
-// rangeFrame finds the frame ends of RANGE offset frames over one partition: key
-// is the single ORDER BY column in window order (set per partition).
+// rangeFrame finds the frame ends of RANGE offset frames over one partition.
 type rangeFrame struct {
-	key        *vec
+	all        *vec // the single ORDER BY column, whole input in window order
+	key        *vec // its rows of the current partition (setPartition)
 	desc       bool
 	nullsFirst bool
-	// inRange reports whether the value at position val lies on the "less" side
-	// (val <= base ± off) or the other (val >= base ± off) of input row base's
-	// value shifted by off: PostgreSQL's in_range support function for the
-	// column's type. Neither row is NULL; it reads rf.key.
-	inRange    func(val, base int32, off Value, sub, less bool) bool
 	start, end Value // the offsets
+	// For integer, date and timestamp keys: ksAll are the values in the unit
+	// in_range compares (dates as timestamps, µs), ks the partition's, and shift
+	// returns x - off (sub) or x + off, false when that is beyond every value
+	// (PostgreSQL's overflow rule). The shifted value is computed once per row.
+	ksAll, ks []int64
+	shift     func(x int64, off Value, sub bool) (int64, bool)
+	// inRange, for the other keys, is PostgreSQL's in_range support function:
+	// whether the value at position val lies on the "less" side (val <= base ±
+	// off) or the other (val >= base ± off) of position base's value shifted by
+	// off. Neither row is NULL.
+	inRange func(val, base int32, off Value, sub, less bool) bool
+}
+
+// setPartition points rf at the partition at window-order positions [lo, hi).
+func (rf *rangeFrame) setPartition(lo, hi int) {
+	rf.key = rf.all.slice(lo, hi)
+	if rf.ksAll != nil {
+		rf.ks = rf.ksAll[lo:hi]
+	}
 }
 
 // head advances the frame head from h for current position i: the first position
@@ -305,10 +319,23 @@ func (rf *rangeFrame) head(h, i int, preceding bool) int {
 	if rf.desc {
 		sub, less = !sub, true
 	}
-	cur := int32(i)
 	curNull := rf.key.isNull(i)
+	if rf.ks != nil && !curNull {
+		sum, ok := rf.shift(rf.ks[i], rf.start, sub)
+		for ; h < rf.key.n; h++ {
+			if rf.key.isNull(h) {
+				if rf.nullsFirst {
+					continue // NULLs sort before every value
+				}
+				break
+			}
+			if in := !ok && sub != less || ok && (less && rf.ks[h] <= sum || !less && rf.ks[h] >= sum); in {
+				break
+			}
+		}
+		return h
+	}
 	for ; h < rf.key.n; h++ {
-		r := int32(h)
 		hNull := rf.key.isNull(h)
 		if hNull || curNull {
 			if rf.nullsFirst {
@@ -318,7 +345,7 @@ func (rf *rangeFrame) head(h, i int, preceding bool) int {
 			} else if hNull || !curNull {
 				break
 			}
-		} else if rf.inRange(r, cur, rf.start, sub, less) {
+		} else if rf.inRange(int32(h), int32(i), rf.start, sub, less) {
 			break
 		}
 	}
@@ -332,10 +359,23 @@ func (rf *rangeFrame) tail(t, i int, preceding bool) int {
 	if rf.desc {
 		sub, less = !sub, false
 	}
-	cur := int32(i)
 	curNull := rf.key.isNull(i)
+	if rf.ks != nil && !curNull {
+		sum, ok := rf.shift(rf.ks[i], rf.end, sub)
+		for ; t < rf.key.n; t++ {
+			if rf.key.isNull(t) {
+				if rf.nullsFirst {
+					continue
+				}
+				break
+			}
+			if in := !ok && sub != less || ok && (less && rf.ks[t] <= sum || !less && rf.ks[t] >= sum); !in {
+				break
+			}
+		}
+		return t
+	}
 	for ; t < rf.key.n; t++ {
-		r := int32(t)
 		tNull := rf.key.isNull(t)
 		if tNull || curNull {
 			if rf.nullsFirst {
@@ -345,7 +385,7 @@ func (rf *rangeFrame) tail(t, i int, preceding bool) int {
 			} else if !curNull {
 				break
 			}
-		} else if !rf.inRange(r, cur, rf.end, sub, less) {
+		} else if !rf.inRange(int32(t), int32(i), rf.end, sub, less) {
 			break
 		}
 	}
@@ -378,10 +418,11 @@ func RangeOffsetType(col, off Type) (Type, bool) {
 	return Unknown, false
 }
 
-// newRangeFrame returns the RANGE offset comparer for key (the ORDER BY column) and
-// checks the offsets as in_range does: a negative (or NaN) offset is 22013.
+// newRangeFrame returns the RANGE offset comparer for key (the ORDER BY column,
+// whole input in window order) and checks the offsets as in_range does: a
+// negative (or NaN) offset is 22013.
 func newRangeFrame(key *vec, sk SortKey, offs frameOffsets, fr *Frame) (*rangeFrame, error) {
-	rf := &rangeFrame{key: key, desc: sk.Desc, nullsFirst: sk.NullsFirst, start: offs.start, end: offs.end}
+	rf := &rangeFrame{all: key, desc: sk.Desc, nullsFirst: sk.NullsFirst, start: offs.start, end: offs.end}
 	// in_range is only called when some row's key is not NULL; so is its check.
 	someKey := false
 	for i := 0; i < key.n && !someKey; i++ {
@@ -409,36 +450,27 @@ func newRangeFrame(key *vec, sk SortKey, offs frameOffsets, fr *Frame) (*rangeFr
 	}
 	switch t := key.t; {
 	case t.IsInteger():
-		rf.inRange = func(val, base int32, off Value, sub, less bool) bool {
-			sum, ok := addInt64(rf.key.i[base], off.I, sub)
-			if !ok {
-				// the true sum is beyond every value: above when adding, below when subtracting
-				return sub != less
-			}
-			if less {
-				return rf.key.i[val] <= sum
-			}
-			return rf.key.i[val] >= sum
-		}
+		rf.ksAll = key.i
+		rf.shift = func(x int64, off Value, sub bool) (int64, bool) { return addInt64(x, off.I, sub) }
 	case kindOf(t) == kFloat:
 		rf.inRange = func(val, base int32, off Value, sub, less bool) bool {
 			return inRangeFloat(rf.key.f[val], rf.key.f[base], off.F, sub, less)
 		}
 	case t.IsTime(), t.ID == TypeDate:
-		scale := int64(1)
+		rf.ksAll = key.i
 		if t.ID == TypeDate {
-			scale = usPerDay // in_range_date_interval compares as timestamps
+			// in_range_date_interval compares as timestamps
+			rf.ksAll = make([]int64, key.n)
+			for i, d := range key.i {
+				rf.ksAll[i] = d * usPerDay
+			}
 		}
-		rf.inRange = func(val, base int32, off Value, sub, less bool) bool {
+		rf.shift = func(x int64, off Value, sub bool) (int64, bool) {
 			sign := int64(1)
 			if sub {
 				sign = -1
 			}
-			sum := addInterval(rf.key.i[base]*scale, ival{off.Months, off.Days, off.I}, sign)
-			if less {
-				return rf.key.i[val]*scale <= sum
-			}
-			return rf.key.i[val]*scale >= sum
+			return addInterval(x, ival{off.Months, off.Days, off.I}, sign), true
 		}
 	case t.ID == TypeInterval:
 		rf.inRange = func(val, base int32, off Value, sub, less bool) bool {
