@@ -2,13 +2,18 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/sql/internal/slt"
 	"github.com/stratadb/strata/storage/store"
 )
@@ -149,4 +154,70 @@ func sameRows(want, got [][]string) bool {
 		}
 	}
 	return true
+}
+
+// TestWindowFrameParameters binds frame offsets as parameters, as drivers send
+// them: $1 takes bigint for ROWS and interval for RANGE over a timestamp, is
+// read once per execution, and NULL or negative values give PostgreSQL's
+// errors. Expected sums are computed by hand.
+func TestWindowFrameParameters(t *testing.T) {
+	s, _ := newTestSession(t)
+	mustExec(t, s, "CREATE TABLE tp (ts timestamptz NOT NULL, id int, x int)")
+	mustExec(t, s, `INSERT INTO tp VALUES ('2024-01-01 00:00:00+00', 1, 10), ('2024-01-01 00:30:00+00', 2, 20),
+		('2024-01-01 01:00:00+00', 3, 30), ('2024-01-01 02:00:00+00', 4, 40)`)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		sql   string
+		param engine.Value
+		want  string // the sums in id order, or the SQLSTATE
+		typ   engine.Type
+	}{
+		{"rows 1", "SELECT sum(x) OVER (ORDER BY id ROWS BETWEEN $1 PRECEDING AND CURRENT ROW) FROM tp ORDER BY id",
+			engine.Value{Type: engine.Unknown, S: "1"}, "10 30 50 70", engine.Int64},
+		{"rows 2", "SELECT sum(x) OVER (ORDER BY id ROWS BETWEEN $1 PRECEDING AND CURRENT ROW) FROM tp ORDER BY id",
+			engine.Value{Type: engine.Unknown, S: "2"}, "10 30 60 90", engine.Int64},
+		{"groups", "SELECT sum(x) OVER (ORDER BY id GROUPS BETWEEN CURRENT ROW AND $1 FOLLOWING) FROM tp ORDER BY id",
+			engine.Value{Type: engine.Unknown, S: "1"}, "30 50 70 40", engine.Int64},
+		{"range hour", "SELECT sum(x) OVER (ORDER BY ts RANGE BETWEEN $1 PRECEDING AND CURRENT ROW) FROM tp ORDER BY id",
+			engine.Value{Type: engine.Unknown, S: "1 hour"}, "10 30 60 70", engine.Interval},
+		{"range 30 minutes", "SELECT sum(x) OVER (ORDER BY ts RANGE BETWEEN $1 PRECEDING AND CURRENT ROW) FROM tp ORDER BY id",
+			engine.Value{Type: engine.Unknown, S: "30 minutes"}, "10 30 50 40", engine.Interval},
+		{"null", "SELECT sum(x) OVER (ORDER BY id ROWS BETWEEN $1 PRECEDING AND CURRENT ROW) FROM tp ORDER BY id",
+			engine.Value{Null: true}, "22004", engine.Int64},
+		{"negative", "SELECT sum(x) OVER (ORDER BY ts RANGE BETWEEN CURRENT ROW AND $1 FOLLOWING) FROM tp ORDER BY id",
+			engine.Value{Type: engine.Unknown, S: "-1 hour"}, "22013", engine.Interval},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := s.Prepare(ctx, tc.sql, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(st.ParamTypes) != 1 || st.ParamTypes[0] != tc.typ {
+				t.Fatalf("parameter types %v, want [%v]", st.ParamTypes, tc.typ)
+			}
+			res, err := s.Execute(ctx, st, []engine.Value{tc.param})
+			var sums []string
+			for err == nil {
+				var rec arrow.RecordBatch
+				if rec, err = res.Rows.Next(ctx); err != nil {
+					break
+				}
+				for i := 0; i < int(rec.NumRows()); i++ {
+					sums = append(sums, string(engine.AppendText(nil, rec.Column(0), i, res.Fields[0].Type)))
+				}
+				rec.Release()
+			}
+			if res != nil && res.Rows != nil {
+				res.Rows.Close()
+			}
+			got := strings.Join(sums, " ")
+			if !errors.Is(err, io.EOF) {
+				got = codeOf(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %s (%v), want %s", got, err, tc.want)
+			}
+		})
+	}
 }
