@@ -14,6 +14,7 @@ import (
 
 type winCtx struct {
 	funcs []engine.WindowFunc
+	named map[string]*pg.WindowDef // the SELECT's WINDOW clause, bases merged in
 }
 
 // windowRef stands for the result of window function K while binding.
@@ -64,9 +65,9 @@ func (b *binder) windowCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		}
 		return nil, posErr(engine.Errorf("42P20", "window functions are not allowed in %s", clause), fc.Location)
 	}
-	w := fc.Over
-	if w.Name != "" || w.Refname != "" {
-		return nil, posErr(engine.Unsupported("named windows"), fc.Location)
+	w, err := windowDef(fc.Over, c.win.named)
+	if err != nil {
+		return nil, err
 	}
 	// PostgreSQL's messages (parse_func.c)
 	switch {
@@ -278,4 +279,67 @@ func rangeOffsetDefault(col engine.Type) engine.Type {
 		return engine.Interval
 	}
 	return engine.Unknown
+}
+
+// namedWindows reads a SELECT's WINDOW clause into definitions by name; a
+// definition may build on an earlier one (WINDOW a AS (…), b AS (a ORDER BY …)).
+func namedWindows(defs []*pg.Node) (map[string]*pg.WindowDef, error) {
+	named := map[string]*pg.WindowDef{}
+	for _, n := range defs {
+		w := n.GetWindowDef()
+		if _, dup := named[w.Name]; dup {
+			return nil, posErr(engine.Errorf(engine.CodeWindowingError, "window %q is already defined", w.Name), w.Location)
+		}
+		m, err := mergeWindow(w, named)
+		if err != nil {
+			return nil, err
+		}
+		named[w.Name] = m
+	}
+	return named, nil
+}
+
+// windowDef returns the window an OVER clause stands for: OVER w is the named
+// window itself, frame included; OVER (w …) builds on it (mergeWindow).
+func windowDef(over *pg.WindowDef, named map[string]*pg.WindowDef) (*pg.WindowDef, error) {
+	if over.Name == "" {
+		return mergeWindow(over, named)
+	}
+	w, ok := named[over.Name]
+	if !ok {
+		return nil, posErr(engine.Errorf(engine.CodeUndefinedObject, "window %q does not exist", over.Name), over.Location)
+	}
+	return w, nil
+}
+
+// mergeWindow applies SQL's rules for a window built on the window named by
+// w.Refname (PostgreSQL's transformWindowDefinitions): it takes the base's
+// PARTITION BY and must not have its own; it may add ORDER BY only when the base
+// has none; it has its own frame, and the base must not have one.
+func mergeWindow(w *pg.WindowDef, named map[string]*pg.WindowDef) (*pg.WindowDef, error) {
+	if w.Refname == "" {
+		return w, nil
+	}
+	ref, ok := named[w.Refname]
+	if !ok {
+		return nil, posErr(engine.Errorf(engine.CodeUndefinedObject, "window %q does not exist", w.Refname), w.Location)
+	}
+	windowing := func(format string) error {
+		return posErr(engine.Errorf(engine.CodeWindowingError, format, w.Refname), w.Location)
+	}
+	if len(w.PartitionClause) > 0 {
+		return nil, windowing("cannot override PARTITION BY clause of window %q")
+	}
+	out := &pg.WindowDef{Name: w.Name, PartitionClause: ref.PartitionClause, OrderClause: ref.OrderClause,
+		FrameOptions: w.FrameOptions, StartOffset: w.StartOffset, EndOffset: w.EndOffset, Location: w.Location}
+	if len(w.OrderClause) > 0 {
+		if len(ref.OrderClause) > 0 {
+			return nil, windowing("cannot override ORDER BY clause of window %q")
+		}
+		out.OrderClause = w.OrderClause
+	}
+	if ref.FrameOptions&frameNonDefault != 0 {
+		return nil, windowing("cannot copy window %q because it has a frame clause")
+	}
+	return out, nil
 }
