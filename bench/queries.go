@@ -133,4 +133,10 @@ var suite = []Query{
 		`count(DISTINCT session_id) AS sessions FROM user_behavior WHERE user_id = $USER GROUP BY 1 ORDER BY 1`},
 	{Name: "cart_quantity_by_category", SQL: `SELECT category, avg(quantity)::float8 AS avg_quantity, max(quantity) AS max_quantity ` +
 		`FROM user_behavior WHERE event = 'cart' GROUP BY category ORDER BY category`},
+	// A moving one-hour revenue over every event (one window partition as large as
+	// the table), reduced to each day's peak.
+	{Name: "moving_hour_revenue", SQL: `SELECT date_trunc('day', "timestamp") AS day, count(*) AS events, max(revenue) AS peak_hour_revenue ` +
+		`FROM (SELECT "timestamp", sum(price * quantity) FILTER (WHERE event = 'purchase') ` +
+		`OVER (ORDER BY "timestamp" RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW) AS revenue FROM user_behavior) m ` +
+		`GROUP BY 1 ORDER BY 1`},
 }

@@ -2,50 +2,23 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 )
 
 // Window functions: row_number, rank, dense_rank, lag, lead, first_value,
-// last_value, and count/sum/avg/min/max over a frame, each with its own PARTITION
-// BY and ORDER BY. The input is read whole (charged to the memory limit); for each
-// function the rows are ordered by (partition keys, order keys) and the function is
-// computed partition by partition. Frames: ROWS BETWEEN {UNBOUNDED | n} PRECEDING |
-// CURRENT ROW | {n | UNBOUNDED} FOLLOWING, and RANGE's default forms (with ORDER BY,
-// UNBOUNDED PRECEDING to the current row and its peers; without, the partition).
-
-// FrameBoundKind is one end of a window frame.
-type FrameBoundKind uint8
-
-const (
-	UnboundedPreceding FrameBoundKind = iota
-	Preceding
-	CurrentRow
-	Following
-	UnboundedFollowing
-)
-
-// FrameBound is a frame end: N rows before or after for Preceding/Following.
-type FrameBound struct {
-	Kind FrameBoundKind
-	N    int64
-}
-
-// Frame is a window frame. Rows false means RANGE (peers of the current row belong
-// to it).
-type Frame struct {
-	Rows       bool
-	Start, End FrameBound
-}
-
-// DefaultFrame is PostgreSQL's frame when none is given.
-var DefaultFrame = Frame{Start: FrameBound{Kind: UnboundedPreceding}, End: FrameBound{Kind: CurrentRow}}
+// last_value, and count/sum/avg/min/max (with FILTER) over a frame, each with its
+// own PARTITION BY and ORDER BY. The input is read whole (charged to the memory
+// limit); for each function the rows are ordered by (partition keys, order keys)
+// and the function is computed partition by partition. Frames (ROWS, RANGE and
+// GROUPS, with offsets and EXCLUDE) are in window_frame.go, the aggregates over
+// them in window_agg.go: O(n) or O(n log n) per partition, never O(n · frame).
 
 // WindowFunc is one window function call.
 type WindowFunc struct {
 	Func      string
 	Args      []Expr // over the Window's input
+	Filter    Expr   // FILTER (WHERE …) of an aggregate; nil when none
 	Partition []Expr
 	Order     []SortKey
 	Frame     Frame
@@ -71,12 +44,18 @@ func (p *Window) explainLine() string {
 	parts := make([]string, len(p.Funcs))
 	for i, f := range p.Funcs {
 		parts[i] = f.Func + "(" + exprList(f.Args) + ")"
+		if f.Filter != nil {
+			parts[i] += " FILTER (WHERE " + f.Filter.String() + ")"
+		}
 		var over []string
 		if len(f.Partition) > 0 {
 			over = append(over, "PARTITION BY "+exprList(f.Partition))
 		}
 		if len(f.Order) > 0 {
 			over = append(over, "ORDER BY "+sortKeysText(f.Order))
+		}
+		if fr := frameText(f.Frame); fr != "" {
+			over = append(over, fr)
 		}
 		parts[i] += " OVER (" + strings.Join(over, " ") + ")"
 	}
@@ -101,6 +80,9 @@ func ResolveWindow(name string, args []Type) (Type, error) {
 	case "count", "sum", "avg", "min", "max":
 		if name == "count" && len(args) == 0 {
 			return Int64, nil
+		}
+		if name == "avg" && len(args) == 1 && args[0].ID == TypeInterval {
+			return Unknown, Unsupported("avg(interval) as a window function")
 		}
 		return ResolveAgg(name, args, false)
 	}
@@ -143,10 +125,10 @@ func (o *windowOp) nextBatch(ctx context.Context) (*batch, error) {
 
 func (o *windowOp) run(ctx context.Context) error {
 	fields := o.p.Input.Fields()
-	all := &batch{cols: make([]*vec, len(fields))}
-	for i, f := range fields {
-		all.cols[i] = newVec(f.Type, 0)
-	}
+	// Hold the input's batches (each is ours), then join them into columns
+	// allocated once at their final length.
+	var in []*batch
+	total := 0
 	for {
 		b, err := o.q.codec.pull(ctx, o.in)
 		if err != nil {
@@ -158,19 +140,36 @@ func (o *windowOp) run(ctx context.Context) error {
 		if err := o.q.mem.grow(b.bytes()); err != nil {
 			return err
 		}
+		in = append(in, b)
+		total += b.n
+	}
+	all := &batch{n: total, cols: make([]*vec, len(fields))}
+	for i, f := range fields {
+		all.cols[i] = vecWithCap(f.Type, total)
+	}
+	for k, b := range in {
 		for i, c := range b.cols {
 			if c == nil {
 				c = constVec(NullValue(fields[i].Type), b.n)
 			}
 			all.cols[i].appendVec(c)
 		}
-		all.n += b.n
+		in[k] = nil
+	}
+	// Offsets are evaluated (and checked) once per execution, even over no rows,
+	// as PostgreSQL does.
+	offs := make([]frameOffsets, len(o.p.Funcs))
+	for i := range o.p.Funcs {
+		var err error
+		if offs[i], err = o.evalFrameOffsets(&o.p.Funcs[i]); err != nil {
+			return err
+		}
 	}
 	if all.n == 0 {
 		return nil
 	}
 	for i := range o.p.Funcs {
-		res, err := o.compute(&o.p.Funcs[i], all)
+		res, err := o.compute(&o.p.Funcs[i], offs[i], all)
 		if err != nil {
 			return err
 		}
@@ -180,6 +179,24 @@ func (o *windowOp) run(ctx context.Context) error {
 		o.out = append(o.out, all.slice(lo, min(lo+BatchSize, all.n)))
 	}
 	return nil
+}
+
+// vecWithCap returns an empty vec of type t with room for n rows.
+func vecWithCap(t Type, n int) *vec {
+	v := newVec(t, 0)
+	switch kindOf(t) {
+	case kInt:
+		v.i = make([]int64, 0, n)
+	case kFloat:
+		v.f = make([]float64, 0, n)
+	case kBool:
+		v.b = make([]bool, 0, n)
+	case kText:
+		v.s = make([]string, 0, n)
+	case kInterval:
+		v.iv = make([]ival, 0, n)
+	}
+	return v
 }
 
 func (o *windowOp) evalAll(es []Expr, b *batch) ([]*vec, error) {
@@ -194,8 +211,13 @@ func (o *windowOp) evalAll(es []Expr, b *batch) ([]*vec, error) {
 	return out, nil
 }
 
+// windowBytesPerRow is what compute holds per input row besides the evaluated
+// columns: the permutation (4), frame bounds and peer groups (4 × 4), the result
+// (8), and the aggregate arrays (prefix count and sum 16, segment tree 16).
+const windowBytesPerRow = 4 + 16 + 8 + 32
+
 // compute evaluates one window function over all rows; the result is in row order.
-func (o *windowOp) compute(f *WindowFunc, all *batch) (*vec, error) {
+func (o *windowOp) compute(f *WindowFunc, offs frameOffsets, all *batch) (*vec, error) {
 	part, err := o.evalAll(f.Partition, all)
 	if err != nil {
 		return nil, err
@@ -212,11 +234,34 @@ func (o *windowOp) compute(f *WindowFunc, all *batch) (*vec, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The function's key and argument columns, its row order and its result are
+	// take[r]: input row r takes part in an aggregate (argument not NULL, FILTER true)
+	var take []bool
+	if f.Filter != nil {
+		fv, err := o.ev.eval(f.Filter, all)
+		if err != nil {
+			return nil, err
+		}
+		take = make([]bool, all.n)
+		for r := range take {
+			take[r] = !fv.isNull(r) && fv.b[r]
+		}
+	}
+	if isFrameAgg(f.Func) && len(args) == 1 && args[0].nulls != nil {
+		if take == nil {
+			take = make([]bool, all.n)
+			for r := range take {
+				take[r] = true
+			}
+		}
+		for r := range take {
+			take[r] = take[r] && !args[0].isNull(r)
+		}
+	}
+	// The function's key and argument columns, its row order, frames and result are
 	// as long as the input: charge them (a column that is a plain reference to an
 	// input column is counted twice; better high than not at all).
-	held := int64(all.n) * (4 + 8)
-	for _, vs := range [][]*vec{part, ord, args} {
+	held := int64(all.n) * windowBytesPerRow
+	for _, vs := range [][]*vec{part, ord, args, ord, args} { // ord and args twice: gathered in window order
 		for _, v := range vs {
 			held += v.bytes()
 		}
@@ -235,31 +280,137 @@ func (o *windowOp) compute(f *WindowFunc, all *batch) (*vec, error) {
 		}
 		return cmpSortKeys(f.Order, ord, int(a), ord, int(b))
 	})
+	// Everything below reads in window order: gather once, sequential reads after.
+	gatherAll := func(vs []*vec) []*vec {
+		out := make([]*vec, len(vs))
+		for i, v := range vs {
+			out[i] = v.gather(perm)
+		}
+		return out
+	}
+	ord, args = gatherAll(ord), gatherAll(args)
+	if take != nil {
+		take = gatherSlice(take, perm)
+	}
+	var rf *rangeFrame
+	if f.Frame.Mode == FrameRange && (f.Frame.Start.Offset != nil || f.Frame.End.Offset != nil) {
+		if len(ord) != 1 {
+			panic("BUG: RANGE offset frame without exactly one ORDER BY key")
+		}
+		if rf, err = newRangeFrame(ord[0], f.Order[0], offs, &f.Frame); err != nil {
+			return nil, err
+		}
+	}
+	sc := newWinScratch(f, all.n)
 	out := newVec(f.T, all.n)
 	for lo := 0; lo < len(perm); {
+		if err := ctxErr(o.q.ctx); err != nil {
+			return nil, err
+		}
 		hi := lo + 1
 		for hi < len(perm) && cmpSortKeys(partKeys, part, int(perm[lo]), part, int(perm[hi])) == 0 {
 			hi++
 		}
-		if err := o.partition(f, perm[lo:hi], ord, args, out); err != nil {
-			return nil, err
+		var tk []bool
+		if take != nil {
+			tk = take[lo:hi]
 		}
+		if rf != nil {
+			rf.setPartition(lo, hi)
+		}
+		o.partition(f, offs, rf, perm[lo:hi], sliceAll(ord, lo, hi), sliceAll(args, lo, hi), tk, sc.slice(lo, hi), out)
 		lo = hi
 	}
 	return out, nil
 }
 
-// partition computes f over the rows rows (in window order) of one partition.
-func (o *windowOp) partition(f *WindowFunc, rows []int32, ord, args []*vec, out *vec) error {
+func sliceAll(vs []*vec, lo, hi int) []*vec {
+	out := make([]*vec, len(vs))
+	for i, v := range vs {
+		out[i] = v.slice(lo, hi)
+	}
+	return out
+}
+
+// isFrameAgg reports whether name is an aggregate used as a window function.
+func isFrameAgg(name string) bool {
+	switch name {
+	case "count", "sum", "avg", "min", "max":
+		return true
+	}
+	return false
+}
+
+// newWinScratch allocates the arrays f's partitions need, for n rows in all.
+func newWinScratch(f *WindowFunc, n int) *winScratch {
+	sc := &winScratch{
+		lo: make([]int32, n), hi: make([]int32, n),
+		gs: make([]int32, n), ge: make([]int32, n), starts: make([]int32, 0, n+1),
+	}
+	if !isFrameAgg(f.Func) {
+		return sc
+	}
+	sc.cnt = make([]int64, n+1)
+	switch f.Func {
+	case "sum", "avg":
+		x := f.Args[0].Type()
+		switch {
+		case x.ID == TypeInt16 || x.ID == TypeInt32:
+			sc.isum = make([]int64, n+1)
+		case x.ID == TypeInterval:
+			sc.ivs = make([]ival, n+1)
+		case f.Frame.Start.Kind == UnboundedPreceding && f.Frame.Exclude == ExcludeNoOthers:
+			sc.fsum = make([]float64, n+1)
+		default:
+			sc.tree = make([]float64, 2*n)
+		}
+	case "min", "max":
+		sc.best = make([]int32, 2*n)
+	}
+	return sc
+}
+
+// slice returns the scratch of the partition at window-order positions [lo, hi).
+func (sc *winScratch) slice(lo, hi int) *winScratch {
+	cut := func(s []int32) []int32 {
+		if s == nil {
+			return nil
+		}
+		return s[lo:hi]
+	}
+	out := &winScratch{lo: cut(sc.lo), hi: cut(sc.hi), gs: cut(sc.gs), ge: cut(sc.ge), starts: sc.starts[:0]}
+	if sc.cnt != nil {
+		out.cnt = sc.cnt[lo : hi+1]
+	}
+	if sc.isum != nil {
+		out.isum = sc.isum[lo : hi+1]
+	}
+	if sc.fsum != nil {
+		out.fsum = sc.fsum[lo : hi+1]
+	}
+	if sc.ivs != nil {
+		out.ivs = sc.ivs[lo : hi+1]
+	}
+	if sc.tree != nil {
+		out.tree = sc.tree[2*lo : 2*hi]
+	}
+	if sc.best != nil {
+		out.best = sc.best[2*lo : 2*hi]
+	}
+	return out
+}
+
+// partition computes f over one partition: rows are its input row numbers in
+// window order (where results go), ord, args and take its keys, arguments and
+// take-part flags in the same order (position i is input row rows[i]).
+func (o *windowOp) partition(f *WindowFunc, offs frameOffsets, rf *rangeFrame, rows []int32, ord, args []*vec, take []bool, sc *winScratch, out *vec) {
 	n := len(rows)
-	peer := func(a, b int) bool { return cmpSortKeys(f.Order, ord, int(rows[a]), ord, int(rows[b])) == 0 }
-	// peer group end (exclusive) for each position
-	peerEnd := make([]int, n)
-	for i := n - 1; i >= 0; i-- {
-		if i+1 < n && peer(i, i+1) {
-			peerEnd[i] = peerEnd[i+1]
-		} else {
-			peerEnd[i] = i + 1
+	peer := func(a, b int) bool { return cmpSortKeys(f.Order, ord, a, ord, b) == 0 }
+	if len(ord) == 1 && kindOf(ord[0].t) == kInt {
+		k := ord[0] // one integer, date or timestamp key (the common ORDER BY ts)
+		peer = func(a, b int) bool {
+			an, bn := k.isNull(a), k.isNull(b)
+			return an == bn && (an || k.i[a] == k.i[b])
 		}
 	}
 	switch f.Func {
@@ -267,7 +418,7 @@ func (o *windowOp) partition(f *WindowFunc, rows []int32, ord, args []*vec, out 
 		for i, r := range rows {
 			out.i[r] = int64(i + 1)
 		}
-		return nil
+		return
 	case "rank", "dense_rank":
 		rank, dense := int64(1), int64(1)
 		for i, r := range rows {
@@ -280,17 +431,17 @@ func (o *windowOp) partition(f *WindowFunc, rows []int32, ord, args []*vec, out 
 				out.i[r] = dense
 			}
 		}
-		return nil
+		return
 	case "lag", "lead":
 		x := args[0]
 		for i, r := range rows {
 			off := int64(1)
 			if len(args) > 1 {
-				if args[1].isNull(int(r)) {
+				if args[1].isNull(i) {
 					out.setNull(int(r))
 					continue
 				}
-				off = args[1].i[r]
+				off = args[1].i[i]
 			}
 			j := int64(i) - off
 			if f.Func == "lead" {
@@ -298,142 +449,38 @@ func (o *windowOp) partition(f *WindowFunc, rows []int32, ord, args []*vec, out 
 			}
 			if j < 0 || j >= int64(n) {
 				if len(args) > 2 {
-					out.set(int(r), args[2].value(int(r)))
+					out.set(int(r), args[2].value(i))
 				} else {
 					out.setNull(int(r))
 				}
 				continue
 			}
-			out.set(int(r), x.value(int(rows[j])))
+			out.set(int(r), x.value(int(j)))
 		}
-		return nil
+		return
 	}
 	// Frame-based: first_value, last_value and the aggregates.
-	for i, r := range rows {
-		lo, hi := frameBounds(f, i, n, peerEnd)
-		if lo >= hi {
-			switch f.Func {
-			case "count":
-				out.i[r] = 0
-			default:
-				out.setNull(int(r))
-			}
-			continue
-		}
-		switch f.Func {
-		case "first_value":
-			out.set(int(r), args[0].value(int(rows[lo])))
-		case "last_value":
-			out.set(int(r), args[0].value(int(rows[hi-1])))
-		default:
-			v, err := frameAgg(f, args, rows[lo:hi])
-			if err != nil {
-				return err
-			}
-			out.set(int(r), v)
-		}
-	}
-	return nil
-}
-
-// frameBounds returns the frame [lo, hi) of position i in a partition of n rows.
-func frameBounds(f *WindowFunc, i, n int, peerEnd []int) (int, int) {
-	fr := f.Frame
-	if len(f.Order) == 0 && !fr.Rows {
-		return 0, n // RANGE without ORDER BY: every row is a peer
-	}
-	bound := func(b FrameBound, start bool) int {
-		switch b.Kind {
-		case UnboundedPreceding:
-			return 0
-		case UnboundedFollowing:
-			return n
-		case CurrentRow:
-			if fr.Rows {
-				if start {
-					return i
-				}
-				return i + 1
-			}
-			if start {
-				// the first peer of i
-				j := i
-				for j > 0 && peerEnd[j-1] == peerEnd[i] {
-					j--
-				}
-				return j
-			}
-			return peerEnd[i]
-		case Preceding:
-			if start {
-				return max(0, i-int(b.N))
-			}
-			return max(0, i-int(b.N)+1)
-		default: // Following
-			if start {
-				return min(n, i+int(b.N))
-			}
-			return min(n, i+int(b.N)+1)
-		}
-	}
-	return bound(fr.Start, true), bound(fr.End, false)
-}
-
-// frameAgg computes count/sum/avg/min/max over rows (input row numbers).
-func frameAgg(f *WindowFunc, args []*vec, rows []int32) (Value, error) {
-	res := Value{Type: f.T, Null: true}
-	if f.Func == "count" {
-		c := int64(0)
-		for _, r := range rows {
-			if len(args) == 0 || !args[0].isNull(int(r)) {
-				c++
-			}
-		}
-		return Value{Type: Int64, I: c}, nil
-	}
-	x := args[0]
-	var si int64
-	var sf float64
-	cnt := 0
-	best := -1 // min/max: the row holding the best value so far
-	for _, r := range rows {
-		if x.isNull(int(r)) {
-			continue
-		}
-		cnt++
-		switch f.Func {
-		case "sum", "avg":
-			if kindOf(x.t) == kInt {
-				si += x.i[r]
-				sf += float64(x.i[r])
-			} else {
-				sf += x.f[r]
-			}
-		case "min", "max":
-			if best < 0 {
-				best = int(r)
-				continue
-			}
-			if c := cmpRow(x, int(r), x, best); (f.Func == "min" && c < 0) || (f.Func == "max" && c > 0) {
-				best = int(r)
-			}
-		default:
-			return res, Unsupported(fmt.Sprintf("window function %s", f.Func))
-		}
-	}
-	if cnt == 0 {
-		return res, nil
-	}
+	sc.starts = peerGroups(n, peer, sc.gs, sc.ge, sc.starts)
+	frameBounds(&f.Frame, offs, n, sc.gs, sc.ge, sc.starts, rf, sc.lo, sc.hi)
 	switch f.Func {
-	case "sum":
-		if kindOf(f.T) == kInt {
-			return Value{Type: f.T, I: si}, nil
+	case "first_value", "last_value":
+		var buf [3][2]int32
+		for i, r := range rows {
+			spans := frameSpans(sc.lo[i], sc.hi[i], int32(i), sc.gs[i], sc.ge[i], f.Frame.Exclude, &buf)
+			switch {
+			case len(spans) == 0:
+				out.setNull(int(r))
+			case f.Func == "first_value":
+				out.set(int(r), args[0].value(int(spans[0][0])))
+			default:
+				out.set(int(r), args[0].value(int(spans[len(spans)-1][1]-1)))
+			}
 		}
-		return Value{Type: f.T, F: sf}, nil
-	case "avg":
-		return Value{Type: f.T, F: sf / float64(cnt)}, nil
+	default:
+		var x *vec
+		if len(args) > 0 {
+			x = args[0]
+		}
+		aggFrames(f, x, take, rows, sc, out)
 	}
-	v := x.value(best)
-	v.Type = f.T
-	return v, nil
 }

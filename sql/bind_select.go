@@ -391,9 +391,6 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	if len(s.LockingClause) > 0 {
 		return nil, nil, engine.Unsupported("FOR UPDATE/SHARE")
 	}
-	if len(s.WindowClause) > 0 {
-		return nil, nil, engine.Unsupported("window functions")
-	}
 	if s.WithClause != nil {
 		pop, err := b.with(s.WithClause)
 		if err != nil {
@@ -507,6 +504,9 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		ctx = &exprCtx{agg: agg}
 	}
 	win := &winCtx{}
+	if win.named, err = namedWindows(s.WindowClause); err != nil {
+		return nil, nil, err
+	}
 	ctx.win = win
 
 	var exprs []engine.Expr

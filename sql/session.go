@@ -30,11 +30,26 @@ type bound struct {
 	needs []access
 }
 
-// parseError turns pg_query's error into a 42601 with PostgreSQL's 1-based position.
+// grammarCodes are the SQLSTATEs of errors PostgreSQL's grammar raises with a code
+// other than syntax_error (ereport calls in gram.y); pg_query reports only their
+// message.
+var grammarCodes = map[string]string{
+	"frame start cannot be UNBOUNDED FOLLOWING":                    sqlstate.WindowingError,
+	"frame end cannot be UNBOUNDED PRECEDING":                      sqlstate.WindowingError,
+	"frame starting from current row cannot have preceding rows":   sqlstate.WindowingError,
+	"frame starting from following row cannot have preceding rows": sqlstate.WindowingError,
+}
+
+// parseError turns pg_query's error into a 42601 (or the grammar's own code) with
+// PostgreSQL's 1-based position.
 func parseError(err error) error {
 	var pe *pgparser.Error
 	if errors.As(err, &pe) {
-		return &engine.Error{Code: sqlstate.SyntaxError, Message: pe.Message, Position: pe.Cursorpos}
+		code := sqlstate.SyntaxError
+		if c, ok := grammarCodes[pe.Message]; ok {
+			code = c
+		}
+		return &engine.Error{Code: code, Message: pe.Message, Position: pe.Cursorpos}
 	}
 	return &engine.Error{Code: sqlstate.SyntaxError, Message: err.Error()}
 }

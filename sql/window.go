@@ -15,6 +15,7 @@ import (
 
 type winCtx struct {
 	funcs []engine.WindowFunc
+	named map[string]*pg.WindowDef // the SELECT's WINDOW clause, bases merged in
 }
 
 // windowRef stands for the result of window function K while binding.
@@ -48,7 +49,9 @@ const (
 	frameEndOffsetPreceding    = 0x01000
 	frameStartOffsetFollowing  = 0x02000
 	frameEndOffsetFollowing    = 0x04000
-	frameExclude               = 0x08000 | 0x10000 | 0x20000
+	frameExcludeCurrentRow     = 0x08000
+	frameExcludeGroup          = 0x10000
+	frameExcludeTies           = 0x20000
 	frameNonDefault            = 0x00001
 	frameStartUnboundedFollow  = 0x00080
 	frameEndUnboundedPreceding = 0x00040
@@ -63,12 +66,18 @@ func (b *binder) windowCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		}
 		return nil, posErr(engine.Errorf(sqlstate.WindowingError, "window functions are not allowed in %s", clause), fc.Location)
 	}
-	w := fc.Over
-	if w.Name != "" || w.Refname != "" {
-		return nil, posErr(engine.Unsupported("named windows"), fc.Location)
+	w, err := windowDef(fc.Over, c.win.named)
+	if err != nil {
+		return nil, err
 	}
-	if fc.AggDistinct || fc.AggFilter != nil || len(fc.AggOrder) > 0 {
-		return nil, posErr(engine.Unsupported("DISTINCT, FILTER or ORDER BY in a window function"), fc.Location)
+	// PostgreSQL's messages (parse_func.c)
+	switch {
+	case fc.AggDistinct:
+		return nil, posErr(engine.Errorf(sqlstate.FeatureNotSupported, "DISTINCT is not implemented for window functions"), fc.Location)
+	case len(fc.AggOrder) > 0:
+		return nil, posErr(engine.Errorf(sqlstate.FeatureNotSupported, "aggregate ORDER BY is not implemented for window functions"), fc.Location)
+	case fc.AggFilter != nil && !windowAggregate(name):
+		return nil, posErr(engine.Errorf(sqlstate.FeatureNotSupported, "FILTER is not implemented for non-aggregate window functions"), fc.Location)
 	}
 	inner := *c
 	inner.win = nil // no window function inside another
@@ -98,6 +107,15 @@ func (b *binder) windowCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		return nil, withPos(err, fc.Location)
 	}
 	f.T = t
+	if fc.AggFilter != nil {
+		e, err := b.expr(fc.AggFilter, &inner)
+		if err != nil {
+			return nil, err
+		}
+		if f.Filter, err = b.coerce(e, engine.Bool); err != nil {
+			return nil, err
+		}
+	}
 	for _, pn := range w.PartitionClause {
 		e, err := b.expr(pn, &inner)
 		if err != nil {
@@ -127,7 +145,7 @@ func (b *binder) windowCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		}
 		f.Order = append(f.Order, engine.SortKey{Expr: e, Desc: desc, NullsFirst: nullsFirst})
 	}
-	if f.Frame, err = frameOf(w, fc.Location); err != nil {
+	if f.Frame, err = b.frameOf(w, f.Order, &inner); err != nil {
 		return nil, err
 	}
 	k := len(c.win.funcs)
@@ -135,24 +153,45 @@ func (b *binder) windowCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 	return &windowRef{K: k, T: t}, nil
 }
 
-// frameOf reads a window definition's frame clause.
-func frameOf(w *pg.WindowDef, loc int32) (engine.Frame, error) {
+// windowAggregate reports whether name is an aggregate (not a window-only
+// function) when called with OVER.
+func windowAggregate(name string) bool {
+	switch name {
+	case "count", "sum", "avg", "min", "max":
+		return true
+	}
+	return false
+}
+
+// frameOf reads a window definition's frame clause. The grammar has already
+// refused impossible bound pairs (UNBOUNDED FOLLOWING as a start, …); what is left
+// to check is PostgreSQL's transformFrameOffset: GROUPS needs ORDER BY, a RANGE
+// offset needs exactly one ORDER BY column of a type with an in_range rule, and
+// an offset must not refer to the row.
+func (b *binder) frameOf(w *pg.WindowDef, order []engine.SortKey, c *exprCtx) (engine.Frame, error) {
 	o := w.FrameOptions
 	if o&frameNonDefault == 0 {
 		return engine.DefaultFrame, nil
 	}
-	if o&frameGroups != 0 || o&frameExclude != 0 {
-		return engine.Frame{}, posErr(engine.Unsupported("GROUPS frames and EXCLUDE"), loc)
-	}
-	fr := engine.Frame{Rows: o&frameRows != 0}
-	offset := func(n *pg.Node) (int64, error) {
-		k := n.GetAConst()
-		if k == nil || k.GetIval() == nil || k.GetIval().Ival < 0 {
-			return 0, posErr(engine.Unsupported("frame offsets other than a non-negative integer constant"), loc)
+	var fr engine.Frame
+	mode := "RANGE"
+	switch {
+	case o&frameRows != 0:
+		fr.Mode, mode = engine.FrameRows, "ROWS"
+	case o&frameGroups != 0:
+		fr.Mode, mode = engine.FrameGroups, "GROUPS"
+		if len(order) == 0 {
+			return fr, posErr(engine.Errorf(sqlstate.WindowingError, "GROUPS mode requires an ORDER BY clause"), w.Location)
 		}
-		return int64(k.GetIval().Ival), nil
 	}
-	var err error
+	switch {
+	case o&frameExcludeCurrentRow != 0:
+		fr.Exclude = engine.ExcludeCurrentRow
+	case o&frameExcludeGroup != 0:
+		fr.Exclude = engine.ExcludeGroup
+	case o&frameExcludeTies != 0:
+		fr.Exclude = engine.ExcludeTies
+	}
 	switch {
 	case o&frameStartUnboundedPrec != 0:
 		fr.Start.Kind = engine.UnboundedPreceding
@@ -160,37 +199,148 @@ func frameOf(w *pg.WindowDef, loc int32) (engine.Frame, error) {
 		fr.Start.Kind = engine.CurrentRow
 	case o&frameStartOffsetPreceding != 0:
 		fr.Start.Kind = engine.Preceding
-		fr.Start.N, err = offset(w.StartOffset)
 	case o&frameStartOffsetFollowing != 0:
 		fr.Start.Kind = engine.Following
-		fr.Start.N, err = offset(w.StartOffset)
 	case o&frameStartUnboundedFollow != 0:
 		fr.Start.Kind = engine.UnboundedFollowing
-	}
-	if err != nil {
-		return fr, err
 	}
 	switch {
 	case o&frameEndUnboundedFollowing != 0:
 		fr.End.Kind = engine.UnboundedFollowing
-	case o&frameEndCurrentRow != 0:
-		fr.End.Kind = engine.CurrentRow
 	case o&frameEndOffsetPreceding != 0:
 		fr.End.Kind = engine.Preceding
-		fr.End.N, err = offset(w.EndOffset)
 	case o&frameEndOffsetFollowing != 0:
 		fr.End.Kind = engine.Following
-		fr.End.N, err = offset(w.EndOffset)
 	case o&frameEndUnboundedPreceding != 0:
 		fr.End.Kind = engine.UnboundedPreceding
-	default: // "ROWS n PRECEDING" without BETWEEN ends at the current row
+	default: // CURRENT ROW, also "ROWS n PRECEDING" without BETWEEN
 		fr.End.Kind = engine.CurrentRow
 	}
-	if err != nil {
-		return fr, err
+	offset := func(n *pg.Node) (engine.Expr, error) {
+		if fr.Mode == engine.FrameRange && len(order) != 1 {
+			return nil, posErr(engine.Errorf(sqlstate.WindowingError, "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column"), w.Location)
+		}
+		loc := exprLocation(n)
+		e, err := b.expr(n, &exprCtx{scope: c.scope, clause: "window " + mode})
+		if err != nil {
+			return nil, err
+		}
+		used := map[int]bool{}
+		opt.ColumnsUsed(e, used)
+		if len(used) > 0 {
+			return nil, posErr(engine.Errorf(sqlstate.InvalidColumnReference, "argument of %s must not contain variables", mode), loc)
+		}
+		if fr.Mode != engine.FrameRange {
+			if t := e.Type(); t != engine.Unknown && !t.IsNumeric() {
+				return nil, posErr(engine.Errorf(sqlstate.DatatypeMismatch, "argument of %s must be type bigint, not type %s", mode, t), loc)
+			}
+			return b.coerce(e, engine.Int64)
+		}
+		col := order[0].Expr.Type()
+		want, ok := engine.RangeOffsetType(col, e.Type())
+		if e.Type() == engine.Unknown {
+			// an untyped literal or parameter takes the type in_range wants
+			want, ok = engine.RangeOffsetType(col, rangeOffsetDefault(col))
+		}
+		if !ok {
+			if _, any := engine.RangeOffsetType(col, rangeOffsetDefault(col)); !any {
+				return nil, posErr(engine.Errorf(sqlstate.FeatureNotSupported, "RANGE with offset PRECEDING/FOLLOWING is not supported for column type %s", col), loc)
+			}
+			err := engine.Errorf(sqlstate.FeatureNotSupported, "RANGE with offset PRECEDING/FOLLOWING is not supported for column type %s and offset type %s", col, e.Type())
+			err.Hint = "Cast the offset value to an appropriate type."
+			return nil, posErr(err, loc)
+		}
+		return b.coerce(e, want)
 	}
-	if !fr.Rows && (fr.Start.Kind == engine.Preceding || fr.Start.Kind == engine.Following || fr.End.Kind == engine.Preceding || fr.End.Kind == engine.Following) {
-		return fr, posErr(engine.Unsupported("RANGE frames with offsets"), loc)
+	var err error
+	if fr.Start.Kind == engine.Preceding || fr.Start.Kind == engine.Following {
+		if fr.Start.Offset, err = offset(w.StartOffset); err != nil {
+			return fr, err
+		}
+	}
+	if fr.End.Kind == engine.Preceding || fr.End.Kind == engine.Following {
+		if fr.End.Offset, err = offset(w.EndOffset); err != nil {
+			return fr, err
+		}
 	}
 	return fr, nil
+}
+
+// rangeOffsetDefault is the offset type in_range takes for an ORDER BY column of
+// type col (Unknown when there is none).
+func rangeOffsetDefault(col engine.Type) engine.Type {
+	switch {
+	case col.IsInteger():
+		return engine.Int64
+	case col.ID == engine.TypeFloat32 || col.ID == engine.TypeFloat64:
+		return engine.Float64
+	case col.ID == engine.TypeNumeric:
+		return engine.Numeric
+	case col.IsTime(), col.ID == engine.TypeDate, col.ID == engine.TypeInterval:
+		return engine.Interval
+	}
+	return engine.Unknown
+}
+
+// namedWindows reads a SELECT's WINDOW clause into definitions by name; a
+// definition may build on an earlier one (WINDOW a AS (…), b AS (a ORDER BY …)).
+func namedWindows(defs []*pg.Node) (map[string]*pg.WindowDef, error) {
+	named := map[string]*pg.WindowDef{}
+	for _, n := range defs {
+		w := n.GetWindowDef()
+		if _, dup := named[w.Name]; dup {
+			return nil, posErr(engine.Errorf(sqlstate.WindowingError, "window %q is already defined", w.Name), w.Location)
+		}
+		m, err := mergeWindow(w, named)
+		if err != nil {
+			return nil, err
+		}
+		named[w.Name] = m
+	}
+	return named, nil
+}
+
+// windowDef returns the window an OVER clause stands for: OVER w is the named
+// window itself, frame included; OVER (w …) builds on it (mergeWindow).
+func windowDef(over *pg.WindowDef, named map[string]*pg.WindowDef) (*pg.WindowDef, error) {
+	if over.Name == "" {
+		return mergeWindow(over, named)
+	}
+	w, ok := named[over.Name]
+	if !ok {
+		return nil, posErr(engine.Errorf(sqlstate.UndefinedObject, "window %q does not exist", over.Name), over.Location)
+	}
+	return w, nil
+}
+
+// mergeWindow applies SQL's rules for a window built on the window named by
+// w.Refname (PostgreSQL's transformWindowDefinitions): it takes the base's
+// PARTITION BY and must not have its own; it may add ORDER BY only when the base
+// has none; it has its own frame, and the base must not have one.
+func mergeWindow(w *pg.WindowDef, named map[string]*pg.WindowDef) (*pg.WindowDef, error) {
+	if w.Refname == "" {
+		return w, nil
+	}
+	ref, ok := named[w.Refname]
+	if !ok {
+		return nil, posErr(engine.Errorf(sqlstate.UndefinedObject, "window %q does not exist", w.Refname), w.Location)
+	}
+	windowing := func(format string) error {
+		return posErr(engine.Errorf(sqlstate.WindowingError, format, w.Refname), w.Location)
+	}
+	if len(w.PartitionClause) > 0 {
+		return nil, windowing("cannot override PARTITION BY clause of window %q")
+	}
+	out := &pg.WindowDef{Name: w.Name, PartitionClause: ref.PartitionClause, OrderClause: ref.OrderClause,
+		FrameOptions: w.FrameOptions, StartOffset: w.StartOffset, EndOffset: w.EndOffset, Location: w.Location}
+	if len(w.OrderClause) > 0 {
+		if len(ref.OrderClause) > 0 {
+			return nil, windowing("cannot override ORDER BY clause of window %q")
+		}
+		out.OrderClause = w.OrderClause
+	}
+	if ref.FrameOptions&frameNonDefault != 0 {
+		return nil, windowing("cannot copy window %q because it has a frame clause")
+	}
+	return out, nil
 }

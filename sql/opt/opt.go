@@ -287,6 +287,9 @@ func RewritePlanExprs(p engine.Plan, fn func(engine.Expr) (engine.Expr, error)) 
 					k.Expr = try(k.Expr)
 					nf.Order[j] = k
 				}
+				nf.Filter = try(f.Filter)
+				nf.Frame.Start.Offset = try(f.Frame.Start.Offset)
+				nf.Frame.End.Offset = try(f.Frame.End.Offset)
 				c.Funcs[i] = nf
 			}
 			n = &c

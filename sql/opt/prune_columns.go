@@ -146,6 +146,56 @@ func prune(p engine.Plan, need []bool, root bool) (engine.Plan, []int) {
 			c.Aggs[i] = na
 		}
 		return &c, identity(len(need))
+	case *engine.Window:
+		// The output is the input's row followed by one column per function; every
+		// function is kept, and reads its own columns.
+		width := len(x.Input.Fields())
+		used := map[int]bool{}
+		for i := 0; i < width; i++ {
+			if need[i] {
+				used[i] = true
+			}
+		}
+		for _, f := range x.Funcs {
+			for _, e := range windowExprs(f) {
+				ColumnsUsed(e, used)
+			}
+		}
+		childNeed := make([]bool, width)
+		mark(childNeed, used)
+		in, m := prune(x.Input, childNeed, false)
+		c := &engine.Window{Input: in, Funcs: make([]engine.WindowFunc, len(x.Funcs))}
+		re := func(e engine.Expr) engine.Expr { return RemapColumns(e, at(m)) }
+		for i, f := range x.Funcs {
+			nf := f
+			nf.Args = make([]engine.Expr, len(f.Args))
+			for j, e := range f.Args {
+				nf.Args[j] = re(e)
+			}
+			nf.Partition = make([]engine.Expr, len(f.Partition))
+			for j, e := range f.Partition {
+				nf.Partition[j] = re(e)
+			}
+			nf.Order = make([]engine.SortKey, len(f.Order))
+			for j, k := range f.Order {
+				k.Expr = re(k.Expr)
+				nf.Order[j] = k
+			}
+			nf.Filter = re(f.Filter)
+			nf.Frame.Start.Offset = re(f.Frame.Start.Offset)
+			nf.Frame.End.Offset = re(f.Frame.End.Offset)
+			c.Funcs[i] = nf
+		}
+		newWidth := len(in.Fields())
+		remap := make([]int, len(need))
+		for i := range remap {
+			if i < width {
+				remap[i] = m[i]
+			} else {
+				remap[i] = newWidth + i - width
+			}
+		}
+		return c, remap
 	case *engine.Union:
 		// Every input keeps its whole row (the inputs' layouts must stay equal);
 		// what is pruned is below each input's own projection.
@@ -166,6 +216,16 @@ func prune(p engine.Plan, need []bool, root bool) (engine.Plan, []int) {
 		return c, identity(len(need))
 	}
 	return p, identity(len(need))
+}
+
+// windowExprs are the expressions of window function f.
+func windowExprs(f engine.WindowFunc) []engine.Expr {
+	out := append([]engine.Expr{f.Filter, f.Frame.Start.Offset, f.Frame.End.Offset}, f.Args...)
+	out = append(out, f.Partition...)
+	for _, k := range f.Order {
+		out = append(out, k.Expr)
+	}
+	return out
 }
 
 func at(m []int) func(int) int {
