@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,6 +45,12 @@ type producer struct {
 	// partition's ids, in offset order, are every partitions-th id); otherwise
 	// the client's default partitioner chooses.
 	partitions int
+	// badEvery, when above zero, follows every badEvery-th event with a
+	// malformed record that takes no id; bad counts them. Their values are
+	// "not json <k>" with k dense from 0, so each must reach <table>_rejects
+	// exactly once.
+	badEvery int
+	bad      int
 }
 
 func (p *producer) run(t *testing.T, addr, topic string, n int, seed uint64) {
@@ -68,15 +76,24 @@ func (p *producer) run(t *testing.T, addr, topic string, n int, seed uint64) {
 	const chunk = 20_000
 	for done := 0; done < n; {
 		k := min(chunk, n-done)
-		recs := make([]*kgo.Record, k)
+		recs := make([]*kgo.Record, 0, k)
 		users := make([]string, k)
-		for i := range recs {
+		bad := 0
+		for i := range users {
 			id := first + done + i
 			users[i] = "u" + strconv.Itoa(r.IntN(2000))
 			ts := base.Add(time.Duration(id) * 7 * time.Millisecond)
-			recs[i] = &kgo.Record{Value: fmt.Appendf(nil, `{"timestamp":%q,"user_id":%q,"n":%d}`, ts.Format(time.RFC3339Nano), users[i], id)}
+			rec := &kgo.Record{Value: fmt.Appendf(nil, `{"timestamp":%q,"user_id":%q,"n":%d}`, ts.Format(time.RFC3339Nano), users[i], id)}
 			if p.partitions > 0 {
-				recs[i].Partition = int32(id % p.partitions)
+				rec.Partition = int32(id % p.partitions)
+			}
+			recs = append(recs, rec)
+			if p.badEvery > 0 && id%p.badEvery == p.badEvery-1 {
+				p.mu.Lock()
+				seq := p.bad + bad
+				p.mu.Unlock()
+				recs = append(recs, &kgo.Record{Value: fmt.Appendf(nil, "not json %d", seq), Partition: rec.Partition})
+				bad++
 			}
 		}
 		if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
@@ -88,6 +105,7 @@ func (p *producer) run(t *testing.T, addr, topic string, n int, seed uint64) {
 		}
 		p.mu.Lock()
 		p.sent += k
+		p.bad += bad
 		p.mu.Unlock()
 		done += k
 	}
@@ -169,7 +187,7 @@ func TestKafkaExactlyOnceUnderKills(t *testing.T) {
 	}
 	conn.Close(context.Background())
 
-	p := &producer{}
+	p := &producer{badEvery: 1000}
 	produced := make(chan struct{})
 	go func() { defer close(produced); p.run(t, addr, "events", total, 7) }()
 
@@ -191,7 +209,197 @@ func TestKafkaExactlyOnceUnderKills(t *testing.T) {
 	}
 	time.Sleep(time.Second) // a re-read would show up now
 	rep := exactlyOnce(t, &p.ids, s)
-	t.Logf("%d kills; %s", kills, rep)
+	rejectsOnce(t, s, p.bad)
+	t.Logf("%d kills; %s; %d malformed records rejected once each", kills, rep, p.bad)
+}
+
+// rejectsOnce fails t unless ev_rejects on s holds each of the want malformed
+// records exactly once (checkRejects).
+func rejectsOnce(t *testing.T, s *strataServer, want int) {
+	t.Helper()
+	if err := checkRejects(s, want); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkRejects checks that ev_rejects on s holds each of the want malformed
+// records ("not json <k>", k in [0, want)) exactly once, each at its own
+// partition and offset.
+func checkRejects(s *strataServer, want int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgx.Connect(ctx, s.dsn())
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT "partition", "offset", raw FROM ev_rejects`)
+	if err != nil {
+		return err
+	}
+	seen := map[int]int{}
+	at := map[[2]int64]bool{}
+	n, sameOffset, odd := 0, 0, 0
+	for rows.Next() {
+		var part, off int64
+		var raw string
+		if err := rows.Scan(&part, &off, &raw); err != nil {
+			return err
+		}
+		n++
+		if at[[2]int64{part, off}] {
+			sameOffset++
+		}
+		at[[2]int64{part, off}] = true
+		k, err := strconv.Atoi(strings.TrimPrefix(raw, "not json "))
+		if err != nil || k < 0 || k >= want {
+			odd++
+			continue
+		}
+		seen[k]++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	missing, twice := 0, 0
+	for k := range want {
+		switch seen[k] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	if n != want || missing != 0 || twice != 0 || sameOffset != 0 || odd != 0 {
+		return fmt.Errorf("ev_rejects holds %d rows for %d malformed records: %d missing, %d recorded more than once, %d rows at an offset already seen, %d unexpected",
+			n, want, missing, twice, sameOffset, odd)
+	}
+	return nil
+}
+
+// TestRejectsCatchMutantApart shows that rejectsOnce catches a build that
+// publishes rejects apart from the rows and offsets of the same persist
+// (-tags strata_mutant_rejectsapart): the mutant SIGKILLs itself once, between
+// the two commits, and after the restart records those rejects again.
+func TestRejectsCatchMutantApart(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "strata-mutant")
+	if out, err := exec.Command("go", "build", "-tags", "strata_mutant_rejectsapart", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build the mutant: %v\n%s", err, out)
+	}
+	mark := filepath.Join(t.TempDir(), "crashed")
+	t.Setenv("STRATA_MUTANT_MARK", mark)
+	const total = 20_000
+	addr, _ := kafkatest.Start(t, "events", 4)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	pgAddr := freeAddr(t)
+	s := startBinaryOn(t, bin, dataDir, pgAddr, "--kafka-brokers", addr)
+	conn := connect(t, s)
+	if _, err := conn.Exec(context.Background(), kafkaTableSQL); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+	p := &producer{badEvery: 500}
+	p.run(t, addr, "events", total, 7)
+
+	// The mutant dies by its own SIGKILL at its first persist with rejects.
+	died := make(chan error, 1)
+	go func() { died <- s.cmd.Wait() }()
+	select {
+	case err := <-died:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("the mutant ended with %v, want its own SIGKILL", err)
+		}
+		if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("the mutant ended with %v, want its own SIGKILL", ee)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the mutant did not crash between its two commits within a minute")
+	}
+	if _, err := os.Stat(mark); err != nil {
+		t.Fatalf("the mutant died but left no mark: %v", err)
+	}
+	s = startBinaryOn(t, bin, dataDir, pgAddr, "--kafka-brokers", addr)
+	waitCount(t, total, s)
+	time.Sleep(time.Second)
+	err := checkRejects(s, p.bad)
+	if err == nil {
+		t.Fatalf("the check passed a build that publishes rejects apart from their rows (%d malformed records)", p.bad)
+	}
+	t.Logf("caught: %v", err)
+}
+
+// TestIngestStatusPerPartition checks that strata_ingest_status gives each
+// partition its own rows and rejects (not the table's), that they add up to what
+// was produced to it, and that each row names the node reading it.
+func TestIngestStatusPerPartition(t *testing.T) {
+	const total, parts, badEvery = 10_000, 4, 250
+	addr, _ := kafkatest.Start(t, "events", parts)
+	s := startStrataOn(t, filepath.Join(t.TempDir(), "data"), freeAddr(t), "--kafka-brokers", addr)
+	conn := connect(t, s)
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), kafkaTableSQL); err != nil {
+		t.Fatal(err)
+	}
+	p := &producer{partitions: parts, badEvery: badEvery}
+	p.run(t, addr, "events", total, 3)
+	// Independently: id i goes to partition i % parts, and the malformed record
+	// after every badEvery-th event to the same partition.
+	wantRows, wantRejects := make([]int64, parts), make([]int64, parts)
+	for id := range total {
+		wantRows[id%parts]++
+		if id%badEvery == badEvery-1 {
+			wantRejects[id%parts]++
+		}
+	}
+	waitCount(t, total, s)
+	node, err := os.ReadFile(filepath.Join(s.dataDir, "kafka-instance-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rows, err := conn.Query(context.Background(), `SELECT partition, rows, rejects, node FROM strata_ingest_status WHERE table_name = 'ev' ORDER BY partition`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotRows, gotRejects := make([]int64, parts), make([]int64, parts)
+		var nodes []string
+		for rows.Next() {
+			var part int32
+			var r, rj int64
+			var n *string
+			if err := rows.Scan(&part, &r, &rj, &n); err != nil {
+				t.Fatal(err)
+			}
+			if part < 0 || part >= parts {
+				t.Fatalf("status row for partition %d", part)
+			}
+			gotRows[part], gotRejects[part] = r, rj
+			if n != nil {
+				nodes = append(nodes, *n)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(gotRows, wantRows) && slices.Equal(gotRejects, wantRejects) {
+			for _, n := range nodes {
+				if n != strings.TrimSpace(string(node)) {
+					t.Fatalf("node %q, want this data directory's %q", n, node)
+				}
+			}
+			if len(nodes) != parts {
+				t.Fatalf("%d rows name a node, want %d", len(nodes), parts)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("per-partition rows %v rejects %v, want %v and %v", gotRows, gotRejects, wantRows, wantRejects)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // assigned returns how many partitions of ev's topic s consumes, from

@@ -16,9 +16,9 @@
 //     offset commits are only hints for another process that takes a partition over.
 //   - A record that cannot be decoded, or a late one (late_message_rejection), goes
 //     to the table <table>_rejects (topic, partition, offset, raw, reason, time) and
-//     is counted; it never stops ingestion. Rejects are published before the rows and
-//     offsets of the same persist, so a crash between the two may record a reject
-//     twice, never lose one.
+//     is counted; it never stops ingestion. Rejects are published in the same
+//     catalog commit as the rows and offsets of the same persist
+//     (store.PublishFrozenAll), so they are exactly once too.
 //   - A failed persist stops the table's consumer; the supervisor discards the head
 //     and starts again from the catalog offsets (after a backoff), so no row is lost
 //     or duplicated by the failure.
@@ -258,9 +258,20 @@ type Status struct {
 	Partition       int32
 	CommittedOffset int64 // next offset recorded in the catalog; -1: none yet
 	Lag             int64 // -1: unknown
-	RowsPerSec      float64
-	Rows            int64 // rows ingested since the supervisor started
-	Rejects         int64
+	// RowsPerSec, Rows and Rejects are the row's own: its partition's rows
+	// ingested (and records rejected) since the supervisor started, or, in a
+	// row with Partition -1, the table's.
+	RowsPerSec float64
+	Rows       int64
+	Rejects    int64
+	// TableRowsPerSec, TableRows and TableRejects are the table's totals, the
+	// same in each of its rows.
+	TableRowsPerSec float64
+	TableRows       int64
+	TableRejects    int64
+	// Node names the process that reads the partition: this data directory's
+	// consumer group instance id; empty for an unassigned partition.
+	Node string
 	// State: running | paused | restarting | stopped | failed (could not
 	// start), or unassigned: a row for a partition this process does not own
 	// that nobody seems to read (see Options.UnassignedAfter); its
@@ -379,6 +390,13 @@ func (m *Manager) instanceID(def catalog.TableDef) (string, error) {
 		return "", fmt.Errorf("table %s: %w", def.Name, m.nodeErr)
 	}
 	return "strata-" + m.nodeID + "-t" + strconv.FormatUint(def.ID, 10), nil
+}
+
+// nodeName returns this data directory's node id (see instanceID), or "" when
+// it could not be read.
+func (m *Manager) nodeName() string {
+	m.nodeOnce.Do(func() { m.nodeID, m.nodeErr = loadNodeID(m.st.Dir()) })
+	return m.nodeID
 }
 
 // loadNodeID reads dir's instance id file, creating it when missing (written

@@ -16,6 +16,7 @@ import (
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
+	"github.com/stratadb/strata/storage/store"
 )
 
 // Supervisor ingests one table's topic. It implements kafka.Handler: the consumer
@@ -60,6 +61,8 @@ type Supervisor struct {
 		rate          float64
 		lastRows      int64
 		lastAt        time.Time
+		// part holds each partition's own figures.
+		part map[int32]*partStat
 		state         string
 		lastErr       string
 		persists      int64
@@ -282,9 +285,6 @@ func (s *Supervisor) persistHint(ctx context.Context, hint bool) error {
 	// Publishing must not stop half-way because the run is ending: Revoked at
 	// shutdown persists after the run's context ended.
 	pctx := context.WithoutCancel(ctx)
-	if err := s.m.st.PublishFrozen(pctx, fr, nil); err != nil {
-		return err
-	}
 	committed := s.m.st.Catalog().Offsets(s.table)
 	offsets := make(map[string]int64, len(next))
 	for p, o := range next {
@@ -293,7 +293,17 @@ func (s *Supervisor) persistHint(ctx context.Context, hint bool) error {
 			offsets[k] = o
 		}
 	}
-	if err := s.m.st.PublishFrozen(pctx, fm, offsets); err != nil {
+	// The rejects and the rows of the same records, with the offsets past both, in
+	// one catalog commit: a crash keeps all three or none.
+	if rejectsApart != nil {
+		if err := s.m.st.PublishFrozen(pctx, fr, nil); err != nil {
+			return err
+		}
+		rejectsApart(fr.Rows())
+		if err := s.m.st.PublishFrozen(pctx, fm, offsets); err != nil {
+			return err
+		}
+	} else if err := s.m.st.PublishFrozenAll(pctx, store.FrozenPart{Frozen: fr}, store.FrozenPart{Frozen: fm, Offsets: offsets}); err != nil {
 		return err
 	}
 	if hint && cons != nil && len(offsets) > 0 {
@@ -453,6 +463,7 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 	if err != nil {
 		return err
 	}
+	s.countPartitions(recs, rej)
 	s.stat.Lock()
 	s.stat.rows += int64(cols.Len)
 	s.stat.rejects += int64(rej.Len)
@@ -486,6 +497,13 @@ const parallelDecodeMin = 1024
 // partition's offsets are then never committed to the group, so its next owner
 // re-reads rows this process published, for the two-process kill test to catch.
 var skipRevokeCommit bool
+
+// rejectsApart is nil in every real build. A build with the tag
+// strata_mutant_rejectsapart sets it (mutant_rejectsapart.go): persist then
+// publishes the rejects in a commit of their own before the rows and offsets, and
+// calls it in between with the number of rejects, so that a crash there records
+// the rejects again after the restart, for TestRejectsCatchMutantApart to catch.
+var rejectsApart func(rejects int)
 
 // mutateRecords is nil in every real build. A build with the tag
 // strata_mutant_dropdup sets it (mutant_dropdup.go) to break the consumer on
@@ -548,6 +566,45 @@ func containsNUL(b []byte) bool {
 	return false
 }
 
+// partStat is one partition's figures in strata_ingest_status.
+type partStat struct {
+	records, rejects int64 // records consumed; of those, rejected
+	rate             float64
+	lastRows         int64
+}
+
+// rows returns the rows the partition's records became.
+func (p *partStat) rows() int64 { return p.records - p.rejects }
+
+// countPartitions adds recs, a decoded batch whose rejects rej holds, to each
+// partition's figures. Rows are counted before any rollup, as in the table's.
+func (s *Supervisor) countPartitions(recs []kafka.Record, rej *storage.Columns) {
+	s.stat.Lock()
+	defer s.stat.Unlock()
+	if s.stat.part == nil {
+		s.stat.part = map[int32]*partStat{}
+	}
+	at := func(p int32) *partStat {
+		ps := s.stat.part[p]
+		if ps == nil {
+			ps = &partStat{}
+			s.stat.part[p] = ps
+		}
+		return ps
+	}
+	for i := range recs {
+		at(recs[i].Partition).records++
+	}
+	if rej.Len > 0 {
+		for _, p := range rej.Cols[rejectsPartitionCol].Int64[:rej.Len] {
+			at(int32(p)).rejects++
+		}
+	}
+}
+
+// rejectsPartitionCol is the index of the partition column in RejectsSchema.
+const rejectsPartitionCol = 2
+
 func (s *Supervisor) sampleRate() {
 	s.stat.Lock()
 	defer s.stat.Unlock()
@@ -556,9 +613,15 @@ func (s *Supervisor) sampleRate() {
 		if dt := now.Sub(s.stat.lastAt).Seconds(); dt > 0 {
 			inst := float64(s.stat.rows-s.stat.lastRows) / dt
 			s.stat.rate = 0.5*s.stat.rate + 0.5*inst
+			for _, ps := range s.stat.part {
+				ps.rate = 0.5*ps.rate + 0.5*float64(ps.rows()-ps.lastRows)/dt
+			}
 		}
 	}
 	s.stat.lastRows, s.stat.lastAt = s.stat.rows, now
+	for _, ps := range s.stat.part {
+		ps.lastRows = ps.rows()
+	}
 }
 
 // unassignedAfter is how long a partition this process does not own may show
@@ -615,9 +678,16 @@ func (s *Supervisor) checkUnassigned() {
 func (s *Supervisor) status() []Status {
 	s.stat.Lock()
 	base := Status{Table: s.table, Topic: s.cfg.Kafka.Topic, Partition: -1, CommittedOffset: -1, Lag: -1,
-		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects, State: s.stat.state, TableState: s.stat.state, LastError: s.stat.lastErr,
+		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects,
+		TableRowsPerSec: s.stat.rate, TableRows: s.stat.rows, TableRejects: s.stat.rejects,
+		State: s.stat.state, TableState: s.stat.state, LastError: s.stat.lastErr,
 		Persists: s.stat.persists, PersistSeconds: s.stat.persistSecs}
+	part := make(map[int32]partStat, len(s.stat.part))
+	for p, ps := range s.stat.part {
+		part[p] = *ps
+	}
 	s.stat.Unlock()
+	base.Node = s.m.nodeName()
 	s.mu.Lock()
 	cons := s.cons
 	s.mu.Unlock()
@@ -635,6 +705,8 @@ func (s *Supervisor) status() []Status {
 	for _, p := range parts {
 		st := base
 		st.Partition = p
+		ps := part[p]
+		st.Rows, st.Rejects, st.RowsPerSec = ps.rows(), ps.rejects, ps.rate
 		if o, ok := committed[offsetKey(st.Topic, p)]; ok {
 			st.CommittedOffset = o
 		}
@@ -645,7 +717,9 @@ func (s *Supervisor) status() []Status {
 	}
 	for _, u := range unassigned {
 		st := base
-		st.Partition, st.State = u.Partition, "unassigned"
+		st.Partition, st.State, st.Node = u.Partition, "unassigned", ""
+		ps := part[u.Partition] // what this process read of it before it moved
+		st.Rows, st.Rejects, st.RowsPerSec = ps.rows(), ps.rejects, ps.rate
 		st.CommittedOffset, st.Lag = u.Committed, u.Lag
 		out = append(out, st)
 	}

@@ -183,9 +183,9 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		if !seen[s.Table] {
 			seen[s.Table] = true
 			unassigned[s.Table] = 0
-			counter(descIngestRows, float64(s.Rows), s.Table)
-			counter(descIngestRejects, float64(s.Rejects), s.Table)
-			gauge(descIngestRate, s.RowsPerSec, s.Table)
+			counter(descIngestRows, float64(s.TableRows), s.Table)
+			counter(descIngestRejects, float64(s.TableRejects), s.Table)
+			gauge(descIngestRate, s.TableRowsPerSec, s.Table)
 			running := 0.0
 			if s.TableState == "running" {
 				running = 1

@@ -567,29 +567,60 @@ func (c *Catalog) ReserveSeqs(table string, n int) (uint64, error) {
 // Each added segment must belong to b.Table (Table may be left empty), carry a
 // sequence number handed out by ReserveSeqs, the ID SegmentID gives for it, and lie
 // inside its time chunk.
-func (c *Catalog) Commit(b Batch) error {
+func (c *Catalog) Commit(b Batch) error { return c.CommitAll(b) }
+
+// CommitAll is Commit for batches of several distinct tables, applied together in
+// one synced pebble batch: all of them, or — when it returns an error — none. A
+// table's rows and the rows it rejected are published this way, so a crash
+// cannot keep one without the other.
+func (c *Catalog) CommitAll(bs ...Batch) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	tables, _, version, err := c.readState()
 	if err != nil {
 		return err
 	}
-	ts, ok := tables[b.Table]
-	if !ok {
-		return fmt.Errorf("commit to %s: %w", b.Table, ErrNoTable)
-	}
-	add, err := validate(ts, &b)
-	if err != nil {
-		return fmt.Errorf("commit to %s: %w: %v", b.Table, ErrInvalidBatch, err)
-	}
-
-	id := ts.def.ID
 	pb := c.db.NewBatch()
 	defer pb.Close()
+	next := make(map[string]*tableState, len(bs))
+	for i := range bs {
+		b := &bs[i]
+		if _, dup := next[b.Table]; dup {
+			return fmt.Errorf("commit to %s: %w: table appears twice", b.Table, ErrInvalidBatch)
+		}
+		nts, err := c.stage(pb, tables, b)
+		if err != nil {
+			return err
+		}
+		next[b.Table] = nts
+	}
+	pb.Set([]byte(keyVersion), u64(version+1), nil)
+	if err := pb.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit to %s: %w", bs[0].Table, err)
+	}
+	c.mu.Lock()
+	maps.Copy(c.mu.tables, next)
+	c.mu.version = version + 1
+	c.mu.Unlock()
+	return nil
+}
+
+// stage validates b against tables, writes its changes into pb and returns the
+// table's state once pb commits.
+func (c *Catalog) stage(pb *pebble.Batch, tables map[string]*tableState, b *Batch) (*tableState, error) {
+	ts, ok := tables[b.Table]
+	if !ok {
+		return nil, fmt.Errorf("commit to %s: %w", b.Table, ErrNoTable)
+	}
+	add, err := validate(ts, b)
+	if err != nil {
+		return nil, fmt.Errorf("commit to %s: %w: %v", b.Table, ErrInvalidBatch, err)
+	}
+	id := ts.def.ID
 	for i := range add {
 		v, err := json.Marshal(&add[i])
 		if err != nil {
-			return fmt.Errorf("commit to %s: %w", b.Table, err)
+			return nil, fmt.Errorf("commit to %s: %w", b.Table, err)
 		}
 		pb.Set(segmentKey(id, add[i].ChunkStart, add[i].Seq), v, nil)
 	}
@@ -608,13 +639,9 @@ func (c *Catalog) Commit(b Batch) error {
 	if b.Lake != nil {
 		v, err := json.Marshal(b.Lake)
 		if err != nil {
-			return fmt.Errorf("commit to %s: %w", b.Table, err)
+			return nil, fmt.Errorf("commit to %s: %w", b.Table, err)
 		}
 		pb.Set(lakeKey(id), v, nil)
-	}
-	pb.Set([]byte(keyVersion), u64(version+1), nil)
-	if err := pb.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("commit to %s: %w", b.Table, err)
 	}
 
 	nts := &tableState{def: ts.def, nextSeq: ts.nextSeq, offsets: maps.Clone(ts.offsets), lake: ts.lake}
@@ -630,12 +657,7 @@ func (c *Catalog) Commit(b Batch) error {
 	nts.segments = append(nts.segments, add...)
 	sortSegments(nts.segments)
 	maps.Copy(nts.offsets, b.Offsets)
-
-	c.mu.Lock()
-	c.mu.tables[b.Table] = nts
-	c.mu.version = version + 1
-	c.mu.Unlock()
-	return nil
+	return nts, nil
 }
 
 // validate checks b against the table's current state and returns the segments to

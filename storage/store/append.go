@@ -364,37 +364,68 @@ func (s *Store) publishWith(def catalog.TableDef, add, remove []*segRef, offsets
 // publishLocked is publishWith for a batch b that may also carry a LakeState; b's
 // segment lists are filled from add and remove. REQUIRES: s.publishMu is held.
 func (s *Store) publishLocked(def catalog.TableDef, b catalog.Batch, add, remove []*segRef, locked func(*liveTable)) error {
-	for _, ref := range add {
-		b.Add = append(b.Add, ref.meta)
-	}
-	for _, ref := range remove {
-		b.Remove = append(b.Remove, ref.meta.ID)
-	}
+	return s.publishAllLocked([]publication{{def: def, b: b, add: add, remove: remove, locked: locked}})
+}
+
+// publication is one table's part of publishAllLocked.
+type publication struct {
+	def         catalog.TableDef
+	b           catalog.Batch
+	add, remove []*segRef
+	locked      func(*liveTable) // run on the table's live state under s.mu, when not nil
+}
+
+// publishAllLocked commits ps in one catalog batch and then applies each to its
+// table's live set. REQUIRES: s.publishMu is held.
+func (s *Store) publishAllLocked(ps []publication) error {
 	if err := s.checkOpen(); err != nil {
 		return err
 	}
-	// The table may have been dropped (and its name reused) since the caller looked
-	// it up; the catalog would catch that for segments but not for offsets alone.
-	// DropTable and CreateTable take publishMu, so this check holds until the commit.
-	if cur, ok := s.cat.Table(def.Name); !ok || cur.ID != def.ID {
-		return fmt.Errorf("table %s: %w", def.Name, ErrNoTable)
+	bs := make([]catalog.Batch, len(ps))
+	for i := range ps {
+		p := &ps[i]
+		for _, ref := range p.add {
+			p.b.Add = append(p.b.Add, ref.meta)
+		}
+		for _, ref := range p.remove {
+			p.b.Remove = append(p.b.Remove, ref.meta.ID)
+		}
+		// The table may have been dropped (and its name reused) since the caller
+		// looked it up; the catalog would catch that for segments but not for
+		// offsets alone. DropTable and CreateTable take publishMu, so this check
+		// holds until the commit.
+		if cur, ok := s.cat.Table(p.def.Name); !ok || cur.ID != p.def.ID {
+			return fmt.Errorf("table %s: %w", p.def.Name, ErrNoTable)
+		}
+		bs[i] = p.b
 	}
-	if err := s.cat.Commit(b); err != nil {
+	if err := s.cat.CommitAll(bs...); err != nil {
 		return err
 	}
 
+	var dead []*segRef
 	s.mu.Lock()
-	lt := s.mu.tables[def.Name]
-	if lt == nil || lt.def.ID != def.ID {
-		s.mu.Unlock()
-		panic(fmt.Sprintf("BUG: table %s (id %d) committed to the catalog but not in the live set", def.Name, def.ID))
+	for i := range ps {
+		dead = s.applyLocked(&ps[i], dead)
 	}
-	removing := make(map[*segRef]bool, len(remove))
-	for _, ref := range remove {
+	s.mu.Unlock()
+	s.finalize(dead)
+	return nil
+}
+
+// applyLocked applies a committed p to its table's live set and returns dead with
+// the segments it left unreferenced appended. REQUIRES: s.mu is held.
+func (s *Store) applyLocked(p *publication, dead []*segRef) []*segRef {
+	lt := s.mu.tables[p.def.Name]
+	if lt == nil || lt.def.ID != p.def.ID {
+		s.mu.Unlock()
+		panic(fmt.Sprintf("BUG: table %s (id %d) committed to the catalog but not in the live set", p.def.Name, p.def.ID))
+	}
+	removing := make(map[*segRef]bool, len(p.remove))
+	for _, ref := range p.remove {
 		removing[ref] = true
 	}
-	var dead []*segRef
-	segs := make([]*segRef, 0, len(lt.segs)+len(add)-len(remove))
+	segs := make([]*segRef, 0, len(lt.segs)+len(p.add)-len(p.remove))
 	for _, ref := range lt.segs {
 		if removing[ref] {
 			ref.unpublished = true
@@ -403,11 +434,11 @@ func (s *Store) publishLocked(def catalog.TableDef, b catalog.Batch, add, remove
 		}
 		segs = append(segs, ref)
 	}
-	if len(segs) != len(lt.segs)-len(remove) {
+	if len(segs) != len(lt.segs)-len(p.remove) {
 		s.mu.Unlock()
-		panic(fmt.Sprintf("BUG: table %s: removed segments the catalog had but the live set did not", def.Name))
+		panic(fmt.Sprintf("BUG: table %s: removed segments the catalog had but the live set did not", p.def.Name))
 	}
-	for _, ref := range add {
+	for _, ref := range p.add {
 		ref.refs = 1
 		s.mu.open[ref] = struct{}{}
 		segs = append(segs, ref)
@@ -416,12 +447,10 @@ func (s *Store) publishLocked(def catalog.TableDef, b catalog.Batch, add, remove
 	// A new slice, not an in-place change: nothing else may hold lt.segs, but this
 	// keeps that from mattering.
 	lt.segs = segs
-	if locked != nil {
-		locked(lt)
+	if p.locked != nil {
+		p.locked(lt)
 	}
-	s.mu.Unlock()
-	s.finalize(dead)
-	return nil
+	return dead
 }
 
 func compareSegRefs(a, b *segRef) int {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/realtime"
 	"github.com/stratadb/strata/storage/rollup"
 )
@@ -93,13 +94,77 @@ func (s *Store) Freeze(table string) (*Frozen, error) {
 // the head (a later PublishFrozen of a newer Freeze does not include them: the
 // caller must stop ingesting and recover from the committed offsets).
 func (s *Store) PublishFrozen(ctx context.Context, f *Frozen, offsets map[string]int64) error {
-	def, ok := s.cat.Table(f.table)
-	if !ok || def.ID != f.id {
-		return fmt.Errorf("persist %s: %w", f.table, ErrNoTable)
+	return s.PublishFrozenAll(ctx, FrozenPart{Frozen: f, Offsets: offsets})
+}
+
+// FrozenPart is one table's part of PublishFrozenAll: its frozen rows and the
+// source offsets past them.
+type FrozenPart struct {
+	Frozen  *Frozen
+	Offsets map[string]int64
+}
+
+// PublishFrozenAll is PublishFrozen for the frozen heads of several tables (each
+// table at most once), committed in one catalog batch: after a crash either all of
+// them are published or none. A streaming table and its rejects table are
+// published this way, so a reject is recorded exactly once, like a row.
+func (s *Store) PublishFrozenAll(ctx context.Context, parts ...FrozenPart) error {
+	var all []*segRef
+	var ps []publication
+	var empty []*Frozen
+	for _, part := range parts {
+		f := part.Frozen
+		def, ok := s.cat.Table(f.table)
+		if !ok || def.ID != f.id {
+			discard(all)
+			return fmt.Errorf("persist %s: %w", f.table, ErrNoTable)
+		}
+		added, err := s.writeFrozen(ctx, def, f)
+		all = append(all, added...)
+		if err != nil {
+			discard(all)
+			return fmt.Errorf("persist %s: %w", f.table, err)
+		}
+		if len(added) == 0 && len(part.Offsets) == 0 {
+			empty = append(empty, f)
+			continue
+		}
+		ps = append(ps, publication{def: def, b: catalog.Batch{Table: def.Name, Offsets: part.Offsets}, add: added,
+			locked: func(lt *liveTable) {
+				if lt.head != nil {
+					lt.head.Drop(f.f)
+				}
+			}})
 	}
+	for _, f := range empty {
+		s.dropFrozen(f)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	if s.knobs.AfterPersistSegments != nil {
+		if err := s.knobs.AfterPersistSegments(); err != nil {
+			for _, ref := range all {
+				ref.reader.Close() // as a crash would: the files stay on disk
+			}
+			return fmt.Errorf("persist %s: %w", ps[0].def.Name, err)
+		}
+	}
+	s.publishMu.Lock()
+	err := s.publishAllLocked(ps)
+	s.publishMu.Unlock()
+	if err != nil {
+		discard(all)
+		return fmt.Errorf("persist %s: %w", ps[0].def.Name, err)
+	}
+	return nil
+}
+
+// writeFrozen writes f's rows of table def as segments, one per time chunk.
+func (s *Store) writeFrozen(ctx context.Context, def catalog.TableDef, f *Frozen) ([]*segRef, error) {
 	spec, err := rollup.Of(def)
 	if err != nil {
-		return fmt.Errorf("persist %s: %w", f.table, err)
+		return nil, err
 	}
 	var added []*segRef
 	for _, ch := range f.f.Chunks {
@@ -111,34 +176,12 @@ func (s *Store) PublishFrozen(ctx context.Context, f *Frozen, offsets map[string
 			cols = spec.ReducePhysical(cols) // merge what several appends rolled up
 		}
 		refs, err := s.writeChunks(ctx, &def, cols)
-		if err != nil {
-			discard(added)
-			return fmt.Errorf("persist %s: %w", f.table, err)
-		}
 		added = append(added, refs...)
-	}
-	if len(added) == 0 && len(offsets) == 0 {
-		s.dropFrozen(f)
-		return nil
-	}
-	if s.knobs.AfterPersistSegments != nil {
-		if err := s.knobs.AfterPersistSegments(); err != nil {
-			for _, ref := range added {
-				ref.reader.Close() // as a crash would: the files stay on disk
-			}
-			return fmt.Errorf("persist %s: %w", f.table, err)
+		if err != nil {
+			return added, err
 		}
 	}
-	err = s.publishWith(def, added, nil, offsets, func(lt *liveTable) {
-		if lt.head != nil {
-			lt.head.Drop(f.f)
-		}
-	})
-	if err != nil {
-		discard(added)
-		return fmt.Errorf("persist %s: %w", f.table, err)
-	}
-	return nil
+	return added, nil
 }
 
 // dropFrozen takes an empty f out of the head.
