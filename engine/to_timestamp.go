@@ -678,18 +678,3 @@ func toTimestampText(in, f *vec, n int, rt Type, loc *time.Location) (*vec, erro
 	}
 	return out, nil
 }
-
-// localToUTC converts a wall-clock time (µs since 1970-01-01 00:00 as if UTC) in
-// zone loc to an instant, as PostgreSQL reads a timestamp without an offset in the
-// session's zone (a time that a DST change skips is read with the offset before
-// the change).
-func localToUTC(us int64, loc *time.Location) int64 {
-	if loc == nil || loc == time.UTC {
-		return us
-	}
-	secs := floorDiv(us, 1e6)
-	rem := us - secs*1e6
-	t := time.Unix(secs, 0).UTC()
-	lt := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc)
-	return lt.Unix()*1e6 + rem
-}

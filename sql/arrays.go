@@ -222,6 +222,12 @@ func (b *binder) rangeFunction(rf *pg.RangeFunction) (engine.Plan, *scope, error
 		}
 		var bounds []engine.Expr
 		t := engine.Int32
+		if s, err := b.timeSeries(fc, c, colName); s != nil || err != nil {
+			if err != nil {
+				return nil, nil, err
+			}
+			return s, b.subScope(s, []string{colName}, alias, nil), nil
+		}
 		for _, n := range fc.Args {
 			e, err := b.expr(n, c)
 			if err != nil {
