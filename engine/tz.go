@@ -2,7 +2,12 @@ package engine
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"time"
+	_ "time/tzdata" // IANA zones even where the system has none
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // Time zones. A session's TimeZone reaches the engine as the location of
@@ -58,4 +63,83 @@ func addIntervalTZ(us int64, iv ival, sign int64, loc *time.Location) int64 {
 	local := utcToLocal(us, loc)
 	local = addMonths(local, int32(sign)*iv.M) + sign*int64(iv.D)*usPerDay
 	return localToUTC(local, loc) + sign*iv.U
+}
+
+// cast is castVec with the session's time zone for the casts that depend on it.
+func (ev *evaluator) cast(x *vec, t Type) (*vec, error) {
+	return castVec(x, t)
+}
+
+// castToText is a value's text form, as the output function prints it in the
+// session (concat, format, ||).
+func (ev *evaluator) castToText(x *vec) (*vec, error) { return ev.cast(x, Text) }
+
+// LoadZone resolves a time zone as PostgreSQL's TimeZone setting and AT TIME ZONE
+// read it: a number is hours east of UTC (SET TIME ZONE 8, '-3.5'); otherwise an
+// IANA name in any case ('Asia/Shanghai', 'america/new_york', 'UTC', 'Etc/GMT-8')
+// or a POSIX zone ('EST5EDT'). Unknown: 22023 as PostgreSQL's "time zone … not
+// recognized".
+func LoadZone(name string) (*time.Location, error) {
+	s := strings.TrimSpace(name)
+	if h, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(h) && !math.IsInf(h, 0) {
+		if math.Abs(h) > 168 {
+			return nil, Errorf(sqlstate.InvalidParameterValue, "invalid value for parameter \"TimeZone\": %q", name)
+		}
+		off := int(math.Round(h * 3600))
+		return time.FixedZone(fixedZoneName(off), off), nil
+	}
+	switch strings.ToUpper(s) {
+	case "UTC", "Z", "ZULU", "UCT", "UNIVERSAL", "ETC/UTC", "ETC/UCT", "ETC/UNIVERSAL", "ETC/ZULU":
+		return time.UTC, nil
+	case "GMT", "ETC/GMT", "GMT0", "ETC/GMT0", "GREENWICH", "ETC/GREENWICH":
+		return time.FixedZone("GMT", 0), nil
+	}
+	if s != "" && !strings.Contains(s, "..") && s[0] != '/' {
+		for _, cand := range zoneCandidates(s) {
+			if loc, err := time.LoadLocation(cand); err == nil {
+				return loc, nil
+			}
+		}
+	}
+	return nil, Errorf(sqlstate.InvalidParameterValue, "time zone %q not recognized", name)
+}
+
+// fixedZoneName is how PostgreSQL names a numeric zone: "<+08>-08", POSIX.
+func fixedZoneName(off int) string {
+	return "<" + string(appendOffset(nil, int64(off), false)) + ">" + string(appendOffset(nil, int64(-off), false))
+}
+
+// zoneCandidates are the spellings of a zone name to try: as written, then with
+// each word capitalized (america/new_york → America/New_York), then upper case
+// (est5edt → EST5EDT).
+func zoneCandidates(s string) []string {
+	b := []byte(strings.ToLower(s))
+	up := true
+	for i, c := range b {
+		if up && c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+		up = c == '/' || c == '_' || c == '-'
+	}
+	return []string{s, string(b), strings.ToUpper(s)}
+}
+
+// appendOffset prints a UTC offset (seconds east) as PostgreSQL does after a
+// timestamptz: +08, -03:30, +00:17:30; short keeps the hours only when whole.
+func appendOffset(dst []byte, off int64, _ bool) []byte {
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	dst = append(dst, sign)
+	dst = appendPad(dst, off/3600, 2)
+	if m, s := off/60%60, off%60; m != 0 || s != 0 {
+		dst = append(dst, ':')
+		dst = appendPad(dst, m, 2)
+		if s != 0 {
+			dst = append(dst, ':')
+			dst = appendPad(dst, s, 2)
+		}
+	}
+	return dst
 }

@@ -156,6 +156,12 @@ func (b *binder) indirection(ind *pg.A_Indirection, c *exprCtx) (engine.Expr, er
 	for _, n := range ind.Indirection {
 		idx := n.GetAIndices()
 		a, ok := e.(*arrayExpr)
+		if idx != nil && !idx.IsSlice && !ok && e.Type() == engine.TextArray {
+			if e, err = b.textArrayElement(e, idx, c); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if idx == nil || idx.IsSlice || !ok {
 			return nil, engine.Unsupported("this subscript or field selection")
 		}
