@@ -406,3 +406,7 @@ func ParamType(name string, args []Type, i int) (Type, bool) {
 	}
 	return t, found
 }
+
+// FuncOverloads returns the overloads registered under name, in declaration
+// order. The caller must not modify them.
+func FuncOverloads(name string) []*Func { return registry[strings.ToLower(name)] }

@@ -11,8 +11,10 @@ import (
 )
 
 // Series is generate_series(Start, Stop[, Step]) in FROM: one integer column
-// counting from Start to Stop (inclusive) by Step (default 1), as in PostgreSQL.
-// The bounds are evaluated once per execution and may not refer to columns.
+// counting from Start to Stop (inclusive) by Step (default 1), as in PostgreSQL;
+// or, when Out's column is a timestamp or timestamptz, the times from Start to
+// Stop by the interval Step (series_time.go). The bounds are evaluated once per
+// execution and may not refer to columns.
 type Series struct {
 	Start, Stop, Step Expr // Step nil: 1
 	Out               []Field
@@ -31,6 +33,9 @@ type seriesOp struct {
 }
 
 func newSeriesOp(q *query, p *Series) (batchOperator, error) {
+	if p.Out[0].Type.IsTime() {
+		return newTimeSeriesOp(q, p)
+	}
 	ev := q.newEvaluator()
 	one := &batch{n: 1}
 	bound := func(e Expr) (int64, bool, error) {

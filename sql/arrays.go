@@ -156,6 +156,12 @@ func (b *binder) indirection(ind *pg.A_Indirection, c *exprCtx) (engine.Expr, er
 	for _, n := range ind.Indirection {
 		idx := n.GetAIndices()
 		a, ok := e.(*arrayExpr)
+		if idx != nil && !idx.IsSlice && !ok && e.Type() == engine.TextArray {
+			if e, err = b.textArrayElement(e, idx, c); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if idx == nil || idx.IsSlice || !ok {
 			return nil, engine.Unsupported("this subscript or field selection")
 		}
@@ -222,6 +228,12 @@ func (b *binder) rangeFunction(rf *pg.RangeFunction) (engine.Plan, *scope, error
 		}
 		var bounds []engine.Expr
 		t := engine.Int32
+		if s, err := b.timeSeries(fc, c, colName); s != nil || err != nil {
+			if err != nil {
+				return nil, nil, err
+			}
+			return s, b.subScope(s, []string{colName}, alias, nil), nil
+		}
 		for _, n := range fc.Args {
 			e, err := b.expr(n, c)
 			if err != nil {

@@ -819,7 +819,11 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 	}
 	var args []engine.Expr
 	var types []engine.Type
-	for _, an := range fc.Args {
+	argNodes, err := b.namedArgs(name, fc.Args, fc.Location)
+	if err != nil {
+		return nil, err
+	}
+	for _, an := range argNodes {
 		e, err := b.expr(an, c)
 		if err != nil {
 			return nil, err
