@@ -189,12 +189,94 @@ func (sc *scanner) prune(src storage.Source, load bool) (pruneReason, error) {
 			return prunedByStats, nil
 		}
 	}
+	if vp, ok := src.(storage.ValueProber); ok && load {
+		for _, c := range sc.conj {
+			col, vals, ok := sc.textValues(c)
+			if !ok {
+				continue
+			}
+			may, err := vp.MayHold(col, vals)
+			if err != nil {
+				return notPruned, fmt.Errorf("%s: %w", src.Name(), err)
+			}
+			if !may {
+				return prunedByStats, nil
+			}
+		}
+	}
 	return notPruned, nil
+}
+
+// textValues matches "col = 'v'" and "col IN ('v', ...)" on a string column:
+// the values a matching row holds.
+func (sc *scanner) textValues(e Expr) (col int, vals []string, ok bool) {
+	isText := func(col int) bool {
+		return col >= 0 && col < len(sc.s.Schema.Columns) && sc.s.Schema.Columns[col].Type == storage.TypeString
+	}
+	if col, op, v, ok := colConst(e); ok && op == "=" && !v.Null && kindOf(v.Type) == kText && isText(col) {
+		return col, []string{v.S}, true
+	}
+	in, isIn := e.(*InList)
+	if !isIn || in.Negated {
+		return 0, nil, false
+	}
+	r, isCol := in.X.(*ColRef)
+	if !isCol || !isText(r.Index) {
+		return 0, nil, false
+	}
+	for _, x := range in.List {
+		k, isConst := x.(*Const)
+		if !isConst || kindOf(k.V.Type) != kText {
+			return 0, nil, false
+		}
+		if !k.V.Null {
+			vals = append(vals, k.V.S)
+		}
+	}
+	return r.Index, vals, true
+}
+
+// Prune returns what a snapshot for s may leave out: rows outside its time range
+// (narrowed by the filter's conditions on the time column) and sources whose
+// statistics rule out every row its filter could match.
+func (s *Scan) Prune() storage.Prune {
+	sc := newScanner(nil, s)
+	p := storage.Prune{TimeMin: sc.tmin, TimeMax: sc.tmax}
+	if len(sc.conj) > 0 {
+		p.Allow = func(v storage.StatsView) bool {
+			for _, c := range sc.conj {
+				if !sc.statsAllow(v, c) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return p
 }
 
 // statsAllow reports whether conjunct e may be true for some row of src, judging by
 // column statistics.
-func (sc *scanner) statsAllow(src storage.Source, e Expr) bool {
+func (sc *scanner) statsAllow(src storage.StatsView, e Expr) bool {
+	if in, ok := e.(*InList); ok && !in.Negated {
+		// x IN (a, b, ...) is x = a OR x = b OR ...: true somewhere only if one
+		// of the equalities may be.
+		r, isCol := in.X.(*ColRef)
+		if !isCol {
+			return true
+		}
+		for _, x := range in.List {
+			k, isConst := x.(*Const)
+			if !isConst {
+				return true
+			}
+			eq := &Call{Func: "=", Args: []Expr{r, k}}
+			if sc.statsAllow(src, eq) {
+				return true
+			}
+		}
+		return false
+	}
 	if in, ok := e.(*IsNull); ok {
 		r, ok := in.X.(*ColRef)
 		if !ok || r.Index < 0 || r.Index >= len(sc.s.Schema.Columns) {
