@@ -766,11 +766,13 @@ func (ss *sourceScan) indexEq(col int, s string) (tri, bool, error) {
 	}
 	r := tri{t: roaring.New()}
 	if id, ok := d.Lookup(s); ok {
-		bm, err := ss.src.Bitmap(col, id)
+		bm, err := ss.rowsOf(col, []uint32{id})
 		if err != nil {
-			return tri{}, false, fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
+			return tri{}, false, err
 		}
-		if bm != nil {
+		if _, fresh := ss.src.(storage.IDRows); fresh && bm != nil {
+			r.t = bm
+		} else if bm != nil {
 			r.t = bm.Clone()
 		}
 	}
@@ -778,6 +780,40 @@ func (ss *sourceScan) indexEq(col int, s string) (tri, bool, error) {
 		r.n = nulls.Clone()
 	}
 	return r, true, nil
+}
+
+// rowsOf returns the rows of string column col holding one of ids: from the
+// source in one pass when it keeps no bitmaps (storage.IDRows), else its
+// bitmaps ORed. The result may be the source's: clone before changing it.
+func (ss *sourceScan) rowsOf(col int, ids []uint32) (*roaring.Bitmap, error) {
+	fail := func(err error) (*roaring.Bitmap, error) {
+		return nil, fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
+	}
+	if ir, ok := ss.src.(storage.IDRows); ok {
+		bm, err := ir.RowsWithIDs(col, ids)
+		if err != nil {
+			return fail(err)
+		}
+		return bm, nil
+	}
+	if len(ids) == 1 {
+		bm, err := ss.src.Bitmap(col, ids[0])
+		if err != nil {
+			return fail(err)
+		}
+		return bm, nil
+	}
+	bms := make([]*roaring.Bitmap, 0, len(ids))
+	for _, id := range ids {
+		bm, err := ss.src.Bitmap(col, id)
+		if err != nil {
+			return fail(err)
+		}
+		if bm != nil {
+			bms = append(bms, bm)
+		}
+	}
+	return orAll(bms), nil
 }
 
 func (ss *sourceScan) triAnd(a, b tri) tri {
@@ -858,6 +894,13 @@ func (ss *sourceScan) indexDict(e Expr, col int, ev *evaluator) (tri, bool, erro
 		}
 	}
 	bitmaps := func(ids []uint32) ([]*roaring.Bitmap, error) {
+		if _, ok := ss.src.(storage.IDRows); ok && len(ids) > 0 {
+			bm, err := ss.rowsOf(col, ids) // one pass over the ids
+			if err != nil {
+				return nil, err
+			}
+			return []*roaring.Bitmap{bm}, nil
+		}
 		out := make([]*roaring.Bitmap, 0, len(ids))
 		for _, id := range ids {
 			bm, err := ss.src.Bitmap(col, id)

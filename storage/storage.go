@@ -308,6 +308,16 @@ var NoPrune = Prune{TimeMin: math.MinInt64, TimeMax: math.MaxInt64}
 // range is checked by the caller).
 func (p Prune) Allows(v StatsView) bool { return p.Allow == nil || p.Allow(v) }
 
+// IDRows is implemented by Sources whose string columns keep dictionary ids
+// per row but no per-id bitmaps (a Parquet row group read directly): the rows
+// of several ids are found in one pass over the ids, cheaper than building
+// every id's bitmap. Callers use it instead of ORing Bitmap over ids.
+type IDRows interface {
+	// RowsWithIDs returns the rows of string column col whose dictionary id is
+	// one of ids (NULL rows never). The bitmap is the caller's.
+	RowsWithIDs(col int, ids []uint32) (*roaring.Bitmap, error)
+}
+
 // ValueProber is implemented by Sources that can tell, without decoding a string
 // column, that none of its rows holds any of some values (a Parquet column chunk
 // whose data pages are all dictionary-encoded: its dictionary page lists every

@@ -57,6 +57,7 @@ var (
 	_ storage.Releasable  = (*Direct)(nil)
 	_ storage.NullCounter = (*Direct)(nil)
 	_ storage.ValueProber = (*Direct)(nil)
+	_ storage.IDRows      = (*Direct)(nil)
 )
 
 // directCol is one decoded column chunk. Immutable once built, except the
@@ -581,6 +582,53 @@ func (d *Direct) MayHold(col int, vals []string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// RowsWithIDs returns the rows of string column col holding one of ids
+// (storage.IDRows): one pass over the column's ids, with no per-id postings.
+func (d *Direct) RowsWithIDs(col int, ids []uint32) (*roaring.Bitmap, error) {
+	c, err := d.typed(col, storage.TypeString)
+	if err != nil {
+		return nil, err
+	}
+	nd := c.dict.Len()
+	for _, id := range ids {
+		if int(id) >= nd {
+			return nil, fmt.Errorf("lake file %s: column %s: no dictionary id %d", d.name, d.schema.Columns[col].Name, id)
+		}
+	}
+	return c.rowsWithIDs(ids), nil
+}
+
+func (c *directCol) rowsWithIDs(ids []uint32) *roaring.Bitmap {
+	var rows []uint32
+	switch len(ids) {
+	case 0:
+		return roaring.New()
+	case 1:
+		want := ids[0]
+		for r, id := range c.ids {
+			if id == want {
+				rows = append(rows, uint32(r))
+			}
+		}
+	default:
+		want := make([]bool, c.dict.Len())
+		for _, id := range ids {
+			want[id] = true
+		}
+		for r, id := range c.ids {
+			if want[id] {
+				rows = append(rows, uint32(r))
+			}
+		}
+	}
+	bm := roaring.New()
+	bm.AddMany(rows)
+	if c.nulls != nil {
+		bm.AndNot(c.nulls) // a NULL row's id is unspecified
+	}
+	return bm
 }
 
 // NullCount is the footer's exact NULL count of column col (storage.NullCounter).

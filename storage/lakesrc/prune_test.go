@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
 )
@@ -180,5 +182,91 @@ func TestDirectMayHoldFallback(t *testing.T) {
 	}
 	if p := (storage.Prune{TimeMin: math.MinInt64, TimeMax: math.MaxInt64}); !p.Allows(ds[0]) {
 		t.Fatal("a Prune without Allow refuses a source")
+	}
+}
+
+// TestRowsWithIDs: the rows of some ids found in one pass equal the OR of the
+// ids' bitmaps, NULL rows excluded.
+func TestRowsWithIDs(t *testing.T) {
+	tt, schema, deltaCols := pruneTable(t)
+	cache, err := OpenCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	ds, err := cache.DirectSources(context.Background(), tt.location, tt.snap, tt.snap.Files()[0], schema, deltaCols, storage.NoPrune)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		dict, err := d.Dict(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ids := range [][]uint32{{}, {0}, {1}, {0, 1}} {
+			got, err := d.RowsWithIDs(1, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := roaring.New()
+			for _, id := range ids {
+				bm, err := d.Bitmap(1, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want.Or(bm)
+			}
+			if !got.Equals(want) || (len(ids) > 0 && got.IsEmpty()) {
+				t.Fatalf("%s: ids %v: %d rows, bitmaps give %d", d.Name(), ids, got.GetCardinality(), want.GetCardinality())
+			}
+		}
+		if _, err := d.RowsWithIDs(1, []uint32{uint32(dict.Len())}); err == nil {
+			t.Fatal("an id past the dictionary was accepted")
+		}
+	}
+	// NULL rows are never returned, whatever id they carry.
+	c := &directCol{ids: []uint32{0, 0, 1, 0}, dict: &directDict{vals: []string{"a", "b"}}, nulls: roaring.BitmapOf(1)}
+	if got := c.rowsWithIDs([]uint32{0}); !got.Equals(roaring.BitmapOf(0, 3)) {
+		t.Fatalf("rows of id 0: %v", got.ToArray())
+	}
+}
+
+// BenchmarkIDFilter compares finding the rows of dictionary ids in a 128Ki-row
+// column of 5,000 values through per-id postings (Bitmap, as before) and in one
+// pass (RowsWithIDs), as a fresh row group does once per query.
+func BenchmarkIDFilter(b *testing.B) {
+	const n, nd = 128 << 10, 5000
+	vals := make([]string, nd)
+	for i := range vals {
+		vals[i] = fmt.Sprint("user", i)
+	}
+	ids := make([]uint32, n)
+	for r := range ids {
+		ids[r] = uint32((r * 7919) % nd)
+	}
+	for _, k := range []int{1, 20} {
+		want := make([]uint32, k)
+		for i := range want {
+			want[i] = uint32(i * 13)
+		}
+		b.Run(fmt.Sprintf("postings/ids=%d", k), func(b *testing.B) {
+			for b.Loop() {
+				c := &directCol{ids: ids, dict: &directDict{vals: vals}}
+				c.postings()
+				bms := make([]*roaring.Bitmap, 0, k)
+				for _, id := range want {
+					bm := roaring.New()
+					bm.AddMany(c.rowsByID[c.offs[id]:c.offs[id+1]])
+					bms = append(bms, bm)
+				}
+				roaring.FastOr(bms...)
+			}
+		})
+		b.Run(fmt.Sprintf("onepass/ids=%d", k), func(b *testing.B) {
+			for b.Loop() {
+				c := &directCol{ids: ids, dict: &directDict{vals: vals}}
+				c.rowsWithIDs(want)
+			}
+		})
 	}
 }
