@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -11,13 +12,15 @@ import (
 
 // min/max from metadata.
 //
-// An ungrouped Aggregate whose aggregates are all min/max of integer or timestamp
-// columns, count(*) or count(col), over a scan with no residual filter, is answered
-// per source
+// An ungrouped Aggregate whose aggregates are all min/max of integer, timestamp,
+// text or (min only) float columns, count(*) or count(col), over a scan with no
+// residual filter, is answered per source
 // without reading the column: for the time column from the first and last selected
 // rows (a source's rows are sorted by time; MinTime/MaxTime when the whole source is
 // selected), for another column from its statistics when the whole source is
-// selected; count(col) is the number of selected rows minus the selected rows of
+// selected and they are exact (a Parquet row group's footer, a segment's stats;
+// float max is never taken from them, since statistics leave NaN out and NaN is
+// PostgreSQL's largest float); count(col) is the number of selected rows minus the selected rows of
 // the column's NULL bitmap, or, over a whole source that counts its NULLs from
 // metadata (storage.NullCounter), minus that count. A source where that is not
 // possible (a residual filter, a partial selection of a non-time column) is
@@ -37,19 +40,37 @@ type metaAgg struct {
 type metaAggState struct {
 	n   int64 // count(*)
 	has bool
-	v   int64
+	v   int64   // kInt
+	f   float64 // kFloat
+	s   string  // kText
 }
 
-func (s *metaAggState) add(a *metaAgg, v int64) {
-	if !s.has || (a.max && v > s.v) || (!a.max && v < s.v) {
-		s.v, s.has = v, true
+func (s *metaAggState) add(a *metaAgg, v int64) { s.addAny(a, v, 0, "") }
+
+// addAny folds one value of a's kind (the field of that kind is read).
+func (s *metaAggState) addAny(a *metaAgg, v int64, f float64, str string) {
+	better := !s.has
+	if !better {
+		var c int
+		switch kindOf(a.t) {
+		case kFloat:
+			c = cmpFloat(f, s.f)
+		case kText:
+			c = strings.Compare(str, s.s)
+		default:
+			c = cmpInt(v, s.v)
+		}
+		better = (a.max && c > 0) || (!a.max && c < 0)
+	}
+	if better {
+		s.v, s.f, s.s, s.has = v, f, str, true
 	}
 }
 
 func (s *metaAggState) merge(a *metaAgg, o *metaAggState) {
 	s.n += o.n
 	if o.has {
-		s.add(a, o.v)
+		s.addAny(a, o.v, o.f, o.s)
 	}
 }
 
@@ -113,15 +134,17 @@ func newMetaAgg(q *query, p *Aggregate, pl *pipeline) batchOperator {
 			return nil
 		}
 		r, ok := a.Args[0].(*ColRef)
-		if !ok || kindOf(a.T) != kInt || kindOf(p.Out[i].Type) != kInt {
+		if !ok || kindOf(a.T) != kindOf(p.Out[i].Type) {
 			return nil
 		}
 		c, ok := pipelineTableColumn(pl, r.Index)
 		if !ok {
 			return nil
 		}
-		switch schema.Columns[c].Type {
-		case storage.TypeInt64, storage.TypeTimestamp:
+		switch st := schema.Columns[c].Type; {
+		case kindOf(a.T) == kInt && (st == storage.TypeInt64 || st == storage.TypeTimestamp):
+		case kindOf(a.T) == kFloat && st == storage.TypeFloat64:
+		case kindOf(a.T) == kText && st == storage.TypeString:
 		default:
 			return nil
 		}
@@ -176,14 +199,26 @@ func newMetaAgg(q *query, p *Aggregate, pl *pipeline) batchOperator {
 		}
 		out := &batch{n: 1, cols: make([]*vec, len(aggs))}
 		for i, a := range aggs {
-			v := &vec{t: a.t, n: 1, i: make([]int64, 1)}
+			v := &vec{t: a.t, n: 1}
+			switch kindOf(a.t) {
+			case kFloat:
+				v.f = make([]float64, 1)
+			case kText:
+				v.s = make([]string, 1)
+			default:
+				v.i = make([]int64, 1)
+			}
 			switch {
 			case a.count || a.countCol:
 				v.i[0] = total[i].n
-			case total[i].has:
-				v.i[0] = total[i].v
-			default:
+			case !total[i].has:
 				v.nulls = []bool{true}
+			case v.f != nil:
+				v.f[0] = total[i].f
+			case v.s != nil:
+				v.s[0] = strings.Clone(total[i].s) // not the source's memory
+			default:
+				v.i[0] = total[i].v
 			}
 			out.cols[i] = v
 		}
@@ -295,8 +330,11 @@ func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, 
 			st[i].add(&a, t)
 		case whole:
 			cs := src.Stats(a.col)
-			if cs.Bounds {
-				scanCols = append(scanCols, a.col) // not exact: read the column
+			isFloat := kindOf(a.t) == kFloat
+			if cs.Bounds || (isFloat && (a.max || !cs.HasMinMax && cs.NullCount != src.NumRows())) {
+				// Not exact, or a float max (NaN is left out of statistics), or
+				// floats that may all be NaN: read the column.
+				scanCols = append(scanCols, a.col)
 				viaScan[i] = true
 				continue
 			}
@@ -304,9 +342,9 @@ func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, 
 				continue // every value NULL
 			}
 			if a.max {
-				st[i].add(&a, cs.MaxInt)
+				st[i].addAny(&a, cs.MaxInt, cs.MaxFloat, cs.MaxString)
 			} else {
-				st[i].add(&a, cs.MinInt)
+				st[i].addAny(&a, cs.MinInt, cs.MinFloat, cs.MinString)
 			}
 		default:
 			scanCols = append(scanCols, a.col)
@@ -362,9 +400,17 @@ func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, 
 				}
 				continue
 			}
-			for r, x := range v.i[:b.n] {
-				if v.nulls == nil || !v.nulls[r] {
-					st[i].add(&a, x)
+			for r := 0; r < b.n; r++ {
+				if v.nulls != nil && v.nulls[r] {
+					continue
+				}
+				switch kindOf(a.t) {
+				case kFloat:
+					st[i].addAny(&a, 0, v.f[r], "")
+				case kText:
+					st[i].addAny(&a, 0, 0, v.str(r))
+				default:
+					st[i].add(&a, v.i[r])
 				}
 			}
 		}

@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestMetaMinMax checks ungrouped min/max of the time column and of an integer
-// column, with count(*) and count(col), answered from metadata (newMetaAgg), against a plain loop
+// TestMetaMinMax checks ungrouped min/max of the time column, of an integer
+// column and of text and float columns, with count(*) and count(col), answered from metadata (newMetaAgg), against a plain loop
 // and against the general aggregation (the same aggregates with a FILTER (WHERE
 // true), which newMetaAgg declines), over random data with NULLs, index-answerable
 // and residual filters, time ranges, overlapping and empty sources.
@@ -74,7 +74,7 @@ func TestMetaMinMax(t *testing.T) {
 			strconv.FormatInt(nQty, 10), strconv.FormatInt(nNote, 10)}}
 
 		mk := func(general bool) Plan {
-			s := scanOf(d, []int{cQty, cTS, cNote}, nil)
+			s := scanOf(d, []int{cQty, cTS, cNote, cPrice}, nil)
 			s.TimeMin, s.TimeMax = tmin, tmax
 			if pr != nil {
 				s.Filter = pr.e
@@ -94,8 +94,13 @@ func TestMetaMinMax(t *testing.T) {
 					{Func: "count", T: Int64, Filter: filter},
 					{Func: "count", Args: []Expr{qty}, T: Int64, Filter: filter},
 					{Func: "count", Args: []Expr{&ColRef{Index: 2, T: Text}}, T: Int64, Filter: filter},
+					{Func: "min", Args: []Expr{&ColRef{Index: 2, T: Text}}, T: Text, Filter: filter},
+					{Func: "max", Args: []Expr{&ColRef{Index: 2, T: Text}}, T: Text, Filter: filter},
+					{Func: "min", Args: []Expr{&ColRef{Index: 3, T: Float64}}, T: Float64, Filter: filter},
+					{Func: "max", Args: []Expr{&ColRef{Index: 3, T: Float64}}, T: Float64, Filter: filter},
 				},
-				Out: []Field{{"min_ts", TimestampTZ}, {"max_ts", TimestampTZ}, {"min_q", Int64}, {"max_q", Int64}, {"n", Int64}, {"n_qty", Int64}, {"n_note", Int64}}}
+				Out: []Field{{"min_ts", TimestampTZ}, {"max_ts", TimestampTZ}, {"min_q", Int64}, {"max_q", Int64}, {"n", Int64}, {"n_qty", Int64}, {"n_note", Int64},
+					{"min_note", Text}, {"max_note", Text}, {"min_price", Float64}, {"max_price", Float64}}}
 		}
 		what := fmt.Sprintf("iter %d: time [%d, %d]", iter, tmin, tmax)
 		if pr != nil {
@@ -110,7 +115,9 @@ func TestMetaMinMax(t *testing.T) {
 			t.Fatalf("%s: FILTER answered from metadata", what)
 		}
 		opts := Options{Parallelism: 1 + iter%3}
-		sameRows(t, what+" (metadata)", run(t, fast, opts), want)
-		sameRows(t, what+" (general)", run(t, general, opts), want)
+		// min/max of text and float: the general aggregation is the reference.
+		gen := run(t, general, opts)
+		sameRows(t, what+" (general)", [][]string{gen[0][:7]}, want)
+		sameRows(t, what+" (metadata)", run(t, fast, opts), gen)
 	}
 }

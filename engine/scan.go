@@ -189,12 +189,94 @@ func (sc *scanner) prune(src storage.Source, load bool) (pruneReason, error) {
 			return prunedByStats, nil
 		}
 	}
+	if vp, ok := src.(storage.ValueProber); ok && load {
+		for _, c := range sc.conj {
+			col, vals, ok := sc.textValues(c)
+			if !ok {
+				continue
+			}
+			may, err := vp.MayHold(col, vals)
+			if err != nil {
+				return notPruned, fmt.Errorf("%s: %w", src.Name(), err)
+			}
+			if !may {
+				return prunedByStats, nil
+			}
+		}
+	}
 	return notPruned, nil
+}
+
+// textValues matches "col = 'v'" and "col IN ('v', ...)" on a string column:
+// the values a matching row holds.
+func (sc *scanner) textValues(e Expr) (col int, vals []string, ok bool) {
+	isText := func(col int) bool {
+		return col >= 0 && col < len(sc.s.Schema.Columns) && sc.s.Schema.Columns[col].Type == storage.TypeString
+	}
+	if col, op, v, ok := colConst(e); ok && op == "=" && !v.Null && kindOf(v.Type) == kText && isText(col) {
+		return col, []string{v.S}, true
+	}
+	in, isIn := e.(*InList)
+	if !isIn || in.Negated {
+		return 0, nil, false
+	}
+	r, isCol := in.X.(*ColRef)
+	if !isCol || !isText(r.Index) {
+		return 0, nil, false
+	}
+	for _, x := range in.List {
+		k, isConst := x.(*Const)
+		if !isConst || kindOf(k.V.Type) != kText {
+			return 0, nil, false
+		}
+		if !k.V.Null {
+			vals = append(vals, k.V.S)
+		}
+	}
+	return r.Index, vals, true
+}
+
+// Prune returns what a snapshot for s may leave out: rows outside its time range
+// (narrowed by the filter's conditions on the time column) and sources whose
+// statistics rule out every row its filter could match.
+func (s *Scan) Prune() storage.Prune {
+	sc := newScanner(nil, s)
+	p := storage.Prune{TimeMin: sc.tmin, TimeMax: sc.tmax}
+	if len(sc.conj) > 0 {
+		p.Allow = func(v storage.StatsView) bool {
+			for _, c := range sc.conj {
+				if !sc.statsAllow(v, c) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return p
 }
 
 // statsAllow reports whether conjunct e may be true for some row of src, judging by
 // column statistics.
-func (sc *scanner) statsAllow(src storage.Source, e Expr) bool {
+func (sc *scanner) statsAllow(src storage.StatsView, e Expr) bool {
+	if in, ok := e.(*InList); ok && !in.Negated {
+		// x IN (a, b, ...) is x = a OR x = b OR ...: true somewhere only if one
+		// of the equalities may be.
+		r, isCol := in.X.(*ColRef)
+		if !isCol {
+			return true
+		}
+		for _, x := range in.List {
+			k, isConst := x.(*Const)
+			if !isConst {
+				return true
+			}
+			eq := &Call{Func: "=", Args: []Expr{r, k}}
+			if sc.statsAllow(src, eq) {
+				return true
+			}
+		}
+		return false
+	}
 	if in, ok := e.(*IsNull); ok {
 		r, ok := in.X.(*ColRef)
 		if !ok || r.Index < 0 || r.Index >= len(sc.s.Schema.Columns) {
@@ -684,11 +766,13 @@ func (ss *sourceScan) indexEq(col int, s string) (tri, bool, error) {
 	}
 	r := tri{t: roaring.New()}
 	if id, ok := d.Lookup(s); ok {
-		bm, err := ss.src.Bitmap(col, id)
+		bm, err := ss.rowsOf(col, []uint32{id})
 		if err != nil {
-			return tri{}, false, fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
+			return tri{}, false, err
 		}
-		if bm != nil {
+		if _, fresh := ss.src.(storage.IDRows); fresh && bm != nil {
+			r.t = bm
+		} else if bm != nil {
 			r.t = bm.Clone()
 		}
 	}
@@ -696,6 +780,40 @@ func (ss *sourceScan) indexEq(col int, s string) (tri, bool, error) {
 		r.n = nulls.Clone()
 	}
 	return r, true, nil
+}
+
+// rowsOf returns the rows of string column col holding one of ids: from the
+// source in one pass when it keeps no bitmaps (storage.IDRows), else its
+// bitmaps ORed. The result may be the source's: clone before changing it.
+func (ss *sourceScan) rowsOf(col int, ids []uint32) (*roaring.Bitmap, error) {
+	fail := func(err error) (*roaring.Bitmap, error) {
+		return nil, fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
+	}
+	if ir, ok := ss.src.(storage.IDRows); ok {
+		bm, err := ir.RowsWithIDs(col, ids)
+		if err != nil {
+			return fail(err)
+		}
+		return bm, nil
+	}
+	if len(ids) == 1 {
+		bm, err := ss.src.Bitmap(col, ids[0])
+		if err != nil {
+			return fail(err)
+		}
+		return bm, nil
+	}
+	bms := make([]*roaring.Bitmap, 0, len(ids))
+	for _, id := range ids {
+		bm, err := ss.src.Bitmap(col, id)
+		if err != nil {
+			return fail(err)
+		}
+		if bm != nil {
+			bms = append(bms, bm)
+		}
+	}
+	return orAll(bms), nil
 }
 
 func (ss *sourceScan) triAnd(a, b tri) tri {
@@ -776,6 +894,13 @@ func (ss *sourceScan) indexDict(e Expr, col int, ev *evaluator) (tri, bool, erro
 		}
 	}
 	bitmaps := func(ids []uint32) ([]*roaring.Bitmap, error) {
+		if _, ok := ss.src.(storage.IDRows); ok && len(ids) > 0 {
+			bm, err := ss.rowsOf(col, ids) // one pass over the ids
+			if err != nil {
+				return nil, err
+			}
+			return []*roaring.Bitmap{bm}, nil
+		}
 		out := make([]*roaring.Bitmap, 0, len(ids))
 		for _, id := range ids {
 			bm, err := ss.src.Bitmap(col, id)

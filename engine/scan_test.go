@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stratadb/strata/internal/sqlstate"
@@ -313,6 +314,124 @@ func TestScanTimeRangeAndPruning(t *testing.T) {
 	joined = strings.Join(Explain(s3), "\n")
 	if !strings.Contains(joined, "segments: 2 of 10 (8 pruned by time, 0 by stats)") || !strings.Contains(joined, "time=[2023-10-01 04:00:00, 2023-10-01 05:59:59.999999]") {
 		t.Errorf("explain:\n%s", joined)
+	}
+}
+
+// TestScanPruneInAndPrune: x IN (...) prunes by statistics when no listed value
+// lies within a source's min/max; Scan.Prune hands the same judgement (and the
+// time range narrowed by the filter) to the snapshot.
+func TestScanPruneInAndPrune(t *testing.T) {
+	d := newDataset(3, 10, 200) // qty in [-5, 14] everywhere
+	in := func(vals ...Expr) Expr { return &InList{X: col(cQty), List: vals} }
+	for _, tc := range []struct {
+		e      Expr
+		pruned bool
+	}{
+		{in(ki(100), ki(-50)), true},
+		{in(ki(100), ki(3)), false},
+		{in(&Const{V: NullValue(Int64)}), true},
+		{&InList{X: col(cQty), List: []Expr{ki(100)}, Negated: true}, false},
+	} {
+		s := scanOf(d, []int{cTS}, tc.e)
+		joined := strings.Join(Explain(s), "\n")
+		want := "segments: 10 of 10 (0 pruned by time, 0 by stats)"
+		if tc.pruned {
+			want = "segments: 0 of 10 (0 pruned by time, 10 by stats)"
+		}
+		if !strings.Contains(joined, want) {
+			t.Errorf("%s: explain:\n%s", tc.e, joined)
+		}
+		p := s.Prune()
+		allowed := 0
+		for _, src := range s.Sources {
+			if p.Allows(src) {
+				allowed++
+			}
+		}
+		if tc.pruned != (allowed == 0) || !tc.pruned && allowed != 10 {
+			t.Errorf("%s: Prune allows %d of 10 sources", tc.e, allowed)
+		}
+	}
+	s := scanOf(d, []int{cTS}, &BoolOp{Op: And, Args: []Expr{
+		fn(">=", col(cTS), &Const{V: Value{Type: TimestampTZ, I: baseTime + 4*usPerHour}}),
+		fn("=", col(cQty), ki(3)),
+	}})
+	if p := s.Prune(); p.TimeMin != baseTime+4*usPerHour || p.TimeMax != s.TimeMax || p.Allow == nil {
+		t.Errorf("Prune of a time and qty filter: [%d, %d] allow=%v", p.TimeMin, p.TimeMax, p.Allow != nil)
+	}
+	if p := scanOf(d, []int{cTS}, nil).Prune(); p.Allow != nil {
+		t.Error("Prune of an unfiltered scan has an Allow")
+	}
+}
+
+// proberSource is a memSource that answers storage.ValueProber from its
+// dictionary, counting the probes; wrong makes it claim no value is there.
+type proberSource struct {
+	*memSource
+	probes atomic.Int64
+	wrong  bool
+}
+
+func (p *proberSource) MayHold(col int, vals []string) (bool, error) {
+	p.probes.Add(1)
+	if p.wrong {
+		return false, nil
+	}
+	d, err := p.Dict(col)
+	if err != nil {
+		return false, err
+	}
+	for _, v := range vals {
+		if _, ok := d.Lookup(v); ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// TestScanValueProber: equality and IN on a string column ask a ValueProber
+// before reading a source, and a source that cannot hold the values is skipped
+// (its rows are not counted); EXPLAIN does not probe.
+func TestScanValueProber(t *testing.T) {
+	d := newDataset(3, 6, 200)
+	var probers []*proberSource
+	for i, src := range d.sources {
+		p := &proberSource{memSource: src.(*memSource), wrong: i%2 == 0}
+		probers = append(probers, p)
+		d.sources[i] = p
+	}
+	for _, e := range []Expr{
+		fn("=", col(cCountry), ks("de")),
+		&InList{X: col(cCountry), List: []Expr{ks("de"), ks("zz")}},
+	} {
+		// Expected: the count over the sources that do not deny the values.
+		odd := scanOf(d, []int{cTS}, e)
+		odd.Sources = nil
+		for i, p := range probers {
+			if i%2 == 1 {
+				odd.Sources = append(odd.Sources, p.memSource)
+			}
+		}
+		count := func(s *Scan) [][]string {
+			return run(t, &Aggregate{Input: s, Aggs: []AggCall{{Func: "count", T: Int64}}, Out: []Field{{"count", Int64}}}, Options{})
+		}
+		want := count(odd)
+		if want[0][0] == "0" {
+			t.Fatalf("%s: no row to count", e)
+		}
+		s := scanOf(d, []int{cTS}, e)
+		Explain(s)
+		for _, p := range probers {
+			if p.probes.Load() != 0 {
+				t.Fatalf("%s: EXPLAIN probed", e)
+			}
+		}
+		sameRows(t, e.String(), count(s), want)
+		for _, p := range probers {
+			if p.probes.Swap(0) != 1 {
+				t.Fatalf("%s: a source was not probed once", e)
+			}
+		}
 	}
 }
 

@@ -361,7 +361,7 @@ func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value
 		if sc.AsOf != nil {
 			sn, err = s.snapshotAsOf(ctx, sc)
 		} else {
-			sn, err = s.db.store.SnapshotRange(ctx, sc.Table, sc.TimeMin, sc.TimeMax)
+			sn, err = s.db.store.SnapshotPruned(ctx, sc.Table, sc.Prune())
 		}
 		if err != nil {
 			var ee *engine.Error

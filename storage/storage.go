@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -280,6 +281,52 @@ type ColumnStats struct {
 	MaxFloat  float64
 	MinString string // TypeString
 	MaxString string
+}
+
+// StatsView is what pruning reads: a row count and per-column statistics. Every
+// Source is one; so are a lake file's Delta statistics before its footer is read.
+type StatsView interface {
+	NumRows() int
+	Stats(col int) ColumnStats
+}
+
+// Prune narrows a snapshot to what one scan can match, so that lake files and
+// row groups that cannot hold a matching row are left out before they are read.
+// The zero value prunes nothing but time; use NoPrune for "everything".
+type Prune struct {
+	TimeMin, TimeMax int64 // rows with times outside [TimeMin, TimeMax] are not wanted
+	// Allow, when set, reports whether a source with these statistics may hold a
+	// row the scan matches. It must hold for every source that may: it is given
+	// bounds (Stats marked Bounds), and with Bounds it may only judge by min/max.
+	Allow func(StatsView) bool
+}
+
+// NoPrune wants every row.
+var NoPrune = Prune{TimeMin: math.MinInt64, TimeMax: math.MaxInt64}
+
+// Allows reports whether p lets a source with statistics v through (its time
+// range is checked by the caller).
+func (p Prune) Allows(v StatsView) bool { return p.Allow == nil || p.Allow(v) }
+
+// IDRows is implemented by Sources whose string columns keep dictionary ids
+// per row but no per-id bitmaps (a Parquet row group read directly): the rows
+// of several ids are found in one pass over the ids, cheaper than building
+// every id's bitmap. Callers use it instead of ORing Bitmap over ids.
+type IDRows interface {
+	// RowsWithIDs returns the rows of string column col whose dictionary id is
+	// one of ids (NULL rows never). The bitmap is the caller's.
+	RowsWithIDs(col int, ids []uint32) (*roaring.Bitmap, error)
+}
+
+// ValueProber is implemented by Sources that can tell, without decoding a string
+// column, that none of its rows holds any of some values (a Parquet column chunk
+// whose data pages are all dictionary-encoded: its dictionary page lists every
+// value it holds). The engine asks before it reads a Source filtered by
+// equality or IN on the column.
+type ValueProber interface {
+	// MayHold reports false only when no row's value of string column col is one
+	// of vals; true when it may be, or when that is not known.
+	MayHold(col int, vals []string) (bool, error)
 }
 
 // Dict is the dictionary of a string column: ids 0..Len()-1, one per distinct non-NULL

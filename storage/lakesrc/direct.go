@@ -56,6 +56,8 @@ var (
 	_ storage.TimeOrder   = (*Direct)(nil)
 	_ storage.Releasable  = (*Direct)(nil)
 	_ storage.NullCounter = (*Direct)(nil)
+	_ storage.ValueProber = (*Direct)(nil)
+	_ storage.IDRows      = (*Direct)(nil)
 )
 
 // directCol is one decoded column chunk. Immutable once built, except the
@@ -541,6 +543,94 @@ func (d *Direct) Bitmap(col int, id uint32) (*roaring.Bitmap, error) {
 	return bm, nil
 }
 
+// MayHold reports whether string column col may hold one of vals
+// (storage.ValueProber): a decoded column answers from its dictionary; else,
+// when every data page of the column chunk is dictionary-encoded, from the
+// chunk's dictionary page alone, without fetching its data pages.
+func (d *Direct) MayHold(col int, vals []string) (bool, error) {
+	if col < 0 || col >= len(d.schema.Columns) || d.schema.Columns[col].Type != storage.TypeString {
+		return true, nil
+	}
+	d.mu.Lock()
+	c := d.cols[col]
+	d.mu.Unlock()
+	if c != nil {
+		for _, v := range vals {
+			if _, ok := c.dict.Lookup(v); ok {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if d.deltaCols[col] == "" {
+		return false, nil // not in the file: every row NULL
+	}
+	dict, ok, err := d.df.DictionaryValues(context.Background(), d.rg, d.deltaCols[col])
+	if err != nil || !ok {
+		return true, err
+	}
+	if len(vals) > 4 {
+		want := make(map[string]bool, len(vals))
+		for _, v := range vals {
+			want[v] = true
+		}
+		return slices.ContainsFunc(dict, func(s string) bool { return want[s] }), nil
+	}
+	for _, v := range vals {
+		if slices.Contains(dict, v) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// RowsWithIDs returns the rows of string column col holding one of ids
+// (storage.IDRows): one pass over the column's ids, with no per-id postings.
+func (d *Direct) RowsWithIDs(col int, ids []uint32) (*roaring.Bitmap, error) {
+	c, err := d.typed(col, storage.TypeString)
+	if err != nil {
+		return nil, err
+	}
+	nd := c.dict.Len()
+	for _, id := range ids {
+		if int(id) >= nd {
+			return nil, fmt.Errorf("lake file %s: column %s: no dictionary id %d", d.name, d.schema.Columns[col].Name, id)
+		}
+	}
+	return c.rowsWithIDs(ids), nil
+}
+
+func (c *directCol) rowsWithIDs(ids []uint32) *roaring.Bitmap {
+	var rows []uint32
+	switch len(ids) {
+	case 0:
+		return roaring.New()
+	case 1:
+		want := ids[0]
+		for r, id := range c.ids {
+			if id == want {
+				rows = append(rows, uint32(r))
+			}
+		}
+	default:
+		want := make([]bool, c.dict.Len())
+		for _, id := range ids {
+			want[id] = true
+		}
+		for r, id := range c.ids {
+			if want[id] {
+				rows = append(rows, uint32(r))
+			}
+		}
+	}
+	bm := roaring.New()
+	bm.AddMany(rows)
+	if c.nulls != nil {
+		bm.AndNot(c.nulls) // a NULL row's id is unspecified
+	}
+	return bm
+}
+
 // NullCount is the footer's exact NULL count of column col (storage.NullCounter).
 func (d *Direct) NullCount(col int) (int, bool) {
 	if col < 0 || col >= len(d.stats) || d.stats[col].Bounds {
@@ -638,14 +728,26 @@ func dataFileKey(location string, f *lake.AddFile) string {
 	return location + "\x00" + f.DecodedPath + "\x00" + f.DeletionVector.UniqueID() + "\x00" + fmt.Sprint(f.Size)
 }
 
+// FileWanted reports whether lake file f of snap may hold rows p wants, judging
+// by its add action alone (no byte of the file is read): its Delta stats' row
+// count and time range, and p.Allow over the bounds its stats and partition
+// values give every column.
+func FileWanted(snap *lake.Snapshot, f *lake.AddFile, schema *storage.Schema, deltaCols []string, p storage.Prune) bool {
+	if rows, lo, hi, ok := deltaBounds(snap, f, schema, deltaCols); ok && (rows == 0 || hi < p.TimeMin || lo > p.TimeMax) {
+		return false
+	}
+	return p.Allows(newFileStats(snap, f, schema, deltaCols))
+}
+
 // DirectSources returns the row groups of lake file f of snap that may hold rows
-// with times in [tmin, tmax], each as a Direct Source over the Parquet file
-// (schema and deltaCols as for Source). A file whose Delta stats put it wholly
-// outside the range is not opened; otherwise its footer is read (once per file:
-// it is remembered) and row groups outside the range by their footer
+// p wants, each as a Direct Source over the Parquet file (schema and deltaCols
+// as for Source). A file whose Delta stats put it wholly outside p's time range,
+// or that p.Allow refuses by its Delta stats (bounds of every column and the
+// partition values), is not opened; otherwise its footer is read (once per
+// file: it is remembered) and row groups that p leaves out by their footer
 // statistics are left out.
 func (c *Cache) DirectSources(ctx context.Context, location string, snap *lake.Snapshot, f *lake.AddFile,
-	schema *storage.Schema, deltaCols []string, tmin, tmax int64) ([]*Direct, error) {
+	schema *storage.Schema, deltaCols []string, p storage.Prune) ([]*Direct, error) {
 	if err := schema.Validate(); err != nil {
 		return nil, fmt.Errorf("lake file %s: %w", f.DecodedPath, err)
 	}
@@ -657,7 +759,7 @@ func (c *Cache) DirectSources(ctx context.Context, location string, snap *lake.S
 			return nil, fmt.Errorf("lake file %s: schema column %q reads Delta column %q: names must match", f.DecodedPath, schema.Columns[i].Name, dc)
 		}
 	}
-	if rows, lo, hi, ok := deltaBounds(snap, f, schema, deltaCols); ok && (rows == 0 || hi < tmin || lo > tmax) {
+	if !FileWanted(snap, f, schema, deltaCols, p) {
 		return nil, nil
 	}
 	df, err := c.dataFile(ctx, location, snap, f)
@@ -673,7 +775,7 @@ func (c *Cache) DirectSources(ctx context.Context, location string, snap *lake.S
 		if err != nil {
 			return nil, err
 		}
-		if d.max < tmin || d.min > tmax {
+		if d.max < p.TimeMin || d.min > p.TimeMax || !p.Allows(d) {
 			continue
 		}
 		out = append(out, d)

@@ -12,7 +12,13 @@
 //     prunes row groups on any filtered column before a data page is read; a
 //     column chunk is fetched and decoded only when the engine first reads that
 //     column, and dropped again when the engine's scan of the row group ends
-//     (storage.Releasable). No cache entry is created.
+//     (storage.Releasable). No cache entry is created. Before any of that, a
+//     scan's storage.Prune (its time range and a judgement over column bounds)
+//     leaves out files by their Delta stats and partition values (FileWanted:
+//     no byte of the file read) and row groups by their footer statistics;
+//     equality and IN filters on a string column skip a row group whose
+//     dictionary page lacks every wanted value (Direct.MayHold reads that page
+//     alone, when every data page of the chunk is dictionary-encoded).
 //   - Cached (Cache.CachedSource): a file whose segment is in the cache (adopted
 //     at handoff, or converted in the background) is read from the segment:
 //     bitmap indexes, sorted dictionaries, rows sorted by time.

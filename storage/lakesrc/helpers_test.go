@@ -24,22 +24,26 @@ import (
 type countingFS struct {
 	lake.FS
 	dataReads atomic.Int64
+	dataBytes atomic.Int64 // bytes returned by those reads
 }
 
-func (c *countingFS) count(key string) {
+func (c *countingFS) count(key string, b []byte) {
 	if strings.HasSuffix(key, ".parquet") && !strings.Contains(key, "_delta_log/") {
 		c.dataReads.Add(1)
+		c.dataBytes.Add(int64(len(b)))
 	}
 }
 
 func (c *countingFS) Get(ctx context.Context, key string) ([]byte, error) {
-	c.count(key)
-	return c.FS.Get(ctx, key)
+	b, err := c.FS.Get(ctx, key)
+	c.count(key, b)
+	return b, err
 }
 
 func (c *countingFS) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
-	c.count(key)
-	return c.FS.GetRange(ctx, key, off, n)
+	b, err := c.FS.GetRange(ctx, key, off, n)
+	c.count(key, b)
+	return b, err
 }
 
 // testSchema has every strata column type; ts is the time column.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -592,7 +591,7 @@ func (s *Store) SnapshotAt(ctx context.Context, table string, tt TimeTravel) (*S
 		return nil, fmt.Errorf("table %s: %w", table, err)
 	}
 	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, l, snap, math.MinInt64, math.MaxInt64); err != nil {
+	if err := s.addLakeSources(ctx, sn, l, snap, storage.NoPrune); err != nil {
 		sn.Release()
 		return nil, err
 	}
@@ -600,12 +599,13 @@ func (s *Store) SnapshotAt(ctx context.Context, table string, tt TimeTravel) (*S
 }
 
 // addLakeSources appends the sources of snap's files to sn, leaving out those
-// wholly outside [tmin, tmax]: a file whose segment is in the lake cache is read
+// p rules out (lakesrc.FileWanted, then row groups by their footers in
+// lakesrc.Cache.DirectSources): a file whose segment is in the lake cache is read
 // from it; any other file is read directly from its Parquet file, one Source per
 // row group (lakesrc.Direct), and no query waits for a conversion. A file read
 // directly again is converted into the cache in the background
 // (lakesrc.Cache.NoteDirectRead), so later snapshots read its segment.
-func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, snap *lake.Snapshot, tmin, tmax int64) error {
+func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, snap *lake.Snapshot, p storage.Prune) error {
 	if s.cache == nil {
 		return errors.New("store: no lake cache")
 	}
@@ -618,6 +618,9 @@ func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, s
 		cols[schema.TimeColumn] = "" // the hidden constant time column
 	}
 	for _, f := range snap.Files() {
+		if !lakesrc.FileWanted(snap, f, schema, cols, p) {
+			continue
+		}
 		src, ok, err := s.cache.CachedSource(ctx, l.loc, snap, f, schema, cols)
 		if err != nil {
 			return fmt.Errorf("table %s: %w", sn.Table.Name, err)
@@ -627,7 +630,7 @@ func (s *Store) addLakeSources(ctx context.Context, sn *Snapshot, l *lakeLink, s
 			sn.Sources = append(sn.Sources, src)
 			continue
 		}
-		ds, err := s.cache.DirectSources(ctx, l.loc, snap, f, schema, cols, tmin, tmax)
+		ds, err := s.cache.DirectSources(ctx, l.loc, snap, f, schema, cols, p)
 		if err != nil {
 			return fmt.Errorf("table %s: %w", sn.Table.Name, err)
 		}
@@ -735,7 +738,7 @@ func (s *Store) ScanDelta(ctx context.Context, path string) (*Snapshot, error) {
 		return nil, err
 	}
 	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, l, snap, math.MinInt64, math.MaxInt64); err != nil {
+	if err := s.addLakeSources(ctx, sn, l, snap, storage.NoPrune); err != nil {
 		sn.Release()
 		return nil, err
 	}

@@ -429,10 +429,17 @@ func (s *Store) SnapshotContext(ctx context.Context, table string) (*Snapshot, e
 }
 
 // SnapshotRange is SnapshotContext for a query that reads only rows with times in
-// [tmin, tmax] (µs): lake files, and row groups of lake files read directly
-// (lakesrc.Direct), wholly outside the range may be left out, so that only those
-// the query needs are read. Segments and heads are all there.
+// [tmin, tmax] (µs): see SnapshotPruned.
 func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int64) (*Snapshot, error) {
+	return s.SnapshotPruned(ctx, table, storage.Prune{TimeMin: tmin, TimeMax: tmax})
+}
+
+// SnapshotPruned is SnapshotContext for one scan: lake files, and row groups of
+// lake files read directly (lakesrc.Direct), that p rules out (wholly outside its
+// time range, or refused by p.Allow on their Delta or footer statistics) may be
+// left out, so that only those the query needs are read. Segments and heads are
+// all there.
+func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prune) (*Snapshot, error) {
 	for {
 		s.mu.Lock()
 		if s.mu.closed {
@@ -447,7 +454,7 @@ func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int6
 		def := lt.def
 		if IsExternal(&def) {
 			s.mu.Unlock()
-			return s.externalSnapshot(ctx, def, tmin, tmax)
+			return s.externalSnapshot(ctx, def, p)
 		}
 		if lt.lakeSeq > 0 && (lt.lakeSnap == nil || lt.lakeSnap.Version != lt.lakeVersion) {
 			// Load the lake snapshot outside the lock, then start over.
@@ -479,7 +486,7 @@ func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int6
 			// Lake files stay on storage until VACUUM, days after they leave the
 			// log, so reading them after unlocking is safe.
 			sn.LakeVersion = lakeSnap.Version
-			if err := s.addLakeSources(ctx, sn, l, lakeSnap, tmin, tmax); err != nil {
+			if err := s.addLakeSources(ctx, sn, l, lakeSnap, p); err != nil {
 				sn.Release()
 				return nil, err
 			}
@@ -489,7 +496,7 @@ func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int6
 }
 
 // externalSnapshot reads the latest version of an external table.
-func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef, tmin, tmax int64) (*Snapshot, error) {
+func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef, p storage.Prune) (*Snapshot, error) {
 	l, err := s.lakeOf(ctx, &def)
 	if err != nil {
 		return nil, err
@@ -499,7 +506,7 @@ func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef, tmin
 		return nil, fmt.Errorf("table %s: %w", def.Name, err)
 	}
 	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, l, snap, tmin, tmax); err != nil {
+	if err := s.addLakeSources(ctx, sn, l, snap, p); err != nil {
 		sn.Release()
 		return nil, err
 	}
