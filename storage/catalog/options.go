@@ -70,6 +70,7 @@ const (
 	OptLakePath            = "lake_path"
 	OptHandoff             = "handoff"
 	OptHandoffGrace        = "handoff_grace"
+	OptLakeRefresh         = "lake_refresh"
 	OptExternal            = "external"
 	OptLookup              = "lookup"
 	OptPrimaryKey          = "primary_key"
@@ -116,6 +117,8 @@ var TableOptions = []TableOption{
 	{Name: OptHandoff, Kind: OptEnum, Values: []string{"on", "off", "true", "false"}, Default: "on",
 		Doc: "hand closed time chunks to the lake"},
 	{Name: OptHandoffGrace, Kind: OptDuration, Default: "10 minutes", Doc: "wait after a chunk's end for late rows before handing it off"},
+	{Name: OptLakeRefresh, Kind: OptDuration, Default: "1 second",
+		Doc: "how often queries look for Delta versions other writers (another strata sharing lake_path, Spark, delta-rs) committed"},
 	{Name: OptExternal, Kind: OptBool, Internal: true, Default: "false", Doc: "set by CREATE EXTERNAL TABLE: a Delta table strata only reads"},
 	{Name: OptLookup, Kind: OptBool, Internal: true, Default: "false", Doc: "set by CREATE TABLE without a time column: a lookup table"},
 	{Name: OptPrimaryKey, Kind: OptText, Internal: true, Default: "none", Doc: "set by CREATE TABLE from a lookup table's PRIMARY KEY: its columns"},

@@ -276,7 +276,7 @@ func (d *DataFile) Statistics(rg int, column string) (st ColumnStatistics, ok bo
 		st.NullCount = ps.NullCount()
 	}
 	st.Exact = st.HasNullCount && !deletes
-	if !ps.HasMinMax() {
+	if !ps.HasMinMax() || !chunkHasBounds(d.meta, rg, pf.ColIndex) {
 		if st.HasNullCount && st.NullCount == rows {
 			return st, true // all NULL
 		}
@@ -303,8 +303,29 @@ func isIntegerType(name string) bool {
 
 const usPerDay = 86_400_000_000
 
+// chunkHasBounds reports whether the footer holds both a min and a max for
+// column col of row group rg. A writer may store one without the other (arrow-go
+// leaves out either when it is longer than its size limit, 4096 bytes), and
+// arrow-go still reports HasMinMax then, with the missing one empty: such a chunk
+// has no bounds.
+func chunkHasBounds(meta *metadata.FileMetaData, rg, col int) bool {
+	if meta.FileMetaData == nil || rg >= len(meta.RowGroups) || col >= len(meta.RowGroups[rg].Columns) {
+		return false
+	}
+	cm := meta.RowGroups[rg].Columns[col].MetaData
+	if cm == nil || cm.Statistics == nil {
+		return false
+	}
+	st := cm.Statistics
+	if meta.Schema.Column(col).ColumnOrder() == parquet.ColumnOrders.TypeDefinedOrder {
+		return st.IsSetMinValue() && st.IsSetMaxValue() // what arrow-go decodes then
+	}
+	return st.IsSetMin() && st.IsSetMax()
+}
+
 // statsValues converts Parquet min/max statistics to the Go values of Delta type
 // deltaType (see ColumnStatistics); ok is false when they cannot be trusted.
+// Callers check chunkHasBounds first.
 func statsValues(deltaType string, descr *schema.Column, ps metadata.TypedStatistics) (lo, hi any, ok bool) {
 	switch s := ps.(type) {
 	case *metadata.Int32Statistics:

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -402,8 +402,8 @@ type partFile struct {
 	buf     bytes.Buffer
 	pw      *pqarrow.FileWriter
 	rows    int64
-	rgBytes int64 // estimated bytes buffered in the current row group
-	stats   []colStats
+	rgBytes int64   // estimated bytes buffered in the current row group
+	nulls   []int64 // per data column, its top-level NULLs (nested columns' stats)
 }
 
 func newFileWriter(snap *Snapshot, opts WriteOptions) (*fileWriter, error) {
@@ -575,7 +575,7 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 	for from < to {
 		pf := w.open[key]
 		if pf == nil {
-			pw := &partFile{values: vals, stats: make([]colStats, len(w.data))}
+			pw := &partFile{values: vals, nulls: make([]int64, len(w.data))}
 			props := parquet.NewWriterProperties(
 				parquet.WithCompression(compress.Codecs.Zstd),
 				parquet.WithStats(true),
@@ -597,7 +597,7 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 		slice := make([]arrow.Array, len(cols))
 		for i, c := range cols {
 			slice[i] = array.NewSlice(c, int64(from), int64(end))
-			pf.stats[i].update(slice[i])
+			pf.nulls[i] += int64(slice[i].NullN())
 		}
 		rec := array.NewRecordBatch(w.fileSchma, slice, int64(end-from))
 		err := pf.pw.WriteBuffered(rec)
@@ -630,10 +630,11 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 func (w *fileWriter) flush(ctx context.Context, key string) error {
 	pf := w.open[key]
 	delete(w.open, key)
-	if err := pf.pw.Close(); err != nil {
+	pw := pf.pw
+	pf.pw = nil
+	if err := pw.Close(); err != nil {
 		return fmt.Errorf("lake: table %s: write: %w", w.snap.table.name(), err)
 	}
-	pf.pw = nil
 	var dir strings.Builder
 	pv := make(map[string]*string, len(w.parts))
 	for i, f := range w.parts {
@@ -648,20 +649,21 @@ func (w *fileWriter) flush(ctx context.Context, key string) error {
 		dir.WriteByte('/')
 	}
 	rel := dir.String() + "part-00000-" + newUUID() + ".c000.zstd.parquet"
+	meta, err := pw.FileMetadata() // the footer just written
+	if err != nil {
+		return fmt.Errorf("lake: table %s: write %s: %w", w.snap.table.name(), rel, err)
+	}
+	stats, err := deltaStats(meta, w.data, pf.nulls)
+	if err != nil {
+		return fmt.Errorf("lake: table %s: write %s: stats: %w", w.snap.table.name(), rel, err)
+	}
+	if meta.NumRows != pf.rows {
+		return fmt.Errorf("BUG: lake: table %s: write %s: %d rows in the footer, %d written", w.snap.table.name(), rel, meta.NumRows, pf.rows)
+	}
 	data := pf.buf.Bytes()
 	if err := w.wfs.PutIfAbsent(ctx, w.snap.table.key(rel), data); err != nil {
 		return fmt.Errorf("lake: table %s: write %s: %w", w.snap.table.name(), rel, err)
 	}
-	stats := map[string]any{"numRecords": pf.rows}
-	minV, maxV, nulls := map[string]any{}, map[string]any{}, map[string]any{}
-	for i, f := range w.data {
-		st := &pf.stats[i]
-		nulls[f.Name] = st.nulls
-		if lo, hi, ok := st.bounds(); ok {
-			minV[f.Name], maxV[f.Name] = lo, hi
-		}
-	}
-	stats["minValues"], stats["maxValues"], stats["nullCount"] = minV, maxV, nulls
 	add := &AddFile{
 		Path: encodeLogPath(rel), DecodedPath: rel, PartitionValues: pv,
 		Size: int64(len(data)), ModificationTime: time.Now().UnixMilli(),
@@ -772,148 +774,132 @@ func formatMicros(us int64) string {
 	return time.UnixMicro(us).UTC().Format("2006-01-02T15:04:05.000000Z")
 }
 
-// colStats accumulates min, max and null count of one column of a file.
-type colStats struct {
-	nulls      int64
-	has        bool
-	kind       byte // 'i' int, 'f' float, 's' string, 'd' date, 't' timestamp
-	imin, imax int64
-	fmin, fmax float64
-	smin, smax string
-}
-
-func (st *colStats) int(v int64) {
-	if !st.has {
-		st.imin, st.imax, st.has = v, v, true
-		return
-	}
-	st.imin, st.imax = min(st.imin, v), max(st.imax, v)
-}
-
-func (st *colStats) float(v float64) {
-	if math.IsNaN(v) {
-		return
-	}
-	if !st.has {
-		st.fmin, st.fmax, st.has = v, v, true
-		return
-	}
-	st.fmin, st.fmax = min(st.fmin, v), max(st.fmax, v)
-}
-
-func (st *colStats) update(a arrow.Array) {
-	st.nulls += int64(a.NullN())
-	n := a.Len()
-	switch c := a.(type) {
-	case *array.Int8:
-		st.kind = 'i'
-		for i := 0; i < n; i++ {
-			if c.IsValid(i) {
-				st.int(int64(c.Value(i)))
-			}
-		}
-	case *array.Int16:
-		st.kind = 'i'
-		for i := 0; i < n; i++ {
-			if c.IsValid(i) {
-				st.int(int64(c.Value(i)))
-			}
-		}
-	case *array.Int32:
-		st.kind = 'i'
-		for i := 0; i < n; i++ {
-			if c.IsValid(i) {
-				st.int(int64(c.Value(i)))
-			}
-		}
-	case *array.Int64:
-		st.kind = 'i'
-		for i := 0; i < n; i++ {
-			if c.IsValid(i) {
-				st.int(c.Value(i))
-			}
-		}
-	case *array.Date32:
-		st.kind = 'd'
-		for i := 0; i < n; i++ {
-			if c.IsValid(i) {
-				st.int(int64(c.Value(i)))
-			}
-		}
-	case *array.Timestamp:
-		st.kind = 't'
-		for i := 0; i < n; i++ {
-			if c.IsValid(i) {
-				us, _ := TimestampMicros(c, i)
-				st.int(us)
-			}
-		}
-	case *array.Float32:
-		st.kind = 'f'
-		for i := 0; i < n; i++ {
-			if c.IsValid(i) {
-				st.float(float64(c.Value(i)))
-			}
-		}
-	case *array.Float64:
-		st.kind = 'f'
-		for i := 0; i < n; i++ {
-			if c.IsValid(i) {
-				st.float(c.Value(i))
-			}
-		}
-	case *array.String:
-		st.kind = 's'
-		for i := 0; i < n; i++ {
-			if !c.IsValid(i) {
-				continue
-			}
-			v := c.Value(i)
-			if !st.has {
-				st.smin, st.smax, st.has = strings.Clone(v), strings.Clone(v), true
-				continue
-			}
-			if v < st.smin {
-				st.smin = strings.Clone(v)
-			}
-			if v > st.smax {
-				st.smax = strings.Clone(v)
-			}
-		}
-	}
-}
-
 // statsStringPrefix is the number of characters string stats keep (Spark's
 // delta.dataSkippingStringPrefixLength default).
 const statsStringPrefix = 32
 
-// bounds returns the JSON values of min and max; false when the column has no
-// usable bounds (all null, or a type without min/max stats).
-func (st *colStats) bounds() (lo, hi any, ok bool) {
-	if !st.has {
-		return nil, nil, false
+// deltaStats reads the Delta stats of a written file from its Parquet footer:
+// numRecords, and per top-level data column (fields, in file order) nullCount
+// (the row groups' null counts added up) and minValues/maxValues (the smallest
+// minimum and largest maximum over the row groups) for integers, floats, dates,
+// timestamps and strings. A column gets no min/max when some row group with
+// non-NULL values has none in the footer (Parquet leaves out a min or max longer
+// than parquet.DefaultMaxStatsSize bytes) or when they cannot be trusted
+// (statsValues). Nested columns have no Parquet statistics of their own:
+// topNulls gives their top-level NULL counts.
+func deltaStats(meta *metadata.FileMetaData, fields []*Field, topNulls []int64) (map[string]any, error) {
+	man, err := pqarrow.NewSchemaManifest(meta.Schema, nil, nil)
+	if err != nil {
+		return nil, err
 	}
-	switch st.kind {
-	case 'i':
-		return st.imin, st.imax, true
-	case 'f':
-		return st.fmin, st.fmax, true
-	case 'd':
-		f := func(d int64) string { return time.Unix(d*86400, 0).UTC().Format("2006-01-02") }
-		return f(st.imin), f(st.imax), true
-	case 't':
-		return formatMicros(st.imin), formatMicros(st.imax), true
-	case 's':
-		lo, hi := st.smin, st.smax
-		if utf8.RuneCountInString(lo) > statsStringPrefix {
-			lo = truncRunes(lo, statsStringPrefix) // a prefix is <= the value
-		}
-		if utf8.RuneCountInString(hi) > statsStringPrefix {
-			hi = truncRunes(hi, statsStringPrefix) + "\U0010FFFF" // > every value with that prefix
-		}
-		return lo, hi, true
+	if len(man.Fields) != len(fields) {
+		return nil, fmt.Errorf("BUG: written file has %d columns, want %d", len(man.Fields), len(fields))
 	}
-	return nil, nil, false
+	minV, maxV, nulls := map[string]any{}, map[string]any{}, map[string]any{}
+	for i, f := range fields {
+		mf := &man.Fields[i]
+		if !mf.IsLeaf() {
+			nulls[f.Name] = topNulls[i]
+			continue
+		}
+		descr := meta.Schema.Column(mf.ColIndex)
+		var n int64
+		var lo, hi any
+		bounded := boundedType(f.Type.Name)
+		for rg := range meta.NumRowGroups() {
+			rgm := meta.RowGroup(rg)
+			if rgm.NumRows() == 0 {
+				continue // an empty row group (a file ending on a row group boundary) has no statistics
+			}
+			cc, err := rgm.ColumnChunk(mf.ColIndex)
+			if err != nil {
+				return nil, err
+			}
+			ps, err := cc.Statistics()
+			if err != nil {
+				return nil, err
+			}
+			if ps == nil || !ps.HasNullCount() {
+				return nil, fmt.Errorf("column %s: row group %d has no statistics", f.Name, rg)
+			}
+			n += ps.NullCount()
+			if !bounded {
+				continue
+			}
+			if !ps.HasMinMax() || !chunkHasBounds(meta, rg, mf.ColIndex) {
+				// All NULL, or (floats) all NULL or NaN: nothing to bound. Otherwise
+				// Parquet left the min or max out (too long): no bounds.
+				bounded = ps.NullCount() == rgm.NumRows() || f.Type.Name == "float" || f.Type.Name == "double"
+				continue
+			}
+			l, h, ok := statsValues(f.Type.Name, descr, ps)
+			if !ok {
+				bounded = false
+				continue
+			}
+			if lo == nil || lessStat(l, lo) {
+				lo = l
+			}
+			if hi == nil || lessStat(hi, h) {
+				hi = h
+			}
+		}
+		nulls[f.Name] = n
+		if bounded && lo != nil {
+			minV[f.Name], maxV[f.Name] = statJSON(f.Type.Name, lo, false), statJSON(f.Type.Name, hi, true)
+		}
+	}
+	return map[string]any{"numRecords": meta.NumRows, "minValues": minV, "maxValues": maxV, "nullCount": nulls}, nil
+}
+
+// boundedType reports whether the Delta stats carry min/max for a column of
+// Delta type name (Spark's choice: numbers, dates, timestamps and strings; not
+// booleans, binary or decimals).
+func boundedType(name string) bool {
+	switch name {
+	case "byte", "short", "integer", "long", "float", "double", "date", "timestamp", "timestamp_ntz", "string":
+		return true
+	}
+	return false
+}
+
+// lessStat orders two values statsValues returned for one column.
+func lessStat(a, b any) bool {
+	switch x := a.(type) {
+	case int64:
+		return x < b.(int64)
+	case float64:
+		return x < b.(float64)
+	case string:
+		return x < b.(string)
+	}
+	panic(fmt.Sprintf("BUG: stats value of type %T", a))
+}
+
+// statJSON is the Delta stats value of v (as statsValues gives it) for a
+// column of Delta type name: dates as YYYY-MM-DD, timestamps ISO-8601 in µs,
+// strings cut to statsStringPrefix characters (a max cut so gets U+10FFFF
+// appended, to stay above every value with that prefix).
+func statJSON(name string, v any, isMax bool) any {
+	switch name {
+	case "date":
+		return time.UnixMicro(v.(int64)).UTC().Format("2006-01-02")
+	case "timestamp", "timestamp_ntz":
+		return formatMicros(v.(int64))
+	case "string":
+		s := v.(string)
+		if utf8.RuneCountInString(s) > statsStringPrefix {
+			s = truncRunes(s, statsStringPrefix) // a prefix is <= the value
+			if isMax {
+				s += "\U0010FFFF"
+			}
+		}
+		return s
+	}
+	if f, ok := v.(float64); ok && f == 0 {
+		return 0.0 // Parquet may give -0 as a bound of 0
+	}
+	return v
 }
 
 func truncRunes(s string, n int) string {

@@ -35,12 +35,14 @@ import (
 //     Delta version just committed, clear Pending; in the same critical section
 //     the live table's lake snapshot moves to that version.
 //
-// A query's snapshot is the lake at LakeState.Version plus the catalog's segments
-// plus the head, taken under Store.mu, so every row is in exactly one of them
-// (DESIGN.md invariant 2). A crash after step 3 leaves the rows in the segments
-// and in a Delta version newer than LakeState.Version, which queries do not read;
-// the next Handoff sees txn version >= Pending.Seq in the log and only performs
-// step 4. A crash before step 3 leaves orphan Parquet files that VACUUM removes.
+// A query's snapshot is the lake at a version V >= LakeState.Version plus the
+// catalog's segments plus the head, taken under Store.mu, so every row is in
+// exactly one of them (DESIGN.md invariant 2). V moves past LakeState.Version
+// when other writers commit (follow.go), but never to a version holding a
+// handoff of ours whose segments are live. A crash after step 3 leaves the rows
+// in the segments and in a Delta version newer than LakeState.Version, which
+// queries do not read; the next Handoff sees txn version >= Pending.Seq in the
+// log and only performs step 4. A crash before step 3 leaves orphan Parquet files that VACUUM removes.
 //
 // Lake files are read through the lakesrc cache, which materializes them as local
 // segments; a handed-off chunk that was one segment and became one file is adopted
@@ -272,17 +274,30 @@ func (s *Store) ensureLakeTable(ctx context.Context, def *catalog.TableDef, l *l
 	if err != nil {
 		return nil, fmt.Errorf("lake table at %s: %w", l.loc, err)
 	}
+	if err := checkLakeSchema(def, l, snap); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// checkLakeSchema checks that the lake table at snap has the columns of the
+// strata table def (by name and type) and its date partition.
+func checkLakeSchema(def *catalog.TableDef, l *lakeLink, snap *lake.Snapshot) error {
+	want, err := lakeSchema(&def.Schema)
+	if err != nil {
+		return err
+	}
 	got := snap.Schema
 	if got == nil || len(got.Fields) != len(want.Fields) {
-		return nil, fmt.Errorf("lake table at %s has columns %s, the table needs %s", l.loc, got, want)
+		return fmt.Errorf("lake table at %s has columns %s, the table needs %s", l.loc, got, want)
 	}
 	for i := range want.Fields {
 		g, w := got.Fields[i], want.Fields[i]
 		if g.Name != w.Name || g.Type.String() != w.Type.String() {
-			return nil, fmt.Errorf("lake table at %s: column %d is %s %s, the table needs %s %s", l.loc, i, g.Name, g.Type, w.Name, w.Type)
+			return fmt.Errorf("lake table at %s: column %d is %s %s, the table needs %s %s", l.loc, i, g.Name, g.Type, w.Name, w.Type)
 		}
 	}
-	return snap, nil
+	return nil
 }
 
 // HandoffResult describes one Handoff call.
@@ -514,7 +529,10 @@ func (s *Store) commitLake(def catalog.TableDef, remove []*segRef, ls *catalog.L
 	defer s.publishMu.Unlock()
 	return s.publishLocked(def, catalog.Batch{Table: def.Name, Lake: ls}, nil, remove, func(lt *liveTable) {
 		lt.lakeVersion, lt.lakeSeq = ls.Version, ls.Seq
-		if snap != nil {
+		// Never back to an older version than a check of the lake installed
+		// (follow.go). A handoff's version is always newer: no check installs a
+		// version holding a handoff whose segments are still live.
+		if snap != nil && (lt.lakeSnap == nil || snap.Version > lt.lakeSnap.Version) {
 			lt.lakeSnap = snap
 		}
 	})
@@ -527,6 +545,12 @@ func (s *Store) writeLakeChunk(ctx context.Context, def *catalog.TableDef, snap 
 	if err != nil {
 		return nil, err
 	}
+	return writeLakeColumns(ctx, def, snap, cols, s.knobs.LakeRowGroupRows)
+}
+
+// writeLakeColumns writes cols (rows of def) as Parquet files of the lake table
+// at snap, one per date, and returns their add actions.
+func writeLakeColumns(ctx context.Context, def *catalog.TableDef, snap *lake.Snapshot, cols *storage.Columns, rowGroupRows int64) ([]*lake.AddFile, error) {
 	rec, err := lakesrc.FromColumns(memory.DefaultAllocator, &def.Schema, cols)
 	if err != nil {
 		return nil, err
@@ -556,7 +580,7 @@ func (s *Store) writeLakeChunk(ctx context.Context, def *catalog.TableDef, snap 
 	arrs = append(arrs, dates)
 	full := array.NewRecordBatch(schema, arrs, rec.NumRows())
 	defer full.Release()
-	return lake.WriteFiles(ctx, snap, []arrow.RecordBatch{full}, lake.WriteOptions{RowGroupRows: s.knobs.LakeRowGroupRows})
+	return lake.WriteFiles(ctx, snap, []arrow.RecordBatch{full}, lake.WriteOptions{RowGroupRows: rowGroupRows})
 }
 
 // TimeTravel selects an older version of a table's lake: Version when
@@ -829,7 +853,7 @@ func (s *Store) LakeInfo(table string) (version int64, files int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lt := s.mu.tables[table]
-	if lt == nil || lt.lakeSnap == nil || lt.lakeSnap.Version != lt.lakeVersion {
+	if lt == nil || lt.lakeSnap == nil || lt.lakeSnap.Version < lt.lakeVersion {
 		return 0, 0, false
 	}
 	return lt.lakeSnap.Version, len(lt.lakeSnap.Files()), true
@@ -868,7 +892,7 @@ func (s *Store) TableBytes(ctx context.Context, table string) (int64, error) {
 func (s *Store) loadLake(ctx context.Context, def catalog.TableDef) error {
 	s.mu.Lock()
 	lt := s.mu.tables[def.Name]
-	if lt == nil || lt.def.ID != def.ID || lt.lakeSeq == 0 || (lt.lakeSnap != nil && lt.lakeSnap.Version == lt.lakeVersion) {
+	if lt == nil || lt.def.ID != def.ID || lt.lakeSeq == 0 || (lt.lakeSnap != nil && lt.lakeSnap.Version >= lt.lakeVersion) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -883,7 +907,7 @@ func (s *Store) loadLake(ctx context.Context, def catalog.TableDef) error {
 		return fmt.Errorf("table %s: lake version %d: %w", def.Name, v, err)
 	}
 	s.mu.Lock()
-	if cur := s.mu.tables[def.Name]; cur == lt && lt.lakeVersion == v {
+	if cur := s.mu.tables[def.Name]; cur == lt && lt.lakeVersion == v && (lt.lakeSnap == nil || lt.lakeSnap.Version < v) {
 		lt.lakeSnap = snap
 	}
 	s.mu.Unlock()

@@ -64,6 +64,13 @@ type Store struct {
 
 	lakeStats lakeCounters
 
+	// bgCtx ends at Close; bg counts the goroutines that follow lakes
+	// (follow.go), which Close waits for. bg.Add is only called under mu while
+	// the store is open.
+	bgCtx  context.Context
+	bgStop context.CancelFunc
+	bg     sync.WaitGroup
+
 	// publishMu serializes every change of the catalog together with the matching
 	// change of the live set (CreateTable, DropTable, and the publish step of Append
 	// and Compact), so the two never disagree. Writing segment files happens outside it.
@@ -91,12 +98,21 @@ type liveTable struct {
 
 	// The cold tier (lake.go). lakeVersion and lakeSeq mirror the catalog's
 	// LakeState and change with segs in one critical section; lakeSnap is the
-	// Delta snapshot at lakeVersion once loaded (nil before). lake is the open
-	// Delta table, set once.
+	// Delta snapshot queries read once loaded (nil before): the version at
+	// lakeVersion or a newer one other writers committed (follow.go). lake is
+	// the open Delta table, set once.
 	lakeVersion int64
 	lakeSeq     uint64
 	lakeSnap    *lake.Snapshot
 	lake        *lakeLink
+	// Following the lake (follow.go): when the last check started, whether one
+	// is running, its error, when the table was last queried, and lakeReady,
+	// closed once the first query's load of the lake is done (nil before).
+	lakeChecked  time.Time
+	lakeChecking bool
+	lakeErr      error
+	lakeQueried  time.Time
+	lakeReady    chan struct{}
 }
 
 // segRef is one open segment and its reference count.
@@ -229,6 +245,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
 	s := &Store{dir: dir, realDir: realDir, roots: rts, opts: opts, cat: cat, cache: cache, knobs: opts.Knobs}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	s.mu.tables = map[string]*liveTable{}
 	s.mu.open = map[*segRef]struct{}{}
 	fail := func(err error) (*Store, error) {
@@ -269,6 +286,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := s.migrateLakeDirs(); err != nil {
 		return fail(err)
 	}
+	s.bg.Add(1)
+	go s.followLoop()
 	return s, nil
 }
 
@@ -322,6 +341,7 @@ func (s *Store) Close() error {
 		return errors.New("store: already closed")
 	}
 	s.mu.closed = true
+	s.bgStop()
 	var toClose []*segRef
 	for _, lt := range s.mu.tables {
 		for _, ref := range lt.segs {
@@ -334,6 +354,7 @@ func (s *Store) Close() error {
 	}
 	s.mu.tables = nil
 	s.mu.Unlock()
+	s.bg.Wait() // no check starts once closed is set
 
 	s.finalize(toClose)
 	cerr := s.cache.Close()
@@ -456,7 +477,7 @@ func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prun
 			s.mu.Unlock()
 			return s.externalSnapshot(ctx, def, p)
 		}
-		if lt.lakeSeq > 0 && (lt.lakeSnap == nil || lt.lakeSnap.Version != lt.lakeVersion) {
+		if lt.lakeSeq > 0 && (lt.lakeSnap == nil || lt.lakeSnap.Version < lt.lakeVersion) {
 			// Load the lake snapshot outside the lock, then start over.
 			s.mu.Unlock()
 			if err := s.loadLake(ctx, def); err != nil {
@@ -464,6 +485,38 @@ func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prun
 			}
 			continue
 		}
+		if ready := lt.lakeReady; ready == nil || lt.lakeSnap == nil && !isClosed(ready) {
+			// The table's first query: load the lake (other writers' versions)
+			// before reading, once; concurrent first queries wait for it.
+			if ready == nil {
+				ready = make(chan struct{})
+				lt.lakeReady = ready
+				lt.lakeChecking, lt.lakeChecked = true, time.Now()
+				s.mu.Unlock()
+				err := s.checkLake(ctx, lt, def)
+				s.mu.Lock()
+				lt.lakeChecking, lt.lakeErr = false, err
+				if err != nil {
+					lt.lakeReady = nil // the next query tries again
+				}
+				close(ready)
+				s.mu.Unlock()
+				if err != nil {
+					return nil, err
+				}
+				continue
+			}
+			s.mu.Unlock()
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		now := time.Now()
+		lt.lakeQueried = now
+		s.kickLakeCheckLocked(lt, now)
 		sn := &Snapshot{
 			Table:       def,
 			Sources:     make([]storage.Source, 0, len(lt.segs)),
@@ -592,6 +645,16 @@ func (s *Store) tableDir(id uint64) string {
 }
 
 var errClosed = errors.New("store: closed")
+
+// isClosed reports whether ch is closed.
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
 
 // Errors callers test for with errors.Is. They are the catalog's.
 var (

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/lake"
+)
+
+// idsOf reads a snapshot of table and returns its ids, sorted, failing on a
+// duplicate (a row counted twice).
+func idsOf(t *testing.T, s *Store, table string) []int64 {
+	t.Helper()
+	sn, err := s.Snapshot(table)
+	must(t, err)
+	defer sn.Release()
+	var ids []int64
+	for _, r := range readSnapshot(t, sn) {
+		ids = append(ids, r.id)
+	}
+	slices.Sort(ids)
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			t.Fatalf("%s: id %d counted twice (snapshot of %d rows, lake version %d)", table, ids[i], len(ids), sn.LakeVersion)
+		}
+	}
+	return ids
+}
+
+func idRange(ranges ...[2]int64) []int64 {
+	var out []int64
+	for _, r := range ranges {
+		for id := r[0]; id < r[1]; id++ {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// waitIDs polls table on s until its ids are want; it returns how long that took.
+func waitIDs(t *testing.T, s *Store, table string, want []int64, within time.Duration, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		got := idsOf(t, s, table)
+		if slices.Equal(got, want) {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("%s: %d ids after %s, want %d", what, len(got), within, len(want))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFollowSharedLake: two stores (two strata processes) share one lake_path and
+// an external writer commits to it through storage/lake. Each store sees the
+// other's handoffs and the external commit within lake_refresh, and at every
+// moment reads each row once: while its own handoff is committed but not yet
+// marked (its rows still in segments), a check of the lake does not install the
+// version holding it; after a crash there, neither before nor after the repair;
+// an OPTIMIZE by the other store replaces files without a row read twice.
+func TestFollowSharedLake(t *testing.T) {
+	ctx := context.Background()
+	lakeRoot := t.TempDir()
+	lakePath := filepath.Join(lakeRoot, "shared")
+	roots := []string{lakeRoot}
+	sch := testSchema()
+	opts := map[string]string{OptLakePath: lakePath, catalog.OptLakeRefresh: "50ms"}
+	var b *Store
+	var bLt *liveTable
+	var knobErr error
+	bKnob := func() error { return knobErr }
+	// At BeforeLakeMark, B's handoff is in the Delta log and its segments are
+	// still live: a check must not install the new version.
+	var checkedInWindow bool
+	var wantB []int64
+	beforeMark := func() error {
+		if bLt == nil {
+			return nil
+		}
+		def, _ := b.Table("ev")
+		must(t, b.checkLake(ctx, bLt, def))
+		if got := idsOf(t, b, "ev"); !slices.Equal(got, wantB) {
+			t.Errorf("B between its commit and its mark: %d ids, want %d", len(got), len(wantB))
+		}
+		checkedInWindow = true
+		return nil
+	}
+	a, err := Open(t.TempDir(), Options{LakeRoots: roots})
+	must(t, err)
+	defer a.Close()
+	bDir := t.TempDir()
+	b, err = Open(bDir, Options{LakeRoots: roots, Knobs: Knobs{AfterLakeCommit: bKnob, BeforeLakeMark: beforeMark}})
+	must(t, err)
+	for _, s := range []*Store{a, b} {
+		_, err := s.CreateTable(catalog.TableDef{Name: "ev", Schema: sch, Options: opts})
+		must(t, err)
+	}
+	// A ingests ids 0.., B ids 100000.., over different hours.
+	must(t, a.Append(ctx, "ev", toColumns(&sch, makeRows(0, 300, spread(3)))))
+	must(t, b.Append(ctx, "ev", toColumns(&sch, makeRows(100_000, 200, func(i int) int64 { return base + 5*hour + int64(i)*1000 }))))
+	if got := idsOf(t, b, "ev"); len(got) != 200 {
+		t.Fatalf("B before any handoff: %d rows, want 200", len(got))
+	}
+	_, err = a.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	d := waitIDs(t, b, "ev", idRange([2]int64{0, 300}, [2]int64{100_000, 100_200}), 2*time.Second, "B sees A's handoff")
+	t.Logf("B saw A's handoff %s after it", d)
+
+	// B's own handoff, checked between its commit and its mark.
+	b.mu.Lock()
+	bLt = b.mu.tables["ev"]
+	b.mu.Unlock()
+	wantB = idRange([2]int64{0, 300}, [2]int64{100_000, 100_200})
+	_, err = b.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	if !checkedInWindow {
+		t.Fatal("the check between commit and mark did not run")
+	}
+	if got := idsOf(t, b, "ev"); !slices.Equal(got, wantB) {
+		t.Fatalf("B after its handoff: %d ids, want %d", len(got), len(wantB))
+	}
+	bLt = nil
+	d = waitIDs(t, a, "ev", wantB, 2*time.Second, "A sees B's handoff")
+	t.Logf("A saw B's handoff %s after it", d)
+
+	// A crash of B right after its commit: the version holding it is never
+	// installed while the segments live, however often B checks.
+	must(t, b.Append(ctx, "ev", toColumns(&sch, makeRows(200_000, 100, func(i int) int64 { return base + 7*hour + int64(i)*1000 }))))
+	wantB = idRange([2]int64{0, 300}, [2]int64{100_000, 100_200}, [2]int64{200_000, 200_100})
+	knobErr = errCrash
+	if _, err := b.Handoff(ctx, "ev", farFuture); !errors.Is(err, errCrash) {
+		t.Fatalf("B's handoff: %v, want the crash", err)
+	}
+	knobErr = nil
+	d = waitIDs(t, a, "ev", wantB, 2*time.Second, "A sees B's committed, unmarked handoff")
+	t.Logf("A saw B's unmarked handoff %s after it", d)
+	for range 10 {
+		if got := idsOf(t, b, "ev"); !slices.Equal(got, wantB) {
+			t.Fatalf("B with a committed, unmarked handoff: %d ids, want %d", len(got), len(wantB))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(t, b.Close())
+	b, err = Open(bDir, Options{LakeRoots: roots})
+	must(t, err)
+	defer b.Close()
+	if got := idsOf(t, b, "ev"); !slices.Equal(got, wantB) {
+		t.Fatalf("B reopened with a committed, unmarked handoff: %d ids, want %d", len(got), len(wantB))
+	}
+	res, err := b.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	if !res.Repaired {
+		t.Fatalf("B's handoff after the crash: %+v, want a repair", res)
+	}
+	if got := idsOf(t, b, "ev"); !slices.Equal(got, wantB) {
+		t.Fatalf("B after the repair: %d ids, want %d", len(got), len(wantB))
+	}
+
+	// An external writer commits through storage/lake.
+	tbl := lake.OpenTable(lake.LocalFS{Root: lakePath}, "")
+	snap, err := tbl.Snapshot(ctx)
+	must(t, err)
+	def, _ := a.Table("ev")
+	adds, err := writeLakeColumns(ctx, &def, snap, toColumns(&sch, makeRows(900_000, 50, spread(2))), 0)
+	must(t, err)
+	v, err := lake.Commit(ctx, tbl, snap.Version, lake.AddActions(adds), "WRITE", nil)
+	must(t, err)
+	want := idRange([2]int64{0, 300}, [2]int64{100_000, 100_200}, [2]int64{200_000, 200_100}, [2]int64{900_000, 900_050})
+	for _, s := range []*Store{a, b} {
+		d := waitIDs(t, s, "ev", want, 2*time.Second, fmt.Sprintf("external commit %d", v))
+		t.Logf("external commit %d seen after %s", v, d)
+	}
+
+	// OPTIMIZE by A: B follows to the compacted files, each row once.
+	before, _, _ := b.LakeInfo("ev")
+	ores, err := a.Optimize(ctx, "ev", 0, "")
+	must(t, err)
+	if ores.Version < 0 || ores.FilesRemoved == 0 {
+		t.Fatalf("OPTIMIZE: %+v", ores)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		if got := idsOf(t, b, "ev"); !slices.Equal(got, want) {
+			t.Fatalf("B around A's OPTIMIZE: %d ids, want %d", len(got), len(want))
+		}
+		if v, files, ok := b.LakeInfo("ev"); ok && v >= ores.Version {
+			t.Logf("B follows OPTIMIZE: version %d -> %d, %d files", before, v, files)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B did not follow A's OPTIMIZE (version %d) within 2s", ores.Version)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
