@@ -62,11 +62,11 @@ type Supervisor struct {
 		lastRows      int64
 		lastAt        time.Time
 		// part holds each partition's own figures.
-		part map[int32]*partStat
-		state         string
-		lastErr       string
-		persists      int64
-		persistSecs   float64
+		part        map[int32]*partStat
+		state       string
+		lastErr     string
+		persists    int64
+		persistSecs float64
 		// unassigned: partitions reported unassigned (warned about) and not
 		// yet read again.
 		unassigned map[int32]bool
