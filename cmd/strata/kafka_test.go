@@ -563,7 +563,8 @@ func TestTwoProcessKillsCatchMutantRevoke(t *testing.T) {
 
 // twoProcessPlan is a run of twoProcessKills: chunks chunks of 2,000 events;
 // random kills seeded by seed, or with oneLongKill a single kill of process 0,
-// 1 s in, down 3 s, and the table persisting every 30 s.
+// 1 s in, down until process 1 owns every partition and has read them, and the
+// table persisting every 30 s.
 type twoProcessPlan struct {
 	chunks      int
 	seed        uint64
@@ -649,12 +650,28 @@ func twoProcessKills(t *testing.T, bin string, plan twoProcessPlan) twoProcessRe
 		}
 		down := time.Duration(r.IntN(2500)) * time.Millisecond
 		if plan.oneLongKill {
-			down = 3 * time.Second
+			// Down until the other process owns every partition and has read
+			// them (not for a fixed time: on a loaded machine the rebalance may
+			// take longer than the session timeout), so that the restart moves
+			// partitions it holds unpersisted rows of.
+			began := time.Now()
+			other := procs[1-i]
+			for assigned(t, other) != parts {
+				if time.Since(began) > time.Minute {
+					t.Fatal("the surviving process did not take every partition within a minute")
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			for !caughtUp(t, other, parts) && time.Since(began) < 10*time.Second {
+				time.Sleep(100 * time.Millisecond)
+			}
+			down = max(time.Since(began), 1600*time.Millisecond)
+		} else {
+			time.Sleep(down)
 		}
 		if down > 1500*time.Millisecond { // beyond the 1 s session timeout: a rebalance
 			moved++
 		}
-		time.Sleep(down)
 		if os.Getenv("STRATA_TEST_LOGS") != "" {
 			t.Logf("process %d's output before the kill:\n%s", i, procs[i].out)
 		}
