@@ -20,6 +20,14 @@ type accum interface {
 	result() *vec
 }
 
+// wholeUpdater is an accum with a kernel for the aggregate without GROUP BY or
+// FILTER: every row of args goes to group 0. It folds a batch into locals in one
+// typed loop, with no group id read per row (numeric_summary: sum, avg, min and
+// max of the numeric columns over every row).
+type wholeUpdater interface {
+	updateWhole(args []*vec, n int)
+}
+
 func newAccum(a *AggCall) (accum, error) {
 	var argT Type
 	if len(a.Args) > 0 {
@@ -110,6 +118,19 @@ func (a *countAcc) update(gids []int32, args []*vec) error {
 	}
 	return nil
 }
+func (a *countAcc) updateWhole(args []*vec, n int) {
+	if a.star || args[0].nulls == nil {
+		a.c[0] += int64(n)
+		return
+	}
+	c := int64(0)
+	for _, null := range args[0].nulls[:n] {
+		if !null {
+			c++
+		}
+	}
+	a.c[0] += c
+}
 func (a *countAcc) merge(src accum, m []int32) error {
 	for i, c := range src.(*countAcc).c {
 		a.c[m[i]] += c
@@ -148,6 +169,23 @@ func (a *sumIntAcc) update(gids []int32, args []*vec) error {
 		a.c[g]++
 	}
 	return nil
+}
+func (a *sumIntAcc) updateWhole(args []*vec, n int) {
+	x := args[0]
+	s, f, c := a.s[0], a.f[0], a.c[0]
+	for i, v := range x.i[:n] {
+		if x.nulls != nil && x.nulls[i] {
+			continue
+		}
+		t := s + v
+		if (v > 0 && t < s) || (v < 0 && t > s) {
+			f += float64(s) + float64(v) // int64 overflow: spill, as update does
+			t = 0
+		}
+		s = t
+		c++
+	}
+	a.s[0], a.f[0], a.c[0] = s, f, c
 }
 func (a *sumIntAcc) merge(src accum, m []int32) error {
 	o := src.(*sumIntAcc)
@@ -210,6 +248,24 @@ func (a *sumFloatAcc) update(gids []int32, args []*vec) error {
 		}
 	}
 	return nil
+}
+func (a *sumFloatAcc) updateWhole(args []*vec, n int) {
+	x := args[0]
+	s, c := a.s[0], a.c[0]
+	if x.nulls == nil {
+		for _, v := range x.f[:n] {
+			s += v
+		}
+		c += int64(n)
+	} else {
+		for i, v := range x.f[:n] {
+			if !x.nulls[i] {
+				s += v
+				c++
+			}
+		}
+	}
+	a.s[0], a.c[0] = s, c
 }
 func (a *sumFloatAcc) merge(src accum, m []int32) error {
 	o := src.(*sumFloatAcc)
@@ -370,6 +426,47 @@ func (a *minMaxAcc) update(gids []int32, args []*vec) error {
 	}
 	return nil
 }
+
+// updateWhole folds integers and floats in a typed loop; other kinds go through
+// update with every row in group 0.
+func (a *minMaxAcc) updateWhole(args []*vec, n int) {
+	x := args[0]
+	switch kindOf(a.t) {
+	case kInt:
+		has, cur := a.has[0], a.st.i[0]
+		for i, v := range x.i[:n] {
+			if x.nulls != nil && x.nulls[i] {
+				continue
+			}
+			if !has || (a.max && v > cur) || (!a.max && v < cur) {
+				has, cur = true, v
+			}
+		}
+		a.has[0], a.st.i[0] = has, cur
+	case kFloat:
+		// NaN is the largest float in PostgreSQL's order (cmpFloat).
+		has, cur := a.has[0], a.st.f[0]
+		for i, v := range x.f[:n] {
+			switch {
+			case x.nulls != nil && x.nulls[i]:
+			case !has:
+				has, cur = true, v
+			case a.max:
+				if v > cur || v != v && cur == cur {
+					cur = v
+				}
+			default:
+				if v < cur || cur != cur && v == v {
+					cur = v
+				}
+			}
+		}
+		a.has[0], a.st.f[0] = has, cur
+	default:
+		gids := make([]int32, n)
+		_ = a.update(gids, args)
+	}
+}
 func (a *minMaxAcc) merge(src accum, m []int32) error {
 	o := src.(*minMaxAcc)
 	for i, h := range o.has {
@@ -480,9 +577,7 @@ func (a *distinctAcc) grow(n int) {
 	if a.ids != nil {
 		a.ids.grow(n)
 	}
-	for len(a.sets) < n {
-		a.sets = append(a.sets, nil)
-	}
+	// sets grows in add: dictionary text never needs it.
 }
 
 func (a *distinctAcc) add(x *vec, i int, g int32) error {
@@ -490,6 +585,9 @@ func (a *distinctAcc) add(x *vec, i int, g int32) error {
 		a.vals = &vec{t: a.t}
 	}
 	a.buf = appendKey(a.buf[:0], x, i, nil)
+	if int(g) >= len(a.sets) {
+		a.sets = growTo(a.sets, a.n)
+	}
 	set := a.sets[g]
 	if set == nil {
 		set = make(map[string]int32)
@@ -519,19 +617,10 @@ func (a *distinctAcc) dropIDs() error {
 	a.ids = nil
 	a.one = vec{t: a.t, n: 1, s: make([]string, 1)}
 	vals := ids.space.values()
-	for g := range ids.sets {
-		var err error
-		ids.sets[g].each(func(id uint32) {
-			if err == nil {
-				a.one.s[0] = vals[id]
-				err = a.add(&a.one, 0, int32(g))
-			}
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return ids.forEach(func(g int32, id uint32) error {
+		a.one.s[0] = vals[id]
+		return a.add(&a.one, 0, g)
+	})
 }
 
 func (a *distinctAcc) update(gids []int32, args []*vec) error {
@@ -589,9 +678,7 @@ func (a *distinctAcc) result() *vec {
 	a.inner.grow(a.n)
 	if a.ids != nil && len(a.pend) == 0 {
 		if c, ok := a.inner.(*countAcc); ok {
-			for g := range a.ids.sets {
-				c.c[g] = a.ids.sets[g].card()
-			}
+			a.ids.counts(c.c)
 			return c.result()
 		}
 	}
@@ -687,6 +774,7 @@ func (a *aggCore) consume(ev *evaluator, b *batch) error {
 	if err := a.growAccs(); err != nil {
 		return err
 	}
+	whole := len(a.p.Groups) == 0
 	for k := range a.p.Aggs {
 		ag := &a.p.Aggs[k]
 		args := make([]*vec, len(ag.Args))
@@ -696,6 +784,10 @@ func (a *aggCore) consume(ev *evaluator, b *batch) error {
 				return err
 			}
 			args[j] = v
+		}
+		if w, ok := a.accs[k].(wholeUpdater); ok && whole && ag.Filter == nil {
+			w.updateWhole(args, b.n)
+			continue
 		}
 		gids := a.gids
 		if ag.Filter != nil {
