@@ -85,15 +85,33 @@ func newAccum(a *AggCall) (accum, error) {
 	return inner, nil
 }
 
+// growTo returns s with length n, the new rows zero. Capacity at least doubles
+// when it grows: group tables grow a batch at a time, and append's growth of
+// large slices (1.25x) copies a slice of 100k groups some 20 times.
 func growTo[T any](s []T, n int) []T {
 	if n <= len(s) {
 		return s
 	}
 	old := len(s)
-	s = slices.Grow(s, n-old)[:n]
+	if n > cap(s) {
+		s = slices.Grow(s, max(n, 2*cap(s))-old)
+	}
+	s = s[:n]
 	clear(s[old:])
 	return s
 }
+
+// reserveTo returns s with room for n rows.
+func reserveTo[T any](s []T, n int) []T { return slices.Grow(s, n-len(s)) }
+
+// reserver is an accum that can make room for n groups at once (aggCore.growAccs).
+type reserver interface{ reserve(n int) }
+
+func (a *countAcc) reserve(n int) { a.c = reserveTo(a.c, n) }
+func (a *sumIntAcc) reserve(n int) {
+	a.s, a.f, a.c = reserveTo(a.s, n), reserveTo(a.f, n), reserveTo(a.c, n)
+}
+func (a *sumFloatAcc) reserve(n int) { a.s, a.c = reserveTo(a.s, n), reserveTo(a.c, n) }
 
 type countAcc struct {
 	star bool
@@ -693,12 +711,13 @@ func (a *distinctAcc) result() *vec {
 
 // aggCore is a hash aggregation: a group table plus one accum per aggregate.
 type aggCore struct {
-	q     *query
-	p     *Aggregate
-	table *groupTable
-	accs  []accum
-	gids  []int32
-	fgids []int32
+	q        *query
+	p        *Aggregate
+	table    *groupTable
+	accs     []accum
+	gids     []int32
+	fgids    []int32
+	reserved bool // growAccs made room for every value of the dense key's dictionary
 }
 
 func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
@@ -727,10 +746,24 @@ func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
 	return a, nil
 }
 
+// maxReserve bounds the groups growAccs makes room for ahead (8 MB per int64 state).
+const maxReserve = 1 << 20
+
 func (a *aggCore) growAccs() error {
 	before := 0
 	if len(a.accs) > 0 {
 		before = accLen(a.accs[0])
+	}
+	if t := a.table; !a.reserved && t.denseOf != nil && t.ngroups >= BatchSize/4 && len(t.denseOf) <= maxReserve {
+		// Grouped by the ids of one dictionary, and most rows of the first batch
+		// were new groups: expect a group for most of its values, and make room for
+		// them once instead of growing every state slice batch by batch.
+		a.reserved = true
+		for _, acc := range a.accs {
+			if r, ok := acc.(reserver); ok {
+				r.reserve(len(t.denseOf))
+			}
+		}
 	}
 	for _, acc := range a.accs {
 		acc.grow(a.table.ngroups)

@@ -145,3 +145,18 @@ func BenchmarkDateTruncConstUnit(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/BatchSize, "ns/row")
 }
+
+// BenchmarkGroupByUserSums is sum(qty), sum(price) GROUP BY user over benchData
+// (~200k groups; bench's top_users_items_revenue before its top-N).
+func BenchmarkGroupByUserSums(b *testing.B) {
+	user, price, qty := &ColRef{Index: 0, T: Text}, &ColRef{Index: 1, T: Float64}, &ColRef{Index: 2, T: Int64}
+	p := &Aggregate{Input: benchScan([]int{cNote, cPrice, cQty}, nil), Groups: []Expr{user},
+		Aggs: []AggCall{{Func: "sum", Args: []Expr{qty}, T: Numeric}, {Func: "sum", Args: []Expr{price}, T: Float64}},
+		Out:  []Field{{"user", Text}, {"items", Numeric}, {"revenue", Float64}}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		drain(b, p)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1.2e6, "ns/row")
+}

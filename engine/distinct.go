@@ -215,7 +215,7 @@ func (a *idSets) add(g int32, id uint32) error {
 	if w >= len(s.bits) {
 		words := max(w+1, a.space.size()/64+1)
 		grown := int64(words - len(s.bits))
-		s.bits = growTo(s.bits, words)
+		s.bits = append(s.bits, make([]uint64, grown)...) // exactly: denseBytes counts len
 		a.denseBytes += grown * 8
 		if err := a.charge(grown * 8); err != nil {
 			return err
