@@ -26,7 +26,8 @@ test:
 	cd bench/duck && $(GO) vet -mod=mod ./... && $(GO) test -mod=mod -count=1 ./...
 
 # Loads $(EVENTS) events into strata and DuckDB and prints each query's median time
-# and the strata/DuckDB ratio; then the go test benchmarks.
+# over strata's wire (its server on loopback, queried with pgx) and in process, and
+# the strata/DuckDB ratios; then the go test benchmarks.
 bench:
 	cd bench/duck && $(GO) run -mod=mod . -events $(EVENTS) -runs $(RUNS)
 	$(MAKE) bench-go

@@ -32,6 +32,8 @@ func (q Query) Duck() string {
 const (
 	MidUser    = "u500"
 	MidProduct = "p250"
+	// MidSession is MidUser's first session (a dozen events on average).
+	MidSession = "s500_1"
 )
 
 // Queries is the suite over the reference range [DefaultStart, DefaultEnd).
@@ -45,6 +47,7 @@ func QueriesFor(start, end time.Time) []Query {
 	lit := func(t time.Time) string { return "'" + t.UTC().Format("2006-01-02 15:04:05+00") + "'" }
 	mid := start.Add(end.Sub(start) / 2).Truncate(time.Hour)
 	vars := strings.NewReplacer(
+		"$START", lit(start),
 		"$LAST_HOUR", lit(end.Add(-time.Hour)),
 		"$END", lit(end),
 		"$MID_FROM", lit(mid.Add(-3*time.Hour)),
@@ -54,6 +57,7 @@ func QueriesFor(start, end time.Time) []Query {
 		"$LAST_DAY", lit(end.Add(-24*time.Hour)),
 		"$USER", "'"+MidUser+"'",
 		"$PRODUCT", "'"+MidProduct+"'",
+		"$SESSION", "'"+MidSession+"'",
 	)
 	qs := make([]Query, len(suite))
 	for i, q := range suite {
@@ -133,6 +137,37 @@ var suite = []Query{
 		`count(DISTINCT session_id) AS sessions FROM user_behavior WHERE user_id = $USER GROUP BY 1 ORDER BY 1`},
 	{Name: "cart_quantity_by_category", SQL: `SELECT category, avg(quantity)::float8 AS avg_quantity, max(quantity) AS max_quantity ` +
 		`FROM user_behavior WHERE event = 'cart' GROUP BY category ORDER BY category`},
+	// One query of each kind of issue 11's table, the kinds where strata was slower
+	// than DuckDB over the wire: general hash aggregation over high-cardinality
+	// keys, distinct counting, plain column scans and expression evaluation, and
+	// row retrieval by a high-cardinality key.
+	//
+	// Per-user distinct sessions (one group per user), then a histogram over them.
+	{Name: "sessions_per_user_histogram", SQL: `SELECT sessions, count(*) AS users FROM ` +
+		`(SELECT user_id, count(DISTINCT session_id) AS sessions FROM user_behavior GROUP BY user_id) s ` +
+		`GROUP BY sessions ORDER BY sessions`},
+	// Per-user distinct products over a filtered subset, top 10.
+	{Name: "top_users_distinct_products", SQL: `SELECT user_id, count(DISTINCT product_id) AS products FROM user_behavior ` +
+		`WHERE event IN ('click', 'cart', 'purchase') GROUP BY user_id ORDER BY products DESC, user_id LIMIT 10`},
+	// Plain aggregates of the numeric columns over every row.
+	{Name: "numeric_summary", SQL: `SELECT sum(price) AS sum_price, avg(price) AS avg_price, min(price) AS min_price, ` +
+		`max(price) AS max_price, sum(quantity) AS items, avg(quantity) AS avg_quantity, min(quantity) AS min_quantity, ` +
+		`max(quantity) AS max_quantity FROM user_behavior`},
+	// Events per minute over one day: 1,440 groups.
+	{Name: "per_minute_one_day", SQL: `SELECT date_trunc('minute', "timestamp") AS minute, count(*) AS events ` +
+		`FROM user_behavior WHERE "timestamp" >= $LAST_DAY AND "timestamp" < $END GROUP BY 1 ORDER BY 1`},
+	// Every column of one session's rows, by a high-cardinality text key.
+	{Name: "session_rows", SQL: `SELECT * FROM user_behavior WHERE session_id = $SESSION ` +
+		`ORDER BY "timestamp", event, product_id, price, quantity`},
+	// Hourly counts by a low-cardinality column over the week.
+	{Name: "hourly_by_device_week", SQL: `SELECT date_trunc('hour', "timestamp") AS hour, device, count(*) AS events ` +
+		`FROM user_behavior WHERE "timestamp" >= $START AND "timestamp" < $END GROUP BY 1, 2 ORDER BY 1, 2`},
+	// Revenue (an expression over two columns) by country over every row.
+	{Name: "revenue_by_country", SQL: `SELECT country, sum(price * quantity) AS revenue, count(*) AS n FROM user_behavior ` +
+		`GROUP BY country ORDER BY country`},
+	// Top-N over one group per user, with the same expression summed beside.
+	{Name: "top_users_items_revenue", SQL: `SELECT user_id, sum(quantity) AS items, sum(price * quantity) AS revenue ` +
+		`FROM user_behavior GROUP BY user_id ORDER BY items DESC NULLS LAST, user_id LIMIT 10`},
 	// A moving one-hour revenue over every event (one window partition as large as
 	// the table), reduced to each day's peak.
 	{Name: "moving_hour_revenue", SQL: `SELECT date_trunc('day', "timestamp") AS day, count(*) AS events, max(revenue) AS peak_hour_revenue ` +

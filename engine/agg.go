@@ -20,6 +20,14 @@ type accum interface {
 	result() *vec
 }
 
+// wholeUpdater is an accum with a kernel for the aggregate without GROUP BY or
+// FILTER: every row of args goes to group 0. It folds a batch into locals in one
+// typed loop, with no group id read per row (numeric_summary: sum, avg, min and
+// max of the numeric columns over every row).
+type wholeUpdater interface {
+	updateWhole(args []*vec, n int)
+}
+
 func newAccum(a *AggCall) (accum, error) {
 	var argT Type
 	if len(a.Args) > 0 {
@@ -77,15 +85,33 @@ func newAccum(a *AggCall) (accum, error) {
 	return inner, nil
 }
 
+// growTo returns s with length n, the new rows zero. Capacity at least doubles
+// when it grows: group tables grow a batch at a time, and append's growth of
+// large slices (1.25x) copies a slice of 100k groups some 20 times.
 func growTo[T any](s []T, n int) []T {
 	if n <= len(s) {
 		return s
 	}
 	old := len(s)
-	s = slices.Grow(s, n-old)[:n]
+	if n > cap(s) {
+		s = slices.Grow(s, max(n, 2*cap(s))-old)
+	}
+	s = s[:n]
 	clear(s[old:])
 	return s
 }
+
+// reserveTo returns s with room for n rows.
+func reserveTo[T any](s []T, n int) []T { return slices.Grow(s, n-len(s)) }
+
+// reserver is an accum that can make room for n groups at once (aggCore.growAccs).
+type reserver interface{ reserve(n int) }
+
+func (a *countAcc) reserve(n int) { a.c = reserveTo(a.c, n) }
+func (a *sumIntAcc) reserve(n int) {
+	a.s, a.f, a.c = reserveTo(a.s, n), reserveTo(a.f, n), reserveTo(a.c, n)
+}
+func (a *sumFloatAcc) reserve(n int) { a.s, a.c = reserveTo(a.s, n), reserveTo(a.c, n) }
 
 type countAcc struct {
 	star bool
@@ -109,6 +135,19 @@ func (a *countAcc) update(gids []int32, args []*vec) error {
 		}
 	}
 	return nil
+}
+func (a *countAcc) updateWhole(args []*vec, n int) {
+	if a.star || args[0].nulls == nil {
+		a.c[0] += int64(n)
+		return
+	}
+	c := int64(0)
+	for _, null := range args[0].nulls[:n] {
+		if !null {
+			c++
+		}
+	}
+	a.c[0] += c
 }
 func (a *countAcc) merge(src accum, m []int32) error {
 	for i, c := range src.(*countAcc).c {
@@ -148,6 +187,23 @@ func (a *sumIntAcc) update(gids []int32, args []*vec) error {
 		a.c[g]++
 	}
 	return nil
+}
+func (a *sumIntAcc) updateWhole(args []*vec, n int) {
+	x := args[0]
+	s, f, c := a.s[0], a.f[0], a.c[0]
+	for i, v := range x.i[:n] {
+		if x.nulls != nil && x.nulls[i] {
+			continue
+		}
+		t := s + v
+		if (v > 0 && t < s) || (v < 0 && t > s) {
+			f += float64(s) + float64(v) // int64 overflow: spill, as update does
+			t = 0
+		}
+		s = t
+		c++
+	}
+	a.s[0], a.f[0], a.c[0] = s, f, c
 }
 func (a *sumIntAcc) merge(src accum, m []int32) error {
 	o := src.(*sumIntAcc)
@@ -210,6 +266,24 @@ func (a *sumFloatAcc) update(gids []int32, args []*vec) error {
 		}
 	}
 	return nil
+}
+func (a *sumFloatAcc) updateWhole(args []*vec, n int) {
+	x := args[0]
+	s, c := a.s[0], a.c[0]
+	if x.nulls == nil {
+		for _, v := range x.f[:n] {
+			s += v
+		}
+		c += int64(n)
+	} else {
+		for i, v := range x.f[:n] {
+			if !x.nulls[i] {
+				s += v
+				c++
+			}
+		}
+	}
+	a.s[0], a.c[0] = s, c
 }
 func (a *sumFloatAcc) merge(src accum, m []int32) error {
 	o := src.(*sumFloatAcc)
@@ -370,6 +444,47 @@ func (a *minMaxAcc) update(gids []int32, args []*vec) error {
 	}
 	return nil
 }
+
+// updateWhole folds integers and floats in a typed loop; other kinds go through
+// update with every row in group 0.
+func (a *minMaxAcc) updateWhole(args []*vec, n int) {
+	x := args[0]
+	switch kindOf(a.t) {
+	case kInt:
+		has, cur := a.has[0], a.st.i[0]
+		for i, v := range x.i[:n] {
+			if x.nulls != nil && x.nulls[i] {
+				continue
+			}
+			if !has || (a.max && v > cur) || (!a.max && v < cur) {
+				has, cur = true, v
+			}
+		}
+		a.has[0], a.st.i[0] = has, cur
+	case kFloat:
+		// NaN is the largest float in PostgreSQL's order (cmpFloat).
+		has, cur := a.has[0], a.st.f[0]
+		for i, v := range x.f[:n] {
+			switch {
+			case x.nulls != nil && x.nulls[i]:
+			case !has:
+				has, cur = true, v
+			case a.max:
+				if v > cur || v != v && cur == cur {
+					cur = v
+				}
+			default:
+				if v < cur || cur != cur && v == v {
+					cur = v
+				}
+			}
+		}
+		a.has[0], a.st.f[0] = has, cur
+	default:
+		gids := make([]int32, n)
+		_ = a.update(gids, args)
+	}
+}
 func (a *minMaxAcc) merge(src accum, m []int32) error {
 	o := src.(*minMaxAcc)
 	for i, h := range o.has {
@@ -480,9 +595,7 @@ func (a *distinctAcc) grow(n int) {
 	if a.ids != nil {
 		a.ids.grow(n)
 	}
-	for len(a.sets) < n {
-		a.sets = append(a.sets, nil)
-	}
+	// sets grows in add: dictionary text never needs it.
 }
 
 func (a *distinctAcc) add(x *vec, i int, g int32) error {
@@ -490,6 +603,9 @@ func (a *distinctAcc) add(x *vec, i int, g int32) error {
 		a.vals = &vec{t: a.t}
 	}
 	a.buf = appendKey(a.buf[:0], x, i, nil)
+	if int(g) >= len(a.sets) {
+		a.sets = growTo(a.sets, a.n)
+	}
 	set := a.sets[g]
 	if set == nil {
 		set = make(map[string]int32)
@@ -519,19 +635,10 @@ func (a *distinctAcc) dropIDs() error {
 	a.ids = nil
 	a.one = vec{t: a.t, n: 1, s: make([]string, 1)}
 	vals := ids.space.values()
-	for g := range ids.sets {
-		var err error
-		ids.sets[g].each(func(id uint32) {
-			if err == nil {
-				a.one.s[0] = vals[id]
-				err = a.add(&a.one, 0, int32(g))
-			}
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return ids.forEach(func(g int32, id uint32) error {
+		a.one.s[0] = vals[id]
+		return a.add(&a.one, 0, g)
+	})
 }
 
 func (a *distinctAcc) update(gids []int32, args []*vec) error {
@@ -589,9 +696,7 @@ func (a *distinctAcc) result() *vec {
 	a.inner.grow(a.n)
 	if a.ids != nil && len(a.pend) == 0 {
 		if c, ok := a.inner.(*countAcc); ok {
-			for g := range a.ids.sets {
-				c.c[g] = a.ids.sets[g].card()
-			}
+			a.ids.counts(c.c)
 			return c.result()
 		}
 	}
@@ -606,12 +711,13 @@ func (a *distinctAcc) result() *vec {
 
 // aggCore is a hash aggregation: a group table plus one accum per aggregate.
 type aggCore struct {
-	q     *query
-	p     *Aggregate
-	table *groupTable
-	accs  []accum
-	gids  []int32
-	fgids []int32
+	q        *query
+	p        *Aggregate
+	table    *groupTable
+	accs     []accum
+	gids     []int32
+	fgids    []int32
+	reserved bool // growAccs made room for every value of the dense key's dictionary
 }
 
 func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
@@ -640,10 +746,24 @@ func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
 	return a, nil
 }
 
+// maxReserve bounds the groups growAccs makes room for ahead (8 MB per int64 state).
+const maxReserve = 1 << 20
+
 func (a *aggCore) growAccs() error {
 	before := 0
 	if len(a.accs) > 0 {
 		before = accLen(a.accs[0])
+	}
+	if t := a.table; !a.reserved && t.denseOf != nil && t.ngroups >= BatchSize/4 && len(t.denseOf) <= maxReserve {
+		// Grouped by the ids of one dictionary, and most rows of the first batch
+		// were new groups: expect a group for most of its values, and make room for
+		// them once instead of growing every state slice batch by batch.
+		a.reserved = true
+		for _, acc := range a.accs {
+			if r, ok := acc.(reserver); ok {
+				r.reserve(len(t.denseOf))
+			}
+		}
 	}
 	for _, acc := range a.accs {
 		acc.grow(a.table.ngroups)
@@ -687,6 +807,7 @@ func (a *aggCore) consume(ev *evaluator, b *batch) error {
 	if err := a.growAccs(); err != nil {
 		return err
 	}
+	whole := len(a.p.Groups) == 0
 	for k := range a.p.Aggs {
 		ag := &a.p.Aggs[k]
 		args := make([]*vec, len(ag.Args))
@@ -696,6 +817,10 @@ func (a *aggCore) consume(ev *evaluator, b *batch) error {
 				return err
 			}
 			args[j] = v
+		}
+		if w, ok := a.accs[k].(wholeUpdater); ok && whole && ag.Filter == nil {
+			w.updateWhole(args, b.n)
+			continue
 		}
 		gids := a.gids
 		if ag.Filter != nil {

@@ -19,8 +19,11 @@ import (
 // sizes, no hashing, values materialized only if something other than a count needs
 // them); any other partial's ids are translated through a hash of values, once per
 // distinct (dictionary, id) pair met. A set is a plain bitset over the space while
-// the bitsets of one aggregate stay within denseBudget, a roaring bitmap after that.
-// Per-group sets are ORed through the translations; a count is their cardinality.
+// the bitsets of one aggregate stay within denseBudget, a roaring bitmap after that;
+// when the budget runs out with many groups (pairsMinGroups: one group per user),
+// the sets of all groups become one hash set of (group, id) pairs instead
+// (distinct_pairs.go). Per-group sets are ORed through the translations; a count is
+// their cardinality.
 
 // noID marks a translation slot not looked up yet.
 const noID = ^uint32(0)
@@ -28,6 +31,11 @@ const noID = ^uint32(0)
 // denseBudget bounds the bytes of the bitsets of one DISTINCT aggregate; groups
 // created beyond it get roaring bitmaps. (A variable for tests.)
 var denseBudget int64 = 8 << 20
+
+// pairsMinGroups is the number of groups from which an aggregate whose bitsets
+// outgrow denseBudget keeps (group, id) pairs instead of a roaring bitmap per
+// group. (A variable for tests.)
+var pairsMinGroups = 256
 
 // idSpace numbers text values: id i is vals[i]. Values of other dictionaries are
 // appended as they are translated.
@@ -140,16 +148,24 @@ func (s *idSet) each(f func(id uint32)) {
 	}
 }
 
-// idSets is the per-group state of a DISTINCT aggregate over dictionary text.
+// idSets is the per-group state of a DISTINCT aggregate over dictionary text:
+// sets, one per group, or, once pairs is set, pairs alone (sets nil).
 type idSets struct {
 	space      *idSpace
+	n          int // groups
 	sets       []idSet
+	pairs      *pairSet
 	denseBytes int64
 	pending    int64 // bytes not yet charged
 	mem        *memTracker
 }
 
-func (a *idSets) grow(n int) { a.sets = growTo(a.sets, n) }
+func (a *idSets) grow(n int) {
+	a.n = max(a.n, n)
+	if a.pairs == nil {
+		a.sets = growTo(a.sets, n)
+	}
+}
 
 func (a *idSets) charge(n int64) error {
 	a.pending += n
@@ -163,6 +179,9 @@ func (a *idSets) charge(n int64) error {
 // add inserts id into group g's set (the slow path of the update loops: a new set,
 // a bitset too short, or a roaring set).
 func (a *idSets) add(g int32, id uint32) error {
+	if a.pairs != nil {
+		return a.charge(a.pairs.insert(packPair(g, id)))
+	}
 	s := &a.sets[g]
 	switch {
 	case s.rb != nil:
@@ -172,7 +191,16 @@ func (a *idSets) add(g int32, id uint32) error {
 		return nil
 	case s.bits == nil:
 		words := int64(max(a.space.size(), int(id)+1)+63) / 64
-		if a.denseBytes+words*8 > denseBudget {
+		over := a.denseBytes+words*8 > denseBudget
+		// Pairs as soon as the budget is out, or would be with a bitset for
+		// every group there is already: many groups, large dictionaries.
+		if (over || words*8*int64(len(a.sets)) > 4*denseBudget) && len(a.sets) >= pairsMinGroups {
+			if err := a.toPairs(); err != nil {
+				return err
+			}
+			return a.add(g, id)
+		}
+		if over {
 			s.rb = roaring.New()
 			s.rb.Add(id)
 			return a.charge(64)
@@ -187,7 +215,7 @@ func (a *idSets) add(g int32, id uint32) error {
 	if w >= len(s.bits) {
 		words := max(w+1, a.space.size()/64+1)
 		grown := int64(words - len(s.bits))
-		s.bits = growTo(s.bits, words)
+		s.bits = append(s.bits, make([]uint64, grown)...) // exactly: denseBytes counts len
 		a.denseBytes += grown * 8
 		if err := a.charge(grown * 8); err != nil {
 			return err
@@ -195,6 +223,66 @@ func (a *idSets) add(g int32, id uint32) error {
 	}
 	s.bits[w] |= 1 << (id & 63)
 	return nil
+}
+
+// toPairs moves every group's set into one pair set.
+func (a *idSets) toPairs() error {
+	// Sized for a few ids per group (counting the ids would read every bitset
+	// once more); it grows as needed.
+	p := newPairSet(4 * len(a.sets))
+	held := p.bytes()
+	for g := range a.sets {
+		a.sets[g].each(func(id uint32) { held += p.insert(packPair(int32(g), id)) })
+		// Emptied in place: a caller's loop over a.sets (update) then finds no
+		// bitset and adds through add, to the pairs.
+		a.sets[g] = idSet{}
+	}
+	// The sets' bytes stay charged: the tracker's total is an upper bound.
+	a.pairs, a.sets, a.denseBytes = p, nil, 0
+	return a.charge(held)
+}
+
+// forEach calls f with every (group, id) of a; it stops at f's first error.
+func (a *idSets) forEach(f func(g int32, id uint32) error) error {
+	if a.pairs != nil {
+		return a.pairs.each(f)
+	}
+	for g := range a.sets {
+		var err error
+		a.sets[g].each(func(id uint32) {
+			if err == nil {
+				err = f(int32(g), id)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// size is the number of (group, id) of a.
+func (a *idSets) size() int64 {
+	if a.pairs != nil {
+		return int64(a.pairs.n)
+	}
+	var n int64
+	for i := range a.sets {
+		n += a.sets[i].card()
+	}
+	return n
+}
+
+// counts sets c[g] to the size of group g's set.
+func (a *idSets) counts(c []int64) {
+	if a.pairs != nil {
+		clear(c[:a.n])
+		a.pairs.counts(c)
+		return
+	}
+	for g := range a.sets {
+		c[g] = a.sets[g].card()
+	}
 }
 
 // update folds dictionary ids x (x.isDict) into groups gids. Ids of another
@@ -224,6 +312,19 @@ func (a *idSets) update(gids []int32, x *vec) error {
 			}
 			if err := a.add(g, id); err != nil {
 				return err
+			}
+		}
+		return nil
+	}
+	if p := a.pairs; p != nil {
+		for i, g := range gids {
+			if g < 0 || (x.nulls != nil && x.nulls[i]) {
+				continue
+			}
+			if held := p.insert(packPair(g, ids[i])); held != 0 {
+				if err := a.charge(held); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -263,12 +364,43 @@ func (a *idSets) merge(o *idSets, m []int32) error {
 			return err
 		}
 	}
+	// addOne adds o's id of o's group g to a, through the translation.
+	addOne := func(g int32, id uint32) error {
+		if !same {
+			x := t[id]
+			if x == noID {
+				var held int64
+				x, held = a.space.id(o.space.values()[id])
+				t[id] = x
+				if err := a.charge(held); err != nil {
+					return err
+				}
+			}
+			id = x
+		}
+		return a.add(m[g], id)
+	}
+	if a.pairs != nil || o.pairs != nil {
+		return o.forEach(addOne)
+	}
 	for i := range o.sets {
 		src := &o.sets[i]
 		if src.bits == nil && src.rb == nil {
 			continue
 		}
 		g := m[i]
+		if a.pairs != nil { // an add below switched a to pairs
+			var err error
+			src.each(func(id uint32) {
+				if err == nil {
+					err = addOne(int32(i), id)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		dst := &a.sets[g]
 		if same {
 			if dst.bits == nil && dst.rb == nil {
@@ -289,21 +421,8 @@ func (a *idSets) merge(o *idSets, m []int32) error {
 		}
 		var err error
 		src.each(func(id uint32) {
-			if err != nil {
-				return
-			}
-			if !same {
-				x := t[id]
-				if x == noID {
-					var held int64
-					x, held = a.space.id(o.space.values()[id])
-					t[id] = x
-					err = a.charge(held)
-				}
-				id = x
-			}
 			if err == nil {
-				err = a.add(g, id)
+				err = addOne(int32(i), id)
 			}
 		})
 		if err != nil {
@@ -393,6 +512,9 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		return err
 	}
 	a.space = &idSpace{n: n, lazyDicts: dicts, lazyTrans: trans}
+	if err := a.pairsFor(parts); err != nil {
+		return err
+	}
 	for i, p := range parts {
 		if which[i] < 0 {
 			continue
@@ -411,6 +533,23 @@ func (a *idSets) mergeAll(parts []idPart) error {
 	return nil
 }
 
+// pairsFor puts a (empty) in pairs mode when a partial is, with room for every
+// partial's pairs: the merged sets hold many groups of few ids too, and a table
+// sized once is not rehashed while the partials are merged.
+func (a *idSets) pairsFor(parts []idPart) error {
+	var n int64
+	pairs := false
+	for _, p := range parts {
+		n += p.sets.size()
+		pairs = pairs || p.sets.pairs != nil
+	}
+	if !pairs || a.pairs != nil {
+		return nil
+	}
+	a.pairs, a.sets = newPairSet(int(n)), nil
+	return a.charge(a.pairs.bytes())
+}
+
 // sparseRatio: partials whose sets hold fewer than 1/sparseRatio of their
 // dictionaries' ids are merged value by value (mergeByValue), not by dictionary
 // merge; 0 turns the value-by-value merge off. (A variable for tests.)
@@ -421,9 +560,7 @@ func sparseSets(parts []idPart) bool {
 	var ids, space int64
 	for _, p := range parts {
 		space += int64(p.sets.space.size())
-		for i := range p.sets.sets {
-			ids += p.sets.sets[i].card()
-		}
+		ids += p.sets.size()
 	}
 	return sparseRatio > 0 && ids*sparseRatio < space
 }
@@ -432,27 +569,13 @@ func sparseSets(parts []idPart) bool {
 // met through the value's id in a's space.
 func (a *idSets) mergeByValue(o *idSets, m []int32) error {
 	vals := o.space.values()
-	for i := range o.sets {
-		src := &o.sets[i]
-		if src.bits == nil && src.rb == nil {
-			continue
-		}
-		g := m[i]
-		var err error
-		src.each(func(id uint32) {
-			if err != nil {
-				return
-			}
-			x, held := a.space.id(vals[id])
-			if err = a.charge(held); err == nil {
-				err = a.add(g, x)
-			}
-		})
-		if err != nil {
+	return o.forEach(func(g int32, id uint32) error {
+		x, held := a.space.id(vals[id])
+		if err := a.charge(held); err != nil {
 			return err
 		}
-	}
-	return nil
+		return a.add(m[g], x)
+	})
 }
 
 func strictlySorted(s []string) bool {
@@ -466,6 +589,9 @@ func strictlySorted(s []string) bool {
 
 // mergeTranslated ORs o's sets into a, o's id x becoming t[x].
 func (a *idSets) mergeTranslated(o *idSets, m []int32, t []uint32) error {
+	if o.pairs != nil || a.pairs != nil {
+		return o.forEach(func(g int32, id uint32) error { return a.add(m[g], t[id]) })
+	}
 	for i := range o.sets {
 		src := &o.sets[i]
 		if src.bits == nil && src.rb == nil {
@@ -488,9 +614,11 @@ func (a *idSets) mergeTranslated(o *idSets, m []int32, t []uint32) error {
 			for word != 0 {
 				id := t[w*64+bits.TrailingZeros64(word)]
 				word &= word - 1
-				if b := a.sets[g].bits; int(id>>6) < len(b) {
-					b[id>>6] |= 1 << (id & 63)
-					continue
+				if a.pairs == nil { // (an add may switch a to pairs)
+					if b := a.sets[g].bits; int(id>>6) < len(b) {
+						b[id>>6] |= 1 << (id & 63)
+						continue
+					}
 				}
 				if err := a.add(g, id); err != nil {
 					return err

@@ -184,22 +184,28 @@ func TestCountDistinctDictionary(t *testing.T) {
 				"parallel": func() Plan { return scanOf(d, []int{cCountry, cNote}, nil) },
 				"hash":     func() Plan { return &Limit{Input: scanOf(d, []int{cCountry, cNote}, nil), Count: 1 << 40} },
 			}
-			defer func(b, r int64) { denseBudget, sparseRatio = b, r }(denseBudget, sparseRatio)
+			defer func(b, r int64, g int) { denseBudget, sparseRatio, pairsMinGroups = b, r, g }(denseBudget, sparseRatio, pairsMinGroups)
 			for name, in := range inputs {
 				for _, par := range []int{1, 2, 3} {
-					// Partials merged by dictionary merge (1, 3) and value by value (2).
-					sparseRatio = map[int]int64{1: 16, 2: 1 << 40, 3: 0}[par]
-					// Bitsets, roaring bitmaps only, and a mix.
-					denseBudget = []int64{8 << 20, 0, 2000}[par%3]
-					if name == "hash" {
-						denseBudget = []int64{8 << 20, 0, 2000}[(par+1)%3]
+					// Beyond the budget: roaring bitmaps per group (few groups), or
+					// (group, id) pairs (pairsMinGroups 0: from any number of groups).
+					for _, minGroups := range []int{256, 0} {
+						pairsMinGroups = minGroups
+						// Partials merged by dictionary merge (1, 3) and value by value (2).
+						sparseRatio = map[int]int64{1: 16, 2: 1 << 40, 3: 0}[par]
+						// Bitsets, roaring bitmaps (pairs) only, and a mix.
+						denseBudget = []int64{8 << 20, 0, 2000}[par%3]
+						if name == "hash" {
+							denseBudget = []int64{8 << 20, 0, 2000}[(par+1)%3]
+						}
+						opts := Options{Parallelism: par}
+						what := fmt.Sprint(name, ", parallelism ", par, ", budget ", denseBudget, ", pairs from ", minGroups, " groups")
+						p := &Aggregate{Input: in(), Groups: []Expr{&ColRef{Index: 0, T: Text}}, Aggs: aggs,
+							Out: append([]Field{{"country", Text}}, out...)}
+						sameRows(t, what+": by country", sortRows(run(t, p, opts)), want)
+						p = &Aggregate{Input: in(), Aggs: aggs, Out: out}
+						sameRows(t, what+": overall", run(t, p, opts), wantAll)
 					}
-					opts := Options{Parallelism: par}
-					p := &Aggregate{Input: in(), Groups: []Expr{&ColRef{Index: 0, T: Text}}, Aggs: aggs,
-						Out: append([]Field{{"country", Text}}, out...)}
-					sameRows(t, fmt.Sprint(name, " by country, parallelism ", par), sortRows(run(t, p, opts)), want)
-					p = &Aggregate{Input: in(), Aggs: aggs, Out: out}
-					sameRows(t, fmt.Sprint(name, " overall, parallelism ", par), run(t, p, opts), wantAll)
 				}
 			}
 		})
@@ -292,5 +298,29 @@ func TestCountDistinctMemoryLimit(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Code != sqlstate.OutOfMemory {
 		t.Fatalf("got %v, want SQLSTATE 53200", err)
+	}
+}
+
+// TestCountDistinctPerUser checks count(DISTINCT session) GROUP BY user, many
+// groups of few ids out of large dictionaries, against sets built by a plain loop:
+// with the default budget (bitsets, then (group, id) pairs once it runs out), with
+// pairs from the start, and with roaring bitmaps per group.
+func TestCountDistinctPerUser(t *testing.T) {
+	srcs, sessions := sessionData(7, 4, 20_000, 6_000)
+	var want [][]string
+	for u, n := range sessions {
+		want = append(want, []string{u, strconv.Itoa(n)})
+	}
+	sortRows(want)
+	defer func(b int64, g int) { denseBudget, pairsMinGroups = b, g }(denseBudget, pairsMinGroups)
+	for _, tc := range []struct {
+		budget    int64
+		minGroups int
+	}{{8 << 20, 256}, {0, 256}, {0, 1 << 30}, {100_000, 0}} {
+		denseBudget, pairsMinGroups = tc.budget, tc.minGroups
+		for _, par := range []int{1, 2} {
+			got := sortRows(run(t, perUserDistinct(srcs), Options{Parallelism: par}))
+			sameRows(t, fmt.Sprint("budget ", tc.budget, ", pairs from ", tc.minGroups, " groups, parallelism ", par), got, want)
+		}
 	}
 }

@@ -21,6 +21,11 @@ type evaluator struct {
 	// runs its subquery under q's context and options, and Param reads q.opts.Params.
 	q        *query
 	subCache map[*SubPlan]map[string][]Value // subplan.go
+	// consts holds each constant materialized once, BatchSize rows long: a vec
+	// the evaluator hands out is read-only for its receiver, so every batch gets a
+	// view of the same rows instead of a new vec (date_trunc('hour', ts) would
+	// otherwise build 4096 copies of 'hour' per batch).
+	consts map[*Const]*vec
 }
 
 func newEvaluator(now time.Time) *evaluator {
@@ -67,7 +72,7 @@ func (ev *evaluator) eval(e Expr, b *batch) (*vec, error) {
 		}
 		return b.cols[e.Index], nil
 	case *Const:
-		return constVec(e.V, b.n), nil
+		return ev.constant(e, b.n), nil
 	case *Call:
 		return ev.evalCall(e, b)
 	case *Cast:
@@ -107,6 +112,25 @@ func (ev *evaluator) eval(e Expr, b *batch) (*vec, error) {
 		return ev.evalSubPlan(e, b)
 	}
 	return nil, Unsupported("expression " + e.String())
+}
+
+// constant returns e's value repeated n times, from the evaluator's cache.
+func (ev *evaluator) constant(e *Const, n int) *vec {
+	if n > BatchSize {
+		return constVec(e.V, n)
+	}
+	v, ok := ev.consts[e]
+	if !ok {
+		if ev.consts == nil {
+			ev.consts = make(map[*Const]*vec)
+		}
+		v = constVec(e.V, BatchSize)
+		ev.consts[e] = v
+	}
+	if n == BatchSize {
+		return v
+	}
+	return v.slice(0, n)
 }
 
 // selTrue returns the rows where a boolean vec is true (not NULL).

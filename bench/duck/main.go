@@ -4,6 +4,12 @@
 // their ratios and load rates, and checks that both engines return the same rows.
 // It exits 1 when any query fails or differs.
 //
+// strata is timed two ways over the same store, printed side by side with DuckDB in
+// one run: over the wire (the default first column: its PostgreSQL server on
+// loopback, queried with pgx as a client does, wire.go) and in process (a SQL
+// session, no wire). -profile writes a CPU and an allocation profile of each
+// query's wire runs.
+//
 // With -cold, strata hands every chunk to its Delta Lake table after the load, so
 // it answers from lake files only, and DuckDB queries the Parquet files of that
 // Delta snapshot instead of its own table (see cold.go).
@@ -33,6 +39,9 @@ func main() {
 	flag.IntVar(&cfg.threads, "threads", runtime.GOMAXPROCS(0), "DuckDB threads (default: strata's GOMAXPROCS, so both use the same cores)")
 	flag.BoolVar(&cfg.zoneless, "duck-timestamp", true, "also time DuckDB with the time column as zone-less timestamp (no ICU time-zone path), printed beside")
 	flag.BoolVar(&cfg.strata, "strata", true, "run strata (false: DuckDB only)")
+	flag.BoolVar(&cfg.wire, "wire", true, "time strata over the PostgreSQL wire: its server on loopback, queried with pgx (the first column)")
+	flag.BoolVar(&cfg.inproc, "inproc", true, "time strata in process through a SQL session (the second column)")
+	flag.StringVar(&cfg.profile, "profile", "", "folder for a CPU and an allocation profile of each query's timed wire runs")
 	flag.BoolVar(&cfg.cold, "cold", false, "hand strata's table to the lake and query it cold; DuckDB reads the same Parquet files")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit per query and engine, all runs together (0: none)")
 	only := flag.String("only", "", "run only the queries whose name matches this regexp")

@@ -24,6 +24,9 @@ type config struct {
 	batch    int            // strata Append batch size
 	threads  int            // DuckDB threads
 	strata   bool           // false: DuckDB only (checks the suite runs there)
+	wire     bool           // time strata over the PostgreSQL wire (pgx over loopback), the first column
+	inproc   bool           // time strata in process (sql.Session, no wire), the second column
+	profile  string         // "": none; else a folder for per-query CPU and allocation profiles of the wire runs
 	cold     bool           // hand the whole table to the lake; DuckDB reads its Parquet files (cold.go)
 	only     *regexp.Regexp // nil: every query
 	timeout  time.Duration  // per query and engine, all runs together; 0: none
@@ -34,11 +37,17 @@ type config struct {
 // queryReport is the outcome of one query.
 type queryReport struct {
 	name             string
-	strata, duck     time.Duration // medians
+	strata, duck     time.Duration // medians (strata: in process)
 	strataErr        error
 	duckErr          error
 	mismatch         string
 	strataRows, rows int
+	// strata over the PostgreSQL wire (config.wire): its median, error, and how
+	// its rows differ from DuckDB's ("" = the same).
+	wire         time.Duration
+	wireErr      error
+	wireMismatch string
+	wireRan      bool
 	// DuckDB over the zone-less timestamp column (config.zoneless): its median,
 	// and how its rows differ from DuckDB's over timestamptz ("" = the same).
 	zoneless     time.Duration
@@ -105,6 +114,13 @@ func runSuite(ctx context.Context, cfg config) (*report, error) {
 			return nil, err
 		}
 	}
+	var wire wireEngine
+	if st != nil && cfg.wire {
+		if wire, err = serveWire(ctx, st); err != nil {
+			return nil, err
+		}
+		defer wire.Close()
+	}
 	cols = nil // let the generated events go before the queries
 
 	for _, q := range bench.Queries {
@@ -134,12 +150,17 @@ func runSuite(ctx context.Context, cfg config) (*report, error) {
 			}
 			cancel()
 		}
-		if st != nil {
+		if wire != nil {
+			qctx, cancel := withTimeout(ctx, cfg.timeout)
+			qr.runWire(qctx, wire, q.Name, q.SQL, cfg, duckRows)
+			cancel()
+		}
+		if st != nil && cfg.inproc {
 			qctx, cancel := withTimeout(ctx, cfg.timeout)
 			qr.runStrata(qctx, st, q.SQL, cfg.runs, duckRows)
 			cancel()
 		}
-		if qr.duckErr != nil || qr.strataErr != nil || qr.mismatch != "" {
+		if qr.duckErr != nil || qr.strataErr != nil || qr.mismatch != "" || qr.wireErr != nil || qr.wireMismatch != "" {
 			rep.failures++
 		}
 		rep.queries = append(rep.queries, qr)
@@ -178,6 +199,38 @@ func (qr *queryReport) runStrata(ctx context.Context, st strataEngine, sql strin
 	}
 }
 
+// runWire runs sql over the wire once for its rows, which it compares with
+// DuckDB's (when DuckDB succeeded), then cfg.runs times for the median, profiled
+// when cfg.profile is set.
+func (qr *queryReport) runWire(ctx context.Context, wire wireEngine, name, sql string, cfg config, duckRows [][]string) {
+	qr.wireRan = true
+	rows, err := wire.Query(ctx, sql)
+	if err != nil {
+		qr.wireErr = err
+		return
+	}
+	if qr.duckErr == nil {
+		qr.wireMismatch = bench.Diff("strata (wire)", rows, "duckdb", duckRows)
+	}
+	stop, err := startProfile(cfg.profile, name)
+	if err != nil {
+		qr.wireErr = err
+		return
+	}
+	qr.wire, qr.wireErr = median(cfg.runs, func() (time.Duration, error) { return wire.Time(ctx, sql) })
+	if err := stop(); err != nil && qr.wireErr == nil {
+		qr.wireErr = err
+	}
+}
+
+// wireEngine is strata behind its PostgreSQL wire server, queried by a client
+// (wire.go).
+type wireEngine interface {
+	Query(ctx context.Context, q string) ([][]string, error)
+	Time(ctx context.Context, q string) (time.Duration, error)
+	Close() error
+}
+
 type strataEngine interface {
 	Load(ctx context.Context, cols *storage.Columns, batch int) (time.Duration, error)
 	Query(ctx context.Context, q string) ([][]string, error)
@@ -212,45 +265,53 @@ func median(n int, f func() (time.Duration, error)) (time.Duration, error) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func printTable(w io.Writer, cfg config, rep *report) {
-	fmt.Fprintf(w, "\n%d events, in process (no wire protocol on either side), median of %d runs; DuckDB threads=%d, strata GOMAXPROCS=%d, machine cores=%d\n",
+	fmt.Fprintf(w, "\n%d events, median of %d runs; DuckDB threads=%d, strata GOMAXPROCS=%d, machine cores=%d\n",
 		cfg.events, cfg.runs, cfg.threads, runtime.GOMAXPROCS(0), runtime.NumCPU())
-	fmt.Fprintln(w, "DuckDB ms: the time column as timestamptz, as strata's (DuckDB's ICU time-zone path, session zone UTC); the ratio is against it.")
+	fmt.Fprintln(w, "wire ms: strata's PostgreSQL wire server on loopback, queried by pgx (extended protocol, every value decoded), as a client does.")
+	fmt.Fprintln(w, "in-proc ms: the same store through a sql.Session in process (no wire). DuckDB is in process (duckdb-go, every value scanned).")
+	fmt.Fprintln(w, "DuckDB ms: the time column as timestamptz, as strata's (DuckDB's ICU time-zone path, session zone UTC); the ratios are against it.")
 	if cfg.zoneless {
 		fmt.Fprintln(w, "DuckDB ts ms: the same data with a zone-less timestamp column (no ICU); 'ts rows' says whether its rows equal the timestamptz run's.")
 	}
 	fmt.Fprintln(w)
+	wire, inproc := cfg.strata && cfg.wire, cfg.strata && cfg.inproc
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "query\twire ms\tin-proc ms\tDuckDB ms\twire/DuckDB\tin-proc/DuckDB\t"
 	if cfg.zoneless {
-		fmt.Fprintln(tw, "query\tstrata ms\tDuckDB ms\tstrata/DuckDB\tDuckDB ts ms\tts rows\trows\tcheck\t")
-	} else {
-		fmt.Fprintln(tw, "query\tstrata ms\tDuckDB ms\tstrata/DuckDB\trows\tcheck\t")
+		head += "DuckDB ts ms\tts rows\t"
 	}
-	var logSum float64
-	var nRatio int
+	fmt.Fprintln(tw, head+"rows\tcheck\t")
+	var wireMean, inprocMean geomean
 	for _, q := range rep.queries {
-		sMs, dMs, ratio, check := "-", "-", "-", "ok"
+		wMs, sMs, dMs, wRatio, sRatio, check := "-", "-", "-", "-", "-", "ok"
 		if q.duckErr == nil {
 			dMs = fmt.Sprintf("%.2f", ms(q.duck))
 		}
-		if q.strataErr == nil && cfg.strata {
-			sMs = fmt.Sprintf("%.2f", ms(q.strata))
+		if wire && q.wireErr == nil {
+			wMs = fmt.Sprintf("%.2f", ms(q.wire))
+			if q.duckErr == nil {
+				wRatio = wireMean.add(q.name, q.wire, q.duck)
+			}
 		}
-		if q.duckErr == nil && q.strataErr == nil && cfg.strata {
-			r := ms(q.strata) / math.Max(ms(q.duck), 1e-3)
-			ratio = fmt.Sprintf("%.2f", r)
-			logSum += math.Log(r)
-			nRatio++
+		if inproc && q.strataErr == nil {
+			sMs = fmt.Sprintf("%.2f", ms(q.strata))
+			if q.duckErr == nil {
+				sRatio = inprocMean.add(q.name, q.strata, q.duck)
+			}
 		}
 		switch {
+		case q.wireErr != nil:
+			check = "WIRE ERROR"
 		case q.strataErr != nil:
 			check = "STRATA ERROR"
 		case q.duckErr != nil:
 			check = "DUCKDB ERROR"
-		case q.mismatch != "":
+		case q.wireMismatch != "" || q.mismatch != "":
 			check = "MISMATCH"
 		case !cfg.strata:
 			check = "(duckdb only)"
 		}
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t", q.name, wMs, sMs, dMs, wRatio, sRatio)
 		if cfg.zoneless {
 			zMs, zRows := "-", "same"
 			switch {
@@ -262,17 +323,25 @@ func printTable(w io.Writer, cfg config, rep *report) {
 			if q.zonelessErr == nil {
 				zMs = fmt.Sprintf("%.2f", ms(q.zoneless))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n", q.name, sMs, dMs, ratio, zMs, zRows, q.rows, check)
-		} else {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t\n", q.name, sMs, dMs, ratio, q.rows, check)
+			line += fmt.Sprintf("%s\t%s\t", zMs, zRows)
 		}
+		fmt.Fprintf(tw, "%s%d\t%s\t\n", line, q.rows, check)
 	}
 	tw.Flush()
-	if nRatio > 0 {
-		fmt.Fprintf(w, "\ngeometric mean strata/DuckDB over %d queries: %.2f\n", nRatio, math.Exp(logSum/float64(nRatio)))
+	if wireMean.n > 0 {
+		fmt.Fprintf(w, "\ngeometric mean strata/DuckDB over the wire over %d queries: %.2f (worst: %s %.2f)\n", wireMean.n, wireMean.mean(), wireMean.worstName, wireMean.worst)
+	}
+	if inprocMean.n > 0 {
+		fmt.Fprintf(w, "geometric mean strata/DuckDB in process over %d queries: %.2f (worst: %s %.2f)\n", inprocMean.n, inprocMean.mean(), inprocMean.worstName, inprocMean.worst)
 	}
 	fmt.Fprintf(w, "load: strata %.0f events/s, DuckDB %.0f events/s\n", rep.strataLoad, rep.duckLoad)
 	for _, q := range rep.queries {
+		switch {
+		case q.wireErr != nil:
+			fmt.Fprintf(w, "\n!!! %s: strata wire error: %v\n", q.name, q.wireErr)
+		case q.wireMismatch != "":
+			fmt.Fprintf(w, "\n!!! MISMATCH %s over the wire: %s\n", q.name, q.wireMismatch)
+		}
 		switch {
 		case q.strataErr != nil:
 			fmt.Fprintf(w, "\n!!! %s: strata error: %v\n", q.name, q.strataErr)
@@ -291,3 +360,24 @@ func printTable(w io.Writer, cfg config, rep *report) {
 		fmt.Fprintf(w, "\n!!! %d of %d queries FAILED (error or MISMATCH)\n", rep.failures, len(rep.queries))
 	}
 }
+
+// geomean accumulates strata/DuckDB ratios.
+type geomean struct {
+	logSum    float64
+	n         int
+	worst     float64
+	worstName string
+}
+
+// add adds query name's ratio strata/duck and returns it formatted.
+func (g *geomean) add(name string, strata, duck time.Duration) string {
+	r := ms(strata) / math.Max(ms(duck), 1e-3)
+	if r > g.worst {
+		g.worst, g.worstName = r, name
+	}
+	g.logSum += math.Log(r)
+	g.n++
+	return fmt.Sprintf("%.2f", r)
+}
+
+func (g *geomean) mean() float64 { return math.Exp(g.logSum / float64(g.n)) }

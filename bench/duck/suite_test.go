@@ -13,7 +13,7 @@ import (
 func TestSuite(t *testing.T) {
 	var out bytes.Buffer
 	rep, err := runSuite(context.Background(), config{
-		events: testEvents, runs: 1, seed: 1, batch: 30_000, threads: 2, strata: true, zoneless: true, out: &out,
+		events: testEvents, runs: 1, seed: 1, batch: 30_000, threads: 2, strata: true, wire: true, inproc: true, zoneless: true, out: &out,
 	})
 	t.Log("\n" + out.String())
 	if err != nil {
