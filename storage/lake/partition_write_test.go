@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 func TestPartitionString(t *testing.T) {
@@ -123,7 +125,7 @@ func TestWriteFromReaderTypedPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := CreateTable(ctx, LocalFS{Root: t.TempDir()}, "t", schema, []string{"flag", "n", "at"}, nil)
+	tbl, err := CreateTable(ctx, objstore.LocalAt(t.TempDir()), "t", schema, []string{"flag", "n", "at"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +225,7 @@ func TestRowGroupLimits(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			schema, _ := SchemaFromArrow(testArrowSchema)
-			tbl, err := CreateTable(ctx, LocalFS{Root: dir}, "", schema, nil, nil)
+			tbl, err := CreateTable(ctx, objstore.LocalAt(dir), "", schema, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,7 +243,7 @@ func TestRowGroupLimits(t *testing.T) {
 			if err != nil || len(adds) != 1 {
 				t.Fatalf("%d adds, %v", len(adds), err)
 			}
-			b, err := LocalFS{Root: dir}.Get(ctx, adds[0].DecodedPath)
+			b, err := objstore.LocalAt(dir).Get(ctx, adds[0].DecodedPath)
 			if err != nil {
 				t.Fatal(err)
 			}

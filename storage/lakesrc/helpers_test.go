@@ -18,11 +18,12 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // countingFS counts reads of Parquet data files (log reads are not counted).
 type countingFS struct {
-	lake.FS
+	objstore.Store
 	dataReads atomic.Int64
 }
 
@@ -34,12 +35,12 @@ func (c *countingFS) count(key string) {
 
 func (c *countingFS) Get(ctx context.Context, key string) ([]byte, error) {
 	c.count(key)
-	return c.FS.Get(ctx, key)
+	return c.Store.Get(ctx, key)
 }
 
 func (c *countingFS) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
 	c.count(key)
-	return c.FS.GetRange(ctx, key, off, n)
+	return c.Store.GetRange(ctx, key, off, n)
 }
 
 // testSchema has every strata column type; ts is the time column.
@@ -250,7 +251,7 @@ func writeTable(t testing.TB, cols *storage.Columns, partitions []string, opts l
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := lake.CreateTable(ctx, lake.LocalFS{Root: dir}, "tbl", ds, partitions, nil)
+	tbl, err := lake.CreateTable(ctx, objstore.LocalAt(dir), "tbl", ds, partitions, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func writeTable(t testing.TB, cols *storage.Columns, partitions []string, opts l
 	if _, err := lake.Commit(ctx, tbl, snap.Version, lake.AddActions(adds), "WRITE", map[string]any{"mode": "Append"}); err != nil {
 		t.Fatal(err)
 	}
-	cfs := &countingFS{FS: lake.LocalFS{Root: dir}}
+	cfs := &countingFS{Store: objstore.LocalAt(dir)}
 	rsnap, err := lake.OpenTable(cfs, "tbl").Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // idsOf reads a snapshot of table and returns its ids, sorted, failing on a
@@ -166,7 +167,7 @@ func TestFollowSharedLake(t *testing.T) {
 	}
 
 	// An external writer commits through storage/lake.
-	tbl := lake.OpenTable(lake.LocalFS{Root: lakePath}, "")
+	tbl := lake.OpenTable(objstore.LocalAt(lakePath), "")
 	snap, err := tbl.Snapshot(ctx)
 	must(t, err)
 	def, _ := a.Table("ev")

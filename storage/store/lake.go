@@ -19,6 +19,7 @@ import (
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/lakesrc"
+	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/roots"
 )
 
@@ -71,7 +72,7 @@ var ErrNoLake = errors.New("table has no lake versions yet")
 // lakeLink is a table's open Delta table.
 type lakeLink struct {
 	tbl  *lake.Table
-	fs   lake.WFS
+	fs   objstore.Store
 	loc  string // canonical location, the cache key prefix
 	path string // the folder or s3:// URL it was opened from
 }
