@@ -11,7 +11,8 @@ import (
 )
 
 // Following the lake. Other writers commit to a table's Delta table too: a second
-// strata process sharing its lake_path, Spark, delta-rs, OPTIMIZE run elsewhere.
+// strata process sharing its lake_path, Spark, delta-rs, OPTIMIZE run elsewhere;
+// an external table's only writers are others.
 // A table's lake snapshot (liveTable.lakeSnap) therefore moves forward on its own,
 // not only at this process's handoffs:
 //
@@ -60,15 +61,11 @@ func lakeRefresh(def *catalog.TableDef) time.Duration {
 	return DefaultLakeRefresh
 }
 
-// follows reports whether the live table follows a lake of its own (external
-// tables read the latest version at every query).
-func follows(def *catalog.TableDef) bool { return !IsExternal(def) }
-
 // kickLakeCheckLocked starts a background check of lt's lake when none is running
 // and the last one started lake_refresh ago or more.
 // REQUIRES: s.mu is held and the store is not closed.
 func (s *Store) kickLakeCheckLocked(lt *liveTable, now time.Time) {
-	if !follows(&lt.def) || lt.lakeChecking || now.Sub(lt.lakeChecked) < lakeRefresh(&lt.def) {
+	if lt.lakeChecking || now.Sub(lt.lakeChecked) < lakeRefresh(&lt.def) {
 		return
 	}
 	lt.lakeChecking, lt.lakeChecked = true, now
@@ -125,8 +122,8 @@ func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableD
 	var snap *lake.Snapshot
 	if cur == nil {
 		snap, err = l.tbl.Snapshot(ctx)
-		if errors.Is(err, lake.ErrNotExist) {
-			return nil
+		if errors.Is(err, lake.ErrNotExist) && !IsExternal(&def) {
+			return nil // no handoff yet, here or by another process
 		}
 	} else {
 		snap, err = l.tbl.Update(ctx, cur)
@@ -137,8 +134,10 @@ func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableD
 	if snap == cur {
 		return nil
 	}
-	if err := checkLakeSchema(&def, l, snap); err != nil {
-		return fmt.Errorf("table %s: follow lake: %w", def.Name, err)
+	if !IsExternal(&def) {
+		if err := checkLakeSchema(&def, l, snap); err != nil {
+			return fmt.Errorf("table %s: follow lake: %w", def.Name, err)
+		}
 	}
 	s.installLake(lt, def, snap)
 	return nil

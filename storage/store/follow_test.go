@@ -67,7 +67,8 @@ func waitIDs(t *testing.T, s *Store, table string, want []int64, within time.Dur
 // moment reads each row once: while its own handoff is committed but not yet
 // marked (its rows still in segments), a check of the lake does not install the
 // version holding it; after a crash there, neither before nor after the repair;
-// an OPTIMIZE by the other store replaces files without a row read twice.
+// an OPTIMIZE by the other store replaces files without a row read twice. An
+// external table over the same lake follows it the same way.
 func TestFollowSharedLake(t *testing.T) {
 	ctx := context.Background()
 	lakeRoot := t.TempDir()
@@ -181,6 +182,13 @@ func TestFollowSharedLake(t *testing.T) {
 		t.Logf("external commit %d seen after %s", v, d)
 	}
 
+	// An external table over the same lake follows it too.
+	_, err = a.CreateExternalTable(ctx, "extv", lakePath, "ts")
+	must(t, err)
+	if got := idsOf(t, a, "extv"); !slices.Equal(got, want) {
+		t.Fatalf("external table: %d ids, want %d", len(got), len(want))
+	}
+
 	// OPTIMIZE by A: B follows to the compacted files, each row once.
 	before, _, _ := b.LakeInfo("ev")
 	ores, err := a.Optimize(ctx, "ev", 0, "")
@@ -193,8 +201,13 @@ func TestFollowSharedLake(t *testing.T) {
 		if got := idsOf(t, b, "ev"); !slices.Equal(got, want) {
 			t.Fatalf("B around A's OPTIMIZE: %d ids, want %d", len(got), len(want))
 		}
-		if v, files, ok := b.LakeInfo("ev"); ok && v >= ores.Version {
-			t.Logf("B follows OPTIMIZE: version %d -> %d, %d files", before, v, files)
+		if got := idsOf(t, a, "extv"); !slices.Equal(got, want) {
+			t.Fatalf("external table around OPTIMIZE: %d ids, want %d", len(got), len(want))
+		}
+		v, files, ok := b.LakeInfo("ev")
+		ve, _, oke := a.LakeInfo("extv")
+		if ok && v >= ores.Version && oke && ve >= ores.Version {
+			t.Logf("B and the external table follow OPTIMIZE: version %d -> %d, %d files", before, v, files)
 			break
 		}
 		if time.Now().After(deadline) {

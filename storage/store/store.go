@@ -466,10 +466,6 @@ func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int6
 			return nil, fmt.Errorf("snapshot %s: %w", table, ErrNoTable)
 		}
 		def := lt.def
-		if IsExternal(&def) {
-			s.mu.Unlock()
-			return s.externalSnapshot(ctx, def, tmin, tmax)
-		}
 		if lt.lakeSeq > 0 && (lt.lakeSnap == nil || lt.lakeSnap.Version < lt.lakeVersion) {
 			// Load the lake snapshot outside the lock, then start over.
 			s.mu.Unlock()
@@ -539,24 +535,6 @@ func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int6
 		}
 		return sn, nil
 	}
-}
-
-// externalSnapshot reads the latest version of an external table.
-func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef, tmin, tmax int64) (*Snapshot, error) {
-	l, err := s.lakeOf(ctx, &def)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := l.tbl.Snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", def.Name, err)
-	}
-	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, l, snap, tmin, tmax); err != nil {
-		sn.Release()
-		return nil, err
-	}
-	return sn, nil
 }
 
 // Snapshot is a consistent, immutable view of one table.
