@@ -678,7 +678,7 @@ func copyTree(t *testing.T, from, to string, keep func(rel string) bool) {
 	}
 }
 
-func TestLocalFSPutIfAbsent(t *testing.T) {
+func TestLocalStorePutIfAbsent(t *testing.T) {
 	ctx := context.Background()
 	fsys := objstore.LocalAt(t.TempDir())
 	if err := fsys.PutIfAbsent(ctx, "a/b/c.json", []byte("one")); err != nil {
