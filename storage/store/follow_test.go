@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,5 +217,110 @@ func TestFollowSharedLake(t *testing.T) {
 			t.Fatalf("B did not follow A's OPTIMIZE (version %d) within 2s", ores.Version)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gatedStore holds Get of log keys while its gate is closed.
+type gatedStore struct {
+	objstore.Store
+	mu      sync.Mutex
+	gate    chan struct{} // nil: open
+	waiting atomic.Int64
+}
+
+func (g *gatedStore) Get(ctx context.Context, key string) ([]byte, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	if gate != nil && strings.Contains(key, "_delta_log/") {
+		g.waiting.Add(1)
+		defer g.waiting.Add(-1)
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Store.Get(ctx, key)
+}
+
+// TestQueriesDoNotWaitForLakeChecks: while a check of the lake hangs (a slow
+// object store), queries go on at once with the version they have, and see the
+// new version once the check completes; Close does not wait for the hung check.
+func TestQueriesDoNotWaitForLakeChecks(t *testing.T) {
+	ctx := context.Background()
+	lakeRoot := t.TempDir()
+	lakePath := filepath.Join(lakeRoot, "ev")
+	gs := &gatedStore{}
+	s, err := Open(t.TempDir(), Options{LakeRoots: []string{lakeRoot}, Knobs: Knobs{LakeStore: func(st objstore.Store) objstore.Store {
+		gs.Store = st
+		return gs
+	}}})
+	must(t, err)
+	sch := testSchema()
+	def, err := s.CreateTable(catalog.TableDef{Name: "ev", Schema: sch, Options: map[string]string{OptLakePath: lakePath, catalog.OptLakeRefresh: "10ms"}})
+	must(t, err)
+	must(t, s.Append(ctx, "ev", toColumns(&sch, makeRows(0, 100, spread(2)))))
+	_, err = s.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	before := idRange([2]int64{0, 100})
+	if got := idsOf(t, s, "ev"); !slices.Equal(got, before) {
+		t.Fatalf("%d ids, want %d", len(got), len(before))
+	}
+
+	gs.mu.Lock()
+	gs.gate = make(chan struct{})
+	gs.mu.Unlock()
+	// Another writer commits, straight to the folder.
+	tbl := lake.OpenTable(objstore.LocalAt(lakePath), "")
+	snap, err := tbl.Snapshot(ctx)
+	must(t, err)
+	adds, err := writeLakeColumns(ctx, &def, snap, toColumns(&sch, makeRows(500, 50, spread(2))), 0)
+	must(t, err)
+	_, err = lake.Commit(ctx, tbl, snap.Version, lake.AddActions(adds), "WRITE", nil)
+	must(t, err)
+
+	var slowest time.Duration
+	for gs.waiting.Load() == 0 || slowest == 0 {
+		start := time.Now()
+		if got := idsOf(t, s, "ev"); !slices.Equal(got, before) {
+			t.Fatalf("while the check hangs: %d ids, want the %d of the version before", len(got), len(before))
+		}
+		slowest = max(slowest, time.Since(start))
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range 20 { // the check stays stuck; queries go on
+		start := time.Now()
+		idsOf(t, s, "ev")
+		slowest = max(slowest, time.Since(start))
+	}
+	if slowest > 500*time.Millisecond {
+		t.Fatalf("a query took %s while a lake check hung", slowest)
+	}
+	t.Logf("slowest query while a check hung: %s", slowest)
+	gs.mu.Lock()
+	close(gs.gate)
+	gs.gate = nil
+	gs.mu.Unlock()
+	waitIDs(t, s, "ev", idRange([2]int64{0, 100}, [2]int64{500, 550}), 2*time.Second, "after the check")
+
+	// A hung check does not hold up Close.
+	gs.mu.Lock()
+	gs.gate = make(chan struct{})
+	gs.mu.Unlock()
+	snap, err = tbl.Snapshot(ctx)
+	must(t, err)
+	adds, err = writeLakeColumns(ctx, &def, snap, toColumns(&sch, makeRows(600, 5, spread(2))), 0)
+	must(t, err)
+	_, err = lake.Commit(ctx, tbl, snap.Version, lake.AddActions(adds), "WRITE", nil)
+	must(t, err)
+	for gs.waiting.Load() == 0 {
+		idsOf(t, s, "ev")
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	must(t, s.Close())
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close took %s with a hung lake check", d)
 	}
 }

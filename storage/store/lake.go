@@ -213,6 +213,9 @@ func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, e
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", def.Name, err)
 	}
+	if s.knobs.LakeStore != nil {
+		fsys = s.knobs.LakeStore(fsys)
+	}
 	l := &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}
 	s.mu.Lock()
 	if lt := s.mu.tables[def.Name]; lt != nil && lt.def.ID == def.ID {

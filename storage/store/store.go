@@ -177,6 +177,9 @@ type Knobs struct {
 	// LakeRowGroupRows, when > 0, is the Parquet row group size of handed-off
 	// files (default: lake.WriteOptions's).
 	LakeRowGroupRows int64
+	// LakeStore, when set, wraps the object store of every table's lake (a
+	// slow or failing store in tests).
+	LakeStore func(objstore.Store) objstore.Store
 }
 
 // lakeCounters counts handoffs since Open.
