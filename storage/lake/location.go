@@ -12,6 +12,14 @@ import (
 // ErrNotExist is wrapped by errors for a missing key or table (objstore.ErrNotExist).
 var ErrNotExist = objstore.ErrNotExist
 
+// FS is the object store a Table lives in: objstore.Store, named here so that
+// packages above the lake (which may not import objstore) can wrap one.
+type FS = objstore.Store
+
+// LocalFolder is the store of the local folder dir, confined to it by os.Root
+// and created only by a first write (objstore.LocalAt).
+func LocalFolder(dir string) FS { return objstore.LocalAt(dir) }
+
 // OpenLocation opens the Delta table location path: "s3://bucket/prefix" through
 // objstore.Open (opts give endpoint and credentials), anything else ("file:///dir"
 // or a plain folder) as objstore.LocalAt, which creates nothing until a write. It

@@ -13,7 +13,6 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
-	"github.com/stratadb/strata/storage/objstore"
 )
 
 const deltaTestdata = "../lake/testdata/delta"
@@ -63,7 +62,7 @@ func TestDeltaTables(t *testing.T) {
 	sawDV := false
 	for name, want := range manifestCounts(t) {
 		t.Run(name, func(t *testing.T) {
-			snap, err := lake.OpenTable(objstore.LocalAt(deltaTestdata), name).Snapshot(ctx)
+			snap, err := lake.OpenTable(lake.LocalFolder(deltaTestdata), name).Snapshot(ctx)
 			if errors.Is(err, lake.ErrUnsupported) {
 				if !strings.Contains(err.Error(), "unsupported") {
 					t.Fatalf("unsupported error without a reason: %v", err)
@@ -129,7 +128,7 @@ func TestDeltaTables(t *testing.T) {
 // and reports the true time range.
 func TestInexactStats(t *testing.T) {
 	ctx := context.Background()
-	cfs := &countingFS{Store: objstore.LocalAt(deltaTestdata)}
+	cfs := &countingFS{FS: lake.LocalFolder(deltaTestdata)}
 	snap, err := lake.OpenTable(cfs, "table_with_edge_timestamps").Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +168,7 @@ func TestInexactStats(t *testing.T) {
 // the file that leaves no cache entry. The data column tsNtz has NULLs: an error too.
 func TestTimeColumnFromPartition(t *testing.T) {
 	ctx := context.Background()
-	cfs := &countingFS{Store: objstore.LocalAt(deltaTestdata)}
+	cfs := &countingFS{FS: lake.LocalFolder(deltaTestdata)}
 	snap, err := lake.OpenTable(cfs, "data-reader-timestamp_ntz").Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)

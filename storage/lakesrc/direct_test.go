@@ -12,7 +12,6 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
-	"github.com/stratadb/strata/storage/objstore"
 )
 
 // directAll reads every file of tt's snapshot through DirectSources.
@@ -151,7 +150,7 @@ func TestDirectDeltaTables(t *testing.T) {
 	defer cache.Close()
 	for name, want := range manifestCounts(t) {
 		t.Run(name, func(t *testing.T) {
-			snap, err := lake.OpenTable(objstore.LocalAt(deltaTestdata), name).Snapshot(ctx)
+			snap, err := lake.OpenTable(lake.LocalFolder(deltaTestdata), name).Snapshot(ctx)
 			if errors.Is(err, lake.ErrUnsupported) {
 				t.Skipf("lake refuses: %v", err)
 			}

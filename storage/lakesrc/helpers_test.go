@@ -18,12 +18,11 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
-	"github.com/stratadb/strata/storage/objstore"
 )
 
 // countingFS counts reads of Parquet data files (log reads are not counted).
 type countingFS struct {
-	objstore.Store
+	lake.FS
 	dataReads atomic.Int64
 }
 
@@ -35,12 +34,12 @@ func (c *countingFS) count(key string) {
 
 func (c *countingFS) Get(ctx context.Context, key string) ([]byte, error) {
 	c.count(key)
-	return c.Store.Get(ctx, key)
+	return c.FS.Get(ctx, key)
 }
 
 func (c *countingFS) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
 	c.count(key)
-	return c.Store.GetRange(ctx, key, off, n)
+	return c.FS.GetRange(ctx, key, off, n)
 }
 
 // testSchema has every strata column type; ts is the time column.
@@ -251,7 +250,7 @@ func writeTable(t testing.TB, cols *storage.Columns, partitions []string, opts l
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := lake.CreateTable(ctx, objstore.LocalAt(dir), "tbl", ds, partitions, nil)
+	tbl, err := lake.CreateTable(ctx, lake.LocalFolder(dir), "tbl", ds, partitions, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +272,7 @@ func writeTable(t testing.TB, cols *storage.Columns, partitions []string, opts l
 	if _, err := lake.Commit(ctx, tbl, snap.Version, lake.AddActions(adds), "WRITE", map[string]any{"mode": "Append"}); err != nil {
 		t.Fatal(err)
 	}
-	cfs := &countingFS{Store: objstore.LocalAt(dir)}
+	cfs := &countingFS{FS: lake.LocalFolder(dir)}
 	rsnap, err := lake.OpenTable(cfs, "tbl").Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)

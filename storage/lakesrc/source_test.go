@@ -7,7 +7,6 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
-	"github.com/stratadb/strata/storage/objstore"
 )
 
 // TestRoundTrip writes random rows of every type (with NULLs) to a Delta table and
@@ -156,7 +155,7 @@ func TestTableSchemaTypes(t *testing.T) {
 	mk := func(fs []lake.Field) *lake.Snapshot {
 		t.Helper()
 		dir := t.TempDir()
-		tbl, err := lake.CreateTable(ctx, objstore.LocalAt(dir), "", &lake.DataType{Name: "struct", Fields: fs}, nil, nil)
+		tbl, err := lake.CreateTable(ctx, lake.LocalFolder(dir), "", &lake.DataType{Name: "struct", Fields: fs}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
