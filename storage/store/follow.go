@@ -73,10 +73,9 @@ func (s *Store) kickLakeCheckLocked(lt *liveTable, now time.Time) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		err := s.checkLake(s.bgCtx, lt, def)
+		s.checkLake(s.bgCtx, lt, def) // a failed check is counted and retried at the next
 		s.mu.Lock()
 		lt.lakeChecking = false
-		lt.lakeErr = err
 		s.mu.Unlock()
 	}()
 }
@@ -111,7 +110,13 @@ func (s *Store) followLoop() {
 // (see the top of this file): Update from the current snapshot, or a first load
 // of the latest version when there is none. A table whose Delta table does not
 // exist yet is not an error.
-func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableDef) error {
+func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableDef) (err error) {
+	updated := false
+	defer func() {
+		if ctx.Err() == nil {
+			s.lakeStats.check(err, updated)
+		}
+	}()
 	l, err := s.lakeOf(ctx, &def)
 	if err != nil {
 		return err
@@ -139,7 +144,7 @@ func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableD
 			return fmt.Errorf("table %s: follow lake: %w", def.Name, err)
 		}
 	}
-	s.installLake(lt, def, snap)
+	updated = s.installLake(lt, def, snap)
 	return nil
 }
 

@@ -303,6 +303,9 @@ func TestQueriesDoNotWaitForLakeChecks(t *testing.T) {
 	gs.gate = nil
 	gs.mu.Unlock()
 	waitIDs(t, s, "ev", idRange([2]int64{0, 100}, [2]int64{500, 550}), 2*time.Second, "after the check")
+	if st := s.LakeStats(); st.LakeChecks == 0 || st.LakeUpdates != 1 || st.LakeCheckErrors != 0 {
+		t.Fatalf("lake stats %+v, want checks, one update from the other writer, no error", st)
+	}
 
 	// A hung check does not hold up Close.
 	gs.mu.Lock()

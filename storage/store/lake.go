@@ -952,7 +952,13 @@ type LakeStats struct {
 	HandoffRows    int64
 	HandoffFiles   int64
 	HandoffBytes   int64
-	Cache          lakesrc.CacheStats
+	// Following the lake (follow.go): checks for versions other writers
+	// committed, checks that failed (retried at the next), and newer versions
+	// taken by a check.
+	LakeChecks      int64
+	LakeCheckErrors int64
+	LakeUpdates     int64
+	Cache           lakesrc.CacheStats
 }
 
 // WaitLakeCache waits until no background conversion of lake files into the

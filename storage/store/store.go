@@ -106,11 +106,10 @@ type liveTable struct {
 	lakeSnap    *lake.Snapshot
 	lake        *lakeLink
 	// Following the lake (follow.go): when the last check started, whether one
-	// is running, its error, when the table was last queried, and lakeReady,
-	// closed once the first query's load of the lake is done (nil before).
+	// is running, when the table was last queried, and lakeReady, closed once
+	// the first query's load of the lake is done (nil before).
 	lakeChecked  time.Time
 	lakeChecking bool
-	lakeErr      error
 	lakeQueried  time.Time
 	lakeReady    chan struct{}
 }
@@ -196,6 +195,18 @@ func (c *lakeCounters) record(r HandoffResult) {
 	c.st.HandoffRows += r.Rows
 	c.st.HandoffFiles += int64(r.Files)
 	c.st.HandoffBytes += r.Bytes
+}
+
+func (c *lakeCounters) check(err error, updated bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.LakeChecks++
+	if err != nil {
+		c.st.LakeCheckErrors++
+	}
+	if updated {
+		c.st.LakeUpdates++
+	}
 }
 
 func (c *lakeCounters) get() LakeStats {
@@ -487,7 +498,7 @@ func (s *Store) SnapshotRange(ctx context.Context, table string, tmin, tmax int6
 				s.mu.Unlock()
 				err := s.checkLake(ctx, lt, def)
 				s.mu.Lock()
-				lt.lakeChecking, lt.lakeErr = false, err
+				lt.lakeChecking = false
 				if err != nil {
 					lt.lakeReady = nil // the next query tries again
 				}
