@@ -218,6 +218,7 @@ func TestRowGroupLimits(t *testing.T) {
 		wantGroups int
 	}{
 		{"rows", WriteOptions{RowGroupRows: 16}, 100, 7},
+		{"rows, a multiple", WriteOptions{RowGroupRows: 20}, 100, 5},
 		{"default", WriteOptions{}, 100, 1},
 		// id+amount+ts are 24 bytes a row, name ~9 more: 200 bytes ≈ 6 rows a group.
 		{"bytes", WriteOptions{RowGroupBytes: 200}, 60, 10},
@@ -262,6 +263,11 @@ func TestRowGroupLimits(t *testing.T) {
 			}
 			if pr.NumRows() != int64(c.rows) {
 				t.Fatalf("%d rows", pr.NumRows())
+			}
+			for rg := range groups {
+				if n := pr.MetaData().RowGroup(rg).NumRows(); n == 0 {
+					t.Fatalf("row group %d of %d is empty", rg, groups)
+				}
 			}
 			cc, err := pr.MetaData().RowGroup(0).ColumnChunk(0)
 			if err != nil {

@@ -275,8 +275,12 @@ type partFile struct {
 	buf     bytes.Buffer
 	pw      *pqarrow.FileWriter
 	rows    int64
-	rgBytes int64   // estimated bytes buffered in the current row group
-	nulls   []int64 // per data column, its top-level NULLs (nested columns' stats)
+	rgBytes int64 // estimated bytes buffered in the current row group
+	// rgFull: the current row group reached RowGroupBytes; the next write starts
+	// a new one (starting it at once would leave an empty row group at the end
+	// of a file that ends there).
+	rgFull bool
+	nulls  []int64 // per data column, its top-level NULLs (nested columns' stats)
 }
 
 func newFileWriter(snap *Snapshot, opts WriteOptions) (*fileWriter, error) {
@@ -464,6 +468,10 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 		if m := w.opts.MaxRowsPerFile; m > 0 && pf.rows+int64(end-from) > m {
 			end = from + int(m-pf.rows)
 		}
+		if pf.rgFull {
+			pf.pw.NewBufferedRowGroup()
+			pf.rgFull = false
+		}
 		slice := make([]arrow.Array, len(cols))
 		for i, c := range cols {
 			slice[i] = array.NewSlice(c, int64(from), int64(end))
@@ -483,7 +491,7 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 		if pf.rows%w.opts.RowGroupRows == 0 {
 			pf.rgBytes = 0 // WriteBuffered starts the next row group itself
 		} else if pf.rgBytes += size; pf.rgBytes >= w.opts.RowGroupBytes {
-			pf.pw.NewBufferedRowGroup()
+			pf.rgFull = true
 			pf.rgBytes = 0
 		}
 		if m := w.opts.MaxRowsPerFile; m > 0 && pf.rows >= m {
