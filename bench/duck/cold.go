@@ -19,6 +19,7 @@ import (
 
 	"github.com/stratadb/strata/bench"
 	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // coldEngine is strata in process with the operations the cold mode needs
@@ -177,7 +178,7 @@ func runCold(ctx context.Context, cfg config) (*coldReport, error) {
 // lakeFiles returns the absolute paths of the data files of the latest snapshot of
 // the Delta table in dir, read from its log independently of strata's store.
 func lakeFiles(ctx context.Context, dir string) ([]string, error) {
-	snap, err := lake.OpenTable(lake.LocalFS{Root: dir}, "").Snapshot(ctx)
+	snap, err := lake.OpenTable(objstore.LocalAt(dir), "").Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("delta table %s: %w", dir, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // lakeRow is one generated row; nil pointers are NULLs. day is the partition.
@@ -184,7 +185,7 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 func TestLakeDuckDBReadsStrataDelta(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	fsys := lake.LocalFS{Root: dir}
+	fsys := objstore.LocalAt(dir)
 	schema, err := lake.SchemaFromArrow(lakeSchema)
 	if err != nil {
 		t.Fatal(err)

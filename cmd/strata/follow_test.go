@@ -63,7 +63,7 @@ func TestTwoProcessesShareOneLakeOnS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := lake.OpenTable(lake.ObjectFS(direct), "")
+	tbl := lake.OpenTable(direct, "")
 
 	flags := []string{"--handoff-interval", "100ms", "--s3-endpoint", vgw.Endpoint, "--s3-path-style", "--lake-root", "s3://" + bucket}
 	procs := make([]*followProc, 2)

@@ -145,7 +145,7 @@ func TestHandoffExactlyOnceUnderKillsAndS3Faults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl := lake.OpenTable(lake.ObjectFS(direct), "")
+	tbl := lake.OpenTable(direct, "")
 
 	addr, _ := kafkatest.Start(t, "events", 4)
 	dataDir := filepath.Join(t.TempDir(), "data")

@@ -106,6 +106,12 @@ var (
 		"Parquet bytes written by handoffs since start.", nil, nil)
 	descHandoffSeconds = prometheus.NewDesc("strata_handoff_seconds_total",
 		"Time spent in committed handoffs since start.", nil, nil)
+	descLakeChecks = prometheus.NewDesc("strata_lake_checks_total",
+		"Checks of tables' Delta logs for versions other writers committed (lake_refresh), since start.", nil, nil)
+	descLakeCheckErrors = prometheus.NewDesc("strata_lake_check_errors_total",
+		"Checks of tables' Delta logs that failed (retried at the next), since start.", nil, nil)
+	descLakeUpdates = prometheus.NewDesc("strata_lake_updates_total",
+		"Newer Delta versions taken by checks of tables' logs, since start.", nil, nil)
 	descLakeCacheBytes = prometheus.NewDesc("strata_lake_cache_bytes",
 		"Bytes of lake files materialized as local segments.", nil, nil)
 	descLakeCacheEntries = prometheus.NewDesc("strata_lake_cache_entries",
@@ -129,7 +135,7 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset, descIngestUnassigned, descIngestUnassignedLag,
 		descIngestRunning, descPersists, descPersistSeconds, descHeadRows, descHeadBytes, descSegments, descTables,
 		descCatalogVersion, descConns, descLakeVersion, descLakeFiles, descHandoffs, descHandoffRows, descHandoffBytes,
-		descHandoffSeconds, descLakeCacheBytes, descLakeCacheEntries, descLakeCacheHits, descLakeCacheMisses,
+		descHandoffSeconds, descLakeChecks, descLakeCheckErrors, descLakeUpdates, descLakeCacheBytes, descLakeCacheEntries, descLakeCacheHits, descLakeCacheMisses,
 		descLakeCacheEvictions} {
 		ch <- d
 	}
@@ -169,6 +175,9 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descHandoffRows, float64(ls.HandoffRows))
 	counter(descHandoffBytes, float64(ls.HandoffBytes))
 	counter(descHandoffSeconds, ls.HandoffSeconds)
+	counter(descLakeChecks, float64(ls.LakeChecks))
+	counter(descLakeCheckErrors, float64(ls.LakeCheckErrors))
+	counter(descLakeUpdates, float64(ls.LakeUpdates))
 	gauge(descLakeCacheBytes, float64(ls.Cache.Bytes))
 	gauge(descLakeCacheEntries, float64(ls.Cache.Entries))
 	counter(descLakeCacheHits, float64(ls.Cache.Hits))

@@ -11,6 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // TestCheckpointStatsParsedOnly writes a classic checkpoint whose adds carry only
@@ -61,7 +63,7 @@ func TestCheckpointStatsParsedOnly(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "t", "_delta_log", "00000000000000000003.json"), []byte(`{"commitInfo":{}}`+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "t", "_delta_log", "_last_checkpoint"), []byte(`{"version":3,"size":4,"numOfAddFiles":2}`), 0o644)
 
-	s, err := OpenTable(LocalFS{Root: dir}, "t").Snapshot(context.Background())
+	s, err := OpenTable(objstore.LocalAt(dir), "t").Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

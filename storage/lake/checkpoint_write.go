@@ -78,10 +78,7 @@ const (
 // version is left alone (same state by definition).
 func WriteCheckpoint(ctx context.Context, snap *Snapshot) error {
 	t := snap.table
-	wfs, ok := t.fs.(WFS)
-	if !ok {
-		return fmt.Errorf("lake: table %s: the FS is read-only", t.name())
-	}
+	wfs := t.fs
 	cutoff := time.Now().Add(-defaultTombstoneRetention).UnixMilli()
 	mem := memory.DefaultAllocator
 	b := array.NewRecordBuilder(mem, checkpointSchema)

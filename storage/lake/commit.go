@@ -121,10 +121,7 @@ func (t *Table) commitKey(v int64) string { return t.logPrefix() + fmt.Sprintf("
 // _last_checkpoint; a failure there does not fail the commit (the checkpoint is an
 // optimization) and is reported to OnCheckpointError.
 func Commit(ctx context.Context, t *Table, readVersion int64, actions []Action, op string, opParams map[string]any) (int64, error) {
-	wfs, ok := t.fs.(WFS)
-	if !ok {
-		return -1, fmt.Errorf("lake: table %s: the FS is read-only", t.name())
-	}
+	wfs := t.fs
 	if readVersion < 0 {
 		return -1, fmt.Errorf("lake: table %s: commit needs the version it read (use CreateTable for version 0)", t.name())
 	}

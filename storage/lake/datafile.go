@@ -46,7 +46,7 @@ type DataFile struct {
 	live     []int64 // live rows per row group
 }
 
-// trackedReaderAt reads an object through FS.GetRange and remembers the first
+// trackedReaderAt reads an object through objstore.Store.GetRange and remembers the first
 // read error, so that a decoder failure caused by a failed read is reported as
 // that read error rather than as corruption.
 type trackedReaderAt struct {

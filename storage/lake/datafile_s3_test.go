@@ -20,7 +20,7 @@ import (
 
 // countingFS counts the requests and bytes read from data files.
 type countingFS struct {
-	lake.FS
+	objstore.Store
 	gets, bytes atomic.Int64
 }
 
@@ -29,7 +29,7 @@ func (c *countingFS) data(key string) bool {
 }
 
 func (c *countingFS) Get(ctx context.Context, key string) ([]byte, error) {
-	b, err := c.FS.Get(ctx, key)
+	b, err := c.Store.Get(ctx, key)
 	if c.data(key) {
 		c.gets.Add(1)
 		c.bytes.Add(int64(len(b)))
@@ -38,7 +38,7 @@ func (c *countingFS) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (c *countingFS) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
-	b, err := c.FS.GetRange(ctx, key, off, n)
+	b, err := c.Store.GetRange(ctx, key, off, n)
 	if c.data(key) {
 		c.gets.Add(1)
 		c.bytes.Add(int64(len(b)))
@@ -90,7 +90,7 @@ func TestDataFileS3ReadsOnlyNeededChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := lake.CreateTable(ctx, lake.ObjectFS(direct), "wide", schema, nil, nil)
+	tbl, err := lake.CreateTable(ctx, direct, "wide", schema, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestDataFileS3ReadsOnlyNeededChunks(t *testing.T) {
 		store objstore.Store
 	}{{"direct", direct}, {"faults", faulty}} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfs := &countingFS{FS: lake.ObjectFS(tc.store)}
+			cfs := &countingFS{Store: tc.store}
 			snap, err := lake.OpenTable(cfs, "wide").Snapshot(ctx)
 			if err != nil {
 				t.Fatal(err)

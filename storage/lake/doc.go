@@ -4,15 +4,18 @@
 // Parquet data files with stats, commits by put-if-absent with conflict checks and
 // txn idempotence, checkpoints, OPTIMIZE, VACUUM and history.
 //
-// A Table is a root inside an FS (a minimal object-store interface: Get,
-// GetRange, List, ListFrom; LocalFS serves a local folder). Table.Snapshot,
+// A Table is a root inside an objstore.Store (a local folder, confined by
+// os.Root, or S3; OpenLocation opens either). Table.Snapshot,
 // SnapshotAt (VERSION AS OF) and SnapshotAsOf (TIMESTAMP AS OF) replay the log:
 // _delta_log is listed once, the newest usable checkpoint at or below the target
 // version is loaded (classic, multi-part, v2 with sidecars in _delta_log/_sidecars,
 // JSON or Parquet), and the JSON commits after it are applied in order. The
 // resulting Snapshot lists the live files (Files) with their partition values,
 // stats and deletion vectors, and ReadFile reads a file's requested columns with
-// partition columns materialized and deleted rows removed.
+// partition columns materialized and deleted rows removed. Table.Update brings a
+// snapshot to the latest version cheaply (the next commit key and
+// _last_checkpoint; no listing when nothing changed), for readers that follow a
+// table other writers commit to.
 //
 // Invariants:
 //   - add/remove paths are URL-decoded exactly once (AddFile.DecodedPath); that is
@@ -46,9 +49,9 @@
 // dv.go.
 //
 // The write side (writer.go, commit.go, checkpoint_write.go, optimize.go,
-// vacuum.go) needs a WFS (FS + Put, PutIfAbsent, Delete). Its invariants:
+// vacuum.go) writes through the same store. Its invariants:
 //   - A log entry is never overwritten: version N is created with PutIfAbsent
-//     (LocalFS: temp file + fsync + link). A writer that loses the race reads the
+//     (local folder: temp file + fsync + link). A writer that loses the race reads the
 //     winner, checks for logical conflicts (metaData/protocol change, a remove of
 //     a file it removes, its txn appId: ErrTxnAlreadyCommitted or ErrConflict) and
 //     retries at N+1; blind appends never conflict.
@@ -59,4 +62,7 @@
 //     _last_checkpoint only after the checkpoint; both are optional for readers.
 //   - VACUUM never deletes under _delta_log, a file referenced by the latest
 //     snapshot, or anything younger than the retention (7 days unless forced).
+//   - The Delta stats of a written file are read back from the Parquet footer
+//     just written (deltaStats), with the reader's conversion (statsValues); a
+//     row group whose footer lacks its min or max has no bounds.
 package lake

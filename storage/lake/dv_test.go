@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // encodeZ85 is a test-side Z85 encoder (4 bytes → 5 characters, big-endian).
@@ -78,7 +80,7 @@ func TestZ85KnownVector(t *testing.T) {
 func TestInlineDeletionVector(t *testing.T) {
 	rows := []uint64{0, 3, 70000, 1<<32 + 5}
 	raw := dvBytes(t, rows)
-	s := newSnapshot(OpenTable(LocalFS{Root: t.TempDir()}, "t"))
+	s := newSnapshot(OpenTable(objstore.LocalAt(t.TempDir()), "t"))
 	dv := &DeletionVector{StorageType: "i", PathOrInlineDv: encodeZ85(raw), SizeInBytes: int32(len(raw)), Cardinality: int64(len(rows))}
 	d, err := s.LoadDeletionVector(context.Background(), dv)
 	if err != nil {
@@ -118,7 +120,7 @@ func TestOnDiskDeletionVectorChecksum(t *testing.T) {
 	}
 	// Flip one bitmap byte: the CRC must catch it, and reading the file must fail
 	// rather than return rows.
-	p := filepath.Join(fsys.Root, root, "deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin")
+	p := filepath.Join(fsys.Root(), root, "deletion_vector_61d16c75-6994-46b7-a15b-8b538852e50e.bin")
 	b, _ := os.ReadFile(p)
 	b[1+4+20] ^= 0x40
 	os.WriteFile(p, b, 0o644)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 func FuzzCommitJSON(f *testing.F) {
@@ -24,7 +26,7 @@ func FuzzCommitJSON(f *testing.F) {
 			return
 		}
 		// Whatever parsed must replay without panicking too.
-		s := newSnapshot(OpenTable(LocalFS{Root: "/nonexistent"}, "t"))
+		s := newSnapshot(OpenTable(objstore.LocalAt("/nonexistent"), "t"))
 		if s.apply(a) == nil {
 			_ = s.finish()
 		}

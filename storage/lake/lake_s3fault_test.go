@@ -159,10 +159,10 @@ func raceCommits(t *testing.T, srv *s3fault.Versitygw, bucket, root string, cfg 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lake.CreateTable(ctx, lake.ObjectFS(direct), root, schema, []string{"writer"}, nil); err != nil {
+	if _, err := lake.CreateTable(ctx, direct, root, schema, []string{"writer"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	tbl := lake.OpenTable(lake.ObjectFS(faulty), root)
+	tbl := lake.OpenTable(faulty, root)
 
 	writers := []string{"writer-a", "writer-b"}
 	const batches, rows = 8, 50
@@ -260,7 +260,7 @@ func checkLog(t *testing.T, ctx context.Context, direct objstore.Store, root str
 			}
 		}
 	}
-	snap, err := lake.OpenTable(lake.ObjectFS(direct), root).Snapshot(ctx)
+	snap, err := lake.OpenTable(direct, root).Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
-// copyTable copies testdata/delta/<name> to a temp folder and returns its LocalFS
+// copyTable copies testdata/delta/<name> to a temp folder and returns its store
 // and the table root within it.
-func copyTable(t *testing.T, name string) (LocalFS, string) {
+func copyTable(t *testing.T, name string) (*objstore.Local, string) {
 	t.Helper()
 	dst := t.TempDir()
 	src := filepath.Join("testdata/delta", name)
@@ -37,7 +39,7 @@ func copyTable(t *testing.T, name string) (LocalFS, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return LocalFS{Root: dst}, name
+	return objstore.LocalAt(dst), name
 }
 
 func fileSet(s *Snapshot) string {
@@ -54,7 +56,7 @@ func fileSet(s *Snapshot) string {
 // gives the same live files as replaying the JSON commits from version 0.
 func TestCheckpointReplayMatchesJSON(t *testing.T) {
 	ctx := context.Background()
-	fsys := LocalFS{Root: "testdata/delta"}
+	fsys := objstore.LocalAt("testdata/delta")
 	kinds := map[int]int{}
 	for _, mt := range parseManifest(t) {
 		tbl := OpenTable(fsys, mt.name)
@@ -182,7 +184,7 @@ func TestLastCheckpointFallback(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			fsys, root := copyTable(t, c.table)
-			c.breakIt(t, filepath.Join(fsys.Root, root))
+			c.breakIt(t, filepath.Join(fsys.Root(), root))
 			s, err := OpenTable(fsys, root).Snapshot(ctx)
 			if c.wantErr {
 				if err == nil {
@@ -204,7 +206,7 @@ func TestLastCheckpointFallback(t *testing.T) {
 	}
 }
 
-func writeLog(t *testing.T, dir string, commits ...string) LocalFS {
+func writeLog(t *testing.T, dir string, commits ...string) *objstore.Local {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "t", "_delta_log"), 0o755); err != nil {
 		t.Fatal(err)
@@ -215,7 +217,7 @@ func writeLog(t *testing.T, dir string, commits ...string) LocalFS {
 			t.Fatal(err)
 		}
 	}
-	return LocalFS{Root: dir}
+	return objstore.LocalAt(dir)
 }
 
 const testMeta = `{"metaData":{"id":"x","format":{"provider":"parquet","options":{}},"schemaString":"{\"type\":\"struct\",\"fields\":[{\"name\":\"a\",\"type\":\"long\",\"nullable\":true,\"metadata\":{}}]}","partitionColumns":[],"configuration":{}}}`
@@ -256,7 +258,7 @@ func TestUnsupportedReaderFeatureRefused(t *testing.T) {
 		t.Fatal("version 2 does not exist")
 	}
 	// The feature dropped again at v2 (DROP FEATURE): v2 reads, v1 stays refused.
-	os.WriteFile(filepath.Join(fsys.Root, "t", "_delta_log", "00000000000000000002.json"),
+	os.WriteFile(filepath.Join(fsys.Root(), "t", "_delta_log", "00000000000000000002.json"),
 		[]byte(`{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}`+"\n"), 0o644)
 	if s, err := tbl.Snapshot(ctx); err != nil || s.Version != 2 || len(s.Files()) != 1 {
 		t.Fatalf("after downgrade: %v", err)
@@ -287,9 +289,9 @@ func TestPathsDecodedOnce(t *testing.T) {
 	}
 }
 
-func setCommitMtimes(t *testing.T, fsys LocalFS, root string, ms []int64) {
+func setCommitMtimes(t *testing.T, fsys *objstore.Local, root string, ms []int64) {
 	for v, m := range ms {
-		p := filepath.Join(fsys.Root, root, "_delta_log", strings.Repeat("0", 19)+string(rune('0'+v))+".json")
+		p := filepath.Join(fsys.Root(), root, "_delta_log", strings.Repeat("0", 19)+string(rune('0'+v))+".json")
 		tm := time.UnixMilli(m)
 		if err := os.Chtimes(p, tm, tm); err != nil {
 			t.Fatal(err)
@@ -327,7 +329,7 @@ func TestTimestampAsOf(t *testing.T) {
 	}
 
 	// In-commit timestamps: the file mtimes (copy time) are ignored.
-	ict := OpenTable(LocalFS{Root: "testdata/delta"}, "cdc_ict_table")
+	ict := OpenTable(objstore.LocalAt("testdata/delta"), "cdc_ict_table")
 	for _, c := range []struct {
 		at      int64
 		version int64
@@ -354,7 +356,7 @@ func TestCleanedUpLog(t *testing.T) {
 	ctx := context.Background()
 	fsys, root := copyTable(t, "simple_table_with_checkpoint")
 	for v := 0; v <= 4; v++ {
-		os.Remove(filepath.Join(fsys.Root, root, "_delta_log", strings.Repeat("0", 19)+string(rune('0'+v))+".json"))
+		os.Remove(filepath.Join(fsys.Root(), root, "_delta_log", strings.Repeat("0", 19)+string(rune('0'+v))+".json"))
 	}
 	tbl := OpenTable(fsys, root)
 	s, err := tbl.SnapshotAt(ctx, 10)
@@ -369,7 +371,7 @@ func TestCleanedUpLog(t *testing.T) {
 	// Only v10 is reconstructable, so a time before its commit is out of range.
 	ts := time.Now().Add(-time.Hour)
 	for v := 5; v <= 10; v++ {
-		p := filepath.Join(fsys.Root, root, "_delta_log", fmt.Sprintf("%020d.json", v))
+		p := filepath.Join(fsys.Root(), root, "_delta_log", fmt.Sprintf("%020d.json", v))
 		tm := ts.Add(time.Duration(v) * time.Minute)
 		os.Chtimes(p, tm, tm)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // manifestTable is one row of testdata/delta/MANIFEST.md: expected live row counts
@@ -147,7 +149,7 @@ func TestManifestTables(t *testing.T) {
 	if m == nil || string(m[1]) != strconv.Itoa(len(tables)) {
 		t.Fatalf("parsed %d tables from MANIFEST.md, its headline says %s", len(tables), m)
 	}
-	fsys := LocalFS{Root: "testdata/delta"}
+	fsys := objstore.LocalAt("testdata/delta")
 	ctx := context.Background()
 	for _, mt := range tables {
 		t.Run(mt.name, func(t *testing.T) {

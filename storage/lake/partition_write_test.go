@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 func TestPartitionString(t *testing.T) {
@@ -123,7 +125,7 @@ func TestWriteFromReaderTypedPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := CreateTable(ctx, LocalFS{Root: t.TempDir()}, "t", schema, []string{"flag", "n", "at"}, nil)
+	tbl, err := CreateTable(ctx, objstore.LocalAt(t.TempDir()), "t", schema, []string{"flag", "n", "at"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +218,7 @@ func TestRowGroupLimits(t *testing.T) {
 		wantGroups int
 	}{
 		{"rows", WriteOptions{RowGroupRows: 16}, 100, 7},
+		{"rows, a multiple", WriteOptions{RowGroupRows: 20}, 100, 5},
 		{"default", WriteOptions{}, 100, 1},
 		// id+amount+ts are 24 bytes a row, name ~9 more: 200 bytes ≈ 6 rows a group.
 		{"bytes", WriteOptions{RowGroupBytes: 200}, 60, 10},
@@ -223,7 +226,7 @@ func TestRowGroupLimits(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			schema, _ := SchemaFromArrow(testArrowSchema)
-			tbl, err := CreateTable(ctx, LocalFS{Root: dir}, "", schema, nil, nil)
+			tbl, err := CreateTable(ctx, objstore.LocalAt(dir), "", schema, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,7 +244,7 @@ func TestRowGroupLimits(t *testing.T) {
 			if err != nil || len(adds) != 1 {
 				t.Fatalf("%d adds, %v", len(adds), err)
 			}
-			b, err := LocalFS{Root: dir}.Get(ctx, adds[0].DecodedPath)
+			b, err := objstore.LocalAt(dir).Get(ctx, adds[0].DecodedPath)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,6 +263,11 @@ func TestRowGroupLimits(t *testing.T) {
 			}
 			if pr.NumRows() != int64(c.rows) {
 				t.Fatalf("%d rows", pr.NumRows())
+			}
+			for rg := range groups {
+				if n := pr.MetaData().RowGroup(rg).NumRows(); n == 0 {
+					t.Fatalf("row group %d of %d is empty", rg, groups)
+				}
 			}
 			cc, err := pr.MetaData().RowGroup(0).ColumnChunk(0)
 			if err != nil {

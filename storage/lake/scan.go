@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // ArrowSchema is the Arrow schema of the given logical columns (nil: every column
@@ -66,10 +68,10 @@ func (s *Snapshot) isPartition(f *Field) bool {
 // files are read with range requests.
 var maxWholeGet int64 = 16 << 20
 
-// rangeReaderAt reads an object through FS.GetRange.
+// rangeReaderAt reads an object through objstore.Store.GetRange.
 type rangeReaderAt struct {
 	ctx  context.Context
-	fs   FS
+	fs   objstore.Store
 	key  string
 	size int64
 	pos  int64

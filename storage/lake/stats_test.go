@@ -15,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // statsOracle computes the Delta stats of one column the way the writer used to,
@@ -127,7 +129,7 @@ func TestWrittenStatsEqualTheValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := CreateTable(ctx, LocalFS{Root: t.TempDir()}, "", schema, []string{"p"}, nil)
+	tbl, err := CreateTable(ctx, objstore.LocalAt(t.TempDir()), "", schema, []string{"p"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,17 +9,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
-// Table is a Delta table at a root inside an FS. It holds no state: every
+// Table is a Delta table at a root inside an object store. It holds no state: every
 // snapshot replays the log.
 type Table struct {
-	fs   FS
+	fs   objstore.Store
 	root string // "" or "a/b/" (always ends in '/' when not empty)
 }
 
 // OpenTable returns the table whose _delta_log lives at root/_delta_log in fsys.
-func OpenTable(fsys FS, root string) *Table {
+func OpenTable(fsys objstore.Store, root string) *Table {
 	root = strings.Trim(root, "/")
 	if root != "" {
 		root += "/"
@@ -38,7 +40,7 @@ func (t *Table) name() string {
 
 // logFile is one recognised entry of _delta_log.
 type logFile struct {
-	ObjectInfo
+	objstore.ObjectInfo
 	version int64
 	kind    int // commitFile, ckptClassic, ckptMultiPart, ckptV2
 	part    int // multi-part: 1-based part number
@@ -103,7 +105,7 @@ func parseLogName(name string) (lf logFile, ok bool) {
 
 // logListing is _delta_log as listed once.
 type logListing struct {
-	commits     map[int64]ObjectInfo
+	commits     map[int64]objstore.ObjectInfo
 	checkpoints []checkpointCandidate // newest first
 	maxCommit   int64                 // -1 when none
 }
@@ -111,7 +113,7 @@ type logListing struct {
 type checkpointCandidate struct {
 	version int64
 	kind    int
-	files   []ObjectInfo // classic/v2: 1; multi-part: parts 1..n in order
+	files   []objstore.ObjectInfo // classic/v2: 1; multi-part: parts 1..n in order
 	hint    *lastCheckpoint
 }
 
@@ -130,8 +132,8 @@ func (t *Table) list(ctx context.Context, startAfter string) (*logListing, error
 	if err != nil {
 		return nil, fmt.Errorf("lake: table %s: list log: %w", t.name(), err)
 	}
-	l := &logListing{commits: map[int64]ObjectInfo{}, maxCommit: -1}
-	multi := map[[2]int64]map[int]ObjectInfo{} // (version, parts) -> part -> file
+	l := &logListing{commits: map[int64]objstore.ObjectInfo{}, maxCommit: -1}
+	multi := map[[2]int64]map[int]objstore.ObjectInfo{} // (version, parts) -> part -> file
 	for _, o := range objs {
 		name := strings.TrimPrefix(o.Key, prefix)
 		if strings.Contains(name, "/") { // _sidecars/, .tmp/, _staged_commits/: not log entries
@@ -148,11 +150,11 @@ func (t *Table) list(ctx context.Context, startAfter string) (*logListing, error
 				l.maxCommit = lf.version
 			}
 		case ckptClassic, ckptV2:
-			l.checkpoints = append(l.checkpoints, checkpointCandidate{version: lf.version, kind: lf.kind, files: []ObjectInfo{o}})
+			l.checkpoints = append(l.checkpoints, checkpointCandidate{version: lf.version, kind: lf.kind, files: []objstore.ObjectInfo{o}})
 		case ckptMultiPart:
 			k := [2]int64{lf.version, int64(lf.parts)}
 			if multi[k] == nil {
-				multi[k] = map[int]ObjectInfo{}
+				multi[k] = map[int]objstore.ObjectInfo{}
 			}
 			multi[k][lf.part] = o
 		}

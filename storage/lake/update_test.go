@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // filesOf is a snapshot's live files as comparable strings.
@@ -46,7 +48,7 @@ func sameAsFull(t *testing.T, tbl *Table, u *Snapshot) {
 func TestUpdateFollowsTheLog(t *testing.T) {
 	ctx := context.Background()
 	_, dir := newTestTable(t, nil)
-	cfs := &countingWFS{countingFS: countingFS{FS: LocalFS{Root: dir}}, w: LocalFS{Root: dir}}
+	cfs := &countingFS{Store: objstore.LocalAt(dir)}
 	tbl := OpenTable(cfs, "tbl")
 	appendRows(t, tbl, makeRows(0, 10), WriteOptions{})
 	s1, err := tbl.Snapshot(ctx)
@@ -149,17 +151,3 @@ func (tbl *Table) mustVersion(t *testing.T) int64 {
 	}
 	return s.Version
 }
-
-// countingWFS is a writable countingFS.
-type countingWFS struct {
-	countingFS
-	w WFS
-}
-
-func (c *countingWFS) Put(ctx context.Context, key string, data []byte) error {
-	return c.w.Put(ctx, key, data)
-}
-func (c *countingWFS) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	return c.w.PutIfAbsent(ctx, key, data)
-}
-func (c *countingWFS) Delete(ctx context.Context, key string) error { return c.w.Delete(ctx, key) }

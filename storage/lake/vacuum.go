@@ -35,10 +35,7 @@ func Vacuum(ctx context.Context, t *Table, retain time.Duration, dryRun, force b
 			"(delta.deletedFileRetentionDuration): this can corrupt readers of older versions and concurrent writers; "+
 			"pass force to disable the retention duration check: %w", t.name(), retain, DefaultVacuumRetention, ErrRetentionTooShort)
 	}
-	wfs, ok := t.fs.(WFS)
-	if !ok && !dryRun {
-		return nil, fmt.Errorf("lake: table %s: the FS is read-only", t.name())
-	}
+	wfs := t.fs
 	snap, err := t.Snapshot(ctx)
 	if err != nil {
 		return nil, err
@@ -118,7 +115,7 @@ func Vacuum(ctx context.Context, t *Table, retain time.Duration, dryRun, force b
 // or in its partition folders (<partition column>=…) or _change_data. Nothing
 // under _delta_log, no hidden file, nothing in any other folder: a lake_path
 // shared with unrelated files, or a folder with a Delta table of its own, is left
-// alone. (LocalFS lists no symlinks at all.)
+// alone. (objstore.Local lists no symlinks at all.)
 func vacuumable(rel string, parts map[string]bool) bool {
 	segs := strings.Split(rel, "/")
 	for i, s := range segs {

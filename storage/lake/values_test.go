@@ -10,6 +10,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // colSummary is min/max/null count of one column, computed by a plain loop here.
@@ -69,7 +71,7 @@ func less(a, b any) bool {
 // INT96 and timestamp units must all be right for it to pass.
 func TestStatsAgreeWithData(t *testing.T) {
 	ctx := context.Background()
-	fsys := LocalFS{Root: "testdata/delta"}
+	fsys := objstore.LocalAt("testdata/delta")
 	checked := 0
 	for _, mt := range parseManifest(t) {
 		s, err := OpenTable(fsys, mt.name).Snapshot(ctx)
@@ -206,7 +208,7 @@ func readColumn(t *testing.T, s *Snapshot, col string) []any {
 
 func openTestTable(t *testing.T, name string) *Snapshot {
 	t.Helper()
-	s, err := OpenTable(LocalFS{Root: "testdata/delta"}, name).Snapshot(context.Background())
+	s, err := OpenTable(objstore.LocalAt("testdata/delta"), name).Snapshot(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +224,7 @@ func TestDeletionVectorRowsRemoved(t *testing.T) {
 		t.Fatalf("values %v, want %v", got, want)
 	}
 	// v0 has no DV: all ten.
-	s0, err := OpenTable(LocalFS{Root: "testdata/delta"}, "table-with-dv-small").SnapshotAt(context.Background(), 0)
+	s0, err := OpenTable(objstore.LocalAt("testdata/delta"), "table-with-dv-small").SnapshotAt(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

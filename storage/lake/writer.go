@@ -1,6 +1,6 @@
 package lake
 
-// The write side: a writable FS, table creation, Parquet data files with Delta
+// The write side: table creation, Parquet data files with Delta
 // stats and Hive-style partition directories. Commits are in commit.go.
 
 import (
@@ -9,12 +9,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -26,136 +22,13 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
-// ErrExists is returned (wrapped) by WFS.PutIfAbsent when the key already exists.
-// It is fs.ErrExist, so os.Link's EEXIST matches errors.Is.
-var ErrExists = fs.ErrExist
-
-// WFS is an FS that can also write. PutIfAbsent is the atomic primitive commits
-// rely on: it must never replace an existing object and never expose a partial one.
-type WFS interface {
-	FS
-	// Put writes the whole object, replacing any previous one (readers see the old
-	// or the new bytes, never a mix).
-	Put(ctx context.Context, key string, data []byte) error
-	// PutIfAbsent writes the object only if the key does not exist; otherwise it
-	// returns an error wrapping ErrExists.
-	PutIfAbsent(ctx context.Context, key string, data []byte) error
-	// Delete removes the object; a missing key is not an error.
-	Delete(ctx context.Context, key string) error
-}
-
-var _ WFS = LocalFS{}
-
-// writeTemp writes data to a fsynced temporary file in the folder of name (a
-// name inside r) and returns the temporary file's name inside r.
-func writeTemp(r *os.Root, name string, data []byte) (string, error) {
-	dir := filepath.Dir(name)
-	if err := r.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	var (
-		f   *os.File
-		tmp string
-		err error
-	)
-	for range 100 {
-		tmp = filepath.Join(dir, "."+filepath.Base(name)+".tmp-"+newUUID())
-		if f, err = r.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644); !errors.Is(err, fs.ErrExist) {
-			break
-		}
-	}
-	if err != nil {
-		return "", err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		r.Remove(tmp)
-		return "", err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		r.Remove(tmp)
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		r.Remove(tmp)
-		return "", err
-	}
-	return tmp, nil
-}
-
-// syncDir fsyncs the folder of name inside r.
-func syncDir(r *os.Root, name string) error {
-	d, err := r.Open(filepath.Dir(name))
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// openForWrite is open for writers: the folder is created first (a new table).
-func (l LocalFS) openForWrite(key string, f func(r *os.Root, name string) error) error {
-	if err := os.MkdirAll(l.Root, 0o755); err != nil {
-		return err
-	}
-	return l.open(key, f)
-}
-
-// Put writes a temporary file and renames it over key.
-func (l LocalFS) Put(ctx context.Context, key string, data []byte) error {
-	err := l.openForWrite(key, func(r *os.Root, name string) error {
-		tmp, err := writeTemp(r, name, data)
-		if err != nil {
-			return err
-		}
-		if err := r.Rename(tmp, name); err != nil {
-			r.Remove(tmp)
-			return err
-		}
-		return syncDir(r, name)
-	})
-	if err != nil {
-		return fmt.Errorf("lake: put %s: %w", key, err)
-	}
-	return nil
-}
-
-// PutIfAbsent writes a temporary file and hard-links it to key: link fails with
-// EEXIST when key exists (rename would silently replace it), and readers never
-// see a partially written key.
-func (l LocalFS) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	err := l.openForWrite(key, func(r *os.Root, name string) error {
-		tmp, err := writeTemp(r, name, data)
-		if err != nil {
-			return err
-		}
-		defer r.Remove(tmp)
-		if err := r.Link(tmp, name); err != nil {
-			return err
-		}
-		return syncDir(r, name)
-	})
-	if err != nil {
-		return fmt.Errorf("lake: put %s: %w", key, err)
-	}
-	return nil
-}
-
-// Delete removes key; a missing key is not an error. A symlink is removed
-// itself, never what it points to.
-func (l LocalFS) Delete(ctx context.Context, key string) error {
-	err := l.open(key, func(r *os.Root, name string) error { return r.Remove(name) })
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("lake: delete %s: %w", key, err)
-	}
-	return nil
-}
+// ErrExists is wrapped by PutIfAbsent's error when the key already exists
+// (objstore.ErrExists).
+var ErrExists = objstore.ErrExists
 
 // newUUID returns a random (version 4) UUID in its canonical text form.
 func newUUID() string {
@@ -264,7 +137,7 @@ func SchemaFromArrow(s *arrow.Schema) (*DataType, error) {
 // CreateTable writes version 0 of a new table at root: protocol (reader 1,
 // writer 2), metaData (random id, parquet, the schema, partition columns, props as
 // configuration) and commitInfo. It fails with ErrExists if version 0 exists.
-func CreateTable(ctx context.Context, wfs WFS, root string, schema *DataType, partitionColumns []string, props map[string]string) (*Table, error) {
+func CreateTable(ctx context.Context, wfs objstore.Store, root string, schema *DataType, partitionColumns []string, props map[string]string) (*Table, error) {
 	t := OpenTable(wfs, root)
 	if schema == nil || schema.Name != "struct" || len(schema.Fields) == 0 {
 		return nil, fmt.Errorf("lake: create table %s: schema must be a non-empty struct", t.name())
@@ -387,7 +260,7 @@ func WriteFromReader(ctx context.Context, snap *Snapshot, rr array.RecordReader,
 // partition.
 type fileWriter struct {
 	snap      *Snapshot
-	wfs       WFS
+	wfs       objstore.Store
 	opts      WriteOptions
 	parts     []*Field // partition fields, in metaData order
 	data      []*Field // data fields, in schema order
@@ -402,15 +275,16 @@ type partFile struct {
 	buf     bytes.Buffer
 	pw      *pqarrow.FileWriter
 	rows    int64
-	rgBytes int64   // estimated bytes buffered in the current row group
-	nulls   []int64 // per data column, its top-level NULLs (nested columns' stats)
+	rgBytes int64 // estimated bytes buffered in the current row group
+	// rgFull: the current row group reached RowGroupBytes; the next write starts
+	// a new one (starting it at once would leave an empty row group at the end
+	// of a file that ends there).
+	rgFull bool
+	nulls  []int64 // per data column, its top-level NULLs (nested columns' stats)
 }
 
 func newFileWriter(snap *Snapshot, opts WriteOptions) (*fileWriter, error) {
-	wfs, ok := snap.table.fs.(WFS)
-	if !ok {
-		return nil, fmt.Errorf("lake: table %s: the FS is read-only", snap.table.name())
-	}
+	wfs := snap.table.fs
 	if snap.ColumnMapping != MappingNone {
 		return nil, fmt.Errorf("lake: table %s: writing with column mapping is not supported", snap.table.name())
 	}
@@ -594,6 +468,10 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 		if m := w.opts.MaxRowsPerFile; m > 0 && pf.rows+int64(end-from) > m {
 			end = from + int(m-pf.rows)
 		}
+		if pf.rgFull {
+			pf.pw.NewBufferedRowGroup()
+			pf.rgFull = false
+		}
 		slice := make([]arrow.Array, len(cols))
 		for i, c := range cols {
 			slice[i] = array.NewSlice(c, int64(from), int64(end))
@@ -613,7 +491,7 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 		if pf.rows%w.opts.RowGroupRows == 0 {
 			pf.rgBytes = 0 // WriteBuffered starts the next row group itself
 		} else if pf.rgBytes += size; pf.rgBytes >= w.opts.RowGroupBytes {
-			pf.pw.NewBufferedRowGroup()
+			pf.rgFull = true
 			pf.rgBytes = 0
 		}
 		if m := w.opts.MaxRowsPerFile; m > 0 && pf.rows >= m {

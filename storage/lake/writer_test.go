@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // wrow is one test row; the table is (id long, name string, amount double,
@@ -85,7 +87,7 @@ func newTestTable(t *testing.T, props map[string]string) (*Table, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := CreateTable(context.Background(), LocalFS{Root: dir}, "tbl", schema, []string{"day", "region"}, props)
+	tbl, err := CreateTable(context.Background(), objstore.LocalAt(dir), "tbl", schema, []string{"day", "region"}, props)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,14 +349,14 @@ func TestWriteCommitReadBack(t *testing.T) {
 func TestCreateTableTwice(t *testing.T) {
 	dir := t.TempDir()
 	schema, _ := SchemaFromArrow(testArrowSchema)
-	if _, err := CreateTable(context.Background(), LocalFS{Root: dir}, "", schema, nil, nil); err != nil {
+	if _, err := CreateTable(context.Background(), objstore.LocalAt(dir), "", schema, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, err := CreateTable(context.Background(), LocalFS{Root: dir}, "", schema, nil, nil)
+	_, err := CreateTable(context.Background(), objstore.LocalAt(dir), "", schema, nil, nil)
 	if !errors.Is(err, ErrExists) {
 		t.Fatalf("second create: %v", err)
 	}
-	if _, err := CreateTable(context.Background(), LocalFS{Root: dir}, "x", schema, []string{"nope"}, nil); err == nil {
+	if _, err := CreateTable(context.Background(), objstore.LocalAt(dir), "x", schema, []string{"nope"}, nil); err == nil {
 		t.Fatal("unknown partition column accepted")
 	}
 }
@@ -604,7 +606,7 @@ func TestCheckpointEqualsReplay(t *testing.T) {
 	copyTree(t, filepath.Join(dir, "tbl"), jsonOnly, func(rel string) bool {
 		return !strings.Contains(rel, "checkpoint")
 	})
-	replay, err := OpenTable(LocalFS{Root: jsonOnly}, "").Snapshot(ctx)
+	replay, err := OpenTable(objstore.LocalAt(jsonOnly), "").Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -676,9 +678,9 @@ func copyTree(t *testing.T, from, to string, keep func(rel string) bool) {
 	}
 }
 
-func TestLocalFSPutIfAbsent(t *testing.T) {
+func TestLocalStorePutIfAbsent(t *testing.T) {
 	ctx := context.Background()
-	fsys := LocalFS{Root: t.TempDir()}
+	fsys := objstore.LocalAt(t.TempDir())
 	if err := fsys.PutIfAbsent(ctx, "a/b/c.json", []byte("one")); err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,7 @@ func TestDeltaTables(t *testing.T) {
 	sawDV := false
 	for name, want := range manifestCounts(t) {
 		t.Run(name, func(t *testing.T) {
-			snap, err := lake.OpenTable(lake.LocalFS{Root: deltaTestdata}, name).Snapshot(ctx)
+			snap, err := lake.OpenTable(lake.LocalFolder(deltaTestdata), name).Snapshot(ctx)
 			if errors.Is(err, lake.ErrUnsupported) {
 				if !strings.Contains(err.Error(), "unsupported") {
 					t.Fatalf("unsupported error without a reason: %v", err)
@@ -128,7 +128,7 @@ func TestDeltaTables(t *testing.T) {
 // and reports the true time range.
 func TestInexactStats(t *testing.T) {
 	ctx := context.Background()
-	cfs := &countingFS{FS: lake.LocalFS{Root: deltaTestdata}}
+	cfs := &countingFS{FS: lake.LocalFolder(deltaTestdata)}
 	snap, err := lake.OpenTable(cfs, "table_with_edge_timestamps").Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func TestInexactStats(t *testing.T) {
 // the file that leaves no cache entry. The data column tsNtz has NULLs: an error too.
 func TestTimeColumnFromPartition(t *testing.T) {
 	ctx := context.Background()
-	cfs := &countingFS{FS: lake.LocalFS{Root: deltaTestdata}}
+	cfs := &countingFS{FS: lake.LocalFolder(deltaTestdata)}
 	snap, err := lake.OpenTable(cfs, "data-reader-timestamp_ntz").Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)

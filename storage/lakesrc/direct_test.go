@@ -150,7 +150,7 @@ func TestDirectDeltaTables(t *testing.T) {
 	defer cache.Close()
 	for name, want := range manifestCounts(t) {
 		t.Run(name, func(t *testing.T) {
-			snap, err := lake.OpenTable(lake.LocalFS{Root: deltaTestdata}, name).Snapshot(ctx)
+			snap, err := lake.OpenTable(lake.LocalFolder(deltaTestdata), name).Snapshot(ctx)
 			if errors.Is(err, lake.ErrUnsupported) {
 				t.Skipf("lake refuses: %v", err)
 			}

@@ -254,7 +254,7 @@ func writeTable(t testing.TB, cols *storage.Columns, partitions []string, opts l
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := lake.CreateTable(ctx, lake.LocalFS{Root: dir}, "tbl", ds, partitions, nil)
+	tbl, err := lake.CreateTable(ctx, lake.LocalFolder(dir), "tbl", ds, partitions, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func writeTable(t testing.TB, cols *storage.Columns, partitions []string, opts l
 	if _, err := lake.Commit(ctx, tbl, snap.Version, lake.AddActions(adds), "WRITE", map[string]any{"mode": "Append"}); err != nil {
 		t.Fatal(err)
 	}
-	cfs := &countingFS{FS: lake.LocalFS{Root: dir}}
+	cfs := &countingFS{FS: lake.LocalFolder(dir)}
 	rsnap, err := lake.OpenTable(cfs, "tbl").Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)

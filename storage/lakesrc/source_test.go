@@ -155,7 +155,7 @@ func TestTableSchemaTypes(t *testing.T) {
 	mk := func(fs []lake.Field) *lake.Snapshot {
 		t.Helper()
 		dir := t.TempDir()
-		tbl, err := lake.CreateTable(ctx, lake.LocalFS{Root: dir}, "", &lake.DataType{Name: "struct", Fields: fs}, nil, nil)
+		tbl, err := lake.CreateTable(ctx, lake.LocalFolder(dir), "", &lake.DataType{Name: "struct", Fields: fs}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,9 @@
 // "a/b/c"), because "a/b" cannot be both a file and a folder; S3 allows it, Delta
 // tables never need it, so portable callers must not rely on it.
 //
+// The local folder is confined by os.Root: no key or symlink reaches outside it,
+// List shows no symlink, and Delete removes a symlink, never its target (local.go).
+//
 // Files: objstore.go (interface, Open, keys), local.go (folder), s3.go (S3),
 // retry.go (the retry loop and what is retryable), cache.go (NewCached read cache).
 //

@@ -11,7 +11,8 @@ import (
 )
 
 // Following the lake. Other writers commit to a table's Delta table too: a second
-// strata process sharing its lake_path, Spark, delta-rs, OPTIMIZE run elsewhere.
+// strata process sharing its lake_path, Spark, delta-rs, OPTIMIZE run elsewhere;
+// an external table's only writers are others.
 // A table's lake snapshot (liveTable.lakeSnap) therefore moves forward on its own,
 // not only at this process's handoffs:
 //
@@ -60,15 +61,11 @@ func lakeRefresh(def *catalog.TableDef) time.Duration {
 	return DefaultLakeRefresh
 }
 
-// follows reports whether the live table follows a lake of its own (external
-// tables read the latest version at every query).
-func follows(def *catalog.TableDef) bool { return !IsExternal(def) }
-
 // kickLakeCheckLocked starts a background check of lt's lake when none is running
 // and the last one started lake_refresh ago or more.
 // REQUIRES: s.mu is held and the store is not closed.
 func (s *Store) kickLakeCheckLocked(lt *liveTable, now time.Time) {
-	if !follows(&lt.def) || lt.lakeChecking || now.Sub(lt.lakeChecked) < lakeRefresh(&lt.def) {
+	if lt.lakeChecking || now.Sub(lt.lakeChecked) < lakeRefresh(&lt.def) {
 		return
 	}
 	lt.lakeChecking, lt.lakeChecked = true, now
@@ -76,10 +73,9 @@ func (s *Store) kickLakeCheckLocked(lt *liveTable, now time.Time) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		err := s.checkLake(s.bgCtx, lt, def)
+		s.checkLake(s.bgCtx, lt, def) // a failed check is counted and retried at the next
 		s.mu.Lock()
 		lt.lakeChecking = false
-		lt.lakeErr = err
 		s.mu.Unlock()
 	}()
 }
@@ -114,7 +110,13 @@ func (s *Store) followLoop() {
 // (see the top of this file): Update from the current snapshot, or a first load
 // of the latest version when there is none. A table whose Delta table does not
 // exist yet is not an error.
-func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableDef) error {
+func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableDef) (err error) {
+	updated := false
+	defer func() {
+		if ctx.Err() == nil {
+			s.lakeStats.check(err, updated)
+		}
+	}()
 	l, err := s.lakeOf(ctx, &def)
 	if err != nil {
 		return err
@@ -125,8 +127,8 @@ func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableD
 	var snap *lake.Snapshot
 	if cur == nil {
 		snap, err = l.tbl.Snapshot(ctx)
-		if errors.Is(err, lake.ErrNotExist) {
-			return nil
+		if errors.Is(err, lake.ErrNotExist) && !IsExternal(&def) {
+			return nil // no handoff yet, here or by another process
 		}
 	} else {
 		snap, err = l.tbl.Update(ctx, cur)
@@ -137,10 +139,12 @@ func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableD
 	if snap == cur {
 		return nil
 	}
-	if err := checkLakeSchema(&def, l, snap); err != nil {
-		return fmt.Errorf("table %s: follow lake: %w", def.Name, err)
+	if !IsExternal(&def) {
+		if err := checkLakeSchema(&def, l, snap); err != nil {
+			return fmt.Errorf("table %s: follow lake: %w", def.Name, err)
+		}
 	}
-	s.installLake(lt, def, snap)
+	updated = s.installLake(lt, def, snap)
 	return nil
 }
 

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // idsOf reads a snapshot of table and returns its ids, sorted, failing on a
@@ -66,7 +70,8 @@ func waitIDs(t *testing.T, s *Store, table string, want []int64, within time.Dur
 // moment reads each row once: while its own handoff is committed but not yet
 // marked (its rows still in segments), a check of the lake does not install the
 // version holding it; after a crash there, neither before nor after the repair;
-// an OPTIMIZE by the other store replaces files without a row read twice.
+// an OPTIMIZE by the other store replaces files without a row read twice. An
+// external table over the same lake follows it the same way.
 func TestFollowSharedLake(t *testing.T) {
 	ctx := context.Background()
 	lakeRoot := t.TempDir()
@@ -166,7 +171,7 @@ func TestFollowSharedLake(t *testing.T) {
 	}
 
 	// An external writer commits through storage/lake.
-	tbl := lake.OpenTable(lake.LocalFS{Root: lakePath}, "")
+	tbl := lake.OpenTable(objstore.LocalAt(lakePath), "")
 	snap, err := tbl.Snapshot(ctx)
 	must(t, err)
 	def, _ := a.Table("ev")
@@ -178,6 +183,13 @@ func TestFollowSharedLake(t *testing.T) {
 	for _, s := range []*Store{a, b} {
 		d := waitIDs(t, s, "ev", want, 2*time.Second, fmt.Sprintf("external commit %d", v))
 		t.Logf("external commit %d seen after %s", v, d)
+	}
+
+	// An external table over the same lake follows it too.
+	_, err = a.CreateExternalTable(ctx, "extv", lakePath, "ts")
+	must(t, err)
+	if got := idsOf(t, a, "extv"); !slices.Equal(got, want) {
+		t.Fatalf("external table: %d ids, want %d", len(got), len(want))
 	}
 
 	// OPTIMIZE by A: B follows to the compacted files, each row once.
@@ -192,13 +204,126 @@ func TestFollowSharedLake(t *testing.T) {
 		if got := idsOf(t, b, "ev"); !slices.Equal(got, want) {
 			t.Fatalf("B around A's OPTIMIZE: %d ids, want %d", len(got), len(want))
 		}
-		if v, files, ok := b.LakeInfo("ev"); ok && v >= ores.Version {
-			t.Logf("B follows OPTIMIZE: version %d -> %d, %d files", before, v, files)
+		if got := idsOf(t, a, "extv"); !slices.Equal(got, want) {
+			t.Fatalf("external table around OPTIMIZE: %d ids, want %d", len(got), len(want))
+		}
+		v, files, ok := b.LakeInfo("ev")
+		ve, _, oke := a.LakeInfo("extv")
+		if ok && v >= ores.Version && oke && ve >= ores.Version {
+			t.Logf("B and the external table follow OPTIMIZE: version %d -> %d, %d files", before, v, files)
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("B did not follow A's OPTIMIZE (version %d) within 2s", ores.Version)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gatedStore holds Get of log keys while its gate is closed.
+type gatedStore struct {
+	objstore.Store
+	mu      sync.Mutex
+	gate    chan struct{} // nil: open
+	waiting atomic.Int64
+}
+
+func (g *gatedStore) Get(ctx context.Context, key string) ([]byte, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	if gate != nil && strings.Contains(key, "_delta_log/") {
+		g.waiting.Add(1)
+		defer g.waiting.Add(-1)
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Store.Get(ctx, key)
+}
+
+// TestQueriesDoNotWaitForLakeChecks: while a check of the lake hangs (a slow
+// object store), queries go on at once with the version they have, and see the
+// new version once the check completes; Close does not wait for the hung check.
+func TestQueriesDoNotWaitForLakeChecks(t *testing.T) {
+	ctx := context.Background()
+	lakeRoot := t.TempDir()
+	lakePath := filepath.Join(lakeRoot, "ev")
+	gs := &gatedStore{}
+	s, err := Open(t.TempDir(), Options{LakeRoots: []string{lakeRoot}, Knobs: Knobs{LakeStore: func(st objstore.Store) objstore.Store {
+		gs.Store = st
+		return gs
+	}}})
+	must(t, err)
+	sch := testSchema()
+	def, err := s.CreateTable(catalog.TableDef{Name: "ev", Schema: sch, Options: map[string]string{OptLakePath: lakePath, catalog.OptLakeRefresh: "10ms"}})
+	must(t, err)
+	must(t, s.Append(ctx, "ev", toColumns(&sch, makeRows(0, 100, spread(2)))))
+	_, err = s.Handoff(ctx, "ev", farFuture)
+	must(t, err)
+	before := idRange([2]int64{0, 100})
+	if got := idsOf(t, s, "ev"); !slices.Equal(got, before) {
+		t.Fatalf("%d ids, want %d", len(got), len(before))
+	}
+
+	gs.mu.Lock()
+	gs.gate = make(chan struct{})
+	gs.mu.Unlock()
+	// Another writer commits, straight to the folder.
+	tbl := lake.OpenTable(objstore.LocalAt(lakePath), "")
+	snap, err := tbl.Snapshot(ctx)
+	must(t, err)
+	adds, err := writeLakeColumns(ctx, &def, snap, toColumns(&sch, makeRows(500, 50, spread(2))), 0)
+	must(t, err)
+	_, err = lake.Commit(ctx, tbl, snap.Version, lake.AddActions(adds), "WRITE", nil)
+	must(t, err)
+
+	var slowest time.Duration
+	for gs.waiting.Load() == 0 || slowest == 0 {
+		start := time.Now()
+		if got := idsOf(t, s, "ev"); !slices.Equal(got, before) {
+			t.Fatalf("while the check hangs: %d ids, want the %d of the version before", len(got), len(before))
+		}
+		slowest = max(slowest, time.Since(start))
+		time.Sleep(5 * time.Millisecond)
+	}
+	for range 20 { // the check stays stuck; queries go on
+		start := time.Now()
+		idsOf(t, s, "ev")
+		slowest = max(slowest, time.Since(start))
+	}
+	if slowest > 500*time.Millisecond {
+		t.Fatalf("a query took %s while a lake check hung", slowest)
+	}
+	t.Logf("slowest query while a check hung: %s", slowest)
+	gs.mu.Lock()
+	close(gs.gate)
+	gs.gate = nil
+	gs.mu.Unlock()
+	waitIDs(t, s, "ev", idRange([2]int64{0, 100}, [2]int64{500, 550}), 2*time.Second, "after the check")
+	if st := s.LakeStats(); st.LakeChecks == 0 || st.LakeUpdates != 1 || st.LakeCheckErrors != 0 {
+		t.Fatalf("lake stats %+v, want checks, one update from the other writer, no error", st)
+	}
+
+	// A hung check does not hold up Close.
+	gs.mu.Lock()
+	gs.gate = make(chan struct{})
+	gs.mu.Unlock()
+	snap, err = tbl.Snapshot(ctx)
+	must(t, err)
+	adds, err = writeLakeColumns(ctx, &def, snap, toColumns(&sch, makeRows(600, 5, spread(2))), 0)
+	must(t, err)
+	_, err = lake.Commit(ctx, tbl, snap.Version, lake.AddActions(adds), "WRITE", nil)
+	must(t, err)
+	for gs.waiting.Load() == 0 {
+		idsOf(t, s, "ev")
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	must(t, s.Close())
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close took %s with a hung lake check", d)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/lakesrc"
+	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/roots"
 )
 
@@ -70,7 +71,7 @@ var ErrNoLake = errors.New("table has no lake versions yet")
 // lakeLink is a table's open Delta table.
 type lakeLink struct {
 	tbl  *lake.Table
-	fs   lake.WFS
+	fs   objstore.Store
 	loc  string // canonical location, the cache key prefix
 	path string // the folder or s3:// URL it was opened from
 }
@@ -210,6 +211,9 @@ func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, e
 	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", def.Name, err)
+	}
+	if s.knobs.LakeStore != nil {
+		fsys = s.knobs.LakeStore(fsys)
 	}
 	l := &lakeLink{tbl: lake.OpenTable(fsys, ""), fs: fsys, loc: loc}
 	s.mu.Lock()
@@ -951,7 +955,13 @@ type LakeStats struct {
 	HandoffRows    int64
 	HandoffFiles   int64
 	HandoffBytes   int64
-	Cache          lakesrc.CacheStats
+	// Following the lake (follow.go): checks for versions other writers
+	// committed, checks that failed (retried at the next), and newer versions
+	// taken by a check.
+	LakeChecks      int64
+	LakeCheckErrors int64
+	LakeUpdates     int64
+	Cache           lakesrc.CacheStats
 }
 
 // WaitLakeCache waits until no background conversion of lake files into the

@@ -18,6 +18,7 @@ import (
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/lakesrc"
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 var errCrash = errors.New("simulated crash")
@@ -46,7 +47,7 @@ func lakeState(t *testing.T, s *Store, table string) catalog.LakeState {
 // independently of the store.
 func lakeRows(t *testing.T, dir, table string) (rows int64, version int64) {
 	t.Helper()
-	snap, err := lake.OpenTable(lake.LocalFS{Root: defaultLake(t, dir, table)}, "").Snapshot(context.Background())
+	snap, err := lake.OpenTable(objstore.LocalAt(defaultLake(t, dir, table)), "").Snapshot(context.Background())
 	must(t, err)
 	n, err := snap.Count(context.Background())
 	must(t, err)
@@ -62,7 +63,7 @@ func defaultLake(t *testing.T, dir, table string) string {
 	must(t, err)
 	for _, e := range ents {
 		p := filepath.Join(dir, "lake", e.Name())
-		snap, err := lake.OpenTable(lake.LocalFS{Root: p}, "").Snapshot(context.Background())
+		snap, err := lake.OpenTable(objstore.LocalAt(p), "").Snapshot(context.Background())
 		if err != nil || snap.Metadata.Configuration["strata.table"] != table {
 			continue
 		}
@@ -167,7 +168,7 @@ func TestHandoffMovesClosedChunks(t *testing.T) {
 func lakeIDs(t *testing.T, dir, table string) []rowcheck.Row {
 	t.Helper()
 	ctx := context.Background()
-	snap, err := lake.OpenTable(lake.LocalFS{Root: defaultLake(t, dir, table)}, "").Snapshot(ctx)
+	snap, err := lake.OpenTable(objstore.LocalAt(defaultLake(t, dir, table)), "").Snapshot(ctx)
 	must(t, err)
 	var rows []rowcheck.Row
 	for _, f := range snap.Files() {
@@ -565,7 +566,7 @@ func TestHandoffSharedLakePath(t *testing.T) {
 	if !res.Repaired || res.Segments != 2 {
 		t.Fatalf("repair after the crash: %+v, want the two segments handed off again", res)
 	}
-	snap, err := lake.OpenTable(lake.LocalFS{Root: lakePath}, "").Snapshot(ctx)
+	snap, err := lake.OpenTable(objstore.LocalAt(lakePath), "").Snapshot(ctx)
 	must(t, err)
 	if n, err := snap.Count(ctx); err != nil || n != int64(len(a)+len(b)) {
 		t.Fatalf("shared Delta table holds %d rows (%v), want %d", n, err, len(a)+len(b))

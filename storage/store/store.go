@@ -106,11 +106,10 @@ type liveTable struct {
 	lakeSnap    *lake.Snapshot
 	lake        *lakeLink
 	// Following the lake (follow.go): when the last check started, whether one
-	// is running, its error, when the table was last queried, and lakeReady,
-	// closed once the first query's load of the lake is done (nil before).
+	// is running, when the table was last queried, and lakeReady, closed once
+	// the first query's load of the lake is done (nil before).
 	lakeChecked  time.Time
 	lakeChecking bool
-	lakeErr      error
 	lakeQueried  time.Time
 	lakeReady    chan struct{}
 }
@@ -177,6 +176,9 @@ type Knobs struct {
 	// LakeRowGroupRows, when > 0, is the Parquet row group size of handed-off
 	// files (default: lake.WriteOptions's).
 	LakeRowGroupRows int64
+	// LakeStore, when set, wraps the object store of every table's lake (a
+	// slow or failing store in tests).
+	LakeStore func(objstore.Store) objstore.Store
 }
 
 // lakeCounters counts handoffs since Open.
@@ -193,6 +195,18 @@ func (c *lakeCounters) record(r HandoffResult) {
 	c.st.HandoffRows += r.Rows
 	c.st.HandoffFiles += int64(r.Files)
 	c.st.HandoffBytes += r.Bytes
+}
+
+func (c *lakeCounters) check(err error, updated bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.LakeChecks++
+	if err != nil {
+		c.st.LakeCheckErrors++
+	}
+	if updated {
+		c.st.LakeUpdates++
+	}
 }
 
 func (c *lakeCounters) get() LakeStats {
@@ -473,10 +487,6 @@ func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prun
 			return nil, fmt.Errorf("snapshot %s: %w", table, ErrNoTable)
 		}
 		def := lt.def
-		if IsExternal(&def) {
-			s.mu.Unlock()
-			return s.externalSnapshot(ctx, def, p)
-		}
 		if lt.lakeSeq > 0 && (lt.lakeSnap == nil || lt.lakeSnap.Version < lt.lakeVersion) {
 			// Load the lake snapshot outside the lock, then start over.
 			s.mu.Unlock()
@@ -495,7 +505,7 @@ func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prun
 				s.mu.Unlock()
 				err := s.checkLake(ctx, lt, def)
 				s.mu.Lock()
-				lt.lakeChecking, lt.lakeErr = false, err
+				lt.lakeChecking = false
 				if err != nil {
 					lt.lakeReady = nil // the next query tries again
 				}
@@ -546,24 +556,6 @@ func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prun
 		}
 		return sn, nil
 	}
-}
-
-// externalSnapshot reads the latest version of an external table.
-func (s *Store) externalSnapshot(ctx context.Context, def catalog.TableDef, p storage.Prune) (*Snapshot, error) {
-	l, err := s.lakeOf(ctx, &def)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := l.tbl.Snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: %w", def.Name, err)
-	}
-	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
-	if err := s.addLakeSources(ctx, sn, l, snap, p); err != nil {
-		sn.Release()
-		return nil, err
-	}
-	return sn, nil
 }
 
 // Snapshot is a consistent, immutable view of one table.
