@@ -536,6 +536,15 @@ func (sc *scanner) prepare(src storage.Source, ev *evaluator) (*sourceScan, erro
 	if ss.lo >= ss.hi {
 		return nil, nil
 	}
+	if pf, ok := src.(storage.Prefetcher); ok && len(sc.conj) > 0 {
+		// The filter's columns are read next (by index or as residuals): fetch
+		// them together.
+		var cols []int
+		for _, c := range sc.conj {
+			cols = columnsOf(c, cols)
+		}
+		pf.Prefetch(cols)
+	}
 	for _, c := range sc.conj {
 		r, ok, err := ss.index(c, ev)
 		if err != nil {
@@ -1155,6 +1164,9 @@ func pick[T any](src []T, rel []int32, want int) []T {
 // run reads the selected rows in batches of at most BatchSize, applies the residual
 // conjuncts and calls emit with batches of the Scan's output columns.
 func (ss *sourceScan) run(ctx context.Context, ev *evaluator, bufs *scanBufs, emit func(*batch) error) error {
+	if pf, ok := ss.src.(storage.Prefetcher); ok && len(ss.read) > 0 {
+		pf.Prefetch(ss.read) // the columns about to be read, fetched together
+	}
 	return ss.runWindow(ctx, ev, bufs, ss.lo, ss.hi, emit)
 }
 

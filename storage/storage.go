@@ -318,6 +318,15 @@ type IDRows interface {
 	RowsWithIDs(col int, ids []uint32) (*roaring.Bitmap, error)
 }
 
+// Prefetcher is implemented by Sources that fetch column data on first use from
+// slow storage (a Parquet row group on S3). A reader about to read several
+// columns announces them, so that they are fetched together (coalesced range
+// requests, several in flight) instead of one request per column as each is
+// first read. A hint: errors surface when the columns are read.
+type Prefetcher interface {
+	Prefetch(cols []int)
+}
+
 // ValueProber is implemented by Sources that can tell, without decoding a string
 // column, that none of its rows holds any of some values (a Parquet column chunk
 // whose data pages are all dictionary-encoded: its dictionary page lists every

@@ -52,8 +52,9 @@ type handoffInfo struct {
 // is strata's warm median, first its first run after the lake cache was emptied.
 type coldQueryReport struct {
 	queryReport
-	first     time.Duration
-	converted int64 // lake files the first run materialized
+	first      time.Duration
+	converted  int64 // lake files the first run materialized
+	firstBytes int64 // bytes of lake files the first run fetched (lake.DataBytesRead)
 }
 
 // coldReport is the outcome of a -cold run.
@@ -149,9 +150,9 @@ func runCold(ctx context.Context, cfg config) (*coldReport, error) {
 			return nil, err
 		}
 		qctx, cancel = withTimeout(ctx, cfg.timeout)
-		m0 := st.CacheMisses()
+		m0, b0 := st.CacheMisses(), lake.DataBytesRead()
 		qr.first, qr.strataErr = st.Time(qctx, q.SQL)
-		qr.converted = st.CacheMisses() - m0
+		qr.converted, qr.firstBytes = st.CacheMisses()-m0, lake.DataBytesRead()-b0
 		if qr.strataErr == nil {
 			// The direct path's rows (a second read, which queues the files it
 			// reads for conversion), then the warm runs once the cache has them.
@@ -278,9 +279,10 @@ func printColdTable(w io.Writer, cfg config, rep *coldReport) {
 	fmt.Fprintf(w, "\n%d events, all in the lake (cold tier); median of %d runs; DuckDB threads=%d over the same Parquet files, strata GOMAXPROCS=%d, machine cores=%d\n",
 		cfg.events, cfg.runs, cfg.threads, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintf(w, "strata 1st = first run after the lake cache was emptied (reads the Parquet files directly; files = lake files it materialized);\n")
-	fmt.Fprintf(w, "strata warm = median of the runs after the files it read were converted into the lake cache in the background; ratio = strata warm / DuckDB\n\n")
+	fmt.Fprintf(w, "strata warm = median of the runs after the files it read were converted into the lake cache in the background; ratio = strata warm / DuckDB\n")
+	fmt.Fprintf(w, "1st read = bytes of the lake's Parquet files the first run fetched (footers, column chunks, dictionary pages), and their share of all %d bytes\n\n", rep.lakeBytes)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "query\tstrata 1st ms\tfiles\tstrata warm ms\tDuckDB ms\twarm/DuckDB\t1st/DuckDB\trows\tcheck\t")
+	fmt.Fprintln(tw, "query\tstrata 1st ms\t1st read MB\t% of lake\tfiles\tstrata warm ms\tDuckDB ms\twarm/DuckDB\t1st/DuckDB\trows\tcheck\t")
 	var logWarm, logFirst float64
 	var n int
 	for _, q := range rep.queries {
@@ -308,7 +310,12 @@ func printColdTable(w io.Writer, cfg config, rep *coldReport) {
 		case q.mismatch != "":
 			check = "MISMATCH"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t\n", q.name, first, q.converted, warm, dMs, ratio, ratio1, q.rows, check)
+		readMB, share := "-", "-"
+		if q.strataErr == nil {
+			readMB = fmt.Sprintf("%.2f", float64(q.firstBytes)/(1<<20))
+			share = fmt.Sprintf("%.1f", 100*float64(q.firstBytes)/math.Max(float64(rep.lakeBytes), 1))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t\n", q.name, first, readMB, share, q.converted, warm, dMs, ratio, ratio1, q.rows, check)
 	}
 	tw.Flush()
 	if n > 0 {

@@ -51,12 +51,17 @@ type DataFile struct {
 // that read error rather than as corruption.
 type trackedReaderAt struct {
 	rangeReaderAt
-	mu    sync.Mutex
-	ioErr error
+	chunks *ChunkBytes // bytes fetched ahead, read first; may be nil
+	mu     sync.Mutex
+	ioErr  error
 }
 
 func (r *trackedReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if r.chunks.readAt(p, off) {
+		return len(p), nil
+	}
 	n, err := r.rangeReaderAt.ReadAt(p, off)
+	dataBytesRead.Add(int64(n))
 	r.mu.Lock()
 	if err != nil && !errors.Is(err, io.EOF) && r.ioErr == nil {
 		r.ioErr = err
@@ -390,6 +395,12 @@ func statsValues(deltaType string, descr *schema.Column, ps metadata.TypedStatis
 // dict a string column stored dictionary-encoded comes as Dictionary arrays of
 // its values (each chunk its own dictionary). The caller releases the chunks.
 func (d *DataFile) ReadColumn(ctx context.Context, rg int, column string, dict bool) (out []arrow.Array, err error) {
+	return d.ReadColumnWith(ctx, rg, column, dict, nil)
+}
+
+// ReadColumnWith is ReadColumn taking the column chunk's bytes from pre (of
+// FetchChunks) when it holds them.
+func (d *DataFile) ReadColumnWith(ctx context.Context, rg int, column string, dict bool, pre *ChunkBytes) (out []arrow.Array, err error) {
 	defer func() {
 		if err != nil {
 			for _, a := range out {
@@ -425,6 +436,7 @@ func (d *DataFile) ReadColumn(ctx context.Context, rg int, column string, dict b
 		return []arrow.Array{array.MakeArrayOfNull(mem, t, int(d.live[rg]))}, nil
 	}
 	r := d.snap.newTrackedReader(ctx, d.file)
+	r.chunks = pre
 	defer func() {
 		if p := recover(); p != nil {
 			if cp, ok := p.(callerPanic); ok {

@@ -16,10 +16,12 @@ import (
 // hold in row group rg, read from the column chunk's dictionary page alone (its
 // data pages are not fetched), for skipping a row group whose dictionary lacks
 // the values an equality or IN filter wants. ok is false when the chunk's
-// dictionary does not list every value: no dictionary page, a data page that
-// fell back to plain encoding, encodings the footer does not tell, or a column
-// that is not a plain string column of the file (a partition column, one the
-// file lacks). Deleted rows' values are included. The values are copies.
+// dictionary does not list every value (no dictionary page, a data page that
+// fell back to plain encoding, encodings the footer does not tell), when the
+// dictionary page is more than half of the chunk (not worth reading apart),
+// and for a column that is not a plain string column of the file (a partition
+// column, one the file lacks). Deleted rows' values are included. The values
+// are copies.
 func (d *DataFile) DictionaryValues(ctx context.Context, rg int, column string) (vals []string, ok bool, err error) {
 	if rg < 0 || rg >= len(d.live) {
 		return nil, false, fmt.Errorf("lake: file %s: no row group %d", d.file.DecodedPath, rg)
@@ -42,6 +44,12 @@ func (d *DataFile) DictionaryValues(ctx context.Context, rg int, column string) 
 	}
 	if !cc.HasDictionaryPage() || cc.DictionaryPageOffset() <= 0 || cc.DictionaryPageOffset() >= cc.DataPageOffset() ||
 		cc.CryptoMetadata() != nil || !allDictionaryEncoded(cc) {
+		return nil, false, nil
+	}
+	if 2*(cc.DataPageOffset()-cc.DictionaryPageOffset()) > cc.TotalCompressedSize() {
+		// The dictionary is most of the chunk (values that rarely repeat):
+		// reading it apart costs about what reading the chunk does, and a
+		// row group that holds a wanted value would read it twice.
 		return nil, false, nil
 	}
 	r := d.snap.newTrackedReader(ctx, d.file)

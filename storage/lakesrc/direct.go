@@ -47,8 +47,10 @@ type Direct struct {
 	min, max  int64
 	stats     []storage.ColumnStats
 
-	mu   sync.Mutex
-	cols []*directCol // by schema column; nil until decoded. Guarded by mu.
+	mu      sync.Mutex
+	cols    []*directCol     // by schema column; nil until decoded. Guarded by mu.
+	pre     *lake.ChunkBytes // column chunks fetched ahead (Prefetch). Guarded by mu.
+	fetched []bool           // by schema column: in pre or being fetched. Guarded by mu.
 }
 
 var (
@@ -58,6 +60,7 @@ var (
 	_ storage.NullCounter = (*Direct)(nil)
 	_ storage.ValueProber = (*Direct)(nil)
 	_ storage.IDRows      = (*Direct)(nil)
+	_ storage.Prefetcher  = (*Direct)(nil)
 )
 
 // directCol is one decoded column chunk. Immutable once built, except the
@@ -222,7 +225,7 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 		out.sorted = true
 		return out, nil
 	}
-	chunks, err := d.df.ReadColumn(ctx, d.rg, d.deltaCols[col], sc.Type == storage.TypeString)
+	chunks, err := d.df.ReadColumnWith(ctx, d.rg, d.deltaCols[col], sc.Type == storage.TypeString, d.pre)
 	if err != nil {
 		return nil, err
 	}
@@ -496,11 +499,51 @@ func (d *Direct) SortedByTime() bool {
 	return err == nil && c.sorted
 }
 
-// ReleaseDecoded drops the decoded columns; later reads decode them again.
+// ReleaseDecoded drops the decoded columns and the chunks fetched ahead; later
+// reads fetch and decode them again.
 func (d *Direct) ReleaseDecoded() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.cols)
+	d.pre, d.fetched = nil, nil
+}
+
+// Prefetch fetches the column chunks of the columns in cols not decoded or
+// fetched yet, in one lake.DataFile.FetchChunks (coalesced range reads,
+// several in flight, on object storage; nothing on a local folder). Their
+// decoding then reads no more bytes.
+func (d *Direct) Prefetch(cols []int) {
+	d.mu.Lock()
+	if d.fetched == nil {
+		d.fetched = make([]bool, len(d.schema.Columns))
+	}
+	var names []string
+	var mine []int
+	for _, c := range cols {
+		if c < 0 || c >= len(d.schema.Columns) || d.cols[c] != nil || d.fetched[c] || d.deltaCols[c] == "" {
+			continue
+		}
+		d.fetched[c] = true
+		names = append(names, d.deltaCols[c])
+		mine = append(mine, c)
+	}
+	d.mu.Unlock()
+	if len(names) == 0 {
+		return
+	}
+	pre, err := d.df.FetchChunks(context.Background(), d.rg, names)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fetched == nil {
+		return // released meanwhile
+	}
+	if err != nil || pre == nil {
+		for _, c := range mine {
+			d.fetched[c] = false // the read fetches (and reports) it
+		}
+		return
+	}
+	d.pre = d.pre.Merge(pre)
 }
 
 func (d *Direct) typed(col int, t storage.Type) (*directCol, error) {

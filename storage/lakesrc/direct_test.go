@@ -166,6 +166,18 @@ func TestDirectDeltaTables(t *testing.T) {
 			if n != want {
 				t.Fatalf("direct: %d rows, manifest %d", n, want)
 			}
+			// The bounds a file's Delta stats give (FileWanted prunes by them)
+			// hold every value of the file.
+			for _, f := range snap.Files() {
+				fs := newFileStats(snap, f, schema, deltaCols)
+				ds, err := cache.DirectSources(ctx, loc, snap, f, schema, deltaCols, storage.NoPrune)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range ds {
+					checkBoundsHold(t, f.DecodedPath, fs, readSource(t, d))
+				}
+			}
 			var converted []string
 			for _, f := range snap.Files() {
 				s, err := cache.Source(ctx, loc, snap, f, schema, deltaCols)
@@ -178,6 +190,40 @@ func TestDirectDeltaTables(t *testing.T) {
 			}
 			sameMultiset(t, "direct vs cached segment", direct, converted)
 		})
+	}
+}
+
+// checkBoundsHold fails unless every non-NULL value of cols lies within the
+// min/max that v gives its column.
+func checkBoundsHold(t *testing.T, what string, v storage.StatsView, cols *storage.Columns) {
+	t.Helper()
+	for ci, c := range cols.Schema.Columns {
+		st := v.Stats(ci)
+		if !st.HasMinMax {
+			continue
+		}
+		d := &cols.Cols[ci]
+		for r := 0; r < cols.Len; r++ {
+			if cols.IsNull(ci, r) {
+				continue
+			}
+			var ok bool
+			var val any
+			switch c.Type {
+			case storage.TypeInt64, storage.TypeTimestamp:
+				val, ok = d.Int64[r], d.Int64[r] >= st.MinInt && d.Int64[r] <= st.MaxInt
+			case storage.TypeFloat64:
+				x := d.Float64[r]
+				val, ok = x, x != x || x >= st.MinFloat && x <= st.MaxFloat
+			case storage.TypeString:
+				val, ok = d.String[r], d.String[r] >= st.MinString && d.String[r] <= st.MaxString
+			default:
+				ok = true
+			}
+			if !ok {
+				t.Fatalf("%s: column %s: value %v outside the stats bounds %+v", what, c.Name, val, st)
+			}
+		}
 	}
 }
 

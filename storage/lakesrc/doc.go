@@ -18,7 +18,11 @@
 //     no byte of the file read) and row groups by their footer statistics;
 //     equality and IN filters on a string column skip a row group whose
 //     dictionary page lacks every wanted value (Direct.MayHold reads that page
-//     alone, when every data page of the chunk is dictionary-encoded).
+//     alone, when every data page of the chunk is dictionary-encoded). A scan
+//     announces the columns it is about to read (Direct.Prefetch), so that on
+//     object storage their chunks come in coalesced range reads, several in
+//     flight. Filters on a text column find their rows by dictionary id in one
+//     pass (Direct.RowsWithIDs), not per-id bitmaps.
 //   - Cached (Cache.CachedSource): a file whose segment is in the cache (adopted
 //     at handoff, or converted in the background) is read from the segment:
 //     bitmap indexes, sorted dictionaries, rows sorted by time.

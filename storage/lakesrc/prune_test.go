@@ -6,12 +6,14 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // pruneTable writes 3 files of 2 row groups of 500 rows: n is the row number
@@ -268,5 +270,95 @@ func BenchmarkIDFilter(b *testing.B) {
 				c.rowsWithIDs(want)
 			}
 		})
+	}
+}
+
+// rangesFS is a countingFS that also fetches several ranges at once, as
+// objstore.GetRanges does on S3 (counted as one call).
+type rangesFS struct {
+	*countingFS
+	calls atomic.Int64
+}
+
+func (r *rangesFS) GetRanges(ctx context.Context, key string, ranges []objstore.Range) ([][]byte, error) {
+	r.calls.Add(1)
+	out := make([][]byte, len(ranges))
+	for i, rg := range ranges {
+		b, err := r.countingFS.FS.GetRange(ctx, key, rg.Off, rg.N) // not counted as a read of its own
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// TestDirectPrefetch: Prefetch fetches the chunks of the announced columns in
+// one call; decoding them then reads nothing; ReleaseDecoded drops them.
+func TestDirectPrefetch(t *testing.T) {
+	tt, schema, deltaCols := pruneTable(t)
+	rfs := &rangesFS{countingFS: tt.fs}
+	snap, err := lake.OpenTable(rfs, "tbl").Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := OpenCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	plain, err := cache.DirectSources(context.Background(), tt.location, tt.snap, tt.snap.Files()[1], schema, deltaCols, storage.NoPrune)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := cache.DirectSources(context.Background(), "other", snap, snap.Files()[1], schema, deltaCols, storage.NoPrune)
+	if err != nil || len(ds) != 2 {
+		t.Fatal(len(ds), err)
+	}
+	for i, d := range ds {
+		for pass := range 2 {
+			reads := tt.fs.dataReads.Load()
+			d.Prefetch([]int{1, 2, 0})
+			if c := rfs.calls.Load(); c != int64(2*i+pass+1) {
+				t.Fatalf("%s pass %d: %d GetRanges calls in all", d.Name(), pass, c)
+			}
+			got := rowKeys(readSource(t, d))
+			if r := tt.fs.dataReads.Load() - reads; r != 0 {
+				t.Fatalf("%s pass %d: %d reads after Prefetch", d.Name(), pass, r)
+			}
+			sameMultiset(t, "prefetched", got, rowKeys(readSource(t, plain[i])))
+			d.Prefetch([]int{1}) // decoded: nothing to fetch
+			d.ReleaseDecoded()
+		}
+	}
+}
+
+// TestFileStatsBounds: Delta stats become bounds; a string max of 32 or more
+// characters (possibly a truncated prefix) is not trusted; millisecond
+// timestamps are widened by a millisecond.
+func TestFileStatsBounds(t *testing.T) {
+	tt, schema, deltaCols := pruneTable(t)
+	f := *tt.snap.Files()[0]
+	long := strings.Repeat("x", 32)
+	f.Stats = `{"numRecords":5,"minValues":{"name":"a","n":1,"ts":"2023-11-14T22:13:20.000Z"},` +
+		`"maxValues":{"name":"` + long + `","n":9,"ts":"2023-11-14T22:13:20.123Z"},"nullCount":{"name":0}}`
+	fs := newFileStats(tt.snap, &f, schema, deltaCols)
+	if st := fs.Stats(1); st.HasMinMax || !st.Bounds {
+		t.Fatalf("a 32-character string max was trusted: %+v", st)
+	}
+	if st := fs.Stats(2); !st.HasMinMax || st.MinInt != 1 || st.MaxInt != 9 || !st.Bounds {
+		t.Fatalf("n: %+v", st)
+	}
+	const us = 1_700_000_000_000_000
+	if st := fs.Stats(0); !st.HasMinMax || st.MinInt != us-1000 || st.MaxInt != us+123_000+1000 {
+		t.Fatalf("ts: [%d, %d], want [%d, %d]", st.MinInt, st.MaxInt, us-1000, us+124_000)
+	}
+	f.Stats = strings.Replace(f.Stats, long, long[:31], 1)
+	if st := newFileStats(tt.snap, &f, schema, deltaCols).Stats(1); !st.HasMinMax || st.MaxString != long[:31] {
+		t.Fatalf("a 31-character string max was not used: %+v", st)
+	}
+	f.Stats = ""
+	if st := newFileStats(tt.snap, &f, schema, deltaCols); st.NumRows() != -1 || st.Stats(2).HasMinMax {
+		t.Fatal("a file without stats has bounds")
 	}
 }

@@ -14,7 +14,9 @@
 // List shows no symlink, and Delete removes a symlink, never its target (local.go).
 //
 // Files: objstore.go (interface, Open, keys), local.go (folder), s3.go (S3),
-// retry.go (the retry loop and what is retryable), cache.go (NewCached read cache).
+// retry.go (the retry loop and what is retryable), cache.go (NewCached read cache),
+// ranges.go (GetRanges: several ranges of one object in coalesced GETs, several in
+// flight; Cached serves them from its entries and fetches only the misses).
 //
 // Invariants every Store keeps (the conformance suite in this package checks them on
 // the local folder and on a real S3 server):

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -208,7 +210,7 @@ func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, e
 	if path == "" {
 		path = s.defaultLakeDir(def.ID)
 	}
-	fsys, loc, err := lake.OpenLocation(ctx, path, s.opts.ObjStore)
+	fsys, loc, err := s.openLakeLocation(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", def.Name, err)
 	}
@@ -225,6 +227,37 @@ func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, e
 	}
 	s.mu.Unlock()
 	return l, nil
+}
+
+// openLakeLocation is lake.OpenLocation with, on S3, a local byte-range cache
+// of the location's Parquet files (footers and column chunks, as the direct
+// scan fetches them; objstore.Cached) in <data dir>/lakebytes/<hash of the
+// location>, of at most rangeCacheBytes, shared by every table and delta_scan
+// of the location. Parquet files are immutable, so entries never go stale.
+func (s *Store) openLakeLocation(ctx context.Context, path string) (objstore.Store, string, error) {
+	if !strings.HasPrefix(path, "s3://") {
+		return lake.OpenLocation(ctx, path, s.opts.ObjStore)
+	}
+	loc := strings.TrimRight(path, "/")
+	s.rangeMu.Lock()
+	defer s.rangeMu.Unlock()
+	if c := s.rangeCaches[loc]; c != nil {
+		return c, loc, nil
+	}
+	st, err := objstore.Open(ctx, path, s.opts.ObjStore)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256([]byte(loc))
+	dir := filepath.Join(s.dir, "lakebytes", hex.EncodeToString(sum[:8]))
+	c := objstore.NewCachedFilter(st, dir, s.rangeCacheBytes, func(key string) bool {
+		return strings.HasSuffix(key, ".parquet")
+	})
+	if s.rangeCaches == nil {
+		s.rangeCaches = map[string]*objstore.Cached{}
+	}
+	s.rangeCaches[loc] = c
+	return c, loc, nil
 }
 
 // partitionColumn is the date column the lake table is partitioned by: "date",

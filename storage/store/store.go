@@ -60,7 +60,11 @@ type Store struct {
 	roots   roots.Roots
 	cat     *catalog.Catalog
 	cache   *lakesrc.Cache
-	knobs   Knobs
+	// rangeCacheBytes bounds each S3 location's byte-range cache (rangeCaches).
+	rangeCacheBytes int64
+	rangeMu         sync.Mutex
+	rangeCaches     map[string]*objstore.Cached // by location. Guarded by rangeMu.
+	knobs           Knobs
 
 	lakeStats lakeCounters
 
@@ -253,12 +257,20 @@ func Open(dir string, opts Options) (*Store, error) {
 	if cacheBytes == 0 {
 		cacheBytes = DefaultLakeCacheBytes
 	}
+	// An eighth of the lake cache budget keeps byte ranges (footers, column
+	// chunks) of lake files on S3; the rest their converted segments.
+	rangeBytes := int64(math.MaxInt64)
+	if cacheBytes > 0 {
+		rangeBytes = cacheBytes / 8
+		cacheBytes -= rangeBytes
+	}
 	cache, err := lakesrc.OpenCache(filepath.Join(dir, "lakecache"), cacheBytes)
 	if err != nil {
 		cat.Close()
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	s := &Store{dir: dir, realDir: realDir, roots: rts, opts: opts, cat: cat, cache: cache, knobs: opts.Knobs}
+	s := &Store{dir: dir, realDir: realDir, roots: rts, opts: opts, cat: cat, cache: cache, knobs: opts.Knobs,
+		rangeCacheBytes: rangeBytes}
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 	s.mu.tables = map[string]*liveTable{}
 	s.mu.open = map[*segRef]struct{}{}
