@@ -746,6 +746,9 @@ func intervalUnit(mask int32) string {
 }
 
 func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
+	if e, ok, err := b.regCastMore(tc, c); ok { // regcast.go
+		return e, err
+	}
 	if e, ok, err := b.regCast(tc, c); ok {
 		return e, err
 	}
