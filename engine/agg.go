@@ -60,6 +60,8 @@ func newAccum(a *AggCall) (accum, error) {
 		if len(a.Args) == 2 {
 			inner = newCollectAcc(a)
 		}
+	case "array_agg", "mode":
+		inner = newValuesAcc(a) // agg_values.go
 	default:
 		if _, ok := statFuncs[a.Func]; ok {
 			inner = newStatAcc(a.Func, a.T)
@@ -738,6 +740,8 @@ func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
 		case *collectAcc:
 			d.mem = q.mem
 		case *hllAcc:
+			d.mem = q.mem
+		case *valuesAcc:
 			d.mem = q.mem
 		}
 		acc.grow(a.table.ngroups)

@@ -138,7 +138,7 @@ var aggregateNames = []string{
 	"stddev", "stddev_samp", "stddev_pop", "variance",
 	"var_samp", "var_pop", "bool_and", "bool_or", "every",
 	"string_agg", "array_agg", "approx_count_distinct",
-	"percentile_cont", "percentile_disc", "regr_slope", "regr_intercept",
+	"percentile_cont", "percentile_disc", "mode", "regr_slope", "regr_intercept",
 	"corr", "covar_pop", "covar_samp", "regr_count", "regr_r2",
 	"regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy",
 }

@@ -248,6 +248,17 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 		if len(a) == 2 && a[0].ID == TypeText && a[1].ID == TypeText {
 			return Text, nil
 		}
+	case "array_agg":
+		if len(a) == 1 {
+			if t, ok := ArrayOf(a[0]); ok {
+				return t, nil
+			}
+		}
+	case "mode":
+		// bound from mode() WITHIN GROUP (ORDER BY x) as mode(x)
+		if len(a) == 1 && a[0].ID != TypeUnknown {
+			return a[0], nil
+		}
 	default:
 		if t, ok := resolveStat(name, a); ok {
 			return t, nil

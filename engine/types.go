@@ -27,6 +27,19 @@ const (
 	TypeDate                      // arrow Date32
 	TypeInterval                  // arrow MonthDayNanoInterval
 	TypeTextArray                 // arrow String holding the array's text form, "{a,\"b c\"}" (arrays.go)
+	// Arrays of the other element types, as array_agg returns them; like text[],
+	// an arrow String holding the array's text form (array_types.go).
+	TypeBoolArray
+	TypeInt16Array
+	TypeInt32Array
+	TypeInt64Array
+	TypeFloat32Array
+	TypeFloat64Array
+	TypeNumericArray
+	TypeTimestampArray
+	TypeTimestampTZArray
+	TypeDateArray
+	TypeIntervalArray
 )
 
 // Type is a SQL type. It is a small value; compare with ==.
@@ -70,6 +83,18 @@ var typeInfo = [...]struct {
 	TypeDate:        {"date", 1082, 4},
 	TypeInterval:    {"interval", 1186, 16},
 	TypeTextArray:   {"text[]", 1009, -1},
+
+	TypeBoolArray:        {"boolean[]", 1000, -1},
+	TypeInt16Array:       {"smallint[]", 1005, -1},
+	TypeInt32Array:       {"integer[]", 1007, -1},
+	TypeInt64Array:       {"bigint[]", 1016, -1},
+	TypeFloat32Array:     {"real[]", 1021, -1},
+	TypeFloat64Array:     {"double precision[]", 1022, -1},
+	TypeNumericArray:     {"numeric[]", 1231, -1},
+	TypeTimestampArray:   {"timestamp without time zone[]", 1115, -1},
+	TypeTimestampTZArray: {"timestamp with time zone[]", 1185, -1},
+	TypeDateArray:        {"date[]", 1182, -1},
+	TypeIntervalArray:    {"interval[]", 1187, -1},
 }
 
 // String returns PostgreSQL's name for the type, as format_type prints it.
@@ -110,6 +135,9 @@ func (t Type) Arrow() arrow.DataType {
 	case TypeFloat32, TypeFloat64, TypeNumeric:
 		return arrow.PrimitiveTypes.Float64
 	case TypeText, TypeTextArray:
+		return arrow.BinaryTypes.String
+	case TypeBoolArray, TypeInt16Array, TypeInt32Array, TypeInt64Array, TypeFloat32Array, TypeFloat64Array,
+		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray:
 		return arrow.BinaryTypes.String
 	case TypeTimestamp:
 		return &arrow.TimestampType{Unit: arrow.Microsecond}

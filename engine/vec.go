@@ -56,6 +56,9 @@ func kindOf(t Type) physKind {
 		return kBool
 	case TypeText, TypeUnknown, TypeTextArray:
 		return kText
+	case TypeBoolArray, TypeInt16Array, TypeInt32Array, TypeInt64Array, TypeFloat32Array, TypeFloat64Array,
+		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray:
+		return kText // the array's text form (array_types.go)
 	case TypeInterval:
 		return kInterval
 	}

@@ -106,6 +106,10 @@ func (b *binder) arrayFunc(fc *pg.FuncCall, name string, c *exprCtx) (engine.Exp
 			return nil, true, err
 		}
 		a, ok := e.(*arrayExpr)
+		if !ok && e.Type().IsArray() {
+			x, err := b.arraySize(fc, name, e, c)
+			return x, true, err
+		}
 		if !ok {
 			return nil, true, posErr(engine.Unsupported(name+" of this array"), fc.Location)
 		}
@@ -156,7 +160,7 @@ func (b *binder) indirection(ind *pg.A_Indirection, c *exprCtx) (engine.Expr, er
 	for _, n := range ind.Indirection {
 		idx := n.GetAIndices()
 		a, ok := e.(*arrayExpr)
-		if idx != nil && !idx.IsSlice && !ok && e.Type() == engine.TextArray {
+		if idx != nil && !idx.IsSlice && !ok && e.Type().IsArray() {
 			if e, err = b.textArrayElement(e, idx, c); err != nil {
 				return nil, err
 			}

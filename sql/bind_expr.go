@@ -170,7 +170,17 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 	inner := &exprCtx{scope: a.input, clause: "aggregate function calls"}
 	argNodes := fc.Args
 	order := 0
+	sortKey := false // the last argument is a sort key, not an argument to type
 	switch {
+	case fc.AggWithinGroup && name == "mode" && len(fc.Args) == 0 && len(fc.AggOrder) == 1:
+		// mode() WITHIN GROUP (ORDER BY x [DESC]) is bound as mode(x); DESC breaks
+		// ties toward the larger value.
+		sb := fc.AggOrder[0].GetSortBy()
+		argNodes = []*pg.Node{sb.Node}
+		order = 1
+		if sb.SortbyDir == pg.SortByDir_SORTBY_DESC {
+			order = -1
+		}
 	case fc.AggWithinGroup:
 		// percentile_cont(f) WITHIN GROUP (ORDER BY x) is bound as (x, f).
 		if (name != "percentile_cont" && name != "percentile_disc") || len(fc.Args) != 1 || len(fc.AggOrder) != 1 {
@@ -184,7 +194,7 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 	case len(fc.AggOrder) > 0:
 		// string_agg(x, d ORDER BY x [DESC]): the values sorted. Other orders need
 		// the values kept with their sort keys: not supported yet.
-		if name != "string_agg" || len(fc.AggOrder) != 1 || len(fc.Args) != 2 {
+		if !(name == "string_agg" && len(fc.Args) == 2 || name == "array_agg" && len(fc.Args) == 1) || len(fc.AggOrder) != 1 {
 			return nil, posErr(engine.Unsupported("ORDER BY inside "+name), fc.Location)
 		}
 		sb := fc.AggOrder[0].GetSortBy()
@@ -197,7 +207,11 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 			return nil, err
 		}
 		if exprKey(x) != exprKey(k) {
-			return nil, posErr(engine.Unsupported("string_agg ordered by another expression than its value"), fc.Location)
+			if name != "array_agg" {
+				return nil, posErr(engine.Unsupported(name+" ordered by another expression than its value"), fc.Location)
+			}
+			// array_agg(x ORDER BY k) is bound as array_agg(x, k).
+			argNodes, sortKey = []*pg.Node{fc.Args[0], sb.Node}, true
 		}
 		order = 1
 		if sb.SortbyDir == pg.SortByDir_SORTBY_DESC {
@@ -221,6 +235,9 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 	}
 	if fc.AggStar && name != "count" {
 		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "%s(*) is not allowed", name), fc.Location)
+	}
+	if sortKey {
+		types = types[:len(types)-1]
 	}
 	t, err := engine.ResolveAgg(name, types, fc.AggDistinct)
 	if err != nil {
@@ -729,6 +746,9 @@ func intervalUnit(mask int32) string {
 }
 
 func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
+	if e, ok, err := b.regCastMore(tc, c); ok { // regcast.go
+		return e, err
+	}
 	if e, ok, err := b.regCast(tc, c); ok {
 		return e, err
 	}

@@ -275,7 +275,7 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 			dst = appendUint32(dst, uint32(v.Days))
 			return appendUint32(dst, uint32(v.Months))
 		case kindString, kindDict:
-			if c.typ.ID == engine.TypeTextArray {
+			if c.typ.IsArray() {
 				return c.appendBinaryTextArray(dst, r)
 			}
 		}
@@ -458,7 +458,7 @@ func appendNumericHeader(dst []byte, ndigits, weight int, sign uint16, dscale in
 	return appendUint16(dst, uint16(dscale))
 }
 
-// appendBinaryTextArray appends row r, a text[] in its text form, in array_send's
+// appendBinaryTextArray appends row r, an array in its text form, in array_send's
 // binary form: ndim, has-NULLs flag, element type, then per dimension its length
 // and lower bound, then each element length-prefixed (-1 for NULL).
 func (c *colEncoder) appendBinaryTextArray(dst []byte, r int) []byte {
@@ -478,12 +478,13 @@ func (c *colEncoder) appendBinaryTextArray(dst []byte, r int) []byte {
 	if err != nil {
 		panic("BUG: text[] value is not an array literal: " + s)
 	}
+	elemT, _ := engine.ArrayElemType(c.typ)
 	dst = append(dst, 0, 0, 0, 0)
 	start := len(dst)
 	if len(elems) == 0 {
 		dst = appendUint32(dst, 0) // ndim
 		dst = appendUint32(dst, 0) // no NULLs
-		dst = appendUint32(dst, engine.Text.OID())
+		dst = appendUint32(dst, elemT.OID())
 	} else {
 		hasNull := uint32(0)
 		for _, e := range elems {
@@ -493,7 +494,7 @@ func (c *colEncoder) appendBinaryTextArray(dst []byte, r int) []byte {
 		}
 		dst = appendUint32(dst, 1)
 		dst = appendUint32(dst, hasNull)
-		dst = appendUint32(dst, engine.Text.OID())
+		dst = appendUint32(dst, elemT.OID())
 		dst = appendUint32(dst, uint32(len(elems)))
 		dst = appendUint32(dst, 1)
 		for _, e := range elems {
@@ -501,8 +502,7 @@ func (c *colEncoder) appendBinaryTextArray(dst []byte, r int) []byte {
 				dst = append(dst, 0xff, 0xff, 0xff, 0xff)
 				continue
 			}
-			dst = appendUint32(dst, uint32(len(e.S)))
-			dst = append(dst, e.S...)
+			dst = appendBinaryElem(dst, e.S, elemT)
 		}
 	}
 	putUint32(dst[start-4:], uint32(len(dst)-start))

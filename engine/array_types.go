@@ -1,0 +1,37 @@
+package engine
+
+// Arrays of every element type (types.go's Type…Array): what array_agg returns.
+// Like text[] (arrays.go) a value is its text form as array_out prints it, its
+// elements in their types' output form; the wire layer sends that text, or
+// array_send's binary form built element by element (ArrayElemType tells it the
+// element type). Only one-dimensional arrays with lower bound 1 exist.
+
+var arrayOf = map[TypeID]TypeID{
+	TypeText: TypeTextArray, TypeBool: TypeBoolArray, TypeInt16: TypeInt16Array, TypeInt32: TypeInt32Array,
+	TypeInt64: TypeInt64Array, TypeFloat32: TypeFloat32Array, TypeFloat64: TypeFloat64Array,
+	TypeNumeric: TypeNumericArray, TypeTimestamp: TypeTimestampArray, TypeTimestampTZ: TypeTimestampTZArray,
+	TypeDate: TypeDateArray, TypeInterval: TypeIntervalArray,
+}
+
+var elemOf = func() map[TypeID]TypeID {
+	m := map[TypeID]TypeID{}
+	for e, a := range arrayOf {
+		m[a] = e
+	}
+	return m
+}()
+
+// ArrayOf is the array type of elements of type t.
+func ArrayOf(t Type) (Type, bool) {
+	a, ok := arrayOf[t.ID]
+	return Type{a}, ok
+}
+
+// ArrayElemType is the element type of array type t; false when t is no array.
+func ArrayElemType(t Type) (Type, bool) {
+	e, ok := elemOf[t.ID]
+	return Type{e}, ok
+}
+
+// IsArray reports whether t is an array type.
+func (t Type) IsArray() bool { _, ok := elemOf[t.ID]; return ok }
