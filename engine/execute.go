@@ -228,6 +228,8 @@ func (q *query) buildOp(p Plan) (batchOperator, error) {
 		return newValuesOp(q, p)
 	case *Series:
 		return newSeriesOp(q, p)
+	case *Unnest:
+		return newUnnestOp(q, p)
 	case *Join:
 		return newJoinOp(q, p)
 	case *Window:

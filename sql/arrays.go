@@ -192,8 +192,8 @@ func constElement(consts []string, i engine.Expr) engine.Expr {
 	return out
 }
 
-// rangeFunction binds a function in FROM: generate_series, an array function
-// (string_to_array, parse_ident) or delta_scan.
+// rangeFunction binds a function in FROM: generate_series, unnest, an array
+// function (string_to_array, parse_ident) or delta_scan.
 func (b *binder) rangeFunction(rf *pg.RangeFunction) (engine.Plan, *scope, error) {
 	var fc *pg.FuncCall
 	if len(rf.Functions) == 1 {
@@ -245,6 +245,26 @@ func (b *binder) rangeFunction(rf *pg.RangeFunction) (engine.Plan, *scope, error
 			s.Step = bounds[2]
 		}
 		return s, b.subScope(s, []string{colName}, alias, nil), nil
+	case "unnest":
+		// unnest(text[]): its argument may refer to an outer query's columns (a
+		// correlated subquery's Param), not to this FROM's.
+		if len(fc.Args) != 1 {
+			return nil, nil, posErr(engine.Unsupported("unnest with these arguments"), fc.Location)
+		}
+		e, err := b.expr(fc.Args[0], c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e.Type() == engine.Unknown {
+			if e, err = b.coerce(e, engine.TextArray); err != nil {
+				return nil, nil, err
+			}
+		}
+		if e.Type() != engine.TextArray {
+			return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function unnest(%s) does not exist", e.Type()), fc.Location)
+		}
+		u := &engine.Unnest{Array: e, Out: []engine.Field{{Name: colName, Type: engine.Text}}}
+		return u, b.subScope(u, []string{colName}, alias, nil), nil
 	case "string_to_array", "parse_ident":
 		e, _, err := b.arrayFunc(fc, name, c)
 		if err != nil {

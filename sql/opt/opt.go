@@ -307,6 +307,10 @@ func RewritePlanExprs(p engine.Plan, fn func(engine.Expr) (engine.Expr, error)) 
 			c := *x
 			c.Start, c.Stop, c.Step = try(x.Start), try(x.Stop), try(x.Step)
 			n = &c
+		case *engine.Unnest:
+			c := *x
+			c.Array = try(x.Array)
+			n = &c
 		case *engine.Values:
 			c := *x
 			c.Rows = make([][]engine.Expr, len(x.Rows))
