@@ -129,6 +129,8 @@ func explain(p Plan, depth int, out *[]string) {
 		line = n.explainLine()
 	case *Unnest:
 		line = n.explainLine()
+	case *ProjectSet:
+		line = n.explainLine()
 	case *Join:
 		line = n.explainLine()
 	case *Window:

@@ -475,6 +475,9 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	for _, sn := range s.SortClause {
 		hasAgg = hasAgg || containsAgg(sn.GetSortBy().Node)
 	}
+	if input, targets, err = b.setFunctions(input, sc, targets, hasAgg); err != nil {
+		return nil, nil, err
+	}
 
 	ctx := &exprCtx{scope: sc}
 	var agg *aggCtx
