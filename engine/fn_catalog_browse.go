@@ -48,3 +48,66 @@ func init() {
 			}},
 	)
 }
+
+// ArrayCompare is the name the binder gives x op ANY (a) and x op ALL (a) over an
+// array: ArrayCompare(x, a, op, all), a being a text[] or an int2vector/oidvector
+// catalog column in its text form ("3 2"; PgJDBC and SQLAlchemy ask a.attnum =
+// ANY(ix.indkey)). Each element is read as a value of x's type and compared with
+// op; PostgreSQL's NULL rules: ANY is true when some comparison is, else NULL when
+// x or an element is NULL, else false (ALL the other way round).
+const ArrayCompare = "array_compare"
+
+func init() {
+	register(&Func{Name: ArrayCompare, Args: sig(Text, TextArray, Text, Bool), Ret: Bool, Vol: Immutable, Kind: KindSyntax,
+		accept: func(a []Type) bool {
+			return len(a) == 4 && (a[1].ID == TypeTextArray || a[1].ID == TypeText) && a[2].ID == TypeText && a[3].ID == TypeBool
+		},
+		kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+			x, arr, op, all := args[0], args[1], args[2], args[3]
+			out := newVec(Bool, n)
+			for i := 0; i < n; i++ {
+				if arr.isNull(i) || op.isNull(i) || all.isNull(i) {
+					out.setNull(i)
+					continue
+				}
+				elems, _, err := setElems(arr, i)
+				if err != nil {
+					return nil, err
+				}
+				isAll := all.b[i]
+				result, sawNull := isAll, false
+				xi := newVec(x.t, 1)
+				xi.set(0, x.value(i))
+				for _, e := range elems {
+					if e.Null || x.isNull(i) {
+						sawNull = true
+						continue
+					}
+					v, err := ParseValue(e.S, x.t)
+					if err != nil {
+						return nil, err
+					}
+					ei := newVec(x.t, 1)
+					ei.set(0, v)
+					r, err := compareVec(op.str(i), xi, ei)
+					if err != nil {
+						return nil, err
+					}
+					if r.b[0] != isAll { // a true for ANY, a false for ALL decides
+						result = !isAll
+						sawNull = false
+						break
+					}
+				}
+				switch {
+				case result != isAll:
+					out.b[i] = result
+				case sawNull:
+					out.setNull(i)
+				default:
+					out.b[i] = result
+				}
+			}
+			return out, nil
+		}})
+}

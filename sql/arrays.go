@@ -298,3 +298,34 @@ func checkNoArrays(p engine.Plan) error {
 	}
 	return nil
 }
+
+// arrayCompare binds x op ANY (a) and x op ALL (a) (a comparison operator) over a
+// text[] value or an int2vector/oidvector catalog column (engine.ArrayCompare).
+func (b *binder) arrayCompare(a *pg.A_Expr, op string, c *exprCtx) (engine.Expr, error) {
+	switch op {
+	case "=", "<>", "!=", "<", "<=", ">", ">=":
+	default:
+		return nil, posErr(engine.Unsupported("operator "+op+" with ANY/ALL"), a.Location)
+	}
+	x, err := b.expr(a.Lexpr, c)
+	if err != nil {
+		return nil, err
+	}
+	arr, err := b.expr(a.Rexpr, c)
+	if err != nil {
+		return nil, err
+	}
+	if arr.Type() == engine.Unknown {
+		if arr, err = b.coerce(arr, engine.TextArray); err != nil {
+			return nil, err
+		}
+	}
+	if x, err = b.unknownToText(x); err != nil {
+		return nil, err
+	}
+	if t := arr.Type(); t != engine.TextArray && t != engine.Text {
+		return nil, posErr(engine.Errorf(sqlstate.WrongObjectType, "op ANY/ALL (array) requires array on right side"), a.Location)
+	}
+	return b.call(engine.ArrayCompare, []engine.Expr{x, arr, &engine.Const{V: engine.Value{Type: engine.Text, S: op}},
+		&engine.Const{V: engine.Value{Type: engine.Bool, B: a.Kind == pg.A_Expr_Kind_AEXPR_OP_ALL}}}, a.Location)
+}

@@ -555,7 +555,7 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 		}
 		return e, nil
 	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
-		return nil, posErr(engine.Unsupported("ANY/ALL"), a.Location)
+		return b.arrayCompare(a, op, c)
 	case pg.A_Expr_Kind_AEXPR_SIMILAR:
 		return nil, posErr(engine.Unsupported("SIMILAR TO"), a.Location)
 	}

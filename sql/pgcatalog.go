@@ -139,11 +139,13 @@ var pgCatalogRelations = map[string][]relCol{
 		"fdwvalidator", tOID, "fdwacl", tText, "fdwoptions", engine.TextArray),
 	"pg_foreign_table": cols("ftrelid", tOID, "ftserver", tOID, "ftoptions", engine.TextArray),
 	"pg_user_mapping":  cols("oid", tOID, "umuser", tOID, "umserver", tOID, "umoptions", engine.TextArray),
-	"pg_enum":          cols("oid", tOID, "enumtypid", tOID, "enumsortorder", engine.Float32, "enumlabel", tText),
-	"pg_ts_config":     cols("oid", tOID, "cfgname", tText, "cfgnamespace", tOID, "cfgowner", tOID, "cfgparser", tOID),
-	"pg_trigger":       cols("oid", tOID, "tgrelid", tOID, "tgname", tText),
-	"pg_auth_members":  cols("roleid", tOID, "member", tOID, "grantor", tOID, "admin_option", tBool),
-	"pg_range":         cols("rngtypid", tOID, "rngsubtype", tOID),
+	"pg_sequence": cols("seqrelid", tOID, "seqtypid", tOID, "seqstart", tInt8, "seqincrement", tInt8, "seqmax", tInt8,
+		"seqmin", tInt8, "seqcache", tInt8, "seqcycle", tBool),
+	"pg_enum":         cols("oid", tOID, "enumtypid", tOID, "enumsortorder", engine.Float32, "enumlabel", tText),
+	"pg_ts_config":    cols("oid", tOID, "cfgname", tText, "cfgnamespace", tOID, "cfgowner", tOID, "cfgparser", tOID),
+	"pg_trigger":      cols("oid", tOID, "tgrelid", tOID, "tgname", tText),
+	"pg_auth_members": cols("roleid", tOID, "member", tOID, "grantor", tOID, "admin_option", tBool),
+	"pg_range":        cols("rngtypid", tOID, "rngsubtype", tOID),
 	// pg_proc: the engine's functions, aggregates and window functions (engine.Procs)
 	"pg_proc": cols("oid", tOID, "proname", tText, "pronamespace", tOID, "proowner", tOID, "prolang", tOID,
 		"procost", engine.Float32, "prorows", engine.Float32, "provariadic", tOID, "prosupport", tOID, "prokind", tText,
@@ -431,7 +433,7 @@ var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_t
 	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237, "pg_language": 2612,
 	"pg_tablespace": 1213, "pg_operator": 2617, "pg_conversion": 2607, "pg_event_trigger": 3466,
 	"pg_largeobject_metadata": 2995, "pg_foreign_server": 1417, "pg_foreign_data_wrapper": 2328, "pg_ts_config": 3602,
-	"pg_foreign_table": 3118, "pg_enum": 3501, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
+	"pg_foreign_table": 3118, "pg_enum": 3501, "pg_sequence": 2224, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
 
 func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
 	name := strings.ToLower(opName(tc.TypeName.Names))
@@ -543,7 +545,7 @@ var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description"
 	"pg_publication_rel": true, "pg_inherits": true, "pg_trigger": true, "pg_range": true, "pg_extension": true,
 	"pg_operator": true, "pg_conversion": true, "pg_event_trigger": true, "pg_largeobject_metadata": true,
 	"pg_foreign_server": true, "pg_foreign_data_wrapper": true, "pg_foreign_table": true, "pg_user_mapping": true,
-	"pg_ts_config": true, "pg_enum": true}
+	"pg_ts_config": true, "pg_enum": true, "pg_sequence": true}
 
 // readsOnlyEmptyCatalog reports whether a non-aggregating SELECT reads a FROM item
 // that is always empty here (a comma join, or an inner join, with an empty side is
