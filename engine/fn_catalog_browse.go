@@ -1,5 +1,12 @@
 package engine
 
+import (
+	"strconv"
+	"strings"
+
+	"github.com/stratadb/strata/internal/sqlstate"
+)
+
 // Catalog functions psql's \d commands and the JDBC, SQLAlchemy and Metabase
 // drivers call while browsing (sql/pgcatalog_*.go builds the relations they read):
 // visibility tests (every object strata has is in pg_catalog or public, on every
@@ -110,4 +117,99 @@ func init() {
 			}
 			return out, nil
 		}})
+}
+
+// Catalog integer arrays. strata keeps int2vector, oidvector and int2[] catalog
+// columns (pg_index.indkey, pg_constraint.conkey) in their text forms, "3 2" and
+// "{3,2}"; VectorElement is a[i] of such a column (0-based for a vector, 1-based
+// for an array, NULL out of range), an integer. ExpandArrayField is field x or n of
+// the record information_schema._pg_expandarray(a) returns (a ProjectSet's
+// "expand" column holds it in PostgreSQL's record text form, "(3,1)").
+const (
+	VectorElement    = "catalog_vector_element"
+	ExpandArrayField = "expandarray_field"
+)
+
+func init() {
+	intOut := func(f func(s string, k int64) (int64, bool, error)) Kernel {
+		return func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+			out := newVec(Int64, n)
+			for i := 0; i < n; i++ {
+				if args[0].isNull(i) || args[1].isNull(i) {
+					out.setNull(i)
+					continue
+				}
+				v, ok, err := f(args[0].str(i), args[1].i[i])
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					out.setNull(i)
+					continue
+				}
+				out.i[i] = v
+			}
+			return out, nil
+		}
+	}
+	parseInt := func(s string) (int64, bool, error) {
+		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return 0, false, Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type bigint: %q", s)
+		}
+		return v, true, nil
+	}
+	register(
+		&Func{Name: VectorElement, Args: sig(Text, Int64), Ret: Int64, Kind: KindSyntax, Strict: true,
+			accept: func(a []Type) bool { return len(a) == 2 && a[0].ID == TypeText && a[1].IsInteger() },
+			kernel: intOut(func(s string, k int64) (int64, bool, error) {
+				v := &vec{t: Text, n: 1, s: []string{s}}
+				elems, lower, err := setElems(v, 0)
+				if err != nil {
+					return 0, false, err
+				}
+				k -= int64(lower)
+				if k < 0 || k >= int64(len(elems)) || elems[k].Null {
+					return 0, false, nil
+				}
+				return parseInt(elems[k].S)
+			})},
+		&Func{Name: ExpandArrayField, Args: sig(Text, Int64), Ret: Int64, Kind: KindSyntax, Strict: true,
+			accept: func(a []Type) bool { return len(a) == 2 && a[0].ID == TypeText && a[1].IsInteger() },
+			kernel: intOut(func(s string, k int64) (int64, bool, error) {
+				f := strings.Split(strings.TrimSuffix(strings.TrimPrefix(s, "("), ")"), ",")
+				if len(f) != 2 || k < 0 || k > 1 {
+					return 0, false, Errorf(sqlstate.InvalidTextRepresentation, "malformed record literal: %q", s)
+				}
+				if f[k] == "" {
+					return 0, false, nil
+				}
+				return parseInt(f[k])
+			})},
+	)
+	// Bitwise and/or of integers (PgJDBC's getIndexInfo: indoption[i] & 1).
+	for _, name := range []string{"&", "|"} {
+		register(&Func{Name: name, Kind: KindOperator, Strict: true, untyped: true,
+			ret: func(orig, a []Type) (Type, error) {
+				if len(a) == 2 && a[0].IsInteger() && a[1].IsInteger() {
+					if a[0].Size() >= a[1].Size() {
+						return a[0], nil
+					}
+					return a[1], nil
+				}
+				return Unknown, undefinedFunc(name, a)
+			},
+			kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+				out := newVec(c.T, n)
+				out.nulls = unionNulls(n, args...)
+				for i := 0; i < n; i++ {
+					if c.Func == "&" {
+						out.i[i] = args[0].i[i] & args[1].i[i]
+					} else {
+						out.i[i] = args[0].i[i] | args[1].i[i]
+					}
+				}
+				return out, nil
+			}})
+	}
 }

@@ -48,8 +48,9 @@ func newUnnestOp(q *query, p *Unnest) (batchOperator, error) {
 // SetFunc is one set-returning function in a select list (ProjectSet).
 type SetFunc struct {
 	// Kind is "unnest" (the elements), "subscripts" (generate_subscripts(a, 1):
-	// their subscripts) or "expand_x"/"expand_n" (the x and n fields of
-	// information_schema._pg_expandarray(a): an element and its 1-based position).
+	// their subscripts), "expand" (information_schema._pg_expandarray(a): the
+	// record (x, n) of an element and its 1-based position, in its text form
+	// "(3,1)", read by ExpandArrayField) or "expand_x"/"expand_n" (its fields).
 	Kind string
 	// Arg is the array: a text[] value, or an int2vector/oidvector in its text form
 	// ("3 2"; elements are integers, subscripts start at 0 as in PostgreSQL).
@@ -83,6 +84,8 @@ func SetFuncType(kind string, arg Type) Type {
 	switch {
 	case kind == "subscripts" || kind == "expand_n":
 		return Int32
+	case kind == "expand":
+		return Text
 	case arg == TextArray:
 		return Text
 	}
@@ -95,7 +98,7 @@ func setElems(v *vec, i int) ([]ArrayElem, int, error) {
 		return nil, 1, nil
 	}
 	s := v.str(i)
-	if v.t == TextArray {
+	if v.t == TextArray || strings.HasPrefix(s, "{") { // text[], or an int2[] column's text form
 		e, err := ParseTextArray(s)
 		return e, 1, err
 	}
@@ -153,6 +156,9 @@ func (o *projectSetOp) nextBatch(ctx context.Context) (*batch, error) {
 							v.I = int64(lower[k] + j)
 						case "expand_n":
 							v.I = int64(j + 1)
+						case "expand":
+							e := elems[k][j]
+							v.S = "(" + e.S + "," + strconv.Itoa(j+1) + ")"
 						default:
 							e := elems[k][j]
 							v.Null = e.Null

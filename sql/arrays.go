@@ -154,7 +154,32 @@ func (b *binder) indirection(ind *pg.A_Indirection, c *exprCtx) (engine.Expr, er
 		return nil, err
 	}
 	for _, n := range ind.Indirection {
+		if f := n.GetString_(); f != nil && e.Type() == engine.Text {
+			// (r).x, (r).n of a record information_schema._pg_expandarray made
+			pos, ok := map[string]int64{"x": 0, "n": 1}[f.Sval]
+			if !ok {
+				return nil, engine.Errorf(sqlstate.UndefinedColumn, "column %q not found in data type record", f.Sval)
+			}
+			if e, err = b.call(engine.ExpandArrayField, []engine.Expr{e, &engine.Const{V: engine.Value{Type: engine.Int64, I: pos}}}, 0); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		idx := n.GetAIndices()
+		if _, isArr := e.(*arrayExpr); !isArr && idx != nil && !idx.IsSlice && e.Type() == engine.Text {
+			// a subscript of an int2vector, oidvector or int2[] catalog column
+			i, err := b.expr(idx.Uidx, c)
+			if err != nil {
+				return nil, err
+			}
+			if i, err = b.coerce(i, engine.Int64); err != nil {
+				return nil, err
+			}
+			if e, err = b.call(engine.VectorElement, []engine.Expr{e, i}, 0); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		a, ok := e.(*arrayExpr)
 		if idx == nil || idx.IsSlice || !ok {
 			return nil, engine.Unsupported("this subscript or field selection")

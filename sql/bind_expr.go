@@ -575,7 +575,7 @@ func (b *binder) coerceCompare(e engine.Expr, t engine.Type) (engine.Expr, error
 var operators = map[string]string{
 	"+": "+", "-": "-", "*": "*", "/": "/", "%": "%", "^": "^",
 	"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "||": "||",
-	"~": "~", "!~": "!~", "~*": "~*", "!~*": "!~*",
+	"~": "~", "!~": "!~", "~*": "~*", "!~*": "!~*", "&": "&", "|": "|",
 }
 
 // binary binds l op r, giving untyped sides the type PostgreSQL would pick.

@@ -109,7 +109,7 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_publication_rel":       cols("oid", tOID, "prpubid", tOID, "prrelid", tOID),
 	"pg_inherits":              cols("inhrelid", tOID, "inhparent", tOID, "inhseqno", tInt4, "inhdetachpending", tBool),
 	// pg_index and pg_constraint: the keys of lookup tables (pgcatalog_keys.go);
-	// int2vector and oidvector columns in their text form ("3 2")
+	// int2vector, oidvector and int2[] columns in their text forms ("3 2", "{3,2}")
 	"pg_index": cols("indexrelid", tOID, "indrelid", tOID, "indnatts", tInt2, "indnkeyatts", tInt2, "indisunique", tBool,
 		"indnullsnotdistinct", tBool, "indisprimary", tBool, "indisexclusion", tBool, "indimmediate", tBool,
 		"indisclustered", tBool, "indisvalid", tBool, "indcheckxmin", tBool, "indisready", tBool, "indislive", tBool,
@@ -118,9 +118,9 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_constraint": cols("oid", tOID, "conname", tText, "connamespace", tOID, "contype", tText, "condeferrable", tBool,
 		"condeferred", tBool, "convalidated", tBool, "conrelid", tOID, "contypid", tOID, "conindid", tOID,
 		"conparentid", tOID, "confrelid", tOID, "confupdtype", tText, "confdeltype", tText, "confmatchtype", tText,
-		"conislocal", tBool, "coninhcount", tInt4, "connoinherit", tBool, "conkey", engine.TextArray,
-		"confkey", engine.TextArray, "conpfeqop", engine.TextArray, "conppeqop", engine.TextArray,
-		"conffeqop", engine.TextArray, "confdelsetcols", engine.TextArray, "conexclop", engine.TextArray, "conbin", tText),
+		"conislocal", tBool, "coninhcount", tInt4, "connoinherit", tBool, "conkey", tText,
+		"confkey", tText, "conpfeqop", tText, "conppeqop", tText,
+		"conffeqop", tText, "confdelsetcols", tText, "conexclop", tText, "conbin", tText),
 	// pg_default and pg_global
 	"pg_tablespace": cols("oid", tOID, "spcname", tText, "spcowner", tOID, "spcacl", tText, "spcoptions", engine.TextArray),
 	// present, empty: strata has no user-defined operators, conversions, event
@@ -164,7 +164,7 @@ var pgTypeRows = []struct {
 	len  int64
 	cat  string
 }{
-	{"bool", 16, 1, "B"}, {"int8", 20, 8, "N"}, {"int2", 21, 2, "N"}, {"int4", 23, 4, "N"}, {"text", 25, -1, "S"},
+	{"bool", 16, 1, "B"}, {"name", 19, 64, "S"}, {"int8", 20, 8, "N"}, {"int2", 21, 2, "N"}, {"int4", 23, 4, "N"}, {"text", 25, -1, "S"},
 	{"oid", 26, 4, "N"}, {"float4", 700, 4, "N"}, {"float8", 701, 8, "N"}, {"varchar", 1043, -1, "S"},
 	{"date", 1082, 4, "D"}, {"timestamp", 1114, 8, "D"}, {"timestamptz", 1184, 8, "D"}, {"interval", 1186, 16, "T"},
 	{"numeric", 1700, -1, "N"},
@@ -320,10 +320,10 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 			if k.primary {
 				contype = "p"
 			}
-			na := null(engine.TextArray)
+			na := null(tText)
 			rows = append(rows, []engine.Expr{i8(k.conOID), text(k.name), i8(oidPublic), text(contype), bl(false), bl(false),
 				bl(true), i8(tableOID(k.table)), i8(0), i8(k.indexOID), i8(0), i8(0), text(" "), text(" "), text(" "),
-				bl(true), i4(0), bl(true), c(engine.Value{Type: engine.TextArray, S: k.conkey()}), na, na, na, na, na, na, null(tText)})
+				bl(true), i4(0), bl(true), text(k.conkey()), na, na, na, na, na, na, null(tText)})
 		}
 	case "pg_tablespace":
 		rows = [][]engine.Expr{
@@ -425,6 +425,9 @@ func (b *binder) schemataRows() ([]string, []engine.Type, [][]engine.Expr) {
 // number is the number.
 var regTypes = map[string]bool{"oid": true, "regclass": true, "regtype": true, "regnamespace": true, "regproc": true, "regrole": true}
 
+// pgIOProcs are PostgreSQL 15's oids of type input functions clients name.
+var pgIOProcs = map[string]int64{"array_in": 750, "record_in": 2290, "enum_in": 3504, "range_in": 3834, "domain_in": 2597}
+
 // catalogOIDs are PostgreSQL's fixed oids of the catalog relations clients name.
 var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_type": 1247, "pg_proc": 1255,
 	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
@@ -485,6 +488,27 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 					return i8(oidInfoSchema), true, nil
 				}
 				return nil, true, posErr(engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s), tc.Location)
+			case "regproc":
+				// a function of pg_proc by name (one overload), else one of
+				// PostgreSQL's type input/output functions (PgJDBC's getTypeInfo
+				// asks typinput = 'pg_catalog.array_in'::regproc): no type strata
+				// lists in pg_type uses them
+				var found []int64
+				for _, p := range engine.Procs() {
+					if p.Name == s {
+						found = append(found, p.OID)
+					}
+				}
+				switch {
+				case len(found) == 1:
+					return i8(found[0]), true, nil
+				case len(found) > 1:
+					return nil, true, posErr(engine.Errorf(sqlstate.AmbiguousFunction, "more than one function named %q", s), tc.Location)
+				}
+				if oid, ok := pgIOProcs[s]; ok {
+					return i8(oid), true, nil
+				}
+				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function %q does not exist", s), tc.Location)
 			}
 			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
 		}

@@ -34,6 +34,8 @@ func setFuncOf(n *pg.Node) (kind string, arg *pg.Node, ok bool) {
 		return "", nil, false
 	}
 	switch name := funcName(fc); {
+	case name == "_pg_expandarray" && len(fc.Args) == 1:
+		return "expand", fc.Args[0], true
 	case name == "unnest" && len(fc.Args) == 1:
 		return "unnest", fc.Args[0], true
 	case name == "generate_subscripts" && len(fc.Args) == 2:

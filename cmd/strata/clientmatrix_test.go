@@ -602,7 +602,11 @@ func runJDBC(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutp
 	return runProgram(t, specLines(d.queries, "?"), cn.env(), "java", "-cp", jdbcJar+string(os.PathListSeparator)+classes, "JdbcClient", h, p)
 }
 
-// checkJDBCMetadata checks DatabaseMetaData.getTables, getColumns and getSchemas.
+// checkJDBCMetadata checks DatabaseMetaData.getTables, getColumns, getSchemas, and
+// the methods that read keys, types, functions and privileges. The expected rows
+// of the latter are what PgJDBC 42.5.5 answers against PostgreSQL 15 for the same
+// tables (getTypeInfo: the rows of the types strata has, as PostgreSQL lists them;
+// getFunctions: strpos, which both have once).
 func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 	t.Helper()
 	typeName := map[string]string{"timestamptz": "timestamptz", "text": "text", "double precision": "float8", "integer": "int4"}
@@ -623,6 +627,40 @@ func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 			wantCols: []string{"column", "isNullable"}, want: [][]string{{"timestamp", "0"}, {"user_id", "1"}},
 			hint: "PgJDBC answers columnNullableUnknown (2) without asking the server when the RowDescription " +
 				"gives table OID 0 and attribute number 0; PostgreSQL fills both for a plain column (see the wire log)"},
+	} {
+		checkStep(t, "jdbc", q.name, q, out.Steps)
+	}
+	privs := func(col string) [][]string {
+		var rows [][]string
+		for _, p := range []string{"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"} {
+			rows = append(rows, []string{col, "strata", p})
+		}
+		return rows
+	}
+	for _, q := range []matrixQuery{
+		{name: "jdbc_getPrimaryKeys", sql: "getPrimaryKeys(null, \"public\", \"products\")",
+			wantCols: []string{"table_name", "column_name", "key_seq", "pk_name"}, want: [][]string{{"products", "product_id", "1", "products_pkey"}}},
+		{name: "jdbc_getIndexInfo", sql: "getIndexInfo(null, \"public\", \"products\", false, false)",
+			wantCols: []string{"TABLE_NAME", "NON_UNIQUE", "INDEX_NAME", "ORDINAL_POSITION", "COLUMN_NAME"},
+			want:     [][]string{{"products", "f", "products_pkey", "1", "product_id"}, {"products", "f", "products_sku_key", "1", "sku"}}},
+		{name: "jdbc_getImportedKeys", sql: "getImportedKeys(null, \"public\", \"products\")", wantCols: []string{"pktable_name", "fktable_name", "fk_name"}},
+		{name: "jdbc_getExportedKeys", sql: "getExportedKeys(null, \"public\", \"products\")", wantCols: []string{"pktable_name", "fktable_name", "fk_name"}},
+		{name: "jdbc_getTypeInfo", sql: "getTypeInfo()", wantCols: []string{"TYPE_NAME", "DATA_TYPE"},
+			want: [][]string{{"bool", "-7"}, {"int8", "-5"}, {"bigserial", "-5"}, {"oid", "-5"}, {"numeric", "2"}, {"int4", "4"},
+				{"serial", "4"}, {"int2", "5"}, {"smallserial", "5"}, {"float4", "7"}, {"float8", "8"}, {"name", "12"}, {"text", "12"},
+				{"varchar", "12"}, {"date", "91"}, {"timestamp", "93"}, {"timestamptz", "93"}, {"interval", "1111"}}},
+		{name: "jdbc_getUDTs", sql: "getUDTs(null, \"public\", \"%\", null)", wantCols: []string{"type_name"}},
+		{name: "jdbc_getFunctions", sql: "getFunctions(null, \"pg_catalog\", \"strpos\")",
+			wantCols: []string{"function_schem", "function_name", "function_type"}, want: [][]string{{"pg_catalog", "strpos", "1"}}},
+		{name: "jdbc_getProcedures", sql: "getProcedures(null, \"pg_catalog\", \"upper\")",
+			wantCols: []string{"procedure_schem", "procedure_name", "procedure_type"}},
+		{name: "jdbc_getTablePrivileges", sql: "getTablePrivileges(null, \"public\", \"products\")",
+			wantCols: []string{"TABLE_NAME", "GRANTEE", "PRIVILEGE"}, want: privs("products")},
+		{name: "jdbc_getColumnPrivileges", sql: "getColumnPrivileges(null, \"public\", \"products\", \"sku\")",
+			wantCols: []string{"COLUMN_NAME", "GRANTEE", "PRIVILEGE"}, want: privs("sku")},
+		{name: "jdbc_getBestRowIdentifier", sql: "getBestRowIdentifier(null, \"public\", \"products\", bestRowSession, true)",
+			wantCols: []string{"COLUMN_NAME", "TYPE_NAME"}, want: [][]string{{"product_id", "text"}}},
+		{name: "jdbc_getClientInfoProperties", sql: "getClientInfoProperties()", wantCols: []string{"NAME"}, want: [][]string{{"ApplicationName"}}},
 	} {
 		checkStep(t, "jdbc", q.name, q, out.Steps)
 	}
