@@ -228,6 +228,14 @@ func (q *query) buildOp(p Plan) (batchOperator, error) {
 		return newValuesOp(q, p)
 	case *Series:
 		return newSeriesOp(q, p)
+	case *Unnest:
+		return newUnnestOp(q, p)
+	case *ProjectSet:
+		in, err := q.build(p.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &projectSetOp{q: q, p: p, in: in, ev: q.newEvaluator()}, nil
 	case *Join:
 		return newJoinOp(q, p)
 	case *Window:

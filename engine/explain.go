@@ -127,6 +127,10 @@ func explain(p Plan, depth int, out *[]string) {
 		line = fmt.Sprintf("Values %d rows", len(n.Rows))
 	case *Series:
 		line = n.explainLine()
+	case *Unnest:
+		line = n.explainLine()
+	case *ProjectSet:
+		line = n.explainLine()
 	case *Join:
 		line = n.explainLine()
 	case *Window:

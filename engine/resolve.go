@@ -8,7 +8,7 @@ import (
 
 func isOperatorName(name string) bool {
 	switch name {
-	case "+", "-", "*", "/", "%", "=", "<>", "!=", "<", "<=", ">", ">=", "||", "not", "neg", "^", "~", "!~", "~*", "!~*":
+	case "+", "-", "*", "/", "%", "=", "<>", "!=", "<", "<=", ">", ">=", "||", "not", "neg", "^", "~", "!~", "~*", "!~*", "&", "|":
 		return true
 	}
 	return false

@@ -158,7 +158,32 @@ func (b *binder) indirection(ind *pg.A_Indirection, c *exprCtx) (engine.Expr, er
 		return nil, err
 	}
 	for _, n := range ind.Indirection {
+		if f := n.GetString_(); f != nil && e.Type() == engine.Text {
+			// (r).x, (r).n of a record information_schema._pg_expandarray made
+			pos, ok := map[string]int64{"x": 0, "n": 1}[f.Sval]
+			if !ok {
+				return nil, engine.Errorf(sqlstate.UndefinedColumn, "column %q not found in data type record", f.Sval)
+			}
+			if e, err = b.call(engine.ExpandArrayField, []engine.Expr{e, &engine.Const{V: engine.Value{Type: engine.Int64, I: pos}}}, 0); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		idx := n.GetAIndices()
+		if _, isArr := e.(*arrayExpr); !isArr && idx != nil && !idx.IsSlice && e.Type() == engine.Text {
+			// a subscript of an int2vector, oidvector or int2[] catalog column
+			i, err := b.expr(idx.Uidx, c)
+			if err != nil {
+				return nil, err
+			}
+			if i, err = b.coerce(i, engine.Int64); err != nil {
+				return nil, err
+			}
+			if e, err = b.call(engine.VectorElement, []engine.Expr{e, i}, 0); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		a, ok := e.(*arrayExpr)
 		if idx != nil && !idx.IsSlice && !ok && e.Type().IsArray() {
 			if e, err = b.textArrayElement(e, idx, c); err != nil {
@@ -202,8 +227,8 @@ func constElement(consts []string, i engine.Expr) engine.Expr {
 	return out
 }
 
-// rangeFunction binds a function in FROM: generate_series, an array function
-// (string_to_array, parse_ident) or delta_scan.
+// rangeFunction binds a function in FROM: generate_series, unnest, an array
+// function (string_to_array, parse_ident) or delta_scan.
 func (b *binder) rangeFunction(rf *pg.RangeFunction) (engine.Plan, *scope, error) {
 	var fc *pg.FuncCall
 	if len(rf.Functions) == 1 {
@@ -261,6 +286,26 @@ func (b *binder) rangeFunction(rf *pg.RangeFunction) (engine.Plan, *scope, error
 			s.Step = bounds[2]
 		}
 		return s, b.subScope(s, []string{colName}, alias, nil), nil
+	case "unnest":
+		// unnest(text[]): its argument may refer to an outer query's columns (a
+		// correlated subquery's Param), not to this FROM's.
+		if len(fc.Args) != 1 {
+			return nil, nil, posErr(engine.Unsupported("unnest with these arguments"), fc.Location)
+		}
+		e, err := b.expr(fc.Args[0], c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if e.Type() == engine.Unknown {
+			if e, err = b.coerce(e, engine.TextArray); err != nil {
+				return nil, nil, err
+			}
+		}
+		if e.Type() != engine.TextArray {
+			return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function unnest(%s) does not exist", e.Type()), fc.Location)
+		}
+		u := &engine.Unnest{Array: e, Out: []engine.Field{{Name: colName, Type: engine.Text}}}
+		return u, b.subScope(u, []string{colName}, alias, nil), nil
 	case "string_to_array", "parse_ident":
 		e, _, err := b.arrayFunc(fc, name, c)
 		if err != nil {
@@ -293,4 +338,35 @@ func checkNoArrays(p engine.Plan) error {
 		return posErr(engine.Unsupported("array values (strata has no array type)"), found.loc)
 	}
 	return nil
+}
+
+// arrayCompare binds x op ANY (a) and x op ALL (a) (a comparison operator) over a
+// text[] value or an int2vector/oidvector catalog column (engine.ArrayCompare).
+func (b *binder) arrayCompare(a *pg.A_Expr, op string, c *exprCtx) (engine.Expr, error) {
+	switch op {
+	case "=", "<>", "!=", "<", "<=", ">", ">=":
+	default:
+		return nil, posErr(engine.Unsupported("operator "+op+" with ANY/ALL"), a.Location)
+	}
+	x, err := b.expr(a.Lexpr, c)
+	if err != nil {
+		return nil, err
+	}
+	arr, err := b.expr(a.Rexpr, c)
+	if err != nil {
+		return nil, err
+	}
+	if arr.Type() == engine.Unknown {
+		if arr, err = b.coerce(arr, engine.TextArray); err != nil {
+			return nil, err
+		}
+	}
+	if x, err = b.unknownToText(x); err != nil {
+		return nil, err
+	}
+	if t := arr.Type(); t != engine.TextArray && t != engine.Text {
+		return nil, posErr(engine.Errorf(sqlstate.WrongObjectType, "op ANY/ALL (array) requires array on right side"), a.Location)
+	}
+	return b.call(engine.ArrayCompare, []engine.Expr{x, arr, &engine.Const{V: engine.Value{Type: engine.Text, S: op}},
+		&engine.Const{V: engine.Value{Type: engine.Bool, B: a.Kind == pg.A_Expr_Kind_AEXPR_OP_ALL}}}, a.Location)
 }

@@ -446,6 +446,18 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if op == "||" && (l.Type() == engine.TextArray || r.Type() == engine.TextArray) {
+			// text[] || text[] is array_cat (an untyped side is an array literal)
+			args := []engine.Expr{l, r}
+			for i := range args {
+				if args[i].Type() == engine.Unknown {
+					if args[i], err = b.coerce(args[i], engine.TextArray); err != nil {
+						return nil, err
+					}
+				}
+			}
+			return b.call("array_cat", args, a.Location)
+		}
 		return b.binary(op, l, r, a.Location)
 	case pg.A_Expr_Kind_AEXPR_IN:
 		x, err := b.expr(a.Lexpr, c)
@@ -560,7 +572,7 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 		}
 		return e, nil
 	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
-		return nil, posErr(engine.Unsupported("ANY/ALL"), a.Location)
+		return b.arrayCompare(a, op, c)
 	case pg.A_Expr_Kind_AEXPR_SIMILAR:
 		return nil, posErr(engine.Unsupported("SIMILAR TO"), a.Location)
 	}
@@ -580,7 +592,7 @@ func (b *binder) coerceCompare(e engine.Expr, t engine.Type) (engine.Expr, error
 var operators = map[string]string{
 	"+": "+", "-": "-", "*": "*", "/": "/", "%": "%", "^": "^",
 	"=": "=", "<>": "<>", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "||": "||",
-	"~": "~", "!~": "!~", "~*": "~*", "!~*": "!~*",
+	"~": "~", "!~": "!~", "~*": "~*", "!~*": "!~*", "&": "&", "|": "|",
 }
 
 // binary binds l op r, giving untyped sides the type PostgreSQL would pick.
@@ -796,6 +808,9 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "%s is not an aggregate function", name), fc.Location)
 	}
 	if e, ok, err := b.arrayFunc(fc, name, c); ok {
+		return e, err
+	}
+	if e, ok, err := b.keyDescribeFunc(fc, name, c); ok {
 		return e, err
 	}
 	switch name {

@@ -64,6 +64,9 @@ type column struct {
 	// qualifiedOnly columns are found only by a qualified name and left out of an
 	// unqualified *: the right side's copy of a JOIN ... USING column (join.go).
 	qualifiedOnly bool
+	// system columns (a catalog relation's tableoid) are found by name and left
+	// out of every *.
+	system bool
 	// origin is the table column this one reads as is (zero: computed, or not a
 	// table's).
 	origin ColumnOrigin
@@ -218,7 +221,11 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			return p, b.subScope(p, names, qual, rv.Alias), nil
+			sc := b.subScope(p, names, qual, rv.Alias)
+			if n := len(names); names[n-1] == "tableoid" {
+				sc.cols[n-1].system = true
+			}
+			return p, sc, nil
 		}
 		if rv.Schemaname == "information_schema" {
 			if p, names, ok := b.infoSchema(rv); ok {
@@ -433,7 +440,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 			}
 			n := 0
 			for _, c := range sc.cols {
-				if (qual != "" && c.qual != qual) || c.hidden || (c.qualifiedOnly && qual == "") {
+				if (qual != "" && c.qual != qual) || c.hidden || c.system || (c.qualifiedOnly && qual == "") {
 					continue
 				}
 				// Qualified by the column's own FROM item, so that equal names from
@@ -467,6 +474,9 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	}
 	for _, sn := range s.SortClause {
 		hasAgg = hasAgg || containsAgg(sn.GetSortBy().Node)
+	}
+	if input, targets, err = b.setFunctions(input, sc, targets, hasAgg); err != nil {
+		return nil, nil, err
 	}
 
 	ctx := &exprCtx{scope: sc}

@@ -123,7 +123,7 @@ func (b *binder) joinUsing(j *pg.JoinExpr, jn *engine.Join, sc, lsc, rsc *scope)
 	var names []string
 	if j.IsNatural {
 		for _, lc := range lsc.cols {
-			if lc.hidden || lc.qualifiedOnly || lc.value != nil || slices.Contains(names, lc.name) {
+			if lc.hidden || lc.system || lc.qualifiedOnly || lc.value != nil || slices.Contains(names, lc.name) {
 				continue
 			}
 			if _, err := rsc.find("", lc.name); err == nil {

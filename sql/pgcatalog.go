@@ -33,6 +33,7 @@ const (
 	oidRole       = 10
 	oidDatabase   = 5
 	oidHeapAM     = 2
+	oidBtreeAM    = 403
 	firstTableOID = 16384
 )
 
@@ -69,7 +70,7 @@ var pgCatalogRelations = map[string][]relCol{
 		"relisshared", tBool, "relpersistence", tText, "relkind", tText, "relnatts", tInt2, "relchecks", tInt2,
 		"relhasrules", tBool, "relhastriggers", tBool, "relhassubclass", tBool, "relrowsecurity", tBool,
 		"relforcerowsecurity", tBool, "relispopulated", tBool, "relreplident", tText, "relispartition", tBool,
-		"relacl", tText),
+		"relacl", tText, "reloptions", engine.TextArray, "relpartbound", tText),
 	"pg_attribute": cols("attrelid", tOID, "attname", tText, "atttypid", tOID, "attstattarget", tInt4, "attlen", tInt2,
 		"attnum", tInt2, "attndims", tInt4, "attcacheoff", tInt4, "atttypmod", tInt4, "attbyval", tBool,
 		"attalign", tText, "attstorage", tText, "attcompression", tText, "attnotnull", tBool, "atthasdef", tBool,
@@ -80,7 +81,8 @@ var pgCatalogRelations = map[string][]relCol{
 		"typdelim", tText, "typrelid", tOID, "typsubscript", tOID, "typelem", tOID, "typarray", tOID,
 		"typinput", tOID, "typoutput", tOID, "typreceive", tOID, "typsend", tOID, "typmodin", tOID, "typmodout", tOID,
 		"typanalyze", tOID, "typalign", tText, "typstorage", tText, "typnotnull", tBool, "typbasetype", tOID,
-		"typtypmod", tInt4, "typndims", tInt4, "typcollation", tOID),
+		"typtypmod", tInt4, "typndims", tInt4, "typcollation", tOID, "typdefaultbin", tText, "typdefault", tText,
+		"typacl", tText),
 	"pg_am": cols("oid", tOID, "amname", tText, "amhandler", tOID, "amtype", tText),
 	"pg_roles": cols("rolname", tText, "rolsuper", tBool, "rolinherit", tBool, "rolcreaterole", tBool, "rolcreatedb", tBool,
 		"rolcanlogin", tBool, "rolreplication", tBool, "rolconnlimit", tInt4, "rolpassword", tText, "rolvaliduntil", engine.TimestampTZ,
@@ -106,11 +108,44 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_publication_namespace": cols("oid", tOID, "pnpubid", tOID, "pnnspid", tOID),
 	"pg_publication_rel":       cols("oid", tOID, "prpubid", tOID, "prrelid", tOID),
 	"pg_inherits":              cols("inhrelid", tOID, "inhparent", tOID, "inhseqno", tInt4, "inhdetachpending", tBool),
-	"pg_index":                 cols("indexrelid", tOID, "indrelid", tOID, "indnatts", tInt2, "indisunique", tBool, "indisprimary", tBool),
-	"pg_constraint":            cols("oid", tOID, "conname", tText, "connamespace", tOID, "contype", tText, "conrelid", tOID),
-	"pg_trigger":               cols("oid", tOID, "tgrelid", tOID, "tgname", tText),
-	"pg_auth_members":          cols("roleid", tOID, "member", tOID, "grantor", tOID, "admin_option", tBool),
-	"pg_range":                 cols("rngtypid", tOID, "rngsubtype", tOID),
+	// pg_index and pg_constraint: the keys of lookup tables (pgcatalog_keys.go);
+	// int2vector, oidvector and int2[] columns in their text forms ("3 2", "{3,2}")
+	"pg_index": cols("indexrelid", tOID, "indrelid", tOID, "indnatts", tInt2, "indnkeyatts", tInt2, "indisunique", tBool,
+		"indnullsnotdistinct", tBool, "indisprimary", tBool, "indisexclusion", tBool, "indimmediate", tBool,
+		"indisclustered", tBool, "indisvalid", tBool, "indcheckxmin", tBool, "indisready", tBool, "indislive", tBool,
+		"indisreplident", tBool, "indkey", tText, "indcollation", tText, "indclass", tText, "indoption", tText,
+		"indexprs", tText, "indpred", tText),
+	"pg_constraint": cols("oid", tOID, "conname", tText, "connamespace", tOID, "contype", tText, "condeferrable", tBool,
+		"condeferred", tBool, "convalidated", tBool, "conrelid", tOID, "contypid", tOID, "conindid", tOID,
+		"conparentid", tOID, "confrelid", tOID, "confupdtype", tText, "confdeltype", tText, "confmatchtype", tText,
+		"conislocal", tBool, "coninhcount", tInt4, "connoinherit", tBool, "conkey", tText,
+		"confkey", tText, "conpfeqop", tText, "conppeqop", tText,
+		"conffeqop", tText, "confdelsetcols", tText, "conexclop", tText, "conbin", tText),
+	// pg_default and pg_global
+	"pg_tablespace": cols("oid", tOID, "spcname", tText, "spcowner", tOID, "spcacl", tText, "spcoptions", engine.TextArray),
+	// present, empty: strata has no user-defined operators, conversions, event
+	// triggers, large objects, foreign data, text search or casts of its own
+	"pg_operator": cols("oid", tOID, "oprname", tText, "oprnamespace", tOID, "oprowner", tOID, "oprkind", tText,
+		"oprcanmerge", tBool, "oprcanhash", tBool, "oprleft", tOID, "oprright", tOID, "oprresult", tOID, "oprcom", tOID,
+		"oprnegate", tOID, "oprcode", tOID, "oprrest", tOID, "oprjoin", tOID),
+	"pg_conversion": cols("oid", tOID, "conname", tText, "connamespace", tOID, "conowner", tOID, "conforencoding", tInt4,
+		"contoencoding", tInt4, "conproc", tOID, "condefault", tBool),
+	"pg_event_trigger": cols("oid", tOID, "evtname", tText, "evtevent", tText, "evtowner", tOID, "evtfoid", tOID,
+		"evtenabled", tText, "evttags", engine.TextArray),
+	"pg_largeobject_metadata": cols("oid", tOID, "lomowner", tOID, "lomacl", tText),
+	"pg_foreign_server": cols("oid", tOID, "srvname", tText, "srvowner", tOID, "srvfdw", tOID, "srvtype", tText,
+		"srvversion", tText, "srvacl", tText, "srvoptions", engine.TextArray),
+	"pg_foreign_data_wrapper": cols("oid", tOID, "fdwname", tText, "fdwowner", tOID, "fdwhandler", tOID,
+		"fdwvalidator", tOID, "fdwacl", tText, "fdwoptions", engine.TextArray),
+	"pg_foreign_table": cols("ftrelid", tOID, "ftserver", tOID, "ftoptions", engine.TextArray),
+	"pg_user_mapping":  cols("oid", tOID, "umuser", tOID, "umserver", tOID, "umoptions", engine.TextArray),
+	"pg_sequence": cols("seqrelid", tOID, "seqtypid", tOID, "seqstart", tInt8, "seqincrement", tInt8, "seqmax", tInt8,
+		"seqmin", tInt8, "seqcache", tInt8, "seqcycle", tBool),
+	"pg_enum":         cols("oid", tOID, "enumtypid", tOID, "enumsortorder", engine.Float32, "enumlabel", tText),
+	"pg_ts_config":    cols("oid", tOID, "cfgname", tText, "cfgnamespace", tOID, "cfgowner", tOID, "cfgparser", tOID),
+	"pg_trigger":      cols("oid", tOID, "tgrelid", tOID, "tgname", tText),
+	"pg_auth_members": cols("roleid", tOID, "member", tOID, "grantor", tOID, "admin_option", tBool),
+	"pg_range":        cols("rngtypid", tOID, "rngsubtype", tOID),
 	// pg_proc: the engine's functions, aggregates and window functions (engine.Procs)
 	"pg_proc": cols("oid", tOID, "proname", tText, "pronamespace", tOID, "proowner", tOID, "prolang", tOID,
 		"procost", engine.Float32, "prorows", engine.Float32, "provariadic", tOID, "prosupport", tOID, "prokind", tText,
@@ -129,7 +164,7 @@ var pgTypeRows = []struct {
 	len  int64
 	cat  string
 }{
-	{"bool", 16, 1, "B"}, {"int8", 20, 8, "N"}, {"int2", 21, 2, "N"}, {"int4", 23, 4, "N"}, {"text", 25, -1, "S"},
+	{"bool", 16, 1, "B"}, {"name", 19, 64, "S"}, {"int8", 20, 8, "N"}, {"int2", 21, 2, "N"}, {"int4", 23, 4, "N"}, {"text", 25, -1, "S"},
 	{"oid", 26, 4, "N"}, {"float4", 700, 4, "N"}, {"float8", 701, 8, "N"}, {"varchar", 1043, -1, "S"},
 	{"date", 1082, 4, "D"}, {"timestamp", 1114, 8, "D"}, {"timestamptz", 1184, 8, "D"}, {"interval", 1186, 16, "T"},
 	{"numeric", 1700, -1, "N"},
@@ -160,6 +195,44 @@ func visibleColumns(def catalog.TableDef) []int {
 		}
 		out = append(out, i)
 	}
+	return out
+}
+
+// typeStorage is pg_type.typstorage (and so attstorage) of a type strata has:
+// extended for the variable-length text types, main for numeric, plain otherwise.
+func typeStorage(oid int64) string {
+	switch oid {
+	case 25, 1043:
+		return "x"
+	case 1700:
+		return "m"
+	}
+	return "p"
+}
+
+// relOptions is pg_class.reloptions of a table: the options given in its WITH
+// (name=value, sorted), as PostgreSQL lists a table's storage parameters, with
+// segment_granularity when it is not the default (time_column is not kept as an
+// option: the column is the table's NOT NULL timestamp). Internal options (a
+// lookup table's keys, an external table's mark, and the handoff = off a lookup
+// table gets) and secrets (kafka_sasl_password) are left out; nil for none.
+func relOptions(def catalog.TableDef) []engine.ArrayElem {
+	var out []engine.ArrayElem
+	if def.Granularity != catalog.DefaultGranularity {
+		for name, d := range granularities {
+			if d == def.Granularity {
+				out = append(out, engine.ArrayElem{S: catalog.OptSegmentGranularity + "=" + name})
+			}
+		}
+	}
+	for name, v := range def.Options {
+		o, ok := catalog.LookupOption(name)
+		if !ok || o.Internal || o.Secret || store.IsLookup(&def) && name == store.OptHandoff {
+			continue
+		}
+		out = append(out, engine.ArrayElem{S: name + "=" + v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].S < out[j].S })
 	return out
 }
 
@@ -212,11 +285,50 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 	case "pg_class":
 		cat := b.db.store.Catalog()
 		names := roleNames(cat)
+		keys := catalogKeys(tables)
+		hasKeys := map[string]bool{}
+		for _, k := range keys {
+			hasKeys[k.table.Name] = true
+		}
 		for _, t := range tables {
+			opts := null(engine.TextArray)
+			if o := relOptions(t); o != nil {
+				opts = c(engine.Value{Type: engine.TextArray, S: engine.FormatTextArray(o)})
+			}
 			rows = append(rows, []engine.Expr{i8(tableOID(t)), text(t.Name), i8(oidPublic), i8(0), i8(0), i8(int64(t.OwnerOID())),
 				i8(oidHeapAM), i8(tableOID(t)), i8(0), i4(0), c(engine.Value{Type: engine.Float32, F: -1}), i4(0), i8(0),
-				bl(false), bl(false), text("p"), text("r"), i2(int64(len(visibleColumns(t)))), i2(0), bl(false), bl(false),
-				bl(false), bl(false), bl(false), bl(true), text("d"), bl(false), relACL(cat, &t, names)})
+				bl(hasKeys[t.Name]), bl(false), text("p"), text("r"), i2(int64(len(visibleColumns(t)))), i2(0), bl(false), bl(false),
+				bl(false), bl(false), bl(false), bl(true), text("d"), bl(false), relACL(cat, &t, names), opts, null(tText)})
+		}
+		for _, k := range keys {
+			rows = append(rows, []engine.Expr{i8(k.indexOID), text(k.name), i8(oidPublic), i8(0), i8(0), i8(int64(k.table.OwnerOID())),
+				i8(oidBtreeAM), i8(k.indexOID), i8(0), i4(1), c(engine.Value{Type: engine.Float32, F: 0}), i4(0), i8(0),
+				bl(false), bl(false), text("p"), text("i"), i2(int64(len(k.cols))), i2(0), bl(false), bl(false),
+				bl(false), bl(false), bl(false), bl(true), text("n"), bl(false), null(tText), null(engine.TextArray), null(tText)})
+		}
+	case "pg_index":
+		for _, k := range catalogKeys(tables) {
+			indkey, indcoll, indclass, indopt := k.keyVectors()
+			n := int64(len(k.cols))
+			rows = append(rows, []engine.Expr{i8(k.indexOID), i8(tableOID(k.table)), i2(n), i2(n), bl(true), bl(false),
+				bl(k.primary), bl(false), bl(true), bl(false), bl(true), bl(false), bl(true), bl(true), bl(false),
+				text(indkey), text(indcoll), text(indclass), text(indopt), null(tText), null(tText)})
+		}
+	case "pg_constraint":
+		for _, k := range catalogKeys(tables) {
+			contype := "u"
+			if k.primary {
+				contype = "p"
+			}
+			na := null(tText)
+			rows = append(rows, []engine.Expr{i8(k.conOID), text(k.name), i8(oidPublic), text(contype), bl(false), bl(false),
+				bl(true), i8(tableOID(k.table)), i8(0), i8(k.indexOID), i8(0), i8(0), text(" "), text(" "), text(" "),
+				bl(true), i4(0), bl(true), text(k.conkey()), na, na, na, na, na, na, null(tText)})
+		}
+	case "pg_tablespace":
+		rows = [][]engine.Expr{
+			{i8(1663), text("pg_default"), i8(oidRole), null(tText), null(engine.TextArray)},
+			{i8(1664), text("pg_global"), i8(oidRole), null(tText), null(engine.TextArray)},
 		}
 	case "pg_attribute":
 		for _, t := range tables {
@@ -224,18 +336,33 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 				col := t.Schema.Columns[i]
 				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
 					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(-1), bl(typeLens[col.SQLType] > 0),
-					text("d"), text("p"), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
-					bl(true), i4(0), i8(0), null(tText)})
+					text("d"), text(typeStorage(typeOIDs[col.SQLType])), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
+					bl(true), i4(0), i8(typeCollation(col.SQLType)), null(tText)})
+			}
+		}
+		// an index's columns, as PostgreSQL lists them for the index relation
+		for _, k := range catalogKeys(tables) {
+			for n, name := range k.cols {
+				col := k.table.Schema.Columns[k.table.Schema.Index(name)]
+				rows = append(rows, []engine.Expr{i8(k.indexOID), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
+					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(-1), bl(typeLens[col.SQLType] > 0),
+					text("d"), text(typeStorage(typeOIDs[col.SQLType])), text(""), bl(false), bl(false), bl(false), text(""), text(""), bl(false),
+					bl(true), i4(0), i8(typeCollation(col.SQLType)), null(tText)})
 			}
 		}
 	case "pg_type":
 		for _, ty := range pgTypeRows {
+			coll := int64(0)
+			if ty.cat == "S" {
+				coll = 100
+			}
 			rows = append(rows, []engine.Expr{i8(ty.oid), text(ty.name), i8(oidPGCatalog), i8(oidRole), i2(ty.len),
 				bl(ty.len > 0), text("b"), text(ty.cat), bl(false), bl(true), text(","), i8(0), i8(0), i8(0), i8(0),
-				i8(0), i8(0), i8(0), i8(0), i8(0), i8(0), i8(0), text("d"), text("p"), bl(false), i8(0), i4(-1), i4(0), i8(0)})
+				i8(0), i8(0), i8(0), i8(0), i8(0), i8(0), i8(0), text("d"), text(typeStorage(ty.oid)), bl(false), i8(0), i4(-1), i4(0),
+				i8(coll), null(tText), null(tText), null(tText)})
 		}
 	case "pg_am":
-		rows = [][]engine.Expr{{i8(oidHeapAM), text("heap"), i8(0), text("t")}}
+		rows = [][]engine.Expr{{i8(oidHeapAM), text("heap"), i8(0), text("t")}, {i8(oidBtreeAM), text("btree"), i8(0), text("i")}}
 	case "pg_proc":
 		rows = procRows()
 	case "pg_language":
@@ -266,6 +393,17 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 	for i, col := range rel {
 		names[i], types[i] = col.name, col.t
 	}
+	if oid, ok := catalogOIDs[rv.Relname]; ok {
+		// the system column tableoid (psql joins pg_description on it); the
+		// caller keeps it out of *
+		// (rows may be shared, as pg_proc's are: copied, never appended to in place)
+		names, types = append(names, "tableoid"), append(types, tOID)
+		with := make([][]engine.Expr, len(rows))
+		for i, r := range rows {
+			with[i] = append(r[:len(r):len(r)], i8(oid))
+		}
+		rows = with
+	}
 	return valuesPlan(names, types, rows), names, true, nil
 }
 
@@ -287,12 +425,18 @@ func (b *binder) schemataRows() ([]string, []engine.Type, [][]engine.Expr) {
 // number is the number.
 var regTypes = map[string]bool{"oid": true, "regclass": true, "regtype": true, "regnamespace": true, "regproc": true, "regrole": true}
 
+// pgIOProcs are PostgreSQL 15's oids of type input functions clients name.
+var pgIOProcs = map[string]int64{"array_in": 750, "record_in": 2290, "enum_in": 3504, "range_in": 3834, "domain_in": 2597}
+
 // catalogOIDs are PostgreSQL's fixed oids of the catalog relations clients name.
 var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_type": 1247, "pg_proc": 1255,
 	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
 	"pg_extension": 3079, "pg_am": 2601, "pg_attrdef": 2604, "pg_collation": 3456, "pg_index": 2610,
 	"pg_inherits": 2611, "pg_trigger": 2620, "pg_policy": 3256, "pg_publication": 6104, "pg_authid": 1260,
-	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237, "pg_language": 2612}
+	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237, "pg_language": 2612,
+	"pg_tablespace": 1213, "pg_operator": 2617, "pg_conversion": 2607, "pg_event_trigger": 3466,
+	"pg_largeobject_metadata": 2995, "pg_foreign_server": 1417, "pg_foreign_data_wrapper": 2328, "pg_ts_config": 3602,
+	"pg_foreign_table": 3118, "pg_enum": 3501, "pg_sequence": 2224, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
 
 func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
 	name := strings.ToLower(opName(tc.TypeName.Names))
@@ -318,6 +462,11 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 				if def, ok := b.db.store.Table(strings.Trim(s, `"`)); ok {
 					return i8(tableOID(def)), true, nil
 				}
+				for _, k := range catalogKeys(b.db.store.Tables()) {
+					if k.name == strings.Trim(s, `"`) {
+						return i8(k.indexOID), true, nil
+					}
+				}
 				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", s), tc.Location)
 			case "regtype":
 				for _, ty := range pgTypeRows {
@@ -339,6 +488,27 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 					return i8(oidInfoSchema), true, nil
 				}
 				return nil, true, posErr(engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s), tc.Location)
+			case "regproc":
+				// a function of pg_proc by name (one overload), else one of
+				// PostgreSQL's type input/output functions (PgJDBC's getTypeInfo
+				// asks typinput = 'pg_catalog.array_in'::regproc): no type strata
+				// lists in pg_type uses them
+				var found []int64
+				for _, p := range engine.Procs() {
+					if p.Name == s {
+						found = append(found, p.OID)
+					}
+				}
+				switch {
+				case len(found) == 1:
+					return i8(found[0]), true, nil
+				case len(found) > 1:
+					return nil, true, posErr(engine.Errorf(sqlstate.AmbiguousFunction, "more than one function named %q", s), tc.Location)
+				}
+				if oid, ok := pgIOProcs[s]; ok {
+					return i8(oid), true, nil
+				}
+				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function %q does not exist", s), tc.Location)
 			}
 			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
 		}
@@ -356,6 +526,10 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 		for _, def := range tables {
 			expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(tableOID(def))),
 				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: def.Name}}}}, Else: expr, T: engine.Text}
+		}
+		for _, k := range catalogKeys(tables) {
+			expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(k.indexOID)),
+				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: k.name}}}}, Else: expr, T: engine.Text}
 		}
 		return expr, true, nil
 	}
@@ -392,8 +566,10 @@ func (b *binder) relationSize(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) 
 // emptyCatalogRelations are the pg_catalog relations that never have rows in strata.
 var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description": true, "pg_collation": true,
 	"pg_policy": true, "pg_statistic_ext": true, "pg_publication": true, "pg_publication_namespace": true,
-	"pg_publication_rel": true, "pg_inherits": true, "pg_index": true, "pg_constraint": true, "pg_trigger": true,
-	"pg_range": true, "pg_extension": true}
+	"pg_publication_rel": true, "pg_inherits": true, "pg_trigger": true, "pg_range": true, "pg_extension": true,
+	"pg_operator": true, "pg_conversion": true, "pg_event_trigger": true, "pg_largeobject_metadata": true,
+	"pg_foreign_server": true, "pg_foreign_data_wrapper": true, "pg_foreign_table": true, "pg_user_mapping": true,
+	"pg_ts_config": true, "pg_enum": true, "pg_sequence": true}
 
 // readsOnlyEmptyCatalog reports whether a non-aggregating SELECT reads a FROM item
 // that is always empty here (a comma join, or an inner join, with an empty side is
@@ -408,7 +584,15 @@ func readsOnlyEmptyCatalog(sel *pg.SelectStmt) bool {
 		case *pg.Node_RangeVar:
 			return (x.RangeVar.Schemaname == "" || x.RangeVar.Schemaname == "pg_catalog") && emptyCatalogRelations[x.RangeVar.Relname]
 		case *pg.Node_JoinExpr:
-			return x.JoinExpr.Jointype == pg.JoinType_JOIN_INNER && (empty(x.JoinExpr.Larg) || empty(x.JoinExpr.Rarg))
+			switch x.JoinExpr.Jointype {
+			case pg.JoinType_JOIN_INNER:
+				return empty(x.JoinExpr.Larg) || empty(x.JoinExpr.Rarg)
+			case pg.JoinType_JOIN_LEFT:
+				return empty(x.JoinExpr.Larg)
+			case pg.JoinType_JOIN_RIGHT:
+				return empty(x.JoinExpr.Rarg)
+			}
+			return false
 		}
 		return false
 	}

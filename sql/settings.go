@@ -54,6 +54,9 @@ var knownSettings = map[string]settingDef{
 	"geqo":                                {"geqo", "on"},
 	"row_security":                        {"row_security", "on"},
 	"synchronous_commit":                  {"synchronous_commit", "on"},
+	// PostgreSQL's compiled-in limits (PgJDBC reads max_index_keys)
+	"max_index_keys":    {"max_index_keys", "32"},
+	"max_function_args": {"max_function_args", "100"},
 }
 
 func lookupSetting(name string) (settingDef, bool) {
@@ -64,6 +67,7 @@ func lookupSetting(name string) (settingDef, bool) {
 var readOnlySettings = map[string]bool{
 	"server_version": true, "server_version_num": true, "server_encoding": true,
 	"integer_datetimes": true, "max_identifier_length": true, "is_superuser": true,
+	"max_index_keys": true, "max_function_args": true,
 }
 
 func (s *Session) setting(name string) (string, bool) {

@@ -131,7 +131,7 @@ func newMatrixData() *matrixData {
 	}
 	d.queries = []matrixQuery{
 		{name: "tables", sql: "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
-			wantCols: []string{"table_name"}, want: [][]string{{"user_behavior"}}},
+			wantCols: []string{"table_name"}, want: [][]string{{"products"}, {"user_behavior"}}},
 		{name: "columns", sql: "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'user_behavior' ORDER BY ordinal_position",
 			wantCols: []string{"column_name", "data_type"}, want: schemaRows},
 		{name: "select_star", sql: "SELECT * FROM user_behavior WHERE false", wantCols: d.columns, want: nil},
@@ -269,6 +269,8 @@ func TestClientMatrix(t *testing.T) {
 			variants: []string{"/prepared"}, paramVariants: []string{"/prepared"}},
 		{name: "pgx", missing: func() string { return "" }, run: runPgx, variants: []string{"/simple"}, paramVariants: []string{"/simple"}},
 		{name: "psql", missing: missingPsql, install: "apt-get install -y postgresql-client", run: runPsql},
+		{name: "sqlalchemy", missing: missingSQLAlchemy, install: "apt-get install -y python3-sqlalchemy python3-psycopg2",
+			run: runSQLAlchemy, extra: checkSQLAlchemyInspector},
 	}
 	for _, mode := range matrixModes {
 		for _, c := range clients {
@@ -406,7 +408,11 @@ func showWant(rows [][]string) string {
 	return b.String()
 }
 
-// loadMatrix creates user_behavior through the connection URL dsn and COPYs the
+// matrixLookupTable is a lookup table (no time column) with a primary key and a
+// unique constraint, for the clients' metadata calls.
+const matrixLookupTable = `CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku text UNIQUE)`
+
+// loadMatrix creates user_behavior and products through the connection URL dsn and COPYs the
 // events in through pgx.
 func loadMatrix(t *testing.T, dsn string, d *matrixData) {
 	t.Helper()
@@ -418,6 +424,9 @@ func loadMatrix(t *testing.T, dsn string, d *matrixData) {
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, bench.CreateTableSQL); err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	if _, err := conn.Exec(ctx, matrixLookupTable); err != nil {
 		t.Fatalf("create table: %v", err)
 	}
 	tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(d.csv), "COPY user_behavior FROM STDIN WITH (FORMAT csv)")
@@ -489,6 +498,56 @@ func runPsycopg2(t *testing.T, addr string, d *matrixData, cn matrixConn) client
 	return runProgram(t, specLines(d.queries, "%s"), cn.env(), debianPython, filepath.Join(clientsDir(t), "psycopg2_client.py"), h, p)
 }
 
+// --- SQLAlchemy ---
+
+func missingSQLAlchemy() string {
+	if why := missingPsycopg2(); why != "" {
+		return why
+	}
+	if out, err := exec.Command(debianPython, "-c", "import sqlalchemy").CombinedOutput(); err != nil {
+		return "import sqlalchemy failed: " + strings.TrimSpace(string(out))
+	}
+	return ""
+}
+
+func runSQLAlchemy(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutput {
+	h, p := hostPort(addr)
+	return runProgram(t, specLines(d.queries, "%s"), cn.env(), debianPython, filepath.Join(clientsDir(t), "sqlalchemy_client.py"), h, p)
+}
+
+// checkSQLAlchemyInspector checks what SQLAlchemy's Inspector (PostgreSQL dialect,
+// as Superset uses it) reads from the catalog: the tables, their columns with
+// SQLAlchemy's types and nullability, the lookup table's primary key and unique
+// index (PostgreSQL's names for them), no foreign keys, no index on user_behavior.
+func checkSQLAlchemyInspector(t *testing.T, out clientOutput, d *matrixData) {
+	t.Helper()
+	saType := map[string]string{"timestamptz": "TIMESTAMP", "text": "TEXT", "double precision": "DOUBLE_PRECISION", "integer": "INTEGER"} // str() of SQLAlchemy 1.4's types
+	var cols [][]string
+	for _, c := range bench.EventSchema().Columns {
+		nullable := map[bool]string{true: "True", false: "False"}[!c.NotNull]
+		cols = append(cols, []string{c.Name, saType[c.SQLType], nullable, "None"})
+	}
+	colsCols := []string{"name", "type", "nullable", "default"}
+	pkCols := []string{"name", "constrained_columns"}
+	fkCols := []string{"name", "constrained_columns", "referred_table"}
+	ixCols := []string{"name", "column_names", "unique", "duplicates_constraint"}
+	for _, q := range []matrixQuery{
+		{name: "sa_tables", sql: "Inspector.get_table_names()", wantCols: []string{"name"}, want: [][]string{{"products"}, {"user_behavior"}}},
+		{name: "sa_columns/user_behavior", sql: "Inspector.get_columns('user_behavior')", wantCols: colsCols, want: cols},
+		{name: "sa_columns/products", sql: "Inspector.get_columns('products')", wantCols: colsCols,
+			want: [][]string{{"product_id", "TEXT", "False", "None"}, {"name", "TEXT", "False", "None"}, {"sku", "TEXT", "True", "None"}}},
+		{name: "sa_pk/user_behavior", sql: "Inspector.get_pk_constraint('user_behavior')", wantCols: pkCols, want: [][]string{{"None", ""}}},
+		{name: "sa_pk/products", sql: "Inspector.get_pk_constraint('products')", wantCols: pkCols, want: [][]string{{"products_pkey", "product_id"}}},
+		{name: "sa_fks/user_behavior", sql: "Inspector.get_foreign_keys('user_behavior')", wantCols: fkCols},
+		{name: "sa_fks/products", sql: "Inspector.get_foreign_keys('products')", wantCols: fkCols},
+		{name: "sa_indexes/user_behavior", sql: "Inspector.get_indexes('user_behavior')", wantCols: ixCols},
+		{name: "sa_indexes/products", sql: "Inspector.get_indexes('products')", wantCols: ixCols,
+			want: [][]string{{"products_sku_key", "sku", "True", "products_sku_key"}}},
+	} {
+		checkStep(t, "sqlalchemy", q.name, q, out.Steps)
+	}
+}
+
 // --- node-postgres ---
 
 func nodeCacheDir() string {
@@ -543,7 +602,11 @@ func runJDBC(t *testing.T, addr string, d *matrixData, cn matrixConn) clientOutp
 	return runProgram(t, specLines(d.queries, "?"), cn.env(), "java", "-cp", jdbcJar+string(os.PathListSeparator)+classes, "JdbcClient", h, p)
 }
 
-// checkJDBCMetadata checks DatabaseMetaData.getTables, getColumns and getSchemas.
+// checkJDBCMetadata checks DatabaseMetaData.getTables, getColumns, getSchemas, and
+// the methods that read keys, types, functions and privileges. The expected rows
+// of the latter are what PgJDBC 42.5.5 answers against PostgreSQL 15 for the same
+// tables (getTypeInfo: the rows of the types strata has, as PostgreSQL lists them;
+// getFunctions: strpos, which both have once).
 func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 	t.Helper()
 	typeName := map[string]string{"timestamptz": "timestamptz", "text": "text", "double precision": "float8", "integer": "int4"}
@@ -553,7 +616,7 @@ func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 	}
 	for _, q := range []matrixQuery{
 		{name: "jdbc_getTables", sql: "DatabaseMetaData.getTables(null, null, \"%\", {\"TABLE\"})",
-			wantCols: []string{"TABLE_SCHEM", "TABLE_NAME", "TABLE_TYPE"}, want: [][]string{{"public", "user_behavior", "TABLE"}}},
+			wantCols: []string{"TABLE_SCHEM", "TABLE_NAME", "TABLE_TYPE"}, want: [][]string{{"public", "products", "TABLE"}, {"public", "user_behavior", "TABLE"}}},
 		{name: "jdbc_getColumns", sql: "DatabaseMetaData.getColumns(null, \"public\", \"user_behavior\", \"%\")",
 			wantCols: []string{"COLUMN_NAME", "TYPE_NAME", "ORDINAL_POSITION"}, want: cols},
 		{name: "jdbc_getSchemas", sql: "DatabaseMetaData.getSchemas()",
@@ -564,6 +627,40 @@ func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 			wantCols: []string{"column", "isNullable"}, want: [][]string{{"timestamp", "0"}, {"user_id", "1"}},
 			hint: "PgJDBC answers columnNullableUnknown (2) without asking the server when the RowDescription " +
 				"gives table OID 0 and attribute number 0; PostgreSQL fills both for a plain column (see the wire log)"},
+	} {
+		checkStep(t, "jdbc", q.name, q, out.Steps)
+	}
+	privs := func(col string) [][]string {
+		var rows [][]string
+		for _, p := range []string{"DELETE", "INSERT", "REFERENCES", "SELECT", "TRIGGER", "TRUNCATE", "UPDATE"} {
+			rows = append(rows, []string{col, "strata", p})
+		}
+		return rows
+	}
+	for _, q := range []matrixQuery{
+		{name: "jdbc_getPrimaryKeys", sql: "getPrimaryKeys(null, \"public\", \"products\")",
+			wantCols: []string{"table_name", "column_name", "key_seq", "pk_name"}, want: [][]string{{"products", "product_id", "1", "products_pkey"}}},
+		{name: "jdbc_getIndexInfo", sql: "getIndexInfo(null, \"public\", \"products\", false, false)",
+			wantCols: []string{"TABLE_NAME", "NON_UNIQUE", "INDEX_NAME", "ORDINAL_POSITION", "COLUMN_NAME"},
+			want:     [][]string{{"products", "f", "products_pkey", "1", "product_id"}, {"products", "f", "products_sku_key", "1", "sku"}}},
+		{name: "jdbc_getImportedKeys", sql: "getImportedKeys(null, \"public\", \"products\")", wantCols: []string{"pktable_name", "fktable_name", "fk_name"}},
+		{name: "jdbc_getExportedKeys", sql: "getExportedKeys(null, \"public\", \"products\")", wantCols: []string{"pktable_name", "fktable_name", "fk_name"}},
+		{name: "jdbc_getTypeInfo", sql: "getTypeInfo()", wantCols: []string{"TYPE_NAME", "DATA_TYPE"},
+			want: [][]string{{"bool", "-7"}, {"int8", "-5"}, {"bigserial", "-5"}, {"oid", "-5"}, {"numeric", "2"}, {"int4", "4"},
+				{"serial", "4"}, {"int2", "5"}, {"smallserial", "5"}, {"float4", "7"}, {"float8", "8"}, {"name", "12"}, {"text", "12"},
+				{"varchar", "12"}, {"date", "91"}, {"timestamp", "93"}, {"timestamptz", "93"}, {"interval", "1111"}}},
+		{name: "jdbc_getUDTs", sql: "getUDTs(null, \"public\", \"%\", null)", wantCols: []string{"type_name"}},
+		{name: "jdbc_getFunctions", sql: "getFunctions(null, \"pg_catalog\", \"strpos\")",
+			wantCols: []string{"function_schem", "function_name", "function_type"}, want: [][]string{{"pg_catalog", "strpos", "1"}}},
+		{name: "jdbc_getProcedures", sql: "getProcedures(null, \"pg_catalog\", \"upper\")",
+			wantCols: []string{"procedure_schem", "procedure_name", "procedure_type"}},
+		{name: "jdbc_getTablePrivileges", sql: "getTablePrivileges(null, \"public\", \"products\")",
+			wantCols: []string{"TABLE_NAME", "GRANTEE", "PRIVILEGE"}, want: privs("products")},
+		{name: "jdbc_getColumnPrivileges", sql: "getColumnPrivileges(null, \"public\", \"products\", \"sku\")",
+			wantCols: []string{"COLUMN_NAME", "GRANTEE", "PRIVILEGE"}, want: privs("sku")},
+		{name: "jdbc_getBestRowIdentifier", sql: "getBestRowIdentifier(null, \"public\", \"products\", bestRowSession, true)",
+			wantCols: []string{"COLUMN_NAME", "TYPE_NAME"}, want: [][]string{{"product_id", "text"}}},
+		{name: "jdbc_getClientInfoProperties", sql: "getClientInfoProperties()", wantCols: []string{"NAME"}, want: [][]string{{"ApplicationName"}}},
 	} {
 		checkStep(t, "jdbc", q.name, q, out.Steps)
 	}

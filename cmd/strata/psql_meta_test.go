@@ -64,12 +64,7 @@ func normalizeTable(s string) string {
 // both list the same superuser with the same attributes.
 func TestPsqlRolesAndPrivileges(t *testing.T) {
 	pgtest.Need(t, "psql", "psql")
-	pg := pgtest.Start(t)
-	pgPort := strconv.Itoa(pg.Port)
-	psqlFull(t, pgPort, "postgres", "postgres", "-c", "CREATE ROLE rename_su SUPERUSER LOGIN")
-	psqlFull(t, pgPort, "rename_su", "postgres", "-c", "ALTER ROLE postgres RENAME TO strata")
-	psqlFull(t, pgPort, "strata", "postgres", "-c", "DROP ROLE rename_su")
-
+	pgPort := startPGAsStrata(t)
 	s := startStrata(t, t.TempDir())
 	setup := []string{
 		"CREATE ROLE alice LOGIN",
@@ -181,4 +176,112 @@ func splitFunctionList(out string, only []string) (head string, rows, onlyArgs [
 		}
 	}
 	return head, rows, onlyArgs
+}
+
+// startPGAsStrata starts a PostgreSQL 15 server of the test's own whose bootstrap
+// superuser is renamed strata, so that owners print as strata's do.
+func startPGAsStrata(t *testing.T) string {
+	t.Helper()
+	pg := pgtest.Start(t)
+	pgPort := strconv.Itoa(pg.Port)
+	psqlFull(t, pgPort, "postgres", "postgres", "-c", "CREATE ROLE rename_su SUPERUSER LOGIN")
+	psqlFull(t, pgPort, "rename_su", "postgres", "-c", "ALTER ROLE postgres RENAME TO strata")
+	psqlFull(t, pgPort, "strata", "postgres", "-c", "DROP ROLE rename_su")
+	return pgPort
+}
+
+// catalogSchema is the schema TestPsqlCatalogCommands makes in both servers: an
+// event table and two lookup tables (no time column) with primary keys and
+// unique constraints, column and table constraints. No type modifiers
+// (numeric(10,2), varchar(20)): strata keeps none, and format_type would print
+// numeric where PostgreSQL prints numeric(10,2).
+var catalogSchema = []string{
+	`CREATE TABLE events (ts timestamptz NOT NULL, user_id text, product_id text, price numeric, qty integer,
+		score double precision, ok boolean, n bigint, s smallint, r real, t timestamp, v varchar)`,
+	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku text UNIQUE, price numeric)`,
+	`CREATE TABLE users (id bigint, email text, "Country" text, PRIMARY KEY (id), UNIQUE (email), UNIQUE ("Country", email))`,
+	`CREATE TABLE users_pkey_clash (a integer PRIMARY KEY)`,
+	`CREATE TABLE a_table_name_long_enough_that_its_keys_are_cut ("a column with a long name as well" text PRIMARY KEY,
+		"another long column name here" text UNIQUE, "and a third one - also quite long" text, UNIQUE ("and a third one - also quite long", "another long column name here"))`,
+}
+
+// TestPsqlCatalogCommands runs psql's describe commands against strata and
+// against a PostgreSQL 15 server of its own with the same schema (catalogSchema),
+// and requires the same text. What is normalized, and why:
+//
+//   - PostgreSQL's plpgsql extension is dropped there first: strata has no
+//     procedural language, and \dL lists installed ones.
+//   - \d+ and \dt+ print each table's size: PostgreSQL's heap and TOAST pages
+//     against strata's segment bytes. The Size cells are replaced by "SIZE".
+//   - \dF lists PostgreSQL's built-in text search configurations (schema
+//     pg_catalog, which initdb creates); strata has no text search, so those rows
+//     are removed from PostgreSQL's output (and the row count with them).
+//
+// After a size or row is replaced the column widths differ, so those outputs
+// are compared with runs of spaces and dashes collapsed; all others byte for byte.
+func TestPsqlCatalogCommands(t *testing.T) {
+	pgtest.Need(t, "psql", "psql")
+	pgPort := startPGAsStrata(t)
+	s := startStrata(t, t.TempDir())
+	var args []string
+	for _, q := range catalogSchema {
+		args = append(args, "-c", q)
+	}
+	psqlFull(t, s.port(), "strata", "strata", args...)
+	psqlFull(t, pgPort, "strata", "postgres", append(args, "-c", "DROP EXTENSION plpgsql")...)
+	long := `a_table_name_long_enough_that_its_keys_are_cut`
+	for _, cmd := range []string{
+		`\d`, `\d+`, `\dt+`, `\di`, `\d events`, `\d+ events`, `\d products`, `\d+ products`, `\d users`, `\d+ users`,
+		`\d users_pkey_clash`, `\d ` + long, `\d products_pkey`, `\d+ "users_Country_email_key"`,
+		`\df`, `\dT`, `\dT+`, `\dD`, `\dp`, `\dL`, `\db`, `\do`, `\dc`, `\dy`, `\dl`, `\des`, `\dew`, `\dF`,
+	} {
+		got := psqlFull(t, s.port(), "strata", "strata", "-c", cmd)
+		want := psqlFull(t, pgPort, "strata", "postgres", "-c", cmd)
+		switch cmd {
+		case `\d+`, `\dt+`:
+			got, want = normalizeTable(sizeCells.ReplaceAllString(got, "SIZE")), normalizeTable(sizeCells.ReplaceAllString(want, "SIZE"))
+		case `\dF`:
+			want = normalizeTable(dropRows(want, func(cells []string) bool { return cells[0] == "pg_catalog" }))
+			got = normalizeTable(got)
+		}
+		if got != want {
+			t.Errorf("psql %s differs from PostgreSQL's:\n--- strata\n%s\n--- postgres\n%s", cmd, got, want)
+		}
+	}
+	// \d+ shows the options a table was created with, as PostgreSQL shows storage
+	// parameters; never a secret, never the options strata sets itself.
+	psqlFull(t, s.port(), "strata", "strata", "-c",
+		`CREATE TABLE opts (ts timestamptz NOT NULL, v text) WITH (segment_granularity = 'day', persist_rows = 1000)`)
+	if got := psqlFull(t, s.port(), "strata", "strata", "-c", `\d+ opts`); !strings.Contains(got, "Options: persist_rows=1000, segment_granularity=day\n") {
+		t.Errorf(`psql \d+ opts: no or wrong Options line:%s`, got)
+	}
+	if got := psqlFull(t, s.port(), "strata", "strata", "-c", `\d+ products`); strings.Contains(got, "Options:") {
+		t.Errorf(`psql \d+ products shows strata's own options:%s`, got)
+	}
+}
+
+var sizeCells = regexp.MustCompile(`\d+ (bytes|kB|MB|GB)`)
+
+// dropRows removes from psql's aligned output the rows whose cells (trimmed)
+// match drop, and corrects the "(N rows)" line.
+func dropRows(out string, drop func(cells []string) bool) string {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	kept := lines[:3] // title, column names, rule
+	n := 0
+	for _, l := range lines[3:] {
+		cells := strings.Split(l, "|")
+		for j := range cells {
+			cells[j] = strings.TrimSpace(cells[j])
+		}
+		if strings.HasPrefix(l, "(") || drop(cells) {
+			continue
+		}
+		kept = append(kept, l)
+		n++
+	}
+	rows := "(" + strconv.Itoa(n) + " rows)"
+	if n == 1 {
+		rows = "(1 row)"
+	}
+	return strings.Join(append(kept, rows), "\n")
 }

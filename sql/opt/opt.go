@@ -307,6 +307,18 @@ func RewritePlanExprs(p engine.Plan, fn func(engine.Expr) (engine.Expr, error)) 
 			c := *x
 			c.Start, c.Stop, c.Step = try(x.Start), try(x.Stop), try(x.Step)
 			n = &c
+		case *engine.Unnest:
+			c := *x
+			c.Array = try(x.Array)
+			n = &c
+		case *engine.ProjectSet:
+			c := *x
+			c.Funcs = make([]engine.SetFunc, len(x.Funcs))
+			for i, f := range x.Funcs {
+				f.Arg = try(f.Arg)
+				c.Funcs[i] = f
+			}
+			n = &c
 		case *engine.Values:
 			c := *x
 			c.Rows = make([][]engine.Expr, len(x.Rows))
@@ -402,6 +414,10 @@ func WithInput(p engine.Plan, in engine.Plan) engine.Plan {
 		c.Input = in
 		return &c
 	case *engine.DistinctOn:
+		c := *x
+		c.Input = in
+		return &c
+	case *engine.ProjectSet:
 		c := *x
 		c.Input = in
 		return &c

@@ -7,7 +7,9 @@
 // PreparedStatement; PgJDBC uses the extended protocol (Parse/Bind/Describe P/Execute)
 // for both. Before them it lists the table through DatabaseMetaData.getTables and its
 // columns through getColumns (steps jdbc_getTables, jdbc_getColumns), and asks
-// ResultSetMetaData.isNullable (jdbc_isNullable). Each PreparedStatement runs six
+// ResultSetMetaData.isNullable (jdbc_isNullable), and calls the rest of
+// DatabaseMetaData on the lookup table products (jdbc_getPrimaryKeys ...
+// jdbc_getClientInfoProperties). Each PreparedStatement runs six
 // times; the sixth answer (named statement, binary results) is NAME/prepared6. Prints
 // one JSON object like psycopg2_client.py. Connects as strata with sslmode MATRIX_SSLMODE
 // (default disable), sslrootcert MATRIX_SSLROOTCERT and password MATRIX_PASSWORD when set.
@@ -119,6 +121,29 @@ public class JdbcClient {
     out.append(",\"jdbc_getColumns\":").append(step(() -> md.getColumns(null, "public", "user_behavior", "%"),
         new String[] {"COLUMN_NAME", "TYPE_NAME", "ORDINAL_POSITION"}));
     out.append(",\"jdbc_getSchemas\":").append(step(() -> md.getSchemas(), new String[] {"table_schem"}));
+    // The rest of DatabaseMetaData, over the lookup table products (PRIMARY KEY
+    // product_id, UNIQUE sku): jdbc_<method>.
+    out.append(",\"jdbc_getPrimaryKeys\":").append(step(() -> md.getPrimaryKeys(null, "public", "products"),
+        new String[] {"TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME"}));
+    out.append(",\"jdbc_getIndexInfo\":").append(step(() -> md.getIndexInfo(null, "public", "products", false, false),
+        new String[] {"TABLE_NAME", "NON_UNIQUE", "INDEX_NAME", "ORDINAL_POSITION", "COLUMN_NAME"}));
+    out.append(",\"jdbc_getImportedKeys\":").append(step(() -> md.getImportedKeys(null, "public", "products"),
+        new String[] {"PKTABLE_NAME", "FKTABLE_NAME", "FK_NAME"}));
+    out.append(",\"jdbc_getExportedKeys\":").append(step(() -> md.getExportedKeys(null, "public", "products"),
+        new String[] {"PKTABLE_NAME", "FKTABLE_NAME", "FK_NAME"}));
+    out.append(",\"jdbc_getTypeInfo\":").append(step(() -> md.getTypeInfo(), new String[] {"TYPE_NAME", "DATA_TYPE"}));
+    out.append(",\"jdbc_getUDTs\":").append(step(() -> md.getUDTs(null, "public", "%", null), new String[] {"TYPE_NAME"}));
+    out.append(",\"jdbc_getFunctions\":").append(step(() -> md.getFunctions(null, "pg_catalog", "strpos"),
+        new String[] {"FUNCTION_SCHEM", "FUNCTION_NAME", "FUNCTION_TYPE"}));
+    out.append(",\"jdbc_getProcedures\":").append(step(() -> md.getProcedures(null, "pg_catalog", "upper"),
+        new String[] {"PROCEDURE_SCHEM", "PROCEDURE_NAME", "PROCEDURE_TYPE"}));
+    out.append(",\"jdbc_getTablePrivileges\":").append(step(() -> md.getTablePrivileges(null, "public", "products"),
+        new String[] {"TABLE_NAME", "GRANTEE", "PRIVILEGE"}));
+    out.append(",\"jdbc_getColumnPrivileges\":").append(step(() -> md.getColumnPrivileges(null, "public", "products", "sku"),
+        new String[] {"COLUMN_NAME", "GRANTEE", "PRIVILEGE"}));
+    out.append(",\"jdbc_getBestRowIdentifier\":").append(step(() -> md.getBestRowIdentifier(null, "public", "products", DatabaseMetaData.bestRowSession, true),
+        new String[] {"COLUMN_NAME", "TYPE_NAME"}));
+    out.append(",\"jdbc_getClientInfoProperties\":").append(step(() -> md.getClientInfoProperties(), new String[] {"NAME"}));
     // ResultSetMetaData.isNullable makes PgJDBC look the columns up in pg_attribute
     // by the table OID and attribute number of the RowDescription.
     out.append(",\"jdbc_isNullable\":").append(nullability(c));

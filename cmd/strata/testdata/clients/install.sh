@@ -3,12 +3,13 @@
 # (cmd/strata/clientmatrix_test.go) on Debian. Idempotent: installs only what is
 # missing, so a second run does nothing.
 #   psycopg2        python3-psycopg2 (run by /usr/bin/python3, Debian's Python)
+#   SQLAlchemy      python3-sqlalchemy (1.4, its Inspector over psycopg2)
 #   PgJDBC          libpostgresql-jdbc-java (/usr/share/java/postgresql.jar) + a JDK (javac)
 #   node-postgres   npm module pg, into $STRATA_TEST_CACHE/node (default $HOME/.cache/strata-test/node)
 #   lib/pq          a Go module in go.mod: nothing to install
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-pkgs=(python3-psycopg2 libpostgresql-jdbc-java)
+pkgs=(python3-psycopg2 python3-sqlalchemy libpostgresql-jdbc-java)
 # A JDK and Node may come from elsewhere (NodeSource's nodejs ships npm and conflicts
 # with Debian's npm package): ask for Debian's only when the command is missing.
 command -v javac >/dev/null || pkgs+=(default-jdk-headless)
@@ -23,7 +24,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-/usr/bin/python3 -c 'import psycopg2' 
+/usr/bin/python3 -c 'import psycopg2, sqlalchemy' 
 test -f /usr/share/java/postgresql.jar
 command -v javac >/dev/null
 command -v java >/dev/null
@@ -37,4 +38,4 @@ if [ "$have" != "$PG_VERSION" ]; then
   npm install --prefix "$node_dir" --no-audit --no-fund --no-save --loglevel=error "pg@$PG_VERSION"
 fi
 node -e "require('$node_dir/node_modules/pg')"
-echo "clients: psycopg2 $(/usr/bin/python3 -c 'import psycopg2; print(psycopg2.__version__.split()[0])'), PgJDBC jar, $(javac -version 2>&1), node $(node --version) pg $PG_VERSION in $node_dir"
+echo "clients: psycopg2 $(/usr/bin/python3 -c 'import psycopg2; print(psycopg2.__version__.split()[0])'), SQLAlchemy $(/usr/bin/python3 -c 'import sqlalchemy; print(sqlalchemy.__version__)'), PgJDBC jar, $(javac -version 2>&1), node $(node --version) pg $PG_VERSION in $node_dir"
