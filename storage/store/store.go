@@ -1,6 +1,7 @@
 // Package store owns a data directory: the catalog, the segment files and the
 // open readers over them, the real-time heads, and each table's Delta Lake table
-// with the handoff of closed time chunks into it (lake.go). It is the write path
+// with the handoff of closed time chunks into it (lake.go) and the following of
+// versions other writers commit to it (follow.go). It is the write path
 // of batch ingest (Append) and of streaming ingest (heads, PublishFrozen), and
 // hands queries consistent Snapshots over all tiers.
 //
