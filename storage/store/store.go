@@ -11,7 +11,7 @@
 //	<dir>/segments/<table id>/<chunk>-<seq>.seg    one segment file; <chunk> is the chunk
 //	                                               start as 20060102T15 (UTC), <seq> the
 //	                                               segment's sequence number in its table
-//	<dir>/lake/<table name>/                       a table's Delta Lake table, unless its
+//	<dir>/lake/<table id>/                         a table's Delta Lake table, unless its
 //	                                               lake_path option puts it elsewhere (lake.go)
 //	<dir>/lakecache/                               lake files materialized as segments (lakesrc)
 //
