@@ -8,8 +8,8 @@ import (
 )
 
 // maxIncrementalCommits bounds how many new commits Update applies one by one
-// before it replays from the newest checkpoint instead.
-const maxIncrementalCommits = 64
+// before it replays from the newest checkpoint instead (a variable for tests).
+var maxIncrementalCommits = 64
 
 // Update returns the latest snapshot of the table that s is a snapshot of, or s
 // itself when the log has no version after s.Version. It is the cheap check a

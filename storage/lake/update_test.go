@@ -141,6 +141,22 @@ func TestUpdateFollowsTheLog(t *testing.T) {
 	if !slices.Equal(filesOf(u4), filesOf(u3)) {
 		t.Fatal("Update from the checkpoint differs from Update commit by commit")
 	}
+
+	// Far behind: more new commits than Update applies one by one.
+	defer func(n int) { maxIncrementalCommits = n }(maxIncrementalCommits)
+	maxIncrementalCommits = 2
+	for range 3 {
+		appendRows(t, tbl, makeRows(500+10*tbl.mustVersion(t), 2), WriteOptions{})
+	}
+	cfs.lists.Store(0)
+	u5, err := tbl.Update(ctx, u3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u5.Version != 15 || cfs.lists.Load() == 0 {
+		t.Fatalf("Update 3 commits behind with a limit of 2 = version %d after %d listings, want 15 by a full replay", u5.Version, cfs.lists.Load())
+	}
+	sameAsFull(t, tbl, u5)
 }
 
 func (tbl *Table) mustVersion(t *testing.T) int64 {

@@ -1,6 +1,7 @@
 // Package store owns a data directory: the catalog, the segment files and the
 // open readers over them, the real-time heads, and each table's Delta Lake table
-// with the handoff of closed time chunks into it (lake.go). It is the write path
+// with the handoff of closed time chunks into it (lake.go) and the following of
+// versions other writers commit to it (follow.go). It is the write path
 // of batch ingest (Append) and of streaming ingest (heads, PublishFrozen), and
 // hands queries consistent Snapshots over all tiers.
 //
@@ -10,7 +11,7 @@
 //	<dir>/segments/<table id>/<chunk>-<seq>.seg    one segment file; <chunk> is the chunk
 //	                                               start as 20060102T15 (UTC), <seq> the
 //	                                               segment's sequence number in its table
-//	<dir>/lake/<table name>/                       a table's Delta Lake table, unless its
+//	<dir>/lake/<table id>/                         a table's Delta Lake table, unless its
 //	                                               lake_path option puts it elsewhere (lake.go)
 //	<dir>/lakecache/                               lake files materialized as segments (lakesrc)
 //
