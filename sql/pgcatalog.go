@@ -488,27 +488,6 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 					return i8(oidInfoSchema), true, nil
 				}
 				return nil, true, posErr(engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s), tc.Location)
-			case "regproc":
-				// a function of pg_proc by name (one overload), else one of
-				// PostgreSQL's type input/output functions (PgJDBC's getTypeInfo
-				// asks typinput = 'pg_catalog.array_in'::regproc): no type strata
-				// lists in pg_type uses them
-				var found []int64
-				for _, p := range engine.Procs() {
-					if p.Name == s {
-						found = append(found, p.OID)
-					}
-				}
-				switch {
-				case len(found) == 1:
-					return i8(found[0]), true, nil
-				case len(found) > 1:
-					return nil, true, posErr(engine.Errorf(sqlstate.AmbiguousFunction, "more than one function named %q", s), tc.Location)
-				}
-				if oid, ok := pgIOProcs[s]; ok {
-					return i8(oid), true, nil
-				}
-				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function %q does not exist", s), tc.Location)
 			}
 			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
 		}

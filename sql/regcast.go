@@ -78,6 +78,11 @@ func (b *binder) regCastMore(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, er
 		} else {
 			p, err := lookupProc(name, s)
 			if err != nil {
+				// One of PostgreSQL's type input functions drivers name
+				// (PgJDBC's getTypeInfo: typinput = 'pg_catalog.array_in'::regproc).
+				if oid, ok := pgIOProcs[strings.TrimPrefix(s, "pg_catalog.")]; ok && name == "regproc" {
+					return &engine.Const{V: engine.Value{Type: engine.Int64, I: oid}}, true, nil
+				}
 				return nil, true, withPos(err, tc.Location)
 			}
 			return &engine.Const{V: engine.Value{Type: engine.Int64, I: p.OID}}, true, nil
