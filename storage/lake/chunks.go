@@ -60,10 +60,13 @@ func (c *ChunkBytes) readAt(p []byte, off int64) bool {
 	return false
 }
 
+// Range is a byte range of an object, as objstore fetches them.
+type Range = objstore.Range
+
 // rangesFS is implemented by file systems that fetch several ranges of one
 // object at once (ObjectFS: coalesced range GETs, several in flight).
 type rangesFS interface {
-	GetRanges(ctx context.Context, key string, ranges []objstore.Range) ([][]byte, error)
+	GetRanges(ctx context.Context, key string, ranges []Range) ([][]byte, error)
 }
 
 func (f objectFS) GetRanges(ctx context.Context, key string, ranges []objstore.Range) ([][]byte, error) {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
-	"github.com/stratadb/strata/storage/objstore"
 )
 
 // pruneTable writes 3 files of 2 row groups of 500 rows: n is the row number
@@ -280,7 +279,7 @@ type rangesFS struct {
 	calls atomic.Int64
 }
 
-func (r *rangesFS) GetRanges(ctx context.Context, key string, ranges []objstore.Range) ([][]byte, error) {
+func (r *rangesFS) GetRanges(ctx context.Context, key string, ranges []lake.Range) ([][]byte, error) {
 	r.calls.Add(1)
 	out := make([][]byte, len(ranges))
 	for i, rg := range ranges {
