@@ -60,6 +60,9 @@ func (c *ChunkBytes) readAt(p []byte, off int64) bool {
 	return false
 }
 
+// Range is a byte range of an object, as objstore fetches them.
+type Range = objstore.Range
+
 // FetchChunks fetches the column chunks of the logical columns of row group rg
 // in one call to the file system's GetRanges (nearby chunks coalesced into one
 // request, several requests in flight), for ReadColumnWith. It returns nil when
