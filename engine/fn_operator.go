@@ -19,6 +19,9 @@ func init() {
 		if len(args) != 2 {
 			return nil, undefinedFunc(c.Func, argTypes(args))
 		}
+		if out, ok := ev.zonedArith(c.Func, args[0], args[1], c.T); ok { // tz.go
+			return out, nil
+		}
 		return arith(c.Func, args[0], args[1], c.T)
 	}
 	arithFast := func(ev *evaluator, c *Call, b *batch) (*vec, bool, error) { return ev.arithConst(c, b) }

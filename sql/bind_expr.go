@@ -336,7 +336,7 @@ func (b *binder) coerce(e engine.Expr, t engine.Type) (engine.Expr, error) {
 			if x.V.Null {
 				return &engine.Const{V: engine.NullValue(t)}, nil
 			}
-			v, err := engine.ParseValue(x.V.S, t)
+			v, err := engine.ParseValueIn(x.V.S, t, b.loc)
 			if err != nil {
 				return nil, err
 			}
