@@ -51,3 +51,22 @@ func canonicalZone(value string) (string, error) {
 	}
 	return loc.String(), nil
 }
+
+// zonedCompare makes a comparison of a timestamp or date with a timestamptz
+// compare instants: the timestamp (date: its midnight) is read in the session's
+// zone, as PostgreSQL's cross-type comparison operators do.
+func zonedCompare(op string, l, r engine.Expr) (engine.Expr, engine.Expr) {
+	switch op {
+	case "=", "<>", "<", "<=", ">", ">=":
+	default:
+		return l, r
+	}
+	wall := func(t engine.Type) bool { return t == engine.Timestamp || t == engine.Date }
+	switch {
+	case wall(l.Type()) && r.Type() == engine.TimestampTZ:
+		l = &engine.Cast{X: l, T: engine.TimestampTZ}
+	case l.Type() == engine.TimestampTZ && wall(r.Type()):
+		r = &engine.Cast{X: r, T: engine.TimestampTZ}
+	}
+	return l, r
+}
