@@ -407,6 +407,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		b.lastRolled = ""
 		return p, names, nil
 	}
+	s = seriesTarget(s) // series_time.go: SELECT generate_series(…)
 
 	input, sc, err := b.from(s.FromClause)
 	if err != nil {
