@@ -125,8 +125,8 @@ func (r *rows) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 		}
 		cols[i] = r.q.codec.array(v, false)
-		if dt := r.arrowType(r.fields[i].Type); !arrow.TypeEqual(dt, cols[i].DataType()) {
-			cols[i] = retype(cols[i], dt)
+		if r.zoned(r.fields[i].Type) {
+			cols[i] = retype(cols[i], r.arrowType(r.fields[i].Type))
 		}
 	}
 	rec := array.NewRecordBatch(r.arrowSchema(), cols, int64(b.n))

@@ -327,10 +327,16 @@ func zonedType(loc *time.Location) arrow.DataType {
 // arrowType is the Arrow type a result column of type t leaves in: a timestamptz
 // carries the zone it prints in (Options.TextZone).
 func (r *rows) arrowType(t Type) arrow.DataType {
-	if z := r.q.opts.TextZone; t.ID == TypeTimestampTZ && z != nil && z != time.UTC {
-		return zonedType(z)
+	if r.zoned(t) {
+		return zonedType(r.q.opts.TextZone)
 	}
 	return t.Arrow()
+}
+
+// zoned reports whether a result column of type t carries a zone.
+func (r *rows) zoned(t Type) bool {
+	z := r.q.opts.TextZone
+	return t.ID == TypeTimestampTZ && z != nil && z != time.UTC
 }
 
 // retype gives arr the type dt over the same buffers; it takes over arr's
