@@ -608,7 +608,7 @@ func (b *binder) binary(op string, l, r engine.Expr, loc int32) (engine.Expr, er
 			return nil, withPos(err, loc)
 		}
 	}
-	l, r = zonedCompare(f, l, r) // timezone.go
+	l, r = b.zonedCompare(f, l, r) // timezone.go
 	return b.call(f, []engine.Expr{l, r}, loc)
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/internal/sqlstate"
+	"github.com/stratadb/strata/sql/opt"
 )
 
 // The session's TimeZone (SET TIME ZONE 'Asia/Shanghai', SET timezone = …, the
@@ -52,21 +53,47 @@ func canonicalZone(value string) (string, error) {
 	return loc.String(), nil
 }
 
-// zonedCompare makes a comparison of a timestamp or date with a timestamptz
-// compare instants: the timestamp (date: its midnight) is read in the session's
-// zone, as PostgreSQL's cross-type comparison operators do.
-func zonedCompare(op string, l, r engine.Expr) (engine.Expr, engine.Expr) {
+// zonedCompare makes a comparison of a timestamp or date with a timestamptz in
+// a session zone other than UTC read the timestamp (a date: its midnight) in the
+// zone, as PostgreSQL's cross-type comparison operators do: the side without
+// columns is cast (a timestamptz constant or now() to the zone's wall clock, a
+// constant timestamp to an instant), so that a time column is still compared with
+// a constant and prunes; in UTC both readings agree and nothing changes.
+func (b *binder) zonedCompare(op string, l, r engine.Expr) (engine.Expr, engine.Expr) {
 	switch op {
 	case "=", "<>", "<", "<=", ">", ">=":
 	default:
 		return l, r
 	}
+	if b.zone() == time.UTC {
+		return l, r
+	}
 	wall := func(t engine.Type) bool { return t == engine.Timestamp || t == engine.Date }
-	switch {
-	case wall(l.Type()) && r.Type() == engine.TimestampTZ:
-		l = &engine.Cast{X: l, T: engine.TimestampTZ}
-	case l.Type() == engine.TimestampTZ && wall(r.Type()):
-		r = &engine.Cast{X: r, T: engine.TimestampTZ}
+	swap := false
+	if l.Type() == engine.TimestampTZ && wall(r.Type()) {
+		l, r, swap = r, l, true
+	}
+	// here, when it applies: l is the timestamp or date, r the timestamptz
+	if wall(l.Type()) && r.Type() == engine.TimestampTZ {
+		if !hasColumn(r) && hasColumn(l) && l.Type() == engine.Timestamp {
+			r = &engine.Cast{X: r, T: engine.Timestamp}
+		} else {
+			l = &engine.Cast{X: l, T: engine.TimestampTZ}
+		}
+	}
+	if swap {
+		l, r = r, l
 	}
 	return l, r
+}
+
+// hasColumn reports whether e reads a column.
+func hasColumn(e engine.Expr) bool {
+	found := false
+	opt.WalkExpr(e, func(x engine.Expr) {
+		if _, ok := x.(*engine.ColRef); ok {
+			found = true
+		}
+	})
+	return found
 }
