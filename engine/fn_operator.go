@@ -55,7 +55,7 @@ func init() {
 			return mathPower(args[0], args[1], c.T)
 		}, nil),
 		op("||", arityRet(2, func(a []Type) (Type, bool) {
-			return Text, (a[0].ID == TypeText || a[1].ID == TypeText) && a[0].ID != TypeTextArray && a[1].ID != TypeTextArray
+			return Text, (a[0].ID == TypeText || a[1].ID == TypeText) && !a[0].IsArray() && !a[1].IsArray()
 		}), concatOpKernel, nil),
 		op("not", arityRet(1, func(a []Type) (Type, bool) { return Bool, a[0].ID == TypeBool }), notKernel, nil),
 	)
@@ -169,7 +169,7 @@ func powerType(a []Type) (Type, bool) {
 
 func compareType(name string) func(orig, a []Type) (Type, error) {
 	return func(orig, a []Type) (Type, error) {
-		if len(a) == 2 && a[0].ID == TypeTextArray && name != "=" && name != "<>" && name != "!=" {
+		if len(a) == 2 && a[0].IsArray() && name != "=" && name != "<>" && name != "!=" {
 			// arrays.go: the text form orders differently from PostgreSQL's element order
 			return Type{}, Unsupported("operator " + name + " on arrays")
 		}
