@@ -302,7 +302,7 @@ func appendDCH(dst []byte, nodes []dchNode, t time.Time, withTZ bool) []byte {
 			if withTZ {
 				z, _ := t.Zone()
 				if z == "" || z[0] == '+' || z[0] == '-' || z[0] == '<' {
-					z = string(appendOffset(nil, int64(zoneOff(t)), false))
+					z = string(appendOffset(nil, int64(zoneOff(t))))
 				}
 				name(z, 0)
 			}

@@ -151,7 +151,7 @@ func loadZone(name string, posix bool) (*time.Location, error) {
 
 // fixedZoneName is how PostgreSQL names a numeric zone: "<+08>-08", POSIX.
 func fixedZoneName(off int) string {
-	return "<" + string(appendOffset(nil, int64(off), false)) + ">" + string(appendOffset(nil, int64(-off), false))
+	return "<" + string(appendOffset(nil, int64(off))) + ">" + string(appendOffset(nil, int64(-off)))
 }
 
 // zoneCandidates are the spellings of a zone name to try: as written, then with
@@ -170,8 +170,8 @@ func zoneCandidates(s string) []string {
 }
 
 // appendOffset prints a UTC offset (seconds east) as PostgreSQL does after a
-// timestamptz: +08, -03:30, +00:17:30; short keeps the hours only when whole.
-func appendOffset(dst []byte, off int64, _ bool) []byte {
+// timestamptz: +08, -03:30, +00:17:30.
+func appendOffset(dst []byte, off int64) []byte {
 	sign := byte('+')
 	if off < 0 {
 		sign, off = '-', -off
@@ -282,7 +282,7 @@ func appendTimestampIn(dst []byte, us int64, loc *time.Location) []byte {
 	if bc {
 		dst = dst[:len(dst)-3]
 	}
-	dst = appendOffset(dst, zoneOffset(us, loc), false)
+	dst = appendOffset(dst, zoneOffset(us, loc))
 	if bc {
 		dst = append(dst, " BC"...)
 	}
