@@ -742,7 +742,7 @@ func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
 		case *hllAcc:
 			d.mem = q.mem
 		case *valuesAcc:
-			d.mem = q.mem
+			d.mem, d.loc = q.mem, q.opts.Now.Location()
 		}
 		acc.grow(a.table.ngroups)
 		a.accs = append(a.accs, acc)

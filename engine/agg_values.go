@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // array_agg(x [ORDER BY k [DESC]]) (bound as array_agg(x) or array_agg(x, k)) and mode() WITHIN GROUP (ORDER BY x [DESC]):
@@ -18,6 +19,7 @@ type valuesAcc struct {
 	t     Type // the values' type
 	order int  // 1 ascending, -1 descending, 0 as they arrive
 	mem   *memTracker
+	loc   *time.Location // the session's zone, in which timestamptz elements print
 	vals  [][]Value
 	keys  [][]Value // array_agg(x, k): the sort key of each value
 }
@@ -156,6 +158,10 @@ func (a *valuesAcc) result() *vec {
 		for k, v := range vs {
 			if v.Null {
 				elems[k] = ArrayElem{Null: true}
+				continue
+			}
+			if v.Type.ID == TypeTimestampTZ && a.loc != nil {
+				elems[k] = ArrayElem{S: string(appendTimestampIn(nil, v.I, a.loc))}
 				continue
 			}
 			elems[k] = ArrayElem{S: string(appendValueText(nil, v))}

@@ -1,5 +1,7 @@
 package engine
 
+import "time"
+
 // Arrays of every element type (types.go's Type…Array): what array_agg returns.
 // Like text[] (arrays.go) a value is its text form as array_out prints it, its
 // elements in their types' output form; the wire layer sends that text, or
@@ -35,3 +37,31 @@ func ArrayElemType(t Type) (Type, bool) {
 
 // IsArray reports whether t is an array type.
 func (t Type) IsArray() bool { _, ok := elemOf[t.ID]; return ok }
+
+// parseArrayIn reads an array literal of array type t ('{1, 2,NULL}'::int[]):
+// each element is read as the element type (a timestamptz in loc) and the value
+// kept in array_out's form of the elements' output.
+func parseArrayIn(s string, t Type, loc *time.Location) (Value, error) {
+	v := Value{Type: t}
+	elem, _ := ArrayElemType(t)
+	elems, err := ParseTextArray(s)
+	if err != nil {
+		return v, err
+	}
+	for i, e := range elems {
+		if e.Null {
+			continue
+		}
+		ev, err := ParseValueIn(e.S, elem, loc)
+		if err != nil {
+			return v, err
+		}
+		if elem.ID == TypeTimestampTZ && loc != nil {
+			elems[i].S = string(appendTimestampIn(nil, ev.I, loc))
+		} else {
+			elems[i].S = string(appendValueText(nil, ev))
+		}
+	}
+	v.S = FormatTextArray(elems)
+	return v, nil
+}

@@ -26,6 +26,22 @@
 // for implicit casts (NewCall), and the Call keeps the overload: evaluation calls
 // its kernel directly. pg_proc is generated from the same registry (Funcs).
 //
+// # Time zones
+//
+// The session's TimeZone is the Location of Options.Now (tz.go): every operation
+// PostgreSQL computes in the session's zone — timestamptz casts to and from text,
+// timestamp and date, date_trunc, extract, to_char, AT TIME ZONE, timestamptz plus
+// days or months — reads the evaluator's now.Location(); UTC takes the paths that
+// ignore zones. A result's timestamptz columns carry Options.TextZone in their Arrow
+// type so that AppendText prints them in it; values themselves are always instants
+// (µs since the epoch, UTC).
+//
+// # Arrays
+//
+// An array value (text[], and the arrays of every element type array_agg returns)
+// travels as its PostgreSQL text form in a String column (arrays.go,
+// array_types.go); subscripts and sizes parse it.
+//
 // # Scans
 //
 // For each storage.Source a Scan (1) prunes the source by time and by column

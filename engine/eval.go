@@ -80,7 +80,7 @@ func (ev *evaluator) eval(e Expr, b *batch) (*vec, error) {
 		if err != nil {
 			return nil, err
 		}
-		return castVec(x, e.T)
+		return ev.cast(x, e.T) // tz.go: in the session's time zone
 	case *BoolOp:
 		return ev.evalBoolOp(e, b)
 	case *Case:

@@ -18,8 +18,14 @@ type Options struct {
 	Budget *MemoryBudget
 	// Parallelism is the number of worker goroutines; 0 means runtime.GOMAXPROCS(0).
 	Parallelism int
-	// Now is the statement's timestamp (now(), CURRENT_TIMESTAMP).
+	// Now is the statement's timestamp (now(), CURRENT_TIMESTAMP); its Location is
+	// the session's TimeZone, in which every zone-dependent operation computes
+	// (tz.go).
 	Now time.Time
+	// TextZone, when set and not UTC, is the zone the result's timestamptz columns
+	// print in: their Arrow type carries it (AppendText and the wire layer read
+	// it). Set for results a client reads, not for rows stored (INSERT … SELECT).
+	TextZone *time.Location
 	// Funcs are functions the caller supplies, for a Call whose Func names one: the
 	// SQL layer's functions that act on the server (pg_cancel_backend,
 	// pg_terminate_backend). They are called row by row and never folded.

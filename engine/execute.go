@@ -91,7 +91,7 @@ func (r *rows) arrowSchema() *arrow.Schema {
 	if r.schema == nil {
 		fs := make([]arrow.Field, len(r.fields))
 		for i, f := range r.fields {
-			fs[i] = arrow.Field{Name: f.Name, Type: f.Type.Arrow(), Nullable: true}
+			fs[i] = arrow.Field{Name: f.Name, Type: r.arrowType(f.Type), Nullable: true}
 		}
 		r.schema = arrow.NewSchema(fs, nil)
 	}
@@ -125,6 +125,9 @@ func (r *rows) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 		}
 		cols[i] = r.q.codec.array(v, false)
+		if r.zoned(r.fields[i].Type) {
+			cols[i] = retype(cols[i], r.arrowType(r.fields[i].Type))
+		}
 	}
 	rec := array.NewRecordBatch(r.arrowSchema(), cols, int64(b.n))
 	for _, c := range cols {

@@ -14,6 +14,17 @@ import (
 
 func init() {
 	truncK := func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+		// A timestamptz (or date) is truncated on the session zone's wall clock.
+		if x := args[1]; c.T.ID == TypeTimestampTZ && (ev.zoned(x) || x.t.ID == TypeDate && ev.zoned(&vec{t: TimestampTZ})) {
+			if x.t.ID == TypeTimestampTZ {
+				x = ev.localVec(x)
+			}
+			r, err := dateTrunc(args[0], x, Timestamp)
+			if err != nil {
+				return nil, err
+			}
+			return ev.utcVec(r), nil
+		}
 		return dateTrunc(args[0], args[1], c.T)
 	}
 	register(
@@ -22,7 +33,12 @@ func init() {
 		&Func{Name: "date_trunc", Args: sig(Text, Interval), Ret: Interval, Strict: true, kernel: truncK},
 		&Func{Name: "date_trunc", Args: sig(Text, Date), Ret: TimestampTZ, Strict: true, Vol: Stable, kernel: truncK},
 	)
-	extractFast := func(ev *evaluator, c *Call, b *batch) (*vec, bool, error) { return ev.extractConst(c, b) }
+	extractFast := func(ev *evaluator, c *Call, b *batch) (*vec, bool, error) {
+		if c.Args[1].Type().ID == TypeTimestampTZ && ev.zoned(&vec{t: TimestampTZ}) {
+			return nil, false, nil // the kernel reads the session zone's wall clock
+		}
+		return ev.extractConst(c, b)
+	}
 	for _, name := range []string{"extract", "date_part"} {
 		isExtract := name == "extract"
 		ret := Float64
@@ -30,7 +46,11 @@ func init() {
 			ret = Numeric
 		}
 		k := func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
-			return extract(args[0], args[1], c.T, isExtract)
+			x := args[1]
+			if u, ok := constText(args[0]); ev.zoned(x) && !(ok && parseUnit(u) == uEpoch) {
+				x = ev.localVec(x) // fields of the session zone's wall clock; epoch stays absolute
+			}
+			return extract(args[0], x, c.T, isExtract)
 		}
 		for _, t := range []Type{Timestamp, TimestampTZ, Interval, Date} {
 			vol := Immutable
@@ -42,7 +62,7 @@ func init() {
 	}
 	toCharNumK := func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) { return toCharNum(args[0], args[1], n) }
 	toCharTimeK := func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
-		return toCharTime(args[0], args[1], n), nil
+		return toCharTimeIn(args[0], args[1], n, ev.zone()), nil
 	}
 	for _, t := range []Type{Int64, Int32, Numeric, Float32, Float64} {
 		register(&Func{Name: "to_char", Args: sig(t, Text), Ret: Text, Strict: true, Vol: Stable, kernel: toCharNumK})
@@ -68,11 +88,11 @@ func init() {
 	register(
 		&Func{Name: "localtimestamp", Ret: Timestamp, Vol: Stable, Kind: KindSyntax,
 			kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
-				return constVec(Value{Type: Timestamp, I: ev.now.UnixMicro()}, n), nil
+				return constVec(Value{Type: Timestamp, I: utcToLocal(ev.now.UnixMicro(), ev.zone())}, n), nil
 			}},
 		&Func{Name: "current_date", Ret: Date, Vol: Stable, Kind: KindSyntax,
 			kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
-				return constVec(Value{Type: Date, I: floorDiv(ev.now.UnixMicro(), usPerDay)}, n), nil
+				return constVec(Value{Type: Date, I: floorDiv(utcToLocal(ev.now.UnixMicro(), ev.zone()), usPerDay)}, n), nil
 			}},
 	)
 

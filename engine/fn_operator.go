@@ -19,6 +19,9 @@ func init() {
 		if len(args) != 2 {
 			return nil, undefinedFunc(c.Func, argTypes(args))
 		}
+		if out, ok := ev.zonedArith(c.Func, args[0], args[1], c.T); ok { // tz.go
+			return out, nil
+		}
 		return arith(c.Func, args[0], args[1], c.T)
 	}
 	arithFast := func(ev *evaluator, c *Call, b *batch) (*vec, bool, error) { return ev.arithConst(c, b) }
@@ -52,7 +55,7 @@ func init() {
 			return mathPower(args[0], args[1], c.T)
 		}, nil),
 		op("||", arityRet(2, func(a []Type) (Type, bool) {
-			return Text, (a[0].ID == TypeText || a[1].ID == TypeText) && a[0].ID != TypeTextArray && a[1].ID != TypeTextArray
+			return Text, (a[0].ID == TypeText || a[1].ID == TypeText) && !a[0].IsArray() && !a[1].IsArray()
 		}), concatOpKernel, nil),
 		op("not", arityRet(1, func(a []Type) (Type, bool) { return Bool, a[0].ID == TypeBool }), notKernel, nil),
 	)
@@ -166,7 +169,7 @@ func powerType(a []Type) (Type, bool) {
 
 func compareType(name string) func(orig, a []Type) (Type, error) {
 	return func(orig, a []Type) (Type, error) {
-		if len(a) == 2 && a[0].ID == TypeTextArray && name != "=" && name != "<>" && name != "!=" {
+		if len(a) == 2 && a[0].IsArray() && name != "=" && name != "<>" && name != "!=" {
 			// arrays.go: the text form orders differently from PostgreSQL's element order
 			return Type{}, Unsupported("operator " + name + " on arrays")
 		}

@@ -17,7 +17,7 @@ type reFlags struct {
 	prefix string // RE2 flag group
 }
 
-func parseREFlags(fn, f string) (reFlags, error) {
+func parseREFlags(f string) (reFlags, error) {
 	ci, newline := false, false
 	var r reFlags
 	for _, c := range f {
@@ -73,11 +73,11 @@ func reRows(fn string, out *vec, args []*vec, n, flagArg int, f func(i int, re *
 		var fl reFlags
 		var err error
 		if flagArg < len(args) {
-			if fl, err = parseREFlags(fn, args[flagArg].str(i)); err != nil {
+			if fl, err = parseREFlags(args[flagArg].str(i)); err != nil {
 				return err
 			}
 		} else {
-			fl, _ = parseREFlags(fn, "")
+			fl, _ = parseREFlags("")
 		}
 		re, err := rc.get(args[1].str(i), fl)
 		if err != nil {

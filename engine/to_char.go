@@ -9,8 +9,9 @@ import (
 
 // to_char(timestamp|timestamptz|date, text): PostgreSQL's template patterns
 // (formatting.c's DCH_keywords). A template is compiled once per distinct string
-// into dchNodes; each row is then formatted by walking them. strata runs in UTC,
-// so TZ prints "UTC" for timestamptz (nothing for timestamp) and the offset is 0.
+// into dchNodes; each row is then formatted by walking them. A timestamptz is
+// formatted in the session's time zone: TZ prints the zone's abbreviation, OF,
+// TZH and TZM its offset (nothing and 0 for a timestamp).
 // A date argument is read as timestamptz, the overload PostgreSQL picks for it.
 
 // dchKeywords in PostgreSQL's order: at a position the first keyword that is a
@@ -257,17 +258,53 @@ func appendDCH(dst []byte, nodes []dchNode, t time.Time, withTZ bool) []byte {
 		case "MS":
 			fixed = true
 			num(t.Nanosecond()/1e6, 3)
-		case "OF", "TZH":
-			if n.fm && n.key != "TZH" && n.key != "tzh" {
-				dst = append(dst, "+0"...)
-			} else {
-				dst = append(dst, "+00"...)
+		case "OF":
+			off := 0
+			if withTZ {
+				_, off = t.Zone()
 			}
+			sign := byte('+')
+			if off < 0 {
+				sign, off = '-', -off
+			}
+			dst = append(dst, sign)
+			h := strconv.Itoa(off / 3600)
+			if !n.fm && len(h) < 2 {
+				h = "0" + h
+			}
+			dst = append(dst, h...)
+			if m := off / 60 % 60; m != 0 {
+				dst = append(dst, ':')
+				dst = appendPad(dst, int64(m), 2)
+			}
+		case "TZH":
+			off := 0
+			if withTZ {
+				_, off = t.Zone()
+			}
+			if off < 0 {
+				dst = append(dst, '-')
+				off = -off
+			} else {
+				dst = append(dst, '+')
+			}
+			num(off/3600, 2)
 		case "TZM":
-			num(0, 2)
+			off := 0
+			if withTZ {
+				_, off = t.Zone()
+			}
+			if off < 0 {
+				off = -off
+			}
+			num(off/60%60, 2)
 		case "TZ":
 			if withTZ {
-				name("UTC", 0)
+				z, _ := t.Zone()
+				if z == "" || z[0] == '+' || z[0] == '-' || z[0] == '<' {
+					z = string(appendOffset(nil, int64(zoneOff(t))))
+				}
+				name(z, 0)
 			}
 		case "Q":
 			num((int(t.Month())-1)/3+1, 0)
@@ -313,7 +350,13 @@ func isoDow(t time.Time) int {
 	return 7
 }
 
-func toCharTime(x, f *vec, n int) *vec {
+func toCharTime(x, f *vec, n int) *vec { return toCharTimeIn(x, f, n, time.UTC) }
+
+// zoneOff is t's UTC offset in seconds east.
+func zoneOff(t time.Time) int { _, off := t.Zone(); return off }
+
+// toCharTimeIn formats a timestamptz in zone loc.
+func toCharTimeIn(x, f *vec, n int, loc *time.Location) *vec {
 	out := newVec(Text, n)
 	out.nulls = unionNulls(n, x, f)
 	var (
@@ -335,7 +378,14 @@ func toCharTime(x, f *vec, n int) *vec {
 		if s := f.str(i); nodes == nil || s != lastF {
 			lastF, nodes = s, compileDCH(s)
 		}
-		buf = appendDCH(buf[:0], nodes, time.UnixMicro(us).UTC(), x.t.ID != TypeTimestamp)
+		tm := time.UnixMicro(us).UTC()
+		switch {
+		case x.t.ID == TypeTimestampTZ && loc != nil:
+			tm = tm.In(loc)
+		case x.t.ID == TypeDate && loc != nil: // a date is read as local midnight
+			tm = time.Date(tm.Year(), tm.Month(), tm.Day(), 0, 0, 0, 0, loc)
+		}
+		buf = appendDCH(buf[:0], nodes, tm, x.t.ID != TypeTimestamp)
 		out.s[i] = string(buf)
 	}
 	return out

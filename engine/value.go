@@ -35,6 +35,9 @@ func AppendText(dst []byte, arr arrow.Array, row int, t Type) []byte {
 		d := a.Dictionary().(*array.String)
 		return append(dst, d.Value(a.GetValueIndex(row))...)
 	case *array.Timestamp:
+		if loc := arrayZone(a); loc != nil && t.ID == TypeTimestampTZ { // tz.go
+			return appendTimestampIn(dst, int64(a.Value(row)), loc)
+		}
 		return appendTimestamp(dst, int64(a.Value(row)), t.ID == TypeTimestampTZ)
 	case *array.Date32:
 		return appendDate(dst, int64(a.Value(row)))
@@ -290,7 +293,11 @@ func invalidText(t Type, s string) *Error {
 }
 
 // ParseValue parses PostgreSQL's text input of a value of type t.
-func ParseValue(s string, t Type) (Value, error) {
+func ParseValue(s string, t Type) (Value, error) { return ParseValueIn(s, t, nil) }
+
+// ParseValueIn is ParseValue reading a timestamptz written without a zone in loc
+// (the session's TimeZone; nil is UTC).
+func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 	v := Value{Type: t}
 	switch t.ID {
 	case TypeUnknown, TypeText:
@@ -303,6 +310,9 @@ func ParseValue(s string, t Type) (Value, error) {
 		}
 		v.S = FormatTextArray(elems)
 		return v, nil
+	case TypeBoolArray, TypeInt16Array, TypeInt32Array, TypeInt64Array, TypeFloat32Array, TypeFloat64Array,
+		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray:
+		return parseArrayIn(s, t, loc) // array_types.go
 	case TypeBool:
 		b, ok := parseBool(s)
 		if !ok {
@@ -337,7 +347,7 @@ func ParseValue(s string, t Type) (Value, error) {
 		}
 		v.F = f
 	case TypeTimestamp, TypeTimestampTZ:
-		us, err := parseTimestamp(s, t)
+		us, err := parseTimestampIn(s, t, loc)
 		if err != nil {
 			return v, err
 		}
@@ -420,7 +430,12 @@ func parseFloat(s string) (float64, error) {
 // parseTimestamp parses ISO 8601 / PostgreSQL timestamp input into µs since the epoch,
 // UTC. A zone offset is applied for timestamptz and ignored for timestamp and date, as
 // PostgreSQL does; timestamptz input without a zone is taken as UTC (the session zone).
-func parseTimestamp(s string, t Type) (int64, error) {
+func parseTimestamp(s string, t Type) (int64, error) { return parseTimestampIn(s, t, nil) }
+
+// parseTimestampIn parses a timestamp or timestamptz; a timestamptz written
+// without a zone is read in loc (nil: UTC), as PostgreSQL reads it in the
+// session's TimeZone.
+func parseTimestampIn(s string, t Type, loc *time.Location) (int64, error) {
 	bad := func() (int64, error) {
 		return 0, Errorf(sqlstate.InvalidDatetimeFormat, "invalid input syntax for type %s: \"%s\"", t, s)
 	}
@@ -503,6 +518,7 @@ func parseTimestamp(s string, t Type) (int64, error) {
 	// Zone.
 	p = strings.TrimLeft(p, " ")
 	var offset int64
+	hasZone := p != "" && !strings.EqualFold(p, "BC")
 	if p != "" {
 		switch {
 		case p == "Z" || p == "z" || strings.EqualFold(p, "UTC") || strings.EqualFold(p, "GMT"):
@@ -542,11 +558,11 @@ func parseTimestamp(s string, t Type) (int64, error) {
 				y = 1 - y
 				break
 			}
-			loc, err := time.LoadLocation(p)
+			zone, err := LoadZone(p)
 			if err != nil {
 				return bad()
 			}
-			tt := time.Date(int(y), time.Month(mo), int(d), int(hh), int(mi), int(ss), 0, loc)
+			tt := time.Date(int(y), time.Month(mo), int(d), int(hh), int(mi), int(ss), 0, zone)
 			_, off := tt.Zone()
 			offset = int64(off) * usPerSec
 		}
@@ -557,6 +573,9 @@ func parseTimestamp(s string, t Type) (int64, error) {
 	}
 	us := daysFromCivil(y, int(mo), int(d))*usPerDay + hh*usPerHour + mi*usPerMin + ss*usPerSec + frac
 	if t.ID == TypeTimestampTZ {
+		if !hasZone && loc != nil {
+			return localToUTC(us, loc), nil
+		}
 		us -= offset
 	}
 	return us, nil

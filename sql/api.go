@@ -119,6 +119,11 @@ type Session struct {
 	tx       txState           // the transaction block (readonly.go)
 	role     string            // SET ROLE's role; "": User (rolestmt.go)
 	pid      int32             // the connection's process ID (pg_backend_pid); 0 outside pgwire
+	// zoneCache is the loaded TimeZone setting (timezone.go).
+	zoneCache struct {
+		name string
+		loc  *time.Location
+	}
 }
 
 // NewSession starts a session for user on database.

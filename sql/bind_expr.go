@@ -336,7 +336,7 @@ func (b *binder) coerce(e engine.Expr, t engine.Type) (engine.Expr, error) {
 			if x.V.Null {
 				return &engine.Const{V: engine.NullValue(t)}, nil
 			}
-			v, err := engine.ParseValue(x.V.S, t)
+			v, err := engine.ParseValueIn(x.V.S, t, b.loc)
 			if err != nil {
 				return nil, err
 			}
@@ -620,6 +620,7 @@ func (b *binder) binary(op string, l, r engine.Expr, loc int32) (engine.Expr, er
 			return nil, withPos(err, loc)
 		}
 	}
+	l, r = b.zonedCompare(f, l, r) // timezone.go
 	return b.call(f, []engine.Expr{l, r}, loc)
 }
 
@@ -722,11 +723,12 @@ func typeName(tn *pg.TypeName) (engine.Type, string, error) {
 		return engine.Unknown, "", posErr(engine.Errorf(sqlstate.UndefinedObject, "type %q does not exist", name), tn.Location)
 	}
 	if len(tn.ArrayBounds) > 0 {
-		// text[] is strata's one array type (engine/arrays.go).
-		if t != engine.Text || len(tn.ArrayBounds) > 1 {
+		// One-dimensional arrays of the element types engine/array_types.go has.
+		at, ok := engine.ArrayOf(t)
+		if !ok || len(tn.ArrayBounds) > 1 {
 			return engine.Unknown, "", posErr(engine.Unsupported("arrays of type "+t.String()), tn.Location)
 		}
-		return engine.TextArray, "", nil
+		return at, "", nil
 	}
 	unit := ""
 	if t == engine.Interval && len(tn.Typmods) > 0 {
@@ -772,7 +774,7 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if from := x.Type(); (t == engine.TextArray || from == engine.TextArray) && t != from &&
+	if from := x.Type(); (t.IsArray() || from.IsArray()) && t != from &&
 		from != engine.Unknown && from != engine.Text && t != engine.Text {
 		return nil, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", from, t), tc.Location)
 	}

@@ -19,7 +19,8 @@ import (
 // binder turns one pg_query statement into a bound engine plan. It is used once.
 type binder struct {
 	db          *DB
-	user        string // current_user: the session's role, or the one SET ROLE chose
+	loc         *time.Location // the session's TimeZone (nil: UTC), for literals and folding
+	user        string         // current_user: the session's role, or the one SET ROLE chose
 	sessionUser string
 	database    string
 	// params are the $n types: declared by the client, or inferred while binding.
@@ -413,6 +414,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		b.lastRolled = ""
 		return p, names, nil
 	}
+	s = seriesTarget(s) // series_time.go: SELECT generate_series(…)
 
 	input, sc, err := b.from(s.FromClause)
 	if err != nil {
@@ -832,7 +834,7 @@ func (b *binder) limitValue(n *pg.Node, def int64, clause string) (int64, *param
 			return 0, nil, err
 		}
 	}
-	v, err := engine.EvalConst(e, time.Now())
+	v, err := engine.EvalConst(e, time.Now().In(b.zone()))
 	if err != nil {
 		return 0, nil, err
 	}

@@ -37,8 +37,9 @@
 //     client's declared type, else the type its context decides, else text.
 //   - Every error a client can cause is an *engine.Error with a SQLSTATE; features
 //     outside the supported surface fail with 0A000 "<feature> is not supported".
-//   - Sessions run in UTC: SET TimeZone accepts only UTC spellings (0A000 otherwise),
-//     because timestamptz values are computed and printed in UTC.
+//   - A session computes in its TimeZone (timezone.go): an untyped timestamptz literal
+//     without an offset is read in it at bind time, the engine gets it as the Location
+//     of Options.Now, and a query's timestamptz columns print in it (Options.TextZone).
 //   - Scans read the snapshot taken when the statement executes; the snapshots are
 //     released when the result's Rows are closed (or at once on error).
 package sql

@@ -211,7 +211,7 @@ func (s *Session) insertValues(ctx context.Context, def catalog.TableDef, target
 			if err != nil {
 				return nil, err
 			}
-			v, err := engine.EvalConst(e, now)
+			v, err := engine.EvalConst(e, now.In(s.zone()))
 			if err != nil {
 				return nil, err
 			}

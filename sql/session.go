@@ -129,7 +129,7 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 	if len(tree.Stmts) > 1 {
 		return nil, engine.Errorf(sqlstate.SyntaxError, "cannot insert multiple commands into a prepared statement")
 	}
-	b := &binder{db: s.db, user: s.currentUser(), sessionUser: s.User, database: s.Database}
+	b := &binder{db: s.db, user: s.currentUser(), sessionUser: s.User, database: s.Database, loc: s.zone()}
 	b.params = append(b.params, paramTypes...)
 	b.travel = pp.travel
 	if err := b.checkWritable(tree.Stmts[0].Stmt); err != nil {
@@ -177,13 +177,13 @@ func (s *Session) execute(ctx context.Context, st *Statement, params []engine.Va
 		case p.Type == t:
 			vals[i] = p
 		case p.Type == engine.Unknown:
-			v, err := engine.ParseValue(p.S, t)
+			v, err := engine.ParseValueIn(p.S, t, s.zone())
 			if err != nil {
 				return nil, err
 			}
 			vals[i] = v
 		default:
-			v, err := engine.EvalConst(&engine.Cast{X: &engine.Const{V: p}, T: t}, time.Now())
+			v, err := engine.EvalConst(&engine.Cast{X: &engine.Const{V: p}, T: t}, time.Now().In(s.zone()))
 			if err != nil {
 				return nil, err
 			}
@@ -338,7 +338,7 @@ func (s *Session) plan(ctx context.Context, p engine.Plan, params []engine.Value
 	if p, err = opt.MapPlan(p, s.resolveActivity); err != nil {
 		return fail(err)
 	}
-	if p, err = s.optimizer().Optimize(p, &opt.Context{Now: now}); err != nil {
+	if p, err = s.optimizer().Optimize(p, &opt.Context{Now: now.In(s.zone())}); err != nil {
 		return fail(err)
 	}
 	p, err = opt.MapPlan(p, func(n engine.Plan) (engine.Plan, error) {
@@ -395,7 +395,7 @@ func release(snaps []*store.Snapshot) {
 }
 
 func (s *Session) execOptions(now time.Time) engine.Options {
-	return engine.Options{MemoryLimit: s.db.opts.MemoryLimit, Budget: s.db.opts.Budget, Now: now, Funcs: s.hostFuncs()}
+	return engine.Options{MemoryLimit: s.db.opts.MemoryLimit, Budget: s.db.opts.Budget, Now: now.In(s.zone()), Funcs: s.hostFuncs()}
 }
 
 // withTimeout applies the session's statement_timeout to ctx; the engine reports its
@@ -439,7 +439,9 @@ func (s *Session) query(ctx context.Context, p engine.Plan, params []engine.Valu
 		cancel()
 		return nil, err
 	}
-	rows, err := engine.Execute(ctx, p, s.execOptions(now))
+	opts := s.execOptions(now)
+	opts.TextZone = s.zone() // timestamptz columns print in the session's zone
+	rows, err := engine.Execute(ctx, p, opts)
 	if err != nil {
 		cancel()
 		release(snaps)

@@ -16,9 +16,8 @@ type settingDef struct {
 	def  string
 }
 
-// settings strata knows. TimeZone is fixed to UTC: SET TimeZone accepts UTC spellings
-// only and rejects others with 0A000, because every timestamptz is computed and
-// printed in UTC.
+// settings strata knows. TimeZone takes any IANA zone, a number of hours or a POSIX
+// zone (timezone.go).
 var knownSettings = map[string]settingDef{
 	"application_name":                    {"application_name", ""},
 	"client_encoding":                     {"client_encoding", "UTF8"},
@@ -133,14 +132,6 @@ func formatMillis(d time.Duration) string {
 	return strconv.FormatInt(ms, 10) + "ms"
 }
 
-func isUTC(v string) bool {
-	switch strings.ToUpper(strings.Trim(strings.TrimSpace(v), `'"`)) {
-	case "UTC", "ETC/UTC", "GMT", "ETC/GMT", "Z", "ZULU", "UCT", "ETC/UCT", "UNIVERSAL", "+00", "+00:00", "0", "00:00", "DEFAULT", "LOCAL":
-		return true
-	}
-	return false
-}
-
 // checkSetting validates value for name.
 func checkSetting(name, value string) error {
 	name = strings.ToLower(name)
@@ -155,8 +146,8 @@ func checkSetting(name, value string) error {
 	}
 	switch name {
 	case "timezone":
-		if !isUTC(value) {
-			return engine.Unsupported("time zone " + strconv.Quote(value) + " (strata runs in UTC)")
+		if _, err := canonicalZone(value); err != nil {
+			return err
 		}
 	case "client_encoding":
 		switch strings.ToUpper(strings.ReplaceAll(value, "-", "")) {
@@ -207,7 +198,7 @@ func (s *Session) set(name, value string) error {
 	}
 	switch name {
 	case "timezone":
-		value = "UTC"
+		value, _ = canonicalZone(value)
 	case "client_encoding":
 		value = "UTF8"
 	case "datestyle":

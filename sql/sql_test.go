@@ -292,8 +292,14 @@ func TestSettings(t *testing.T) {
 	if err := s.Set("DateStyle", "ISO, MDY"); err != nil {
 		t.Error(err)
 	}
-	if err := s.Set("TimeZone", "Europe/Berlin"); !codeIs(err, sqlstate.FeatureNotSupported) {
+	if err := s.Set("TimeZone", "europe/berlin"); err != nil {
 		t.Errorf("Set TimeZone Berlin: %v", err)
+	}
+	if v, _ := s.Setting("TimeZone"); v != "Europe/Berlin" {
+		t.Errorf("TimeZone after Set = %q, want Europe/Berlin", v)
+	}
+	if err := s.Set("TimeZone", "Atlantis/Capital"); !codeIs(err, sqlstate.InvalidParameterValue) {
+		t.Errorf("Set TimeZone Atlantis: %v", err)
 	}
 	got := collect(t, mustExec(t, s, "SELECT current_setting('application_name'), current_database(), current_schema(), current_user, version() LIKE 'PostgreSQL 15%'"))
 	if want := [][]string{{"grafana", "db", "public", "strata", "t"}}; !reflect.DeepEqual(got, want) {

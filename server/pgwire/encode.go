@@ -150,6 +150,7 @@ type colEncoder struct {
 	dictIdx []uint32 // indices of a uint32/int32-indexed dictionary, else nil
 	dict    *array.Dictionary
 	times   []arrow.Timestamp
+	zoned   bool // a timestamptz printed in a session zone other than UTC (engine.ArrayZone)
 	dates   []arrow.Date32
 	ivals   []arrow.MonthDayNanoInterval
 }
@@ -206,6 +207,7 @@ func (c *colEncoder) reset(arr arrow.Array, t engine.Type, binary bool) error {
 		}
 	case *array.Timestamp:
 		c.kind, c.times = kindTimestamp, a.TimestampValues()
+		c.zoned = engine.ArrayZone(a) != nil
 	case *array.Date32:
 		c.kind, c.dates = kindDate, a.Date32Values()
 	case *array.MonthDayNanoInterval:

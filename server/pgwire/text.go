@@ -58,6 +58,9 @@ func appendYMD(dst []byte, y int64, m, d int) []byte {
 
 // appendTimestampText appends timestamp[tz] text for µs since the Unix epoch.
 func (c *colEncoder) appendTimestampText(dst []byte, r int) []byte {
+	if c.zoned && c.typ.ID == engine.TypeTimestampTZ {
+		return engine.AppendText(dst, c.arr, r, c.typ)
+	}
 	us := int64(c.times[r])
 	days := us / usPerDay
 	rem := us - days*usPerDay
