@@ -15,7 +15,9 @@
 // String array otherwise. Each field's engine type travels in its metadata. Rows
 // returns the root operator's record batches with text always as String arrays.
 // Expressions are evaluated a whole batch at a time with typed loops; CASE evaluates
-// each branch only on the rows that reach it.
+// each branch only on the rows that reach it; a constant is materialized once per
+// evaluator and shared by every batch. Aggregates without GROUP BY fold a batch into
+// locals in one typed loop.
 //
 // # Functions
 //
@@ -67,8 +69,10 @@
 // grouped by sorted dictionaries are merged by a k-way merge over the dictionaries
 // (split into key ranges merged in parallel; a single key's groups come out in key
 // order), packed keys being repacked in the merged ids. DISTINCT aggregates over
-// dictionary text keep per group a bitset (or roaring bitmap) of dictionary ids,
-// translated to the merged dictionary once per value at the end: no value is hashed;
+// dictionary text keep per group a bitset (or roaring bitmap) of dictionary ids, or,
+// with many groups over large dictionaries (count(DISTINCT session_id) per user),
+// one hash set of packed (group, id) pairs, translated to the merged dictionary once
+// per value at the end: no value is hashed;
 // when the sets are sparse against their dictionaries (a selective filter) only the
 // ids met are translated, through a hash of their values.
 // count(*) whose filters the index answers is the cardinality of the selection, with
