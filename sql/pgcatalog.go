@@ -139,6 +139,14 @@ var pgCatalogRelations = map[string][]relCol{
 		"fdwvalidator", tOID, "fdwacl", tText, "fdwoptions", engine.TextArray),
 	"pg_foreign_table": cols("ftrelid", tOID, "ftserver", tOID, "ftoptions", engine.TextArray),
 	"pg_user_mapping":  cols("oid", tOID, "umuser", tOID, "umserver", tOID, "umoptions", engine.TextArray),
+	// views of PostgreSQL's with no rows here: strata has no views, materialized
+	// views or table statistics (Metabase reads them while syncing)
+	"pg_views": cols("schemaname", tText, "viewname", tText, "viewowner", tText, "definition", tText),
+	"pg_matviews": cols("schemaname", tText, "matviewname", tText, "matviewowner", tText, "tablespace", tText,
+		"hasindexes", tBool, "ispopulated", tBool, "definition", tText),
+	"pg_stat_user_tables": cols("relid", tOID, "schemaname", tText, "relname", tText, "seq_scan", tInt8,
+		"seq_tup_read", tInt8, "idx_scan", tInt8, "idx_tup_fetch", tInt8, "n_tup_ins", tInt8, "n_tup_upd", tInt8,
+		"n_tup_del", tInt8, "n_tup_hot_upd", tInt8, "n_live_tup", tInt8, "n_dead_tup", tInt8),
 	"pg_sequence": cols("seqrelid", tOID, "seqtypid", tOID, "seqstart", tInt8, "seqincrement", tInt8, "seqmax", tInt8,
 		"seqmin", tInt8, "seqcache", tInt8, "seqcycle", tBool),
 	"pg_enum":         cols("oid", tOID, "enumtypid", tOID, "enumsortorder", engine.Float32, "enumlabel", tText),
@@ -569,7 +577,8 @@ var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description"
 	"pg_publication_rel": true, "pg_inherits": true, "pg_trigger": true, "pg_range": true, "pg_extension": true,
 	"pg_operator": true, "pg_conversion": true, "pg_event_trigger": true, "pg_largeobject_metadata": true,
 	"pg_foreign_server": true, "pg_foreign_data_wrapper": true, "pg_foreign_table": true, "pg_user_mapping": true,
-	"pg_ts_config": true, "pg_enum": true, "pg_sequence": true}
+	"pg_ts_config": true, "pg_enum": true, "pg_sequence": true, "pg_views": true, "pg_matviews": true,
+	"pg_stat_user_tables": true}
 
 // readsOnlyEmptyCatalog reports whether a non-aggregating SELECT reads a FROM item
 // that is always empty here (a comma join, or an inner join, with an empty side is
@@ -639,6 +648,24 @@ func emptyCatalogSelect(sel *pg.SelectStmt) (engine.Plan, []string, bool) {
 	}
 	var names []string
 	var types []engine.Type
+	// a column of the relations read keeps its type (x IN (SELECT enumtypid FROM
+	// pg_enum) compares oids); any other item is text
+	colType := map[string]engine.Type{}
+	var rels func(n *pg.Node)
+	rels = func(n *pg.Node) {
+		switch x := n.Node.(type) {
+		case *pg.Node_RangeVar:
+			for _, c := range pgCatalogRelations[x.RangeVar.Relname] {
+				colType[c.name] = c.t
+			}
+		case *pg.Node_JoinExpr:
+			rels(x.JoinExpr.Larg)
+			rels(x.JoinExpr.Rarg)
+		}
+	}
+	for _, f := range sel.FromClause {
+		rels(f)
+	}
 	for _, t := range sel.TargetList {
 		rt := t.GetResTarget()
 		if cr := rt.Val.GetColumnRef(); cr != nil && cr.Fields[len(cr.Fields)-1].GetAStar() != nil {
@@ -654,8 +681,14 @@ func emptyCatalogSelect(sel *pg.SelectStmt) (engine.Plan, []string, bool) {
 				name = "?column?"
 			}
 		}
+		t := engine.Text
+		if cr := rt.Val.GetColumnRef(); cr != nil {
+			if ct, ok := colType[cr.Fields[len(cr.Fields)-1].GetString_().GetSval()]; ok {
+				t = ct
+			}
+		}
 		names = append(names, name)
-		types = append(types, engine.Text)
+		types = append(types, t)
 	}
 	return valuesPlan(names, types, nil), names, true
 }
