@@ -521,6 +521,26 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
 		}
 	}
+	if x.Type() == engine.Text && name == "regclass" {
+		// a name computed per row (Metabase: format('%I.%I', schema, table)::regclass):
+		// the oid of the table or index it names in any spelling PostgreSQL reads;
+		// NULL for another name
+		var oid engine.Expr = &engine.Const{V: engine.NullValue(engine.Int64)}
+		add := func(n string, v int64) {
+			for _, form := range tableNameForms(n) {
+				oid = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, &engine.Const{V: engine.Value{Type: engine.Text, S: form}}),
+					Then: i8(v)}}, Else: oid, T: engine.Int64}
+			}
+		}
+		tables := b.db.store.Tables()
+		for _, def := range tables {
+			add(def.Name, tableOID(def))
+		}
+		for _, k := range catalogKeys(tables) {
+			add(k.name, k.indexOID)
+		}
+		return oid, true, nil
+	}
 	if !x.Type().IsInteger() {
 		return nil, true, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", x.Type(), name), tc.Location)
 	}
