@@ -35,6 +35,7 @@ const (
 	oidHeapAM     = 2
 	oidBtreeAM    = 403
 	firstTableOID = 16384
+	firstCastOID  = 12000 // pg_cast rows: below table oids, above pg_proc's
 )
 
 func tableOID(def catalog.TableDef) int64 { return firstTableOID + int64(def.ID) }
@@ -121,6 +122,9 @@ var pgCatalogRelations = map[string][]relCol{
 		"conislocal", tBool, "coninhcount", tInt4, "connoinherit", tBool, "conkey", tText,
 		"confkey", tText, "conpfeqop", tText, "conppeqop", tText,
 		"conffeqop", tText, "confdelsetcols", tText, "conexclop", tText, "conbin", tText),
+	// the casts between strata's types (engine.Casts)
+	"pg_cast": cols("oid", tOID, "castsource", tOID, "casttarget", tOID, "castfunc", tOID, "castcontext", tText,
+		"castmethod", tText),
 	// pg_default and pg_global
 	"pg_tablespace": cols("oid", tOID, "spcname", tText, "spcowner", tOID, "spcacl", tText, "spcoptions", engine.TextArray),
 	// present, empty: strata has no user-defined operators, conversions, event
@@ -333,6 +337,15 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 				bl(true), i8(tableOID(k.table)), i8(0), i8(k.indexOID), i8(0), i8(0), text(" "), text(" "), text(" "),
 				bl(true), i4(0), bl(true), text(k.conkey()), na, na, na, na, na, na, null(tText)})
 		}
+	case "pg_cast":
+		for i, ci := range engine.Casts() {
+			fn, method := int64(0), "b"
+			if ci.Func != nil {
+				fn, method = ci.Func.OID, "f"
+			}
+			rows = append(rows, []engine.Expr{i8(firstCastOID + int64(i)), i8(ci.Source), i8(ci.Target), i8(fn),
+				text(string(ci.Context)), text(method)})
+		}
 	case "pg_tablespace":
 		rows = [][]engine.Expr{
 			{i8(1663), text("pg_default"), i8(oidRole), null(tText), null(engine.TextArray)},
@@ -444,7 +457,7 @@ var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_t
 	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237, "pg_language": 2612,
 	"pg_tablespace": 1213, "pg_operator": 2617, "pg_conversion": 2607, "pg_event_trigger": 3466,
 	"pg_largeobject_metadata": 2995, "pg_foreign_server": 1417, "pg_foreign_data_wrapper": 2328, "pg_ts_config": 3602,
-	"pg_foreign_table": 3118, "pg_enum": 3501, "pg_sequence": 2224, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
+	"pg_foreign_table": 3118, "pg_cast": 2605, "pg_enum": 3501, "pg_sequence": 2224, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
 
 func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
 	name := strings.ToLower(opName(tc.TypeName.Names))
