@@ -1,6 +1,7 @@
 // Package engine owns query execution: bound expressions and their functions,
 // physical operators (scan, filter, project, hash aggregate, hash join, window, sort,
-// top-N, limit, distinct, values), memory accounting and parallel execution over
+// top-N, limit, distinct, values, generate_series, unnest and set-returning functions
+// in a select list), memory accounting and parallel execution over
 // storage.Sources.
 //
 // # Execution model

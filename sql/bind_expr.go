@@ -826,9 +826,14 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		if len(fc.Args) == 0 {
 			return &engine.Const{V: engine.Value{Type: engine.Text, S: "public"}}, nil
 		}
-	case "has_table_privilege":
+	case "has_table_privilege", "has_any_column_privilege":
+		// strata has no column privileges: a column privilege is the table's
 		if len(fc.Args) == 2 || len(fc.Args) == 3 {
 			return b.hasTablePrivilege(fc, c)
+		}
+	case "has_schema_privilege":
+		if len(fc.Args) == 2 || len(fc.Args) == 3 {
+			return b.hasSchemaPrivilege(fc, c)
 		}
 	case "current_database":
 		if len(fc.Args) == 0 {

@@ -15,7 +15,11 @@
 //	copy.go          COPY ... FROM STDIN / 'file' through package ingest; compaction
 //	ddl.go           CREATE/DROP TABLE, SET/SHOW/RESET; settings.go holds the parameters
 //	explain.go       EXPLAIN (engine.Explain of the optimized plan)
-//	infoschema.go    information_schema.tables / columns as Values plans
+//	infoschema.go    information_schema.tables / columns / table_constraints / key_column_usage
+//	pgcatalog.go     pg_catalog relations clients browse, as Values plans built from the catalog;
+//	                 pgcatalog_keys.go shows lookup tables' keys as indexes and constraints
+//	arrays.go        text[] and catalog arrays: unnest in FROM, subscripts, x op ANY/ALL (array)
+//	setfuncs.go      set-returning functions in a select list (engine.ProjectSet)
 //	ingest.go        Kafka-fed tables: start/stop with CREATE/DROP, ALTER TABLE ... PAUSE|RESUME
 //	                 INGEST (recognised before the parser), strata_ingest_status
 //	rollup.go        rollup tables: hidden columns, aggregates rewritten to read them

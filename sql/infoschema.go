@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"fmt"
 	"sort"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -9,8 +10,9 @@ import (
 	"github.com/stratadb/strata/storage/catalog"
 )
 
-// information_schema.tables and information_schema.columns, the catalog views SQL
-// clients (Grafana's query editor, BI tools) list tables and columns with. They are
+// information_schema.tables, columns, table_constraints and key_column_usage, the
+// catalog views SQL clients (Grafana's query editor, BI tools, Metabase) list
+// tables, columns and keys with. They are
 // bound as a Values plan built from the catalog when the statement is prepared.
 
 // infoDataType is information_schema.columns.data_type for a stored SQL type.
@@ -42,12 +44,50 @@ func (b *binder) infoSchema(rv *pg.RangeVar) (engine.Plan, []string, bool) {
 	case "columns":
 		names = []string{"table_catalog", "table_schema", "table_name", "column_name", "ordinal_position", "column_default",
 			"is_nullable", "data_type", "character_maximum_length", "numeric_precision", "numeric_precision_radix",
-			"numeric_scale", "datetime_precision", "udt_catalog", "udt_schema", "udt_name"}
+			"numeric_scale", "datetime_precision", "udt_catalog", "udt_schema", "udt_name", "is_identity", "is_generated",
+			"is_updatable"}
 		types = []engine.Type{engine.Text, engine.Text, engine.Text, engine.Text, engine.Int32, engine.Text,
 			engine.Text, engine.Text, engine.Int32, engine.Int32, engine.Int32,
-			engine.Int32, engine.Int32, engine.Text, engine.Text, engine.Text}
+			engine.Int32, engine.Int32, engine.Text, engine.Text, engine.Text, engine.Text, engine.Text, engine.Text}
 		for _, t := range tables {
 			rows = append(rows, columnRows(b.database, t, text)...)
+		}
+	case "table_constraints":
+		// the keys of lookup tables, and each NOT NULL column as PostgreSQL lists
+		// it: a CHECK constraint named <schema oid>_<table oid>_<attnum>_not_null
+		names = []string{"constraint_catalog", "constraint_schema", "constraint_name", "table_catalog", "table_schema",
+			"table_name", "constraint_type", "is_deferrable", "initially_deferred", "enforced", "nulls_distinct"}
+		types = []engine.Type{engine.Text, engine.Text, engine.Text, engine.Text, engine.Text, engine.Text, engine.Text,
+			engine.Text, engine.Text, engine.Text, engine.Text}
+		for _, k := range catalogKeys(tables) {
+			kind := "UNIQUE"
+			distinct := text("YES")
+			if k.primary {
+				kind, distinct = "PRIMARY KEY", &engine.Const{V: engine.NullValue(engine.Text)}
+			}
+			rows = append(rows, []engine.Expr{text(b.database), text("public"), text(k.name), text(b.database), text("public"),
+				text(k.table.Name), text(kind), text("NO"), text("NO"), text("YES"), distinct})
+		}
+		for _, t := range tables {
+			for n, i := range visibleColumns(t) {
+				if t.Schema.Columns[i].NotNull {
+					name := fmt.Sprintf("%d_%d_%d_not_null", oidPublic, tableOID(t), n+1)
+					rows = append(rows, []engine.Expr{text(b.database), text("public"), text(name), text(b.database), text("public"),
+						text(t.Name), text("CHECK"), text("NO"), text("NO"), text("YES"), &engine.Const{V: engine.NullValue(engine.Text)}})
+				}
+			}
+		}
+	case "key_column_usage":
+		names = []string{"constraint_catalog", "constraint_schema", "constraint_name", "table_catalog", "table_schema",
+			"table_name", "column_name", "ordinal_position", "position_in_unique_constraint"}
+		types = []engine.Type{engine.Text, engine.Text, engine.Text, engine.Text, engine.Text, engine.Text, engine.Text,
+			engine.Int32, engine.Int32}
+		for _, k := range catalogKeys(tables) {
+			for n, col := range k.cols {
+				rows = append(rows, []engine.Expr{text(b.database), text("public"), text(k.name), text(b.database), text("public"),
+					text(k.table.Name), text(col), &engine.Const{V: engine.Value{Type: engine.Int32, I: int64(n + 1)}},
+					&engine.Const{V: engine.NullValue(engine.Int32)}})
+			}
 		}
 	default:
 		return nil, nil, false
@@ -107,7 +147,8 @@ func columnRows(database string, t catalog.TableDef, text func(string) engine.Ex
 		}
 		rows = append(rows, []engine.Expr{text(database), text("public"), text(t.Name), text(c.Name),
 			i4(int64(n + 1)), &engine.Const{V: engine.NullValue(engine.Text)}, text(nullable), text(dt), null,
-			prec, radix, scale, dtPrec, text(database), text("pg_catalog"), text(udtNames[c.SQLType])})
+			prec, radix, scale, dtPrec, text(database), text("pg_catalog"), text(udtNames[c.SQLType]), text("NO"), text("NEVER"),
+			text("YES")})
 	}
 	return rows
 }

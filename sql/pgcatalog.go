@@ -35,6 +35,7 @@ const (
 	oidHeapAM     = 2
 	oidBtreeAM    = 403
 	firstTableOID = 16384
+	firstCastOID  = 12000 // pg_cast rows: below table oids, above pg_proc's
 )
 
 func tableOID(def catalog.TableDef) int64 { return firstTableOID + int64(def.ID) }
@@ -121,6 +122,9 @@ var pgCatalogRelations = map[string][]relCol{
 		"conislocal", tBool, "coninhcount", tInt4, "connoinherit", tBool, "conkey", tText,
 		"confkey", tText, "conpfeqop", tText, "conppeqop", tText,
 		"conffeqop", tText, "confdelsetcols", tText, "conexclop", tText, "conbin", tText),
+	// the casts between strata's types (engine.Casts)
+	"pg_cast": cols("oid", tOID, "castsource", tOID, "casttarget", tOID, "castfunc", tOID, "castcontext", tText,
+		"castmethod", tText),
 	// pg_default and pg_global
 	"pg_tablespace": cols("oid", tOID, "spcname", tText, "spcowner", tOID, "spcacl", tText, "spcoptions", engine.TextArray),
 	// present, empty: strata has no user-defined operators, conversions, event
@@ -139,6 +143,14 @@ var pgCatalogRelations = map[string][]relCol{
 		"fdwvalidator", tOID, "fdwacl", tText, "fdwoptions", engine.TextArray),
 	"pg_foreign_table": cols("ftrelid", tOID, "ftserver", tOID, "ftoptions", engine.TextArray),
 	"pg_user_mapping":  cols("oid", tOID, "umuser", tOID, "umserver", tOID, "umoptions", engine.TextArray),
+	// views of PostgreSQL's with no rows here: strata has no views, materialized
+	// views or table statistics (Metabase reads them while syncing)
+	"pg_views": cols("schemaname", tText, "viewname", tText, "viewowner", tText, "definition", tText),
+	"pg_matviews": cols("schemaname", tText, "matviewname", tText, "matviewowner", tText, "tablespace", tText,
+		"hasindexes", tBool, "ispopulated", tBool, "definition", tText),
+	"pg_stat_user_tables": cols("relid", tOID, "schemaname", tText, "relname", tText, "seq_scan", tInt8,
+		"seq_tup_read", tInt8, "idx_scan", tInt8, "idx_tup_fetch", tInt8, "n_tup_ins", tInt8, "n_tup_upd", tInt8,
+		"n_tup_del", tInt8, "n_tup_hot_upd", tInt8, "n_live_tup", tInt8, "n_dead_tup", tInt8),
 	"pg_sequence": cols("seqrelid", tOID, "seqtypid", tOID, "seqstart", tInt8, "seqincrement", tInt8, "seqmax", tInt8,
 		"seqmin", tInt8, "seqcache", tInt8, "seqcycle", tBool),
 	"pg_enum":         cols("oid", tOID, "enumtypid", tOID, "enumsortorder", engine.Float32, "enumlabel", tText),
@@ -325,6 +337,15 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 				bl(true), i8(tableOID(k.table)), i8(0), i8(k.indexOID), i8(0), i8(0), text(" "), text(" "), text(" "),
 				bl(true), i4(0), bl(true), text(k.conkey()), na, na, na, na, na, na, null(tText)})
 		}
+	case "pg_cast":
+		for i, ci := range engine.Casts() {
+			fn, method := int64(0), "b"
+			if ci.Func != nil {
+				fn, method = ci.Func.OID, "f"
+			}
+			rows = append(rows, []engine.Expr{i8(firstCastOID + int64(i)), i8(ci.Source), i8(ci.Target), i8(fn),
+				text(string(ci.Context)), text(method)})
+		}
 	case "pg_tablespace":
 		rows = [][]engine.Expr{
 			{i8(1663), text("pg_default"), i8(oidRole), null(tText), null(engine.TextArray)},
@@ -436,7 +457,7 @@ var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_t
 	"pg_statistic_ext": 3381, "pg_publication_rel": 6106, "pg_publication_namespace": 6237, "pg_language": 2612,
 	"pg_tablespace": 1213, "pg_operator": 2617, "pg_conversion": 2607, "pg_event_trigger": 3466,
 	"pg_largeobject_metadata": 2995, "pg_foreign_server": 1417, "pg_foreign_data_wrapper": 2328, "pg_ts_config": 3602,
-	"pg_foreign_table": 3118, "pg_enum": 3501, "pg_sequence": 2224, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
+	"pg_foreign_table": 3118, "pg_cast": 2605, "pg_enum": 3501, "pg_sequence": 2224, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
 
 func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
 	name := strings.ToLower(opName(tc.TypeName.Names))
@@ -491,6 +512,26 @@ func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error)
 			}
 			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
 		}
+	}
+	if x.Type() == engine.Text && name == "regclass" {
+		// a name computed per row (Metabase: format('%I.%I', schema, table)::regclass):
+		// the oid of the table or index it names in any spelling PostgreSQL reads;
+		// NULL for another name
+		var oid engine.Expr = &engine.Const{V: engine.NullValue(engine.Int64)}
+		add := func(n string, v int64) {
+			for _, form := range tableNameForms(n) {
+				oid = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, &engine.Const{V: engine.Value{Type: engine.Text, S: form}}),
+					Then: i8(v)}}, Else: oid, T: engine.Int64}
+			}
+		}
+		tables := b.db.store.Tables()
+		for _, def := range tables {
+			add(def.Name, tableOID(def))
+		}
+		for _, k := range catalogKeys(tables) {
+			add(k.name, k.indexOID)
+		}
+		return oid, true, nil
 	}
 	if !x.Type().IsInteger() {
 		return nil, true, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", x.Type(), name), tc.Location)
@@ -548,7 +589,8 @@ var emptyCatalogRelations = map[string]bool{"pg_attrdef": true, "pg_description"
 	"pg_publication_rel": true, "pg_inherits": true, "pg_trigger": true, "pg_range": true, "pg_extension": true,
 	"pg_operator": true, "pg_conversion": true, "pg_event_trigger": true, "pg_largeobject_metadata": true,
 	"pg_foreign_server": true, "pg_foreign_data_wrapper": true, "pg_foreign_table": true, "pg_user_mapping": true,
-	"pg_ts_config": true, "pg_enum": true, "pg_sequence": true}
+	"pg_ts_config": true, "pg_enum": true, "pg_sequence": true, "pg_views": true, "pg_matviews": true,
+	"pg_stat_user_tables": true}
 
 // readsOnlyEmptyCatalog reports whether a non-aggregating SELECT reads a FROM item
 // that is always empty here (a comma join, or an inner join, with an empty side is
@@ -618,6 +660,24 @@ func emptyCatalogSelect(sel *pg.SelectStmt) (engine.Plan, []string, bool) {
 	}
 	var names []string
 	var types []engine.Type
+	// a column of the relations read keeps its type (x IN (SELECT enumtypid FROM
+	// pg_enum) compares oids); any other item is text
+	colType := map[string]engine.Type{}
+	var rels func(n *pg.Node)
+	rels = func(n *pg.Node) {
+		switch x := n.Node.(type) {
+		case *pg.Node_RangeVar:
+			for _, c := range pgCatalogRelations[x.RangeVar.Relname] {
+				colType[c.name] = c.t
+			}
+		case *pg.Node_JoinExpr:
+			rels(x.JoinExpr.Larg)
+			rels(x.JoinExpr.Rarg)
+		}
+	}
+	for _, f := range sel.FromClause {
+		rels(f)
+	}
 	for _, t := range sel.TargetList {
 		rt := t.GetResTarget()
 		if cr := rt.Val.GetColumnRef(); cr != nil && cr.Fields[len(cr.Fields)-1].GetAStar() != nil {
@@ -633,8 +693,14 @@ func emptyCatalogSelect(sel *pg.SelectStmt) (engine.Plan, []string, bool) {
 				name = "?column?"
 			}
 		}
+		t := engine.Text
+		if cr := rt.Val.GetColumnRef(); cr != nil {
+			if ct, ok := colType[cr.Fields[len(cr.Fields)-1].GetString_().GetSval()]; ok {
+				t = ct
+			}
+		}
 		names = append(names, name)
-		types = append(types, engine.Text)
+		types = append(types, t)
 	}
 	return valuesPlan(names, types, nil), names, true
 }

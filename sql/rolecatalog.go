@@ -241,8 +241,20 @@ func (b *binder) hasTablePrivilege(fc *pg.FuncCall, c *exprCtx) (engine.Expr, er
 		}
 		tables = []catalog.TableDef{def}
 		tableArg = &engine.Const{V: engine.Value{Type: engine.Int64, I: tableOID(def)}}
+	} else if tableArg.Type() == engine.Text {
+		// a name computed per row (Metabase: '"' || schemaname || '"."' || ...):
+		// the table whose name, in any of the forms PostgreSQL reads, it equals;
+		// NULL for another
+		var oid engine.Expr = &engine.Const{V: engine.NullValue(engine.Int64)}
+		for _, def := range tables {
+			for _, form := range tableNameForms(def.Name) {
+				oid = &engine.Case{Whens: []engine.When{{Cond: eq(tableArg, &engine.Const{V: engine.Value{Type: engine.Text, S: form}}),
+					Then: &engine.Const{V: engine.Value{Type: engine.Int64, I: tableOID(def)}}}}, Else: oid, T: engine.Int64}
+			}
+		}
+		tableArg = oid
 	} else if !tableArg.Type().IsInteger() {
-		return nil, posErr(engine.Unsupported("has_table_privilege of a table name that is not a constant (use the table's oid)"), fc.Location)
+		return nil, posErr(engine.Unsupported("has_table_privilege of a table name that is not text"), fc.Location)
 	}
 	if tableArg.Type() != engine.Int64 {
 		tableArg = &engine.Cast{X: tableArg, T: engine.Int64}
@@ -259,6 +271,66 @@ func (b *binder) hasTablePrivilege(fc *pg.FuncCall, c *exprCtx) (engine.Expr, er
 			expr = &engine.Case{Whens: []engine.When{{Cond: cond, Then: &engine.Const{V: engine.Value{Type: engine.Bool, B: answer(w.p, def)}}}},
 				Else: expr, T: engine.Bool}
 		}
+	}
+	return expr, nil
+}
+
+// tableNameForms are the spellings of table name that name it in schema public.
+func tableNameForms(name string) []string {
+	quoted := `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+	forms := []string{quoted, `"public".` + quoted, "public." + quoted}
+	if q := engine.QuoteIdent(name); q != quoted {
+		forms = append(forms, q, "public."+q, `"public".`+q)
+	}
+	return forms
+}
+
+// hasSchemaPrivilege binds has_schema_privilege([user,] schema, privilege): USAGE
+// on strata's three schemas for everyone; CREATE on public as CREATE TABLE checks
+// it (schemaCreateAllowed), on pg_catalog and information_schema for superusers.
+// The schema may be computed per row; NULL for another schema (PostgreSQL: an error).
+func (b *binder) hasSchemaPrivilege(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
+	args := make([]engine.Expr, len(fc.Args))
+	for i, a := range fc.Args {
+		e, err := b.expr(a, c)
+		if err != nil {
+			return nil, err
+		}
+		if args[i], err = b.unknownToText(e); err != nil {
+			return nil, err
+		}
+	}
+	p := b.db.principalOf(b.user)
+	if len(args) == 3 {
+		k, ok := args[0].(*engine.Const)
+		if !ok {
+			return nil, posErr(engine.Unsupported("has_schema_privilege of a role that is not a constant"), fc.Location)
+		}
+		name, err := b.roleArg(k)
+		if err != nil {
+			return nil, posErr(err, fc.Location)
+		}
+		p, args = b.db.principalOf(name), args[1:]
+	}
+	pk, ok := args[1].(*engine.Const)
+	if !ok || pk.V.Type != engine.Text {
+		return nil, posErr(engine.Unsupported("has_schema_privilege with a privilege that is not a text constant"), fc.Location)
+	}
+	create := false
+	for _, part := range strings.Split(strings.ToLower(pk.V.S), ",") {
+		switch strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(part), " with grant option")) {
+		case "usage": // every role, every schema
+		case "create":
+			create = true
+		default:
+			return nil, posErr(engine.Errorf(sqlstate.InvalidParameterValue, "unrecognized privilege type: %q", part), fc.Location)
+		}
+	}
+	var expr engine.Expr = &engine.Const{V: engine.NullValue(engine.Bool)}
+	for _, s := range []string{"pg_catalog", "information_schema", "public"} {
+		ok := !create || p.superuser() || s == "public" && b.db.schemaCreateAllowed(p)
+		expr = &engine.Case{Whens: []engine.When{{Cond: eq(args[0], &engine.Const{V: engine.Value{Type: engine.Text, S: s}}),
+			Then: &engine.Const{V: engine.Value{Type: engine.Bool, B: ok}}}}, Else: expr, T: engine.Bool}
 	}
 	return expr, nil
 }
