@@ -19,8 +19,9 @@ import (
 // enum-types, describe-fks-sql, describe-indexes-sql) as its ANSI dialect renders
 // them: identifiers in double quotes, the string values HoneySQL makes
 // parameters sent as parameters ($n), which PgJDBC sends through the extended
-// protocol as pgx does here. Left out: describe-fields-sql, which calls format()
-// (issue 12 part 6, not in strata yet).
+// protocol as pgx does here. Left out so far: describe-fields-sql, which calls
+// format() (strata has it since issue 12 part 6; the query is not written out
+// here yet).
 var metabaseSyncQueries = []struct {
 	name string
 	sql  string
