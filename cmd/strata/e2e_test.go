@@ -77,7 +77,13 @@ func startStrataOn(t *testing.T, dataDir, pgAddr string, extra ...string) *strat
 func startBinaryOn(t *testing.T, bin, dataDir, pgAddr string, extra ...string) *strataServer {
 	t.Helper()
 	s := &strataServer{addr: pgAddr, dataDir: dataDir, out: new(bytes.Buffer)}
-	args := append([]string{"serve", "--data-dir", dataDir, "--pg-addr", s.addr, "--http-addr", freeAddr(t), "--memory-limit", "2GiB"}, extra...)
+	// A restart reuses pgAddr, which was free until now: the kernel may hand the
+	// same port out as a "free" one, so the HTTP address must be another.
+	httpAddr := freeAddr(t)
+	for httpAddr == pgAddr {
+		httpAddr = freeAddr(t)
+	}
+	args := append([]string{"serve", "--data-dir", dataDir, "--pg-addr", s.addr, "--http-addr", httpAddr, "--memory-limit", "2GiB"}, extra...)
 	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
