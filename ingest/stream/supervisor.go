@@ -463,11 +463,7 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 	if err != nil {
 		return err
 	}
-	s.countPartitions(recs, rej)
-	s.stat.Lock()
-	s.stat.rows += int64(cols.Len)
-	s.stat.rejects += int64(rej.Len)
-	s.stat.Unlock()
+	s.count(recs, cols.Len, rej)
 
 	if !due {
 		rows, bytes := s.m.st.HeadStats(s.table)
@@ -576,19 +572,27 @@ type partStat struct {
 // rows returns the rows the partition's records became.
 func (p *partStat) rows() int64 { return p.records - p.rejects }
 
-// countPartitions adds recs, a decoded batch whose rejects rej holds, to each
-// partition's figures. Rows are counted before any rollup, as in the table's.
-func (s *Supervisor) countPartitions(recs []kafka.Record, rej *storage.Columns) {
+// count adds a decoded batch to the table's figures (rows rows, the rejects rej)
+// and to each partition's (its records recs). Rows are counted before any
+// rollup. A batch holds runs of one partition, so the map is looked up once per
+// run, not per record.
+func (s *Supervisor) count(recs []kafka.Record, rows int, rej *storage.Columns) {
 	s.stat.Lock()
 	defer s.stat.Unlock()
+	s.stat.rows += int64(rows)
+	s.stat.rejects += int64(rej.Len)
 	if s.stat.part == nil {
 		s.stat.part = map[int32]*partStat{}
 	}
+	var ps *partStat
+	last := int32(-1)
 	at := func(p int32) *partStat {
-		ps := s.stat.part[p]
-		if ps == nil {
-			ps = &partStat{}
-			s.stat.part[p] = ps
+		if ps == nil || p != last {
+			if ps = s.stat.part[p]; ps == nil {
+				ps = &partStat{}
+				s.stat.part[p] = ps
+			}
+			last = p
 		}
 		return ps
 	}
