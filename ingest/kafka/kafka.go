@@ -369,6 +369,63 @@ func (c *Consumer) CommitHint(ctx context.Context, next map[int32]int64) error {
 	return c.commit(ctx, cl, offsets)
 }
 
+// ErrNotCommitted marks a commit the group certainly did not apply: a partition
+// was no longer owned by this member, or the coordinator refused the member
+// (unknown member, stale generation, fenced instance) or the commit (a rebalance
+// completing, after retries). The partitions' next owner resumes below the
+// offsets sent, so rows published with them would be read twice: the caller
+// takes them back (see package ingest/stream).
+var ErrNotCommitted = errors.New("offsets not committed to the group")
+
+// Commit commits next, the offsets past rows the Handler has just published,
+// for partitions this member must own. Unlike CommitHint it skips nothing: if
+// any partition of next is not owned any more, nothing is committed and the
+// error wraps ErrNotCommitted; a commit the coordinator refuses for the
+// member's standing wraps it too. Other errors (a timeout, a lost connection)
+// leave it unknown whether the commit was applied, and do not wrap it.
+func (c *Consumer) Commit(ctx context.Context, next map[int32]int64) error {
+	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		cl := c.mu.cl
+		offsets := make(map[int32]kgo.EpochOffset, len(next))
+		var lost []int32
+		for p, off := range next {
+			st, owned := c.mu.parts[p]
+			if !owned {
+				lost = append(lost, p)
+				continue
+			}
+			offsets[p] = kgo.EpochOffset{Epoch: -1, Offset: max(off, st.resumed)}
+		}
+		c.mu.Unlock()
+		if len(lost) > 0 {
+			slices.Sort(lost)
+			return fmt.Errorf("kafka: topic %s: partitions %v no longer owned: %w", c.cfg.Topic, lost, ErrNotCommitted)
+		}
+		if cl == nil {
+			return fmt.Errorf("kafka: topic %s: commit: consumer not running: %w", c.cfg.Topic, ErrNotCommitted)
+		}
+		if len(offsets) == 0 {
+			return nil
+		}
+		err := c.commit(ctx, cl, offsets)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, kerr.RebalanceInProgress) && attempt < 3 && ctx.Err() == nil:
+			// Refused while the group's assignment is being synced; this
+			// member keeps its partitions until Revoked, so try again.
+			time.Sleep(50 * time.Millisecond << attempt)
+			continue
+		case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration),
+			errors.Is(err, kerr.FencedInstanceID), errors.Is(err, kerr.RebalanceInProgress):
+			return fmt.Errorf("%w: %w", err, ErrNotCommitted)
+		default:
+			return err
+		}
+	}
+}
+
 // commit commits offsets to the group synchronously, returning the request's
 // error or the first partition's error code.
 func (c *Consumer) commit(ctx context.Context, cl *kgo.Client, offsets map[int32]kgo.EpochOffset) error {

@@ -12,8 +12,16 @@
 //     last record whose row (or reject) is in a published segment; a Freeze and the
 //     offsets published with it are taken under one lock with no append between
 //     them. After a crash the head is gone and consumption resumes from the catalog
-//     offsets, so each record ends up in exactly one published segment. Group
-//     offset commits are only hints for another process that takes a partition over.
+//     offsets, so each record ends up in exactly one published segment.
+//   - Exactly once across processes. After each persist the offsets are committed
+//     to the consumer group, where the partition's next owner resumes. If the group
+//     refuses them for this member's standing (it was dropped from the group, say a
+//     session timeout on a stalled machine, or lost the partition meanwhile:
+//     kafka.ErrNotCommitted), another process already reads the partition from
+//     the older offset, so the persist is taken back (store.Retract) before
+//     anything else is published, and the run restarts from max(catalog, group).
+//     Only a kill between a persist's catalog commit and its group commit can
+//     leave rows that the next owner reads again (README, "Exactly once").
 //   - A record that cannot be decoded, or a late one (late_message_rejection), goes
 //     to the table <table>_rejects (topic, partition, offset, raw, reason, time) and
 //     is counted; it never stops ingestion. Rejects are published in the same

@@ -295,19 +295,22 @@ func (s *Supervisor) persistHint(ctx context.Context, hint bool) error {
 	}
 	// The rejects and the rows of the same records, with the offsets past both, in
 	// one catalog commit: a crash keeps all three or none.
+	var pub *store.Publication
 	if rejectsApart != nil {
 		if err := s.m.st.PublishFrozen(pctx, fr, nil); err != nil {
 			return err
 		}
 		rejectsApart(fr.Rows())
-		if err := s.m.st.PublishFrozen(pctx, fm, offsets); err != nil {
+		if pub, err = s.m.st.PublishFrozenAll(pctx, store.FrozenPart{Frozen: fm, Offsets: offsets}); err != nil {
 			return err
 		}
-	} else if err := s.m.st.PublishFrozenAll(pctx, store.FrozenPart{Frozen: fr}, store.FrozenPart{Frozen: fm, Offsets: offsets}); err != nil {
+	} else if pub, err = s.m.st.PublishFrozenAll(pctx, store.FrozenPart{Frozen: fr}, store.FrozenPart{Frozen: fm, Offsets: offsets}); err != nil {
 		return err
 	}
 	if hint && cons != nil && len(offsets) > 0 {
-		if err := cons.CommitHint(pctx, next); err != nil {
+		if err := cons.Commit(pctx, next); errors.Is(err, kafka.ErrNotCommitted) {
+			return s.retract(pub, err)
+		} else if err != nil {
 			s.m.log.Warn("group offset hint not committed", "table", s.table, "err", err)
 		}
 	}
@@ -317,6 +320,22 @@ func (s *Supervisor) persistHint(ctx context.Context, hint bool) error {
 	s.stat.persistSecs += time.Since(s.lastPersist).Seconds()
 	s.stat.Unlock()
 	return nil
+}
+
+// retract takes back pub, a persist whose offsets the group refused (cause): this
+// member was fenced or had lost a partition, so the partitions' next owner reads
+// them again from the group's older offsets, and keeping the rows would hold
+// them twice. The rows left the head when they were published; the run fails
+// and the next one consumes again from max(catalog, group) offsets.
+func (s *Supervisor) retract(pub *store.Publication, cause error) error {
+	if err := s.m.st.Retract(pub); err != nil {
+		s.m.log.Error("rows published with offsets the consumer group refused could not be taken back; the partitions' next owner may read them again",
+			"table", s.table, "refused", cause, "err", err)
+		return fmt.Errorf("table %s: %w (and taking the persist back failed: %v)", s.table, cause, err)
+	}
+	s.m.log.Warn("the consumer group refused a persist's offsets; its rows were taken back and ingestion restarts from the committed offsets",
+		"table", s.table, "err", cause)
+	return fmt.Errorf("table %s: persist taken back: %w", s.table, cause)
 }
 
 // compactIfNeeded merges the persisted segments of a chunk once it holds compactAt.

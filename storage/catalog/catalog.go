@@ -123,6 +123,12 @@ type Batch struct {
 	// Offsets maps a source ("topic/partition") to the next offset to consume. An
 	// offset may only move forward.
 	Offsets map[string]int64
+	// Rewind sets sources' offsets back: to the value given, or, when it is
+	// negative, to none. Only a retraction uses it (store.Retract takes back a
+	// publication whose offsets the source's consumer group refused), together
+	// with the Remove of that publication's segments. A source may not be in
+	// both Offsets and Rewind, and a rewound offset may not move forward.
+	Rewind map[string]int64
 	// Lake, when not nil, replaces the table's LakeState. Its Version and Seq may
 	// only move forward.
 	Lake *LakeState
@@ -636,6 +642,13 @@ func (c *Catalog) stage(pb *pebble.Batch, tables map[string]*tableState, b *Batc
 	for src, off := range b.Offsets {
 		pb.Set(offsetKey(id, src), u64(uint64(off)), nil)
 	}
+	for src, off := range b.Rewind {
+		if off < 0 {
+			pb.Delete(offsetKey(id, src), nil)
+		} else {
+			pb.Set(offsetKey(id, src), u64(uint64(off)), nil)
+		}
+	}
 	if b.Lake != nil {
 		v, err := json.Marshal(b.Lake)
 		if err != nil {
@@ -657,13 +670,20 @@ func (c *Catalog) stage(pb *pebble.Batch, tables map[string]*tableState, b *Batc
 	nts.segments = append(nts.segments, add...)
 	sortSegments(nts.segments)
 	maps.Copy(nts.offsets, b.Offsets)
+	for src, off := range b.Rewind {
+		if off < 0 {
+			delete(nts.offsets, src)
+		} else {
+			nts.offsets[src] = off
+		}
+	}
 	return nts, nil
 }
 
 // validate checks b against the table's current state and returns the segments to
 // add with Table filled in.
 func validate(ts *tableState, b *Batch) ([]SegmentMeta, error) {
-	if len(b.Add) == 0 && len(b.Remove) == 0 && len(b.Offsets) == 0 && b.Lake == nil {
+	if len(b.Add) == 0 && len(b.Remove) == 0 && len(b.Offsets) == 0 && len(b.Rewind) == 0 && b.Lake == nil {
 		return nil, errors.New("empty batch")
 	}
 	if b.Lake != nil && (b.Lake.Version < ts.lake.Version || b.Lake.Seq < ts.lake.Seq) {
@@ -725,6 +745,20 @@ func validate(ts *tableState, b *Batch) ([]SegmentMeta, error) {
 		}
 		if old, ok := ts.offsets[src]; ok && off < old {
 			return nil, fmt.Errorf("offset %s: moves back from %d to %d", src, old, off)
+		}
+	}
+	for src, off := range b.Rewind {
+		old, ok := ts.offsets[src]
+		switch {
+		case src == "":
+			return nil, errors.New("rewind with an empty source")
+		case !ok:
+			return nil, fmt.Errorf("rewind %s: no offset to set back", src)
+		case off > old:
+			return nil, fmt.Errorf("rewind %s: moves forward from %d to %d", src, old, off)
+		}
+		if _, both := b.Offsets[src]; both {
+			return nil, fmt.Errorf("offset %s: both advanced and rewound", src)
 		}
 	}
 	return add, nil

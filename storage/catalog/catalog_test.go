@@ -233,6 +233,9 @@ func TestCommitValidation(t *testing.T) {
 		{"offset back", Batch{Table: "events", Add: []SegmentMeta{good}, Offsets: map[string]int64{"ev/0": 49}}, ErrInvalidBatch},
 		{"negative offset", Batch{Table: "events", Add: []SegmentMeta{good}, Offsets: map[string]int64{"ev/1": -1}}, ErrInvalidBatch},
 		{"empty source", Batch{Table: "events", Add: []SegmentMeta{good}, Offsets: map[string]int64{"": 1}}, ErrInvalidBatch},
+		{"rewind forward", Batch{Table: "events", Rewind: map[string]int64{"ev/0": 51}}, ErrInvalidBatch},
+		{"rewind unknown source", Batch{Table: "events", Rewind: map[string]int64{"ev/9": 1}}, ErrInvalidBatch},
+		{"rewind and advance", Batch{Table: "events", Offsets: map[string]int64{"ev/0": 60}, Rewind: map[string]int64{"ev/0": 40}}, ErrInvalidBatch},
 	}
 	check := func(c *Catalog, version uint64) {
 		t.Helper()
@@ -273,6 +276,32 @@ func TestCommitValidation(t *testing.T) {
 	if got := c.Segments("events"); !reflect.DeepEqual(got, []SegmentMeta{good}) {
 		t.Fatalf("segments: %+v", got)
 	}
+
+	// A retraction: the segment leaves, one offset goes back, another away,
+	// durably.
+	if err := c.Commit(Batch{Table: "events", Offsets: map[string]int64{"ev/1": 9}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Commit(Batch{Table: "events", Remove: []string{good.ID}, Rewind: map[string]int64{"ev/0": 20, "ev/1": -1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Catalog{c, reopen(t, c, dir)} {
+		if got := c.Offsets("events"); !reflect.DeepEqual(got, map[string]int64{"ev/0": 20}) || len(c.Segments("events")) != 0 {
+			t.Fatalf("after the retraction: offsets %v, segments %+v", got, c.Segments("events"))
+		}
+	}
+}
+
+// reopen closes c and opens dir again; the new catalog is closed at the end of
+// the test.
+func reopen(t *testing.T, c *Catalog, dir string) *Catalog {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c2 := openT(t, dir)
+	t.Cleanup(func() { c2.Close() })
+	return c2
 }
 
 func TestConcurrentCommits(t *testing.T) {

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
@@ -94,7 +96,8 @@ func (s *Store) Freeze(table string) (*Frozen, error) {
 // the head (a later PublishFrozen of a newer Freeze does not include them: the
 // caller must stop ingesting and recover from the committed offsets).
 func (s *Store) PublishFrozen(ctx context.Context, f *Frozen, offsets map[string]int64) error {
-	return s.PublishFrozenAll(ctx, FrozenPart{Frozen: f, Offsets: offsets})
+	_, err := s.PublishFrozenAll(ctx, FrozenPart{Frozen: f, Offsets: offsets})
+	return err
 }
 
 // FrozenPart is one table's part of PublishFrozenAll: its frozen rows and the
@@ -108,7 +111,10 @@ type FrozenPart struct {
 // table at most once), committed in one catalog batch: after a crash either all of
 // them are published or none. A streaming table and its rejects table are
 // published this way, so a reject is recorded exactly once, like a row.
-func (s *Store) PublishFrozenAll(ctx context.Context, parts ...FrozenPart) error {
+//
+// The Publication returned (nil when nothing was published) lets the caller take
+// the publication back with Retract.
+func (s *Store) PublishFrozenAll(ctx context.Context, parts ...FrozenPart) (*Publication, error) {
 	var all []*segRef
 	var ps []publication
 	var empty []*Frozen
@@ -117,13 +123,13 @@ func (s *Store) PublishFrozenAll(ctx context.Context, parts ...FrozenPart) error
 		def, ok := s.cat.Table(f.table)
 		if !ok || def.ID != f.id {
 			discard(all)
-			return fmt.Errorf("persist %s: %w", f.table, ErrNoTable)
+			return nil, fmt.Errorf("persist %s: %w", f.table, ErrNoTable)
 		}
 		added, err := s.writeFrozen(ctx, def, f)
 		all = append(all, added...)
 		if err != nil {
 			discard(all)
-			return fmt.Errorf("persist %s: %w", f.table, err)
+			return nil, fmt.Errorf("persist %s: %w", f.table, err)
 		}
 		if len(added) == 0 && len(part.Offsets) == 0 {
 			empty = append(empty, f)
@@ -140,22 +146,110 @@ func (s *Store) PublishFrozenAll(ctx context.Context, parts ...FrozenPart) error
 		s.dropFrozen(f)
 	}
 	if len(ps) == 0 {
-		return nil
+		return nil, nil
 	}
 	if s.knobs.AfterPersistSegments != nil {
 		if err := s.knobs.AfterPersistSegments(); err != nil {
 			for _, ref := range all {
 				ref.reader.Close() // as a crash would: the files stay on disk
 			}
-			return fmt.Errorf("persist %s: %w", ps[0].def.Name, err)
+			return nil, fmt.Errorf("persist %s: %w", ps[0].def.Name, err)
 		}
 	}
 	s.publishMu.Lock()
+	pub := &Publication{parts: make([]publishedPart, len(ps))}
+	for i, p := range ps {
+		cur := s.cat.Offsets(p.def.Name)
+		prev := make(map[string]int64, len(p.b.Offsets))
+		for src := range p.b.Offsets {
+			if o, ok := cur[src]; ok {
+				prev[src] = o
+			} else {
+				prev[src] = -1
+			}
+		}
+		pub.parts[i] = publishedPart{def: p.def, segs: p.add, offsets: maps.Clone(p.b.Offsets), prev: prev}
+	}
 	err := s.publishAllLocked(ps)
 	s.publishMu.Unlock()
 	if err != nil {
 		discard(all)
-		return fmt.Errorf("persist %s: %w", ps[0].def.Name, err)
+		return nil, fmt.Errorf("persist %s: %w", ps[0].def.Name, err)
+	}
+	return pub, nil
+}
+
+// Publication is what one PublishFrozenAll committed: per table, its new
+// segments, the source offsets it set and the offsets they replaced.
+type Publication struct {
+	parts []publishedPart
+}
+
+type publishedPart struct {
+	def     catalog.TableDef
+	segs    []*segRef
+	offsets map[string]int64 // as published
+	prev    map[string]int64 // before; -1: none
+}
+
+// ErrNotRetractable is returned by Retract when the publication's segments or
+// offsets have changed since it was committed (compacted, handed off, or
+// followed by another publication of the same sources).
+var ErrNotRetractable = errors.New("publication can no longer be retracted")
+
+// Retract takes pub back in one catalog batch: its segments leave the catalog
+// (their files are deleted once no snapshot reads them) and its source offsets
+// return to what they were before it. The rows it moved out of the head do not
+// return there: the caller, an appender whose offsets its source refused, stops
+// and consumes again from the offsets now committed. pub must be the latest
+// publication of its sources and its segments untouched; otherwise nothing
+// changes and the error wraps ErrNotRetractable.
+func (s *Store) Retract(pub *Publication) error {
+	if pub == nil {
+		return nil
+	}
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	ps := make([]publication, 0, len(pub.parts))
+	for _, part := range pub.parts {
+		cur, ok := s.cat.Table(part.def.Name)
+		if !ok || cur.ID != part.def.ID {
+			return fmt.Errorf("retract from %s: %w", part.def.Name, ErrNoTable)
+		}
+		have := map[string]bool{}
+		for _, m := range s.cat.Segments(part.def.Name) {
+			have[m.ID] = true
+		}
+		for _, ref := range part.segs {
+			if !have[ref.meta.ID] {
+				return fmt.Errorf("retract from %s: segment %s: %w", part.def.Name, ref.meta.ID, ErrNotRetractable)
+			}
+		}
+		offs := s.cat.Offsets(part.def.Name)
+		for src, o := range part.offsets {
+			if offs[src] != o {
+				return fmt.Errorf("retract from %s: offset %s is %d, not the %d published: %w", part.def.Name, src, offs[src], o, ErrNotRetractable)
+			}
+		}
+		var rewind map[string]int64
+		for src, o := range part.prev {
+			if o != part.offsets[src] {
+				if rewind == nil {
+					rewind = map[string]int64{}
+				}
+				rewind[src] = o
+			}
+		}
+		if len(part.segs) == 0 && len(rewind) == 0 {
+			continue
+		}
+		ps = append(ps, publication{def: part.def, b: catalog.Batch{Table: part.def.Name, Rewind: rewind}, remove: part.segs})
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	if err := s.publishAllLocked(ps); err != nil {
+		return fmt.Errorf("retract from %s: %w", ps[0].def.Name, err)
 	}
 	return nil
 }

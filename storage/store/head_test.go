@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -161,5 +162,79 @@ func TestPersistCrash(t *testing.T) {
 	}
 	if onDisk := len(segmentFiles(t, dir)); onDisk != segs {
 		t.Fatalf("%d segment files after the restart, want the %d published (the crashed persist's removed)", onDisk, segs)
+	}
+}
+
+// TestRetract publishes two persists and takes the second back: its rows and
+// segments leave the table (and, after a reopen, the disk), its offsets return
+// to the first persist's, and an offset it introduced disappears. A publication
+// that is no longer the latest of its sources cannot be taken back.
+func TestRetract(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir)
+	def := createT(t, s, "ev")
+	base := int64(1_700_000_000_000_000)
+	base -= base % hour
+	times := func(i int) int64 { return base + int64(i)*hour/1000 }
+	ctx := context.Background()
+	first := makeRows(0, 300, times)
+	must(t, s.AppendHead("ev", toColumns(&def.Schema, first)))
+	f, err := s.Freeze("ev")
+	must(t, err)
+	if _, err := s.PublishFrozenAll(ctx, FrozenPart{Frozen: f, Offsets: map[string]int64{"t/0": 300}}); err != nil {
+		t.Fatal(err)
+	}
+	segs := len(s.Catalog().Segments("ev"))
+
+	second := makeRows(300, 200, times)
+	must(t, s.AppendHead("ev", toColumns(&def.Schema, second)))
+	f, err = s.Freeze("ev")
+	must(t, err)
+	pub, err := s.PublishFrozenAll(ctx, FrozenPart{Frozen: f, Offsets: map[string]int64{"t/0": 500, "t/1": 7}})
+	must(t, err)
+	checkRows(t, s, "ev", append(append([]row{}, first...), second...))
+
+	must(t, s.Retract(pub))
+	checkRows(t, s, "ev", first)
+	offs := s.Catalog().Offsets("ev")
+	if _, ok := offs["t/1"]; offs["t/0"] != 300 || ok || len(offs) != 1 {
+		t.Fatalf("offsets after the retraction: %v, want t/0 at 300 only", offs)
+	}
+	if n := len(s.Catalog().Segments("ev")); n != segs {
+		t.Fatalf("%d segments after the retraction, want the first persist's %d", n, segs)
+	}
+	if err := s.Retract(pub); !errors.Is(err, ErrNotRetractable) {
+		t.Fatalf("retracting twice: %v, want ErrNotRetractable", err)
+	}
+
+	// A later publication of the same source: the earlier one stays.
+	third := makeRows(500, 100, times)
+	must(t, s.AppendHead("ev", toColumns(&def.Schema, third)))
+	f, err = s.Freeze("ev")
+	must(t, err)
+	pub3, err := s.PublishFrozenAll(ctx, FrozenPart{Frozen: f, Offsets: map[string]int64{"t/0": 600}})
+	must(t, err)
+	must(t, s.AppendHead("ev", toColumns(&def.Schema, makeRows(600, 10, times))))
+	f, err = s.Freeze("ev")
+	must(t, err)
+	if _, err := s.PublishFrozenAll(ctx, FrozenPart{Frozen: f, Offsets: map[string]int64{"t/0": 610}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Retract(pub3); !errors.Is(err, ErrNotRetractable) {
+		t.Fatalf("retracting a publication followed by another: %v, want ErrNotRetractable", err)
+	}
+	must(t, s.Close())
+
+	s = openT(t, dir)
+	defer s.Close()
+	want := append(append(append([]row{}, first...), third...), makeRows(600, 10, times)...)
+	checkRows(t, s, "ev", want)
+	if got := s.Catalog().Offsets("ev")["t/0"]; got != 610 {
+		t.Fatalf("offset t/0 after reopen = %d, want 610", got)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "segments", "*", "*.seg"))
+	must(t, err)
+	if n := len(s.Catalog().Segments("ev")); len(files) != n {
+		t.Fatalf("%d segment files on disk, want the catalog's %d: %v", len(files), n, files)
 	}
 }
