@@ -151,7 +151,16 @@ func runCold(ctx context.Context, cfg config) (*coldReport, error) {
 		}
 		qctx, cancel = withTimeout(ctx, cfg.timeout)
 		m0, b0 := st.CacheMisses(), lake.DataBytesRead()
+		stop, err := startProfile(cfg.profile, q.Name+".first")
+		if err != nil {
+			cancel()
+			return nil, err
+		}
 		qr.first, qr.strataErr = st.Time(qctx, q.SQL)
+		if err := stop(); err != nil {
+			cancel()
+			return nil, err
+		}
 		qr.converted, qr.firstBytes = st.CacheMisses()-m0, lake.DataBytesRead()-b0
 		if qr.strataErr == nil {
 			// The direct path's rows (a second read, which queues the files it

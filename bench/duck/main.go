@@ -41,7 +41,7 @@ func main() {
 	flag.BoolVar(&cfg.strata, "strata", true, "run strata (false: DuckDB only)")
 	flag.BoolVar(&cfg.wire, "wire", true, "time strata over the PostgreSQL wire: its server on loopback, queried with pgx (the first column)")
 	flag.BoolVar(&cfg.inproc, "inproc", true, "time strata in process through a SQL session (the second column)")
-	flag.StringVar(&cfg.profile, "profile", "", "folder for a CPU and an allocation profile of each query's timed wire runs")
+	flag.StringVar(&cfg.profile, "profile", "", "folder for a CPU and an allocation profile of each query's timed wire runs (with -cold, also of its first run: NAME.first.cpu.pprof)")
 	flag.BoolVar(&cfg.cold, "cold", false, "hand strata's table to the lake and query it cold; DuckDB reads the same Parquet files")
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit per query and engine, all runs together (0: none)")
 	only := flag.String("only", "", "run only the queries whose name matches this regexp")

@@ -21,8 +21,9 @@ import (
 // the first time a reader asks for that column, so a query reads only the
 // columns it projects or filters on, of only the row groups that survive
 // pruning. Text columns come out dictionary-encoded (the chunk's Parquet
-// dictionary pages when it has them, stripped of unused values; not Sorted, as
-// a real-time head's); Bitmap builds, on its first call for a column, a
+// dictionary page and indices as stored when every data page is
+// dictionary-encoded, else through arrow-go's reader; stripped of unused
+// values; not Sorted, as a real-time head's); Bitmap builds, on its first call for a column, a
 // row list per dictionary id in one pass over the ids.
 //
 // Metadata is answered without reading data pages: NumRows from the footer and
@@ -80,10 +81,13 @@ type directCol struct {
 }
 
 // directDict is the dictionary of a decoded text column: distinct values in
-// the order of the chunk's Parquet dictionary (not sorted). The lookup map is
-// built on the first Lookup unless decoding built it.
+// the order of the chunk's Parquet dictionary (not sorted). Lookup uses the
+// open-addressing table tab when decoding built one (a chunk read by
+// dictionary ids, see fromDictIDs), else a map built on the first Lookup
+// unless decoding built it.
 type directDict struct {
 	vals   []string
+	tab    *strTable
 	once   sync.Once
 	lookup map[string]uint32
 }
@@ -93,6 +97,9 @@ func (d *directDict) Value(id uint32) string { return d.vals[id] }
 func (d *directDict) Sorted() bool           { return false }
 func (d *directDict) Values() []string       { return d.vals }
 func (d *directDict) Lookup(s string) (uint32, bool) {
+	if d.tab != nil {
+		return d.tab.find(d.vals, s)
+	}
 	d.once.Do(func() {
 		if d.lookup == nil {
 			d.lookup = make(map[string]uint32, len(d.vals))
@@ -224,6 +231,21 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 		}
 		out.sorted = true
 		return out, nil
+	}
+	if sc.Type == storage.TypeString {
+		// A dictionary-encoded chunk: its dictionary page and indices as
+		// they are, no value materialized.
+		di, ok, err := d.df.ReadDictIDs(ctx, d.rg, d.deltaCols[col], d.pre)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if len(di.IDs) != n {
+				return nil, fmt.Errorf("lake file %s: column %s: %d values for %d rows: %w", d.name, sc.Name, len(di.IDs), n, storage.ErrCorrupt)
+			}
+			out.fromDictIDs(di)
+			return out, nil
+		}
 	}
 	chunks, err := d.df.ReadColumnWith(ctx, d.rg, d.deltaCols[col], sc.Type == storage.TypeString, d.pre)
 	if err != nil {

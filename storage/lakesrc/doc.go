@@ -21,8 +21,12 @@
 //     alone, when every data page of the chunk is dictionary-encoded). A scan
 //     announces the columns it is about to read (Direct.Prefetch), so that on
 //     object storage their chunks come in coalesced range reads, several in
-//     flight. Filters on a text column find their rows by dictionary id in one
-//     pass (Direct.RowsWithIDs), not per-id bitmaps.
+//     flight. A dictionary-encoded text column chunk is read as its dictionary
+//     page and its data pages' indices (lake.DataFile.ReadDictIDs): no row's
+//     value is materialized or hashed, each dictionary value is hashed once
+//     (the table that answers Lookup and proves the values distinct). Filters
+//     on a text column find their rows by dictionary id in one pass
+//     (Direct.RowsWithIDs), not per-id bitmaps.
 //   - Cached (Cache.CachedSource): a file whose segment is in the cache (adopted
 //     at handoff, or converted in the background) is read from the segment:
 //     bitmap indexes, sorted dictionaries, rows sorted by time.

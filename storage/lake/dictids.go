@@ -1,0 +1,354 @@
+package lake
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+
+	"github.com/stratadb/strata/storage"
+)
+
+// DictIDs is a string column chunk of one row group read as its Parquet
+// dictionary and, per row, the index into it, as the file stores them: the
+// dictionary page is decoded once into Values and the data pages' RLE/bit-packed
+// indices into IDs, so no row's value is materialized or hashed.
+//
+// Values are the dictionary page's values in its order. The Parquet format
+// does not promise they are distinct, nor that every one is used; callers that
+// need either check. IDs holds one index per live row (the deletion vector
+// applied), each < len(Values); a NULL row's index is 0 and its row is in
+// Nulls (ascending live row numbers; nil when no row is NULL).
+type DictIDs struct {
+	Values []string
+	IDs    []uint32
+	Nulls  []uint32
+}
+
+// errNotDictionary stops ReadDictIDs when a page turns out not to be
+// dictionary-encoded although the footer said so: the caller reads the chunk
+// the general way (which reports a real corruption).
+var errNotDictionary = errors.New("not dictionary-encoded")
+
+// ReadDictIDs reads logical string column column of row group rg as
+// dictionary indices (see DictIDs), taking the chunk's bytes from pre when it
+// holds them. ok is false, with no error, when the chunk cannot be read so:
+// not a plain (non-nested, non-repeated) BYTE_ARRAY string column of the file,
+// a partition column, a page that is not dictionary-encoded (a writer's
+// fallback to PLAIN), encrypted chunks, or level encodings other than RLE.
+// ReadColumnWith reads those.
+func (d *DataFile) ReadDictIDs(ctx context.Context, rg int, column string, pre *ChunkBytes) (out *DictIDs, ok bool, err error) {
+	defer func() {
+		if err != nil {
+			out, ok = nil, false
+			err = fmt.Errorf("lake: table %s: file %s: row group %d: column %s: %w", d.snap.table.name(), d.file.DecodedPath, rg, column, err)
+		}
+	}()
+	if rg < 0 || rg >= len(d.live) {
+		return nil, false, fmt.Errorf("no row group %d", rg)
+	}
+	fd := d.snap.field(column)
+	if fd == nil || fd.Type.Name != "string" || d.snap.isPartition(fd) {
+		return nil, false, nil
+	}
+	pi := d.snap.findParquetField(d.manifest.Fields, fd)
+	if pi < 0 || !d.manifest.Fields[pi].IsLeaf() {
+		return nil, false, nil
+	}
+	ci := d.manifest.Fields[pi].ColIndex
+	descr := d.meta.Schema.Column(ci)
+	if descr.PhysicalType() != parquet.Types.ByteArray || descr.MaxRepetitionLevel() != 0 || descr.MaxDefinitionLevel() > 1 {
+		return nil, false, nil
+	}
+	cc, err := d.meta.RowGroup(rg).ColumnChunk(ci)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", storage.ErrCorrupt, err)
+	}
+	if !cc.HasDictionaryPage() || cc.CryptoMetadata() != nil || !allDictionaryEncoded(cc) {
+		return nil, false, nil
+	}
+	rows := d.meta.RowGroup(rg).NumRows()
+	r := d.snap.newTrackedReader(ctx, d.file)
+	r.chunks = pre
+	defer func() {
+		if p := recover(); p != nil {
+			if cp, isCaller := p.(callerPanic); isCaller {
+				panic(cp.v)
+			}
+			err = r.classify(ctx, fmt.Errorf("parquet decoder failed: %v", p))
+		}
+	}()
+	pr, err := file.NewParquetReader(r, file.WithMetadata(d.meta))
+	if err != nil {
+		return nil, false, r.classify(ctx, err)
+	}
+	pages, err := pr.RowGroup(rg).GetColumnPageReader(ci)
+	if err != nil {
+		return nil, false, r.classify(ctx, err)
+	}
+	defer pages.Close()
+	res, err := readDictPages(pages, rows, descr.MaxDefinitionLevel() == 1)
+	if errors.Is(err, errNotDictionary) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, r.classify(ctx, err)
+	}
+	if d.live[rg] != rows {
+		res = d.dropDeletedIDs(res, d.rgStart[rg])
+	}
+	return res, true, nil
+}
+
+// readDictPages decodes the pages of one dictionary-encoded column chunk of
+// rows rows. optional: the column's max definition level is 1.
+func readDictPages(pages file.PageReader, rows int64, optional bool) (*DictIDs, error) {
+	out := &DictIDs{IDs: make([]uint32, 0, rows)}
+	haveDict := false
+	var levels []uint32 // scratch: definition levels of a page
+	for pages.Next() {
+		switch p := pages.Page().(type) {
+		case *file.DictionaryPage:
+			if haveDict {
+				return nil, fmt.Errorf("%w: a second dictionary page", storage.ErrCorrupt)
+			}
+			switch parquet.Encoding(p.Encoding()) {
+			case parquet.Encodings.Plain, parquet.Encodings.PlainDict:
+			default:
+				return nil, errNotDictionary
+			}
+			vals, err := PlainByteArrays(p.Data(), int(p.NumValues()))
+			if err != nil {
+				return nil, fmt.Errorf("dictionary page: %w", err)
+			}
+			out.Values, haveDict = vals, true
+		case *file.DataPageV1, *file.DataPageV2:
+			if !haveDict {
+				return nil, fmt.Errorf("%w: a data page before the dictionary page", storage.ErrCorrupt)
+			}
+			dp := p.(file.DataPage)
+			switch parquet.Encoding(dp.Encoding()) {
+			case parquet.Encodings.RLEDict, parquet.Encodings.PlainDict:
+			default:
+				return nil, errNotDictionary
+			}
+			n := int(dp.NumValues())
+			if n < 0 || int64(len(out.IDs))+int64(n) > rows {
+				return nil, fmt.Errorf("%w: data pages hold more than the row group's %d rows", storage.ErrCorrupt, rows)
+			}
+			data := dp.Data()
+			present := n
+			if optional {
+				var lv []byte
+				switch v := p.(type) {
+				case *file.DataPageV1:
+					if parquet.Encoding(v.DefinitionLevelEncoding()) != parquet.Encodings.RLE {
+						return nil, errNotDictionary
+					}
+					if len(data) < 4 {
+						return nil, fmt.Errorf("%w: definition levels: truncated length", storage.ErrCorrupt)
+					}
+					l := int(binary.LittleEndian.Uint32(data))
+					if l < 0 || l > len(data)-4 {
+						return nil, fmt.Errorf("%w: definition levels: length %d past the page end", storage.ErrCorrupt, l)
+					}
+					lv, data = data[4:4+l], data[4+l:]
+				case *file.DataPageV2:
+					l, rl := int(v.DefinitionLevelByteLen()), int(v.RepetitionLevelByteLen())
+					if l < 0 || rl != 0 || l > len(data) {
+						return nil, fmt.Errorf("%w: definition levels: length %d of a %d-byte page", storage.ErrCorrupt, l, len(data))
+					}
+					lv, data = data[:l], data[l:]
+				}
+				if cap(levels) < n {
+					levels = make([]uint32, n)
+				}
+				levels = levels[:n]
+				if err := decodeHybrid(levels, lv, 1); err != nil {
+					return nil, fmt.Errorf("definition levels: %w", err)
+				}
+				present = 0
+				for _, l := range levels {
+					present += int(l)
+				}
+			} else if v, isV2 := p.(*file.DataPageV2); isV2 && (v.DefinitionLevelByteLen() != 0 || v.RepetitionLevelByteLen() != 0) {
+				return nil, fmt.Errorf("%w: levels in a required column's page", storage.ErrCorrupt)
+			}
+			base := len(out.IDs)
+			out.IDs = out.IDs[:base+n]
+			ids := out.IDs[base:]
+			if present > 0 {
+				if len(data) < 1 {
+					return nil, fmt.Errorf("%w: dictionary indices: no bit width", storage.ErrCorrupt)
+				}
+				width := int(data[0])
+				if width > 32 {
+					return nil, fmt.Errorf("%w: dictionary indices: bit width %d", storage.ErrCorrupt, width)
+				}
+				// Present rows' indices go to the front of ids, then move to
+				// their rows (back to front, so none is overwritten unread).
+				if err := decodeHybrid(ids[:present], data[1:], width); err != nil {
+					return nil, fmt.Errorf("dictionary indices: %w", err)
+				}
+				nd := uint32(len(out.Values))
+				for _, id := range ids[:present] {
+					if id >= nd {
+						return nil, fmt.Errorf("%w: dictionary index %d of %d values", storage.ErrCorrupt, id, nd)
+					}
+				}
+			}
+			if present < n {
+				first := len(out.Nulls)
+				k := present - 1
+				for r := n - 1; r >= 0; r-- {
+					if levels[r] == 1 {
+						ids[r] = ids[k]
+						k--
+					} else {
+						ids[r] = 0
+						out.Nulls = append(out.Nulls, uint32(base+r))
+					}
+				}
+				slices.Reverse(out.Nulls[first:])
+			}
+		default:
+			// Index pages and unknown page types carry no rows.
+		}
+	}
+	if err := pages.Err(); err != nil {
+		return nil, err
+	}
+	if int64(len(out.IDs)) != rows {
+		return nil, fmt.Errorf("%w: read %d rows, the footer says %d", storage.ErrCorrupt, len(out.IDs), rows)
+	}
+	if !haveDict {
+		return nil, errNotDictionary
+	}
+	return out, nil
+}
+
+// dropDeletedIDs keeps the live rows of c, whose first row is file row base.
+func (d *DataFile) dropDeletedIDs(c *DictIDs, base int64) *DictIDs {
+	out := &DictIDs{Values: c.Values, IDs: c.IDs[:0]}
+	ni := 0
+	for r, id := range c.IDs {
+		isNull := ni < len(c.Nulls) && c.Nulls[ni] == uint32(r)
+		if isNull {
+			ni++
+		}
+		if d.dv.Contains(uint64(base + int64(r))) {
+			continue
+		}
+		if isNull {
+			out.Nulls = append(out.Nulls, uint32(len(out.IDs)))
+		}
+		out.IDs = append(out.IDs, id)
+	}
+	return out
+}
+
+// decodeHybrid decodes len(dst) values of bit width width (0..32) from the
+// Parquet RLE/bit-packing hybrid encoding in b: runs of a ULEB128 header whose
+// low bit is 1 for a bit-packed run (header>>1 groups of 8 values, width bits
+// each, LSB first) and 0 for a repeated run (header>>1 copies of one value
+// stored in ceil(width/8) little-endian bytes).
+func decodeHybrid(dst []uint32, b []byte, width int) error {
+	if width < 0 || width > 32 {
+		return fmt.Errorf("%w: bit width %d", storage.ErrCorrupt, width)
+	}
+	mask := uint64(1)<<width - 1
+	n := 0
+	for n < len(dst) {
+		h, k := binary.Uvarint(b)
+		if k <= 0 {
+			return fmt.Errorf("%w: run header at value %d of %d", storage.ErrCorrupt, n, len(dst))
+		}
+		b = b[k:]
+		if h&1 == 0 { // repeated run
+			cnt := h >> 1
+			nb := (width + 7) / 8
+			if len(b) < nb {
+				return fmt.Errorf("%w: truncated repeated run", storage.ErrCorrupt)
+			}
+			var v uint32
+			for i := 0; i < nb; i++ {
+				v |= uint32(b[i]) << (8 * i)
+			}
+			b = b[nb:]
+			if uint64(v) > mask {
+				return fmt.Errorf("%w: repeated value %d wider than %d bits", storage.ErrCorrupt, v, width)
+			}
+			if cnt == 0 {
+				return fmt.Errorf("%w: empty repeated run", storage.ErrCorrupt)
+			}
+			m := int(min(cnt, uint64(len(dst)-n)))
+			run := dst[n : n+m]
+			for i := range run {
+				run[i] = v
+			}
+			n += m
+			continue
+		}
+		groups := h >> 1
+		if groups == 0 {
+			return fmt.Errorf("%w: empty bit-packed run", storage.ErrCorrupt)
+		}
+		vals := groups * 8
+		bytes := uint64(0)
+		if width > 0 {
+			if groups > uint64(len(b)) {
+				groups = uint64(len(b)) // bytes >= groups: bounds the product
+			}
+			bytes = groups * uint64(width)
+			if bytes > uint64(len(b)) {
+				// A writer may end a page's last run early: take the values
+				// the bytes hold.
+				bytes = uint64(len(b))
+			}
+			vals = min(vals, bytes*8/uint64(width))
+		}
+		m := int(min(vals, uint64(len(dst)-n)))
+		if m == 0 {
+			return fmt.Errorf("%w: truncated bit-packed run", storage.ErrCorrupt)
+		}
+		unpack(dst[n:n+m], b[:bytes], uint(width), mask)
+		n += m
+		b = b[bytes:]
+	}
+	return nil
+}
+
+// unpack reads len(dst) values of width bits, LSB first, from b, which holds
+// at least len(dst)*width bits.
+func unpack(dst []uint32, b []byte, width uint, mask uint64) {
+	if width == 0 {
+		clear(dst)
+		return
+	}
+	var acc uint64
+	var have uint
+	p := 0
+	for i := range dst {
+		if have < width {
+			// Refill: 4 bytes at once when they are there.
+			if p+4 <= len(b) {
+				acc |= uint64(binary.LittleEndian.Uint32(b[p:])) << have
+				p += 4
+				have += 32
+			} else {
+				for have < width {
+					acc |= uint64(b[p]) << have
+					p++
+					have += 8
+				}
+			}
+		}
+		dst[i] = uint32(acc & mask)
+		acc >>= width
+		have -= width
+	}
+}
