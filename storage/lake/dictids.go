@@ -42,6 +42,23 @@ var errNotDictionary = errors.New("not dictionary-encoded")
 // fallback to PLAIN), encrypted chunks, or level encodings other than RLE.
 // ReadColumnWith reads those.
 func (d *DataFile) ReadDictIDs(ctx context.Context, rg int, column string, pre *ChunkBytes) (out *DictIDs, ok bool, err error) {
+	return d.readDictIDs(ctx, rg, column, pre, 0, -1)
+}
+
+// ReadDictIDsRange is ReadDictIDs for rows [lo, hi) of row group rg, which
+// must have no deleted row: only the dictionary page and the data pages
+// holding those rows are fetched, located by the file's offset index (without
+// one, the pages before lo are read and skipped).
+func (d *DataFile) ReadDictIDsRange(ctx context.Context, rg int, column string, lo, hi int64) (out *DictIDs, ok bool, err error) {
+	if rg >= 0 && rg < len(d.live) && (lo < 0 || hi < lo || hi > d.meta.RowGroup(rg).NumRows() || d.RowGroupHasDeletes(rg)) {
+		return nil, false, fmt.Errorf("lake: file %s: row group %d: rows [%d, %d) cannot be read apart", d.file.DecodedPath, rg, lo, hi)
+	}
+	return d.readDictIDs(ctx, rg, column, nil, lo, hi)
+}
+
+// readDictIDs reads rows [lo, hi) (hi < 0: all rows, the deletion vector
+// applied).
+func (d *DataFile) readDictIDs(ctx context.Context, rg int, column string, pre *ChunkBytes, lo, hi int64) (out *DictIDs, ok bool, err error) {
 	defer func() {
 		if err != nil {
 			out, ok = nil, false
@@ -52,14 +69,13 @@ func (d *DataFile) ReadDictIDs(ctx context.Context, rg int, column string, pre *
 		return nil, false, fmt.Errorf("no row group %d", rg)
 	}
 	fd := d.snap.field(column)
-	if fd == nil || fd.Type.Name != "string" || d.snap.isPartition(fd) {
+	if fd == nil || fd.Type.Name != "string" {
 		return nil, false, nil
 	}
-	pi := d.snap.findParquetField(d.manifest.Fields, fd)
-	if pi < 0 || !d.manifest.Fields[pi].IsLeaf() {
+	ci, isLeaf := d.leafColumn(column)
+	if !isLeaf {
 		return nil, false, nil
 	}
-	ci := d.manifest.Fields[pi].ColIndex
 	descr := d.meta.Schema.Column(ci)
 	if descr.PhysicalType() != parquet.Types.ByteArray || descr.MaxRepetitionLevel() != 0 || descr.MaxDefinitionLevel() > 1 {
 		return nil, false, nil
@@ -72,6 +88,10 @@ func (d *DataFile) ReadDictIDs(ctx context.Context, rg int, column string, pre *
 		return nil, false, nil
 	}
 	rows := d.meta.RowGroup(rg).NumRows()
+	whole := hi < 0
+	if whole {
+		lo, hi = 0, rows
+	}
 	r := d.snap.newTrackedReader(ctx, d.file)
 	r.chunks = pre
 	defer func() {
@@ -82,7 +102,16 @@ func (d *DataFile) ReadDictIDs(ctx context.Context, rg int, column string, pre *
 			err = r.classify(ctx, fmt.Errorf("parquet decoder failed: %v", p))
 		}
 	}()
-	pr, err := file.NewParquetReader(r, file.WithMetadata(d.meta))
+	var opts []file.ReadOption
+	opts = append(opts, file.WithMetadata(d.meta))
+	if !whole {
+		// Read pages as they are asked for, not the whole chunk at once.
+		props := parquet.NewReaderProperties(nil)
+		props.BufferedStreamEnabled = true
+		props.BufferSize = rangeBufferSize
+		opts = append(opts, file.WithReadProps(props))
+	}
+	pr, err := file.NewParquetReader(r, opts...)
 	if err != nil {
 		return nil, false, r.classify(ctx, err)
 	}
@@ -91,41 +120,79 @@ func (d *DataFile) ReadDictIDs(ctx context.Context, rg int, column string, pre *
 		return nil, false, r.classify(ctx, err)
 	}
 	defer pages.Close()
-	res, err := readDictPages(pages, rows, descr.MaxDefinitionLevel() == 1)
+	res, err := readDictPages(pages, rows, descr.MaxDefinitionLevel() == 1, lo, hi, !whole && lo > 0)
 	if errors.Is(err, errNotDictionary) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, r.classify(ctx, err)
 	}
-	if d.live[rg] != rows {
+	if whole && d.live[rg] != rows {
 		res = d.dropDeletedIDs(res, d.rgStart[rg])
 	}
 	return res, true, nil
 }
 
+// rangeBufferSize is the read size of a page-by-page read of a column chunk
+// (a read of some of its rows).
+const rangeBufferSize = 16 << 10
+
 // readDictPages decodes the pages of one dictionary-encoded column chunk of
-// rows rows. optional: the column's max definition level is 1.
-func readDictPages(pages file.PageReader, rows int64, optional bool) (*DictIDs, error) {
-	out := &DictIDs{IDs: make([]uint32, 0, rows)}
+// rows rows, keeping rows [lo, hi). optional: the column's max definition
+// level is 1. seek: position at the page holding row lo first (by the offset
+// index when the file has one), reading the dictionary page apart.
+func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int64, seek bool) (*DictIDs, error) {
+	out := &DictIDs{IDs: make([]uint32, 0, hi-lo)}
 	haveDict := false
-	var levels []uint32 // scratch: definition levels of a page
-	for pages.Next() {
+	setDict := func(p *file.DictionaryPage) error {
+		if haveDict {
+			return fmt.Errorf("%w: a second dictionary page", storage.ErrCorrupt)
+		}
+		switch parquet.Encoding(p.Encoding()) {
+		case parquet.Encodings.Plain, parquet.Encodings.PlainDict:
+		default:
+			return errNotDictionary
+		}
+		vals, err := PlainByteArrays(p.Data(), int(p.NumValues()))
+		if err != nil {
+			return fmt.Errorf("dictionary page: %w", err)
+		}
+		out.Values, haveDict = vals, true
+		return nil
+	}
+	next := pages.Next
+	if seek {
+		dp, err := pages.GetDictionaryPage()
+		if err != nil {
+			return nil, err
+		}
+		if dp == nil {
+			return nil, errNotDictionary
+		}
+		if err := setDict(dp); err != nil {
+			return nil, err
+		}
+		if err := pages.SeekToPageWithRow(lo); err != nil {
+			return nil, err
+		}
+		first := true
+		next = func() bool {
+			if first {
+				first = false
+				return pages.Page() != nil
+			}
+			return pages.Next()
+		}
+	}
+	var levels, ids []uint32 // scratch: a page's definition levels and ids
+	var nulls []uint32       // scratch: a page's NULL rows
+	pageEnd := int64(-1)
+	for next() {
 		switch p := pages.Page().(type) {
 		case *file.DictionaryPage:
-			if haveDict {
-				return nil, fmt.Errorf("%w: a second dictionary page", storage.ErrCorrupt)
+			if err := setDict(p); err != nil {
+				return nil, err
 			}
-			switch parquet.Encoding(p.Encoding()) {
-			case parquet.Encodings.Plain, parquet.Encodings.PlainDict:
-			default:
-				return nil, errNotDictionary
-			}
-			vals, err := PlainByteArrays(p.Data(), int(p.NumValues()))
-			if err != nil {
-				return nil, fmt.Errorf("dictionary page: %w", err)
-			}
-			out.Values, haveDict = vals, true
 		case *file.DataPageV1, *file.DataPageV2:
 			if !haveDict {
 				return nil, fmt.Errorf("%w: a data page before the dictionary page", storage.ErrCorrupt)
@@ -137,98 +204,126 @@ func readDictPages(pages file.PageReader, rows int64, optional bool) (*DictIDs, 
 				return nil, errNotDictionary
 			}
 			n := int(dp.NumValues())
-			if n < 0 || int64(len(out.IDs))+int64(n) > rows {
-				return nil, fmt.Errorf("%w: data pages hold more than the row group's %d rows", storage.ErrCorrupt, rows)
+			first := dp.FirstRowIndex()
+			if n < 0 || first < 0 || first+int64(n) > rows || (pageEnd >= 0 && first != pageEnd) {
+				return nil, fmt.Errorf("%w: a data page of rows [%d, %d) in a row group of %d", storage.ErrCorrupt, first, first+int64(n), rows)
 			}
-			data := dp.Data()
-			present := n
-			if optional {
-				var lv []byte
-				switch v := p.(type) {
-				case *file.DataPageV1:
-					if parquet.Encoding(v.DefinitionLevelEncoding()) != parquet.Encodings.RLE {
-						return nil, errNotDictionary
-					}
-					if len(data) < 4 {
-						return nil, fmt.Errorf("%w: definition levels: truncated length", storage.ErrCorrupt)
-					}
-					l := int(binary.LittleEndian.Uint32(data))
-					if l < 0 || l > len(data)-4 {
-						return nil, fmt.Errorf("%w: definition levels: length %d past the page end", storage.ErrCorrupt, l)
-					}
-					lv, data = data[4:4+l], data[4+l:]
-				case *file.DataPageV2:
-					l, rl := int(v.DefinitionLevelByteLen()), int(v.RepetitionLevelByteLen())
-					if l < 0 || rl != 0 || l > len(data) {
-						return nil, fmt.Errorf("%w: definition levels: length %d of a %d-byte page", storage.ErrCorrupt, l, len(data))
-					}
-					lv, data = data[:l], data[l:]
-				}
-				if cap(levels) < n {
-					levels = make([]uint32, n)
-				}
-				levels = levels[:n]
-				if err := decodeHybrid(levels, lv, 1); err != nil {
-					return nil, fmt.Errorf("definition levels: %w", err)
-				}
-				present = 0
-				for _, l := range levels {
-					present += int(l)
-				}
-			} else if v, isV2 := p.(*file.DataPageV2); isV2 && (v.DefinitionLevelByteLen() != 0 || v.RepetitionLevelByteLen() != 0) {
-				return nil, fmt.Errorf("%w: levels in a required column's page", storage.ErrCorrupt)
+			pageEnd = first + int64(n)
+			if first+int64(n) <= lo {
+				continue // before the range
 			}
-			base := len(out.IDs)
-			out.IDs = out.IDs[:base+n]
-			ids := out.IDs[base:]
-			if present > 0 {
-				if len(data) < 1 {
-					return nil, fmt.Errorf("%w: dictionary indices: no bit width", storage.ErrCorrupt)
-				}
-				width := int(data[0])
-				if width > 32 {
-					return nil, fmt.Errorf("%w: dictionary indices: bit width %d", storage.ErrCorrupt, width)
-				}
-				// Present rows' indices go to the front of ids, then move to
-				// their rows (back to front, so none is overwritten unread).
-				if err := decodeHybrid(ids[:present], data[1:], width); err != nil {
-					return nil, fmt.Errorf("dictionary indices: %w", err)
-				}
-				nd := uint32(len(out.Values))
-				for _, id := range ids[:present] {
-					if id >= nd {
-						return nil, fmt.Errorf("%w: dictionary index %d of %d values", storage.ErrCorrupt, id, nd)
-					}
-				}
+			if cap(ids) < n {
+				ids = make([]uint32, n)
 			}
-			if present < n {
-				first := len(out.Nulls)
-				k := present - 1
-				for r := n - 1; r >= 0; r-- {
-					if levels[r] == 1 {
-						ids[r] = ids[k]
-						k--
-					} else {
-						ids[r] = 0
-						out.Nulls = append(out.Nulls, uint32(base+r))
-					}
+			ids, nulls = ids[:n], nulls[:0]
+			var err error
+			if levels, err = decodeDictPage(p, dp.Data(), optional, uint32(len(out.Values)), ids, levels, &nulls); err != nil {
+				return nil, err
+			}
+			a, b := max(lo, first)-first, min(hi, first+int64(n))-first
+			before := int64(len(out.IDs))
+			out.IDs = append(out.IDs, ids[a:b]...)
+			for _, r := range nulls {
+				if int64(r) >= a && int64(r) < b {
+					out.Nulls = append(out.Nulls, uint32(before+int64(r)-a))
 				}
-				slices.Reverse(out.Nulls[first:])
 			}
 		default:
 			// Index pages and unknown page types carry no rows.
+		}
+		if int64(len(out.IDs)) == hi-lo && haveDict {
+			break
 		}
 	}
 	if err := pages.Err(); err != nil {
 		return nil, err
 	}
-	if int64(len(out.IDs)) != rows {
-		return nil, fmt.Errorf("%w: read %d rows, the footer says %d", storage.ErrCorrupt, len(out.IDs), rows)
+	if int64(len(out.IDs)) != hi-lo {
+		return nil, fmt.Errorf("%w: read %d rows of [%d, %d), the footer says %d", storage.ErrCorrupt, len(out.IDs), lo, hi, rows)
 	}
 	if !haveDict {
 		return nil, errNotDictionary
 	}
 	return out, nil
+}
+
+// decodeDictPage decodes the n = len(ids) rows of dictionary-encoded data page
+// p (data: its bytes) into ids, appending its NULL rows (page row numbers,
+// ascending) to nulls. nd is the dictionary's size; levels is scratch, returned
+// for reuse.
+func decodeDictPage(p file.Page, data []byte, optional bool, nd uint32, ids, levels []uint32, nulls *[]uint32) ([]uint32, error) {
+	n := len(ids)
+	present := n
+	if optional {
+		var lv []byte
+		switch v := p.(type) {
+		case *file.DataPageV1:
+			if parquet.Encoding(v.DefinitionLevelEncoding()) != parquet.Encodings.RLE {
+				return levels, errNotDictionary
+			}
+			if len(data) < 4 {
+				return levels, fmt.Errorf("%w: definition levels: truncated length", storage.ErrCorrupt)
+			}
+			l := int(binary.LittleEndian.Uint32(data))
+			if l < 0 || l > len(data)-4 {
+				return levels, fmt.Errorf("%w: definition levels: length %d past the page end", storage.ErrCorrupt, l)
+			}
+			lv, data = data[4:4+l], data[4+l:]
+		case *file.DataPageV2:
+			l, rl := int(v.DefinitionLevelByteLen()), int(v.RepetitionLevelByteLen())
+			if l < 0 || rl != 0 || l > len(data) {
+				return levels, fmt.Errorf("%w: definition levels: length %d of a %d-byte page", storage.ErrCorrupt, l, len(data))
+			}
+			lv, data = data[:l], data[l:]
+		}
+		if cap(levels) < n {
+			levels = make([]uint32, n)
+		}
+		levels = levels[:n]
+		if err := decodeHybrid(levels, lv, 1); err != nil {
+			return levels, fmt.Errorf("definition levels: %w", err)
+		}
+		present = 0
+		for _, l := range levels {
+			present += int(l)
+		}
+	} else if v, isV2 := p.(*file.DataPageV2); isV2 && (v.DefinitionLevelByteLen() != 0 || v.RepetitionLevelByteLen() != 0) {
+		return levels, fmt.Errorf("%w: levels in a required column's page", storage.ErrCorrupt)
+	}
+	if present > 0 {
+		if len(data) < 1 {
+			return levels, fmt.Errorf("%w: dictionary indices: no bit width", storage.ErrCorrupt)
+		}
+		width := int(data[0])
+		if width > 32 {
+			return levels, fmt.Errorf("%w: dictionary indices: bit width %d", storage.ErrCorrupt, width)
+		}
+		// Present rows' indices go to the front of ids, then move to their
+		// rows (back to front, so none is overwritten unread).
+		if err := decodeHybrid(ids[:present], data[1:], width); err != nil {
+			return levels, fmt.Errorf("dictionary indices: %w", err)
+		}
+		for _, id := range ids[:present] {
+			if id >= nd {
+				return levels, fmt.Errorf("%w: dictionary index %d of %d values", storage.ErrCorrupt, id, nd)
+			}
+		}
+	}
+	if present < n {
+		first := len(*nulls)
+		k := present - 1
+		for r := n - 1; r >= 0; r-- {
+			if levels[r] == 1 {
+				ids[r] = ids[k]
+				k--
+			} else {
+				ids[r] = 0
+				*nulls = append(*nulls, uint32(r))
+			}
+		}
+		slices.Reverse((*nulls)[first:])
+	}
+	return levels, nil
 }
 
 // dropDeletedIDs keeps the live rows of c, whose first row is file row base.

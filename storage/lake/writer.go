@@ -212,16 +212,24 @@ type WriteOptions struct {
 	// MaxRowsPerFile starts a new file in a partition after this many rows
 	// (default: unlimited, one file per partition per call).
 	MaxRowsPerFile int64
+	// PageBytes is the size data pages are aimed at (default DataPageBytes).
+	PageBytes int64
 	// dataChangeFalse marks rewritten rows (OPTIMIZE): adds carry dataChange=false.
 	dataChangeFalse bool
 }
+
+// DataPageBytes is the size the writer aims its data pages at (arrow-go's
+// default is 1 MiB, which makes most column chunks of a row group one page,
+// leaving a page index nothing to skip).
+const DataPageBytes = 128 << 10
 
 // WriteFiles writes the rows of batches as Parquet data files of the table at
 // snap and returns their add actions (not committed: pass them to Commit). Each
 // batch must carry every schema column (partition columns included, by name).
 // Rows are split by the table's partition columns into Hive-style directories
 // (col=value/part-<uuid>.zstd.parquet); partition columns are not stored in the
-// files. Files are zstd-compressed with column statistics, and each add carries
+// files. Files are zstd-compressed with column statistics and page indexes
+// (column and offset index, pages of about DataPageBytes), and each add carries
 // stats JSON (numRecords, minValues, maxValues, nullCount) for data columns.
 func WriteFiles(ctx context.Context, snap *Snapshot, batches []arrow.RecordBatch, opts WriteOptions) ([]*AddFile, error) {
 	w, err := newFileWriter(snap, opts)
@@ -293,6 +301,9 @@ func newFileWriter(snap *Snapshot, opts WriteOptions) (*fileWriter, error) {
 	}
 	if opts.RowGroupRows <= 0 {
 		opts.RowGroupRows = 128 << 10
+	}
+	if opts.PageBytes <= 0 {
+		opts.PageBytes = DataPageBytes
 	}
 	if opts.RowGroupBytes <= 0 {
 		opts.RowGroupBytes = 64 << 20
@@ -450,11 +461,24 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 		pf := w.open[key]
 		if pf == nil {
 			pw := &partFile{values: vals, nulls: make([]int64, len(w.data))}
-			props := parquet.NewWriterProperties(
+			wprops := []parquet.WriterProperty{
 				parquet.WithCompression(compress.Codecs.Zstd),
 				parquet.WithStats(true),
 				parquet.WithMaxRowGroupLength(w.opts.RowGroupRows),
-			)
+				// Page indexes (column index and offset index), over pages
+				// small enough that a filter can skip some of a row group's.
+				parquet.WithPageIndexEnabled(true),
+				parquet.WithDataPageSize(w.opts.PageBytes),
+			}
+			for _, f := range w.fileSchma.Fields() {
+				if _, ts := f.Type.(*arrow.TimestampType); ts {
+					// Timestamps rarely repeat: a dictionary of them is as
+					// big as the values, and a read of some pages would
+					// need all of it.
+					wprops = append(wprops, parquet.WithDictionaryFor(f.Name, false))
+				}
+			}
+			props := parquet.NewWriterProperties(wprops...)
 			var err error
 			pw.pw, err = pqarrow.NewFileWriter(w.fileSchma, &pw.buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 			if err != nil {

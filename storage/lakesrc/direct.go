@@ -41,6 +41,8 @@ import (
 type Direct struct {
 	df        *lake.DataFile
 	rg        int
+	lo        int64 // window: the rows are the row group's [lo, lo+rows); see window.go
+	windowed  bool
 	schema    *storage.Schema
 	deltaCols []string
 	name      string
@@ -156,6 +158,11 @@ func (d *Direct) columnStats(i int, t storage.Type) storage.ColumnStats {
 	if !ok {
 		return storage.ColumnStats{Bounds: true}
 	}
+	return convertStats(st, t)
+}
+
+// convertStats converts a lake file's statistics of a column of type t.
+func convertStats(st lake.ColumnStatistics, t storage.Type) storage.ColumnStats {
 	out := storage.ColumnStats{Bounds: !st.Exact, NullCount: int(st.NullCount)}
 	if !st.HasMinMax {
 		return out
@@ -235,7 +242,14 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 	if sc.Type == storage.TypeString {
 		// A dictionary-encoded chunk: its dictionary page and indices as
 		// they are, no value materialized.
-		di, ok, err := d.df.ReadDictIDs(ctx, d.rg, d.deltaCols[col], d.pre)
+		var di *lake.DictIDs
+		var ok bool
+		var err error
+		if d.windowed {
+			di, ok, err = d.df.ReadDictIDsRange(ctx, d.rg, d.deltaCols[col], d.lo, d.lo+int64(n))
+		} else {
+			di, ok, err = d.df.ReadDictIDs(ctx, d.rg, d.deltaCols[col], d.pre)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -247,9 +261,21 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 			return out, nil
 		}
 	}
+	if d.windowed && sc.Type != storage.TypeString {
+		rv, ok, err := d.df.ReadValuesRange(ctx, d.rg, d.deltaCols[col], d.lo, d.lo+int64(n))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return d.fromRange(col, rv)
+		}
+	}
 	chunks, err := d.df.ReadColumnWith(ctx, d.rg, d.deltaCols[col], sc.Type == storage.TypeString, d.pre)
 	if err != nil {
 		return nil, err
+	}
+	if d.windowed {
+		chunks = sliceChunks(chunks, d.lo, d.lo+int64(n))
 	}
 	defer func() {
 		for _, c := range chunks {
@@ -535,6 +561,9 @@ func (d *Direct) ReleaseDecoded() {
 // several in flight, on object storage; nothing on a local folder). Their
 // decoding then reads no more bytes.
 func (d *Direct) Prefetch(cols []int) {
+	if d.windowed {
+		return // pages are read as the window needs them, not whole chunks
+	}
 	d.mu.Lock()
 	if d.fetched == nil {
 		d.fetched = make([]bool, len(d.schema.Columns))
@@ -842,6 +871,12 @@ func (c *Cache) DirectSources(ctx context.Context, location string, snap *lake.S
 		}
 		if d.max < p.TimeMin || d.min > p.TimeMax || !p.Allows(d) {
 			continue
+		}
+		if d, err = d.narrow(ctx, p); err != nil {
+			return nil, err
+		}
+		if d == nil {
+			continue // no page holds a wanted row
 		}
 		out = append(out, d)
 	}

@@ -18,7 +18,13 @@
 //     no byte of the file read) and row groups by their footer statistics;
 //     equality and IN filters on a string column skip a row group whose
 //     dictionary page lacks every wanted value (Direct.MayHold reads that page
-//     alone, when every data page of the chunk is dictionary-encoded). A scan
+//     alone, when every data page of the chunk is dictionary-encoded). Within a
+//     row group without deleted rows, the file's page indexes (column and
+//     offset index; strata's writer writes them) narrow the Source to the rows
+//     between the first and the last page that the time range and the
+//     judgement over bounds keep on any column (a window, window.go); its
+//     columns are then read page by page, only the pages holding those rows
+//     fetched (lake.DataFile.ReadDictIDsRange, ReadValuesRange). A scan
 //     announces the columns it is about to read (Direct.Prefetch), so that on
 //     object storage their chunks come in coalesced range reads, several in
 //     flight. A dictionary-encoded text column chunk is read as its dictionary
