@@ -115,6 +115,11 @@ func (d *DataFile) readDictIDs(ctx context.Context, rg int, column string, pre *
 	if err != nil {
 		return nil, false, r.classify(ctx, err)
 	}
+	if !whole {
+		if err := onlyOffsetIndex(pr, rg, ci); err != nil {
+			return nil, false, r.classify(ctx, err)
+		}
+	}
 	pages, err := pr.RowGroup(rg).GetColumnPageReader(ci)
 	if err != nil {
 		return nil, false, r.classify(ctx, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/stratadb/strata/storage"
@@ -94,6 +95,9 @@ func (d *DataFile) ReadValuesRange(ctx context.Context, rg int, column string, l
 	props.BufferSize = rangeBufferSize
 	pr, err := file.NewParquetReader(r, file.WithMetadata(d.meta), file.WithReadProps(props))
 	if err != nil {
+		return nil, false, r.classify(ctx, err)
+	}
+	if err := onlyOffsetIndex(pr, rg, ci); err != nil {
 		return nil, false, r.classify(ctx, err)
 	}
 	ccr, err := pr.RowGroup(rg).Column(ci)
@@ -234,4 +238,15 @@ func readLevels(n int, def []int16, read func(k int, batch int64, d []int16) (in
 		vals += got
 	}
 	return vals, nil
+}
+
+// onlyOffsetIndex tells pr's page index reader that a seek in column ci of
+// row group rg needs that column's offset index alone (by default it reads
+// the row group's column and offset indexes of every column).
+func onlyOffsetIndex(pr *file.Reader, rg, ci int) error {
+	pir := pr.GetPageIndexReader()
+	if pir == nil {
+		return nil
+	}
+	return pir.WillNeed([]int32{int32(rg)}, []int32{int32(ci)}, metadata.PageIndexSelection{OffsetIndex: true})
 }
