@@ -36,10 +36,18 @@ func (d *Direct) narrow(ctx context.Context, p storage.Prune) (*Direct, error) {
 	if !timeCut && p.Allow == nil {
 		return d, nil
 	}
+	// The columns whose bounds the judgement reads (and the time column when
+	// the time range cuts into the row group): only their page indexes are
+	// read.
+	judged := make([]bool, len(d.schema.Columns))
+	judged[tc] = timeCut
+	if p.Allow != nil {
+		p.Allow(recordingView{d, judged})
+	}
 	var names []string
 	var cols []int
 	for i, dc := range d.deltaCols {
-		if dc != "" && d.df.HasPageIndex(d.rg, dc) {
+		if judged[i] && dc != "" && d.df.HasPageIndex(d.rg, dc) {
 			names, cols = append(names, dc), append(cols, i)
 		}
 	}
@@ -106,6 +114,21 @@ func pageStats(pg lake.PageStats, t storage.Type) storage.ColumnStats {
 	st := convertStats(pg.ColumnStatistics, t)
 	st.Bounds = true
 	return st
+}
+
+// recordingView is d's statistics, noting the columns a judgement reads.
+type recordingView struct {
+	d    *Direct
+	read []bool
+}
+
+func (v recordingView) NumRows() int { return v.d.NumRows() }
+
+func (v recordingView) Stats(col int) storage.ColumnStats {
+	if col >= 0 && col < len(v.read) {
+		v.read[col] = true
+	}
+	return v.d.Stats(col)
 }
 
 // pageView is the statistics of one page of column col of a row group: that
