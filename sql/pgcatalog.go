@@ -359,7 +359,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 			for n, i := range visibleColumns(t) {
 				col := t.Schema.Columns[i]
 				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
-					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(-1), bl(typeLens[col.SQLType] > 0),
+					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(atttypmod(col.TypMod)), bl(typeLens[col.SQLType] > 0),
 					text("d"), text(typeStorage(typeOIDs[col.SQLType])), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
 					bl(true), i4(0), i8(typeCollation(col.SQLType)), null(tText)})
 			}
@@ -369,7 +369,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 			for n, name := range k.cols {
 				col := k.table.Schema.Columns[k.table.Schema.Index(name)]
 				rows = append(rows, []engine.Expr{i8(k.indexOID), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
-					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(-1), bl(typeLens[col.SQLType] > 0),
+					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(atttypmod(col.TypMod)), bl(typeLens[col.SQLType] > 0),
 					text("d"), text(typeStorage(typeOIDs[col.SQLType])), text(""), bl(false), bl(false), bl(false), text(""), text(""), bl(false),
 					bl(true), i4(0), i8(typeCollation(col.SQLType)), null(tText)})
 			}
