@@ -107,7 +107,11 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 		if err != nil {
 			return def, err
 		}
-		col := storage.Column{Name: cd.Colname, Type: st, SQLType: sqlType, NotNull: cd.IsNotNull}
+		typmod, err := columnTypMod(cd.TypeName, sqlType)
+		if err != nil {
+			return def, err
+		}
+		col := storage.Column{Name: cd.Colname, Type: st, SQLType: sqlType, TypMod: typmod, NotNull: cd.IsNotNull}
 		for _, cn := range cd.Constraints {
 			c := cn.GetConstraint()
 			switch c.Contype {
