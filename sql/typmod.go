@@ -107,3 +107,13 @@ func fitVarchar(s string, n int) (string, bool) {
 	}
 	return s[:off], true
 }
+
+// castVarcharLength is n of a cast to varchar(n); false for any other type name.
+func castVarcharLength(tn *pg.TypeName) (int64, bool) {
+	if tn.GetNames() == nil || len(tn.ArrayBounds) > 0 || len(tn.Typmods) != 1 ||
+		tn.Names[len(tn.Names)-1].GetString_().GetSval() != "varchar" {
+		return 0, false
+	}
+	n := int64(tn.Typmods[0].GetAConst().GetIval().GetIval())
+	return n, n >= 1
+}
