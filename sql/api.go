@@ -34,10 +34,14 @@ type Statement struct {
 }
 
 // ColumnOrigin is the table (pg_class oid) and column (pg_attribute attnum) a
-// result field comes from.
+// result field comes from, and the type modifier RowDescription carries for it.
 type ColumnOrigin struct {
 	TableOID uint32
 	Column   int16
+	// TypMod is the column's atttypmod when the field is sent with the column's
+	// declared type (numeric(p,s)), else 0 for -1 (none): a varchar(n) column is
+	// sent as text, which has no modifier.
+	TypMod int32
 }
 
 // Result is the outcome of executing one statement.

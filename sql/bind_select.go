@@ -258,6 +258,9 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		}
 		for n, i := range visibleColumns(def) {
 			sc.cols[i].origin = ColumnOrigin{TableOID: uint32(tableOID(def)), Column: int16(n + 1)}
+			if c := def.Schema.Columns[i]; c.SQLType == "numeric" {
+				sc.cols[i].origin.TypMod = c.TypMod
+			}
 		}
 		return s, sc, nil
 	case *pg.Node_RangeSubselect:
@@ -279,6 +282,13 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		}
 		sc := b.subScope(p, names, qual, rs.Alias)
 		sc.rolled = b.lastRolled
+		// a column the subquery passes through keeps its table column's origin, as
+		// PostgreSQL's RowDescription shows it
+		if len(b.lastOrigins) == len(sc.cols) {
+			for i := range sc.cols {
+				sc.cols[i].origin = b.lastOrigins[i]
+			}
+		}
 		return p, sc, nil
 	case *pg.Node_JoinExpr:
 		return b.joinExpr(x.JoinExpr)
