@@ -385,6 +385,9 @@ func (ev *evaluator) arithConst(c *Call, b *batch) (*vec, bool, error) {
 	if !fastPaths || len(c.Args) != 2 || kindOf(c.T) != kFloat || c.T.ID == TypeFloat32 {
 		return nil, false, nil
 	}
+	if out, ok, err := ev.epochBucket(c, b); ok || err != nil {
+		return out, ok, err
+	}
 	k, constRight := c.Args[1].(*Const)
 	other := c.Args[0]
 	if !constRight {
