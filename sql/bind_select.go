@@ -258,8 +258,11 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		}
 		for n, i := range visibleColumns(def) {
 			sc.cols[i].origin = ColumnOrigin{TableOID: uint32(tableOID(def)), Column: int16(n + 1)}
-			if c := def.Schema.Columns[i]; c.SQLType == "numeric" {
+			switch c := def.Schema.Columns[i]; c.SQLType {
+			case "numeric":
 				sc.cols[i].origin.TypMod = c.TypMod
+			case "varchar":
+				sc.cols[i].origin.TypeOID, sc.cols[i].origin.TypMod = uint32(typeOIDs["varchar"]), c.TypMod
 			}
 		}
 		return s, sc, nil

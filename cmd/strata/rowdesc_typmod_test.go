@@ -11,12 +11,12 @@ import (
 	"github.com/stratadb/strata/internal/pgtest"
 )
 
-// TestRowDescriptionTypmods compares the type modifier of each RowDescription
-// field with PostgreSQL 15's for the same table and queries: a numeric(p,s)
-// column read as it is carries its atttypmod (PgJDBC's getPrecision/getScale
-// and psycopg2's description read it), anything computed from it -1. A
-// varchar(n) column is sent as text by strata (oid 25, no modifier) and is left
-// out here.
+// TestRowDescriptionTypmods compares the type oid and modifier of each
+// RowDescription field with PostgreSQL 15's for the same table and queries: a
+// numeric(p,s) or varchar(n) column read as it is (also through a subquery)
+// carries its atttypmod (PgJDBC's getPrecision/getScale and psycopg2's
+// description read it) and a varchar column is varchar (1043); anything computed
+// from them has no modifier.
 func TestRowDescriptionTypmods(t *testing.T) {
 	pg := pgtest.Shared(t)
 	s := startStrata(t, t.TempDir())
@@ -43,7 +43,8 @@ func TestRowDescriptionTypmods(t *testing.T) {
 	}
 	defer stConn.Close(ctx)
 	for _, c := range []*pgx.Conn{pgConn, stConn} {
-		if _, err := c.Exec(ctx, `CREATE TABLE ev (ts timestamptz NOT NULL, price numeric(10,2), qty numeric(5), amt numeric, n integer)`); err != nil {
+		if _, err := c.Exec(ctx, `CREATE TABLE ev (ts timestamptz NOT NULL, price numeric(10,2), qty numeric(5), amt numeric, n integer,
+			code varchar(20), v varchar, t text)`); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,7 +64,8 @@ func TestRowDescriptionTypmods(t *testing.T) {
 		`SELECT * FROM ev`,
 		`SELECT price, qty AS q, amt, n FROM ev e WHERE price > 1`,
 		`SELECT price + 1 AS p1, sum(qty) AS s FROM ev GROUP BY price`,
-		`SELECT x.price FROM (SELECT price FROM ev) x`,
+		`SELECT x.price, x.code FROM (SELECT price, code FROM ev) x`,
+		`SELECT code, v, t, code || 'x' AS c2, upper(v) AS u FROM ev`,
 	} {
 		want, err := typmods(pgConn, q)
 		if err != nil {

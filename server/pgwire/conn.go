@@ -1236,7 +1236,11 @@ func (c *conn) sendRowDescription(fields []engine.Field, binary []bool, origins 
 		}
 		c.wbuf = appendUint32(c.wbuf, o.TableOID)
 		c.wbuf = appendUint16(c.wbuf, uint16(o.Column))
-		c.wbuf = appendUint32(c.wbuf, wireOID(f.Type))
+		oid := wireOID(f.Type)
+		if o.TypeOID != 0 {
+			oid = o.TypeOID
+		}
+		c.wbuf = appendUint32(c.wbuf, oid)
 		c.wbuf = appendUint16(c.wbuf, uint16(wireSize(f.Type)))
 		typmod := uint32(0xffffffff) // -1: none
 		if o.TypMod != 0 {
