@@ -19,12 +19,13 @@ import (
 // catalog when a statement is prepared, with PostgreSQL 15's column names and
 // types (a test compares them with a real PostgreSQL). Columns that hold an oid in
 // PostgreSQL are bigint here (strata has no oid type); values follow PostgreSQL's
-// conventions (aclitem[] columns such as datacl are NULL text: strata has no arrays
-// and no privileges): the public schema is oid 2200, pg_catalog 11, information_schema
-// 13000 (PostgreSQL assigns the last at initdb), a table's oid is 16384 + its
-// catalog id, the one database is oid 5 and the one role ("strata") oid 10.
-// Relations a client may probe but strata has nothing for (indexes, constraints,
-// triggers, policies, descriptions, ...) exist with their columns and no rows.
+// conventions (aclitem[] columns are text in aclitem[]'s form, NULL for the
+// default privileges, rolecatalog.go): the public schema is oid 2200, pg_catalog
+// 11, information_schema 13000 (PostgreSQL assigns the last at initdb), a table's
+// oid is 16384 + its catalog id, the one database is oid 5 and the one role
+// ("strata") oid 10. Indexes and constraints are the lookup tables' keys
+// (pgcatalog_keys.go). Relations a client may probe but strata has nothing for
+// (triggers, policies, descriptions, ...) exist with their columns and no rows.
 
 const (
 	oidPGCatalog  = 11

@@ -410,8 +410,10 @@ func showWant(rows [][]string) string {
 
 // matrixLookupTable is a lookup table (no time column) with a primary key and
 // unique constraints of one column and of two (whose key order is not the
-// columns' order), for the clients' metadata calls.
-const matrixLookupTable = `CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku text UNIQUE, UNIQUE (sku, name))`
+// columns' order), and columns with type modifiers, for the clients' metadata
+// calls.
+const matrixLookupTable = `CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku varchar(32) UNIQUE,
+	price numeric(10,2), UNIQUE (sku, name))`
 
 // loadMatrix creates user_behavior and products through the connection URL dsn and COPYs the
 // events in through pgx.
@@ -538,7 +540,8 @@ func checkSQLAlchemyInspector(t *testing.T, out clientOutput, d *matrixData) {
 		{name: "sa_tables", sql: "Inspector.get_table_names()", wantCols: []string{"name"}, want: [][]string{{"products"}, {"user_behavior"}}},
 		{name: "sa_columns/user_behavior", sql: "Inspector.get_columns('user_behavior')", wantCols: colsCols, want: cols},
 		{name: "sa_columns/products", sql: "Inspector.get_columns('products')", wantCols: colsCols,
-			want: [][]string{{"product_id", "TEXT", "False", "None"}, {"name", "TEXT", "False", "None"}, {"sku", "TEXT", "True", "None"}}},
+			want: [][]string{{"product_id", "TEXT", "False", "None"}, {"name", "TEXT", "False", "None"}, {"sku", "VARCHAR(32)", "True", "None"},
+				{"price", "NUMERIC(10, 2)", "True", "None"}}},
 		{name: "sa_pk/user_behavior", sql: "Inspector.get_pk_constraint('user_behavior')", wantCols: pkCols, want: [][]string{{"None", ""}}},
 		{name: "sa_pk/products", sql: "Inspector.get_pk_constraint('products')", wantCols: pkCols, want: [][]string{{"products_pkey", "product_id"}}},
 		{name: "sa_fks/user_behavior", sql: "Inspector.get_foreign_keys('user_behavior')", wantCols: fkCols},
@@ -646,6 +649,10 @@ func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 	for _, q := range []matrixQuery{
 		{name: "jdbc_getPrimaryKeys", sql: "getPrimaryKeys(null, \"public\", \"products\")",
 			wantCols: []string{"table_name", "column_name", "key_seq", "pk_name"}, want: [][]string{{"products", "product_id", "1", "products_pkey"}}},
+		{name: "jdbc_getColumns_products", sql: "getColumns(null, \"public\", \"products\", \"%\")",
+			wantCols: []string{"COLUMN_NAME", "TYPE_NAME", "COLUMN_SIZE", "DECIMAL_DIGITS"},
+			want: [][]string{{"product_id", "text", "2147483647", "0"}, {"name", "text", "2147483647", "0"}, {"sku", "varchar", "32", "0"},
+				{"price", "numeric", "10", "2"}}},
 		{name: "jdbc_getIndexInfo", sql: "getIndexInfo(null, \"public\", \"products\", false, false)",
 			wantCols: []string{"TABLE_NAME", "NON_UNIQUE", "INDEX_NAME", "ORDINAL_POSITION", "COLUMN_NAME"},
 			want: [][]string{{"products", "f", "products_pkey", "1", "product_id"}, {"products", "f", "products_sku_key", "1", "sku"},
