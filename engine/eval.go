@@ -488,6 +488,23 @@ func unifyForCompare(x, y *vec) (*vec, *vec, error) {
 	}
 	kx, ky := kindOf(x.t), kindOf(y.t)
 	switch {
+	case (x.t.IsDecimal() || y.t.IsDecimal()) && kx == kInt && ky == kInt && x.t.IsNumeric() && y.t.IsNumeric():
+		// Both exact: compare at the larger scale (decimal.go), in floats if that overflows.
+		s := max(x.t.Scale, y.t.Scale)
+		a, errA := decimalOf(x, s)
+		b, errB := decimalOf(y, s)
+		if errA == nil && errB == nil {
+			t := Decimal(0, int(s))
+			x = &vec{t: t, n: x.n, nulls: x.nulls, i: a}
+			y = &vec{t: t, n: y.n, nulls: y.nulls, i: b}
+			break
+		}
+		if x, err = castVec(x, Float64); err != nil {
+			return nil, nil, err
+		}
+		if y, err = castVec(y, Float64); err != nil {
+			return nil, nil, err
+		}
 	case x.t.IsNumeric() && y.t.IsNumeric():
 		if kx != ky {
 			if x, err = castVec(x, Float64); err != nil {
@@ -599,6 +616,21 @@ func compareVec(op string, x, y *vec) (*vec, error) {
 func fastCompareConst(op string, x *vec, c Value) (*vec, bool) {
 	if c.Null {
 		return nil, false
+	}
+	if x.t.IsDecimal() && (c.Type.IsDecimal() || c.Type.IsInteger()) {
+		// price > 10, price = 12.5: the constant at the column's scale when exact.
+		cs := uint8(0)
+		if c.Type.IsDecimal() {
+			cs = c.Type.Scale
+		}
+		if cs > x.t.Scale {
+			return nil, false
+		}
+		k, ok := rescale(c.I, cs, x.t.Scale)
+		if !ok {
+			return nil, false
+		}
+		c = Value{Type: x.t, I: k}
 	}
 	out := &vec{t: Bool, n: x.n, nulls: x.nulls, b: make([]bool, x.n)}
 	switch {

@@ -66,10 +66,22 @@ type Column struct {
 	Type Type
 	// SQLType is the PostgreSQL type name the column was declared with, lower case and
 	// canonical: "timestamptz", "timestamp", "text", "varchar", "smallint", "integer",
-	// "bigint", "real", "double precision", "numeric", "boolean". The physical Type
-	// follows from it; clients see this one.
+	// "bigint", "real", "double precision", "numeric", "numeric(p,s)", "boolean". The
+	// physical Type follows from it; clients see this one. A numeric(p,s) column
+	// (p <= 18) is TypeInt64 holding value × 10^s, exactly (DecimalScale).
 	SQLType string
 	NotNull bool
+}
+
+// DecimalScale returns p and s of a numeric(p,s) column; ok is false for any other.
+func (c Column) DecimalScale() (p, s int, ok bool) {
+	if c.Type != TypeInt64 {
+		return 0, 0, false
+	}
+	if n, err := fmt.Sscanf(c.SQLType, "numeric(%d,%d)", &p, &s); err != nil || n != 2 {
+		return 0, 0, false
+	}
+	return p, s, true
 }
 
 // Schema is the ordered column list of a table. TimeColumn indexes Columns.

@@ -1238,7 +1238,11 @@ func (c *conn) sendRowDescription(fields []engine.Field, binary []bool, origins 
 		c.wbuf = appendUint16(c.wbuf, uint16(o.Column))
 		c.wbuf = appendUint32(c.wbuf, wireOID(f.Type))
 		c.wbuf = appendUint16(c.wbuf, uint16(wireSize(f.Type)))
-		c.wbuf = appendUint32(c.wbuf, 0xffffffff) // typmod -1
+		typmod := int32(-1)
+		if o.TableOID != 0 { // a column's numeric(10,2), as PostgreSQL describes it
+			typmod = f.Type.Typmod()
+		}
+		c.wbuf = appendUint32(c.wbuf, uint32(typmod))
 		format := uint16(0)
 		if i < len(binary) && binary[i] {
 			format = 1
