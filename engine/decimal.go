@@ -67,23 +67,24 @@ func DecimalByName(name string) (Type, bool) {
 	ps, ss, _ := strings.Cut(rest, ",")
 	p, err1 := strconv.Atoi(ps)
 	s, err2 := strconv.Atoi(ss)
-	if err1 != nil || err2 != nil || p < 1 || p > MaxDecimalPrecision || s < 0 || s > p {
+	if err1 != nil || err2 != nil || p < 1 || p > MaxDecimalPrecision || s < 0 || s > MaxDecimalPrecision {
 		return Unknown, false
 	}
 	return Decimal(p, s), true
 }
 
 // NumericTypmod returns the type numeric(p,s) stands for (a CAST target or a
-// column): an exact decimal for p <= 18; 0A000 above, and 22023 for a scale
-// PostgreSQL rejects.
+// column): an exact decimal for p <= 18 and 0 <= s <= 18 (PostgreSQL 15 allows
+// s > p: numeric(2,3) holds values below 0.1); 0A000 for the wider ones, and
+// 22023 where PostgreSQL rejects the modifier.
 func NumericTypmod(p, s int64) (Type, error) {
 	switch {
 	case p < 1 || p > 1000:
 		return Unknown, Errorf(sqlstate.InvalidParameterValue, "NUMERIC precision %d must be between 1 and 1000", p)
-	case s < 0 || s > p:
-		return Unknown, Errorf(sqlstate.InvalidParameterValue, "NUMERIC scale %d must be between 0 and precision %d", s, p)
-	case p > MaxDecimalPrecision:
-		return Unknown, Unsupported("numeric precision above 18 (use numeric(p,s) with p <= 18, or numeric without a precision, kept in double precision)")
+	case s < -1000 || s > 1000:
+		return Unknown, Errorf(sqlstate.InvalidParameterValue, "NUMERIC scale %d must be between -1000 and 1000", s)
+	case p > MaxDecimalPrecision || s < 0 || s > MaxDecimalPrecision:
+		return Unknown, Unsupported("numeric precision above 18 or a scale outside 0..18 (strata keeps numeric(p,s) exactly for p <= 18; numeric without a modifier is kept in double precision)")
 	}
 	return Decimal(int(p), int(s)), nil
 }
@@ -95,13 +96,12 @@ func decimalOverflow() *Error {
 // fieldOverflow is PostgreSQL's error for a value that does not fit numeric(p,s).
 func fieldOverflow(t Type) *Error {
 	e := Errorf(sqlstate.NumericValueOutOfRange, "numeric field overflow")
-	if t.Scale >= t.Prec {
-		e.Detail = "A field with precision " + strconv.Itoa(int(t.Prec)) + ", scale " + strconv.Itoa(int(t.Scale)) +
-			" must round to an absolute value less than 1."
-	} else {
-		e.Detail = "A field with precision " + strconv.Itoa(int(t.Prec)) + ", scale " + strconv.Itoa(int(t.Scale)) +
-			" must round to an absolute value less than 10^" + strconv.Itoa(int(t.Prec-t.Scale)) + "."
+	limit := "1" // 10^0, as PostgreSQL prints it
+	if m := int(t.Prec) - int(t.Scale); m != 0 {
+		limit = "10^" + strconv.Itoa(m)
 	}
+	e.Detail = "A field with precision " + strconv.Itoa(int(t.Prec)) + ", scale " + strconv.Itoa(int(t.Scale)) +
+		" must round to an absolute value less than " + limit + "."
 	return e
 }
 

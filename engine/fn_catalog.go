@@ -39,6 +39,9 @@ func init() {
 					}
 					if s, ok := typeNamesByOID[args[0].i[i]]; ok {
 						out.s[i] = s
+						if m := args[1]; s == "numeric" && !m.isNull(i) && m.i[i] >= 4 {
+							out.s[i] = Decimal(int((m.i[i]-4)>>16&0xffff), int((m.i[i]-4)&0xffff)).SQLName()
+						}
 					} else {
 						out.s[i] = "???" // PostgreSQL's answer for an unknown oid
 					}

@@ -355,20 +355,20 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 		for _, t := range tables {
 			for n, i := range visibleColumns(t) {
 				col := t.Schema.Columns[i]
-				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
-					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(-1), bl(typeLens[col.SQLType] > 0),
-					text("d"), text(typeStorage(typeOIDs[col.SQLType])), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
-					bl(true), i4(0), i8(typeCollation(col.SQLType)), null(tText)})
+				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[baseSQLType(col.SQLType)]), i4(-1),
+					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(sqlTypmod(col.SQLType)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
+					text("d"), text(typeStorage(typeOIDs[baseSQLType(col.SQLType)])), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
+					bl(true), i4(0), i8(typeCollation(baseSQLType(col.SQLType))), null(tText)})
 			}
 		}
 		// an index's columns, as PostgreSQL lists them for the index relation
 		for _, k := range catalogKeys(tables) {
 			for n, name := range k.cols {
 				col := k.table.Schema.Columns[k.table.Schema.Index(name)]
-				rows = append(rows, []engine.Expr{i8(k.indexOID), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
-					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(-1), bl(typeLens[col.SQLType] > 0),
-					text("d"), text(typeStorage(typeOIDs[col.SQLType])), text(""), bl(false), bl(false), bl(false), text(""), text(""), bl(false),
-					bl(true), i4(0), i8(typeCollation(col.SQLType)), null(tText)})
+				rows = append(rows, []engine.Expr{i8(k.indexOID), text(col.Name), i8(typeOIDs[baseSQLType(col.SQLType)]), i4(-1),
+					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(sqlTypmod(col.SQLType)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
+					text("d"), text(typeStorage(typeOIDs[baseSQLType(col.SQLType)])), text(""), bl(false), bl(false), bl(false), text(""), text(""), bl(false),
+					bl(true), i4(0), i8(typeCollation(baseSQLType(col.SQLType))), null(tText)})
 			}
 		}
 	case "pg_type":
@@ -703,4 +703,22 @@ func emptyCatalogSelect(sel *pg.SelectStmt) (engine.Plan, []string, bool) {
 		types = append(types, t)
 	}
 	return valuesPlan(names, types, nil), names, true
+}
+
+// baseSQLType is a stored column type without its modifier: numeric for
+// numeric(10,2), the key of the per-type tables here.
+func baseSQLType(s string) string {
+	if t, ok := engine.DecimalByName(s); ok {
+		return t.String()
+	}
+	return s
+}
+
+// sqlTypmod is pg_attribute.atttypmod of a stored column type: numeric(p,s)'s
+// ((p << 16) | s) + 4, else -1.
+func sqlTypmod(s string) int64 {
+	if t, ok := engine.DecimalByName(s); ok {
+		return int64(t.Typmod())
+	}
+	return -1
 }
