@@ -192,13 +192,13 @@ func startPGAsStrata(t *testing.T) string {
 
 // catalogSchema is the schema TestPsqlCatalogCommands makes in both servers: an
 // event table and two lookup tables (no time column) with primary keys and
-// unique constraints, column and table constraints. No type modifiers
-// (numeric(10,2), varchar(20)): strata keeps none, and format_type would print
-// numeric where PostgreSQL prints numeric(10,2).
+// unique constraints, column and table constraints. numeric(p,s) keeps its
+// modifier (format_type prints numeric(10,2)); varchar(20) would not (strata
+// keeps no length).
 var catalogSchema = []string{
 	`CREATE TABLE events (ts timestamptz NOT NULL, user_id text, product_id text, price numeric, qty integer,
-		score double precision, ok boolean, n bigint, s smallint, r real, t timestamp, v varchar)`,
-	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku text UNIQUE, price numeric)`,
+		score double precision, ok boolean, n bigint, s smallint, r real, t timestamp, v varchar, amount numeric(10,2))`,
+	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku text UNIQUE, price numeric, list_price numeric(12,4))`,
 	`CREATE TABLE users (id bigint, email text, "Country" text, PRIMARY KEY (id), UNIQUE (email), UNIQUE ("Country", email))`,
 	`CREATE TABLE users_pkey_clash (a integer PRIMARY KEY)`,
 	`CREATE TABLE a_table_name_long_enough_that_its_keys_are_cut ("a column with a long name as well" text PRIMARY KEY,
