@@ -578,6 +578,7 @@ type distinctAcc struct {
 	owner []int32 // group of each row of vals
 	buf   []byte
 	mem   *memTracker
+	par   int      // workers for merging id sets (idSets.par)
 	one   vec      // a one-row text vec for moving id sets to hash sets
 	pend  []idPart // partial id sets merged at the end, all at once
 }
@@ -600,7 +601,7 @@ func (a *distinctAcc) resolve() error {
 		return nil
 	}
 	if a.ids == nil {
-		a.ids = &idSets{mem: a.mem}
+		a.ids = &idSets{mem: a.mem, par: a.par}
 		a.ids.grow(a.n)
 	}
 	pend := a.pend
@@ -666,7 +667,7 @@ func (a *distinctAcc) update(gids []int32, args []*vec) error {
 			return err
 		}
 		if a.ids == nil {
-			a.ids = &idSets{mem: a.mem}
+			a.ids = &idSets{mem: a.mem, par: a.par}
 			a.ids.grow(a.n)
 		}
 		return a.ids.update(gids, x)
@@ -752,7 +753,7 @@ func newAggCore(q *query, p *Aggregate, byID bool) (*aggCore, error) {
 		}
 		switch d := acc.(type) {
 		case *distinctAcc:
-			d.mem = q.mem
+			d.mem, d.par = q.mem, q.opts.Parallelism
 		case *collectAcc:
 			d.mem = q.mem
 		case *hllAcc:

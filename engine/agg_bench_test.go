@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -159,4 +160,78 @@ func BenchmarkGroupByUserSums(b *testing.B) {
 		drain(b, p)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1.2e6, "ns/row")
+}
+
+// BenchmarkGroupByBucketAndDict is count(*) GROUP BY floor(extract(epoch from
+// ts)/300)*300, device over benchData: two fixed-width keys, a float time bucket
+// and a small dictionary (bench's grafana_events_by_type).
+func BenchmarkGroupByBucketAndDict(b *testing.B) {
+	ts, device := &ColRef{Index: 0, T: TimestampTZ}, &ColRef{Index: 1, T: Text}
+	epoch := &Call{Func: "extract", Args: []Expr{ks("epoch"), ts}, T: Numeric}
+	c300 := &Const{V: Value{Type: Numeric, F: 300}}
+	bucket := &Call{Func: "*", Args: []Expr{&Call{Func: "floor", Args: []Expr{
+		&Call{Func: "/", Args: []Expr{epoch, c300}, T: Numeric}}, T: Numeric}, c300}, T: Numeric}
+	p := &Aggregate{Input: benchScan([]int{cTS, cDevice}, nil), Groups: []Expr{bucket, device},
+		Aggs: []AggCall{{Func: "count", T: Int64}}, Out: []Field{{"time", Numeric}, {"device", Text}, {"count", Int64}}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		drain(b, p)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1.2e6, "ns/row")
+}
+
+// BenchmarkDistinctPairsMerge is the final merge of count(DISTINCT) partials in
+// pairs mode (idSets.mergeAll: the dictionary merge, then the pairs translated
+// into one set) as count(DISTINCT session) GROUP BY user leaves it: 10 partials of
+// 120k (group, id) pairs over sorted dictionaries of 100k of 1M values, 200k
+// groups, merged by one worker and by two.
+func BenchmarkDistinctPairsMerge(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const nparts, pairs, dictLen, values, groups = 10, 120_000, 100_000, 1_000_000, 200_000
+	type partial struct {
+		dict []string
+		keys []uint64
+		m    []int32
+	}
+	var ps []partial
+	for k := 0; k < nparts; k++ {
+		var p partial
+		for _, v := range r.Perm(values)[:dictLen] {
+			p.dict = append(p.dict, fmt.Sprintf("s%07d", v))
+		}
+		slices.Sort(p.dict)
+		local := pairs / 4
+		p.m = make([]int32, local)
+		for g := range p.m {
+			p.m[g] = int32(r.IntN(groups))
+		}
+		for i := 0; i < pairs; i++ {
+			p.keys = append(p.keys, packPair(int32(r.IntN(local)), uint32(r.IntN(dictLen))))
+		}
+		ps = append(ps, p)
+	}
+	for _, par := range []int{1, 2} {
+		b.Run(fmt.Sprintf("par=%d", par), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				var parts []idPart
+				for _, p := range ps {
+					o := &idSets{space: newIDSpace(p.dict), n: len(p.m), pairs: newPairSet(len(p.keys))}
+					for _, k := range p.keys {
+						o.pairs.insert(k)
+					}
+					parts = append(parts, idPart{sets: o, m: p.m})
+				}
+				a := &idSets{par: par}
+				a.grow(groups)
+				b.StartTimer()
+				if err := a.mergeAll(parts); err != nil {
+					b.Fatal(err)
+				}
+				c := make([]int64, groups)
+				a.counts(c)
+			}
+		})
+	}
 }

@@ -400,6 +400,9 @@ func (ev *evaluator) arithConst(c *Call, b *batch) (*vec, bool, error) {
 	if !fastPaths || len(c.Args) != 2 || kindOf(c.T) != kFloat || c.T.ID == TypeFloat32 {
 		return nil, false, nil
 	}
+	if out, ok, err := ev.epochBucket(c, b); ok || err != nil {
+		return out, ok, err
+	}
 	k, constRight := c.Args[1].(*Const)
 	other := c.Args[0]
 	if !constRight {
@@ -412,14 +415,10 @@ func (ev *evaluator) arithConst(c *Call, b *batch) (*vec, bool, error) {
 	if k.V.Null || !k.V.Type.IsNumeric() {
 		return nil, false, nil
 	}
-	kv := k.V.F
-	if k.V.Type.IsDecimal() {
-		kv = decimalFloats(constVec(k.V, 1))[0]
-	} else if kindOf(k.V.Type) == kInt {
-		kv = float64(k.V.I)
-	} else if kindOf(k.V.Type) != kFloat {
+	if kindOf(k.V.Type) != kInt && kindOf(k.V.Type) != kFloat {
 		return nil, false, nil
 	}
+	kv := numFloat(k.V)
 	x, err := ev.eval(other, b)
 	if err != nil {
 		return nil, true, err

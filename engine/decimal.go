@@ -49,7 +49,7 @@ func (t Type) SQLName() string {
 // Typmod is pg_attribute.atttypmod: ((p << 16) | s) + 4 for numeric(p,s), -1 otherwise.
 func (t Type) Typmod() int32 {
 	if t.ID == TypeDecimal && t.Prec > 0 {
-		return (int32(t.Prec)<<16 | int32(t.Scale)) + 4
+		return (int32(t.Prec)<<16 | int32(t.Scale)) + VarHdrSz
 	}
 	return -1
 }
@@ -75,8 +75,9 @@ func DecimalByName(name string) (Type, bool) {
 
 // NumericTypmod returns the type numeric(p,s) stands for (a CAST target or a
 // column): an exact decimal for p <= 18 and 0 <= s <= 18 (PostgreSQL 15 allows
-// s > p: numeric(2,3) holds values below 0.1); 0A000 for the wider ones, and
-// 22023 where PostgreSQL rejects the modifier.
+// s > p: numeric(2,3) holds values below 0.1); for the wider ones and negative
+// scales Numeric, double precision like numeric without a modifier; 22023 where
+// PostgreSQL rejects the modifier.
 func NumericTypmod(p, s int64) (Type, error) {
 	switch {
 	case p < 1 || p > 1000:
@@ -84,7 +85,7 @@ func NumericTypmod(p, s int64) (Type, error) {
 	case s < -1000 || s > 1000:
 		return Unknown, Errorf(sqlstate.InvalidParameterValue, "NUMERIC scale %d must be between -1000 and 1000", s)
 	case p > MaxDecimalPrecision || s < 0 || s > MaxDecimalPrecision:
-		return Unknown, Unsupported("numeric precision above 18 or a scale outside 0..18 (strata keeps numeric(p,s) exactly for p <= 18; numeric without a modifier is kept in double precision)")
+		return Numeric, nil
 	}
 	return Decimal(int(p), int(s)), nil
 }
@@ -238,6 +239,18 @@ func decimalOf(x *vec, s uint8) ([]int64, error) {
 		out[i] = r
 	}
 	return out, nil
+}
+
+// numFloat is number constant v as a float64: a decimal's value, not its scaled
+// integer (REQUIRES: v is a number).
+func numFloat(v Value) float64 {
+	switch {
+	case v.Type.IsDecimal():
+		return decimalFloats(constVec(v, 1))[0]
+	case kindOf(v.Type) == kInt:
+		return float64(v.I)
+	}
+	return v.F
 }
 
 // decimalFloats returns the values of decimal vec x as float64.

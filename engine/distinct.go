@@ -22,8 +22,9 @@ import (
 // the bitsets of one aggregate stay within denseBudget, a roaring bitmap after that;
 // when the budget runs out with many groups (pairsMinGroups: one group per user),
 // the sets of all groups become one hash set of (group, id) pairs instead
-// (distinct_pairs.go). Per-group sets are ORed through the translations; a count is
-// their cardinality.
+// (distinct_pairs.go), which the final merge partitions by ranges of groups and
+// fills and counts in parallel (mergeParallel). Per-group sets are ORed through the
+// translations; a count is their cardinality.
 
 // noID marks a translation slot not looked up yet.
 const noID = ^uint32(0)
@@ -158,6 +159,7 @@ type idSets struct {
 	denseBytes int64
 	pending    int64 // bytes not yet charged
 	mem        *memTracker
+	par        int // workers for merging and counting pairs (mergeAll, counts)
 }
 
 func (a *idSets) grow(n int) {
@@ -264,7 +266,7 @@ func (a *idSets) forEach(f func(g int32, id uint32) error) error {
 // size is the number of (group, id) of a.
 func (a *idSets) size() int64 {
 	if a.pairs != nil {
-		return int64(a.pairs.n)
+		return int64(a.pairs.len())
 	}
 	var n int64
 	for i := range a.sets {
@@ -277,7 +279,7 @@ func (a *idSets) size() int64 {
 func (a *idSets) counts(c []int64) {
 	if a.pairs != nil {
 		clear(c[:a.n])
-		a.pairs.counts(c)
+		a.pairs.counts(c, a.par)
 		return
 	}
 	for g := range a.sets {
@@ -515,12 +517,18 @@ func (a *idSets) mergeAll(parts []idPart) error {
 	if err := a.pairsFor(parts); err != nil {
 		return err
 	}
-	for i, p := range parts {
-		if which[i] < 0 {
-			continue
-		}
-		if err := a.mergeTranslated(p.sets, p.m, trans[which[i]]); err != nil {
+	if a.pairs != nil && a.par > 1 {
+		if err := a.mergeParallel(parts, which, trans); err != nil {
 			return err
+		}
+	} else {
+		for i, p := range parts {
+			if which[i] < 0 {
+				continue
+			}
+			if err := a.mergeTranslated(p.sets, p.m, trans[which[i]]); err != nil {
+				return err
+			}
 		}
 	}
 	for i, p := range parts {
@@ -535,7 +543,9 @@ func (a *idSets) mergeAll(parts []idPart) error {
 
 // pairsFor puts a (empty) in pairs mode when a partial is, with room for every
 // partial's pairs: the merged sets hold many groups of few ids too, and a table
-// sized once is not rehashed while the partials are merged.
+// sized once is not rehashed while the partials are merged. With more than one
+// worker the pairs are partitioned by group, and mergeParallel sizes each
+// partition's table.
 func (a *idSets) pairsFor(parts []idPart) error {
 	var n int64
 	pairs := false
@@ -545,6 +555,10 @@ func (a *idSets) pairsFor(parts []idPart) error {
 	}
 	if !pairs || a.pairs != nil {
 		return nil
+	}
+	if a.par > 1 {
+		a.pairs, a.sets = newPartedPairSet(pairPartitions(a.par), a.n), nil
+		return a.charge(a.pairs.bytes())
 	}
 	a.pairs, a.sets = newPairSet(int(n)), nil
 	return a.charge(a.pairs.bytes())

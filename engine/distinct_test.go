@@ -318,7 +318,7 @@ func TestCountDistinctPerUser(t *testing.T) {
 		minGroups int
 	}{{8 << 20, 256}, {0, 256}, {0, 1 << 30}, {100_000, 0}} {
 		denseBudget, pairsMinGroups = tc.budget, tc.minGroups
-		for _, par := range []int{1, 2} {
+		for _, par := range []int{1, 2, 3} {
 			got := sortRows(run(t, perUserDistinct(srcs), Options{Parallelism: par}))
 			sameRows(t, fmt.Sprint("budget ", tc.budget, ", pairs from ", tc.minGroups, " groups, parallelism ", par), got, want)
 		}

@@ -73,7 +73,9 @@
 // dictionary text keep per group a bitset (or roaring bitmap) of dictionary ids, or,
 // with many groups over large dictionaries (count(DISTINCT session_id) per user),
 // one hash set of packed (group, id) pairs, translated to the merged dictionary once
-// per value at the end: no value is hashed;
+// per value at the end (the workers translate the partials' pairs and scatter them
+// by ranges of groups, then fill and count one partition's table each): no value
+// is hashed;
 // when the sets are sparse against their dictionaries (a selective filter) only the
 // ids met are translated, through a hash of their values.
 // count(*) whose filters the index answers is the cardinality of the selection, with

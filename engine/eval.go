@@ -667,10 +667,7 @@ func fastCompareConst(op string, x *vec, c Value) (*vec, bool) {
 		}
 		return out, true
 	case kindOf(x.t) == kFloat && c.Type.IsNumeric() && !math.IsNaN(c.F):
-		k := c.F
-		if kindOf(c.Type) == kInt {
-			k = float64(c.I)
-		}
+		k := numFloat(c)
 		a := x.f
 		switch op {
 		case "=":

@@ -28,7 +28,8 @@ func init() {
 		cat("pg_get_userbyid", sig(Int64), Text, textOf(func([]*vec, int) string { return "strata" })),
 		cat("pg_encoding_to_char", sig(Int32), Text, textOf(func([]*vec, int) string { return "UTF8" })),
 		cat("pg_size_pretty", sig(Int64), Text, textOf(func(a []*vec, i int) string { return SizePretty(a[0].i[i]) })),
-		// not strict: a NULL typmod is "no typmod"
+		// not strict: a NULL typmod is "no typmod"; a modifier shows in the names
+		// of varchar, bpchar, numeric and the timestamps (typmod.go)
 		&Func{Name: "format_type", Args: sig(Int64, Int32), Ret: Text, Vol: Stable,
 			kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 				out := newVec(Text, n)
@@ -37,11 +38,14 @@ func init() {
 					if out.isNull(i) {
 						continue
 					}
+					if !args[1].isNull(i) {
+						if s, ok := formatTypeMod(args[0].i[i], args[1].i[i]); ok {
+							out.s[i] = s
+							continue
+						}
+					}
 					if s, ok := typeNamesByOID[args[0].i[i]]; ok {
 						out.s[i] = s
-						if m := args[1]; s == "numeric" && !m.isNull(i) && m.i[i] >= 4 {
-							out.s[i] = Decimal(int((m.i[i]-4)>>16&0xffff), int((m.i[i]-4)&0xffff)).SQLName()
-						}
 					} else {
 						out.s[i] = "???" // PostgreSQL's answer for an unknown oid
 					}

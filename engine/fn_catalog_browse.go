@@ -57,7 +57,7 @@ func init() {
 }
 
 // ArrayCompare is the name the binder gives x op ANY (a) and x op ALL (a) over an
-// array: ArrayCompare(x, a, op, all), a being a text[] or an int2vector/oidvector
+// array: ArrayCompare(x, a, op, all), a being an array or an int2vector/oidvector
 // catalog column in its text form ("3 2"; PgJDBC and SQLAlchemy ask a.attnum =
 // ANY(ix.indkey)). Each element is read as a value of x's type and compared with
 // op; PostgreSQL's NULL rules: ANY is true when some comparison is, else NULL when
@@ -67,7 +67,7 @@ const ArrayCompare = "array_compare"
 func init() {
 	register(&Func{Name: ArrayCompare, Args: sig(Text, TextArray, Text, Bool), Ret: Bool, Vol: Immutable, Kind: KindSyntax,
 		accept: func(a []Type) bool {
-			return len(a) == 4 && (a[1].ID == TypeTextArray || a[1].ID == TypeText) && a[2].ID == TypeText && a[3].ID == TypeBool
+			return len(a) == 4 && (a[1].IsArray() || a[1].ID == TypeText) && a[2].ID == TypeText && a[3].ID == TypeBool
 		},
 		kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 			x, arr, op, all := args[0], args[1], args[2], args[3]
@@ -119,9 +119,9 @@ func init() {
 		}})
 }
 
-// Catalog integer arrays. strata keeps int2vector, oidvector and int2[] catalog
-// columns (pg_index.indkey, pg_constraint.conkey) in their text forms, "3 2" and
-// "{3,2}"; VectorElement is a[i] of such a column (0-based for a vector, 1-based
+// Catalog integer arrays. strata keeps int2vector and oidvector catalog columns
+// (pg_index.indkey) in their text form, "3 2", and int2[] ones (pg_constraint.conkey)
+// as smallint[], "{3,2}"; VectorElement is a[i] of such a column (0-based for a vector, 1-based
 // for an array, NULL out of range), an integer. ExpandArrayField is field x or n of
 // the record information_schema._pg_expandarray(a) returns (a ProjectSet's
 // "expand" column holds it in PostgreSQL's record text form, "(3,1)").

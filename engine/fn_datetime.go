@@ -70,6 +70,10 @@ func init() {
 	for _, t := range []Type{Timestamp, TimestampTZ, Date} {
 		register(&Func{Name: "to_char", Args: sig(t, Text), Ret: Text, Strict: true, Vol: Stable, kernel: toCharTimeK})
 	}
+	register(&Func{Name: "to_char", Args: sig(Interval, Text), Ret: Text, Strict: true, Vol: Stable,
+		kernel: func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+			return toCharInterval(args[0], args[1], n)
+		}})
 	register(&Func{Name: "to_timestamp", Args: sig(Float64), Ret: TimestampTZ, Strict: true, kernel: toTimestampKernel})
 
 	nowK := func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {

@@ -37,7 +37,7 @@ type groupTable struct {
 
 	packed *packedKeys // several dictionary keys, byID (packed.go)
 
-	fm map[fixedKey]int32 // up to two fixed-width keys (findFixed)
+	fm *fixedTable // up to two fixed-width keys (findFixed)
 }
 
 // fixedKey is a group key of one or two fixed-width values: integers, floats
@@ -181,8 +181,8 @@ func fixedWord(v *vec, i int) uint64 {
 	return uint64(v.ids[i])
 }
 
-// findFixed groups by two fixed-width keys through one map of fixedKey, with no key
-// encoding per row; consecutive rows with the previous row's key reuse its group
+// findFixed groups by two fixed-width keys through one hash table of fixedKey
+// (fixedTable), with no key encoding per row; consecutive rows with the previous row's key reuse its group
 // (time-ordered data repeats keys such as a time bucket). It reports false, having
 // done nothing, when a key column does not qualify (see fixedWord). In a byID table a
 // key may then be found through both this map and the encoded one: as with two
@@ -206,7 +206,10 @@ func (g *groupTable) findFixed(cols []*vec, n int, gids []int32) (bool, error) {
 		}
 	}
 	if g.fm == nil {
-		g.fm = make(map[fixedKey]int32)
+		g.fm = newFixedTable(64)
+		if err := g.charge(g.fm.bytes()); err != nil {
+			return true, err
+		}
 	}
 	x, y := cols[0], cols[1]
 	var prev fixedKey
@@ -227,13 +230,18 @@ func (g *groupTable) findFixed(cols []*vec, n int, gids []int32) (bool, error) {
 			gids[i] = prevG
 			continue
 		}
-		gr, ok := g.fm[k]
-		if !ok {
+		gr := g.fm.get(k)
+		if gr < 0 {
 			var err error
 			if gr, err = g.newGroup(cols, i); err != nil {
 				return true, err
 			}
-			g.fm[k] = gr
+			before := g.fm.bytes()
+			if g.fm.put(k, gr) {
+				if err := g.charge(g.fm.bytes() - before); err != nil {
+					return true, err
+				}
+			}
 		}
 		gids[i] = gr
 		prev, prevG = k, gr

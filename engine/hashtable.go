@@ -72,3 +72,80 @@ func (t *u64Table) insert(k uint64, g1 int32) {
 	}
 	t.keys[i], t.gids[i] = k, g1
 }
+
+// fixedTable is an open-addressing (linear probing) hash table from fixedKey (two
+// fixed-width key words and their NULL bits) to group ids, kept at most half full,
+// in one flat array of slots without pointers: a probe reads one 24-byte slot, where
+// a Go map of fixedKey hashes the padded struct through the runtime's generic hash.
+type fixedTable struct {
+	slots []fixedSlot
+	shift uint8 // 64 - log2(len(slots))
+	n     int
+}
+
+type fixedSlot struct {
+	a, b uint64
+	g    int32 // group + 1; 0 marks an empty slot
+	null uint8
+}
+
+func newFixedTable(capacity int) *fixedTable {
+	t := &fixedTable{}
+	t.alloc(max(16, capacity))
+	return t
+}
+
+func (t *fixedTable) alloc(capacity int) {
+	size := 1 << bits.Len(uint(capacity*2-1)) // a power of two ≥ 2*capacity
+	t.slots = make([]fixedSlot, size)
+	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
+}
+
+// bytes is the memory the table holds.
+func (t *fixedTable) bytes() int64 { return int64(len(t.slots)) * 24 }
+
+func (t *fixedTable) slot(k fixedKey) int {
+	h := (bits.RotateLeft64(k.a*0x9e3779b97f4a7c15, 31) ^ k.b ^ uint64(k.null)<<62) * 0xbf58476d1ce4e5b9
+	return int(h >> t.shift)
+}
+
+// get returns the group of k, or -1.
+func (t *fixedTable) get(k fixedKey) int32 {
+	mask := len(t.slots) - 1
+	for i := t.slot(k); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.g == 0 {
+			return -1
+		}
+		if s.a == k.a && s.b == k.b && s.null == k.null {
+			return s.g - 1
+		}
+	}
+}
+
+// put adds k → g; k must be absent. It reports whether the table grew.
+func (t *fixedTable) put(k fixedKey, g int32) bool {
+	grew := false
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		t.alloc(len(old))
+		for _, s := range old {
+			if s.g != 0 {
+				t.insert(fixedKey{a: s.a, b: s.b, null: s.null}, s.g)
+			}
+		}
+		grew = true
+	}
+	t.insert(k, g+1)
+	t.n++
+	return grew
+}
+
+func (t *fixedTable) insert(k fixedKey, g1 int32) {
+	mask := len(t.slots) - 1
+	i := t.slot(k)
+	for t.slots[i].g != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = fixedSlot{a: k.a, b: k.b, g: g1, null: k.null}
+}

@@ -347,15 +347,10 @@ func (sc *scanner) statsAllow(src storage.StatsView, e Expr) bool {
 		if op != "=" && op != "<" && op != "<=" { // NaN rows sort above everything
 			return true
 		}
-		var k float64
-		switch kindOf(v.Type) {
-		case kInt:
-			k = float64(v.I)
-		case kFloat:
-			k = v.F
-		default:
+		if kindOf(v.Type) != kInt && kindOf(v.Type) != kFloat || !v.Type.IsNumeric() {
 			return true
 		}
+		k := numFloat(v)
 		cmin, cmax = cmpFloat(st.MinFloat, k), cmpFloat(st.MaxFloat, k)
 	case storage.TypeString:
 		if kindOf(v.Type) != kText {

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/stratadb/strata/internal/sqlstate"
 )
 
-// Unnest is unnest(Array) in FROM: one text column with the elements of a text[]
-// value, in order (NULL elements as NULL), no rows for a NULL or empty array, as
+// Unnest is unnest(Array) in FROM: one column with the elements of an array
+// value (of the array's element type), in order (NULL elements as NULL), no rows for a NULL or empty array, as
 // in PostgreSQL. Array is evaluated once per execution; it may be a Param of a
 // correlated subquery (psql's \d+ unnests an outer row's reloptions).
 type Unnest struct {
@@ -34,12 +32,20 @@ func newUnnestOp(q *query, p *Unnest) (batchOperator, error) {
 			return nil, err
 		}
 	}
-	b := &batch{n: len(elems), cols: []*vec{newVec(Text, len(elems))}}
+	t := p.Out[0].Type
+	b := &batch{n: len(elems), cols: []*vec{newVec(t, len(elems))}}
 	for i, e := range elems {
-		if e.Null {
+		switch {
+		case e.Null:
 			b.cols[0].setNull(i)
-		} else {
+		case t == Text:
 			b.cols[0].s[i] = e.S
+		default:
+			x, err := ParseValue(e.S, t)
+			if err != nil {
+				return nil, err
+			}
+			b.cols[0].set(i, x)
 		}
 	}
 	return &valuesOp{b: b}, nil
@@ -52,7 +58,7 @@ type SetFunc struct {
 	// record (x, n) of an element and its 1-based position, in its text form
 	// "(3,1)", read by ExpandArrayField) or "expand_x"/"expand_n" (its fields).
 	Kind string
-	// Arg is the array: a text[] value, or an int2vector/oidvector in its text form
+	// Arg is the array: an array value, or an int2vector/oidvector in its text form
 	// ("3 2"; elements are integers, subscripts start at 0 as in PostgreSQL).
 	Arg Expr
 }
@@ -86,8 +92,9 @@ func SetFuncType(kind string, arg Type) Type {
 		return Int32
 	case kind == "expand":
 		return Text
-	case arg == TextArray:
-		return Text
+	case arg.IsArray():
+		e, _ := ArrayElemType(arg)
+		return e
 	}
 	return Int64 // an element of an int2vector or oidvector
 }
@@ -98,7 +105,7 @@ func setElems(v *vec, i int) ([]ArrayElem, int, error) {
 		return nil, 1, nil
 	}
 	s := v.str(i)
-	if v.t == TextArray || strings.HasPrefix(s, "{") { // text[], or an int2[] column's text form
+	if v.t.IsArray() || strings.HasPrefix(s, "{") { // an array, or an int2[] column's text form
 		e, err := ParseTextArray(s)
 		return e, 1, err
 	}
@@ -162,12 +169,13 @@ func (o *projectSetOp) nextBatch(ctx context.Context) (*batch, error) {
 						default:
 							e := elems[k][j]
 							v.Null = e.Null
+							if v.Null {
+								break
+							}
 							if col.t == Text {
 								v.S = e.S
-							} else if n, err := strconv.ParseInt(e.S, 10, 64); err == nil {
-								v.I = n
-							} else {
-								return nil, Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type bigint: %q", e.S)
+							} else if v, err = ParseValue(e.S, col.t); err != nil {
+								return nil, err
 							}
 						}
 					}

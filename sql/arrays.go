@@ -301,10 +301,11 @@ func (b *binder) rangeFunction(rf *pg.RangeFunction) (engine.Plan, *scope, error
 				return nil, nil, err
 			}
 		}
-		if e.Type() != engine.TextArray {
+		elem, ok := engine.ArrayElemType(e.Type())
+		if !ok {
 			return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function unnest(%s) does not exist", e.Type()), fc.Location)
 		}
-		u := &engine.Unnest{Array: e, Out: []engine.Field{{Name: colName, Type: engine.Text}}}
+		u := &engine.Unnest{Array: e, Out: []engine.Field{{Name: colName, Type: elem}}}
 		return u, b.subScope(u, []string{colName}, alias, nil), nil
 	case "string_to_array", "parse_ident":
 		e, _, err := b.arrayFunc(fc, name, c)
@@ -340,8 +341,8 @@ func checkNoArrays(p engine.Plan) error {
 	return nil
 }
 
-// arrayCompare binds x op ANY (a) and x op ALL (a) (a comparison operator) over a
-// text[] value or an int2vector/oidvector catalog column (engine.ArrayCompare).
+// arrayCompare binds x op ANY (a) and x op ALL (a) (a comparison operator) over an
+// array value or an int2vector/oidvector catalog column (engine.ArrayCompare).
 func (b *binder) arrayCompare(a *pg.A_Expr, op string, c *exprCtx) (engine.Expr, error) {
 	switch op {
 	case "=", "<>", "!=", "<", "<=", ">", ">=":
@@ -364,7 +365,7 @@ func (b *binder) arrayCompare(a *pg.A_Expr, op string, c *exprCtx) (engine.Expr,
 	if x, err = b.unknownToText(x); err != nil {
 		return nil, err
 	}
-	if t := arr.Type(); t != engine.TextArray && t != engine.Text {
+	if t := arr.Type(); !t.IsArray() && t != engine.Text {
 		return nil, posErr(engine.Errorf(sqlstate.WrongObjectType, "op ANY/ALL (array) requires array on right side"), a.Location)
 	}
 	return b.call(engine.ArrayCompare, []engine.Expr{x, arr, &engine.Const{V: engine.Value{Type: engine.Text, S: op}},

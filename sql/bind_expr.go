@@ -1086,7 +1086,7 @@ func writeKey(sb *strings.Builder, e engine.Expr) {
 		fmt.Fprintf(sb, "#%d", x.Index)
 		return
 	case *engine.Const:
-		fmt.Fprintf(sb, "c(%d:%v:%d:%g:%q:%v:%d:%d)", x.V.Type.ID, x.V.Null, x.V.I, x.V.F, x.V.S, x.V.B, x.V.Months, x.V.Days)
+		fmt.Fprintf(sb, "c(%d.%d:%v:%d:%g:%q:%v:%d:%d)", x.V.Type.ID, x.V.Type.Scale, x.V.Null, x.V.I, x.V.F, x.V.S, x.V.B, x.V.Months, x.V.Days)
 		return
 	case *paramRef:
 		fmt.Fprintf(sb, "$%d", x.N)

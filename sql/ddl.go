@@ -46,12 +46,15 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 		return storage.TypeFloat64, "double precision", nil
 	case "numeric", "decimal":
 		if len(tn.Typmods) > 0 {
-			// numeric(p,s), p <= 18: exact, stored as int64 value × 10^s (engine/decimal.go)
+			// numeric(p,s), p <= 18: exact, stored as int64 value × 10^s (engine/decimal.go);
+			// wider, double precision as numeric without a modifier
 			t, err := numericTypmod(tn)
 			if err != nil {
 				return 0, "", err
 			}
-			return storage.TypeInt64, t.SQLName(), nil
+			if t.IsDecimal() {
+				return storage.TypeInt64, t.SQLName(), nil
+			}
 		}
 		return storage.TypeFloat64, "numeric", nil
 	case "bool", "boolean":
@@ -115,7 +118,11 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 		if err != nil {
 			return def, err
 		}
-		col := storage.Column{Name: cd.Colname, Type: st, SQLType: sqlType, NotNull: cd.IsNotNull}
+		typmod, err := columnTypMod(cd.TypeName, sqlType)
+		if err != nil {
+			return def, err
+		}
+		col := storage.Column{Name: cd.Colname, Type: st, SQLType: sqlType, TypMod: typmod, NotNull: cd.IsNotNull}
 		for _, cn := range cd.Constraints {
 			c := cn.GetConstraint()
 			switch c.Contype {

@@ -13,12 +13,13 @@
 //	                 statement (InitPlan), correlated ones become engine.SubPlan (per row)
 //	insert.go        INSERT ... VALUES / SELECT into storage.Columns → store.Append
 //	copy.go          COPY ... FROM STDIN / 'file' through package ingest; compaction
-//	ddl.go           CREATE/DROP TABLE, SET/SHOW/RESET; settings.go holds the parameters
+//	ddl.go           CREATE/DROP TABLE, SET/SHOW/RESET; settings.go holds the parameters;
+//	                 typmod.go the type modifiers columns keep (varchar(n), numeric(p,s))
 //	explain.go       EXPLAIN (engine.Explain of the optimized plan)
 //	infoschema.go    information_schema.tables / columns / table_constraints / key_column_usage
 //	pgcatalog.go     pg_catalog relations clients browse, as Values plans built from the catalog;
 //	                 pgcatalog_keys.go shows lookup tables' keys as indexes and constraints
-//	arrays.go        text[] and catalog arrays: unnest in FROM, subscripts, x op ANY/ALL (array)
+//	arrays.go        arrays and catalog arrays: unnest in FROM, subscripts, x op ANY/ALL (array)
 //	setfuncs.go      set-returning functions in a select list (engine.ProjectSet)
 //	ingest.go        Kafka-fed tables: start/stop with CREATE/DROP, ALTER TABLE ... PAUSE|RESUME
 //	                 INGEST (recognised before the parser), strata_ingest_status

@@ -143,14 +143,19 @@ func columnRows(database string, t catalog.TableDef, text func(string) engine.Ex
 			prec, radix = i4(53), i4(2)
 		case "numeric":
 			radix = i4(10)
-			if t, ok := engine.DecimalByName(c.SQLType); ok {
-				prec, scale = i4(int64(t.Prec)), i4(int64(t.Scale))
+			if m := columnTypmod(c); m >= engine.VarHdrSz { // PostgreSQL 15's _pg_numeric_scale: a negative scale shows as its low 16 bits
+				m -= engine.VarHdrSz
+				prec, scale = i4(m>>16&0xffff), i4(m&0xffff)
 			}
 		case "timestamptz", "timestamp":
 			dtPrec = i4(6)
 		}
+		charLen := engine.Expr(null)
+		if l, ok := engine.VarcharLength(atttypmod(c.TypMod)); ok && c.SQLType == "varchar" {
+			charLen = i4(l)
+		}
 		rows = append(rows, []engine.Expr{text(database), text("public"), text(t.Name), text(c.Name),
-			i4(int64(n + 1)), &engine.Const{V: engine.NullValue(engine.Text)}, text(nullable), text(dt), null,
+			i4(int64(n + 1)), &engine.Const{V: engine.NullValue(engine.Text)}, text(nullable), text(dt), charLen,
 			prec, radix, scale, dtPrec, text(database), text("pg_catalog"), text(udtNames[base]), text("NO"), text("NEVER"),
 			text("YES")})
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/internal/sqlstate"
+	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
@@ -19,12 +20,13 @@ import (
 // catalog when a statement is prepared, with PostgreSQL 15's column names and
 // types (a test compares them with a real PostgreSQL). Columns that hold an oid in
 // PostgreSQL are bigint here (strata has no oid type); values follow PostgreSQL's
-// conventions (aclitem[] columns such as datacl are NULL text: strata has no arrays
-// and no privileges): the public schema is oid 2200, pg_catalog 11, information_schema
-// 13000 (PostgreSQL assigns the last at initdb), a table's oid is 16384 + its
-// catalog id, the one database is oid 5 and the one role ("strata") oid 10.
-// Relations a client may probe but strata has nothing for (indexes, constraints,
-// triggers, policies, descriptions, ...) exist with their columns and no rows.
+// conventions (aclitem[] columns are text in aclitem[]'s form, NULL for the
+// default privileges, rolecatalog.go): the public schema is oid 2200, pg_catalog
+// 11, information_schema 13000 (PostgreSQL assigns the last at initdb), a table's
+// oid is 16384 + its catalog id, the one database is oid 5 and the one role
+// ("strata") oid 10. Indexes and constraints are the lookup tables' keys
+// (pgcatalog_keys.go). Relations a client may probe but strata has nothing for
+// (triggers, policies, descriptions, ...) exist with their columns and no rows.
 
 const (
 	oidPGCatalog  = 11
@@ -56,6 +58,7 @@ func cols(spec ...any) []relCol {
 var (
 	tText, tBool, tInt2, tInt4, tInt8 = engine.Text, engine.Bool, engine.Int16, engine.Int32, engine.Int64
 	tOID                              = engine.Int64 // oid, regproc, xid columns
+	tInt2Array                        = engine.Type{ID: engine.TypeInt16Array}
 )
 
 // pgCatalogRelations lists each relation's columns (a prefix-free subset of
@@ -110,7 +113,8 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_publication_rel":       cols("oid", tOID, "prpubid", tOID, "prrelid", tOID),
 	"pg_inherits":              cols("inhrelid", tOID, "inhparent", tOID, "inhseqno", tInt4, "inhdetachpending", tBool),
 	// pg_index and pg_constraint: the keys of lookup tables (pgcatalog_keys.go);
-	// int2vector, oidvector and int2[] columns in their text forms ("3 2", "{3,2}")
+	// int2vector and oidvector columns in their text forms ("3 2"), int2[] columns
+	// (conkey, confkey) as smallint[] (psycopg2 reads them as lists)
 	"pg_index": cols("indexrelid", tOID, "indrelid", tOID, "indnatts", tInt2, "indnkeyatts", tInt2, "indisunique", tBool,
 		"indnullsnotdistinct", tBool, "indisprimary", tBool, "indisexclusion", tBool, "indimmediate", tBool,
 		"indisclustered", tBool, "indisvalid", tBool, "indcheckxmin", tBool, "indisready", tBool, "indislive", tBool,
@@ -119,8 +123,8 @@ var pgCatalogRelations = map[string][]relCol{
 	"pg_constraint": cols("oid", tOID, "conname", tText, "connamespace", tOID, "contype", tText, "condeferrable", tBool,
 		"condeferred", tBool, "convalidated", tBool, "conrelid", tOID, "contypid", tOID, "conindid", tOID,
 		"conparentid", tOID, "confrelid", tOID, "confupdtype", tText, "confdeltype", tText, "confmatchtype", tText,
-		"conislocal", tBool, "coninhcount", tInt4, "connoinherit", tBool, "conkey", tText,
-		"confkey", tText, "conpfeqop", tText, "conppeqop", tText,
+		"conislocal", tBool, "coninhcount", tInt4, "connoinherit", tBool, "conkey", tInt2Array,
+		"confkey", tInt2Array, "conpfeqop", tText, "conppeqop", tText,
 		"conffeqop", tText, "confdelsetcols", tText, "conexclop", tText, "conbin", tText),
 	// the casts between strata's types (engine.Casts)
 	"pg_cast": cols("oid", tOID, "castsource", tOID, "casttarget", tOID, "castfunc", tOID, "castcontext", tText,
@@ -335,7 +339,8 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 			na := null(tText)
 			rows = append(rows, []engine.Expr{i8(k.conOID), text(k.name), i8(oidPublic), text(contype), bl(false), bl(false),
 				bl(true), i8(tableOID(k.table)), i8(0), i8(k.indexOID), i8(0), i8(0), text(" "), text(" "), text(" "),
-				bl(true), i4(0), bl(true), text(k.conkey()), na, na, na, na, na, na, null(tText)})
+				bl(true), i4(0), bl(true), c(engine.Value{Type: tInt2Array, S: k.conkey()}), null(tInt2Array),
+				na, na, na, na, na, null(tText)})
 		}
 	case "pg_cast":
 		for i, ci := range engine.Casts() {
@@ -356,7 +361,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 			for n, i := range visibleColumns(t) {
 				col := t.Schema.Columns[i]
 				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[baseSQLType(col.SQLType)]), i4(-1),
-					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(sqlTypmod(col.SQLType)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
+					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(columnTypmod(col)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
 					text("d"), text(typeStorage(typeOIDs[baseSQLType(col.SQLType)])), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
 					bl(true), i4(0), i8(typeCollation(baseSQLType(col.SQLType))), null(tText)})
 			}
@@ -366,7 +371,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 			for n, name := range k.cols {
 				col := k.table.Schema.Columns[k.table.Schema.Index(name)]
 				rows = append(rows, []engine.Expr{i8(k.indexOID), text(col.Name), i8(typeOIDs[baseSQLType(col.SQLType)]), i4(-1),
-					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(sqlTypmod(col.SQLType)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
+					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(columnTypmod(col)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
 					text("d"), text(typeStorage(typeOIDs[baseSQLType(col.SQLType)])), text(""), bl(false), bl(false), bl(false), text(""), text(""), bl(false),
 					bl(true), i4(0), i8(typeCollation(baseSQLType(col.SQLType))), null(tText)})
 			}
@@ -714,10 +719,14 @@ func baseSQLType(s string) string {
 	return s
 }
 
-// sqlTypmod is pg_attribute.atttypmod of a stored column type: numeric(p,s)'s
-// ((p << 16) | s) + 4, else -1.
-func sqlTypmod(s string) int64 {
-	if t, ok := engine.DecimalByName(s); ok {
+// columnTypmod is pg_attribute.atttypmod of a column: its stored modifier, or for
+// a numeric(p,s) column without one (a Delta decimal(p,s) read exactly) its
+// type's ((p << 16) | s) + 4; -1 for none.
+func columnTypmod(col storage.Column) int64 {
+	if col.TypMod != 0 {
+		return atttypmod(col.TypMod)
+	}
+	if t, ok := engine.DecimalByName(col.SQLType); ok {
 		return int64(t.Typmod())
 	}
 	return -1

@@ -27,6 +27,7 @@ var pgTypeFor = map[string]engine.Type{
 	"oidvector":    engine.Text, // pg_proc.proargtypes as its text form ("25 2276")
 	"int2vector":   engine.Text, // pg_index.indkey as its text form ("3 2")
 	"_char":        engine.Text, // pg_proc.proargmodes as its text form ("{i,v}")
+	"_int2":        tInt2Array,  // pg_constraint.conkey
 	"timestamptz":  engine.TimestampTZ,
 }
 

@@ -13,8 +13,8 @@ import (
 // them (SQLAlchemy: SELECT unnest(ix.indkey) attnum, generate_subscripts(ix.indkey,
 // 1) ord FROM pg_index ix; PgJDBC: (information_schema._pg_expandarray(i.indkey)).n):
 // unnest(a), generate_subscripts(a, 1) and the x and n fields of
-// information_schema._pg_expandarray(a), over a text[] or an int2vector/oidvector
-// catalog column, each a whole select-list item. They become an
+// information_schema._pg_expandarray(a), over an array (elements of its element
+// type) or an int2vector/oidvector catalog column, each a whole select-list item. They become an
 // engine.ProjectSet under the projection (PostgreSQL's rules for several of them:
 // as many rows as the longest, the others padded with NULL). Not in an
 // aggregating query (0A000), nor nested in another expression.
@@ -68,7 +68,7 @@ func (b *binder) setFunctions(input engine.Plan, sc *scope, targets []target, ag
 				return nil, nil, err
 			}
 		}
-		if arg.Type() != engine.TextArray && arg.Type() != engine.Text {
+		if !arg.Type().IsArray() && arg.Type() != engine.Text {
 			return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "function %s(%s) does not exist", kind, arg.Type()), t.loc)
 		}
 		// the scope's columns are the plan's (a FROM-less SELECT's one-row input has

@@ -70,6 +70,11 @@ type Column struct {
 	// physical Type follows from it; clients see this one. A numeric(p,s) column
 	// (p <= 18) is TypeInt64 holding value × 10^s, exactly (DecimalScale).
 	SQLType string
+	// TypMod is the type modifier the column was declared with, encoded as
+	// PostgreSQL's atttypmod (varchar(n): n+4; numeric(p,s): (p<<16 | s&0x7ff)+4), or
+	// 0 for none (PostgreSQL's -1; 0 is no valid modifier of varchar or numeric, the
+	// only types whose modifier strata keeps). The SQL layer's catalog shows it.
+	TypMod  int32 `json:",omitempty"`
 	NotNull bool
 }
 

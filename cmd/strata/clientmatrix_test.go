@@ -408,9 +408,12 @@ func showWant(rows [][]string) string {
 	return b.String()
 }
 
-// matrixLookupTable is a lookup table (no time column) with a primary key and a
-// unique constraint, for the clients' metadata calls.
-const matrixLookupTable = `CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku text UNIQUE)`
+// matrixLookupTable is a lookup table (no time column) with a primary key and
+// unique constraints of one column and of two (whose key order is not the
+// columns' order), and columns with type modifiers, for the clients' metadata
+// calls.
+const matrixLookupTable = `CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku varchar(32) UNIQUE,
+	price numeric(10,2), UNIQUE (sku, name))`
 
 // loadMatrix creates user_behavior and products through the connection URL dsn and COPYs the
 // events in through pgx.
@@ -518,7 +521,8 @@ func runSQLAlchemy(t *testing.T, addr string, d *matrixData, cn matrixConn) clie
 // checkSQLAlchemyInspector checks what SQLAlchemy's Inspector (PostgreSQL dialect,
 // as Superset uses it) reads from the catalog: the tables, their columns with
 // SQLAlchemy's types and nullability, the lookup table's primary key and unique
-// index (PostgreSQL's names for them), no foreign keys, no index on user_behavior.
+// indexes and unique constraints (PostgreSQL's names for them, checked against
+// PostgreSQL 15 when written), no foreign keys, no index on user_behavior.
 func checkSQLAlchemyInspector(t *testing.T, out clientOutput, d *matrixData) {
 	t.Helper()
 	saType := map[string]string{"timestamptz": "TIMESTAMP", "text": "TEXT", "double precision": "DOUBLE_PRECISION", "integer": "INTEGER"} // str() of SQLAlchemy 1.4's types
@@ -531,18 +535,23 @@ func checkSQLAlchemyInspector(t *testing.T, out clientOutput, d *matrixData) {
 	pkCols := []string{"name", "constrained_columns"}
 	fkCols := []string{"name", "constrained_columns", "referred_table"}
 	ixCols := []string{"name", "column_names", "unique", "duplicates_constraint"}
+	uqCols := []string{"name", "column_names"}
 	for _, q := range []matrixQuery{
 		{name: "sa_tables", sql: "Inspector.get_table_names()", wantCols: []string{"name"}, want: [][]string{{"products"}, {"user_behavior"}}},
 		{name: "sa_columns/user_behavior", sql: "Inspector.get_columns('user_behavior')", wantCols: colsCols, want: cols},
 		{name: "sa_columns/products", sql: "Inspector.get_columns('products')", wantCols: colsCols,
-			want: [][]string{{"product_id", "TEXT", "False", "None"}, {"name", "TEXT", "False", "None"}, {"sku", "TEXT", "True", "None"}}},
+			want: [][]string{{"product_id", "TEXT", "False", "None"}, {"name", "TEXT", "False", "None"}, {"sku", "VARCHAR(32)", "True", "None"},
+				{"price", "NUMERIC(10, 2)", "True", "None"}}},
 		{name: "sa_pk/user_behavior", sql: "Inspector.get_pk_constraint('user_behavior')", wantCols: pkCols, want: [][]string{{"None", ""}}},
 		{name: "sa_pk/products", sql: "Inspector.get_pk_constraint('products')", wantCols: pkCols, want: [][]string{{"products_pkey", "product_id"}}},
 		{name: "sa_fks/user_behavior", sql: "Inspector.get_foreign_keys('user_behavior')", wantCols: fkCols},
 		{name: "sa_fks/products", sql: "Inspector.get_foreign_keys('products')", wantCols: fkCols},
 		{name: "sa_indexes/user_behavior", sql: "Inspector.get_indexes('user_behavior')", wantCols: ixCols},
 		{name: "sa_indexes/products", sql: "Inspector.get_indexes('products')", wantCols: ixCols,
-			want: [][]string{{"products_sku_key", "sku", "True", "products_sku_key"}}},
+			want: [][]string{{"products_sku_key", "sku", "True", "products_sku_key"}, {"products_sku_name_key", "sku,name", "True", "products_sku_name_key"}}},
+		{name: "sa_uniques/user_behavior", sql: "Inspector.get_unique_constraints('user_behavior')", wantCols: uqCols},
+		{name: "sa_uniques/products", sql: "Inspector.get_unique_constraints('products')", wantCols: uqCols,
+			want: [][]string{{"products_sku_key", "sku"}, {"products_sku_name_key", "sku,name"}}},
 	} {
 		checkStep(t, "sqlalchemy", q.name, q, out.Steps)
 	}
@@ -640,9 +649,14 @@ func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 	for _, q := range []matrixQuery{
 		{name: "jdbc_getPrimaryKeys", sql: "getPrimaryKeys(null, \"public\", \"products\")",
 			wantCols: []string{"table_name", "column_name", "key_seq", "pk_name"}, want: [][]string{{"products", "product_id", "1", "products_pkey"}}},
+		{name: "jdbc_getColumns_products", sql: "getColumns(null, \"public\", \"products\", \"%\")",
+			wantCols: []string{"COLUMN_NAME", "TYPE_NAME", "COLUMN_SIZE", "DECIMAL_DIGITS"},
+			want: [][]string{{"product_id", "text", "2147483647", "0"}, {"name", "text", "2147483647", "0"}, {"sku", "varchar", "32", "0"},
+				{"price", "numeric", "10", "2"}}},
 		{name: "jdbc_getIndexInfo", sql: "getIndexInfo(null, \"public\", \"products\", false, false)",
 			wantCols: []string{"TABLE_NAME", "NON_UNIQUE", "INDEX_NAME", "ORDINAL_POSITION", "COLUMN_NAME"},
-			want:     [][]string{{"products", "f", "products_pkey", "1", "product_id"}, {"products", "f", "products_sku_key", "1", "sku"}}},
+			want: [][]string{{"products", "f", "products_pkey", "1", "product_id"}, {"products", "f", "products_sku_key", "1", "sku"},
+				{"products", "f", "products_sku_name_key", "1", "sku"}, {"products", "f", "products_sku_name_key", "2", "name"}}},
 		{name: "jdbc_getImportedKeys", sql: "getImportedKeys(null, \"public\", \"products\")", wantCols: []string{"pktable_name", "fktable_name", "fk_name"}},
 		{name: "jdbc_getExportedKeys", sql: "getExportedKeys(null, \"public\", \"products\")", wantCols: []string{"pktable_name", "fktable_name", "fk_name"}},
 		{name: "jdbc_getTypeInfo", sql: "getTypeInfo()", wantCols: []string{"TYPE_NAME", "DATA_TYPE"},

@@ -16,12 +16,12 @@ import (
 // Metabase's PostgreSQL driver syncs a database with the queries below, written
 // out from the HoneySQL of metabase/metabase src/metabase/driver/postgres.clj
 // (commit 370249b5 and later: get-tables-sql, current-user-table-privileges,
-// enum-types, describe-fks-sql, describe-indexes-sql) as its ANSI dialect renders
-// them: identifiers in double quotes, the string values HoneySQL makes
-// parameters sent as parameters ($n), which PgJDBC sends through the extended
-// protocol as pgx does here. Left out so far: describe-fields-sql, which calls
-// format() (strata has it since issue 12 part 6; the query is not written out
-// here yet).
+// enum-types, describe-fields-sql, describe-fks-sql, describe-indexes-sql) as
+// its ANSI dialect renders them: identifiers in double quotes, the string values
+// HoneySQL makes parameters sent as parameters ($n), which PgJDBC sends through
+// the extended protocol as pgx does here. describe-fields-sql is the one Metabase
+// runs per batch of tables to learn their columns (its database-type is
+// information_schema.columns's udt_name, so a varchar(20) column is "varchar").
 var metabaseSyncQueries = []struct {
 	name string
 	sql  string
@@ -68,6 +68,35 @@ from table_privileges t`, unordered: true},
 		// PostgreSQL's live-tuple statistics; strata keeps none (NULL, which
 		// Metabase reads as unknown)
 		skip: map[string]bool{"estimated_row_count": true}},
+	{name: "describe-fields", sql: `SELECT "c"."column_name" AS "name", ` +
+		`CASE WHEN "c"."udt_schema" IN ('public', 'pg_catalog') THEN FORMAT('%s', "c"."udt_name") ` +
+		`ELSE FORMAT('"%s"."%s"', "c"."udt_schema", "c"."udt_name") END AS "database-type", ` +
+		`"c"."ordinal_position" - 1 AS "database-position", "c"."table_schema" AS "table-schema", "c"."table_name" AS "table-name", ` +
+		`"pk"."column_name" IS NOT NULL AS "pk?", ` +
+		`COL_DESCRIPTION(CAST(CAST(FORMAT('%I.%I', CAST("c"."table_schema" AS TEXT), CAST("c"."table_name" AS TEXT)) AS REGCLASS) AS OID), "c"."ordinal_position") AS "field-comment", ` +
+		`(("column_default" IS NULL) OR (LOWER("column_default") = 'null')) AND ("is_nullable" = 'NO') ` +
+		`AND NOT ((("column_default" IS NOT NULL) AND ("column_default" LIKE '%nextval(%')) OR ("is_identity" <> 'NO')) AS "database-required", ` +
+		`(("column_default" IS NOT NULL) AND ("column_default" LIKE '%nextval(%')) OR ("is_identity" <> 'NO') AS "database-is-auto-increment" ` +
+		`FROM "information_schema"."columns" AS "c" ` +
+		`LEFT JOIN (SELECT "tc"."table_schema", "tc"."table_name", "kc"."column_name" FROM "information_schema"."table_constraints" AS "tc" ` +
+		`INNER JOIN "information_schema"."key_column_usage" AS "kc" ON ("tc"."constraint_name" = "kc"."constraint_name") ` +
+		`AND ("tc"."table_schema" = "kc"."table_schema") AND ("tc"."table_name" = "kc"."table_name") ` +
+		`WHERE "tc"."constraint_type" = 'PRIMARY KEY') AS "pk" ON ("c"."table_schema" = "pk"."table_schema") ` +
+		`AND ("c"."table_name" = "pk"."table_name") AND ("c"."column_name" = "pk"."column_name") ` +
+		`WHERE c.table_schema !~ '^information_schema|catalog_history|pg_' AND ("c"."table_schema" IN ($1)) AND ("c"."table_name" IN ($2, $3, $4)) ` +
+		`UNION ALL ` +
+		`SELECT "pa"."attname" AS "name", ` +
+		`CASE WHEN "ptn"."nspname" IN ('public', 'pg_catalog') THEN FORMAT('%s', "pt"."typname") ` +
+		`ELSE FORMAT('"%s"."%s"', "ptn"."nspname", "pt"."typname") END AS "database-type", ` +
+		`"pa"."attnum" - 1 AS "database-position", "pn"."nspname" AS "table-schema", "pc"."relname" AS "table-name", ` +
+		`FALSE AS "pk?", NULL AS "field-comment", FALSE AS "database-required", FALSE AS "database-is-auto-increment" ` +
+		`FROM "pg_catalog"."pg_class" AS "pc" INNER JOIN "pg_catalog"."pg_namespace" AS "pn" ON "pn"."oid" = "pc"."relnamespace" ` +
+		`INNER JOIN "pg_catalog"."pg_attribute" AS "pa" ON "pa"."attrelid" = "pc"."oid" ` +
+		`INNER JOIN "pg_catalog"."pg_type" AS "pt" ON "pt"."oid" = "pa"."atttypid" ` +
+		`INNER JOIN "pg_catalog"."pg_namespace" AS "ptn" ON "ptn"."oid" = "pt"."typnamespace" ` +
+		`WHERE ("pc"."relkind" = 'm') AND ("pa"."attnum" >= 1) AND ("pn"."nspname" IN ($5)) AND ("pc"."relname" IN ($6, $7, $8)) ` +
+		`ORDER BY "table-schema" ASC, "table-name" ASC, "database-position" ASC`,
+		args: []any{"public", "events", "products", "users", "public", "events", "products", "users"}},
 	{name: "describe-fks", sql: `SELECT "fk_ns"."nspname" AS "fk-table-schema", "fk_table"."relname" AS "fk-table-name", ` +
 		`"fk_column"."attname" AS "fk-column-name", "pk_ns"."nspname" AS "pk-table-schema", "pk_table"."relname" AS "pk-table-name", ` +
 		`"pk_column"."attname" AS "pk-column-name" FROM "pg_constraint" AS "c" INNER JOIN "pg_class" AS "fk_table" ON "c"."conrelid" = "fk_table"."oid" ` +
@@ -91,7 +120,7 @@ from table_privileges t`, unordered: true},
 // reports), as an e-commerce database Metabase would sync.
 var metabaseSchema = []string{
 	`CREATE TABLE events (ts timestamptz NOT NULL, user_id text, product_id text, price double precision, qty integer)`,
-	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku text UNIQUE)`,
+	`CREATE TABLE products (product_id text PRIMARY KEY, name varchar(200) NOT NULL, sku text UNIQUE, price numeric(10,2))`,
 	`CREATE TABLE users (id bigint PRIMARY KEY, email text, country text, UNIQUE (country, email))`,
 }
 
@@ -173,6 +202,12 @@ func TestMetabaseSyncQueries(t *testing.T) {
 		}
 		if q.name == "describe-indexes" && len(got) != 4 {
 			t.Errorf("describe-indexes: %d rows, want the first column of each of the 4 keys", len(got))
+		}
+		if q.name == "describe-fields" && len(got) != 12 {
+			t.Errorf("describe-fields: %d rows, want one per column of the 3 tables (12)", len(got))
+		}
+		if testing.Verbose() {
+			t.Logf("%s on strata:\n%s", q.name, strings.Join(got, "\n"))
 		}
 	}
 }

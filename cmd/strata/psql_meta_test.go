@@ -192,13 +192,13 @@ func startPGAsStrata(t *testing.T) string {
 
 // catalogSchema is the schema TestPsqlCatalogCommands makes in both servers: an
 // event table and two lookup tables (no time column) with primary keys and
-// unique constraints, column and table constraints. numeric(p,s) keeps its
-// modifier (format_type prints numeric(10,2)); varchar(20) would not (strata
-// keeps no length).
+// unique constraints, column and table constraints, and columns with type
+// modifiers (varchar(20), numeric(10,2), in a key too), which \d prints.
 var catalogSchema = []string{
 	`CREATE TABLE events (ts timestamptz NOT NULL, user_id text, product_id text, price numeric, qty integer,
-		score double precision, ok boolean, n bigint, s smallint, r real, t timestamp, v varchar, amount numeric(10,2))`,
-	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku text UNIQUE, price numeric, list_price numeric(12,4))`,
+		score double precision, ok boolean, n bigint, s smallint, r real, t timestamp, v varchar, code varchar(20),
+		amount numeric(10,2), whole numeric(5))`,
+	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku varchar(32) UNIQUE, price numeric(12,2))`,
 	`CREATE TABLE users (id bigint, email text, "Country" text, PRIMARY KEY (id), UNIQUE (email), UNIQUE ("Country", email))`,
 	`CREATE TABLE users_pkey_clash (a integer PRIMARY KEY)`,
 	`CREATE TABLE a_table_name_long_enough_that_its_keys_are_cut ("a column with a long name as well" text PRIMARY KEY,
@@ -218,8 +218,8 @@ var catalogSchema = []string{
 //     are removed from PostgreSQL's output (and the row count with them).
 //   - \dC: PostgreSQL's casts of types strata does not have are removed (oid and
 //     name among them: an oid is a bigint and a name is text in strata), and its
-//     length coercions (a type to itself, applying a type modifier): strata keeps
-//     no type modifiers. Every other cast must be listed alike.
+//     length coercions (a type to itself, applying a type modifier): strata
+//     applies no type modifier in a cast. Every other cast must be listed alike.
 //
 // After a size or row is replaced the column widths differ, so those outputs
 // are compared with runs of spaces and dashes collapsed; all others byte for byte.

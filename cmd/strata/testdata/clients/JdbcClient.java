@@ -122,9 +122,12 @@ public class JdbcClient {
         new String[] {"COLUMN_NAME", "TYPE_NAME", "ORDINAL_POSITION"}));
     out.append(",\"jdbc_getSchemas\":").append(step(() -> md.getSchemas(), new String[] {"table_schem"}));
     // The rest of DatabaseMetaData, over the lookup table products (PRIMARY KEY
-    // product_id, UNIQUE sku): jdbc_<method>.
+    // product_id, UNIQUE sku, UNIQUE (sku, name)): jdbc_<method>.
     out.append(",\"jdbc_getPrimaryKeys\":").append(step(() -> md.getPrimaryKeys(null, "public", "products"),
         new String[] {"TABLE_NAME", "COLUMN_NAME", "KEY_SEQ", "PK_NAME"}));
+    // COLUMN_SIZE and DECIMAL_DIGITS come from the columns' type modifiers
+    out.append(",\"jdbc_getColumns_products\":").append(step(() -> md.getColumns(null, "public", "products", "%"),
+        new String[] {"COLUMN_NAME", "TYPE_NAME", "COLUMN_SIZE", "DECIMAL_DIGITS"}));
     out.append(",\"jdbc_getIndexInfo\":").append(step(() -> md.getIndexInfo(null, "public", "products", false, false),
         new String[] {"TABLE_NAME", "NON_UNIQUE", "INDEX_NAME", "ORDINAL_POSITION", "COLUMN_NAME"}));
     out.append(",\"jdbc_getImportedKeys\":").append(step(() -> md.getImportedKeys(null, "public", "products"),

@@ -4,8 +4,9 @@ Usage: /usr/bin/python3 sqlalchemy_client.py HOST PORT < queries
 Debian's python3-sqlalchemy (1.4) over psycopg2, as Superset browses a database:
 runs the queries like psycopg2_client.py (through SQLAlchemy's connection), then the
 PostgreSQL dialect's Inspector over every table: get_table_names, and per table
-get_columns, get_pk_constraint, get_foreign_keys and get_indexes (steps
-sa_tables, sa_columns/T, sa_pk/T, sa_fks/T, sa_indexes/T), each rendered as
+get_columns, get_pk_constraint, get_foreign_keys and get_indexes and get_unique_constraints
+(steps sa_tables, sa_columns/T, sa_pk/T, sa_fks/T, sa_indexes/T, sa_uniques/T, the
+last sorted by name: the dialect's query has no ORDER BY), each rendered as
 {"columns": [...], "rows": [[str(value)]...]} (None as "None") or {"error", "sqlstate"}.
 Connects as strata with MATRIX_SSLMODE, MATRIX_SSLROOTCERT and MATRIX_PASSWORD.
 """
@@ -88,6 +89,8 @@ def main():
         step("sa_indexes/" + t, ["name", "column_names", "unique", "duplicates_constraint"],
              lambda: [[ix["name"], ",".join(ix["column_names"]), ix["unique"], ix.get("duplicates_constraint")]
                       for ix in insp.get_indexes(t)])
+        step("sa_uniques/" + t, ["name", "column_names"],
+             lambda: sorted([uc["name"], ",".join(uc["column_names"])] for uc in insp.get_unique_constraints(t)))
     print(json.dumps(out))
 
 
