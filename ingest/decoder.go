@@ -38,6 +38,8 @@ type colInfo struct {
 	typeName string // PostgreSQL's name for messages: "bigint", "timestamp with time zone"
 	// prec and scale of a numeric(p,s) column (kind kindDecimal), stored scaled.
 	prec, scale int
+	// maxChars is n of a varchar(n) column (its storage.Column.TypMod), 0 for none.
+	maxChars int
 }
 
 type sqlKind uint8
@@ -213,9 +215,10 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 }
 
 // commitRow appends the staged row to the batch, or rejects the line when a NOT
-// NULL column has no value. It flushes a full batch.
+// NULL column has no value or a varchar(n) value is too long (checkRow). It
+// flushes a full batch.
 func (d *decoder) commitRow() error {
-	if !d.checkNotNull() {
+	if !d.checkRow() {
 		d.rejectStaged()
 		return nil
 	}

@@ -829,7 +829,14 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 		}
 	}
 	e, err := b.coerce(x, t)
-	return e, withPos(err, tc.Location)
+	if err != nil {
+		return nil, withPos(err, tc.Location)
+	}
+	// An explicit cast to varchar(n) cuts the value to n characters, as PostgreSQL's does.
+	if n, ok := castVarcharLength(tc.TypeName); ok && t == engine.Text {
+		return b.call("left", []engine.Expr{e, &engine.Const{V: engine.Value{Type: engine.Int32, I: n}}}, tc.Location)
+	}
+	return e, nil
 }
 
 func funcName(fc *pg.FuncCall) string {
