@@ -36,6 +36,8 @@ type colInfo struct {
 	// kind refines typ by the declared SQL type (range checks, messages).
 	kind     sqlKind
 	typeName string // PostgreSQL's name for messages: "bigint", "timestamp with time zone"
+	// prec and scale of a numeric(p,s) column (kind kindDecimal), stored scaled.
+	prec, scale int
 	// maxChars is n of a varchar(n) column (its storage.Column.TypMod), 0 for none.
 	maxChars int
 }
@@ -47,6 +49,7 @@ const (
 	kindInt16
 	kindInt32
 	kindFloat32
+	kindDecimal // numeric(p,s): an int64 holding value × 10^s (storage.ParseDecimal)
 	kindTimestampNoZone
 )
 
@@ -177,6 +180,9 @@ func (d *decoder) checkDelimited() error {
 // describeSQLType maps a column's declared type to range-check kind and the name
 // PostgreSQL uses for it in error messages.
 func describeSQLType(c storage.Column) (sqlKind, string) {
+	if _, _, ok := c.DecimalScale(); ok {
+		return kindDecimal, "numeric"
+	}
 	switch c.SQLType {
 	case "smallint", "int2":
 		return kindInt16, "smallint"

@@ -43,6 +43,7 @@ func (st *stage) init(schema *storage.Schema) {
 	for i, c := range schema.Columns {
 		st.cols[i] = colInfo{name: c.Name, typ: c.Type, notNull: c.NotNull || i == schema.TimeColumn}
 		st.cols[i].kind, st.cols[i].typeName = describeSQLType(c)
+		st.cols[i].prec, st.cols[i].scale, _ = c.DecimalScale()
 		if c.SQLType == "varchar" && c.TypMod > varHdrSz {
 			st.cols[i].maxChars = int(c.TypMod - varHdrSz)
 		}

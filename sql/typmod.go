@@ -29,7 +29,7 @@ const (
 // sqlType, as PostgreSQL's typmodin functions compute it and with their errors
 // (22023); 0 when the type has none or strata keeps none.
 func columnTypMod(tn *pg.TypeName, sqlType string) (int32, error) {
-	if len(tn.Typmods) == 0 || (sqlType != "varchar" && sqlType != "numeric") {
+	if len(tn.Typmods) == 0 || (sqlType != "varchar" && baseSQLType(sqlType) != "numeric") {
 		return 0, nil
 	}
 	var mods []int64

@@ -1245,6 +1245,8 @@ func (c *conn) sendRowDescription(fields []engine.Field, binary []bool, origins 
 		typmod := uint32(0xffffffff) // -1: none
 		if o.TypMod != 0 {
 			typmod = uint32(o.TypMod)
+		} else if o.TableOID != 0 { // a Delta decimal(p,s) column read as numeric(p,s)
+			typmod = uint32(f.Type.Typmod())
 		}
 		c.wbuf = appendUint32(c.wbuf, typmod)
 		format := uint16(0)

@@ -454,6 +454,8 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 				parquet.WithCompression(compress.Codecs.Zstd),
 				parquet.WithStats(true),
 				parquet.WithMaxRowGroupLength(w.opts.RowGroupRows),
+				// decimal(p,s) with p <= 18 as INT32/INT64 DECIMAL, as Spark writes it
+				parquet.WithStoreDecimalAsInteger(true),
 			)
 			var err error
 			pw.pw, err = pqarrow.NewFileWriter(w.fileSchma, &pw.buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
