@@ -44,7 +44,7 @@ func newAccum(a *AggCall) (accum, error) {
 	case "sum", "avg":
 		switch kindOf(argT) {
 		case kInt:
-			inner = &sumIntAcc{rt: a.T, avg: a.Func == "avg"}
+			inner = &sumIntAcc{rt: a.T, avg: a.Func == "avg", unit: float64(pow10[argT.Scale])}
 		case kFloat:
 			inner = &sumFloatAcc{rt: a.T, avg: a.Func == "avg"}
 		case kInterval:
@@ -162,11 +162,25 @@ func (a *countAcc) result() *vec {
 }
 
 type sumIntAcc struct {
-	rt  Type
-	avg bool
-	s   []int64
-	f   []float64 // overflow spill for bigint input summed as numeric
-	c   []int64
+	rt   Type
+	avg  bool
+	unit float64 // 10^scale of a decimal argument, else 1
+	s    []int64
+	f    []float64 // overflow spill for bigint input summed as numeric
+	c    []int64
+}
+
+// overflowed reports whether an exact decimal sum left int64 (its spill is not exact).
+func (a *sumIntAcc) overflowed() bool {
+	if !a.rt.IsDecimal() {
+		return false
+	}
+	for _, f := range a.f {
+		if f != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *sumIntAcc) grow(n int) {
@@ -231,6 +245,8 @@ func (a *sumIntAcc) result() *vec {
 			continue
 		}
 		switch {
+		case a.avg && a.unit != 1:
+			out.f[g] = (float64(a.s[g]) + a.f[g]) / a.unit / float64(a.c[g])
 		case a.avg:
 			out.f[g] = (float64(a.s[g]) + a.f[g]) / float64(a.c[g])
 		case kindOf(a.rt) == kInt:
@@ -873,6 +889,9 @@ func (a *aggCore) mergeFrom(o *aggCore) error {
 // exceeding the memory limit); output follows.
 func (a *aggCore) finish() error {
 	for _, acc := range a.accs {
+		if s, ok := acc.(*sumIntAcc); ok && s.overflowed() {
+			return decimalOverflow()
+		}
 		if d, ok := acc.(*distinctAcc); ok {
 			if err := d.finish(); err != nil {
 				return err

@@ -23,6 +23,9 @@ func floats(v *vec) []float64 {
 	if v.f != nil || kindOf(v.t) == kFloat {
 		return v.f
 	}
+	if v.t.IsDecimal() {
+		return decimalFloats(v)
+	}
 	out := make([]float64, v.n)
 	for i, x := range v.i {
 		out[i] = float64(x)
@@ -57,6 +60,18 @@ func arith(op string, x, y *vec, rt Type) (*vec, error) {
 			if y, err = castVec(y, want); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if rt.IsDecimal() {
+		return decimalArith(op, x, y, rt) // decimal.go
+	}
+	if kindOf(rt) == kFloat && (x.t.IsDecimal() || y.t.IsDecimal()) {
+		var err error
+		if x, err = castVec(x, Float64); err != nil {
+			return nil, err
+		}
+		if y, err = castVec(y, Float64); err != nil {
+			return nil, err
 		}
 	}
 	out := newVec(rt, n)
@@ -400,12 +415,10 @@ func (ev *evaluator) arithConst(c *Call, b *batch) (*vec, bool, error) {
 	if k.V.Null || !k.V.Type.IsNumeric() {
 		return nil, false, nil
 	}
-	kv := k.V.F
-	if kindOf(k.V.Type) == kInt {
-		kv = float64(k.V.I)
-	} else if kindOf(k.V.Type) != kFloat {
+	if kindOf(k.V.Type) != kInt && kindOf(k.V.Type) != kFloat {
 		return nil, false, nil
 	}
+	kv := numFloat(k.V)
 	x, err := ev.eval(other, b)
 	if err != nil {
 		return nil, true, err
@@ -472,6 +485,9 @@ func (ev *evaluator) arithConst(c *Call, b *batch) (*vec, bool, error) {
 func (v *vec) f0(i int) float64 {
 	if v.f != nil {
 		return v.f[i]
+	}
+	if v.t.ID == TypeDecimal {
+		return float64(v.i[i]) / float64(pow10[v.t.Scale])
 	}
 	return float64(v.i[i])
 }

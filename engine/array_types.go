@@ -25,14 +25,17 @@ var elemOf = func() map[TypeID]TypeID {
 
 // ArrayOf is the array type of elements of type t.
 func ArrayOf(t Type) (Type, bool) {
+	if t.IsDecimal() {
+		return Type{ID: TypeNumericArray}, true // elements in their text form, exact
+	}
 	a, ok := arrayOf[t.ID]
-	return Type{a}, ok
+	return Type{ID: a}, ok
 }
 
 // ArrayElemType is the element type of array type t; false when t is no array.
 func ArrayElemType(t Type) (Type, bool) {
 	e, ok := elemOf[t.ID]
-	return Type{e}, ok
+	return Type{ID: e}, ok
 }
 
 // IsArray reports whether t is an array type.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -103,16 +104,16 @@ func exportDict(v *vec) bool {
 // String array (the form Rows promises its callers).
 func (c *codec) record(b *batch, plain bool) arrow.RecordBatch {
 	cols := make([]arrow.Array, len(b.cols))
-	key := make([]byte, 0, 2*len(b.cols))
+	key := make([]byte, 0, 4*len(b.cols))
 	for i, v := range b.cols {
 		if v == nil { // a column no consumer reads (pruned)
 			cols[i] = array.NewNull(b.n)
-			key = append(key, absent, 0)
+			key = append(key, absent, 0, 0, 0)
 			continue
 		}
 		dict := !plain && exportDict(v)
 		cols[i] = c.array(v, dict)
-		key = append(key, byte(v.t.ID), boolByte(dict))
+		key = append(key, byte(v.t.ID), boolByte(dict), v.t.Prec, v.t.Scale)
 	}
 	rec := array.NewRecordBatch(c.schema(string(key), cols), cols, int64(b.n))
 	for _, a := range cols {
@@ -140,7 +141,7 @@ func (c *codec) schema(key string, cols []arrow.Array) *arrow.Schema {
 			Name:     "c" + strconv.Itoa(i),
 			Type:     a.DataType(),
 			Nullable: true,
-			Metadata: arrow.NewMetadata([]string{typeKey}, []string{strconv.Itoa(int(key[2*i]))}),
+			Metadata: arrow.NewMetadata([]string{typeKey}, []string{typeMeta(key[4*i], key[4*i+2], key[4*i+3])}),
 		}
 	}
 	s := arrow.NewSchema(fs, nil)
@@ -300,12 +301,25 @@ func (c *codec) batch(rec arrow.RecordBatch) *batch {
 	return b
 }
 
+// typeMeta is the typeKey metadata of a column: its TypeID, and for a decimal
+// "id:prec:scale".
+func typeMeta(id, prec, scale byte) string {
+	if TypeID(id) == TypeDecimal {
+		return fmt.Sprintf("%d:%d:%d", id, prec, scale)
+	}
+	return strconv.Itoa(int(id))
+}
+
 // fieldType returns the engine type of an Arrow field: from its metadata when an
 // engine operator wrote it, else from its Arrow type.
 func fieldType(f arrow.Field) Type {
 	if s, ok := f.Metadata.GetValue(typeKey); ok {
+		var id, p, sc int
+		if _, err := fmt.Sscanf(s, "%d:%d:%d", &id, &p, &sc); err == nil {
+			return Type{ID: TypeID(id), Prec: uint8(p), Scale: uint8(sc)}
+		}
 		if id, err := strconv.Atoi(s); err == nil {
-			return Type{TypeID(id)}
+			return Type{ID: TypeID(id)}
 		}
 	}
 	switch dt := f.Type.(type) {

@@ -15,7 +15,8 @@ import (
 // tables, sort buffers and materialized inputs grow, and gives everything back when
 // the query ends. A reservation that does not fit waits up to the budget's wait for
 // other queries to release memory, then fails that query alone with 53200; the
-// other queries go on. Safe for concurrent use.
+// other queries go on. When every byte in use is held by waiting queries, the one
+// holding the most fails at once. Safe for concurrent use.
 type MemoryBudget struct {
 	limit int64
 	wait  time.Duration
@@ -89,6 +90,13 @@ func (b *MemoryBudget) reserve(ctx context.Context, m *memTracker, want, n int64
 			w = &waiter{m: m, victim: make(chan struct{})}
 			b.mu.waiters[w] = struct{}{}
 		}
+		if v := b.deadlockVictimLocked(); v == w {
+			b.mu.Unlock()
+			return 0, b.outOfMemory(n)
+		} else if v != nil {
+			v.failed = true
+			close(v.victim)
+		}
 		changed := b.mu.changed
 		b.mu.Unlock()
 		if timer == nil {
@@ -114,6 +122,30 @@ type waiter struct {
 	m      *memTracker
 	victim chan struct{} // closed when another waiter chose this one to fail
 	failed bool          // REQUIRES b.mu
+}
+
+// deadlockVictimLocked returns the waiting query that holds the most when every
+// byte in use is held by waiting queries (none of them can go on, so only a
+// failure frees memory: waiting for the timer would only delay it), and nil
+// otherwise. Bytes a query has just been granted but not yet recorded count as
+// held by a query that is not waiting. REQUIRES: b.mu is held.
+func (b *MemoryBudget) deadlockVictimLocked() *waiter {
+	var held int64
+	var big *waiter
+	for o := range b.mu.waiters {
+		if o.failed {
+			continue
+		}
+		r := o.m.reserved.Load()
+		held += r
+		if big == nil || r > big.m.reserved.Load() {
+			big = o
+		}
+	}
+	if big == nil || held < b.mu.used {
+		return nil
+	}
+	return big
 }
 
 // failBiggerWaiter makes the waiting query that holds the most fail, when it holds

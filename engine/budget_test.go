@@ -23,7 +23,10 @@ func sortedSeries(rows int64) Plan {
 // fails alone with 53200, while a query running beside it finishes, and every byte
 // goes back to the budget.
 func TestMemoryBudgetOneQueryFails(t *testing.T) {
-	budget := NewMemoryBudget(8<<20, 2*time.Second) // the small query may wait out a slow (-race, loaded) failure of the big one
+	// The wait is long: the big query fails as soon as both wait (every byte in
+	// use held by waiting queries), and the small one may wait out a big one
+	// that computes slowly (-race, a loaded machine) before it asks for more.
+	budget := NewMemoryBudget(8<<20, time.Minute)
 	var wg sync.WaitGroup
 	var bigErr, smallErr error
 	wg.Add(2)
@@ -51,6 +54,30 @@ func TestMemoryBudgetOneQueryFails(t *testing.T) {
 	}
 	if u := budget.Used(); u != 0 {
 		t.Fatalf("budget holds %d bytes after every query ended", u)
+	}
+}
+
+// TestMemoryBudgetDeadlockFailsAtOnce: a query that needs more than the budget
+// has left, with no other query running to release any, fails at once rather
+// than after the budget's wait (an hour here; the test gives up after a minute).
+func TestMemoryBudgetDeadlockFailsAtOnce(t *testing.T) {
+	budget := NewMemoryBudget(8<<20, time.Hour)
+	done := make(chan error, 1)
+	go func() {
+		_, err := runErr(sortedSeries(2_000_000), Options{Budget: budget})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		var e *Error
+		if !errors.As(err, &e) || e.Code != sqlstate.OutOfMemory {
+			t.Fatalf("got %v, want 53200 out of memory", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the query alone waited for memory nobody else holds")
+	}
+	if u := budget.Used(); u != 0 {
+		t.Fatalf("budget holds %d bytes after the query ended", u)
 	}
 }
 

@@ -231,10 +231,7 @@ func (ev *evaluator) fusedBranch(cond Expr, b *batch, br []uint32, kk uint32) bo
 	n := b.n
 	switch {
 	case kindOf(x.t) == kFloat && k.V.Type.IsNumeric() && len(x.f) >= n:
-		kv := k.V.F
-		if kindOf(k.V.Type) == kInt {
-			kv = float64(k.V.I)
-		}
+		kv := numFloat(k.V)
 		if kv != kv {
 			return false
 		}

@@ -21,6 +21,9 @@ func castVec(x *vec, t Type) (*vec, error) {
 	if x.t == t {
 		return x, nil
 	}
+	if out, ok, err := castDecimal(x, t); ok { // decimal.go
+		return out, err
+	}
 	from := x.t
 	n := x.n
 	out := newVec(t, n)

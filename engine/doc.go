@@ -29,6 +29,15 @@
 // for implicit casts (NewCall), and the Call keeps the overload: evaluation calls
 // its kernel directly. pg_proc is generated from the same registry (Funcs).
 //
+// # Numbers
+//
+// Integers are int64, floats float64. numeric(p,s) with p <= 18 is exact
+// (decimal.go): an int64 holding value × 10^s whose Type carries p and s, so it
+// runs the integer kernels (filters, sorts, GROUP BY, min, max, sum) and only
+// scale-aware work (+ - * rescaling, casts, text, round) is its own. numeric
+// without a modifier, and results whose scale PostgreSQL derives from the values
+// (division, avg), are float64 (TypeNumeric).
+//
 // # Time zones
 //
 // The session's TimeZone is the Location of Options.Now (tz.go): every operation

@@ -144,10 +144,8 @@ func numConst(k *Const) (float64, bool) {
 		return 0, false
 	}
 	switch kindOf(k.V.Type) {
-	case kInt:
-		return float64(k.V.I), true
-	case kFloat:
-		return k.V.F, true
+	case kInt, kFloat:
+		return numFloat(k.V), true
 	}
 	return 0, false
 }

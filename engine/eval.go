@@ -488,6 +488,23 @@ func unifyForCompare(x, y *vec) (*vec, *vec, error) {
 	}
 	kx, ky := kindOf(x.t), kindOf(y.t)
 	switch {
+	case (x.t.IsDecimal() || y.t.IsDecimal()) && kx == kInt && ky == kInt && x.t.IsNumeric() && y.t.IsNumeric():
+		// Both exact: compare at the larger scale (decimal.go), in floats if that overflows.
+		s := max(x.t.Scale, y.t.Scale)
+		a, errA := decimalOf(x, s)
+		b, errB := decimalOf(y, s)
+		if errA == nil && errB == nil {
+			t := Decimal(0, int(s))
+			x = &vec{t: t, n: x.n, nulls: x.nulls, i: a}
+			y = &vec{t: t, n: y.n, nulls: y.nulls, i: b}
+			break
+		}
+		if x, err = castVec(x, Float64); err != nil {
+			return nil, nil, err
+		}
+		if y, err = castVec(y, Float64); err != nil {
+			return nil, nil, err
+		}
 	case x.t.IsNumeric() && y.t.IsNumeric():
 		if kx != ky {
 			if x, err = castVec(x, Float64); err != nil {
@@ -600,6 +617,21 @@ func fastCompareConst(op string, x *vec, c Value) (*vec, bool) {
 	if c.Null {
 		return nil, false
 	}
+	if x.t.IsDecimal() && (c.Type.IsDecimal() || c.Type.IsInteger()) {
+		// price > 10, price = 12.5: the constant at the column's scale when exact.
+		cs := uint8(0)
+		if c.Type.IsDecimal() {
+			cs = c.Type.Scale
+		}
+		if cs > x.t.Scale {
+			return nil, false
+		}
+		k, ok := rescale(c.I, cs, x.t.Scale)
+		if !ok {
+			return nil, false
+		}
+		c = Value{Type: x.t, I: k}
+	}
 	out := &vec{t: Bool, n: x.n, nulls: x.nulls, b: make([]bool, x.n)}
 	switch {
 	case kindOf(x.t) == kInt && kindOf(c.Type) == kInt && (x.t.IsInteger() && c.Type.IsInteger() || x.t.IsTime() && c.Type.IsTime() || x.t == c.Type):
@@ -635,10 +667,7 @@ func fastCompareConst(op string, x *vec, c Value) (*vec, bool) {
 		}
 		return out, true
 	case kindOf(x.t) == kFloat && c.Type.IsNumeric() && !math.IsNaN(c.F):
-		k := c.F
-		if kindOf(c.Type) == kInt {
-			k = float64(c.I)
-		}
+		k := numFloat(c)
 		a := x.f
 		switch op {
 		case "=":

@@ -29,6 +29,11 @@ func ValueString(v Value) string {
 		return "false"
 	case TypeInt16, TypeInt32, TypeInt64:
 		return strconv.FormatInt(v.I, 10)
+	case TypeDecimal:
+		if v.I < 0 {
+			return "'" + string(appendValueText(nil, v)) + "'::numeric"
+		}
+		return string(appendValueText(nil, v))
 	case TypeFloat32, TypeFloat64, TypeNumeric:
 		s := string(appendValueText(nil, v))
 		if v.F < 0 || strings.ContainsAny(s, "aIe") {

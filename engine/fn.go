@@ -200,7 +200,7 @@ func NewCall(name string, args ...Expr) (*Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Call{Func: name, Args: args, T: t, Fn: f}, nil
+	return &Call{Func: name, Args: args, T: decimalCallType(name, args, t), Fn: f}, nil
 }
 
 // MustCall is NewCall for calls the SQL layer builds itself, whose argument types it
@@ -279,7 +279,7 @@ func (f *Func) match(a []Type) (score [3]int, ok bool) {
 			return score, false
 		}
 		for i, t := range a[:min(len(a), len(f.Args))] {
-			if t == f.Args[i] {
+			if t == f.Args[i] || t.IsDecimal() && f.Args[i].ID == TypeNumeric {
 				score[0]++
 			}
 		}
@@ -295,7 +295,7 @@ func (f *Func) match(a []Type) (score [3]int, ok bool) {
 	for i, t := range a[:min(len(a), len(f.Args))] {
 		p := f.Args[i]
 		switch {
-		case t == p:
+		case t == p, t.IsDecimal() && p.ID == TypeNumeric: // an exact decimal is a numeric
 			score[0]++
 		case !implicitCast(t, p):
 			return score, false
@@ -358,6 +358,20 @@ func (ev *evaluator) evalCall(c *Call, b *batch) (*vec, error) {
 	args, err := ev.evalArgs(c.Args, b)
 	if err != nil {
 		return nil, err
+	}
+	if out, ok, err := decimalCall(c.Func, args, c.T); ok { // decimal.go: round(price, 1) stays exact
+		return out, err
+	}
+	if !f.untyped {
+		// A decimal reaching a numeric or float parameter: its value as a float, since
+		// those kernels read floats.
+		for i, a := range args {
+			if a.t.IsDecimal() && i < len(f.Args) && kindOf(f.Args[i]) == kFloat {
+				if args[i], err = castVec(a, f.Args[i]); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	return f.kernel(ev, c, args, b.n)
 }

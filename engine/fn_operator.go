@@ -32,6 +32,9 @@ func init() {
 		op("*", arityRet(2, func(a []Type) (Type, bool) {
 			switch {
 			case a[0].IsNumeric() && a[1].IsNumeric():
+				if t, ok := decimalArithType("*", a[0], a[1]); ok {
+					return t, true
+				}
 				return arithType(a[0], a[1]), true
 			case a[0].ID == TypeInterval && a[1].IsNumeric(), a[0].IsNumeric() && a[1].ID == TypeInterval:
 				return Interval, true
@@ -116,6 +119,9 @@ func addSubType(name string) func(orig, a []Type) (Type, error) {
 		}
 		switch {
 		case x.IsNumeric() && y.IsNumeric():
+			if t, ok := decimalArithType(name, x, y); ok {
+				return t, nil
+			}
 			return arithType(x, y), nil
 		case x.IsTime() && y.ID == TypeInterval:
 			return x, nil
@@ -150,6 +156,9 @@ func modType(a []Type) (Type, bool) {
 	x, y := a[0], a[1]
 	if x.IsInteger() && y.IsInteger() {
 		return arithType(x, y), true
+	}
+	if t, ok := decimalArithType("%", x, y); ok {
+		return t, true
 	}
 	return Numeric, (x.IsInteger() || x.ID == TypeNumeric) && (y.IsInteger() || y.ID == TypeNumeric)
 }

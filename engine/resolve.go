@@ -48,7 +48,8 @@ func undefinedFunc(name string, args []Type) *Error {
 		Hint: "No function matches the given name and argument types. You might need to add explicit type casts."}
 }
 
-// numRank orders number types for promotion: int2 < int4 < int8 < numeric < float4 < float8.
+// numRank orders number types for promotion: int2 < int4 < int8 < numeric (exact
+// decimal < double-precision numeric) < float4 < float8.
 func numRank(t Type) int {
 	switch t.ID {
 	case TypeInt16:
@@ -57,12 +58,14 @@ func numRank(t Type) int {
 		return 2
 	case TypeInt64:
 		return 3
-	case TypeNumeric:
+	case TypeDecimal:
 		return 4
-	case TypeFloat32:
+	case TypeNumeric:
 		return 5
-	case TypeFloat64:
+	case TypeFloat32:
 		return 6
+	case TypeFloat64:
+		return 7
 	}
 	return 0
 }
@@ -79,10 +82,8 @@ func arithType(a, b Type) Type {
 	if a.ID == TypeFloat32 && b.ID == TypeFloat32 {
 		return Float32
 	}
-	if a.ID == TypeNumeric && (b.ID == TypeNumeric || b.IsInteger()) {
-		return Numeric
-	}
-	if b.ID == TypeNumeric && a.IsInteger() {
+	exact := func(t Type) bool { return t.ID == TypeNumeric || t.ID == TypeDecimal || t.IsInteger() }
+	if exact(a) && exact(b) { // a numeric (decimal.go types + - * over decimals before this)
 		return Numeric
 	}
 	return Float64
@@ -134,9 +135,14 @@ func commonType(args []Type) (Type, bool) {
 		}
 		switch {
 		case res == a:
+		case res.IsDecimal() && a.IsDecimal():
+			res = Decimal(0, int(max(res.Scale, a.Scale)))
 		case res.IsNumeric() && a.IsNumeric():
 			if numRank(a) > numRank(res) {
 				res = a
+			}
+			if res.IsDecimal() { // an integer beside a decimal: no declared precision
+				res.Prec = 0
 			}
 		case (res.IsTime() || res.ID == TypeDate) && (a.IsTime() || a.ID == TypeDate):
 			if a.ID == TypeTimestampTZ || res.ID == TypeTimestampTZ {
@@ -208,6 +214,8 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 			return Int64, nil
 		case TypeInt64, TypeNumeric:
 			return Numeric, nil
+		case TypeDecimal:
+			return Decimal(0, int(a[0].Scale)), nil // exact (decimal.go); 22003 past 18 digits
 		case TypeFloat32:
 			return Float32, nil
 		case TypeFloat64:
@@ -220,7 +228,7 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 			break
 		}
 		switch {
-		case a[0].IsInteger(), a[0].ID == TypeNumeric:
+		case a[0].IsInteger(), a[0].ID == TypeNumeric, a[0].ID == TypeDecimal:
 			return Numeric, nil
 		case a[0].ID == TypeFloat32, a[0].ID == TypeFloat64:
 			return Float64, nil

@@ -43,7 +43,7 @@ func kindMatches(t Type, p storage.Type) bool {
 	case storage.TypeString:
 		return t.ID == TypeText
 	case storage.TypeInt64:
-		return t.IsInteger()
+		return t.IsInteger() || t.IsDecimal()
 	case storage.TypeFloat64:
 		return kindOf(t) == kFloat
 	case storage.TypeBool:
@@ -304,8 +304,33 @@ func (sc *scanner) statsAllow(src storage.StatsView, e Expr) bool {
 		return st.Bounds || st.NullCount < src.NumRows()
 	}
 	var cmin, cmax int // sign of (min - v), (max - v)
-	switch sc.s.Schema.Columns[col].Type {
+	switch ct := columnType(sc.s.Schema.Columns[col]); sc.s.Schema.Columns[col].Type {
 	case storage.TypeInt64, storage.TypeTimestamp:
+		if ct.IsDecimal() || v.Type.IsDecimal() {
+			// Stats hold scaled values (decimal.go): compare exactly at the column's
+			// scale when the constant fits it, else as floats.
+			if !v.Type.IsNumeric() {
+				return true
+			}
+			vs := uint8(0)
+			if v.Type.IsDecimal() {
+				vs = v.Type.Scale
+			}
+			if k, ok := rescale(v.I, vs, ct.Scale); kindOf(v.Type) == kInt && vs <= ct.Scale && ok {
+				cmin, cmax = cmpInt(st.MinInt, k), cmpInt(st.MaxInt, k)
+				break
+			}
+			lo := decimalFloats(&vec{t: ct, n: 2, i: []int64{st.MinInt, st.MaxInt}})
+			k := v.F
+			if kindOf(v.Type) == kInt {
+				k = decimalFloats(constVec(v, 1))[0]
+			}
+			cmin, cmax = cmpFloat(lo[0], k), cmpFloat(lo[1], k)
+			if cmin == 0 || cmax == 0 { // a float tie may hide a difference in the last digit
+				return true
+			}
+			break
+		}
 		switch kindOf(v.Type) {
 		case kInt:
 			k := v.I
@@ -322,15 +347,10 @@ func (sc *scanner) statsAllow(src storage.StatsView, e Expr) bool {
 		if op != "=" && op != "<" && op != "<=" { // NaN rows sort above everything
 			return true
 		}
-		var k float64
-		switch kindOf(v.Type) {
-		case kInt:
-			k = float64(v.I)
-		case kFloat:
-			k = v.F
-		default:
+		if kindOf(v.Type) != kInt && kindOf(v.Type) != kFloat || !v.Type.IsNumeric() {
 			return true
 		}
+		k := numFloat(v)
 		cmin, cmax = cmpFloat(st.MinFloat, k), cmpFloat(st.MaxFloat, k)
 	case storage.TypeString:
 		if kindOf(v.Type) != kText {

@@ -7,8 +7,8 @@ import (
 )
 
 // TypeID names a SQL type the engine computes with. Several SQL types share one
-// physical Arrow representation (all integers are int64, all floats and numeric are
-// float64); the TypeID is kept so that clients see PostgreSQL's type and OID and so
+// physical Arrow representation (all integers and exact numeric are int64, floats and
+// unconstrained numeric are float64); the TypeID is kept so that clients see PostgreSQL's type and OID and so
 // that operators follow PostgreSQL's rules (integer division, result types).
 type TypeID uint8
 
@@ -20,7 +20,7 @@ const (
 	TypeInt64                     // arrow Int64
 	TypeFloat32                   // arrow Float64
 	TypeFloat64                   // arrow Float64
-	TypeNumeric                   // arrow Float64 (strata computes numeric in double precision)
+	TypeNumeric                   // arrow Float64: numeric without a fixed scale, computed in double precision
 	TypeText                      // arrow String, or arrow Dictionary(uint32 → String) straight from a scan
 	TypeTimestamp                 // arrow Timestamp(µs), no zone
 	TypeTimestampTZ               // arrow Timestamp(µs, "UTC")
@@ -40,28 +40,35 @@ const (
 	TypeTimestampTZArray
 	TypeDateArray
 	TypeIntervalArray
+	// TypeDecimal is exact numeric with a fixed scale (decimal.go): arrow Int64
+	// holding value × 10^Scale. Clients see numeric (OID 1700).
+	TypeDecimal
 )
 
 // Type is a SQL type. It is a small value; compare with ==.
 type Type struct {
 	ID TypeID
+	// Prec and Scale are numeric(Prec, Scale) of a TypeDecimal (zero otherwise).
+	// Prec 0 is a computed decimal with no declared precision: it holds any value
+	// whose scaled form fits in int64.
+	Prec, Scale uint8
 }
 
 var (
-	Unknown     = Type{TypeUnknown}
-	Bool        = Type{TypeBool}
-	Int16       = Type{TypeInt16}
-	Int32       = Type{TypeInt32}
-	Int64       = Type{TypeInt64}
-	Float32     = Type{TypeFloat32}
-	Float64     = Type{TypeFloat64}
-	Numeric     = Type{TypeNumeric}
-	Text        = Type{TypeText}
-	Timestamp   = Type{TypeTimestamp}
-	TimestampTZ = Type{TypeTimestampTZ}
-	Date        = Type{TypeDate}
-	Interval    = Type{TypeInterval}
-	TextArray   = Type{TypeTextArray}
+	Unknown     = Type{ID: TypeUnknown}
+	Bool        = Type{ID: TypeBool}
+	Int16       = Type{ID: TypeInt16}
+	Int32       = Type{ID: TypeInt32}
+	Int64       = Type{ID: TypeInt64}
+	Float32     = Type{ID: TypeFloat32}
+	Float64     = Type{ID: TypeFloat64}
+	Numeric     = Type{ID: TypeNumeric}
+	Text        = Type{ID: TypeText}
+	Timestamp   = Type{ID: TypeTimestamp}
+	TimestampTZ = Type{ID: TypeTimestampTZ}
+	Date        = Type{ID: TypeDate}
+	Interval    = Type{ID: TypeInterval}
+	TextArray   = Type{ID: TypeTextArray}
 )
 
 var typeInfo = [...]struct {
@@ -95,6 +102,7 @@ var typeInfo = [...]struct {
 	TypeTimestampTZArray: {"timestamp with time zone[]", 1185, -1},
 	TypeDateArray:        {"date[]", 1182, -1},
 	TypeIntervalArray:    {"interval[]", 1187, -1},
+	TypeDecimal:          {"numeric", 1700, -1},
 }
 
 // String returns PostgreSQL's name for the type, as format_type prints it.
@@ -118,7 +126,7 @@ func (t Type) IsInteger() bool {
 
 // IsNumeric reports whether t is any number type.
 func (t Type) IsNumeric() bool {
-	return t.IsInteger() || t.ID == TypeFloat32 || t.ID == TypeFloat64 || t.ID == TypeNumeric
+	return t.IsInteger() || t.ID == TypeFloat32 || t.ID == TypeFloat64 || t.ID == TypeNumeric || t.ID == TypeDecimal
 }
 
 // IsTime reports whether t is timestamp or timestamptz.
@@ -130,7 +138,7 @@ func (t Type) Arrow() arrow.DataType {
 	switch t.ID {
 	case TypeBool:
 		return arrow.FixedWidthTypes.Boolean
-	case TypeInt16, TypeInt32, TypeInt64:
+	case TypeInt16, TypeInt32, TypeInt64, TypeDecimal:
 		return arrow.PrimitiveTypes.Int64
 	case TypeFloat32, TypeFloat64, TypeNumeric:
 		return arrow.PrimitiveTypes.Float64
@@ -154,6 +162,9 @@ func (t Type) Arrow() arrow.DataType {
 // TypeByName maps a PostgreSQL type name as written in SQL (CAST targets, column
 // definitions; already lower case, without modifiers) to a Type.
 func TypeByName(name string) (Type, bool) {
+	if t, ok := DecimalByName(name); ok { // a stored column's "numeric(10,2)"
+		return t, true
+	}
 	switch name {
 	case "bool", "boolean":
 		return Bool, true

@@ -26,6 +26,9 @@ func AppendText(dst []byte, arr arrow.Array, row int, t Type) []byte {
 	case *array.Boolean:
 		return appendBool(dst, a.Value(row))
 	case *array.Int64:
+		if t.ID == TypeDecimal {
+			return AppendDecimal(dst, a.Value(row), int(t.Scale))
+		}
 		return strconv.AppendInt(dst, a.Value(row), 10)
 	case *array.Float64:
 		return appendFloat(dst, a.Value(row), t)
@@ -55,6 +58,8 @@ func appendValueText(dst []byte, v Value) []byte {
 		return appendBool(dst, v.B)
 	case TypeInt16, TypeInt32, TypeInt64:
 		return strconv.AppendInt(dst, v.I, 10)
+	case TypeDecimal:
+		return AppendDecimal(dst, v.I, int(v.Type.Scale))
 	case TypeFloat32, TypeFloat64, TypeNumeric:
 		return appendFloat(dst, v.F, v.Type)
 	case TypeTimestamp:
@@ -329,6 +334,12 @@ func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 		}
 		if !intFits(n, t) {
 			return v, Errorf(sqlstate.NumericValueOutOfRange, "value \"%s\" is out of range for type %s", s, t)
+		}
+		v.I = n
+	case TypeDecimal:
+		n, err := ParseDecimal(s, t)
+		if err != nil {
+			return v, err
 		}
 		v.I = n
 	case TypeFloat32, TypeFloat64, TypeNumeric:

@@ -10,7 +10,7 @@ type ival struct {
 }
 
 // vec is one column of a batch. Exactly the slice of its physical kind is used:
-// i for integers, timestamps (µs) and dates (days); f for floats and numeric; b for
+// i for integers, exact decimals (scaled, decimal.go), timestamps (µs) and dates (days); f for floats and numeric; b for
 // booleans; s or ids+dict for text; iv for intervals. nulls is nil when no row is NULL;
 // the value slot of a NULL row holds an unspecified value.
 //
@@ -48,7 +48,7 @@ const (
 
 func kindOf(t Type) physKind {
 	switch t.ID {
-	case TypeInt16, TypeInt32, TypeInt64, TypeTimestamp, TypeTimestampTZ, TypeDate:
+	case TypeInt16, TypeInt32, TypeInt64, TypeTimestamp, TypeTimestampTZ, TypeDate, TypeDecimal:
 		return kInt
 	case TypeFloat32, TypeFloat64, TypeNumeric:
 		return kFloat

@@ -64,8 +64,9 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 	switch f.Func {
 	case "sum", "avg":
 		switch {
-		case x.t.ID == TypeInt16 || x.t.ID == TypeInt32:
-			// exact in int64: fewer than 2^32 rows of 32-bit values cannot overflow
+		case x.t.ID == TypeInt16 || x.t.ID == TypeInt32 || x.t.IsDecimal():
+			// exact in int64: fewer than 2^32 rows of 32-bit values cannot overflow; a
+			// decimal's prefix sums are its scaled values' (exact while under 9.2e18)
 			ps := sc.isum[:n+1]
 			ps[0] = 0
 			for p := 0; p < n; p++ {
@@ -86,7 +87,7 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 					s += ps[sp[1]] - ps[sp[0]]
 				}
 				if f.Func == "avg" {
-					out.f[r] = float64(s) / float64(c)
+					out.f[r] = float64(s) / float64(pow10[x.t.Scale]) / float64(c)
 				} else {
 					out.i[r] = s
 				}

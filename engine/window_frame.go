@@ -408,7 +408,7 @@ func RangeOffsetType(col, off Type) (Type, bool) {
 			return Float64, true
 		}
 	case col.ID == TypeNumeric:
-		if off.IsInteger() || off.ID == TypeNumeric {
+		if off.IsInteger() || off.ID == TypeNumeric || off.IsDecimal() {
 			return Numeric, true
 		}
 	case col.IsTime(), col.ID == TypeDate, col.ID == TypeInterval:

@@ -44,6 +44,10 @@ func (st *stage) setText(col int, v []byte) bool {
 	case storage.TypeTimestamp:
 		s.i, r = parseTimestamp(v, c.kind == kindTimestampNoZone)
 	case storage.TypeInt64:
+		if c.kind == kindDecimal {
+			s.i, r = parseDecimal(v, c)
+			break
+		}
 		s.i, r = parseInt(v, c.kind)
 	case storage.TypeFloat64:
 		s.f, r = parseFloat(v, c.kind)
@@ -147,6 +151,19 @@ func trimSpace(v []byte) []byte {
 		v = v[:len(v)-1]
 	}
 	return v
+}
+
+// parseDecimal parses numeric text for a numeric(p,s) column: exact, rounded half
+// away from zero to s digits, range-checked against p (PostgreSQL's numeric_in).
+func parseDecimal(v []byte, c *colInfo) (int64, parseResult) {
+	n, ok, syntax := storage.ParseDecimal(string(v), c.prec, c.scale)
+	switch {
+	case syntax:
+		return 0, parseSyntax
+	case !ok:
+		return 0, parseRange
+	}
+	return n, parseOK
 }
 
 // parseInt parses a decimal integer with optional sign and surrounding white space,

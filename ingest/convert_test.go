@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -226,5 +227,48 @@ func TestInvalidText(t *testing.T) {
 		if want := utf8.ValidString(tc.in) && !strings.Contains(tc.in, "\x00"); want != (invalidText([]byte(tc.in)) < 0) {
 			t.Errorf("invalidText(%q) disagrees with utf8.ValidString", tc.in)
 		}
+	}
+}
+
+// TestVarcharLength checks varchar(n) in COPY and in Kafka records as PostgreSQL
+// stores into varchar(n): at most n characters (not bytes), a longer value cut
+// when its excess is spaces, any other longer value rejected.
+func TestVarcharLength(t *testing.T) {
+	schema := &storage.Schema{Columns: []storage.Column{
+		{Name: "t", Type: storage.TypeTimestamp, SQLType: "timestamp", NotNull: true},
+		{Name: "code", Type: storage.TypeString, SQLType: "varchar", TypMod: 3 + 4},
+		{Name: "free", Type: storage.TypeString, SQLType: "varchar"},
+	}}
+	res := decodeAll(t, schema, Options{Format: CSV}, ""+
+		"2023-10-01 12:00:00,abc,long free text\n"+
+		"2023-10-01 12:00:00,ééé,x\n"+
+		"2023-10-01 12:00:00,ab     ,x\n"+
+		"2023-10-01 12:00:00,abcd,x\n"+
+		"2023-10-01 12:00:00,éééé,x\n"+
+		"2023-10-01 12:00:00,ab c,x\n"+
+		"2023-10-01 12:00:00,,x\n")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	checkRows(t, res.rows, [][]any{{noon, "abc", "long free text"}, {noon, "ééé", "x"}, {noon, "ab ", "x"}, {noon, null, "x"}})
+	checkRejects(t, res.stats, []Reject{
+		{4, `line 4: value too long for type character varying(3) (column code)`},
+		{5, `line 5: value too long for type character varying(3) (column code)`},
+		{6, `line 6: value too long for type character varying(3) (column code)`},
+	})
+
+	d, err := NewRecordDecoder(schema, RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := storage.NewColumns(schema, 0)
+	row, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","code":"xy    "}`))
+	if err != nil || row["code"] != "xy " {
+		t.Errorf("record with spaces past 3 characters: %v, %v; want code %q", row, err, "xy ")
+	}
+	var re *RecordError
+	if _, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","code":"wxyz"}`)); !errors.As(err, &re) ||
+		re.Column != "code" || re.Reason != `value too long for type character varying(3) (column code)` {
+		t.Errorf("record with 4 characters: %v, want a RecordError in column code", err)
 	}
 }

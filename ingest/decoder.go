@@ -36,6 +36,10 @@ type colInfo struct {
 	// kind refines typ by the declared SQL type (range checks, messages).
 	kind     sqlKind
 	typeName string // PostgreSQL's name for messages: "bigint", "timestamp with time zone"
+	// prec and scale of a numeric(p,s) column (kind kindDecimal), stored scaled.
+	prec, scale int
+	// maxChars is n of a varchar(n) column (its storage.Column.TypMod), 0 for none.
+	maxChars int
 }
 
 type sqlKind uint8
@@ -45,6 +49,7 @@ const (
 	kindInt16
 	kindInt32
 	kindFloat32
+	kindDecimal // numeric(p,s): an int64 holding value × 10^s (storage.ParseDecimal)
 	kindTimestampNoZone
 )
 
@@ -175,6 +180,9 @@ func (d *decoder) checkDelimited() error {
 // describeSQLType maps a column's declared type to range-check kind and the name
 // PostgreSQL uses for it in error messages.
 func describeSQLType(c storage.Column) (sqlKind, string) {
+	if _, _, ok := c.DecimalScale(); ok {
+		return kindDecimal, "numeric"
+	}
 	switch c.SQLType {
 	case "smallint", "int2":
 		return kindInt16, "smallint"
@@ -207,9 +215,10 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 }
 
 // commitRow appends the staged row to the batch, or rejects the line when a NOT
-// NULL column has no value. It flushes a full batch.
+// NULL column has no value or a varchar(n) value is too long (checkRow). It
+// flushes a full batch.
 func (d *decoder) commitRow() error {
-	if !d.checkNotNull() {
+	if !d.checkRow() {
 		d.rejectStaged()
 		return nil
 	}

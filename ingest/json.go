@@ -398,6 +398,10 @@ func (st *stage) setNumber(col int, num []byte, isInt bool) bool {
 	case storage.TypeString:
 		s.s = num
 	case storage.TypeInt64:
+		if c.kind == kindDecimal { // 12.34 exactly, never through a float
+			s.i, r = parseDecimal(num, c)
+			break
+		}
 		if !isInt {
 			num, isInt = integralDecimal(num)
 		}

@@ -130,7 +130,7 @@ func (d *RecordDecoder) Decode(rec []byte, dst *storage.Columns) error {
 	case objFailed:
 		return d.err()
 	}
-	if !d.st.checkNotNull() {
+	if !d.st.checkRow() {
 		return d.err()
 	}
 	d.st.appendRow(dst)

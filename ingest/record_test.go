@@ -25,6 +25,7 @@ func recSchema() *storage.Schema {
 		{Name: "b", Type: storage.TypeBool, SQLType: "boolean"},
 		{Name: "t2", Type: storage.TypeTimestamp, SQLType: "timestamp"},
 		{Name: "extra", Type: storage.TypeString, SQLType: "text"},
+		{Name: "m", Type: storage.TypeInt64, SQLType: "numeric(8,2)"}, // value × 100, exactly
 	}}
 }
 
@@ -124,6 +125,14 @@ func recordCases() []recordCase {
 	plus2 := time.FixedZone("+02", 2*3600)
 	minus0530 := time.FixedZone("-0530", -(5*3600 + 30*60))
 	return []recordCase{
+		// numeric(8,2): numbers and numeric strings exactly, half away from zero.
+		{name: "numeric number", rec: `{` + ts0 + `,"m":12.345}`, want: map[string]any{"m": int64(1235)}},
+		{name: "numeric string", rec: `{` + ts0 + `,"m":" 12.34 "}`, want: map[string]any{"m": int64(1234)}},
+		{name: "numeric negative half", rec: `{` + ts0 + `,"m":-0.005}`, want: map[string]any{"m": int64(-1)}},
+		{name: "numeric exponent", rec: `{` + ts0 + `,"m":1e2}`, want: map[string]any{"m": int64(10000)}},
+		{name: "numeric many digits", rec: `{` + ts0 + `,"m":0.1000000000000000055511151231257827}`, want: map[string]any{"m": int64(10)}},
+		{name: "numeric overflow", rec: `{` + ts0 + `,"m":1234567.1}`, err: `out of range for type numeric`, field: "m"},
+		{name: "numeric not a number", rec: `{` + ts0 + `,"m":"1.2.3"}`, err: `invalid input syntax for type numeric`, field: "m"},
 		// Names.
 		{name: "exact names", rec: `{` + ts0 + `,"s":"x","i":1}`, want: map[string]any{"s": "x", "i": int64(1)}},
 		{name: "case-insensitive fallback", rec: `{"TS":"2023-10-01","S":"x","I":2,"Extra":"e"}`, want: map[string]any{"s": "x", "i": int64(2), "extra": "e"},

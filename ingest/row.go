@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/stratadb/strata/storage"
 )
@@ -41,6 +43,10 @@ func (st *stage) init(schema *storage.Schema) {
 	for i, c := range schema.Columns {
 		st.cols[i] = colInfo{name: c.Name, typ: c.Type, notNull: c.NotNull || i == schema.TimeColumn}
 		st.cols[i].kind, st.cols[i].typeName = describeSQLType(c)
+		st.cols[i].prec, st.cols[i].scale, _ = c.DecimalScale()
+		if c.SQLType == "varchar" && c.TypMod > varHdrSz {
+			st.cols[i].maxChars = int(c.TypMod - varHdrSz)
+		}
 	}
 	st.slots = make([]slot, len(schema.Columns))
 	st.interns = make([]internCache, len(schema.Columns))
@@ -53,12 +59,36 @@ func (st *stage) beginRow() {
 	}
 }
 
-// checkNotNull reports false, with st.fail set, when a NOT NULL column has no value.
-func (st *stage) checkNotNull() bool {
+// varHdrSz is PostgreSQL's VARHDRSZ, which a varchar(n) modifier adds to n.
+const varHdrSz = 4
+
+// checkRow reports false, with st.fail set, when a NOT NULL column has no
+// value, or a varchar(n) column a value of more than n characters; a longer value
+// whose excess is spaces is cut to n characters instead, as PostgreSQL stores it.
+func (st *stage) checkRow() bool {
 	for i := range st.cols {
-		if !st.slots[i].set && st.cols[i].notNull {
-			st.fail = failure{kind: failNotNull, col: i}
-			return false
+		c, s := &st.cols[i], &st.slots[i]
+		if !s.set {
+			if c.notNull {
+				st.fail = failure{kind: failNotNull, col: i}
+				return false
+			}
+			continue
+		}
+		if c.maxChars > 0 && len(s.s) > c.maxChars { // fewer bytes cannot be more characters
+			off, k := 0, 0
+			for off < len(s.s) && k < c.maxChars {
+				_, size := utf8.DecodeRune(s.s[off:])
+				off += size
+				k++
+			}
+			if off < len(s.s) {
+				if len(bytes.Trim(s.s[off:], " ")) != 0 {
+					st.failValue(i, "value too long for type %[1]s("+strconv.Itoa(c.maxChars)+")", s.s)
+					return false
+				}
+				s.s = s.s[:off]
+			}
 		}
 	}
 	return true

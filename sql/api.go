@@ -34,10 +34,15 @@ type Statement struct {
 }
 
 // ColumnOrigin is the table (pg_class oid) and column (pg_attribute attnum) a
-// result field comes from.
+// result field comes from, and the type RowDescription names for it.
 type ColumnOrigin struct {
 	TableOID uint32
 	Column   int16
+	// TypeOID, when not 0, is the column's declared type where the field's engine
+	// type stands for several (varchar, 1043, whose values are text's); TypMod is the
+	// column's atttypmod (numeric(p,s), varchar(n)), 0 for -1 (none).
+	TypeOID uint32
+	TypMod  int32
 }
 
 // Result is the outcome of executing one statement.

@@ -299,6 +299,9 @@ func constExpr(c *pg.A_Const) (engine.Expr, error) {
 				return &engine.Const{V: engine.Value{Type: engine.Int64, I: i}}, nil
 			}
 		}
+		if v, ok := engine.DecimalLiteral(s); ok { // 0.1 is an exact numeric, as in PostgreSQL
+			return &engine.Const{V: v}, nil
+		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
 			return nil, posErr(engine.Errorf(sqlstate.InvalidTextRepresentation, "invalid numeric literal %q", s), c.Location)
@@ -586,6 +589,12 @@ func (b *binder) coerceCompare(e engine.Expr, t engine.Type) (engine.Expr, error
 	if et == t || (et.IsNumeric() && t.IsNumeric()) || (et.IsTime() && t.IsTime()) {
 		return e, nil
 	}
+	if k, ok := e.(*engine.Const); ok && t.IsDecimal() && et == engine.Unknown && !k.V.Null {
+		// price = '12.345' compares with 12.345, not with it rounded to the column's scale
+		if v, ok := engine.DecimalLiteral(k.V.S); ok {
+			return &engine.Const{V: v}, nil
+		}
+	}
 	return b.coerce(e, t)
 }
 
@@ -730,12 +739,33 @@ func typeName(tn *pg.TypeName) (engine.Type, string, error) {
 		}
 		return at, "", nil
 	}
+	if t == engine.Numeric && len(tn.Typmods) > 0 {
+		t, err := numericTypmod(tn)
+		return t, "", err
+	}
 	unit := ""
 	if t == engine.Interval && len(tn.Typmods) > 0 {
 		mask := tn.Typmods[0].GetAConst().GetIval().GetIval()
 		unit = intervalUnit(mask)
 	}
 	return t, unit, nil
+}
+
+// numericTypmod is the exact decimal type numeric(p[,s]) names.
+func numericTypmod(tn *pg.TypeName) (engine.Type, error) {
+	var mods [2]int64
+	if len(tn.Typmods) > 2 {
+		return engine.Unknown, posErr(engine.Errorf(sqlstate.InvalidParameterValue, "invalid NUMERIC type modifier"), tn.Location)
+	}
+	for i, m := range tn.Typmods {
+		k := m.GetAConst()
+		if k == nil || k.GetIval() == nil {
+			return engine.Unknown, posErr(engine.Errorf(sqlstate.InvalidParameterValue, "type modifiers must be simple constants or identifiers"), tn.Location)
+		}
+		mods[i] = int64(k.GetIval().Ival)
+	}
+	t, err := engine.NumericTypmod(mods[0], mods[1])
+	return t, withPos(err, tn.Location)
 }
 
 // intervalUnit returns the least significant field of an interval typmod mask
@@ -783,8 +813,30 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 			x = &engine.Const{V: engine.Value{Type: engine.Unknown, S: k.V.S + " " + unit}}
 		}
 	}
+	if t == engine.Numeric { // numeric without a typmod keeps an exact value exact
+		switch xt := x.Type(); {
+		case xt.IsDecimal():
+			xt.Prec = 0
+			t = xt
+		case xt.IsInteger():
+			t = engine.Decimal(0, 0)
+		case xt == engine.Unknown:
+			if k, ok := x.(*engine.Const); ok && !k.V.Null {
+				if v, ok := engine.DecimalLiteral(k.V.S); ok {
+					return &engine.Const{V: v}, nil
+				}
+			}
+		}
+	}
 	e, err := b.coerce(x, t)
-	return e, withPos(err, tc.Location)
+	if err != nil {
+		return nil, withPos(err, tc.Location)
+	}
+	// An explicit cast to varchar(n) cuts the value to n characters, as PostgreSQL's does.
+	if n, ok := castVarcharLength(tc.TypeName); ok && t == engine.Text {
+		return b.call("left", []engine.Expr{e, &engine.Const{V: engine.Value{Type: engine.Int32, I: n}}}, tc.Location)
+	}
+	return e, nil
 }
 
 func funcName(fc *pg.FuncCall) string {
@@ -1041,7 +1093,7 @@ func writeKey(sb *strings.Builder, e engine.Expr) {
 		fmt.Fprintf(sb, "#%d", x.Index)
 		return
 	case *engine.Const:
-		fmt.Fprintf(sb, "c(%d:%v:%d:%g:%q:%v:%d:%d)", x.V.Type.ID, x.V.Null, x.V.I, x.V.F, x.V.S, x.V.B, x.V.Months, x.V.Days)
+		fmt.Fprintf(sb, "c(%d.%d:%v:%d:%g:%q:%v:%d:%d)", x.V.Type.ID, x.V.Type.Scale, x.V.Null, x.V.I, x.V.F, x.V.S, x.V.B, x.V.Months, x.V.Days)
 		return
 	case *paramRef:
 		fmt.Fprintf(sb, "$%d", x.N)

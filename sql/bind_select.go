@@ -258,6 +258,12 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		}
 		for n, i := range visibleColumns(def) {
 			sc.cols[i].origin = ColumnOrigin{TableOID: uint32(tableOID(def)), Column: int16(n + 1)}
+			switch c := def.Schema.Columns[i]; c.SQLType {
+			case "numeric":
+				sc.cols[i].origin.TypMod = c.TypMod
+			case "varchar":
+				sc.cols[i].origin.TypeOID, sc.cols[i].origin.TypMod = uint32(typeOIDs["varchar"]), c.TypMod
+			}
 		}
 		return s, sc, nil
 	case *pg.Node_RangeSubselect:
@@ -279,6 +285,13 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		}
 		sc := b.subScope(p, names, qual, rs.Alias)
 		sc.rolled = b.lastRolled
+		// a column the subquery passes through keeps its table column's origin, as
+		// PostgreSQL's RowDescription shows it
+		if len(b.lastOrigins) == len(sc.cols) {
+			for i := range sc.cols {
+				sc.cols[i].origin = b.lastOrigins[i]
+			}
+		}
 		return p, sc, nil
 	case *pg.Node_JoinExpr:
 		return b.joinExpr(x.JoinExpr)

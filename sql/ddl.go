@@ -45,6 +45,17 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 	case "float8", "double precision", "float":
 		return storage.TypeFloat64, "double precision", nil
 	case "numeric", "decimal":
+		if len(tn.Typmods) > 0 {
+			// numeric(p,s), p <= 18: exact, stored as int64 value × 10^s (engine/decimal.go);
+			// wider, double precision as numeric without a modifier
+			t, err := numericTypmod(tn)
+			if err != nil {
+				return 0, "", err
+			}
+			if t.IsDecimal() {
+				return storage.TypeInt64, t.SQLName(), nil
+			}
+		}
 		return storage.TypeFloat64, "numeric", nil
 	case "bool", "boolean":
 		return storage.TypeBool, "boolean", nil

@@ -122,14 +122,15 @@ func columnRows(database string, t catalog.TableDef, text func(string) engine.Ex
 		if c.NotNull {
 			nullable = "NO"
 		}
-		dt, ok := infoDataType[c.SQLType]
+		base := baseSQLType(c.SQLType) // numeric for numeric(10,2)
+		dt, ok := infoDataType[base]
 		if !ok {
-			dt = c.SQLType
+			dt = base
 		}
 		i4 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int32, I: v}} }
 		null := &engine.Const{V: engine.NullValue(engine.Int32)}
 		prec, radix, scale, dtPrec := engine.Expr(null), engine.Expr(null), engine.Expr(null), engine.Expr(null)
-		switch c.SQLType {
+		switch base {
 		case "smallint":
 			prec, radix, scale = i4(16), i4(2), i4(0)
 		case "integer":
@@ -142,8 +143,8 @@ func columnRows(database string, t catalog.TableDef, text func(string) engine.Ex
 			prec, radix = i4(53), i4(2)
 		case "numeric":
 			radix = i4(10)
-			if c.TypMod != 0 { // PostgreSQL 15's _pg_numeric_scale: a negative scale shows as its low 16 bits
-				m := int64(c.TypMod) - engine.VarHdrSz
+			if m := columnTypmod(c); m >= engine.VarHdrSz { // PostgreSQL 15's _pg_numeric_scale: a negative scale shows as its low 16 bits
+				m -= engine.VarHdrSz
 				prec, scale = i4(m>>16&0xffff), i4(m&0xffff)
 			}
 		case "timestamptz", "timestamp":
@@ -155,7 +156,7 @@ func columnRows(database string, t catalog.TableDef, text func(string) engine.Ex
 		}
 		rows = append(rows, []engine.Expr{text(database), text("public"), text(t.Name), text(c.Name),
 			i4(int64(n + 1)), &engine.Const{V: engine.NullValue(engine.Text)}, text(nullable), text(dt), charLen,
-			prec, radix, scale, dtPrec, text(database), text("pg_catalog"), text(udtNames[c.SQLType]), text("NO"), text("NEVER"),
+			prec, radix, scale, dtPrec, text(database), text("pg_catalog"), text(udtNames[base]), text("NO"), text("NEVER"),
 			text("YES")})
 	}
 	return rows

@@ -180,16 +180,31 @@ func appendValue(cols *storage.Columns, j int, v engine.Value) {
 	}
 }
 
-// checkNotNull raises 23502 for a NULL in a NOT NULL column.
-func checkNotNull(def *catalog.TableDef, cols *storage.Columns) error {
+// checkWrite checks rows about to be stored in def's table: 23502 for a NULL in a
+// NOT NULL column, and varchar(n) lengths as PostgreSQL's assignment to varchar(n)
+// does (a longer value whose excess is spaces is cut to n characters in place,
+// any other longer value is 22001).
+func checkWrite(def *catalog.TableDef, cols *storage.Columns) error {
 	for j, c := range def.Schema.Columns {
-		if !c.NotNull {
-			continue
+		if c.NotNull {
+			for _, isNull := range cols.Cols[j].Null {
+				if isNull {
+					return &engine.Error{Code: sqlstate.NotNullViolation,
+						Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", c.Name, def.Name)}
+				}
+			}
 		}
-		for _, isNull := range cols.Cols[j].Null {
-			if isNull {
-				return &engine.Error{Code: sqlstate.NotNullViolation,
-					Message: fmt.Sprintf("null value in column %q of relation %q violates not-null constraint", c.Name, def.Name)}
+		if n, ok := varcharMax(c); ok {
+			for i, s := range cols.Cols[j].String {
+				if len(s) <= n {
+					continue // no more characters than bytes
+				}
+				cut, ok := fitVarchar(s, n)
+				if !ok {
+					return &engine.Error{Code: sqlstate.StringDataRightTruncation,
+						Message: fmt.Sprintf("value too long for type character varying(%d)", n)}
+				}
+				cols.Cols[j].String[i] = cut
 			}
 		}
 	}
@@ -352,7 +367,7 @@ func (s *Session) store(ctx context.Context, def *catalog.TableDef, cols *storag
 	if store.IsLookup(def) {
 		fillLookupTime(def, cols)
 	}
-	if err := checkNotNull(def, cols); err != nil {
+	if err := checkWrite(def, cols); err != nil {
 		return nil, err
 	}
 	stored := cols

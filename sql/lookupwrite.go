@@ -228,7 +228,7 @@ func (s *Session) rewriteLookup(ctx context.Context, def catalog.TableDef, p eng
 			return nil, fmt.Errorf("BUG: %s: the plan read %d rows, the table holds %d", def.Name, rows.Len, cur.Len)
 		}
 		out, k := apply(cur, rows, flags)
-		if err := checkNotNull(&def, out); err != nil {
+		if err := checkWrite(&def, out); err != nil {
 			return nil, err
 		}
 		n = k
@@ -418,7 +418,7 @@ func (b *binder) onConflict(def catalog.TableDef, is *pg.InsertStmt) (*upsert, e
 // ON CONFLICT says, all in one Rewrite.
 func (s *Session) upsert(ctx context.Context, def catalog.TableDef, rows *storage.Columns, up *upsert, params []engine.Value) (*Result, error) {
 	fillLookupTime(&def, rows)
-	if err := checkNotNull(&def, rows); err != nil {
+	if err := checkWrite(&def, rows); err != nil {
 		return nil, err
 	}
 	var n int
@@ -482,7 +482,7 @@ func (s *Session) upsert(ctx context.Context, def catalog.TableDef, rows *storag
 			}
 			n += k
 		}
-		if err := checkNotNull(&def, out); err != nil {
+		if err := checkWrite(&def, out); err != nil {
 			return nil, err
 		}
 		return out, nil

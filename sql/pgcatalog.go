@@ -10,6 +10,7 @@ import (
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/internal/sqlstate"
+	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/rollup"
 	"github.com/stratadb/strata/storage/store"
@@ -359,20 +360,20 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 		for _, t := range tables {
 			for n, i := range visibleColumns(t) {
 				col := t.Schema.Columns[i]
-				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
-					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(atttypmod(col.TypMod)), bl(typeLens[col.SQLType] > 0),
-					text("d"), text(typeStorage(typeOIDs[col.SQLType])), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
-					bl(true), i4(0), i8(typeCollation(col.SQLType)), null(tText)})
+				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[baseSQLType(col.SQLType)]), i4(-1),
+					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(columnTypmod(col)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
+					text("d"), text(typeStorage(typeOIDs[baseSQLType(col.SQLType)])), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
+					bl(true), i4(0), i8(typeCollation(baseSQLType(col.SQLType))), null(tText)})
 			}
 		}
 		// an index's columns, as PostgreSQL lists them for the index relation
 		for _, k := range catalogKeys(tables) {
 			for n, name := range k.cols {
 				col := k.table.Schema.Columns[k.table.Schema.Index(name)]
-				rows = append(rows, []engine.Expr{i8(k.indexOID), text(col.Name), i8(typeOIDs[col.SQLType]), i4(-1),
-					i2(typeLens[col.SQLType]), i2(int64(n + 1)), i4(0), i4(-1), i4(atttypmod(col.TypMod)), bl(typeLens[col.SQLType] > 0),
-					text("d"), text(typeStorage(typeOIDs[col.SQLType])), text(""), bl(false), bl(false), bl(false), text(""), text(""), bl(false),
-					bl(true), i4(0), i8(typeCollation(col.SQLType)), null(tText)})
+				rows = append(rows, []engine.Expr{i8(k.indexOID), text(col.Name), i8(typeOIDs[baseSQLType(col.SQLType)]), i4(-1),
+					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(columnTypmod(col)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
+					text("d"), text(typeStorage(typeOIDs[baseSQLType(col.SQLType)])), text(""), bl(false), bl(false), bl(false), text(""), text(""), bl(false),
+					bl(true), i4(0), i8(typeCollation(baseSQLType(col.SQLType))), null(tText)})
 			}
 		}
 	case "pg_type":
@@ -707,4 +708,26 @@ func emptyCatalogSelect(sel *pg.SelectStmt) (engine.Plan, []string, bool) {
 		types = append(types, t)
 	}
 	return valuesPlan(names, types, nil), names, true
+}
+
+// baseSQLType is a stored column type without its modifier: numeric for
+// numeric(10,2), the key of the per-type tables here.
+func baseSQLType(s string) string {
+	if t, ok := engine.DecimalByName(s); ok {
+		return t.String()
+	}
+	return s
+}
+
+// columnTypmod is pg_attribute.atttypmod of a column: its stored modifier, or for
+// a numeric(p,s) column without one (a Delta decimal(p,s) read exactly) its
+// type's ((p << 16) | s) + 4; -1 for none.
+func columnTypmod(col storage.Column) int64 {
+	if col.TypMod != 0 {
+		return atttypmod(col.TypMod)
+	}
+	if t, ok := engine.DecimalByName(col.SQLType); ok {
+		return int64(t.Typmod())
+	}
+	return -1
 }

@@ -206,8 +206,8 @@ func (k *relKey) keyVectors() (indkey, indcollation, indclass, indoption string)
 	for i, name := range k.cols {
 		col := k.table.Schema.Columns[k.table.Schema.Index(name)]
 		a = append(a, strconv.FormatInt(k.attnums[i], 10))
-		b = append(b, strconv.FormatInt(typeCollation(col.SQLType), 10))
-		c = append(c, strconv.FormatInt(btreeOpclass[col.SQLType], 10))
+		b = append(b, strconv.FormatInt(typeCollation(baseSQLType(col.SQLType)), 10))
+		c = append(c, strconv.FormatInt(btreeOpclass[baseSQLType(col.SQLType)], 10))
 		d = append(d, "0")
 	}
 	return strings.Join(a, " "), strings.Join(b, " "), strings.Join(c, " "), strings.Join(d, " ")

@@ -1,16 +1,21 @@
 package sql
 
 import (
+	"strings"
+	"unicode/utf8"
+
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/internal/sqlstate"
+	"github.com/stratadb/strata/storage"
 )
 
 // Type modifiers of columns: varchar(n) and numeric(p[,s]) keep what they were
 // declared with (storage.Column.TypMod, in PostgreSQL's atttypmod encoding) so
 // that pg_attribute.atttypmod, format_type (psql's \d) and
-// information_schema.columns show them as PostgreSQL does. Other types' modifiers
+// information_schema.columns show them as PostgreSQL does, and INSERT, UPDATE and
+// upserts check varchar(n) lengths (checkWrite). Other types' modifiers
 // (timestamp(3)) are accepted and not kept.
 
 const (
@@ -24,7 +29,7 @@ const (
 // sqlType, as PostgreSQL's typmodin functions compute it and with their errors
 // (22023); 0 when the type has none or strata keeps none.
 func columnTypMod(tn *pg.TypeName, sqlType string) (int32, error) {
-	if len(tn.Typmods) == 0 || (sqlType != "varchar" && sqlType != "numeric") {
+	if len(tn.Typmods) == 0 || (sqlType != "varchar" && baseSQLType(sqlType) != "numeric") {
 		return 0, nil
 	}
 	var mods []int64
@@ -73,4 +78,42 @@ func atttypmod(m int32) int64 {
 		return -1
 	}
 	return int64(m)
+}
+
+// varcharMax is n of a varchar(n) column; false for any other column.
+func varcharMax(c storage.Column) (int, bool) {
+	if c.SQLType != "varchar" || c.TypMod == 0 {
+		return 0, false
+	}
+	n, _ := engine.VarcharLength(int64(c.TypMod))
+	return int(n), true
+}
+
+// fitVarchar is s stored into varchar(n): s itself when it has at most n
+// characters, its first n when the rest is spaces (PostgreSQL's varchar), else
+// false (22001).
+func fitVarchar(s string, n int) (string, bool) {
+	off, k := 0, 0
+	for off < len(s) && k < n {
+		_, size := utf8.DecodeRuneInString(s[off:])
+		off += size
+		k++
+	}
+	if off == len(s) {
+		return s, true
+	}
+	if strings.Trim(s[off:], " ") != "" {
+		return "", false
+	}
+	return s[:off], true
+}
+
+// castVarcharLength is n of a cast to varchar(n); false for any other type name.
+func castVarcharLength(tn *pg.TypeName) (int64, bool) {
+	if tn.GetNames() == nil || len(tn.ArrayBounds) > 0 || len(tn.Typmods) != 1 ||
+		tn.Names[len(tn.Names)-1].GetString_().GetSval() != "varchar" {
+		return 0, false
+	}
+	n := int64(tn.Typmods[0].GetAConst().GetIval().GetIval())
+	return n, n >= 1
 }

@@ -66,8 +66,9 @@ type Column struct {
 	Type Type
 	// SQLType is the PostgreSQL type name the column was declared with, lower case and
 	// canonical: "timestamptz", "timestamp", "text", "varchar", "smallint", "integer",
-	// "bigint", "real", "double precision", "numeric", "boolean". The physical Type
-	// follows from it; clients see this one.
+	// "bigint", "real", "double precision", "numeric", "numeric(p,s)", "boolean". The
+	// physical Type follows from it; clients see this one. A numeric(p,s) column
+	// (p <= 18) is TypeInt64 holding value × 10^s, exactly (DecimalScale).
 	SQLType string
 	// TypMod is the type modifier the column was declared with, encoded as
 	// PostgreSQL's atttypmod (varchar(n): n+4; numeric(p,s): (p<<16 | s&0x7ff)+4), or
@@ -75,6 +76,17 @@ type Column struct {
 	// only types whose modifier strata keeps). The SQL layer's catalog shows it.
 	TypMod  int32 `json:",omitempty"`
 	NotNull bool
+}
+
+// DecimalScale returns p and s of a numeric(p,s) column; ok is false for any other.
+func (c Column) DecimalScale() (p, s int, ok bool) {
+	if c.Type != TypeInt64 {
+		return 0, 0, false
+	}
+	if n, err := fmt.Sscanf(c.SQLType, "numeric(%d,%d)", &p, &s); err != nil || n != 2 {
+		return 0, 0, false
+	}
+	return p, s, true
 }
 
 // Schema is the ordered column list of a table. TimeColumn indexes Columns.

@@ -111,7 +111,6 @@ func TestPsqlRolesAndPrivileges(t *testing.T) {
 //   - to_char(date, text): strata formats a date itself; PostgreSQL has no such
 //     overload and reaches to_char(timestamptz, text) by its implicit cast from
 //     date, which strata does not have (engine/fn_datetime.go).
-//   - to_char(interval, text): strata cannot format intervals.
 //   - upper(anyrange), upper(anymultirange): strata has no range types.
 func TestPsqlDescribeFunctions(t *testing.T) {
 	pgtest.Need(t, "psql", "psql")
@@ -123,7 +122,7 @@ func TestPsqlDescribeFunctions(t *testing.T) {
 		strataOnly, pgOnly []string // "Argument data types" of rows only one side lists
 	}{
 		{cmd: `\df`},
-		{cmd: `\df to_char`, strataOnly: []string{"date, text"}, pgOnly: []string{"interval, text"}},
+		{cmd: `\df to_char`, strataOnly: []string{"date, text"}},
 		{cmd: `\df upper`, pgOnly: []string{"anymultirange", "anyrange"}},
 	} {
 		got := psqlFull(t, s.port(), "strata", "strata", "-c", tc.cmd)

@@ -198,6 +198,9 @@ func cell(a arrow.Array, i int, t engine.Type) any {
 	}
 	switch a := a.(type) {
 	case *array.Int64:
+		if t.IsDecimal() { // exact numeric: its digits, 10.10 not 1010
+			return json.Number(engine.AppendText(nil, a, i, t))
+		}
 		return a.Value(i)
 	case *array.Boolean:
 		return a.Value(i)

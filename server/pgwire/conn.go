@@ -1236,9 +1236,19 @@ func (c *conn) sendRowDescription(fields []engine.Field, binary []bool, origins 
 		}
 		c.wbuf = appendUint32(c.wbuf, o.TableOID)
 		c.wbuf = appendUint16(c.wbuf, uint16(o.Column))
-		c.wbuf = appendUint32(c.wbuf, wireOID(f.Type))
+		oid := wireOID(f.Type)
+		if o.TypeOID != 0 {
+			oid = o.TypeOID
+		}
+		c.wbuf = appendUint32(c.wbuf, oid)
 		c.wbuf = appendUint16(c.wbuf, uint16(wireSize(f.Type)))
-		c.wbuf = appendUint32(c.wbuf, 0xffffffff) // typmod -1
+		typmod := uint32(0xffffffff) // -1: none
+		if o.TypMod != 0 {
+			typmod = uint32(o.TypMod)
+		} else if o.TableOID != 0 { // a Delta decimal(p,s) column read as numeric(p,s)
+			typmod = uint32(f.Type.Typmod())
+		}
+		c.wbuf = appendUint32(c.wbuf, typmod)
 		format := uint16(0)
 		if i < len(binary) && binary[i] {
 			format = 1

@@ -293,7 +293,11 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 			dst = append(dst, 'f')
 		}
 	case kindInt:
-		dst = strconv.AppendInt(dst, c.ints[r], 10)
+		if c.typ.IsDecimal() {
+			dst = engine.AppendDecimal(dst, c.ints[r], int(c.typ.Scale))
+		} else {
+			dst = strconv.AppendInt(dst, c.ints[r], 10)
+		}
 	case kindString:
 		dst = append(dst, c.strs.Value(r)...)
 	case kindDict:
@@ -343,8 +347,32 @@ func appendBinaryInt(dst []byte, v int64, t engine.Type) ([]byte, bool) {
 		dst = appendNumericDigits(dst, digits, len(digits)-1, neg)
 		putUint32(dst[start-4:], uint32(len(dst)-start))
 		return dst, true
+	case engine.TypeDecimal:
+		dst = append(dst, 0, 0, 0, 0)
+		start := len(dst)
+		dst = appendNumericDecimal(dst, v, int(t.Scale))
+		putUint32(dst[start-4:], uint32(len(dst)-start))
+		return dst, true
 	}
 	return dst, false
+}
+
+// appendNumericDecimal appends the binary numeric form of scaled value v (without
+// the length), with display scale scale: 10.10 keeps dscale 2.
+func appendNumericDecimal(dst []byte, v int64, scale int) []byte {
+	var tmp [24]byte
+	u := uint64(v)
+	if v < 0 {
+		u = -u
+	}
+	digits := strconv.AppendUint(tmp[:0], u, 10)
+	start := len(dst)
+	if u == 0 {
+		return appendNumericHeader(dst, 0, 0, numericPos, scale)
+	}
+	dst = appendNumericDigits(dst, digits, len(digits)-1-scale, v < 0)
+	binary.BigEndian.PutUint16(dst[start+6:], uint16(scale)) // dscale: trailing zeros count
+	return dst
 }
 
 func appendBinaryFloat(dst []byte, f float64, t engine.Type) ([]byte, bool) {

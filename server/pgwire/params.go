@@ -32,6 +32,17 @@ func decodeParam(oid uint32, want engine.Type, format int16, data []byte) (engin
 	if oid == 0 {
 		oid = wireOID(want)
 	}
+	if oid == 1700 && want.IsDecimal() { // exact into numeric(p,s), no float between
+		txt, err := numericText(data)
+		if err != nil {
+			return engine.Value{}, err
+		}
+		if txt == nil {
+			txt = []byte("0")
+		}
+		n, err := engine.ParseDecimal(string(txt), want)
+		return engine.Value{Type: want, I: n}, err
+	}
 	v, err := decodeBinary(oid, data)
 	if err != nil {
 		return v, err
@@ -140,32 +151,46 @@ func decodeBinary(oid uint32, b []byte) (engine.Value, error) {
 
 // decodeNumeric decodes PostgreSQL's binary numeric into the nearest float64.
 func decodeNumeric(b []byte) (float64, error) {
+	buf, err := numericText(b)
+	if err != nil || buf == nil {
+		return 0, err
+	}
+	f, err := strconv.ParseFloat(string(buf), 64)
+	if err != nil && !isRangeErr(err) {
+		return 0, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid external \"numeric\" value")
+	}
+	return f, nil
+}
+
+// numericText is binary numeric b as exact text, "[-]digitsE±exp"; nil for zero.
+// NaN and ±Infinity come back as their text.
+func numericText(b []byte) ([]byte, error) {
 	if len(b) < 8 {
-		return 0, badBinary(1700, len(b))
+		return nil, badBinary(1700, len(b))
 	}
 	be := binary.BigEndian
 	ndigits := int(int16(be.Uint16(b)))
 	weight := int(int16(be.Uint16(b[2:])))
 	sign := be.Uint16(b[4:])
 	if ndigits < 0 || len(b) != 8+2*ndigits {
-		return 0, badBinary(1700, len(b))
+		return nil, badBinary(1700, len(b))
 	}
 	switch sign {
 	case numericNaN:
-		return math.NaN(), nil
+		return []byte("NaN"), nil
 	case numericPosInf:
-		return math.Inf(1), nil
+		return []byte("Infinity"), nil
 	case numericNegInf:
-		return math.Inf(-1), nil
+		return []byte("-Infinity"), nil
 	case numericPos, numericNeg:
 	default:
-		return 0, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid sign in external \"numeric\" value")
+		return nil, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid sign in external \"numeric\" value")
 	}
 	if ndigits == 0 {
-		return 0, nil
+		return nil, nil
 	}
-	// Write the digits out as an integer mantissa and a decimal exponent and let
-	// strconv round once, correctly.
+	// The digits as an integer mantissa and a decimal exponent: exact (decodeNumeric
+	// lets strconv round once, correctly).
 	buf := make([]byte, 0, 4*ndigits+8)
 	if sign == numericNeg {
 		buf = append(buf, '-')
@@ -173,17 +198,13 @@ func decodeNumeric(b []byte) (float64, error) {
 	for i := range ndigits {
 		d := be.Uint16(b[8+2*i:])
 		if d > 9999 {
-			return 0, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid digit in external \"numeric\" value")
+			return nil, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid digit in external \"numeric\" value")
 		}
 		buf = append(buf, byte('0'+d/1000), byte('0'+d/100%10), byte('0'+d/10%10), byte('0'+d%10))
 	}
 	buf = append(buf, 'e')
 	buf = strconv.AppendInt(buf, int64(4*(weight-ndigits+1)), 10)
-	f, err := strconv.ParseFloat(string(buf), 64)
-	if err != nil && !isRangeErr(err) {
-		return 0, engine.Errorf(sqlstate.InvalidBinaryRepresentation, "invalid external \"numeric\" value")
-	}
-	return f, nil // out of range: ±Inf or 0, like a float8 cast
+	return buf, nil
 }
 
 func isRangeErr(err error) bool {

@@ -469,6 +469,8 @@ func (w *fileWriter) writeRun(ctx context.Context, key string, vals []*string, c
 				// small enough that a filter can skip some of a row group's.
 				parquet.WithPageIndexEnabled(true),
 				parquet.WithDataPageSize(w.opts.PageBytes),
+				// decimal(p,s) with p <= 18 as INT32/INT64 DECIMAL, as Spark writes it
+				parquet.WithStoreDecimalAsInteger(true),
 			}
 			for _, f := range w.fileSchma.Fields() {
 				if _, ts := f.Type.(*arrow.TimestampType); ts {

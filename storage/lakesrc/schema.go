@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/stratadb/strata/storage"
@@ -37,6 +38,11 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 	case "double":
 		c.Type, c.SQLType = storage.TypeFloat64, "double precision"
 	case "decimal":
+		if f.Type.Precision >= 1 && f.Type.Precision <= 18 && f.Type.Scale >= 0 && f.Type.Scale <= f.Type.Precision {
+			// exact: the scaled int64 of numeric(p,s)
+			c.Type, c.SQLType = storage.TypeInt64, fmt.Sprintf("numeric(%d,%d)", f.Type.Precision, f.Type.Scale)
+			break
+		}
 		c.Type, c.SQLType = storage.TypeFloat64, "numeric"
 	case "boolean":
 		c.Type, c.SQLType = storage.TypeBool, "boolean"
@@ -56,7 +62,8 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 // becomes NOT NULL, and a NULL in it is an error when a file is read. With
 // timeColumn == "" a hidden constant column "__time" (timestamptz, value 0) is
 // appended last. Types: string → text, byte/short → smallint, int → integer,
-// long → bigint, float → real, double → double precision, decimal → numeric,
+// long → bigint, float → real, double → double precision, decimal(p,s) →
+// numeric(p,s) for p <= 18 (exact) and numeric (double precision) above,
 // boolean, timestamp → timestamptz, timestamp_ntz → timestamp, date → timestamp
 // (midnight UTC); any other type (binary, struct, array, map, void) is refused with
 // an error naming the column. deltaCols[i] is the Delta column read for schema
@@ -213,6 +220,22 @@ func convertColumn(d *storage.ColumnData, c *storage.Column, arr arrow.Array, n 
 			d.Int64 = appendConv(d.Int64, a.Int32Values(), func(v int32) int64 { return int64(v) })
 		case *array.Int64:
 			d.Int64 = append(d.Int64, a.Int64Values()...)
+		case *array.Decimal128: // numeric(p,s): the unscaled value, at the column's scale
+			p, sc, ok := c.DecimalScale()
+			if !ok || int(a.DataType().(*arrow.Decimal128Type).Scale) != sc {
+				return mismatch()
+			}
+			for r := 0; r < n; r++ {
+				var v int64
+				if a.IsValid(r) {
+					x := a.Value(r)
+					if !x.FitsInPrecision(int32(p)) {
+						return fmt.Errorf("decimal value %s does not fit %s", x.ToString(int32(sc)), c.SQLType)
+					}
+					v = int64(x.LowBits())
+				}
+				d.Int64 = append(d.Int64, v)
+			}
 		default:
 			return mismatch()
 		}
@@ -353,6 +376,9 @@ func appendStrings(dst []string, n int, isNull func(int) bool, value func(int) s
 
 // arrowType is the Arrow type of a strata column when written to Delta.
 func arrowType(c *storage.Column) arrow.DataType {
+	if p, s, ok := c.DecimalScale(); ok {
+		return &arrow.Decimal128Type{Precision: int32(p), Scale: int32(s)}
+	}
 	switch c.SQLType {
 	case "timestamptz":
 		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
@@ -462,6 +488,14 @@ func FromColumns(mem memory.Allocator, schema *storage.Schema, cols *storage.Col
 					bb.AppendNull()
 				} else {
 					bb.Append(d.Int64[r])
+				}
+			}
+		case *array.Decimal128Builder: // numeric(p,s): the scaled int64 is the unscaled value
+			for r := 0; r < n; r++ {
+				if null(r) {
+					bb.AppendNull()
+				} else {
+					bb.Append(decimal128.FromI64(d.Int64[r]))
 				}
 			}
 		case *array.Float32Builder:

@@ -150,8 +150,10 @@ func TestTableSchemaTypes(t *testing.T) {
 		{Name: "d", Type: prim("double")}, {Name: "dec", Type: &lake.DataType{Name: "decimal", Precision: 10, Scale: 2}},
 		{Name: "bo", Type: prim("boolean")}, {Name: "ts", Type: prim("timestamp")},
 		{Name: "ntz", Type: prim("timestamp_ntz")}, {Name: "day", Type: prim("date")},
+		{Name: "wide", Type: &lake.DataType{Name: "decimal", Precision: 30, Scale: 4}},
 	}
-	want := []string{"text", "smallint", "smallint", "integer", "bigint", "real", "double precision", "numeric", "boolean", "timestamptz", "timestamp", "timestamp"}
+	// decimal(p,s) is exact numeric(p,s) up to p = 18, double-precision numeric above
+	want := []string{"text", "smallint", "smallint", "integer", "bigint", "real", "double precision", "numeric(10,2)", "boolean", "timestamptz", "timestamp", "timestamp", "numeric"}
 	mk := func(fs []lake.Field) *lake.Snapshot {
 		t.Helper()
 		dir := t.TempDir()
