@@ -35,8 +35,13 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	psql(t, "127.0.0.1", pgPort, "postgres", "postgres", "-c", "DROP TABLE IF EXISTS nw")
-	for _, side := range [][3]string{{s.port(), "strata", "strata"}, {pgPort, "postgres", "postgres"}} {
+	// A database of its own on the shared server: other tests compare psql's
+	// listings of the postgres database with strata's.
+	const db = "numeric_wire"
+	for _, q := range []string{"DROP DATABASE IF EXISTS " + db, "CREATE DATABASE " + db} {
+		psql(t, "127.0.0.1", pgPort, "postgres", "postgres", "-c", q)
+	}
+	for _, side := range [][3]string{{s.port(), "strata", "strata"}, {pgPort, "postgres", db}} {
 		psql(t, "127.0.0.1", side[0], side[1], side[2], "-c", create)
 		psql(t, "127.0.0.1", side[0], side[1], side[2], "-c", fmt.Sprintf(`\copy nw FROM '%s' WITH (FORMAT csv)`, csv))
 	}
@@ -45,7 +50,7 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sc.Close(ctx)
-	pc, err := pgx.Connect(ctx, pg.DSN("postgres"))
+	pc, err := pgx.Connect(ctx, pg.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +81,7 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 		if got := numericRows(t, sc, q); got != want {
 			t.Errorf("pgx (binary results):\n%s\ngot:\n%s\nwant (PostgreSQL):\n%s", q, head(got), head(want))
 		}
-		wantText := psql(t, "127.0.0.1", pgPort, "postgres", "postgres", "-c", q)
+		wantText := psql(t, "127.0.0.1", pgPort, "postgres", db, "-c", q)
 		if got := psql(t, "127.0.0.1", s.port(), "strata", "strata", "-c", q); got != wantText {
 			t.Errorf("psql (text):\n%s\ngot:\n%s\nwant (PostgreSQL):\n%s", q, head(got), head(wantText))
 		}
