@@ -133,21 +133,7 @@ func TestMetabaseSyncQueries(t *testing.T) {
 	s := startStrata(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, pg.DSN("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	for _, q := range []string{"DROP DATABASE IF EXISTS metabase_sync", "CREATE DATABASE metabase_sync"} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pgConn, err := pgx.Connect(ctx, pg.DSN("metabase_sync"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pgConn.Close(ctx)
+	pgConn := freshPGDatabase(ctx, t, pg, "metabase_sync")
 	stConn, err := pgx.Connect(ctx, s.dsn())
 	if err != nil {
 		t.Fatal(err)
@@ -210,4 +196,27 @@ func TestMetabaseSyncQueries(t *testing.T) {
 			t.Logf("%s on strata:\n%s", q.name, strings.Join(got, "\n"))
 		}
 	}
+}
+
+// freshPGDatabase creates database name anew on the shared PostgreSQL server pg
+// (other tests list the postgres database, so a test's tables go elsewhere) and
+// returns a connection to it, closed at the end of the test.
+func freshPGDatabase(ctx context.Context, t *testing.T, pg *pgtest.Server, name string) *pgx.Conn {
+	t.Helper()
+	admin, err := pgx.Connect(ctx, pg.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for _, q := range []string{"DROP DATABASE IF EXISTS " + name, "CREATE DATABASE " + name} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := pgx.Connect(ctx, pg.DSN(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
 }

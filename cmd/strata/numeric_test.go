@@ -38,9 +38,7 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 	// A database of its own on the shared server: other tests compare psql's
 	// listings of the postgres database with strata's.
 	const db = "numeric_wire"
-	for _, q := range []string{"DROP DATABASE IF EXISTS " + db, "CREATE DATABASE " + db} {
-		psql(t, "127.0.0.1", pgPort, "postgres", "postgres", "-c", q)
-	}
+	pc := freshPGDatabase(ctx, t, pg, db)
 	for _, side := range [][3]string{{s.port(), "strata", "strata"}, {pgPort, "postgres", db}} {
 		psql(t, "127.0.0.1", side[0], side[1], side[2], "-c", create)
 		psql(t, "127.0.0.1", side[0], side[1], side[2], "-c", fmt.Sprintf(`\copy nw FROM '%s' WITH (FORMAT csv)`, csv))
@@ -50,11 +48,6 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sc.Close(ctx)
-	pc, err := pgx.Connect(ctx, pg.DSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close(ctx)
 	var bin pgtype.Numeric
 	if err := bin.Scan("-12.34565"); err != nil {
 		t.Fatal(err)

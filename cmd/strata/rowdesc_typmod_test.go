@@ -22,21 +22,7 @@ func TestRowDescriptionTypmods(t *testing.T) {
 	s := startStrata(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, pg.DSN("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
-	for _, q := range []string{"DROP DATABASE IF EXISTS rowdesc_typmod", "CREATE DATABASE rowdesc_typmod"} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pgConn, err := pgx.Connect(ctx, pg.DSN("rowdesc_typmod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pgConn.Close(ctx)
+	pgConn := freshPGDatabase(ctx, t, pg, "rowdesc_typmod")
 	stConn, err := pgx.Connect(ctx, s.dsn())
 	if err != nil {
 		t.Fatal(err)
