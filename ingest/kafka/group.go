@@ -118,12 +118,20 @@ func (c *Consumer) adjustOffsets(ctx context.Context, offsets map[string]map[int
 			c.fail(err)
 			return nil, err
 		}
-		if !st.positioned && !st.hasStored && tp[p].EpochOffset().Offset < 0 {
+		if !st.positioned && !st.hasStored && (tp[p].EpochOffset().Offset < 0 || c.cfg.StoredIsExact) {
 			unknown = append(unknown, p)
 		}
 	}
 	c.mu.Unlock()
 	var start map[int32]int64
+	// logStart: with exact stored offsets, a stored offset below the log start
+	// is data loss, found here.
+	var logStart map[int32]int64
+	if c.cfg.StoredIsExact {
+		if logStart, err = listOffsets(ctx, cl, c.cfg.Topic, ps, offsetEarliest); err != nil {
+			c.log.Warn("listing log start offsets; data loss is checked at the next assignment", "err", err)
+		}
+	}
 	if len(unknown) > 0 {
 		at := int64(offsetEarliest)
 		if c.cfg.StartAtEnd {
@@ -158,7 +166,21 @@ func (c *Consumer) adjustOffsets(ctx context.Context, offsets map[string]map[int
 		switch {
 		case st.positioned && st.next >= 0:
 			resume = st.next // already positioned in this ownership: keep going
-		case st.hasStored || committed >= 0:
+		case c.cfg.StoredIsExact && st.hasStored:
+			resume = st.stored
+			if ls, ok := logStart[p]; ok && resume < ls {
+				st.lost += ls - resume
+				c.log.Error("DATA LOSS: records deleted by the topic's retention before any process persisted them; resuming at the log start",
+					"topic", c.cfg.Topic, "partition", p, "resume", resume, "log_start", ls, "lost", ls-resume)
+				if dl, ok := c.h.(DataLossHandler); ok {
+					dl.DataLoss(p, resume, ls)
+				}
+				resume = ls
+			}
+			if resume != committed && !st.positioned {
+				ahead[p] = kgo.EpochOffset{Epoch: -1, Offset: resume} // the group follows the lake, for monitoring
+			}
+		case (st.hasStored || committed >= 0) && !c.cfg.StoredIsExact:
 			resume = committed // negative when there is no commit
 			if st.hasStored {
 				resume = max(st.stored, committed)

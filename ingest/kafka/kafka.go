@@ -98,6 +98,15 @@ type Config struct {
 	// StartAtEnd: a partition with neither a stored offset nor a group commit
 	// starts at the log end. Default: the log start.
 	StartAtEnd bool
+	// StoredIsExact: the offsets Handler.Assigned returns are the resume
+	// offsets, whatever the group committed, and a partition without one
+	// starts at the log start/end (StartAtEnd). Package ingest/stream sets it
+	// for tables whose lake is the checkpoint every process shares (handoff by
+	// offset): the group's commits are then only hints for monitoring, since
+	// rows a dead process consumed past the lake's offset may be gone with its
+	// disk. A resume offset below the log start is data loss: Kafka's retention
+	// deleted records nobody handed off (DataLoss, Lost, the log).
+	StoredIsExact bool
 
 	// Group timing; zero values keep franz-go's defaults (45s session, 3s
 	// heartbeat, 60s rebalance). Tests lower them to rebalance quickly.
@@ -175,6 +184,15 @@ type LostHandler interface {
 	Lost(ctx context.Context, partitions []int32)
 }
 
+// DataLossHandler may be implemented by a Handler to learn that a partition's
+// resume offset lay below the log start (StoredIsExact): records from resume to
+// start were deleted by the topic's retention before they were persisted
+// anywhere. Consumption continues at start. Called from the group session,
+// never concurrently with the other Handler methods' effects on the partition.
+type DataLossHandler interface {
+	DataLoss(partition int32, resume, start int64)
+}
+
 // Consumer is one group member consuming one topic for one Handler. Run it
 // once.
 type Consumer struct {
@@ -214,6 +232,10 @@ type partition struct {
 	positioned bool
 	next       int64
 	hwm        int64 // high watermark as last seen; -1 unknown
+	// lost counts records between the resume offset this ownership wanted
+	// and the log start when that was higher: deleted by retention before
+	// anyone persisted them (StoredIsExact only).
+	lost int64
 	// resumed is the exact offset this ownership resumed at, max(stored,
 	// committed), or -1 (not yet positioned, or franz-go resolved the log
 	// start/end). Everything below it was published before, by this

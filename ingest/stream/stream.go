@@ -289,6 +289,19 @@ type Status struct {
 	// not 'unassigned').
 	TableState string
 	LastError  string
+	// LakeOffset is the partition's offset in the table's lake as this process
+	// last knew it (its own handoff, or the lake's txn when it took the
+	// partition): every record below it is in the lake; -1: none. LakeLag is
+	// CommittedOffset minus LakeOffset (records persisted here, not yet in the
+	// lake; -1: unknown) and LakeLagSeconds how long the lake has trailed the
+	// catalog (0 when it does not).
+	LakeOffset     int64
+	LakeLag        int64
+	LakeLagSeconds float64
+	// LostRecords counts records of the partition that Kafka's retention
+	// deleted before any process persisted them (the lake's offset was below
+	// the log start when this process took the partition): data loss.
+	LostRecords int64
 	// Persists counts the head's persists (segments + offsets committed) since the
 	// supervisor started; PersistSeconds is their total duration.
 	Persists       int64
@@ -346,7 +359,7 @@ func (m *Manager) StartAll() error {
 			errs = append(errs, err)
 			m.mu.Lock()
 			m.failed[def.Name] = Status{Table: def.Name, Topic: def.Options[OptTopic], Partition: -1, CommittedOffset: -1,
-				Lag: -1, State: "failed", TableState: "failed", LastError: err.Error()}
+				Lag: -1, LakeOffset: -1, LakeLag: -1, State: "failed", TableState: "failed", LastError: err.Error()}
 			m.mu.Unlock()
 		}
 	}
@@ -366,10 +379,15 @@ func (m *Manager) Start(def catalog.TableDef) error {
 	if cfg.Kafka.InstanceID, err = m.instanceID(def); err != nil {
 		return err
 	}
+	cfg.Kafka.StoredIsExact = lakeCheckpoint(def)
 	rejects := def.Name + RejectsSuffix
 	if _, ok := m.st.Table(rejects); !ok {
+		opts := map[string]string{"rejects_of": def.Name}
+		if p := def.Options[catalog.OptLakePath]; p != "" {
+			opts[catalog.OptLakePath] = store.RejectsLakePath(p) // shared like the table's lake
+		}
 		_, err := m.st.CreateTable(catalog.TableDef{Name: rejects, Schema: RejectsSchema(), Granularity: 24 * time.Hour,
-			Options: map[string]string{"rejects_of": def.Name}})
+			Options: opts})
 		if err != nil && !errors.Is(err, store.ErrTableExists) {
 			return fmt.Errorf("table %s: create %s: %w", def.Name, rejects, err)
 		}
@@ -384,6 +402,15 @@ func (m *Manager) Start(def catalog.TableDef) error {
 	delete(m.failed, def.Name)
 	s.start()
 	return nil
+}
+
+// lakeCheckpoint reports whether def's lake is the checkpoint of its partitions
+// that every process ingesting the topic shares: the table names a lake_path
+// (which processes in one consumer group share) and hands off. A table whose
+// lake is the default folder in its data directory keeps the checkpoint of one
+// process: its catalog offsets and the group's commits.
+func lakeCheckpoint(def catalog.TableDef) bool {
+	return def.Options[catalog.OptLakePath] != "" && !strings.EqualFold(def.Options[catalog.OptHandoff], "off")
 }
 
 // instanceIDFile holds, in the data directory, the id that names this data

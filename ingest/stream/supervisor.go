@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,9 +31,10 @@ type Supervisor struct {
 	rejects string
 	tc      int // time column
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	paused atomic.Bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+	paused  atomic.Bool
+	started time.Time // when the supervisor started
 
 	// mu orders appends to the heads, next and Freeze: a persist takes its Freeze
 	// and its offsets under mu, so the offsets are exactly those past its rows.
@@ -44,7 +46,15 @@ type Supervisor struct {
 	dec2        *ingest.RecordDecoder // decodes the second half
 	spec        *rollup.Spec          // rollup tables: rows are rolled up before the head
 	cons        *kafka.Consumer
-	sinceFreeze int // rows appended since the last Freeze
+	// owned are the partitions this run owns (the lake checkpoint only: the
+	// store reads and hands off these partitions' rows, store.SetOwned).
+	owned map[int32]bool
+	// skipRows and skipRej: after a partition resumed below where the lake of
+	// the table (skipRows) or of its rejects (skipRej) holds it, the rows, or
+	// the rejects, of records below that offset are already in their lake and
+	// are dropped (the two lakes are committed apart).
+	skipRows, skipRej map[int32]int64
+	sinceFreeze       int // rows appended since the last Freeze
 	// newestChunk is the start of the newest time chunk a row fell in (µs); a row in a
 	// newer chunk closes it, and its rows are persisted at once.
 	newestChunk int64
@@ -70,6 +80,9 @@ type Supervisor struct {
 		// unassigned: partitions reported unassigned (warned about) and not
 		// yet read again.
 		unassigned map[int32]bool
+		// lost counts, per partition, records Kafka's retention deleted before
+		// any process persisted them (kafka.DataLossHandler).
+		lost map[int32]int64
 	}
 }
 
@@ -82,6 +95,7 @@ func newSupervisor(m *Manager, def catalog.TableDef, cfg Config) *Supervisor {
 }
 
 func (s *Supervisor) start() {
+	s.started = time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go s.loop(ctx)
@@ -171,8 +185,16 @@ func (s *Supervisor) run(ctx context.Context) error {
 	if s.paused.Load() {
 		cons.Pause()
 	}
+	if s.cfg.Kafka.StoredIsExact {
+		// Until partitions are assigned, this process reads none of the rows it
+		// persisted: another process may own them now (store.SetOwned).
+		s.m.st.SetOwned(s.table, []string{})
+		s.m.st.SetOwned(s.rejects, []string{})
+	}
 	s.mu.Lock()
 	s.next = map[int32]int64{}
+	s.owned = map[int32]bool{}
+	s.skipRows, s.skipRej = map[int32]int64{}, map[int32]int64{}
 	dec2, err := ingest.NewRecordDecoder(schema, ingest.RecordOptions{KeepUnknown: s.cfg.KeepUnknown, MaxRecordBytes: s.cfg.MaxRecordBytes})
 	if err != nil {
 		s.mu.Unlock()
@@ -194,6 +216,13 @@ func (s *Supervisor) run(ctx context.Context) error {
 	}
 
 	runCtx, cancel := context.WithCancel(ctx)
+	if s.cfg.Kafka.StoredIsExact {
+		hooks := &store.HandoffHooks{Before: s.stillOwner, Moved: func(srcs []string) {
+			s.fail(fmt.Errorf("table %s: partitions %v were handed off by another process meanwhile; taking them up again from the lake: %w", s.table, srcs, store.ErrSourceMoved), cancel)
+		}}
+		s.m.st.SetHandoffHooks(s.table, hooks)
+		s.m.st.SetHandoffHooks(s.rejects, hooks)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.persister(runCtx, cancel) }()
@@ -354,8 +383,13 @@ func (s *Supervisor) compactIfNeeded(ctx context.Context) {
 
 func offsetKey(topic string, p int32) string { return topic + "/" + strconv.Itoa(int(p)) }
 
-// Assigned returns the catalog's offsets of the newly assigned partitions.
+// Assigned returns the resume offsets of the newly assigned partitions: the
+// catalog's, or, when the lake is the checkpoint (kafka.Config.StoredIsExact),
+// see resumeFromLake.
 func (s *Supervisor) Assigned(ctx context.Context, partitions []int32) (map[int32]int64, error) {
+	if s.cfg.Kafka.StoredIsExact {
+		return s.resumeFromLake(ctx, partitions)
+	}
 	committed := s.m.st.Catalog().Offsets(s.table)
 	out := map[int32]int64{}
 	for _, p := range partitions {
@@ -365,6 +399,150 @@ func (s *Supervisor) Assigned(ctx context.Context, partitions []int32) (map[int3
 	}
 	s.m.log.Info("partitions assigned", "table", s.table, "partitions", partitions, "resume", out)
 	return out, nil
+}
+
+// resumeFromLake decides where each newly assigned partition resumes when the
+// lake is the checkpoint every process shares. The lake of the table and the
+// lake of its rejects each hold, per partition, a txn: the offset below which
+// every row (reject) of the partition is in that lake. This process's local
+// segments of a partition continue exactly from there when the store's
+// LakeState.Offsets of the partition equal the txns (nobody handed the partition
+// off since this process last did, or last took it): it then resumes at its
+// catalog offset. Otherwise its local rows of the partition are below the lake's
+// offset (another process handed them off) or may be read again by Kafka, and
+// are dropped (store.ResetSource); it resumes at the lower of the two txns and
+// drops the rows, or the rejects, of records the other lake holds.
+func (s *Supervisor) resumeFromLake(ctx context.Context, partitions []int32) (map[int32]int64, error) {
+	srcs := make([]string, len(partitions))
+	for i, p := range partitions {
+		srcs[i] = offsetKey(s.cfg.Kafka.Topic, p)
+	}
+	lr, err := s.m.st.LakeOffsets(ctx, s.table, srcs)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", s.table, err)
+	}
+	lj, err := s.m.st.LakeOffsets(ctx, s.rejects, srcs)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", s.rejects, err)
+	}
+	committed := s.m.st.Catalog().Offsets(s.table)
+	out := map[int32]int64{}
+	var dropped []int32
+	skipRows, skipRej := map[int32]int64{}, map[int32]int64{}
+	for i, p := range partitions {
+		src := srcs[i]
+		r, hasR := lr[src]
+		j, hasJ := lj[src]
+		rs, js := s.m.st.Source(s.table, src), s.m.st.Source(s.rejects, src)
+		c, hasC := committed[src]
+		if rs.HasLake == hasR && rs.Lake == r && js.HasLake == hasJ && js.Lake == j && (hasC || !hasR) {
+			if hasC {
+				out[p] = c // the local segments continue from the lake
+			}
+			continue
+		}
+		// Resume at the lower txn (none: the log start).
+		resume, has := int64(-1), false
+		if hasR && hasJ {
+			resume, has = min(r, j), true
+		}
+		if err := s.m.st.ResetSource(ctx, s.table, src, resume,
+			store.SourceReset{Table: s.table, Lake: r, HasLake: hasR},
+			store.SourceReset{Table: s.rejects, Lake: j, HasLake: hasJ}); err != nil {
+			return nil, fmt.Errorf("table %s: partition %d: %w", s.table, p, err)
+		}
+		dropped = append(dropped, p)
+		if has {
+			out[p] = resume
+		}
+		if hasR && (!has || r > resume) {
+			skipRows[p] = r
+		}
+		if hasJ && (!has || j > resume) {
+			skipRej[p] = j
+		}
+	}
+	s.mu.Lock()
+	for _, p := range partitions {
+		s.owned[p] = true
+	}
+	maps.Copy(s.skipRows, skipRows)
+	maps.Copy(s.skipRej, skipRej)
+	owned := s.ownedSourcesLocked()
+	s.mu.Unlock()
+	s.m.st.SetOwned(s.table, owned)
+	s.m.st.SetOwned(s.rejects, owned)
+	s.m.log.Info("partitions assigned", "table", s.table, "partitions", partitions, "resume", out,
+		"lake", lr, "rejects_lake", lj, "local_rows_dropped", dropped)
+	return out, nil
+}
+
+// stillOwner is the Before hook of handoffs by offset: it commits the catalog
+// offsets of the owned partitions to the consumer group, which refuses a member
+// that was dropped from the group or lost a partition (kafka.ErrNotCommitted),
+// so a process that no longer owns a partition does not hand its rows off.
+func (s *Supervisor) stillOwner(ctx context.Context) error {
+	s.mu.Lock()
+	cons := s.cons
+	owned := slices.Collect(maps.Keys(s.owned))
+	s.mu.Unlock()
+	if cons == nil {
+		return fmt.Errorf("table %s: not consuming", s.table)
+	}
+	committed := s.m.st.Catalog().Offsets(s.table)
+	next := map[int32]int64{}
+	for _, p := range owned {
+		if o, ok := committed[offsetKey(s.cfg.Kafka.Topic, p)]; ok {
+			next[p] = o
+		}
+	}
+	if err := cons.Commit(ctx, next); err != nil {
+		return fmt.Errorf("table %s: not handing off: the consumer group did not confirm this process owns partitions %v: %w", s.table, owned, err)
+	}
+	return nil
+}
+
+// ownedSourcesLocked returns the sources of the owned partitions. REQUIRES: s.mu is held.
+func (s *Supervisor) ownedSourcesLocked() []string {
+	out := make([]string, 0, len(s.owned))
+	for p := range s.owned {
+		out = append(out, offsetKey(s.cfg.Kafka.Topic, p))
+	}
+	return out
+}
+
+// disown stops reading and handing off partitions (the lake checkpoint only).
+func (s *Supervisor) disown(partitions []int32) {
+	if !s.cfg.Kafka.StoredIsExact {
+		return
+	}
+	s.mu.Lock()
+	for _, p := range partitions {
+		delete(s.owned, p)
+		delete(s.skipRows, p)
+		delete(s.skipRej, p)
+	}
+	owned := s.ownedSourcesLocked()
+	s.mu.Unlock()
+	s.m.st.SetOwned(s.table, owned)
+	s.m.st.SetOwned(s.rejects, owned)
+}
+
+// DataLoss is kafka.DataLossHandler: records of partition from resume to start
+// were deleted by the topic's retention before any process persisted them.
+func (s *Supervisor) DataLoss(partition int32, resume, start int64) {
+	s.m.log.Error("DATA LOSS: the lake's offset of a partition is below the topic's log start; the records between were never persisted and are gone",
+		"table", s.table, "topic", s.cfg.Kafka.Topic, "partition", partition, "lake_offset", resume, "log_start", start, "lost", start-resume)
+	s.stat.Lock()
+	if s.stat.lost == nil {
+		s.stat.lost = map[int32]int64{}
+	}
+	s.stat.lost[partition] += start - resume
+	s.stat.Unlock()
+	s.mu.Lock()
+	delete(s.skipRows, partition) // nothing below start will come
+	delete(s.skipRej, partition)
+	s.mu.Unlock()
 }
 
 // Revoked persists the head, so the rows of the revoked partitions are published
@@ -381,6 +559,18 @@ func (s *Supervisor) Revoked(ctx context.Context, partitions []int32) {
 		default:
 		}
 		return
+	}
+	if s.cfg.Kafka.StoredIsExact {
+		// Hand the partitions' rows to the lake before they move, so their next
+		// owner resumes where this process stopped; whatever fails to go stays
+		// local, unread, and the next owner reads it again from Kafka.
+		hctx := context.WithoutCancel(ctx)
+		for _, t := range []string{s.rejects, s.table} {
+			if _, err := s.m.st.Handoff(hctx, t, time.Now()); err != nil {
+				s.m.log.Warn("handoff at revocation failed; the next owner reads these partitions' rows again from Kafka", "table", t, "err", err)
+			}
+		}
+		s.disown(partitions)
 	}
 	s.mu.Lock()
 	for _, p := range partitions {
@@ -414,75 +604,40 @@ func (s *Supervisor) Revoked(ctx context.Context, partitions []int32) {
 // Lost: another member may already read these partitions from the last hint, so
 // the head's rows must be forgotten; the run ends and restarts from the catalog.
 func (s *Supervisor) Lost(ctx context.Context, partitions []int32) {
+	s.disown(partitions)
 	err := fmt.Errorf("partitions %v lost (fell out of the consumer group)", partitions)
 	if s.failed.CompareAndSwap(false, true) {
 		s.failure <- err
 	}
 }
 
-// Records decodes a batch into the heads.
+// Records decodes a batch into the heads: each partition's rows (and rejects)
+// into a head of the partition's own (store.AppendHeadSource), so that they are
+// persisted, handed off and dropped by the partition's offsets.
 func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 	if s.failed.Load() {
 		return errors.New("ingestion failed")
 	}
 	s.mu.Lock()
-	cols, rej := s.cols, s.rej
-	cols.Reset()
-	rej.Reset()
 	var late int64
 	if s.cfg.LateRejection > 0 {
 		late = time.Now().Add(-s.cfg.LateRejection).UnixMicro()
 	}
 	now := time.Now().UnixMicro()
-	// A large batch is decoded by two goroutines (decoding is most of the per-record
-	// work); the second half's rows are then appended after the first's.
-	first := recs
-	var wg sync.WaitGroup
-	if len(recs) >= parallelDecodeMin {
-		half := len(recs) / 2
-		first = recs[:half]
-		s.cols2.Reset()
-		s.rej2.Reset()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.decode(s.dec2, recs[half:], s.cols2, s.rej2, late, now)
-		}()
-	}
-	s.decode(s.dec, first, cols, rej, late, now)
-	if len(first) < len(recs) {
-		wg.Wait()
-		cols.Append(s.cols2)
-		rej.Append(s.rej2)
-	}
-	for i := range recs {
-		s.next[recs[i].Partition] = recs[i].Offset + 1
-	}
+	due := false
 	var err error
-	rows := cols
-	if s.spec != nil && cols.Len > 0 {
-		rows = s.spec.Reduce(cols)
-	}
-	if rows.Len > 0 {
-		err = s.m.st.AppendHead(s.table, rows)
-	}
-	if err == nil && rej.Len > 0 {
-		err = s.m.st.AppendHead(s.rejects, rej)
-	}
-	s.sinceFreeze += cols.Len + rej.Len
-	due := s.sinceFreeze >= s.cfg.PersistRows
-	if gran := s.def.Granularity.Microseconds(); gran > 0 && cols.Len > 0 {
-		newest := slices.Max(cols.Cols[s.tc].Int64[:cols.Len])
-		if c := newest - ((newest%gran)+gran)%gran; c > s.newestChunk {
-			due = due || s.newestChunk != 0 // the previous chunk closed
-			s.newestChunk = c
+	for i := 0; i < len(recs) && err == nil; {
+		j := i + 1
+		for j < len(recs) && recs[j].Partition == recs[i].Partition {
+			j++
 		}
+		err = s.appendRunLocked(recs[i:j], late, now, &due)
+		i = j
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.count(recs, cols.Len, rej)
 
 	if !due {
 		rows, bytes := s.m.st.HeadStats(s.table)
@@ -503,6 +658,98 @@ func (s *Supervisor) Records(ctx context.Context, recs []kafka.Record) error {
 	}
 	return nil
 }
+
+// appendRunLocked decodes recs, records of one partition, into the partition's
+// heads of the table and of its rejects, and sets *due when a persist is due.
+// REQUIRES: s.mu is held.
+func (s *Supervisor) appendRunLocked(recs []kafka.Record, late, now int64, due *bool) error {
+	p := recs[0].Partition
+	src := offsetKey(s.cfg.Kafka.Topic, p)
+	cols, rej := s.cols, s.rej
+	cols.Reset()
+	rej.Reset()
+	// A large run is decoded by two goroutines (decoding is most of the per-record
+	// work); the second half's rows are then appended after the first's.
+	first := recs
+	var wg sync.WaitGroup
+	if len(recs) >= parallelDecodeMin {
+		half := len(recs) / 2
+		first = recs[:half]
+		s.cols2.Reset()
+		s.rej2.Reset()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.decode(s.dec2, recs[half:], s.cols2, s.rej2, late, now)
+		}()
+	}
+	s.decode(s.dec, first, cols, rej, late, now)
+	if len(first) < len(recs) {
+		wg.Wait()
+		cols.Append(s.cols2)
+		rej.Append(s.rej2)
+	}
+	last := recs[len(recs)-1].Offset
+	s.next[p] = last + 1
+	if skip, ok := s.skipRej[p]; ok && rej.Len > 0 {
+		dropRejectsBelow(rej, skip) // already in the rejects' lake
+	}
+	if skip, ok := s.skipRows[p]; ok && last+1 >= skip {
+		delete(s.skipRows, p)
+	}
+	if skip, ok := s.skipRej[p]; ok && last+1 >= skip {
+		delete(s.skipRej, p)
+	}
+	var err error
+	rows := cols
+	if s.spec != nil && cols.Len > 0 {
+		rows = s.spec.Reduce(cols)
+	}
+	if rows.Len > 0 {
+		err = s.m.st.AppendHeadSource(s.table, src, rows)
+	}
+	if err == nil && rej.Len > 0 {
+		err = s.m.st.AppendHeadSource(s.rejects, src, rej)
+	}
+	if err != nil {
+		return err
+	}
+	s.sinceFreeze += cols.Len + rej.Len
+	*due = *due || s.sinceFreeze >= s.cfg.PersistRows
+	if gran := s.def.Granularity.Microseconds(); gran > 0 && cols.Len > 0 {
+		newest := slices.Max(cols.Cols[s.tc].Int64[:cols.Len])
+		if c := newest - ((newest%gran)+gran)%gran; c > s.newestChunk {
+			*due = *due || s.newestChunk != 0 // the previous chunk closed
+			s.newestChunk = c
+		}
+	}
+	s.count(recs, cols.Len, rej)
+	return nil
+}
+
+// dropRejectsBelow removes from rej (RejectsSchema rows of one partition) the
+// rejects of records below offset.
+func dropRejectsBelow(rej *storage.Columns, offset int64) {
+	offs := rej.Cols[rejectsOffsetCol].Int64
+	k := 0
+	for i := 0; i < rej.Len; i++ {
+		if offs[i] < offset {
+			continue
+		}
+		for _, c := range rej.Cols {
+			if c.Int64 != nil {
+				c.Int64[k] = c.Int64[i]
+			} else {
+				c.String[k] = c.String[i]
+			}
+		}
+		k++
+	}
+	rej.Truncate(k)
+}
+
+// rejectsOffsetCol is the index of the offset column in RejectsSchema.
+const rejectsOffsetCol = 3
 
 // parallelDecodeMin is the batch size from which Records decodes in two goroutines.
 const parallelDecodeMin = 1024
@@ -534,6 +781,8 @@ func (s *Supervisor) decode(dec *ingest.RecordDecoder, recs []kafka.Record, cols
 		r := &recs[i]
 		if err := dec.Decode(r.Value, cols); err != nil {
 			addReject(rej, now, s.cfg.Kafka.Topic, r, err.Error())
+		} else if skip, ok := s.skipRows[r.Partition]; ok && r.Offset < skip {
+			cols.Truncate(cols.Len - 1) // its row is in the lake already; only its reject was missing
 		} else if late != 0 && cols.Cols[s.tc].Int64[cols.Len-1] < late {
 			cols.Truncate(cols.Len - 1)
 			addReject(rej, now, s.cfg.Kafka.Topic, r, "late event: time is before now() - late_message_rejection ("+s.cfg.LateRejection.String()+")")
@@ -700,7 +949,7 @@ func (s *Supervisor) checkUnassigned() {
 // status returns the supervisor's rows of strata_ingest_status.
 func (s *Supervisor) status() []Status {
 	s.stat.Lock()
-	base := Status{Table: s.table, Topic: s.cfg.Kafka.Topic, Partition: -1, CommittedOffset: -1, Lag: -1,
+	base := Status{Table: s.table, Topic: s.cfg.Kafka.Topic, Partition: -1, CommittedOffset: -1, Lag: -1, LakeOffset: -1, LakeLag: -1,
 		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects,
 		TableRowsPerSec: s.stat.rate, TableRows: s.stat.rows, TableRejects: s.stat.rejects,
 		State: s.stat.state, TableState: s.stat.state, LastError: s.stat.lastErr,
@@ -709,6 +958,7 @@ func (s *Supervisor) status() []Status {
 	for p, ps := range s.stat.part {
 		part[p] = *ps
 	}
+	lost := maps.Clone(s.stat.lost)
 	s.stat.Unlock()
 	base.Node = s.m.nodeName()
 	s.mu.Lock()
@@ -736,11 +986,23 @@ func (s *Supervisor) status() []Status {
 		if l, ok := lag[p]; ok {
 			st.Lag = l
 		}
+		st.LostRecords = lost[p]
+		if src := s.m.st.Source(s.table, offsetKey(st.Topic, p)); src.HasLake && st.CommittedOffset >= 0 {
+			st.LakeOffset, st.LakeLag = src.Lake, st.CommittedOffset-src.Lake
+			if st.LakeLag > 0 {
+				since := src.HandedAt
+				if since.IsZero() {
+					since = s.started
+				}
+				st.LakeLagSeconds = time.Since(since).Seconds()
+			}
+		}
 		out = append(out, st)
 	}
 	for _, u := range unassigned {
 		st := base
 		st.Partition, st.State, st.Node = u.Partition, "unassigned", ""
+		st.LostRecords = lost[u.Partition]
 		ps := part[u.Partition] // what this process read of it before it moved
 		st.Rows, st.Rejects, st.RowsPerSec = ps.rows(), ps.rejects, ps.rate
 		st.CommittedOffset, st.Lag = u.Committed, u.Lag

@@ -73,6 +73,12 @@ var (
 		"Records in a partition not yet consumed (high watermark minus next offset).", []string{"table", "partition"}, nil)
 	descIngestOffset = prometheus.NewDesc("strata_ingest_committed_offset",
 		"Next offset of a partition recorded in the catalog with the rows before it.", []string{"table", "partition"}, nil)
+	descIngestLakeLag = prometheus.NewDesc("strata_ingest_lake_lag_records",
+		"Records of a partition persisted by this process and not yet in the lake (committed offset minus the lake's offset).", []string{"table", "partition"}, nil)
+	descIngestLakeLagSeconds = prometheus.NewDesc("strata_ingest_lake_lag_seconds",
+		"How long the lake has trailed a partition's committed offset (0 when it does not).", []string{"table", "partition"}, nil)
+	descIngestLost = prometheus.NewDesc("strata_ingest_lost_records_total",
+		"DATA LOSS: records of a partition Kafka's retention deleted before any process persisted them (the lake's offset was below the log start).", []string{"table", "partition"}, nil)
 	descIngestUnassigned = prometheus.NewDesc("strata_ingest_unassigned_partitions",
 		"Partitions of a table's topic that this process does not own and nobody seems to read: the group's lag stays above zero while its committed offset stands still.", []string{"table"}, nil)
 	descIngestUnassignedLag = prometheus.NewDesc("strata_ingest_unassigned_lag_records",
@@ -132,7 +138,7 @@ type scrapeCollector struct {
 }
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset, descIngestUnassigned, descIngestUnassignedLag,
+	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset, descIngestLakeLag, descIngestLakeLagSeconds, descIngestLost, descIngestUnassigned, descIngestUnassignedLag,
 		descIngestRunning, descPersists, descPersistSeconds, descHeadRows, descHeadBytes, descSegments, descTables,
 		descCatalogVersion, descConns, descLakeVersion, descLakeFiles, descHandoffs, descHandoffRows, descHandoffBytes,
 		descHandoffSeconds, descLakeChecks, descLakeCheckErrors, descLakeUpdates, descLakeCacheBytes, descLakeCacheEntries, descLakeCacheHits, descLakeCacheMisses,
@@ -207,6 +213,9 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		p := strconv.Itoa(int(s.Partition))
+		if s.LostRecords > 0 {
+			counter(descIngestLost, float64(s.LostRecords), s.Table, p)
+		}
 		if s.State == "unassigned" {
 			unassigned[s.Table]++
 			gauge(descIngestUnassignedLag, float64(s.Lag), s.Table, p)
@@ -217,6 +226,10 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if s.CommittedOffset >= 0 {
 			gauge(descIngestOffset, float64(s.CommittedOffset), s.Table, p)
+		}
+		if s.LakeLag >= 0 {
+			gauge(descIngestLakeLag, float64(s.LakeLag), s.Table, p)
+			gauge(descIngestLakeLagSeconds, s.LakeLagSeconds, s.Table, p)
 		}
 	}
 	for table, n := range unassigned {

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,11 @@ type SegmentMeta struct {
 	MinTime    int64
 	MaxTime    int64
 	Bytes      int64
+	// Source is the Kafka partition ("topic/partition") every row of the segment
+	// came from; empty for rows of INSERT and COPY. A streaming table persists
+	// each partition's rows into segments of their own, so that a partition's
+	// rows can be handed off, or dropped, by its offsets (store: handoff by offset).
+	Source string `json:",omitempty"`
 }
 
 // ParseDuration reads a duration given as a table option: "10 seconds", "5 minutes",
@@ -94,19 +100,30 @@ type LakeState struct {
 	// Pending is a handoff that may have reached the Delta log but is not marked
 	// here yet (the process stopped between the two). Open resolves it.
 	Pending *Handoff `json:"pending,omitempty"`
+	// Offsets are, per source ("topic/partition"), the version of the Delta txn
+	// strata/<table>/<source> as this process last knew it: the offset below
+	// which every record of the source is in the lake. The table's local
+	// segments of the source hold exactly the records from there to the
+	// source's catalog offset (store: handoff by offset).
+	Offsets map[string]int64 `json:"offsets,omitempty"`
 }
 
 // Handoff is the intent recorded before a handoff writes to the lake.
 type Handoff struct {
 	Seq      uint64   `json:"seq"`
 	Segments []string `json:"segments"` // segment IDs whose rows it moves
+	// Offsets are the per-source txn versions the handoff commits (LakeState.Offsets
+	// once it is marked).
+	Offsets map[string]int64 `json:"offsets,omitempty"`
 }
 
 func (l LakeState) clone() LakeState {
 	if l.Pending != nil {
 		p := *l.Pending
 		p.Segments = slices.Clone(p.Segments)
+		p.Offsets = maps.Clone(p.Offsets)
 		l.Pending = &p
 	}
+	l.Offsets = maps.Clone(l.Offsets)
 	return l
 }

@@ -56,7 +56,7 @@ func (s *Store) AppendWithOffsets(ctx context.Context, table string, cols *stora
 		}
 		return s.publish(def, nil, nil, offsets)
 	}
-	added, err := s.writeChunks(ctx, &def, cols)
+	added, err := s.writeChunks(ctx, &def, cols, "")
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", table, err)
 	}
@@ -69,7 +69,7 @@ func (s *Store) AppendWithOffsets(ctx context.Context, table string, cols *stora
 
 // writeChunks writes cols (already checked against def) as one new, unpublished
 // segment per time chunk. On error nothing is left on disk.
-func (s *Store) writeChunks(ctx context.Context, def *catalog.TableDef, cols *storage.Columns) ([]*segRef, error) {
+func (s *Store) writeChunks(ctx context.Context, def *catalog.TableDef, cols *storage.Columns, source string) ([]*segRef, error) {
 	chunks, err := splitByChunk(def, cols)
 	if err != nil {
 		return nil, err
@@ -89,6 +89,7 @@ func (s *Store) writeChunks(ctx context.Context, def *catalog.TableDef, cols *st
 			discard(added)
 			return nil, err
 		}
+		ref.meta.Source = source
 		added = append(added, ref)
 	}
 	return added, nil
@@ -142,7 +143,7 @@ func (t *Txn) Append(ctx context.Context, cols *storage.Columns) error {
 		t.rows += int64(cols.Len)
 		return nil
 	}
-	added, err := t.s.writeChunks(ctx, &t.def, cols)
+	added, err := t.s.writeChunks(ctx, &t.def, cols, "")
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", t.def.Name, err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/rollup"
@@ -35,21 +36,28 @@ func (s *Store) Compact(ctx context.Context, table string) error {
 		return fmt.Errorf("compact %s: %w", table, err)
 	}
 	defer release()
-	// refs is sorted by chunk, so each chunk's segments are adjacent.
+	// Segments of one chunk and one source (a streaming table's Kafka partition,
+	// "" for none) are merged: a segment never mixes sources, so handoff by
+	// offset can take or drop a source's rows by whole segments.
 	type group struct {
-		start int64
-		refs  []*segRef
+		start  int64
+		source string
+		refs   []*segRef
+	}
+	byKey := map[[2]string][]*segRef{}
+	var order [][2]string
+	for _, ref := range refs {
+		k := [2]string{strconv.FormatInt(ref.meta.ChunkStart, 10), ref.meta.Source}
+		if byKey[k] == nil {
+			order = append(order, k)
+		}
+		byKey[k] = append(byKey[k], ref)
 	}
 	var groups []group
-	for i := 0; i < len(refs); {
-		j := i + 1
-		for j < len(refs) && refs[j].meta.ChunkStart == refs[i].meta.ChunkStart {
-			j++
+	for _, k := range order {
+		if g := byKey[k]; len(g) > 1 {
+			groups = append(groups, group{start: g[0].meta.ChunkStart, source: k[1], refs: g})
 		}
-		if j-i > 1 {
-			groups = append(groups, group{start: refs[i].meta.ChunkStart, refs: refs[i:j]})
-		}
-		i = j
 	}
 	if len(groups) == 0 {
 		return nil
@@ -80,6 +88,7 @@ func (s *Store) Compact(ctx context.Context, table string) error {
 			var ref *segRef
 			ref, err = s.writeSegment(&def, g.start, first+uint64(i), cols)
 			if err == nil {
+				ref.meta.Source = g.source
 				added = append(added, ref)
 			}
 		}

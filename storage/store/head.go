@@ -31,6 +31,15 @@ func (lt *liveTable) headLocked() *realtime.Head {
 // AppendHead appends cols to table's head; the rows are visible to every snapshot
 // taken after it returns. One appender per table at a time.
 func (s *Store) AppendHead(table string, cols *storage.Columns) error {
+	return s.AppendHeadSource(table, "", cols)
+}
+
+// AppendHeadSource is AppendHead for rows that came from source (a Kafka
+// partition, "topic/partition"): they go to a head of the source's own and are
+// persisted into segments of the source (SegmentMeta.Source), so they can be
+// handed off and dropped by the source's offsets. Snapshots read them only while
+// the source is owned (SetOwned). "" is AppendHead.
+func (s *Store) AppendHeadSource(table, source string, cols *storage.Columns) error {
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
@@ -45,7 +54,7 @@ func (s *Store) AppendHead(table string, cols *storage.Columns) error {
 		s.mu.Unlock()
 		return fmt.Errorf("append to %s: %w", table, ErrExternal)
 	}
-	h := lt.headLocked()
+	h := lt.headOfLocked(source)
 	s.mu.Unlock()
 	if err := h.Append(cols); err != nil { // Append checks cols against the schema
 		return fmt.Errorf("append to %s head: %w", table, err)
@@ -53,25 +62,70 @@ func (s *Store) AppendHead(table string, cols *storage.Columns) error {
 	return nil
 }
 
+// headOfLocked returns the head of source ("": the table's head), creating it.
+// REQUIRES: s.mu is held.
+func (lt *liveTable) headOfLocked(source string) *realtime.Head {
+	if source == "" {
+		return lt.headLocked()
+	}
+	h := lt.heads[source]
+	if h == nil {
+		if lt.heads == nil {
+			lt.heads = map[string]*realtime.Head{}
+		}
+		h = realtime.NewHead(&lt.def.Schema, lt.def.Granularity.Microseconds())
+		lt.heads[source] = h
+	}
+	return h
+}
+
 // HeadStats returns the rows and approximate bytes table's head holds.
 func (s *Store) HeadStats(table string) (rows int, bytes int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if lt := s.mu.tables[table]; lt != nil && lt.head != nil {
-		return lt.head.Rows(), lt.head.Bytes()
+	lt := s.mu.tables[table]
+	if lt == nil {
+		return 0, 0
 	}
-	return 0, 0
+	if lt.head != nil {
+		rows, bytes = lt.head.Rows(), lt.head.Bytes()
+	}
+	for _, h := range lt.heads {
+		rows += h.Rows()
+		bytes += h.Bytes()
+	}
+	return rows, bytes
 }
 
 // Frozen is a head's content sealed by Freeze, waiting for PublishFrozen.
 type Frozen struct {
 	table string
 	id    uint64
-	f     *realtime.Frozen
+	parts []frozenHead
+}
+
+// frozenHead is what Freeze sealed in one head.
+type frozenHead struct {
+	source string
+	head   *realtime.Head
+	f      *realtime.Frozen
 }
 
 // Rows returns the number of rows f holds.
-func (f *Frozen) Rows() int { return f.f.Rows }
+func (f *Frozen) Rows() int {
+	n := 0
+	for _, p := range f.parts {
+		n += p.f.Rows
+	}
+	return n
+}
+
+// drop takes f's rows out of their heads.
+func (f *Frozen) drop() {
+	for _, p := range f.parts {
+		p.head.Drop(p.f)
+	}
+}
 
 // Freeze seals the rows table's head holds now. They stay visible to snapshots until
 // PublishFrozen moves them into segments; rows appended later are not part of f. The
@@ -84,10 +138,24 @@ func (s *Store) Freeze(table string) (*Frozen, error) {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("persist %s: %w", table, ErrNoTable)
 	}
-	h := lt.headLocked()
+	type named struct {
+		source string
+		head   *realtime.Head
+	}
+	var heads []named
+	if lt.head != nil {
+		heads = append(heads, named{"", lt.head})
+	}
+	for src, h := range lt.heads {
+		heads = append(heads, named{src, h})
+	}
 	id := lt.def.ID
 	s.mu.Unlock()
-	return &Frozen{table: table, id: id, f: h.Freeze()}, nil
+	f := &Frozen{table: table, id: id}
+	for _, h := range heads {
+		f.parts = append(f.parts, frozenHead{source: h.source, head: h.head, f: h.head.Freeze()})
+	}
+	return f, nil
 }
 
 // PublishFrozen writes f's rows as segments (one per time chunk) and commits them
@@ -136,11 +204,7 @@ func (s *Store) PublishFrozenAll(ctx context.Context, parts ...FrozenPart) (*Pub
 			continue
 		}
 		ps = append(ps, publication{def: def, b: catalog.Batch{Table: def.Name, Offsets: part.Offsets}, add: added,
-			locked: func(lt *liveTable) {
-				if lt.head != nil {
-					lt.head.Drop(f.f)
-				}
-			}})
+			locked: func(*liveTable) { f.drop() }})
 	}
 	for _, f := range empty {
 		s.dropFrozen(f)
@@ -261,18 +325,20 @@ func (s *Store) writeFrozen(ctx context.Context, def catalog.TableDef, f *Frozen
 		return nil, err
 	}
 	var added []*segRef
-	for _, ch := range f.f.Chunks {
-		if ch.Cols.Len == 0 {
-			continue
-		}
-		cols := ch.Cols
-		if spec != nil {
-			cols = spec.ReducePhysical(cols) // merge what several appends rolled up
-		}
-		refs, err := s.writeChunks(ctx, &def, cols)
-		added = append(added, refs...)
-		if err != nil {
-			return added, err
+	for _, p := range f.parts {
+		for _, ch := range p.f.Chunks {
+			if ch.Cols.Len == 0 {
+				continue
+			}
+			cols := ch.Cols
+			if spec != nil {
+				cols = spec.ReducePhysical(cols) // merge what several appends rolled up
+			}
+			refs, err := s.writeChunks(ctx, &def, cols, p.source)
+			added = append(added, refs...)
+			if err != nil {
+				return added, err
+			}
 		}
 	}
 	return added, nil
@@ -282,8 +348,8 @@ func (s *Store) writeFrozen(ctx context.Context, def catalog.TableDef, f *Frozen
 func (s *Store) dropFrozen(f *Frozen) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if lt := s.mu.tables[f.table]; lt != nil && lt.def.ID == f.id && lt.head != nil {
-		lt.head.Drop(f.f)
+	if lt := s.mu.tables[f.table]; lt != nil && lt.def.ID == f.id {
+		f.drop()
 	}
 }
 
@@ -294,6 +360,6 @@ func (s *Store) DiscardHead(table string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if lt := s.mu.tables[table]; lt != nil {
-		lt.head = nil
+		lt.head, lt.heads = nil, nil
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +69,12 @@ const DefaultHandoffGrace = 10 * time.Minute
 // ErrExternal is returned for writes to an external Delta table.
 var ErrExternal = errors.New("table is an external Delta table (read-only)")
 
+// ErrSourceMoved is returned (wrapped) by Handoff when the lake's txn of a source
+// this process owns is not where this process last knew it: another process
+// handed the partition off meanwhile. The source's rows stay local and out of
+// the lake; its owner takes it up again with ResetSource.
+var ErrSourceMoved = errors.New("the lake's offset of the partition moved under this process")
+
 // ErrNoLake is returned for lake operations on a table that has no Delta table yet.
 var ErrNoLake = errors.New("table has no lake versions yet")
 
@@ -118,7 +126,7 @@ func (s *Store) OpenServerFile(path string) (*os.File, error) { return s.roots.O
 // the data directory nor contain it (whatever the roots say: the data directory's
 // lake folders are strata's, named by table id), and must not overlap the
 // lake_path of another writable table (VACUUM and DROP of one would reach the other).
-func (s *Store) resolveLakePath(path, table string) (string, error) {
+func (s *Store) resolveLakePath(path, table, rejectsOf string) (string, error) {
 	loc, err := s.roots.Resolve(path)
 	if err != nil {
 		return "", err
@@ -131,12 +139,22 @@ func (s *Store) resolveLakePath(path, table string) (string, error) {
 		if o == "" || IsExternal(&other) || other.Name == table {
 			continue
 		}
+		if rejectsOf != "" && other.Name == rejectsOf && loc == RejectsLakePath(o) {
+			continue // a rejects table's lake inside its table's (RejectsLakePath)
+		}
 		if overlaps(o, loc) {
 			return "", fmt.Errorf("%q overlaps the lake_path %s of table %s: %w", path, o, other.Name, ErrLakePathInUse)
 		}
 	}
 	return loc, nil
 }
+
+// RejectsLakePath is the lake_path of the rejects table of a table whose
+// lake_path is path: the Delta table _rejects inside it, which Delta readers of
+// the table skip (a folder whose name starts with '_') and VACUUM leaves alone
+// (a nested Delta table). So every process sharing the table's lake shares its
+// rejects' lake too, and rejects are handed off by offset like rows.
+func RejectsLakePath(path string) string { return strings.TrimRight(path, "/") + "/_rejects" }
 
 // ErrLakePathInUse is returned (wrapped) for a lake_path that overlaps another
 // table's.
@@ -386,21 +404,72 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	}
 	res.Seq, res.Version = ls.Seq, ls.Version
 
-	// The segments of closed chunks, as the live set holds them now. Segments are
-	// only added or removed under compactMu (held) or by PublishFrozen, which only
-	// adds, so the chosen ones stay published until step 4.
+	// The segments to hand off, as the live set holds them now: of a source's
+	// rows (a streaming table's Kafka partition) every segment of a source this
+	// process owns, whatever its time (handoff by offset, see the top of this
+	// file); of other rows the segments of closed chunks. Segments are only
+	// added or removed under compactMu (held) or by a publish, which only adds,
+	// so the chosen ones stay published until step 4. A persist publishes a
+	// source's segments and its offset together under publishMu: holding it
+	// while choosing, the offsets read are exactly those past the chosen rows.
 	cutoff := now.Add(-grace).UnixMicro()
 	gran := def.Granularity.Microseconds()
+	offTable := offsetTable(&def)
+	s.publishMu.Lock()
+	offs := s.cat.Offsets(offTable)
+	owned := s.ownedSources(def)
 	refs, release, err := s.holdSegments(def, func(ref *segRef) bool {
+		if ref.meta.Source != "" {
+			return owned[ref.meta.Source]
+		}
 		end := ref.meta.ChunkStart + gran
 		return end <= cutoff && end > ref.meta.ChunkStart
 	})
+	s.publishMu.Unlock()
 	if err != nil {
 		return res, fmt.Errorf("handoff %s: %w", table, err)
 	}
 	defer release()
-	if len(refs) == 0 {
+	// The sources whose lake offset moves: every owned one whose catalog
+	// offset is past what the lake holds.
+	moved := map[string]int64{}
+	for src := range owned {
+		c, ok := offs[src]
+		if b, had := ls.Offsets[src]; ok && (!had || b != c) {
+			moved[src] = c
+		}
+	}
+	if len(refs) == 0 && len(moved) == 0 {
 		return res, nil
+	}
+	snap, err := s.ensureLakeTable(ctx, &def, l)
+	if err != nil {
+		return res, fmt.Errorf("handoff %s: %w", table, err)
+	}
+	// A source's txn must still be where this process last left it (or read it
+	// when it took the partition): otherwise another process has handed off
+	// the partition since, and this one's rows of it must not follow. The Delta
+	// commit below fails on a concurrent txn of the same appId, so the check
+	// holds until it lands.
+	var stale []string
+	var staleErr error
+	for src := range moved {
+		have, ok := snap.TxnVersion(sourceAppID(def.Name, src))
+		if b, had := ls.Offsets[src]; ok != had || have != b {
+			stale = append(stale, src)
+			delete(moved, src)
+		}
+	}
+	if len(stale) > 0 {
+		slices.Sort(stale)
+		refs = slices.DeleteFunc(refs, func(ref *segRef) bool { return slices.Contains(stale, ref.meta.Source) })
+		staleErr = fmt.Errorf("handoff %s: sources %v: another process handed them off since this one took them: %w", table, stale, ErrSourceMoved)
+		if hooks := s.handoffHooks(def); hooks != nil && hooks.Moved != nil {
+			hooks.Moved(stale)
+		}
+		if len(refs) == 0 && len(moved) == 0 {
+			return res, staleErr
+		}
 	}
 
 	// Step 1: the intent.
@@ -410,21 +479,17 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 		ids[i] = ref.meta.ID
 	}
 	intent := ls
-	intent.Pending = &catalog.Handoff{Seq: seq, Segments: ids}
-	if err := s.commitLake(def, nil, &intent, nil); err != nil {
+	intent.Pending = &catalog.Handoff{Seq: seq, Segments: ids, Offsets: moved}
+	if err = s.commitLake(def, nil, &intent, nil); err != nil {
 		return res, fmt.Errorf("handoff %s: record intent: %w", table, err)
 	}
 	if s.knobs.AfterLakeIntent != nil {
-		if err := s.knobs.AfterLakeIntent(); err != nil {
+		if err = s.knobs.AfterLakeIntent(); err != nil {
 			return res, err
 		}
 	}
 
 	// Step 2: the files.
-	snap, err := s.ensureLakeTable(ctx, &def, l)
-	if err != nil {
-		return res, fmt.Errorf("handoff %s: %w", table, err)
-	}
 	type chunkFiles struct {
 		ref   *segRef // the chunk's only segment, or nil
 		files []*lake.AddFile
@@ -466,9 +531,20 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 		}
 	}
 
+	// The owner's last word: it still owns the sources (a consumer-group
+	// commit), right before they move in the lake.
+	if hooks := s.handoffHooks(def); len(moved) > 0 && hooks != nil && hooks.Before != nil {
+		if err := hooks.Before(ctx); err != nil {
+			return res, fmt.Errorf("handoff %s: %w", table, err)
+		}
+	}
+
 	// Step 3: the Delta commit, idempotent by its txn.
 	acts := lake.AddActions(adds)
 	acts = append(acts, lake.Action{Txn: &lake.Txn{AppID: appID(&def), Version: int64(seq)}})
+	for _, src := range slices.Sorted(maps.Keys(moved)) {
+		acts = append(acts, lake.Action{Txn: &lake.Txn{AppID: sourceAppID(def.Name, src), Version: moved[src]}})
+	}
 	params := map[string]any{"mode": "Append", "strataHandoff": seq, "segments": len(refs)}
 	version, err := lake.Commit(ctx, l.tbl, snap.Version, acts, "WRITE", params)
 	if errors.Is(err, lake.ErrTxnAlreadyCommitted) {
@@ -500,7 +576,7 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 			return res, err
 		}
 	}
-	done := catalog.LakeState{Version: version, Seq: seq}
+	done := catalog.LakeState{Version: version, Seq: seq, Offsets: withOffsets(ls.Offsets, moved)}
 	if err := s.commitLake(def, refs, &done, newSnap); err != nil {
 		return res, fmt.Errorf("handoff %s: mark version %d: %w", table, version, err)
 	}
@@ -510,7 +586,10 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	}
 	res.Duration = time.Since(start)
 	s.lakeStats.record(res)
-	return res, nil
+	if len(moved) > 0 {
+		s.noteHanded(def, moved)
+	}
+	return res, staleErr
 }
 
 // resolvePending finishes or forgets the handoff ls.Pending after a restart: if
@@ -530,10 +609,10 @@ func (s *Store) resolvePending(ctx context.Context, def *catalog.TableDef, l *la
 	default:
 		return ls, fmt.Errorf("resolve handoff %d: %w", p.Seq, err)
 	}
-	next := catalog.LakeState{Version: ls.Version, Seq: ls.Seq}
+	next := catalog.LakeState{Version: ls.Version, Seq: ls.Seq, Offsets: ls.Offsets}
 	var remove []*segRef
 	if committed {
-		next = catalog.LakeState{Version: snap.Version, Seq: p.Seq}
+		next = catalog.LakeState{Version: snap.Version, Seq: p.Seq, Offsets: withOffsets(ls.Offsets, p.Offsets)}
 		want := make(map[string]bool, len(p.Segments))
 		for _, id := range p.Segments {
 			want[id] = true
@@ -1008,4 +1087,278 @@ func (s *Store) LakeStats() LakeStats {
 		st.Cache = s.cache.Stats()
 	}
 	return st
+}
+
+// Handoff by offset. A streaming table's rows are persisted per source (a Kafka
+// partition, "topic/partition": AppendHeadSource, SegmentMeta.Source), and every
+// handoff takes every segment of every source this process owns (SetOwned),
+// whatever the time of its rows, and commits, in the same Delta commit as the
+// files, one txn per source: appId = strata/<table>/<topic>/<partition>, version =
+// the source's catalog offset, the next record not in the lake. The lake is thus a
+// checkpoint every process shares: a process that takes a partition resumes from
+// the lake's txn, or from its own catalog offset when its local segments continue
+// exactly from there (LakeState.Offsets equals the txn); otherwise it drops its
+// segments of the source (ResetSource) and Kafka replays them. A source's txn is
+// compared with LakeState.Offsets before each handoff and the commit fails on a
+// concurrent txn of the same appId, so two processes never both commit the same
+// records. Rows of a <table>_rejects table carry the offsets of its table
+// (offsetTable) and are handed off to the rejects table's own lake the same way.
+
+// sourceAppID is the txn appId of source's offset in table's lake.
+func sourceAppID(table, source string) string { return "strata/" + table + "/" + source }
+
+// offsetTable is the table whose catalog offsets count def's sources: def's,
+// or, for a rejects table, its table's (option rejects_of).
+func offsetTable(def *catalog.TableDef) string {
+	if o := def.Options[optRejectsOf]; o != "" {
+		return o
+	}
+	return def.Name
+}
+
+// withOffsets returns base with moved applied, as a new map.
+func withOffsets(base, moved map[string]int64) map[string]int64 {
+	if len(base) == 0 && len(moved) == 0 {
+		return nil
+	}
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]int64{}
+	}
+	maps.Copy(out, moved)
+	return out
+}
+
+// ownedSources returns the sources of def this process owns (nil: none
+// registered).
+func (s *Store) ownedSources(def catalog.TableDef) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lt := s.mu.tables[def.Name]; lt != nil && lt.def.ID == def.ID {
+		return maps.Clone(lt.owned)
+	}
+	return nil
+}
+
+// SetOwned sets the sources (Kafka partitions, "topic/partition") of table whose
+// rows this process reads: its snapshots read the segments and heads of these
+// sources only (rows of no source always), and handoff hands off these
+// sources' rows. nil reads every source and hands off none.
+func (s *Store) SetOwned(table string, sources []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lt := s.mu.tables[table]
+	if lt == nil {
+		return
+	}
+	if sources == nil {
+		lt.owned = nil
+		return
+	}
+	lt.owned = make(map[string]bool, len(sources))
+	for _, src := range sources {
+		lt.owned[src] = true
+	}
+}
+
+// noteHanded records that the lake caught up with moved's sources of def now.
+func (s *Store) noteHanded(def catalog.TableDef, moved map[string]int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lt := s.mu.tables[def.Name]
+	if lt == nil || lt.def.ID != def.ID {
+		return
+	}
+	if lt.handedAt == nil {
+		lt.handedAt = map[string]time.Time{}
+	}
+	now := time.Now()
+	for src := range moved {
+		lt.handedAt[src] = now
+	}
+}
+
+// LakeOffsets returns the txn versions of sources in table's lake at its latest
+// Delta version (read from the log now): the offset below which every record of
+// the source is in the lake. A source the lake has no txn for is absent, as is
+// every source when the table has no lake yet or handoff = 'off'.
+func (s *Store) LakeOffsets(ctx context.Context, table string, sources []string) (map[string]int64, error) {
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return nil, fmt.Errorf("table %s: %w", table, ErrNoTable)
+	}
+	out := map[string]int64{}
+	if IsExternal(&def) || strings.EqualFold(def.Options[OptHandoff], "off") {
+		return out, nil
+	}
+	l, err := s.lakeOf(ctx, &def)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := l.tbl.Snapshot(ctx)
+	if errors.Is(err, lake.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("table %s: lake offsets: %w", table, err)
+	}
+	for _, src := range sources {
+		if v, ok := snap.TxnVersion(sourceAppID(def.Name, src)); ok {
+			out[src] = v
+		}
+	}
+	return out, nil
+}
+
+// SourceState is what a table holds of one source.
+type SourceState struct {
+	// Lake is LakeState.Offsets of the source: where this process last knew the
+	// lake's txn (HasLake false: it knew none).
+	Lake    int64
+	HasLake bool
+	// Segments and Rows are the table's local segments of the source.
+	Segments int
+	Rows     int64
+	// HandedAt is when the lake last caught up with the source (zero: not since
+	// Open).
+	HandedAt time.Time
+}
+
+// Source returns what table holds of source.
+func (s *Store) Source(table, source string) SourceState {
+	var st SourceState
+	ls, _ := s.cat.Lake(table)
+	st.Lake, st.HasLake = ls.Offsets[source]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lt := s.mu.tables[table]; lt != nil {
+		for _, ref := range lt.segs {
+			if ref.meta.Source == source {
+				st.Segments++
+				st.Rows += ref.meta.Rows
+			}
+		}
+		st.HandedAt = lt.handedAt[source]
+	}
+	return st
+}
+
+// SourceReset is one table's part of ResetSource: the lake offset to record for
+// the source (LakeState.Offsets; HasLake false: none).
+type SourceReset struct {
+	Table   string
+	Lake    int64
+	HasLake bool
+}
+
+// ResetSource makes the tables of parts start source afresh from the lake: in
+// one catalog batch every local segment of the source leaves them (rows already
+// in the lake, or rows another process may read again), their LakeState.Offsets
+// of the source become the parts' Lake, and the catalog offset of the source in
+// offTable becomes offset (negative: none), forward or back. The source's heads
+// are emptied. Pending handoffs of the tables are resolved first.
+func (s *Store) ResetSource(ctx context.Context, offTable, source string, offset int64, parts ...SourceReset) error {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	var ps []publication
+	var holds []func()
+	defer func() {
+		for _, r := range holds {
+			r()
+		}
+	}()
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	for _, part := range parts {
+		def, ok := s.cat.Table(part.Table)
+		if !ok {
+			return fmt.Errorf("reset %s of %s: %w", source, part.Table, ErrNoTable)
+		}
+		ls, _ := s.cat.Lake(part.Table)
+		if ls.Pending != nil {
+			s.publishMu.Unlock()
+			l, err := s.lakeOf(ctx, &def)
+			if err == nil {
+				ls, err = s.resolvePending(ctx, &def, l, ls)
+			}
+			s.publishMu.Lock()
+			if err != nil {
+				return fmt.Errorf("reset %s of %s: %w", source, part.Table, err)
+			}
+		}
+		refs, release, err := s.holdSegments(def, func(ref *segRef) bool { return ref.meta.Source == source })
+		if err != nil {
+			return fmt.Errorf("reset %s of %s: %w", source, part.Table, err)
+		}
+		holds = append(holds, release)
+		next := ls // cat.Lake returned a copy
+		next.Offsets = maps.Clone(ls.Offsets)
+		if next.Offsets == nil {
+			next.Offsets = map[string]int64{}
+		}
+		if part.HasLake {
+			next.Offsets[source] = part.Lake
+		} else {
+			delete(next.Offsets, source)
+		}
+		b := catalog.Batch{Table: def.Name, Lake: &next}
+		if def.Name == offTable {
+			cur, had := s.cat.Offsets(offTable)[source]
+			switch {
+			case offset < 0 && had:
+				b.Rewind = map[string]int64{source: -1}
+			case offset >= 0 && (!had || offset > cur):
+				b.Offsets = map[string]int64{source: offset}
+			case offset >= 0 && offset < cur:
+				b.Rewind = map[string]int64{source: offset}
+			}
+		}
+		ps = append(ps, publication{def: def, b: b, remove: refs, locked: func(lt *liveTable) {
+			delete(lt.heads, source)
+			if lt.handedAt == nil {
+				lt.handedAt = map[string]time.Time{}
+			}
+			lt.handedAt[source] = time.Now()
+		}})
+	}
+	if err := s.publishAllLocked(ps); err != nil {
+		return fmt.Errorf("reset %s: %w", source, err)
+	}
+	return nil
+}
+
+// optRejectsOf names, in a <table>_rejects table, the table it holds the
+// rejects of (set by package ingest/stream).
+const optRejectsOf = "rejects_of"
+
+// HandoffHooks let the owner of a streaming table's sources take part in its
+// handoffs by offset (SetHandoffHooks).
+type HandoffHooks struct {
+	// Before is called right before the Delta commit of a handoff that moves
+	// sources' offsets; an error stops the handoff (it is retried later). The
+	// owner checks there that it still owns the sources (package ingest/stream
+	// commits their offsets to the consumer group, which a member that was
+	// dropped from the group cannot).
+	Before func(ctx context.Context) error
+	// Moved is told the sources a handoff left out because another process
+	// moved their lake offsets (ErrSourceMoved).
+	Moved func(sources []string)
+}
+
+// SetHandoffHooks sets (nil: removes) table's handoff hooks.
+func (s *Store) SetHandoffHooks(table string, h *HandoffHooks) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lt := s.mu.tables[table]; lt != nil {
+		lt.hooks = h
+	}
+}
+
+func (s *Store) handoffHooks(def catalog.TableDef) *HandoffHooks {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lt := s.mu.tables[def.Name]; lt != nil && lt.def.ID == def.ID {
+		return lt.hooks
+	}
+	return nil
 }

@@ -100,6 +100,20 @@ type liveTable struct {
 	// head holds the rows appended by AppendHead and not yet persisted (nil until the
 	// first). Its rows are in no segment.
 	head *realtime.Head
+	// heads are the heads of a streaming table's sources (AppendHeadSource): one
+	// per Kafka partition ("topic/partition"), persisted into segments of their
+	// own (SegmentMeta.Source).
+	heads map[string]*realtime.Head
+	// owned, when not nil, are the sources whose rows this process reads: the
+	// partitions its consumer owns (SetOwned). Segments and heads of other
+	// sources are in no snapshot and are never handed off (handoff by offset,
+	// lake.go); nil: every source is read (a table nothing ingests).
+	owned map[string]bool
+	// handedAt is, per source, when the lake last caught up with its catalog
+	// offset (a handoff covered it, or ResetSource set it), for SourceLag.
+	handedAt map[string]time.Time
+	// hooks are the handoff hooks of the sources' owner (SetHandoffHooks).
+	hooks *HandoffHooks
 
 	// The cold tier (lake.go). lakeVersion and lakeSeq mirror the catalog's
 	// LakeState and change with segs in one critical section; lakeSnap is the
@@ -117,6 +131,12 @@ type liveTable struct {
 	lakeChecking bool
 	lakeQueried  time.Time
 	lakeReady    chan struct{}
+}
+
+// reads reports whether snapshots of lt read the rows of source ("" for rows
+// of no source). REQUIRES: s.mu is held.
+func (lt *liveTable) reads(source string) bool {
+	return source == "" || lt.owned == nil || lt.owned[source]
 }
 
 // segRef is one open segment and its reference count.
@@ -407,7 +427,7 @@ func (s *Store) CreateTable(def catalog.TableDef) (catalog.TableDef, error) {
 		return def, err
 	}
 	if p := def.Options[OptLakePath]; p != "" && !IsExternal(&def) {
-		loc, err := s.resolveLakePath(p, def.Name)
+		loc, err := s.resolveLakePath(p, def.Name, def.Options[optRejectsOf])
 		if err != nil {
 			return def, fmt.Errorf("table %s: lake_path: %w", def.Name, err)
 		}
@@ -544,15 +564,27 @@ func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prun
 			Table:       def,
 			Sources:     make([]storage.Source, 0, len(lt.segs)),
 			store:       s,
-			refs:        slices.Clone(lt.segs),
+			refs:        make([]*segRef, 0, len(lt.segs)),
 			LakeVersion: -1,
 		}
 		for _, ref := range lt.segs {
+			if !lt.reads(ref.meta.Source) {
+				continue
+			}
 			ref.refs++
+			sn.refs = append(sn.refs, ref)
 			sn.Sources = append(sn.Sources, ref.reader)
 		}
 		if lt.head != nil {
 			for _, v := range lt.head.Snapshot() {
+				sn.Sources = append(sn.Sources, v)
+			}
+		}
+		for _, src := range slices.Sorted(maps.Keys(lt.heads)) {
+			if !lt.reads(src) {
+				continue
+			}
+			for _, v := range lt.heads[src].Snapshot() {
 				sn.Sources = append(sn.Sources, v)
 			}
 		}
