@@ -526,10 +526,13 @@ func TestKafkaTwoProcessesShareAndTakeOver(t *testing.T) {
 //     and partition.
 //
 // A second run is the mutant test's deterministic scenario (one long kill while
-// the survivor persists rarely), which a correct build passes too.
+// the survivor persists rarely), which a correct build passes too. A third gives
+// the two processes one shared lake_path (the lake is the checkpoint, handoff by
+// offset): there the window is closed, and at the end each process alone holds
+// every produced id exactly once.
 func TestKafkaTwoProcessesUnderRandomKills(t *testing.T) {
-	for _, plan := range []twoProcessPlan{{chunks: 150, seed: 31}, {chunks: 40, seed: 41, oneLongKill: true}} {
-		t.Run(fmt.Sprintf("seed %d one long kill %v", plan.seed, plan.oneLongKill), func(t *testing.T) {
+	for _, plan := range []twoProcessPlan{{chunks: 150, seed: 31}, {chunks: 40, seed: 41, oneLongKill: true}, {chunks: 150, seed: 51, sharedLake: true}} {
+		t.Run(fmt.Sprintf("seed %d one long kill %v shared lake %v", plan.seed, plan.oneLongKill, plan.sharedLake), func(t *testing.T) {
 			res := twoProcessKills(t, strataBin, plan)
 			for _, v := range res.violations {
 				t.Error(v)
@@ -569,6 +572,12 @@ type twoProcessPlan struct {
 	chunks      int
 	seed        uint64
 	oneLongKill bool
+	// sharedLake gives the table a lake_path both processes share (handoff by
+	// offset every 300 ms): the lake is then the checkpoint of every
+	// partition, and at the end each process alone must hold every produced
+	// id exactly once (its partitions plus the lake), no id within a kill's
+	// window excepted.
+	sharedLake bool
 }
 
 type twoProcessResult struct {
@@ -604,8 +613,17 @@ func twoProcessKills(t *testing.T, bin string, plan twoProcessPlan) twoProcessRe
 	}
 	defer admin.Close()
 	dir := t.TempDir()
+	flags := []string{"--kafka-brokers", addr}
+	if plan.sharedLake {
+		lake := filepath.Join(dir, "lake")
+		if err := os.MkdirAll(lake, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		tableSQL = strings.Replace(tableSQL, "kafka_session_timeout = '1s'", "kafka_session_timeout = '1s', lake_path = '"+filepath.Join(lake, "ev")+"'", 1)
+		flags = append(flags, "--lake-root", lake, "--handoff-interval", "300ms")
+	}
 	start := func(dataDir, pgAddr string) *strataServer {
-		return startBinaryOn(t, bin, dataDir, pgAddr, "--kafka-brokers", addr)
+		return startBinaryOn(t, bin, dataDir, pgAddr, flags...)
 	}
 	procs := []*strataServer{start(filepath.Join(dir, "a"), freeAddr(t)), start(filepath.Join(dir, "b"), freeAddr(t))}
 	for _, s := range procs {
@@ -710,7 +728,15 @@ func twoProcessKills(t *testing.T, bin string, plan twoProcessPlan) twoProcessRe
 			ok = ok && caughtUp(t, s, n)
 		}
 		rep = rowcheck.Check(&p.ids, append(append([]rowcheck.Row(nil), rows[0]...), rows[1]...))
-		if ok && owned == parts && len(rep.Missing) == 0 {
+		done := len(rep.Missing) == 0
+		if plan.sharedLake {
+			// Each process alone holds every id once the lake has them all.
+			for i := range procs {
+				one := rowcheck.Check(&p.ids, rows[i])
+				done = done && len(one.Missing) == 0
+			}
+		}
+		if ok && owned == parts && done {
 			stable++ // then once more, a second later: a late re-read would show
 		} else {
 			stable = 0
@@ -727,6 +753,17 @@ func twoProcessKills(t *testing.T, bin string, plan twoProcessPlan) twoProcessRe
 	}
 	if len(rep.Missing)+len(rep.Unknown)+len(rep.WrongUser)+rep.NullIDs > 0 {
 		t.Fatalf("both processes: %s", rep)
+	}
+	if plan.sharedLake {
+		// Every id is on both (the lake); none twice on either: checked above,
+		// process by process. No kill window is excepted.
+		for i := range procs {
+			if one := rowcheck.Check(&p.ids, rows[i]); len(one.Missing) > 0 {
+				t.Errorf("process %d alone: %s", i, one)
+			}
+		}
+		return twoProcessResult{summary: fmt.Sprintf("shared lake: %d kills (%d long enough to move partitions); %d produced; each process holds %d and %d rows, every id exactly once",
+			kills, moved, total, len(rows[0]), len(rows[1]))}
 	}
 	// The ids held twice, by partition, as runs of consecutive offsets; each run
 	// inside one kill's window, at most one run per window.

@@ -115,7 +115,7 @@ var TableOptions = []TableOption{
 	{Name: OptLakePath, Kind: OptLocation, Superuser: true, Default: "`<data dir>/lake/<table id>`",
 		Doc: "where the table's Delta Lake table lives: a folder or `s3://bucket/prefix` under a `--lake-root`"},
 	{Name: OptHandoff, Kind: OptEnum, Values: []string{"on", "off", "true", "false"}, Default: "on",
-		Doc: "hand closed time chunks to the lake"},
+		Doc: "hand closed time chunks to the lake; a Kafka table with a `lake_path` hands off everything it persisted, by partition offset, every `--handoff-interval`"},
 	{Name: OptHandoffGrace, Kind: OptDuration, Default: "10 minutes", Doc: "wait after a chunk's end for late rows before handing it off"},
 	{Name: OptLakeRefresh, Kind: OptDuration, Default: "1 second",
 		Doc: "how often queries look for Delta versions other writers (another strata sharing lake_path, Spark, delta-rs) committed"},

@@ -405,9 +405,10 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	res.Seq, res.Version = ls.Seq, ls.Version
 
 	// The segments to hand off, as the live set holds them now: of a source's
-	// rows (a streaming table's Kafka partition) every segment of a source this
-	// process owns, whatever its time (handoff by offset, see the top of this
-	// file); of other rows the segments of closed chunks. Segments are only
+	// rows (a streaming table's Kafka partition) when the lake is its checkpoint
+	// (owned sources are set), every segment of a source this process owns,
+	// whatever its time (handoff by offset, see the end of this file); of other
+	// rows the segments of closed chunks. Segments are only
 	// added or removed under compactMu (held) or by a publish, which only adds,
 	// so the chosen ones stay published until step 4. A persist publishes a
 	// source's segments and its offset together under publishMu: holding it
@@ -419,7 +420,7 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	offs := s.cat.Offsets(offTable)
 	owned := s.ownedSources(def)
 	refs, release, err := s.holdSegments(def, func(ref *segRef) bool {
-		if ref.meta.Source != "" {
+		if ref.meta.Source != "" && owned != nil {
 			return owned[ref.meta.Source]
 		}
 		end := ref.meta.ChunkStart + gran
@@ -1159,6 +1160,19 @@ func (s *Store) SetOwned(table string, sources []string) {
 	for _, src := range sources {
 		lt.owned[src] = true
 	}
+}
+
+// initialOwned is the owned set a live table starts with: none for a table
+// whose lake is the checkpoint of its Kafka partitions (a kafka_topic, or the
+// rejects of one, with a lake_path, handing off), so that until its consumer
+// is assigned partitions no query reads local rows of partitions another
+// process may own now; nil (every source) otherwise.
+func initialOwned(def catalog.TableDef) map[string]bool {
+	if (def.Options[catalog.OptKafkaTopic] != "" || def.Options[optRejectsOf] != "") && def.Options[OptLakePath] != "" &&
+		!IsExternal(&def) && !strings.EqualFold(def.Options[OptHandoff], "off") {
+		return map[string]bool{}
+	}
+	return nil
 }
 
 // noteHanded records that the lake caught up with moved's sources of def now.

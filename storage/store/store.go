@@ -306,7 +306,7 @@ func Open(dir string, opts Options) (*Store, error) {
 
 	known := map[string]bool{} // absolute paths of published segments
 	for _, def := range cat.Tables() {
-		lt := &liveTable{def: def}
+		lt := &liveTable{def: def, owned: initialOwned(def)}
 		if ls, ok := cat.Lake(def.Name); ok {
 			lt.lakeVersion, lt.lakeSeq = ls.Version, ls.Seq
 		}
@@ -439,7 +439,7 @@ func (s *Store) CreateTable(def catalog.TableDef) (catalog.TableDef, error) {
 		return def, err
 	}
 	s.mu.Lock()
-	s.mu.tables[def.Name] = &liveTable{def: def}
+	s.mu.tables[def.Name] = &liveTable{def: def, owned: initialOwned(def)}
 	s.mu.Unlock()
 	return def, nil
 }
