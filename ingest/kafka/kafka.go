@@ -9,7 +9,10 @@
 // there. Group commits are only a hint for another process that takes a
 // partition over: after the owner has published offsets durably it calls
 // CommitHint, and a new owner resumes at max(its catalog offset, the group's
-// committed offset).
+// committed offset). With Config.StoredIsExact (a table whose shared lake is the
+// checkpoint of its partitions, package ingest/stream) the owner's offset is the
+// resume offset whatever the group committed, and one below the log start is
+// reported as data loss (DataLossHandler).
 //
 // Invariants:
 //   - A partition is delivered to the Handler only between its Assigned and its
@@ -20,7 +23,8 @@
 //     log has a gap there: compaction, transaction markers, retention), and every
 //     following record is the next one in the log: offsets strictly increase,
 //     nothing is delivered twice and nothing is skipped.
-//   - The resume offset is max(stored, committed) when either exists, else the
+//   - The resume offset is max(stored, committed) when either exists (stored
+//     alone, raised to the log start, with StoredIsExact), else the
 //     log start (or end with Config.StartAtEnd), resolved to an exact offset
 //     before fetching begins. When the stored offset is above the group's
 //     commit, the resume offset is committed to the group before fetching

@@ -22,6 +22,24 @@
 //     anything else is published, and the run restarts from max(catalog, group).
 //     Only a kill between a persist's catalog commit and its group commit can
 //     leave rows that the next owner reads again (README, "Exactly once").
+//   - Exactly once on a shared lake. When the table names a lake_path (which every
+//     process of the group shares) and hands off, the lake is the checkpoint: each
+//     partition's rows go to heads and segments of their own
+//     (store.AppendHeadSource), every handoff commits one txn per owned partition
+//     (strata/<table>/<topic>/<partition>, version = the next offset not in the
+//     lake), and an assigned partition resumes at the lake's offset, or at the
+//     catalog's when this process's local segments continue exactly from there;
+//     otherwise its local rows of the partition are dropped (resumeFromLake,
+//     store.ResetSource). The group's commits are then only monitoring hints
+//     (kafka.Config.StoredIsExact). Queries read the lake and the owned
+//     partitions' rows only (store.SetOwned). A handoff first checks, by a group
+//     commit, that this process still owns the partitions; a partition found
+//     handed off under it ends the run, which takes it up again from the lake.
+//     Revoked partitions are handed off before they move. Rejects are handed off
+//     to <lake_path>/_rejects by the same rules; the two lakes commit apart, so a
+//     partition resumes at the lower offset and skips the rows, or rejects, the
+//     other lake holds. A lake offset below the log start is data loss (logged,
+//     Status.LostRecords).
 //   - A record that cannot be decoded, or a late one (late_message_rejection), goes
 //     to the table <table>_rejects (topic, partition, offset, raw, reason, time) and
 //     is counted; it never stops ingestion. Rejects are published in the same

@@ -28,7 +28,9 @@ import (
 
 // The cold tier. Every table has a Delta Lake table (option lake_path; default
 // <dir>/lake/<table id>: a table's name never becomes a path). Handoff moves the segments of closed time chunks into
-// it:
+// it, or, for a Kafka table whose lake is the checkpoint of its partitions, every
+// segment of the partitions this process owns with one txn per partition
+// (handoff by offset, at the end of this file):
 //
 //  1. record the intent (catalog LakeState.Pending: handoff sequence number and
 //     segment ids), so a restart knows what may have reached the lake;
@@ -463,7 +465,8 @@ func (s *Store) Handoff(ctx context.Context, table string, now time.Time) (Hando
 	}
 	if len(stale) > 0 {
 		slices.Sort(stale)
-		refs = slices.DeleteFunc(refs, func(ref *segRef) bool { return slices.Contains(stale, ref.meta.Source) })
+		// A new slice: release lets go of every held segment in refs' array.
+		refs = slices.DeleteFunc(slices.Clone(refs), func(ref *segRef) bool { return slices.Contains(stale, ref.meta.Source) })
 		staleErr = fmt.Errorf("handoff %s: sources %v: another process handed them off since this one took them: %w", table, stale, ErrSourceMoved)
 		if hooks := s.handoffHooks(def); hooks != nil && hooks.Moved != nil {
 			hooks.Moved(stale)

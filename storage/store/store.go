@@ -1,7 +1,9 @@
 // Package store owns a data directory: the catalog, the segment files and the
 // open readers over them, the real-time heads, and each table's Delta Lake table
-// with the handoff of closed time chunks into it (lake.go) and the following of
-// versions other writers commit to it (follow.go). It is the write path
+// with the handoff of closed time chunks into it, or, for a Kafka table whose
+// lake is the checkpoint of its partitions, of everything persisted by partition
+// offset (lake.go), and the following of versions other writers commit to it
+// (follow.go). It is the write path
 // of batch ingest (Append) and of streaming ingest (heads, PublishFrozen), and
 // hands queries consistent Snapshots over all tiers.
 //
@@ -24,6 +26,10 @@
 //   - Segment files are immutable and are deleted only when no snapshot references them
 //     (DESIGN.md invariant 3): each reader is reference-counted, with one reference
 //     held by the live set and one per snapshot.
+//   - A streaming table's segment holds the rows of one source (Kafka partition,
+//     SegmentMeta.Source) or of none; a snapshot reads a source's segments and head
+//     only while the source is owned (SetOwned), so a process never counts rows of
+//     a partition another process owns and may hand off.
 //   - A file under segments/ that the catalog does not know (left by a crash between
 //     write and commit, or by a drop whose snapshot outlived the process) is deleted at Open.
 package store
