@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -88,6 +89,9 @@ func perUser(t *testing.T, st *store.Store, table string) (map[string]int, int) 
 	out := map[string]int{}
 	total := 0
 	for _, src := range sn.Sources {
+		if err := storage.Load(context.Background(), src); err != nil { // a lake file
+			t.Fatal(err)
+		}
 		n := src.NumRows()
 		total += n
 		ids, err := src.ReadDictIDs(1, 0, n, nil)

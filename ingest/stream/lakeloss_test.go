@@ -1,0 +1,115 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/stratadb/strata/ingest/kafka/kafkatest"
+	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/store"
+)
+
+// TestLakeOffsetBelowLogStart: a partition whose lake offset has fallen below
+// the topic's log start (retention deleted records no process handed off) is
+// data loss, and says so: the next owner resumes at the log start, logs an
+// error, and strata_ingest_status counts the lost records. a ingests 100
+// records of partition 0 and hands them off, then stops; 100 more are produced
+// and the first 50 of those deleted (DeleteRecords); b, on a new data directory
+// sharing the lake, holds the 100 from the lake and the 50 left, and reports 50
+// lost.
+func TestLakeOffsetBelowLogStart(t *testing.T) {
+	const topic = "events"
+	addr, _ := kafkatest.Start(t, topic, 1)
+	lakeRoot := t.TempDir()
+	opts := map[string]string{OptTopic: topic, OptBrokers: addr, OptPersistRows: "50", OptPersistEvery: "100ms",
+		catalog.OptLakePath: filepath.Join(lakeRoot, "ev")}
+	msgs := func(from, n int) []kafkatest.Message {
+		var out []kafkatest.Message
+		for i := from; i < from+n; i++ {
+			out = append(out, kafkatest.Message{Value: fmt.Appendf(nil, `{"timestamp":"2026-11-20T10:00:%02d","user_id":"u%d","event":"view"}`, i%60, i)})
+		}
+		return out
+	}
+	open := func(logs *syncBuffer) (*store.Store, *Manager) {
+		st, err := store.Open(t.TempDir(), store.Options{LakeRoots: []string{lakeRoot}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := st.CreateTable(catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: time.Hour, Options: opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := NewManager(st, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		if err := m.Start(def); err != nil {
+			t.Fatal(err)
+		}
+		return st, m
+	}
+	ctx := context.Background()
+	var logsA, logsB syncBuffer
+	stA, ma := open(&logsA)
+	kafkatest.Produce(t, addr, topic, msgs(0, 100))
+	waitUntil(t, 30*time.Second, "a's 100 rows handed off", func() bool {
+		if _, err := stA.Handoff(ctx, "ev", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		offs, err := stA.LakeOffsets(ctx, "ev", []string{topic + "/0"})
+		return err == nil && offs[topic+"/0"] == 100
+	})
+	ma.Close()
+	if err := stA.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	kafkatest.Produce(t, addr, topic, msgs(100, 100))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = 0, 150
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 5000
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); err != nil || resp.Topics[0].Partitions[0].LowWatermark != 150 {
+		t.Fatalf("delete records: %v, low watermark %d", err, resp.Topics[0].Partitions[0].LowWatermark)
+	}
+
+	stB, mb := open(&logsB)
+	defer stB.Close()
+	defer mb.Close()
+	waitRows(t, stB, "ev", 150)
+	var lost int64 = -1
+	waitUntil(t, 10*time.Second, "the status to count the lost records", func() bool {
+		for _, s := range mb.Status() {
+			if s.Partition == 0 {
+				lost = s.LostRecords
+			}
+		}
+		return lost == 50
+	})
+	if !strings.Contains(logsB.String(), "DATA LOSS") {
+		t.Fatalf("b's log does not say DATA LOSS:\n%s", logsB.String())
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := rowCount(t, stB, "ev"); n != 150 {
+		t.Fatalf("b holds %d rows, want the 100 in the lake and the 50 Kafka still has", n)
+	}
+}
