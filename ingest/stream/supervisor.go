@@ -417,6 +417,13 @@ func (s *Supervisor) resumeFromLake(ctx context.Context, partitions []int32) (ma
 	for i, p := range partitions {
 		srcs[i] = offsetKey(s.cfg.Kafka.Topic, p)
 	}
+	// A handoff a crash left between its Delta commit and its catalog mark is
+	// finished first: its partitions then continue from the lake.
+	for _, t := range []string{s.table, s.rejects} {
+		if err := s.m.st.ResolvePending(ctx, t); err != nil {
+			return nil, fmt.Errorf("table %s: %w", t, err)
+		}
+	}
 	lr, err := s.m.st.LakeOffsets(ctx, s.table, srcs)
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", s.table, err)

@@ -1379,3 +1379,25 @@ func (s *Store) handoffHooks(def catalog.TableDef) *HandoffHooks {
 	}
 	return nil
 }
+
+// ResolvePending resolves a handoff of table that a crash left pending (see
+// resolvePending), so that LakeState.Offsets and the segments agree with the
+// lake before a resume decision reads them. A no-op without one.
+func (s *Store) ResolvePending(ctx context.Context, table string) error {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	def, ok := s.cat.Table(table)
+	if !ok {
+		return fmt.Errorf("table %s: %w", table, ErrNoTable)
+	}
+	ls, _ := s.cat.Lake(table)
+	if ls.Pending == nil {
+		return nil
+	}
+	l, err := s.lakeOf(ctx, &def)
+	if err != nil {
+		return err
+	}
+	_, err = s.resolvePending(ctx, &def, l, ls)
+	return err
+}
