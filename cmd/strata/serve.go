@@ -68,7 +68,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.StringVar(&f.httpAddr, "http-addr", "127.0.0.1:8080", "HTTP listen address (health); empty to disable")
 	fs.Var(&f.memoryLimit, "memory-limit", "per-query memory limit (e.g. 4GiB)")
 	fs.StringVar(&f.kafka, "kafka-brokers", "", "Kafka brokers (host:port,...) for tables created WITH (kafka_topic = ...) that name no kafka_brokers")
-	fs.DurationVar(&f.handoffEvery, "handoff-interval", 30*time.Second, "how often closed time chunks are handed to each table's Delta Lake table (0: never)")
+	fs.DurationVar(&f.handoffEvery, "handoff-interval", 30*time.Second, "how often closed time chunks, and everything a Kafka table with a lake_path persisted, are handed to each table's Delta Lake table (0: never)")
 	fs.Var(&f.lakeCache, "lake-cache", "size limit of the local cache of lake files materialized as segments")
 	fs.DurationVar(&f.retention, "local-retention", store.DefaultLocalRetention, "how long local copies of lake files (handed-off segments, materialized lake files) are kept after their last use")
 	fs.StringVar(&f.s3.Endpoint, "s3-endpoint", "", "S3 endpoint for s3:// lake paths (default: AWS_ENDPOINT_URL or AWS)")

@@ -112,4 +112,29 @@ func TestLakeOffsetBelowLogStart(t *testing.T) {
 	if n := rowCount(t, stB, "ev"); n != 150 {
 		t.Fatalf("b holds %d rows, want the 100 in the lake and the 50 Kafka still has", n)
 	}
+
+	// How far the lake trails the partition: b persisted up to 200, the lake
+	// holds it below 100; after b's handoff, nothing.
+	part0 := func() Status {
+		for _, s := range mb.Status() {
+			if s.Partition == 0 {
+				return s
+			}
+		}
+		t.Fatal("no status row for partition 0")
+		return Status{}
+	}
+	waitUntil(t, 10*time.Second, "b to persist up to offset 200", func() bool { return part0().CommittedOffset == 200 })
+	if s := part0(); s.LakeOffset != 100 || s.LakeLag != 100 || s.LakeLagSeconds <= 0 {
+		t.Fatalf("before b's handoff: lake offset %d, lake lag %d records, %.3f s; want 100, 100, above 0", s.LakeOffset, s.LakeLag, s.LakeLagSeconds)
+	}
+	if _, err := stB.Handoff(ctx, "ev", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if s := part0(); s.LakeOffset != 200 || s.LakeLag != 0 || s.LakeLagSeconds != 0 {
+		t.Fatalf("after b's handoff: lake offset %d, lake lag %d records, %.3f s; want 200, 0, 0", s.LakeOffset, s.LakeLag, s.LakeLagSeconds)
+	}
+	if n := rowCount(t, stB, "ev"); n != 150 {
+		t.Fatalf("b holds %d rows after its handoff, want 150", n)
+	}
 }
