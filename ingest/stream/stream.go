@@ -1,11 +1,12 @@
 // Package stream owns real-time ingestion: one Supervisor per table created with a
 // kafka_topic, consuming the topic as a member of a consumer group (package
 // ingest/kafka), decoding each record (ingest.RecordDecoder) into the table's
-// real-time head, where queries see it at once, and persisting the head into
-// segments every persist_rows rows or persist_interval, and as soon as a row opens a
-// newer time chunk (the previous one closed), together with the offsets past the
-// persisted rows, in one catalog batch (storage/store.PublishFrozen). A chunk's
-// persisted segments are merged once it holds eight.
+// real-time head of its partition (store.AppendHeadSource), where queries see it at
+// once, and persisting the heads into segments (one partition's rows each) every
+// persist_rows rows or persist_interval, and as soon as a row opens a newer time
+// chunk (the previous one closed), together with the offsets past the persisted
+// rows, in one catalog batch (storage/store.PublishFrozen). A chunk's persisted
+// segments of one partition are merged once they are eight.
 //
 // Invariants:
 //   - Exactly once. The catalog's offset of a partition is the next offset after the
@@ -120,8 +121,8 @@ const (
 	// DefaultHeadBytes is the head size (per table) past which the supervisor
 	// persists early, whatever persist_rows says.
 	DefaultHeadBytes = 256 << 20
-	// compactAt is the number of segments in one time chunk at which persisted
-	// segments of the chunk are merged.
+	// compactAt is the number of persisted segments of one partition in one
+	// time chunk at which the chunk's segments are merged.
 	compactAt = 8
 )
 

@@ -367,12 +367,18 @@ func (s *Supervisor) retract(pub *store.Publication, cause error) error {
 	return fmt.Errorf("table %s: persist taken back: %w", s.table, cause)
 }
 
-// compactIfNeeded merges the persisted segments of a chunk once it holds compactAt.
+// compactIfNeeded merges the persisted segments of a chunk once it holds
+// compactAt of one partition (store.Compact merges per chunk and partition).
 func (s *Supervisor) compactIfNeeded(ctx context.Context) {
-	perChunk := map[int64]int{}
+	type key struct {
+		chunk  int64
+		source string
+	}
+	perChunk := map[key]int{}
 	for _, seg := range s.m.st.Catalog().Segments(s.table) {
-		perChunk[seg.ChunkStart]++
-		if perChunk[seg.ChunkStart] >= compactAt {
+		k := key{seg.ChunkStart, seg.Source}
+		perChunk[k]++
+		if perChunk[k] >= compactAt {
 			if err := s.m.st.Compact(ctx, s.table); err != nil {
 				s.m.log.Warn("compaction failed", "table", s.table, "err", err)
 			}
