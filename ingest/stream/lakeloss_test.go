@@ -2,10 +2,13 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,5 +139,106 @@ func TestLakeOffsetBelowLogStart(t *testing.T) {
 	}
 	if n := rowCount(t, stB, "ev"); n != 150 {
 		t.Fatalf("b holds %d rows after its handoff, want 150", n)
+	}
+}
+
+// TestRowsAndRejectsLakesApart: a table's rows and its rejects are handed off to
+// two Delta tables (<lake_path> and <lake_path>/_rejects) in two commits, so a
+// process can die between them. a ingests good and malformed records of two
+// partitions and stops; of the two handoffs at its revocation (rejects first,
+// then rows) one fails, so one lake holds the partitions further than the other.
+// b, on a new data directory sharing the lake, resumes each partition at the
+// lower of the two offsets and drops the rows, or the rejects, the other lake
+// already holds: it ends with every good record once (per user, against the
+// producer's counts) and every malformed one once in ev_rejects.
+func TestRowsAndRejectsLakesApart(t *testing.T) {
+	for _, failFirst := range []bool{false, true} {
+		name := "rejects lake ahead"
+		if failFirst {
+			name = "rows lake ahead"
+		}
+		t.Run(name, func(t *testing.T) {
+			const topic = "events"
+			addr, _ := kafkatest.Start(t, topic, 2)
+			lakeRoot := t.TempDir()
+			opts := map[string]string{OptTopic: topic, OptBrokers: addr, OptPersistRows: "100", OptPersistEvery: "100ms",
+				OptMaxRecordBytes: "1000000", catalog.OptLakePath: filepath.Join(lakeRoot, "ev")}
+			open := func(knobs store.Knobs) (*store.Store, *Manager) {
+				st, err := store.Open(t.TempDir(), store.Options{LakeRoots: []string{lakeRoot}, Knobs: knobs})
+				if err != nil {
+					t.Fatal(err)
+				}
+				def, err := st.CreateTable(catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: time.Hour, Options: opts})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := NewManager(st, Options{})
+				if err := m.Start(def); err != nil {
+					t.Fatal(err)
+				}
+				return st, m
+			}
+			// a's handoffs: the first at its revocation is the rejects', the
+			// second the rows'; one of them fails after writing its files.
+			var handoffs atomic.Int32
+			armed := atomic.Bool{}
+			stA, ma := open(store.Knobs{AfterLakeFiles: func() error {
+				if !armed.Load() {
+					return nil
+				}
+				if n := handoffs.Add(1); (n == 1) == failFirst {
+					return errors.New("killed between the two lakes' commits")
+				}
+				return nil
+			}})
+			r := rand.New(rand.NewPCG(7, 8))
+			start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+			first := makeWorkload(r, 1000, 2, start)
+			kafkatest.Produce(t, addr, topic, first.msgs)
+			waitRows(t, stA, "ev", first.good)
+			waitRows(t, stA, "ev"+RejectsSuffix, first.bad)
+			ctx := context.Background()
+			for _, tb := range []string{"ev" + RejectsSuffix, "ev"} { // both lakes hold the first batch
+				if _, err := stA.Handoff(ctx, tb, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			all := makeWorkload(r, 1000, 2, start.Add(time.Minute))
+			kafkatest.Produce(t, addr, topic, all.msgs)
+			all.add(first)
+			waitRows(t, stA, "ev", all.good)
+			waitRows(t, stA, "ev"+RejectsSuffix, all.bad)
+			armed.Store(true)
+			ma.Close()
+			if n := handoffs.Load(); n != 2 {
+				t.Fatalf("a's revocation made %d handoffs, want the rejects' and the rows'", n)
+			}
+			srcs := []string{topic + "/0", topic + "/1"}
+			rowsLake, err := stA.LakeOffsets(ctx, "ev", srcs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rejLake, err := stA.LakeOffsets(ctx, "ev"+RejectsSuffix, srcs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, src := range srcs {
+				if ahead := rowsLake[src] > rejLake[src]; ahead != failFirst || rowsLake[src] == rejLake[src] {
+					t.Fatalf("%s: rows lake at %d, rejects lake at %d: not the divergence wanted", src, rowsLake[src], rejLake[src])
+				}
+			}
+			stA.Close()
+
+			stB, mb := open(store.Knobs{})
+			defer stB.Close()
+			defer mb.Close()
+			waitRows(t, stB, "ev", all.good)
+			waitRows(t, stB, "ev"+RejectsSuffix, all.bad)
+			time.Sleep(300 * time.Millisecond) // a record read twice would show now
+			checkPerUser(t, stB, all.perUser)
+			if n := rowCount(t, stB, "ev"+RejectsSuffix); n != all.bad {
+				t.Fatalf("b holds %d rejects, want %d", n, all.bad)
+			}
+		})
 	}
 }
