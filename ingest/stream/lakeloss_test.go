@@ -242,3 +242,62 @@ func TestRowsAndRejectsLakesApart(t *testing.T) {
 		})
 	}
 }
+
+// TestBackgroundOptimize: handoff by offset makes a small lake file per date and
+// handoff; the owner of partition 0 compacts them in the background (OPTIMIZE,
+// Options.OptimizeAtFiles), and the table holds every row once throughout.
+func TestBackgroundOptimize(t *testing.T) {
+	const topic = "events"
+	addr, _ := kafkatest.Start(t, topic, 1)
+	lakeRoot := t.TempDir()
+	st, err := store.Open(t.TempDir(), store.Options{LakeRoots: []string{lakeRoot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	def, err := st.CreateTable(catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: time.Hour,
+		Options: map[string]string{OptTopic: topic, OptBrokers: addr, OptPersistRows: "100", OptPersistEvery: "100ms",
+			OptMaxRecordBytes: "1000000", catalog.OptLakePath: filepath.Join(lakeRoot, "ev")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(st, Options{OptimizeEvery: 50 * time.Millisecond, OptimizeAtFiles: 4})
+	defer m.Close()
+	if err := m.Start(def); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(9, 10))
+	start := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	all := &workload{perUser: map[string]int{}}
+	maxFiles := 0
+	for i := range 6 {
+		w := makeWorkload(r, 300, 1, start.Add(time.Duration(i)*time.Minute))
+		kafkatest.Produce(t, addr, topic, w.msgs)
+		all.add(w)
+		waitRows(t, st, "ev", all.good)
+		if _, err := st.Handoff(ctx, "ev", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, files, ok := st.LakeInfo("ev"); ok {
+			maxFiles = max(maxFiles, files)
+		}
+		checkPerUser(t, st, all.perUser)
+	}
+	waitUntil(t, 30*time.Second, "a background OPTIMIZE in the Delta log", func() bool {
+		h, err := st.LakeHistory(ctx, "ev", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range h {
+			if e.Operation == "OPTIMIZE" {
+				return true
+			}
+		}
+		return false
+	})
+	checkPerUser(t, st, all.perUser)
+	if _, files, ok := st.LakeInfo("ev"); !ok || files >= 4 {
+		t.Fatalf("after OPTIMIZE the lake has %d files (%v); at most %d before", files, ok, maxFiles)
+	}
+}

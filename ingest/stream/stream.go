@@ -40,7 +40,8 @@
 //     to <lake_path>/_rejects by the same rules; the two lakes commit apart, so a
 //     partition resumes at the lower offset and skips the rows, or rejects, the
 //     other lake holds. A lake offset below the log start is data loss (logged,
-//     Status.LostRecords).
+//     Status.LostRecords). The owner of partition 0 compacts the lakes' small
+//     files in the background (OPTIMIZE, Options.OptimizeAtFiles).
 //   - A record that cannot be decoded, or a late one (late_message_rejection), goes
 //     to the table <table>_rejects (topic, partition, offset, raw, reason, time) and
 //     is counted; it never stops ingestion. Rejects are published in the same
@@ -147,6 +148,16 @@ type Options struct {
 	// of 30 s and three times the table's persist_interval (a live owner
 	// commits at every persist).
 	UnassignedAfter time.Duration
+	// OptimizeEvery and OptimizeAtFiles: for a table whose lake is the
+	// checkpoint (handoff by offset makes a small file per date and handoff),
+	// the process that owns partition 0 of its topic looks every OptimizeEvery
+	// (default 1 minute) at the number of data files of the table's and its
+	// rejects' lakes, and runs OPTIMIZE on one that has OptimizeAtFiles
+	// (default 64) or more. One owner of partition 0 at a time makes one
+	// process OPTIMIZE; two for a moment during a move conflict in the Delta
+	// log and one gives up.
+	OptimizeEvery   time.Duration
+	OptimizeAtFiles int
 }
 
 // Config is a table's ingestion configuration, parsed from its options.
@@ -354,6 +365,12 @@ func NewManager(st *store.Store, opts Options) *Manager {
 	}
 	if opts.Restart <= 0 {
 		opts.Restart = time.Second
+	}
+	if opts.OptimizeEvery <= 0 {
+		opts.OptimizeEvery = time.Minute
+	}
+	if opts.OptimizeAtFiles <= 0 {
+		opts.OptimizeAtFiles = 64
 	}
 	return &Manager{st: st, opts: opts, log: opts.Logger, sups: map[string]*Supervisor{}, failed: map[string]Status{}}
 }

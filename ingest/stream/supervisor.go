@@ -58,6 +58,12 @@ type Supervisor struct {
 	// newestChunk is the start of the newest time chunk a row fell in (µs); a row in a
 	// newer chunk closes it, and its rows are persisted at once.
 	newestChunk int64
+	// lastOptimize is when the persister last looked at the lake's files
+	// (maybeOptimize; persister goroutine only); optimizing while an OPTIMIZE
+	// it started runs, optimizeWG until it ends.
+	lastOptimize time.Time
+	optimizing   atomic.Bool
+	optimizeWG   sync.WaitGroup
 	// persistMu lets one persist run at a time; lastPersist is guarded by it.
 	persistMu   sync.Mutex
 	lastPersist time.Time
@@ -229,6 +235,7 @@ func (s *Supervisor) run(ctx context.Context) error {
 	err = cons.Run(runCtx)
 	cancel()
 	wg.Wait()
+	s.optimizeWG.Wait()
 	s.mu.Lock()
 	s.cons = nil
 	s.mu.Unlock()
@@ -257,6 +264,7 @@ func (s *Supervisor) persister(ctx context.Context, cancel context.CancelFunc) {
 		case <-tick.C:
 			s.sampleRate()
 			s.checkUnassigned()
+			s.maybeOptimize(ctx)
 			s.persistMu.Lock()
 			due := time.Since(s.lastPersist) >= s.cfg.PersistEvery
 			s.persistMu.Unlock()
@@ -270,6 +278,43 @@ func (s *Supervisor) persister(ctx context.Context, cancel context.CancelFunc) {
 			return
 		}
 	}
+}
+
+// maybeOptimize starts an OPTIMIZE of the table's and its rejects' lakes when
+// the lake is the checkpoint, this process owns partition 0, Options.OptimizeEvery
+// has passed since the last look and a lake has Options.OptimizeAtFiles data
+// files or more. It runs beside ingestion (handoffs wait for it); the run waits
+// for it before it ends.
+func (s *Supervisor) maybeOptimize(ctx context.Context) {
+	if !s.cfg.Kafka.StoredIsExact || time.Since(s.lastOptimize) < s.m.opts.OptimizeEvery {
+		return
+	}
+	s.mu.Lock()
+	own0 := s.owned[0]
+	s.mu.Unlock()
+	if !own0 || !s.optimizing.CompareAndSwap(false, true) {
+		return
+	}
+	s.lastOptimize = time.Now()
+	s.optimizeWG.Add(1)
+	go func() {
+		defer s.optimizeWG.Done()
+		defer s.optimizing.Store(false)
+		for _, t := range []string{s.table, s.rejects} {
+			_, files, ok := s.m.st.LakeInfo(t)
+			if !ok || files < s.m.opts.OptimizeAtFiles {
+				continue
+			}
+			res, err := s.m.st.Optimize(ctx, t, 0, "")
+			if err != nil {
+				if ctx.Err() == nil {
+					s.m.log.Warn("background OPTIMIZE failed; tried again later", "table", t, "err", err)
+				}
+				continue
+			}
+			s.m.log.Info("background OPTIMIZE", "table", t, "files_before", files, "removed", res.FilesRemoved, "added", res.FilesAdded, "version", res.Version)
+		}
+	}()
 }
 
 // fail records the run's first failure and ends the run; its head is discarded.
