@@ -1,0 +1,27 @@
+package store
+
+import (
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/lake"
+)
+
+// Hooks for the cluster's lake catalog (package lakecat), which writes a table's
+// definition into the metaData of the Delta table its handoffs commit to, and so
+// must write the schema handoff expects (ensureLakeTable, checkLakeSchema).
+
+// LakeSchema returns the Delta schema and partition columns of the lake of a
+// table with schema: its columns and the date partition column.
+func LakeSchema(schema *storage.Schema) (*lake.DataType, []string, error) {
+	dt, err := lakeSchema(schema)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dt, []string{partitionColumn(schema)}, nil
+}
+
+// CheckLakePath checks a lake_path for table as CreateTable would (under a lake
+// root, not overlapping the data directory or another table's lake_path) and
+// returns its canonical form.
+func (s *Store) CheckLakePath(path, table string) (string, error) {
+	return s.resolveLakePath(path, table)
+}
