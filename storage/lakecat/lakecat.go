@@ -223,7 +223,9 @@ func (c *Cluster) refreshLocked(ctx context.Context, hooks bool) error {
 		}
 		seen[name] = true
 		if err := c.loadLocked(ctx, name, hooks); err != nil {
-			errs = append(errs, err)
+			// One unreadable log (corrupt, or a request that failed) does not
+			// stop the others; it is read again at the next refresh.
+			c.reportLocked(name, err)
 		}
 	}
 	for name, e := range c.mu.tables {

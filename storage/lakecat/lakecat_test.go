@@ -187,10 +187,11 @@ func testTablesOnEveryNode(t *testing.T, location string, o objstore.Options) {
 
 // TestRacingCreates: two nodes CREATE the same names at once; for each name
 // exactly one gets ErrTableExists, and both end with the winner's definition.
-func TestRacingCreates(t *testing.T) {
+func TestRacingCreates(t *testing.T) { testRacingCreates(t, t.TempDir(), objstore.Options{}) }
+
+func testRacingCreates(t *testing.T, loc string, o objstore.Options) {
 	ctx := context.Background()
-	loc := t.TempDir()
-	a, b := openNode(t, loc, objstore.Options{}), openNode(t, loc, objstore.Options{})
+	a, b := openNode(t, loc, o), openNode(t, loc, o)
 	for i := range 8 {
 		name := fmt.Sprintf("race%d", i)
 		var errs [2]error
