@@ -702,7 +702,7 @@ func (b *binder) alterTable(at *pg.AlterTableStmt) (*bound, []engine.Field, erro
 		if !me.superuser() && !me.memberOf[r.OID] {
 			return nil, denied("must be member of role %q", r.Name)
 		}
-		if err := s.db.store.Catalog().SetTableOwner(def.Name, r.OID); err != nil {
+		if err := s.db.setTableOwner(ctx, def.Name, r.OID); err != nil {
 			return nil, lakeErr(def.Name, err)
 		}
 		return &Result{Tag: "ALTER TABLE"}, nil
