@@ -81,7 +81,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "path-style S3 addressing (most S3-compatible servers need it)")
 	// Part 1 of the security model: where client-given paths may lead.
 	fs.Var(&f.lakeRoots, "lake-root", "a folder or s3://bucket/prefix under which lake_path, CREATE EXTERNAL TABLE, delta_scan and COPY ... FROM 'file' may name locations (repeatable; default <data dir>/lake)")
-	fs.StringVar(&f.cluster, "cluster", "", "s3://bucket/prefix or a folder holding the cluster's catalog: every table's definition and the roles, in Delta tables every node sharing it reads (see the README's \"Beyond one machine\"); empty: this node's catalog alone")
+	fs.StringVar(&f.cluster, "cluster", "", "s3://bucket/prefix or a folder holding the cluster's catalog: every table's definition and the roles, in Delta tables every node sharing it reads (see the README's \"Tables on every node\"); empty: this node's catalog alone")
 	fs.DurationVar(&f.clusterRefresh, "cluster-refresh", lakecat.DefaultRefresh, "how often the --cluster location is read for other nodes' CREATE/ALTER/DROP TABLE and role changes")
 	// Limits (issue 9, part 7): PostgreSQL's max_connections,
 	// superuser_reserved_connections and timeouts, and a server-wide memory cap.
