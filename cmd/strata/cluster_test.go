@@ -13,7 +13,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/stratadb/strata/ingest/kafka/kafkatest"
 	"github.com/stratadb/strata/storage/objstore/s3fault"
 )
 
@@ -218,4 +220,72 @@ func testServeCluster(t *testing.T, clusterFlags []string) {
 func isCode(err error, code string) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == code
+}
+
+// TestServeClusterKafka: a node that joins with nothing but --cluster and
+// --kafka-brokers finds the Kafka-fed table another node created, joins its
+// consumer group, and both nodes count every produced event once (each hands
+// its partitions' rows off to the table's lake under the cluster location);
+// a Kafka table created later on A starts ingesting on B too.
+func TestServeClusterKafka(t *testing.T) {
+	const n = 2000
+	addr, _ := kafkatest.Start(t, "events", 4, kfake.SeedTopics(2, "events2"))
+	dir := t.TempDir()
+	flags := []string{"--cluster", filepath.Join(dir, "cluster"), "--kafka-brokers", addr, "--cluster-refresh", "200ms", "--handoff-interval", "200ms"}
+	ctx := context.Background()
+	a := startStrataOn(t, filepath.Join(dir, "a"), freeAddr(t), flags...)
+	ca := connect(t, a)
+	defer ca.Close(ctx)
+	if _, err := ca.Exec(ctx, `CREATE TABLE ev (id bigint NOT NULL, "timestamp" timestamptz NOT NULL, who text)
+		WITH (kafka_topic = 'events', segment_granularity = 'minute', handoff_grace = '0s', persist_interval = '1s',
+		      kafka_session_timeout = '2s')`); err != nil {
+		t.Fatal(err)
+	}
+	b := startStrataOn(t, filepath.Join(dir, "b"), freeAddr(t), flags...) // a new node: the cluster tells it the rest
+	deadline := time.Now().Add(30 * time.Second)
+	for assigned(t, a) == 0 || assigned(t, b) == 0 || assigned(t, a)+assigned(t, b) != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("partitions of events: %d on A, %d on B", assigned(t, a), assigned(t, b))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	at := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Hour)
+	msgs := make([]kafkatest.Message, n)
+	for i := range msgs {
+		msgs[i] = kafkatest.Message{Partition: int32(i % 4), Value: []byte(fmt.Sprintf(`{"id": %d, "timestamp": %q, "who": "w%d"}`,
+			i, at.Add(time.Duration(i)*time.Second).Format(time.RFC3339), i%3))}
+	}
+	kafkatest.Produce(t, addr, "events", msgs)
+	cb := connect(t, b)
+	defer cb.Close(ctx)
+	for _, c := range []*pgx.Conn{ca, cb} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var got, distinct int64
+			err := c.QueryRow(ctx, `SELECT count(*), count(DISTINCT id) FROM ev`, pgx.QueryExecModeSimpleProtocol).Scan(&got, &distinct)
+			if err == nil && got == n && distinct == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("count(*) %d, distinct ids %d (%v), want %d", got, distinct, err, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	if _, err := ca.Exec(ctx, `CREATE TABLE ev2 (id bigint NOT NULL, "timestamp" timestamptz NOT NULL) WITH (kafka_topic = 'events2')`); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		var parts int
+		err := cb.QueryRow(ctx, `SELECT count(partition) FROM strata_ingest_status WHERE table_name = 'ev2'`, pgx.QueryExecModeSimpleProtocol).Scan(&parts)
+		if err == nil && parts > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B does not ingest ev2, created on A: %d partitions (%v)", parts, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
