@@ -19,6 +19,9 @@ type Cluster interface {
 	DropTable(ctx context.Context, name string) error
 	// SetTableOwner changes the owner of a table the cluster defines.
 	SetTableOwner(ctx context.Context, name string, owner uint32) error
+	// SetTableOptions sets and resets options of a table the cluster defines and
+	// returns its definition on this node.
+	SetTableOptions(ctx context.Context, name string, set map[string]string, reset []string) (catalog.TableDef, error)
 	// ChangeRoles runs fn, a change of the local role catalog, as a change of the
 	// cluster's roles.
 	ChangeRoles(ctx context.Context, fn func() error) error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,8 +25,8 @@ import (
 // a table created on A is queryable on B within seconds with the same columns,
 // rows A loads are read on B once handed off, a role created on A logs in on B
 // with its password (SCRAM, pgx) and has the privileges granted on A, ALTER
-// TABLE … OWNER TO and DROP TABLE reach the other node, and of two racing
-// CREATE TABLEs exactly one gets 42P07.
+// TABLE … OWNER TO, ALTER TABLE … SET and DROP TABLE reach the other node, and of two racing
+// CREATE TABLEs exactly one gets 42P07; racing ALTER TABLEs get 40001 or win.
 func TestServeCluster(t *testing.T) {
 	t.Run("folder", func(t *testing.T) {
 		loc := filepath.Join(t.TempDir(), "cluster")
@@ -163,6 +164,21 @@ func testServeCluster(t *testing.T, clusterFlags []string) {
 	within("B shows alice as the owner", func() bool {
 		owner, ownerErr = one(cb, "SELECT tableowner FROM pg_tables WHERE tablename = 'ev'")
 		return ownerErr == nil && owner == "alice"
+	})
+
+	// ALTER TABLE … SET on A reaches B.
+	if _, err := ca.Exec(ctx, `ALTER TABLE ev SET (lake_refresh = '2 seconds')`); err != nil {
+		t.Fatal(err)
+	}
+	var relopts string
+	defer func() {
+		if t.Failed() {
+			t.Logf("reloptions on B: %q", relopts)
+		}
+	}()
+	within("B shows the new option", func() bool {
+		relopts, _ = one(cb, "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'ev'")
+		return strings.Contains(relopts, "lake_refresh=2 seconds")
 	})
 
 	// Racing CREATEs: exactly one 42P07 each time.

@@ -161,7 +161,16 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 					log.Error("Kafka ingestion of a table another node created did not start", "table", def.Name, "err", err)
 				}
 			},
-			OnDrop: ing.Stop})
+			OnDrop: ing.Stop,
+			OnAlter: func(def catalog.TableDef) {
+				if !stream.IsStreaming(def) {
+					return
+				}
+				ing.Stop(def.Name)
+				if err := ing.Start(def); err != nil {
+					log.Error("Kafka ingestion of a table another node altered did not restart", "table", def.Name, "err", err)
+				}
+			}})
 		if err != nil {
 			return fmt.Errorf("--cluster: %w", err)
 		}

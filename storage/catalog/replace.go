@@ -119,3 +119,38 @@ func (c *Catalog) ReplaceRoles(st RoleState) error {
 	c.mu.Unlock()
 	return nil
 }
+
+// SetTableOptions replaces the options of table (ALTER TABLE … SET/RESET) and
+// returns the definition stored. The caller has checked the options.
+func (c *Catalog) SetTableOptions(table string, opts map[string]string) (TableDef, error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	tables, _, version, err := c.readState()
+	if err != nil {
+		return TableDef{}, err
+	}
+	ts, ok := tables[table]
+	if !ok {
+		return TableDef{}, fmt.Errorf("alter table %s: %w", table, ErrNoTable)
+	}
+	def := cloneDef(ts.def)
+	def.Options = maps.Clone(opts)
+	v, err := json.Marshal(&def)
+	if err != nil {
+		return TableDef{}, err
+	}
+	b := c.db.NewBatch()
+	defer b.Close()
+	b.Set(tableKey(table), v, nil)
+	b.Set([]byte(keyVersion), u64(version+1), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return TableDef{}, fmt.Errorf("alter table %s: %w", table, err)
+	}
+	nts := *ts
+	nts.def = def
+	c.mu.Lock()
+	c.mu.tables[table] = &nts
+	c.mu.version = version + 1
+	c.mu.Unlock()
+	return cloneDef(def), nil
+}

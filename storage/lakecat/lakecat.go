@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,9 @@ type Options struct {
 	// ingestion.
 	OnCreate func(def catalog.TableDef)
 	OnDrop   func(name string)
+	// OnAlter is told, in the same way, about a table whose options another
+	// node changed (ALTER TABLE … SET/RESET): the server restarts its ingestion.
+	OnAlter func(def catalog.TableDef)
 }
 
 // Cluster is a node's view of the cluster catalog at one location. Safe for
@@ -345,6 +349,24 @@ func (c *Cluster) applyLocked(name string, e *entry, hooks bool) {
 		}
 		return
 	}
+	// lake_path is not compared: ALTER does not change it, and the local copy
+	// keeps its canonical form of the default.
+	opts := cloneOpts(e.def.Options)
+	if p, ok := local.Options[catalog.OptLakePath]; ok {
+		opts[catalog.OptLakePath] = p
+	} else {
+		delete(opts, catalog.OptLakePath)
+	}
+	if !maps.Equal(local.Options, opts) {
+		def, err := c.st.SetTableOptions(name, opts)
+		if err != nil {
+			c.reportLocked(name, fmt.Errorf("options of the local copy not changed: %w", err))
+			return
+		}
+		if hooks && c.opts.OnAlter != nil {
+			c.opts.OnAlter(def)
+		}
+	}
 	if local.OwnerOID() != e.def.OwnerOID() {
 		if err := c.st.Catalog().SetTableOwner(name, e.def.OwnerOID()); err != nil {
 			c.reportLocked(name, fmt.Errorf("owner of the local copy not changed: %w", err))
@@ -527,6 +549,31 @@ func (c *Cluster) SetTableOwner(ctx context.Context, name string, owner uint32) 
 	meta.Configuration = cloneOpts(meta.Configuration)
 	meta.Configuration[keyOwner] = strconv.FormatUint(uint64(owner), 10)
 	return c.commitLocked(ctx, name, e, []lake.Action{{Metadata: &meta}}, "SET TBLPROPERTIES")
+}
+
+// SetTableOptions sets and resets options of name in the cluster (ALTER TABLE
+// … SET/RESET; the caller has checked them), then here. It returns the
+// definition this node now has.
+func (c *Cluster) SetTableOptions(ctx context.Context, name string, set map[string]string, reset []string) (catalog.TableDef, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, err := c.latestLocked(ctx, name)
+	if err != nil {
+		return catalog.TableDef{}, err
+	}
+	meta := *e.log.meta
+	meta.Configuration = cloneOpts(meta.Configuration)
+	for _, k := range reset {
+		delete(meta.Configuration, keyOptPrefix+k)
+	}
+	for k, v := range set {
+		meta.Configuration[keyOptPrefix+k] = v
+	}
+	if err := c.commitLocked(ctx, name, e, []lake.Action{{Metadata: &meta}}, "SET TBLPROPERTIES"); err != nil {
+		return catalog.TableDef{}, err
+	}
+	def, _ := c.st.Table(name)
+	return def, nil
 }
 
 // latestLocked reads name's log to its latest version; the table must be live

@@ -168,6 +168,16 @@ func testTablesOnEveryNode(t *testing.T, location string, o objstore.Options) {
 		return d.OwnerOID() == oid
 	})
 
+	// ALTER TABLE … SET / RESET.
+	if _, err := a.c.SetTableOptions(ctx, "events", map[string]string{catalog.OptLakeRefresh: "5 seconds"}, []string{catalog.OptHandoffGrace}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "B sees the new options", func() bool {
+		d, _ := b.st.Table("events")
+		_, grace := d.Options[catalog.OptHandoffGrace]
+		return d.Options[catalog.OptLakeRefresh] == "5 seconds" && !grace
+	})
+
 	must(t, a.c.DropTable(ctx, "events"))
 	if _, ok := a.st.Table("events"); ok {
 		t.Fatal("A still has events after DROP")

@@ -1,7 +1,10 @@
 package store
 
 import (
+	"maps"
+
 	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/catalog"
 	"github.com/stratadb/strata/storage/lake"
 )
 
@@ -24,4 +27,26 @@ func LakeSchema(schema *storage.Schema) (*lake.DataType, []string, error) {
 // returns its canonical form.
 func (s *Store) CheckLakePath(path, table string) (string, error) {
 	return s.resolveLakePath(path, table)
+}
+
+// SetTableOptions replaces the options of table (ALTER TABLE … SET/RESET) in
+// the catalog and the live table together. Options read when a table's lake
+// or ingestion is set up (lake_path, kafka_*) are the caller's to refuse or
+// to act on.
+func (s *Store) SetTableOptions(table string, opts map[string]string) (catalog.TableDef, error) {
+	s.publishMu.Lock()
+	defer s.publishMu.Unlock()
+	if err := s.checkOpen(); err != nil {
+		return catalog.TableDef{}, err
+	}
+	def, err := s.cat.SetTableOptions(table, opts)
+	if err != nil {
+		return def, err
+	}
+	s.mu.Lock()
+	if lt := s.mu.tables[table]; lt != nil {
+		lt.def.Options = maps.Clone(def.Options)
+	}
+	s.mu.Unlock()
+	return def, nil
 }
