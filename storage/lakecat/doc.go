@@ -30,7 +30,9 @@
 // strata.timeColumn, strata.granularity (µs), strata.owner (role OID),
 // strata.option.<name> for each table option (kafka_*, lake_path, …) and
 // strata.dropped ("true" once dropped). metaData.id names one generation of the
-// table: CREATE gives a new one, ALTER and DROP keep it.
+// table: CREATE gives a new one, ALTER (OWNER TO, SET/RESET options) and DROP keep
+// it. ALTER … OWNER TO also moves the old owner's privileges to the new owner in
+// the roles table, in a second commit.
 //
 // Invariants:
 //   - Every change is one Delta commit made with put-if-absent, so among

@@ -548,7 +548,16 @@ func (c *Cluster) SetTableOwner(ctx context.Context, name string, owner uint32) 
 	meta := *e.log.meta
 	meta.Configuration = cloneOpts(meta.Configuration)
 	meta.Configuration[keyOwner] = strconv.FormatUint(uint64(owner), 10)
-	return c.commitLocked(ctx, name, e, []lake.Action{{Metadata: &meta}}, "SET TBLPROPERTIES")
+	old := e.def.OwnerOID()
+	if err := c.commitLocked(ctx, name, e, []lake.Action{{Metadata: &meta}}, "SET TBLPROPERTIES"); err != nil {
+		return err
+	}
+	// The table's privileges move with it, in the roles table (a second
+	// commit: until it lands, other nodes keep the old owner's items).
+	if err := c.moveACLOwnerLocked(ctx, name, old, owner); err != nil {
+		return fmt.Errorf("alter table %s owner: the owner changed, but its privileges did not move: %w", name, err)
+	}
+	return nil
 }
 
 // SetTableOptions sets and resets options of name in the cluster (ALTER TABLE

@@ -325,6 +325,25 @@ func testRolesOnEveryNode(t *testing.T, loc string, o objstore.Options) {
 		return ok && len(acl) == 1 && acl[0].Grantee == ra.OID && acl[0].Privs == catalog.PrivSelect
 	})
 
+	// ALTER TABLE g OWNER TO dave: the privileges strata granted are dave's
+	// grants now, on every node (aclnewowner, through the roles table).
+	var dave uint32
+	must(t, a.c.ChangeRoles(ctx, func() error {
+		rs, err := a.st.Catalog().ApplyRoles(catalog.RoleChange{Put: []catalog.Role{{Name: "dave", Login: true}}})
+		if err == nil {
+			dave = rs[0].OID
+		}
+		return err
+	}))
+	must(t, a.c.SetTableOwner(ctx, "g", dave))
+	for _, n := range []*node{a, b} {
+		waitFor(t, n, "the grant on g moved to dave", func() bool {
+			d, _ := n.st.Table("g")
+			acl, ok := n.st.Catalog().ACL(d.ID)
+			return d.OwnerOID() == dave && ok && len(acl) == 1 && acl[0].Grantor == dave && acl[0].Grantee == ra.OID
+		})
+	}
+
 	// B's change is made from the version it read while A's change of that
 	// version lands (inside B's fn, so deterministically): B loses, its local
 	// catalog is set back and then holds A's change.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -204,6 +205,11 @@ func equalRoles(a, b catalog.RoleState) bool {
 func (c *Cluster) ChangeRoles(ctx context.Context, fn func() error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.changeRolesLocked(ctx, fn)
+}
+
+// changeRolesLocked is ChangeRoles. REQUIRES: c.mu is held.
+func (c *Cluster) changeRolesLocked(ctx context.Context, fn func() error) error {
 	if err := c.loadRolesLocked(ctx); err != nil {
 		return err
 	}
@@ -215,10 +221,11 @@ func (c *Cluster) ChangeRoles(ctx context.Context, fn func() error) error {
 	if equalRoles(prev, next) {
 		return nil
 	}
-	var cur *clusterRoles
-	if c.mu.roles.meta != nil {
-		cur, _ = decodeRoles(c.mu.roles.meta)
+	if c.mu.roles.meta == nil {
+		c.st.Catalog().ReplaceRoles(prev)
+		return fmt.Errorf("roles: the cluster has no roles table")
 	}
+	cur, _ := decodeRoles(c.mu.roles.meta)
 	conf, err := encodeRoles(c.toCluster(next, cur))
 	if err == nil {
 		meta := *c.mu.roles.meta
@@ -236,4 +243,47 @@ func (c *Cluster) ChangeRoles(ctx context.Context, fn func() error) error {
 		return fmt.Errorf("roles: %w", err)
 	}
 	return c.loadRolesLocked(ctx)
+}
+
+// moveACLOwnerLocked gives new the privileges old holds or granted on table
+// (PostgreSQL's aclnewowner, which catalog.SetTableOwner does on one node) in
+// the cluster's roles, retrying when another role change wins.
+// REQUIRES: c.mu is held.
+func (c *Cluster) moveACLOwnerLocked(ctx context.Context, table string, old, new uint32) error {
+	var err error
+	for range 5 {
+		err = c.changeRolesLocked(ctx, func() error {
+			def, ok := c.st.Table(table)
+			if !ok {
+				return nil
+			}
+			acl, ok := c.st.Catalog().ACL(def.ID)
+			if !ok {
+				return nil
+			}
+			var out []catalog.ACLItem
+			for _, it := range acl {
+				if it.Grantee == old {
+					it.Grantee = new
+				}
+				if it.Grantor == old {
+					it.Grantor = new
+				}
+				if i := slices.IndexFunc(out, func(x catalog.ACLItem) bool { return x.Grantee == it.Grantee && x.Grantor == it.Grantor }); i >= 0 {
+					out[i].Privs |= it.Privs
+					continue
+				}
+				out = append(out, it)
+			}
+			if out == nil {
+				out = []catalog.ACLItem{}
+			}
+			_, err := c.st.Catalog().ApplyRoles(catalog.RoleChange{ACLs: map[uint64][]catalog.ACLItem{def.ID: out}})
+			return err
+		})
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return err
 }
