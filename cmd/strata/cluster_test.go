@@ -253,8 +253,7 @@ func TestServeClusterKafka(t *testing.T) {
 	ca := connect(t, a)
 	defer ca.Close(ctx)
 	if _, err := ca.Exec(ctx, `CREATE TABLE ev (id bigint NOT NULL, "timestamp" timestamptz NOT NULL, who text)
-		WITH (kafka_topic = 'events', segment_granularity = 'minute', handoff_grace = '0s', persist_interval = '1s',
-		      kafka_session_timeout = '2s')`); err != nil {
+		WITH (kafka_topic = 'events', segment_granularity = 'minute', handoff_grace = '0s', persist_interval = '1s')`); err != nil {
 		t.Fatal(err)
 	}
 	b := startStrataOn(t, filepath.Join(dir, "b"), freeAddr(t), flags...) // a new node: the cluster tells it the rest
