@@ -365,3 +365,45 @@ func testRolesOnEveryNode(t *testing.T, loc string, o objstore.Options) {
 		t.Fatal("B does not have bob, whose commit won")
 	}
 }
+
+// TestRestartFollowsNewGeneration: a node that was down while its table was
+// dropped and created again elsewhere (another schema) drops its stale copy,
+// rows included, and takes the new definition when it starts.
+func TestRestartFollowsNewGeneration(t *testing.T) {
+	ctx := context.Background()
+	loc := t.TempDir()
+	a := openNode(t, loc, objstore.Options{})
+	bdir := t.TempDir()
+	open := func() (*store.Store, *Cluster) {
+		st, err := store.Open(bdir, store.Options{LakeRoots: []string{filepath.Join(bdir, "lake"), loc}})
+		must(t, err)
+		c, err := Open(ctx, st, loc, Options{})
+		must(t, err)
+		return st, c
+	}
+	st, c := open()
+	_, err := a.c.CreateTable(ctx, eventsDef("t"))
+	must(t, err)
+	must(t, c.Refresh(ctx))
+	appendRows(t, st, "t", 300) // in B's segments only
+	if n := rows(t, st, "t"); n != 300 {
+		t.Fatalf("B has %d rows", n)
+	}
+	must(t, st.Close())
+
+	must(t, a.c.DropTable(ctx, "t"))
+	def := eventsDef("t")
+	def.Schema.Columns = append(def.Schema.Columns, storage.Column{Name: "extra", Type: storage.TypeBool, SQLType: "boolean"})
+	_, err = a.c.CreateTable(ctx, def)
+	must(t, err)
+
+	st, _ = open()
+	defer st.Close()
+	got, ok := st.Table("t")
+	if !ok || len(got.Schema.Columns) != 4 || got.Schema.Columns[3].Name != "extra" {
+		t.Fatalf("after the restart B has %v (%v)", got.Schema.String(), ok)
+	}
+	if n := rows(t, st, "t"); n != 0 {
+		t.Fatalf("after the restart B's t holds %d rows of the dropped generation", n)
+	}
+}
