@@ -20,6 +20,7 @@ var layers = []struct {
 	pkg   string
 	allow []string
 }{
+	{"storage/lakecat", []string{"storage", "storage/catalog", "storage/lake", "storage/objstore/...", "storage/store"}},
 	{"storage/store", []string{"storage", "storage/segment", "storage/catalog", "storage/realtime", "storage/rollup", "storage/lake", "storage/lakesrc", "storage/objstore", "storage/roots"}},
 	{"storage/lakesrc", []string{"storage", "storage/lake", "storage/segment"}},
 	{"storage/lake", []string{"storage", "storage/objstore/..."}},

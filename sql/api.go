@@ -102,6 +102,10 @@ type Options struct {
 	// is empty and the functions return false). The wire layer sets it with
 	// DB.SetBackends once its server exists.
 	Backends Backends
+	// Cluster, when set (strata serve --cluster), makes CREATE/DROP TABLE, ALTER
+	// TABLE … OWNER TO and role statements changes of the cluster's catalog
+	// (cluster.go); nil: of this node's catalog alone.
+	Cluster Cluster
 }
 
 // DB is the SQL front of one store. Safe for concurrent use.

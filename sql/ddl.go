@@ -245,7 +245,7 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 		if r, ok := s.db.store.Catalog().Role(s.currentUser()); ok {
 			def.Owner = r.OID
 		}
-		def, err := s.db.store.CreateTable(def)
+		def, err := s.db.createTable(ctx, def)
 		if errors.Is(err, store.ErrTableExists) {
 			if cs.IfNotExists {
 				return &Result{Tag: "CREATE TABLE", Notices: []string{fmt.Sprintf("relation %q already exists, skipping", def.Name)}}, nil
@@ -257,7 +257,7 @@ func (b *binder) createTable(cs *pg.CreateStmt) (*bound, []engine.Field, error) 
 		}
 		if stream.IsStreaming(def) {
 			if err := s.db.opts.Ingest.Start(def); err != nil {
-				s.db.store.DropTable(def.Name)
+				s.db.dropTable(ctx, def.Name)
 				return nil, engine.Errorf(sqlstate.InvalidParameterValue, "%v", err)
 			}
 		}
@@ -300,7 +300,7 @@ func (b *binder) dropTable(ds *pg.DropStmt) (*bound, []engine.Field, error) {
 			if s.db.opts.Ingest != nil {
 				s.db.opts.Ingest.Stop(name)
 			}
-			err := s.db.store.DropTable(name)
+			err := s.db.dropTable(ctx, name)
 			if errors.Is(err, store.ErrNoTable) {
 				if ds.MissingOk {
 					continue

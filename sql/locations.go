@@ -6,6 +6,7 @@ import (
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/internal/sqlstate"
 	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/lakecat"
 	"github.com/stratadb/strata/storage/roots"
 	"github.com/stratadb/strata/storage/store"
 )
@@ -25,6 +26,11 @@ func (db *DB) locationError(err error) error {
 		return &engine.Error{Code: sqlstate.InvalidParameterValue, Message: err.Error(), Err: err}
 	case errors.Is(err, catalog.ErrInvalidName):
 		return &engine.Error{Code: sqlstate.InvalidName, Message: err.Error(), Err: err}
+	case errors.Is(err, lakecat.ErrConflict):
+		return &engine.Error{Code: sqlstate.TRSerializationFailure, Message: "could not serialize access due to a concurrent change of the cluster catalog",
+			Detail: err.Error(), Hint: "The transaction might succeed if retried.", Err: err}
+	case errors.Is(err, lakecat.ErrRefused):
+		return &engine.Error{Code: sqlstate.InvalidParameterValue, Message: err.Error(), Err: err}
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -28,7 +29,16 @@ func (db *DB) RoleAuth(name string) (RoleAuth, bool) {
 
 // InitSuperuserPassword sets the password of the bootstrap superuser "strata" when
 // it has none (strata serve --password-file, like initdb --pwfile); a no-op otherwise.
+// With a cluster it is a change of the cluster's roles (a no-op when another
+// node gave the superuser a password first).
 func (db *DB) InitSuperuserPassword(password string) error {
+	if db.opts.Cluster != nil {
+		return db.opts.Cluster.ChangeRoles(context.Background(), func() error { return db.initSuperuserPassword(password) })
+	}
+	return db.initSuperuserPassword(password)
+}
+
+func (db *DB) initSuperuserPassword(password string) error {
 	cat := db.store.Catalog()
 	r, ok := cat.RoleByOID(catalog.BootstrapSuperuserOID)
 	if !ok {

@@ -667,9 +667,15 @@ func editACL(acl []catalog.ACLItem, grantor uint32, grantees []uint32, privs cat
 	return out
 }
 
-// alterOwner binds ALTER TABLE t OWNER TO r, the one ALTER TABLE strata runs.
+// alterOwner binds ALTER TABLE t OWNER TO r, and ALTER TABLE t SET/RESET
+// (options) through alterOptions: the ALTER TABLEs strata runs.
 func (b *binder) alterTable(at *pg.AlterTableStmt) (*bound, []engine.Field, error) {
-	if len(at.Cmds) != 1 || at.Cmds[0].GetAlterTableCmd().GetSubtype() != pg.AlterTableType_AT_ChangeOwner {
+	options := len(at.Cmds) > 0
+	for _, c := range at.Cmds {
+		st := c.GetAlterTableCmd().GetSubtype()
+		options = options && (st == pg.AlterTableType_AT_SetRelOptions || st == pg.AlterTableType_AT_ResetRelOptions)
+	}
+	if !options && (len(at.Cmds) != 1 || at.Cmds[0].GetAlterTableCmd().GetSubtype() != pg.AlterTableType_AT_ChangeOwner) {
 		return nil, nil, engine.Unsupported("ALTER TABLE")
 	}
 	rv := at.Relation
@@ -684,6 +690,9 @@ func (b *binder) alterTable(at *pg.AlterTableStmt) (*bound, []engine.Field, erro
 			}}, nil, nil
 		}
 		return nil, nil, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", rv.Relname), rv.Location)
+	}
+	if options {
+		return b.alterOptions(at, def)
 	}
 	if err := b.need(access{kind: accessOwner, table: def.Name}); err != nil {
 		return nil, nil, err
@@ -702,7 +711,7 @@ func (b *binder) alterTable(at *pg.AlterTableStmt) (*bound, []engine.Field, erro
 		if !me.superuser() && !me.memberOf[r.OID] {
 			return nil, denied("must be member of role %q", r.Name)
 		}
-		if err := s.db.store.Catalog().SetTableOwner(def.Name, r.OID); err != nil {
+		if err := s.db.setTableOwner(ctx, def.Name, r.OID); err != nil {
 			return nil, lakeErr(def.Name, err)
 		}
 		return &Result{Tag: "ALTER TABLE"}, nil

@@ -236,20 +236,20 @@ func (b *binder) statement(n *pg.Node) (*bound, []engine.Field, error) {
 	case *pg.Node_AlterTableStmt:
 		return b.alterTable(x.AlterTableStmt)
 	case *pg.Node_CreateRoleStmt:
-		return b.createRole(x.CreateRoleStmt)
+		return b.clusterRoles(b.createRole(x.CreateRoleStmt))
 	case *pg.Node_AlterRoleStmt:
-		return b.alterRole(x.AlterRoleStmt)
+		return b.clusterRoles(b.alterRole(x.AlterRoleStmt))
 	case *pg.Node_DropRoleStmt:
-		return b.dropRole(x.DropRoleStmt)
+		return b.clusterRoles(b.dropRole(x.DropRoleStmt))
 	case *pg.Node_RenameStmt:
 		if x.RenameStmt.RenameType == pg.ObjectType_OBJECT_ROLE {
-			return b.renameRole(x.RenameStmt)
+			return b.clusterRoles(b.renameRole(x.RenameStmt))
 		}
 		return nil, nil, engine.Unsupported("ALTER ... RENAME")
 	case *pg.Node_GrantStmt:
-		return b.grant(x.GrantStmt)
+		return b.clusterRoles(b.grant(x.GrantStmt))
 	case *pg.Node_GrantRoleStmt:
-		return b.grantRole(x.GrantRoleStmt)
+		return b.clusterRoles(b.grantRole(x.GrantRoleStmt))
 	case *pg.Node_TruncateStmt:
 		return nil, nil, engine.Unsupported("TRUNCATE")
 	case *pg.Node_VacuumStmt:

@@ -20,6 +20,8 @@ import (
 	serverhttp "github.com/stratadb/strata/server/http"
 	"github.com/stratadb/strata/server/pgwire"
 	"github.com/stratadb/strata/sql"
+	"github.com/stratadb/strata/storage/catalog"
+	"github.com/stratadb/strata/storage/lakecat"
 	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/store"
 )
@@ -36,6 +38,9 @@ type serveFlags struct {
 	retention    time.Duration
 	s3           objstore.Options
 	lakeRoots    stringList
+	// the cluster's catalog in the lake (issue 13 part 4)
+	cluster        string
+	clusterRefresh time.Duration
 	// limits (issue 9, part 7)
 	maxConnections     int
 	superuserReserved  int
@@ -76,6 +81,8 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", false, "path-style S3 addressing (most S3-compatible servers need it)")
 	// Part 1 of the security model: where client-given paths may lead.
 	fs.Var(&f.lakeRoots, "lake-root", "a folder or s3://bucket/prefix under which lake_path, CREATE EXTERNAL TABLE, delta_scan and COPY ... FROM 'file' may name locations (repeatable; default <data dir>/lake)")
+	fs.StringVar(&f.cluster, "cluster", "", "s3://bucket/prefix or a folder holding the cluster's catalog: every table's definition and the roles, in Delta tables every node sharing it reads (see the README's \"Tables on every node\"); empty: this node's catalog alone")
+	fs.DurationVar(&f.clusterRefresh, "cluster-refresh", lakecat.DefaultRefresh, "how often the --cluster location is read for other nodes' CREATE/ALTER/DROP TABLE and role changes")
 	// Limits (issue 9, part 7): PostgreSQL's max_connections,
 	// superuser_reserved_connections and timeouts, and a server-wide memory cap.
 	f.maxMemory = byteSize(defaultMaxMemory())
@@ -119,7 +126,15 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return err
 	}
-	st, err := store.Open(f.dataDir, store.Options{ObjStore: f.s3, LakeCacheBytes: int64(f.lakeCache), LocalRetention: f.retention, LakeRoots: f.lakeRoots})
+	roots := f.lakeRoots
+	if f.cluster != "" {
+		// Tables' lakes default to folders under the cluster location.
+		if len(roots) == 0 {
+			roots = stringList{filepath.Join(f.dataDir, "lake")}
+		}
+		roots = append(roots, f.cluster)
+	}
+	st, err := store.Open(f.dataDir, store.Options{ObjStore: f.s3, LakeCacheBytes: int64(f.lakeCache), LocalRetention: f.retention, LakeRoots: roots})
 	if err != nil {
 		return fmt.Errorf("open data dir %s: %w", f.dataDir, err)
 	}
@@ -138,7 +153,35 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	}
 	ing := stream.NewManager(st, stream.Options{Logger: log, Brokers: brokers})
 	defer ing.Close()
-	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), Ingest: ing,
+	var cluster sql.Cluster
+	if f.cluster != "" {
+		cl, err := lakecat.Open(ctx, st, f.cluster, lakecat.Options{ObjStore: f.s3, Refresh: f.clusterRefresh, Logger: log,
+			OnCreate: func(def catalog.TableDef) {
+				if err := ing.Start(def); err != nil {
+					log.Error("Kafka ingestion of a table another node created did not start", "table", def.Name, "err", err)
+				}
+			},
+			OnDrop: ing.Stop,
+			OnAlter: func(def catalog.TableDef) {
+				if !stream.IsStreaming(def) {
+					return
+				}
+				ing.Stop(def.Name)
+				if err := ing.Start(def); err != nil {
+					log.Error("Kafka ingestion of a table another node altered did not restart", "table", def.Name, "err", err)
+				}
+			}})
+		if err != nil {
+			return fmt.Errorf("--cluster: %w", err)
+		}
+		cctx, stopCluster := context.WithCancel(ctx)
+		clusterDone := make(chan struct{})
+		defer func() { stopCluster(); <-clusterDone }() // before st.Close
+		go func() { defer close(clusterDone); cl.Run(cctx) }()
+		cluster = cl
+		fmt.Printf("cluster: table definitions and roles in %s\n", cl.Location())
+	}
+	db := sql.Open(st, sql.Options{MemoryLimit: int64(f.memoryLimit), Ingest: ing, Cluster: cluster,
 		Budget:           engine.NewMemoryBudget(int64(f.maxMemory), 0),
 		StatementTimeout: f.statementTimeout, IdleSessionTimeout: f.idleSessionTimeout, IdleInTransactionSessionTimeout: f.idleInTxTimeout})
 	sec, err := f.auth.setup(db, f.pgAddr, gss != nil, log)

@@ -30,7 +30,7 @@
 //   - Table ids and segment sequence numbers are never reused, even after DropTable.
 //   - The in-memory copy is loaded at Open and changed only after its batch has
 //     committed, so readers never see a change that is not durable.
-//   - Version increases with every successful CreateTable, DropTable and Commit.
+//   - Version increases with every successful CreateTable, DropTable, SetTableOptions and Commit.
 //   - Open creates the bootstrap superuser "strata" (OID 10) and PostgreSQL's predefined
 //     roles when they are missing, so every catalog has them. Role OIDs are never reused.
 //   - A role is dropped only when no table is owned by it or lists it in its ACL, and its

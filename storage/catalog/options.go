@@ -75,6 +75,7 @@ const (
 	OptLookup              = "lookup"
 	OptPrimaryKey          = "primary_key"
 	OptUnique              = "unique"
+	OptClusterTable        = "cluster_table"
 )
 
 // Granularities are segment_granularity's values: the length of a time chunk.
@@ -123,6 +124,8 @@ var TableOptions = []TableOption{
 	{Name: OptLookup, Kind: OptBool, Internal: true, Default: "false", Doc: "set by CREATE TABLE without a time column: a lookup table"},
 	{Name: OptPrimaryKey, Kind: OptText, Internal: true, Default: "none", Doc: "set by CREATE TABLE from a lookup table's PRIMARY KEY: its columns"},
 	{Name: OptUnique, Kind: OptText, Internal: true, Default: "none", Doc: "set by CREATE TABLE from a lookup table's UNIQUE constraints"},
+	{Name: OptClusterTable, Kind: OptText, Internal: true, Default: "none",
+		Doc: "set by `strata serve --cluster`: the Delta metaData id of the definition this node's copy of the table follows"},
 }
 
 // LookupOption returns the declaration of option name (lower case).

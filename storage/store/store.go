@@ -5,7 +5,9 @@
 // offset (lake.go), and the following of versions other writers commit to it
 // (follow.go). It is the write path
 // of batch ingest (Append) and of streaming ingest (heads, PublishFrozen), and
-// hands queries consistent Snapshots over all tiers.
+// hands queries consistent Snapshots over all tiers. cluster.go holds the hooks the
+// cluster's lake catalog (package lakecat) uses: the lake schema of a table, the
+// lake_path check, and ALTER TABLE … SET/RESET.
 //
 // Layout of a data directory:
 //
