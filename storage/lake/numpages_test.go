@@ -35,8 +35,9 @@ var numTestColumns = []struct {
 
 // numTestFile writes rows random values (about a tenth NULL, values from a
 // small set so that dictionaries are used unless props turn them off) of
-// numTestColumns as one Parquet file with props, committed as table t in dir.
-func numTestFile(t *testing.T, dir string, rows int, props *parquet.WriterProperties) *Snapshot {
+// numTestColumns and of a string column "s" (a fifth of its values distinct)
+// as one Parquet file with props, committed as table t in dir.
+func numTestFile(t testing.TB, dir string, rows int, props *parquet.WriterProperties) *Snapshot {
 	t.Helper()
 	r := rand.New(rand.NewPCG(3, 4))
 	var fields []arrow.Field
@@ -70,6 +71,21 @@ func numTestFile(t *testing.T, dir string, rows int, props *parquet.WriterProper
 		cols = append(cols, b.NewArray())
 		b.Release()
 	}
+	fields = append(fields, arrow.Field{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true})
+	deltaFields = append(deltaFields, `{\"name\":\"s\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}}`)
+	sb := array.NewStringBuilder(memory.DefaultAllocator)
+	for i := range rows {
+		switch k := r.IntN(10); {
+		case k == 0:
+			sb.AppendNull()
+		case k < 3:
+			sb.Append(fmt.Sprintf("distinct-%d", i))
+		default:
+			sb.Append(fmt.Sprintf("v%d", r.IntN(50)))
+		}
+	}
+	cols = append(cols, sb.NewArray())
+	sb.Release()
 	sc := arrow.NewSchema(fields, nil)
 	rec := array.NewRecordBatch(sc, cols, int64(rows))
 	defer rec.Release()
