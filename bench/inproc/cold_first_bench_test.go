@@ -1,9 +1,14 @@
 package inproc_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"syscall"
 	"testing"
@@ -12,6 +17,7 @@ import (
 	"github.com/stratadb/strata/bench"
 	"github.com/stratadb/strata/bench/inproc"
 	"github.com/stratadb/strata/sql"
+	"github.com/stratadb/strata/storage/lake"
 	"github.com/stratadb/strata/storage/objstore"
 	"github.com/stratadb/strata/storage/objstore/s3fault"
 	"github.com/stratadb/strata/storage/store"
@@ -202,4 +208,151 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkColdScanHeap measures the Go heap a first-run scan of a large lake
+// holds above the idle store: the local lake (coldFirstStore) is repeated
+// STRATA_BENCH_HEAP_COPIES times (default 30: about 1 GB at 2M events) as hard
+// links in a second Delta table (one commit adding every copy, the original
+// adds' stats and partition values), read by a fresh store as the external
+// table big. Before each query the store is reopened on an emptied lake cache
+// and garbage is collected; during it runtime/metrics'
+// /memory/classes/heap/objects:bytes (live and not yet swept objects) is
+// sampled every millisecond. Reported: lake MB, and the peak heap above the
+// idle store's, in MiB (heap-MiB).
+func BenchmarkColdScanHeap(b *testing.B) {
+	ctx := context.Background()
+	local := coldFirstStore(b)
+	defer local.Close()
+	copies := 30
+	if v := os.Getenv("STRATA_BENCH_HEAP_COPIES"); v != "" {
+		var err error
+		if copies, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	src := local.LakeDir()
+	snap, err := lake.OpenTable(objstore.LocalAt(src), "").Snapshot(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	first, err := os.ReadFile(filepath.Join(src, "_delta_log", "00000000000000000000.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var log []byte
+	for _, line := range bytes.Split(first, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte(`{"protocol"`)) || bytes.HasPrefix(line, []byte(`{"metaData"`)) {
+			log = append(append(log, line...), '\n')
+		}
+	}
+	big := filepath.Join(b.TempDir(), "big")
+	var lakeBytes int64
+	for k := range copies {
+		for _, f := range snap.Files() {
+			rel := fmt.Sprintf("copy%d/%s", k, f.DecodedPath)
+			dst := filepath.Join(big, filepath.FromSlash(rel))
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.Link(filepath.Join(src, filepath.FromSlash(f.DecodedPath)), dst); err != nil {
+				b.Fatal(err)
+			}
+			add := *f
+			add.Path = rel
+			line, err := json.Marshal(map[string]any{"add": &add})
+			if err != nil {
+				b.Fatal(err)
+			}
+			log = append(append(log, line...), '\n')
+			lakeBytes += f.Size
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(big, "_delta_log"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(big, "_delta_log", "00000000000000000000.json"), log, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	opts := store.Options{LakeRoots: []string{filepath.Dir(big)}}
+	st, err := store.Open(dir, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.CreateExternalTable(ctx, "big", big, "timestamp"); err != nil {
+		b.Fatal(err)
+	}
+	st.Close()
+	queries := []struct{ name, sql string }{
+		{"revenue_by_country", `SELECT country, sum(price * quantity) AS revenue, count(*) AS n FROM big GROUP BY country ORDER BY country`},
+		{"all_columns_one_session", `SELECT * FROM big WHERE session_id = 's1_1' ORDER BY "timestamp"`},
+		{"hourly_by_device", `SELECT date_trunc('hour', "timestamp") AS hour, device, count(*) FROM big GROUP BY 1, 2 ORDER BY 1, 2`},
+	}
+	for _, q := range queries {
+		b.Run(q.name, func(b *testing.B) {
+			var peak uint64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				if err := os.RemoveAll(filepath.Join(dir, "lakecache")); err != nil {
+					b.Fatal(err)
+				}
+				st, err := store.Open(dir, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				s := &inproc.Strata{Store: st, DB: sql.Open(st, sql.Options{})}
+				s.Session = s.DB.NewSession("strata", "strata")
+				runtime.GC()
+				idle := heapObjects()
+				done, stopped := make(chan struct{}), make(chan struct{})
+				var high uint64
+				go func() {
+					defer close(stopped)
+					t := time.NewTicker(time.Millisecond)
+					defer t.Stop()
+					for {
+						select {
+						case <-done:
+							return
+						case <-t.C:
+							high = maxU(high, heapObjects())
+						}
+					}
+				}()
+				b.StartTimer()
+				_, err = s.Time(ctx, q.sql)
+				b.StopTimer()
+				close(done)
+				<-stopped
+				if err != nil {
+					b.Fatal(err)
+				}
+				high = maxU(high, heapObjects())
+				if high > idle {
+					peak = maxU(peak, high-idle)
+				}
+				if err := st.Close(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(lakeBytes)/1e6, "lake-MB")
+			b.ReportMetric(float64(peak)/(1<<20), "heap-MiB")
+		})
+	}
+}
+
+func maxU(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// heapObjects is runtime/metrics' /memory/classes/heap/objects:bytes.
+func heapObjects() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
