@@ -25,9 +25,9 @@ type groupTable struct {
 	m   map[string]int32
 	buf []byte
 
-	im    map[int64]int32  // single integer-kind key
-	sm    map[string]int32 // single text key (by value)
-	nullG int32            // group of the NULL key for the single-key paths; -1 none
+	im    map[int64]int32 // single integer-kind key
+	sm    *strTable       // single text key (by value): group ids, strings in keys[0].s
+	nullG int32           // group of the NULL key for the single-key paths; -1 none
 
 	pending int64 // bytes not yet charged to mem
 
@@ -62,7 +62,7 @@ func newGroupTable(types []Type, byID bool) *groupTable {
 		g.im = make(map[int64]int32)
 	}
 	if len(types) == 1 && kindOf(types[0]) == kText {
-		g.sm = make(map[string]int32)
+		g.sm = newStrTable(0)
 	}
 	return g
 }
@@ -347,14 +347,17 @@ func (g *groupTable) findText(c *vec, n int, gids []int32) error {
 			continue
 		}
 		s := c.str(i)
-		gr, ok := g.sm[s]
+		id, h, ok := g.sm.find(g.keys[0].s, s)
+		gr := int32(id)
 		if !ok {
 			var err error
 			if gr, err = g.newGroup(cols, i); err != nil {
 				return err
 			}
-			// Key the map with the string the table keeps (no second copy).
-			g.sm[g.keys[0].s[gr]] = gr
+			// The table finds the string the group keys keep (no second copy).
+			if err := g.charge(g.sm.put(h, uint32(gr))); err != nil {
+				return err
+			}
 		}
 		gids[i] = gr
 	}

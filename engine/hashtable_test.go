@@ -51,3 +51,39 @@ func TestStrTable(t *testing.T) {
 		t.Fatalf("values %q", got)
 	}
 }
+
+// TestGroupByTextKeyTable: GROUP BY a single text key by value (findText, the
+// strTable over the group keys) gives each distinct value one group, over
+// batches that repeat values, and the NULL key a group of its own.
+func TestGroupByTextKeyTable(t *testing.T) {
+	g := newGroupTable([]Type{Text}, false)
+	want := map[string]int32{}
+	for b := range 4 {
+		n := 3000
+		c := &vec{t: Text, s: make([]string, n), nulls: make([]bool, n)}
+		for i := range n {
+			if i%97 == 0 {
+				c.nulls[i] = true
+				continue
+			}
+			c.s[i] = "k" + strconv.Itoa((i*31+b*7)%1700)
+		}
+		gids := make([]int32, n)
+		if err := g.find([]*vec{c}, n, gids); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			key := "NULL"
+			if !c.nulls[i] {
+				key = c.s[i]
+			}
+			if w, ok := want[key]; ok && w != gids[i] {
+				t.Fatalf("batch %d row %d: %q in group %d, earlier in %d", b, i, key, gids[i], w)
+			}
+			want[key] = gids[i]
+		}
+	}
+	if g.ngroups != len(want) || len(want) != 1701 {
+		t.Fatalf("%d groups, %d distinct keys (want 1701)", g.ngroups, len(want))
+	}
+}
