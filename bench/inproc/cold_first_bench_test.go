@@ -181,6 +181,13 @@ func BenchmarkColdFirstRunS3(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			// An external table shows the lake's partition column (date) after
+			// the table's columns: SELECT * has it, the bench table not.
+			if len(got) > 0 && len(want) > 0 && len(got[0]) == len(want[0])+1 {
+				for i := range got {
+					got[i] = got[i][:len(got[i])-1]
+				}
+			}
 			if d := bench.Diff("strata over S3", got, "strata over the local lake", want); d != "" {
 				b.Fatal(d)
 			}
