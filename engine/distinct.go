@@ -48,7 +48,7 @@ type idSpace struct {
 	n         int // ids in the space while vals is not built
 	lazyDicts [][]string
 	lazyTrans [][]uint32
-	index     map[string]uint32 // value → id, built on the first translation
+	index     *strTable // value → id, built on the first translation
 	trans     map[*string][]uint32
 }
 
@@ -96,23 +96,23 @@ func (s *idSpace) id(v string) (uint32, int64) {
 	s.values()
 	var grown int64
 	if s.index == nil {
-		s.index = make(map[string]uint32, len(s.vals))
+		s.index = newStrTable(len(s.vals))
 		for i, x := range s.vals {
-			s.index[x] = uint32(i)
+			s.index.put(strHash(x), uint32(i)) // a dictionary's values are distinct
 		}
-		grown += int64(len(s.vals)) * 40
+		grown += s.index.bytes()
 	}
-	if id, ok := s.index[v]; ok {
+	id, h, ok := s.index.find(s.vals, v)
+	if ok {
 		return id, grown
 	}
 	if !s.owned {
 		s.vals = append(make([]string, 0, len(s.vals)+len(s.vals)/4+16), s.vals...)
 		s.owned = true
 	}
-	id := uint32(len(s.vals))
+	id = uint32(len(s.vals))
 	s.vals = append(s.vals, v)
-	s.index[v] = id
-	return id, grown + 56 + int64(len(v))
+	return id, grown + s.index.put(h, id) + 16 + int64(len(v))
 }
 
 // idSet is one group's set of ids: bits, rb or neither (empty).

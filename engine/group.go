@@ -25,8 +25,8 @@ type groupTable struct {
 	m   map[string]int32
 	buf []byte
 
-	sm    map[string]int32 // single text key (by value)
-	nullG int32            // group of the NULL key for the single-key paths; -1 none
+	sm    *strTable // single text key (by value): group ids, strings in keys[0].s
+	nullG int32     // group of the NULL key for the single-key paths; -1 none
 
 	pending int64 // bytes not yet charged to mem
 
@@ -58,7 +58,7 @@ func newGroupTable(types []Type, byID bool) *groupTable {
 		g.ngroups = 1 // the single group of an aggregate without GROUP BY
 	}
 	if len(types) == 1 && kindOf(types[0]) == kText {
-		g.sm = make(map[string]int32)
+		g.sm = newStrTable(0)
 	}
 	return g
 }
@@ -324,14 +324,17 @@ func (g *groupTable) findText(c *vec, n int, gids []int32) error {
 			continue
 		}
 		s := c.str(i)
-		gr, ok := g.sm[s]
+		id, h, ok := g.sm.find(g.keys[0].s, s)
+		gr := int32(id)
 		if !ok {
 			var err error
 			if gr, err = g.newGroup(cols, i); err != nil {
 				return err
 			}
-			// Key the map with the string the table keeps (no second copy).
-			g.sm[g.keys[0].s[gr]] = gr
+			// The table finds the string the group keys keep (no second copy).
+			if err := g.charge(g.sm.put(h, uint32(gr))); err != nil {
+				return err
+			}
 		}
 		gids[i] = gr
 	}

@@ -1,6 +1,9 @@
 package engine
 
-import "math/bits"
+import (
+	"hash/maphash"
+	"math/bits"
+)
 
 // u64Table is an open-addressing (linear probing) hash table from uint64 keys to
 // group ids, kept at most half full. Slots are two flat arrays: no per-entry
@@ -148,4 +151,78 @@ func (t *fixedTable) insert(k fixedKey, g1 int32) {
 		i = (i + 1) & mask
 	}
 	t.slots[i] = fixedSlot{a: k.a, b: k.b, g: g1, null: k.null}
+}
+
+// strTable is an open-addressing (linear probing) hash table from strings to
+// ids, kept at most half full, whose strings live elsewhere (vals[id], a slice
+// the caller passes to each call). A slot is one uint64: the low 32 bits of the
+// string's hash (its position and a tag compared before the string) above id+1
+// (0 marks an empty slot). No pointers for the garbage collector to scan, no
+// per-entry allocation, and growing rehashes from the tags without reading a
+// string: where a Go map[string]uint32 of a few hundred thousand values spent
+// most of its time in probing and growth.
+type strTable struct {
+	slots []uint64
+	n     int
+}
+
+var strTableSeed = maphash.MakeSeed()
+
+func newStrTable(capacity int) *strTable {
+	t := &strTable{}
+	t.alloc(max(16, capacity))
+	return t
+}
+
+func (t *strTable) alloc(capacity int) {
+	t.slots = make([]uint64, 1<<bits.Len(uint(capacity*2-1))) // a power of two ≥ 2*capacity
+}
+
+// bytes is the memory the table holds.
+func (t *strTable) bytes() int64 { return int64(len(t.slots)) * 8 }
+
+func strHash(s string) uint32 { return uint32(maphash.String(strTableSeed, s)) }
+
+// find returns the id of s among vals (the strings the table was filled
+// from), and s's hash for a following put.
+func (t *strTable) find(vals []string, s string) (id uint32, h uint32, ok bool) {
+	h = strHash(s)
+	mask := uint32(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		x := t.slots[i]
+		if x == 0 {
+			return 0, h, false
+		}
+		if uint32(x>>32) == h && vals[uint32(x)-1] == s {
+			return uint32(x) - 1, h, true
+		}
+	}
+}
+
+// put adds id, whose string has hash h (of find or strHash) and is absent.
+// It returns the bytes the table grew by.
+func (t *strTable) put(h, id uint32) int64 {
+	var grown int64
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		t.alloc(len(old))
+		for _, x := range old {
+			if x != 0 {
+				t.insert(x)
+			}
+		}
+		grown = t.bytes() - int64(len(old))*8
+	}
+	t.insert(uint64(h)<<32 | uint64(id+1))
+	t.n++
+	return grown
+}
+
+func (t *strTable) insert(x uint64) {
+	mask := uint32(len(t.slots) - 1)
+	i := uint32(x>>32) & mask
+	for t.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = x
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/parquet"
@@ -13,33 +14,38 @@ import (
 	"github.com/stratadb/strata/storage"
 )
 
-// DictIDs is a string column chunk of one row group read as its Parquet
-// dictionary and, per row, the index into it, as the file stores them: the
-// dictionary page is decoded once into Values and the data pages' RLE/bit-packed
-// indices into IDs, so no row's value is materialized or hashed.
+// DictIDs is a string column chunk of one row group read as a list of values
+// and, per row, the index into it, as the file stores them: the dictionary
+// page is decoded once into Values and the dictionary-encoded data pages'
+// RLE/bit-packed indices into IDs, so no such row's value is materialized or
+// hashed. A data page stored PLAIN (a writer's fallback once its dictionary
+// grew too big, or a chunk without dictionary) appends its values to Values,
+// its rows indexing them in order.
 //
-// Values are the dictionary page's values in its order. The Parquet format
-// does not promise they are distinct, nor that every one is used; callers that
-// need either check. IDs holds one index per live row (the deletion vector
-// applied), each < len(Values); a NULL row's index is 0 and its row is in
-// Nulls (ascending live row numbers; nil when no row is NULL).
+// Values are the dictionary page's values in its order, then the PLAIN pages'
+// values. They need not be distinct (a PLAIN page repeats values, and the
+// Parquet format does not promise a distinct dictionary either), nor is every
+// one used; callers that need either check. IDs holds one index per live row
+// (the deletion vector applied), each < len(Values); a NULL row's index is 0
+// and its row is in Nulls (ascending live row numbers; nil when no row is
+// NULL).
 type DictIDs struct {
 	Values []string
 	IDs    []uint32
 	Nulls  []uint32
 }
 
-// errNotDictionary stops ReadDictIDs when a page turns out not to be
-// dictionary-encoded although the footer said so: the caller reads the chunk
-// the general way (which reports a real corruption).
+// errNotDictionary stops ReadDictIDs when a page turns out to be encoded
+// otherwise than the footer said, in an encoding it does not decode: the
+// caller reads the chunk the general way (which reports a real corruption).
 var errNotDictionary = errors.New("not dictionary-encoded")
 
 // ReadDictIDs reads logical string column column of row group rg as
-// dictionary indices (see DictIDs), taking the chunk's bytes from pre when it
+// values and indices (see DictIDs), taking the chunk's bytes from pre when it
 // holds them. ok is false, with no error, when the chunk cannot be read so:
 // not a plain (non-nested, non-repeated) BYTE_ARRAY string column of the file,
-// a partition column, a page that is not dictionary-encoded (a writer's
-// fallback to PLAIN), encrypted chunks, or level encodings other than RLE.
+// a partition column, a data page neither dictionary-encoded nor PLAIN (the
+// DELTA encodings), encrypted chunks, or level encodings other than RLE.
 // ReadColumnWith reads those.
 func (d *DataFile) ReadDictIDs(ctx context.Context, rg int, column string, pre *ChunkBytes) (out *DictIDs, ok bool, err error) {
 	return d.readDictIDs(ctx, rg, column, pre, 0, -1)
@@ -84,7 +90,7 @@ func (d *DataFile) readDictIDs(ctx context.Context, rg int, column string, pre *
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %v", storage.ErrCorrupt, err)
 	}
-	if !cc.HasDictionaryPage() || cc.CryptoMetadata() != nil || !allDictionaryEncoded(cc) {
+	if cc.CryptoMetadata() != nil || !dictOrPlainEncoded(cc) {
 		return nil, false, nil
 	}
 	rows := d.meta.RowGroup(rg).NumRows()
@@ -125,7 +131,7 @@ func (d *DataFile) readDictIDs(ctx context.Context, rg int, column string, pre *
 		return nil, false, r.classify(ctx, err)
 	}
 	defer pages.Close()
-	res, err := readDictPages(pages, rows, descr.MaxDefinitionLevel() == 1, lo, hi, !whole && lo > 0)
+	res, err := readDictPages(pages, rows, descr.MaxDefinitionLevel() == 1, lo, hi, !whole && lo > 0, cc.HasDictionaryPage())
 	if errors.Is(err, errNotDictionary) {
 		return nil, false, nil
 	}
@@ -142,16 +148,17 @@ func (d *DataFile) readDictIDs(ctx context.Context, rg int, column string, pre *
 // (a read of some of its rows).
 const rangeBufferSize = 16 << 10
 
-// readDictPages decodes the pages of one dictionary-encoded column chunk of
-// rows rows, keeping rows [lo, hi). optional: the column's max definition
-// level is 1. seek: position at the page holding row lo first (by the offset
-// index when the file has one), reading the dictionary page apart.
-func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int64, seek bool) (*DictIDs, error) {
+// readDictPages decodes the pages of one column chunk of rows rows whose data
+// pages are dictionary-encoded or PLAIN, keeping rows [lo, hi). optional: the
+// column's max definition level is 1. seek: position at the page holding row
+// lo first (by the offset index when the file has one), reading the
+// dictionary page apart when the chunk has one (hasDict).
+func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int64, seek, hasDict bool) (*DictIDs, error) {
 	out := &DictIDs{IDs: make([]uint32, 0, hi-lo)}
 	haveDict := false
 	setDict := func(p *file.DictionaryPage) error {
-		if haveDict {
-			return fmt.Errorf("%w: a second dictionary page", storage.ErrCorrupt)
+		if haveDict || len(out.Values) > 0 {
+			return fmt.Errorf("%w: a second dictionary page, or one after data pages", storage.ErrCorrupt)
 		}
 		switch parquet.Encoding(p.Encoding()) {
 		case parquet.Encodings.Plain, parquet.Encodings.PlainDict:
@@ -167,15 +174,17 @@ func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int6
 	}
 	next := pages.Next
 	if seek {
-		dp, err := pages.GetDictionaryPage()
-		if err != nil {
-			return nil, err
-		}
-		if dp == nil {
-			return nil, errNotDictionary
-		}
-		if err := setDict(dp); err != nil {
-			return nil, err
+		if hasDict {
+			dp, err := pages.GetDictionaryPage()
+			if err != nil {
+				return nil, err
+			}
+			if dp == nil {
+				return nil, errNotDictionary
+			}
+			if err := setDict(dp); err != nil {
+				return nil, err
+			}
 		}
 		if err := pages.SeekToPageWithRow(lo); err != nil {
 			return nil, err
@@ -189,8 +198,9 @@ func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int6
 			return pages.Next()
 		}
 	}
-	var levels, ids []uint32 // scratch: a page's definition levels and ids
-	var nulls []uint32       // scratch: a page's NULL rows
+	nDict := uint32(len(out.Values)) // the dictionary's values; PLAIN pages' follow
+	var levels, ids []uint32         // scratch: a page's definition levels and ids
+	var nulls []uint32               // scratch: a page's NULL rows
 	pageEnd := int64(-1)
 	for next() {
 		switch p := pages.Page().(type) {
@@ -198,13 +208,17 @@ func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int6
 			if err := setDict(p); err != nil {
 				return nil, err
 			}
+			nDict = uint32(len(out.Values))
 		case *file.DataPageV1, *file.DataPageV2:
-			if !haveDict {
-				return nil, fmt.Errorf("%w: a data page before the dictionary page", storage.ErrCorrupt)
-			}
 			dp := p.(file.DataPage)
+			plain := false
 			switch parquet.Encoding(dp.Encoding()) {
 			case parquet.Encodings.RLEDict, parquet.Encodings.PlainDict:
+				if !haveDict {
+					return nil, fmt.Errorf("%w: a dictionary-encoded data page without a dictionary page before it", storage.ErrCorrupt)
+				}
+			case parquet.Encodings.Plain:
+				plain = true
 			default:
 				return nil, errNotDictionary
 			}
@@ -222,7 +236,12 @@ func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int6
 			}
 			ids, nulls = ids[:n], nulls[:0]
 			var err error
-			if levels, err = decodeDictPage(p, dp.Data(), optional, uint32(len(out.Values)), ids, levels, &nulls); err != nil {
+			if plain {
+				levels, err = decodePlainTextPage(p, dp.Data(), optional, out, ids, levels, &nulls)
+			} else {
+				levels, err = decodeDictPage(p, dp.Data(), optional, nDict, ids, levels, &nulls)
+			}
+			if err != nil {
 				return nil, err
 			}
 			a, b := max(lo, first)-first, min(hi, first+int64(n))-first
@@ -236,7 +255,7 @@ func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int6
 		default:
 			// Index pages and unknown page types carry no rows.
 		}
-		if int64(len(out.IDs)) == hi-lo && haveDict {
+		if int64(len(out.IDs)) == hi-lo && (haveDict || !hasDict) {
 			break
 		}
 	}
@@ -246,10 +265,89 @@ func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int6
 	if int64(len(out.IDs)) != hi-lo {
 		return nil, fmt.Errorf("%w: read %d rows of [%d, %d), the footer says %d", storage.ErrCorrupt, len(out.IDs), lo, hi, rows)
 	}
-	if !haveDict {
-		return nil, errNotDictionary
-	}
 	return out, nil
+}
+
+// decodePlainTextPage decodes the n = len(ids) rows of PLAIN BYTE_ARRAY data
+// page p (data: its bytes): the values are appended to out.Values and each
+// present row's id is its value's index there; NULL rows (page row numbers,
+// ascending) are appended to nulls with id 0. levels is scratch, returned for
+// reuse.
+func decodePlainTextPage(p file.Page, data []byte, optional bool, out *DictIDs, ids, levels []uint32, nulls *[]uint32) ([]uint32, error) {
+	n := len(ids)
+	present := n
+	var err error
+	if optional {
+		if data, levels, present, err = defLevels(p, data, n, levels); err != nil {
+			return levels, err
+		}
+	} else if v, isV2 := p.(*file.DataPageV2); isV2 && (v.DefinitionLevelByteLen() != 0 || v.RepetitionLevelByteLen() != 0) {
+		return levels, fmt.Errorf("%w: levels in a required column's page", storage.ErrCorrupt)
+	}
+	base := len(out.Values)
+	if base+present > math.MaxUint32 {
+		return levels, fmt.Errorf("%w: more than 2^32 values in a column chunk", storage.ErrCorrupt)
+	}
+	vals, err := plainByteArrays(data, present, false)
+	if err != nil {
+		return levels, fmt.Errorf("PLAIN values: %w", err)
+	}
+	out.Values = append(out.Values, vals...)
+	if present == n {
+		for i := range ids {
+			ids[i] = uint32(base + i)
+		}
+		return levels, nil
+	}
+	k := base
+	for r := range ids {
+		if levels[r] == 1 {
+			ids[r] = uint32(k)
+			k++
+		} else {
+			ids[r] = 0
+			*nulls = append(*nulls, uint32(r))
+		}
+	}
+	return levels, nil
+}
+
+// defLevels splits a data page of a column with max definition level 1 into
+// its definition levels, decoded into levels (n of them, each 0 or 1), and the
+// bytes of its values; present counts the levels that are 1.
+func defLevels(p file.Page, data []byte, n int, levels []uint32) (rest []byte, _ []uint32, present int, err error) {
+	var lv []byte
+	switch v := p.(type) {
+	case *file.DataPageV1:
+		if parquet.Encoding(v.DefinitionLevelEncoding()) != parquet.Encodings.RLE {
+			return nil, levels, 0, errNotDictionary
+		}
+		if len(data) < 4 {
+			return nil, levels, 0, fmt.Errorf("%w: definition levels: truncated length", storage.ErrCorrupt)
+		}
+		l := int(binary.LittleEndian.Uint32(data))
+		if l < 0 || l > len(data)-4 {
+			return nil, levels, 0, fmt.Errorf("%w: definition levels: length %d past the page end", storage.ErrCorrupt, l)
+		}
+		lv, data = data[4:4+l], data[4+l:]
+	case *file.DataPageV2:
+		l, rl := int(v.DefinitionLevelByteLen()), int(v.RepetitionLevelByteLen())
+		if l < 0 || rl != 0 || l > len(data) {
+			return nil, levels, 0, fmt.Errorf("%w: definition levels: length %d of a %d-byte page", storage.ErrCorrupt, l, len(data))
+		}
+		lv, data = data[:l], data[l:]
+	}
+	if cap(levels) < n {
+		levels = make([]uint32, n)
+	}
+	levels = levels[:n]
+	if err := decodeHybrid(levels, lv, 1); err != nil {
+		return nil, levels, 0, fmt.Errorf("definition levels: %w", err)
+	}
+	for _, l := range levels {
+		present += int(l)
+	}
+	return data, levels, present, nil
 }
 
 // decodeDictPage decodes the n = len(ids) rows of dictionary-encoded data page
@@ -260,37 +358,9 @@ func decodeDictPage(p file.Page, data []byte, optional bool, nd uint32, ids, lev
 	n := len(ids)
 	present := n
 	if optional {
-		var lv []byte
-		switch v := p.(type) {
-		case *file.DataPageV1:
-			if parquet.Encoding(v.DefinitionLevelEncoding()) != parquet.Encodings.RLE {
-				return levels, errNotDictionary
-			}
-			if len(data) < 4 {
-				return levels, fmt.Errorf("%w: definition levels: truncated length", storage.ErrCorrupt)
-			}
-			l := int(binary.LittleEndian.Uint32(data))
-			if l < 0 || l > len(data)-4 {
-				return levels, fmt.Errorf("%w: definition levels: length %d past the page end", storage.ErrCorrupt, l)
-			}
-			lv, data = data[4:4+l], data[4+l:]
-		case *file.DataPageV2:
-			l, rl := int(v.DefinitionLevelByteLen()), int(v.RepetitionLevelByteLen())
-			if l < 0 || rl != 0 || l > len(data) {
-				return levels, fmt.Errorf("%w: definition levels: length %d of a %d-byte page", storage.ErrCorrupt, l, len(data))
-			}
-			lv, data = data[:l], data[l:]
-		}
-		if cap(levels) < n {
-			levels = make([]uint32, n)
-		}
-		levels = levels[:n]
-		if err := decodeHybrid(levels, lv, 1); err != nil {
-			return levels, fmt.Errorf("definition levels: %w", err)
-		}
-		present = 0
-		for _, l := range levels {
-			present += int(l)
+		var err error
+		if data, levels, present, err = defLevels(p, data, n, levels); err != nil {
+			return levels, err
 		}
 	} else if v, isV2 := p.(*file.DataPageV2); isV2 && (v.DefinitionLevelByteLen() != 0 || v.RepetitionLevelByteLen() != 0) {
 		return levels, fmt.Errorf("%w: levels in a required column's page", storage.ErrCorrupt)

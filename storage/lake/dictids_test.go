@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -13,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -79,8 +82,10 @@ func dictTestFile(t *testing.T, dir string, vals []*string, props *parquet.Write
 // pages of a few hundred rows, several row groups and a deletion vector, and
 // checks that ReadDictIDs gives every live row's value and NULL as the test
 // generated them. A column whose dictionary outgrows the writer's limit falls
-// back to PLAIN pages: ReadDictIDs declines it (ok false) and ReadColumn
-// still reads the generated values.
+// back to PLAIN pages, and one written without dictionary has PLAIN pages
+// only: ReadDictIDs reads both (their values appended to Values). A chunk in
+// an encoding it does not decode (DELTA_LENGTH_BYTE_ARRAY) is declined (ok
+// false) and ReadColumn still reads the generated values.
 func TestReadDictIDs(t *testing.T) {
 	ctx := context.Background()
 	const rows = 20_000
@@ -110,14 +115,22 @@ func TestReadDictIDs(t *testing.T) {
 		name     string
 		props    []parquet.WriterProperty
 		deleted  []uint64
-		fallback bool
+		plain    bool // some data pages must be PLAIN
+		declined bool
 	}{
 		{name: "v1", props: []parquet.WriterProperty{parquet.WithDataPageVersion(parquet.DataPageV1)}},
 		{name: "v2", props: []parquet.WriterProperty{parquet.WithDataPageVersion(parquet.DataPageV2)}},
 		{name: "v1-dv", props: []parquet.WriterProperty{parquet.WithDataPageVersion(parquet.DataPageV1)}, deleted: deleted},
 		{name: "v2-dv-snappy", props: []parquet.WriterProperty{parquet.WithDataPageVersion(parquet.DataPageV2),
 			parquet.WithCompression(compress.Codecs.Snappy)}, deleted: deleted},
-		{name: "fallback", props: []parquet.WriterProperty{parquet.WithDictionaryPageSizeLimit(2000)}, fallback: true},
+		{name: "fallback", props: []parquet.WriterProperty{parquet.WithDictionaryPageSizeLimit(2000)}, plain: true},
+		{name: "fallback-v2-dv", props: []parquet.WriterProperty{parquet.WithDictionaryPageSizeLimit(2000),
+			parquet.WithDataPageVersion(parquet.DataPageV2)}, deleted: deleted, plain: true},
+		{name: "plain", props: []parquet.WriterProperty{parquet.WithDictionaryDefault(false)}, plain: true},
+		{name: "plain-v2-dv", props: []parquet.WriterProperty{parquet.WithDictionaryDefault(false),
+			parquet.WithDataPageVersion(parquet.DataPageV2)}, deleted: deleted, plain: true},
+		{name: "delta-length", props: []parquet.WriterProperty{parquet.WithDictionaryDefault(false),
+			parquet.WithEncoding(parquet.Encodings.DeltaLengthByteArray)}, declined: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -151,8 +164,13 @@ func TestReadDictIDs(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if ok == tc.fallback {
+				if ok == tc.declined {
 					t.Fatalf("row group %d: ReadDictIDs ok = %v", rg, ok)
+				}
+				if tc.plain && rg == 0 && !slices.ContainsFunc(cc.EncodingStats(), func(e metadata.PageEncodingStats) bool {
+					return (e.PageType == file.PageTypeDataPage || e.PageType == file.PageTypeDataPageV2) && e.Encoding == parquet.Encodings.Plain
+				}) {
+					t.Fatalf("row group 0 has no PLAIN data page: %v", cc.EncodingStats())
 				}
 				if !ok {
 					chunks, err := df.ReadColumn(ctx, rg, "s", false)
@@ -196,6 +214,30 @@ func TestReadDictIDs(t *testing.T) {
 			for i := range want {
 				if got[i] != want[i] {
 					t.Fatalf("live row %d: %q, want %q", i, got[i], want[i])
+				}
+			}
+			if tc.deleted != nil || tc.declined {
+				return
+			}
+			// Rows [1234, 3456) of row group 1, pages before them skipped.
+			const lo, hi = 1234, 3456
+			di, ok, err := df.ReadDictIDsRange(ctx, 1, "s", lo, hi)
+			if err != nil || !ok {
+				t.Fatalf("ReadDictIDsRange: %v, %v", ok, err)
+			}
+			if len(di.IDs) != hi-lo {
+				t.Fatalf("ReadDictIDsRange: %d ids for %d rows", len(di.IDs), hi-lo)
+			}
+			ni := 0
+			for r, id := range di.IDs {
+				v := "NULL"
+				if ni < len(di.Nulls) && di.Nulls[ni] == uint32(r) {
+					ni++
+				} else {
+					v = di.Values[id]
+				}
+				if w := want[5000+lo+r]; v != w {
+					t.Fatalf("ReadDictIDsRange: row %d: %q, want %q", lo+r, v, w)
 				}
 			}
 		})

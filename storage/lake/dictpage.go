@@ -133,7 +133,11 @@ func allDictionaryEncoded(cc *metadata.ColumnChunkMetaData) bool {
 // PlainByteArrays decodes n PLAIN-encoded BYTE_ARRAY values (each a 4-byte
 // little-endian length and its bytes) that must fill b exactly; the strings
 // share one copy of b.
-func PlainByteArrays(b []byte, n int) ([]string, error) {
+func PlainByteArrays(b []byte, n int) ([]string, error) { return plainByteArrays(b, n, true) }
+
+// plainByteArrays decodes n PLAIN BYTE_ARRAY values from b; exact: they must
+// fill b (else bytes after them are ignored, as readers do for a data page).
+func plainByteArrays(b []byte, n int, exact bool) ([]string, error) {
 	if n < 0 || n > len(b)/4 {
 		return nil, fmt.Errorf("%w: %d values in %d bytes", storage.ErrCorrupt, n, len(b))
 	}
@@ -152,8 +156,35 @@ func PlainByteArrays(b []byte, n int) ([]string, error) {
 		out[i] = all[off : off+l]
 		off += l
 	}
-	if off != len(all) {
+	if exact && off != len(all) {
 		return nil, fmt.Errorf("%w: %d bytes after %d values", storage.ErrCorrupt, len(all)-off, n)
 	}
 	return out, nil
+}
+
+// dictOrPlainEncoded reports whether the footer says that every data page of
+// the chunk is dictionary-encoded or PLAIN (what ReadDictIDs decodes).
+func dictOrPlainEncoded(cc *metadata.ColumnChunkMetaData) bool {
+	if st := cc.EncodingStats(); len(st) > 0 {
+		for _, s := range st {
+			switch s.PageType {
+			case file.PageTypeDataPage, file.PageTypeDataPageV2:
+				switch s.Encoding {
+				case parquet.Encodings.PlainDict, parquet.Encodings.RLEDict, parquet.Encodings.Plain:
+				default:
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for _, e := range cc.Encodings() {
+		switch e {
+		case parquet.Encodings.PlainDict, parquet.Encodings.RLEDict, parquet.Encodings.Plain,
+			parquet.Encodings.RLE, parquet.Encodings.BitPacked:
+		default:
+			return false
+		}
+	}
+	return true
 }

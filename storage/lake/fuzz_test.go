@@ -2,10 +2,17 @@ package lake
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+
+	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/objstore"
 )
 
@@ -101,5 +108,79 @@ func FuzzCheckpointParquet(f *testing.F) {
 			}
 		}()
 		_, _ = parseCheckpointParquet(context.Background(), data)
+	})
+}
+
+// FuzzDataFilePages overwrites bytes of a Parquet data file (footer, page
+// headers, dictionary and data pages, page indexes alike; its size stays what
+// the log says) whose columns have dictionary, PLAIN-fallback and NULL-holding
+// pages, and reads every column of every row group through each read of the
+// direct scan: the footer, page indexes, dictionary pages alone, ReadDictIDs
+// and ReadValues (this package's page decoders) whole and for a range of rows,
+// and arrow-go's reader. Every read either succeeds or fails with an error
+// wrapping storage.ErrCorrupt that names the file; none panics.
+func FuzzDataFilePages(f *testing.F) {
+	dir := f.TempDir()
+	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(1500), parquet.WithDataPageSize(512),
+		parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDictionaryPageSizeLimit(400),
+		parquet.WithPageIndexEnabled(true), parquet.WithStats(true))
+	snap := numTestFile(f, dir, 3000, props)
+	path := filepath.Join(dir, "t", "f.parquet")
+	valid, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	columns := []string{"s"}
+	for _, c := range numTestColumns {
+		columns = append(columns, c.name)
+	}
+	f.Add(uint32(0), []byte("XXXX"))
+	f.Add(uint32(len(valid)-8), []byte{0xff, 0xff, 0xff, 0x7f})
+	f.Add(uint32(len(valid)/2), []byte{0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(uint32(len(valid)/3), []byte{0x15, 0x04, 0x15, 0xff, 0xff, 0x0f})
+	f.Add(uint32(4), []byte{0x15, 0x00, 0x15, 0x80, 0x80, 0x80, 0x80, 0x08})
+	f.Add(uint32(len(valid)-300), []byte{0x7f, 0x7f, 0x7f})
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, pos uint32, patch []byte) {
+		b := slices.Clone(valid)
+		copy(b[int(pos)%len(b):], patch)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		check := func(what string, err error) {
+			if err != nil && (!errors.Is(err, storage.ErrCorrupt) || !strings.Contains(err.Error(), "f.parquet")) {
+				t.Fatalf("%s: error does not wrap ErrCorrupt and name the file: %v", what, err)
+			}
+		}
+		df, err := snap.OpenDataFile(ctx, snap.Files()[0])
+		if check("OpenDataFile", err); err != nil {
+			return
+		}
+		for rg := range df.NumRowGroups() {
+			rows := df.RowGroupRows(rg)
+			lo, hi := rows/3, rows-rows/5
+			_, err := df.Pages(ctx, rg, columns)
+			check("Pages", err)
+			for _, c := range columns {
+				if c == "s" {
+					_, _, err = df.DictionaryValues(ctx, rg, c)
+					check("DictionaryValues", err)
+					_, _, err = df.ReadDictIDs(ctx, rg, c, nil)
+					check("ReadDictIDs", err)
+					_, _, err = df.ReadDictIDsRange(ctx, rg, c, lo, hi)
+					check("ReadDictIDsRange", err)
+				} else {
+					_, _, err = df.ReadValues(ctx, rg, c, nil)
+					check("ReadValues", err)
+					_, _, err = df.ReadValuesRange(ctx, rg, c, lo, hi)
+					check("ReadValuesRange", err)
+				}
+				chunks, err := df.ReadColumn(ctx, rg, c, c == "s")
+				check("ReadColumn", err)
+				for _, a := range chunks {
+					a.Release()
+				}
+			}
+		}
 	})
 }

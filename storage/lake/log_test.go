@@ -206,7 +206,7 @@ func TestLastCheckpointFallback(t *testing.T) {
 	}
 }
 
-func writeLog(t *testing.T, dir string, commits ...string) *objstore.Local {
+func writeLog(t testing.TB, dir string, commits ...string) *objstore.Local {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "t", "_delta_log"), 0o755); err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
-	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/stratadb/strata/storage"
 )
@@ -25,9 +24,10 @@ type RangeValues struct {
 }
 
 // ReadValuesRange reads rows [lo, hi) of logical column column of row group
-// rg, which must have no deleted row, with arrow-go's column chunk reader:
-// only the pages holding those rows are fetched, located by the file's
-// offset index (without one, earlier pages are read and skipped). ok is false,
+// rg, which must have no deleted row: only the pages holding those rows are
+// fetched, located by the file's offset index (without one, earlier pages are
+// read and skipped), and decoded as ReadValues decodes them (other encodings
+// by arrow-go's column chunk reader). ok is false,
 // with no error, for columns it does not read so (strings, decimals, dates,
 // nested or repeated columns, INT96 or other physical types than the Delta
 // type's usual one, encrypted chunks): read those whole with ReadColumnWith.
@@ -41,37 +41,13 @@ func (d *DataFile) ReadValuesRange(ctx context.Context, rg int, column string, l
 	if rg < 0 || rg >= len(d.live) || lo < 0 || hi < lo || hi > d.meta.RowGroup(rg).NumRows() || d.RowGroupHasDeletes(rg) {
 		return nil, false, fmt.Errorf("rows [%d, %d) cannot be read apart", lo, hi)
 	}
-	fd := d.snap.field(column)
-	ci, isLeaf := d.leafColumn(column)
-	if fd == nil || !isLeaf {
-		return nil, false, nil
+	// PLAIN and dictionary-encoded pages are decoded here; other encodings
+	// by arrow-go's column chunk reader below.
+	if out, ok, err := d.readValuesPages(ctx, rg, column, nil, lo, hi, true); ok || err != nil {
+		return out, ok, err
 	}
-	descr := d.meta.Schema.Column(ci)
-	if descr.MaxRepetitionLevel() != 0 || descr.MaxDefinitionLevel() > 1 {
-		return nil, false, nil
-	}
-	scale := int64(0) // timestamps: multiply (>0) or floor-divide (<0) by it
-	switch pt, name := descr.PhysicalType(), fd.Type.Name; {
-	case pt == parquet.Types.Int32 && isIntegerType(name) && name != "long":
-	case pt == parquet.Types.Int64 && name == "long":
-	case pt == parquet.Types.Int64 && (name == "timestamp" || name == "timestamp_ntz"):
-		ts, isTS := descr.LogicalType().(schema.TimestampLogicalType)
-		if !isTS {
-			return nil, false, nil
-		}
-		switch ts.TimeUnit() {
-		case schema.TimeUnitMicros:
-		case schema.TimeUnitMillis:
-			scale = 1000
-		case schema.TimeUnitNanos:
-			scale = -1000
-		default:
-			return nil, false, nil
-		}
-	case pt == parquet.Types.Double && (name == "double" || name == "float"):
-	case pt == parquet.Types.Float && (name == "double" || name == "float"):
-	case pt == parquet.Types.Boolean && name == "boolean":
-	default:
+	ci, descr, scale, ok := d.numericLeaf(column)
+	if !ok {
 		return nil, false, nil
 	}
 	cc, err := d.meta.RowGroup(rg).ColumnChunk(ci)

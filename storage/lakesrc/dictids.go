@@ -9,28 +9,26 @@ import (
 	"github.com/stratadb/strata/storage/lake"
 )
 
-// fromDictIDs takes a column chunk read as its Parquet dictionary and indices
-// (lake.DataFile.ReadDictIDs): the indices become the column's ids as they
-// are. The dictionary keeps its order, minus values no live row uses; each of
-// its values is hashed once, into the table that answers Lookup and that
-// proves no value is listed twice (a value listed twice, which the format
-// allows, has its rows moved to its first copy). No row's value is hashed or
-// copied.
+// fromDictIDs takes a column chunk read as its values and indices
+// (lake.DataFile.ReadDictIDs): the indices become the column's ids. The values
+// keep their order, minus values no live row uses and second copies of a value
+// (a PLAIN page's repeated values, or a dictionary listing a value twice, which
+// the format allows), whose rows move to the first copy; each value is hashed
+// once, into the table that finds duplicates and answers Lookup. No dictionary
+// row's value is hashed or copied.
 func (out *directCol) fromDictIDs(di *lake.DictIDs) {
 	out.ids = di.IDs
 	if len(di.Nulls) > 0 {
 		out.nulls = roaring.BitmapOf(di.Nulls...)
 	}
 	vals := out.keepUsed(di.Values, di.Nulls)
-	tab, dups := newStrTable(vals)
-	if dups != nil {
+	tab, kept, remap := newStrTable(vals)
+	if remap != nil {
 		for r, id := range out.ids {
-			out.ids[r] = dups[id]
+			out.ids[r] = remap[id]
 		}
-		vals = out.keepUsed(vals, di.Nulls)
-		tab, _ = newStrTable(vals)
 	}
-	out.dict = &directDict{vals: vals, tab: tab}
+	out.dict = &directDict{vals: kept, tab: tab}
 }
 
 // keepUsed returns vals without the values no non-NULL row's id names,
@@ -88,34 +86,46 @@ type strTable struct {
 	mask  uint64
 }
 
-// newStrTable indexes vals. When a value is listed more than once, dups maps
-// every index to the first index of its value (else dups is nil); the table
-// holds first copies only.
-func newStrTable(vals []string) (t *strTable, dups []uint32) {
+// newStrTable indexes the distinct values of vals, in one pass: kept are
+// vals without second copies of a value (vals itself when there are none, then
+// remap is nil), and remap maps every index of vals to its value's index in
+// kept. The table indexes kept.
+func newStrTable(vals []string) (t *strTable, kept []string, remap []uint32) {
 	size := uint64(1) << bits.Len(uint(2*len(vals)|1))
 	t = &strTable{slots: make([]uint32, size), mask: size - 1}
+	kept = vals // while no value repeats, kept is vals[:k]
 	for k, v := range vals {
 		i := maphash.String(strSeed, v) & t.mask
 		for {
 			s := t.slots[i]
 			if s == 0 {
-				t.slots[i] = uint32(k) + 1
+				if remap == nil {
+					t.slots[i] = uint32(k) + 1
+				} else {
+					remap[k] = uint32(len(kept))
+					kept = append(kept, v)
+					t.slots[i] = uint32(len(kept))
+				}
 				break
 			}
-			if vals[s-1] == v {
-				if dups == nil {
-					dups = make([]uint32, len(vals))
-					for j := range dups {
-						dups[j] = uint32(j)
+			if kept[s-1] == v {
+				if remap == nil {
+					remap = make([]uint32, len(vals))
+					for j := range k {
+						remap[j] = uint32(j)
 					}
+					kept = append(make([]string, 0, len(vals)-1), vals[:k]...)
 				}
-				dups[k] = s - 1
+				remap[k] = s - 1
 				break
 			}
 			i = (i + 1) & t.mask
 		}
 	}
-	return t, dups
+	if remap == nil {
+		return t, vals, nil
+	}
+	return t, kept, remap
 }
 
 // find returns the index of s in vals, the list t was built from.

@@ -261,8 +261,17 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 			return out, nil
 		}
 	}
-	if d.windowed && sc.Type != storage.TypeString {
-		rv, ok, err := d.df.ReadValuesRange(ctx, d.rg, d.deltaCols[col], d.lo, d.lo+int64(n))
+	if sc.Type != storage.TypeString {
+		// PLAIN and dictionary-encoded pages of numbers, timestamps and
+		// booleans, decoded by the lake package itself.
+		var rv *lake.RangeValues
+		var ok bool
+		var err error
+		if d.windowed {
+			rv, ok, err = d.df.ReadValuesRange(ctx, d.rg, d.deltaCols[col], d.lo, d.lo+int64(n))
+		} else {
+			rv, ok, err = d.df.ReadValues(ctx, d.rg, d.deltaCols[col], d.pre)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -27,10 +27,15 @@
 //     fetched (lake.DataFile.ReadDictIDsRange, ReadValuesRange). A scan
 //     announces the columns it is about to read (Direct.Prefetch), so that on
 //     object storage their chunks come in coalesced range reads, several in
-//     flight. A dictionary-encoded text column chunk is read as its dictionary
-//     page and its data pages' indices (lake.DataFile.ReadDictIDs): no row's
-//     value is materialized or hashed, each dictionary value is hashed once
-//     (the table that answers Lookup and proves the values distinct). Filters
+//     flight. A text column chunk of dictionary-encoded or PLAIN data pages
+//     is read as its dictionary page, its encoded pages' indices and its
+//     PLAIN pages' values (lake.DataFile.ReadDictIDs): no dictionary row's
+//     value is materialized or hashed, each value listed is hashed once (the
+//     table that answers Lookup and folds repeated values into one id).
+//     Numeric, timestamp and boolean chunks of PLAIN or dictionary-encoded
+//     pages are decoded by lake.DataFile.ReadValues; other encodings (DELTA_*,
+//     BYTE_STREAM_SPLIT), decimals and rows under a deletion vector go
+//     through arrow-go's pqarrow reader. Filters
 //     on a text column find their rows by dictionary id in one pass
 //     (Direct.RowsWithIDs), not per-id bitmaps.
 //   - Cached (Cache.CachedSource): a file whose segment is in the cache (adopted
