@@ -150,7 +150,7 @@ func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
 		case storage.TypeBool:
 			sw.boolColumn(m, permute(d.Bool, perm), nulls)
 		case storage.TypeString:
-			if err := sw.stringColumn(m, permute(d.String, perm), nulls); err != nil {
+			if err := sw.stringColumn(m, d, perm, nulls); err != nil {
 				return Info{}, err
 			}
 		default:
@@ -378,17 +378,14 @@ func (sw *segmentWriter) boolColumn(m *columnMeta, vals []bool, nulls []bool) {
 	}
 }
 
-func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool) error {
-	// One map pass assigns ids in arrival order (a run of equal values costs one
-	// string compare, no lookup); the distinct values are then sorted and the ids
-	// remapped through a slice.
+// dictEncode assigns ids to vals in arrival order of the values, with one map pass
+// (a run of equal values costs one string compare, no lookup).
+func dictEncode(vals []string, nulls []bool) (ids []uint32, arrival []string, dictBytes uint64) {
 	index := make(map[string]uint32)
-	var arrival []string
-	ids := make([]uint32, len(vals))
+	ids = make([]uint32, len(vals))
 	var prev string
 	var prevID uint32
 	havePrev := false
-	var dictBytes uint64
 	for i, v := range vals {
 		if nulls != nil && nulls[i] {
 			continue
@@ -406,14 +403,91 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool
 		}
 		ids[i], prev, prevID, havePrev = id, v, id, true
 	}
-	if dictBytes > math.MaxUint32 {
-		return fmt.Errorf("column %s: dictionary of %d bytes exceeds 4 GiB", m.col.Name, dictBytes)
+	return ids, arrival, dictBytes
+}
+
+// dictFromHint returns what dictEncode does, in perm order, from d's dictionary
+// hint (d.Dict, d.IDs) without hashing a string (the caller checks that the values
+// are distinct): the values of the dictionary
+// used by a non-NULL row, renumbered densely in order of first use. It returns nil
+// ids when d has no hint or one that does not match d.String (a row's id out of
+// range, or naming another value): the caller then encodes the strings. Checking
+// costs a string compare per row, most of them equal pointers.
+func dictFromHint(d *storage.ColumnData, perm []uint32, nulls []bool) (ids []uint32, arrival []string, dictBytes uint64) {
+	n := len(d.String)
+	if d.Dict == nil || len(d.IDs) != n {
+		return nil, nil, 0
 	}
-	order := make([]uint32, len(arrival))
+	const unused = ^uint32(0)
+	dense := make([]uint32, len(d.Dict))
+	for i := range dense {
+		dense[i] = unused
+	}
+	ids = make([]uint32, n)
+	for i := range ids {
+		r := i
+		if perm != nil {
+			r = int(perm[i])
+		}
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		id := d.IDs[r]
+		if int(id) >= len(d.Dict) || d.String[r] != d.Dict[id] {
+			return nil, nil, 0
+		}
+		k := dense[id]
+		if k == unused {
+			k = uint32(len(arrival))
+			dense[id] = k
+			v := d.Dict[id]
+			arrival = append(arrival, v)
+			dictBytes += uint64(len(v))
+		}
+		ids[i] = k
+	}
+	return ids, arrival, dictBytes
+}
+
+// sortedOrder returns the ids of vals in order of their values.
+func sortedOrder(vals []string) []uint32 {
+	order := make([]uint32, len(vals))
 	for i := range order {
 		order[i] = uint32(i)
 	}
-	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(arrival[a], arrival[b]) })
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(vals[a], vals[b]) })
+	return order
+}
+
+// distinctSorted reports whether no two values of vals are equal, given their
+// sorted order.
+func distinctSorted(vals []string, order []uint32) bool {
+	for i := 1; i < len(order); i++ {
+		if vals[order[i]] == vals[order[i-1]] {
+			return false
+		}
+	}
+	return true
+}
+
+func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm []uint32, nulls []bool) error {
+	// The rows' ids in arrival order of the values: from the column's dictionary
+	// hint when it has a valid one (distinct values: no two neighbours equal once
+	// sorted), else from one map pass.
+	ids, arrival, dictBytes := dictFromHint(d, perm, nulls)
+	var order []uint32
+	if ids != nil {
+		if order = sortedOrder(arrival); !distinctSorted(arrival, order) {
+			ids = nil
+		}
+	}
+	if ids == nil {
+		ids, arrival, dictBytes = dictEncode(permute(d.String, perm), nulls)
+		order = sortedOrder(arrival)
+	}
+	if dictBytes > math.MaxUint32 {
+		return fmt.Errorf("column %s: dictionary of %d bytes exceeds 4 GiB", m.col.Name, dictBytes)
+	}
 	remap := make([]uint32, len(arrival))
 	dict := make([]string, len(arrival))
 	for sortedID, a := range order {
@@ -438,8 +512,8 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool
 	}
 
 	w := dictWidth(len(dict))
-	for b := range numBlocks(len(vals), BlockRows) {
-		lo, hi := blockBounds(b, len(vals))
+	for b := range numBlocks(len(ids), BlockRows) {
+		lo, hi := blockBounds(b, len(ids))
 		u := slices.Grow(sw.u64[:0], hi-lo)[:hi-lo]
 		for i := range u {
 			u[i] = uint64(ids[lo+i])

@@ -1,0 +1,107 @@
+package segment
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stratadb/strata/storage"
+)
+
+// TestDictHintSameFile writes the same rows with and without a dictionary hint
+// (storage.ColumnData.Dict, IDs) and requires byte-identical files: the hint
+// changes how the writer finds the values, never what it writes. The hinted
+// dictionary holds values no row uses, in an order of its own, and rows arrive out
+// of time order (so the writer permutes them). A hint that disagrees with String
+// (a wrong id, an id out of range, ids of the wrong length) is ignored.
+func TestDictHintSameFile(t *testing.T) {
+	schema := &storage.Schema{TimeColumn: 0, Columns: []storage.Column{
+		{Name: "t", Type: storage.TypeTimestamp, SQLType: "timestamptz", NotNull: true},
+		{Name: "s", Type: storage.TypeString, SQLType: "text"},
+	}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 20_000
+	dict := make([]string, 500)
+	for i, k := range rng.Perm(len(dict)) {
+		dict[i] = fmt.Sprintf("v%03d", k)
+	}
+	cols := storage.NewColumns(schema, n)
+	ids := make([]uint32, n)
+	cols.Cols[1].Null = make([]bool, n)
+	for i := range n {
+		cols.Cols[0].Int64 = append(cols.Cols[0].Int64, int64(rng.IntN(1_000_000)))
+		ids[i] = uint32(rng.IntN(len(dict) / 2)) // the second half stays unused
+		v := dict[ids[i]]
+		if i%7 == 0 {
+			cols.Cols[1].Null[i], v, ids[i] = true, "", 0
+		}
+		cols.Cols[1].String = append(cols.Cols[1].String, v)
+	}
+	cols.Len = n
+	write := func(name string, c *storage.Columns) []byte {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), name)
+		if _, err := Write(path, c); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	want := write("plain", cols)
+	hinted := func(d []string, ids []uint32) *storage.Columns {
+		c := *cols
+		c.Cols = append([]storage.ColumnData(nil), cols.Cols...)
+		c.Cols[1].Dict, c.Cols[1].IDs = d, ids
+		return &c
+	}
+	// The hint is used (not just ignored): the values are found from it, and
+	// a bad hint is refused.
+	if got, _, _ := dictFromHint(&hinted(dict, ids).Cols[1], nil, cols.Cols[1].Null); got == nil {
+		t.Fatal("a valid hint was refused")
+	}
+	if got, _, _ := dictFromHint(&hinted(dict[1:], ids).Cols[1], nil, cols.Cols[1].Null); got != nil {
+		t.Fatal("a hint that disagrees with String was used")
+	}
+	if got := write("hinted", hinted(dict, ids)); !bytes.Equal(got, want) {
+		t.Fatalf("hinted segment differs from the plain one (%d vs %d bytes)", len(got), len(want))
+	}
+	wrong := func(f func(ids []uint32) []uint32) []uint32 { return f(append([]uint32(nil), ids...)) }
+	// Two ids of one value (not what the head makes, but a hint may): the
+	// segment's dictionary must still hold the value once.
+	dup := append([]string(nil), dict...)
+	dup[1] = dict[0]
+	dupCols := hinted(nil, nil)
+	dupCols.Cols[1].String = make([]string, n)
+	for i, id := range ids {
+		if !cols.Cols[1].Null[i] {
+			dupCols.Cols[1].String[i] = dup[id]
+		}
+	}
+	wantDup := write("dupPlain", dupCols)
+	dupCols.Cols[1].Dict, dupCols.Cols[1].IDs = dup, ids
+	if got := write("dup", dupCols); !bytes.Equal(got, wantDup) {
+		t.Error("a hint with a value twice changed the segment")
+	}
+	for name, bad := range map[string][]uint32{
+		"wrong value":  wrong(func(x []uint32) []uint32 { x[3] = (x[3] + 1) % uint32(len(dict)/2); return x }),
+		"out of range": wrong(func(x []uint32) []uint32 { x[5] = uint32(len(dict)); return x }),
+		"short":        ids[:n-1],
+	} {
+		if got := write(name, hinted(dict, bad)); !bytes.Equal(got, want) {
+			t.Errorf("%s: a bad hint changed the segment", name)
+		}
+	}
+	// The writer must not write into the caller's ids (the head's parts share them).
+	before := append([]uint32(nil), ids...)
+	write("again", hinted(dict, ids))
+	if !slices.Equal(before, ids) {
+		t.Fatal("Write changed the hint's ids")
+	}
+}
