@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stratadb/strata/storage"
@@ -103,5 +104,65 @@ func TestDictHintSameFile(t *testing.T) {
 	write("again", hinted(dict, ids))
 	if !slices.Equal(before, ids) {
 		t.Fatal("Write changed the hint's ids")
+	}
+}
+
+// TestSortedOrder checks sortedOrder against a plain sort of the values: empty
+// strings, NUL bytes (a short string and its zero-padded prefix agree), shared
+// 8-byte prefixes, bytes above 0x7f.
+func TestSortedOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte{0, 1, 'a', 'b', 0x7f, 0x80, 0xff}
+	seen := map[string]bool{}
+	var vals []string
+	for len(vals) < 5000 {
+		b := []byte("prefix12")[:rng.IntN(9)]
+		for range rng.IntN(6) {
+			b = append(b, alphabet[rng.IntN(len(alphabet))])
+		}
+		if !seen[string(b)] {
+			seen[string(b)] = true
+			vals = append(vals, string(b))
+		}
+	}
+	order := sortedOrder(vals)
+	want := slices.Clone(vals)
+	slices.Sort(want)
+	for i, id := range order {
+		if vals[id] != want[i] {
+			t.Fatalf("position %d: %q, want %q", i, vals[id], want[i])
+		}
+	}
+}
+
+// sortedOrderIndirect is the plain way (ids sorted through the values), the
+// reference BenchmarkSortedOrder compares sortedOrder with.
+func sortedOrderIndirect(vals []string) []uint32 {
+	order := make([]uint32, len(vals))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(vals[a], vals[b]) })
+	return order
+}
+
+// BenchmarkSortedOrder sorts the distinct values of a 100k-row batch's session
+// column (50,000 of the generator's "s<user>_<n>" shape), by sortedOrder and by
+// sortedOrderIndirect.
+func BenchmarkSortedOrder(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	vals := make([]string, 50_000)
+	for i := range vals {
+		vals[i] = fmt.Sprintf("s%d_%d", 1+rng.IntN(100_000), i)
+	}
+	for _, f := range []struct {
+		name string
+		sort func([]string) []uint32
+	}{{"prefix", sortedOrder}, {"indirect", sortedOrderIndirect}} {
+		b.Run(f.name, func(b *testing.B) {
+			for range b.N {
+				f.sort(vals)
+			}
+		})
 	}
 }

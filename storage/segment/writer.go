@@ -449,14 +449,44 @@ func dictFromHint(d *storage.ColumnData, perm []uint32, nulls []bool) (ids []uin
 	return ids, arrival, dictBytes
 }
 
-// sortedOrder returns the ids of vals in order of their values.
+// sortedOrder returns the ids of vals in order of their values. It sorts the
+// values themselves, each with its first 8 bytes as a big-endian integer, so that
+// most comparisons are one integer compare without following a pointer.
 func sortedOrder(vals []string) []uint32 {
-	order := make([]uint32, len(vals))
-	for i := range order {
-		order[i] = uint32(i)
+	type key struct {
+		prefix uint64
+		s      string
+		id     uint32
 	}
-	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(vals[a], vals[b]) })
+	keys := make([]key, len(vals))
+	for i, v := range vals {
+		keys[i] = key{prefix: prefix8(v), s: v, id: uint32(i)}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.prefix != b.prefix {
+			if a.prefix < b.prefix {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.s, b.s)
+	})
+	order := make([]uint32, len(vals))
+	for i := range keys {
+		order[i] = keys[i].id
+	}
 	return order
+}
+
+// prefix8 is s's first 8 bytes as a big-endian integer, zero-padded: a < b for
+// prefix8(s) < prefix8(t) implies s < t; equal prefixes decide nothing.
+func prefix8(s string) uint64 {
+	var p uint64
+	n := min(len(s), 8)
+	for i := 0; i < n; i++ {
+		p |= uint64(s[i]) << (56 - 8*i)
+	}
+	return p
 }
 
 // distinctSorted reports whether no two values of vals are equal, given their
