@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/klauspost/compress/s2"
@@ -378,10 +379,30 @@ func (sw *segmentWriter) boolColumn(m *columnMeta, vals []bool, nulls []bool) {
 	}
 }
 
+// indexPool holds dictEncode's maps (*map[string]uint32), empty, of at most
+// maxPooledIndex values when last used.
+var indexPool sync.Pool
+
+const maxPooledIndex = 1 << 18
+
 // dictEncode assigns ids to vals in arrival order of the values, with one map pass
 // (a run of equal values costs one string compare, no lookup).
 func dictEncode(vals []string, nulls []bool) (ids []uint32, arrival []string, dictBytes uint64) {
-	index := make(map[string]uint32)
+	// The map comes from a pool, cleared: a column of many values grows it once per
+	// process, not once per segment (growing was a tenth of a COPY's segment writing).
+	ip, _ := indexPool.Get().(*map[string]uint32)
+	if ip == nil {
+		m := make(map[string]uint32)
+		ip = &m
+	}
+	index := *ip
+	defer func() {
+		if len(index) > maxPooledIndex {
+			return // not kept: a rare huge column would pin its map's memory
+		}
+		clear(index) // drops the keys: the pool must not keep the values alive
+		indexPool.Put(ip)
+	}()
 	ids = make([]uint32, len(vals))
 	var prev string
 	var prevID uint32
