@@ -3,12 +3,15 @@ package segment
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/stratadb/strata/storage"
 )
@@ -178,5 +181,81 @@ func BenchmarkDictEncode(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		dictEncode(vals, nil)
+	}
+}
+
+// TestSmallBitmapMatchesRoaring compares appendSmallBitmap with roaring's
+// AddMany + RunOptimize + WriteTo, byte for byte, on row lists of every shape it
+// takes (one row, runs, scattered rows, 4096 rows in a container, one to twenty
+// containers, mixed run and array containers) and checks that it refuses those it
+// must leave to roaring (a container of more than 4096 rows).
+func TestSmallBitmapMatchesRoaring(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	roar := func(rows []uint32) []byte {
+		bm := roaring.New()
+		bm.AddMany(rows)
+		bm.RunOptimize()
+		var buf bytes.Buffer
+		if _, err := bm.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	var lists [][]uint32
+	lists = append(lists, []uint32{0}, []uint32{65535}, []uint32{7 << 16}, []uint32{1, 2}, []uint32{1, 2, 3}, []uint32{1, 3, 4, 5, 6})
+	for range 3000 {
+		key := uint32(rng.IntN(4)) << 16
+		keys := 1 + rng.IntN(3)
+		if rng.IntN(4) == 0 {
+			keys = 1 + rng.IntN(20) // one to twenty containers: offsets from 4 on
+		}
+		n := 1 + rng.IntN(64)
+		if rng.IntN(10) == 0 {
+			n = 1 + rng.IntN(4096)
+		}
+		set := map[uint32]bool{}
+		r := uint32(rng.IntN(65536))
+		for len(set) < n {
+			if rng.IntN(3) == 0 { // runs of consecutive rows
+				r = uint32(rng.IntN(65536))
+			}
+			set[key+uint32(rng.IntN(keys))<<16|r&0xffff] = true
+			r++
+		}
+		rows := slices.Sorted(maps.Keys(set))
+		lists = append(lists, rows)
+	}
+	// k containers of a 5-row run each (run containers): offsets written from
+	// k = 4 on, the run flags spill into a second byte at k = 9.
+	for _, k := range []int{1, 3, 4, 5, 8, 9, 17} {
+		var rows []uint32
+		for key := range k {
+			for r := range 5 {
+				rows = append(rows, uint32(key)<<16|uint32(100+r))
+			}
+			if key%2 == 1 {
+				rows = append(rows, uint32(key)<<16|200) // a second run
+			}
+		}
+		lists = append(lists, rows)
+	}
+	full := make([]uint32, 4096)
+	for i := range full {
+		full[i] = uint32(i)
+	}
+	lists = append(lists, full)
+	for _, rows := range lists {
+		got, _, ok := appendSmallBitmap(nil, rows, nil)
+		if !ok {
+			t.Fatalf("refused %d rows of small containers", len(rows))
+		}
+		if want := roar(rows); !bytes.Equal(got, want) {
+			t.Fatalf("%d rows %v...: got %x, want %x", len(rows), rows[:min(len(rows), 8)], got[:min(len(got), 32)], want[:min(len(want), 32)])
+		}
+	}
+	for _, rows := range [][]uint32{nil, append(full, 4096), append([]uint32{1}, append(full, 4096)[1:]...)} {
+		if _, _, ok := appendSmallBitmap(nil, rows, nil); ok {
+			t.Errorf("took %d rows it must leave to roaring", len(rows))
+		}
 	}
 }

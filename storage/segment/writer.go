@@ -82,9 +82,11 @@ type segmentWriter struct {
 	off uint64
 	err error
 
-	raw  []byte // scratch: raw block body
-	comp []byte // scratch: compressed block body
-	u64  []uint64
+	raw   []byte           // scratch: raw block body
+	bm    []byte           // scratch: a small value bitmap (appendSmallBitmap)
+	conts []smallContainer // scratch of appendSmallBitmap
+	comp  []byte           // scratch: compressed block body
+	u64   []uint64
 }
 
 // section writes parts as one section followed by the CRC of their concatenation.
@@ -592,14 +594,23 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 	bm := roaring.New()
 	var buf bytes.Buffer
 	for id := range dict {
-		bm.Clear()
-		bm.AddMany(rows[counts[id]:counts[id+1]])
-		bm.RunOptimize()
-		buf.Reset()
-		if _, err := bm.WriteTo(&buf); err != nil {
-			panic("BUG: roaring WriteTo a bytes.Buffer failed: " + err.Error())
+		rs := rows[counts[id]:counts[id+1]]
+		var ref sectionRef
+		small, conts, ok := appendSmallBitmap(sw.bm[:0], rs, sw.conts)
+		sw.conts = conts
+		if ok {
+			sw.bm = small
+			ref = sw.section(small)
+		} else {
+			bm.Clear()
+			bm.AddMany(rs)
+			bm.RunOptimize()
+			buf.Reset()
+			if _, err := bm.WriteTo(&buf); err != nil {
+				panic("BUG: roaring WriteTo a bytes.Buffer failed: " + err.Error())
+			}
+			ref = sw.section(buf.Bytes())
 		}
-		ref := sw.section(buf.Bytes())
 		bitmapRefs = binary.LittleEndian.AppendUint64(bitmapRefs, ref.off)
 		bitmapRefs = binary.LittleEndian.AppendUint32(bitmapRefs, uint32(ref.len))
 	}
@@ -616,6 +627,109 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 	}
 	m.dict = sw.section(offsets, values, bitmapRefs)
 	return nil
+}
+
+// appendSmallBitmap appends to dst the roaring portable serialization of rows
+// (ascending, distinct) exactly as roaring's AddMany, RunOptimize and WriteTo
+// write it, when every 65536-row container of rows holds at most 4096 of them
+// (array or run containers, no bitmap container): the values of a
+// high-cardinality column, for which a roaring.Bitmap costs several allocations.
+// ok is false otherwise (dst unchanged): the caller uses roaring. conts is
+// scratch, returned for reuse.
+func appendSmallBitmap(dst []byte, rows []uint32, conts []smallContainer) (out []byte, _ []smallContainer, ok bool) {
+	const (
+		arrayMax          = 4096
+		cookieNoRuns      = 12346
+		cookieRuns        = 12347
+		noOffsetThreshold = 4
+	)
+	if len(rows) == 0 {
+		return dst, conts, false
+	}
+	conts = conts[:0]
+	anyRun := false
+	for lo := 0; lo < len(rows); {
+		key := rows[lo] >> 16
+		hi, runs := lo+1, 1
+		for hi < len(rows) && rows[hi]>>16 == key {
+			if rows[hi] != rows[hi-1]+1 {
+				runs++
+			}
+			hi++
+		}
+		if hi-lo > arrayMax {
+			return dst, conts, false
+		}
+		// roaring's RunOptimize: a run container when strictly smaller than the array.
+		isRun := 2+4*runs < 2*(hi-lo)
+		anyRun = anyRun || isRun
+		conts = append(conts, smallContainer{key: uint16(key), lo: lo, hi: hi, runs: runs, isRun: isRun})
+		lo = hi
+	}
+	k := len(conts)
+	le := binary.LittleEndian
+	var preamble int
+	if anyRun {
+		dst = le.AppendUint16(dst, cookieRuns)
+		dst = le.AppendUint16(dst, uint16(k-1))
+		var flags byte
+		for i, c := range conts {
+			if c.isRun {
+				flags |= 1 << (i % 8)
+			}
+			if i%8 == 7 || i == k-1 {
+				dst = append(dst, flags)
+				flags = 0
+			}
+		}
+		preamble = 4 + (k+7)/8 + 4*k
+	} else {
+		dst = le.AppendUint32(dst, cookieNoRuns)
+		dst = le.AppendUint32(dst, uint32(k))
+		preamble = 8 + 4*k
+	}
+	for _, c := range conts {
+		dst = le.AppendUint16(dst, c.key)
+		dst = le.AppendUint16(dst, uint16(c.hi-c.lo-1))
+	}
+	if !anyRun || k >= noOffsetThreshold {
+		off := uint32(preamble + 4*k)
+		for _, c := range conts {
+			dst = le.AppendUint32(dst, off)
+			if c.isRun {
+				off += uint32(2 + 4*c.runs)
+			} else {
+				off += uint32(2 * (c.hi - c.lo))
+			}
+		}
+	}
+	for _, c := range conts {
+		rs := rows[c.lo:c.hi]
+		if !c.isRun {
+			for _, r := range rs {
+				dst = le.AppendUint16(dst, uint16(r))
+			}
+			continue
+		}
+		dst = le.AppendUint16(dst, uint16(c.runs))
+		start := 0
+		for i := 1; i <= len(rs); i++ {
+			if i == len(rs) || rs[i] != rs[i-1]+1 {
+				dst = le.AppendUint16(dst, uint16(rs[start]))
+				dst = le.AppendUint16(dst, uint16(rs[i-1]-rs[start]))
+				start = i
+			}
+		}
+	}
+	return dst, conts, true
+}
+
+// smallContainer is one container of appendSmallBitmap: rows[lo:hi] share key.
+type smallContainer struct {
+	key    uint16
+	lo, hi int
+	runs   int
+	isRun  bool
 }
 
 func appendDirectory(dst []byte, numRows, blockRows int, info Info, timeCol int, metas []columnMeta) []byte {
