@@ -181,7 +181,9 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			return CopyStats{}, fmt.Errorf("copy into %s: %w", def.Name, err)
 		}
 		defer tx.Abort()
-		st, err := ingest.Decode(ctx, r, &def.Schema, opts, func(c *storage.Columns) error {
+		// Decoding and writing segments run on two goroutines: the next batch is
+		// decoded while the last one is written.
+		w := startPipe(func(c *storage.Columns) error {
 			if spec != nil {
 				c = spec.Reduce(c)
 			}
@@ -190,6 +192,10 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			}
 			return tx.Append(ctx, c)
 		})
+		st, err := ingest.Decode(ctx, r, &def.Schema, opts, w.send)
+		if werr := w.close(); err == nil && werr != nil {
+			err = fmt.Errorf("ingest: sink: %w", werr)
+		}
 		out := CopyStats{Rows: st.Rows, Rejected: st.Rejected}
 		for i, rj := range st.Rejects {
 			if i == maxCopyErrors {
@@ -246,6 +252,57 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		}
 		return &Result{Tag: fmt.Sprintf("COPY %d", st.Rows), Notices: copyNotices(st)}, nil
 	}}, nil, nil
+}
+
+// pipe hands a COPY's decoded batches to a goroutine of their own that writes
+// them (sink), one batch in flight, so that decoding the next batch overlaps
+// writing the last. A sink error (or panic) stops the writer; the decoder's next
+// send, or close, returns it.
+type pipe struct {
+	ch   chan *storage.Columns
+	done chan struct{} // closed when the writer has stopped; err is then final
+	err  error
+}
+
+func startPipe(sink func(*storage.Columns) error) *pipe {
+	p := &pipe{ch: make(chan *storage.Columns, 1), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		defer func() {
+			if v := recover(); v != nil {
+				p.err = &engine.Error{Code: sqlstate.InternalError, Message: fmt.Sprintf("internal error: %v", v)}
+			}
+		}()
+		for c := range p.ch {
+			if err := sink(c); err != nil {
+				p.err = err
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// send queues c for the writer; it returns the writer's error once it stopped.
+func (p *pipe) send(c *storage.Columns) error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+	}
+	select {
+	case p.ch <- c:
+		return nil
+	case <-p.done:
+		return p.err
+	}
+}
+
+// close waits for the writer to finish the queued batches and returns its error.
+func (p *pipe) close() error {
+	close(p.ch)
+	<-p.done
+	return p.err
 }
 
 // maxCopyErrors is how many rejected lines a COPY reports one by one; the rest are

@@ -165,6 +165,14 @@ type ColumnData struct {
 	// Null is nil when the column has no NULLs; otherwise Null[i] reports whether row
 	// i is NULL (the value slot then holds the zero value).
 	Null []bool
+	// Dict and IDs, both optional, describe a string column already dictionary
+	// encoded (the real-time head's parts): Dict holds distinct values and
+	// String[i] == Dict[IDs[i]] for every non-NULL row. A hint only: a segment writer then encodes from the ids instead
+	// of hashing every string, after checking that they agree with String (it
+	// ignores a hint that does not). Code that builds or changes String leaves them
+	// nil.
+	Dict []string
+	IDs  []uint32
 }
 
 // Columns is an in-memory, row-aligned set of columns: the input of segment writers

@@ -28,7 +28,9 @@
 //     every method (values, dictionary, bitmaps, nulls, stats, time range) for its
 //     first NumRows rows only, however many rows are appended afterwards.
 //   - Single appender: Append and Freeze serialize on one mutex (Head.appendMu); only
-//     the goroutine holding it writes part data. Value slices are only ever written
+//     the goroutine holding it writes part data (for a large batch it hands half of
+//     the string columns to a helper goroutine and waits for it before returning;
+//     the two write disjoint columns). Value slices are only ever written
 //     past every published length (or copied into a new array when they grow), so
 //     Views read them without locks.
 //   - Bitmaps are roaring bitmaps with copy-on-write enabled, mutated only under their

@@ -212,7 +212,8 @@ func (h *Head) activePartLocked(start int64) *part {
 }
 
 // columns builds the Columns of a sealed part's rows. Numeric slices are shared with
-// the part; string values and null flags are materialized.
+// the part; string values and null flags are materialized, and string columns
+// carry the part's dictionary and ids (storage.ColumnData.Dict, IDs).
 func (p *part) columns(schema *storage.Schema) *storage.Columns {
 	n := p.n
 	out := &storage.Columns{Schema: schema, Len: n, Cols: make([]storage.ColumnData, len(schema.Columns))}
@@ -239,6 +240,9 @@ func (p *part) columns(schema *storage.Schema) *storage.Columns {
 		}
 		p.mu.Unlock()
 		if col.Type == storage.TypeString {
+			// The part's dictionary goes along as a hint, so that the segment
+			// writer encodes from the ids without hashing every value again.
+			d.Dict, d.IDs = c.dict[:len(c.dict):len(c.dict)], c.ids[:n:n]
 			for i, id := range c.ids[:n] {
 				if d.Null == nil || !d.Null[i] {
 					d.String[i] = c.dict[id]

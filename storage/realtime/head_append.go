@@ -3,6 +3,7 @@ package realtime
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -306,8 +307,49 @@ func (p *part) append(schema *storage.Schema, cols *storage.Columns, rows []int3
 		p.minTime, p.maxTime = min(p.minTime, t), max(p.maxTime, t)
 	}
 
-	var nullRows []uint32 // scratch: rows of one column that are NULL
+	// String columns cost most (a dictionary lookup per row): with more than one
+	// core and a large batch, half of them are appended by a second goroutine
+	// while this one does the rest. Columns share nothing but p.mu and p.dictMu.
+	var strCols []int
 	for ci, col := range schema.Columns {
+		if col.Type == storage.TypeString {
+			strCols = append(strCols, ci)
+		}
+	}
+	var wg sync.WaitGroup
+	var otherBytes int64
+	if m >= parallelAppendRows && len(strCols) >= 2 && runtime.GOMAXPROCS(0) > 1 {
+		// Every other column, so that high- and low-cardinality ones mix.
+		var mine, other []int
+		for k, ci := range strCols {
+			if k%2 == 0 {
+				mine = append(mine, ci)
+			} else {
+				other = append(other, ci)
+			}
+		}
+		strCols = mine
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var scratch []uint32
+			for _, ci := range other {
+				var b int64
+				b, scratch = p.appendStringColumn(ci, &cols.Cols[ci], rows, m, base, scratch)
+				otherBytes += b
+			}
+		}()
+	}
+	var nullRows []uint32 // scratch: rows of one column that are NULL
+	for _, ci := range strCols {
+		var b int64
+		b, nullRows = p.appendStringColumn(ci, &cols.Cols[ci], rows, m, base, nullRows)
+		p.bytes += b
+	}
+	for ci, col := range schema.Columns {
+		if col.Type == storage.TypeString {
+			continue
+		}
 		src, c, st := &cols.Cols[ci], &p.cols[ci], &p.stats[ci]
 		null := src.Null
 		isNull := func(r int) bool { return r < len(null) && null[r] }
@@ -369,8 +411,6 @@ func (p *part) append(schema *storage.Schema, cols *storage.Columns, rows []int3
 				c.b = append(c.b, v)
 			}
 			p.bytes += int64(m)
-		case storage.TypeString:
-			nullRows = p.appendStrings(c, st, src, rows, m, base, nullRows)
 		default:
 			panic(fmt.Sprintf("BUG: column %q has type %s after Check", col.Name, col.Type))
 		}
@@ -385,14 +425,41 @@ func (p *part) append(schema *storage.Schema, cols *storage.Columns, rows []int3
 			p.bytes += bitmapEntryBytes * int64(len(nullRows))
 		}
 	}
+	wg.Wait()
+	p.bytes += otherBytes
 	p.n += m
+}
+
+// parallelAppendRows is the batch size from which part.append appends string
+// columns on two goroutines.
+const parallelAppendRows = 2048
+
+// appendStringColumn appends m rows of string column ci (see appendStrings) with
+// their NULLs, and returns the bytes they add. scratch is reused for the NULL rows
+// and returned.
+// REQUIRES: Head.appendMu is held; no other goroutine appends column ci.
+func (p *part) appendStringColumn(ci int, src *storage.ColumnData, rows []int32, m, base int, scratch []uint32) (int64, []uint32) {
+	c, st := &p.cols[ci], &p.stats[ci]
+	nullRows, bytes := p.appendStrings(c, st, src, rows, m, base, scratch[:0])
+	if len(nullRows) > 0 {
+		st.NullCount += len(nullRows)
+		p.mu.Lock()
+		if c.nulls == nil {
+			c.nulls = newBitmap()
+		}
+		c.nulls.AddMany(nullRows)
+		p.mu.Unlock()
+		bytes += bitmapEntryBytes * int64(len(nullRows))
+	}
+	return bytes, nullRows
 }
 
 // appendStrings dictionary-encodes m rows of a string column (src's rows, or the
 // rows listed) and adds them to the value bitmaps. It returns nullRows with the NULL
-// rows appended.
+// rows appended, and the bytes the rows add.
 // REQUIRES: Head.appendMu is held.
-func (p *part) appendStrings(c *colData, st *storage.ColumnStats, src *storage.ColumnData, rows []int32, m, base int, nullRows []uint32) []uint32 {
+func (p *part) appendStrings(c *colData, st *storage.ColumnStats, src *storage.ColumnData, rows []int32, m, base int, nullRows []uint32) ([]uint32, int64) {
+	var bytes int64
 	null := src.Null
 	c.ids = slices.Grow(c.ids, m)
 	firstID := len(c.ids)
@@ -430,12 +497,12 @@ func (p *part) appendStrings(c *colData, st *storage.ColumnStats, src *storage.C
 			} else if v > st.MaxString {
 				st.MaxString = v
 			}
-			p.bytes += int64(len(v)) + dictValueOverhead
+			bytes += int64(len(v)) + dictValueOverhead
 		}
 		c.ids = append(c.ids, id)
 		c.prev, c.prevID, c.havePrev = v, id, true
 	}
-	p.bytes += (4 + bitmapEntryBytes) * int64(m)
+	bytes += (4 + bitmapEntryBytes) * int64(m)
 
 	// Bitmaps: one lock per column per batch. Rows arrive in increasing row number,
 	// so each Add lands in a bitmap's last container.
@@ -471,5 +538,5 @@ func (p *part) appendStrings(c *colData, st *storage.ColumnStats, src *storage.C
 		c.small[id] = list
 	}
 	p.mu.Unlock()
-	return nullRows
+	return nullRows, bytes
 }

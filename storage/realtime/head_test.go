@@ -29,6 +29,9 @@ func TestAppendMatchesModel(t *testing.T) {
 		{"all nulls", 2, 50, genOpts{base: t0, spread: hour, nullProb: 1}},
 		{"negative times", 3, 100, genOpts{base: -3 * hour / 2, spread: 2 * hour, nullProb: 0.2}},
 		{"big batches", 3, 50_000, genOpts{base: t0, spread: hour / 2, ordered: true, nullProb: 0.05}}, // bitmaps span containers
+		// Parts of 5,000 rows each from batches across chunks: string columns
+		// appended on two goroutines (parallelAppendRows), rows picked by chunk.
+		{"big batches across chunks", 2, 20_000, genOpts{base: t0 - hour/2, spread: 4 * hour, nullProb: 0.2}},
 	}
 	for seed, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

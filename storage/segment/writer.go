@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/klauspost/compress/s2"
@@ -81,9 +82,11 @@ type segmentWriter struct {
 	off uint64
 	err error
 
-	raw  []byte // scratch: raw block body
-	comp []byte // scratch: compressed block body
-	u64  []uint64
+	raw   []byte           // scratch: raw block body
+	bm    []byte           // scratch: a small value bitmap (appendSmallBitmap)
+	conts []smallContainer // scratch of appendSmallBitmap
+	comp  []byte           // scratch: compressed block body
+	u64   []uint64
 }
 
 // section writes parts as one section followed by the CRC of their concatenation.
@@ -150,7 +153,7 @@ func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
 		case storage.TypeBool:
 			sw.boolColumn(m, permute(d.Bool, perm), nulls)
 		case storage.TypeString:
-			if err := sw.stringColumn(m, permute(d.String, perm), nulls); err != nil {
+			if err := sw.stringColumn(m, d, perm, nulls); err != nil {
 				return Info{}, err
 			}
 		default:
@@ -378,17 +381,34 @@ func (sw *segmentWriter) boolColumn(m *columnMeta, vals []bool, nulls []bool) {
 	}
 }
 
-func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool) error {
-	// One map pass assigns ids in arrival order (a run of equal values costs one
-	// string compare, no lookup); the distinct values are then sorted and the ids
-	// remapped through a slice.
-	index := make(map[string]uint32)
-	var arrival []string
-	ids := make([]uint32, len(vals))
+// indexPool holds dictEncode's maps (*map[string]uint32), empty, of at most
+// maxPooledIndex values when last used.
+var indexPool sync.Pool
+
+const maxPooledIndex = 1 << 18
+
+// dictEncode assigns ids to vals in arrival order of the values, with one map pass
+// (a run of equal values costs one string compare, no lookup).
+func dictEncode(vals []string, nulls []bool) (ids []uint32, arrival []string, dictBytes uint64) {
+	// The map comes from a pool, cleared: a column of many values grows it once per
+	// process, not once per segment (growing was a tenth of a COPY's segment writing).
+	ip, _ := indexPool.Get().(*map[string]uint32)
+	if ip == nil {
+		m := make(map[string]uint32)
+		ip = &m
+	}
+	index := *ip
+	defer func() {
+		if len(index) > maxPooledIndex {
+			return // not kept: a rare huge column would pin its map's memory
+		}
+		clear(index) // drops the keys: the pool must not keep the values alive
+		indexPool.Put(ip)
+	}()
+	ids = make([]uint32, len(vals))
 	var prev string
 	var prevID uint32
 	havePrev := false
-	var dictBytes uint64
 	for i, v := range vals {
 		if nulls != nil && nulls[i] {
 			continue
@@ -406,14 +426,121 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool
 		}
 		ids[i], prev, prevID, havePrev = id, v, id, true
 	}
+	return ids, arrival, dictBytes
+}
+
+// dictFromHint returns what dictEncode does, in perm order, from d's dictionary
+// hint (d.Dict, d.IDs) without hashing a string (the caller checks that the values
+// are distinct): the values of the dictionary
+// used by a non-NULL row, renumbered densely in order of first use. It returns nil
+// ids when d has no hint or one that does not match d.String (a row's id out of
+// range, or naming another value): the caller then encodes the strings. Checking
+// costs a string compare per row, most of them equal pointers.
+func dictFromHint(d *storage.ColumnData, perm []uint32, nulls []bool) (ids []uint32, arrival []string, dictBytes uint64) {
+	n := len(d.String)
+	if d.Dict == nil || len(d.IDs) != n {
+		return nil, nil, 0
+	}
+	const unused = ^uint32(0)
+	dense := make([]uint32, len(d.Dict))
+	for i := range dense {
+		dense[i] = unused
+	}
+	ids = make([]uint32, n)
+	for i := range ids {
+		r := i
+		if perm != nil {
+			r = int(perm[i])
+		}
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		id := d.IDs[r]
+		if int(id) >= len(d.Dict) || d.String[r] != d.Dict[id] {
+			return nil, nil, 0
+		}
+		k := dense[id]
+		if k == unused {
+			k = uint32(len(arrival))
+			dense[id] = k
+			v := d.Dict[id]
+			arrival = append(arrival, v)
+			dictBytes += uint64(len(v))
+		}
+		ids[i] = k
+	}
+	return ids, arrival, dictBytes
+}
+
+// sortedOrder returns the ids of vals in order of their values. It sorts the
+// values themselves, each with its first 8 bytes as a big-endian integer, so that
+// most comparisons are one integer compare without following a pointer.
+func sortedOrder(vals []string) []uint32 {
+	type key struct {
+		prefix uint64
+		s      string
+		id     uint32
+	}
+	keys := make([]key, len(vals))
+	for i, v := range vals {
+		keys[i] = key{prefix: prefix8(v), s: v, id: uint32(i)}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		if a.prefix != b.prefix {
+			if a.prefix < b.prefix {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.s, b.s)
+	})
+	order := make([]uint32, len(vals))
+	for i := range keys {
+		order[i] = keys[i].id
+	}
+	return order
+}
+
+// prefix8 is s's first 8 bytes as a big-endian integer, zero-padded: a < b for
+// prefix8(s) < prefix8(t) implies s < t; equal prefixes decide nothing.
+func prefix8(s string) uint64 {
+	var p uint64
+	n := min(len(s), 8)
+	for i := 0; i < n; i++ {
+		p |= uint64(s[i]) << (56 - 8*i)
+	}
+	return p
+}
+
+// distinctSorted reports whether no two values of vals are equal, given their
+// sorted order.
+func distinctSorted(vals []string, order []uint32) bool {
+	for i := 1; i < len(order); i++ {
+		if vals[order[i]] == vals[order[i-1]] {
+			return false
+		}
+	}
+	return true
+}
+
+func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm []uint32, nulls []bool) error {
+	// The rows' ids in arrival order of the values: from the column's dictionary
+	// hint when it has a valid one (distinct values: no two neighbours equal once
+	// sorted), else from one map pass.
+	ids, arrival, dictBytes := dictFromHint(d, perm, nulls)
+	var order []uint32
+	if ids != nil {
+		if order = sortedOrder(arrival); !distinctSorted(arrival, order) {
+			ids = nil
+		}
+	}
+	if ids == nil {
+		ids, arrival, dictBytes = dictEncode(permute(d.String, perm), nulls)
+		order = sortedOrder(arrival)
+	}
 	if dictBytes > math.MaxUint32 {
 		return fmt.Errorf("column %s: dictionary of %d bytes exceeds 4 GiB", m.col.Name, dictBytes)
 	}
-	order := make([]uint32, len(arrival))
-	for i := range order {
-		order[i] = uint32(i)
-	}
-	slices.SortFunc(order, func(a, b uint32) int { return strings.Compare(arrival[a], arrival[b]) })
 	remap := make([]uint32, len(arrival))
 	dict := make([]string, len(arrival))
 	for sortedID, a := range order {
@@ -438,8 +565,8 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool
 	}
 
 	w := dictWidth(len(dict))
-	for b := range numBlocks(len(vals), BlockRows) {
-		lo, hi := blockBounds(b, len(vals))
+	for b := range numBlocks(len(ids), BlockRows) {
+		lo, hi := blockBounds(b, len(ids))
 		u := slices.Grow(sw.u64[:0], hi-lo)[:hi-lo]
 		for i := range u {
 			u[i] = uint64(ids[lo+i])
@@ -467,14 +594,23 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool
 	bm := roaring.New()
 	var buf bytes.Buffer
 	for id := range dict {
-		bm.Clear()
-		bm.AddMany(rows[counts[id]:counts[id+1]])
-		bm.RunOptimize()
-		buf.Reset()
-		if _, err := bm.WriteTo(&buf); err != nil {
-			panic("BUG: roaring WriteTo a bytes.Buffer failed: " + err.Error())
+		rs := rows[counts[id]:counts[id+1]]
+		var ref sectionRef
+		small, conts, ok := appendSmallBitmap(sw.bm[:0], rs, sw.conts)
+		sw.conts = conts
+		if ok {
+			sw.bm = small
+			ref = sw.section(small)
+		} else {
+			bm.Clear()
+			bm.AddMany(rs)
+			bm.RunOptimize()
+			buf.Reset()
+			if _, err := bm.WriteTo(&buf); err != nil {
+				panic("BUG: roaring WriteTo a bytes.Buffer failed: " + err.Error())
+			}
+			ref = sw.section(buf.Bytes())
 		}
-		ref := sw.section(buf.Bytes())
 		bitmapRefs = binary.LittleEndian.AppendUint64(bitmapRefs, ref.off)
 		bitmapRefs = binary.LittleEndian.AppendUint32(bitmapRefs, uint32(ref.len))
 	}
@@ -491,6 +627,109 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, vals []string, nulls []bool
 	}
 	m.dict = sw.section(offsets, values, bitmapRefs)
 	return nil
+}
+
+// appendSmallBitmap appends to dst the roaring portable serialization of rows
+// (ascending, distinct) exactly as roaring's AddMany, RunOptimize and WriteTo
+// write it, when every 65536-row container of rows holds at most 4096 of them
+// (array or run containers, no bitmap container): the values of a
+// high-cardinality column, for which a roaring.Bitmap costs several allocations.
+// ok is false otherwise (dst unchanged): the caller uses roaring. conts is
+// scratch, returned for reuse.
+func appendSmallBitmap(dst []byte, rows []uint32, conts []smallContainer) (out []byte, _ []smallContainer, ok bool) {
+	const (
+		arrayMax          = 4096
+		cookieNoRuns      = 12346
+		cookieRuns        = 12347
+		noOffsetThreshold = 4
+	)
+	if len(rows) == 0 {
+		return dst, conts, false
+	}
+	conts = conts[:0]
+	anyRun := false
+	for lo := 0; lo < len(rows); {
+		key := rows[lo] >> 16
+		hi, runs := lo+1, 1
+		for hi < len(rows) && rows[hi]>>16 == key {
+			if rows[hi] != rows[hi-1]+1 {
+				runs++
+			}
+			hi++
+		}
+		if hi-lo > arrayMax {
+			return dst, conts, false
+		}
+		// roaring's RunOptimize: a run container when strictly smaller than the array.
+		isRun := 2+4*runs < 2*(hi-lo)
+		anyRun = anyRun || isRun
+		conts = append(conts, smallContainer{key: uint16(key), lo: lo, hi: hi, runs: runs, isRun: isRun})
+		lo = hi
+	}
+	k := len(conts)
+	le := binary.LittleEndian
+	var preamble int
+	if anyRun {
+		dst = le.AppendUint16(dst, cookieRuns)
+		dst = le.AppendUint16(dst, uint16(k-1))
+		var flags byte
+		for i, c := range conts {
+			if c.isRun {
+				flags |= 1 << (i % 8)
+			}
+			if i%8 == 7 || i == k-1 {
+				dst = append(dst, flags)
+				flags = 0
+			}
+		}
+		preamble = 4 + (k+7)/8 + 4*k
+	} else {
+		dst = le.AppendUint32(dst, cookieNoRuns)
+		dst = le.AppendUint32(dst, uint32(k))
+		preamble = 8 + 4*k
+	}
+	for _, c := range conts {
+		dst = le.AppendUint16(dst, c.key)
+		dst = le.AppendUint16(dst, uint16(c.hi-c.lo-1))
+	}
+	if !anyRun || k >= noOffsetThreshold {
+		off := uint32(preamble + 4*k)
+		for _, c := range conts {
+			dst = le.AppendUint32(dst, off)
+			if c.isRun {
+				off += uint32(2 + 4*c.runs)
+			} else {
+				off += uint32(2 * (c.hi - c.lo))
+			}
+		}
+	}
+	for _, c := range conts {
+		rs := rows[c.lo:c.hi]
+		if !c.isRun {
+			for _, r := range rs {
+				dst = le.AppendUint16(dst, uint16(r))
+			}
+			continue
+		}
+		dst = le.AppendUint16(dst, uint16(c.runs))
+		start := 0
+		for i := 1; i <= len(rs); i++ {
+			if i == len(rs) || rs[i] != rs[i-1]+1 {
+				dst = le.AppendUint16(dst, uint16(rs[start]))
+				dst = le.AppendUint16(dst, uint16(rs[i-1]-rs[start]))
+				start = i
+			}
+		}
+	}
+	return dst, conts, true
+}
+
+// smallContainer is one container of appendSmallBitmap: rows[lo:hi] share key.
+type smallContainer struct {
+	key    uint16
+	lo, hi int
+	runs   int
+	isRun  bool
 }
 
 func appendDirectory(dst []byte, numRows, blockRows int, info Info, timeCol int, metas []columnMeta) []byte {

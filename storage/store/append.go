@@ -244,9 +244,45 @@ func splitByChunk(def *catalog.TableDef, cols *storage.Columns) ([]chunkColumns,
 
 	out := make([]chunkColumns, len(distinct))
 	for k, start := range distinct {
-		out[k] = chunkColumns{start: start, cols: gather(&def.Schema, cols, rows[off[k]:off[k+1]])}
+		rs := rows[off[k]:off[k+1]]
+		if lo, hi := int(rs[0]), int(rs[len(rs)-1])+1; hi-lo == len(rs) {
+			// The chunk's rows are one run of the input (rows in time order, as
+			// most loads are): a view of them, no copy.
+			out[k] = chunkColumns{start: start, cols: sliceRows(&def.Schema, cols, lo, hi)}
+			continue
+		}
+		out[k] = chunkColumns{start: start, cols: gather(&def.Schema, cols, rs)}
 	}
 	return out, nil
+}
+
+// sliceRows returns rows [lo, hi) of src as Columns of schema sharing src's
+// arrays (full slice expressions: nothing can append into src through them).
+func sliceRows(schema *storage.Schema, src *storage.Columns, lo, hi int) *storage.Columns {
+	dst := &storage.Columns{Schema: schema, Len: hi - lo, Cols: make([]storage.ColumnData, len(src.Cols))}
+	for c := range src.Cols {
+		s, d := &src.Cols[c], &dst.Cols[c]
+		switch schema.Columns[c].Type {
+		case storage.TypeTimestamp, storage.TypeInt64:
+			d.Int64 = s.Int64[lo:hi:hi]
+		case storage.TypeFloat64:
+			d.Float64 = s.Float64[lo:hi:hi]
+		case storage.TypeBool:
+			d.Bool = s.Bool[lo:hi:hi]
+		case storage.TypeString:
+			d.String = s.String[lo:hi:hi]
+			if s.Dict != nil && len(s.IDs) == src.Len {
+				d.Dict, d.IDs = s.Dict, s.IDs[lo:hi:hi]
+			}
+		default:
+			panic(fmt.Sprintf("BUG: column %q has type %s after Check", schema.Columns[c].Name, schema.Columns[c].Type))
+		}
+		if len(s.Null) > lo {
+			e := min(hi, len(s.Null))
+			d.Null = s.Null[lo:e:e]
+		}
+	}
+	return dst
 }
 
 // gather copies the given rows of src into new Columns of schema.

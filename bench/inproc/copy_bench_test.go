@@ -1,0 +1,77 @@
+package inproc_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/stratadb/strata/bench"
+	"github.com/stratadb/strata/bench/inproc"
+	"github.com/stratadb/strata/server/pgwire"
+)
+
+// BenchmarkCopyCSV loads 1M generated events with COPY ... FROM STDIN (FORMAT csv)
+// over the PostgreSQL wire (pgx's CopyFrom on loopback, as psql \copy sends it)
+// into a fresh table, and checks the row count. Reports rows/s and the process's
+// CPU time per row (client, server and segment writing together).
+func BenchmarkCopyCSV(b *testing.B) {
+	const n = 1_000_000
+	// One day of events in time order, as an export is: 24 hourly chunks of ~42k
+	// rows, about the density of the 10M-event week the suite loads (60k an hour).
+	gen := bench.NewGenerator(3, bench.DefaultStart, bench.DefaultStart.Add(24*time.Hour), 100_000, 10_000)
+	gen.Ordered(n)
+	var input []byte
+	for i := 0; i < n; i++ {
+		input = gen.AppendCSV(input)
+		input = append(input, '\n')
+	}
+	b.SetBytes(int64(len(input)))
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st, err := inproc.Open(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		exec(b, st.Session, bench.CreateTableSQL)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := pgwire.NewServer(pgwire.SQLBackend(st.DB), pgwire.Options{Logger: slog.New(slog.DiscardHandler)})
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://strata@%s/strata?sslmode=disable", ln.Addr()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		var cpu cpuMeter
+		cpu.start(b)
+		began := time.Now()
+		tag, err := conn.PgConn().CopyFrom(ctx, bytes.NewReader(input), `COPY user_behavior FROM STDIN (FORMAT csv)`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/time.Since(began).Seconds(), "rows/s")
+		cpu.report(b, n, "row")
+		b.StopTimer()
+		if tag.RowsAffected() != n {
+			b.Fatalf("COPY %d, want %d", tag.RowsAffected(), n)
+		}
+		if got := exec(b, st.Session, `SELECT count(*) FROM user_behavior`)[0][0]; got != fmt.Sprint(n) {
+			b.Fatalf("count(*) = %s, want %d", got, n)
+		}
+		conn.Close(ctx)
+		srv.Shutdown(ctx)
+		<-served
+		st.Close()
+	}
+}
