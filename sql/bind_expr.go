@@ -302,11 +302,11 @@ func constExpr(c *pg.A_Const) (engine.Expr, error) {
 		if v, ok := engine.DecimalLiteral(s); ok { // 0.1 is an exact numeric, as in PostgreSQL
 			return &engine.Const{V: v}, nil
 		}
-		f, err := strconv.ParseFloat(s, 64)
+		nv, err := engine.ParseValue(s, engine.Numeric) // exact, at the scale written (1.000000000000000000001)
 		if err != nil {
 			return nil, posErr(engine.Errorf(sqlstate.InvalidTextRepresentation, "invalid numeric literal %q", s), c.Location)
 		}
-		return &engine.Const{V: engine.Value{Type: engine.Numeric, F: f}}, nil
+		return &engine.Const{V: nv}, nil
 	case *pg.A_Const_Boolval:
 		return &engine.Const{V: engine.Value{Type: engine.Bool, B: v.Boolval.Boolval}}, nil
 	case *pg.A_Const_Sval:

@@ -16,8 +16,8 @@ import (
 )
 
 // TestNumericWireAgainstPostgres: numeric(p,s) values loaded by COPY and by
-// INSERT with text and binary parameters come back with PostgreSQL's exact
-// digits, in binary results as pgx decodes them (NUMERIC's base-10000 form with
+// INSERT with text and binary parameters, and the value-scaled results of avg and
+// division, come back with PostgreSQL's exact digits, in binary results as pgx decodes them (NUMERIC's base-10000 form with
 // its dscale) and in psql's text, the same as from PostgreSQL 15.
 func TestNumericWireAgainstPostgres(t *testing.T) {
 	pgtest.Need(t, "psql", "psql")
@@ -68,6 +68,10 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 		"SELECT price - rate, round(price, 1), round(rate, 2) FROM nw WHERE price > 500.5 ORDER BY ts LIMIT 20",
 		"SELECT 0.1 + 0.2, 1.50 * 2.5, 0.00, -0.5, 12::numeric(5,2)",
 		"SELECT count(*) FROM nw WHERE price = 12.35",
+		// value-scaled results (select_div_scale), exact past 60 digits
+		"SELECT user_id, avg(price), avg(qty), sum(price) / count(*), avg(rate) FROM nw GROUP BY user_id ORDER BY user_id",
+		"SELECT price / qty, price / 7, 1 / rate FROM nw WHERE rate > 0.5 ORDER BY ts LIMIT 20",
+		"SELECT 1 / 3.000000000000000000000000000000000000000000000000000000000000000000, 'NaN'::numeric, -0.00::numeric / 3",
 	}
 	for _, q := range queries {
 		want := numericRows(t, pc, q)
