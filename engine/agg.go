@@ -186,6 +186,16 @@ func (a *sumIntAcc) overflowed() bool {
 	return false
 }
 
+// bigSums reports whether a sum is past ±2^53, where float64 stops holding integers.
+func (a *sumIntAcc) bigSums() bool {
+	for g, s := range a.s {
+		if a.h[g] != 0 || s > 1<<53 || s < -1<<53 {
+			return true
+		}
+	}
+	return false
+}
+
 func (a *sumIntAcc) grow(n int) {
 	a.s, a.h, a.c = growTo(a.s, n), growTo(a.h, n), growTo(a.c, n)
 }
@@ -248,6 +258,9 @@ func (a *sumIntAcc) result() *vec {
 	n := len(a.s)
 	out := newVec(a.rt, n)
 	exact := a.rt.ID == TypeNumeric // avg, and sum of bigint: numeric as in PostgreSQL
+	if exact && !a.avg && !a.bigSums() {
+		exact = false // every sum is an integer a float64 holds exactly, and prints exactly
+	}
 	if exact {
 		out.nx = make([]string, n)
 	}
