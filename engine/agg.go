@@ -48,6 +48,10 @@ func newAccum(a *AggCall) (accum, error) {
 		case kInt:
 			inner = &sumIntAcc{rt: a.T, avg: a.Func == "avg", unit: float64(pow10[argT.Scale]), scale: argT.Scale}
 		case kFloat:
+			if argT.ID == TypeNumeric && a.T.ID == TypeNumeric { // exact where the values are (numeric.go)
+				inner = &numericSumAcc{avg: a.Func == "avg"}
+				break
+			}
 			inner = &sumFloatAcc{rt: a.T, avg: a.Func == "avg"}
 		case kInterval:
 			inner = &sumIvalAcc{avg: a.Func == "avg"}
@@ -830,6 +834,8 @@ func accLen(a accum) int {
 		return len(a.s)
 	case *sumFloatAcc:
 		return len(a.s)
+	case *numericSumAcc:
+		return len(a.c)
 	case *sumIvalAcc:
 		return len(a.s)
 	case *minMaxAcc:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -418,4 +419,84 @@ func numericArith(op string, x, y *vec) (*vec, error) {
 		out.setExact(i, &r)
 	}
 	return out, nil
+}
+
+// numericSumAcc is sum and avg of numeric: exact (apd) over vecs that carry nx,
+// in double precision over those that do not (numeric columns without a typmod,
+// stored as float64). A result with any double-precision part is double precision.
+type numericSumAcc struct {
+	avg     bool
+	s       []apd.Decimal
+	f       []float64
+	inexact []bool
+	c       []int64
+}
+
+func (a *numericSumAcc) grow(n int) {
+	a.s, a.f, a.inexact, a.c = growTo(a.s, n), growTo(a.f, n), growTo(a.inexact, n), growTo(a.c, n)
+}
+
+func (a *numericSumAcc) update(gids []int32, args []*vec) error {
+	x := args[0]
+	var d apd.Decimal
+	for i, g := range gids {
+		if g < 0 || x.isNull(i) {
+			continue
+		}
+		a.c[g]++
+		if x.nx == nil {
+			a.f[g] += x.f[i]
+			a.inexact[g] = true
+			continue
+		}
+		exactAt(x, i, &d)
+		if _, err := exactContext.Add(&a.s[g], &a.s[g], &d); err != nil {
+			return Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
+		}
+	}
+	return nil
+}
+
+func (a *numericSumAcc) merge(src accum, m []int32) error {
+	o := src.(*numericSumAcc)
+	for i := range o.c {
+		g := m[i]
+		if _, err := exactContext.Add(&a.s[g], &a.s[g], &o.s[i]); err != nil {
+			return Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		a.f[g] += o.f[i]
+		a.inexact[g] = a.inexact[g] || o.inexact[i]
+		a.c[g] += o.c[i]
+	}
+	return nil
+}
+
+func (a *numericSumAcc) result() *vec {
+	n := len(a.c)
+	out := newVec(Numeric, n)
+	exact := !slices.Contains(a.inexact, true)
+	var q, c apd.Decimal
+	for g := 0; g < n; g++ {
+		if a.c[g] == 0 {
+			out.setNull(g)
+			continue
+		}
+		if !exact {
+			out.f[g] = a.f[g] + exactFloat(&a.s[g])
+			if a.avg {
+				out.f[g] /= float64(a.c[g])
+			}
+			continue
+		}
+		if !a.avg {
+			out.setExact(g, &a.s[g])
+			continue
+		}
+		c.SetFinite(a.c[g], 0)
+		if err := divExact(&q, &a.s[g], &c, divScale(&a.s[g], &c)); err != nil {
+			panic("BUG: avg over no rows")
+		}
+		out.setExact(g, &q)
+	}
+	return out
 }

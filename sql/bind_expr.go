@@ -969,7 +969,11 @@ func (b *binder) callCommon(name string, nodes []*pg.Node, c *exprCtx, loc int32
 		args = append(args, e)
 		types = append(types, e.Type())
 	}
-	t, err := engine.CommonType(types)
+	unify := engine.ResultType // values of different scales keep them (0.5 beside 10.20)
+	if name == "nullif" {
+		unify = engine.CommonType
+	}
+	t, err := unify(types)
 	if err != nil {
 		return nil, withPos(err, loc)
 	}
@@ -1029,7 +1033,7 @@ func (b *binder) caseExpr(ce *pg.CaseExpr, c *exprCtx) (engine.Expr, error) {
 		}
 		types = append(types, els.Type())
 	}
-	t, err := engine.CommonType(types)
+	t, err := engine.ResultType(types)
 	if err != nil {
 		return nil, withPos(err, ce.Location)
 	}
