@@ -19,8 +19,8 @@ import (
 //
 // numeric(p,s) columns with p <= 18 are decimals. A decimal never holds more than
 // 18 digits (Prec 0: any int64). Results PostgreSQL gives a value-dependent scale
-// (x / y, avg, numeric without a typmod, the math functions) are TypeNumeric,
-// computed in double precision.
+// (x / y, avg, numeric without a typmod, the math functions) are TypeNumeric:
+// exact with a per-value scale where numeric.go computes them, else double precision.
 
 // MaxDecimalPrecision is the largest numeric(p,s) precision kept exactly.
 const MaxDecimalPrecision = 18
