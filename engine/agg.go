@@ -69,8 +69,11 @@ func newAccum(a *AggCall) (accum, error) {
 	case "array_agg", "mode":
 		inner = newValuesAcc(a) // agg_values.go
 	default:
-		if _, ok := statFuncs[a.Func]; ok {
+		if n, ok := statFuncs[a.Func]; ok {
 			inner = newStatAcc(a.Func, a.T)
+			if n == 1 && a.Func != "regr_count" && a.T.ID == TypeNumeric && (argT.IsInteger() || argT.IsDecimal()) {
+				inner = &exactStatAcc{fn: a.Func, scale: argT.Scale} // numeric_stats.go
+			}
 		}
 	}
 	if inner == nil {
@@ -836,6 +839,8 @@ func accLen(a accum) int {
 		return len(a.s)
 	case *numericSumAcc:
 		return len(a.c)
+	case *exactStatAcc:
+		return len(a.n)
 	case *sumIvalAcc:
 		return len(a.s)
 	case *minMaxAcc:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -308,9 +309,21 @@ func numericDiv(x, y *vec) (*vec, error) {
 	out.nulls = unionNulls(n, x, y)
 	out.nx = make([]string, n)
 	var a, b, q apd.Decimal
+	fixed := kindOf(x.t) == kInt && kindOf(y.t) == kInt // integers and decimals: 64-bit first
+	sx, sy := int(x.t.Scale), int(y.t.Scale)
+	var buf []byte
 	for i := 0; i < n; i++ {
 		if out.isNull(i) {
 			continue
+		}
+		if fixed && y.i[i] != 0 {
+			rscale := divScale64(x.i[i], sx, y.i[i], sy)
+			if q, neg, ok := div64(x.i[i], sx, y.i[i], sy, rscale); ok {
+				buf = appendScaled(buf[:0], q, neg, rscale)
+				out.nx[i] = string(buf)
+				out.f[i] = numericTextFloat(out.nx[i])
+				continue
+			}
 		}
 		exactAt(x, i, &a)
 		exactAt(y, i, &b)
@@ -499,4 +512,103 @@ func (a *numericSumAcc) result() *vec {
 		out.setExact(g, &q)
 	}
 	return out
+}
+
+// digitWeight64 is digitWeight of the decimal c × 10^-scale.
+func digitWeight64(c int64, scale int) (weight, first int) {
+	u := uint64(c)
+	if c < 0 {
+		u = -u
+	}
+	if u == 0 {
+		return 0, 0
+	}
+	nd := 1
+	for v := u; v >= 10; v /= 10 {
+		nd++
+	}
+	p := nd - 1 - scale
+	weight = int(floorDiv(int64(p), 4))
+	k := p - 4*weight + 1
+	if nd >= k {
+		first = int(u / uint64(pow10[nd-k]))
+	} else {
+		first = int(u * uint64(pow10[k-nd]))
+	}
+	return weight, first
+}
+
+// divScale64 is divScale of x × 10^-sx and y × 10^-sy.
+func divScale64(x int64, sx int, y int64, sy int) int {
+	w1, f1 := digitWeight64(x, sx)
+	w2, f2 := digitWeight64(y, sy)
+	qweight := w1 - w2
+	if f1 <= f2 {
+		qweight--
+	}
+	return min(max(numericMinSigDigits-qweight*4, sx, sy, 0), numericMaxDisplayScale)
+}
+
+// div64 is x × 10^-sx / y × 10^-sy at rscale digits, rounded half away from
+// zero, as the digits of a uint64 and a sign; ok is false when it needs more than
+// 64 bits (numericDiv then computes it with big integers).
+func div64(x int64, sx int, y int64, sy int, rscale int) (q uint64, neg, ok bool) {
+	ux, uy := uint64(x), uint64(y)
+	if x < 0 {
+		ux = -ux
+	}
+	if y < 0 {
+		uy = -uy
+	}
+	// x/y × 10^rscale = ux × 10^(rscale - sx + sy) / uy
+	e := rscale - sx + sy
+	var hi, lo uint64
+	switch {
+	case e >= 0 && e <= 19:
+		hi, lo = bits.Mul64(ux, pow10u[e])
+	case e < 0 && -e <= 19:
+		h2, l2 := bits.Mul64(uy, pow10u[-e])
+		if h2 != 0 {
+			return 0, false, false
+		}
+		hi, lo, uy = 0, ux, l2
+	default:
+		return 0, false, false
+	}
+	if hi >= uy {
+		return 0, false, false
+	}
+	q, r := bits.Div64(hi, lo, uy)
+	if r >= uy-r { // 2r >= uy without overflow
+		if q == math.MaxUint64 {
+			return 0, false, false
+		}
+		q++
+	}
+	return q, (x < 0) != (y < 0) && q != 0, true
+}
+
+var pow10u = [20]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+	1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// appendScaled appends the text of digits q with scale digits after the point.
+func appendScaled(dst []byte, q uint64, neg bool, scale int) []byte {
+	var tmp [24]byte
+	d := strconv.AppendUint(tmp[:0], q, 10)
+	if neg {
+		dst = append(dst, '-')
+	}
+	if scale == 0 {
+		return append(dst, d...)
+	}
+	if len(d) <= scale {
+		dst = append(dst, '0', '.')
+		for i := len(d); i < scale; i++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, d...)
+	}
+	dst = append(dst, d[:len(d)-scale]...)
+	dst = append(dst, '.')
+	return append(dst, d[len(d)-scale:]...)
 }
