@@ -612,3 +612,17 @@ func appendScaled(dst []byte, q uint64, neg bool, scale int) []byte {
 	dst = append(dst, '.')
 	return append(dst, d[len(d)-scale:]...)
 }
+
+// NumericWithScale returns exact numeric text s (numericText's form) with exactly
+// dscale digits after its point, as a binary numeric's dscale asks: trailing zeros
+// added, or (never for PostgreSQL's own values) digits rounded off.
+func NumericWithScale(s string, dscale int) string {
+	var d apd.Decimal
+	if _, _, err := d.SetString(s); err != nil || d.Form != apd.Finite {
+		return s
+	}
+	if _, err := exactContext.Quantize(&d, &d, -int32(dscale)); err != nil {
+		return s
+	}
+	return numericText(&d)
+}

@@ -83,6 +83,36 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 			t.Errorf("psql (text):\n%s\ngot:\n%s\nwant (PostgreSQL):\n%s", q, head(got), head(wantText))
 		}
 	}
+	// A binary NUMERIC parameter where numeric without a modifier is wanted keeps
+	// its digits and display scale.
+	for _, p := range []string{"-12.34565", "2.500", "12345678901234567890.123456789"} {
+		var n pgtype.Numeric
+		if err := n.Scan(p); err != nil {
+			t.Fatal(err)
+		}
+		q := "SELECT $1::numeric, $1::numeric / 3, ($1::numeric)::text"
+		var got, want [3]string
+		for k, c := range []*pgx.Conn{sc, pc} {
+			out := &got
+			if k == 1 {
+				out = &want
+			}
+			var a, b pgtype.Numeric
+			if err := c.QueryRow(ctx, q, n).Scan(&a, &b, &out[2]); err != nil {
+				t.Fatalf("%s with %s: %v", q, p, err)
+			}
+			for j, x := range []pgtype.Numeric{a, b} {
+				v, err := x.Value()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[j] = fmt.Sprint(v)
+			}
+		}
+		if got != want {
+			t.Errorf("%s with binary %s: got %q, want (PostgreSQL) %q", q, p, got, want)
+		}
+	}
 	// The binary results really were binary NUMERIC, decoded by pgx.
 	rows, err := sc.Query(ctx, "SELECT price FROM nw LIMIT 1")
 	if err != nil {
