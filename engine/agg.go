@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/cockroachdb/apd/v3"
 	"slices"
@@ -193,16 +194,6 @@ func (a *sumIntAcc) overflowed() bool {
 	return false
 }
 
-// bigSums reports whether a sum is past ±2^53, where float64 stops holding integers.
-func (a *sumIntAcc) bigSums() bool {
-	for g, s := range a.s {
-		if a.h[g] != 0 || s > 1<<53 || s < -1<<53 {
-			return true
-		}
-	}
-	return false
-}
-
 func (a *sumIntAcc) grow(n int) {
 	a.s, a.h, a.c = growTo(a.s, n), growTo(a.h, n), growTo(a.c, n)
 }
@@ -264,35 +255,67 @@ func (a *sumIntAcc) merge(src accum, m []int32) error {
 func (a *sumIntAcc) result() *vec {
 	n := len(a.s)
 	out := newVec(a.rt, n)
-	exact := a.rt.ID == TypeNumeric // avg, and sum of bigint: numeric as in PostgreSQL
-	if exact && !a.avg && !a.bigSums() {
-		exact = false // every sum is an integer a float64 holds exactly, and prints exactly
+	if a.rt.ID == TypeNumeric { // avg, and sum of bigint: numeric as in PostgreSQL
+		a.exactResult(out)
+		return out
 	}
-	if exact {
-		out.nx = make([]string, n)
-	}
-	var d apd.Decimal
 	for g := 0; g < n; g++ {
 		if a.c[g] == 0 {
 			out.setNull(g)
 			continue
 		}
 		switch {
-		case a.avg && exact:
-			avgExact(&d, a.h[g], a.s[g], a.scale, a.c[g]) // numeric.go
-			out.setExact(g, &d)
 		case a.avg: // avg into double precision (a window's frame of floats)
 			out.f[g] = (float64(a.s[g]) + float64(a.h[g])*0x1p64) / a.unit / float64(a.c[g])
 		case kindOf(a.rt) == kInt:
 			out.i[g] = a.s[g]
-		case exact:
-			int128Decimal(a.h[g], a.s[g], &d)
-			out.setExact(g, &d)
 		default:
 			out.f[g] = float64(a.s[g]) + float64(a.h[g])*0x1p64
 		}
 	}
 	return out
+}
+
+// exactResult fills numeric vec out with each group's exact sum or avg (numeric.go),
+// the texts laid out in one buffer: one allocation for all groups, not one each.
+func (a *sumIntAcc) exactResult(out *vec) {
+	n := len(a.s)
+	buf := make([]byte, 0, 20*n)
+	ends := make([]int, n)
+	var d apd.Decimal
+	for g := 0; g < n; g++ {
+		switch {
+		case a.c[g] == 0:
+			out.setNull(g)
+		case a.avg && a.h[g] == 0:
+			rscale := divScale64(a.s[g], int(a.scale), a.c[g], 0)
+			if q, neg, ok := div64(a.s[g], int(a.scale), a.c[g], 0, rscale); ok {
+				buf = appendScaled(buf, q, neg, rscale)
+				break
+			}
+			avgExact(&d, a.h[g], a.s[g], a.scale, a.c[g])
+			buf = d.Append(buf, 'f')
+		case a.avg:
+			avgExact(&d, a.h[g], a.s[g], a.scale, a.c[g])
+			buf = d.Append(buf, 'f')
+		case a.h[g] == 0:
+			buf = strconv.AppendInt(buf, a.s[g], 10)
+		default:
+			int128Decimal(a.h[g], a.s[g], &d)
+			buf = d.Append(buf, 'f')
+		}
+		ends[g] = len(buf)
+	}
+	all := string(buf)
+	out.nx = make([]string, n)
+	start := 0
+	for g, end := range ends {
+		out.nx[g] = all[start:end]
+		if !out.isNull(g) {
+			out.f[g] = numericTextFloat(out.nx[g])
+		}
+		start = end
+	}
 }
 
 type sumFloatAcc struct {

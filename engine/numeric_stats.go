@@ -5,6 +5,8 @@ import (
 	"math/bits"
 
 	"github.com/cockroachdb/apd/v3"
+
+	"github.com/stratadb/strata/internal/sqlstate"
 )
 
 // exactStatAcc is stddev/stddev_samp/stddev_pop/variance/var_samp/var_pop of
@@ -137,4 +139,34 @@ func sqrtExact(d, x *apd.Decimal, rscale int) {
 	d.Form, d.Negative = apd.Finite, false
 	d.Coeff.SetMathBigInt(r)
 	d.Exponent = -int32(rscale)
+}
+
+// numericSqrt is sqrt of exact numerics (hasExact) as numeric_sqrt: at
+// 16 - (2·weight + 1) digits after the point, not fewer than the argument's;
+// 2201F for a negative argument, NaN for NaN.
+func numericSqrt(x *vec) (*vec, error) {
+	out := newVec(Numeric, x.n)
+	out.nulls = x.nulls
+	out.nx = make([]string, x.n)
+	var a, d apd.Decimal
+	for i := 0; i < x.n; i++ {
+		if x.isNull(i) {
+			continue
+		}
+		exactAt(x, i, &a)
+		switch {
+		case a.Form == apd.NaN || a.Form == apd.NaNSignaling:
+			d = apd.Decimal{Form: apd.NaN}
+		case a.Negative && (a.Form == apd.Infinite || a.Coeff.Sign() != 0):
+			return nil, Errorf(sqlstate.InvalidArgumentForPowerFunction, "cannot take square root of a negative number")
+		case a.Form == apd.Infinite:
+			d = a
+		default:
+			w, _ := digitWeight(&a)
+			rscale := min(max(numericMinSigDigits-(2*w+1), displayScale(&a), 0), numericMaxDisplayScale)
+			sqrtExact(&d, &a, rscale)
+		}
+		out.setExact(i, &d)
+	}
+	return out, nil
 }
