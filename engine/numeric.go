@@ -626,3 +626,20 @@ func NumericWithScale(s string, dscale int) string {
 	}
 	return numericText(&d)
 }
+
+// setAvgExact stores avg = sum / count (sum scaled by 10^scale) into row i of
+// numeric vec out, exact at select_div_scale.
+func setAvgExact(out *vec, i int, sum int64, scale uint8, count int64) {
+	if out.nx == nil {
+		out.nx = make([]string, out.n)
+	}
+	rscale := divScale64(sum, int(scale), count, 0)
+	if q, neg, ok := div64(sum, int(scale), count, 0, rscale); ok {
+		out.nx[i] = string(appendScaled(nil, q, neg, rscale))
+		out.f[i] = numericTextFloat(out.nx[i])
+		return
+	}
+	var d apd.Decimal
+	avgExact(&d, 0, sum, scale, count)
+	out.setExact(i, &d)
+}
