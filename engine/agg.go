@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"strconv"
+
+	"github.com/cockroachdb/apd/v3"
 	"slices"
 	"sort"
 	"sync"
@@ -44,8 +47,12 @@ func newAccum(a *AggCall) (accum, error) {
 	case "sum", "avg":
 		switch kindOf(argT) {
 		case kInt:
-			inner = &sumIntAcc{rt: a.T, avg: a.Func == "avg", unit: float64(pow10[argT.Scale])}
+			inner = &sumIntAcc{rt: a.T, avg: a.Func == "avg", unit: float64(pow10[argT.Scale]), scale: argT.Scale}
 		case kFloat:
+			if argT.ID == TypeNumeric && a.T.ID == TypeNumeric { // exact where the values are (numeric.go)
+				inner = &numericSumAcc{avg: a.Func == "avg"}
+				break
+			}
 			inner = &sumFloatAcc{rt: a.T, avg: a.Func == "avg"}
 		case kInterval:
 			inner = &sumIvalAcc{avg: a.Func == "avg"}
@@ -63,8 +70,11 @@ func newAccum(a *AggCall) (accum, error) {
 	case "array_agg", "mode":
 		inner = newValuesAcc(a) // agg_values.go
 	default:
-		if _, ok := statFuncs[a.Func]; ok {
+		if n, ok := statFuncs[a.Func]; ok {
 			inner = newStatAcc(a.Func, a.T)
+			if n == 1 && a.Func != "regr_count" && a.T.ID == TypeNumeric && (argT.IsInteger() || argT.IsDecimal()) {
+				inner = &exactStatAcc{fn: a.Func, scale: argT.Scale} // numeric_stats.go
+			}
 		}
 	}
 	if inner == nil {
@@ -111,7 +121,7 @@ type reserver interface{ reserve(n int) }
 
 func (a *countAcc) reserve(n int) { a.c = reserveTo(a.c, n) }
 func (a *sumIntAcc) reserve(n int) {
-	a.s, a.f, a.c = reserveTo(a.s, n), reserveTo(a.f, n), reserveTo(a.c, n)
+	a.s, a.h, a.c = reserveTo(a.s, n), reserveTo(a.h, n), reserveTo(a.c, n)
 }
 func (a *sumFloatAcc) reserve(n int) { a.s, a.c = reserveTo(a.s, n), reserveTo(a.c, n) }
 
@@ -162,21 +172,22 @@ func (a *countAcc) result() *vec {
 }
 
 type sumIntAcc struct {
-	rt   Type
-	avg  bool
-	unit float64 // 10^scale of a decimal argument, else 1
-	s    []int64
-	f    []float64 // overflow spill for bigint input summed as numeric
-	c    []int64
+	rt    Type
+	avg   bool
+	unit  float64 // 10^scale of a decimal argument, else 1
+	scale uint8   // the scale of a decimal argument
+	s     []int64 // the sum modulo 2^64 (as int64)
+	h     []int64 // how often s wrapped: the exact sum is h × 2^64 + s (numeric.go int128Decimal)
+	c     []int64
 }
 
-// overflowed reports whether an exact decimal sum left int64 (its spill is not exact).
+// overflowed reports whether an exact decimal sum left int64 (its type cannot hold it).
 func (a *sumIntAcc) overflowed() bool {
 	if !a.rt.IsDecimal() {
 		return false
 	}
-	for _, f := range a.f {
-		if f != 0 {
+	for _, h := range a.h {
+		if h != 0 {
 			return true
 		}
 	}
@@ -184,8 +195,20 @@ func (a *sumIntAcc) overflowed() bool {
 }
 
 func (a *sumIntAcc) grow(n int) {
-	a.s, a.f, a.c = growTo(a.s, n), growTo(a.f, n), growTo(a.c, n)
+	a.s, a.h, a.c = growTo(a.s, n), growTo(a.h, n), growTo(a.c, n)
 }
+
+// wrap is +1 when s = a + v wrapped past MaxInt64, -1 past MinInt64, else 0.
+func wrap(a, v, s int64) int64 {
+	switch {
+	case v > 0 && s < a:
+		return 1
+	case v < 0 && s > a:
+		return -1
+	}
+	return 0
+}
+
 func (a *sumIntAcc) update(gids []int32, args []*vec) error {
 	x := args[0]
 	for i, g := range gids {
@@ -195,9 +218,7 @@ func (a *sumIntAcc) update(gids []int32, args []*vec) error {
 		v := x.i[i]
 		s := a.s[g] + v
 		if (v > 0 && s < a.s[g]) || (v < 0 && s > a.s[g]) {
-			// int64 overflow: move the running sum to the float spill.
-			a.f[g] += float64(a.s[g]) + float64(v)
-			s = 0
+			a.h[g] += wrap(a.s[g], v, s) // int64 overflow: count the wrap
 		}
 		a.s[g] = s
 		a.c[g]++
@@ -206,32 +227,27 @@ func (a *sumIntAcc) update(gids []int32, args []*vec) error {
 }
 func (a *sumIntAcc) updateWhole(args []*vec, n int) {
 	x := args[0]
-	s, f, c := a.s[0], a.f[0], a.c[0]
+	s, h, c := a.s[0], a.h[0], a.c[0]
 	for i, v := range x.i[:n] {
 		if x.nulls != nil && x.nulls[i] {
 			continue
 		}
 		t := s + v
 		if (v > 0 && t < s) || (v < 0 && t > s) {
-			f += float64(s) + float64(v) // int64 overflow: spill, as update does
-			t = 0
+			h += wrap(s, v, t) // int64 overflow: count the wrap, as update does
 		}
 		s = t
 		c++
 	}
-	a.s[0], a.f[0], a.c[0] = s, f, c
+	a.s[0], a.h[0], a.c[0] = s, h, c
 }
 func (a *sumIntAcc) merge(src accum, m []int32) error {
 	o := src.(*sumIntAcc)
 	for i := range o.s {
 		g := m[i]
 		s := a.s[g] + o.s[i]
-		if (o.s[i] > 0 && s < a.s[g]) || (o.s[i] < 0 && s > a.s[g]) {
-			a.f[g] += float64(a.s[g]) + float64(o.s[i])
-			s = 0
-		}
+		a.h[g] += wrap(a.s[g], o.s[i], s) + o.h[i]
 		a.s[g] = s
-		a.f[g] += o.f[i]
 		a.c[g] += o.c[i]
 	}
 	return nil
@@ -239,23 +255,67 @@ func (a *sumIntAcc) merge(src accum, m []int32) error {
 func (a *sumIntAcc) result() *vec {
 	n := len(a.s)
 	out := newVec(a.rt, n)
+	if a.rt.ID == TypeNumeric { // avg, and sum of bigint: numeric as in PostgreSQL
+		a.exactResult(out)
+		return out
+	}
 	for g := 0; g < n; g++ {
 		if a.c[g] == 0 {
 			out.setNull(g)
 			continue
 		}
 		switch {
-		case a.avg && a.unit != 1:
-			out.f[g] = (float64(a.s[g]) + a.f[g]) / a.unit / float64(a.c[g])
-		case a.avg:
-			out.f[g] = (float64(a.s[g]) + a.f[g]) / float64(a.c[g])
+		case a.avg: // avg into double precision (a window's frame of floats)
+			out.f[g] = (float64(a.s[g]) + float64(a.h[g])*0x1p64) / a.unit / float64(a.c[g])
 		case kindOf(a.rt) == kInt:
 			out.i[g] = a.s[g]
 		default:
-			out.f[g] = float64(a.s[g]) + a.f[g]
+			out.f[g] = float64(a.s[g]) + float64(a.h[g])*0x1p64
 		}
 	}
 	return out
+}
+
+// exactResult fills numeric vec out with each group's exact sum or avg (numeric.go),
+// the texts laid out in one buffer: one allocation for all groups, not one each.
+func (a *sumIntAcc) exactResult(out *vec) {
+	n := len(a.s)
+	buf := make([]byte, 0, 20*n)
+	ends := make([]int, n)
+	var d apd.Decimal
+	for g := 0; g < n; g++ {
+		switch {
+		case a.c[g] == 0:
+			out.setNull(g)
+		case a.avg && a.h[g] == 0:
+			rscale := divScale64(a.s[g], int(a.scale), a.c[g], 0)
+			if q, neg, ok := div64(a.s[g], int(a.scale), a.c[g], 0, rscale); ok {
+				buf = appendScaled(buf, q, neg, rscale)
+				break
+			}
+			avgExact(&d, a.h[g], a.s[g], a.scale, a.c[g])
+			buf = d.Append(buf, 'f')
+		case a.avg:
+			avgExact(&d, a.h[g], a.s[g], a.scale, a.c[g])
+			buf = d.Append(buf, 'f')
+		case a.h[g] == 0:
+			buf = strconv.AppendInt(buf, a.s[g], 10)
+		default:
+			int128Decimal(a.h[g], a.s[g], &d)
+			buf = d.Append(buf, 'f')
+		}
+		ends[g] = len(buf)
+	}
+	all := string(buf)
+	out.nx = make([]string, n)
+	start := 0
+	for g, end := range ends {
+		out.nx[g] = all[start:end]
+		if !out.isNull(g) {
+			out.f[g] = numericTextFloat(out.nx[g])
+		}
+		start = end
+	}
 }
 
 type sumFloatAcc struct {
@@ -800,6 +860,10 @@ func accLen(a accum) int {
 		return len(a.s)
 	case *sumFloatAcc:
 		return len(a.s)
+	case *numericSumAcc:
+		return len(a.c)
+	case *exactStatAcc:
+		return len(a.n)
 	case *sumIvalAcc:
 		return len(a.s)
 	case *minMaxAcc:

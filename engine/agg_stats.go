@@ -35,7 +35,7 @@ func resolveStat(name string, args []Type) (Type, bool) {
 	switch {
 	case name == "regr_count":
 		return Int64, true
-	case n == 1 && (args[0].IsInteger() || args[0].ID == TypeNumeric):
+	case n == 1 && (args[0].IsInteger() || args[0].ID == TypeNumeric || args[0].IsDecimal()):
 		return Numeric, true // PostgreSQL: stddev(int) and variance(numeric) are numeric
 	}
 	return Float64, true

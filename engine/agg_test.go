@@ -245,7 +245,7 @@ func TestAggregateEmptyAndValues(t *testing.T) {
 	}
 	out := []Field{{"count", Int64}, {"sum", Int64}, {"avg", Numeric}, {"max", Float64}, {"min", Text}, {"cd", Int64}, {"sd", Int64}, {"bo", Bool}, {"acd", Int64}}
 	got := run(t, &Aggregate{Input: v, Aggs: aggs, Out: out}, Options{})
-	sameRows(t, "values agg", got, [][]string{{"3", "3", "1.5", "1.5", "a", "2", "3", "t", "2"}})
+	sameRows(t, "values agg", got, [][]string{{"3", "3", "1.5000000000000000", "1.5", "a", "2", "3", "t", "2"}})
 	// Empty input without groups: one row, count 0, the rest NULL.
 	empty := &Filter{Input: v, Cond: kb(false)}
 	got = run(t, &Aggregate{Input: empty, Aggs: aggs, Out: out}, Options{})

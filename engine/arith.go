@@ -65,6 +65,9 @@ func arith(op string, x, y *vec, rt Type) (*vec, error) {
 	if rt.IsDecimal() {
 		return decimalArith(op, x, y, rt) // decimal.go
 	}
+	if rt.ID == TypeNumeric && hasExact(x) && hasExact(y) {
+		return numericArith(op, x, y) // numeric.go
+	}
 	if kindOf(rt) == kFloat && (x.t.IsDecimal() || y.t.IsDecimal()) {
 		var err error
 		if x, err = castVec(x, Float64); err != nil {
@@ -425,6 +428,16 @@ func (ev *evaluator) arithConst(c *Call, b *batch) (*vec, bool, error) {
 	}
 	if !x.t.IsNumeric() || (kindOf(x.t) != kFloat && kindOf(x.t) != kInt) {
 		return nil, false, nil
+	}
+	if c.T.ID == TypeNumeric && hasExact(x) {
+		if kc := constVec(k.V, b.n); hasExact(kc) { // exact operands: exactly (numeric.go)
+			if constRight {
+				out, err := numericArith(c.Func, x, kc)
+				return out, true, err
+			}
+			out, err := numericArith(c.Func, kc, x)
+			return out, true, err
+		}
 	}
 	a := floats(x)
 	n := b.n

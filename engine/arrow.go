@@ -113,7 +113,11 @@ func (c *codec) record(b *batch, plain bool) arrow.RecordBatch {
 		}
 		dict := !plain && exportDict(v)
 		cols[i] = c.array(v, dict)
-		key = append(key, byte(v.t.ID), boolByte(dict), v.t.Prec, v.t.Scale)
+		layout := boolByte(dict)
+		if v.nx != nil {
+			layout = 2 // an exact numeric's texts
+		}
+		key = append(key, byte(v.t.ID), layout, v.t.Prec, v.t.Scale)
 	}
 	rec := array.NewRecordBatch(c.schema(string(key), cols), cols, int64(b.n))
 	for _, a := range cols {
@@ -205,6 +209,12 @@ func (c *codec) array(v *vec, dict bool) arrow.Array {
 		}
 		return data(v.t.Arrow(), sliceBytes(v.i[:n]))
 	case kFloat:
+		if v.nx != nil { // exact numeric: its texts (numeric.go)
+			offsets, bytes := stringLayout(&vec{t: Text, n: n, nulls: v.nulls, s: v.nx})
+			d := array.NewData(arrow.BinaryTypes.String, n, []*memory.Buffer{valid, memory.NewBufferBytes(sliceBytes(offsets)), memory.NewBufferBytes(bytes)}, nil, nulls, 0)
+			defer d.Release()
+			return array.MakeFromData(d)
+		}
 		return data(v.t.Arrow(), sliceBytes(v.f[:n]))
 	case kBool:
 		bits := make([]byte, bitutil.BytesForBits(int64(n)))
@@ -380,6 +390,16 @@ func (c *codec) vec(arr arrow.Array, t Type) *vec {
 			v.iv[i] = ival{x.Months, x.Days, x.Nanoseconds / 1000}
 		}
 	case *array.String:
+		if t.ID == TypeNumeric { // exact numeric texts (numeric.go)
+			v.nx, v.f = make([]string, n), make([]float64, n)
+			for i := range v.nx {
+				if !a.IsNull(i) {
+					v.nx[i] = a.Value(i)
+					v.f[i] = numericTextFloat(v.nx[i])
+				}
+			}
+			break
+		}
 		v.s = make([]string, n)
 		for i := range v.s {
 			if !a.IsNull(i) {

@@ -88,6 +88,8 @@ func castVec(x *vec, t Type) (*vec, error) {
 			}
 		}
 		return out, nil
+	case from.IsInteger() && t.ID == TypeNumeric:
+		return toExactNumeric(x), nil // numeric.go
 	case from.IsInteger() && kindOf(t) == kFloat:
 		for i, v := range x.i {
 			out.f[i] = float64(v)
@@ -95,6 +97,17 @@ func castVec(x *vec, t Type) (*vec, error) {
 		if t.ID == TypeFloat32 {
 			for i, v := range out.f {
 				out.f[i] = float64(float32(v))
+			}
+		}
+		return out, nil
+	case (from.ID == TypeFloat32 || from.ID == TypeFloat64) && t.ID == TypeNumeric:
+		// float8 → numeric: its 15 significant digits (6 of a real), exactly (numeric.go).
+		copy(out.f, x.f)
+		out.nx = make([]string, n)
+		for i, f := range x.f[:n] {
+			if !null(i) {
+				out.nx[i] = floatNumericText(f, from)
+				out.f[i] = numericTextFloat(out.nx[i])
 			}
 		}
 		return out, nil

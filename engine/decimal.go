@@ -19,8 +19,8 @@ import (
 //
 // numeric(p,s) columns with p <= 18 are decimals. A decimal never holds more than
 // 18 digits (Prec 0: any int64). Results PostgreSQL gives a value-dependent scale
-// (x / y, avg, numeric without a typmod, the math functions) are TypeNumeric,
-// computed in double precision.
+// (x / y, avg, numeric without a typmod, the math functions) are TypeNumeric:
+// exact with a per-value scale where numeric.go computes them, else double precision.
 
 // MaxDecimalPrecision is the largest numeric(p,s) precision kept exactly.
 const MaxDecimalPrecision = 18
@@ -391,6 +391,14 @@ func castDecimal(x *vec, t Type) (*vec, bool, error) {
 			if null(i) {
 				continue
 			}
+			if x.nx != nil && x.nx[i] != "NaN" && !strings.HasSuffix(x.nx[i], "Infinity") { // exact (numeric.go)
+				v, err := ParseDecimal(x.nx[i], t)
+				if err != nil {
+					return nil, true, err
+				}
+				out.i[i] = v
+				continue
+			}
 			if math.IsNaN(f) || math.IsInf(f, 0) {
 				return nil, true, Unsupported("NaN and Infinity in numeric with a scale")
 			}
@@ -421,6 +429,8 @@ func castDecimal(x *vec, t Type) (*vec, bool, error) {
 			out.i[i] = r
 		}
 		return out, true, nil
+	case from.IsDecimal() && t.ID == TypeNumeric:
+		return toExactNumeric(x), true, nil // numeric.go
 	case from.IsDecimal() && kindOf(t) == kFloat:
 		out := newVec(t, n)
 		out.nulls = x.nulls

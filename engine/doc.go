@@ -35,8 +35,9 @@
 // (decimal.go): an int64 holding value × 10^s whose Type carries p and s, so it
 // runs the integer kernels (filters, sorts, GROUP BY, min, max, sum) and only
 // scale-aware work (+ - * rescaling, casts, text, round) is its own. numeric
-// without a modifier, and results whose scale PostgreSQL derives from the values
-// (division, avg), are float64 (TypeNumeric).
+// without a modifier (TypeNumeric) is float64, and beside it, where the value is
+// known exactly (division, avg, numerics of mixed scales, literals, text), the
+// exact text with PostgreSQL's per-value display scale (numeric.go).
 //
 // # Time zones
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -129,7 +130,19 @@ func (r *rows) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			cols[i] = retype(cols[i], r.arrowType(r.fields[i].Type))
 		}
 	}
-	rec := array.NewRecordBatch(r.arrowSchema(), cols, int64(b.n))
+	schema := r.arrowSchema()
+	for i, c := range cols {
+		if !arrow.TypeEqual(c.DataType(), schema.Field(i).Type) {
+			// An exact numeric leaves as the String array of its texts (numeric.go).
+			fs := slices.Clone(schema.Fields())
+			for k, c := range cols {
+				fs[k].Type = c.DataType()
+			}
+			schema = arrow.NewSchema(fs, nil)
+			break
+		}
+	}
+	rec := array.NewRecordBatch(schema, cols, int64(b.n))
 	for _, c := range cols {
 		c.Release()
 	}

@@ -13,8 +13,8 @@ func init() {
 			if len(a) == 0 {
 				return Unknown, errNoOverload
 			}
-			t, ok := commonType(orig)
-			if !ok {
+			t, err := ResultType(orig)
+			if err != nil {
 				return Unknown, Errorf(sqlstate.DatatypeMismatch, "%s types %s cannot be matched", strings.ToUpper(name), typeList(orig))
 			}
 			return t, nil

@@ -36,12 +36,18 @@ func init() {
 		return 0, nil
 	}))...)
 	register(f1("round", roundKernel)...)
-	register(f1("sqrt", mathRows(func(v float64) (float64, error) {
+	sqrtFloat := mathRows(func(v float64) (float64, error) {
 		if v < 0 {
 			return 0, Errorf(sqlstate.InvalidArgumentForPowerFunction, "cannot take square root of a negative number")
 		}
 		return math.Sqrt(v), nil
-	}))...)
+	})
+	register(f1("sqrt", func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+		if c.T.ID == TypeNumeric && hasExact(args[0]) {
+			return numericSqrt(args[0]) // numeric_stats.go: exact, at PostgreSQL's scale
+		}
+		return sqrtFloat(ev, c, args, n)
+	})...)
 	register(f1("cbrt", mathRows(func(v float64) (float64, error) { return math.Cbrt(v), nil }))...)
 	register(f1("exp", mathRows(func(v float64) (float64, error) {
 		r := math.Exp(v)

@@ -160,6 +160,23 @@ func commonType(args []Type) (Type, bool) {
 	return res, true
 }
 
+// ResultType is CommonType for the values of CASE, COALESCE, GREATEST/LEAST, VALUES
+// and UNION: where exact numbers of different scales meet (0.5 beside numeric(10,2),
+// an integer beside a decimal) it is numeric, exact with each value's own scale as
+// PostgreSQL prints it (numeric.go), not a decimal of the larger scale.
+func ResultType(args []Type) (Type, error) {
+	t, err := CommonType(args)
+	if err != nil || !t.IsDecimal() {
+		return t, err
+	}
+	for _, a := range args {
+		if a.ID != TypeUnknown && (!a.IsDecimal() || a.Scale != t.Scale) {
+			return Numeric, nil
+		}
+	}
+	return t, nil
+}
+
 // CommonType returns the type PostgreSQL unifies args to (CASE, COALESCE, UNION, IN
 // lists), or a 42804 error.
 func CommonType(args []Type) (Type, error) {

@@ -60,7 +60,12 @@ func appendValueText(dst []byte, v Value) []byte {
 		return strconv.AppendInt(dst, v.I, 10)
 	case TypeDecimal:
 		return AppendDecimal(dst, v.I, int(v.Type.Scale))
-	case TypeFloat32, TypeFloat64, TypeNumeric:
+	case TypeNumeric:
+		if v.S != "" { // exact (numeric.go)
+			return append(dst, v.S...)
+		}
+		return appendFloat(dst, v.F, v.Type)
+	case TypeFloat32, TypeFloat64:
 		return appendFloat(dst, v.F, v.Type)
 	case TypeTimestamp:
 		return appendTimestamp(dst, v.I, false)
@@ -342,7 +347,14 @@ func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 			return v, err
 		}
 		v.I = n
-	case TypeFloat32, TypeFloat64, TypeNumeric:
+	case TypeNumeric:
+		d, err := parseNumeric(s) // numeric.go: exact, with the scale written
+		if err != nil {
+			return v, err
+		}
+		v.S = numericText(&d)
+		v.F = exactFloat(&d)
+	case TypeFloat32, TypeFloat64:
 		f, err := parseFloat(s)
 		if err != nil {
 			if err == strconv.ErrRange {

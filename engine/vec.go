@@ -27,6 +27,7 @@ type vec struct {
 	ids    []uint32
 	dict   []string // shared, read-only: the source dictionary's values by id
 	iv     []ival
+	nx     []string // a numeric's exact values as text, or nil (numeric.go)
 }
 
 // batch is a set of row-aligned vecs with n rows.
@@ -111,6 +112,9 @@ func (v *vec) value(i int) Value {
 		out.I = v.i[i]
 	case kFloat:
 		out.F = v.f[i]
+		if v.nx != nil {
+			out.S = v.nx[i]
+		}
 	case kBool:
 		out.B = v.b[i]
 	case kText:
@@ -132,6 +136,9 @@ func (v *vec) set(i int, x Value) {
 		v.i[i] = x.I
 	case kFloat:
 		v.f[i] = x.F
+		if v.t.ID == TypeNumeric {
+			v.setExactText(i, x)
+		}
 	case kBool:
 		v.b[i] = x.B
 	case kText:
@@ -159,6 +166,12 @@ func constVec(x Value, n int) *vec {
 	case kFloat:
 		for i := range v.f {
 			v.f[i] = x.F
+		}
+		if x.Type.ID == TypeNumeric && x.S != "" {
+			v.nx = make([]string, n)
+			for i := range v.nx {
+				v.nx[i] = x.S
+			}
 		}
 	case kBool:
 		for i := range v.b {
@@ -195,6 +208,9 @@ func (v *vec) gather(sel []int32) *vec {
 		out.i = gatherSlice(v.i, sel)
 	case v.f != nil:
 		out.f = gatherSlice(v.f, sel)
+		if v.nx != nil {
+			out.nx = gatherSlice(v.nx, sel)
+		}
 	case v.b != nil:
 		out.b = gatherSlice(v.b, sel)
 	case v.isDict:
@@ -219,6 +235,9 @@ func (v *vec) slice(lo, hi int) *vec {
 		out.i = v.i[lo:hi]
 	case v.f != nil:
 		out.f = v.f[lo:hi]
+		if v.nx != nil {
+			out.nx = v.nx[lo:hi]
+		}
 	case v.b != nil:
 		out.b = v.b[lo:hi]
 	case v.isDict:
@@ -265,6 +284,12 @@ func (v *vec) appendVec(src *vec) {
 	case kInt:
 		v.i = append(v.i, src.i...)
 	case kFloat:
+		if v.t.ID == TypeNumeric && (v.nx != nil || src.nx != nil) {
+			if v.nx == nil { // rows before had no exact text: as float8 → numeric
+				v.nx = withExact(&vec{t: v.t, n: base, nulls: v.nulls, f: v.f}).nx
+			}
+			v.nx = append(v.nx, withExact(src).nx...)
+		}
 		v.f = append(v.f, src.f...)
 	case kBool:
 		v.b = append(v.b, src.b...)
@@ -299,6 +324,19 @@ func (v *vec) appendRow(src *vec, i int) {
 	case kInt:
 		v.i = append(v.i, src.i[i])
 	case kFloat:
+		if v.t.ID == TypeNumeric && (v.nx != nil || src.nx != nil) {
+			if v.nx == nil {
+				v.nx = withExact(&vec{t: v.t, n: len(v.f), nulls: v.nulls, f: v.f}).nx
+			}
+			switch {
+			case null:
+				v.nx = append(v.nx, "")
+			case src.nx != nil:
+				v.nx = append(v.nx, src.nx[i])
+			default:
+				v.nx = append(v.nx, floatNumericText(src.f[i], Float64))
+			}
+		}
 		v.f = append(v.f, src.f[i])
 	case kBool:
 		v.b = append(v.b, src.b[i])
@@ -324,6 +362,9 @@ func (v *vec) appendRow(src *vec, i int) {
 func (v *vec) bytes() int64 {
 	n := int64(len(v.nulls)) + int64(len(v.i))*8 + int64(len(v.f))*8 + int64(len(v.b)) + int64(len(v.ids))*4 + int64(len(v.iv))*16
 	for _, s := range v.s {
+		n += 16 + int64(len(s))
+	}
+	for _, s := range v.nx {
 		n += 16 + int64(len(s))
 	}
 	return n

@@ -355,7 +355,7 @@ func newWinScratch(f *WindowFunc, n int) *winScratch {
 	case "sum", "avg":
 		x := f.Args[0].Type()
 		switch {
-		case x.ID == TypeInt16 || x.ID == TypeInt32:
+		case x.ID == TypeInt16 || x.ID == TypeInt32 || x.IsDecimal():
 			sc.isum = make([]int64, n+1)
 		case x.ID == TypeInterval:
 			sc.ivs = make([]ival, n+1)

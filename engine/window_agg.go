@@ -86,7 +86,9 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 				for _, sp := range spans {
 					s += ps[sp[1]] - ps[sp[0]]
 				}
-				if f.Func == "avg" {
+				if f.Func == "avg" && out.t.ID == TypeNumeric {
+					setAvgExact(out, int(r), s, x.t.Scale, int64(c)) // numeric.go
+				} else if f.Func == "avg" {
 					out.f[r] = float64(s) / float64(pow10[x.t.Scale]) / float64(c)
 				} else {
 					out.i[r] = s

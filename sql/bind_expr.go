@@ -302,11 +302,11 @@ func constExpr(c *pg.A_Const) (engine.Expr, error) {
 		if v, ok := engine.DecimalLiteral(s); ok { // 0.1 is an exact numeric, as in PostgreSQL
 			return &engine.Const{V: v}, nil
 		}
-		f, err := strconv.ParseFloat(s, 64)
+		nv, err := engine.ParseValue(s, engine.Numeric) // exact, at the scale written (1.000000000000000000001)
 		if err != nil {
 			return nil, posErr(engine.Errorf(sqlstate.InvalidTextRepresentation, "invalid numeric literal %q", s), c.Location)
 		}
-		return &engine.Const{V: engine.Value{Type: engine.Numeric, F: f}}, nil
+		return &engine.Const{V: nv}, nil
 	case *pg.A_Const_Boolval:
 		return &engine.Const{V: engine.Value{Type: engine.Bool, B: v.Boolval.Boolval}}, nil
 	case *pg.A_Const_Sval:
@@ -969,7 +969,11 @@ func (b *binder) callCommon(name string, nodes []*pg.Node, c *exprCtx, loc int32
 		args = append(args, e)
 		types = append(types, e.Type())
 	}
-	t, err := engine.CommonType(types)
+	unify := engine.ResultType // values of different scales keep them (0.5 beside 10.20)
+	if name == "nullif" {
+		unify = engine.CommonType
+	}
+	t, err := unify(types)
 	if err != nil {
 		return nil, withPos(err, loc)
 	}
@@ -1029,7 +1033,7 @@ func (b *binder) caseExpr(ce *pg.CaseExpr, c *exprCtx) (engine.Expr, error) {
 		}
 		types = append(types, els.Type())
 	}
-	t, err := engine.CommonType(types)
+	t, err := engine.ResultType(types)
 	if err != nil {
 		return nil, withPos(err, ce.Location)
 	}

@@ -937,7 +937,7 @@ func (b *binder) values(lists []*pg.Node) (engine.Plan, []string, error) {
 		for i := range rows {
 			types[i] = rows[i][j].Type()
 		}
-		t, err := engine.CommonType(types)
+		t, err := engine.ResultType(types)
 		if err != nil {
 			return nil, nil, err
 		}

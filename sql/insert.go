@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -343,6 +344,13 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 			d.Bool = append(d.Bool, a.Value(i))
 		}
 	case *array.String:
+		if cols.Schema.Columns[j].Type == storage.TypeFloat64 { // an exact numeric's text (engine/numeric.go)
+			for i := 0; i < n; i++ {
+				f, _ := strconv.ParseFloat(a.Value(i), 64) // NULL rows: "", 0
+				d.Float64 = append(d.Float64, f)
+			}
+			break
+		}
 		for i := 0; i < n; i++ {
 			d.String = append(d.String, a.Value(i))
 		}

@@ -149,6 +149,11 @@ func (b *binder) rollupAgg(fc *pg.FuncCall, a *aggCtx) (engine.Expr, bool, error
 			return nil, true, err
 		}
 		// nullif: a group whose values are all NULL has count 0 and sum NULL.
+		if t.ID == engine.TypeNumeric && sum.Type().IsNumeric() && sum.Type().ID != engine.TypeFloat64 && sum.Type().ID != engine.TypeFloat32 {
+			// avg of integers and decimals: sum / count exactly, at PostgreSQL's scale.
+			zero := &engine.Const{V: engine.Value{Type: engine.Int64, I: 0}}
+			return engine.MustCall("/", sum, engine.MustCall("nullif", n, zero)), true, nil
+		}
 		den := engine.MustCall("nullif", &engine.Cast{X: n, T: engine.Float64}, &engine.Const{V: engine.Value{Type: engine.Float64, F: 0}})
 		div := engine.MustCall("/", &engine.Cast{X: sum, T: engine.Float64}, den)
 		return &engine.Cast{X: div, T: t}, true, nil

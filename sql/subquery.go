@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -367,6 +368,9 @@ func valueAt(arr arrow.Array, i int, t engine.Type) engine.Value {
 		v.F = a.Value(i)
 	case *array.String:
 		v.S = a.Value(i)
+		if t.ID == engine.TypeNumeric { // an exact numeric's text (engine/numeric.go)
+			v.F, _ = strconv.ParseFloat(v.S, 64)
+		}
 	case *array.Dictionary:
 		v.S = a.Dictionary().(*array.String).Value(a.GetValueIndex(i))
 	case *array.Timestamp:

@@ -99,7 +99,7 @@ func (b *binder) setOpArms(s *pg.SelectStmt) (engine.Plan, []string, error) {
 	lx, rx := make([]engine.Expr, len(lf)), make([]engine.Expr, len(rf))
 	casts := false
 	for i := range lf {
-		t, err := engine.CommonType([]engine.Type{lf[i].Type, rf[i].Type})
+		t, err := engine.ResultType([]engine.Type{lf[i].Type, rf[i].Type})
 		if err != nil {
 			return nil, nil, engine.Errorf(sqlstate.DatatypeMismatch, "%s types %s and %s cannot be matched", what, lf[i].Type, rf[i].Type)
 		}

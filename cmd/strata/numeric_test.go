@@ -16,8 +16,8 @@ import (
 )
 
 // TestNumericWireAgainstPostgres: numeric(p,s) values loaded by COPY and by
-// INSERT with text and binary parameters come back with PostgreSQL's exact
-// digits, in binary results as pgx decodes them (NUMERIC's base-10000 form with
+// INSERT with text and binary parameters, and the value-scaled results of avg and
+// division, come back with PostgreSQL's exact digits, in binary results as pgx decodes them (NUMERIC's base-10000 form with
 // its dscale) and in psql's text, the same as from PostgreSQL 15.
 func TestNumericWireAgainstPostgres(t *testing.T) {
 	pgtest.Need(t, "psql", "psql")
@@ -68,6 +68,10 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 		"SELECT price - rate, round(price, 1), round(rate, 2) FROM nw WHERE price > 500.5 ORDER BY ts LIMIT 20",
 		"SELECT 0.1 + 0.2, 1.50 * 2.5, 0.00, -0.5, 12::numeric(5,2)",
 		"SELECT count(*) FROM nw WHERE price = 12.35",
+		// value-scaled results (select_div_scale), exact past 60 digits
+		"SELECT user_id, avg(price), avg(qty), sum(price) / count(*), avg(rate) FROM nw GROUP BY user_id ORDER BY user_id",
+		"SELECT price / qty, price / 7, 1 / rate FROM nw WHERE rate > 0.5 ORDER BY ts LIMIT 20",
+		"SELECT 1 / 3.000000000000000000000000000000000000000000000000000000000000000000, 'NaN'::numeric, -0.00::numeric / 3",
 	}
 	for _, q := range queries {
 		want := numericRows(t, pc, q)
@@ -77,6 +81,36 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 		wantText := psql(t, "127.0.0.1", pgPort, "postgres", db, "-c", q)
 		if got := psql(t, "127.0.0.1", s.port(), "strata", "strata", "-c", q); got != wantText {
 			t.Errorf("psql (text):\n%s\ngot:\n%s\nwant (PostgreSQL):\n%s", q, head(got), head(wantText))
+		}
+	}
+	// A binary NUMERIC parameter where numeric without a modifier is wanted keeps
+	// its digits and display scale.
+	for _, p := range []string{"-12.34565", "2.500", "12345678901234567890.123456789"} {
+		var n pgtype.Numeric
+		if err := n.Scan(p); err != nil {
+			t.Fatal(err)
+		}
+		q := "SELECT $1::numeric, $1::numeric / 3, ($1::numeric)::text"
+		var got, want [3]string
+		for k, c := range []*pgx.Conn{sc, pc} {
+			out := &got
+			if k == 1 {
+				out = &want
+			}
+			var a, b pgtype.Numeric
+			if err := c.QueryRow(ctx, q, n).Scan(&a, &b, &out[2]); err != nil {
+				t.Fatalf("%s with %s: %v", q, p, err)
+			}
+			for j, x := range []pgtype.Numeric{a, b} {
+				v, err := x.Value()
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[j] = fmt.Sprint(v)
+			}
+		}
+		if got != want {
+			t.Errorf("%s with binary %s: got %q, want (PostgreSQL) %q", q, p, got, want)
 		}
 	}
 	// The binary results really were binary NUMERIC, decoded by pgx.

@@ -204,6 +204,10 @@ func cell(a arrow.Array, i int, t engine.Type) any {
 		return a.Value(i)
 	case *array.Boolean:
 		return a.Value(i)
+	case *array.String:
+		if t.ID == engine.TypeNumeric && a.Value(i) != "NaN" && !strings.HasSuffix(a.Value(i), "Infinity") {
+			return json.Number(a.Value(i)) // an exact numeric's digits
+		}
 	case *array.Float64:
 		f := a.Value(i)
 		if math.IsNaN(f) || math.IsInf(f, 0) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -280,6 +281,13 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 			if c.typ.IsArray() {
 				return c.appendBinaryTextArray(dst, r)
 			}
+			if c.typ.ID == engine.TypeNumeric && c.kind == kindString { // an exact numeric's text
+				dst = append(dst, 0, 0, 0, 0)
+				start := len(dst)
+				dst = appendNumericText(dst, c.strs.Value(r))
+				putUint32(dst[start-4:], uint32(len(dst)-start))
+				return dst
+			}
 		}
 		// Text, unknown and mismatched types: the binary form is the text form.
 	}
@@ -432,6 +440,32 @@ func appendNumericFloat(dst []byte, f float64) []byte {
 	return appendNumericDigits(dst, digits[:nd], exp, neg)
 }
 
+// appendNumericText appends the binary numeric form (without the length) of numeric
+// text as the engine prints an exact numeric ("-12.500", "NaN", "Infinity"): its
+// digits, and its display scale as written.
+func appendNumericText(dst []byte, s string) []byte {
+	switch s {
+	case "NaN":
+		return appendNumericHeader(dst, 0, 0, numericNaN, 0)
+	case "Infinity":
+		return appendNumericHeader(dst, 0, 0, numericPosInf, 0)
+	case "-Infinity":
+		return appendNumericHeader(dst, 0, 0, numericNegInf, 0)
+	}
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	ip, fp, _ := strings.Cut(s, ".")
+	dscale := len(fp)
+	digits := strings.TrimLeft(ip+fp, "0")
+	if digits == "" {
+		return appendNumericHeader(dst, 0, 0, numericPos, dscale)
+	}
+	start := len(dst)
+	dst = appendNumericDigits(dst, []byte(digits), len(digits)-1-dscale, neg)
+	binary.BigEndian.PutUint16(dst[start+6:], uint16(dscale)) // trailing zeros count
+	return dst
+}
+
 // appendNumericDigits appends the binary numeric value 0.d1d2d3... × 10^(exp+1),
 // that is, decimal digits (ASCII, first one non-zero) whose first digit has
 // weight 10^exp.
@@ -444,10 +478,11 @@ func appendNumericDigits(dst []byte, digits []byte, exp int, neg bool) []byte {
 	}
 	firstGroup := floorDiv4(exp)
 	lastGroup := floorDiv4(exp - (len(digits) - 1))
-	var groups [16]uint16
+	var small [16]uint16
 	n := firstGroup - lastGroup + 1
-	if n > len(groups) {
-		panic("BUG: numeric with too many digits")
+	groups := small[:]
+	if n > len(small) { // an exact numeric of more than 60 digits
+		groups = make([]uint16, n)
 	}
 	for i, d := range digits {
 		p := exp - i

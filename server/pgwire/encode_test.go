@@ -132,7 +132,7 @@ func TestDecodeParam(t *testing.T) {
 		{"timestamp infinity", 1114, engine.Timestamp, 1, []byte{0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, engine.Value{Type: engine.Timestamp, I: math.MaxInt64}, ""},
 		{"date", 1082, engine.Date, 1, []byte{0xff, 0xff, 0xff, 0xff}, engine.Value{Type: engine.Date, I: 10956}, ""},
 		{"interval", 1186, engine.Interval, 1, []byte{0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff}, engine.Value{Type: engine.Interval, I: 7, Days: 2, Months: -1}, ""},
-		{"numeric", 1700, engine.Numeric, 1, u16(2, 0, 0x4000, 2, 123, 4500), engine.Value{Type: engine.Numeric, F: -123.45}, ""},
+		{"numeric", 1700, engine.Numeric, 1, u16(2, 0, 0x4000, 2, 123, 4500), engine.Value{Type: engine.Numeric, F: -123.45, S: "-123.45"}, ""},
 		{"numeric bad digit", 1700, engine.Numeric, 1, u16(1, 0, 0, 0, 10000), engine.Value{}, "22P03"},
 		{"numeric bad sign", 1700, engine.Numeric, 1, u16(0, 0, 0x1234, 0), engine.Value{}, "22P03"},
 		{"numeric bad length", 1700, engine.Numeric, 1, u16(3, 0, 0, 0, 1), engine.Value{}, "22P03"},

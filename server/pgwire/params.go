@@ -43,6 +43,23 @@ func decodeParam(oid uint32, want engine.Type, format int16, data []byte) (engin
 		n, err := engine.ParseDecimal(string(txt), want)
 		return engine.Value{Type: want, I: n}, err
 	}
+	if oid == 1700 && want.ID == engine.TypeNumeric { // exact, with the client's display scale
+		txt, err := numericText(data)
+		if err != nil {
+			return engine.Value{}, err
+		}
+		if txt == nil {
+			txt = []byte("0")
+		}
+		v, err := engine.ParseValue(string(txt), engine.Numeric)
+		if err != nil {
+			return v, err
+		}
+		if dscale := int(binary.BigEndian.Uint16(data[6:])); v.S != "NaN" && !math.IsInf(v.F, 0) && dscale <= 1000 {
+			v.S = engine.NumericWithScale(v.S, dscale)
+		}
+		return v, nil
+	}
 	v, err := decodeBinary(oid, data)
 	if err != nil {
 		return v, err
