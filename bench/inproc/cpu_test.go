@@ -1,9 +1,10 @@
 package inproc_test
 
 import (
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stratadb/strata/bench/inproc"
 )
 
 // cpuMeter measures the CPU time (user + system) the whole test process spends
@@ -12,11 +13,11 @@ import (
 type cpuMeter struct{ began time.Duration }
 
 func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := inproc.ProcessCPU()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 func (m *cpuMeter) start(b *testing.B) { m.began = processCPU(b) }
