@@ -16,6 +16,8 @@ func intRangeErr(t Type) *Error {
 	return Errorf(sqlstate.NumericValueOutOfRange, "bigint out of range")
 }
 
+var boolWord = map[bool]string{true: "true", false: "false"}
+
 // castVec converts x to type t with PostgreSQL's cast rules.
 func castVec(x *vec, t Type) (*vec, error) {
 	if x.t == t {
@@ -66,6 +68,15 @@ func castVec(x *vec, t Type) (*vec, error) {
 				v = pv
 			}
 			out.set(i, v)
+		}
+		return out, nil
+	case from.ID == TypeBool && t.ID == TypeText:
+		// PostgreSQL's bool-to-text cast spells the value (true/false);
+		// only the output form is t/f (outputText)
+		for i, b := range x.b {
+			if !null(i) {
+				out.s[i] = boolWord[b]
+			}
 		}
 		return out, nil
 	case t.ID == TypeText:

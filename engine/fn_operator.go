@@ -223,11 +223,12 @@ func compareConstFast(ev *evaluator, c *Call, b *batch) (*vec, bool, error) {
 func concatOpKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 	out := newVec(Text, n)
 	out.nulls = unionNulls(n, args...)
-	ta, err := castVec(args[0], Text)
+	// text || anynonarray casts the other side to text (true is 'true')
+	ta, err := ev.cast(args[0], Text)
 	if err != nil {
 		return nil, err
 	}
-	tb, err := castVec(args[1], Text)
+	tb, err := ev.cast(args[1], Text)
 	if err != nil {
 		return nil, err
 	}

@@ -86,8 +86,21 @@ func addIntervalTZ(us int64, iv ival, sign int64, loc *time.Location) int64 {
 func (ev *evaluator) cast(x *vec, t Type) (*vec, error) { return castIn(x, t, ev.zone()) }
 
 // castToText is a value's text form, as the output function prints it in the
-// session (concat, format, ||).
-func (ev *evaluator) castToText(x *vec) (*vec, error) { return ev.cast(x, Text) }
+// session (concat, format): a boolean is t or f there, where the cast to text
+// (and so ||) spells true or false.
+func (ev *evaluator) castToText(x *vec) (*vec, error) {
+	if x.t.ID != TypeBool {
+		return ev.cast(x, Text)
+	}
+	out := newVec(Text, x.n)
+	out.nulls = x.nulls
+	for i, b := range x.b {
+		if !out.isNull(i) {
+			out.s[i] = string(appendBool(nil, b))
+		}
+	}
+	return out, nil
+}
 
 // LoadZone resolves a time zone as PostgreSQL's TimeZone setting and AT TIME ZONE
 // read it: a number is hours east of UTC (SET TIME ZONE 8, '-3.5'); otherwise an
