@@ -128,6 +128,9 @@ func (r *rows) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if r.zoned(r.fields[i].Type) {
 			cols[i] = retype(cols[i], r.arrowType(r.fields[i].Type))
 		}
+		if ints, ok := cols[i].(*array.Int64); ok && r.fields[i].Type.Reg != 0 && r.q.opts.RegNames != nil {
+			cols[i] = regResult(ints, r.q.opts.RegNames)
+		}
 	}
 	rec := array.NewRecordBatch(r.arrowSchema(), cols, int64(b.n))
 	for _, c := range cols {

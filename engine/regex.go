@@ -76,7 +76,11 @@ var typeNamesByOID = func() map[int64]string {
 	for _, info := range typeInfo {
 		m[int64(info.oid)] = info.name
 	}
-	m[26] = "oid"
+	for k, info := range regInfo {
+		if k != 0 {
+			m[int64(info.oid)] = info.name
+		}
+	}
 	m[1043] = "character varying"
 	m[19] = "name"
 	return m

@@ -29,7 +29,12 @@ func AppendText(dst []byte, arr arrow.Array, row int, t Type) []byte {
 		if t.ID == TypeDecimal {
 			return AppendDecimal(dst, a.Value(row), int(t.Scale))
 		}
+		if t.Reg != 0 {
+			return append(dst, RegText(t, a.Value(row), nil)...)
+		}
 		return strconv.AppendInt(dst, a.Value(row), 10)
+	case *RegArray:
+		return append(dst, RegText(t, a.Value(row), a.Names)...)
 	case *array.Float64:
 		return appendFloat(dst, a.Value(row), t)
 	case *array.String:
@@ -57,6 +62,9 @@ func appendValueText(dst []byte, v Value) []byte {
 	case TypeBool:
 		return appendBool(dst, v.B)
 	case TypeInt16, TypeInt32, TypeInt64:
+		if v.Type.Reg != 0 {
+			return append(dst, RegText(v.Type, v.I, nil)...)
+		}
 		return strconv.AppendInt(dst, v.I, 10)
 	case TypeDecimal:
 		return AppendDecimal(dst, v.I, int(v.Type.Scale))

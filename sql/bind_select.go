@@ -480,7 +480,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		if name == "" {
 			name, _ = figureName(rt.Val)
 		}
-		targets = append(targets, target{node: regTarget(rt.Val), name: name, loc: rt.Location})
+		targets = append(targets, target{node: rt.Val, name: name, loc: rt.Location})
 	}
 
 	hasAgg := len(s.GroupClause) > 0 || s.HavingClause != nil

@@ -3,8 +3,6 @@ package sql
 import (
 	"context"
 	"sort"
-	"strconv"
-	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -443,17 +441,6 @@ func (b *binder) schemataRows() ([]string, []engine.Type, [][]engine.Expr) {
 	return []string{"catalog_name", "schema_name", "schema_owner"}, []engine.Type{tText, tText, tText}, rows
 }
 
-// Object-identifier types (oid, regclass, regtype, regnamespace, regproc, regrole)
-// as catalog queries use them. strata has no oid type: an oid is a bigint. A cast
-// of a number to regtype or regclass gives the object's name as text (so that
-// x::regtype::text and printing both show the name, as in PostgreSQL); a cast of a
-// name (a constant) to regclass, regtype or regnamespace gives its oid; ::oid of a
-// number is the number.
-var regTypes = map[string]bool{"oid": true, "regclass": true, "regtype": true, "regnamespace": true, "regproc": true, "regrole": true}
-
-// pgIOProcs are PostgreSQL 15's oids of type input functions clients name.
-var pgIOProcs = map[string]int64{"array_in": 750, "record_in": 2290, "enum_in": 3504, "range_in": 3834, "domain_in": 2597}
-
 // catalogOIDs are PostgreSQL's fixed oids of the catalog relations clients name.
 var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_type": 1247, "pg_proc": 1255,
 	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
@@ -463,106 +450,6 @@ var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_t
 	"pg_tablespace": 1213, "pg_operator": 2617, "pg_conversion": 2607, "pg_event_trigger": 3466,
 	"pg_largeobject_metadata": 2995, "pg_foreign_server": 1417, "pg_foreign_data_wrapper": 2328, "pg_ts_config": 3602,
 	"pg_foreign_table": 3118, "pg_cast": 2605, "pg_enum": 3501, "pg_sequence": 2224, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
-
-func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
-	name := strings.ToLower(opName(tc.TypeName.Names))
-	if !regTypes[name] || len(tc.TypeName.ArrayBounds) > 0 {
-		return nil, false, nil
-	}
-	x, err := b.expr(tc.Arg, c)
-	if err != nil {
-		return nil, true, err
-	}
-	i8 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int64, I: v}} }
-	if k, ok := x.(*engine.Const); ok && (k.V.Type == engine.Unknown || k.V.Type == engine.Text) && !k.V.Null {
-		s := strings.TrimSpace(k.V.S)
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			x = i8(n)
-		} else {
-			s = strings.TrimPrefix(strings.TrimPrefix(s, "pg_catalog."), "public.")
-			switch name {
-			case "regclass", "oid":
-				if oid, ok := catalogOIDs[s]; ok {
-					return i8(oid), true, nil
-				}
-				if def, ok := b.db.store.Table(strings.Trim(s, `"`)); ok {
-					return i8(tableOID(def)), true, nil
-				}
-				for _, k := range catalogKeys(b.db.store.Tables()) {
-					if k.name == strings.Trim(s, `"`) {
-						return i8(k.indexOID), true, nil
-					}
-				}
-				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", s), tc.Location)
-			case "regtype":
-				for _, ty := range pgTypeRows {
-					if ty.name == s {
-						return i8(ty.oid), true, nil
-					}
-				}
-				if t, ok := engine.TypeByName(s); ok {
-					return i8(int64(t.OID())), true, nil
-				}
-				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedObject, "type %q does not exist", s), tc.Location)
-			case "regnamespace":
-				switch s {
-				case "pg_catalog":
-					return i8(oidPGCatalog), true, nil
-				case "public":
-					return i8(oidPublic), true, nil
-				case "information_schema":
-					return i8(oidInfoSchema), true, nil
-				}
-				return nil, true, posErr(engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s), tc.Location)
-			}
-			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
-		}
-	}
-	if x.Type() == engine.Text && name == "regclass" {
-		// a name computed per row (Metabase: format('%I.%I', schema, table)::regclass):
-		// the oid of the table or index it names in any spelling PostgreSQL reads;
-		// NULL for another name
-		var oid engine.Expr = &engine.Const{V: engine.NullValue(engine.Int64)}
-		add := func(n string, v int64) {
-			for _, form := range tableNameForms(n) {
-				oid = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, &engine.Const{V: engine.Value{Type: engine.Text, S: form}}),
-					Then: i8(v)}}, Else: oid, T: engine.Int64}
-			}
-		}
-		tables := b.db.store.Tables()
-		for _, def := range tables {
-			add(def.Name, tableOID(def))
-		}
-		for _, k := range catalogKeys(tables) {
-			add(k.name, k.indexOID)
-		}
-		return oid, true, nil
-	}
-	if !x.Type().IsInteger() {
-		return nil, true, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", x.Type(), name), tc.Location)
-	}
-	switch name {
-	case "regtype":
-		return engine.MustCall("format_type", x, &engine.Const{V: engine.Value{Type: engine.Int32, I: -1}}), true, nil
-	case "regclass":
-		// the table's name for a table oid, else the number as text
-		tables := b.db.store.Tables()
-		expr := engine.Expr(&engine.Cast{X: x, T: engine.Text})
-		for _, def := range tables {
-			expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(tableOID(def))),
-				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: def.Name}}}}, Else: expr, T: engine.Text}
-		}
-		for _, k := range catalogKeys(tables) {
-			expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(k.indexOID)),
-				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: k.name}}}}, Else: expr, T: engine.Text}
-		}
-		return expr, true, nil
-	}
-	if x.Type() != engine.Int64 {
-		x = &engine.Cast{X: x, T: engine.Int64}
-	}
-	return x, true, nil
-}
 
 // relationSize binds pg_table_size(oid) and its siblings: the bytes of a strata
 // table's segments and lake files (store.TableBytes), as of binding; NULL for any
