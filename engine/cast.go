@@ -32,6 +32,8 @@ func castVec(x *vec, t Type) (*vec, error) {
 	out.nulls = x.nulls
 	null := func(i int) bool { return x.nulls != nil && x.nulls[i] }
 	switch {
+	case kindOf(from) == kText && t.ID == TypeText && t.Pad != 0:
+		return toBpchar(x, t), nil
 	case kindOf(from) == kText && t.ID == TypeText:
 		// Unknown → text, or dictionary text relabelled.
 		c := *x

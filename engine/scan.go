@@ -18,6 +18,9 @@ const maxIndexDict = 1 << 20
 
 // columnType is the engine type of a stored column.
 func columnType(c storage.Column) Type {
+	if n, ok := BpcharColumn(c.SQLType, c.TypMod); ok && c.Type == storage.TypeString {
+		return Bpchar(n)
+	}
 	if t, ok := TypeByName(c.SQLType); ok && kindMatches(t, c.Type) {
 		return t
 	}

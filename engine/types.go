@@ -55,6 +55,8 @@ type Type struct {
 	// Reg is set on a TypeInt64 that is an object identifier (oid, regclass,
 	// regtype, ...; regtypes.go): kept as a bigint, named and printed as its type.
 	Reg RegKind
+	// Pad is n of character(n) (bpchar.go) on a TypeText, 0 otherwise.
+	Pad uint32
 }
 
 var (
@@ -113,6 +115,9 @@ func (t Type) String() string {
 	if t.Reg != 0 {
 		return regInfo[t.Reg].name
 	}
+	if t.Pad != 0 {
+		return "character"
+	}
 	if int(t.ID) < len(typeInfo) {
 		return typeInfo[t.ID].name
 	}
@@ -123,6 +128,9 @@ func (t Type) String() string {
 func (t Type) OID() uint32 {
 	if t.Reg != 0 {
 		return regInfo[t.Reg].oid
+	}
+	if t.Pad != 0 {
+		return bpcharOID
 	}
 	return typeInfo[t.ID].oid
 }

@@ -109,6 +109,9 @@ func (ev *evaluator) regNames() RegNamer {
 // session (concat, format): a boolean is t or f there, where the cast to text
 // (and so ||) spells true or false.
 func (ev *evaluator) castToText(x *vec) (*vec, error) {
+	if x.t.Pad != 0 {
+		return padVec(x), nil
+	}
 	if x.t.ID != TypeBool {
 		return ev.cast(x, Text)
 	}

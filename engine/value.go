@@ -38,10 +38,10 @@ func AppendText(dst []byte, arr arrow.Array, row int, t Type) []byte {
 	case *array.Float64:
 		return appendFloat(dst, a.Value(row), t)
 	case *array.String:
-		return append(dst, a.Value(row)...)
+		return AppendBpchar(dst, a.Value(row), t)
 	case *array.Dictionary:
 		d := a.Dictionary().(*array.String)
-		return append(dst, d.Value(a.GetValueIndex(row))...)
+		return AppendBpchar(dst, d.Value(a.GetValueIndex(row)), t)
 	case *array.Timestamp:
 		if loc := arrayZone(a); loc != nil && t.ID == TypeTimestampTZ { // tz.go
 			return appendTimestampIn(dst, int64(a.Value(row)), loc)
@@ -79,7 +79,7 @@ func appendValueText(dst []byte, v Value) []byte {
 	case TypeInterval:
 		return appendInterval(dst, v.Months, v.Days, v.I)
 	}
-	return append(dst, v.S...)
+	return AppendBpchar(dst, v.S, v.Type)
 }
 
 func appendBool(dst []byte, b bool) []byte {
@@ -315,6 +315,9 @@ func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 	switch t.ID {
 	case TypeUnknown, TypeText:
 		v.S = s
+		if t.Pad != 0 { // character(n): kept without trailing spaces (bpchar.go)
+			v.S = strings.TrimRight(s, " ")
+		}
 		return v, nil
 	case TypeTextArray:
 		elems, err := ParseTextArray(s)

@@ -40,6 +40,7 @@ type colInfo struct {
 	prec, scale int
 	// maxChars is n of a varchar(n) column (its storage.Column.TypMod), 0 for none.
 	maxChars int
+	bpchar   bool // a character(n) column
 }
 
 type sqlKind uint8
@@ -194,6 +195,8 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 		return kindTimestampNoZone, "timestamp without time zone"
 	case "varchar", "character varying":
 		return kindOther, "character varying"
+	case "bpchar":
+		return kindOther, "character"
 	}
 	switch c.Type {
 	case storage.TypeTimestamp:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -196,13 +197,17 @@ func checkWrite(def *catalog.TableDef, cols *storage.Columns) error {
 		}
 		if n, ok := varcharMax(c); ok {
 			for i, s := range cols.Cols[j].String {
+				if c.SQLType == "bpchar" { // kept without trailing spaces (engine/bpchar.go)
+					s = strings.TrimRight(s, " ")
+					cols.Cols[j].String[i] = s
+				}
 				if len(s) <= n {
 					continue // no more characters than bytes
 				}
 				cut, ok := fitVarchar(s, n)
 				if !ok {
 					return &engine.Error{Code: sqlstate.StringDataRightTruncation,
-						Message: fmt.Sprintf("value too long for type character varying(%d)", n)}
+						Message: fmt.Sprintf("value too long for type %s(%d)", infoDataType[c.SQLType], n)}
 				}
 				cols.Cols[j].String[i] = cut
 			}

@@ -179,25 +179,25 @@ var pgTypeRows = []struct {
 	cat  string
 }{
 	{"bool", 16, 1, "B"}, {"name", 19, 64, "S"}, {"int8", 20, 8, "N"}, {"int2", 21, 2, "N"}, {"int4", 23, 4, "N"}, {"text", 25, -1, "S"},
-	{"oid", 26, 4, "N"}, {"float4", 700, 4, "N"}, {"float8", 701, 8, "N"}, {"varchar", 1043, -1, "S"},
+	{"oid", 26, 4, "N"}, {"float4", 700, 4, "N"}, {"float8", 701, 8, "N"}, {"varchar", 1043, -1, "S"}, {"bpchar", 1042, -1, "S"},
 	{"date", 1082, 4, "D"}, {"timestamp", 1114, 8, "D"}, {"timestamptz", 1184, 8, "D"}, {"interval", 1186, 16, "T"},
 	{"numeric", 1700, -1, "N"},
 }
 
 // udtNames maps a stored SQL type to pg_type.typname (information_schema udt_name).
 var udtNames = map[string]string{
-	"timestamptz": "timestamptz", "timestamp": "timestamp", "text": "text", "varchar": "varchar",
+	"timestamptz": "timestamptz", "timestamp": "timestamp", "text": "text", "varchar": "varchar", "bpchar": "bpchar",
 	"smallint": "int2", "integer": "int4", "bigint": "int8", "real": "float4", "double precision": "float8",
 	"numeric": "numeric", "boolean": "bool",
 }
 
 var typeOIDs = map[string]int64{
-	"timestamptz": 1184, "timestamp": 1114, "text": 25, "varchar": 1043, "smallint": 21, "integer": 23,
+	"timestamptz": 1184, "timestamp": 1114, "text": 25, "varchar": 1043, "bpchar": 1042, "smallint": 21, "integer": 23,
 	"bigint": 20, "real": 700, "double precision": 701, "numeric": 1700, "boolean": 16,
 }
 
 var typeLens = map[string]int64{"timestamptz": 8, "timestamp": 8, "smallint": 2, "integer": 4, "bigint": 8, "real": 4,
-	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "numeric": -1}
+	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "bpchar": -1, "numeric": -1}
 
 // visibleColumns are a table's columns as clients see them (a rollup table's hidden
 // columns excluded).
@@ -216,7 +216,7 @@ func visibleColumns(def catalog.TableDef) []int {
 // extended for the variable-length text types, main for numeric, plain otherwise.
 func typeStorage(oid int64) string {
 	switch oid {
-	case 25, 1043:
+	case 25, 1043, 1042:
 		return "x"
 	case 1700:
 		return "m"

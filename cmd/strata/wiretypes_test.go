@@ -80,10 +80,14 @@ func TestWireTypesAsPostgres(t *testing.T) {
 var wireTypesSetup = []string{
 	`CREATE TABLE wt_ev (ts timestamptz NOT NULL, ok boolean)`,
 	`INSERT INTO wt_ev VALUES ('2024-01-01 00:00:00+00', true), ('2024-01-01 00:00:01+00', false)`,
+	`CREATE TABLE wt_users (user_id text PRIMARY KEY, country char(2), code character(5), flag char)`,
+	`INSERT INTO wt_users VALUES ('u1', 'CN', 'ab', 'y'), ('u2', 'U', 'abc  ', NULL)`,
 }
 
 var wireTypesQueries = []string{
 	`SELECT 'pg_class'::regclass AS c, 'int4'::regtype AS t, 'pg_catalog'::regnamespace AS n, 1259::oid AS o`,
 	`SELECT 'pg_class'::regclass::oid AS o, 23::regtype AS t`,
 	`SELECT ok, ok::text AS t, 'x' || ok AS x FROM wt_ev ORDER BY ts`,
+	`SELECT country, code, flag, code::text AS t, length(code) AS n FROM wt_users ORDER BY user_id`,
+	`SELECT u.code, u.flag FROM wt_users u WHERE u.code = 'abc ' AND u.country = 'U'`,
 }

@@ -303,7 +303,7 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 			dst = strconv.AppendInt(dst, c.ints[r], 10)
 		}
 	case kindString:
-		dst = append(dst, c.strs.Value(r)...)
+		dst = engine.AppendBpchar(dst, c.strs.Value(r), c.typ) // character(n) is padded
 	case kindDict:
 		var idx int
 		if c.dictIdx != nil {
@@ -314,7 +314,7 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 		if c.strs.IsNull(idx) {
 			return append(dst[:start-4], 0xff, 0xff, 0xff, 0xff)
 		}
-		dst = append(dst, c.strs.Value(idx)...)
+		dst = engine.AppendBpchar(dst, c.strs.Value(idx), c.typ)
 	case kindTimestamp:
 		dst = c.appendTimestampText(dst, r)
 	case kindDate:
