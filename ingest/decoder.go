@@ -52,6 +52,7 @@ const (
 	kindFloat32
 	kindDecimal // numeric(p,s): an int64 holding value × 10^s (storage.ParseDecimal)
 	kindTimestampNoZone
+	kindDate // date: days since 1970-01-01
 )
 
 type decoder struct {
@@ -197,6 +198,8 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 		return kindOther, "character varying"
 	case "bpchar":
 		return kindOther, "character"
+	case "date":
+		return kindDate, "date"
 	}
 	switch c.Type {
 	case storage.TypeTimestamp:

@@ -68,6 +68,8 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 		return storage.TypeTimestamp, "timestamp", nil
 	case "timestamptz":
 		return storage.TypeTimestamp, "timestamptz", nil
+	case "date": // days since 1970-01-01, as the engine computes dates
+		return storage.TypeInt64, "date", nil
 	}
 	return 0, "", posErr(engine.Unsupported(fmt.Sprintf("column type %s", name)), tn.Location)
 }

@@ -18,7 +18,7 @@ import (
 // infoDataType is information_schema.columns.data_type for a stored SQL type.
 var infoDataType = map[string]string{
 	"timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
-	"text": "text", "varchar": "character varying", "bpchar": "character", "smallint": "smallint", "integer": "integer",
+	"text": "text", "varchar": "character varying", "bpchar": "character", "date": "date", "smallint": "smallint", "integer": "integer",
 	"bigint": "bigint", "real": "real", "double precision": "double precision",
 	"numeric": "numeric", "boolean": "boolean",
 }

@@ -341,6 +341,10 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 		for _, v := range a.TimestampValues()[:n] {
 			d.Int64 = append(d.Int64, int64(v))
 		}
+	case *array.Date32: // a date column: days
+		for _, v := range a.Date32Values()[:n] {
+			d.Int64 = append(d.Int64, int64(v))
+		}
 	case *array.Float64:
 		d.Float64 = append(d.Float64, a.Float64Values()[:n]...)
 	case *array.Boolean:
