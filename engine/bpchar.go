@@ -64,4 +64,3 @@ func padVec(x *vec) *vec {
 	}
 	return out
 }
-
