@@ -82,6 +82,8 @@ var wireTypesSetup = []string{
 	`INSERT INTO wt_ev VALUES ('2024-01-01 00:00:00+00', true), ('2024-01-01 00:00:01+00', false)`,
 	`CREATE TABLE wt_users (user_id text PRIMARY KEY, country char(2), code character(5), flag char)`,
 	`INSERT INTO wt_users VALUES ('u1', 'CN', 'ab', 'y'), ('u2', 'U', 'abc  ', NULL)`,
+	`CREATE TABLE wt_days (ts timestamptz NOT NULL, day date, n int)`,
+	`INSERT INTO wt_days VALUES ('2024-01-01 00:00:00+00', '2024-02-29', 1), ('2024-01-01 00:00:01+00', '1969-12-31', 2), ('2024-01-01 00:00:02+00', NULL, 3)`,
 }
 
 var wireTypesQueries = []string{
@@ -90,4 +92,6 @@ var wireTypesQueries = []string{
 	`SELECT ok, ok::text AS t, 'x' || ok AS x FROM wt_ev ORDER BY ts`,
 	`SELECT country, code, flag, code::text AS t, length(code) AS n FROM wt_users ORDER BY user_id`,
 	`SELECT u.code, u.flag FROM wt_users u WHERE u.code = 'abc ' AND u.country = 'U'`,
+	`SELECT day, day + 1 AS next, n FROM wt_days ORDER BY n`,
+	`SELECT max(day) AS m FROM wt_days WHERE day < '2024-01-01'`,
 }
