@@ -196,7 +196,7 @@ func startPGAsStrata(t *testing.T) string {
 var catalogSchema = []string{
 	`CREATE TABLE events (ts timestamptz NOT NULL, user_id text, product_id text, price numeric, qty integer,
 		score double precision, ok boolean, n bigint, s smallint, r real, t timestamp, v varchar, code varchar(20),
-		amount numeric(10,2), whole numeric(5), country char(2), grade character)`,
+		amount numeric(10,2), whole numeric(5), country char(2), grade character, day date)`,
 	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku varchar(32) UNIQUE, price numeric(12,2), iso character(3) UNIQUE)`,
 	`CREATE TABLE users (id bigint, email text, "Country" text, PRIMARY KEY (id), UNIQUE (email), UNIQUE ("Country", email))`,
 	`CREATE TABLE users_pkey_clash (a integer PRIMARY KEY)`,

@@ -66,8 +66,8 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 // appended last. Types: string → text, byte/short → smallint, int → integer,
 // long → bigint, float → real, double → double precision, decimal(p,s) →
 // numeric(p,s) for p <= 18 (exact) and numeric (double precision) above,
-// boolean, timestamp → timestamptz, timestamp_ntz → timestamp, date → timestamp
-// (midnight UTC); any other type (binary, struct, array, map, void) is refused with
+// boolean, timestamp → timestamptz, timestamp_ntz → timestamp, date → date (a date
+// time column: timestamp, midnight UTC); any other type (binary, struct, array, map, void) is refused with
 // an error naming the column. deltaCols[i] is the Delta column read for schema
 // column i ("" for __time).
 func TableSchema(snap *lake.Snapshot, timeColumn string) (schema *storage.Schema, deltaCols []string, err error) {
@@ -426,7 +426,8 @@ func arrowType(c *storage.Column) arrow.DataType {
 // ArrowSchema is the Arrow schema of schema's columns for writing Delta files
 // (timestamptz → timestamp[us, UTC], timestamp → timestamp[us] (Delta
 // timestamp_ntz), text/varchar → string, smallint/integer/bigint → int16/int32/int64,
-// real → float32, double precision/numeric → float64, boolean → bool; a NOT NULL
+// real → float32, double precision/numeric → float64, boolean → bool, date →
+// date32; a NOT NULL
 // column is a non-nullable field), followed by the extra fields given.
 func ArrowSchema(schema *storage.Schema, extra ...arrow.Field) *arrow.Schema {
 	fs := make([]arrow.Field, 0, len(schema.Columns)+len(extra))
