@@ -174,4 +174,9 @@ var suite = []Query{
 		`FROM (SELECT "timestamp", sum(price * quantity) FILTER (WHERE event = 'purchase') ` +
 		`OVER (ORDER BY "timestamp" RANGE BETWEEN INTERVAL '1 hour' PRECEDING AND CURRENT ROW) AS revenue FROM user_behavior) m ` +
 		`GROUP BY 1 ORDER BY 1`},
+	// The newest 10,000 events, every column: a "latest events" table panel, and the
+	// suite's one large result, so wire ms minus in-process ms is the wire's share of
+	// sending 10k rows.
+	{Name: "latest_10k_events", SQL: `SELECT * FROM user_behavior ORDER BY "timestamp" DESC, user_id NULLS LAST, ` +
+		`session_id NULLS LAST, event NULLS LAST, product_id NULLS LAST, price NULLS LAST, quantity NULLS LAST LIMIT 10000`},
 }

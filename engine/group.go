@@ -25,7 +25,6 @@ type groupTable struct {
 	m   map[string]int32
 	buf []byte
 
-	im    map[int64]int32  // single integer-kind key
 	sm    map[string]int32 // single text key (by value)
 	nullG int32            // group of the NULL key for the single-key paths; -1 none
 
@@ -37,7 +36,7 @@ type groupTable struct {
 
 	packed *packedKeys // several dictionary keys, byID (packed.go)
 
-	fm *fixedTable // up to two fixed-width keys (findFixed)
+	fm *fixedTable // one or two fixed-width keys (findFixed)
 }
 
 // fixedKey is a group key of one or two fixed-width values: integers, floats
@@ -57,9 +56,6 @@ func newGroupTable(types []Type, byID bool) *groupTable {
 	g.dictOf = make([][]string, len(types))
 	if len(types) == 0 {
 		g.ngroups = 1 // the single group of an aggregate without GROUP BY
-	}
-	if len(types) == 1 && kindOf(types[0]) == kInt {
-		g.im = make(map[int64]int32)
 	}
 	if len(types) == 1 && kindOf(types[0]) == kText {
 		g.sm = make(map[string]int32)
@@ -135,8 +131,10 @@ func (g *groupTable) find(cols []*vec, n int, gids []int32) error {
 		if g.byID && c.isDict && (g.denseOf == nil && g.ngroups == 0 || g.denseOf != nil && sameDict(g.denseOf, c.dict)) {
 			return g.findDense(c, n, gids)
 		}
-		if g.im != nil && !c.isDict {
-			return g.findInt(c, n, gids)
+		if k := kindOf(c.t); k == kInt || k == kFloat || k == kBool {
+			if ok, err := g.findFixed(cols, n, gids); ok || err != nil {
+				return err
+			}
 		}
 		// By id, plain text (say a function of a dictionary column) still keys by
 		// value: a key also met by id merely makes a second partial group.
@@ -181,7 +179,7 @@ func fixedWord(v *vec, i int) uint64 {
 	return uint64(v.ids[i])
 }
 
-// findFixed groups by two fixed-width keys through one hash table of fixedKey
+// findFixed groups by one or two fixed-width keys through one hash table of fixedKey
 // (fixedTable), with no key encoding per row; consecutive rows with the previous row's key reuse its group
 // (time-ordered data repeats keys such as a time bucket). It reports false, having
 // done nothing, when a key column does not qualify (see fixedWord). In a byID table a
@@ -211,7 +209,11 @@ func (g *groupTable) findFixed(cols []*vec, n int, gids []int32) (bool, error) {
 			return true, err
 		}
 	}
-	x, y := cols[0], cols[1]
+	x, y := cols[0], cols[0]
+	two := len(cols) == 2
+	if two {
+		y = cols[1]
+	}
 	var prev fixedKey
 	prevG := int32(-1)
 	for i := 0; i < n; i++ {
@@ -221,10 +223,12 @@ func (g *groupTable) findFixed(cols []*vec, n int, gids []int32) (bool, error) {
 		} else {
 			k.a = fixedWord(x, i)
 		}
-		if y.isNull(i) {
-			k.null |= 2
-		} else {
-			k.b = fixedWord(y, i)
+		if two {
+			if y.isNull(i) {
+				k.null |= 2
+			} else {
+				k.b = fixedWord(y, i)
+			}
 		}
 		if prevG >= 0 && k == prev {
 			gids[i] = prevG
@@ -299,33 +303,6 @@ func (g *groupTable) findDense(c *vec, n int, gids []int32) error {
 				}
 			}
 			g.dense[id] = gr
-		}
-		gids[i] = gr
-	}
-	return nil
-}
-
-func (g *groupTable) findInt(c *vec, n int, gids []int32) error {
-	cols := []*vec{c}
-	for i := 0; i < n; i++ {
-		if c.isNull(i) {
-			if g.nullG < 0 {
-				id, err := g.newGroup(cols, i)
-				if err != nil {
-					return err
-				}
-				g.nullG = id
-			}
-			gids[i] = g.nullG
-			continue
-		}
-		gr, ok := g.im[c.i[i]]
-		if !ok {
-			var err error
-			if gr, err = g.newGroup(cols, i); err != nil {
-				return err
-			}
-			g.im[c.i[i]] = gr
 		}
 		gids[i] = gr
 	}

@@ -1313,6 +1313,15 @@ func newParallelScan(q *query, pl *pipeline) *parallelScan {
 // forEachSource runs fn for every source on up to Parallelism workers, each with its
 // own evaluator and buffers. The first error cancels the rest and is returned.
 func forEachSource(ctx context.Context, q *query, sources []storage.Source, fn func(ctx context.Context, w *worker, src storage.Source) error) error {
+	return forEachSourceIndexed(ctx, q, sources, func(ctx context.Context, w *worker, _ int, src storage.Source) error {
+		return fn(ctx, w, src)
+	})
+}
+
+// forEachSourceIndexed is forEachSource passing each source's index in sources.
+// Sources are claimed in index order: when fn runs for index i > 0, some worker has
+// already started fn for every index below i.
+func forEachSourceIndexed(ctx context.Context, q *query, sources []storage.Source, fn func(ctx context.Context, w *worker, i int, src storage.Source) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var next atomic.Int64
@@ -1330,7 +1339,7 @@ func forEachSource(ctx context.Context, q *query, sources []storage.Source, fn f
 				if i >= len(sources) || ctx.Err() != nil {
 					return
 				}
-				err := safely(func() error { return fn(ctx, wk, sources[i]) })
+				err := safely(func() error { return fn(ctx, wk, i, sources[i]) })
 				if r, ok := sources[i].(storage.Releasable); ok {
 					r.ReleaseDecoded() // done with it: at most a source per worker stays decoded
 				}

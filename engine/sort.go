@@ -34,6 +34,21 @@ func newSortOp(q *query, in operator, keys []SortKey, limit int64) *sortOp {
 // mergeTopN feeds the workers' top-N results into final (one more top-N) and
 // returns its rows; each worker's memory is released once its rows are merged.
 func mergeTopN(q *query, final *sorter, locals map[*worker]*sorter) ([]*batch, error) {
+	var only *sorter
+	withRows := 0
+	for _, st := range locals {
+		if st.all != nil && st.all.n > 0 {
+			only = st
+			withRows++
+		}
+	}
+	if withRows == 1 {
+		// One worker holds every candidate: its top-N is the answer. Its memory
+		// stays charged, to the final sorter, until the query ends.
+		final.charged += only.charged
+		only.charged = 0
+		return only.finish()
+	}
 	for _, st := range locals {
 		bs, err := st.finish()
 		if err != nil {
@@ -272,6 +287,14 @@ func (st *sorter) finish() ([]*batch, error) {
 	if st.all == nil || st.all.n == 0 {
 		return nil, nil
 	}
+	var out []*batch
+	if st.limit >= 0 && st.pending == 0 && st.kept != nil {
+		// Nothing arrived since the last compaction: kept is the sorted answer.
+		for lo := 0; lo < st.kept.n; lo += BatchSize {
+			out = append(out, st.kept.slice(lo, min(lo+BatchSize, st.kept.n)))
+		}
+		return out, nil
+	}
 	perm, _, err := st.sorted(st.all)
 	if err != nil {
 		return nil, err
@@ -279,7 +302,6 @@ func (st *sorter) finish() ([]*batch, error) {
 	if st.limit >= 0 && int64(len(perm)) > st.limit {
 		perm = perm[:st.limit]
 	}
-	var out []*batch
 	for lo := 0; lo < len(perm); lo += BatchSize {
 		out = append(out, st.all.gather(perm[lo:min(lo+BatchSize, len(perm))]))
 	}

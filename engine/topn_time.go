@@ -21,6 +21,11 @@ import (
 // window, source or the rest of a source whose times are all strictly worse than the
 // bound cannot place a row in the result and is skipped; rows tying the bound on
 // time are still read, since later sort keys may rank them higher.
+//
+// The first window of the best source decides most queries alone (a LIMIT smaller
+// than a source), so when that source is sorted the other workers wait for it to
+// publish its bound before they look at their sources: otherwise each of them reads
+// a full window of a source the bound then excludes.
 
 // minTimeWindow and maxTimeWindow bound the rows read per window.
 const (
@@ -120,9 +125,26 @@ func newTimeTopN(q *query, keys []SortKey, limit int64, pl *pipeline) batchOpera
 			return cmpInt(a.MinTime(), b.MinTime())
 		})
 		bound := newTimeBoundShared(desc)
+		// seeded is closed once the first source's first window has published its
+		// bound (or the first source is done), when that source is sorted by time.
+		seeded := make(chan struct{})
+		var seedOnce sync.Once
+		seed := func() { seedOnce.Do(func() { close(seeded) }) }
+		if len(srcs) == 0 || !storage.IsSortedByTime(srcs[0]) {
+			seed()
+		}
 		var mu sync.Mutex
 		locals := map[*worker]*sorter{}
-		err := forEachSource(ctx, q, srcs, func(ctx context.Context, w *worker, src storage.Source) error {
+		err := forEachSourceIndexed(ctx, q, srcs, func(ctx context.Context, w *worker, i int, src storage.Source) error {
+			if i == 0 {
+				defer seed()
+			} else {
+				select {
+				case <-seeded:
+				case <-ctx.Done():
+					return ctxErr(ctx)
+				}
+			}
 			if (desc && bound.excludes(src.MaxTime())) || (!desc && bound.excludes(src.MinTime())) {
 				return nil
 			}
@@ -158,7 +180,9 @@ func newTimeTopN(q *query, keys []SortKey, limit int64, pl *pipeline) batchOpera
 				}
 				return v[0], nil
 			}
-			win := int(min(max(2*limit, minTimeWindow), maxTimeWindow))
+			// The first window holds the limit rows nearest the end and a few more, so
+			// that a tie on time at its edge rarely needs a second window.
+			win := int(min(limit, maxTimeWindow-minTimeWindow) + minTimeWindow)
 			lo, hi := ss.lo, ss.hi // rows still to read
 			if !storage.IsSortedByTime(src) {
 				win = hi - lo // rows in arrival order: no end holds the newest
@@ -186,6 +210,9 @@ func newTimeTopN(q *query, keys []SortKey, limit int64, pl *pipeline) batchOpera
 				}
 				if t, ok := st.nth(); ok {
 					bound.publish(t)
+				}
+				if i == 0 {
+					seed()
 				}
 				next := lo
 				if desc {
