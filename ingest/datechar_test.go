@@ -49,4 +49,8 @@ func TestDateAndCharColumns(t *testing.T) {
 		re.Column != "cc" || re.Reason != `value too long for type character(2) (column cc)` {
 		t.Errorf("record with 3 characters: %v, want a RecordError in column cc", err)
 	}
+	if _, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","day":19631}`)); !errors.As(err, &re) ||
+		re.Column != "day" || re.Reason != `invalid input syntax for type date: "19631" (column day)` {
+		t.Errorf("record with a number for a date: %v, want a RecordError in column day", err)
+	}
 }
