@@ -16,6 +16,8 @@ func intRangeErr(t Type) *Error {
 	return Errorf(sqlstate.NumericValueOutOfRange, "bigint out of range")
 }
 
+var boolWord = map[bool]string{true: "true", false: "false"}
+
 // castVec converts x to type t with PostgreSQL's cast rules.
 func castVec(x *vec, t Type) (*vec, error) {
 	if x.t == t {
@@ -30,6 +32,8 @@ func castVec(x *vec, t Type) (*vec, error) {
 	out.nulls = x.nulls
 	null := func(i int) bool { return x.nulls != nil && x.nulls[i] }
 	switch {
+	case kindOf(from) == kText && t.ID == TypeText && t.Pad != 0:
+		return toBpchar(x, t), nil
 	case kindOf(from) == kText && t.ID == TypeText:
 		// Unknown → text, or dictionary text relabelled.
 		c := *x
@@ -66,6 +70,15 @@ func castVec(x *vec, t Type) (*vec, error) {
 				v = pv
 			}
 			out.set(i, v)
+		}
+		return out, nil
+	case from.ID == TypeBool && t.ID == TypeText:
+		// PostgreSQL's bool-to-text cast spells the value (true/false);
+		// only the output form is t/f (outputText)
+		for i, b := range x.b {
+			if !null(i) {
+				out.s[i] = boolWord[b]
+			}
 		}
 		return out, nil
 	case t.ID == TypeText:

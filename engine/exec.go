@@ -26,6 +26,10 @@ type Options struct {
 	// print in: their Arrow type carries it (AppendText and the wire layer read
 	// it). Set for results a client reads, not for rows stored (INSERT … SELECT).
 	TextZone *time.Location
+	// RegNames names the relations, roles and schemas of the statement's database
+	// for the text of reg types (regtypes.go): casts to text, and the result's reg
+	// columns, which leave as RegArray.
+	RegNames RegNamer
 	// Funcs are functions the caller supplies, for a Call whose Func names one: the
 	// SQL layer's functions that act on the server (pg_cancel_backend,
 	// pg_terminate_backend). They are called row by row and never folded.

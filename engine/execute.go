@@ -129,6 +129,9 @@ func (r *rows) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if r.zoned(r.fields[i].Type) {
 			cols[i] = retype(cols[i], r.arrowType(r.fields[i].Type))
 		}
+		if ints, ok := cols[i].(*array.Int64); ok && r.fields[i].Type.Reg != 0 && r.q.opts.RegNames != nil {
+			cols[i] = regResult(ints, r.q.opts.RegNames)
+		}
 	}
 	schema := r.arrowSchema()
 	for i, c := range cols {

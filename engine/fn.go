@@ -317,6 +317,8 @@ func implicitCast(from, to Type) bool {
 		return true
 	case from.IsInteger() && to.IsInteger():
 		return true
+	case from.ID == TypeText && to.ID == TypeText: // character(n) and text
+		return true
 	case from.IsNumeric() && to.IsNumeric():
 		return numRank(from) < numRank(to)
 	}

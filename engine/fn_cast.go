@@ -49,15 +49,6 @@ var castRows = []struct {
 
 func init() {
 	kernel := func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
-		if x := args[0]; x.t == Bool && c.T == Text {
-			// PostgreSQL's boolout for text(boolean): true/false
-			out := newVec(Text, n)
-			out.nulls = unionNulls(n, x)
-			for i := 0; i < n; i++ {
-				out.s[i] = map[bool]string{true: "true", false: "false"}[x.b[i]]
-			}
-			return out, nil
-		}
 		return castVec(args[0], c.T)
 	}
 	seen := map[string]bool{}

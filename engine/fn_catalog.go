@@ -5,7 +5,8 @@ import "github.com/stratadb/strata/internal/sqlstate"
 // System information and catalog functions (PostgreSQL 15 §9.26) for strata's one
 // role ("strata"), one encoding (UTF8) and one schema (every table is visible), and
 // the server-signalling functions the SQL layer supplies (Options.Funcs). An oid
-// is a bigint in strata.
+// is a bigint in strata (the oid and reg types are bigints by another name:
+// regtypes.go).
 
 func init() {
 	cat := func(name string, args []Type, ret Type, k Kernel) *Func {

@@ -10,6 +10,10 @@ import "github.com/stratadb/strata/internal/sqlstate"
 
 func init() {
 	op := func(name string, ret func(orig, a []Type) (Type, error), k Kernel, fast fastPath) *Func {
+		switch name {
+		case "+", "-", "*", "/", "%", "^", "neg":
+			ret = noRegArith(ret)
+		}
 		return &Func{Name: name, Kind: KindOperator, Strict: true, untyped: true, ret: ret, kernel: k, fast: fast}
 	}
 	arithK := func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
@@ -86,6 +90,19 @@ func arityRet(n int, rule func(a []Type) (Type, bool)) func(orig, a []Type) (Typ
 			}
 		}
 		return Unknown, errNoOverload
+	}
+}
+
+// noRegArith refuses arithmetic on object identifiers (regtypes.go), as
+// PostgreSQL has no such operators.
+func noRegArith(ret func(orig, a []Type) (Type, error)) func(orig, a []Type) (Type, error) {
+	return func(orig, a []Type) (Type, error) {
+		for _, t := range a {
+			if t.Reg != 0 {
+				return Unknown, errNoOverload
+			}
+		}
+		return ret(orig, a)
 	}
 }
 
@@ -223,11 +240,12 @@ func compareConstFast(ev *evaluator, c *Call, b *batch) (*vec, bool, error) {
 func concatOpKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 	out := newVec(Text, n)
 	out.nulls = unionNulls(n, args...)
-	ta, err := castVec(args[0], Text)
+	// text || anynonarray casts the other side to text (true is 'true')
+	ta, err := ev.cast(args[0], Text)
 	if err != nil {
 		return nil, err
 	}
-	tb, err := castVec(args[1], Text)
+	tb, err := ev.cast(args[1], Text)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,11 @@ func (rc regexCache) get(pat string, fl reFlags) (*regexp.Regexp, error) {
 	if re, ok := rc[k]; ok {
 		return re, nil
 	}
-	re, err := regexp.Compile(fl.prefix + pat)
+	tr, err := translateRegex(pat) // regex_dialect.go
+	if err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile(fl.prefix + tr)
 	if err != nil {
 		return nil, Errorf(sqlstate.InvalidRegularExpression, "invalid regular expression: %v", err)
 	}

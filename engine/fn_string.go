@@ -213,7 +213,7 @@ func concatKernel(ws bool) Kernel {
 	return func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 		texts := make([]*vec, len(args))
 		for k, a := range args {
-			v, err := castVec(a, Text)
+			v, err := ev.castToText(a) // the output form, as PostgreSQL's concat
 			if err != nil {
 				return nil, err
 			}

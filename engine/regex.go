@@ -12,10 +12,15 @@ import (
 // case-insensitive ~* and !~*, plus regexp_like(x, p [, flags]). Patterns are Go's
 // RE2 syntax, which agrees with PostgreSQL's advanced regular expressions for the
 // patterns clients send (anchors, classes, alternation, repetition; psql's
-// '^(name)$', Grafana's '^pg_'); back-references, which RE2 lacks, are an error
-// (2201B). A constant pattern is compiled once per batch, a per-row one per row.
+// '^(name)$', Grafana's '^pg_'); PostgreSQL's own spellings are translated and
+// back-references and lookaround, which RE2 lacks, are an error (2201B;
+// regex_dialect.go). A constant pattern is compiled once per batch, a per-row one per row.
 
 func compileRegex(p string, ci bool) (*regexp.Regexp, error) {
+	p, err := translateRegex(p) // regex_dialect.go
+	if err != nil {
+		return nil, err
+	}
 	if ci {
 		p = "(?i)" + p
 	}
@@ -76,7 +81,11 @@ var typeNamesByOID = func() map[int64]string {
 	for _, info := range typeInfo {
 		m[int64(info.oid)] = info.name
 	}
-	m[26] = "oid"
+	for k, info := range regInfo {
+		if k != 0 {
+			m[int64(info.oid)] = info.name
+		}
+	}
 	m[1043] = "character varying"
 	m[19] = "name"
 	return m

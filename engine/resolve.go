@@ -119,6 +119,9 @@ func comparableTypes(a, b Type) bool {
 	if (a.IsTime() || a.ID == TypeDate) && (b.IsTime() || b.ID == TypeDate) {
 		return true
 	}
+	if a.ID == TypeText && b.ID == TypeText { // character(n) beside text or another length
+		return true
+	}
 	return a == b
 }
 
@@ -144,6 +147,8 @@ func commonType(args []Type) (Type, bool) {
 			if res.IsDecimal() { // an integer beside a decimal: no declared precision
 				res.Prec = 0
 			}
+		case res.ID == TypeText && a.ID == TypeText: // character(n) beside text or another length
+			res = Text
 		case (res.IsTime() || res.ID == TypeDate) && (a.IsTime() || a.ID == TypeDate):
 			if a.ID == TypeTimestampTZ || res.ID == TypeTimestampTZ {
 				res = TimestampTZ

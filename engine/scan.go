@@ -18,6 +18,9 @@ const maxIndexDict = 1 << 20
 
 // columnType is the engine type of a stored column.
 func columnType(c storage.Column) Type {
+	if n, ok := BpcharColumn(c.SQLType, c.TypMod); ok && c.Type == storage.TypeString {
+		return Bpchar(n)
+	}
 	if t, ok := TypeByName(c.SQLType); ok && kindMatches(t, c.Type) {
 		return t
 	}
@@ -43,7 +46,7 @@ func kindMatches(t Type, p storage.Type) bool {
 	case storage.TypeString:
 		return t.ID == TypeText
 	case storage.TypeInt64:
-		return t.IsInteger() || t.IsDecimal()
+		return t.IsInteger() || t.IsDecimal() || t.ID == TypeDate
 	case storage.TypeFloat64:
 		return kindOf(t) == kFloat
 	case storage.TypeBool:
@@ -334,7 +337,10 @@ func (sc *scanner) statsAllow(src storage.StatsView, e Expr) bool {
 		switch kindOf(v.Type) {
 		case kInt:
 			k := v.I
-			if v.Type.ID == TypeDate {
+			switch {
+			case ct.ID == TypeDate && v.Type.ID != TypeDate:
+				return true // days beside a timestamp's µs: not pruned
+			case v.Type.ID == TypeDate && ct.ID != TypeDate:
 				k *= usPerDay
 			}
 			cmin, cmax = cmpInt(st.MinInt, k), cmpInt(st.MaxInt, k)

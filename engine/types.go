@@ -52,6 +52,11 @@ type Type struct {
 	// Prec 0 is a computed decimal with no declared precision: it holds any value
 	// whose scaled form fits in int64.
 	Prec, Scale uint8
+	// Reg is set on a TypeInt64 that is an object identifier (oid, regclass,
+	// regtype, ...; regtypes.go): kept as a bigint, named and printed as its type.
+	Reg RegKind
+	// Pad is n of character(n) (bpchar.go) on a TypeText, 0 otherwise.
+	Pad uint32
 }
 
 var (
@@ -107,6 +112,12 @@ var typeInfo = [...]struct {
 
 // String returns PostgreSQL's name for the type, as format_type prints it.
 func (t Type) String() string {
+	if t.Reg != 0 {
+		return regInfo[t.Reg].name
+	}
+	if t.Pad != 0 {
+		return "character"
+	}
 	if int(t.ID) < len(typeInfo) {
 		return typeInfo[t.ID].name
 	}
@@ -114,10 +125,23 @@ func (t Type) String() string {
 }
 
 // OID returns the PostgreSQL type OID clients expect in RowDescription.
-func (t Type) OID() uint32 { return typeInfo[t.ID].oid }
+func (t Type) OID() uint32 {
+	if t.Reg != 0 {
+		return regInfo[t.Reg].oid
+	}
+	if t.Pad != 0 {
+		return bpcharOID
+	}
+	return typeInfo[t.ID].oid
+}
 
 // Size returns pg_type.typlen: the fixed width in bytes, or -1 for variable length.
-func (t Type) Size() int16 { return typeInfo[t.ID].size }
+func (t Type) Size() int16 {
+	if t.Reg != 0 {
+		return 4
+	}
+	return typeInfo[t.ID].size
+}
 
 // IsInteger reports whether t is smallint, integer or bigint.
 func (t Type) IsInteger() bool {
@@ -163,6 +187,9 @@ func (t Type) Arrow() arrow.DataType {
 // definitions; already lower case, without modifiers) to a Type.
 func TypeByName(name string) (Type, bool) {
 	if t, ok := DecimalByName(name); ok { // a stored column's "numeric(10,2)"
+		return t, true
+	}
+	if t, ok := regByName(name); ok {
 		return t, true
 	}
 	switch name {

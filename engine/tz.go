@@ -83,11 +83,47 @@ func addIntervalTZ(us int64, iv ival, sign int64, loc *time.Location) int64 {
 }
 
 // cast is castVec with the session's time zone for the casts that depend on it.
-func (ev *evaluator) cast(x *vec, t Type) (*vec, error) { return castIn(x, t, ev.zone()) }
+// A reg type becomes text with the statement's names (regtypes.go).
+func (ev *evaluator) cast(x *vec, t Type) (*vec, error) {
+	if x.t.Reg != 0 && t.ID == TypeText {
+		names := ev.regNames()
+		if names == nil && (x.t.Reg == RegClass || x.t.Reg == RegRole || x.t.Reg == RegNamespace) {
+			// outside a statement (constant folding) the database's names are
+			// unknown: the plan keeps the cast for execution
+			return nil, Unsupported(x.t.String() + " as text outside a statement")
+		}
+		return castRegText(x, names), nil
+	}
+	return castIn(x, t, ev.zone())
+}
+
+// regNames is the statement's Options.RegNames (nil outside a statement).
+func (ev *evaluator) regNames() RegNamer {
+	if ev.q == nil {
+		return nil
+	}
+	return ev.q.opts.RegNames
+}
 
 // castToText is a value's text form, as the output function prints it in the
-// session (concat, format, ||).
-func (ev *evaluator) castToText(x *vec) (*vec, error) { return ev.cast(x, Text) }
+// session (concat, format): a boolean is t or f there, where the cast to text
+// (and so ||) spells true or false.
+func (ev *evaluator) castToText(x *vec) (*vec, error) {
+	if x.t.Pad != 0 {
+		return padVec(x), nil
+	}
+	if x.t.ID != TypeBool {
+		return ev.cast(x, Text)
+	}
+	out := newVec(Text, x.n)
+	out.nulls = x.nulls
+	for i, b := range x.b {
+		if !out.isNull(i) {
+			out.s[i] = string(appendBool(nil, b))
+		}
+	}
+	return out, nil
+}
 
 // LoadZone resolves a time zone as PostgreSQL's TimeZone setting and AT TIME ZONE
 // read it: a number is hours east of UTC (SET TIME ZONE 8, '-3.5'); otherwise an

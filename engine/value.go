@@ -29,14 +29,19 @@ func AppendText(dst []byte, arr arrow.Array, row int, t Type) []byte {
 		if t.ID == TypeDecimal {
 			return AppendDecimal(dst, a.Value(row), int(t.Scale))
 		}
+		if t.Reg != 0 {
+			return append(dst, RegText(t, a.Value(row), nil)...)
+		}
 		return strconv.AppendInt(dst, a.Value(row), 10)
+	case *RegArray:
+		return append(dst, RegText(t, a.Value(row), a.Names)...)
 	case *array.Float64:
 		return appendFloat(dst, a.Value(row), t)
 	case *array.String:
-		return append(dst, a.Value(row)...)
+		return AppendBpchar(dst, a.Value(row), t)
 	case *array.Dictionary:
 		d := a.Dictionary().(*array.String)
-		return append(dst, d.Value(a.GetValueIndex(row))...)
+		return AppendBpchar(dst, d.Value(a.GetValueIndex(row)), t)
 	case *array.Timestamp:
 		if loc := arrayZone(a); loc != nil && t.ID == TypeTimestampTZ { // tz.go
 			return appendTimestampIn(dst, int64(a.Value(row)), loc)
@@ -57,6 +62,9 @@ func appendValueText(dst []byte, v Value) []byte {
 	case TypeBool:
 		return appendBool(dst, v.B)
 	case TypeInt16, TypeInt32, TypeInt64:
+		if v.Type.Reg != 0 {
+			return append(dst, RegText(v.Type, v.I, nil)...)
+		}
 		return strconv.AppendInt(dst, v.I, 10)
 	case TypeDecimal:
 		return AppendDecimal(dst, v.I, int(v.Type.Scale))
@@ -76,7 +84,7 @@ func appendValueText(dst []byte, v Value) []byte {
 	case TypeInterval:
 		return appendInterval(dst, v.Months, v.Days, v.I)
 	}
-	return append(dst, v.S...)
+	return AppendBpchar(dst, v.S, v.Type)
 }
 
 func appendBool(dst []byte, b bool) []byte {
@@ -312,6 +320,9 @@ func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 	switch t.ID {
 	case TypeUnknown, TypeText:
 		v.S = s
+		if t.Pad != 0 { // character(n): kept without trailing spaces (bpchar.go)
+			v.S = strings.TrimRight(s, " ")
+		}
 		return v, nil
 	case TypeTextArray:
 		elems, err := ParseTextArray(s)

@@ -48,6 +48,13 @@ func (st *stage) setText(col int, v []byte) bool {
 			s.i, r = parseDecimal(v, c)
 			break
 		}
+		if c.kind == kindDate { // a date, or a timestamp's date as PostgreSQL's date input reads it
+			var us int64
+			if us, r = parseTimestamp(v, true); r == parseOK {
+				s.i = floorDiv(us, 86400_000_000)
+			}
+			break
+		}
 		s.i, r = parseInt(v, c.kind)
 	case storage.TypeFloat64:
 		s.f, r = parseFloat(v, c.kind)
@@ -543,4 +550,13 @@ func epochFloatToMicros(f float64) (int64, parseResult) {
 		return 0, parseRange
 	}
 	return int64(us), parseOK
+}
+
+// floorDiv is a / b rounded down (b > 0): the day of a time before 1970 too.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
 }

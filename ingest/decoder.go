@@ -40,6 +40,7 @@ type colInfo struct {
 	prec, scale int
 	// maxChars is n of a varchar(n) column (its storage.Column.TypMod), 0 for none.
 	maxChars int
+	bpchar   bool // a character(n) column
 }
 
 type sqlKind uint8
@@ -51,6 +52,7 @@ const (
 	kindFloat32
 	kindDecimal // numeric(p,s): an int64 holding value × 10^s (storage.ParseDecimal)
 	kindTimestampNoZone
+	kindDate // date: days since 1970-01-01
 )
 
 type decoder struct {
@@ -194,6 +196,10 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 		return kindTimestampNoZone, "timestamp without time zone"
 	case "varchar", "character varying":
 		return kindOther, "character varying"
+	case "bpchar":
+		return kindOther, "character"
+	case "date":
+		return kindDate, "date"
 	}
 	switch c.Type {
 	case storage.TypeTimestamp:

@@ -402,6 +402,10 @@ func (st *stage) setNumber(col int, num []byte, isInt bool) bool {
 			s.i, r = parseDecimal(num, c)
 			break
 		}
+		if c.kind == kindDate { // a date is written as text, as PostgreSQL's date input reads it
+			r = parseSyntax
+			break
+		}
 		if !isInt {
 			num, isInt = integralDecimal(num)
 		}

@@ -44,8 +44,9 @@ func (st *stage) init(schema *storage.Schema) {
 		st.cols[i] = colInfo{name: c.Name, typ: c.Type, notNull: c.NotNull || i == schema.TimeColumn}
 		st.cols[i].kind, st.cols[i].typeName = describeSQLType(c)
 		st.cols[i].prec, st.cols[i].scale, _ = c.DecimalScale()
-		if c.SQLType == "varchar" && c.TypMod > varHdrSz {
+		if (c.SQLType == "varchar" || c.SQLType == "bpchar") && c.TypMod > varHdrSz {
 			st.cols[i].maxChars = int(c.TypMod - varHdrSz)
+			st.cols[i].bpchar = c.SQLType == "bpchar"
 		}
 	}
 	st.slots = make([]slot, len(schema.Columns))
@@ -74,6 +75,9 @@ func (st *stage) checkRow() bool {
 				return false
 			}
 			continue
+		}
+		if c.bpchar { // character(n) is kept without trailing spaces (engine/bpchar.go)
+			s.s = bytes.TrimRight(s.s, " ")
 		}
 		if c.maxChars > 0 && len(s.s) > c.maxChars { // fewer bytes cannot be more characters
 			off, k := 0, 0

@@ -506,6 +506,14 @@ func (b *binder) aExpr(a *pg.A_Expr, c *exprCtx) (engine.Expr, error) {
 		if p, err = b.unknownToText(p); err != nil {
 			return nil, err
 		}
+		if n := x.Type().Pad; n != 0 { // character(n) LIKE matches the padded value, as PostgreSQL's bpcharlike
+			if x, err = b.call("rpad", []engine.Expr{x, &engine.Const{V: engine.Value{Type: engine.Int32, I: int64(n)}}}, a.Location); err != nil {
+				return nil, err
+			}
+		}
+		if p.Type().Pad != 0 {
+			p = &engine.Cast{X: p, T: engine.Text}
+		}
 		if x.Type() != engine.Text || p.Type() != engine.Text {
 			return nil, posErr(engine.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s %s %s", x.Type(), op, p.Type()), a.Location)
 		}
@@ -743,6 +751,11 @@ func typeName(tn *pg.TypeName) (engine.Type, string, error) {
 		t, err := numericTypmod(tn)
 		return t, "", err
 	}
+	if name == "bpchar" && len(tn.Typmods) == 1 { // char, character(n)
+		if n := tn.Typmods[0].GetAConst().GetIval().GetIval(); n >= 1 {
+			return engine.Bpchar(int(n)), "", nil
+		}
+	}
 	unit := ""
 	if t == engine.Interval && len(tn.Typmods) > 0 {
 		mask := tn.Typmods[0].GetAConst().GetIval().GetIval()
@@ -833,8 +846,12 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 		return nil, withPos(err, tc.Location)
 	}
 	// An explicit cast to varchar(n) cuts the value to n characters, as PostgreSQL's does.
-	if n, ok := castVarcharLength(tc.TypeName); ok && t == engine.Text {
-		return b.call("left", []engine.Expr{e, &engine.Const{V: engine.Value{Type: engine.Int32, I: n}}}, tc.Location)
+	if n, ok := castVarcharLength(tc.TypeName); ok && t.ID == engine.TypeText {
+		cut, err := b.call("left", []engine.Expr{e, &engine.Const{V: engine.Value{Type: engine.Int32, I: n}}}, tc.Location)
+		if err != nil || t.Pad == 0 {
+			return cut, err
+		}
+		return &engine.Cast{X: cut, T: t}, nil
 	}
 	return e, nil
 }

@@ -117,6 +117,9 @@ func (s *scope) find(qual, name string) (int, error) {
 
 // columnType is the SQL type clients see for a stored column.
 func columnType(c storage.Column) engine.Type {
+	if n, ok := engine.BpcharColumn(c.SQLType, c.TypMod); ok {
+		return engine.Bpchar(n)
+	}
 	if t, ok := engine.TypeByName(c.SQLType); ok {
 		return t
 	}
@@ -263,6 +266,8 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 				sc.cols[i].origin.TypMod = c.TypMod
 			case "varchar":
 				sc.cols[i].origin.TypeOID, sc.cols[i].origin.TypMod = uint32(typeOIDs["varchar"]), c.TypMod
+			case "bpchar":
+				sc.cols[i].origin.TypMod = c.TypMod
 			}
 		}
 		return s, sc, nil
@@ -480,7 +485,7 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		if name == "" {
 			name, _ = figureName(rt.Val)
 		}
-		targets = append(targets, target{node: regTarget(rt.Val), name: name, loc: rt.Location})
+		targets = append(targets, target{node: rt.Val, name: name, loc: rt.Location})
 	}
 
 	hasAgg := len(s.GroupClause) > 0 || s.HavingClause != nil

@@ -32,7 +32,12 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 	switch name {
 	case "text", "string":
 		return storage.TypeString, "text", nil
-	case "varchar", "bpchar", "char", "character varying", "character":
+	case "bpchar", "char", "character":
+		if len(tn.Typmods) > 0 { // char and character(n): pg_query gives char its length 1
+			return storage.TypeString, "bpchar", nil
+		}
+		return storage.TypeString, "varchar", nil // bpchar without a length: no padding to keep
+	case "varchar", "character varying":
 		return storage.TypeString, "varchar", nil
 	case "int2", "smallint":
 		return storage.TypeInt64, "smallint", nil
@@ -63,6 +68,8 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 		return storage.TypeTimestamp, "timestamp", nil
 	case "timestamptz":
 		return storage.TypeTimestamp, "timestamptz", nil
+	case "date": // days since 1970-01-01, as the engine computes dates
+		return storage.TypeInt64, "date", nil
 	}
 	return 0, "", posErr(engine.Unsupported(fmt.Sprintf("column type %s", name)), tn.Location)
 }

@@ -14,7 +14,7 @@
 //	insert.go        INSERT ... VALUES / SELECT into storage.Columns → store.Append
 //	copy.go          COPY ... FROM STDIN / 'file' through package ingest; compaction
 //	ddl.go           CREATE/DROP TABLE, SET/SHOW/RESET; settings.go holds the parameters;
-//	                 typmod.go the type modifiers columns keep (varchar(n), numeric(p,s))
+//	                 typmod.go the type modifiers columns keep (varchar(n), char(n), numeric(p,s))
 //	explain.go       EXPLAIN (engine.Explain of the optimized plan)
 //	infoschema.go    information_schema.tables / columns / table_constraints / key_column_usage
 //	pgcatalog.go     pg_catalog relations clients browse, as Values plans built from the catalog;

@@ -18,7 +18,7 @@ import (
 // infoDataType is information_schema.columns.data_type for a stored SQL type.
 var infoDataType = map[string]string{
 	"timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
-	"text": "text", "varchar": "character varying", "smallint": "smallint", "integer": "integer",
+	"text": "text", "varchar": "character varying", "bpchar": "character", "date": "date", "smallint": "smallint", "integer": "integer",
 	"bigint": "bigint", "real": "real", "double precision": "double precision",
 	"numeric": "numeric", "boolean": "boolean",
 }
@@ -151,7 +151,7 @@ func columnRows(database string, t catalog.TableDef, text func(string) engine.Ex
 			dtPrec = i4(6)
 		}
 		charLen := engine.Expr(null)
-		if l, ok := engine.VarcharLength(atttypmod(c.TypMod)); ok && c.SQLType == "varchar" {
+		if l, ok := engine.VarcharLength(atttypmod(c.TypMod)); ok && (c.SQLType == "varchar" || c.SQLType == "bpchar") {
 			charLen = i4(l)
 		}
 		rows = append(rows, []engine.Expr{text(database), text("public"), text(t.Name), text(c.Name),

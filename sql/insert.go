@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -197,13 +198,17 @@ func checkWrite(def *catalog.TableDef, cols *storage.Columns) error {
 		}
 		if n, ok := varcharMax(c); ok {
 			for i, s := range cols.Cols[j].String {
+				if c.SQLType == "bpchar" { // kept without trailing spaces (engine/bpchar.go)
+					s = strings.TrimRight(s, " ")
+					cols.Cols[j].String[i] = s
+				}
 				if len(s) <= n {
 					continue // no more characters than bytes
 				}
 				cut, ok := fitVarchar(s, n)
 				if !ok {
 					return &engine.Error{Code: sqlstate.StringDataRightTruncation,
-						Message: fmt.Sprintf("value too long for type character varying(%d)", n)}
+						Message: fmt.Sprintf("value too long for type %s(%d)", infoDataType[c.SQLType], n)}
 				}
 				cols.Cols[j].String[i] = cut
 			}
@@ -335,6 +340,10 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 		d.Int64 = append(d.Int64, a.Int64Values()[:n]...)
 	case *array.Timestamp:
 		for _, v := range a.TimestampValues()[:n] {
+			d.Int64 = append(d.Int64, int64(v))
+		}
+	case *array.Date32: // a date column: days
+		for _, v := range a.Date32Values()[:n] {
 			d.Int64 = append(d.Int64, int64(v))
 		}
 	case *array.Float64:

@@ -3,8 +3,6 @@ package sql
 import (
 	"context"
 	"sort"
-	"strconv"
-	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -181,25 +179,25 @@ var pgTypeRows = []struct {
 	cat  string
 }{
 	{"bool", 16, 1, "B"}, {"name", 19, 64, "S"}, {"int8", 20, 8, "N"}, {"int2", 21, 2, "N"}, {"int4", 23, 4, "N"}, {"text", 25, -1, "S"},
-	{"oid", 26, 4, "N"}, {"float4", 700, 4, "N"}, {"float8", 701, 8, "N"}, {"varchar", 1043, -1, "S"},
+	{"oid", 26, 4, "N"}, {"float4", 700, 4, "N"}, {"float8", 701, 8, "N"}, {"varchar", 1043, -1, "S"}, {"bpchar", 1042, -1, "S"},
 	{"date", 1082, 4, "D"}, {"timestamp", 1114, 8, "D"}, {"timestamptz", 1184, 8, "D"}, {"interval", 1186, 16, "T"},
 	{"numeric", 1700, -1, "N"},
 }
 
 // udtNames maps a stored SQL type to pg_type.typname (information_schema udt_name).
 var udtNames = map[string]string{
-	"timestamptz": "timestamptz", "timestamp": "timestamp", "text": "text", "varchar": "varchar",
+	"timestamptz": "timestamptz", "timestamp": "timestamp", "text": "text", "varchar": "varchar", "bpchar": "bpchar", "date": "date",
 	"smallint": "int2", "integer": "int4", "bigint": "int8", "real": "float4", "double precision": "float8",
 	"numeric": "numeric", "boolean": "bool",
 }
 
 var typeOIDs = map[string]int64{
-	"timestamptz": 1184, "timestamp": 1114, "text": 25, "varchar": 1043, "smallint": 21, "integer": 23,
+	"timestamptz": 1184, "timestamp": 1114, "text": 25, "varchar": 1043, "bpchar": 1042, "date": 1082, "smallint": 21, "integer": 23,
 	"bigint": 20, "real": 700, "double precision": 701, "numeric": 1700, "boolean": 16,
 }
 
 var typeLens = map[string]int64{"timestamptz": 8, "timestamp": 8, "smallint": 2, "integer": 4, "bigint": 8, "real": 4,
-	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "numeric": -1}
+	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "bpchar": -1, "date": 4, "numeric": -1}
 
 // visibleColumns are a table's columns as clients see them (a rollup table's hidden
 // columns excluded).
@@ -218,7 +216,7 @@ func visibleColumns(def catalog.TableDef) []int {
 // extended for the variable-length text types, main for numeric, plain otherwise.
 func typeStorage(oid int64) string {
 	switch oid {
-	case 25, 1043:
+	case 25, 1043, 1042:
 		return "x"
 	case 1700:
 		return "m"
@@ -443,17 +441,6 @@ func (b *binder) schemataRows() ([]string, []engine.Type, [][]engine.Expr) {
 	return []string{"catalog_name", "schema_name", "schema_owner"}, []engine.Type{tText, tText, tText}, rows
 }
 
-// Object-identifier types (oid, regclass, regtype, regnamespace, regproc, regrole)
-// as catalog queries use them. strata has no oid type: an oid is a bigint. A cast
-// of a number to regtype or regclass gives the object's name as text (so that
-// x::regtype::text and printing both show the name, as in PostgreSQL); a cast of a
-// name (a constant) to regclass, regtype or regnamespace gives its oid; ::oid of a
-// number is the number.
-var regTypes = map[string]bool{"oid": true, "regclass": true, "regtype": true, "regnamespace": true, "regproc": true, "regrole": true}
-
-// pgIOProcs are PostgreSQL 15's oids of type input functions clients name.
-var pgIOProcs = map[string]int64{"array_in": 750, "record_in": 2290, "enum_in": 3504, "range_in": 3834, "domain_in": 2597}
-
 // catalogOIDs are PostgreSQL's fixed oids of the catalog relations clients name.
 var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_type": 1247, "pg_proc": 1255,
 	"pg_namespace": 2615, "pg_database": 1262, "pg_constraint": 2606, "pg_description": 2609,
@@ -463,106 +450,6 @@ var catalogOIDs = map[string]int64{"pg_class": 1259, "pg_attribute": 1249, "pg_t
 	"pg_tablespace": 1213, "pg_operator": 2617, "pg_conversion": 2607, "pg_event_trigger": 3466,
 	"pg_largeobject_metadata": 2995, "pg_foreign_server": 1417, "pg_foreign_data_wrapper": 2328, "pg_ts_config": 3602,
 	"pg_foreign_table": 3118, "pg_cast": 2605, "pg_enum": 3501, "pg_sequence": 2224, "pg_user_mapping": 1418, "pg_auth_members": 1261, "pg_range": 3541}
-
-func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
-	name := strings.ToLower(opName(tc.TypeName.Names))
-	if !regTypes[name] || len(tc.TypeName.ArrayBounds) > 0 {
-		return nil, false, nil
-	}
-	x, err := b.expr(tc.Arg, c)
-	if err != nil {
-		return nil, true, err
-	}
-	i8 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int64, I: v}} }
-	if k, ok := x.(*engine.Const); ok && (k.V.Type == engine.Unknown || k.V.Type == engine.Text) && !k.V.Null {
-		s := strings.TrimSpace(k.V.S)
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			x = i8(n)
-		} else {
-			s = strings.TrimPrefix(strings.TrimPrefix(s, "pg_catalog."), "public.")
-			switch name {
-			case "regclass", "oid":
-				if oid, ok := catalogOIDs[s]; ok {
-					return i8(oid), true, nil
-				}
-				if def, ok := b.db.store.Table(strings.Trim(s, `"`)); ok {
-					return i8(tableOID(def)), true, nil
-				}
-				for _, k := range catalogKeys(b.db.store.Tables()) {
-					if k.name == strings.Trim(s, `"`) {
-						return i8(k.indexOID), true, nil
-					}
-				}
-				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", s), tc.Location)
-			case "regtype":
-				for _, ty := range pgTypeRows {
-					if ty.name == s {
-						return i8(ty.oid), true, nil
-					}
-				}
-				if t, ok := engine.TypeByName(s); ok {
-					return i8(int64(t.OID())), true, nil
-				}
-				return nil, true, posErr(engine.Errorf(sqlstate.UndefinedObject, "type %q does not exist", s), tc.Location)
-			case "regnamespace":
-				switch s {
-				case "pg_catalog":
-					return i8(oidPGCatalog), true, nil
-				case "public":
-					return i8(oidPublic), true, nil
-				case "information_schema":
-					return i8(oidInfoSchema), true, nil
-				}
-				return nil, true, posErr(engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s), tc.Location)
-			}
-			return nil, true, posErr(engine.Unsupported("::"+name+" of a name"), tc.Location)
-		}
-	}
-	if x.Type() == engine.Text && name == "regclass" {
-		// a name computed per row (Metabase: format('%I.%I', schema, table)::regclass):
-		// the oid of the table or index it names in any spelling PostgreSQL reads;
-		// NULL for another name
-		var oid engine.Expr = &engine.Const{V: engine.NullValue(engine.Int64)}
-		add := func(n string, v int64) {
-			for _, form := range tableNameForms(n) {
-				oid = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, &engine.Const{V: engine.Value{Type: engine.Text, S: form}}),
-					Then: i8(v)}}, Else: oid, T: engine.Int64}
-			}
-		}
-		tables := b.db.store.Tables()
-		for _, def := range tables {
-			add(def.Name, tableOID(def))
-		}
-		for _, k := range catalogKeys(tables) {
-			add(k.name, k.indexOID)
-		}
-		return oid, true, nil
-	}
-	if !x.Type().IsInteger() {
-		return nil, true, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", x.Type(), name), tc.Location)
-	}
-	switch name {
-	case "regtype":
-		return engine.MustCall("format_type", x, &engine.Const{V: engine.Value{Type: engine.Int32, I: -1}}), true, nil
-	case "regclass":
-		// the table's name for a table oid, else the number as text
-		tables := b.db.store.Tables()
-		expr := engine.Expr(&engine.Cast{X: x, T: engine.Text})
-		for _, def := range tables {
-			expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(tableOID(def))),
-				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: def.Name}}}}, Else: expr, T: engine.Text}
-		}
-		for _, k := range catalogKeys(tables) {
-			expr = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, i8(k.indexOID)),
-				Then: &engine.Const{V: engine.Value{Type: engine.Text, S: k.name}}}}, Else: expr, T: engine.Text}
-		}
-		return expr, true, nil
-	}
-	if x.Type() != engine.Int64 {
-		x = &engine.Cast{X: x, T: engine.Int64}
-	}
-	return x, true, nil
-}
 
 // relationSize binds pg_table_size(oid) and its siblings: the bytes of a strata
 // table's segments and lake files (store.TableBytes), as of binding; NULL for any

@@ -10,39 +10,37 @@ import (
 	"github.com/stratadb/strata/internal/sqlstate"
 )
 
-// regproc and regprocedure casts, and the text form of every object-identifier
-// cast of a name (pgcatalog.go's regCast gives the oid). As in PostgreSQL:
+// Casts to the object-identifier types (engine/regtypes.go): oid, regclass,
+// regtype, regproc, regprocedure, regnamespace, regrole, regoper. As in
+// PostgreSQL:
 //
-//	'now'::regproc               the function's oid (42725 if the name is overloaded,
-//	                             42883 if there is none)
-//	'round(numeric)'::regprocedure  the overload's oid
-//	oid::regproc, oid::regprocedure  the name, name(argument types); the number when no
-//	                             function has that oid
-//	'int4'::regtype::text, 'ev'::regclass::text, 'now'::regproc::text
-//	                             the object's canonical name
+//	'ev'::regclass, 'int4'::regtype,  the object's oid, typed regclass, regtype, ...:
+//	'now'::regproc, 'md5(text)'::regprocedure, 'public'::regnamespace, 'strata'::regrole
+//	                                  printed by name, compared and joined as an
+//	                                  oid; an unknown name is PostgreSQL's error
+//	                                  (42P01, 42704, 42883, 42725, 3F000)
+//	1259::regclass, attrelid::regclass  the same oid under the reg type
+//	format('%I', t)::regclass          a name computed per row: its table's oid,
+//	                                  NULL for another name
+//	x::oid, x::bigint                  the number
+//	'ev'::regclass::text              the name as text
 //
-// strata keeps an oid as a bigint, so a reg cast of a name is its oid wherever it
-// is compared or joined; selected on its own (SELECT 'int4'::regtype) it prints
-// the name, as PostgreSQL's reg types do (regTarget).
+// A reg value's name is looked up when it is printed or cast to text, in the
+// statement's database (DB.regNamer).
 
-var regProcTypes = map[string]bool{"regproc": true, "regprocedure": true}
-
-// regTarget rewrites a select-list item that is a reg cast of a constant name to
-// that cast's text, so that it prints the name.
-func regTarget(n *pg.Node) *pg.Node {
-	tc := n.GetTypeCast()
-	if tc == nil || len(tc.TypeName.ArrayBounds) > 0 || !isRegName(tc) {
-		return n
+// regType is the object-identifier type a cast names, if it does.
+func regType(tn *pg.TypeName) (engine.Type, bool) {
+	if len(tn.ArrayBounds) > 0 {
+		return engine.Unknown, false
 	}
-	return &pg.Node{Node: &pg.Node_TypeCast{TypeCast: &pg.TypeCast{Arg: n,
-		TypeName: &pg.TypeName{Names: []*pg.Node{pg.MakeStrNode("text")}, Typemod: -1, Location: tc.Location}, Location: tc.Location}}}
+	t, ok := engine.TypeByName(strings.ToLower(opName(tn.Names)))
+	return t, ok && t.IsOIDType()
 }
 
 // isRegName reports whether tc casts a constant string that is not a number to a
 // reg type.
 func isRegName(tc *pg.TypeCast) bool {
-	name := strings.ToLower(opName(tc.TypeName.Names))
-	if name == "oid" || !(regTypes[name] || regProcTypes[name]) {
+	if t, ok := regType(tc.TypeName); !ok || t.Reg == engine.RegOID {
 		return false
 	}
 	k := tc.Arg.GetAConst()
@@ -53,8 +51,8 @@ func isRegName(tc *pg.TypeCast) bool {
 	return err != nil
 }
 
-// regCastMore binds the casts regCast does not: to regproc and regprocedure, and
-// a reg cast of a name cast on to text.
+// regCastMore binds a reg cast of a constant name cast on to text: the name in
+// its canonical spelling, at bind time.
 func (b *binder) regCastMore(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
 	name := strings.ToLower(opName(tc.TypeName.Names))
 	if len(tc.TypeName.ArrayBounds) > 0 {
@@ -64,40 +62,179 @@ func (b *binder) regCastMore(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, er
 		e, err := b.regName(inner, c)
 		return e, true, err
 	}
-	if !regProcTypes[name] {
+	return nil, false, nil
+}
+
+// regCast binds a cast to an object-identifier type.
+func (b *binder) regCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, bool, error) {
+	rt, ok := regType(tc.TypeName)
+	if !ok {
 		return nil, false, nil
 	}
 	x, err := b.expr(tc.Arg, c)
 	if err != nil {
 		return nil, true, err
 	}
-	if k, ok := x.(*engine.Const); ok && (k.V.Type == engine.Unknown || k.V.Type == engine.Text) && !k.V.Null {
+	if k, ok := x.(*engine.Const); ok && k.V.Null {
+		return &engine.Const{V: engine.NullValue(rt)}, true, nil
+	}
+	if k, ok := x.(*engine.Const); ok && (k.V.Type == engine.Unknown || k.V.Type == engine.Text) {
 		s := strings.TrimSpace(k.V.S)
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			x = &engine.Const{V: engine.Value{Type: engine.Int64, I: n}}
-		} else {
-			p, err := lookupProc(name, s)
-			if err != nil {
-				// One of PostgreSQL's type input functions drivers name
-				// (PgJDBC's getTypeInfo: typinput = 'pg_catalog.array_in'::regproc).
-				if oid, ok := pgIOProcs[strings.TrimPrefix(s, "pg_catalog.")]; ok && name == "regproc" {
-					return &engine.Const{V: engine.Value{Type: engine.Int64, I: oid}}, true, nil
-				}
-				return nil, true, withPos(err, tc.Location)
+			if n < 0 || n > 1<<32-1 {
+				return nil, true, posErr(engine.Errorf(sqlstate.NumericValueOutOfRange, "value %q is out of range for type oid", s), tc.Location)
 			}
-			return &engine.Const{V: engine.Value{Type: engine.Int64, I: p.OID}}, true, nil
+			return &engine.Const{V: engine.Value{Type: rt, I: n}}, true, nil
 		}
+		oid, err := b.regLookup(rt.Reg, s)
+		if err != nil {
+			return nil, true, withPos(err, tc.Location)
+		}
+		return &engine.Const{V: engine.Value{Type: rt, I: oid}}, true, nil
+	}
+	if x.Type().ID == engine.TypeText && rt.Reg == engine.RegClass {
+		// a name computed per row (Metabase: format('%I.%I', schema, table)::regclass):
+		// the oid of the table or index it names in any spelling PostgreSQL reads;
+		// NULL for another name
+		i8 := func(v int64) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Int64, I: v}} }
+		var oid engine.Expr = &engine.Const{V: engine.NullValue(engine.Int64)}
+		add := func(n string, v int64) {
+			for _, form := range tableNameForms(n) {
+				oid = &engine.Case{Whens: []engine.When{{Cond: engine.MustCall("=", x, &engine.Const{V: engine.Value{Type: engine.Text, S: form}}),
+					Then: i8(v)}}, Else: oid, T: engine.Int64}
+			}
+		}
+		tables := b.db.store.Tables()
+		for _, def := range tables {
+			add(def.Name, tableOID(def))
+		}
+		for _, k := range catalogKeys(tables) {
+			add(k.name, k.indexOID)
+		}
+		return &engine.Cast{X: oid, T: rt}, true, nil
 	}
 	if !x.Type().IsInteger() {
-		return nil, true, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", x.Type(), name), tc.Location)
+		return nil, true, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", x.Type(), rt), tc.Location)
 	}
-	fn := "regproc_name"
-	if name == "regprocedure" {
-		fn = "regprocedure_name"
-	}
-	e, err := b.call(fn, []engine.Expr{x}, tc.Location)
-	return e, true, err
+	return &engine.Cast{X: x, T: rt}, true, nil
 }
+
+// regLookup is the oid a reg type's input function finds for name s, or
+// PostgreSQL's error for a name it does not find.
+func (b *binder) regLookup(k engine.RegKind, s string) (int64, error) {
+	unquoted := strings.Trim(strings.TrimPrefix(strings.TrimPrefix(s, "pg_catalog."), "public."), `"`)
+	switch k {
+	case engine.RegOID:
+		return 0, engine.Errorf(sqlstate.InvalidTextRepresentation, "invalid input syntax for type oid: %q", s)
+	case engine.RegClass:
+		if oid, ok := catalogOIDs[unquoted]; ok {
+			return oid, nil
+		}
+		if def, ok := b.db.store.Table(unquoted); ok {
+			return tableOID(def), nil
+		}
+		for _, key := range catalogKeys(b.db.store.Tables()) {
+			if key.name == unquoted {
+				return key.indexOID, nil
+			}
+		}
+		return 0, engine.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", s)
+	case engine.RegType:
+		name := strings.ToLower(strings.TrimPrefix(s, "pg_catalog."))
+		for _, ty := range pgTypeRows {
+			if ty.name == name {
+				return ty.oid, nil
+			}
+		}
+		if t, ok := engine.TypeByName(name); ok {
+			return int64(t.OID()), nil
+		}
+		if base, _, ok := strings.Cut(name, "("); ok { // varchar(10), numeric(10,2)
+			if t, ok := engine.TypeByName(strings.TrimSpace(base)); ok {
+				return int64(t.OID()), nil
+			}
+		}
+		return 0, engine.Errorf(sqlstate.UndefinedObject, "type %q does not exist", s)
+	case engine.RegNamespace:
+		switch unquoted {
+		case "pg_catalog":
+			return oidPGCatalog, nil
+		case "public":
+			return oidPublic, nil
+		case "information_schema":
+			return oidInfoSchema, nil
+		}
+		return 0, engine.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist", s)
+	case engine.RegRole:
+		if r, ok := b.db.store.Catalog().Role(strings.Trim(s, `"`)); ok {
+			return int64(r.OID), nil
+		}
+		return 0, engine.Errorf(sqlstate.UndefinedObject, "role %q does not exist", s)
+	case engine.RegProc, engine.RegProcedure:
+		kind := "regproc"
+		if k == engine.RegProcedure {
+			kind = "regprocedure"
+		}
+		p, err := lookupProc(kind, s)
+		if err != nil {
+			// One of PostgreSQL's type input functions drivers name
+			// (PgJDBC's getTypeInfo: typinput = 'pg_catalog.array_in'::regproc).
+			if oid, ok := pgIOProcs[strings.TrimPrefix(s, "pg_catalog.")]; ok && k == engine.RegProc {
+				return oid, nil
+			}
+			return 0, err
+		}
+		return p.OID, nil
+	}
+	// regoper: strata's pg_operator is empty
+	return 0, engine.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s", s)
+}
+
+// regNamer names the objects of this database for reg types' text
+// (engine.Options.RegNames). It reads the catalog as of each call.
+func (db *DB) regNamer() engine.RegNamer {
+	st := db.store
+	return func(k engine.RegKind, oid int64) (string, bool) {
+		switch k {
+		case engine.RegClass:
+			for n, o := range catalogOIDs {
+				if o == oid {
+					return n, true
+				}
+			}
+			tables := st.Tables()
+			for _, def := range tables {
+				if tableOID(def) == oid {
+					return engine.QuoteIdent(def.Name), true
+				}
+			}
+			for _, key := range catalogKeys(tables) {
+				if key.indexOID == oid {
+					return engine.QuoteIdent(key.name), true
+				}
+			}
+		case engine.RegNamespace:
+			switch oid {
+			case oidPGCatalog:
+				return "pg_catalog", true
+			case oidPublic:
+				return "public", true
+			case oidInfoSchema:
+				return "information_schema", true
+			}
+		case engine.RegRole:
+			if oid >= 0 && oid <= 1<<32-1 {
+				if r, ok := st.Catalog().RoleByOID(uint32(oid)); ok {
+					return engine.QuoteIdent(r.Name), true
+				}
+			}
+		}
+		return "", false
+	}
+}
+
+// pgIOProcs are PostgreSQL 15's oids of type input functions clients name.
+var pgIOProcs = map[string]int64{"array_in": 750, "record_in": 2290, "enum_in": 3504, "range_in": 3834, "domain_in": 2597}
 
 // lookupProc finds the pg_proc row a regproc ("name") or regprocedure
 // ("name(type, …)") literal names.
@@ -152,59 +289,13 @@ func lookupProc(kind, s string) (*engine.Proc, error) {
 
 // regName is the canonical name a reg cast of a constant name stands for.
 func (b *binder) regName(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
-	kind := strings.ToLower(opName(tc.TypeName.Names))
-	text := func(s string) engine.Expr { return &engine.Const{V: engine.Value{Type: engine.Text, S: s}} }
-	lit := strings.TrimSpace(tc.Arg.GetAConst().GetSval().Sval)
-	if regProcTypes[kind] {
-		p, err := lookupProc(kind, lit)
-		if err != nil {
-			return nil, withPos(err, tc.Location)
-		}
-		if kind == "regprocedure" {
-			return text(p.Name + "(" + procArgTypes(p) + ")"), nil
-		}
-		return text(p.Name), nil
-	}
 	e, _, err := b.regCast(tc, c)
 	if err != nil {
 		return nil, err
 	}
 	k, ok := e.(*engine.Const)
 	if !ok {
-		return nil, posErr(engine.Unsupported("::"+kind+"::text of this value"), tc.Location)
+		return nil, posErr(engine.Unsupported("::"+opName(tc.TypeName.Names)+"::text of this value"), tc.Location)
 	}
-	oid := k.V.I
-	switch kind {
-	case "regtype":
-		return engine.MustCall("format_type", k, &engine.Const{V: engine.Value{Type: engine.Int32, I: -1}}), nil
-	case "regclass":
-		for n, o := range catalogOIDs {
-			if o == oid {
-				return text(n), nil
-			}
-		}
-		for _, def := range b.db.store.Tables() {
-			if tableOID(def) == oid {
-				return text(engine.QuoteIdent(def.Name)), nil
-			}
-		}
-	case "regnamespace":
-		switch oid {
-		case oidPGCatalog:
-			return text("pg_catalog"), nil
-		case oidPublic:
-			return text("public"), nil
-		case oidInfoSchema:
-			return text("information_schema"), nil
-		}
-	}
-	return text(strconv.FormatInt(oid, 10)), nil
-}
-
-func procArgTypes(p *engine.Proc) string {
-	var names []string
-	for _, t := range p.Args {
-		names = append(names, t.Name)
-	}
-	return strings.Join(names, ",")
+	return &engine.Const{V: engine.Value{Type: engine.Text, S: engine.RegText(k.V.Type, k.V.I, b.db.regNamer())}}, nil
 }

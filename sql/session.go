@@ -395,7 +395,8 @@ func release(snaps []*store.Snapshot) {
 }
 
 func (s *Session) execOptions(now time.Time) engine.Options {
-	return engine.Options{MemoryLimit: s.db.opts.MemoryLimit, Budget: s.db.opts.Budget, Now: now.In(s.zone()), Funcs: s.hostFuncs()}
+	return engine.Options{MemoryLimit: s.db.opts.MemoryLimit, Budget: s.db.opts.Budget, Now: now.In(s.zone()), Funcs: s.hostFuncs(),
+		RegNames: s.db.regNamer()}
 }
 
 // withTimeout applies the session's statement_timeout to ctx; the engine reports its

@@ -29,7 +29,7 @@ const (
 // sqlType, as PostgreSQL's typmodin functions compute it and with their errors
 // (22023); 0 when the type has none or strata keeps none.
 func columnTypMod(tn *pg.TypeName, sqlType string) (int32, error) {
-	if len(tn.Typmods) == 0 || (sqlType != "varchar" && baseSQLType(sqlType) != "numeric") {
+	if len(tn.Typmods) == 0 || (sqlType != "varchar" && sqlType != "bpchar" && baseSQLType(sqlType) != "numeric") {
 		return 0, nil
 	}
 	var mods []int64
@@ -43,14 +43,15 @@ func columnTypMod(tn *pg.TypeName, sqlType string) (int32, error) {
 	invalid := func(format string, args ...any) error {
 		return posErr(engine.Errorf(sqlstate.InvalidParameterValue, format, args...), tn.Location)
 	}
-	if sqlType == "varchar" {
+	if sqlType == "varchar" || sqlType == "bpchar" {
+		name := map[string]string{"varchar": "varchar", "bpchar": "char"}[sqlType]
 		switch n := mods[0]; {
 		case len(mods) != 1:
 			return 0, invalid("invalid type modifier")
 		case n < 1:
-			return 0, invalid("length for type varchar must be at least 1")
+			return 0, invalid("length for type %s must be at least 1", name)
 		case n > maxVarcharLength:
-			return 0, invalid("length for type varchar cannot exceed %d", maxVarcharLength)
+			return 0, invalid("length for type %s cannot exceed %d", name, maxVarcharLength)
 		default:
 			return int32(n + engine.VarHdrSz), nil
 		}
@@ -80,9 +81,10 @@ func atttypmod(m int32) int64 {
 	return int64(m)
 }
 
-// varcharMax is n of a varchar(n) column; false for any other column.
+// varcharMax is n of a varchar(n) or character(n) column; false for any other
+// column.
 func varcharMax(c storage.Column) (int, bool) {
-	if c.SQLType != "varchar" || c.TypMod == 0 {
+	if c.SQLType != "varchar" && c.SQLType != "bpchar" || c.TypMod == 0 {
 		return 0, false
 	}
 	n, _ := engine.VarcharLength(int64(c.TypMod))
@@ -108,10 +110,11 @@ func fitVarchar(s string, n int) (string, bool) {
 	return s[:off], true
 }
 
-// castVarcharLength is n of a cast to varchar(n); false for any other type name.
+// castVarcharLength is n of a cast to varchar(n) or character(n); false for any
+// other type name.
 func castVarcharLength(tn *pg.TypeName) (int64, bool) {
 	if tn.GetNames() == nil || len(tn.ArrayBounds) > 0 || len(tn.Typmods) != 1 ||
-		tn.Names[len(tn.Names)-1].GetString_().GetSval() != "varchar" {
+		tn.Names[len(tn.Names)-1].GetString_().GetSval() != "varchar" && tn.Names[len(tn.Names)-1].GetString_().GetSval() != "bpchar" {
 		return 0, false
 	}
 	n := int64(tn.Typmods[0].GetAConst().GetIval().GetIval())

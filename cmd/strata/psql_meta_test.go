@@ -192,12 +192,12 @@ func startPGAsStrata(t *testing.T) string {
 // catalogSchema is the schema TestPsqlCatalogCommands makes in both servers: an
 // event table and two lookup tables (no time column) with primary keys and
 // unique constraints, column and table constraints, and columns with type
-// modifiers (varchar(20), numeric(10,2), in a key too), which \d prints.
+// modifiers (varchar(20), numeric(10,2), char(2), in a key too), which \d prints.
 var catalogSchema = []string{
 	`CREATE TABLE events (ts timestamptz NOT NULL, user_id text, product_id text, price numeric, qty integer,
 		score double precision, ok boolean, n bigint, s smallint, r real, t timestamp, v varchar, code varchar(20),
-		amount numeric(10,2), whole numeric(5))`,
-	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku varchar(32) UNIQUE, price numeric(12,2))`,
+		amount numeric(10,2), whole numeric(5), country char(2), grade character, day date)`,
+	`CREATE TABLE products (product_id text PRIMARY KEY, name text NOT NULL, sku varchar(32) UNIQUE, price numeric(12,2), iso character(3) UNIQUE)`,
 	`CREATE TABLE users (id bigint, email text, "Country" text, PRIMARY KEY (id), UNIQUE (email), UNIQUE ("Country", email))`,
 	`CREATE TABLE users_pkey_clash (a integer PRIMARY KEY)`,
 	`CREATE TABLE a_table_name_long_enough_that_its_keys_are_cut ("a column with a long name as well" text PRIMARY KEY,

@@ -189,6 +189,8 @@ func (c *colEncoder) reset(arr arrow.Array, t engine.Type, binary bool) error {
 		c.kind, c.bools = kindBool, a
 	case *array.Int64:
 		c.kind, c.ints = kindInt, a.Int64Values()
+	case *engine.RegArray: // an oid of a reg type, printed by its name
+		c.kind, c.ints = kindInt, a.Int64Values()
 	case *array.Float64:
 		c.kind, c.floats = kindFloat, a.Float64Values()
 	case *array.String:
@@ -303,11 +305,13 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 	case kindInt:
 		if c.typ.IsDecimal() {
 			dst = engine.AppendDecimal(dst, c.ints[r], int(c.typ.Scale))
+		} else if c.typ.Reg != 0 {
+			dst = engine.AppendText(dst, c.arr, r, c.typ)
 		} else {
 			dst = strconv.AppendInt(dst, c.ints[r], 10)
 		}
 	case kindString:
-		dst = append(dst, c.strs.Value(r)...)
+		dst = engine.AppendBpchar(dst, c.strs.Value(r), c.typ) // character(n) is padded
 	case kindDict:
 		var idx int
 		if c.dictIdx != nil {
@@ -318,7 +322,7 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 		if c.strs.IsNull(idx) {
 			return append(dst[:start-4], 0xff, 0xff, 0xff, 0xff)
 		}
-		dst = append(dst, c.strs.Value(idx)...)
+		dst = engine.AppendBpchar(dst, c.strs.Value(idx), c.typ)
 	case kindTimestamp:
 		dst = c.appendTimestampText(dst, r)
 	case kindDate:
@@ -333,6 +337,9 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 }
 
 func appendBinaryInt(dst []byte, v int64, t engine.Type) ([]byte, bool) {
+	if t.Reg != 0 { // oid and the reg types: an unsigned 32-bit oid
+		return append(dst, 0, 0, 0, 4, byte(v>>24), byte(v>>16), byte(v>>8), byte(v)), true
+	}
 	switch t.ID {
 	case engine.TypeInt16:
 		return append(dst, 0, 0, 0, 2, byte(v>>8), byte(v)), true

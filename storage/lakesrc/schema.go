@@ -48,8 +48,10 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 		c.Type, c.SQLType = storage.TypeBool, "boolean"
 	case "timestamp":
 		c.Type, c.SQLType = storage.TypeTimestamp, "timestamptz"
-	case "timestamp_ntz", "date":
+	case "timestamp_ntz":
 		c.Type, c.SQLType = storage.TypeTimestamp, "timestamp"
+	case "date": // days since 1970-01-01 (a time column: midnight UTC, tableSchema)
+		c.Type, c.SQLType = storage.TypeInt64, "date"
 	default:
 		return c, fmt.Errorf("column %q has Delta type %s, which strata cannot read", f.Name, f.Type)
 	}
@@ -64,8 +66,8 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 // appended last. Types: string → text, byte/short → smallint, int → integer,
 // long → bigint, float → real, double → double precision, decimal(p,s) →
 // numeric(p,s) for p <= 18 (exact) and numeric (double precision) above,
-// boolean, timestamp → timestamptz, timestamp_ntz → timestamp, date → timestamp
-// (midnight UTC); any other type (binary, struct, array, map, void) is refused with
+// boolean, timestamp → timestamptz, timestamp_ntz → timestamp, date → date (a date
+// time column: timestamp, midnight UTC); any other type (binary, struct, array, map, void) is refused with
 // an error naming the column. deltaCols[i] is the Delta column read for schema
 // column i ("" for __time).
 func TableSchema(snap *lake.Snapshot, timeColumn string) (schema *storage.Schema, deltaCols []string, err error) {
@@ -94,6 +96,9 @@ func tableSchema(snap *lake.Snapshot, timeColumn string, skip bool) (schema *sto
 			return nil, nil, nil, fmt.Errorf("delta table schema: %w", err)
 		}
 		if isTime {
+			if f.Type.Name == "date" {
+				c.Type, c.SQLType = storage.TypeTimestamp, "timestamp"
+			}
 			if c.Type != storage.TypeTimestamp {
 				return nil, nil, nil, fmt.Errorf("delta table schema: time column %q has Delta type %s, not timestamp, timestamp_ntz or date", f.Name, f.Type)
 			}
@@ -220,6 +225,8 @@ func convertColumn(d *storage.ColumnData, c *storage.Column, arr arrow.Array, n 
 			d.Int64 = appendConv(d.Int64, a.Int32Values(), func(v int32) int64 { return int64(v) })
 		case *array.Int64:
 			d.Int64 = append(d.Int64, a.Int64Values()...)
+		case *array.Date32: // a date column: days
+			d.Int64 = appendConv(d.Int64, a.Date32Values(), func(v arrow.Date32) int64 { return int64(v) })
 		case *array.Decimal128: // numeric(p,s): the unscaled value, at the column's scale
 			p, sc, ok := c.DecimalScale()
 			if !ok || int(a.DataType().(*arrow.Decimal128Type).Scale) != sc {
@@ -398,6 +405,8 @@ func arrowType(c *storage.Column) arrow.DataType {
 		return arrow.PrimitiveTypes.Float64
 	case "boolean":
 		return arrow.FixedWidthTypes.Boolean
+	case "date":
+		return arrow.FixedWidthTypes.Date32
 	}
 	switch c.Type { // an SQLType this package does not know: by physical type
 	case storage.TypeTimestamp:
@@ -417,7 +426,8 @@ func arrowType(c *storage.Column) arrow.DataType {
 // ArrowSchema is the Arrow schema of schema's columns for writing Delta files
 // (timestamptz → timestamp[us, UTC], timestamp → timestamp[us] (Delta
 // timestamp_ntz), text/varchar → string, smallint/integer/bigint → int16/int32/int64,
-// real → float32, double precision/numeric → float64, boolean → bool; a NOT NULL
+// real → float32, double precision/numeric → float64, boolean → bool, date →
+// date32; a NOT NULL
 // column is a non-nullable field), followed by the extra fields given.
 func ArrowSchema(schema *storage.Schema, extra ...arrow.Field) *arrow.Schema {
 	fs := make([]arrow.Field, 0, len(schema.Columns)+len(extra))
@@ -480,6 +490,14 @@ func FromColumns(mem memory.Allocator, schema *storage.Schema, cols *storage.Col
 					return nil, fmt.Errorf("columns to arrow: column %s: %d out of range for integer", name, v)
 				} else {
 					bb.Append(int32(v))
+				}
+			}
+		case *array.Date32Builder:
+			for r := 0; r < n; r++ {
+				if null(r) {
+					bb.AppendNull()
+				} else {
+					bb.Append(arrow.Date32(d.Int64[r]))
 				}
 			}
 		case *array.Int64Builder:
