@@ -47,6 +47,10 @@ type binder struct {
 	// (subquery.go): a column not found in the subquery's own scope is looked up
 	// there and becomes an outer reference.
 	outer []*outerLevel
+	// catalogRows is set when the statement reads a relation whose rows binding
+	// computed from the catalog or the ingest status (pg_catalog, information_schema,
+	// strata_ingest_status): a prepared statement is bound again for every later run.
+	catalogRows bool
 }
 
 type cte struct {
@@ -219,9 +223,11 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 			}
 		}
 		if p, names, ok := b.ingestStatusView(rv); ok {
+			b.catalogRows = true
 			return p, b.subScope(p, names, qual, rv.Alias), nil
 		}
 		if p, names, ok, err := b.pgCatalog(rv); ok {
+			b.catalogRows = true
 			if err != nil {
 				return nil, nil, err
 			}
@@ -233,6 +239,7 @@ func (b *binder) fromItem(item *pg.Node) (engine.Plan, *scope, error) {
 		}
 		if rv.Schemaname == "information_schema" {
 			if p, names, ok := b.infoSchema(rv); ok {
+				b.catalogRows = true
 				return p, b.subScope(p, names, qual, rv.Alias), nil
 			}
 		}

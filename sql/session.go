@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -28,6 +29,11 @@ type bound struct {
 	// needs are the privileges the statement needs and whether it writes
 	// (privileges.go); checked before every run.
 	needs []access
+	// rebind: the statement's rows were computed from the catalog when it was
+	// bound (binder.catalogRows), so every run but the first binds it again and
+	// reads the catalog as it is then, as PostgreSQL's catalog scans do.
+	rebind bool
+	ran    atomic.Bool
 }
 
 // grammarCodes are the SQLSTATEs of errors PostgreSQL's grammar raises with a code
@@ -140,6 +146,7 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 		return nil, err
 	}
 	bd.needs = append(bd.needs, b.needs...)
+	bd.rebind = b.catalogRows
 	if err := unusedTimeTravel(b.travel); err != nil {
 		return nil, err
 	}
@@ -161,6 +168,19 @@ func (s *Session) execute(ctx context.Context, st *Statement, params []engine.Va
 	bd, ok := st.impl.(*bound)
 	if !ok {
 		return nil, engine.Errorf(sqlstate.InvalidSQLStatementName, "statement was not prepared by this SQL layer")
+	}
+	if bd.rebind && bd.ran.Swap(true) {
+		again, err := s.prepare(ctx, st.Query, st.ParamTypes)
+		if err != nil {
+			return nil, err
+		}
+		if !sameFields(again.Fields, st.Fields) {
+			return nil, engine.Errorf(sqlstate.FeatureNotSupported, "cached plan must not change result type")
+		}
+		if bd, ok = again.impl.(*bound); !ok {
+			return nil, engine.Errorf(sqlstate.InvalidSQLStatementName, "statement was not prepared by this SQL layer")
+		}
+		bd.ran.Store(true)
 	}
 	if err := s.checkAccess(bd.needs); err != nil {
 		return nil, err
@@ -191,6 +211,19 @@ func (s *Session) execute(ctx context.Context, st *Statement, params []engine.Va
 		}
 	}
 	return bd.run(ctx, s, vals)
+}
+
+// sameFields reports whether a and b describe the same result columns.
+func sameFields(a, b []engine.Field) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Type != b[i].Type {
+			return false
+		}
+	}
+	return true
 }
 
 // statement binds one parsed statement.
