@@ -117,26 +117,11 @@ func decimalFits(v int64, t Type) bool {
 
 // AppendDecimal appends the text of scaled value v with scale digits after the point.
 func AppendDecimal(dst []byte, v int64, scale int) []byte {
-	var tmp [24]byte
 	u := uint64(v)
 	if v < 0 {
-		dst = append(dst, '-')
 		u = uint64(-v) // also right for MinInt64
 	}
-	d := strconv.AppendUint(tmp[:0], u, 10)
-	if scale == 0 {
-		return append(dst, d...)
-	}
-	if len(d) <= scale {
-		dst = append(dst, '0', '.')
-		for i := len(d); i < scale; i++ {
-			dst = append(dst, '0')
-		}
-		return append(dst, d...)
-	}
-	dst = append(dst, d[:len(d)-scale]...)
-	dst = append(dst, '.')
-	return append(dst, d[len(d)-scale:]...)
+	return appendScaled(dst, u, v < 0, scale)
 }
 
 // ParseDecimal reads numeric text ("12.34", "-1e3", " 5 ") as a value of decimal

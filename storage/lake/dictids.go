@@ -172,31 +172,9 @@ func readDictPages(pages file.PageReader, rows int64, optional bool, lo, hi int6
 		out.Values, haveDict = vals, true
 		return nil
 	}
-	next := pages.Next
-	if seek {
-		if hasDict {
-			dp, err := pages.GetDictionaryPage()
-			if err != nil {
-				return nil, err
-			}
-			if dp == nil {
-				return nil, errNotDictionary
-			}
-			if err := setDict(dp); err != nil {
-				return nil, err
-			}
-		}
-		if err := pages.SeekToPageWithRow(lo); err != nil {
-			return nil, err
-		}
-		first := true
-		next = func() bool {
-			if first {
-				first = false
-				return pages.Page() != nil
-			}
-			return pages.Next()
-		}
+	next, err := pageCursor(pages, lo, seek, hasDict, setDict)
+	if err != nil {
+		return nil, err
 	}
 	nDict := uint32(len(out.Values)) // the dictionary's values; PLAIN pages' follow
 	var levels, ids []uint32         // scratch: a page's definition levels and ids
@@ -521,4 +499,37 @@ func unpack(dst []uint32, b []byte, width uint, mask uint64) {
 		acc >>= width
 		have -= width
 	}
+}
+
+// pageCursor returns the function that steps through the pages of a column
+// chunk (pages.Page is then the current one). With seek, the dictionary page,
+// when the chunk has one (hasDict), goes to setDict first, and the cursor starts
+// at the page holding row lo (by the offset index) instead of the first page.
+func pageCursor(pages file.PageReader, lo int64, seek, hasDict bool, setDict func(*file.DictionaryPage) error) (func() bool, error) {
+	if !seek {
+		return pages.Next, nil
+	}
+	if hasDict {
+		dp, err := pages.GetDictionaryPage()
+		if err != nil {
+			return nil, err
+		}
+		if dp == nil {
+			return nil, errNotDictionary
+		}
+		if err := setDict(dp); err != nil {
+			return nil, err
+		}
+	}
+	if err := pages.SeekToPageWithRow(lo); err != nil {
+		return nil, err
+	}
+	first := true
+	return func() bool {
+		if first {
+			first = false
+			return pages.Page() != nil
+		}
+		return pages.Next()
+	}, nil
 }

@@ -256,31 +256,9 @@ func readNumPages(pages file.PageReader, pt parquet.Type, rows int64, optional b
 		haveDict = true
 		return nil
 	}
-	next := pages.Next
-	if seek {
-		if hasDict {
-			dp, err := pages.GetDictionaryPage()
-			if err != nil {
-				return nil, err
-			}
-			if dp == nil {
-				return nil, errNotDictionary
-			}
-			if err := setDict(dp); err != nil {
-				return nil, err
-			}
-		}
-		if err := pages.SeekToPageWithRow(lo); err != nil {
-			return nil, err
-		}
-		first := true
-		next = func() bool {
-			if first {
-				first = false
-				return pages.Page() != nil
-			}
-			return pages.Next()
-		}
+	next, err := pageCursor(pages, lo, seek, hasDict, setDict)
+	if err != nil {
+		return nil, err
 	}
 	var levels, ids []uint32 // scratch: a page's definition levels and dictionary ids
 	var vals numPage         // scratch: a page's present values
