@@ -276,6 +276,12 @@ func TestBackgroundOptimize(t *testing.T) {
 		kafkatest.Produce(t, addr, topic, w.msgs)
 		all.add(w)
 		waitRows(t, st, "ev", all.good)
+		// A handoff takes persisted rows only: wait for the head to be persisted, so
+		// that each round adds a file (a loaded machine persists late).
+		waitUntil(t, 30*time.Second, "the head persisted", func() bool {
+			rows, _ := st.HeadStats("ev")
+			return rows == 0
+		})
 		if _, err := st.Handoff(ctx, "ev", time.Now()); err != nil {
 			t.Fatal(err)
 		}
