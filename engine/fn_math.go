@@ -4,12 +4,15 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/cockroachdb/apd/v3"
+
 	"github.com/stratadb/strata/internal/sqlstate"
 )
 
-// Mathematical functions (PostgreSQL 15 §9.3). Numeric is computed in double
-// precision (types.go), so a numeric overload and a double precision overload share
-// a kernel and differ in the result type (and round's tie rule). An integer argument
+// Mathematical functions (PostgreSQL 15 §9.3). sqrt, ln, exp, log and power of
+// exact numerics are exact at PostgreSQL's result scales (numeric_math.go,
+// numeric_stats.go); otherwise a numeric overload and a double precision overload
+// share a kernel and differ in the result type (and round's tie rule). An integer argument
 // reaches the double precision overload (the preferred type), as in PostgreSQL.
 
 func init() {
@@ -49,16 +52,25 @@ func init() {
 		return sqrtFloat(ev, c, args, n)
 	})...)
 	register(f1("cbrt", mathRows(func(v float64) (float64, error) { return math.Cbrt(v), nil }))...)
-	register(f1("exp", mathRows(func(v float64) (float64, error) {
+	// exact1 is k, or f (numeric_math.go) for an exact numeric argument.
+	exact1 := func(k Kernel, f func(d, a *apd.Decimal) error) Kernel {
+		return func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+			if c.T.ID == TypeNumeric && hasExact(args[0]) {
+				return numericMath1(args[0], f)
+			}
+			return k(ev, c, args, n)
+		}
+	}
+	register(f1("exp", exact1(mathRows(func(v float64) (float64, error) {
 		r := math.Exp(v)
 		if math.IsInf(r, 0) && !math.IsInf(v, 0) {
 			return 0, Errorf(sqlstate.NumericValueOutOfRange, "value out of range: overflow")
 		}
 		return r, nil
-	}))...)
-	register(f1("ln", mathRows(logOf(math.Log)))...)
-	register(f1("log10", mathRows(logOf(math.Log10)))...)
-	register(f1("log", mathRows(logOf(math.Log10)))...)
+	}), expExact))...)
+	register(f1("ln", exact1(mathRows(logOf(math.Log)), lnExact))...)
+	register(f1("log10", exact1(mathRows(logOf(math.Log10)), log10Exact))...)
+	register(f1("log", exact1(mathRows(logOf(math.Log10)), log10Exact))...)
 	register(
 		&Func{Name: "round", Args: sig(Numeric, Int32), Ret: Numeric, Strict: true, kernel: roundDigits(math.Round)},
 		&Func{Name: "trunc", Args: sig(Numeric, Int32), Ret: Numeric, Strict: true, kernel: roundDigits(math.Trunc)},
@@ -182,6 +194,9 @@ func roundDigits(f func(float64) float64) Kernel {
 
 // logBase is log(b, x): the logarithm of x to base b.
 func logBase(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+	if c.T.ID == TypeNumeric && hasExact(args[0]) && hasExact(args[1]) {
+		return numericMath2(args[0], args[1], logExact)
+	}
 	a, b := floats(args[0]), floats(args[1])
 	out := newVec(c.T, n)
 	out.nulls = unionNulls(n, args[0], args[1])
@@ -202,6 +217,9 @@ func logBase(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 
 // mathPower is power(x, y) and x ^ y.
 func mathPower(x, y *vec, rt Type) (*vec, error) {
+	if rt.ID == TypeNumeric && hasExact(x) && hasExact(y) {
+		return numericMath2(x, y, powerExact)
+	}
 	a, b := floats(x), floats(y)
 	out := newVec(rt, x.n)
 	out.nulls = unionNulls(x.n, x, y)

@@ -185,7 +185,7 @@ func powerType(a []Type) (Type, bool) {
 	if !a[0].IsNumeric() || !a[1].IsNumeric() {
 		return Unknown, false
 	}
-	if a[0].ID == TypeNumeric || a[1].ID == TypeNumeric {
+	if a[0].ID == TypeNumeric || a[1].ID == TypeNumeric || a[0].IsDecimal() || a[1].IsDecimal() {
 		if a[0].ID != TypeFloat64 && a[1].ID != TypeFloat64 && a[0].ID != TypeFloat32 && a[1].ID != TypeFloat32 {
 			return Numeric, true
 		}
