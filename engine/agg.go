@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/cockroachdb/apd/v3"
 	"slices"
@@ -181,19 +180,6 @@ type sumIntAcc struct {
 	c     []int64
 }
 
-// overflowed reports whether an exact decimal sum left int64 (its type cannot hold it).
-func (a *sumIntAcc) overflowed() bool {
-	if !a.rt.IsDecimal() {
-		return false
-	}
-	for _, h := range a.h {
-		if h != 0 {
-			return true
-		}
-	}
-	return false
-}
-
 func (a *sumIntAcc) grow(n int) {
 	a.s, a.h, a.c = growTo(a.s, n), growTo(a.h, n), growTo(a.c, n)
 }
@@ -299,9 +285,10 @@ func (a *sumIntAcc) exactResult(out *vec) {
 			avgExact(&d, a.h[g], a.s[g], a.scale, a.c[g])
 			buf = d.Append(buf, 'f')
 		case a.h[g] == 0:
-			buf = strconv.AppendInt(buf, a.s[g], 10)
+			buf = AppendDecimal(buf, a.s[g], int(a.scale))
 		default:
 			int128Decimal(a.h[g], a.s[g], &d)
+			d.Exponent = -int32(a.scale)
 			buf = d.Append(buf, 'f')
 		}
 		ends[g] = len(buf)
@@ -953,9 +940,6 @@ func (a *aggCore) mergeFrom(o *aggCore) error {
 // exceeding the memory limit); output follows.
 func (a *aggCore) finish() error {
 	for _, acc := range a.accs {
-		if s, ok := acc.(*sumIntAcc); ok && s.overflowed() {
-			return decimalOverflow()
-		}
 		if d, ok := acc.(*distinctAcc); ok {
 			if err := d.finish(); err != nil {
 				return err

@@ -15,12 +15,14 @@ import (
 // kInt vec, so filters, sorts, GROUP BY, min and max run the int64 kernels
 // unchanged. What differs from an integer is done here: text in and out with the
 // scale, + - * with PostgreSQL's result scales (max of the scales; their sum),
-// comparisons and casts across scales, round/trunc/abs/ceil/floor, and sum.
+// comparisons and casts across scales, round/trunc/abs/ceil/floor.
 //
 // numeric(p,s) columns with p <= 18 are decimals. A decimal never holds more than
-// 18 digits (Prec 0: any int64). Results PostgreSQL gives a value-dependent scale
-// (x / y, avg, numeric without a typmod, the math functions) are TypeNumeric:
-// exact with a per-value scale where numeric.go computes them, else double precision.
+// 18 digits (Prec 0: any int64); + - * past that are 22003. sum of a decimal is
+// summed in 128 bits (agg.go sumIntAcc, window_agg.go wideSums) into a TypeNumeric,
+// exact however large, as are the results PostgreSQL gives a value-dependent scale
+// (x / y, avg, numeric without a typmod, the math functions): exact with a
+// per-value scale where numeric.go computes them, else double precision.
 
 // MaxDecimalPrecision is the largest numeric(p,s) precision kept exactly.
 const MaxDecimalPrecision = 18

@@ -234,10 +234,8 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 		switch a[0].ID {
 		case TypeInt16, TypeInt32:
 			return Int64, nil
-		case TypeInt64, TypeNumeric:
-			return Numeric, nil
-		case TypeDecimal:
-			return Decimal(0, int(a[0].Scale)), nil // exact (decimal.go); 22003 past 18 digits
+		case TypeInt64, TypeNumeric, TypeDecimal:
+			return Numeric, nil // a decimal's: exact past 18 digits (128-bit sums), at its scale
 		case TypeFloat32:
 			return Float32, nil
 		case TypeFloat64:

@@ -355,8 +355,10 @@ func newWinScratch(f *WindowFunc, n int) *winScratch {
 	case "sum", "avg":
 		x := f.Args[0].Type()
 		switch {
-		case x.ID == TypeInt16 || x.ID == TypeInt32 || x.IsDecimal():
+		case x.ID == TypeInt16 || x.ID == TypeInt32:
 			sc.isum = make([]int64, n+1)
+		case x.ID == TypeInt64 || x.IsDecimal():
+			sc.isum, sc.ihi = make([]int64, n+1), make([]int64, n+1)
 		case x.ID == TypeInterval:
 			sc.ivs = make([]ival, n+1)
 		case f.Frame.Start.Kind == UnboundedPreceding && f.Frame.Exclude == ExcludeNoOthers:
@@ -384,6 +386,9 @@ func (sc *winScratch) slice(lo, hi int) *winScratch {
 	}
 	if sc.isum != nil {
 		out.isum = sc.isum[lo : hi+1]
+	}
+	if sc.ihi != nil {
+		out.ihi = sc.ihi[lo : hi+1]
 	}
 	if sc.fsum != nil {
 		out.fsum = sc.fsum[lo : hi+1]

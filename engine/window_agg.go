@@ -1,11 +1,19 @@
 package engine
 
+import (
+	"math/bits"
+
+	"github.com/cockroachdb/apd/v3"
+)
+
 // Aggregates over window frames. Each frame is at most three spans of positions
 // (frameSpans); each aggregate answers a span without visiting its rows:
 //
 //   - count, and sum/avg of smallint and integer: prefix counts and prefix sums,
 //     one subtraction per span (O(1); PostgreSQL uses the same inverse transition);
-//   - sum/avg of floating-point and numeric (double precision in strata): a float sum has
+//     of bigint and numeric(p,s): the same with 128-bit prefix sums, exact numeric
+//     results as PostgreSQL's (wideSums);
+//   - sum/avg of floating-point and numeric without (p,s) (double precision): a float sum has
 //     no exact inverse (subtracting 1e20 after adding 1e20 and 1 loses the 1), so
 //     frames that start at the partition's first row read a running sum (exactly
 //     PostgreSQL's order of additions), other frames a sliding window that only
@@ -20,7 +28,7 @@ package engine
 type winScratch struct {
 	lo, hi, gs, ge, starts []int32
 	cnt                    []int64 // prefix counts of taking part
-	isum                   []int64
+	isum, ihi              []int64 // prefix sums: int64, or 128-bit as ihi:isum (wideSums)
 	fsum                   []float64
 	ivs                    []ival
 	tree                   []float64
@@ -64,9 +72,10 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 	switch f.Func {
 	case "sum", "avg":
 		switch {
-		case x.t.ID == TypeInt16 || x.t.ID == TypeInt32 || x.t.IsDecimal():
-			// exact in int64: fewer than 2^32 rows of 32-bit values cannot overflow; a
-			// decimal's prefix sums are its scaled values' (exact while under 9.2e18)
+		case x.t.ID == TypeInt64 || x.t.IsDecimal():
+			wideSums(f, x, takes, rows, sc, cnt, out)
+		case x.t.ID == TypeInt16 || x.t.ID == TypeInt32:
+			// exact in int64: fewer than 2^32 rows of 32-bit values cannot overflow
 			ps := sc.isum[:n+1]
 			ps[0] = 0
 			for p := 0; p < n; p++ {
@@ -86,10 +95,8 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 				for _, sp := range spans {
 					s += ps[sp[1]] - ps[sp[0]]
 				}
-				if f.Func == "avg" && out.t.ID == TypeNumeric {
-					setAvgExact(out, int(r), s, x.t.Scale, int64(c)) // numeric.go
-				} else if f.Func == "avg" {
-					out.f[r] = float64(s) / float64(pow10[x.t.Scale]) / float64(c)
+				if f.Func == "avg" {
+					setAvgExact(out, int(r), s, 0, int64(c)) // numeric.go
 				} else {
 					out.i[r] = s
 				}
@@ -127,8 +134,7 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 	}
 }
 
-// floatSums is sum/avg over float values (kFloat; bigint is read as float, as its
-// numeric sum is in strata).
+// floatSums is sum/avg over float values (kFloat).
 func floatSums(f *WindowFunc, x *vec, takes func(int) bool, rows []int32, sc *winScratch, cnt []int64, out *vec) {
 	n := len(rows)
 	lo, hi, gs, ge := sc.lo, sc.hi, sc.gs, sc.ge
@@ -137,8 +143,6 @@ func floatSums(f *WindowFunc, x *vec, takes func(int) bool, rows []int32, sc *wi
 		switch {
 		case !takes(p):
 			return 0
-		case kindOf(x.t) == kInt:
-			return float64(x.i[p])
 		}
 		return x.f[p]
 	}
@@ -325,4 +329,69 @@ func (s segTree[T]) query(lo, hi int) T {
 		}
 	}
 	return acc
+}
+
+// wideSums is sum/avg of bigint and numeric(p,s) (x.i scaled by 10^scale): prefix
+// sums in 128 bits (two's complement ihi:isum), so a frame's sum is exact however
+// large; results are numeric, avg at select_div_scale, as PostgreSQL's.
+func wideSums(f *WindowFunc, x *vec, takes func(int) bool, rows []int32, sc *winScratch, cnt []int64, out *vec) {
+	n := len(rows)
+	lo, hi, gs, ge := sc.lo, sc.hi, sc.gs, sc.ge
+	ex := f.Frame.Exclude
+	pl, ph := sc.isum[:n+1], sc.ihi[:n+1]
+	pl[0], ph[0] = 0, 0
+	for p := 0; p < n; p++ {
+		l, h := uint64(pl[p]), uint64(ph[p])
+		if takes(p) {
+			v := x.i[p]
+			var c uint64
+			l, c = bits.Add64(l, uint64(v), 0)
+			h += uint64(v>>63) + c
+		}
+		pl[p+1], ph[p+1] = int64(l), int64(h)
+	}
+	if out.nx == nil {
+		out.nx = make([]string, out.n)
+	}
+	scale := x.t.Scale
+	var buf [3][2]int32
+	var d apd.Decimal
+	for i, r := range rows {
+		spans := frameSpans(lo[i], hi[i], int32(i), gs[i], ge[i], ex, &buf)
+		c := int64(0)
+		var l, h uint64
+		for _, sp := range spans {
+			c += cnt[sp[1]] - cnt[sp[0]]
+			dl, b := bits.Sub64(uint64(pl[sp[1]]), uint64(pl[sp[0]]), 0)
+			dh := uint64(ph[sp[1]]) - uint64(ph[sp[0]]) - b
+			var k uint64
+			l, k = bits.Add64(l, dl, 0)
+			h += dh + k
+		}
+		if c == 0 {
+			out.setNull(int(r))
+			continue
+		}
+		if int64(h) == int64(l)>>63 { // fits int64
+			if f.Func == "avg" {
+				setAvgExact(out, int(r), int64(l), scale, c) // numeric.go
+			} else {
+				out.nx[r] = string(AppendDecimal(nil, int64(l), int(scale)))
+				out.f[r] = numericTextFloat(out.nx[r])
+			}
+			continue
+		}
+		// hi × 2^64 + lo with lo signed, as int128Decimal takes it
+		sh, sl := int64(h), int64(l)
+		if sl < 0 {
+			sh++
+		}
+		if f.Func == "avg" {
+			avgExact(&d, sh, sl, scale, c)
+		} else {
+			int128Decimal(sh, sl, &d)
+			d.Exponent = -int32(scale)
+		}
+		out.setExact(int(r), &d)
+	}
 }
