@@ -106,3 +106,23 @@ func ScaleDigits(digits string, k int, neg bool) (int64, bool) {
 	}
 	return int64(u), true
 }
+
+// FormatDecimal is the text of scaled value v (value × 10^scale) with scale
+// digits after the point: "-12.30" for -1230 at scale 2.
+func FormatDecimal(v int64, scale int) string {
+	u := uint64(v)
+	if v < 0 {
+		u = -u // also right for MinInt64
+	}
+	d := strconv.FormatUint(u, 10)
+	if scale > 0 {
+		if len(d) <= scale {
+			d = strings.Repeat("0", scale-len(d)+1) + d
+		}
+		d = d[:len(d)-scale] + "." + d[len(d)-scale:]
+	}
+	if v < 0 {
+		return "-" + d
+	}
+	return d
+}

@@ -331,18 +331,26 @@ func chunkHasBounds(meta *metadata.FileMetaData, rg, col int) bool {
 // statsValues converts Parquet min/max statistics to the Go values of Delta type
 // deltaType (see ColumnStatistics); ok is false when they cannot be trusted.
 // Callers check chunkHasBounds first.
+// isDecimalColumn reports whether a Delta decimal column is stored as a Parquet
+// INT32/INT64 DECIMAL: its bounds are then the unscaled integers (value × 10^scale),
+// as strata keeps numeric(p,s), p <= 18.
+func isDecimalColumn(deltaType string, descr *schema.Column) bool {
+	_, ok := descr.LogicalType().(schema.DecimalLogicalType)
+	return deltaType == "decimal" && ok
+}
+
 func statsValues(deltaType string, descr *schema.Column, ps metadata.TypedStatistics) (lo, hi any, ok bool) {
 	switch s := ps.(type) {
 	case *metadata.Int32Statistics:
 		switch {
-		case isIntegerType(deltaType) || deltaType == "long":
+		case isIntegerType(deltaType) || deltaType == "long" || isDecimalColumn(deltaType, descr):
 			return int64(s.Min()), int64(s.Max()), true
 		case deltaType == "date":
 			return int64(s.Min()) * usPerDay, int64(s.Max()) * usPerDay, true
 		}
 	case *metadata.Int64Statistics:
 		switch {
-		case isIntegerType(deltaType):
+		case isIntegerType(deltaType) || isDecimalColumn(deltaType, descr):
 			return s.Min(), s.Max(), true
 		case deltaType == "timestamp" || deltaType == "timestamp_ntz":
 			ts, isTS := descr.LogicalType().(schema.TimestampLogicalType)

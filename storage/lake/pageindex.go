@@ -157,7 +157,7 @@ func pageBounds(deltaType string, descr *schema.Column, cidx metadata.ColumnInde
 	case *metadata.TypedColumnIndex[int32]:
 		a, b := x.MinValues()[k], x.MaxValues()[k]
 		switch {
-		case isIntegerType(deltaType):
+		case isIntegerType(deltaType) || isDecimalColumn(deltaType, descr):
 			return int64(a), int64(b), true
 		case deltaType == "date":
 			return int64(a) * usPerDay, int64(b) * usPerDay, true
@@ -165,7 +165,7 @@ func pageBounds(deltaType string, descr *schema.Column, cidx metadata.ColumnInde
 	case *metadata.TypedColumnIndex[int64]:
 		a, b := x.MinValues()[k], x.MaxValues()[k]
 		switch {
-		case isIntegerType(deltaType):
+		case isIntegerType(deltaType) || isDecimalColumn(deltaType, descr):
 			return a, b, true
 		case deltaType == "timestamp" || deltaType == "timestamp_ntz":
 			ts, isTS := descr.LogicalType().(schema.TimestampLogicalType)

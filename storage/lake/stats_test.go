@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/objstore"
 )
 
@@ -24,7 +25,7 @@ import (
 type statsOracle struct {
 	nulls  int64
 	lo, hi any
-	kind   string // "int", "float", "string", "date", "ts", "" (no bounds)
+	kind   string // "int", "float", "dec", "string", "date", "ts", "" (no bounds)
 }
 
 func (o *statsOracle) add(v any) {
@@ -62,6 +63,8 @@ func (o *statsOracle) json() (lo, hi any) {
 	switch o.kind {
 	case "int", "float":
 		return o.lo, o.hi
+	case "dec": // decimal(10,2): JSON numbers at the scale, as Spark writes them
+		return json.Number(storage.FormatDecimal(o.lo.(int64), 2)), json.Number(storage.FormatDecimal(o.hi.(int64), 2))
 	case "date":
 		f := func(v any) any { return time.Unix(v.(int64)*86400, 0).UTC().Format("2006-01-02") }
 		return f(o.lo), f(o.hi)
@@ -98,7 +101,7 @@ func decodeJSON(t *testing.T, v any) any {
 // TestWrittenStatsEqualTheValues: the Delta stats the writer reads back from the
 // Parquet footer it wrote equal min, max and NULL count computed from the values
 // for every column type: integers of each width, float and double (NaN left out,
-// a row group of NaN only, -0), boolean, binary and decimal (NULL counts only),
+// a row group of NaN only, -0), decimal, boolean and binary (NULL counts only),
 // date, timestamp, strings cut to 32 characters (multibyte, max marked with
 // U+10FFFF), a column of NULLs only; over several row groups and two
 // partitions. One documented difference: Parquet leaves out a min or max longer
@@ -123,7 +126,7 @@ func TestWrittenStatsEqualTheValues(t *testing.T) {
 		{Name: "big", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "p", Type: arrow.BinaryTypes.String},
 	}
-	kinds := []string{"int", "int", "int", "int", "float", "float", "", "string", "", "date", "ts", "", "int", "string"}
+	kinds := []string{"int", "int", "int", "int", "float", "float", "", "string", "", "date", "ts", "dec", "int", "string"}
 	sch := arrow.NewSchema(fields, nil)
 	schema, err := SchemaFromArrow(sch)
 	if err != nil {
@@ -214,7 +217,7 @@ func TestWrittenStatsEqualTheValues(t *testing.T) {
 				v = x
 			case "dec":
 				fb.(*array.Decimal128Builder).Append(decimal128.FromI64(int64(k*100 + 7)))
-				v = "dec"
+				v = int64(k*100 + 7)
 			case "big":
 				x := fmt.Sprintf("v%04d", k)
 				if k == 500 {

@@ -23,6 +23,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/objstore"
 )
 
@@ -750,18 +751,19 @@ func deltaStats(meta *metadata.FileMetaData, fields []*Field, topNulls []int64) 
 		}
 		nulls[f.Name] = n
 		if bounded && lo != nil {
-			minV[f.Name], maxV[f.Name] = statJSON(f.Type.Name, lo, false), statJSON(f.Type.Name, hi, true)
+			minV[f.Name], maxV[f.Name] = statJSON(f.Type, lo, false), statJSON(f.Type, hi, true)
 		}
 	}
 	return map[string]any{"numRecords": meta.NumRows, "minValues": minV, "maxValues": maxV, "nullCount": nulls}, nil
 }
 
 // boundedType reports whether the Delta stats carry min/max for a column of
-// Delta type name (Spark's choice: numbers, dates, timestamps and strings; not
-// booleans, binary or decimals).
+// Delta type name (Spark's choice: numbers, decimals, dates, timestamps and
+// strings; not booleans or binary). A decimal is bounded when its Parquet values
+// are INT32/INT64 (statsValues).
 func boundedType(name string) bool {
 	switch name {
-	case "byte", "short", "integer", "long", "float", "double", "date", "timestamp", "timestamp_ntz", "string":
+	case "byte", "short", "integer", "long", "float", "double", "decimal", "date", "timestamp", "timestamp_ntz", "string":
 		return true
 	}
 	return false
@@ -781,11 +783,14 @@ func lessStat(a, b any) bool {
 }
 
 // statJSON is the Delta stats value of v (as statsValues gives it) for a
-// column of Delta type name: dates as YYYY-MM-DD, timestamps ISO-8601 in µs,
-// strings cut to statsStringPrefix characters (a max cut so gets U+10FFFF
-// appended, to stay above every value with that prefix).
-func statJSON(name string, v any, isMax bool) any {
-	switch name {
+// column of Delta type dt: dates as YYYY-MM-DD, timestamps ISO-8601 in µs,
+// decimals as JSON numbers with their scale's digits (12.30, as Spark writes
+// them), strings cut to statsStringPrefix characters (a max cut so gets
+// U+10FFFF appended, to stay above every value with that prefix).
+func statJSON(dt *DataType, v any, isMax bool) any {
+	switch name := dt.Name; name {
+	case "decimal":
+		return json.Number(storage.FormatDecimal(v.(int64), dt.Scale))
 	case "date":
 		return time.UnixMicro(v.(int64)).UTC().Format("2006-01-02")
 	case "timestamp", "timestamp_ntz":

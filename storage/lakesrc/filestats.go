@@ -114,6 +114,15 @@ func (fs *fileStats) columnStats(col int) storage.ColumnStats {
 			return storage.ColumnStats{}
 		}
 		out.HasMinMax, out.MinInt, out.MaxInt = true, lo, hi
+	case "decimal":
+		// numeric(p,s), p <= 18, is the scaled int64 (lakeColumn); a bound with more
+		// digits after the point than the scale is not trusted
+		lo, ok1 := scaledBound(minJ, fd.Type.Scale)
+		hi, ok2 := scaledBound(maxJ, fd.Type.Scale)
+		if !ok1 || !ok2 || t != storage.TypeInt64 {
+			return storage.ColumnStats{}
+		}
+		out.HasMinMax, out.MinInt, out.MaxInt = true, lo, hi
 	case "float", "double":
 		var lo, hi float64
 		if json.Unmarshal(minJ, &lo) != nil || json.Unmarshal(maxJ, &hi) != nil || t != storage.TypeFloat64 {
@@ -182,4 +191,27 @@ func isPartitionColumn(snap *lake.Snapshot, col string) bool {
 		}
 	}
 	return false
+}
+
+// scaledBound reads a Delta stats decimal (a JSON number, or a string as some
+// writers give it) as value × 10^scale; false when it is not a number, has
+// digits below the scale, or does not fit int64.
+func scaledBound(raw json.RawMessage, scale int) (int64, bool) {
+	var n json.Number
+	if json.Unmarshal(raw, &n) != nil {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return 0, false
+		}
+		n = json.Number(s)
+	}
+	digits, exp, _, ok := storage.SplitNumber(string(n))
+	if !ok {
+		return 0, false
+	}
+	if below := -(exp + scale); below > 0 && strings.Trim(digits[max(len(digits)-below, 0):], "0") != "" {
+		return 0, false
+	}
+	v, fits, syntax := storage.ParseDecimal(string(n), 0, scale)
+	return v, fits && !syntax
 }
