@@ -36,8 +36,9 @@
 // runs the integer kernels (filters, sorts, GROUP BY, min, max, sum) and only
 // scale-aware work (+ - * rescaling, casts, text, round) is its own. numeric
 // without a modifier (TypeNumeric) is float64, and beside it, where the value is
-// known exactly (division, avg, numerics of mixed scales, literals, text), the
-// exact text with PostgreSQL's per-value display scale (numeric.go).
+// known exactly (division, avg, sums of decimals and bigints, the math
+// functions, numerics of mixed scales, literals, text), the exact text with
+// PostgreSQL's per-value display scale (numeric.go, numeric_math.go).
 //
 // # Time zones
 //
