@@ -826,6 +826,12 @@ func (s *Store) Optimize(ctx context.Context, table string, targetFileSize int64
 	if IsExternal(&def) {
 		return lake.OptimizeResult{Version: -1}, fmt.Errorf("table %s is external: strata does not write it", table)
 	}
+	return s.optimizeLocked(ctx, def, l, targetFileSize, sortBy)
+}
+
+// optimizeLocked is Optimize with compactMu held and the table's lake open.
+func (s *Store) optimizeLocked(ctx context.Context, def catalog.TableDef, l *lakeLink, targetFileSize int64, sortBy string) (lake.OptimizeResult, error) {
+	table := def.Name
 	if targetFileSize <= 0 {
 		targetFileSize = DefaultTargetFileSize
 	}

@@ -90,6 +90,10 @@ type Store struct {
 	publishMu sync.Mutex
 	// compactMu lets one Compact run at a time.
 	compactMu sync.Mutex
+	// leases holds, per OPTIMIZE lease appId, the expiry of the lease this store
+	// took last (lease.go), so that it may renew its own lease.
+	leaseMu sync.Mutex
+	leases  map[string]int64
 
 	mu struct {
 		sync.Mutex
