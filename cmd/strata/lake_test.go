@@ -34,8 +34,8 @@ type handoffKiller struct {
 	mainOnly bool
 	mu       sync.Mutex
 	armed    string
-	fired   chan string
-	release chan struct{}
+	fired    chan string
+	release  chan struct{}
 }
 
 // kindOf names the handoff write a request is, or "".

@@ -40,8 +40,9 @@
 //     to <lake_path>/_rejects by the same rules; the two lakes commit apart, so a
 //     partition resumes at the lower offset and skips the rows, or rejects, the
 //     other lake holds. A lake offset below the log start is data loss (logged,
-//     Status.LostRecords). The owner of partition 0 compacts the lakes' small
-//     files in the background (OPTIMIZE, Options.OptimizeAtFiles).
+//     Status.LostRecords). An owner compacts the lakes' small files in the
+//     background (OPTIMIZE, Options.OptimizeAtFiles) under each lake's OPTIMIZE
+//     lease in its Delta log (store.OptimizeUnderLease): one process at a time.
 //   - A record that cannot be decoded, or a late one (late_message_rejection), goes
 //     to the table <table>_rejects (topic, partition, offset, raw, reason, time) and
 //     is counted; it never stops ingestion. Rejects are published in the same

@@ -22,14 +22,17 @@ import (
 // winner's txn for the same appId and fails (lake.ErrConflict or
 // lake.ErrTxnAlreadyCommitted); a handoff that wins the version instead is
 // passed over, as for any commit. The holder then runs OPTIMIZE with a deadline
-// OptimizeLeaseMargin before the expiry, so its commit cannot land after
-// another node took an expired lease, as long as the nodes' clocks agree within
-// the margin. A lease is never released: it expires (a crash of its holder
-// delays the next OPTIMIZE by at most the lease's length).
+// a margin before the expiry (OptimizeLeaseMargin, or a quarter of a shorter
+// lease), so its commit cannot land after another node took an expired lease,
+// as long as the nodes' clocks agree within the margin. A lease is never
+// released: it expires (a crash of its holder delays the next OPTIMIZE by at
+// most the lease's length).
 
 // OptimizeLeaseMargin is how long before its lease's expiry an OPTIMIZE is
 // cut off: the clock difference between nodes the lease tolerates.
 const OptimizeLeaseMargin = 30 * time.Second
+
+func leaseMargin(lease time.Duration) time.Duration { return min(OptimizeLeaseMargin, lease/4) }
 
 // OptimizeLeaseApp is the txn appId of table's OPTIMIZE lease.
 func OptimizeLeaseApp(table string) string { return "strata/" + table + "/optimize-lease" }
@@ -39,13 +42,13 @@ func OptimizeLeaseApp(table string) string { return "strata/" + table + "/optimi
 var ErrLeaseHeld = errors.New("the OPTIMIZE lease is held by another node")
 
 // OptimizeUnderLease takes table's OPTIMIZE lease in its Delta log for lease
-// (at least twice OptimizeLeaseMargin) and runs OPTIMIZE (targetFileSize, sortBy
-// as for Optimize) under it. It returns ErrLeaseHeld, having changed nothing,
-// when another node holds the lease or wins it.
+// and runs OPTIMIZE (targetFileSize, sortBy as for Optimize) under it. It
+// returns ErrLeaseHeld, having changed nothing, when another node holds the
+// lease or wins it.
 func (s *Store) OptimizeUnderLease(ctx context.Context, table string, lease time.Duration, targetFileSize int64, sortBy string) (lake.OptimizeResult, error) {
 	res := lake.OptimizeResult{Version: -1}
-	if lease < 2*OptimizeLeaseMargin {
-		return res, fmt.Errorf("optimize %s: a lease of %v is shorter than twice the margin %v", table, lease, OptimizeLeaseMargin)
+	if lease <= 0 {
+		return res, fmt.Errorf("optimize %s: a lease of %v", table, lease)
 	}
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
@@ -86,7 +89,12 @@ func (s *Store) OptimizeUnderLease(ctx context.Context, table string, lease time
 	}
 	s.leases[app] = expiry
 	s.leaseMu.Unlock()
-	octx, cancel := context.WithDeadline(ctx, time.UnixMilli(expiry).Add(-OptimizeLeaseMargin))
+	octx, cancel := context.WithDeadline(ctx, time.UnixMilli(expiry).Add(-leaseMargin(lease)))
 	defer cancel()
+	if s.knobs.UnderLease != nil {
+		if err := s.knobs.UnderLease(); err != nil {
+			return res, err
+		}
+	}
 	return s.optimizeLocked(octx, def, l, targetFileSize, sortBy)
 }
