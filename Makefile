@@ -38,6 +38,14 @@ bench:
 bench-cold:
 	cd bench/duck && $(GO) run -mod=mod . -cold -events $(EVENTS) -runs $(RUNS)
 
+# A cluster on this machine (issue 13): ingest throughput of $(CLUSTER_EVENTS) Kafka events with
+# 1, 2 and 3 owners (strata serve --cluster), and the dashboard suite's median latency on an
+# owner and on a node that owns nothing (cmd/strata TestBenchCluster).
+CLUSTER_EVENTS ?= 2000000
+.PHONY: bench-cluster
+bench-cluster:
+	STRATA_BENCH_CLUSTER=$(CLUSTER_EVENTS) RUNS=$(RUNS) $(GO) test -count=1 -timeout 60m -run '^TestBenchCluster$$' -v ./cmd/strata
+
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./storage/... ./engine/... ./ingest/... ./server/...
 	$(GO) test -run '^$$' -bench 'KafkaIngest|Freshness|Handoff|ColdQuery' -benchtime 3x ./bench/inproc
