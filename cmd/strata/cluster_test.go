@@ -23,14 +23,17 @@ import (
 // TestServeCluster: two `strata serve --cluster` processes sharing a cluster
 // location (a local folder, and a bucket on a real S3 server) are one catalog:
 // a table created on A is queryable on B within seconds with the same columns,
-// rows A loads are read on B once handed off, a role created on A logs in on B
+// rows A loads are read on B once handed off, an external table created on A
+// (over a Delta table under a lake root) is read on B and dropped from B, a
+// role created on A logs in on B
 // with its password (SCRAM, pgx) and has the privileges granted on A, ALTER
 // TABLE … OWNER TO, ALTER TABLE … SET and DROP TABLE reach the other node, and of two racing
 // CREATE TABLEs exactly one gets 42P07; racing ALTER TABLEs get 40001 or win.
 func TestServeCluster(t *testing.T) {
 	t.Run("folder", func(t *testing.T) {
 		loc := filepath.Join(t.TempDir(), "cluster")
-		testServeCluster(t, []string{"--cluster", loc})
+		ext := filepath.Join(t.TempDir(), "ext")
+		testServeCluster(t, ext, []string{"--cluster", loc, "--lake-root", ext})
 	})
 	t.Run("s3", func(t *testing.T) {
 		vgw := s3fault.NeedVersitygw(t)
@@ -40,11 +43,13 @@ func TestServeCluster(t *testing.T) {
 		t.Setenv("AWS_ACCESS_KEY_ID", s3fault.VersitygwAccess)
 		t.Setenv("AWS_SECRET_ACCESS_KEY", s3fault.VersitygwSecret)
 		t.Setenv("AWS_REGION", s3fault.VersitygwRegion)
-		testServeCluster(t, []string{"--cluster", "s3://cluster/prod", "--s3-endpoint", vgw.Endpoint, "--s3-path-style"})
+		testServeCluster(t, "s3://cluster/ext", []string{"--cluster", "s3://cluster/prod", "--lake-root", "s3://cluster/ext", "--s3-endpoint", vgw.Endpoint, "--s3-path-style"})
 	})
 }
 
-func testServeCluster(t *testing.T, clusterFlags []string) {
+// extRoot is a lake root outside the cluster location, for the Delta table an
+// external table reads.
+func testServeCluster(t *testing.T, extRoot string, clusterFlags []string) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	hba := filepath.Join(dir, "pg_hba.conf")
@@ -128,6 +133,53 @@ func testServeCluster(t *testing.T, clusterFlags []string) {
 		s, err := one(cb, "SELECT count(*)::text || ' ' || sum(price)::text FROM ev")
 		return err == nil && s == "500 124875.00"
 	})
+
+	// CREATE EXTERNAL TABLE on A reaches B, over a Delta table under a lake
+	// root: one that evx, a cluster table with a lake_path of its own, wrote
+	// before it was dropped (a node refuses a lake_path another of its tables
+	// uses). DROP of the external table on B reaches A.
+	extPath := extRoot + "/evx"
+	if !strings.HasPrefix(extRoot, "s3://") {
+		extPath = filepath.Join(extRoot, "evx")
+	}
+	if _, err := ca.Exec(ctx, `CREATE TABLE evx (id bigint NOT NULL, "timestamp" timestamptz NOT NULL, who text)
+		WITH (segment_granularity = 'minute', handoff_grace = '0s', lake_path = '`+extPath+`')`); err != nil {
+		t.Fatal(err)
+	}
+	csv.Reset()
+	for i := range 100 {
+		fmt.Fprintf(&csv, "%d,%s,u%d\n", i, at.Add(time.Duration(i)*time.Second).Format("2006-01-02 15:04:05+00"), i%5)
+	}
+	if _, err := ca.PgConn().CopyFrom(ctx, &csv, "COPY evx FROM STDIN WITH (FORMAT csv)"); err != nil {
+		t.Fatal(err)
+	}
+	within("evx handed off", func() bool {
+		s, err := one(ca, "SELECT count(*)::text FROM evx VERSION AS OF 1")
+		return err == nil && s == "100"
+	})
+	if _, err := ca.Exec(ctx, `DROP TABLE evx`); err != nil {
+		t.Fatal(err)
+	}
+	within("B no longer has evx", func() bool { _, err := one(cb, "SELECT count(*)::text FROM evx"); return isCode(err, "42P01") })
+	within("A creates the external table over evx's Delta table", func() bool {
+		_, err := ca.Exec(ctx, `CREATE EXTERNAL TABLE ext WITH (lake_path = '`+extPath+`', time_column = 'timestamp')`)
+		if err != nil && !isCode(err, "42P01") {
+			t.Fatalf("CREATE EXTERNAL TABLE: %v", err)
+		}
+		return err == nil
+	})
+	took = within("B reads the external table A created", func() bool {
+		s, err := one(cb, "SELECT count(*)::text || ' ' || sum(id)::text FROM ext")
+		return err == nil && s == "100 4950"
+	})
+	t.Logf("CREATE EXTERNAL TABLE on A read on B after %v", took.Round(time.Millisecond))
+	if _, err := cb.Exec(ctx, `INSERT INTO ext VALUES (1, now(), 'x')`); !isCode(err, "42809") {
+		t.Fatalf("INSERT into the external table on B: %v, want 42809", err)
+	}
+	if _, err := cb.Exec(ctx, `DROP TABLE ext`); err != nil {
+		t.Fatal(err)
+	}
+	within("A no longer has ext", func() bool { _, err := one(ca, "SELECT count(*)::text FROM ext"); return isCode(err, "42P01") })
 
 	// Roles and grants made on A log in and read on B.
 	for _, q := range []string{`CREATE ROLE alice LOGIN PASSWORD 's3cret'`, `GRANT SELECT ON ev TO alice`} {
