@@ -294,7 +294,8 @@ func isCode(err error, code string) bool {
 // --kafka-brokers finds the Kafka-fed table another node created, joins its
 // consumer group, and both nodes count every produced event once (each hands
 // its partitions' rows off to the table's lake under the cluster location);
-// a Kafka table created later on A starts ingesting on B too.
+// ALTER TABLE … PAUSE INGEST on A pauses both nodes and RESUME INGEST on B
+// resumes both; a Kafka table created later on A starts ingesting on B too.
 func TestServeClusterKafka(t *testing.T) {
 	const n = 2000
 	addr, _ := kafkatest.Start(t, "events", 4, kfake.SeedTopics(2, "events2"))
@@ -335,6 +336,71 @@ func TestServeClusterKafka(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("count(*) %d, distinct ids %d (%v), want %d", got, distinct, err, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// ALTER TABLE … PAUSE INGEST on A pauses both nodes (an option of the
+	// cluster's definition); RESUME INGEST on B resumes both.
+	alter := func(c *pgx.Conn, q string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, err := c.Exec(ctx, q)
+			if err == nil {
+				return
+			}
+			if !isCode(err, "40001") || time.Now().After(deadline) { // 40001: raced a handoff's commit
+				t.Fatalf("%s: %v", q, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	statesOf := func(c *pgx.Conn) (string, error) {
+		var s string
+		err := c.QueryRow(ctx, `SELECT string_agg(DISTINCT state, ',') FROM strata_ingest_status WHERE table_name = 'ev' AND partition IS NOT NULL AND state <> 'unassigned'`,
+			pgx.QueryExecModeSimpleProtocol).Scan(&s)
+		return s, err
+	}
+	countOf := func(c *pgx.Conn) int64 {
+		var got int64
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM ev`, pgx.QueryExecModeSimpleProtocol).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	alter(ca, `ALTER TABLE ev PAUSE INGEST`)
+	for name, c := range map[string]*pgx.Conn{"A": ca, "B": cb} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			s, err := statesOf(c)
+			if err == nil && s == "paused" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: states %q (%v) after PAUSE INGEST on A, want paused", name, s, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	more := make([]kafkatest.Message, 400)
+	for i := range more {
+		more[i] = kafkatest.Message{Partition: int32(i % 4), Value: []byte(fmt.Sprintf(`{"id": %d, "timestamp": %q, "who": "w%d"}`,
+			n+i, at.Add(time.Duration(n+i)*time.Second).Format(time.RFC3339), i%3))}
+	}
+	kafkatest.Produce(t, addr, "events", more)
+	time.Sleep(1500 * time.Millisecond)
+	if a, b := countOf(ca), countOf(cb); a != n || b != n {
+		t.Fatalf("while paused: A counts %d, B %d, want %d (nothing ingested)", a, b, n)
+	}
+	alter(cb, `ALTER TABLE ev RESUME INGEST`)
+	for name, c := range map[string]*pgx.Conn{"A": ca, "B": cb} {
+		deadline := time.Now().Add(30 * time.Second)
+		for countOf(c) != n+int64(len(more)) {
+			if time.Now().After(deadline) {
+				s, err := statesOf(c)
+				t.Fatalf("%s: %d rows after RESUME INGEST on B, want %d (states %q %v)", name, countOf(c), n+len(more), s, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

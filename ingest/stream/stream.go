@@ -440,6 +440,10 @@ func (m *Manager) Start(def catalog.TableDef) error {
 		return fmt.Errorf("table %s: ingestion already running", def.Name)
 	}
 	s := newSupervisor(m, def, cfg)
+	if def.Options[catalog.OptIngestPaused] == "true" { // ALTER TABLE … PAUSE INGEST in a --cluster catalog
+		s.paused.Store(true)
+		s.stat.state = "paused"
+	}
 	m.sups[def.Name] = s
 	delete(m.failed, def.Name)
 	s.start()
