@@ -31,12 +31,13 @@ import (
 const followersBuilt = false
 
 // clusterEvents is how many events TestClusterThreeNodesUnderKills produces:
-// the 1,000,000 unless under CI or -short (150,000, so that the test
-// takes about two minutes of CI's time); STRATA_CLUSTER_EVENTS overrides both.
+// the 1,000,000 unless under CI or -short (120,000 over 40 s, so that
+// the test takes about two minutes of CI's time and cmd/strata stays well
+// within go test's 10-minute default); STRATA_CLUSTER_EVENTS overrides both.
 func clusterEvents(t *testing.T) (events int, produceFor time.Duration) {
 	events, produceFor = 1_000_000, 120*time.Second
 	if os.Getenv("CI") != "" || testing.Short() {
-		events, produceFor = 150_000, 50*time.Second
+		events, produceFor = 120_000, 40*time.Second
 	}
 	if s := os.Getenv("STRATA_CLUSTER_EVENTS"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -44,7 +45,7 @@ func clusterEvents(t *testing.T) (events int, produceFor time.Duration) {
 			t.Fatalf("STRATA_CLUSTER_EVENTS=%q: want a number of at least 10000", s)
 		}
 		events = n
-		produceFor = max(50*time.Second, time.Duration(n/8_000)*time.Second)
+		produceFor = max(40*time.Second, time.Duration(n/8_000)*time.Second)
 	}
 	return events, produceFor
 }
