@@ -21,7 +21,7 @@ demo: build
 
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
 	cd bench/duck && $(GO) vet -mod=mod ./... && $(GO) test -mod=mod -count=1 ./...
 
@@ -37,6 +37,14 @@ bench:
 .PHONY: bench-cold
 bench-cold:
 	cd bench/duck && $(GO) run -mod=mod . -cold -events $(EVENTS) -runs $(RUNS)
+
+# A cluster on this machine (issue 13): ingest throughput of $(CLUSTER_EVENTS) Kafka events with
+# 1, 2 and 3 owners (strata serve --cluster), and the dashboard suite's median latency on an
+# owner and on a node that owns nothing (cmd/strata TestBenchCluster).
+CLUSTER_EVENTS ?= 2000000
+.PHONY: bench-cluster
+bench-cluster:
+	STRATA_BENCH_CLUSTER=$(CLUSTER_EVENTS) RUNS=$(RUNS) $(GO) test -count=1 -timeout 60m -run '^TestBenchCluster$$' -v ./cmd/strata
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./storage/... ./engine/... ./ingest/... ./server/...

@@ -10,13 +10,15 @@ import (
 	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/ingest/stream"
 	"github.com/stratadb/strata/internal/sqlstate"
+	"github.com/stratadb/strata/storage/catalog"
 )
 
 // Real-time ingestion from SQL: CREATE TABLE ... WITH (kafka_topic = ...) starts a
 // table's supervisor (ddl.go calls startIngest), DROP TABLE stops it,
 // ALTER TABLE t PAUSE INGEST / RESUME INGEST pause and resume it (not PostgreSQL
-// grammar: recognised here before the parser), and the view strata_ingest_status
-// shows one row per table and partition.
+// grammar: recognised here before the parser; on a --cluster table they set and
+// reset its option ingest_paused in the cluster's catalog, so every node pauses),
+// and the view strata_ingest_status shows one row per table and partition.
 
 // alterIngest matches ALTER TABLE <name> PAUSE|RESUME INGEST.
 var alterIngest = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(?:public\.)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\s+(PAUSE|RESUME)\s+INGEST\s*;?\s*$`)
@@ -43,6 +45,26 @@ func (s *Session) ingestStatement(query string) (*Statement, bool, error) {
 		ing := s.db.opts.Ingest
 		if ing == nil {
 			return nil, engine.Errorf(sqlstate.ObjectNotInPrerequisiteState, "table %q has no real-time ingestion", name)
+		}
+		if s.db.inCluster(name) {
+			// Every node's ingestion: an option of the cluster's definition,
+			// which the other nodes apply by restarting the table's ingestion.
+			var set map[string]string
+			var reset []string
+			if pause {
+				set = map[string]string{catalog.OptIngestPaused: "true"}
+			} else {
+				reset = []string{catalog.OptIngestPaused}
+			}
+			next, err := s.db.opts.Cluster.SetTableOptions(ctx, name, set, reset)
+			if err != nil {
+				return nil, lakeErr(name, err)
+			}
+			ing.Stop(name)
+			if err := ing.Start(next); err != nil {
+				return nil, engine.Errorf(sqlstate.ObjectNotInPrerequisiteState, "table %q: ingestion did not restart: %v", name, err)
+			}
+			return &Result{Tag: "ALTER TABLE"}, nil
 		}
 		var err error
 		if pause {

@@ -769,7 +769,11 @@ func (c *cursor) createExternal() (*bound, error) {
 			return nil, engine.Errorf(sqlstate.DuplicateTable, "relation %q already exists", name)
 		}
 		tctx, cancel := s.withTimeout(ctx)
-		_, err := s.db.store.CreateExternalTable(tctx, name, path, timeCol)
+		def, err := s.db.store.ExternalTableDef(tctx, name, path, timeCol)
+		if err == nil {
+			_, err = s.db.createTable(tctx, def) // under --cluster: a commit of the cluster catalog
+			err = s.db.locationError(err)
+		}
 		cancel()
 		switch {
 		case errors.Is(err, store.ErrTableExists):

@@ -23,14 +23,17 @@ import (
 // TestServeCluster: two `strata serve --cluster` processes sharing a cluster
 // location (a local folder, and a bucket on a real S3 server) are one catalog:
 // a table created on A is queryable on B within seconds with the same columns,
-// rows A loads are read on B once handed off, a role created on A logs in on B
+// rows A loads are read on B once handed off, an external table created on A
+// (over a Delta table under a lake root) is read on B and dropped from B, a
+// role created on A logs in on B
 // with its password (SCRAM, pgx) and has the privileges granted on A, ALTER
 // TABLE … OWNER TO, ALTER TABLE … SET and DROP TABLE reach the other node, and of two racing
 // CREATE TABLEs exactly one gets 42P07; racing ALTER TABLEs get 40001 or win.
 func TestServeCluster(t *testing.T) {
 	t.Run("folder", func(t *testing.T) {
 		loc := filepath.Join(t.TempDir(), "cluster")
-		testServeCluster(t, []string{"--cluster", loc})
+		ext := filepath.Join(t.TempDir(), "ext")
+		testServeCluster(t, ext, []string{"--cluster", loc, "--lake-root", ext})
 	})
 	t.Run("s3", func(t *testing.T) {
 		vgw := s3fault.NeedVersitygw(t)
@@ -40,11 +43,13 @@ func TestServeCluster(t *testing.T) {
 		t.Setenv("AWS_ACCESS_KEY_ID", s3fault.VersitygwAccess)
 		t.Setenv("AWS_SECRET_ACCESS_KEY", s3fault.VersitygwSecret)
 		t.Setenv("AWS_REGION", s3fault.VersitygwRegion)
-		testServeCluster(t, []string{"--cluster", "s3://cluster/prod", "--s3-endpoint", vgw.Endpoint, "--s3-path-style"})
+		testServeCluster(t, "s3://cluster/ext", []string{"--cluster", "s3://cluster/prod", "--lake-root", "s3://cluster/ext", "--s3-endpoint", vgw.Endpoint, "--s3-path-style"})
 	})
 }
 
-func testServeCluster(t *testing.T, clusterFlags []string) {
+// extRoot is a lake root outside the cluster location, for the Delta table an
+// external table reads.
+func testServeCluster(t *testing.T, extRoot string, clusterFlags []string) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	hba := filepath.Join(dir, "pg_hba.conf")
@@ -128,6 +133,53 @@ func testServeCluster(t *testing.T, clusterFlags []string) {
 		s, err := one(cb, "SELECT count(*)::text || ' ' || sum(price)::text FROM ev")
 		return err == nil && s == "500 124875.00"
 	})
+
+	// CREATE EXTERNAL TABLE on A reaches B, over a Delta table under a lake
+	// root: one that evx, a cluster table with a lake_path of its own, wrote
+	// before it was dropped (a node refuses a lake_path another of its tables
+	// uses). DROP of the external table on B reaches A.
+	extPath := extRoot + "/evx"
+	if !strings.HasPrefix(extRoot, "s3://") {
+		extPath = filepath.Join(extRoot, "evx")
+	}
+	if _, err := ca.Exec(ctx, `CREATE TABLE evx (id bigint NOT NULL, "timestamp" timestamptz NOT NULL, who text)
+		WITH (segment_granularity = 'minute', handoff_grace = '0s', lake_path = '`+extPath+`')`); err != nil {
+		t.Fatal(err)
+	}
+	csv.Reset()
+	for i := range 100 {
+		fmt.Fprintf(&csv, "%d,%s,u%d\n", i, at.Add(time.Duration(i)*time.Second).Format("2006-01-02 15:04:05+00"), i%5)
+	}
+	if _, err := ca.PgConn().CopyFrom(ctx, &csv, "COPY evx FROM STDIN WITH (FORMAT csv)"); err != nil {
+		t.Fatal(err)
+	}
+	within("evx handed off", func() bool {
+		s, err := one(ca, "SELECT count(*)::text FROM evx VERSION AS OF 1")
+		return err == nil && s == "100"
+	})
+	if _, err := ca.Exec(ctx, `DROP TABLE evx`); err != nil {
+		t.Fatal(err)
+	}
+	within("B no longer has evx", func() bool { _, err := one(cb, "SELECT count(*)::text FROM evx"); return isCode(err, "42P01") })
+	within("A creates the external table over evx's Delta table", func() bool {
+		_, err := ca.Exec(ctx, `CREATE EXTERNAL TABLE ext WITH (lake_path = '`+extPath+`', time_column = 'timestamp')`)
+		if err != nil && !isCode(err, "42P01") {
+			t.Fatalf("CREATE EXTERNAL TABLE: %v", err)
+		}
+		return err == nil
+	})
+	took = within("B reads the external table A created", func() bool {
+		s, err := one(cb, "SELECT count(*)::text || ' ' || sum(id)::text FROM ext")
+		return err == nil && s == "100 4950"
+	})
+	t.Logf("CREATE EXTERNAL TABLE on A read on B after %v", took.Round(time.Millisecond))
+	if _, err := cb.Exec(ctx, `INSERT INTO ext VALUES (1, now(), 'x')`); !isCode(err, "42809") {
+		t.Fatalf("INSERT into the external table on B: %v, want 42809", err)
+	}
+	if _, err := cb.Exec(ctx, `DROP TABLE ext`); err != nil {
+		t.Fatal(err)
+	}
+	within("A no longer has ext", func() bool { _, err := one(ca, "SELECT count(*)::text FROM ext"); return isCode(err, "42P01") })
 
 	// Roles and grants made on A log in and read on B.
 	for _, q := range []string{`CREATE ROLE alice LOGIN PASSWORD 's3cret'`, `GRANT SELECT ON ev TO alice`} {
@@ -242,7 +294,8 @@ func isCode(err error, code string) bool {
 // --kafka-brokers finds the Kafka-fed table another node created, joins its
 // consumer group, and both nodes count every produced event once (each hands
 // its partitions' rows off to the table's lake under the cluster location);
-// a Kafka table created later on A starts ingesting on B too.
+// ALTER TABLE … PAUSE INGEST on A pauses both nodes and RESUME INGEST on B
+// resumes both; a Kafka table created later on A starts ingesting on B too.
 func TestServeClusterKafka(t *testing.T) {
 	const n = 2000
 	addr, _ := kafkatest.Start(t, "events", 4, kfake.SeedTopics(2, "events2"))
@@ -283,6 +336,71 @@ func TestServeClusterKafka(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("count(*) %d, distinct ids %d (%v), want %d", got, distinct, err, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	// ALTER TABLE … PAUSE INGEST on A pauses both nodes (an option of the
+	// cluster's definition); RESUME INGEST on B resumes both.
+	alter := func(c *pgx.Conn, q string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, err := c.Exec(ctx, q)
+			if err == nil {
+				return
+			}
+			if !isCode(err, "40001") || time.Now().After(deadline) { // 40001: raced a handoff's commit
+				t.Fatalf("%s: %v", q, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	statesOf := func(c *pgx.Conn) (string, error) {
+		var s string
+		err := c.QueryRow(ctx, `SELECT string_agg(DISTINCT state, ',') FROM strata_ingest_status WHERE table_name = 'ev' AND partition IS NOT NULL AND state <> 'unassigned'`,
+			pgx.QueryExecModeSimpleProtocol).Scan(&s)
+		return s, err
+	}
+	countOf := func(c *pgx.Conn) int64 {
+		var got int64
+		if err := c.QueryRow(ctx, `SELECT count(*) FROM ev`, pgx.QueryExecModeSimpleProtocol).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	alter(ca, `ALTER TABLE ev PAUSE INGEST`)
+	for name, c := range map[string]*pgx.Conn{"A": ca, "B": cb} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			s, err := statesOf(c)
+			if err == nil && s == "paused" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: states %q (%v) after PAUSE INGEST on A, want paused", name, s, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	more := make([]kafkatest.Message, 400)
+	for i := range more {
+		more[i] = kafkatest.Message{Partition: int32(i % 4), Value: []byte(fmt.Sprintf(`{"id": %d, "timestamp": %q, "who": "w%d"}`,
+			n+i, at.Add(time.Duration(n+i)*time.Second).Format(time.RFC3339), i%3))}
+	}
+	kafkatest.Produce(t, addr, "events", more)
+	time.Sleep(1500 * time.Millisecond)
+	if a, b := countOf(ca), countOf(cb); a != n || b != n {
+		t.Fatalf("while paused: A counts %d, B %d, want %d (nothing ingested)", a, b, n)
+	}
+	alter(cb, `ALTER TABLE ev RESUME INGEST`)
+	for name, c := range map[string]*pgx.Conn{"A": ca, "B": cb} {
+		deadline := time.Now().Add(30 * time.Second)
+		for countOf(c) != n+int64(len(more)) {
+			if time.Now().After(deadline) {
+				s, err := statesOf(c)
+				t.Fatalf("%s: %d rows after RESUME INGEST on B, want %d (states %q %v)", name, countOf(c), n+len(more), s, err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

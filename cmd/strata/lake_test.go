@@ -29,10 +29,13 @@ import (
 //   - "commit": a Delta commit (_delta_log/N.json, N > 0) landed (after step 3,
 //     before the catalog mark of step 4, which needs the commit's answer).
 type handoffKiller struct {
-	mu      sync.Mutex
-	armed   string
-	fired   chan string
-	release chan struct{}
+	// mainOnly, when set, fires only on writes of the table's own Delta
+	// table, not of its rejects' (<lake_path>/_rejects).
+	mainOnly bool
+	mu       sync.Mutex
+	armed    string
+	fired    chan string
+	release  chan struct{}
 }
 
 // kindOf names the handoff write a request is, or "".
@@ -75,7 +78,7 @@ func (k *handoffKiller) disarm() {
 func (k *handoffKiller) forwarded(r *http.Request, status int) {
 	kind := kindOf(r)
 	k.mu.Lock()
-	if kind == "" || kind != k.armed || status/100 != 2 {
+	if kind == "" || kind != k.armed || status/100 != 2 || k.mainOnly && strings.Contains(r.URL.Path, "/_rejects/") {
 		k.mu.Unlock()
 		return
 	}

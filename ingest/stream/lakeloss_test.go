@@ -244,8 +244,9 @@ func TestRowsAndRejectsLakesApart(t *testing.T) {
 }
 
 // TestBackgroundOptimize: handoff by offset makes a small lake file per date and
-// handoff; the owner of partition 0 compacts them in the background (OPTIMIZE,
-// Options.OptimizeAtFiles), and the table holds every row once throughout.
+// handoff; an owner compacts them in the background (OPTIMIZE,
+// Options.OptimizeAtFiles) under the lake's OPTIMIZE lease, committed to the
+// Delta log before it, and the table holds every row once throughout.
 func TestBackgroundOptimize(t *testing.T) {
 	const topic = "events"
 	addr, _ := kafkatest.Start(t, topic, 1)
@@ -295,8 +296,18 @@ func TestBackgroundOptimize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range h {
+		lease := false
+		for _, e := range h { // newest first
 			if e.Operation == "OPTIMIZE" {
+				lease = false
+				for _, f := range h {
+					if f.Version < e.Version && f.Operation == "STRATA OPTIMIZE LEASE" {
+						lease = true
+					}
+				}
+				if !lease {
+					t.Fatalf("OPTIMIZE at version %d without a lease commit before it", e.Version)
+				}
 				return true
 			}
 		}

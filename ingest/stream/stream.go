@@ -40,8 +40,9 @@
 //     to <lake_path>/_rejects by the same rules; the two lakes commit apart, so a
 //     partition resumes at the lower offset and skips the rows, or rejects, the
 //     other lake holds. A lake offset below the log start is data loss (logged,
-//     Status.LostRecords). The owner of partition 0 compacts the lakes' small
-//     files in the background (OPTIMIZE, Options.OptimizeAtFiles).
+//     Status.LostRecords). An owner compacts the lakes' small files in the
+//     background (OPTIMIZE, Options.OptimizeAtFiles) under each lake's OPTIMIZE
+//     lease in its Delta log (store.OptimizeUnderLease): one process at a time.
 //   - A record that cannot be decoded, or a late one (late_message_rejection), goes
 //     to the table <table>_rejects (topic, partition, offset, raw, reason, time) and
 //     is counted; it never stops ingestion. Rejects are published in the same
@@ -148,16 +149,18 @@ type Options struct {
 	// of 30 s and three times the table's persist_interval (a live owner
 	// commits at every persist).
 	UnassignedAfter time.Duration
-	// OptimizeEvery and OptimizeAtFiles: for a table whose lake is the
-	// checkpoint (handoff by offset makes a small file per date and handoff),
-	// the process that owns partition 0 of its topic looks every OptimizeEvery
-	// (default 1 minute) at the number of data files of the table's and its
-	// rejects' lakes, and runs OPTIMIZE on one that has OptimizeAtFiles
-	// (default 64) or more. One owner of partition 0 at a time makes one
-	// process OPTIMIZE; two for a moment during a move conflict in the Delta
-	// log and one gives up.
+	// OptimizeEvery, OptimizeAtFiles and OptimizeLease: for a table whose lake
+	// is the checkpoint (handoff by offset makes a small file per date and
+	// handoff), every process that owns a partition of its topic looks every
+	// OptimizeEvery (default 1 minute) at the number of data files of the
+	// table's and its rejects' lakes, and runs OPTIMIZE on one that has
+	// OptimizeAtFiles (default 64) or more under the lake's OPTIMIZE lease
+	// (store.OptimizeUnderLease: a txn committed to the Delta log, held for
+	// OptimizeLease, default 10 minutes): one process at a time, whatever the
+	// group's rebalances; the others find the lease held and look again later.
 	OptimizeEvery   time.Duration
 	OptimizeAtFiles int
+	OptimizeLease   time.Duration
 }
 
 // Config is a table's ingestion configuration, parsed from its options.
@@ -372,6 +375,9 @@ func NewManager(st *store.Store, opts Options) *Manager {
 	if opts.OptimizeAtFiles <= 0 {
 		opts.OptimizeAtFiles = 64
 	}
+	if opts.OptimizeLease <= 0 {
+		opts.OptimizeLease = 10 * time.Minute
+	}
 	return &Manager{st: st, opts: opts, log: opts.Logger, sups: map[string]*Supervisor{}, failed: map[string]Status{}}
 }
 
@@ -434,6 +440,10 @@ func (m *Manager) Start(def catalog.TableDef) error {
 		return fmt.Errorf("table %s: ingestion already running", def.Name)
 	}
 	s := newSupervisor(m, def, cfg)
+	if def.Options[catalog.OptIngestPaused] == "true" { // ALTER TABLE … PAUSE INGEST in a --cluster catalog
+		s.paused.Store(true)
+		s.stat.state = "paused"
+	}
 	m.sups[def.Name] = s
 	delete(m.failed, def.Name)
 	s.start()

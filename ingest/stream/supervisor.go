@@ -281,18 +281,19 @@ func (s *Supervisor) persister(ctx context.Context, cancel context.CancelFunc) {
 }
 
 // maybeOptimize starts an OPTIMIZE of the table's and its rejects' lakes when
-// the lake is the checkpoint, this process owns partition 0, Options.OptimizeEvery
+// the lake is the checkpoint, this process owns a partition, Options.OptimizeEvery
 // has passed since the last look and a lake has Options.OptimizeAtFiles data
-// files or more. It runs beside ingestion (handoffs wait for it); the run waits
-// for it before it ends.
+// files or more, under the lake's OPTIMIZE lease (one process at a time; when
+// another holds it, nothing is done until the next look). It runs beside
+// ingestion (handoffs wait for it); the run waits for it before it ends.
 func (s *Supervisor) maybeOptimize(ctx context.Context) {
 	if !s.cfg.Kafka.StoredIsExact || time.Since(s.lastOptimize) < s.m.opts.OptimizeEvery {
 		return
 	}
 	s.mu.Lock()
-	own0 := s.owned[0]
+	owner := len(s.owned) > 0
 	s.mu.Unlock()
-	if !own0 || !s.optimizing.CompareAndSwap(false, true) {
+	if !owner || !s.optimizing.CompareAndSwap(false, true) {
 		return
 	}
 	s.lastOptimize = time.Now()
@@ -305,7 +306,11 @@ func (s *Supervisor) maybeOptimize(ctx context.Context) {
 			if !ok || files < s.m.opts.OptimizeAtFiles {
 				continue
 			}
-			res, err := s.m.st.Optimize(ctx, t, 0, "")
+			res, err := s.m.st.OptimizeUnderLease(ctx, t, s.m.opts.OptimizeLease, 0, "")
+			if errors.Is(err, store.ErrLeaseHeld) {
+				s.m.log.Debug("background OPTIMIZE: another process holds the lease", "table", t, "err", err)
+				continue
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					s.m.log.Warn("background OPTIMIZE failed; tried again later", "table", t, "err", err)

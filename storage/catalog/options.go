@@ -76,6 +76,7 @@ const (
 	OptPrimaryKey          = "primary_key"
 	OptUnique              = "unique"
 	OptClusterTable        = "cluster_table"
+	OptIngestPaused        = "ingest_paused"
 )
 
 // Granularities are segment_granularity's values: the length of a time chunk.
@@ -124,6 +125,8 @@ var TableOptions = []TableOption{
 	{Name: OptLookup, Kind: OptBool, Internal: true, Default: "false", Doc: "set by CREATE TABLE without a time column: a lookup table"},
 	{Name: OptPrimaryKey, Kind: OptText, Internal: true, Default: "none", Doc: "set by CREATE TABLE from a lookup table's PRIMARY KEY: its columns"},
 	{Name: OptUnique, Kind: OptText, Internal: true, Default: "none", Doc: "set by CREATE TABLE from a lookup table's UNIQUE constraints"},
+	{Name: OptIngestPaused, Kind: OptBool, Internal: true, Default: "false",
+		Doc: "set by `ALTER TABLE … PAUSE INGEST` under `--cluster` (reset by `RESUME INGEST`): every node's Kafka ingestion of the table is paused"},
 	{Name: OptClusterTable, Kind: OptText, Internal: true, Default: "none",
 		Doc: "set by `strata serve --cluster`: the Delta metaData id of the definition this node's copy of the table follows"},
 }

@@ -826,6 +826,12 @@ func (s *Store) Optimize(ctx context.Context, table string, targetFileSize int64
 	if IsExternal(&def) {
 		return lake.OptimizeResult{Version: -1}, fmt.Errorf("table %s is external: strata does not write it", table)
 	}
+	return s.optimizeLocked(ctx, def, l, targetFileSize, sortBy)
+}
+
+// optimizeLocked is Optimize with compactMu held and the table's lake open.
+func (s *Store) optimizeLocked(ctx context.Context, def catalog.TableDef, l *lakeLink, targetFileSize int64, sortBy string) (lake.OptimizeResult, error) {
+	table := def.Name
 	if targetFileSize <= 0 {
 		targetFileSize = DefaultTargetFileSize
 	}
@@ -863,13 +869,23 @@ func (s *Store) Vacuum(ctx context.Context, table string, retain time.Duration, 
 // constant one, so time functions see every row at the epoch. Columns of types
 // strata cannot read (binary, nested) are left out.
 func (s *Store) CreateExternalTable(ctx context.Context, name, path, timeColumn string) (catalog.TableDef, error) {
+	def, err := s.ExternalTableDef(ctx, name, path, timeColumn)
+	if err != nil {
+		return def, err
+	}
+	return s.CreateTable(def)
+}
+
+// ExternalTableDef is the definition CreateExternalTable would create, without
+// creating it (a --cluster node commits it to the cluster catalog first).
+func (s *Store) ExternalTableDef(ctx context.Context, name, path, timeColumn string) (catalog.TableDef, error) {
 	def, l, _, err := s.openDelta(ctx, path, timeColumn)
 	if err != nil {
 		return catalog.TableDef{}, fmt.Errorf("external table %s: %w", name, err)
 	}
 	def.Name = name
 	def.Options = map[string]string{OptLakePath: l.path, OptExternal: "true", OptTimeColumn: timeColumn, OptHandoff: "off"}
-	return s.CreateTable(def)
+	return def, nil
 }
 
 // ScanDelta returns a snapshot of the latest version of the Delta table at path,

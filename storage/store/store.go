@@ -3,7 +3,8 @@
 // with the handoff of closed time chunks into it, or, for a Kafka table whose
 // lake is the checkpoint of its partitions, of everything persisted by partition
 // offset (lake.go), and the following of versions other writers commit to it
-// (follow.go). It is the write path
+// (follow.go), and OPTIMIZE under a lease in the Delta log, so that one of
+// the nodes sharing a lake compacts it at a time (lease.go). It is the write path
 // of batch ingest (Append) and of streaming ingest (heads, PublishFrozen), and
 // hands queries consistent Snapshots over all tiers. cluster.go holds the hooks the
 // cluster's lake catalog (package lakecat) uses: the lake schema of a table, the
@@ -90,6 +91,10 @@ type Store struct {
 	publishMu sync.Mutex
 	// compactMu lets one Compact run at a time.
 	compactMu sync.Mutex
+	// leases holds, per OPTIMIZE lease appId, the expiry of the lease this store
+	// took last (lease.go), so that it may renew its own lease.
+	leaseMu sync.Mutex
+	leases  map[string]int64
 
 	mu struct {
 		sync.Mutex
@@ -199,6 +204,8 @@ type Knobs struct {
 	AfterLakeFiles  func() error // Parquet files written, not committed
 	AfterLakeCommit func() error // Delta commit done, not read back, catalog not marked
 	BeforeLakeMark  func() error // Delta commit read back, catalog not marked
+	// UnderLease: OptimizeUnderLease took the lease, OPTIMIZE has not begun.
+	UnderLease func() error
 	// AfterPersistSegments: a persist wrote its segment files, the catalog batch
 	// (segments + offsets) is not committed.
 	AfterPersistSegments func() error
