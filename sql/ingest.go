@@ -2,8 +2,6 @@ package sql
 
 import (
 	"context"
-	"regexp"
-	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -20,23 +18,46 @@ import (
 // reset its option ingest_paused in the cluster's catalog, so every node pauses),
 // and the view strata_ingest_status shows one row per table and partition.
 
-// alterIngest matches ALTER TABLE <name> PAUSE|RESUME INGEST.
-var alterIngest = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+(?:ONLY\s+)?(?:public\.)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\s+(PAUSE|RESUME)\s+INGEST\s*;?\s*$`)
+// alterIngest recognises ALTER TABLE [ONLY] [public.]<name> PAUSE|RESUME INGEST
+// [;] by PostgreSQL's scanner tokens; ok is false for any other statement.
+func alterIngest(query string) (name string, pause, ok bool) {
+	toks, ok := lex(query)
+	if !ok {
+		return "", false, false
+	}
+	if n := len(toks); n > 0 && toks[n-1].tok == pg.Token_ASCII_59 {
+		toks = toks[:n-1]
+	}
+	if len(toks) < 5 || !toks[0].word("alter") || !toks[1].word("table") {
+		return "", false, false
+	}
+	toks = toks[2:]
+	if toks[0].word("only") && len(toks) > 3 {
+		toks = toks[1:]
+	}
+	if len(toks) == 5 && toks[0].name() == "public" && toks[1].tok == pg.Token_ASCII_46 {
+		toks = toks[2:]
+	}
+	if len(toks) != 3 || !toks[0].isName() || !toks[2].word("ingest") {
+		return "", false, false
+	}
+	switch {
+	case toks[1].word("pause"):
+		pause = true
+	case toks[1].word("resume"):
+	default:
+		return "", false, false
+	}
+	return toks[0].name(), pause, true
+}
 
 // ingestStatement binds ALTER TABLE ... PAUSE|RESUME INGEST; ok is false for any
 // other statement.
 func (s *Session) ingestStatement(query string) (*Statement, bool, error) {
-	m := alterIngest.FindStringSubmatch(query)
-	if m == nil {
+	name, pause, ok := alterIngest(query)
+	if !ok {
 		return nil, false, nil
 	}
-	name := m[1]
-	if strings.HasPrefix(name, `"`) {
-		name = strings.ReplaceAll(name[1:len(name)-1], `""`, `"`)
-	} else {
-		name = strings.ToLower(name)
-	}
-	pause := strings.EqualFold(m[2], "PAUSE")
 	st := &Statement{Query: query}
 	st.impl = &bound{run: func(ctx context.Context, s *Session, _ []engine.Value) (*Result, error) {
 		if _, ok := s.db.store.Table(name); !ok {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +19,22 @@ import (
 	"github.com/stratadb/strata/storage/store"
 )
 
-var copyFormatJSON = regexp.MustCompile(`(?is)^(\s*copy\b.*\bformat\s+)json\b`)
+// copyFormatJSON returns query with the json of a COPY's FORMAT json option
+// written as the string 'json' (found by PostgreSQL's scanner tokens); ok is
+// false when query is no such COPY.
+func copyFormatJSON(query string) (string, bool) {
+	toks, ok := lex(query)
+	if !ok || len(toks) == 0 || !toks[0].word("copy") {
+		return "", false
+	}
+	for i := 1; i+1 < len(toks); i++ {
+		if toks[i].word("format") && toks[i+1].word("json") {
+			j := toks[i+1]
+			return query[:j.start] + "'json'" + query[j.end:], true
+		}
+	}
+	return "", false
+}
 
 // bound is the SQL layer's form of a prepared statement: a closure over the bound
 // plan. Params arrive already converted to ParamTypes.
@@ -116,12 +130,14 @@ func (s *Session) prepare(ctx context.Context, query string, paramTypes []engine
 		return &Statement{Query: query, Fields: pp.fields, impl: pp.verb}, nil
 	}
 	tree, err := pg.Parse(pp.sql)
-	if err != nil && copyFormatJSON.MatchString(pp.sql) {
+	if err != nil {
 		// PostgreSQL 16+ grammar reads FORMAT JSON as a JSON format clause, so
 		// COPY ... (FORMAT json) is a syntax error there; strata accepts it as
 		// FORMAT 'json'.
-		if t2, err2 := pg.Parse(copyFormatJSON.ReplaceAllString(pp.sql, "${1}'json'")); err2 == nil {
-			tree, err = t2, nil
+		if q, ok := copyFormatJSON(pp.sql); ok {
+			if t2, err2 := pg.Parse(q); err2 == nil {
+				tree, err = t2, nil
+			}
 		}
 	}
 	if err != nil {
