@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/lake"
@@ -45,7 +46,9 @@ import (
 //
 // A follower head's rows below the lake's offset are dropped at its next
 // append (DropBefore), and the whole head when the source becomes owned
-// (SetOwned) or the follower stops (StopFollow).
+// (SetOwned) or the follower stops (StopFollow). Appends keep the table's lake
+// checked every lake_refresh (follow.go), queried or not, so that the offsets
+// move on and the heads do not grow past what the lake holds.
 
 // sourceLakeOffset returns snap's txn offset of source in table's lake: the
 // offset below which every record of the source is in snap. ok is false when
@@ -129,6 +132,9 @@ func (s *Store) AppendFollow(table, source string, cols *storage.Columns, offs [
 		lt.follow[source] = h
 	}
 	from, trim := sourceLakeOffset(lt.lakeSnap, table, source)
+	// Keep following the lake while following the partition, queried or not:
+	// the head's rows leave as the lake's offset passes them.
+	s.kickLakeCheckLocked(lt, time.Now())
 	s.mu.Unlock()
 	if trim {
 		h.DropBefore(from)
