@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,13 +19,46 @@ import (
 // another node owns can then only reach this node by following them.
 func startFollowNode(t *testing.T, dataDir, pgAddr, brokers, lake, tableSQL string) *strataServer {
 	t.Helper()
-	s := startStrataOn(t, dataDir, pgAddr, "--kafka-brokers", brokers, "--lake-root", lake, "--handoff-interval", "1h")
+	s, _ := startFollowNodeHTTP(t, dataDir, pgAddr, brokers, lake, tableSQL)
+	return s
+}
+
+// startFollowNodeHTTP is startFollowNode, also returning the HTTP address.
+func startFollowNodeHTTP(t *testing.T, dataDir, pgAddr, brokers, lake, tableSQL string) (*strataServer, string) {
+	t.Helper()
+	httpAddr := freeAddr(t)
+	for httpAddr == pgAddr {
+		httpAddr = freeAddr(t)
+	}
+	s := startStrataOn(t, dataDir, pgAddr, "--kafka-brokers", brokers, "--lake-root", lake, "--handoff-interval", "1h", "--http-addr", httpAddr)
 	c := connect(t, s)
 	defer c.Close(context.Background())
 	if _, err := c.Exec(context.Background(), tableSQL); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, httpAddr
+}
+
+// followLagSeries returns the strata_ingest_follow_lag_records series of ev
+// in the /metrics of the node at httpAddr.
+func followLagSeries(t *testing.T, httpAddr string) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "strata_ingest_follow_lag_records{") && strings.Contains(line, `table="ev"`) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // followRoles returns how many partitions of ev s owns and follows.
@@ -86,7 +122,7 @@ func TestKafkaFollowers(t *testing.T) {
 	a := startFollowNode(t, filepath.Join(dir, "a"), freeAddr(t), addr, lake, sql)
 	p.run(t, addr, "events", 5_000, 1)
 	waitSeen(t, p, time.Minute, a)
-	b := startFollowNode(t, filepath.Join(dir, "b"), freeAddr(t), addr, lake, sql)
+	b, bHTTP := startFollowNodeHTTP(t, filepath.Join(dir, "b"), freeAddr(t), addr, lake, sql)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		ao, af := followRoles(t, a)
@@ -119,6 +155,10 @@ func TestKafkaFollowers(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+
+	if lags := followLagSeries(t, bHTTP); len(lags) != 2 {
+		t.Fatalf("b's /metrics has %d follow lag series of ev, want one per followed partition (2): %v", len(lags), lags)
 	}
 
 	// a dies; b takes its partitions back from the lake and Kafka.

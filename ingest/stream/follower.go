@@ -18,10 +18,11 @@ import (
 // process reads the partitions it does not own straight from Kafka
 // (kafka.Follower: no group membership) into follower heads, memory only
 // (store.AppendFollow), decoded by the same rules as the owner's: rows into
-// the table's head of the partition, rejects into <table>_rejects', each with
+// the table's follower head of the partition, rejects into <table>_rejects', each with
 // its record offset. A partition is followed from the lower of the two lakes'
 // txn offsets for it (the log start when a lake has none), read when the
-// follower takes it up; queries read a followed partition's rows at or past
+// follower takes it up, or from the offsets of the lake versions queries read
+// when those are lower; queries read a followed partition's rows at or past
 // the lake's offset of the version they read (store, follower.go), so the rows
 // the owner hands off leave the follower head as its handoff enters the lake,
 // in one step. A partition this process comes to own is no longer followed
@@ -151,6 +152,14 @@ func (fo *follower) sync(ctx context.Context) {
 				starts[p] = 0
 				if hasR && hasJ {
 					starts[p] = min(r, j)
+				}
+				// The lake version queries read now may be older than the log
+				// just read: from its offsets, so that the rows between are in
+				// neither for no longer than it takes to read them.
+				for _, t := range []string{s.table, s.rejects} {
+					if o, ok := s.m.st.SnapshotLakeOffset(t, srcs[i]); ok && o < starts[p] {
+						starts[p] = o
+					}
 				}
 			}
 			fo.f.Follow(starts)
