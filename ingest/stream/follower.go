@@ -111,9 +111,12 @@ func (fo *follower) run(ctx context.Context) {
 }
 
 // sync follows every partition of the topic not owned, from the lakes' offset,
-// and stops following those now owned.
+// and stops following those now owned; first it trims the follower heads of
+// rows the lakes hold now.
 func (fo *follower) sync(ctx context.Context) {
 	s := fo.s
+	s.m.st.TrimFollowers(s.table)
+	s.m.st.TrimFollowers(s.rejects)
 	all, err := fo.f.Partitions(ctx)
 	if err != nil {
 		return // not running yet, or the brokers are away: next time

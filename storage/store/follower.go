@@ -45,7 +45,7 @@ import (
 //   - a source neither owned nor followed: nothing but V.
 //
 // A follower head's rows below the lake's offset are dropped at its next
-// append (DropBefore), and the whole head when the source becomes owned
+// append or TrimFollowers (DropBefore), and the whole head when the source becomes owned
 // (SetOwned) or the follower stops (StopFollow). Appends keep the table's lake
 // checked every lake_refresh (follow.go), queried or not, so that the offsets
 // move on and the heads do not grow past what the lake holds.
@@ -143,6 +143,31 @@ func (s *Store) AppendFollow(table, source string, cols *storage.Columns, offs [
 		return fmt.Errorf("follow %s %s: %w", table, source, err)
 	}
 	return nil
+}
+
+// TrimFollowers lets table's follower heads go of their rows below the lake's
+// offsets of the version queries read (whole parts: realtime.Head.DropBefore),
+// for sources that get no new records to append. It returns the rows dropped.
+func (s *Store) TrimFollowers(table string) int {
+	type cut struct {
+		h    *realtime.Head
+		from int64
+	}
+	var cuts []cut
+	s.mu.Lock()
+	if lt := s.mu.tables[table]; lt != nil {
+		for src, h := range lt.follow {
+			if from, ok := sourceLakeOffset(lt.lakeSnap, table, src); ok {
+				cuts = append(cuts, cut{h, from})
+			}
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, c := range cuts {
+		n += c.h.DropBefore(c.from)
+	}
+	return n
 }
 
 // StopFollow forgets source's follower head of table (its rows leave later

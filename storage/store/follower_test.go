@@ -129,6 +129,12 @@ func TestFollowerSnapshotRule(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	if st := b.Following("ev")["t/0"]; st.Rows == 0 {
+		t.Fatalf("b's follower of t/0 holds no rows before its trim: nothing to test")
+	}
+	if n := b.TrimFollowers("ev"); n == 0 || b.Following("ev")["t/0"].Rows != 0 {
+		t.Fatalf("TrimFollowers dropped %d rows and left %d, want every row (all below the lake's offset %d)", n, b.Following("ev")["t/0"].Rows, want)
+	}
 	must(t, b.AppendFollow("ev", "t/0", toColumns(&sch, makeRows(want, 1, spread(1))), []int64{want}))
 	if st := b.Following("ev")["t/0"]; st.Rows != 1 || st.LakeOffset != want {
 		t.Fatalf("b's follower of t/0 after the lake passed its rows: %+v, want the one row past the lake's offset %d", st, want)
