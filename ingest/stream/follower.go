@@ -18,8 +18,8 @@ import (
 // process reads the partitions it does not own straight from Kafka
 // (kafka.Follower: no group membership) into follower heads, memory only
 // (store.AppendFollow), decoded by the same rules as the owner's: rows into
-// the table's follower head of the partition, rejects into <table>_rejects', each with
-// its record offset. A partition is followed from the lower of the two lakes'
+// the table's follower head of the partition, rejects into that of
+// <table>_rejects, each with its record offset. A partition is followed from the lower of the two lakes'
 // txn offsets for it (the log start when a lake has none), read when the
 // follower takes it up, or from the offsets of the lake versions queries read
 // when those are lower; queries read a followed partition's rows at or past
