@@ -110,9 +110,9 @@ func (b *binder) ingestStatusView(rv *pg.RangeVar) (engine.Plan, []string, bool)
 		return nil, nil, false // a user table of that name wins
 	}
 	names := []string{"table_name", "topic", "partition", "committed_offset", "lag", "rows_per_sec", "rows", "rejects", "state", "last_error", "node",
-		"lake_offset", "lake_lag", "lake_lag_seconds", "lost_records"}
+		"lake_offset", "lake_lag", "lake_lag_seconds", "lost_records", "role", "read_offset"}
 	types := []engine.Type{engine.Text, engine.Text, engine.Int32, engine.Int64, engine.Int64, engine.Float64, engine.Int64, engine.Int64, engine.Text, engine.Text, engine.Text,
-		engine.Int64, engine.Int64, engine.Float64, engine.Int64}
+		engine.Int64, engine.Int64, engine.Float64, engine.Int64, engine.Text, engine.Int64}
 	var status []stream.Status
 	if b.db.opts.Ingest != nil {
 		status = b.db.opts.Ingest.Status()
@@ -142,7 +142,7 @@ func (b *binder) ingestStatusView(rv *pg.RangeVar) (engine.Plan, []string, bool)
 			c(engine.Value{Type: engine.Float64, F: s.RowsPerSec}), c(engine.Value{Type: engine.Int64, I: s.Rows}),
 			c(engine.Value{Type: engine.Int64, I: s.Rejects}), text(s.State), lastErr, orEmpty(s.Node),
 			orNull(engine.Int64, s.LakeOffset), orNull(engine.Int64, s.LakeLag), c(engine.Value{Type: engine.Float64, F: s.LakeLagSeconds}),
-			c(engine.Value{Type: engine.Int64, I: s.LostRecords})})
+			c(engine.Value{Type: engine.Int64, I: s.LostRecords}), orEmpty(s.Role), orNull(engine.Int64, s.ReadOffset)})
 	}
 	return valuesPlan(names, types, rows), names, true
 }

@@ -202,7 +202,7 @@ func ownedPartitions(s *strataServer) (int, error) {
 	}
 	defer c.Close(ctx)
 	var n int
-	err = c.QueryRow(ctx, `SELECT count(partition) FROM strata_ingest_status WHERE table_name = 'ev' AND state = 'running'`).Scan(&n)
+	err = c.QueryRow(ctx, `SELECT count(partition) FROM strata_ingest_status WHERE table_name = 'ev' AND state = 'running' AND role = 'owner'`).Scan(&n)
 	return n, err
 }
 

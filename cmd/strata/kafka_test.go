@@ -425,7 +425,7 @@ func assigned(t *testing.T, s *strataServer) int {
 	c := connect(t, s)
 	defer c.Close(context.Background())
 	var n int
-	if err := c.QueryRow(context.Background(), `SELECT count(partition) FROM strata_ingest_status WHERE table_name = 'ev' AND state <> 'unassigned'`).Scan(&n); err != nil {
+	if err := c.QueryRow(context.Background(), `SELECT count(partition) FROM strata_ingest_status WHERE table_name = 'ev' AND role = 'owner'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -437,7 +437,7 @@ func caughtUp(t *testing.T, s *strataServer, n int) bool {
 	c := connect(t, s)
 	defer c.Close(context.Background())
 	var parts, behind int
-	err := c.QueryRow(context.Background(), `SELECT count(partition), count(*) FILTER (WHERE lag IS NULL OR lag > 0) FROM strata_ingest_status WHERE table_name = 'ev' AND state <> 'unassigned'`).Scan(&parts, &behind)
+	err := c.QueryRow(context.Background(), `SELECT count(partition), count(*) FILTER (WHERE lag IS NULL OR lag > 0) FROM strata_ingest_status WHERE table_name = 'ev' AND role = 'owner'`).Scan(&parts, &behind)
 	if err != nil {
 		t.Fatal(err)
 	}

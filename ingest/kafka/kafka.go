@@ -1,7 +1,11 @@
 // Package kafka is the Kafka source of strata's exactly-once ingestion: one
 // consumer-group member (franz-go, classic group protocol, cooperative-sticky
 // balancing) per table per process, handing batches of records to an owner —
-// the per-table supervisor — through the Handler interface.
+// the per-table supervisor — through the Handler interface; and, for tables
+// whose lake is the checkpoint every process shares, one Follower per table per
+// process (follow.go), which reads the partitions the process does not own
+// directly, without joining the group, so that every process answers queries
+// over every partition.
 //
 // Kafka is not the source of truth for positions (DESIGN.md, invariant 1). The
 // owner stores the next offset of every partition in its own catalog, in the

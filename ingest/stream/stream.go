@@ -32,8 +32,11 @@
 //     catalog's when this process's local segments continue exactly from there;
 //     otherwise its local rows of the partition are dropped (resumeFromLake,
 //     store.ResetSource). The group's commits are then only monitoring hints
-//     (kafka.Config.StoredIsExact). Queries read the lake and the owned
-//     partitions' rows only (store.SetOwned). A handoff first checks, by a group
+//     (kafka.Config.StoredIsExact). Queries read the lake, the owned
+//     partitions' rows (store.SetOwned) and the other partitions' rows, which
+//     every process follows from Kafka into memory from the lake's offsets on
+//     (follower.go, store.AppendFollow), each partition from the lake's offset of
+//     the version the query reads on. A handoff first checks, by a group
 //     commit, that this process still owns the partitions; a partition found
 //     handed off under it ends the run, which takes it up again from the lake.
 //     Revoked partitions are handed off before they move. Rejects are handed off
@@ -291,14 +294,27 @@ func RejectsSchema() storage.Schema {
 // maxRawBytes bounds the raw bytes a reject keeps.
 const maxRawBytes = 64 << 10
 
-// Status is one row of strata_ingest_status: one per assigned partition and one
-// per unassigned partition, or one per table (Partition -1) when it has neither.
+// Status is one row of strata_ingest_status: one per assigned partition, one per
+// followed partition (the lake checkpoint: Role follower) and one per unassigned
+// partition not followed, or one per table (Partition -1) when it has none.
 type Status struct {
-	Table           string
-	Topic           string
-	Partition       int32
-	CommittedOffset int64 // next offset recorded in the catalog; -1: none yet
-	Lag             int64 // -1: unknown
+	Table     string
+	Topic     string
+	Partition int32
+	// Role is "owner" for a partition this process owns (the consumer group
+	// assigned it), "follower" for one it reads without owning it (follower.go),
+	// "" for the table's row and an unassigned partition not followed.
+	Role            string
+	CommittedOffset int64 // next offset recorded in the catalog; -1: none yet (followed partitions: -1)
+	// ReadOffset is the next offset to read from Kafka: past the records in
+	// the heads (owner) or in the follower head (follower); -1: none yet.
+	ReadOffset int64
+	// Lag is the high watermark minus ReadOffset, or for an unassigned
+	// partition the group's lag; -1: unknown.
+	Lag int64
+	// FollowLag is a followed partition's lag (the high watermark minus
+	// ReadOffset), also when its row is unassigned; -1 otherwise.
+	FollowLag int64
 	// RowsPerSec, Rows and Rejects are the row's own: its partition's rows
 	// ingested (and records rejected) since the supervisor started, or, in a
 	// row with Partition -1, the table's.
@@ -324,10 +340,12 @@ type Status struct {
 	LastError  string
 	// LakeOffset is the partition's offset in the table's lake as this process
 	// last knew it (its own handoff, or the lake's txn when it took the
-	// partition): every record below it is in the lake; -1: none. LakeLag is
+	// partition; for a followed partition the txn of the lake version queries
+	// read): every record below it is in the lake; -1: none. LakeLag is
 	// CommittedOffset minus LakeOffset (records persisted here, not yet in the
-	// lake; -1: unknown) and LakeLagSeconds how long the lake has trailed the
-	// catalog (0 when it does not).
+	// lake; followed: ReadOffset minus LakeOffset, records queries read from
+	// the follower head; -1: unknown) and LakeLagSeconds how long the lake has
+	// trailed the catalog (0 when it does not; followed: 0).
 	LakeOffset     int64
 	LakeLag        int64
 	LakeLagSeconds float64
@@ -401,7 +419,7 @@ func (m *Manager) StartAll() error {
 			errs = append(errs, err)
 			m.mu.Lock()
 			m.failed[def.Name] = Status{Table: def.Name, Topic: def.Options[OptTopic], Partition: -1, CommittedOffset: -1,
-				Lag: -1, LakeOffset: -1, LakeLag: -1, State: "failed", TableState: "failed", LastError: err.Error()}
+				ReadOffset: -1, Lag: -1, FollowLag: -1, LakeOffset: -1, LakeLag: -1, State: "failed", TableState: "failed", LastError: err.Error()}
 			m.mu.Unlock()
 		}
 	}

@@ -46,6 +46,9 @@ type Supervisor struct {
 	dec2        *ingest.RecordDecoder // decodes the second half
 	spec        *rollup.Spec          // rollup tables: rows are rolled up before the head
 	cons        *kafka.Consumer
+	// fol follows the partitions this run does not own (the lake checkpoint
+	// only; nil otherwise, and for rollup tables: follower.go).
+	fol *follower
 	// owned are the partitions this run owns (the lake checkpoint only: the
 	// store reads and hands off these partitions' rows, store.SetOwned).
 	owned map[int32]bool
@@ -213,6 +216,15 @@ func (s *Supervisor) run(ctx context.Context) error {
 	s.cons = cons
 	s.sinceFreeze = 0
 	s.mu.Unlock()
+	var fo *follower
+	if s.cfg.Kafka.StoredIsExact {
+		if fo, err = s.newFollower(schema, &rdef.Schema); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.fol = fo
+	s.mu.Unlock()
 	s.failed.Store(false)
 	s.failure = make(chan error, 1)
 	s.kick = make(chan struct{}, 1)
@@ -232,12 +244,16 @@ func (s *Supervisor) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.persister(runCtx, cancel) }()
+	if fo != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); fo.run(runCtx) }()
+	}
 	err = cons.Run(runCtx)
 	cancel()
 	wg.Wait()
 	s.optimizeWG.Wait()
 	s.mu.Lock()
-	s.cons = nil
+	s.cons, s.fol = nil, nil
 	s.mu.Unlock()
 	select {
 	case perr := <-s.failure:
@@ -532,9 +548,11 @@ func (s *Supervisor) resumeFromLake(ctx context.Context, partitions []int32) (ma
 	maps.Copy(s.skipRows, skipRows)
 	maps.Copy(s.skipRej, skipRej)
 	owned := s.ownedSourcesLocked()
+	fo := s.fol
 	s.mu.Unlock()
 	s.m.st.SetOwned(s.table, owned)
 	s.m.st.SetOwned(s.rejects, owned)
+	fo.wake() // stop following them
 	s.m.log.Info("partitions assigned", "table", s.table, "partitions", partitions, "resume", out,
 		"lake", lr, "rejects_lake", lj, "local_rows_dropped", dropped)
 	return out, nil
@@ -586,9 +604,11 @@ func (s *Supervisor) disown(partitions []int32) {
 		delete(s.skipRej, p)
 	}
 	owned := s.ownedSourcesLocked()
+	fo := s.fol
 	s.mu.Unlock()
 	s.m.st.SetOwned(s.table, owned)
 	s.m.st.SetOwned(s.rejects, owned)
+	fo.wake() // follow them from the lake's offsets
 }
 
 // DataLoss is kafka.DataLossHandler: records of partition from resume to start
@@ -1012,7 +1032,8 @@ func (s *Supervisor) checkUnassigned() {
 // status returns the supervisor's rows of strata_ingest_status.
 func (s *Supervisor) status() []Status {
 	s.stat.Lock()
-	base := Status{Table: s.table, Topic: s.cfg.Kafka.Topic, Partition: -1, CommittedOffset: -1, Lag: -1, LakeOffset: -1, LakeLag: -1,
+	base := Status{Table: s.table, Topic: s.cfg.Kafka.Topic, Partition: -1, CommittedOffset: -1, ReadOffset: -1, Lag: -1, FollowLag: -1,
+		LakeOffset: -1, LakeLag: -1,
 		RowsPerSec: s.stat.rate, Rows: s.stat.rows, Rejects: s.stat.rejects,
 		TableRowsPerSec: s.stat.rate, TableRows: s.stat.rows, TableRejects: s.stat.rejects,
 		State: s.stat.state, TableState: s.stat.state, LastError: s.stat.lastErr,
@@ -1025,14 +1046,22 @@ func (s *Supervisor) status() []Status {
 	s.stat.Unlock()
 	base.Node = s.m.nodeName()
 	s.mu.Lock()
-	cons := s.cons
+	cons, fo := s.cons, s.fol
+	next := maps.Clone(s.next)
 	s.mu.Unlock()
 	if cons == nil {
 		return []Status{base}
 	}
 	parts := cons.Assignment()
 	unassigned := s.unassignedNow()
-	if len(parts) == 0 && len(unassigned) == 0 {
+	var follows map[int32]kafka.FollowPosition
+	if fo != nil {
+		follows = fo.f.Positions()
+		for _, p := range parts {
+			delete(follows, p) // owned since; no longer followed at the next sync
+		}
+	}
+	if len(parts) == 0 && len(unassigned) == 0 && len(follows) == 0 {
 		return []Status{base}
 	}
 	committed := s.m.st.Catalog().Offsets(s.table)
@@ -1040,7 +1069,10 @@ func (s *Supervisor) status() []Status {
 	out := make([]Status, 0, len(parts)+len(unassigned))
 	for _, p := range parts {
 		st := base
-		st.Partition = p
+		st.Partition, st.Role = p, "owner"
+		if o, ok := next[p]; ok {
+			st.ReadOffset = o
+		}
 		ps := part[p]
 		st.Rows, st.Rejects, st.RowsPerSec = ps.rows(), ps.rejects, ps.rate
 		if o, ok := committed[offsetKey(st.Topic, p)]; ok {
@@ -1062,7 +1094,38 @@ func (s *Supervisor) status() []Status {
 		}
 		out = append(out, st)
 	}
+	unassignedAt := map[int32]kafka.UnownedLag{}
 	for _, u := range unassigned {
+		unassignedAt[u.Partition] = u
+	}
+	for _, p := range slices.Sorted(maps.Keys(follows)) {
+		pos := follows[p]
+		src := offsetKey(s.cfg.Kafka.Topic, p)
+		st := base
+		st.Partition, st.Role = p, "follower"
+		st.ReadOffset = pos.Next
+		if st.ReadOffset < 0 {
+			st.ReadOffset = pos.Start
+		}
+		st.Lag, st.FollowLag = pos.Lag, pos.Lag
+		st.Rows, st.Rejects = fo.counts(p)
+		st.RowsPerSec = 0
+		st.LostRecords = lost[p]
+		if o, ok := s.m.st.SnapshotLakeOffset(s.table, src); ok {
+			st.LakeOffset, st.LakeLag = o, max(st.ReadOffset-o, 0)
+		}
+		if u, ok := unassignedAt[p]; ok {
+			// Followed here, owned by nobody: the group's figures, as for
+			// any unassigned partition.
+			st.State, st.CommittedOffset, st.Lag = "unassigned", u.Committed, u.Lag
+			delete(unassignedAt, p)
+		}
+		out = append(out, st)
+	}
+	for _, u := range unassigned {
+		if _, left := unassignedAt[u.Partition]; !left {
+			continue
+		}
 		st := base
 		st.Partition, st.State, st.Node = u.Partition, "unassigned", ""
 		st.LostRecords = lost[u.Partition]

@@ -79,6 +79,8 @@ var (
 		"How long the lake has trailed a partition's committed offset (0 when it does not).", []string{"table", "partition"}, nil)
 	descIngestLost = prometheus.NewDesc("strata_ingest_lost_records_total",
 		"DATA LOSS: records of a partition Kafka's retention deleted before any process persisted them (the lake's offset was below the log start).", []string{"table", "partition"}, nil)
+	descIngestFollowLag = prometheus.NewDesc("strata_ingest_follow_lag_records",
+		"Records of a partition this process follows (reads without owning it, to answer queries over every partition) not yet read: high watermark minus the next offset.", []string{"table", "partition"}, nil)
 	descIngestUnassigned = prometheus.NewDesc("strata_ingest_unassigned_partitions",
 		"Partitions of a table's topic that this process does not own and nobody seems to read: the group's lag stays above zero while its committed offset stands still.", []string{"table"}, nil)
 	descIngestUnassignedLag = prometheus.NewDesc("strata_ingest_unassigned_lag_records",
@@ -138,7 +140,7 @@ type scrapeCollector struct {
 }
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset, descIngestLakeLag, descIngestLakeLagSeconds, descIngestLost, descIngestUnassigned, descIngestUnassignedLag,
+	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset, descIngestLakeLag, descIngestLakeLagSeconds, descIngestLost, descIngestFollowLag, descIngestUnassigned, descIngestUnassignedLag,
 		descIngestRunning, descPersists, descPersistSeconds, descHeadRows, descHeadBytes, descSegments, descTables,
 		descCatalogVersion, descConns, descLakeVersion, descLakeFiles, descHandoffs, descHandoffRows, descHandoffBytes,
 		descHandoffSeconds, descLakeChecks, descLakeCheckErrors, descLakeUpdates, descLakeCacheBytes, descLakeCacheEntries, descLakeCacheHits, descLakeCacheMisses,
@@ -216,9 +218,15 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		if s.LostRecords > 0 {
 			counter(descIngestLost, float64(s.LostRecords), s.Table, p)
 		}
+		if s.FollowLag >= 0 {
+			gauge(descIngestFollowLag, float64(s.FollowLag), s.Table, p)
+		}
 		if s.State == "unassigned" {
 			unassigned[s.Table]++
 			gauge(descIngestUnassignedLag, float64(s.Lag), s.Table, p)
+			continue
+		}
+		if s.Role == "follower" {
 			continue
 		}
 		if s.Lag >= 0 {

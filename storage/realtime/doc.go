@@ -22,6 +22,13 @@
 // of its part: the row count, slice headers, dictionary length and statistics captured
 // when the rows were published.
 //
+// Rows by offset (offsets.go): a head fed by one Kafka partition that this process
+// follows but does not own (storage/store's follower heads) keeps each row's record
+// offset (AppendAt); SnapshotFrom(o) returns views of the rows at or past offset o
+// (in each part a suffix, since offsets increase in arrival order: a View of rows
+// [k, n) with its own statistics and bitmaps renumbered from 0), and DropBefore(o)
+// drops the parts wholly below o.
+//
 // Invariants:
 //   - Prefix visibility: a Snapshot sees exactly the rows of the Appends that returned
 //     before it (a whole batch or none of it, across all chunks), and each View answers

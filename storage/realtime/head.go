@@ -21,6 +21,8 @@ type Head struct {
 	// appendMu is held by Append for its whole duration and by Freeze while it seals
 	// parts, so the mutable parts have one writer and are never sealed mid-batch.
 	appendMu sync.Mutex
+	// offs is the last offset AppendAt added (offsets.go). Guarded by appendMu.
+	offs offsetState
 
 	mu struct {
 		sync.Mutex

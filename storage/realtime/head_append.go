@@ -48,6 +48,9 @@ type part struct {
 	sorted  bool
 	bytes   int64
 	sealed  bool
+	// offs holds each row's source offset (AppendAt), in row order and so
+	// increasing; empty for a head appended to by Append.
+	offs []int64
 
 	// pub is the last published state; guarded by Head.mu. Views keep the state
 	// they were created with.
@@ -61,6 +64,10 @@ type part struct {
 	// under the write lock (and reads without a lock: it is the only writer),
 	// Views look up under the read lock.
 	dictMu sync.RWMutex
+
+	// sufMu guards suf, the last suffix View of the part (offsets.go).
+	sufMu sync.Mutex
+	suf   *View
 }
 
 // colData is one column of a part. Only the slice of the column's type is used.
@@ -93,6 +100,9 @@ type colData struct {
 
 // partState is an immutable published prefix of a part: what a View reads.
 type partState struct {
+	// offs are the rows' source offsets (AppendAt; nil for rows appended by
+	// Append), increasing.
+	offs    []int64
 	n       int
 	minTime int64
 	maxTime int64
@@ -132,7 +142,10 @@ func newPart(schema *storage.Schema, chunkStart int64, seq uint64) *part {
 // cols must have the head's column names, types and time column; it is not modified
 // and not retained. On error nothing was added. Appends serialize with each other
 // and with Freeze; they are safe concurrently with Snapshot and with Views.
-func (h *Head) Append(cols *storage.Columns) error {
+func (h *Head) Append(cols *storage.Columns) error { return h.append(cols, nil) }
+
+// append is Append and AppendAt (offs: the rows' source offsets, or nil).
+func (h *Head) append(cols *storage.Columns, offs []int64) error {
 	if err := storage.CheckColumns(h.schema, cols); err != nil {
 		return fmt.Errorf("head append: %w", err)
 	}
@@ -141,6 +154,11 @@ func (h *Head) Append(cols *storage.Columns) error {
 	}
 	h.appendMu.Lock()
 	defer h.appendMu.Unlock()
+	if offs != nil {
+		if err := h.checkOffsets(offs, cols.Len); err != nil {
+			return err
+		}
+	}
 
 	times := cols.Cols[h.schema.TimeColumn].Int64
 	first, ok := h.chunkStart(times[0])
@@ -165,7 +183,8 @@ func (h *Head) Append(cols *storage.Columns) error {
 		if err := p.checkRoom(len(times)); err != nil {
 			return err
 		}
-		p.append(h.schema, cols, nil)
+		p.append(h.schema, cols, nil, offs)
+		h.noteOffsets(offs)
 		h.publish(p)
 		return nil
 	}
@@ -205,8 +224,9 @@ func (h *Head) Append(cols *storage.Columns) error {
 		}
 	}
 	for k, p := range parts {
-		p.append(h.schema, cols, rows[off[k]:off[k+1]])
+		p.append(h.schema, cols, rows[off[k]:off[k+1]], offs)
 	}
+	h.noteOffsets(offs)
 	h.publish(parts...)
 	return nil
 }
@@ -237,6 +257,7 @@ func (h *Head) publish(parts ...*part) {
 func (p *part) state() *partState {
 	n := p.n
 	st := &partState{
+		offs:    p.offs[:min(n, len(p.offs)):min(n, len(p.offs))],
 		n:       n,
 		minTime: p.minTime,
 		maxTime: p.maxTime,
@@ -276,7 +297,7 @@ func (p *part) checkRoom(m int) error {
 // append writes rows of cols (all of them when rows is nil) to the part, without
 // publishing them.
 // REQUIRES: Head.appendMu is held; the part is not sealed.
-func (p *part) append(schema *storage.Schema, cols *storage.Columns, rows []int32) {
+func (p *part) append(schema *storage.Schema, cols *storage.Columns, rows []int32, offs []int64) {
 	if p.sealed {
 		panic(fmt.Sprintf("BUG: append to sealed part %s", p.name))
 	}
@@ -424,6 +445,13 @@ func (p *part) append(schema *storage.Schema, cols *storage.Columns, rows []int3
 			p.mu.Unlock()
 			p.bytes += bitmapEntryBytes * int64(len(nullRows))
 		}
+	}
+	if offs != nil {
+		p.offs = slices.Grow(p.offs, m)
+		for i := range m {
+			p.offs = append(p.offs, offs[row(i)])
+		}
+		p.bytes += 8 * int64(m)
 	}
 	wg.Wait()
 	p.bytes += otherBytes

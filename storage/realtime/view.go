@@ -15,6 +15,11 @@ import (
 type View struct {
 	p  *part
 	st *partState // immutable
+	// from is the part's row that is the view's row 0: 0, or for a view of
+	// the rows at or past an offset (SnapshotFrom) the first such row; base is
+	// then the published state the suffix was cut from.
+	from int
+	base *partState
 
 	mu      sync.Mutex
 	bitmaps map[uint64]*roaring.Bitmap // (col<<32 | id) → trimmed clone; col<<32 | nullsKey for Nulls
@@ -36,7 +41,12 @@ func (v *View) ChunkStart() int64 { return v.p.chunkStart }
 func (v *View) SortedByTime() bool { return v.st.sorted }
 
 // Name identifies the view's part in errors and EXPLAIN: "head/<chunk start>/<seq>".
-func (v *View) Name() string { return v.p.name }
+func (v *View) Name() string {
+	if v.from > 0 {
+		return fmt.Sprintf("%s+%d", v.p.name, v.from)
+	}
+	return v.p.name
+}
 
 func (v *View) Schema() *storage.Schema { return v.p.schema }
 
@@ -161,11 +171,10 @@ func (v *View) cached(key uint64, pick func() *roaring.Bitmap) *roaring.Bitmap {
 	v.p.mu.Lock()
 	bm = pick() // a Clone is O(containers): copy-on-write shares them
 	v.p.mu.Unlock()
-	// The appender may have added rows past the view since it was taken. The clone is
-	// ours: trimming copies the shared last container first.
-	if !bm.IsEmpty() && int(bm.Maximum()) >= v.st.n {
-		bm.RemoveRange(uint64(v.st.n), uint64(bm.Maximum())+1)
-	}
+	// The appender may have added rows past the view since it was taken, and a
+	// suffix view leaves out the part's first rows. The clone is ours: trimming
+	// copies the shared last container first.
+	bm = v.trimBitmap(bm)
 	// Readers may clone or combine the bitmap concurrently: with copy-on-write off,
 	// that only reads it (its shared containers stay flagged, so even a write would
 	// copy them first).

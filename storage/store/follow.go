@@ -164,5 +164,11 @@ func (s *Store) installLake(lt *liveTable, def catalog.TableDef, snap *lake.Snap
 		return false
 	}
 	lt.lakeSnap = snap
+	// Another process committed partitions this one owns past where it knew
+	// them (follower.go): its local rows of them are out of snapshots from
+	// now on; its owner drops them and resumes from the lake.
+	if stale := lt.staleOwnedLocked(snap); len(stale) > 0 && lt.hooks != nil && lt.hooks.Moved != nil {
+		go lt.hooks.Moved(stale)
+	}
 	return true
 }

@@ -353,13 +353,14 @@ func (s *Store) dropFrozen(f *Frozen) {
 	}
 }
 
-// DiscardHead forgets every row table's head holds (those not persisted): the
-// appender failed and will consume again from the committed offsets. Snapshots
+// DiscardHead forgets every row table's head holds (those not persisted), and
+// its follower heads: the appender failed and will consume again from the
+// committed offsets (and follow again from the lake's). Snapshots
 // taken before keep their views.
 func (s *Store) DiscardHead(table string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if lt := s.mu.tables[table]; lt != nil {
-		lt.head, lt.heads = nil, nil
+		lt.head, lt.heads, lt.follow = nil, nil, nil
 	}
 }

@@ -648,7 +648,7 @@ func (s *Store) commitLake(def catalog.TableDef, remove []*segRef, ls *catalog.L
 	s.publishMu.Lock()
 	defer s.publishMu.Unlock()
 	return s.publishLocked(def, catalog.Batch{Table: def.Name, Lake: ls}, nil, remove, func(lt *liveTable) {
-		lt.lakeVersion, lt.lakeSeq = ls.Version, ls.Seq
+		lt.lakeVersion, lt.lakeSeq, lt.lakeOffs = ls.Version, ls.Seq, maps.Clone(ls.Offsets)
 		// Never back to an older version than a check of the lake installed
 		// (follow.go). A handoff's version is always newer: no check installs a
 		// version holding a handoff whose segments are still live.
@@ -1178,6 +1178,7 @@ func (s *Store) SetOwned(table string, sources []string) {
 	lt.owned = make(map[string]bool, len(sources))
 	for _, src := range sources {
 		lt.owned[src] = true
+		delete(lt.follow, src) // the owner's rows take over (follower.go)
 	}
 }
 
@@ -1348,6 +1349,7 @@ func (s *Store) ResetSource(ctx context.Context, offTable, source string, offset
 		}
 		ps = append(ps, publication{def: def, b: b, remove: refs, locked: func(lt *liveTable) {
 			delete(lt.heads, source)
+			lt.lakeOffs = maps.Clone(next.Offsets)
 			if lt.handedAt == nil {
 				lt.handedAt = map[string]time.Time{}
 			}

@@ -3,8 +3,10 @@
 // with the handoff of closed time chunks into it, or, for a Kafka table whose
 // lake is the checkpoint of its partitions, of everything persisted by partition
 // offset (lake.go), and the following of versions other writers commit to it
-// (follow.go), and OPTIMIZE under a lease in the Delta log, so that one of
-// the nodes sharing a lake compacts it at a time (lease.go). It is the write path
+// (follow.go), of the partitions other processes own, read from Kafka into
+// follower heads (follower.go), and OPTIMIZE under a lease in the Delta log, so
+// that one of the nodes sharing a lake compacts it at a time (lease.go). It is
+// the write path
 // of batch ingest (Append) and of streaming ingest (heads, PublishFrozen), and
 // hands queries consistent Snapshots over all tiers. cluster.go holds the hooks the
 // cluster's lake catalog (package lakecat) uses: the lake schema of a table, the
@@ -31,8 +33,11 @@
 //     held by the live set and one per snapshot.
 //   - A streaming table's segment holds the rows of one source (Kafka partition,
 //     SegmentMeta.Source) or of none; a snapshot reads a source's segments and head
-//     only while the source is owned (SetOwned), so a process never counts rows of
-//     a partition another process owns and may hand off.
+//     only while the source is owned (SetOwned) and the lake it reads holds the
+//     source no further than this process knew it, so a process never counts rows
+//     of a partition another process owns and may hand off. The partitions it
+//     does not own it reads from follower heads, from the lake's offset of each
+//     on (follower.go).
 //   - A file under segments/ that the catalog does not know (left by a crash between
 //     write and commit, or by a drop whose snapshot outlived the process) is deleted at Open.
 package store
@@ -122,6 +127,12 @@ type liveTable struct {
 	// sources are in no snapshot and are never handed off (handoff by offset,
 	// lake.go); nil: every source is read (a table nothing ingests).
 	owned map[string]bool
+	// follow are the follower heads of sources this process reads from Kafka
+	// without owning them (follower.go), with each row's record offset.
+	follow map[string]*realtime.Head
+	// lakeOffs mirrors the catalog's LakeState.Offsets (where this process last
+	// knew the lake's txn of each source) and changes with it under s.mu.
+	lakeOffs map[string]int64
 	// handedAt is, per source, when the lake last caught up with its catalog
 	// offset (a handoff covered it, or ResetSource set it), for SourceLag.
 	handedAt map[string]time.Time
@@ -323,7 +334,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	for _, def := range cat.Tables() {
 		lt := &liveTable{def: def, owned: initialOwned(def)}
 		if ls, ok := cat.Lake(def.Name); ok {
-			lt.lakeVersion, lt.lakeSeq = ls.Version, ls.Seq
+			lt.lakeVersion, lt.lakeSeq, lt.lakeOffs = ls.Version, ls.Seq, maps.Clone(ls.Offsets)
 		}
 		for _, m := range cat.Segments(def.Name) {
 			path := filepath.Join(dir, filepath.FromSlash(m.Path))
@@ -582,8 +593,16 @@ func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prun
 			refs:        make([]*segRef, 0, len(lt.segs)),
 			LakeVersion: -1,
 		}
+		// The snapshot rule (follower.go): the lake at lakeSnap, the owned
+		// sources' local rows unless the lake moved past them, the followed
+		// sources' rows at or past the lake's offsets.
+		lakeSnap, l := lt.lakeSnap, lt.lake
+		var stale []string
+		if lt.owned != nil {
+			stale = lt.staleOwnedLocked(lakeSnap)
+		}
 		for _, ref := range lt.segs {
-			if !lt.reads(ref.meta.Source) {
+			if !lt.reads(ref.meta.Source) || slices.Contains(stale, ref.meta.Source) {
 				continue
 			}
 			ref.refs++
@@ -596,14 +615,14 @@ func (s *Store) SnapshotPruned(ctx context.Context, table string, p storage.Prun
 			}
 		}
 		for _, src := range slices.Sorted(maps.Keys(lt.heads)) {
-			if !lt.reads(src) {
+			if !lt.reads(src) || slices.Contains(stale, src) {
 				continue
 			}
 			for _, v := range lt.heads[src].Snapshot() {
 				sn.Sources = append(sn.Sources, v)
 			}
 		}
-		lakeSnap, l := lt.lakeSnap, lt.lake
+		lt.addFollowedLocked(sn, lakeSnap)
 		s.mu.Unlock()
 		if lakeSnap != nil {
 			// Lake files stay on storage until VACUUM, days after they leave the

@@ -1,0 +1,254 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stratadb/strata/ingest"
+	"github.com/stratadb/strata/ingest/kafka"
+	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/store"
+)
+
+// Following. For a table whose lake is the checkpoint of its partitions, every
+// process reads the partitions it does not own straight from Kafka
+// (kafka.Follower: no group membership) into follower heads, memory only
+// (store.AppendFollow), decoded by the same rules as the owner's: rows into
+// the table's follower head of the partition, rejects into that of
+// <table>_rejects, each with its record offset. A partition is followed from the lower of the two lakes'
+// txn offsets for it (the log start when a lake has none), read when the
+// follower takes it up, or from the offsets of the lake versions queries read
+// when those are lower; queries read a followed partition's rows at or past
+// the lake's offset of the version they read (store, follower.go), so the rows
+// the owner hands off leave the follower head as its handoff enters the lake,
+// in one step. A partition this process comes to own is no longer followed
+// (its owner path resumes from the lake); one it loses is followed again from
+// the lake's offset. Rollup tables are not followed (their rows merge records,
+// and a merged row has no one offset): other processes' rows of them appear
+// with the owner's handoffs.
+
+// followSync is how often the follower compares the topic's partitions with
+// those owned (ownership changes also wake it at once).
+const followSync = 250 * time.Millisecond
+
+// follower follows one run's unowned partitions of its table. It implements
+// kafka.FollowHandler; Records and Reset run on the kafka.Follower's goroutine.
+type follower struct {
+	s    *Supervisor
+	f    *kafka.Follower
+	kick chan struct{}
+
+	// Decoding state, used by Records only.
+	dec       *ingest.RecordDecoder
+	cols, rej *storage.Columns
+	offs      []int64
+
+	mu sync.Mutex
+	// rows and rejects count what was followed of each partition since the
+	// run started. Guarded by mu.
+	rows, rejects map[int32]int64
+}
+
+// newFollower returns the follower of s's run, or nil for a rollup table.
+func (s *Supervisor) newFollower(schema *storage.Schema, rejects *storage.Schema) (*follower, error) {
+	if s.spec != nil {
+		return nil, nil
+	}
+	dec, err := ingest.NewRecordDecoder(schema, ingest.RecordOptions{KeepUnknown: s.cfg.KeepUnknown, MaxRecordBytes: s.cfg.MaxRecordBytes})
+	if err != nil {
+		return nil, err
+	}
+	fo := &follower{s: s, kick: make(chan struct{}, 1), dec: dec,
+		cols: storage.NewColumns(schema, 1024), rej: storage.NewColumns(rejects, 16),
+		rows: map[int32]int64{}, rejects: map[int32]int64{}}
+	cfg := s.cfg.Kafka
+	cfg.Logger = s.m.log
+	if fo.f, err = kafka.NewFollower(cfg, fo); err != nil {
+		return nil, err
+	}
+	return fo, nil
+}
+
+// wake asks for a comparison of partitions with ownership now.
+func (fo *follower) wake() {
+	if fo == nil {
+		return
+	}
+	select {
+	case fo.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run follows until ctx ends. A failed kafka.Follower is logged; the run's
+// follower then stays stopped (its heads forgotten), and ownership goes on.
+func (fo *follower) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(followSync)
+		defer t.Stop()
+		for {
+			fo.sync(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-fo.kick:
+			}
+		}
+	}()
+	if err := fo.f.Run(ctx); err != nil && ctx.Err() == nil {
+		fo.s.m.log.Error("following the partitions other processes own failed; this process shows them as its lake holds them", "table", fo.s.table, "err", err)
+		fo.Reset(fo.f.Followed())
+	}
+	wg.Wait()
+}
+
+// sync follows every partition of the topic not owned, from the lakes' offset,
+// and stops following those now owned; first it trims the follower heads of
+// rows the lakes hold now.
+func (fo *follower) sync(ctx context.Context) {
+	s := fo.s
+	s.m.st.TrimFollowers(s.table)
+	s.m.st.TrimFollowers(s.rejects)
+	all, err := fo.f.Partitions(ctx)
+	if err != nil {
+		return // not running yet, or the brokers are away: next time
+	}
+	s.mu.Lock()
+	owned := maps.Clone(s.owned)
+	s.mu.Unlock()
+	followed := fo.f.Followed()
+	var stop, start []int32
+	for _, p := range followed {
+		if _, in := slices.BinarySearch(all, p); owned[p] || !in {
+			stop = append(stop, p)
+		}
+	}
+	for _, p := range all {
+		if _, is := slices.BinarySearch(followed, p); !owned[p] && !is {
+			start = append(start, p)
+		}
+	}
+	fo.f.Unfollow(stop)
+	if len(start) == 0 {
+		return
+	}
+	srcs := make([]string, len(start))
+	for i, p := range start {
+		srcs[i] = offsetKey(s.cfg.Kafka.Topic, p)
+	}
+	lr, err := s.m.st.LakeOffsets(ctx, s.table, srcs)
+	if err == nil {
+		var lj map[string]int64
+		if lj, err = s.m.st.LakeOffsets(ctx, s.rejects, srcs); err == nil {
+			starts := make(map[int32]int64, len(start))
+			for i, p := range start {
+				r, hasR := lr[srcs[i]]
+				j, hasJ := lj[srcs[i]]
+				starts[p] = 0
+				if hasR && hasJ {
+					starts[p] = min(r, j)
+				}
+				// The lake version queries read now may be older than the log
+				// just read: from its offsets, so that the rows between are in
+				// neither for no longer than it takes to read them.
+				for _, t := range []string{s.table, s.rejects} {
+					if o, ok := s.m.st.SnapshotLakeOffset(t, srcs[i]); ok && o < starts[p] {
+						starts[p] = o
+					}
+				}
+			}
+			fo.f.Follow(starts)
+			s.m.log.Info("following partitions owned elsewhere", "table", s.table, "from", starts)
+			return
+		}
+	}
+	if ctx.Err() == nil {
+		s.m.log.Warn("reading the lake's offsets to follow partitions; tried again shortly", "table", s.table, "err", err)
+	}
+}
+
+// Reset forgets the follower heads of partitions that start again or stop.
+func (fo *follower) Reset(partitions []int32) {
+	s := fo.s
+	for _, p := range partitions {
+		src := offsetKey(s.cfg.Kafka.Topic, p)
+		s.m.st.StopFollow(s.table, src)
+		s.m.st.StopFollow(s.rejects, src)
+	}
+}
+
+// Records decodes followed records into the follower heads of their
+// partitions, rows and rejects each with their record offsets.
+func (fo *follower) Records(ctx context.Context, recs []kafka.Record) error {
+	s := fo.s
+	var late int64
+	if s.cfg.LateRejection > 0 {
+		late = time.Now().Add(-s.cfg.LateRejection).UnixMicro()
+	}
+	now := time.Now().UnixMicro()
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].Partition == recs[i].Partition {
+			j++
+		}
+		if err := fo.appendRun(recs[i:j], late, now); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// appendRun decodes recs, records of one partition, into its follower heads.
+func (fo *follower) appendRun(recs []kafka.Record, late, now int64) error {
+	s := fo.s
+	p := recs[0].Partition
+	src := offsetKey(s.cfg.Kafka.Topic, p)
+	cols, rej := fo.cols, fo.rej
+	cols.Reset()
+	rej.Reset()
+	offs := fo.offs[:0]
+	tc := s.tc
+	for i := range recs {
+		r := &recs[i]
+		if err := fo.dec.Decode(r.Value, cols); err != nil {
+			addReject(rej, now, s.cfg.Kafka.Topic, r, err.Error())
+		} else if late != 0 && cols.Cols[tc].Int64[cols.Len-1] < late {
+			cols.Truncate(cols.Len - 1)
+			addReject(rej, now, s.cfg.Kafka.Topic, r, "late event: time is before now() - late_message_rejection ("+s.cfg.LateRejection.String()+")")
+		} else {
+			offs = append(offs, r.Offset)
+		}
+	}
+	fo.offs = offs
+	var err error
+	if cols.Len > 0 {
+		err = s.m.st.AppendFollow(s.table, src, cols, offs)
+	}
+	if err == nil && rej.Len > 0 {
+		err = s.m.st.AppendFollow(s.rejects, src, rej, rej.Cols[rejectsOffsetCol].Int64[:rej.Len])
+	}
+	if err != nil && !errors.Is(err, store.ErrNoTable) {
+		return err
+	}
+	fo.mu.Lock()
+	fo.rows[p] += int64(cols.Len)
+	fo.rejects[p] += int64(rej.Len)
+	fo.mu.Unlock()
+	return nil
+}
+
+// counts returns the rows and rejects followed of partition p.
+func (fo *follower) counts(p int32) (rows, rejects int64) {
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	return fo.rows[p], fo.rejects[p]
+}
