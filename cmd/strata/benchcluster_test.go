@@ -173,7 +173,7 @@ func clusterCaughtUp(t *testing.T, nodes []*strataServer, table string) bool {
 		}
 		var p, b int
 		err = c.QueryRow(context.Background(), `SELECT count(partition), count(*) FILTER (WHERE lag IS NULL OR lag > 0)
-			FROM strata_ingest_status WHERE table_name = $1 AND state <> 'unassigned'`, table).Scan(&p, &b)
+			FROM strata_ingest_status WHERE table_name = $1 AND role = 'owner' AND state <> 'unassigned'`, table).Scan(&p, &b)
 		c.Close(context.Background())
 		if err != nil {
 			return false
@@ -189,7 +189,7 @@ func assignedOf(t *testing.T, s *strataServer, table string) int {
 	c := connect(t, s)
 	defer c.Close(context.Background())
 	var n int
-	if err := c.QueryRow(context.Background(), `SELECT count(partition) FROM strata_ingest_status WHERE table_name = $1 AND state <> 'unassigned'`, table).Scan(&n); err != nil {
+	if err := c.QueryRow(context.Background(), `SELECT count(partition) FROM strata_ingest_status WHERE table_name = $1 AND role = 'owner' AND state <> 'unassigned'`, table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

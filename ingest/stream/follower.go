@@ -189,6 +189,15 @@ func (fo *follower) Reset(partitions []int32) {
 // partitions, rows and rejects each with their record offsets.
 func (fo *follower) Records(ctx context.Context, recs []kafka.Record) error {
 	s := fo.s
+	// A paused table (ALTER TABLE … PAUSE INGEST) follows nothing either: its
+	// rows stay where they are on every node until it resumes.
+	for s.paused.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	var late int64
 	if s.cfg.LateRejection > 0 {
 		late = time.Now().Add(-s.cfg.LateRejection).UnixMicro()

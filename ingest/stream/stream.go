@@ -164,6 +164,12 @@ type Options struct {
 	OptimizeEvery   time.Duration
 	OptimizeAtFiles int
 	OptimizeLease   time.Duration
+	// FollowOnly makes this process a reader of every Kafka table: it joins no
+	// consumer group, so it owns no partition, persists and hands off nothing,
+	// and follows every partition of a table whose lake is the checkpoint of
+	// its partitions (follower.go); a table without one is not read at all
+	// (state 'follow-only': its rows are those of its lake).
+	FollowOnly bool
 }
 
 // Config is a table's ingestion configuration, parsed from its options.

@@ -248,7 +248,15 @@ func (s *Supervisor) run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); fo.run(runCtx) }()
 	}
-	err = cons.Run(runCtx)
+	if s.m.opts.FollowOnly {
+		if fo == nil {
+			s.setState("follow-only", "this process joins no consumer group (--kafka-follow-only) and the table's lake is not the checkpoint of its partitions, so it shows the table's lake alone")
+		}
+		<-runCtx.Done()
+		err = nil
+	} else {
+		err = cons.Run(runCtx)
+	}
 	cancel()
 	wg.Wait()
 	s.optimizeWG.Wait()
