@@ -73,6 +73,11 @@ type decoder struct {
 	lr   lineReader
 	json jsonDecoder
 	csv  csvState
+	// par is set while the text or csv input is decoded by workers (parallel.go).
+	par *parallel
+	// dictEncode: batches go to the sink dictionary-encoded (Decode's, not a
+	// RecordDecoder's: a head keeps dictionaries of its own).
+	dictEncode bool
 
 	// nextCap is the capacity of the next batch, batchCap the current one's.
 	nextCap, batchCap int
@@ -229,7 +234,7 @@ func (d *decoder) commitRow() error {
 		return nil
 	}
 	if d.batch == nil {
-		d.batch = storage.NewColumns(d.schema, d.nextCap)
+		d.batch = d.newBatch(d.nextCap)
 		d.batchCap = d.nextCap
 	} else if d.batch.Len == d.batchCap {
 		d.growBatch()
@@ -247,7 +252,7 @@ func (d *decoder) commitRow() error {
 func (d *decoder) growBatch() {
 	old := d.batch
 	n := min(d.batchRows, 8*d.batchCap)
-	b := storage.NewColumns(d.schema, n)
+	b := d.newBatch(n)
 	for i := range b.Cols {
 		o, c := &old.Cols[i], &b.Cols[i]
 		c.Int64 = append(c.Int64, o.Int64...)
@@ -263,13 +268,29 @@ func (d *decoder) growBatch() {
 	d.batch, d.batchCap = b, n
 }
 
-// flush hands the current batch, if any, to the sink.
-func (d *decoder) flush() error {
+// newBatch returns an empty batch with room for n rows.
+func (d *decoder) newBatch(n int) *storage.Columns { return storage.NewColumns(d.schema, n) }
+
+// takeBatch returns the current batch, if it has rows, and starts the next one.
+// With dictEncode its string columns get their dictionaries (dictEncodeBatch).
+func (d *decoder) takeBatch() *storage.Columns {
 	b := d.batch
 	if b == nil || b.Len == 0 {
 		return nil
 	}
 	d.batch = nil
+	if d.dictEncode {
+		dictEncodeBatch(b)
+	}
+	return b
+}
+
+// flush hands the current batch, if any, to the sink.
+func (d *decoder) flush() error {
+	b := d.takeBatch()
+	if b == nil {
+		return nil
+	}
 	if err := d.ctx.Err(); err != nil {
 		return err
 	}

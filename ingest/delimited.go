@@ -64,29 +64,37 @@ func (d *decoder) runDelimited() error {
 			}
 			continue
 		}
-		var staged bool
 		if d.opts.Format == CSV {
 			rec = trimCR(rec)
-			if isEndMarker(rec) {
-				return nil
-			}
-			staged = d.decodeCSVRecord(rec)
-		} else {
-			if n := len(rec); n > 0 && rec[n-1] == '\r' && trailingBackslashes(rec[:n-1])%2 == 0 {
-				rec = rec[:n-1]
-			}
-			if isEndMarker(rec) {
-				return nil
-			}
-			staged = d.decodeTextRecord(rec)
+		} else if n := len(rec); n > 0 && rec[n-1] == '\r' && trailingBackslashes(rec[:n-1])%2 == 0 {
+			rec = rec[:n-1]
 		}
-		if !staged {
+		if isEndMarker(rec) {
+			return nil
+		}
+		if d.par != nil {
+			// Parallel: the record goes to a worker (parallel.go).
+			if err := d.par.add(d, rec); err != nil {
+				return err
+			}
+			continue
+		}
+		if !d.decodeRecord(rec) {
 			continue
 		}
 		if err := d.commitRow(); err != nil {
 			return err
 		}
 	}
+}
+
+// decodeRecord stages the row of one record (its terminator and any '\r' before
+// it removed) of the decoder's format. It reports false after rejecting it.
+func (d *decoder) decodeRecord(rec []byte) bool {
+	if d.opts.Format == CSV {
+		return d.decodeCSVRecord(rec)
+	}
+	return d.decodeTextRecord(rec)
 }
 
 func isEndMarker(rec []byte) bool { return len(rec) == 2 && rec[0] == '\\' && rec[1] == '.' }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,28 +19,57 @@ import (
 	"github.com/stratadb/strata/server/pgwire"
 )
 
+const copyCSVRows = 1_000_000
+
+// copyCSVInput is BenchmarkCopyCSV's input, generated once per process so that
+// -count runs (and their profiles) do not generate it again each time.
+var copyCSVInput = sync.OnceValue(func() []byte {
+	// One day of events in time order, as an export is: 24 hourly chunks of ~42k
+	// rows, about the density of the 10M-event week the suite loads (60k an hour).
+	gen := bench.NewGenerator(3, bench.DefaultStart, bench.DefaultStart.Add(24*time.Hour), 100_000, 10_000)
+	gen.Ordered(copyCSVRows)
+	var input []byte
+	for i := 0; i < copyCSVRows; i++ {
+		input = gen.AppendCSV(input)
+		input = append(input, '\n')
+	}
+	return input
+})
+
+// segmentBytes is the size of the segment files under a data directory: what
+// the loaded rows take at rest.
+func segmentBytes(b *testing.B, dir string) int64 {
+	var total int64
+	err := filepath.WalkDir(filepath.Join(dir, "segments"), func(_ string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		info, err := e.Info()
+		total += info.Size()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return total
+}
+
 // BenchmarkCopyCSV (here, in cmd, since a benchmark over the wire needs the
 // server, which package bench may not import) loads 1M generated events with COPY ... FROM STDIN (FORMAT csv)
 // over the PostgreSQL wire (pgx's CopyFrom on loopback, as psql \copy sends it)
 // into a fresh table, and checks the row count. Reports rows/s and the process's
-// CPU time per row (client, server and segment writing together).
+// CPU time per row (client, server and segment writing together) and the
+// segment files' bytes per row at rest.
 func BenchmarkCopyCSV(b *testing.B) {
-	const n = 1_000_000
-	// One day of events in time order, as an export is: 24 hourly chunks of ~42k
-	// rows, about the density of the 10M-event week the suite loads (60k an hour).
-	gen := bench.NewGenerator(3, bench.DefaultStart, bench.DefaultStart.Add(24*time.Hour), 100_000, 10_000)
-	gen.Ordered(n)
-	var input []byte
-	for i := 0; i < n; i++ {
-		input = gen.AppendCSV(input)
-		input = append(input, '\n')
-	}
+	const n = copyCSVRows
+	input := copyCSVInput()
 	b.SetBytes(int64(len(input)))
 	ctx := context.Background()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		st, err := inproc.Open(b.TempDir())
+		dir := b.TempDir()
+		st, err := inproc.Open(dir)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -82,6 +114,7 @@ func BenchmarkCopyCSV(b *testing.B) {
 		if got := rows[0][0]; got != fmt.Sprint(n) {
 			b.Fatalf("count(*) = %s, want %d", got, n)
 		}
+		b.ReportMetric(float64(segmentBytes(b, dir))/float64(n), "disk-B/row")
 		conn.Close(ctx)
 		srv.Shutdown(ctx)
 		<-served

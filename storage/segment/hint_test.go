@@ -67,14 +67,33 @@ func TestDictHintSameFile(t *testing.T) {
 	}
 	// The hint is used (not just ignored): the values are found from it, and
 	// a bad hint is refused.
-	if got, _, _ := dictFromHint(&hinted(dict, ids).Cols[1], nil, cols.Cols[1].Null); got == nil {
+	if got, _, _, _ := dictFromHint(&hinted(dict, ids).Cols[1], nil, cols.Cols[1].Null); got == nil {
 		t.Fatal("a valid hint was refused")
 	}
-	if got, _, _ := dictFromHint(&hinted(dict[1:], ids).Cols[1], nil, cols.Cols[1].Null); got != nil {
+	if got, _, _, _ := dictFromHint(&hinted(dict[1:], ids).Cols[1], nil, cols.Cols[1].Null); got != nil {
 		t.Fatal("a hint that disagrees with String was used")
 	}
 	if got := write("hinted", hinted(dict, ids)); !bytes.Equal(got, want) {
 		t.Fatalf("hinted segment differs from the plain one (%d vs %d bytes)", len(got), len(want))
+	}
+	// A sorted hint (a COPY batch's) is numbered in its own order, no sort.
+	sortedDict := slices.Clone(dict)
+	slices.Sort(sortedDict)
+	rank := map[string]uint32{}
+	for i, v := range sortedDict {
+		rank[v] = uint32(i)
+	}
+	sortedIDs := make([]uint32, n)
+	for i, id := range ids {
+		if !cols.Cols[1].Null[i] {
+			sortedIDs[i] = rank[dict[id]]
+		}
+	}
+	if got, _, _, sorted := dictFromHint(&hinted(sortedDict, sortedIDs).Cols[1], nil, cols.Cols[1].Null); got == nil || !sorted {
+		t.Fatalf("a sorted hint was refused or not seen as sorted (sorted %v)", sorted)
+	}
+	if got := write("sorted", hinted(sortedDict, sortedIDs)); !bytes.Equal(got, want) {
+		t.Fatal("a sorted hint changed the segment")
 	}
 	wrong := func(f func(ids []uint32) []uint32) []uint32 { return f(append([]uint32(nil), ids...)) }
 	// Two ids of one value (not what the head makes, but a hint may): the
@@ -92,6 +111,22 @@ func TestDictHintSameFile(t *testing.T) {
 	dupCols.Cols[1].Dict, dupCols.Cols[1].IDs = dup, ids
 	if got := write("dup", dupCols); !bytes.Equal(got, wantDup) {
 		t.Error("a hint with a value twice changed the segment")
+	}
+	// The same value twice in a row of a sorted hint is not strictly ascending:
+	// the writer must not take it as sorted.
+	sortedDup := slices.Clone(sortedDict)
+	sortedDup[1] = sortedDup[0]
+	dupCols.Cols[1].String = make([]string, n)
+	for i, id := range sortedIDs {
+		if !cols.Cols[1].Null[i] {
+			dupCols.Cols[1].String[i] = sortedDup[id]
+		}
+	}
+	dupCols.Cols[1].Dict, dupCols.Cols[1].IDs = nil, nil
+	wantSortedDup := write("sortedDupPlain", dupCols)
+	dupCols.Cols[1].Dict, dupCols.Cols[1].IDs = sortedDup, sortedIDs
+	if got := write("sortedDup", dupCols); !bytes.Equal(got, wantSortedDup) {
+		t.Error("a sorted hint with a value twice changed the segment")
 	}
 	for name, bad := range map[string][]uint32{
 		"wrong value":  wrong(func(x []uint32) []uint32 { x[3] = (x[3] + 1) % uint32(len(dict)/2); return x }),

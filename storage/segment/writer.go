@@ -32,6 +32,33 @@ type Info struct {
 // parent dir fsynced. Returns stats of what was written. On error no file is left
 // at path and the temporary file is removed.
 func Write(path string, cols *storage.Columns) (Info, error) {
+	return write(path, cols, true)
+}
+
+// WriteUnsynced is Write without the fsyncs: the file is complete and renamed
+// into place but may not survive a crash. The caller makes it durable (Sync on
+// the file, SyncDir on its directory) before anything refers to it: a
+// transaction of many segments syncs them together at its commit instead of one
+// by one on its write path.
+func WriteUnsynced(path string, cols *storage.Columns) (Info, error) {
+	return write(path, cols, false)
+}
+
+// Sync makes a file written by WriteUnsynced durable (its directory entry
+// excepted: see storage.SyncDir).
+func Sync(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func write(path string, cols *storage.Columns, durable bool) (Info, error) {
 	if cols == nil || cols.Schema == nil {
 		return Info{}, fmt.Errorf("write segment %s: no columns or schema", path)
 	}
@@ -50,7 +77,7 @@ func Write(path string, cols *storage.Columns) (Info, error) {
 		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
 	}
 	info, err := writeFile(f, cols)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -61,7 +88,7 @@ func Write(path string, cols *storage.Columns) (Info, error) {
 		err = os.Rename(tmp, path)
 		renamed = err == nil
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = storage.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
@@ -87,6 +114,7 @@ type segmentWriter struct {
 	conts []smallContainer // scratch of appendSmallBitmap
 	comp  []byte           // scratch: compressed block body
 	u64   []uint64
+	sum   [4]byte // scratch: a section's CRC (a slice of a local would escape)
 }
 
 // section writes parts as one section followed by the CRC of their concatenation.
@@ -97,7 +125,8 @@ func (sw *segmentWriter) section(parts ...[]byte) sectionRef {
 		crc = crc32.Update(crc, castagnoli, p)
 		sw.write(p)
 	}
-	sw.write(binary.LittleEndian.AppendUint32(nil, crc))
+	binary.LittleEndian.PutUint32(sw.sum[:], crc)
+	sw.write(sw.sum[:])
 	ref.len = sw.off - ref.off
 	return ref
 }
@@ -431,16 +460,22 @@ func dictEncode(vals []string, nulls []bool) (ids []uint32, arrival []string, di
 
 // dictFromHint returns what dictEncode does, in perm order, from d's dictionary
 // hint (d.Dict, d.IDs) without hashing a string (the caller checks that the values
-// are distinct): the values of the dictionary
-// used by a non-NULL row, renumbered densely in order of first use. It returns nil
-// ids when d has no hint or one that does not match d.String (a row's id out of
-// range, or naming another value): the caller then encodes the strings. Checking
-// costs a string compare per row, most of them equal pointers.
-func dictFromHint(d *storage.ColumnData, perm []uint32, nulls []bool) (ids []uint32, arrival []string, dictBytes uint64) {
+// are distinct): the values of the dictionary used by a non-NULL row, renumbered
+// densely in order of first use. It returns nil ids when d has no hint or one that
+// does not match d.String (a row's id out of range, or naming another value): the
+// caller then encodes the strings. Checking costs a string compare per row, most
+// of them equal pointers.
+//
+// When d.Dict is strictly ascending (a COPY batch's dictionary, sorted by the
+// decoder: checked here, one compare per value), the values are numbered in Dict
+// order instead, so they are already sorted: sorted is then true and the caller
+// needs no sort.
+func dictFromHint(d *storage.ColumnData, perm []uint32, nulls []bool) (ids []uint32, arrival []string, dictBytes uint64, sorted bool) {
 	n := len(d.String)
 	if d.Dict == nil || len(d.IDs) != n {
-		return nil, nil, 0
+		return nil, nil, 0, false
 	}
+	sorted = strictlyAscending(d.Dict)
 	const unused = ^uint32(0)
 	dense := make([]uint32, len(d.Dict))
 	for i := range dense {
@@ -457,7 +492,12 @@ func dictFromHint(d *storage.ColumnData, perm []uint32, nulls []bool) (ids []uin
 		}
 		id := d.IDs[r]
 		if int(id) >= len(d.Dict) || d.String[r] != d.Dict[id] {
-			return nil, nil, 0
+			return nil, nil, 0, false
+		}
+		if sorted {
+			dense[id] = 0 // used; numbered below
+			ids[i] = id
+			continue
 		}
 		k := dense[id]
 		if k == unused {
@@ -469,8 +509,53 @@ func dictFromHint(d *storage.ColumnData, perm []uint32, nulls []bool) (ids []uin
 		}
 		ids[i] = k
 	}
-	return ids, arrival, dictBytes
+	if sorted {
+		used := 0
+		for _, k := range dense {
+			if k != unused {
+				used++
+			}
+		}
+		arrival = make([]string, 0, used)
+		for id, k := range dense {
+			if k != unused {
+				dense[id] = uint32(len(arrival))
+				v := d.Dict[id]
+				arrival = append(arrival, v)
+				dictBytes += uint64(len(v))
+			}
+		}
+		for i, id := range ids {
+			if nulls == nil || !nulls[i] {
+				ids[i] = dense[id]
+			}
+		}
+	}
+	return ids, arrival, dictBytes, sorted
 }
+
+// strictlyAscending reports whether every value of vals is less than the next.
+func strictlyAscending(vals []string) bool {
+	for i := 1; i < len(vals); i++ {
+		if vals[i-1] >= vals[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// DictEncode returns the ids of vals' non-NULL values (NULL rows get 0) in a
+// dictionary of the distinct values in order of first appearance (arrival), and
+// the dictionary's total length: what the writer does for a string column without
+// a hint, for code that hands it one (storage.ColumnData.Dict, IDs).
+func DictEncode(vals []string, nulls []bool) (ids []uint32, arrival []string, dictBytes uint64) {
+	return dictEncode(vals, nulls)
+}
+
+// SortedOrder returns the indexes of vals in ascending order of their values
+// (vals distinct): what the writer sorts a dictionary with, for code that hands
+// it a sorted one (storage.ColumnData.Dict).
+func SortedOrder(vals []string) []uint32 { return sortedOrder(vals) }
 
 // sortedOrder returns the ids of vals in order of their values. It sorts the
 // values themselves, each with its first 8 bytes as a big-endian integer, so that
@@ -527,9 +612,11 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 	// The rows' ids in arrival order of the values: from the column's dictionary
 	// hint when it has a valid one (distinct values: no two neighbours equal once
 	// sorted), else from one map pass.
-	ids, arrival, dictBytes := dictFromHint(d, perm, nulls)
+	// A sorted hint numbers the values in their order already (order stays nil:
+	// the identity).
+	ids, arrival, dictBytes, sorted := dictFromHint(d, perm, nulls)
 	var order []uint32
-	if ids != nil {
+	if ids != nil && !sorted {
 		if order = sortedOrder(arrival); !distinctSorted(arrival, order) {
 			ids = nil
 		}
@@ -541,11 +628,15 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 	if dictBytes > math.MaxUint32 {
 		return fmt.Errorf("column %s: dictionary of %d bytes exceeds 4 GiB", m.col.Name, dictBytes)
 	}
-	remap := make([]uint32, len(arrival))
-	dict := make([]string, len(arrival))
-	for sortedID, a := range order {
-		remap[a] = uint32(sortedID)
-		dict[sortedID] = arrival[a]
+	var remap []uint32
+	dict := arrival
+	if order != nil {
+		remap = make([]uint32, len(arrival))
+		dict = make([]string, len(arrival))
+		for sortedID, a := range order {
+			remap[a] = uint32(sortedID)
+			dict[sortedID] = arrival[a]
+		}
 	}
 	m.dictLen = len(dict)
 	if len(dict) > 0 {
@@ -559,8 +650,11 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 		if nulls != nil && nulls[i] {
 			continue
 		}
-		id := remap[ids[i]]
-		ids[i] = id
+		id := ids[i]
+		if remap != nil {
+			id = remap[id]
+			ids[i] = id
+		}
 		counts[id+1]++
 	}
 

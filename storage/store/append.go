@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/stratadb/strata/storage"
@@ -56,7 +58,7 @@ func (s *Store) AppendWithOffsets(ctx context.Context, table string, cols *stora
 		}
 		return s.publish(def, nil, nil, offsets)
 	}
-	added, err := s.writeChunks(ctx, &def, cols, "")
+	added, err := s.writeChunks(ctx, &def, cols, "", true)
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", table, err)
 	}
@@ -69,7 +71,7 @@ func (s *Store) AppendWithOffsets(ctx context.Context, table string, cols *stora
 
 // writeChunks writes cols (already checked against def) as one new, unpublished
 // segment per time chunk. On error nothing is left on disk.
-func (s *Store) writeChunks(ctx context.Context, def *catalog.TableDef, cols *storage.Columns, source string) ([]*segRef, error) {
+func (s *Store) writeChunks(ctx context.Context, def *catalog.TableDef, cols *storage.Columns, source string, durable bool) ([]*segRef, error) {
 	chunks, err := splitByChunk(def, cols)
 	if err != nil {
 		return nil, err
@@ -84,7 +86,11 @@ func (s *Store) writeChunks(ctx context.Context, def *catalog.TableDef, cols *st
 			discard(added)
 			return nil, err
 		}
-		ref, err := s.writeSegment(def, ch.start, first+uint64(i), ch.cols)
+		write := segment.Write
+		if !durable {
+			write = segment.WriteUnsynced
+		}
+		ref, err := s.writeSegmentWith(write, def, ch.start, first+uint64(i), ch.cols)
 		if err != nil {
 			discard(added)
 			return nil, err
@@ -143,7 +149,8 @@ func (t *Txn) Append(ctx context.Context, cols *storage.Columns) error {
 		t.rows += int64(cols.Len)
 		return nil
 	}
-	added, err := t.s.writeChunks(ctx, &t.def, cols, "")
+	// Unsynced: Commit syncs every staged segment at once, before publishing.
+	added, err := t.s.writeChunks(ctx, &t.def, cols, "", false)
 	if err != nil {
 		return fmt.Errorf("append to %s: %w", t.def.Name, err)
 	}
@@ -173,9 +180,47 @@ func (t *Txn) Commit() error {
 	if len(t.added) == 0 {
 		return nil
 	}
+	if err := syncSegments(t.added); err != nil {
+		discard(t.added)
+		return fmt.Errorf("commit to %s: %w", t.def.Name, err)
+	}
 	if err := t.s.publish(t.def, t.added, nil, nil); err != nil {
 		discard(t.added)
 		return fmt.Errorf("commit to %s: %w", t.def.Name, err)
+	}
+	return nil
+}
+
+// syncSegments makes segments written by segment.WriteUnsynced durable: every
+// file (several at once, so the device sees them together rather than one flush
+// per file on the write path), then each directory once.
+func syncSegments(refs []*segRef) error {
+	const parallel = 8
+	errs := make([]error, len(refs))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs[i] = segment.Sync(ref.path)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	dirs := map[string]bool{}
+	for _, ref := range refs {
+		dir := filepath.Dir(ref.path)
+		if !dirs[dir] {
+			dirs[dir] = true
+			if err := storage.SyncDir(dir); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -313,6 +358,13 @@ func gather(schema *storage.Schema, src *storage.Columns, rows []int32) *storage
 			for i, r := range rows {
 				d.String[i] = s.String[r]
 			}
+			if s.Dict != nil && len(s.IDs) == src.Len {
+				// The dictionary hint goes along (the writer checks it).
+				d.Dict, d.IDs = s.Dict, make([]uint32, n)
+				for i, r := range rows {
+					d.IDs[i] = s.IDs[r]
+				}
+			}
 		default:
 			panic(fmt.Sprintf("BUG: column %q has type %s after Check", col.Name, col.Type))
 		}
@@ -343,12 +395,18 @@ func segmentPath(tableID uint64, chunkStart int64, seq uint64) string {
 // of def and opens it. The segment is not published: on success the caller owns the
 // returned reference (publish or discard it); on error nothing is left on disk.
 func (s *Store) writeSegment(def *catalog.TableDef, chunkStart int64, seq uint64, cols *storage.Columns) (*segRef, error) {
+	return s.writeSegmentWith(segment.Write, def, chunkStart, seq, cols)
+}
+
+// writeSegmentWith is writeSegment writing the file with write (segment.Write, or
+// segment.WriteUnsynced for a caller that syncs it before publishing).
+func (s *Store) writeSegmentWith(write func(string, *storage.Columns) (segment.Info, error), def *catalog.TableDef, chunkStart int64, seq uint64, cols *storage.Columns) (*segRef, error) {
 	rel := segmentPath(def.ID, chunkStart, seq)
 	abs := filepath.Join(s.dir, filepath.FromSlash(rel))
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, err
 	}
-	info, err := segment.Write(abs, cols)
+	info, err := write(abs, cols)
 	if err != nil {
 		return nil, err
 	}

@@ -334,7 +334,7 @@ func (s *Store) writeFrozen(ctx context.Context, def catalog.TableDef, f *Frozen
 			if spec != nil {
 				cols = spec.ReducePhysical(cols) // merge what several appends rolled up
 			}
-			refs, err := s.writeChunks(ctx, &def, cols, p.source)
+			refs, err := s.writeChunks(ctx, &def, cols, p.source, true)
 			added = append(added, refs...)
 			if err != nil {
 				return added, err
