@@ -73,11 +73,6 @@ type decoder struct {
 	lr   lineReader
 	json jsonDecoder
 	csv  csvState
-	// par is set while the text or csv input is decoded by workers (parallel.go).
-	par *parallel
-	// dictEncode: batches go to the sink dictionary-encoded (Decode's, not a
-	// RecordDecoder's: a head keeps dictionaries of its own).
-	dictEncode bool
 
 	// nextCap is the capacity of the next batch, batchCap the current one's.
 	nextCap, batchCap int
@@ -272,16 +267,12 @@ func (d *decoder) growBatch() {
 func (d *decoder) newBatch(n int) *storage.Columns { return storage.NewColumns(d.schema, n) }
 
 // takeBatch returns the current batch, if it has rows, and starts the next one.
-// With dictEncode its string columns get their dictionaries (dictEncodeBatch).
 func (d *decoder) takeBatch() *storage.Columns {
 	b := d.batch
 	if b == nil || b.Len == 0 {
 		return nil
 	}
 	d.batch = nil
-	if d.dictEncode {
-		dictEncodeBatch(b)
-	}
 	return b
 }
 

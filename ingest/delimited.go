@@ -72,13 +72,6 @@ func (d *decoder) runDelimited() error {
 		if isEndMarker(rec) {
 			return nil
 		}
-		if d.par != nil {
-			// Parallel: the record goes to a worker (parallel.go).
-			if err := d.par.add(d, rec); err != nil {
-				return err
-			}
-			continue
-		}
 		if !d.decodeRecord(rec) {
 			continue
 		}

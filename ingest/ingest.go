@@ -30,12 +30,6 @@
 // repeated in a column (event types, countries) come from a small per-column intern
 // cache. No interface call and no map lookup happen per row.
 //
-// With Options.Workers > 1 the text and csv formats are decoded in parallel
-// (parallel.go): the reading goroutine splits the input into records and workers
-// convert runs of them into batches, handed to the sink in input order; each
-// batch's string columns then come dictionary-encoded and sorted
-// (storage.ColumnData.Dict, IDs), so the segment writer needs no hashing or sort.
-//
 // A Decode call allocates its state (about 4 KiB per string column); a Kafka
 // consumer decoding one message at a time keeps a RecordDecoder per partition.
 package ingest
@@ -45,7 +39,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 
 	"github.com/stratadb/strata/storage"
 )
@@ -96,17 +89,8 @@ type Options struct {
 	// it may be left out of Columns, and every row has it NULL for the caller to
 	// set.
 	FixedTime bool
-	// BatchRows is the number of rows per sink call; 0 = 100_000. With more than
-	// one worker (CSV and Text) a sink call gets the good rows of BatchRows
-	// records: fewer when some were rejected.
+	// BatchRows is the number of rows per sink call; 0 = 100_000.
 	BatchRows int
-	// Workers is the number of goroutines converting CSV and Text records into
-	// rows (and dictionary-encoding their string columns), beside the one reading
-	// and splitting the input; 0 or 1 = none: the reading goroutine converts them
-	// itself; negative = GOMAXPROCS. Ignored for JSON. Off by default: on the
-	// 2-core machine of issue 11 it has not yet measured faster end to end (the
-	// segment writer re-checks every row's dictionary id; see bench/README.md).
-	Workers int
 	// MaxRejects is how many Reject records Stats keeps; 0 = 100, negative = none.
 	// Rejected lines are always counted.
 	MaxRejects int
@@ -148,16 +132,9 @@ func Decode(ctx context.Context, r io.Reader, schema *storage.Schema, opts Optio
 	d.ctx = ctx
 	d.lr.reset(r, d.maxLine)
 	d.lr.ctx = ctx
-	workers := opts.Workers
-	if workers < 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	switch {
-	case opts.Format == JSON:
+	if opts.Format == JSON {
 		err = d.runJSON()
-	case workers > 1:
-		err = d.runParallel(workers)
-	default:
+	} else {
 		err = d.runDelimited()
 	}
 	if err == nil {

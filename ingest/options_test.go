@@ -102,29 +102,26 @@ func genText(n int) string {
 }
 
 func TestBatchingAndRejectLimit(t *testing.T) {
-	// One goroutine fills batches of BatchRows rows; workers convert BatchRows
-	// records each (lines 7, 14, 21 and 28 are rejected).
-	for workers, batches := range map[int]string{1: "[4 4 4 4 4 4 2]", 3: "[4 3 4 3 4 3 3 2]"} {
-		res := decodeAll(t, testSchema(), Options{Format: Text, BatchRows: 4, MaxRejects: 2, Workers: workers}, genText(30))
-		if res.err != nil {
-			t.Fatal(res.err)
-		}
-		var want [][]any
-		for k := 1; k <= 30; k++ {
-			if k%7 != 0 {
-				want = append(want, []any{day1, fmt.Sprintf("r%d", k), int64(k), 0.5, true})
-			}
-		}
-		checkRows(t, res.rows, want)
-		if fmt.Sprint(res.batches) != batches {
-			t.Errorf("workers %d: batches = %v, want %s", workers, res.batches, batches)
-		}
-		if res.stats.Rows != 26 || res.stats.Rejected != 4 || len(res.stats.Rejects) != 2 ||
-			res.stats.Rejects[0].Line != 7 || res.stats.Rejects[1].Line != 14 {
-			t.Errorf("workers %d: stats = %+v", workers, res.stats)
+	// Batches of BatchRows rows (lines 7, 14, 21 and 28 are rejected).
+	res := decodeAll(t, testSchema(), Options{Format: Text, BatchRows: 4, MaxRejects: 2}, genText(30))
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	var want [][]any
+	for k := 1; k <= 30; k++ {
+		if k%7 != 0 {
+			want = append(want, []any{day1, fmt.Sprintf("r%d", k), int64(k), 0.5, true})
 		}
 	}
-	res := decodeAll(t, testSchema(), Options{Format: Text, MaxRejects: -1}, genText(30))
+	checkRows(t, res.rows, want)
+	if fmt.Sprint(res.batches) != "[4 4 4 4 4 4 2]" {
+		t.Errorf("batches = %v, want [4 4 4 4 4 4 2]", res.batches)
+	}
+	if res.stats.Rows != 26 || res.stats.Rejected != 4 || len(res.stats.Rejects) != 2 ||
+		res.stats.Rejects[0].Line != 7 || res.stats.Rejects[1].Line != 14 {
+		t.Errorf("stats = %+v", res.stats)
+	}
+	res = decodeAll(t, testSchema(), Options{Format: Text, MaxRejects: -1}, genText(30))
 	if res.stats.Rejected != 4 || len(res.stats.Rejects) != 0 {
 		t.Errorf("MaxRejects -1: stats = %+v", res.stats)
 	}
