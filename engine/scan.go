@@ -44,7 +44,7 @@ func kindMatches(t Type, p storage.Type) bool {
 	case storage.TypeTimestamp:
 		return t.IsTime()
 	case storage.TypeString:
-		return t.ID == TypeText
+		return t.ID == TypeText || t.ID == TypeUUID
 	case storage.TypeInt64:
 		return t.IsInteger() || t.IsDecimal() || t.ID == TypeDate
 	case storage.TypeFloat64:

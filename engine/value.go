@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/stratadb/strata/internal/pguuid"
 	"math"
 	"strconv"
 	"strings"
@@ -323,6 +324,13 @@ func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 		if t.Pad != 0 { // character(n): kept without trailing spaces (bpchar.go)
 			v.S = strings.TrimRight(s, " ")
 		}
+		return v, nil
+	case TypeUUID:
+		u, ok := pguuid.Canonical(s)
+		if !ok {
+			return v, invalidText(t, s)
+		}
+		v.S = u
 		return v, nil
 	case TypeTextArray:
 		elems, err := ParseTextArray(s)

@@ -53,6 +53,7 @@ const (
 	kindDecimal // numeric(p,s): an int64 holding value × 10^s (storage.ParseDecimal)
 	kindTimestampNoZone
 	kindDate // date: days since 1970-01-01
+	kindUUID // uuid: its canonical text (internal/pguuid)
 )
 
 type decoder struct {
@@ -200,6 +201,8 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 		return kindOther, "character"
 	case "date":
 		return kindDate, "date"
+	case "uuid":
+		return kindUUID, "uuid"
 	}
 	switch c.Type {
 	case storage.TypeTimestamp:

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"github.com/stratadb/strata/internal/pguuid"
 	"strconv"
 	"unicode/utf8"
 
@@ -36,6 +37,9 @@ type slot struct {
 	f   float64
 	b   bool
 	s   []byte
+	// uuid holds a uuid column's value rewritten to canonical form, when the
+	// input was not (s then points here).
+	uuid [pguuid.TextLen]byte
 }
 
 func (st *stage) init(schema *storage.Schema) {
