@@ -81,7 +81,12 @@ func init() {
 	}
 	for _, name := range []string{"~", "!~", "~*", "!~*"} {
 		register(op(name, arityRet(2, func(a []Type) (Type, bool) { return Bool, allText(a) }),
-			func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) { return regexMatch(c.Func, args, n) }, nil))
+			func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+				if args[0].t.Pad != 0 { // character(n) ~ matches the padded value, as PostgreSQL's bpcharregexeq
+					args = []*vec{padVec(args[0]), args[1]}
+				}
+				return regexMatch(c.Func, args, n)
+			}, nil))
 	}
 }
 
