@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/binary"
+	"github.com/stratadb/strata/internal/pginterval"
 	"github.com/stratadb/strata/internal/pguuid"
 	"math"
 	"strconv"
@@ -39,6 +40,12 @@ func (st *stage) setText(col int, v []byte) bool {
 	case storage.TypeString:
 		if c.kind == kindUUID {
 			if !st.setUUID(col, v) {
+				return false
+			}
+			break
+		}
+		if c.kind == kindInterval {
+			if !st.setInterval(col, v) {
 				return false
 			}
 			break
@@ -90,6 +97,20 @@ func (st *stage) setUUID(col int, v []byte) bool {
 		return false
 	}
 	s.s = pguuid.Append(s.uuid[:0], u)
+	return true
+}
+
+// setInterval stages v, PostgreSQL's interval input, for the interval column col
+// in output form (storage keeps that text; it reads back exactly).
+func (st *stage) setInterval(col int, v []byte) bool {
+	s := &st.slots[col]
+	m, d, us, ok := pginterval.Parse(string(v))
+	if !ok {
+		st.failValue(col, msgSyntax, v)
+		return false
+	}
+	s.text = pginterval.Append(s.text[:0], m, d, us)
+	s.s = s.text
 	return true
 }
 

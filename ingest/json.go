@@ -379,7 +379,7 @@ func (st *stage) setJSONBool(col int, b bool, text []byte) bool {
 	case storage.TypeBool:
 		s.b = b
 	case storage.TypeString:
-		if st.cols[col].kind == kindUUID { // a uuid is written as a string only
+		if k := st.cols[col].kind; k == kindUUID || k == kindInterval { // written as a string only
 			st.failValue(col, msgSyntax, text)
 			return false
 		}
@@ -400,7 +400,7 @@ func (st *stage) setNumber(col int, num []byte, isInt bool) bool {
 	r := parseOK
 	switch c.typ {
 	case storage.TypeString:
-		if c.kind == kindUUID { // a uuid is written as a string only
+		if c.kind == kindUUID || c.kind == kindInterval { // written as a string only
 			r = parseSyntax
 			break
 		}

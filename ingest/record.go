@@ -57,6 +57,8 @@ type RecordOptions struct {
 //   - uuid: a string in any of PostgreSQL's uuid input forms (upper case, braces,
 //     hyphens after any group of four digits or none), stored in canonical form;
 //     a number or boolean is an error.
+//   - interval: a string in PostgreSQL's interval input ("1 day 02:00", "P1D",
+//     "3 hours ago"), stored in its output form; a number or boolean is an error.
 //   - An object or array for a column that is not text is an error.
 //
 // A record must be exactly one JSON object (white space around it allowed):

@@ -40,6 +40,8 @@ type slot struct {
 	// uuid holds a uuid column's value rewritten to canonical form, when the
 	// input was not (s then points here).
 	uuid [pguuid.TextLen]byte
+	// text holds an interval column's value in output form (s then points here).
+	text []byte
 }
 
 func (st *stage) init(schema *storage.Schema) {

@@ -72,6 +72,8 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 		return storage.TypeInt64, "date", nil
 	case "uuid": // its canonical text, dictionary encoded (engine/uuid.go)
 		return storage.TypeString, "uuid", nil
+	case "interval": // its output text (internal/pginterval), dictionary encoded; read back exactly
+		return storage.TypeString, "interval", nil
 	}
 	return 0, "", posErr(engine.Unsupported(fmt.Sprintf("column type %s", name)), tn.Location)
 }

@@ -188,16 +188,16 @@ var pgTypeRows = []struct {
 var udtNames = map[string]string{
 	"timestamptz": "timestamptz", "timestamp": "timestamp", "text": "text", "varchar": "varchar", "bpchar": "bpchar", "date": "date",
 	"smallint": "int2", "integer": "int4", "bigint": "int8", "real": "float4", "double precision": "float8",
-	"numeric": "numeric", "boolean": "bool", "uuid": "uuid",
+	"numeric": "numeric", "boolean": "bool", "uuid": "uuid", "interval": "interval",
 }
 
 var typeOIDs = map[string]int64{
 	"timestamptz": 1184, "timestamp": 1114, "text": 25, "varchar": 1043, "bpchar": 1042, "date": 1082, "smallint": 21, "integer": 23,
-	"bigint": 20, "real": 700, "double precision": 701, "numeric": 1700, "boolean": 16, "uuid": 2950,
+	"bigint": 20, "real": 700, "double precision": 701, "numeric": 1700, "boolean": 16, "uuid": 2950, "interval": 1186,
 }
 
 var typeLens = map[string]int64{"timestamptz": 8, "timestamp": 8, "smallint": 2, "integer": 4, "bigint": 8, "real": 4,
-	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "bpchar": -1, "date": 4, "numeric": -1, "uuid": 16}
+	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "bpchar": -1, "date": 4, "numeric": -1, "uuid": 16, "interval": 16}
 
 // visibleColumns are a table's columns as clients see them (a rollup table's hidden
 // columns excluded).

@@ -18,7 +18,7 @@ import (
 // client receives for values of the types strata keeps under PostgreSQL's names:
 // each RowDescription field's type oid, size and modifier, and each value in
 // text and in binary format (pgconn's ExecParams, the extended protocol), for the
-// reg types, booleans cast to text, char(n), date and uuid.
+// reg types, booleans cast to text, char(n), date, uuid and interval columns.
 func TestWireTypesAsPostgres(t *testing.T) {
 	pg := pgtest.Shared(t)
 	s := startStrata(t, t.TempDir())
@@ -95,8 +95,8 @@ var wireTypesSetup = []string{
 	`INSERT INTO wt_users VALUES ('u1', 'CN', 'ab', 'y'), ('u2', 'U', 'abc  ', NULL)`,
 	`CREATE TABLE wt_days (ts timestamptz NOT NULL, day date, n int)`,
 	`INSERT INTO wt_days VALUES ('2024-01-01 00:00:00+00', '2024-02-29', 1), ('2024-01-01 00:00:01+00', '1969-12-31', 2), ('2024-01-01 00:00:02+00', NULL, 3)`,
-	`CREATE TABLE wt_ids (ts timestamptz NOT NULL, id uuid, n int)`,
-	`INSERT INTO wt_ids VALUES ('2024-01-01 00:00:00+00', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 1), ('2024-01-01 00:00:01+00', '{00000000000000000000000000000000}', 2), ('2024-01-01 00:00:02+00', NULL, 3)`,
+	`CREATE TABLE wt_ids (ts timestamptz NOT NULL, id uuid, n int, d interval)`,
+	`INSERT INTO wt_ids VALUES ('2024-01-01 00:00:00+00', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 1, '1 year 2 mons -3 days 04:05:06.7'), ('2024-01-01 00:00:01+00', '{00000000000000000000000000000000}', 2, '-00:00:00.000001'), ('2024-01-01 00:00:02+00', NULL, 3, NULL)`,
 }
 
 var wireTypesQueries = []string{
@@ -108,5 +108,6 @@ var wireTypesQueries = []string{
 	`SELECT day, day + 1 AS next, n FROM wt_days ORDER BY n`,
 	`SELECT max(day) AS m FROM wt_days WHERE day < '2024-01-01'`,
 	`SELECT id, id::text AS t, n FROM wt_ids ORDER BY n`,
+	`SELECT d, d::text AS t, ts + d AS e, n FROM wt_ids ORDER BY n`,
 	`SELECT 'ffffffff-0000-ffff-0000-ffffffffffff'::uuid AS u, NULL::uuid AS z`,
 }

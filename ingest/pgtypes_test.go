@@ -53,3 +53,41 @@ func TestUUIDColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestIntervalColumns checks interval columns in COPY and in Kafka records:
+// PostgreSQL's interval input stored in its output form (which the engine reads
+// back exactly), anything else rejected with PostgreSQL's message.
+func TestIntervalColumns(t *testing.T) {
+	schema := &storage.Schema{Columns: []storage.Column{
+		{Name: "t", Type: storage.TypeTimestamp, SQLType: "timestamp", NotNull: true},
+		{Name: "d", Type: storage.TypeString, SQLType: "interval"},
+	}}
+	res := decodeAll(t, schema, Options{Format: CSV}, ""+
+		"2023-10-01 12:00:00,1 day 2 hours\n"+
+		"2023-10-01 12:00:00,P1Y2M\n"+
+		"2023-10-01 12:00:00,\"-1 days +02:03:04.5\"\n"+
+		"2023-10-01 12:00:00,90 minutes ago\n"+
+		"2023-10-01 12:00:00,\n"+
+		"2023-10-01 12:00:00,1 fortnight\n")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	checkRows(t, res.rows, [][]any{{noon, "1 day 02:00:00"}, {noon, "1 year 2 mons"}, {noon, "-1 days +02:03:04.5"}, {noon, "-01:30:00"}, {noon, null}})
+	checkRejects(t, res.stats, []Reject{
+		{6, `line 6: invalid input syntax for type interval: "1 fortnight" (column d)`},
+	})
+	d, err := NewRecordDecoder(schema, RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := storage.NewColumns(schema, 0)
+	if row, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","d":"@ 3 days"}`)); err != nil || row["d"] != "3 days" {
+		t.Errorf("record: %v, %v; want d 3 days", row, err)
+	}
+	var re *RecordError
+	for _, in := range []string{`"nope"`, `3`, `true`} {
+		if _, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","d":`+in+`}`)); !errors.As(err, &re) || re.Column != "d" {
+			t.Errorf("record with d %s: %v, want a RecordError in column d", in, err)
+		}
+	}
+}
