@@ -347,6 +347,8 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 		}
 	case *array.Int64:
 		d.Int64 = append(d.Int64, a.Int64Values()[:n]...)
+	case *engine.RegArray: // an oid (the catalogs' oid columns) into a bigint column
+		d.Int64 = append(d.Int64, a.Int64Values()[:n]...)
 	case *array.Timestamp:
 		for _, v := range a.TimestampValues()[:n] {
 			d.Int64 = append(d.Int64, int64(v))

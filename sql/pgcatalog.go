@@ -55,7 +55,7 @@ func cols(spec ...any) []relCol {
 
 var (
 	tText, tBool, tInt2, tInt4, tInt8 = engine.Text, engine.Bool, engine.Int16, engine.Int32, engine.Int64
-	tOID                              = engine.Int64 // oid, regproc, xid columns
+	tOID                              = engine.OIDType // oid columns (and regproc, xid: strata has no xid type)
 	tInt2Array                        = engine.Type{ID: engine.TypeInt16Array}
 )
 

@@ -364,6 +364,8 @@ func valueAt(arr arrow.Array, i int, t engine.Type) engine.Value {
 		v.B = a.Value(i)
 	case *array.Int64:
 		v.I = a.Value(i)
+	case *engine.RegArray: // oid and the reg types (the catalogs' oid columns)
+		v.I = a.Value(i)
 	case *array.Float64:
 		v.F = a.Value(i)
 	case *array.String:
