@@ -27,6 +27,10 @@ func castVec(x *vec, t Type) (*vec, error) {
 		return out, err
 	}
 	from := x.t
+	if (from.ID == TypeUUID && t.ID != TypeText) || (t.ID == TypeUUID && kindOf(from) != kText) {
+		// uuid casts to and from text (and its kin) only, by its text form
+		return nil, Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", from, t)
+	}
 	n := x.n
 	out := newVec(t, n)
 	out.nulls = x.nulls

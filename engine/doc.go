@@ -50,6 +50,16 @@
 // type so that AppendText prints them in it; values themselves are always instants
 // (µs since the epoch, UTC).
 //
+// # uuid and interval
+//
+// A uuid is its canonical text (internal/pguuid) in a text vec: that text orders,
+// hashes and groups as PostgreSQL's 16 bytes do, so text kernels serve it; casts
+// go to and from text only. An interval is months, days and microseconds (ival);
+// it compares, sorts, groups and joins by its span (ivalNorm: a month is 30 days,
+// a day 24 hours), as PostgreSQL's interval_cmp. A stored interval column is its
+// output text (internal/pginterval) in a string column, parsed once per
+// dictionary value by the scan and never compared as text.
+//
 // # Arrays
 //
 // An array value (text[], and the arrays of every element type array_agg returns)

@@ -472,6 +472,30 @@ func ivalKey(x ival) float64 {
 	return float64(x.M)*30*float64(usPerDay) + float64(x.D)*float64(usPerDay) + float64(x.U)
 }
 
+// ivalNorm is x's span as PostgreSQL's interval_cmp_value computes it (months of
+// 30 days, days of 24 hours), exactly: whole days and the microseconds left,
+// 0 <= us < usPerDay. Equal spans are equal intervals ('1 mon' = '30 days'), in
+// comparisons, sorting, grouping, DISTINCT and join keys.
+func ivalNorm(x ival) (days, us int64) {
+	days = int64(x.M)*30 + int64(x.D) + x.U/usPerDay
+	us = x.U % usPerDay
+	if us < 0 {
+		days--
+		us += usPerDay
+	}
+	return days, us
+}
+
+// cmpIval compares two intervals as PostgreSQL's interval_cmp does.
+func cmpIval(a, b ival) int {
+	ad, au := ivalNorm(a)
+	bd, bu := ivalNorm(b)
+	if ad != bd {
+		return cmpInt(ad, bd)
+	}
+	return cmpInt(au, bu)
+}
+
 // unifyForCompare unifies two operand vecs for comparison: both converted to the same
 // physical kind. Untyped text operands are parsed as the other side's type.
 func unifyForCompare(x, y *vec) (*vec, *vec, error) {
@@ -568,7 +592,7 @@ func cmpVecs(x, y *vec) ([]int8, []bool, error) {
 		}
 	case kInterval:
 		for i := range res {
-			res[i] = int8(cmpFloat(ivalKey(x.iv[i]), ivalKey(y.iv[i])))
+			res[i] = int8(cmpIval(x.iv[i], y.iv[i]))
 		}
 	}
 	return res, nulls, nil

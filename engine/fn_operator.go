@@ -61,9 +61,14 @@ func init() {
 		op("^", arityRet(2, powerType), func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 			return mathPower(args[0], args[1], c.T)
 		}, nil),
-		op("||", arityRet(2, func(a []Type) (Type, bool) {
-			return Text, (a[0].ID == TypeText || a[1].ID == TypeText) && !a[0].IsArray() && !a[1].IsArray()
-		}), concatOpKernel, nil),
+		op("||", func(orig, a []Type) (Type, error) {
+			// text || anynonarray: an untyped side is text (uuid || 'x')
+			isText := func(i int) bool { return a[i].ID == TypeText || orig[i].ID == TypeUnknown }
+			if len(a) == 2 && (isText(0) || isText(1)) && !a[0].IsArray() && !a[1].IsArray() {
+				return Text, nil
+			}
+			return Unknown, errNoOverload
+		}, concatOpKernel, nil),
 		op("not", arityRet(1, func(a []Type) (Type, bool) { return Bool, a[0].ID == TypeBool }), notKernel, nil),
 	)
 	for _, name := range []string{"=", "<>", "!=", "<", "<=", ">", ">="} {
@@ -76,7 +81,12 @@ func init() {
 	}
 	for _, name := range []string{"~", "!~", "~*", "!~*"} {
 		register(op(name, arityRet(2, func(a []Type) (Type, bool) { return Bool, allText(a) }),
-			func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) { return regexMatch(c.Func, args, n) }, nil))
+			func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+				if args[0].t.Pad != 0 { // character(n) ~ matches the padded value, as PostgreSQL's bpcharregexeq
+					args = []*vec{padVec(args[0]), args[1]}
+				}
+				return regexMatch(c.Func, args, n)
+			}, nil))
 	}
 }
 

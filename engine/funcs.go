@@ -18,7 +18,7 @@ func cmpRow(a *vec, i int, b *vec, j int) int {
 	case kText:
 		return strings.Compare(a.str(i), b.str(j))
 	case kInterval:
-		return cmpFloat(ivalKey(a.iv[i]), ivalKey(b.iv[j]))
+		return cmpIval(a.iv[i], b.iv[j])
 	}
 	return 0
 }

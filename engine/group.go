@@ -368,12 +368,11 @@ func appendKey(dst []byte, v *vec, i int, idDict []string) []byte {
 		dst = append(dst, 's')
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
 		return append(dst, s...)
-	case kInterval:
-		x := v.iv[i]
+	case kInterval: // by span: '1 mon' and '30 days' are one group (ivalNorm)
+		days, us := ivalNorm(v.iv[i])
 		dst = append(dst, 1)
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(x.M))
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(x.D))
-		return binary.LittleEndian.AppendUint64(dst, uint64(x.U))
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(days))
+		return binary.LittleEndian.AppendUint64(dst, uint64(us))
 	}
 	return append(dst, 2)
 }

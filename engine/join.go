@@ -140,11 +140,10 @@ func appendJoinKey(dst []byte, keys []*vec, i int) ([]byte, bool) {
 			s := k.str(i)
 			dst = binary.AppendUvarint(dst, uint64(len(s)))
 			dst = append(dst, s...)
-		case kInterval:
-			iv := k.iv[i]
-			dst = binary.LittleEndian.AppendUint64(dst, uint64(iv.U))
-			dst = binary.LittleEndian.AppendUint32(dst, uint32(iv.M))
-			dst = binary.LittleEndian.AppendUint32(dst, uint32(iv.D))
+		case kInterval: // by span, as interval = compares (ivalNorm)
+			days, us := ivalNorm(k.iv[i])
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(days))
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(us))
 		}
 	}
 	return dst, true

@@ -256,7 +256,7 @@ func ResolveAgg(name string, args []Type, distinct bool) (Type, error) {
 			return Interval, nil
 		}
 	case "min", "max":
-		if len(a) == 1 && a[0].ID != TypeBool {
+		if len(a) == 1 && a[0].ID != TypeBool && a[0].ID != TypeUUID { // PostgreSQL has no max(uuid)
 			return a[0], nil
 		}
 	case "bool_and", "bool_or", "every":

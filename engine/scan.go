@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"github.com/stratadb/strata/internal/pginterval"
 	"sort"
 	"strings"
 	"sync"
@@ -44,7 +45,7 @@ func kindMatches(t Type, p storage.Type) bool {
 	case storage.TypeTimestamp:
 		return t.IsTime()
 	case storage.TypeString:
-		return t.ID == TypeText
+		return t.ID == TypeText || t.ID == TypeUUID || t.ID == TypeInterval // an interval as its output text (ivalDict)
 	case storage.TypeInt64:
 		return t.IsInteger() || t.IsDecimal() || t.ID == TypeDate
 	case storage.TypeFloat64:
@@ -214,7 +215,7 @@ func (sc *scanner) prune(src storage.Source, load bool) (pruneReason, error) {
 // the values a matching row holds.
 func (sc *scanner) textValues(e Expr) (col int, vals []string, ok bool) {
 	isText := func(col int) bool {
-		return col >= 0 && col < len(sc.s.Schema.Columns) && sc.s.Schema.Columns[col].Type == storage.TypeString
+		return col >= 0 && col < len(sc.s.Schema.Columns) && sc.textColumn(col)
 	}
 	if col, op, v, ok := colConst(e); ok && op == "=" && !v.Null && kindOf(v.Type) == kText && isText(col) {
 		return col, []string{v.S}, true
@@ -394,6 +395,7 @@ type sourceScan struct {
 	residual []Expr
 	read     []int // table columns to read
 	dicts    map[int][]string
+	ivDicts  map[int][]ival // an interval column's dictionary, parsed (ivalDict)
 	nulls    map[int]*roaring.Bitmap
 	// plainText makes readCol decode text through the source's Dict row by row
 	// instead of materializing the whole dictionary: for scans that read few rows.
@@ -455,6 +457,40 @@ func (ss *sourceScan) dict(col int) ([]string, error) {
 	vals := dictValues(d)
 	ss.dicts[col] = vals
 	return vals, nil
+}
+
+// textColumn reports whether table column col is stored as text and computed
+// as text (not an interval kept as its output text).
+func (sc *scanner) textColumn(col int) bool {
+	return sc.s.Schema.Columns[col].Type == storage.TypeString && kindOf(sc.colTypes[col]) == kText
+}
+
+// ivalDict returns the dictionary of interval column col parsed: storage keeps an
+// interval as its output text (internal/pginterval), which reads back exactly.
+func (ss *sourceScan) ivalDict(col int) ([]ival, error) {
+	if d, ok := ss.ivDicts[col]; ok {
+		return d, nil
+	}
+	vals, err := ss.dict(col)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ival, len(vals))
+	for i, s := range vals {
+		if s == "" { // a NULL row's slot
+			continue
+		}
+		m, d, us, ok := pginterval.Parse(s)
+		if !ok {
+			return nil, fmt.Errorf("scan %s: source %s: column %s: %w: interval %q", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, storage.ErrCorrupt, s)
+		}
+		out[i] = ival{M: m, D: d, U: us}
+	}
+	if ss.ivDicts == nil {
+		ss.ivDicts = make(map[int][]ival)
+	}
+	ss.ivDicts[col] = out
+	return out, nil
 }
 
 func (ss *sourceScan) nullsOf(col int) (*roaring.Bitmap, error) {
@@ -780,7 +816,7 @@ func (ss *sourceScan) index(e Expr, ev *evaluator) (tri, bool, error) {
 		}
 	}
 	cols := columnsOf(e, nil)
-	if len(cols) != 1 || cols[0] < 0 || cols[0] >= len(ss.sc.s.Schema.Columns) || ss.sc.s.Schema.Columns[cols[0]].Type != storage.TypeString {
+	if len(cols) != 1 || cols[0] < 0 || cols[0] >= len(ss.sc.s.Schema.Columns) || !ss.sc.textColumn(cols[0]) {
 		return tri{}, false, nil
 	}
 	if col, op, v, ok := colConst(e); ok && op == "=" && !v.Null && kindOf(v.Type) == kText {
@@ -1037,6 +1073,20 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 			return nil, wrap(err)
 		}
 		out.ids = pickInto(slotOf(dst, func(c *colBuf) *[]uint32 { return &c.ids }), raw.ids, rel, b-a)
+		if t.ID == TypeInterval {
+			ivs, err := ss.ivalDict(col)
+			if err != nil {
+				return nil, err
+			}
+			out.iv = make([]ival, n)
+			for k, id := range out.ids {
+				if int(id) < len(ivs) {
+					out.iv[k] = ivs[id]
+				}
+			}
+			out.ids = nil
+			break
+		}
 		if ss.plainText && len(out.ids) == n {
 			if err := ss.decodeText(col, out); err != nil {
 				return nil, err
@@ -1050,7 +1100,7 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 	default:
 		return nil, wrap(fmt.Errorf("unsupported column type %s", ss.sc.s.Schema.Columns[col].Type))
 	}
-	if n > 0 && out.i == nil && out.f == nil && out.b == nil && out.ids == nil && out.s == nil {
+	if n > 0 && out.i == nil && out.f == nil && out.b == nil && out.ids == nil && out.s == nil && out.iv == nil {
 		return nil, wrap(fmt.Errorf("short read"))
 	}
 	nb, err := ss.nullsOf(col)

@@ -43,6 +43,9 @@ const (
 	// TypeDecimal is exact numeric with a fixed scale (decimal.go): arrow Int64
 	// holding value × 10^Scale. Clients see numeric (OID 1700).
 	TypeDecimal
+	// TypeUUID is uuid (uuid.go): arrow String holding the canonical text form
+	// (internal/pguuid), which orders, hashes and groups as PostgreSQL's 16 bytes do.
+	TypeUUID
 )
 
 // Type is a SQL type. It is a small value; compare with ==.
@@ -74,6 +77,7 @@ var (
 	Date        = Type{ID: TypeDate}
 	Interval    = Type{ID: TypeInterval}
 	TextArray   = Type{ID: TypeTextArray}
+	UUID        = Type{ID: TypeUUID}
 )
 
 var typeInfo = [...]struct {
@@ -108,6 +112,7 @@ var typeInfo = [...]struct {
 	TypeDateArray:        {"date[]", 1182, -1},
 	TypeIntervalArray:    {"interval[]", 1187, -1},
 	TypeDecimal:          {"numeric", 1700, -1},
+	TypeUUID:             {"uuid", 2950, 16},
 }
 
 // String returns PostgreSQL's name for the type, as format_type prints it.
@@ -166,7 +171,7 @@ func (t Type) Arrow() arrow.DataType {
 		return arrow.PrimitiveTypes.Int64
 	case TypeFloat32, TypeFloat64, TypeNumeric:
 		return arrow.PrimitiveTypes.Float64
-	case TypeText, TypeTextArray:
+	case TypeText, TypeTextArray, TypeUUID:
 		return arrow.BinaryTypes.String
 	case TypeBoolArray, TypeInt16Array, TypeInt32Array, TypeInt64Array, TypeFloat32Array, TypeFloat64Array,
 		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray:
@@ -217,6 +222,8 @@ func TypeByName(name string) (Type, bool) {
 		return Date, true
 	case "interval":
 		return Interval, true
+	case "uuid":
+		return UUID, true
 	}
 	return Unknown, false
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/stratadb/strata/internal/pginterval"
+	"github.com/stratadb/strata/internal/pguuid"
 	"math"
 	"strconv"
 	"strings"
@@ -258,52 +260,9 @@ func appendTimestamp(dst []byte, us int64, tz bool) []byte {
 	return dst
 }
 
-// appendInterval prints PostgreSQL's default "postgres" interval style.
+// appendInterval prints PostgreSQL's default "postgres" interval style (internal/pginterval).
 func appendInterval(dst []byte, months, days int32, us int64) []byte {
-	start := len(dst)
-	isBefore := false
-	field := func(v int64, unit string) {
-		if v == 0 {
-			return
-		}
-		if len(dst) > start {
-			dst = append(dst, ' ')
-		}
-		if isBefore && v > 0 {
-			dst = append(dst, '+')
-		}
-		dst = strconv.AppendInt(dst, v, 10)
-		dst = append(dst, ' ')
-		dst = append(dst, unit...)
-		if v != 1 {
-			dst = append(dst, 's')
-		}
-		if v < 0 {
-			isBefore = true
-		}
-	}
-	field(int64(months/12), "year")
-	field(int64(months%12), "mon")
-	field(int64(days), "day")
-	if us != 0 || len(dst) == start {
-		if len(dst) > start {
-			dst = append(dst, ' ')
-		}
-		neg := us < 0
-		if neg {
-			dst = append(dst, '-')
-			us = -us
-		} else if isBefore {
-			dst = append(dst, '+')
-		}
-		dst = appendPad(dst, us/usPerHour, 2)
-		dst = append(dst, ':')
-		dst = appendPad(dst, us/usPerMin%60, 2)
-		dst = append(dst, ':')
-		dst = appendPad(dst, us/usPerSec%60, 2)
-		dst = appendFraction(dst, us%usPerSec)
-	}
-	return dst
+	return pginterval.Append(dst, months, days, us)
 }
 
 func invalidText(t Type, s string) *Error {
@@ -323,6 +282,13 @@ func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 		if t.Pad != 0 { // character(n): kept without trailing spaces (bpchar.go)
 			v.S = strings.TrimRight(s, " ")
 		}
+		return v, nil
+	case TypeUUID:
+		u, ok := pguuid.Canonical(s)
+		if !ok {
+			return v, invalidText(t, s)
+		}
+		v.S = u
 		return v, nil
 	case TypeTextArray:
 		elems, err := ParseTextArray(s)
@@ -628,170 +594,5 @@ func daysIn(y int64, m int) int {
 	return 31
 }
 
-// parseInterval parses PostgreSQL interval input: "1 day 2 hours", "01:00:00",
-// "-1 days +02:03:04.5", "5 minutes ago", "@ 1 hour", "2.592e+06 seconds", and ISO
-// 8601 "P1DT2H". Fractional units cascade down (1.5 days = 1 day 12:00:00).
-func parseInterval(s string) (months, days int32, us int64, ok bool) {
-	in := strings.ToLower(strings.TrimSpace(s))
-	in = strings.TrimPrefix(in, "@")
-	if strings.HasPrefix(in, "p") {
-		return parseISOInterval(in[1:])
-	}
-	var fm, fd, fus float64
-	toks := strings.Fields(in)
-	if len(toks) == 0 {
-		return 0, 0, 0, false
-	}
-	ago := false
-	if toks[len(toks)-1] == "ago" {
-		ago = true
-		toks = toks[:len(toks)-1]
-	}
-	seen := false
-	for i := 0; i < len(toks); i++ {
-		tok := toks[i]
-		if strings.Contains(tok, ":") {
-			sign := 1.0
-			if tok[0] == '-' {
-				sign, tok = -1, tok[1:]
-			} else if tok[0] == '+' {
-				tok = tok[1:]
-			}
-			parts := strings.Split(tok, ":")
-			if len(parts) > 3 {
-				return 0, 0, 0, false
-			}
-			var h, m, sec float64
-			var err error
-			if h, err = strconv.ParseFloat(parts[0], 64); err != nil {
-				return 0, 0, 0, false
-			}
-			if m, err = strconv.ParseFloat(parts[1], 64); err != nil {
-				return 0, 0, 0, false
-			}
-			if len(parts) == 3 {
-				if sec, err = strconv.ParseFloat(parts[2], 64); err != nil {
-					return 0, 0, 0, false
-				}
-			}
-			fus += sign * (h*3600 + m*60 + sec) * 1e6
-			seen = true
-			continue
-		}
-		// number, optionally glued to its unit ("5min").
-		j := 0
-		for j < len(tok) && (tok[j] == '-' || tok[j] == '+' || tok[j] == '.' || (tok[j] >= '0' && tok[j] <= '9') ||
-			((tok[j] == 'e') && j+1 < len(tok) && (tok[j+1] == '+' || tok[j+1] == '-' || (tok[j+1] >= '0' && tok[j+1] <= '9')))) {
-			if tok[j] == 'e' {
-				j++
-			}
-			j++
-		}
-		if j == 0 {
-			return 0, 0, 0, false
-		}
-		n, err := strconv.ParseFloat(tok[:j], 64)
-		if err != nil {
-			return 0, 0, 0, false
-		}
-		unit := tok[j:]
-		if unit == "" {
-			if i+1 < len(toks) && !strings.ContainsAny(toks[i+1][:1], "0123456789+-.") {
-				i++
-				unit = toks[i]
-			} else {
-				unit = "second"
-			}
-		}
-		switch strings.TrimSuffix(unit, ",") {
-		case "microsecond", "microseconds", "us", "usec", "usecs", "microsecon":
-			fus += n
-		case "millisecond", "milliseconds", "ms", "msec", "msecs":
-			fus += n * 1e3
-		case "second", "seconds", "s", "sec", "secs":
-			fus += n * 1e6
-		case "minute", "minutes", "m", "min", "mins":
-			fus += n * 6e7
-		case "hour", "hours", "h", "hr", "hrs":
-			fus += n * 3.6e9
-		case "day", "days", "d":
-			fd += n
-		case "week", "weeks", "w":
-			fd += n * 7
-		case "month", "months", "mon", "mons":
-			fm += n
-		case "year", "years", "y", "yr", "yrs":
-			fm += n * 12
-		case "decade", "decades":
-			fm += n * 120
-		case "century", "centuries":
-			fm += n * 1200
-		case "millennium", "millennia", "millenniums":
-			fm += n * 12000
-		default:
-			return 0, 0, 0, false
-		}
-		seen = true
-	}
-	if !seen {
-		return 0, 0, 0, false
-	}
-	return cascadeInterval(fm, fd, fus, ago)
-}
-
-func cascadeInterval(fm, fd, fus float64, neg bool) (int32, int32, int64, bool) {
-	if neg {
-		fm, fd, fus = -fm, -fd, -fus
-	}
-	m := math.Trunc(fm)
-	fd += (fm - m) * 30
-	d := math.Trunc(fd)
-	fus += (fd - d) * float64(usPerDay)
-	if math.Abs(m) > math.MaxInt32 || math.Abs(d) > math.MaxInt32 || math.Abs(fus) > 9.2e18 {
-		return 0, 0, 0, false
-	}
-	return int32(m), int32(d), int64(math.Round(fus)), true
-}
-
-func parseISOInterval(s string) (int32, int32, int64, bool) {
-	var fm, fd, fus float64
-	timePart := false
-	for len(s) > 0 {
-		if s[0] == 't' {
-			timePart = true
-			s = s[1:]
-			continue
-		}
-		j := 0
-		for j < len(s) && (s[j] == '-' || s[j] == '.' || (s[j] >= '0' && s[j] <= '9')) {
-			j++
-		}
-		if j == 0 || j == len(s) {
-			return 0, 0, 0, false
-		}
-		n, err := strconv.ParseFloat(s[:j], 64)
-		if err != nil {
-			return 0, 0, 0, false
-		}
-		switch u := s[j]; {
-		case u == 'y':
-			fm += n * 12
-		case u == 'm' && !timePart:
-			fm += n
-		case u == 'w':
-			fd += n * 7
-		case u == 'd':
-			fd += n
-		case u == 'h':
-			fus += n * 3.6e9
-		case u == 'm':
-			fus += n * 6e7
-		case u == 's':
-			fus += n * 1e6
-		default:
-			return 0, 0, 0, false
-		}
-		s = s[j+1:]
-	}
-	return cascadeInterval(fm, fd, fus, false)
-}
+// parseInterval parses PostgreSQL interval input (internal/pginterval).
+func parseInterval(s string) (months, days int32, us int64, ok bool) { return pginterval.Parse(s) }

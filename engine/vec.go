@@ -55,7 +55,7 @@ func kindOf(t Type) physKind {
 		return kFloat
 	case TypeBool:
 		return kBool
-	case TypeText, TypeUnknown, TypeTextArray:
+	case TypeText, TypeUnknown, TypeTextArray, TypeUUID:
 		return kText
 	case TypeBoolArray, TypeInt16Array, TypeInt32Array, TypeInt64Array, TypeFloat32Array, TypeFloat64Array,
 		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray:

@@ -81,9 +81,6 @@ func ResolveWindow(name string, args []Type) (Type, error) {
 		if name == "count" && len(args) == 0 {
 			return Int64, nil
 		}
-		if name == "avg" && len(args) == 1 && args[0].ID == TypeInterval {
-			return Unknown, Unsupported("avg(interval) as a window function")
-		}
 		return ResolveAgg(name, args, false)
 	}
 	return Unknown, undefinedFunc(name, args)

@@ -113,7 +113,8 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 			}
 			for i, r := range rows {
 				spans := frameSpans(lo[i], hi[i], int32(i), gs[i], ge[i], ex, &buf)
-				if count(spans) == 0 {
+				c := count(spans)
+				if c == 0 {
 					out.setNull(int(r))
 					continue
 				}
@@ -121,6 +122,9 @@ func aggFrames(f *WindowFunc, x *vec, take []bool, rows []int32, sc *winScratch,
 				for _, sp := range spans {
 					a, b := ps[sp[0]], ps[sp[1]]
 					s = ival{s.M + b.M - a.M, s.D + b.D - a.D, s.U + b.U - a.U}
+				}
+				if f.Func == "avg" { // as the aggregate avg(interval): the sum times 1/count
+					s, _ = mulInterval(s, 1/float64(c))
 				}
 				out.iv[r] = s
 			}

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"encoding/binary"
+	"github.com/stratadb/strata/internal/pginterval"
+	"github.com/stratadb/strata/internal/pguuid"
 	"math"
 	"strconv"
 	"unsafe"
@@ -36,6 +38,18 @@ func (st *stage) setText(col int, v []byte) bool {
 	var r parseResult
 	switch c.typ {
 	case storage.TypeString:
+		if c.kind == kindUUID {
+			if !st.setUUID(col, v) {
+				return false
+			}
+			break
+		}
+		if c.kind == kindInterval {
+			if !st.setInterval(col, v) {
+				return false
+			}
+			break
+		}
 		if bad := invalidText(v); bad >= 0 {
 			st.failValue(col, msgBadEncoding, []byte("0x"+strconv.FormatUint(uint64(v[bad]), 16)))
 			return false
@@ -66,6 +80,37 @@ func (st *stage) setText(col int, v []byte) bool {
 		return false
 	}
 	s.set = true
+	return true
+}
+
+// setUUID stages v, any of PostgreSQL's uuid input forms, for the uuid column
+// col in canonical form (storage keeps that text, engine/uuid.go).
+func (st *stage) setUUID(col int, v []byte) bool {
+	s := &st.slots[col]
+	if pguuid.IsCanonical(unsafe.String(unsafe.SliceData(v), len(v))) {
+		s.s = v
+		return true
+	}
+	u, ok := pguuid.Parse(v)
+	if !ok {
+		st.failValue(col, msgSyntax, v)
+		return false
+	}
+	s.s = pguuid.Append(s.uuid[:0], u)
+	return true
+}
+
+// setInterval stages v, PostgreSQL's interval input, for the interval column col
+// in output form (storage keeps that text; it reads back exactly).
+func (st *stage) setInterval(col int, v []byte) bool {
+	s := &st.slots[col]
+	m, d, us, ok := pginterval.Parse(string(v))
+	if !ok {
+		st.failValue(col, msgSyntax, v)
+		return false
+	}
+	s.text = pginterval.Append(s.text[:0], m, d, us)
+	s.s = s.text
 	return true
 }
 

@@ -52,7 +52,9 @@ const (
 	kindFloat32
 	kindDecimal // numeric(p,s): an int64 holding value × 10^s (storage.ParseDecimal)
 	kindTimestampNoZone
-	kindDate // date: days since 1970-01-01
+	kindDate     // date: days since 1970-01-01
+	kindUUID     // uuid: its canonical text (internal/pguuid)
+	kindInterval // interval: its output text (internal/pginterval)
 )
 
 type decoder struct {
@@ -200,6 +202,10 @@ func describeSQLType(c storage.Column) (sqlKind, string) {
 		return kindOther, "character"
 	case "date":
 		return kindDate, "date"
+	case "uuid":
+		return kindUUID, "uuid"
+	case "interval":
+		return kindInterval, "interval"
 	}
 	switch c.Type {
 	case storage.TypeTimestamp:

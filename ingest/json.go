@@ -379,6 +379,10 @@ func (st *stage) setJSONBool(col int, b bool, text []byte) bool {
 	case storage.TypeBool:
 		s.b = b
 	case storage.TypeString:
+		if k := st.cols[col].kind; k == kindUUID || k == kindInterval { // written as a string only
+			st.failValue(col, msgSyntax, text)
+			return false
+		}
 		s.s = text
 	default:
 		st.failValue(col, msgSyntax, text)
@@ -396,6 +400,10 @@ func (st *stage) setNumber(col int, num []byte, isInt bool) bool {
 	r := parseOK
 	switch c.typ {
 	case storage.TypeString:
+		if c.kind == kindUUID || c.kind == kindInterval { // written as a string only
+			r = parseSyntax
+			break
+		}
 		s.s = num
 	case storage.TypeInt64:
 		if c.kind == kindDecimal { // 12.34 exactly, never through a float

@@ -54,6 +54,11 @@ type RecordOptions struct {
 //     does. Or a Unix epoch number (or a string holding only one), its unit chosen by
 //     magnitude: |v| < 1e11 seconds, < 1e14 milliseconds, < 1e17 microseconds, else
 //     nanoseconds (each unit alone spans 1973..5138, so none is mistaken for another).
+//   - uuid: a string in any of PostgreSQL's uuid input forms (upper case, braces,
+//     hyphens after any group of four digits or none), stored in canonical form;
+//     a number or boolean is an error.
+//   - interval: a string in PostgreSQL's interval input ("1 day 02:00", "P1D",
+//     "3 hours ago"), stored in its output form; a number or boolean is an error.
 //   - An object or array for a column that is not text is an error.
 //
 // A record must be exactly one JSON object (white space around it allowed):

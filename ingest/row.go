@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"github.com/stratadb/strata/internal/pguuid"
 	"strconv"
 	"unicode/utf8"
 
@@ -36,6 +37,11 @@ type slot struct {
 	f   float64
 	b   bool
 	s   []byte
+	// uuid holds a uuid column's value rewritten to canonical form, when the
+	// input was not (s then points here).
+	uuid [pguuid.TextLen]byte
+	// text holds an interval column's value in output form (s then points here).
+	text []byte
 }
 
 func (st *stage) init(schema *storage.Schema) {

@@ -155,7 +155,7 @@ var pgStatActivityColumns = cols("datid", tOID, "datname", tText, "pid", tInt4, 
 	"usename", tText, "application_name", tText, "client_addr", tText, "client_hostname", tText, "client_port", tInt4,
 	"backend_start", engine.TimestampTZ, "xact_start", engine.TimestampTZ, "query_start", engine.TimestampTZ,
 	"state_change", engine.TimestampTZ, "wait_event_type", tText, "wait_event", tText, "state", tText,
-	"backend_xid", tOID, "backend_xmin", tOID, "query_id", tInt8, "query", tText, "backend_type", tText)
+	"backend_xid", tInt8, "backend_xmin", tInt8, "query_id", tInt8, "query", tText, "backend_type", tText)
 
 // activityMarker fills the one row of the Values that pg_stat_activity binds to; the
 // rows are read when the statement executes (resolveActivity), not when it is
@@ -234,11 +234,11 @@ func (s *Session) activityRows() [][]engine.Expr {
 			}
 			query := text(a.Query)
 			row = append(row, addr, null(tText), port, ts(a.BackendStart), ts(a.XactStart), ts(a.QueryStart),
-				ts(a.StateChange), null(tText), null(tText), text(a.State), null(tOID), null(tOID), null(tInt8), query)
+				ts(a.StateChange), null(tText), null(tText), text(a.State), null(tInt8), null(tInt8), null(tInt8), query)
 		} else {
 			row = append(row, null(tText), null(tText), null(tInt4), null(engine.TimestampTZ), null(engine.TimestampTZ),
-				null(engine.TimestampTZ), null(engine.TimestampTZ), null(tText), null(tText), null(tText), null(tOID),
-				null(tOID), null(tInt8), text("<insufficient privilege>"), null(tText))
+				null(engine.TimestampTZ), null(engine.TimestampTZ), null(tText), null(tText), null(tText), null(tInt8),
+				null(tInt8), null(tInt8), text("<insufficient privilege>"), null(tText))
 			rows = append(rows, row)
 			continue
 		}

@@ -70,6 +70,10 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 		return storage.TypeTimestamp, "timestamptz", nil
 	case "date": // days since 1970-01-01, as the engine computes dates
 		return storage.TypeInt64, "date", nil
+	case "uuid": // its canonical text, dictionary encoded (engine/uuid.go)
+		return storage.TypeString, "uuid", nil
+	case "interval": // its output text (internal/pginterval), dictionary encoded; read back exactly
+		return storage.TypeString, "interval", nil
 	}
 	return 0, "", posErr(engine.Unsupported(fmt.Sprintf("column type %s", name)), tn.Location)
 }

@@ -20,7 +20,7 @@ var infoDataType = map[string]string{
 	"timestamptz": "timestamp with time zone", "timestamp": "timestamp without time zone",
 	"text": "text", "varchar": "character varying", "bpchar": "character", "date": "date", "smallint": "smallint", "integer": "integer",
 	"bigint": "bigint", "real": "real", "double precision": "double precision",
-	"numeric": "numeric", "boolean": "boolean",
+	"numeric": "numeric", "boolean": "boolean", "uuid": "uuid", "interval": "interval",
 }
 
 func (b *binder) infoSchema(rv *pg.RangeVar) (engine.Plan, []string, bool) {

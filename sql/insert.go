@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stratadb/strata/internal/pginterval"
 	"io"
 	"strconv"
 	"strings"
@@ -175,6 +176,14 @@ func appendValue(cols *storage.Columns, j int, v engine.Value) {
 	case storage.TypeBool:
 		d.Bool = append(d.Bool, v.B)
 	case storage.TypeString:
+		if v.Type.ID == engine.TypeInterval { // kept as its output text (internal/pginterval)
+			if v.Null {
+				d.String = append(d.String, "")
+			} else {
+				d.String = append(d.String, string(pginterval.Append(nil, v.Months, v.Days, v.I)))
+			}
+			break
+		}
 		d.String = append(d.String, v.S)
 	}
 	if v.Null {
@@ -338,6 +347,8 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 		}
 	case *array.Int64:
 		d.Int64 = append(d.Int64, a.Int64Values()[:n]...)
+	case *engine.RegArray: // an oid (the catalogs' oid columns) into a bigint column
+		d.Int64 = append(d.Int64, a.Int64Values()[:n]...)
 	case *array.Timestamp:
 		for _, v := range a.TimestampValues()[:n] {
 			d.Int64 = append(d.Int64, int64(v))
@@ -362,6 +373,14 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 		}
 		for i := 0; i < n; i++ {
 			d.String = append(d.String, a.Value(i))
+		}
+	case *array.MonthDayNanoInterval: // an interval column: its output text (internal/pginterval)
+		for i, v := range a.MonthDayNanoIntervalValues()[:n] {
+			if a.IsNull(i) {
+				d.String = append(d.String, "")
+				continue
+			}
+			d.String = append(d.String, string(pginterval.Append(nil, v.Months, v.Days, v.Nanoseconds/1000)))
 		}
 	case *array.Null:
 		appendNulls(cols, j, n)

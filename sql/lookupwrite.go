@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stratadb/strata/internal/pginterval"
 	"io"
 	"slices"
 	"time"
@@ -550,6 +551,10 @@ func cellValue(cols *storage.Columns, c, i int, t engine.Type) engine.Value {
 	d := &cols.Cols[c]
 	switch cols.Schema.Columns[c].Type {
 	case storage.TypeString:
+		if t.ID == engine.TypeInterval { // kept as its output text (internal/pginterval)
+			v.Months, v.Days, v.I, _ = pginterval.Parse(d.String[i])
+			break
+		}
 		v.S = d.String[i]
 	case storage.TypeFloat64:
 		v.F = d.Float64[i]

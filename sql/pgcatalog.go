@@ -55,7 +55,7 @@ func cols(spec ...any) []relCol {
 
 var (
 	tText, tBool, tInt2, tInt4, tInt8 = engine.Text, engine.Bool, engine.Int16, engine.Int32, engine.Int64
-	tOID                              = engine.Int64 // oid, regproc, xid columns
+	tOID                              = engine.OIDType // oid columns (and regproc, xid: strata has no xid type)
 	tInt2Array                        = engine.Type{ID: engine.TypeInt16Array}
 )
 
@@ -181,23 +181,23 @@ var pgTypeRows = []struct {
 	{"bool", 16, 1, "B"}, {"name", 19, 64, "S"}, {"int8", 20, 8, "N"}, {"int2", 21, 2, "N"}, {"int4", 23, 4, "N"}, {"text", 25, -1, "S"},
 	{"oid", 26, 4, "N"}, {"float4", 700, 4, "N"}, {"float8", 701, 8, "N"}, {"varchar", 1043, -1, "S"}, {"bpchar", 1042, -1, "S"},
 	{"date", 1082, 4, "D"}, {"timestamp", 1114, 8, "D"}, {"timestamptz", 1184, 8, "D"}, {"interval", 1186, 16, "T"},
-	{"numeric", 1700, -1, "N"},
+	{"numeric", 1700, -1, "N"}, {"uuid", 2950, 16, "U"},
 }
 
 // udtNames maps a stored SQL type to pg_type.typname (information_schema udt_name).
 var udtNames = map[string]string{
 	"timestamptz": "timestamptz", "timestamp": "timestamp", "text": "text", "varchar": "varchar", "bpchar": "bpchar", "date": "date",
 	"smallint": "int2", "integer": "int4", "bigint": "int8", "real": "float4", "double precision": "float8",
-	"numeric": "numeric", "boolean": "bool",
+	"numeric": "numeric", "boolean": "bool", "uuid": "uuid", "interval": "interval",
 }
 
 var typeOIDs = map[string]int64{
 	"timestamptz": 1184, "timestamp": 1114, "text": 25, "varchar": 1043, "bpchar": 1042, "date": 1082, "smallint": 21, "integer": 23,
-	"bigint": 20, "real": 700, "double precision": 701, "numeric": 1700, "boolean": 16,
+	"bigint": 20, "real": 700, "double precision": 701, "numeric": 1700, "boolean": 16, "uuid": 2950, "interval": 1186,
 }
 
 var typeLens = map[string]int64{"timestamptz": 8, "timestamp": 8, "smallint": 2, "integer": 4, "bigint": 8, "real": 4,
-	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "bpchar": -1, "date": 4, "numeric": -1}
+	"double precision": 8, "boolean": 1, "text": -1, "varchar": -1, "bpchar": -1, "date": 4, "numeric": -1, "uuid": 16, "interval": 16}
 
 // visibleColumns are a table's columns as clients see them (a rollup table's hidden
 // columns excluded).
@@ -211,6 +211,10 @@ func visibleColumns(def catalog.TableDef) []int {
 	}
 	return out
 }
+
+// byVal is pg_type.typbyval of a type of length n: fixed-width types up to a
+// Datum's 8 bytes are passed by value (uuid and interval, 16, are not).
+func byVal(n int64) bool { return n > 0 && n <= 8 }
 
 // typeStorage is pg_type.typstorage (and so attstorage) of a type strata has:
 // extended for the variable-length text types, main for numeric, plain otherwise.
@@ -359,7 +363,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 			for n, i := range visibleColumns(t) {
 				col := t.Schema.Columns[i]
 				rows = append(rows, []engine.Expr{i8(tableOID(t)), text(col.Name), i8(typeOIDs[baseSQLType(col.SQLType)]), i4(-1),
-					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(columnTypmod(col)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
+					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(columnTypmod(col)), bl(byVal(typeLens[baseSQLType(col.SQLType)])),
 					text("d"), text(typeStorage(typeOIDs[baseSQLType(col.SQLType)])), text(""), bl(col.NotNull), bl(false), bl(false), text(""), text(""), bl(false),
 					bl(true), i4(0), i8(typeCollation(baseSQLType(col.SQLType))), null(tText)})
 			}
@@ -369,7 +373,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 			for n, name := range k.cols {
 				col := k.table.Schema.Columns[k.table.Schema.Index(name)]
 				rows = append(rows, []engine.Expr{i8(k.indexOID), text(col.Name), i8(typeOIDs[baseSQLType(col.SQLType)]), i4(-1),
-					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(columnTypmod(col)), bl(typeLens[baseSQLType(col.SQLType)] > 0),
+					i2(typeLens[baseSQLType(col.SQLType)]), i2(int64(n + 1)), i4(0), i4(-1), i4(columnTypmod(col)), bl(byVal(typeLens[baseSQLType(col.SQLType)])),
 					text("d"), text(typeStorage(typeOIDs[baseSQLType(col.SQLType)])), text(""), bl(false), bl(false), bl(false), text(""), text(""), bl(false),
 					bl(true), i4(0), i8(typeCollation(baseSQLType(col.SQLType))), null(tText)})
 			}
@@ -381,7 +385,7 @@ func (b *binder) pgCatalog(rv *pg.RangeVar) (_ engine.Plan, _ []string, ok bool,
 				coll = 100
 			}
 			rows = append(rows, []engine.Expr{i8(ty.oid), text(ty.name), i8(oidPGCatalog), i8(oidRole), i2(ty.len),
-				bl(ty.len > 0), text("b"), text(ty.cat), bl(false), bl(true), text(","), i8(0), i8(0), i8(0), i8(0),
+				bl(byVal(ty.len)), text("b"), text(ty.cat), bl(false), bl(true), text(","), i8(0), i8(0), i8(0), i8(0),
 				i8(0), i8(0), i8(0), i8(0), i8(0), i8(0), i8(0), text("d"), text(typeStorage(ty.oid)), bl(false), i8(0), i4(-1), i4(0),
 				i8(coll), null(tText), null(tText), null(tText)})
 		}

@@ -190,7 +190,7 @@ func (k *relKey) colList() string {
 // key column: the type's default btree operator class and collation
 // (PostgreSQL 15's oids).
 var btreeOpclass = map[string]int64{"boolean": 10003, "bigint": 3124, "smallint": 1979, "integer": 1978, "text": 3126,
-	"varchar": 3126, "bpchar": 426, "date": 3122, "real": 10012, "double precision": 3123, "timestamp": 3128, "timestamptz": 3127, "numeric": 3125}
+	"varchar": 3126, "bpchar": 426, "date": 3122, "real": 10012, "double precision": 3123, "timestamp": 3128, "timestamptz": 3127, "numeric": 3125, "uuid": 10065, "interval": 10022}
 
 func typeCollation(sqlType string) int64 {
 	if sqlType == "text" || sqlType == "varchar" || sqlType == "bpchar" {

@@ -16,7 +16,7 @@ import (
 // information_schema text domains are text; oid-like types are bigint.
 var pgTypeFor = map[string]engine.Type{
 	"text": engine.Text, "name": engine.Text, "char": engine.Text, "varchar": engine.Text, "bpchar": engine.Text,
-	"oid": engine.Int64, "regproc": engine.Int64, "xid": engine.Int64, "regclass": engine.Int64,
+	"oid": engine.OIDType, "regproc": engine.OIDType, "xid": engine.Int64, "regclass": engine.OIDType, // regproc and regclass columns: oid
 	"int2": engine.Int16, "int4": engine.Int32, "int8": engine.Int64, "float4": engine.Float32,
 	"bool":         engine.Bool,
 	"_aclitem":     engine.Text, // aclitem[] as its text form (rolecatalog.go)

@@ -40,9 +40,11 @@ import (
 // Semantics as in PostgreSQL: a scalar subquery with no row is NULL and with more
 // than one row an error (21000); x IN (empty) is false even for a NULL x; the
 // NULLs of an IN subquery make a non-matching x NULL (InList's rules); ARRAY of no
-// rows is {}. Not supported (0A000): a correlated subquery in the select list,
-// HAVING or ORDER BY of an aggregating query (its outer references would have to
-// be group keys), an aggregate over outer columns, ARRAY of a non-text column.
+// rows is {}. In the select list, HAVING or ORDER BY of an aggregating query a
+// subquery refers to the outer query's group keys (passed as the group's value,
+// a ColRef into the Aggregate's output); any other column of it is 42803. Not
+// supported (0A000): an aggregate over outer columns, a reference through an
+// aggregating level to one further out, ARRAY of a non-text column.
 
 // outerLevel is one query level around a subquery being bound.
 type outerLevel struct {
@@ -64,22 +66,39 @@ func (b *binder) outerColumnRef(cr *pg.ColumnRef, notFound error) (engine.Expr, 
 	lv := saved[depth]
 	// The level binds cr with only the levels around it in view.
 	b.outer = saved[:depth]
+	var e engine.Expr
 	if a := lv.c.agg; a != nil {
 		// An aggregating level's rows are groups: its columns are visible only as
-		// group keys, which strata does not pass into a subquery.
-		if _, err := b.columnRef(cr, &exprCtx{scope: a.input, clause: "GROUP BY"}); err == nil {
-			return nil, true, posErr(engine.Unsupported("a correlated subquery in an aggregating query's select list, HAVING or ORDER BY"), cr.Location)
+		// group keys, passed as the group's value (a ColRef into the Aggregate's
+		// output), as PostgreSQL passes them; any other column is 42803.
+		in, err := b.columnRef(cr, &exprCtx{scope: a.input, clause: "GROUP BY"})
+		if err == nil {
+			k := exprKey(in)
+			for i, g := range a.groupKeys {
+				if g == k {
+					e = &engine.ColRef{Index: i, T: a.groups[i].Type(), Name: exprName(a.groups[i])}
+					break
+				}
+			}
+			if e == nil {
+				return nil, true, posErr(engine.Errorf(sqlstate.GroupingError,
+					"subquery uses ungrouped column %q from outer query", columnRefName(cr)), cr.Location)
+			}
+		} else if !isNotFound(err) {
+			return nil, true, err
 		}
 	}
-	e, err := b.columnRef(cr, lv.c)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, false, nil
+	if e == nil {
+		var err error
+		if e, err = b.columnRef(cr, lv.c); err != nil {
+			if isNotFound(err) {
+				return nil, false, nil
+			}
+			return nil, true, err
 		}
-		return nil, true, err
-	}
-	if lv.c.agg != nil {
-		return nil, true, posErr(engine.Unsupported("a correlated subquery in an aggregating query's select list, HAVING or ORDER BY"), cr.Location)
+		if lv.c.agg != nil { // a column of a level further out, through an aggregating one
+			return nil, true, posErr(engine.Unsupported("a correlated subquery in an aggregating query's select list, HAVING or ORDER BY that refers past it"), cr.Location)
+		}
 	}
 	k := exprKey(e)
 	for i, have := range lv.keys {
@@ -363,6 +382,8 @@ func valueAt(arr arrow.Array, i int, t engine.Type) engine.Value {
 	case *array.Boolean:
 		v.B = a.Value(i)
 	case *array.Int64:
+		v.I = a.Value(i)
+	case *engine.RegArray: // oid and the reg types (the catalogs' oid columns)
 		v.I = a.Value(i)
 	case *array.Float64:
 		v.F = a.Value(i)

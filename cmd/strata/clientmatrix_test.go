@@ -662,7 +662,7 @@ func checkJDBCMetadata(t *testing.T, out clientOutput, d *matrixData) {
 		{name: "jdbc_getTypeInfo", sql: "getTypeInfo()", wantCols: []string{"TYPE_NAME", "DATA_TYPE"},
 			want: [][]string{{"bool", "-7"}, {"int8", "-5"}, {"bigserial", "-5"}, {"oid", "-5"}, {"bpchar", "1"}, {"numeric", "2"}, {"int4", "4"},
 				{"serial", "4"}, {"int2", "5"}, {"smallserial", "5"}, {"float4", "7"}, {"float8", "8"}, {"name", "12"}, {"text", "12"},
-				{"varchar", "12"}, {"date", "91"}, {"timestamp", "93"}, {"timestamptz", "93"}, {"interval", "1111"}}},
+				{"varchar", "12"}, {"date", "91"}, {"timestamp", "93"}, {"timestamptz", "93"}, {"interval", "1111"}, {"uuid", "1111"}}},
 		{name: "jdbc_getUDTs", sql: "getUDTs(null, \"public\", \"%\", null)", wantCols: []string{"type_name"}},
 		{name: "jdbc_getFunctions", sql: "getFunctions(null, \"pg_catalog\", \"strpos\")",
 			wantCols: []string{"function_schem", "function_name", "function_type"}, want: [][]string{{"pg_catalog", "strpos", "1"}}},

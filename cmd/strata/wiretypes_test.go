@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/stratadb/strata/internal/pgtest"
 )
@@ -17,7 +18,7 @@ import (
 // client receives for values of the types strata keeps under PostgreSQL's names:
 // each RowDescription field's type oid, size and modifier, and each value in
 // text and in binary format (pgconn's ExecParams, the extended protocol), for the
-// reg types, booleans cast to text, char(n) and date.
+// reg types, booleans cast to text, char(n), date, uuid and interval columns.
 func TestWireTypesAsPostgres(t *testing.T) {
 	pg := pgtest.Shared(t)
 	s := startStrata(t, t.TempDir())
@@ -75,6 +76,16 @@ func TestWireTypesAsPostgres(t *testing.T) {
 			}
 		}
 	}
+	// A uuid parameter as pgx sends it: binary, its 16 bytes (the statement
+	// describes it as uuid), and back as pgtype.UUID.
+	id := pgtype.UUID{Bytes: [16]byte{0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11}, Valid: true}
+	for _, c := range []*pgx.Conn{pgConn, stConn} {
+		var n int32
+		var back pgtype.UUID
+		if err := c.QueryRow(ctx, `SELECT n, id FROM wt_ids WHERE id = $1`, id).Scan(&n, &back); err != nil || n != 1 || back != id {
+			t.Errorf("uuid parameter on %s: n %d, id %v, %v; want 1 and %v", c.Config().Host, n, back, err, id)
+		}
+	}
 }
 
 var wireTypesSetup = []string{
@@ -84,6 +95,8 @@ var wireTypesSetup = []string{
 	`INSERT INTO wt_users VALUES ('u1', 'CN', 'ab', 'y'), ('u2', 'U', 'abc  ', NULL)`,
 	`CREATE TABLE wt_days (ts timestamptz NOT NULL, day date, n int)`,
 	`INSERT INTO wt_days VALUES ('2024-01-01 00:00:00+00', '2024-02-29', 1), ('2024-01-01 00:00:01+00', '1969-12-31', 2), ('2024-01-01 00:00:02+00', NULL, 3)`,
+	`CREATE TABLE wt_ids (ts timestamptz NOT NULL, id uuid, n int, d interval)`,
+	`INSERT INTO wt_ids VALUES ('2024-01-01 00:00:00+00', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 1, '1 year 2 mons -3 days 04:05:06.7'), ('2024-01-01 00:00:01+00', '{00000000000000000000000000000000}', 2, '-00:00:00.000001'), ('2024-01-01 00:00:02+00', NULL, 3, NULL)`,
 }
 
 var wireTypesQueries = []string{
@@ -94,4 +107,7 @@ var wireTypesQueries = []string{
 	`SELECT u.code, u.flag FROM wt_users u WHERE u.code = 'abc ' AND u.country = 'U'`,
 	`SELECT day, day + 1 AS next, n FROM wt_days ORDER BY n`,
 	`SELECT max(day) AS m FROM wt_days WHERE day < '2024-01-01'`,
+	`SELECT id, id::text AS t, n FROM wt_ids ORDER BY n`,
+	`SELECT d, d::text AS t, ts + d AS e, n FROM wt_ids ORDER BY n`,
+	`SELECT 'ffffffff-0000-ffff-0000-ffffffffffff'::uuid AS u, NULL::uuid AS z`,
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/stratadb/strata/internal/pguuid"
 	"math"
 	"strconv"
 	"strings"
@@ -65,6 +66,8 @@ func typeForOID(oid uint32) engine.Type {
 		return engine.Date
 	case 1186:
 		return engine.Interval
+	case 2950:
+		return engine.UUID
 	}
 	return engine.Unknown
 }
@@ -283,6 +286,11 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 			if c.typ.IsArray() {
 				return c.appendBinaryTextArray(dst, r)
 			}
+			if c.typ.ID == engine.TypeUUID { // its 16 bytes
+				if u, ok := pguuid.Bytes(c.stringAt(r)); ok {
+					return append(append(dst, 0, 0, 0, 16), u[:]...)
+				}
+			}
 			if c.typ.ID == engine.TypeNumeric && c.kind == kindString { // an exact numeric's text
 				dst = append(dst, 0, 0, 0, 0)
 				start := len(dst)
@@ -334,6 +342,20 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 	}
 	putUint32(dst[start-4:], uint32(len(dst)-start))
 	return dst
+}
+
+// stringAt is row r of a string or dictionary column (not NULL).
+func (c *colEncoder) stringAt(r int) string {
+	if c.kind == kindDict {
+		idx := 0
+		if c.dictIdx != nil {
+			idx = int(c.dictIdx[r])
+		} else {
+			idx = c.dict.GetValueIndex(r)
+		}
+		return c.strs.Value(idx)
+	}
+	return c.strs.Value(r)
 }
 
 func appendBinaryInt(dst []byte, v int64, t engine.Type) ([]byte, bool) {

@@ -136,7 +136,9 @@ func TestDecodeParam(t *testing.T) {
 		{"numeric bad digit", 1700, engine.Numeric, 1, u16(1, 0, 0, 0, 10000), engine.Value{}, "22P03"},
 		{"numeric bad sign", 1700, engine.Numeric, 1, u16(0, 0, 0x1234, 0), engine.Value{}, "22P03"},
 		{"numeric bad length", 1700, engine.Numeric, 1, u16(3, 0, 0, 0, 1), engine.Value{}, "22P03"},
-		{"uuid", 2950, engine.Unknown, 1, make([]byte, 16), engine.Value{}, "22P03"},
+		{"uuid", 2950, engine.UUID, 1, []byte{0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11}, engine.Value{Type: engine.UUID, S: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}, ""},
+		{"uuid short", 2950, engine.UUID, 1, make([]byte, 15), engine.Value{}, "22P03"},
+		{"undescribed type", 2951, engine.Unknown, 1, make([]byte, 16), engine.Value{}, "22P03"},
 		{"format 2", 20, engine.Int64, 2, []byte("1"), engine.Value{}, "08P01"},
 		{"undeclared binary uses the statement type", 0, engine.Int32, 1, []byte{0, 0, 0, 9}, engine.Value{Type: engine.Int32, I: 9}, ""},
 	}

@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"encoding/binary"
+	"github.com/stratadb/strata/internal/pguuid"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -127,6 +128,11 @@ func decodeBinary(oid uint32, b []byte) (engine.Value, error) {
 			return engine.Value{}, err
 		}
 		return engine.Value{Type: engine.Numeric, F: f}, nil
+	case 2950: // uuid: its 16 bytes
+		if len(b) != 16 {
+			return engine.Value{}, badBinary(oid, len(b))
+		}
+		return engine.Value{Type: engine.UUID, S: string(pguuid.Append(nil, [16]byte(b)))}, nil
 	case 25, 1043, 1042, 19, 705:
 		if !utf8.Valid(b) {
 			return engine.Value{}, engine.Errorf(sqlstate.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")

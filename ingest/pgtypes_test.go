@@ -1,0 +1,93 @@
+package ingest
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stratadb/strata/storage"
+)
+
+// TestUUIDColumns checks uuid columns in COPY and in Kafka records as
+// PostgreSQL's uuid input reads them: every accepted form (upper case, braces,
+// no hyphens, a hyphen after any four digits) stored in canonical form, anything
+// else rejected with PostgreSQL's message; in a record, a number or boolean is
+// no uuid.
+func TestUUIDColumns(t *testing.T) {
+	schema := &storage.Schema{Columns: []storage.Column{
+		{Name: "t", Type: storage.TypeTimestamp, SQLType: "timestamp", NotNull: true},
+		{Name: "id", Type: storage.TypeString, SQLType: "uuid"},
+	}}
+	const want = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
+	res := decodeAll(t, schema, Options{Format: CSV}, ""+
+		"2023-10-01 12:00:00,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\n"+
+		"2023-10-01 12:00:00,A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11\n"+
+		"2023-10-01 12:00:00,{a0eebc999c0b4ef8bb6d6bb9bd380a11}\n"+
+		"2023-10-01 12:00:00,\"a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11\"\n"+
+		"2023-10-01 12:00:00,\n"+
+		"2023-10-01 12:00:00,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1\n"+
+		"2023-10-01 12:00:00, a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\n")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	checkRows(t, res.rows, [][]any{{noon, want}, {noon, want}, {noon, want}, {noon, want}, {noon, null}})
+	checkRejects(t, res.stats, []Reject{
+		{6, `line 6: invalid input syntax for type uuid: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1" (column id)`},
+		{7, `line 7: invalid input syntax for type uuid: " a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11" (column id)`},
+	})
+
+	d, err := NewRecordDecoder(schema, RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := storage.NewColumns(schema, 0)
+	for _, in := range []string{`"{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}"`, `"a0eebc999c0b4ef8bb6d6bb9bd380a11"`, `"` + want + `"`} {
+		row, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","id":`+in+`}`))
+		if err != nil || row["id"] != want {
+			t.Errorf("record with id %s: %v, %v; want id %s", in, row, err, want)
+		}
+	}
+	var re *RecordError
+	for _, in := range []string{`"nope"`, `12345678901234567890123456789012`, `true`, `{"a":1}`} {
+		if _, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","id":`+in+`}`)); !errors.As(err, &re) || re.Column != "id" {
+			t.Errorf("record with id %s: %v, want a RecordError in column id", in, err)
+		}
+	}
+}
+
+// TestIntervalColumns checks interval columns in COPY and in Kafka records:
+// PostgreSQL's interval input stored in its output form (which the engine reads
+// back exactly), anything else rejected with PostgreSQL's message.
+func TestIntervalColumns(t *testing.T) {
+	schema := &storage.Schema{Columns: []storage.Column{
+		{Name: "t", Type: storage.TypeTimestamp, SQLType: "timestamp", NotNull: true},
+		{Name: "d", Type: storage.TypeString, SQLType: "interval"},
+	}}
+	res := decodeAll(t, schema, Options{Format: CSV}, ""+
+		"2023-10-01 12:00:00,1 day 2 hours\n"+
+		"2023-10-01 12:00:00,P1Y2M\n"+
+		"2023-10-01 12:00:00,\"-1 days +02:03:04.5\"\n"+
+		"2023-10-01 12:00:00,90 minutes ago\n"+
+		"2023-10-01 12:00:00,\n"+
+		"2023-10-01 12:00:00,1 fortnight\n")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	checkRows(t, res.rows, [][]any{{noon, "1 day 02:00:00"}, {noon, "1 year 2 mons"}, {noon, "-1 days +02:03:04.5"}, {noon, "-01:30:00"}, {noon, null}})
+	checkRejects(t, res.stats, []Reject{
+		{6, `line 6: invalid input syntax for type interval: "1 fortnight" (column d)`},
+	})
+	d, err := NewRecordDecoder(schema, RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := storage.NewColumns(schema, 0)
+	if row, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","d":"@ 3 days"}`)); err != nil || row["d"] != "3 days" {
+		t.Errorf("record: %v, %v; want d 3 days", row, err)
+	}
+	var re *RecordError
+	for _, in := range []string{`"nope"`, `3`, `true`} {
+		if _, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","d":`+in+`}`)); !errors.As(err, &re) || re.Column != "d" {
+			t.Errorf("record with d %s: %v, want a RecordError in column d", in, err)
+		}
+	}
+}
