@@ -827,6 +827,24 @@ func (ss *sourceScan) index(e Expr, ev *evaluator) (tri, bool, error) {
 }
 
 func (ss *sourceScan) indexEq(col int, s string) (tri, bool, error) {
+	if vr, ok := ss.src.(storage.ValueRows); ok {
+		// Rows by comparing the column's values, no dictionary built.
+		t, ok, err := vr.RowsWithValues(col, []string{s})
+		if err != nil {
+			return tri{}, false, fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
+		}
+		if ok {
+			r := tri{t: t}
+			nulls, err := ss.nullsOf(col)
+			if err != nil {
+				return tri{}, false, err
+			}
+			if nulls != nil {
+				r.n = nulls.Clone()
+			}
+			return r, true, nil
+		}
+	}
 	d, err := ss.src.Dict(col)
 	if err != nil {
 		return tri{}, false, fmt.Errorf("scan %s: source %s: column %s: %w", ss.sc.s.Table, ss.src.Name(), ss.sc.s.Schema.Columns[col].Name, err)
@@ -1378,7 +1396,7 @@ func forEachSourceIndexed(ctx context.Context, q *query, sources []storage.Sourc
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var first error
-	nw := min(q.opts.Parallelism, len(sources))
+	nw := min(scanWorkers(q, sources), len(sources))
 	for w := 0; w < nw; w++ {
 		wg.Add(1)
 		go func() {
@@ -1410,6 +1428,22 @@ func forEachSourceIndexed(ctx context.Context, q *query, sources []storage.Sourc
 		first = ctxErr(ctx)
 	}
 	return first
+}
+
+// scanWorkers is the number of workers that scan sources: the query's
+// parallelism, times storage.RemoteScanWorkers when a source reads from object
+// storage (its requests then overlap other sources' decoding). A parallelism of
+// 1 stays 1 (a query asked to run on one worker).
+func scanWorkers(q *query, sources []storage.Source) int {
+	if q.opts.Parallelism <= 1 {
+		return q.opts.Parallelism
+	}
+	for _, src := range sources {
+		if r, ok := src.(storage.RemoteReader); ok && r.RemoteReads() {
+			return q.opts.Parallelism * storage.RemoteScanWorkers
+		}
+	}
+	return q.opts.Parallelism
 }
 
 // worker is the per-goroutine state of a scan worker.

@@ -352,6 +352,27 @@ type Prefetcher interface {
 	Prefetch(cols []int)
 }
 
+// ValueRows is implemented by Sources that can find the rows of a string column
+// holding one of some values without building the column's dictionary (a
+// Parquet column chunk read as its pages' values and indices: the values are
+// compared, not hashed). ok is false when the Source cannot: use Dict, Lookup
+// and IDRows. NULL rows are never in rows; the bitmap is the caller's.
+type ValueRows interface {
+	RowsWithValues(col int, vals []string) (rows *roaring.Bitmap, ok bool, err error)
+}
+
+// RemoteReader is implemented by Sources whose reads wait on object storage (a
+// Parquet row group on S3, not yet in a local cache). The engine then scans with
+// more workers than cores (RemoteScanWorkers per core), so that one source's
+// requests overlap another's decoding instead of leaving a core idle.
+type RemoteReader interface {
+	RemoteReads() bool
+}
+
+// RemoteScanWorkers is how many scan workers per core the engine runs over
+// Sources that read from object storage (RemoteReader).
+const RemoteScanWorkers = 4
+
 // ValueProber is implemented by Sources that can tell, without decoding a string
 // column, that none of its rows holds any of some values (a Parquet column chunk
 // whose data pages are all dictionary-encoded: its dictionary page lists every

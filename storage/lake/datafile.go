@@ -18,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/schema"
 
 	"github.com/stratadb/strata/storage"
+	"github.com/stratadb/strata/storage/objstore"
 )
 
 // DataFile is one live data file of a snapshot opened for reading column chunk
@@ -187,6 +188,13 @@ func (d *DataFile) File() *AddFile { return d.file }
 
 // NumRowGroups is the number of row groups of the file.
 func (d *DataFile) NumRowGroups() int { return len(d.live) }
+
+// Remote reports whether the file's bytes come from object storage (through a
+// byte-range cache or not), not from a local folder.
+func (d *DataFile) Remote() bool {
+	_, local := d.snap.table.fs.(*objstore.Local)
+	return !local
+}
 
 // RowGroupRows is the number of live rows of row group rg.
 func (d *DataFile) RowGroupRows(rg int) int64 { return d.live[rg] }

@@ -54,16 +54,21 @@ type Direct struct {
 	cols    []*directCol     // by schema column; nil until decoded. Guarded by mu.
 	pre     *lake.ChunkBytes // column chunks fetched ahead (Prefetch). Guarded by mu.
 	fetched []bool           // by schema column: in pre or being fetched. Guarded by mu.
+	// raw holds string chunks read by RowsWithValues as values and indices,
+	// not decoded yet (decode takes them). By schema column. Guarded by mu.
+	raw []*lake.DictIDs
 }
 
 var (
-	_ storage.Source      = (*Direct)(nil)
-	_ storage.TimeOrder   = (*Direct)(nil)
-	_ storage.Releasable  = (*Direct)(nil)
-	_ storage.NullCounter = (*Direct)(nil)
-	_ storage.ValueProber = (*Direct)(nil)
-	_ storage.IDRows      = (*Direct)(nil)
-	_ storage.Prefetcher  = (*Direct)(nil)
+	_ storage.Source       = (*Direct)(nil)
+	_ storage.TimeOrder    = (*Direct)(nil)
+	_ storage.Releasable   = (*Direct)(nil)
+	_ storage.NullCounter  = (*Direct)(nil)
+	_ storage.ValueProber  = (*Direct)(nil)
+	_ storage.IDRows       = (*Direct)(nil)
+	_ storage.Prefetcher   = (*Direct)(nil)
+	_ storage.RemoteReader = (*Direct)(nil)
+	_ storage.ValueRows    = (*Direct)(nil)
 )
 
 // directCol is one decoded column chunk. Immutable once built, except the
@@ -242,12 +247,12 @@ func (d *Direct) decode(ctx context.Context, col int) (*directCol, error) {
 	if sc.Type == storage.TypeString {
 		// A dictionary-encoded chunk: its dictionary page and indices as
 		// they are, no value materialized.
-		var di *lake.DictIDs
-		var ok bool
-		var err error
-		if d.windowed {
+		di, ok, err := d.takeRaw(col) // read by RowsWithValues
+		switch {
+		case di != nil:
+		case d.windowed:
 			di, ok, err = d.df.ReadDictIDsRange(ctx, d.rg, d.deltaCols[col], d.lo, d.lo+int64(n))
-		} else {
+		default:
 			di, ok, err = d.df.ReadDictIDs(ctx, d.rg, d.deltaCols[col], d.pre)
 		}
 		if err != nil {
@@ -545,6 +550,10 @@ func (d *Direct) MaxTime() int64 { return d.max }
 // Stats are the row group's footer statistics (Bounds when not exact).
 func (d *Direct) Stats(col int) storage.ColumnStats { return d.stats[col] }
 
+// RemoteReads reports whether the row group's bytes come from object storage
+// (storage.RemoteReader).
+func (d *Direct) RemoteReads() bool { return d.df.Remote() }
+
 // Path names how the Source reads its rows, for EXPLAIN.
 func (d *Direct) ReadPath() string { return "parquet" }
 
@@ -562,7 +571,7 @@ func (d *Direct) ReleaseDecoded() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.cols)
-	d.pre, d.fetched = nil, nil
+	d.pre, d.fetched, d.raw = nil, nil, nil
 }
 
 // Prefetch fetches the column chunks of the columns in cols not decoded or
@@ -685,6 +694,89 @@ func (d *Direct) MayHold(col int, vals []string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// takeRaw returns (and forgets) column col as RowsWithValues read it, or nil.
+// REQUIRES: d.mu is held, or d is not shared yet.
+func (d *Direct) takeRaw(col int) (*lake.DictIDs, bool, error) {
+	if d.raw == nil || d.raw[col] == nil {
+		return nil, false, nil
+	}
+	di := d.raw[col]
+	d.raw[col] = nil
+	return di, true, nil
+}
+
+// RowsWithValues returns the rows of string column col holding one of vals
+// (storage.ValueRows). A column not decoded yet is read as its values and
+// indices (lake.DataFile.ReadDictIDs) and the values compared with vals, one
+// pass over the ids: no value is hashed and no dictionary built, which an
+// equality filter on a column of mostly distinct values (a session id) would
+// otherwise pay for every row group. The chunk read is kept for decoding the
+// column, should the query read it. ok is false for chunks read otherwise.
+func (d *Direct) RowsWithValues(col int, vals []string) (*roaring.Bitmap, bool, error) {
+	if col < 0 || col >= len(d.schema.Columns) || d.schema.Columns[col].Type != storage.TypeString {
+		return nil, false, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c := d.cols[col]; c != nil {
+		var ids []uint32
+		for _, v := range vals {
+			if id, ok := c.dict.Lookup(v); ok {
+				ids = append(ids, id)
+			}
+		}
+		return c.rowsWithIDs(ids), true, nil
+	}
+	if d.deltaCols[col] == "" {
+		return roaring.New(), true, nil // not in the file: every row NULL
+	}
+	n := d.rows
+	var di *lake.DictIDs
+	var ok bool
+	var err error
+	if d.windowed {
+		di, ok, err = d.df.ReadDictIDsRange(context.Background(), d.rg, d.deltaCols[col], d.lo, d.lo+int64(n))
+	} else {
+		di, ok, err = d.df.ReadDictIDs(context.Background(), d.rg, d.deltaCols[col], d.pre)
+	}
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if len(di.IDs) != n {
+		return nil, false, fmt.Errorf("lake file %s: column %s: %d values for %d rows: %w", d.name, d.schema.Columns[col].Name, len(di.IDs), n, storage.ErrCorrupt)
+	}
+	match := make([]bool, len(di.Values))
+	found := false
+	for k, v := range di.Values {
+		for _, w := range vals {
+			if v == w {
+				match[k], found = true, true
+				break
+			}
+		}
+	}
+	bm := roaring.New()
+	if found {
+		var rows []uint32
+		nulls := di.Nulls
+		for r, id := range di.IDs {
+			if len(nulls) > 0 && nulls[0] == uint32(r) {
+				nulls = nulls[1:] // a NULL row's id is 0, not a value
+				continue
+			}
+			if match[id] {
+				rows = append(rows, uint32(r))
+			}
+		}
+		bm.AddMany(rows)
+	}
+	if d.raw == nil {
+		d.raw = make([]*lake.DictIDs, len(d.schema.Columns))
+	}
+	d.raw[col] = di
+	return bm, true, nil
 }
 
 // RowsWithIDs returns the rows of string column col holding one of ids

@@ -35,9 +35,14 @@
 //     Numeric, timestamp and boolean chunks of PLAIN or dictionary-encoded
 //     pages are decoded by lake.DataFile.ReadValues; other encodings (DELTA_*,
 //     BYTE_STREAM_SPLIT), decimals and rows under a deletion vector go
-//     through arrow-go's pqarrow reader. Filters
-//     on a text column find their rows by dictionary id in one pass
-//     (Direct.RowsWithIDs), not per-id bitmaps.
+//     through arrow-go's pqarrow reader. An equality filter on a text column
+//     not decoded yet compares the chunk's listed values with the wanted one
+//     and passes once over the indices (Direct.RowsWithValues): no value is
+//     hashed, and the chunk read is kept for decoding should the query read
+//     the column. Other filters on a text column find their rows by
+//     dictionary id in one pass (Direct.RowsWithIDs), not per-id bitmaps. A
+//     row group of a file on object storage reports it (RemoteReads), and the
+//     engine then scans with more workers than cores.
 //   - Cached (Cache.CachedSource): a file whose segment is in the cache (adopted
 //     at handoff, or converted in the background) is read from the segment:
 //     bitmap indexes, sorted dictionaries, rows sorted by time.

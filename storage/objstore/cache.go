@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"crypto/sha256"
@@ -39,9 +40,21 @@ type Cached struct {
 		fills   map[string]*fillState       // fetches in flight per key
 		size    int64                       // sum of entry sizes
 		seq     uint64                      // names entry files uniquely
+		// Fetched values waiting for their file to be written (in queue
+		// order): the reader that fetched a value does not wait for the
+		// write, and reads of it meanwhile are served from memory.
+		pending      map[cacheID]*[]byte // by pointer: a write knows its own value
+		pendingBytes int64
+		queue        []cacheID
+		writing      bool // a writeLoop runs
 	}
-	dirErr error // creating dir failed: caching is off (set once, before use)
+	written *sync.Cond // on mu: signalled when the write queue runs empty
+	dirErr  error      // creating dir failed: caching is off (set once, before use)
 }
+
+// maxPendingBytes bounds the fetched bytes waiting for their cache file; a fill
+// beyond it is not cached (a miss next time, as when the cache cannot write).
+const maxPendingBytes = 64 << 20
 
 type cacheID struct {
 	key    string
@@ -78,6 +91,8 @@ func NewCachedFilter(inner Store, dir string, maxBytes int64, cacheable func(key
 	c.mu.entries = make(map[cacheID]*list.Element)
 	c.mu.byKey = make(map[string]map[cacheID]bool)
 	c.mu.fills = make(map[string]*fillState)
+	c.mu.pending = make(map[cacheID]*[]byte)
+	c.written = sync.NewCond(&c.mu.Mutex)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		c.dirErr = err
 		return c
@@ -130,6 +145,16 @@ func (c *Cached) GetRange(ctx context.Context, key string, off, n int64) ([]byte
 // lookupRange returns bytes [off, off+n) of a cached whole object, reading only
 // that range of the cache file (a Parquet footer read must not load the whole file).
 func (c *Cached) lookupRange(id cacheID, off, n int64) ([]byte, bool) {
+	if data, ok := c.pendingData(id); ok {
+		if off >= int64(len(data)) {
+			return []byte{}, true
+		}
+		end := int64(len(data))
+		if n >= 0 && off+n < end {
+			end = off + n
+		}
+		return bytes.Clone(data[off:end]), true
+	}
 	e, ok := c.touch(id)
 	if !ok {
 		return nil, false
@@ -171,6 +196,9 @@ func (c *Cached) touch(id cacheID) (cacheEntry, bool) {
 // lookup returns a cached entry's bytes. A file that vanished (evicted after the
 // lock was released) or has the wrong size is a miss.
 func (c *Cached) lookup(id cacheID) ([]byte, bool) {
+	if data, ok := c.pendingData(id); ok {
+		return bytes.Clone(data), true
+	}
 	e, ok := c.touch(id)
 	if !ok {
 		return nil, false
@@ -180,6 +208,18 @@ func (c *Cached) lookup(id cacheID) ([]byte, bool) {
 		return nil, false
 	}
 	return data, true
+}
+
+// pendingData returns the bytes of an entry whose file is being written; the
+// caller copies them.
+func (c *Cached) pendingData(id cacheID) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.mu.pending[id]
+	if !ok {
+		return nil, false
+	}
+	return *p, true
 }
 
 func (c *Cached) beginFill(key string) {
@@ -193,52 +233,112 @@ func (c *Cached) beginFill(key string) {
 	fs.running++
 }
 
-// endFill stores a fetched value unless the key was invalidated since beginFill. The
-// fill stays registered (running) until the entry is inserted or dropped, so an
-// invalidation while the cache file is written still marks it stale.
+// endFill queues a fetched value for writing to its cache file (writeLoop)
+// unless the key was invalidated since beginFill; the caller does not wait for
+// the write. The fill stays registered (running) until the entry is inserted
+// or dropped, so an invalidation while the cache file is written still marks
+// it stale.
 func (c *Cached) endFill(key string, id cacheID, data []byte, err error) {
 	size := int64(len(data))
-	store := err == nil && c.dirErr == nil && size <= c.maxBytes
-	var file string
-	if store {
-		c.mu.Lock()
-		c.mu.seq++
-		file = filepath.Join(c.dir, "c-"+strconv.FormatUint(c.mu.seq, 10)+"-"+shortHash(id))
-		c.mu.Unlock()
-		if werr := writeCacheFile(file, data); werr != nil {
-			store = false // a cache that cannot write is just a miss
-			file = ""
-		}
-	}
-
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	fs := c.mu.fills[key]
 	if fs == nil {
 		panic("BUG: objstore cache: endFill without beginFill for " + key)
 	}
+	_, dup := c.mu.entries[id]
+	_, queued := c.mu.pending[id]
+	if err == nil && c.dirErr == nil && size <= c.maxBytes && !fs.stale && !dup && !queued &&
+		c.mu.pendingBytes+size <= maxPendingBytes {
+		// A copy: the caller keeps data.
+		cp := bytes.Clone(data)
+		c.mu.pending[id] = &cp
+		c.mu.pendingBytes += size
+		c.mu.queue = append(c.mu.queue, id)
+		if !c.mu.writing {
+			c.mu.writing = true
+			go c.writeLoop()
+		}
+		return
+	}
+	c.endFillLocked(fs, key)
+}
+
+// endFillLocked unregisters one fill of key.
+// REQUIRES: c.mu is held.
+func (c *Cached) endFillLocked(fs *fillState, key string) {
 	fs.running--
 	if fs.running == 0 {
 		delete(c.mu.fills, key)
 	}
-	if _, dup := c.mu.entries[id]; !store || fs.stale || dup {
-		if file != "" {
-			os.Remove(file)
+}
+
+// writeLoop writes the queued values to their cache files and inserts them as
+// entries, until the queue is empty.
+func (c *Cached) writeLoop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.mu.queue) > 0 {
+		id := c.mu.queue[0]
+		c.mu.queue = c.mu.queue[1:]
+		p, ok := c.mu.pending[id]
+		if !ok {
+			continue // invalidated meanwhile (invalidate ended its fill)
 		}
-		return
+		data := *p
+		c.mu.seq++
+		file := filepath.Join(c.dir, "c-"+strconv.FormatUint(c.mu.seq, 10)+"-"+shortHash(id))
+		c.mu.Unlock()
+		werr := writeCacheFile(file, data)
+		c.mu.Lock()
+		size := int64(len(data))
+		if cur, still := c.mu.pending[id]; !still || cur != p {
+			// invalidate dropped it and ended its fill while it was written
+			// (a later fill of the same range may be queued again)
+			if werr == nil {
+				os.Remove(file)
+			}
+			continue
+		}
+		delete(c.mu.pending, id)
+		c.mu.pendingBytes -= size
+		fs := c.mu.fills[id.key]
+		if fs == nil {
+			panic("BUG: objstore cache: a queued write without its fill for " + id.key)
+		}
+		c.endFillLocked(fs, id.key)
+		if _, dup := c.mu.entries[id]; werr != nil || fs.stale || dup {
+			if werr == nil {
+				os.Remove(file)
+			}
+			continue // a cache that cannot write is just a miss
+		}
+		for c.mu.size+size > c.maxBytes && c.mu.lru.Len() > 0 {
+			c.removeLocked(c.mu.lru.Back())
+		}
+		el := c.mu.lru.PushFront(&cacheEntry{id: id, file: file, size: size})
+		c.mu.entries[id] = el
+		ids := c.mu.byKey[id.key]
+		if ids == nil {
+			ids = make(map[cacheID]bool)
+			c.mu.byKey[id.key] = ids
+		}
+		ids[id] = true
+		c.mu.size += size
 	}
-	for c.mu.size+size > c.maxBytes && c.mu.lru.Len() > 0 {
-		c.removeLocked(c.mu.lru.Back())
+	c.mu.queue = nil
+	c.mu.writing = false
+	c.written.Broadcast()
+}
+
+// Wait returns once every fetched value queued for its cache file so far is
+// written and inserted (or dropped).
+func (c *Cached) Wait() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.mu.writing {
+		c.written.Wait()
 	}
-	el := c.mu.lru.PushFront(&cacheEntry{id: id, file: file, size: size})
-	c.mu.entries[id] = el
-	ids := c.mu.byKey[key]
-	if ids == nil {
-		ids = make(map[cacheID]bool)
-		c.mu.byKey[key] = ids
-	}
-	ids[id] = true
-	c.mu.size += size
 }
 
 // removeLocked drops one entry and its file.
@@ -263,8 +363,16 @@ func (c *Cached) removeLocked(el *list.Element) {
 func (c *Cached) invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if fs := c.mu.fills[key]; fs != nil {
+	fs := c.mu.fills[key]
+	if fs != nil {
 		fs.stale = true
+	}
+	for id, p := range c.mu.pending {
+		if id.key == key {
+			delete(c.mu.pending, id)
+			c.mu.pendingBytes -= int64(len(*p))
+			c.endFillLocked(fs, key) // its write is skipped (writeLoop)
+		}
 	}
 	for id := range c.mu.byKey[key] {
 		c.removeLocked(c.mu.entries[id])

@@ -38,7 +38,9 @@ func newCachedForTest(t *testing.T, maxBytes int64) (*Cached, *countingStore, st
 	}
 	inner := &countingStore{Store: l}
 	dir := t.TempDir()
-	return NewCached(inner, dir, maxBytes).(*Cached), inner, dir
+	c := NewCached(inner, dir, maxBytes).(*Cached)
+	t.Cleanup(c.Wait) // before the folders are removed
+	return c, inner, dir
 }
 
 // The cache must keep the Store contract: the whole conformance suite runs over it.
@@ -93,6 +95,7 @@ func TestCachedHitsAndRanges(t *testing.T) {
 			t.Errorf("step %d (%d,%d): inner gets=%d ranges=%d, want %d %d", i, s.off, s.n, g, r, s.wantGets, s.wantRngs)
 		}
 	}
+	c.Wait()
 	n, size := c.Stats()
 	if n != 3 || size != 8+8+1000 {
 		t.Errorf("stats = %d entries %d bytes, want 3, 1016", n, size)
@@ -140,6 +143,7 @@ func TestCachedEvictionLRU(t *testing.T) {
 			t.Errorf("step %d get %s: miss=%v, want %v", i, s.key, miss, s.miss)
 		}
 		var keys []string
+		c.Wait()
 		c.mu.Lock()
 		for el := c.mu.lru.Front(); el != nil; el = el.Next() {
 			keys = append(keys, el.Value.(*cacheEntry).id.key)
@@ -283,6 +287,7 @@ func TestCachedConcurrent(t *testing.T) {
 			}
 		}
 	}
+	c.Wait()
 	n, size := c.Stats()
 	if size > 3000 {
 		t.Errorf("cache size %d over the limit", size)
@@ -344,7 +349,8 @@ func TestCachedFillRacingPut(t *testing.T) {
 	ctx := context.Background()
 	mustPut(t, l, "k", []byte("old"))
 	inner := &blockingStore{Store: l, read: make(chan struct{}), release: make(chan struct{})}
-	c := NewCached(inner, t.TempDir(), 1<<20)
+	c := NewCached(inner, t.TempDir(), 1<<20).(*Cached)
+	t.Cleanup(c.Wait)
 	done := make(chan []byte)
 	go func() {
 		got, err := c.Get(ctx, "k")

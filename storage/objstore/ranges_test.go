@@ -124,6 +124,7 @@ func TestCachedGetRanges(t *testing.T) {
 	if n := inner.ranges.Load(); n != 2 {
 		t.Fatalf("cold: %d GETs, want 2 (the first two coalesced)", n)
 	}
+	c.Wait()
 	if entries, _ := c.Stats(); entries != 3 {
 		t.Fatalf("%d entries, want one per range", entries)
 	}

@@ -54,6 +54,9 @@ func openS3(ctx context.Context, bucket, prefix string, opts Options) (*S3, erro
 		// Our retry loop is the only one: it knows which failures are safe to retry
 		// (see the package doc), and the SDK's would multiply the attempts.
 		o.Retryer = aws.NopRetryer{}
+		// A ranged GET has no checksum to validate (S3 returns the whole
+		// object's): without this the SDK logs a line to stderr for every one.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if opts.HTTPClient != nil {
 			o.HTTPClient = opts.HTTPClient
 		}

@@ -428,6 +428,11 @@ func (s *Store) Close() error {
 	s.mu.tables = nil
 	s.mu.Unlock()
 	s.bg.Wait() // no check starts once closed is set
+	s.rangeMu.Lock()
+	for _, c := range s.rangeCaches {
+		c.Wait() // the byte-range caches' files are written in the background
+	}
+	s.rangeMu.Unlock()
 
 	s.finalize(toClose)
 	cerr := s.cache.Close()
