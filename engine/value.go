@@ -219,20 +219,6 @@ func appendDate(dst []byte, days int64) []byte {
 	return dst
 }
 
-func appendFraction(dst []byte, us int64) []byte {
-	if us == 0 {
-		return dst
-	}
-	var tmp [8]byte
-	f := appendPad(tmp[:0], us, 6)
-	n := len(f)
-	for n > 0 && f[n-1] == '0' {
-		n--
-	}
-	dst = append(dst, '.')
-	return append(dst, f[:n]...)
-}
-
 func appendTimestamp(dst []byte, us int64, tz bool) []byte {
 	if us == math.MaxInt64 {
 		return append(dst, "infinity"...)
@@ -250,7 +236,7 @@ func appendTimestamp(dst []byte, us int64, tz bool) []byte {
 	dst = appendPad(dst, rem/usPerMin%60, 2)
 	dst = append(dst, ':')
 	dst = appendPad(dst, rem/usPerSec%60, 2)
-	dst = appendFraction(dst, rem%usPerSec)
+	dst = pginterval.AppendFraction(dst, rem%usPerSec)
 	if tz {
 		dst = append(dst, "+00"...)
 	}

@@ -294,7 +294,7 @@ func Append(dst []byte, months, days int32, us int64) []byte {
 		dst = appendPad(dst, us/usPerMin%60, 2)
 		dst = append(dst, ':')
 		dst = appendPad(dst, us/usPerSec%60, 2)
-		dst = appendFraction(dst, us%usPerSec)
+		dst = AppendFraction(dst, us%usPerSec)
 	}
 	return dst
 }
@@ -308,7 +308,10 @@ func appendPad(dst []byte, v int64, width int) []byte {
 	return append(dst, s...)
 }
 
-func appendFraction(dst []byte, us int64) []byte {
+// AppendFraction appends the fraction of a second us (0 ≤ us < 10^6) as
+// PostgreSQL prints it in times, timestamps and intervals: a point and up to six
+// digits without trailing zeros; nothing when us is 0.
+func AppendFraction(dst []byte, us int64) []byte {
 	if us == 0 {
 		return dst
 	}
