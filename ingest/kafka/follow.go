@@ -370,17 +370,11 @@ func (f *Follower) refreshLag(ctx context.Context, cl *kgo.Client) {
 		if len(ps) == 0 {
 			continue
 		}
-		hwm, err := listOffsets(ctx, cl, f.cfg.Topic, ps, offsetLatest)
-		if err != nil {
-			if ctx.Err() == nil {
-				f.log.Debug("refreshing high watermarks", "err", err)
-			}
-			continue
-		}
+		hwm := highWatermarks(ctx, cl, f.cfg.Topic, ps, f.log)
 		f.mu.Lock()
 		for p, off := range hwm {
-			if st := f.mu.parts[p]; st != nil && off > st.hwm {
-				st.hwm = off
+			if st := f.mu.parts[p]; st != nil {
+				st.hwm = max(st.hwm, off)
 			}
 		}
 		f.mu.Unlock()

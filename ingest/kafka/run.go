@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -278,21 +279,29 @@ func (c *Consumer) refreshLag(ctx context.Context, cl *kgo.Client) {
 		if len(ps) == 0 {
 			continue
 		}
-		hwm, err := listOffsets(ctx, cl, c.cfg.Topic, ps, offsetLatest)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.log.Debug("refreshing high watermarks", "err", err)
-			}
-			continue
-		}
+		hwm := highWatermarks(ctx, cl, c.cfg.Topic, ps, c.log)
 		c.mu.Lock()
 		for p, off := range hwm {
-			if st := c.mu.parts[p]; st != nil && off > st.hwm {
-				st.hwm = off
+			if st := c.mu.parts[p]; st != nil {
+				st.hwm = max(st.hwm, off)
 			}
 		}
 		c.mu.Unlock()
 	}
+}
+
+// highWatermarks lists the high watermarks of partitions ps of topic, for the
+// lag refreshes of a Consumer and a Follower; nil (the error logged at debug
+// level) when the brokers do not answer: the next refresh tries again.
+func highWatermarks(ctx context.Context, cl *kgo.Client, topic string, ps []int32, log *slog.Logger) map[int32]int64 {
+	hwm, err := listOffsets(ctx, cl, topic, ps, offsetLatest)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Debug("refreshing high watermarks", "err", err)
+		}
+		return nil
+	}
+	return hwm
 }
 
 // refreshGroupLag reads the partitions of the topic, and for those this
