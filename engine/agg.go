@@ -74,6 +74,9 @@ func newAccum(a *AggCall) (accum, error) {
 			if n == 1 && a.Func != "regr_count" && a.T.ID == TypeNumeric && (argT.IsInteger() || argT.IsDecimal()) {
 				inner = &exactStatAcc{fn: a.Func, scale: argT.Scale} // numeric_stats.go
 			}
+			if n == 1 && a.Func != "regr_count" && a.T.ID == TypeNumeric && argT.ID == TypeNumeric {
+				inner = &numericStatAcc{fn: a.Func, float: inner.(*statAcc)} // numeric_stats.go
+			}
 		}
 	}
 	if inner == nil {
@@ -438,6 +441,9 @@ func (a *minMaxAcc) grow(n int) {
 			a.st.i = append(a.st.i, 0)
 		case kFloat:
 			a.st.f = append(a.st.f, 0)
+			if a.st.nx != nil {
+				a.st.nx = append(a.st.nx, "")
+			}
 		case kBool:
 			a.st.b = append(a.st.b, false)
 		case kText:
@@ -476,6 +482,14 @@ func (a *minMaxAcc) update(gids []int32, args []*vec) error {
 			}
 		}
 	case kFloat:
+		if x.nx != nil { // exact numerics: compared and kept with their text
+			for i, g := range gids {
+				if g >= 0 && !x.isNull(i) {
+					a.take(x, i, g)
+				}
+			}
+			break
+		}
 		for i, g := range gids {
 			if g < 0 || x.isNull(i) {
 				continue
@@ -527,6 +541,10 @@ func (a *minMaxAcc) updateWhole(args []*vec, n int) {
 		}
 		a.has[0], a.st.i[0] = has, cur
 	case kFloat:
+		if x.nx != nil {
+			_ = a.update(make([]int32, n), args)
+			return
+		}
 		// NaN is the largest float in PostgreSQL's order (cmpFloat).
 		has, cur := a.has[0], a.st.f[0]
 		for i, v := range x.f[:n] {

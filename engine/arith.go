@@ -386,6 +386,12 @@ func negVec(x *vec) (*vec, error) {
 		for i, v := range x.f {
 			out.f[i] = -v
 		}
+		if x.nx != nil { // exact numeric text: the sign flipped (numeric.go)
+			out.nx = make([]string, x.n)
+			for i, t := range x.nx {
+				out.nx[i] = negNumericText(t)
+			}
+		}
 	case kInterval:
 		for i, v := range x.iv {
 			out.iv[i] = ival{-v.M, -v.D, -v.U}

@@ -38,7 +38,13 @@
 // without a modifier (TypeNumeric) is float64, and beside it, where the value is
 // known exactly (division, avg, sums of decimals and bigints, the math
 // functions, numerics of mixed scales, literals, text), the exact text with
-// PostgreSQL's per-value display scale (numeric.go, numeric_math.go).
+// PostgreSQL's per-value display scale (numeric.go, numeric_math.go). A stored
+// numeric column without a modifier or wider than 18 digits is that exact text
+// (storage/numeric.go), its float parsed once per dictionary value by the scan;
+// where both sides carry the text, comparisons (filters, sort, min, max) break
+// float ties by it, and grouping, DISTINCT and join keys are the value's text
+// without trailing fraction zeros (1.50 = 1.5), so values a float64 cannot tell
+// apart stay apart.
 //
 // # Time zones
 //

@@ -529,6 +529,15 @@ func unifyForCompare(x, y *vec) (*vec, *vec, error) {
 		if y, err = castVec(y, Float64); err != nil {
 			return nil, nil, err
 		}
+	case x.t.ID == TypeNumeric && y.t.ID == TypeNumeric:
+	case x.t.ID == TypeNumeric && x.nx != nil && hasExact(y) || y.t.ID == TypeNumeric && y.nx != nil && hasExact(x):
+		// an exact numeric beside an integer or decimal: both as exact numerics
+		if x, err = castVec(x, Numeric); err != nil {
+			return nil, nil, err
+		}
+		if y, err = castVec(y, Numeric); err != nil {
+			return nil, nil, err
+		}
 	case x.t.IsNumeric() && y.t.IsNumeric():
 		if kx != ky {
 			if x, err = castVec(x, Float64); err != nil {
@@ -571,6 +580,13 @@ func cmpVecs(x, y *vec) ([]int8, []bool, error) {
 		a, b := x.f, y.f
 		for i := range res {
 			res[i] = int8(cmpFloat(a[i], b[i]))
+		}
+		if x.nx != nil && y.nx != nil { // exact numerics: ties a float cannot break
+			for i, c := range res {
+				if c == 0 && (nulls == nil || !nulls[i]) {
+					res[i] = int8(cmpNumericText(x.nx[i], y.nx[i]))
+				}
+			}
 		}
 	case kBool:
 		for i := range res {
@@ -690,7 +706,7 @@ func fastCompareConst(op string, x *vec, c Value) (*vec, bool) {
 			return nil, false
 		}
 		return out, true
-	case kindOf(x.t) == kFloat && c.Type.IsNumeric() && !math.IsNaN(c.F):
+	case kindOf(x.t) == kFloat && c.Type.IsNumeric() && !math.IsNaN(c.F) && x.nx == nil:
 		k := numFloat(c)
 		a := x.f
 		switch op {

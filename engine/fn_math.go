@@ -28,7 +28,12 @@ func init() {
 	for _, name := range []string{"ceil", "ceiling"} {
 		register(f1(name, mathLoop(math.Ceil))...)
 	}
-	register(f1("trunc", mathLoop(math.Trunc))...)
+	register(f1("trunc", func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+		if args[0].t.ID == TypeNumeric && args[0].nx != nil && c.T.ID == TypeNumeric {
+			return roundExact(args[0], nil, true)
+		}
+		return mathLoop(math.Trunc)(ev, c, args, n)
+	})...)
 	register(f1("sign", mathRows(func(v float64) (float64, error) {
 		switch {
 		case v > 0:
@@ -160,6 +165,9 @@ func logOf(f func(float64) float64) func(float64) (float64, error) {
 // roundKernel is round(x): half away from zero for numeric, half to even for
 // double precision, as PostgreSQL.
 func roundKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+	if args[0].t.ID == TypeNumeric && args[0].nx != nil {
+		return roundExact(args[0], nil, false)
+	}
 	if args[0].t.ID == TypeNumeric {
 		return mathLoop(math.Round)(ev, c, args, n)
 	}
@@ -168,7 +176,11 @@ func roundKernel(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
 
 // roundDigits is round(x, d) / trunc(x, d) with f the rounding.
 func roundDigits(f func(float64) float64) Kernel {
+	trunc := f(-0.5) == 0 // math.Trunc, not math.Round
 	return func(ev *evaluator, c *Call, args []*vec, n int) (*vec, error) {
+		if args[0].t.ID == TypeNumeric && args[0].nx != nil && c.T.ID == TypeNumeric {
+			return roundExact(args[0], args[1], trunc)
+		}
 		a, b := floats(args[0]), floats(args[1])
 		out := newVec(c.T, n)
 		out.nulls = unionNulls(n, args[0], args[1])
@@ -190,6 +202,48 @@ func roundDigits(f func(float64) float64) Kernel {
 		}
 		return out, nil
 	}
+}
+
+// roundExact is round(x, d) or trunc(x, d) of numerics carrying their exact
+// text (digits nil: d = 0), as PostgreSQL's numeric round and trunc: half away
+// from zero, d digits after the point shown (none when d <= 0).
+func roundExact(x, digits *vec, trunc bool) (*vec, error) {
+	n := x.n
+	out := newVec(Numeric, n)
+	out.nulls = x.nulls
+	if digits != nil {
+		out.nulls = unionNulls(n, x, digits)
+	}
+	out.nx = make([]string, n)
+	ctx := exactContext
+	if trunc {
+		ctx.Rounding = apd.RoundDown
+	}
+	var ks []float64
+	if digits != nil {
+		ks = floats(digits)
+	}
+	var a, d apd.Decimal
+	for i := 0; i < n; i++ {
+		if out.isNull(i) {
+			continue
+		}
+		exactAt(x, i, &a)
+		k := int64(0)
+		if ks != nil {
+			k = int64(ks[i])
+		}
+		if a.Form != apd.Finite {
+			out.setExact(i, &a)
+			continue
+		}
+		k = min(max(k, -numericMaxDisplayScale), numericMaxDisplayScale)
+		if _, err := ctx.Quantize(&d, &a, int32(-k)); err != nil {
+			return nil, Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		out.setExact(i, &d)
+	}
+	return out, nil
 }
 
 // logBase is log(b, x): the logarithm of x to base b.

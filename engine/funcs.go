@@ -12,7 +12,11 @@ func cmpRow(a *vec, i int, b *vec, j int) int {
 	case kInt:
 		return cmpInt(a.i[i], b.i[j])
 	case kFloat:
-		return cmpFloat(a.f[i], b.f[j])
+		c := cmpFloat(a.f[i], b.f[j])
+		if c == 0 && a.nx != nil && b.nx != nil { // exact numerics a float cannot tell apart
+			c = cmpNumericText(a.nx[i], b.nx[j])
+		}
+		return c
 	case kBool:
 		return cmpInt(b2i(a.b[i]), b2i(b.b[j]))
 	case kText:

@@ -131,7 +131,7 @@ func (g *groupTable) find(cols []*vec, n int, gids []int32) error {
 		if g.byID && c.isDict && (g.denseOf == nil && g.ngroups == 0 || g.denseOf != nil && sameDict(g.denseOf, c.dict)) {
 			return g.findDense(c, n, gids)
 		}
-		if k := kindOf(c.t); k == kInt || k == kFloat || k == kBool {
+		if k := kindOf(c.t); (k == kInt || k == kFloat || k == kBool) && c.nx == nil {
 			if ok, err := g.findFixed(cols, n, gids); ok || err != nil {
 				return err
 			}
@@ -188,7 +188,11 @@ func fixedWord(v *vec, i int) uint64 {
 func (g *groupTable) findFixed(cols []*vec, n int, gids []int32) (bool, error) {
 	for c, v := range cols {
 		switch kindOf(v.t) {
-		case kInt, kFloat, kBool:
+		case kInt, kBool:
+		case kFloat:
+			if v.nx != nil { // exact numerics group by value (appendKey)
+				return false, nil
+			}
 		case kText:
 			if !g.byID || !v.isDict || len(v.dict) == 0 {
 				return false, nil
@@ -352,6 +356,13 @@ func appendKey(dst []byte, v *vec, i int, idDict []string) []byte {
 		dst = append(dst, 1)
 		return binary.LittleEndian.AppendUint64(dst, uint64(v.i[i]))
 	case kFloat:
+		if v.nx != nil { // exact numerics: by value, which a float may not tell apart
+			dst = append(dst, 'n')
+			k := len(dst)
+			dst = appendNumericKey(append(dst, 0, 0, 0, 0), v.nx[i])
+			binary.LittleEndian.PutUint32(dst[k:], uint32(len(dst)-k-4))
+			return dst
+		}
 		dst = append(dst, 1)
 		return binary.LittleEndian.AppendUint64(dst, floatKey(v.f[i]))
 	case kBool:

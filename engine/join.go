@@ -122,6 +122,12 @@ func appendJoinKey(dst []byte, keys []*vec, i int) ([]byte, bool) {
 		case kInt:
 			dst = binary.LittleEndian.AppendUint64(dst, uint64(k.i[i]))
 		case kFloat:
+			if k.nx != nil { // exact numerics: by value (appendNumericKey), length first
+				n := len(dst)
+				dst = appendNumericKey(append(dst, 0, 0, 0, 0), k.nx[i])
+				binary.LittleEndian.PutUint32(dst[n:], uint32(len(dst)-n-4))
+				break
+			}
 			f := k.f[i]
 			if f == 0 {
 				f = 0 // -0 = 0

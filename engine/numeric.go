@@ -643,3 +643,128 @@ func setAvgExact(out *vec, i int, sum int64, scale uint8, count int64) {
 	avgExact(&d, 0, sum, scale, count)
 	out.setExact(i, &d)
 }
+
+// NumericValueText is the exact text of numeric value v (not NULL), for storing
+// it in a numeric text column (storage/numeric.go): the text it carries, else its
+// float as PostgreSQL's float8 → numeric.
+func NumericValueText(v Value) string {
+	switch {
+	case v.Type.IsDecimal():
+		return string(AppendDecimal(nil, v.I, int(v.Type.Scale)))
+	case v.Type.IsInteger():
+		return strconv.FormatInt(v.I, 10)
+	case v.S != "":
+		return v.S
+	}
+	return floatNumericText(v.F, v.Type)
+}
+
+// FloatNumericText is float f as numeric text (float8 → numeric: 15 significant
+// digits).
+func FloatNumericText(f float64) string { return floatNumericText(f, Float64) }
+
+// NumericTextValue is stored numeric text s (storage/numeric.go) as a Value.
+func NumericTextValue(s string) Value {
+	return Value{Type: Numeric, S: s, F: numericTextFloat(s)}
+}
+
+// cmpNumericText orders two numeric texts as PostgreSQL's cmp_numerics, with no
+// allocation: NaN above everything (and equal to NaN), then Infinity; finite
+// values by sign, then by integer digits and digits, trailing fraction zeros not
+// counting (1.50 = 1.5). Both are exact texts as nx holds them (numericText or a
+// stored column's canonical text).
+func cmpNumericText(a, b string) int {
+	if a == b {
+		return 0
+	}
+	ra, rb := numericRank(a), numericRank(b)
+	if ra != rb || ra != 0 {
+		return cmpInt(int64(ra), int64(rb))
+	}
+	an, bn := a[0] == '-', b[0] == '-'
+	if an {
+		a = a[1:]
+	}
+	if bn {
+		b = b[1:]
+	}
+	ai, af, _ := strings.Cut(a, ".")
+	bi, bf, _ := strings.Cut(b, ".")
+	ai, bi = strings.TrimLeft(ai, "0"), strings.TrimLeft(bi, "0")
+	af, bf = strings.TrimRight(af, "0"), strings.TrimRight(bf, "0")
+	az, bz := ai == "" && af == "", bi == "" && bf == ""
+	if az {
+		an = false
+	}
+	if bz {
+		bn = false
+	}
+	if an != bn {
+		if an {
+			return -1
+		}
+		return 1
+	}
+	c := cmpInt(int64(len(ai)), int64(len(bi)))
+	if c == 0 {
+		c = strings.Compare(ai, bi)
+	}
+	if c == 0 {
+		c = strings.Compare(af, bf) // equal integer parts: the fractions as digit strings
+	}
+	if an {
+		return -c
+	}
+	return c
+}
+
+// numericRank is -1 for -Infinity, 1 for Infinity, 2 for NaN, 0 for finite text.
+func numericRank(s string) int {
+	switch s {
+	case "NaN":
+		return 2
+	case "Infinity":
+		return 1
+	case "-Infinity":
+		return -1
+	}
+	return 0
+}
+
+// appendNumericKey appends numeric text s in a form equal for equal values
+// (1.50 and 1.5, -0 and 0), for grouping and join keys.
+func appendNumericKey(dst []byte, s string) []byte {
+	if numericRank(s) != 0 {
+		return append(dst, s...)
+	}
+	neg := s[0] == '-'
+	if neg {
+		s = s[1:]
+	}
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	s = strings.TrimLeft(s, "0")
+	if s == "" || s[0] == '.' && strings.Trim(s, ".0") == "" {
+		return append(dst, '0')
+	}
+	if neg {
+		dst = append(dst, '-')
+	}
+	return append(dst, s...)
+}
+
+// negNumericText is -x of exact numeric text t ("" stays "", zero and NaN keep
+// no sign).
+func negNumericText(t string) string {
+	switch {
+	case t == "" || t == "NaN":
+		return t
+	case t[0] == '-':
+		return t[1:]
+	case strings.Trim(t, "0.") == "":
+		return t
+	}
+	return "-" + t
+}

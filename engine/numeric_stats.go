@@ -74,18 +74,23 @@ func (a *exactStatAcc) merge(src accum, m []int32) error {
 	return nil
 }
 
-func (a *exactStatAcc) result() *vec {
-	out := newVec(Numeric, len(a.n))
-	out.nx = make([]string, len(a.n))
-	sample := a.fn == "stddev" || a.fn == "stddev_samp" || a.fn == "variance" || a.fn == "var_samp"
-	root := a.fn == "stddev" || a.fn == "stddev_samp" || a.fn == "stddev_pop"
-	for g, n := range a.n {
+func (a *exactStatAcc) result() *vec { return statResult(a.fn, a.n, a.value) }
+
+// statResult is the numeric result of a stddev or variance accumulator fn over
+// groups of counts rows: NULL without rows (or with one, for the sample forms),
+// else value's answer for the group.
+func statResult(fn string, counts []int64, value func(g int, n int64, sample, root bool, d *apd.Decimal)) *vec {
+	out := newVec(Numeric, len(counts))
+	out.nx = make([]string, len(counts))
+	sample := fn == "stddev" || fn == "stddev_samp" || fn == "variance" || fn == "var_samp"
+	root := fn == "stddev" || fn == "stddev_samp" || fn == "stddev_pop"
+	for g, n := range counts {
 		if n == 0 || sample && n == 1 {
 			out.setNull(g)
 			continue
 		}
 		var d apd.Decimal
-		a.value(g, n, sample, root, &d)
+		value(g, n, sample, root, &d)
 		out.setExact(g, &d)
 	}
 	return out
@@ -169,4 +174,111 @@ func numericSqrt(x *vec) (*vec, error) {
 		out.setExact(i, &d)
 	}
 	return out, nil
+}
+
+// numericStatAcc is exactStatAcc's aggregates over numerics that carry their
+// exact text (a numeric column kept as text, storage/numeric.go): Σx and Σx² as
+// apd decimals per group, whose exponents are minus PostgreSQL's display scales
+// (the sum's the largest of its terms', the square's twice its value's), then the
+// same formula. A NaN or infinity makes the group's answer NaN. Vecs without
+// exact text (a numeric column of an older table, kept as float64) go to the
+// float aggregate instead, which then answers.
+type numericStatAcc struct {
+	fn      string
+	n       []int64
+	s, q    []apd.Decimal
+	nan     []bool
+	inexact bool
+	float   *statAcc
+}
+
+func (a *numericStatAcc) grow(n int) {
+	a.n, a.s, a.q, a.nan = growTo(a.n, n), growTo(a.s, n), growTo(a.q, n), growTo(a.nan, n)
+	a.float.grow(n)
+}
+
+func (a *numericStatAcc) update(gids []int32, args []*vec) error {
+	x := args[0]
+	if x.nx == nil {
+		a.inexact = true
+		return a.float.update(gids, args)
+	}
+	var d, sq apd.Decimal
+	for i, g := range gids {
+		if g < 0 || x.isNull(i) {
+			continue
+		}
+		a.n[g]++
+		exactAt(x, i, &d)
+		if d.Form != apd.Finite {
+			a.nan[g] = true
+			continue
+		}
+		if _, err := exactContext.Add(&a.s[g], &a.s[g], &d); err != nil {
+			return Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		if _, err := exactContext.Mul(&sq, &d, &d); err != nil {
+			return Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		if _, err := exactContext.Add(&a.q[g], &a.q[g], &sq); err != nil {
+			return Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
+		}
+	}
+	return nil
+}
+
+func (a *numericStatAcc) merge(src accum, m []int32) error {
+	o := src.(*numericStatAcc)
+	a.inexact = a.inexact || o.inexact
+	if err := a.float.merge(o.float, m); err != nil {
+		return err
+	}
+	for i := range o.n {
+		g := m[i]
+		a.n[g] += o.n[i]
+		a.nan[g] = a.nan[g] || o.nan[i]
+		if _, err := exactContext.Add(&a.s[g], &a.s[g], &o.s[i]); err != nil {
+			return Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
+		}
+		if _, err := exactContext.Add(&a.q[g], &a.q[g], &o.q[i]); err != nil {
+			return Errorf(sqlstate.NumericValueOutOfRange, "value overflows numeric format")
+		}
+	}
+	return nil
+}
+
+func (a *numericStatAcc) result() *vec {
+	if a.inexact {
+		return a.float.result()
+	}
+	return statResult(a.fn, a.n, a.value)
+}
+
+// value sets d to group g's aggregate (n rows): N·Σx² − (Σx)² over N·N or
+// N·(N−1), at select_div_scale, and its square root for stddev.
+func (a *numericStatAcc) value(g int, n int64, sample, root bool, d *apd.Decimal) {
+	if a.nan[g] {
+		d.Form = apd.NaN
+		return
+	}
+	var num, t, den apd.Decimal
+	_, _ = exactContext.Mul(&num, apd.New(n, 0), &a.q[g])
+	_, _ = exactContext.Mul(&t, &a.s[g], &a.s[g])
+	_, _ = exactContext.Sub(&num, &num, &t)
+	if num.Sign() <= 0 {
+		d.SetFinite(0, 0) // PostgreSQL's const_zero
+		return
+	}
+	if sample {
+		den.SetFinite(n*(n-1), 0)
+	} else {
+		den.SetFinite(n*n, 0)
+	}
+	rscale := divScale(&num, &den)
+	if err := divExact(d, &num, &den, rscale); err != nil {
+		panic("BUG: stddev over no rows")
+	}
+	if root {
+		sqrtExact(d, d, rscale)
+	}
 }

@@ -45,7 +45,8 @@ func kindMatches(t Type, p storage.Type) bool {
 	case storage.TypeTimestamp:
 		return t.IsTime()
 	case storage.TypeString:
-		return t.ID == TypeText || t.ID == TypeUUID || t.ID == TypeInterval // an interval as its output text (ivalDict)
+		// an interval as its output text (ivalDict), a numeric as its canonical text (numDict)
+		return t.ID == TypeText || t.ID == TypeUUID || t.ID == TypeInterval || t.ID == TypeNumeric
 	case storage.TypeInt64:
 		return t.IsInteger() || t.IsDecimal() || t.ID == TypeDate
 	case storage.TypeFloat64:
@@ -395,7 +396,8 @@ type sourceScan struct {
 	residual []Expr
 	read     []int // table columns to read
 	dicts    map[int][]string
-	ivDicts  map[int][]ival // an interval column's dictionary, parsed (ivalDict)
+	ivDicts  map[int][]ival    // an interval column's dictionary, parsed (ivalDict)
+	numDicts map[int][]float64 // a numeric text column's dictionary as floats (numDict)
 	nulls    map[int]*roaring.Bitmap
 	// plainText makes readCol decode text through the source's Dict row by row
 	// instead of materializing the whole dictionary: for scans that read few rows.
@@ -491,6 +493,29 @@ func (ss *sourceScan) ivalDict(col int) ([]ival, error) {
 	}
 	ss.ivDicts[col] = out
 	return out, nil
+}
+
+// numDict returns the dictionary of numeric text column col (storage/numeric.go)
+// and each value as a float64, parsed once per source.
+func (ss *sourceScan) numDict(col int) ([]string, []float64, error) {
+	vals, err := ss.dict(col)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f, ok := ss.numDicts[col]; ok {
+		return vals, f, nil
+	}
+	f := make([]float64, len(vals))
+	for i, s := range vals {
+		if s != "" { // "": a NULL row's slot
+			f[i] = numericTextFloat(s)
+		}
+	}
+	if ss.numDicts == nil {
+		ss.numDicts = make(map[int][]float64)
+	}
+	ss.numDicts[col] = f
+	return vals, f, nil
 }
 
 func (ss *sourceScan) nullsOf(col int) (*roaring.Bitmap, error) {
@@ -1105,6 +1130,20 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 			out.ids = nil
 			break
 		}
+		if t.ID == TypeNumeric { // exact: the text in nx, its float in f (numeric.go)
+			vals, fs, err := ss.numDict(col)
+			if err != nil {
+				return nil, err
+			}
+			out.f, out.nx = make([]float64, n), make([]string, n)
+			for k, id := range out.ids {
+				if int(id) < len(vals) {
+					out.f[k], out.nx[k] = fs[id], vals[id]
+				}
+			}
+			out.ids = nil
+			break
+		}
 		if ss.plainText && len(out.ids) == n {
 			if err := ss.decodeText(col, out); err != nil {
 				return nil, err
@@ -1118,7 +1157,7 @@ func (ss *sourceScan) readCol(col, a, b int, rel []int32, bufs *scanBufs) (*vec,
 	default:
 		return nil, wrap(fmt.Errorf("unsupported column type %s", ss.sc.s.Schema.Columns[col].Type))
 	}
-	if n > 0 && out.i == nil && out.f == nil && out.b == nil && out.ids == nil && out.s == nil && out.iv == nil {
+	if n > 0 && out.i == nil && out.f == nil && out.b == nil && out.ids == nil && out.s == nil && out.iv == nil && out.nx == nil {
 		return nil, wrap(fmt.Errorf("short read"))
 	}
 	nb, err := ss.nullsOf(col)

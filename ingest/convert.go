@@ -19,6 +19,7 @@ const (
 	msgFieldRange  = `date/time field value out of range: "%[2]s"`
 	msgTimeRange   = `timestamp out of range: "%[2]s"`
 	msgBadEncoding = `invalid byte sequence for encoding "UTF8": %[2]s`
+	msgNumOverflow = `numeric field overflow: "%[2]s" does not fit the column's precision and scale`
 )
 
 type parseResult uint8
@@ -46,6 +47,12 @@ func (st *stage) setText(col int, v []byte) bool {
 		}
 		if c.kind == kindInterval {
 			if !st.setInterval(col, v) {
+				return false
+			}
+			break
+		}
+		if c.kind == kindNumeric {
+			if !st.setNumeric(col, v) {
 				return false
 			}
 			break
@@ -110,6 +117,25 @@ func (st *stage) setInterval(col int, v []byte) bool {
 		return false
 	}
 	s.text = pginterval.Append(s.text[:0], m, d, us)
+	s.s = s.text
+	return true
+}
+
+// setNumeric stages v, PostgreSQL's numeric input, for the numeric text column col
+// in canonical form, rounded to the column's scale (storage.CanonicalNumeric).
+func (st *stage) setNumeric(col int, v []byte) bool {
+	s := &st.slots[col]
+	c := &st.cols[col]
+	var bad storage.NumericError
+	s.text, bad = storage.CanonicalNumeric(s.text[:0], unsafe.String(unsafe.SliceData(v), len(v)), c.prec, c.scale, c.hasMod)
+	switch bad {
+	case storage.NumericSyntax:
+		st.failValue(col, msgSyntax, v)
+		return false
+	case storage.NumericOverflow:
+		st.failValue(col, msgNumOverflow, v)
+		return false
+	}
 	s.s = s.text
 	return true
 }

@@ -36,8 +36,10 @@ type colInfo struct {
 	// kind refines typ by the declared SQL type (range checks, messages).
 	kind     sqlKind
 	typeName string // PostgreSQL's name for messages: "bigint", "timestamp with time zone"
-	// prec and scale of a numeric(p,s) column (kind kindDecimal), stored scaled.
+	// prec and scale of a numeric(p,s) column (kind kindDecimal, stored scaled;
+	// kind kindNumeric with hasMod, stored as text).
 	prec, scale int
+	hasMod      bool
 	// maxChars is n of a varchar(n) column (its storage.Column.TypMod), 0 for none.
 	maxChars int
 	bpchar   bool // a character(n) column
@@ -55,6 +57,7 @@ const (
 	kindDate     // date: days since 1970-01-01
 	kindUUID     // uuid: its canonical text (internal/pguuid)
 	kindInterval // interval: its output text (internal/pginterval)
+	kindNumeric  // numeric kept as canonical text (storage.CanonicalNumeric)
 )
 
 type decoder struct {
@@ -186,6 +189,9 @@ func (d *decoder) checkDelimited() error {
 func describeSQLType(c storage.Column) (sqlKind, string) {
 	if _, _, ok := c.DecimalScale(); ok {
 		return kindDecimal, "numeric"
+	}
+	if _, _, _, ok := c.NumericTextColumn(); ok {
+		return kindNumeric, "numeric"
 	}
 	switch c.SQLType {
 	case "smallint", "int2":

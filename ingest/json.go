@@ -379,7 +379,7 @@ func (st *stage) setJSONBool(col int, b bool, text []byte) bool {
 	case storage.TypeBool:
 		s.b = b
 	case storage.TypeString:
-		if k := st.cols[col].kind; k == kindUUID || k == kindInterval { // written as a string only
+		if k := st.cols[col].kind; k == kindUUID || k == kindInterval || k == kindNumeric { // written as a string only
 			st.failValue(col, msgSyntax, text)
 			return false
 		}
@@ -402,6 +402,12 @@ func (st *stage) setNumber(col int, num []byte, isInt bool) bool {
 	case storage.TypeString:
 		if c.kind == kindUUID || c.kind == kindInterval { // written as a string only
 			r = parseSyntax
+			break
+		}
+		if c.kind == kindNumeric { // 12.340 exactly, never through a float
+			if !st.setNumeric(col, num) {
+				return false
+			}
 			break
 		}
 		s.s = num

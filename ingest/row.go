@@ -40,7 +40,8 @@ type slot struct {
 	// uuid holds a uuid column's value rewritten to canonical form, when the
 	// input was not (s then points here).
 	uuid [pguuid.TextLen]byte
-	// text holds an interval column's value in output form (s then points here).
+	// text holds an interval column's value in output form, or a numeric text
+	// column's in canonical form (s then points here).
 	text []byte
 }
 
@@ -50,6 +51,9 @@ func (st *stage) init(schema *storage.Schema) {
 		st.cols[i] = colInfo{name: c.Name, typ: c.Type, notNull: c.NotNull || i == schema.TimeColumn}
 		st.cols[i].kind, st.cols[i].typeName = describeSQLType(c)
 		st.cols[i].prec, st.cols[i].scale, _ = c.DecimalScale()
+		if p, sc, mod, ok := c.NumericTextColumn(); ok {
+			st.cols[i].prec, st.cols[i].scale, st.cols[i].hasMod = p, sc, mod
+		}
 		if (c.SQLType == "varchar" || c.SQLType == "bpchar") && c.TypMod > varHdrSz {
 			st.cols[i].maxChars = int(c.TypMod - varHdrSz)
 			st.cols[i].bpchar = c.SQLType == "bpchar"

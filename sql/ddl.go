@@ -51,8 +51,7 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 		return storage.TypeFloat64, "double precision", nil
 	case "numeric", "decimal":
 		if len(tn.Typmods) > 0 {
-			// numeric(p,s), p <= 18: exact, stored as int64 value × 10^s (engine/decimal.go);
-			// wider, double precision as numeric without a modifier
+			// numeric(p,s), p <= 18: exact, stored as int64 value × 10^s (engine/decimal.go)
 			t, err := numericTypmod(tn)
 			if err != nil {
 				return 0, "", err
@@ -61,7 +60,9 @@ func storedType(tn *pg.TypeName) (storage.Type, string, error) {
 				return storage.TypeInt64, t.SQLName(), nil
 			}
 		}
-		return storage.TypeFloat64, "numeric", nil
+		// numeric, and numeric(p,s) wider than an int64: exact, as canonical text
+		// (storage/numeric.go); the modifier is the column's TypMod
+		return storage.TypeString, "numeric", nil
 	case "bool", "boolean":
 		return storage.TypeBool, "boolean", nil
 	case "timestamp":
@@ -210,6 +211,13 @@ func tableDef(cs *pg.CreateStmt) (catalog.TableDef, error) {
 		return def, engine.Errorf(sqlstate.InvalidTableDefinition, "table %q: %v", def.Name, err)
 	}
 	if def.Options[rollup.Option] != "" {
+		// A rollup metric keeps sums, minima and maxima of its column: a numeric
+		// without a fixed scale stays a double precision metric there.
+		for i, c := range def.Schema.Columns {
+			if _, _, _, ok := c.NumericTextColumn(); ok {
+				def.Schema.Columns[i].Type = storage.TypeFloat64
+			}
+		}
 		phys, err := rollup.SchemaFor(def)
 		if err != nil {
 			return def, engine.Errorf(sqlstate.InvalidParameterValue, "table %q: %v", def.Name, err)

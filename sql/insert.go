@@ -184,6 +184,10 @@ func appendValue(cols *storage.Columns, j int, v engine.Value) {
 			}
 			break
 		}
+		if v.Type.ID == engine.TypeNumeric && !v.Null { // exact text; checkWrite canonicalizes it
+			d.String = append(d.String, engine.NumericValueText(v))
+			break
+		}
 		d.String = append(d.String, v.S)
 	}
 	if v.Null {
@@ -205,6 +209,9 @@ func checkWrite(def *catalog.TableDef, cols *storage.Columns) error {
 				}
 			}
 		}
+		if err := canonicalNumerics(c, &cols.Cols[j]); err != nil {
+			return err
+		}
 		if n, ok := varcharMax(c); ok {
 			for i, s := range cols.Cols[j].String {
 				if c.SQLType == "bpchar" { // kept without trailing spaces (engine/bpchar.go)
@@ -221,6 +228,36 @@ func checkWrite(def *catalog.TableDef, cols *storage.Columns) error {
 				}
 				cols.Cols[j].String[i] = cut
 			}
+		}
+	}
+	return nil
+}
+
+// canonicalNumerics rewrites the values of a numeric column kept as text into
+// canonical text (storage.CanonicalNumeric), rounded to the column's scale: 22003
+// for a value that does not fit numeric(p,s), as PostgreSQL's assignment does.
+func canonicalNumerics(c storage.Column, d *storage.ColumnData) error {
+	prec, scale, hasMod, ok := c.NumericTextColumn()
+	if !ok {
+		return nil
+	}
+	var buf []byte
+	for i, s := range d.String {
+		if i < len(d.Null) && d.Null[i] {
+			continue
+		}
+		var bad storage.NumericError
+		buf, bad = storage.CanonicalNumeric(buf[:0], s, prec, scale, hasMod)
+		switch bad {
+		case storage.NumericSyntax:
+			return &engine.Error{Code: sqlstate.InvalidTextRepresentation,
+				Message: fmt.Sprintf("invalid input syntax for type numeric: %q", s)}
+		case storage.NumericOverflow:
+			return &engine.Error{Code: sqlstate.NumericValueOutOfRange, Message: "numeric field overflow",
+				Detail: storage.NumericOverflowDetail(prec, scale, s)}
+		}
+		if string(buf) != s {
+			d.String[i] = string(buf)
 		}
 	}
 	return nil
@@ -357,12 +394,18 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 		for _, v := range a.Date32Values()[:n] {
 			d.Int64 = append(d.Int64, int64(v))
 		}
-	case *array.Float64:
-		d.Float64 = append(d.Float64, a.Float64Values()[:n]...)
 	case *array.Boolean:
 		for i := 0; i < n; i++ {
 			d.Bool = append(d.Bool, a.Value(i))
 		}
+	case *array.Float64:
+		if cols.Schema.Columns[j].Type == storage.TypeString { // a numeric without exact text
+			for _, f := range a.Float64Values()[:n] {
+				d.String = append(d.String, engine.FloatNumericText(f)) // NULL rows: canonicalized, then ignored
+			}
+			break
+		}
+		d.Float64 = append(d.Float64, a.Float64Values()[:n]...)
 	case *array.String:
 		if cols.Schema.Columns[j].Type == storage.TypeFloat64 { // an exact numeric's text (engine/numeric.go)
 			for i := 0; i < n; i++ {

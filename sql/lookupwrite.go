@@ -555,6 +555,10 @@ func cellValue(cols *storage.Columns, c, i int, t engine.Type) engine.Value {
 			v.Months, v.Days, v.I, _ = pginterval.Parse(d.String[i])
 			break
 		}
+		if t.ID == engine.TypeNumeric { // kept as its canonical text (storage/numeric.go)
+			v = engine.NumericTextValue(d.String[i])
+			break
+		}
 		v.S = d.String[i]
 	case storage.TypeFloat64:
 		v.F = d.Float64[i]

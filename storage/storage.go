@@ -40,7 +40,7 @@ const (
 	TypeTimestamp      // int64 µs since epoch, UTC
 	TypeString         // dictionary-encoded UTF-8 text
 	TypeInt64          // SQL smallint, integer, bigint
-	TypeFloat64        // SQL real, double precision, numeric
+	TypeFloat64        // SQL real, double precision (and numeric of tables from before numeric.go)
 	TypeBool
 )
 
@@ -68,7 +68,9 @@ type Column struct {
 	// canonical: "timestamptz", "timestamp", "text", "varchar", "smallint", "integer",
 	// "bigint", "real", "double precision", "numeric", "numeric(p,s)", "boolean". The
 	// physical Type follows from it; clients see this one. A numeric(p,s) column
-	// (p <= 18) is TypeInt64 holding value × 10^s, exactly (DecimalScale).
+	// (p <= 18) is TypeInt64 holding value × 10^s, exactly (DecimalScale); any
+	// other numeric is TypeString holding canonical text (numeric.go,
+	// NumericTextColumn), or TypeFloat64 in a table created before that form.
 	SQLType string
 	// TypMod is the type modifier the column was declared with, encoded as
 	// PostgreSQL's atttypmod (varchar(n): n+4; numeric(p,s): (p<<16 | s&0x7ff)+4), or

@@ -403,6 +403,9 @@ func (out *directCol) buildDict(chunks []arrow.Array, n int) error {
 				value = v.Value
 			case *array.LargeString:
 				value = v.Value
+			case *array.Decimal128: // numeric(p,s) kept as text: canonical at the column's scale
+				scale := v.DataType().(*arrow.Decimal128Type).Scale
+				value = func(r int) string { return v.Value(r).ToString(scale) }
 			default:
 				return fmt.Errorf("Delta data of type %s cannot be read as text", c.DataType())
 			}

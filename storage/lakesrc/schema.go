@@ -43,6 +43,11 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 			c.Type, c.SQLType = storage.TypeInt64, fmt.Sprintf("numeric(%d,%d)", f.Type.Precision, f.Type.Scale)
 			break
 		}
+		if f.Type.Precision >= 1 && f.Type.Precision <= decimal128.MaxPrecision && f.Type.Scale >= 0 && f.Type.Scale <= f.Type.Precision {
+			// exact: numeric(p,s) as canonical text (storage/numeric.go)
+			c.Type, c.SQLType, c.TypMod = storage.TypeString, "numeric", numericTypMod(f.Type.Precision, f.Type.Scale)
+			break
+		}
 		c.Type, c.SQLType = storage.TypeFloat64, "numeric"
 	case "boolean":
 		c.Type, c.SQLType = storage.TypeBool, "boolean"
@@ -58,6 +63,24 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 	return c, nil
 }
 
+// numericTypMod is PostgreSQL's atttypmod of numeric(prec, scale).
+func numericTypMod(prec, scale int) int32 { return int32(prec<<16|scale&0x7ff) + 4 }
+
+// lakeDecimal reports the Delta decimal(p,s) a numeric text column is written as
+// (storage/numeric.go): numeric(p,s) with 1 <= p <= 38 and 0 <= s <= p, the
+// decimals Parquet's FIXED_LEN_BYTE_ARRAY holds in 16 bytes and Spark, Trino and
+// DuckDB read. Any other numeric text column (numeric without a modifier, wider
+// precision, a negative scale) is a Delta string of the canonical text: Spark's
+// decimal(38,18) for an unconstrained numeric would lose each value's display
+// scale and every value beyond 20 integer or 18 fractional digits.
+func lakeDecimal(c *storage.Column) (prec, scale int, ok bool) {
+	p, s, hasMod, isNum := c.NumericTextColumn()
+	if !isNum || !hasMod || p < 1 || p > decimal128.MaxPrecision || s < 0 || s > p {
+		return 0, 0, false
+	}
+	return p, s, true
+}
+
 // TableSchema maps the Delta snapshot's columns (partition columns included, in
 // schema order) to a strata schema. timeColumn names the Delta column (timestamp,
 // timestamp_ntz or date; matched case-insensitively) used as the time column: it
@@ -65,7 +88,8 @@ func columnFor(f *lake.Field) (storage.Column, error) {
 // timeColumn == "" a hidden constant column "__time" (timestamptz, value 0) is
 // appended last. Types: string → text, byte/short → smallint, int → integer,
 // long → bigint, float → real, double → double precision, decimal(p,s) →
-// numeric(p,s) for p <= 18 (exact) and numeric (double precision) above,
+// numeric(p,s) for p <= 18 (exact, int64) and p <= 38 (exact, canonical text),
+// numeric (double precision) above,
 // boolean, timestamp → timestamptz, timestamp_ntz → timestamp, date → date (a date
 // time column: timestamp, midnight UTC); any other type (binary, struct, array, map, void) is refused with
 // an error naming the column. deltaCols[i] is the Delta column read for schema
@@ -212,6 +236,21 @@ func convertColumn(d *storage.ColumnData, c *storage.Column, arr arrow.Array, n 
 			d.String = appendStrings(d.String, n, a.IsNull, a.Value)
 		case *array.LargeString:
 			d.String = appendStrings(d.String, n, a.IsNull, a.Value)
+		case *array.Decimal128: // a numeric text column (storage/numeric.go)
+			if _, _, _, ok := c.NumericTextColumn(); !ok {
+				return mismatch()
+			}
+			scale := a.DataType().(*arrow.Decimal128Type).Scale
+			for r := 0; r < n; r++ {
+				var t string
+				if a.IsValid(r) {
+					t = a.Value(r).ToString(scale)
+				}
+				d.String = append(d.String, t)
+			}
+			if err := canonicalNumerics(c, d.String[base:]); err != nil {
+				return err
+			}
 		default:
 			return mismatch()
 		}
@@ -351,6 +390,37 @@ func appendConv[S, D any](dst []D, src []S, f func(S) D) []D {
 	return dst
 }
 
+// decimalFromText is canonical numeric text t (storage/numeric.go) as the unscaled
+// decimal128 of the given scale; NaN, infinities and values of more than 38 digits
+// are errors (Delta's decimal holds neither).
+func decimalFromText(t string, scale int) (decimal128.Num, error) {
+	n, ok := storage.NumericDigits(t, scale)
+	if !ok || n.BitLen() > 127 {
+		return decimal128.Num{}, fmt.Errorf("numeric value %q does not fit a Delta decimal of scale %d", t, scale)
+	}
+	return decimal128.FromBigInt(n), nil
+}
+
+// canonicalNumerics rewrites the texts vals of numeric text column c (read from
+// a decimal or string Delta column) in canonical form, NULL slots ("") kept.
+func canonicalNumerics(c *storage.Column, vals []string) error {
+	p, s, hasMod, _ := c.NumericTextColumn()
+	var buf []byte
+	for i, v := range vals {
+		if v == "" {
+			continue
+		}
+		var bad storage.NumericError
+		if buf, bad = storage.CanonicalNumeric(buf[:0], v, p, s, hasMod); bad != storage.NumericOK {
+			return fmt.Errorf("value %q is not a %s: %w", v, c.SQLType, storage.ErrCorrupt)
+		}
+		if string(buf) != v {
+			vals[i] = string(buf)
+		}
+	}
+	return nil
+}
+
 // appendStrings copies n strings out of an Arrow array with one allocation: the
 // Arrow buffers are released when the batch is.
 func appendStrings(dst []string, n int, isNull func(int) bool, value func(int) string) []string {
@@ -385,6 +455,12 @@ func appendStrings(dst []string, n int, isNull func(int) bool, value func(int) s
 func arrowType(c *storage.Column) arrow.DataType {
 	if p, s, ok := c.DecimalScale(); ok {
 		return &arrow.Decimal128Type{Precision: int32(p), Scale: int32(s)}
+	}
+	if p, s, ok := lakeDecimal(c); ok {
+		return &arrow.Decimal128Type{Precision: int32(p), Scale: int32(s)}
+	}
+	if _, _, _, ok := c.NumericTextColumn(); ok {
+		return arrow.BinaryTypes.String // its canonical text (lakeDecimal)
 	}
 	switch c.SQLType {
 	case "timestamptz":
@@ -508,7 +584,23 @@ func FromColumns(mem memory.Allocator, schema *storage.Schema, cols *storage.Col
 					bb.Append(d.Int64[r])
 				}
 			}
-		case *array.Decimal128Builder: // numeric(p,s): the scaled int64 is the unscaled value
+		case *array.Decimal128Builder:
+			if schema.Columns[ci].Type == storage.TypeString { // numeric(p,s) kept as text
+				scale := int(bb.Type().(*arrow.Decimal128Type).Scale)
+				for r := 0; r < n; r++ {
+					if null(r) {
+						bb.AppendNull()
+						continue
+					}
+					v, err := decimalFromText(d.String[r], scale)
+					if err != nil {
+						return nil, fmt.Errorf("columns to arrow: column %s: %w", name, err)
+					}
+					bb.Append(v)
+				}
+				break
+			}
+			// numeric(p,s), p <= 18: the scaled int64 is the unscaled value
 			for r := 0; r < n; r++ {
 				if null(r) {
 					bb.AppendNull()
