@@ -119,6 +119,9 @@ func CanonicalNumeric(dst []byte, s string, prec, scale int, hasMod bool) ([]byt
 		dst = append(dst, '-')
 	}
 	intLen := len(digits) + exp // digits before the point
+	if digits == "" {
+		intLen = 0 // zero: "0", whatever its exponent
+	}
 	switch {
 	case intLen <= 0:
 		dst = append(dst, '0')
