@@ -1,16 +1,10 @@
 package sql
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 )
 
@@ -19,7 +13,6 @@ import (
 // Spark, DuckDB and delta-rs read as dates), and delta_scan of the table's
 // Delta folder reads them back as date.
 func TestDateLakeRoundTrip(t *testing.T) {
-	ctx := context.Background()
 	s, st := newTestSession(t)
 	mustExec(t, s, "CREATE TABLE dev (ts timestamptz NOT NULL, day date, country char(3), qty int)")
 	mustExec(t, s, `INSERT INTO dev VALUES ('2020-01-01 00:00:00+00', '2019-12-31', 'CN', 1),
@@ -32,47 +25,18 @@ func TestDateLakeRoundTrip(t *testing.T) {
 		"SELECT count(*) FROM dev WHERE country = 'US'",
 		"SELECT (day + 1)::text, pg_typeof(day)::text FROM dev WHERE qty = 4",
 	}
-	before := make([][][]string, len(queries))
-	for i, q := range queries {
-		before[i] = collect(t, mustExec(t, s, q))
-	}
-	if res, err := st.Handoff(ctx, "dev", farFuture); err != nil || res.Version != 1 {
-		t.Fatalf("handoff: %+v, %v", res, err)
-	}
-	for i, q := range queries {
-		if got := collect(t, mustExec(t, s, q)); !reflect.DeepEqual(got, before[i]) {
-			t.Errorf("%s\nfrom the lake: %v\nbefore the handoff: %v", q, got, before[i])
-		}
-	}
+	before, lake := lakeRoundTrip(t, s, st, "dev", queries)
 	if want := [][]string{{"2019-12-31", "CN ", "CN|", "1"}, {"1969-07-20", "US ", "US|", "2"}, {"NULL", "NULL", "NULL", "3"}, {"2020-02-29", "DE ", "DE|", "4"}}; !reflect.DeepEqual(before[0], want) {
 		t.Errorf("rows: %v, want %v", before[0], want)
 	}
 
-	def, _ := st.Table("dev")
-	lakeDir := filepath.Join(st.Dir(), "lake", strconv.FormatUint(def.ID, 10))
-	var files []string
-	filepath.Walk(lakeDir, func(p string, info os.FileInfo, err error) error {
-		if err == nil && strings.HasSuffix(p, ".parquet") {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if len(files) == 0 {
-		t.Fatalf("no Parquet file under %s", lakeDir)
-	}
-	for _, f := range files {
-		r, err := file.OpenParquetFile(f, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		col := r.MetaData().Schema.Column(r.MetaData().Schema.ColumnIndexByName("day"))
+	lake.eachColumn(t, "day", func(f string, col *schema.Column) {
 		if _, ok := col.LogicalType().(schema.DateLogicalType); !ok || col.PhysicalType() != parquet.Types.Int32 {
 			t.Errorf("%s: column day is %s %s, want INT32 DATE", f, col.PhysicalType(), col.LogicalType())
 		}
-		r.Close()
-	}
+	})
 
-	got := collect(t, mustExec(t, s, "SELECT day, pg_typeof(day)::text FROM delta_scan('"+lakeDir+"') WHERE day > '2000-01-01' ORDER BY day"))
+	got := collect(t, mustExec(t, s, "SELECT day, pg_typeof(day)::text FROM delta_scan('"+lake.dir+"') WHERE day > '2000-01-01' ORDER BY day"))
 	if want := [][]string{{"2019-12-31", "date"}, {"2020-02-29", "date"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("delta_scan: %v, want %v", got, want)
 	}

@@ -1,16 +1,11 @@
 package sql
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 )
 
@@ -22,7 +17,6 @@ import (
 // an interval as months, days and microseconds has no lossless Delta type), and
 // delta_scan of the table's Delta folder reads them back as text.
 func TestUUIDIntervalLakeRoundTrip(t *testing.T) {
-	ctx := context.Background()
 	s, st := newTestSession(t)
 	mustExec(t, s, "CREATE TABLE uev (ts timestamptz NOT NULL, id uuid, qty int, d interval)")
 	mustExec(t, s, `INSERT INTO uev VALUES ('2020-01-01 00:00:00+00', 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', 1, '1 mon'),
@@ -38,18 +32,7 @@ func TestUUIDIntervalLakeRoundTrip(t *testing.T) {
 		"SELECT count(*) FROM uev WHERE d = interval '720 hours'",
 		"SELECT sum(d), avg(d), count(DISTINCT d) FROM uev",
 	}
-	before := make([][][]string, len(queries))
-	for i, q := range queries {
-		before[i] = collect(t, mustExec(t, s, q))
-	}
-	if res, err := st.Handoff(ctx, "uev", farFuture); err != nil || res.Version != 1 {
-		t.Fatalf("handoff: %+v, %v", res, err)
-	}
-	for i, q := range queries {
-		if got := collect(t, mustExec(t, s, q)); !reflect.DeepEqual(got, before[i]) {
-			t.Errorf("%s\nfrom the lake: %v\nbefore the handoff: %v", q, got, before[i])
-		}
-	}
+	before, lake := lakeRoundTrip(t, s, st, "uev", queries)
 	if want := [][]string{{"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "1"}, {"00000000-0000-0000-0000-000000000002", "2"}, {"NULL", "3"}, {"ffffffff-ffff-ffff-ffff-ffffffffffff", "4"}}; !reflect.DeepEqual(before[0], want) {
 		t.Errorf("rows: %v, want %v", before[0], want)
 	}
@@ -60,46 +43,19 @@ func TestUUIDIntervalLakeRoundTrip(t *testing.T) {
 		t.Errorf("interval filter: %v, want %v", before[6], want)
 	}
 
-	def, _ := st.Table("uev")
-	lakeDir := filepath.Join(st.Dir(), "lake", strconv.FormatUint(def.ID, 10))
-	var files, logs []string
-	filepath.Walk(lakeDir, func(p string, info os.FileInfo, err error) error {
-		switch {
-		case err != nil:
-		case strings.HasSuffix(p, ".parquet") && !strings.Contains(p, "_delta_log"):
-			files = append(files, p)
-		case strings.HasSuffix(p, ".json") && strings.Contains(p, "_delta_log"):
-			logs = append(logs, p)
-		}
-		return nil
-	})
-	if len(files) == 0 || len(logs) == 0 {
-		t.Fatalf("no Parquet file or Delta log under %s", lakeDir)
-	}
-	for _, f := range files {
-		r, err := file.OpenParquetFile(f, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{"id", "d"} {
-			col := r.MetaData().Schema.Column(r.MetaData().Schema.ColumnIndexByName(name))
+	log := lake.firstLog(t)
+	for _, name := range []string{"id", "d"} {
+		lake.eachColumn(t, name, func(f string, col *schema.Column) {
 			if _, ok := col.LogicalType().(schema.StringLogicalType); !ok || col.PhysicalType() != parquet.Types.ByteArray {
 				t.Errorf("%s: column %s is %s %s, want BYTE_ARRAY STRING", f, name, col.PhysicalType(), col.LogicalType())
 			}
-		}
-		r.Close()
-	}
-	log, err := os.ReadFile(logs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"id", "d"} {
-		if !strings.Contains(string(log), `{\"name\":\"`+name+`\",\"type\":\"string\"`) {
+		})
+		if !strings.Contains(log, `{\"name\":\"`+name+`\",\"type\":\"string\"`) {
 			t.Errorf("Delta schema of %s is not string: %s", name, log)
 		}
 	}
 
-	got := collect(t, mustExec(t, s, "SELECT id, pg_typeof(id)::text, d, d::interval FROM delta_scan('"+lakeDir+"') WHERE id < 'b' ORDER BY id"))
+	got := collect(t, mustExec(t, s, "SELECT id, pg_typeof(id)::text, d, d::interval FROM delta_scan('"+lake.dir+"') WHERE id < 'b' ORDER BY id"))
 	if want := [][]string{{"00000000-0000-0000-0000-000000000002", "text", "30 days", "30 days"}, {"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "text", "1 mon", "1 mon"}}; !reflect.DeepEqual(got, want) {
 		t.Errorf("delta_scan: %v, want %v", got, want)
 	}
