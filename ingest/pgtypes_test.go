@@ -91,3 +91,51 @@ func TestIntervalColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestNumericTextColumns checks numeric columns kept as canonical text
+// (storage/numeric.go) in COPY and in Kafka records: numeric keeps each value's
+// display scale, numeric(30,10) rounds to 10 digits half away from zero, a value
+// too wide for it or bad text is a rejected row; in a record a JSON number is
+// read exactly, never through a float.
+func TestNumericTextColumns(t *testing.T) {
+	schema := &storage.Schema{Columns: []storage.Column{
+		{Name: "t", Type: storage.TypeTimestamp, SQLType: "timestamp", NotNull: true},
+		{Name: "u", Type: storage.TypeString, SQLType: "numeric"},
+		{Name: "w", Type: storage.TypeString, SQLType: "numeric", TypMod: 30<<16 | 10 + 4},
+	}}
+	res := decodeAll(t, schema, Options{Format: CSV}, ""+
+		"2023-10-01 12:00:00,19.990,12345678901234567890.12345678905\n"+
+		"2023-10-01 12:00:00, +1.5e2 ,-0.00000000004\n"+
+		"2023-10-01 12:00:00,NaN,\n"+
+		"2023-10-01 12:00:00,1.2.3,1\n"+
+		"2023-10-01 12:00:00,1,123456789012345678901\n"+
+		"2023-10-01 12:00:00,1,Infinity\n")
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	checkRows(t, res.rows, [][]any{
+		{noon, "19.990", "12345678901234567890.1234567891"},
+		{noon, "150", "0.0000000000"},
+		{noon, "NaN", null},
+	})
+	checkRejects(t, res.stats, []Reject{
+		{4, `line 4: invalid input syntax for type numeric: "1.2.3" (column u)`},
+		{5, `line 5: numeric field overflow: "123456789012345678901" does not fit the column's precision and scale (column w)`},
+		{6, `line 6: numeric field overflow: "Infinity" does not fit the column's precision and scale (column w)`},
+	})
+	d, err := NewRecordDecoder(schema, RecordOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := storage.NewColumns(schema, 0)
+	row, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","u":0.10000000000000000001,"w":"7.25"}`))
+	if err != nil || row["u"] != "0.10000000000000000001" || row["w"] != "7.2500000000" {
+		t.Errorf("record: %v, %v; want u 0.10000000000000000001, w 7.2500000000", row, err)
+	}
+	var re *RecordError
+	for _, in := range []string{`"nope"`, `true`, `1e30`} {
+		if _, err := recordRow(t, d, dst, []byte(`{"t":"2023-10-01 12:00:00","w":`+in+`}`)); !errors.As(err, &re) || re.Column != "w" {
+			t.Errorf("record with w %s: %v, want a RecordError in column w", in, err)
+		}
+	}
+}
