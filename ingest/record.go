@@ -43,8 +43,11 @@ type RecordOptions struct {
 //   - integer (smallint, integer, bigint): an integral number (3, -7, 3.0, 1e3) in
 //     the column's range; a string holding one ("12", " 3.0 "). 3.5, overflow, true
 //     and objects are errors.
-//   - float (real, double precision, numeric): a number; a string holding a number
+//   - float (real, double precision): a number; a string holding a number
 //     or NaN / Infinity / -Infinity (any case). Out of the type's range is an error.
+//   - numeric: a number, read exactly (never through a float), or a string holding
+//     one (or NaN, Infinity); rounded to a numeric(p,s)'s scale, and an error when
+//     it does not fit p (storage.CanonicalNumeric).
 //   - boolean: true/false, the numbers 1/0, and strings in PostgreSQL's spellings:
 //     "t"/"f", "true"/"false", "1"/"0", "yes"/"no", "on"/"off" (any case).
 //   - timestamp: an ISO-8601 / RFC 3339 string: YYYY-MM-DD, optionally followed by
