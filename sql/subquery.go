@@ -42,9 +42,10 @@ import (
 // NULLs of an IN subquery make a non-matching x NULL (InList's rules); ARRAY of no
 // rows is {}. In the select list, HAVING or ORDER BY of an aggregating query a
 // subquery refers to the outer query's group keys (passed as the group's value,
-// a ColRef into the Aggregate's output); any other column of it is 42803. Not
-// supported (0A000): an aggregate over outer columns, a reference through an
-// aggregating level to one further out, ARRAY of a non-text column.
+// a ColRef into the Aggregate's output); any other column of it is 42803. An
+// aggregate over outer columns only is the outer query's (outer_agg.go). Not
+// supported (0A000): a reference through an aggregating level to one further
+// out, ARRAY of a non-text column.
 
 // outerLevel is one query level around a subquery being bound.
 type outerLevel struct {
@@ -60,12 +61,8 @@ func (b *binder) outerColumnRef(cr *pg.ColumnRef, notFound error) (engine.Expr, 
 	if len(b.outer) == 0 || !isNotFound(notFound) {
 		return nil, false, nil
 	}
-	saved := b.outer
-	defer func() { b.outer = saved }()
-	depth := len(saved) - 1
-	lv := saved[depth]
-	// The level binds cr with only the levels around it in view.
-	b.outer = saved[:depth]
+	lv, restore := b.enterOuter()
+	defer restore()
 	var e engine.Expr
 	if a := lv.c.agg; a != nil {
 		// An aggregating level's rows are groups: its columns are visible only as
@@ -100,15 +97,16 @@ func (b *binder) outerColumnRef(cr *pg.ColumnRef, notFound error) (engine.Expr, 
 			return nil, true, posErr(engine.Unsupported("a correlated subquery in an aggregating query's select list, HAVING or ORDER BY that refers past it"), cr.Location)
 		}
 	}
-	k := exprKey(e)
-	for i, have := range lv.keys {
-		if have == k {
-			return &engine.Param{Index: i, T: e.Type()}, true, nil
-		}
-	}
-	lv.args = append(lv.args, e)
-	lv.keys = append(lv.keys, k)
-	return &engine.Param{Index: len(lv.args) - 1, T: e.Type()}, true, nil
+	return lv.param(e), true, nil
+}
+
+// enterOuter returns the innermost enclosing level, to bind an expression of it:
+// until restore, b.outer holds only the levels around that one.
+func (b *binder) enterOuter() (lv *outerLevel, restore func()) {
+	saved := b.outer
+	depth := len(saved) - 1
+	b.outer = saved[:depth]
+	return saved[depth], func() { b.outer = saved }
 }
 
 // isNotFound reports whether err says a column or a table qualifier is unknown.
@@ -116,17 +114,6 @@ func isNotFound(err error) bool {
 	var ee *engine.Error
 	return errors.As(err, &ee) && (ee.Code == sqlstate.UndefinedColumn ||
 		ee.Code == sqlstate.UndefinedTable && strings.HasPrefix(ee.Message, "missing FROM-clause entry"))
-}
-
-// refersToOuter reports whether e reads a column of an outer query.
-func refersToOuter(e engine.Expr) bool {
-	found := false
-	opt.WalkExpr(e, func(x engine.Expr) {
-		if _, ok := x.(*engine.Param); ok {
-			found = true
-		}
-	})
-	return found
 }
 
 // subqueryRef is a subquery in an expression, until Session.plan replaces it by
