@@ -113,7 +113,7 @@ func (b *binder) expr(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 	case *pg.Node_AIndirection:
 		return b.indirection(x.AIndirection, c)
 	case *pg.Node_AArrayExpr:
-		return nil, posErr(engine.Unsupported("arrays"), x.AArrayExpr.Location)
+		return b.arrayExpr(x.AArrayExpr, engine.Unknown, c)
 	case *pg.Node_CollateClause:
 		// strata compares text byte-wise (the C collation); COLLATE naming that or the
 		// database default (psql writes COLLATE pg_catalog.default) changes nothing.
@@ -211,6 +211,9 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 			return nil, err
 		}
 		if exprKey(x) != exprKey(k) {
+			if fc.AggDistinct {
+				return nil, posErr(engine.Errorf(sqlstate.InvalidColumnReference, "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list"), exprLocation(sb.Node))
+			}
 			if name != "array_agg" {
 				return nil, posErr(engine.Unsupported(name+" ordered by another expression than its value"), fc.Location)
 			}
@@ -816,7 +819,12 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := b.expr(tc.Arg, c)
+	var x engine.Expr
+	if ae := tc.Arg.GetAArrayExpr(); ae != nil && t.IsArray() {
+		x, err = b.arrayExpr(ae, t, c) // ARRAY[…]::int[] types its elements as int
+	} else {
+		x, err = b.expr(tc.Arg, c)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1021,6 +1021,8 @@ func figureName(n *pg.Node) (string, int) {
 		return name, strength
 	case *pg.Node_CaseExpr:
 		return "case", 1
+	case *pg.Node_AArrayExpr:
+		return "array", 2
 	case *pg.Node_SubLink:
 		switch x.SubLink.SubLinkType {
 		case pg.SubLinkType_EXISTS_SUBLINK:

@@ -131,7 +131,8 @@ func (r *subqueryRef) Type() engine.Type {
 	case pg.SubLinkType_EXPR_SUBLINK:
 		return r.plan.Fields()[0].Type
 	case pg.SubLinkType_ARRAY_SUBLINK:
-		return engine.TextArray
+		t, _ := subqueryArrayType(r.plan.Fields()[0].Type)
+		return t
 	}
 	return engine.Bool
 }
@@ -197,8 +198,7 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "subquery must return only one column"), sl.Location)
 	}
 	if r.kind == pg.SubLinkType_ARRAY_SUBLINK {
-		if t := p.Fields()[0].Type; t != engine.Text && t != engine.Unknown {
-			// strata's only array type is text[] (engine/arrays.go).
+		if t := p.Fields()[0].Type; !hasArrayType(t) {
 			return nil, posErr(engine.Unsupported("ARRAY(subquery) of "+t.String()), sl.Location)
 		}
 	}
@@ -215,6 +215,20 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 	}
 	return r, nil
 }
+
+// subqueryArrayType is the type of ARRAY(subquery) of a column of type t (an
+// untyped one is text); false when strata has no array of t (engine/array_types.go).
+func subqueryArrayType(t engine.Type) (engine.Type, bool) {
+	if t == engine.Unknown {
+		return engine.TextArray, true
+	}
+	if t.Reg != 0 { // oid[] and the reg types' arrays are not kept
+		return engine.Unknown, false
+	}
+	return engine.ArrayOf(t)
+}
+
+func hasArrayType(t engine.Type) bool { _, ok := subqueryArrayType(t); return ok }
 
 // resolveSubqueries runs the uncorrelated subqueries left in p's expressions and
 // puts their results in their place; each reads snapshots of its own, released as
@@ -249,15 +263,7 @@ func (s *Session) resolveSubqueries(ctx context.Context, p engine.Plan, params [
 			}
 			return nil, posErr(engine.Errorf(sqlstate.CardinalityViolation, "more than one row returned by a subquery used as an expression"), r.loc)
 		case pg.SubLinkType_ARRAY_SUBLINK:
-			elems := make([]engine.ArrayElem, len(vals))
-			for i, v := range vals {
-				if v.Null {
-					elems[i].Null = true
-				} else {
-					elems[i].S = v.S
-				}
-			}
-			return &engine.Const{V: engine.Value{Type: engine.TextArray, S: engine.FormatTextArray(elems)}}, nil
+			return &engine.Const{V: engine.Value{Type: r.Type(), S: engine.FormatArray(vals, s.zone())}}, nil
 		}
 		x, err := opt.RewriteExpr(r.x, func(e engine.Expr) (engine.Expr, error) { return s.bindExpr(e, params), nil })
 		if err != nil {
