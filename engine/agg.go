@@ -87,6 +87,10 @@ func newAccum(a *AggCall) (accum, error) {
 		return nil, undefinedFunc(a.Func, ts)
 	}
 	switch {
+	case a.Distinct && a.Func == "array_agg":
+		v := inner.(*valuesAcc)
+		v.distinct = true
+		return v, nil
 	case a.Distinct && len(a.Args) == 1:
 		return &distinctAcc{inner: inner, t: argT}, nil
 	case a.Distinct:

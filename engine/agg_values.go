@@ -13,6 +13,8 @@ import (
 // asked, else in the order rows arrive (unspecified once a query runs in
 // parallel, as in PostgreSQL); mode returns the most frequent non-NULL value, a
 // tie going to the first in the sort order, as PostgreSQL's mode_final does.
+// array_agg(DISTINCT x) is its distinct values, NULL too, sorted (ascending
+// unless ORDER BY x DESC), as PostgreSQL sorts a DISTINCT aggregate's input.
 
 type valuesAcc struct {
 	fn    string
@@ -22,6 +24,8 @@ type valuesAcc struct {
 	loc   *time.Location // the session's zone, in which timestamptz elements print
 	vals  [][]Value
 	keys  [][]Value // array_agg(x, k): the sort key of each value
+	// distinct is array_agg(DISTINCT x): the values sorted, each kept once.
+	distinct bool
 }
 
 func newValuesAcc(a *AggCall) accum {
@@ -136,8 +140,11 @@ func (a *valuesAcc) result() *vec {
 				sorted[k] = vs[j]
 			}
 			vs = sorted
-		case a.order != 0:
+		case a.order != 0 || a.distinct:
 			slices.SortStableFunc(vs, cmpOrder)
+		}
+		if a.distinct {
+			vs = slices.CompactFunc(vs, func(x, y Value) bool { return compareValues(x, y) == 0 })
 		}
 		if a.fn == "mode" {
 			best, bestN := vs[0], 0
@@ -154,19 +161,7 @@ func (a *valuesAcc) result() *vec {
 			out.set(g, best)
 			continue
 		}
-		elems := make([]ArrayElem, len(vs))
-		for k, v := range vs {
-			if v.Null {
-				elems[k] = ArrayElem{Null: true}
-				continue
-			}
-			if v.Type.ID == TypeTimestampTZ && a.loc != nil {
-				elems[k] = ArrayElem{S: string(appendTimestampIn(nil, v.I, a.loc))}
-				continue
-			}
-			elems[k] = ArrayElem{S: string(appendValueText(nil, v))}
-		}
-		out.s[g] = FormatTextArray(elems)
+		out.s[g] = FormatArray(vs, a.loc)
 	}
 	return out
 }

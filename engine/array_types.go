@@ -12,7 +12,7 @@ var arrayOf = map[TypeID]TypeID{
 	TypeText: TypeTextArray, TypeBool: TypeBoolArray, TypeInt16: TypeInt16Array, TypeInt32: TypeInt32Array,
 	TypeInt64: TypeInt64Array, TypeFloat32: TypeFloat32Array, TypeFloat64: TypeFloat64Array,
 	TypeNumeric: TypeNumericArray, TypeTimestamp: TypeTimestampArray, TypeTimestampTZ: TypeTimestampTZArray,
-	TypeDate: TypeDateArray, TypeInterval: TypeIntervalArray,
+	TypeDate: TypeDateArray, TypeInterval: TypeIntervalArray, TypeUUID: TypeUUIDArray,
 }
 
 var elemOf = func() map[TypeID]TypeID {
@@ -40,6 +40,23 @@ func ArrayElemType(t Type) (Type, bool) {
 
 // IsArray reports whether t is an array type.
 func (t Type) IsArray() bool { _, ok := elemOf[t.ID]; return ok }
+
+// FormatArray is array_out of vals, values of one element type: a timestamptz
+// printed in loc (nil: UTC), as the session's TimeZone prints it.
+func FormatArray(vals []Value, loc *time.Location) string {
+	elems := make([]ArrayElem, len(vals))
+	for k, v := range vals {
+		switch {
+		case v.Null:
+			elems[k].Null = true
+		case v.Type.ID == TypeTimestampTZ && loc != nil:
+			elems[k].S = string(appendTimestampIn(nil, v.I, loc))
+		default:
+			elems[k].S = string(appendValueText(nil, v))
+		}
+	}
+	return FormatTextArray(elems)
+}
 
 // parseArrayIn reads an array literal of array type t ('{1, 2,NULL}'::int[]):
 // each element is read as the element type (a timestamptz in loc) and the value

@@ -38,7 +38,8 @@ const (
 	// SubPlanAny is X IN (SELECT y …) / X = ANY (…): true when some y equals X;
 	// else NULL when X or some y is NULL and the set is not empty; else false.
 	SubPlanAny
-	// SubPlanArray is ARRAY(SELECT x …): the values as a text[], {} for no row.
+	// SubPlanArray is ARRAY(SELECT x …): the values as an array of x's type, {}
+	// for no row.
 	SubPlanArray
 )
 
@@ -143,15 +144,7 @@ func (ev *evaluator) evalSubPlan(e *SubPlan, b *batch) (*vec, error) {
 				return nil, err
 			}
 		case SubPlanArray:
-			elems := make([]ArrayElem, len(rows))
-			for i, v := range rows {
-				if v.Null {
-					elems[i].Null = true
-				} else {
-					elems[i].S = string(appendValueText(nil, v))
-				}
-			}
-			res = Value{Type: TextArray, S: FormatTextArray(elems)}
+			res = Value{Type: e.T, S: FormatArray(rows, ev.now.Location())}
 		}
 		if res.Type != e.T && !res.Null {
 			c, err := castVec(constVec(res, 1), e.T)

@@ -46,6 +46,9 @@ const (
 	// TypeUUID is uuid (uuid.go): arrow String holding the canonical text form
 	// (internal/pguuid), which orders, hashes and groups as PostgreSQL's 16 bytes do.
 	TypeUUID
+	// TypeUUIDArray is uuid[], an arrow String holding its text form, as the other
+	// arrays (array_types.go).
+	TypeUUIDArray
 )
 
 // Type is a SQL type. It is a small value; compare with ==.
@@ -113,6 +116,7 @@ var typeInfo = [...]struct {
 	TypeIntervalArray:    {"interval[]", 1187, -1},
 	TypeDecimal:          {"numeric", 1700, -1},
 	TypeUUID:             {"uuid", 2950, 16},
+	TypeUUIDArray:        {"uuid[]", 2951, -1},
 }
 
 // String returns PostgreSQL's name for the type, as format_type prints it.
@@ -174,7 +178,7 @@ func (t Type) Arrow() arrow.DataType {
 	case TypeText, TypeTextArray, TypeUUID:
 		return arrow.BinaryTypes.String
 	case TypeBoolArray, TypeInt16Array, TypeInt32Array, TypeInt64Array, TypeFloat32Array, TypeFloat64Array,
-		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray:
+		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray, TypeUUIDArray:
 		return arrow.BinaryTypes.String
 	case TypeTimestamp:
 		return &arrow.TimestampType{Unit: arrow.Microsecond}

@@ -284,7 +284,7 @@ func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 		v.S = FormatTextArray(elems)
 		return v, nil
 	case TypeBoolArray, TypeInt16Array, TypeInt32Array, TypeInt64Array, TypeFloat32Array, TypeFloat64Array,
-		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray:
+		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray, TypeUUIDArray:
 		return parseArrayIn(s, t, loc) // array_types.go
 	case TypeBool:
 		b, ok := parseBool(s)

@@ -58,7 +58,7 @@ func kindOf(t Type) physKind {
 	case TypeText, TypeUnknown, TypeTextArray, TypeUUID:
 		return kText
 	case TypeBoolArray, TypeInt16Array, TypeInt32Array, TypeInt64Array, TypeFloat32Array, TypeFloat64Array,
-		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray:
+		TypeNumericArray, TypeTimestampArray, TypeTimestampTZArray, TypeDateArray, TypeIntervalArray, TypeUUIDArray:
 		return kText // the array's text form (array_types.go)
 	case TypeInterval:
 		return kInterval

@@ -371,3 +371,47 @@ func (b *binder) arrayCompare(a *pg.A_Expr, op string, c *exprCtx) (engine.Expr,
 	return b.call(engine.ArrayCompare, []engine.Expr{x, arr, &engine.Const{V: engine.Value{Type: engine.Text, S: op}},
 		&engine.Const{V: engine.Value{Type: engine.Bool, B: a.Kind == pg.A_Expr_Kind_AEXPR_OP_ALL}}}, a.Location)
 }
+
+// arrayExpr binds ARRAY[x, y, …]: the elements take their common type (as
+// CASE's results do), or the element type of t when the constructor is cast to
+// the array type t. Nested (multidimensional) constructors are not supported.
+func (b *binder) arrayExpr(ae *pg.A_ArrayExpr, t engine.Type, c *exprCtx) (engine.Expr, error) {
+	elem, cast := engine.ArrayElemType(t)
+	if len(ae.Elements) == 0 {
+		if !cast {
+			return nil, posErr(engine.Errorf(sqlstate.IndeterminateDatatype, "cannot determine type of empty array"), ae.Location)
+		}
+		return &engine.Const{V: engine.Value{Type: t, S: "{}"}}, nil
+	}
+	args := make([]engine.Expr, len(ae.Elements))
+	types := make([]engine.Type, len(ae.Elements))
+	for i, n := range ae.Elements {
+		if n.GetAArrayExpr() != nil {
+			return nil, posErr(engine.Unsupported("multidimensional arrays"), ae.Location)
+		}
+		e, err := b.expr(n, c)
+		if err != nil {
+			return nil, err
+		}
+		args[i], types[i] = e, e.Type()
+	}
+	if !cast {
+		var err error
+		if elem, err = engine.ResultType(types); err != nil {
+			if ee, ok := err.(*engine.Error); ok {
+				ee.Message = "ARRAY " + ee.Message
+			}
+			return nil, withPos(err, ae.Location)
+		}
+		if elem == engine.Unknown {
+			elem = engine.Text
+		}
+	}
+	for i := range args {
+		var err error
+		if args[i], err = b.coerce(args[i], elem); err != nil {
+			return nil, err
+		}
+	}
+	return b.call("array", args, ae.Location)
+}

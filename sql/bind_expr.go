@@ -113,7 +113,7 @@ func (b *binder) expr(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 	case *pg.Node_AIndirection:
 		return b.indirection(x.AIndirection, c)
 	case *pg.Node_AArrayExpr:
-		return nil, posErr(engine.Unsupported("arrays"), x.AArrayExpr.Location)
+		return b.arrayExpr(x.AArrayExpr, engine.Unknown, c)
 	case *pg.Node_CollateClause:
 		// strata compares text byte-wise (the C collation); COLLATE naming that or the
 		// database default (psql writes COLLATE pg_catalog.default) changes nothing.
@@ -136,6 +136,10 @@ func (b *binder) expr(n *pg.Node, c *exprCtx) (engine.Expr, error) {
 func (b *binder) aggMatch(n *pg.Node, c *exprCtx) (engine.Expr, bool, error) {
 	a := c.agg
 	if fc, isCall := n.Node.(*pg.Node_FuncCall); isCall && isAggregate(funcName(fc.FuncCall)) && fc.FuncCall.Over == nil {
+		if level := b.aggLevel(fc.FuncCall, a.input); level > 0 { // outer_agg.go
+			e, err := b.outerAggregate(fc.FuncCall, level)
+			return e, true, err
+		}
 		e, err := b.aggCall(fc.FuncCall, a)
 		return e, true, err
 	}
@@ -207,6 +211,9 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 			return nil, err
 		}
 		if exprKey(x) != exprKey(k) {
+			if fc.AggDistinct {
+				return nil, posErr(engine.Errorf(sqlstate.InvalidColumnReference, "in an aggregate with DISTINCT, ORDER BY expressions must appear in argument list"), exprLocation(sb.Node))
+			}
 			if name != "array_agg" {
 				return nil, posErr(engine.Unsupported(name+" ordered by another expression than its value"), fc.Location)
 			}
@@ -251,13 +258,6 @@ func (b *binder) aggCall(fc *pg.FuncCall, a *aggCtx) (engine.Expr, error) {
 		}
 		if call.Filter, err = b.coerce(f, engine.Bool); err != nil {
 			return nil, err
-		}
-	}
-	// An aggregate over a correlated subquery's outer columns belongs, in
-	// PostgreSQL, to the outer query (or mixes levels): not supported.
-	for _, e := range append(append([]engine.Expr{}, call.Args...), call.Filter) {
-		if refersToOuter(e) {
-			return nil, posErr(engine.Unsupported("an aggregate over a column of an outer query"), fc.Location)
 		}
 	}
 	return a.add(call, name), nil
@@ -374,15 +374,21 @@ func columnRefName(cr *pg.ColumnRef) string {
 	return strings.Join(parts, ".")
 }
 
-func (b *binder) columnRef(cr *pg.ColumnRef, c *exprCtx) (engine.Expr, error) {
-	var qual, name string
+// columnRefParts splits cr into its qualifier (empty when none) and name (empty
+// for qual.*); ok is false for a name with a schema.
+func columnRefParts(cr *pg.ColumnRef) (qual, name string, ok bool) {
 	switch len(cr.Fields) {
 	case 1:
-		name = cr.Fields[0].GetString_().GetSval()
+		return "", cr.Fields[0].GetString_().GetSval(), true
 	case 2:
-		qual = cr.Fields[0].GetString_().GetSval()
-		name = cr.Fields[1].GetString_().GetSval()
-	default:
+		return cr.Fields[0].GetString_().GetSval(), cr.Fields[1].GetString_().GetSval(), true
+	}
+	return "", "", false
+}
+
+func (b *binder) columnRef(cr *pg.ColumnRef, c *exprCtx) (engine.Expr, error) {
+	qual, name, ok := columnRefParts(cr)
+	if !ok {
 		return nil, posErr(engine.Unsupported("qualified column names with schema"), cr.Location)
 	}
 	if name == "" {
@@ -813,7 +819,12 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := b.expr(tc.Arg, c)
+	var x engine.Expr
+	if ae := tc.Arg.GetAArrayExpr(); ae != nil && t.IsArray() {
+		x, err = b.arrayExpr(ae, t, c) // ARRAY[…]::int[] types its elements as int
+	} else {
+		x, err = b.expr(tc.Arg, c)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -869,6 +880,12 @@ func (b *binder) funcCall(fc *pg.FuncCall, c *exprCtx) (engine.Expr, error) {
 		return b.windowCall(fc, c)
 	}
 	if isAggregate(name) {
+		if level := b.aggLevel(fc, c.scope); level > 0 { // outer_agg.go
+			return b.outerAggregate(fc, level)
+		}
+		if c.clause == "aggregate function calls" {
+			return nil, posErr(engine.Errorf(sqlstate.GroupingError, "aggregate function calls cannot be nested"), fc.Location)
+		}
 		clause := c.clause
 		if clause == "" {
 			clause = "this context"

@@ -1,7 +1,9 @@
 package sql
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -326,27 +328,37 @@ func (b *binder) subScope(p engine.Plan, names []string, qual string, alias *pg.
 	return s
 }
 
-// containsAgg reports whether n calls an aggregate at this query level.
-func containsAgg(n *pg.Node) bool {
-	if n == nil {
-		return false
-	}
+// containsAgg reports whether n calls an aggregate (any aggregate not in a subquery).
+func containsAgg(n *pg.Node) bool { return containsAggWhere(n, nil) }
+
+// containsAggWhere reports whether n calls an aggregate, outside subqueries, for
+// which mine (when not nil) is true.
+func containsAggWhere(n *pg.Node, mine func(*pg.FuncCall) bool) bool {
 	found := false
-	var walk func(m protoreflect.Message)
-	walk = func(m protoreflect.Message) {
-		if found {
-			return
-		}
-		switch v := m.Interface().(type) {
+	walkQueryLevel(n, func(m protoreflect.ProtoMessage) bool {
+		switch v := m.(type) {
 		case *pg.FuncCall:
 			if isAggregate(funcName(v)) && v.Over == nil {
-				found = true
-				return
+				found = found || mine == nil || mine(v)
+				return false
 			}
 		case *pg.GroupingFunc:
 			found = true
-			return
-		case *pg.SelectStmt:
+		}
+		return !found
+	})
+	return found
+}
+
+// walkQueryLevel calls visit for n and each message below it in this query
+// level (subqueries are not entered); visit returns whether to go below m.
+func walkQueryLevel(n *pg.Node, visit func(m protoreflect.ProtoMessage) bool) {
+	if n == nil {
+		return
+	}
+	var walk func(m protoreflect.Message)
+	walk = func(m protoreflect.Message) {
+		if _, sub := m.Interface().(*pg.SelectStmt); sub || !visit(m.Interface()) {
 			return
 		}
 		m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
@@ -361,11 +373,10 @@ func containsAgg(n *pg.Node) bool {
 			} else if !fd.IsMap() {
 				walk(val.Message())
 			}
-			return !found
+			return true
 		})
 	}
 	walk(n.ProtoReflect())
-	return found
 }
 
 type target struct {
@@ -495,12 +506,31 @@ func (b *binder) selectStmt(s *pg.SelectStmt) (engine.Plan, []string, error) {
 		targets = append(targets, target{node: rt.Val, name: name, loc: rt.Location})
 	}
 
-	hasAgg := len(s.GroupClause) > 0 || s.HavingClause != nil
+	// An aggregate in a subquery of the select list can belong to this level
+	// (PostgreSQL's rule, outer_agg.go), which then aggregates although no
+	// aggregate of its own shows it: found while binding the select list, it
+	// makes the list bound again as an aggregating one.
+	// (setFunctions changes targets and sc.cols, binding takes travel clauses.)
+	travel, orig, ncols := maps.Clone(b.travel), slices.Clone(targets), len(sc.cols)
+	p, names, err := b.selectList(s, input, sc, targets, targetTypes, false)
+	if na := (*needsAggregate)(nil); errors.As(err, &na) && na.scope == sc {
+		b.travel, sc.cols = travel, sc.cols[:ncols]
+		p, names, err = b.selectList(s, input, sc, orig, targetTypes, true)
+	}
+	return p, names, err
+}
+
+// selectList binds the select list of s over input (FROM and WHERE bound, in
+// scope sc), with its GROUP BY, HAVING, windows, DISTINCT, ORDER BY and LIMIT;
+// forceAgg makes it an aggregating query without an aggregate of its own.
+func (b *binder) selectList(s *pg.SelectStmt, input engine.Plan, sc *scope, targets []target, targetTypes []engine.Type, forceAgg bool) (engine.Plan, []string, error) {
+	var err error
+	hasAgg := forceAgg || len(s.GroupClause) > 0 || s.HavingClause != nil
 	for _, t := range targets {
-		hasAgg = hasAgg || containsAgg(t.node)
+		hasAgg = hasAgg || b.containsLocalAgg(t.node, sc)
 	}
 	for _, sn := range s.SortClause {
-		hasAgg = hasAgg || containsAgg(sn.GetSortBy().Node)
+		hasAgg = hasAgg || b.containsLocalAgg(sn.GetSortBy().Node, sc)
 	}
 	if input, targets, err = b.setFunctions(input, sc, targets, hasAgg); err != nil {
 		return nil, nil, err
@@ -991,6 +1021,29 @@ func figureName(n *pg.Node) (string, int) {
 		return name, strength
 	case *pg.Node_CaseExpr:
 		return "case", 1
+	case *pg.Node_AArrayExpr:
+		return "array", 2
+	case *pg.Node_SubLink:
+		switch x.SubLink.SubLinkType {
+		case pg.SubLinkType_EXISTS_SUBLINK:
+			return "exists", 2
+		case pg.SubLinkType_ARRAY_SUBLINK:
+			return "array", 2
+		case pg.SubLinkType_EXPR_SUBLINK:
+			// the name of the subquery's one column (of its first SELECT)
+			sel := x.SubLink.Subselect.GetSelectStmt()
+			for sel != nil && sel.Larg != nil {
+				sel = sel.Larg
+			}
+			if sel != nil && len(sel.TargetList) > 0 {
+				rt := sel.TargetList[0].GetResTarget()
+				if rt.Name != "" {
+					return rt.Name, 2
+				}
+				name, _ := figureName(rt.Val)
+				return name, 2
+			}
+		}
 	case *pg.Node_CoalesceExpr:
 		return "coalesce", 2
 	case *pg.Node_MinMaxExpr:

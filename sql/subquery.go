@@ -42,9 +42,10 @@ import (
 // NULLs of an IN subquery make a non-matching x NULL (InList's rules); ARRAY of no
 // rows is {}. In the select list, HAVING or ORDER BY of an aggregating query a
 // subquery refers to the outer query's group keys (passed as the group's value,
-// a ColRef into the Aggregate's output); any other column of it is 42803. Not
-// supported (0A000): an aggregate over outer columns, a reference through an
-// aggregating level to one further out, ARRAY of a non-text column.
+// a ColRef into the Aggregate's output); any other column of it is 42803. An
+// aggregate over outer columns only is the outer query's (outer_agg.go). Not
+// supported (0A000): a reference through an aggregating level to one further
+// out, ARRAY of a non-text column.
 
 // outerLevel is one query level around a subquery being bound.
 type outerLevel struct {
@@ -60,12 +61,8 @@ func (b *binder) outerColumnRef(cr *pg.ColumnRef, notFound error) (engine.Expr, 
 	if len(b.outer) == 0 || !isNotFound(notFound) {
 		return nil, false, nil
 	}
-	saved := b.outer
-	defer func() { b.outer = saved }()
-	depth := len(saved) - 1
-	lv := saved[depth]
-	// The level binds cr with only the levels around it in view.
-	b.outer = saved[:depth]
+	lv, restore := b.enterOuter()
+	defer restore()
 	var e engine.Expr
 	if a := lv.c.agg; a != nil {
 		// An aggregating level's rows are groups: its columns are visible only as
@@ -100,15 +97,16 @@ func (b *binder) outerColumnRef(cr *pg.ColumnRef, notFound error) (engine.Expr, 
 			return nil, true, posErr(engine.Unsupported("a correlated subquery in an aggregating query's select list, HAVING or ORDER BY that refers past it"), cr.Location)
 		}
 	}
-	k := exprKey(e)
-	for i, have := range lv.keys {
-		if have == k {
-			return &engine.Param{Index: i, T: e.Type()}, true, nil
-		}
-	}
-	lv.args = append(lv.args, e)
-	lv.keys = append(lv.keys, k)
-	return &engine.Param{Index: len(lv.args) - 1, T: e.Type()}, true, nil
+	return lv.param(e), true, nil
+}
+
+// enterOuter returns the innermost enclosing level, to bind an expression of it:
+// until restore, b.outer holds only the levels around that one.
+func (b *binder) enterOuter() (lv *outerLevel, restore func()) {
+	saved := b.outer
+	depth := len(saved) - 1
+	b.outer = saved[:depth]
+	return saved[depth], func() { b.outer = saved }
 }
 
 // isNotFound reports whether err says a column or a table qualifier is unknown.
@@ -116,17 +114,6 @@ func isNotFound(err error) bool {
 	var ee *engine.Error
 	return errors.As(err, &ee) && (ee.Code == sqlstate.UndefinedColumn ||
 		ee.Code == sqlstate.UndefinedTable && strings.HasPrefix(ee.Message, "missing FROM-clause entry"))
-}
-
-// refersToOuter reports whether e reads a column of an outer query.
-func refersToOuter(e engine.Expr) bool {
-	found := false
-	opt.WalkExpr(e, func(x engine.Expr) {
-		if _, ok := x.(*engine.Param); ok {
-			found = true
-		}
-	})
-	return found
 }
 
 // subqueryRef is a subquery in an expression, until Session.plan replaces it by
@@ -144,7 +131,8 @@ func (r *subqueryRef) Type() engine.Type {
 	case pg.SubLinkType_EXPR_SUBLINK:
 		return r.plan.Fields()[0].Type
 	case pg.SubLinkType_ARRAY_SUBLINK:
-		return engine.TextArray
+		t, _ := subqueryArrayType(r.plan.Fields()[0].Type)
+		return t
 	}
 	return engine.Bool
 }
@@ -210,8 +198,7 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "subquery must return only one column"), sl.Location)
 	}
 	if r.kind == pg.SubLinkType_ARRAY_SUBLINK {
-		if t := p.Fields()[0].Type; t != engine.Text && t != engine.Unknown {
-			// strata's only array type is text[] (engine/arrays.go).
+		if t := p.Fields()[0].Type; !hasArrayType(t) {
 			return nil, posErr(engine.Unsupported("ARRAY(subquery) of "+t.String()), sl.Location)
 		}
 	}
@@ -228,6 +215,20 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 	}
 	return r, nil
 }
+
+// subqueryArrayType is the type of ARRAY(subquery) of a column of type t (an
+// untyped one is text); false when strata has no array of t (engine/array_types.go).
+func subqueryArrayType(t engine.Type) (engine.Type, bool) {
+	if t == engine.Unknown {
+		return engine.TextArray, true
+	}
+	if t.Reg != 0 { // oid[] and the reg types' arrays are not kept
+		return engine.Unknown, false
+	}
+	return engine.ArrayOf(t)
+}
+
+func hasArrayType(t engine.Type) bool { _, ok := subqueryArrayType(t); return ok }
 
 // resolveSubqueries runs the uncorrelated subqueries left in p's expressions and
 // puts their results in their place; each reads snapshots of its own, released as
@@ -262,15 +263,7 @@ func (s *Session) resolveSubqueries(ctx context.Context, p engine.Plan, params [
 			}
 			return nil, posErr(engine.Errorf(sqlstate.CardinalityViolation, "more than one row returned by a subquery used as an expression"), r.loc)
 		case pg.SubLinkType_ARRAY_SUBLINK:
-			elems := make([]engine.ArrayElem, len(vals))
-			for i, v := range vals {
-				if v.Null {
-					elems[i].Null = true
-				} else {
-					elems[i].S = v.S
-				}
-			}
-			return &engine.Const{V: engine.Value{Type: engine.TextArray, S: engine.FormatTextArray(elems)}}, nil
+			return &engine.Const{V: engine.Value{Type: r.Type(), S: engine.FormatArray(vals, s.zone())}}, nil
 		}
 		x, err := opt.RewriteExpr(r.x, func(e engine.Expr) (engine.Expr, error) { return s.bindExpr(e, params), nil })
 		if err != nil {

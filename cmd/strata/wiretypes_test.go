@@ -18,7 +18,8 @@ import (
 // client receives for values of the types strata keeps under PostgreSQL's names:
 // each RowDescription field's type oid, size and modifier, and each value in
 // text and in binary format (pgconn's ExecParams, the extended protocol), for the
-// reg types, booleans cast to text, char(n), date, uuid and interval columns.
+// reg types, booleans cast to text, char(n), date, uuid, uuid[] and interval
+// columns, and arrays built by ARRAY[…] and ARRAY(SELECT …).
 func TestWireTypesAsPostgres(t *testing.T) {
 	pg := pgtest.Shared(t)
 	s := startStrata(t, t.TempDir())
@@ -110,4 +111,7 @@ var wireTypesQueries = []string{
 	`SELECT id, id::text AS t, n FROM wt_ids ORDER BY n`,
 	`SELECT d, d::text AS t, ts + d AS e, n FROM wt_ids ORDER BY n`,
 	`SELECT 'ffffffff-0000-ffff-0000-ffffffffffff'::uuid AS u, NULL::uuid AS z`,
+	`SELECT array_agg(id ORDER BY n) AS a, (array_agg(id ORDER BY n))[1] AS f, '{}'::uuid[] AS e FROM wt_ids WHERE n <= 2`,
+	`SELECT ARRAY[id, NULL] AS b FROM wt_ids ORDER BY n`,
+	`SELECT ARRAY[1, 2] AS i, ARRAY['a', NULL] AS t, ARRAY(SELECT n FROM wt_ids ORDER BY n) AS s`,
 }

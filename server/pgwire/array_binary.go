@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/stratadb/strata/engine"
+	"github.com/stratadb/strata/internal/pguuid"
 )
 
 // appendBinaryElem appends one non-NULL array element, given in its text form,
@@ -47,6 +48,10 @@ func appendBinaryElem(dst []byte, s string, t engine.Type) []byte {
 		dst = appendUint64(dst, uint64(v.I))
 		dst = appendUint32(dst, uint32(v.Days))
 		return appendUint32(dst, uint32(v.Months))
+	case engine.TypeUUID:
+		if u, ok := pguuid.Bytes(v.S); ok {
+			return append(append(dst, 0, 0, 0, 16), u[:]...)
+		}
 	}
 	panic("BUG: no binary form for array elements of type " + t.String())
 }
