@@ -28,9 +28,12 @@ import (
 // the owner hands off leave the follower head as its handoff enters the lake,
 // in one step. A partition this process comes to own is no longer followed
 // (its owner path resumes from the lake); one it loses is followed again from
-// the lake's offset. Rollup tables are not followed (their rows merge records,
-// and a merged row has no one offset): other processes' rows of them appear
-// with the owner's handoffs.
+// the lake's offset. A rollup table's follower keeps each record's row apart:
+// the record rolled up alone (rollup.Spec.Lift) with its offset, since a row
+// merging several records would have no one offset to cut at; queries
+// aggregate those rows exactly as the owner's rolled-up ones, and a
+// non-aggregating SELECT shows a row per record of a followed partition until
+// the owner's handoff brings its rolled-up rows.
 //
 // The memory limit. Follower heads hold what the owners have not handed off
 // yet, and cannot be persisted: past Options.FollowBytes (the table's and its
@@ -54,10 +57,12 @@ type follower struct {
 	f    *kafka.Follower
 	kick chan struct{}
 
-	// Decoding state, used by Records only.
-	dec       *ingest.RecordDecoder
-	cols, rej *storage.Columns
-	offs      []int64
+	// Decoding state, used by Records only. cols holds what records decode
+	// into (a rollup table's logical schema); lifted, for a rollup table, the
+	// rows stored (one per record: rollup.Spec.Lift).
+	dec               *ingest.RecordDecoder
+	cols, rej, lifted *storage.Columns
+	offs              []int64
 
 	// lastShedCheck is when sync last read the lake's offsets of the
 	// partitions let go at the memory limit (sync's goroutine only).
@@ -77,11 +82,9 @@ type follower struct {
 // the memory limit are read, to follow them again.
 const shedCheckEvery = time.Second
 
-// newFollower returns the follower of s's run, or nil for a rollup table.
+// newFollower returns the follower of s's run: records decode into schema
+// (a rollup table's logical schema), rejects into rejects.
 func (s *Supervisor) newFollower(schema *storage.Schema, rejects *storage.Schema) (*follower, error) {
-	if s.spec != nil {
-		return nil, nil
-	}
 	dec, err := ingest.NewRecordDecoder(schema, ingest.RecordOptions{KeepUnknown: s.cfg.KeepUnknown, MaxRecordBytes: s.cfg.MaxRecordBytes})
 	if err != nil {
 		return nil, err
@@ -89,6 +92,9 @@ func (s *Supervisor) newFollower(schema *storage.Schema, rejects *storage.Schema
 	fo := &follower{s: s, kick: make(chan struct{}, 1), dec: dec,
 		cols: storage.NewColumns(schema, 1024), rej: storage.NewColumns(rejects, 16),
 		rows: map[int32]int64{}, rejects: map[int32]int64{}, shed: map[int32]int64{}}
+	if s.spec != nil {
+		fo.lifted = storage.NewColumns(s.spec.Physical, 1024)
+	}
 	cfg := s.cfg.Kafka
 	cfg.Logger = s.m.log
 	if fo.f, err = kafka.NewFollower(cfg, fo); err != nil {
@@ -390,8 +396,14 @@ func (fo *follower) appendRun(recs []kafka.Record, late, now int64) error {
 	}
 	fo.offs = offs
 	var err error
-	if cols.Len > 0 {
-		err = s.m.st.AppendFollow(s.table, src, cols, offs)
+	rows := cols
+	if s.spec != nil {
+		rows = fo.lifted
+		rows.Reset()
+		s.spec.Lift(rows, cols)
+	}
+	if rows.Len > 0 {
+		err = s.m.st.AppendFollow(s.table, src, rows, offs)
 	}
 	if err == nil && rej.Len > 0 {
 		err = s.m.st.AppendFollow(s.rejects, src, rej, rej.Cols[rejectsOffsetCol].Int64[:rej.Len])

@@ -47,7 +47,7 @@ type Supervisor struct {
 	spec        *rollup.Spec          // rollup tables: rows are rolled up before the head
 	cons        *kafka.Consumer
 	// fol follows the partitions this run does not own (the lake checkpoint
-	// only; nil otherwise, and for rollup tables: follower.go).
+	// only; nil otherwise: follower.go).
 	fol *follower
 	// owned are the partitions this run owns (the lake checkpoint only: the
 	// store reads and hands off these partitions' rows, store.SetOwned).
