@@ -279,8 +279,8 @@ func (fo *follower) bound() {
 				p, most = q, b
 			}
 		}
-		if p < 0 {
-			return // nothing followed left to let go of
+		if p < 0 || most <= 0 {
+			return // nothing followed left whose letting go would free memory
 		}
 		at := pos[p].Next
 		if at < 0 {

@@ -70,7 +70,7 @@ func (s *Store) rewriteShared(ctx context.Context, def catalog.TableDef, fn func
 		if err != nil {
 			return err
 		}
-		next, err := s.rewriteSharedAt(ctx, def, l, snap, fn)
+		next, err := s.rewriteSharedAt(ctx, def, l, lt, fn)
 		s.mu.Lock()
 		lt.lakePinned = false
 		if next != nil && (lt.lakeSnap == nil || next.Version > lt.lakeSnap.Version) {
@@ -103,11 +103,11 @@ func (s *Store) pinLake(def catalog.TableDef, snap *lake.Snapshot) (*liveTable, 
 	return lt, nil
 }
 
-// rewriteSharedAt is one attempt of rewriteShared from version snap; it
-// returns the version it committed (nil: none).
-func (s *Store) rewriteSharedAt(ctx context.Context, def catalog.TableDef, l *lakeLink, snap *lake.Snapshot, fn func(cur *storage.Columns) (*storage.Columns, error)) (*lake.Snapshot, error) {
+// rewriteSharedAt is one attempt of rewriteShared from the version pinned as
+// lt's (pinLake); it returns the version it committed (nil: none).
+func (s *Store) rewriteSharedAt(ctx context.Context, def catalog.TableDef, l *lakeLink, lt *liveTable, fn func(cur *storage.Columns) (*storage.Columns, error)) (*lake.Snapshot, error) {
 	s.mu.Lock()
-	snap = s.mu.tables[def.Name].lakeSnap // the pinned version (pinLake)
+	snap := lt.lakeSnap
 	s.mu.Unlock()
 	sn := &Snapshot{Table: def, store: s, LakeVersion: snap.Version}
 	if err := s.addLakeSources(ctx, sn, l, snap, storage.NoPrune); err != nil {
