@@ -174,5 +174,9 @@ func writeErr(err error) error {
 	if errors.As(err, &uv) {
 		return &engine.Error{Code: sqlstate.UniqueViolation, Message: uv.Error(), Detail: uv.Detail(), Err: err}
 	}
+	if errors.Is(err, store.ErrConcurrentWrite) {
+		return &engine.Error{Code: sqlstate.TRSerializationFailure, Message: "could not serialize access due to concurrent writes of the lookup table on other nodes",
+			Detail: err.Error(), Hint: "The transaction might succeed if retried.", Err: err}
+	}
 	return err
 }

@@ -185,25 +185,8 @@ func TestClusterThreeNodesUnderKills(t *testing.T) {
 	// The producer: a steady rate, id i to partition i % 8.
 	p := &producer{partitions: 8}
 	rate := float64(events) / produceFor.Seconds()
-	produced := make(chan struct{})
-	go func() {
-		defer close(produced)
-		const tick = 100 * time.Millisecond
-		began := time.Now()
-		for sent, k := 0, 0; sent < events; k++ {
-			due := min(events, int(rate*time.Since(began).Seconds())+int(rate*tick.Seconds()))
-			if due > sent {
-				p.run(t, brokers, "events", due-sent, uint64(1000+k))
-				sent = due
-			}
-			time.Sleep(tick)
-		}
-	}()
-	producedSoFar := func() (acked, allocated int) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.sent, p.next
-	}
+	produced := p.steady(t, brokers, events, produceFor, 1000)
+	producedSoFar := p.soFar
 
 	// The lake, sampled straight from versitygw.
 	lc := &lakeCounts{}
@@ -449,6 +432,34 @@ func duckCheck(t *testing.T, endpoint, path string, total int64, perUser map[str
 		t.Fatalf("DuckDB over the Delta table: %v\n%s", err, out)
 	}
 	t.Logf("DuckDB over the Delta table:\n%s", out)
+}
+
+// steady produces events to topic "events" at a steady rate over d, in
+// batches every 100 ms (seeds from seed on), and closes the channel it
+// returns when all are acknowledged.
+func (p *producer) steady(t *testing.T, brokers string, events int, d time.Duration, seed uint64) <-chan struct{} {
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		rate := float64(events) / d.Seconds()
+		const tick = 100 * time.Millisecond
+		began := time.Now()
+		for sent, k := 0, 0; sent < events; k++ {
+			if due := min(events, int(rate*time.Since(began).Seconds())+int(rate*tick.Seconds())); due > sent {
+				p.run(t, brokers, "events", due-sent, seed+uint64(k))
+				sent = due
+			}
+			time.Sleep(tick)
+		}
+	}()
+	return produced
+}
+
+// soFar returns the events acknowledged and the ids handed out so far.
+func (p *producer) soFar() (acked, allocated int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent, p.next
 }
 
 // ownsCount is how many partitions of ev s owns, 0 while it cannot answer.

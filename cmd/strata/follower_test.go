@@ -19,24 +19,8 @@ import (
 // another node owns can then only reach this node by following them.
 func startFollowNode(t *testing.T, dataDir, pgAddr, brokers, lake, tableSQL string) *strataServer {
 	t.Helper()
-	s, _ := startFollowNodeHTTP(t, dataDir, pgAddr, brokers, lake, tableSQL)
+	s, _ := startLakeNode(t, dataDir, pgAddr, brokers, lake, tableSQL, "1h")
 	return s
-}
-
-// startFollowNodeHTTP is startFollowNode, also returning the HTTP address.
-func startFollowNodeHTTP(t *testing.T, dataDir, pgAddr, brokers, lake, tableSQL string) (*strataServer, string) {
-	t.Helper()
-	httpAddr := freeAddr(t)
-	for httpAddr == pgAddr {
-		httpAddr = freeAddr(t)
-	}
-	s := startStrataOn(t, dataDir, pgAddr, "--kafka-brokers", brokers, "--lake-root", lake, "--handoff-interval", "1h", "--http-addr", httpAddr)
-	c := connect(t, s)
-	defer c.Close(context.Background())
-	if _, err := c.Exec(context.Background(), tableSQL); err != nil {
-		t.Fatal(err)
-	}
-	return s, httpAddr
 }
 
 // followLagSeries returns the strata_ingest_follow_lag_records series of ev
@@ -122,7 +106,7 @@ func TestKafkaFollowers(t *testing.T) {
 	a := startFollowNode(t, filepath.Join(dir, "a"), freeAddr(t), addr, lake, sql)
 	p.run(t, addr, "events", 5_000, 1)
 	waitSeen(t, p, time.Minute, a)
-	b, bHTTP := startFollowNodeHTTP(t, filepath.Join(dir, "b"), freeAddr(t), addr, lake, sql)
+	b, bHTTP := startLakeNode(t, filepath.Join(dir, "b"), freeAddr(t), addr, lake, sql, "1h")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		ao, af := followRoles(t, a)

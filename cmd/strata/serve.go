@@ -42,6 +42,7 @@ type serveFlags struct {
 	cluster        string
 	clusterRefresh time.Duration
 	followOnly     bool
+	followMemory   byteSize
 	// limits (issue 9, part 7)
 	maxConnections     int
 	superuserReserved  int
@@ -75,6 +76,8 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 	fs.Var(&f.memoryLimit, "memory-limit", "per-query memory limit (e.g. 4GiB)")
 	fs.StringVar(&f.kafka, "kafka-brokers", "", "Kafka brokers (host:port,...) for tables created WITH (kafka_topic = ...) that name no kafka_brokers")
 	fs.BoolVar(&f.followOnly, "kafka-follow-only", false, "join no Kafka consumer group: own no partition and follow every partition of each Kafka table whose lake_path the group shares, into memory (a node that only answers queries)")
+	f.followMemory = stream.DefaultFollowBytes
+	fs.Var(&f.followMemory, "follow-memory", "memory per Kafka table (rejects included) for the rows of partitions this node follows; past it the node stops following the partition holding the most, shows it as its lake holds it (strata_ingest_status state 'memory-limit') and follows it again once the lake has caught up")
 	fs.DurationVar(&f.handoffEvery, "handoff-interval", 30*time.Second, "how often closed time chunks, and everything a Kafka table with a lake_path persisted, are handed to each table's Delta Lake table (0: never)")
 	fs.Var(&f.lakeCache, "lake-cache", "size limit of the local cache of lake files materialized as segments")
 	fs.DurationVar(&f.retention, "local-retention", store.DefaultLocalRetention, "how long local copies of lake files (handed-off segments, materialized lake files) are kept after their last use")
@@ -153,7 +156,7 @@ func runServe(ctx context.Context, args []string, demo bool) error {
 		defer broker.Close()
 		brokers = []string{f.kafkaAddr}
 	}
-	ing := stream.NewManager(st, stream.Options{Logger: log, Brokers: brokers, FollowOnly: f.followOnly})
+	ing := stream.NewManager(st, stream.Options{Logger: log, Brokers: brokers, FollowOnly: f.followOnly, FollowBytes: int64(f.followMemory)})
 	defer ing.Close()
 	var cluster sql.Cluster
 	if f.cluster != "" {

@@ -33,13 +33,26 @@ func clusterTableSQL(t *testing.T, lake, session string) string {
 // a short handoff interval, and creates the table.
 func startClusterNode(t *testing.T, dataDir, pgAddr, brokers, lake, tableSQL string) *strataServer {
 	t.Helper()
-	s := startStrataOn(t, dataDir, pgAddr, "--kafka-brokers", brokers, "--lake-root", lake, "--handoff-interval", "300ms")
+	s, _ := startLakeNode(t, dataDir, pgAddr, brokers, lake, tableSQL, "300ms")
+	return s
+}
+
+// startLakeNode starts strata on dataDir with the shared lake root, Kafka
+// brokers, the given handoff interval and its HTTP server on a fresh address,
+// and creates the table; it returns the server and that HTTP address.
+func startLakeNode(t *testing.T, dataDir, pgAddr, brokers, lake, tableSQL, handoff string) (*strataServer, string) {
+	t.Helper()
+	httpAddr := freeAddr(t)
+	for httpAddr == pgAddr {
+		httpAddr = freeAddr(t)
+	}
+	s := startStrataOn(t, dataDir, pgAddr, "--kafka-brokers", brokers, "--lake-root", lake, "--handoff-interval", handoff, "--http-addr", httpAddr)
 	c := connect(t, s)
 	defer c.Close(context.Background())
 	if _, err := c.Exec(context.Background(), tableSQL); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, httpAddr
 }
 
 // waitEach waits until every server's own count(*) of ev is want, failing at

@@ -43,19 +43,7 @@ func TestLakeOffsetBelowLogStart(t *testing.T) {
 		return out
 	}
 	open := func(logs *syncBuffer) (*store.Store, *Manager) {
-		st, err := store.Open(t.TempDir(), store.Options{LakeRoots: []string{lakeRoot}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		def, err := st.CreateTable(catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: time.Hour, Options: opts})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := NewManager(st, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-		if err := m.Start(def); err != nil {
-			t.Fatal(err)
-		}
-		return st, m
+		return startLakeTable(t, lakeRoot, opts, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	}
 	ctx := context.Background()
 	var logsA, logsB syncBuffer
@@ -140,6 +128,26 @@ func TestLakeOffsetBelowLogStart(t *testing.T) {
 	if n := rowCount(t, stB, "ev"); n != 150 {
 		t.Fatalf("b holds %d rows after its handoff, want 150", n)
 	}
+}
+
+// startLakeTable opens a store on a new data directory with lakeRoot as its
+// lake root, creates table ev with opts and starts its ingestion by a Manager
+// with mo. The caller closes both.
+func startLakeTable(t *testing.T, lakeRoot string, opts map[string]string, mo Options) (*store.Store, *Manager) {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{LakeRoots: []string{lakeRoot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := st.CreateTable(catalog.TableDef{Name: "ev", Schema: eventSchema, Granularity: time.Hour, Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewManager(st, mo)
+	if err := m.Start(def); err != nil {
+		t.Fatal(err)
+	}
+	return st, m
 }
 
 // TestRowsAndRejectsLakesApart: a table's rows and its rejects are handed off to

@@ -126,6 +126,12 @@ const (
 	// DefaultHeadBytes is the head size (per table) past which the supervisor
 	// persists early, whatever persist_rows says.
 	DefaultHeadBytes = 256 << 20
+	// DefaultFollowBytes is the memory (per table, its rejects included) the
+	// follower heads of the partitions this process follows may hold
+	// (follower.go): about what the other nodes have not handed off yet, so
+	// several owners' HeadBytes and what they persisted since their last
+	// handoff.
+	DefaultFollowBytes = 1 << 30
 	// compactAt is the number of persisted segments of one partition in one
 	// time chunk at which the chunk's segments are merged.
 	compactAt = 8
@@ -141,6 +147,10 @@ type Options struct {
 	Brokers []string
 	// HeadBytes overrides DefaultHeadBytes.
 	HeadBytes int64
+	// FollowBytes overrides DefaultFollowBytes: past it, the follower lets go
+	// of the partition whose follower heads hold the most and shows it as its
+	// lake holds it until the lake passes where it let go (follower.go).
+	FollowBytes int64
 	// TLS, when set, is the TLS configuration for tables with kafka_tls = true.
 	TLS *tls.Config
 	// Restart is the backoff before a failed supervisor starts again (default 1s).
@@ -338,7 +348,10 @@ type Status struct {
 	// State: running | paused | restarting | stopped | failed (could not
 	// start), or unassigned: a row for a partition this process does not own
 	// that nobody seems to read (see Options.UnassignedAfter); its
-	// CommittedOffset and Lag are then the consumer group's.
+	// CommittedOffset and Lag are then the consumer group's; or, for a
+	// followed partition, memory-limit: let go of at Options.FollowBytes
+	// (follower.go; ReadOffset is the offset read to then, LastError says
+	// more), shown as the lake holds it.
 	State string
 	// TableState is the table's ingestion state (State of its rows that are
 	// not 'unassigned').
@@ -389,6 +402,9 @@ func NewManager(st *store.Store, opts Options) *Manager {
 	}
 	if opts.HeadBytes <= 0 {
 		opts.HeadBytes = DefaultHeadBytes
+	}
+	if opts.FollowBytes <= 0 {
+		opts.FollowBytes = DefaultFollowBytes
 	}
 	if opts.Restart <= 0 {
 		opts.Restart = time.Second

@@ -47,7 +47,7 @@ type Supervisor struct {
 	spec        *rollup.Spec          // rollup tables: rows are rolled up before the head
 	cons        *kafka.Consumer
 	// fol follows the partitions this run does not own (the lake checkpoint
-	// only; nil otherwise, and for rollup tables: follower.go).
+	// only; nil otherwise: follower.go).
 	fol *follower
 	// owned are the partitions this run owns (the lake checkpoint only: the
 	// store reads and hands off these partitions' rows, store.SetOwned).
@@ -1063,13 +1063,19 @@ func (s *Supervisor) status() []Status {
 	parts := cons.Assignment()
 	unassigned := s.unassignedNow()
 	var follows map[int32]kafka.FollowPosition
+	var shed map[int32]int64
 	if fo != nil {
 		follows = fo.f.Positions()
+		shed = fo.shedAt()
+		for p := range shed {
+			delete(follows, p)
+		}
 		for _, p := range parts {
 			delete(follows, p) // owned since; no longer followed at the next sync
+			delete(shed, p)
 		}
 	}
-	if len(parts) == 0 && len(unassigned) == 0 && len(follows) == 0 {
+	if len(parts) == 0 && len(unassigned) == 0 && len(follows) == 0 && len(shed) == 0 {
 		return []Status{base}
 	}
 	committed := s.m.st.Catalog().Offsets(s.table)
@@ -1128,6 +1134,20 @@ func (s *Supervisor) status() []Status {
 			st.State, st.CommittedOffset, st.Lag = "unassigned", u.Committed, u.Lag
 			delete(unassignedAt, p)
 		}
+		out = append(out, st)
+	}
+	for _, p := range slices.Sorted(maps.Keys(shed)) {
+		st := base
+		st.Partition, st.Role, st.State = p, "follower", "memory-limit"
+		st.ReadOffset = shed[p]
+		st.Rows, st.Rejects = fo.counts(p)
+		st.RowsPerSec = 0
+		st.LostRecords = lost[p]
+		if o, ok := s.m.st.SnapshotLakeOffset(s.table, offsetKey(s.cfg.Kafka.Topic, p)); ok {
+			st.LakeOffset, st.LakeLag = o, max(st.ReadOffset-o, 0)
+		}
+		st.LastError = fmt.Sprintf("follower memory limit (%d bytes of follower heads per table) reached: the partition's rows not handed off yet were dropped from this node's memory and queries here show it as the lake holds it, until the lake reaches offset %d", s.m.opts.FollowBytes, shed[p])
+		delete(unassignedAt, p)
 		out = append(out, st)
 	}
 	for _, u := range unassigned {

@@ -95,6 +95,12 @@ var (
 		"Rows in a table's real-time head (not yet in segments).", []string{"table"}, nil)
 	descHeadBytes = prometheus.NewDesc("strata_head_bytes",
 		"Approximate memory held by a table's real-time head.", []string{"table"}, nil)
+	descFollowRows = prometheus.NewDesc("strata_follow_head_rows",
+		"Rows in a table's follower heads: the partitions this process follows, read from Kafka into memory, not handed off by their owners yet (not in strata_head_rows).", []string{"table"}, nil)
+	descFollowBytes = prometheus.NewDesc("strata_follow_head_bytes",
+		"Approximate memory held by a table's follower heads (not in strata_head_bytes); bounded by --follow-memory per table with its rejects.", []string{"table"}, nil)
+	descIngestFollowLimited = prometheus.NewDesc("strata_ingest_follow_memory_limited_partitions",
+		"Partitions of a table this process stopped following at --follow-memory: shown as the lake holds them until the lake reaches where the follower let go.", []string{"table"}, nil)
 	descSegments = prometheus.NewDesc("strata_segments",
 		"Published segments of a table.", []string{"table"}, nil)
 	descTables         = prometheus.NewDesc("strata_tables", "Tables in the catalog.", nil, nil)
@@ -141,7 +147,7 @@ type scrapeCollector struct {
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descIngestRows, descIngestRejects, descIngestRate, descIngestLag, descIngestOffset, descIngestLakeLag, descIngestLakeLagSeconds, descIngestLost, descIngestFollowLag, descIngestUnassigned, descIngestUnassignedLag,
-		descIngestRunning, descPersists, descPersistSeconds, descHeadRows, descHeadBytes, descSegments, descTables,
+		descIngestRunning, descPersists, descPersistSeconds, descHeadRows, descHeadBytes, descFollowRows, descFollowBytes, descIngestFollowLimited, descSegments, descTables,
 		descCatalogVersion, descConns, descLakeVersion, descLakeFiles, descHandoffs, descHandoffRows, descHandoffBytes,
 		descHandoffSeconds, descLakeChecks, descLakeCheckErrors, descLakeUpdates, descLakeCacheBytes, descLakeCacheEntries, descLakeCacheHits, descLakeCacheMisses,
 		descLakeCacheEvictions} {
@@ -172,6 +178,9 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		rows, bytes := st.HeadStats(def.Name)
 		gauge(descHeadRows, float64(rows), def.Name)
 		gauge(descHeadBytes, float64(bytes), def.Name)
+		rows, bytes = st.FollowStats(def.Name)
+		gauge(descFollowRows, float64(rows), def.Name)
+		gauge(descFollowBytes, float64(bytes), def.Name)
 		gauge(descSegments, float64(len(st.Catalog().Segments(def.Name))), def.Name)
 		if v, files, ok := st.LakeInfo(def.Name); ok {
 			gauge(descLakeVersion, float64(v), def.Name)
@@ -196,10 +205,12 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	seen := map[string]bool{}
 	unassigned := map[string]int{}
+	limited := map[string]int{}
 	for _, s := range c.src.Ingest.Status() {
 		if !seen[s.Table] {
 			seen[s.Table] = true
 			unassigned[s.Table] = 0
+			limited[s.Table] = 0
 			counter(descIngestRows, float64(s.TableRows), s.Table)
 			counter(descIngestRejects, float64(s.TableRejects), s.Table)
 			gauge(descIngestRate, s.TableRowsPerSec, s.Table)
@@ -227,6 +238,9 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		if s.Role == "follower" {
+			if s.State == "memory-limit" {
+				limited[s.Table]++
+			}
 			continue
 		}
 		if s.Lag >= 0 {
@@ -242,5 +256,8 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for table, n := range unassigned {
 		gauge(descIngestUnassigned, float64(n), table)
+	}
+	for table, n := range limited {
+		gauge(descIngestFollowLimited, float64(n), table)
 	}
 }

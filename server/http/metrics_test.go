@@ -77,6 +77,12 @@ func TestMetrics(t *testing.T) {
 	if err := st.AppendHead("t", cols); err != nil {
 		t.Fatal(err)
 	}
+	// Two rows of a partition this process follows (not in strata_head_rows).
+	st.SetOwned("t", []string{})
+	cols2.Cols[1].Int64 = []int64{20, 21}
+	if err := st.AppendFollow("t", "topic/1", cols2, []int64{7, 8}); err != nil {
+		t.Fatal(err)
+	}
 	m := NewMetrics(Sources{Store: st})
 	m.SetConns(func() int { return 2 })
 	m.ObserveStatement(3*time.Millisecond, "00000")
@@ -90,6 +96,8 @@ func TestMetrics(t *testing.T) {
 		`strata_statements_total{sqlstate="42P01"} 1`,
 		`strata_statement_duration_seconds_count 3`,
 		`strata_head_rows{table="t"} 3`,
+		`strata_follow_head_rows{table="t"} 2`,
+		`strata_follow_head_bytes{table="t"} `,
 		`strata_segments{table="t"} 0`,
 		`strata_handoffs_total 1`,
 		`strata_handoff_rows_total 5`,

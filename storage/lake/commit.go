@@ -37,6 +37,18 @@ type Action struct {
 	Txn      *Txn        `json:"txn,omitempty"`
 }
 
+// RemoveActions returns a remove action (dataChange = true) for every live
+// file of snap, deleted at now (Unix ms): a commit of them empties the table.
+func RemoveActions(snap *Snapshot, now int64) []Action {
+	var acts []Action
+	for _, f := range snap.Files() {
+		size := f.Size
+		acts = append(acts, Action{Remove: &RemoveFile{Path: f.Path, DeletionTimestamp: &now, DataChange: true,
+			ExtendedFileMetadata: true, PartitionValues: f.PartitionValues, Size: &size, DeletionVector: f.DeletionVector}})
+	}
+	return acts
+}
+
 // AddActions wraps adds as actions.
 func AddActions(adds []*AddFile) []Action {
 	out := make([]Action, len(adds))

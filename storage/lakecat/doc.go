@@ -8,7 +8,10 @@
 //	tables/<folder>/_delta_log/…   one Delta table per table name. Its metaData
 //	                               holds the definition (below); unless the table
 //	                               sets lake_path, its handoffs commit their
-//	                               Parquet files to this same Delta table.
+//	                               Parquet files to this same Delta table, and a
+//	                               lookup table's rows live there (every write a
+//	                               copy-on-write commit: storage/store's
+//	                               lookupshared.go).
 //	names/<folder>                 an empty object per folder ever created, so a
 //	                               node finds the tables by listing one short
 //	                               prefix instead of every data file.

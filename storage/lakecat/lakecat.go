@@ -503,14 +503,7 @@ func (c *Cluster) removeAllLocked(ctx context.Context, e *entry) ([]lake.Action,
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now().UnixMilli()
-	var acts []lake.Action
-	for _, f := range snap.Files() {
-		size := f.Size
-		acts = append(acts, lake.Action{Remove: &lake.RemoveFile{Path: f.Path, DeletionTimestamp: &now, DataChange: true,
-			ExtendedFileMetadata: true, PartitionValues: f.PartitionValues, Size: &size, DeletionVector: f.DeletionVector}})
-	}
-	return acts, nil
+	return lake.RemoveActions(snap, time.Now().UnixMilli()), nil
 }
 
 // DropTable drops name in the cluster (a commit marking it dropped and removing

@@ -170,6 +170,20 @@ func (s *Spec) Reduce(in *storage.Columns) *storage.Columns {
 	return s.reduce(in, false)
 }
 
+// Lift appends to out (physical schema) one row per row of in (logical
+// schema), in order, each rolled up alone: its time its bucket's start, its
+// metrics' count 1 (0 when NULL) and min = max = sum = its value. Reduce of
+// lifted rows is the same as Reduce of in, so lifted rows answer as any
+// rolled-up rows do; a reader keeps rows apart with it when each must stay
+// one record's (a follower cuts its rows at a Kafka offset).
+func (s *Spec) Lift(out, in *storage.Columns) {
+	tc := s.Physical.TimeColumn
+	for r := 0; r < in.Len; r++ {
+		t := in.Cols[tc].Int64[r]
+		s.newRow(out, in, r, t-((t%s.Bucket)+s.Bucket)%s.Bucket, false)
+	}
+}
+
 // ReducePhysical merges rows that are already rolled up (physical schema), so that
 // each (bucket, dimension values) occurs once.
 func (s *Spec) ReducePhysical(in *storage.Columns) *storage.Columns {

@@ -178,6 +178,23 @@ func TestReduce(t *testing.T) {
 		if got := stored(t, s, merged); !maps.Equal(got, want) {
 			t.Fatalf("iter %d: ReducePhysical of two reduced batches differs from the raw aggregates", iter)
 		}
+		// Lift keeps a row per raw row; merged again, or with reduced rows,
+		// they give the same aggregates.
+		lifted := storage.NewColumns(&phys, 0)
+		s.Lift(lifted, a)
+		s.Lift(lifted, b)
+		if err := lifted.Check(); err != nil {
+			t.Fatal(err)
+		}
+		if lifted.Len != all.Len {
+			t.Fatalf("iter %d: Lift made %d rows of %d", iter, lifted.Len, all.Len)
+		}
+		if got := stored(t, s, s.ReducePhysical(lifted)); !maps.Equal(got, want) {
+			t.Fatalf("iter %d: ReducePhysical of lifted rows differs from the raw aggregates", iter)
+		}
+		if got := stored(t, s, s.ReducePhysical(concat(s.Reduce(a), lifted))); len(a.Cols[0].Int64) > 0 && maps.Equal(got, want) {
+			t.Fatalf("iter %d: a counted twice gives the raw aggregates: the check cannot see a repeat", iter)
+		}
 	}
 }
 

@@ -154,7 +154,7 @@ func (s *Store) checkLake(ctx context.Context, lt *liveTable, def catalog.TableD
 func (s *Store) installLake(lt *liveTable, def catalog.TableDef, snap *lake.Snapshot) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.closed || s.mu.tables[def.Name] != lt || lt.def.ID != def.ID {
+	if s.mu.closed || s.mu.tables[def.Name] != lt || lt.def.ID != def.ID || lt.lakePinned {
 		return false
 	}
 	if own, ok := snap.TxnVersion(appID(&lt.def)); ok && own > int64(lt.lakeSeq) {

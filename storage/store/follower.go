@@ -208,6 +208,25 @@ func (s *Store) Following(table string) map[string]FollowState {
 	return out
 }
 
+// FollowStats returns the rows and approximate memory of table's follower
+// heads together (rows below the lake's offset not trimmed yet included). They
+// are not in HeadStats, which is what a persist empties: a follower head is
+// emptied only by the owner's handoffs, or by its follower letting the
+// partition go (ingest/stream's follower memory limit).
+func (s *Store) FollowStats(table string) (rows int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	lt := s.mu.tables[table]
+	if lt == nil {
+		return 0, 0
+	}
+	for _, h := range lt.follow {
+		rows += h.Rows()
+		bytes += h.Bytes()
+	}
+	return rows, bytes
+}
+
 // SnapshotLakeOffset returns source's txn offset in the lake version table's
 // queries read now (ok false: none, or no lake loaded yet).
 func (s *Store) SnapshotLakeOffset(table, source string) (int64, bool) {

@@ -21,7 +21,9 @@ import (
 // replaces all of the table's segments with one segment in one catalog batch. So
 // a write is atomic, a reader sees the table before or after it, and a lookup
 // table costs a full rewrite per statement: meant for tables of up to a few
-// million rows.
+// million rows. A lookup table of a cluster (IsSharedLookup) is kept whole in its
+// Delta table instead, every node reading and writing the same rows
+// (lookupshared.go).
 //
 // Options (catalog.TableDef.Options):
 //   - OptLookup "true" marks a lookup table;
@@ -180,7 +182,9 @@ func cellText(cols *storage.Columns, c, i int) string {
 // table's schema, and the hidden time column is set to 0 here). Rewrites, and
 // every other change of a table's segments, are serialized. The new rows must
 // satisfy the table's unique keys (else *UniqueViolation, and nothing changes).
-// fn returning a nil Columns leaves the table as it is.
+// fn returning a nil Columns leaves the table as it is. A shared lookup table's
+// rewrite may call fn again, on newer rows, after losing a race to another
+// node's write (lookupshared.go): fn must not count across calls.
 func (s *Store) Rewrite(ctx context.Context, table string, fn func(cur *storage.Columns) (*storage.Columns, error)) error {
 	if err := s.checkOpen(); err != nil {
 		return err
@@ -193,6 +197,9 @@ func (s *Store) Rewrite(ctx context.Context, table string, fn func(cur *storage.
 	}
 	if !IsLookup(&def) {
 		return fmt.Errorf("rewrite %s: %w", table, ErrNotLookup)
+	}
+	if IsSharedLookup(&def) {
+		return s.rewriteShared(ctx, def, fn)
 	}
 	refs, release, err := s.holdSegments(def, nil)
 	if err != nil {
@@ -211,21 +218,7 @@ func (s *Store) Rewrite(ctx context.Context, table string, fn func(cur *storage.
 	if err != nil || next == nil {
 		return err
 	}
-	if err := storage.CheckColumns(&def.Schema, next); err != nil {
-		return fmt.Errorf("rewrite %s: %w", table, err)
-	}
-	tc := &next.Cols[def.Schema.TimeColumn]
-	for i := range tc.Int64 {
-		tc.Int64[i] = 0
-	}
-	keys, err := Keys(&def)
-	if err != nil {
-		return err
-	}
-	if err := checkUnique(&def, keys, next); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
+	if err := checkRewrite(ctx, &def, next); err != nil {
 		return err
 	}
 	var added []*segRef
@@ -248,6 +241,26 @@ func (s *Store) Rewrite(ctx context.Context, table string, fn func(cur *storage.
 		return fmt.Errorf("rewrite %s: %w", table, err)
 	}
 	return nil
+}
+
+// checkRewrite checks next, the rows a Rewrite of def replaces the table's
+// with, and sets their hidden time column to 0.
+func checkRewrite(ctx context.Context, def *catalog.TableDef, next *storage.Columns) error {
+	if err := storage.CheckColumns(&def.Schema, next); err != nil {
+		return fmt.Errorf("rewrite %s: %w", def.Name, err)
+	}
+	tc := &next.Cols[def.Schema.TimeColumn]
+	for i := range tc.Int64 {
+		tc.Int64[i] = 0
+	}
+	keys, err := Keys(def)
+	if err != nil {
+		return err
+	}
+	if err := checkUnique(def, keys, next); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // appendLookup is Append for a lookup table: a Rewrite that adds cols.

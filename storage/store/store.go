@@ -155,6 +155,9 @@ type liveTable struct {
 	lakeChecking bool
 	lakeQueried  time.Time
 	lakeReady    chan struct{}
+	// lakePinned holds lakeSnap where it is while a shared lookup table's
+	// rewrite runs (lookupshared.go): installLake installs nothing then.
+	lakePinned bool
 }
 
 // reads reports whether snapshots of lt read the rows of source ("" for rows
