@@ -324,3 +324,66 @@ func TestCountDistinctPerUser(t *testing.T) {
 		}
 	}
 }
+
+// TestHashDicts checks the numbering of unsorted dictionaries' values: one number
+// per distinct value, in 0..n-1, with one partition (few values or one worker) and
+// with several (parallelism above 1 and at least 65536 values in all).
+func TestHashDicts(t *testing.T) {
+	r := newRand(4)
+	for iter := 0; iter < 30; iter++ {
+		dicts := make([][]string, 1+r.IntN(6))
+		for k := range dicts {
+			n := r.IntN(3000)
+			if iter%5 == 0 {
+				n = 40000
+			}
+			m := map[string]bool{}
+			for range n {
+				v := fmt.Sprintf("session_%x", r.IntN(80000))
+				if !m[v] {
+					m[v] = true
+					dicts[k] = append(dicts[k], v) // map order: unsorted
+				}
+			}
+			if iter%7 == 3 {
+				dicts[k] = append(dicts[k], "")
+			}
+		}
+		union := map[string]bool{}
+		for _, d := range dicts {
+			for _, v := range d {
+				union[v] = true
+			}
+		}
+		for _, par := range []int{1, 2, 5} {
+			a := &idSets{par: par, mem: &memTracker{}}
+			n, trans, err := a.hashDicts(dicts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != len(union) {
+				t.Fatalf("iter %d par %d: %d numbers, want %d", iter, par, n, len(union))
+			}
+			byNum := map[uint32]string{}
+			byVal := map[string]uint32{}
+			for k, d := range dicts {
+				for i, v := range d {
+					x := trans[k][i]
+					if int(x) >= n {
+						t.Fatalf("iter %d par %d: %q numbered %d of %d", iter, par, v, x, n)
+					}
+					if y, ok := byVal[v]; ok && y != x {
+						t.Fatalf("iter %d par %d: %q numbered %d and %d", iter, par, v, y, x)
+					}
+					if w, ok := byNum[x]; ok && w != v {
+						t.Fatalf("iter %d par %d: %d numbers %q and %q", iter, par, x, byNum[x], v)
+					}
+					byVal[v], byNum[x] = x, v
+				}
+			}
+			if u := a.mem.used.Load(); u != 0 {
+				t.Fatalf("iter %d par %d: %d bytes left charged", iter, par, u)
+			}
+		}
+	}
+}
