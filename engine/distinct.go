@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -445,9 +446,8 @@ type idPart struct {
 	m    []int32
 }
 
-// mergeAll merges partials into a (which has no state of its own yet, or any state:
-// then the partials are merged one by one through hash translation). Partials
-// whose sets are sparse are merged value by value; else, over sorted dictionaries,
+// mergeAll merges partials into a (whose own sets, if any, are merged as one more
+// partial). Partials whose sets are sparse are merged value by value; else, over sorted dictionaries,
 // they get a space built by a k-way merge of their dictionaries (no value is
 // hashed), over any other, a space numbered by hashDicts.
 func (a *idSets) mergeAll(parts []idPart) error {
@@ -470,7 +470,20 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		}
 		return nil
 	}
-	if a.space != nil || len(parts) < 2 {
+	if a.space != nil && len(parts) > 0 {
+		// a's own sets become the first partial (its groups staying where they
+		// are), so that every partial is merged as below, in parallel.
+		own := *a
+		own.pending = 0
+		a.space, a.sets, a.pairs, a.denseBytes, a.n = nil, nil, nil, 0, 0
+		a.grow(own.n)
+		same := make([]int32, own.n)
+		for g := range same {
+			same[g] = int32(g)
+		}
+		parts = append([]idPart{{sets: &own, m: same}}, parts...)
+	}
+	if len(parts) < 2 {
 		for _, p := range parts {
 			if err := a.merge(p.sets, p.m); err != nil {
 				return err
@@ -669,6 +682,92 @@ func (a *idSets) pairsFor(parts []idPart) error {
 	}
 	a.pairs, a.sets = newPairSet(int(n)), nil
 	return a.charge(a.pairs.bytes())
+}
+
+// pendingMax bounds the bytes of the partials a DISTINCT aggregate keeps for its
+// final merge (their dictionary values, about 32 bytes each, and their sets):
+// beyond it they are merged at once, into a space of their distinct values
+// copied (flatten), so a scan of a large lake holds each distinct value once,
+// not every row group's dictionary and sets. (A variable for tests.)
+var pendingMax int64 = 32 << 20
+
+// addPending queues partial sets o (its group i going to group m[i]) for the
+// final merge, compacted; past pendingMax it merges what is queued.
+func (a *distinctAcc) addPending(o *idSets, m []int32) error {
+	ids, err := o.compacted()
+	if err != nil {
+		return err
+	}
+	a.pend = append(a.pend, idPart{sets: ids, m: m})
+	var held int64
+	for _, p := range a.pend {
+		held += int64(p.sets.space.size())*32 + p.sets.denseBytes
+		if p.sets.pairs != nil {
+			held += p.sets.pairs.bytes()
+		}
+	}
+	if held <= pendingMax {
+		return nil
+	}
+	if err := a.resolve(); err != nil {
+		return err
+	}
+	return a.ids.charge(a.ids.space.flatten())
+}
+
+// flatten makes s a space of its values copied into one buffer, holding no
+// dictionary it was built from. It returns the bytes newly held.
+func (s *idSpace) flatten() int64 {
+	vals := s.values()
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	buf := make([]byte, 0, n)
+	for _, v := range vals {
+		buf = append(buf, v...)
+	}
+	out := make([]string, len(vals))
+	off := 0
+	for i, v := range vals {
+		out[i] = unsafe.String(unsafe.SliceData(buf[off:]), len(v))
+		off += len(v)
+	}
+	s.vals, s.owned, s.index, s.trans = out, true, nil, nil
+	return int64(n) + int64(len(out))*16
+}
+
+// compactMin is the smallest space a partial's sets are compacted from.
+const compactMin = 1024
+
+// compacted returns a partial's sets ready to wait for the final merge: a
+// itself, or, when its sets are sparse against a space of at least compactMin
+// ids (a selective filter's few ids out of a row group's dictionary), the same
+// sets over a space of just the values they hold, copied. A partial waits with
+// every other until the end (mergeAll): holding each one's whole dictionary
+// would hold the dictionaries of every row group the query read.
+func (a *idSets) compacted() (*idSets, error) {
+	if a.space == nil || sparseRatio == 0 || a.space.size() < compactMin || a.size()*sparseRatio >= int64(a.space.size()) {
+		return a, nil
+	}
+	vals := a.space.values()
+	c := &idSets{mem: a.mem, par: a.par, space: &idSpace{owned: true}}
+	c.grow(a.n)
+	next := map[uint32]uint32{} // a's id → c's
+	err := a.forEach(func(g int32, id uint32) error {
+		x, ok := next[id]
+		if !ok {
+			x = uint32(len(c.space.vals))
+			next[id] = x
+			v := strings.Clone(vals[id]) // not the dictionary's buffer
+			c.space.vals = append(c.space.vals, v)
+			if err := c.charge(int64(16 + len(v))); err != nil {
+				return err
+			}
+		}
+		return c.add(g, x)
+	})
+	return c, err
 }
 
 // sparseRatio: partials whose sets hold fewer than 1/sparseRatio of their
