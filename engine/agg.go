@@ -760,8 +760,7 @@ func (a *distinctAcc) merge(src accum, m []int32) error {
 		return err
 	}
 	if o.ids != nil && a.vals == nil {
-		a.pend = append(a.pend, idPart{sets: o.ids, m: m})
-		return nil
+		return a.addPending(o.ids, m)
 	}
 	if err := o.dropIDs(); err != nil {
 		return err

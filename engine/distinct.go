@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -17,7 +20,10 @@ import (
 // and merges them at the end: partials over sorted dictionaries get a space built by
 // a k-way merge of those dictionaries (mergeDicts: cost proportional to dictionary
 // sizes, no hashing, values materialized only if something other than a count needs
-// them); any other partial's ids are translated through a hash of values, once per
+// them); partials over unsorted ones (a Parquet row group's dictionary is in the
+// file's order) get a space numbered by hashing each dictionary value once, by hash
+// partitions in parallel (hashDicts); a selective filter's few ids, or partials
+// merged into existing state, are translated through a hash of values, once per
 // distinct (dictionary, id) pair met. A set is a plain bitset over the space while
 // the bitsets of one aggregate stay within denseBudget, a roaring bitmap after that;
 // when the budget runs out with many groups (pairsMinGroups: one group per user),
@@ -440,10 +446,10 @@ type idPart struct {
 	m    []int32
 }
 
-// mergeAll merges partials into a (which has no state of its own yet, or any state:
-// then the partials are merged one by one through hash translation). Partials over
-// sorted dictionaries get a space built by a k-way merge of their dictionaries: no
-// value is hashed.
+// mergeAll merges partials into a (whose own sets, if any, are merged as one more
+// partial). Partials whose sets are sparse are merged value by value; else, over sorted dictionaries,
+// they get a space built by a k-way merge of their dictionaries (no value is
+// hashed), over any other, a space numbered by hashDicts.
 func (a *idSets) mergeAll(parts []idPart) error {
 	var live []idPart
 	for _, p := range parts {
@@ -464,7 +470,20 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		}
 		return nil
 	}
-	if a.space != nil || len(parts) < 2 {
+	if a.space != nil && len(parts) > 0 {
+		// a's own sets become the first partial (its groups staying where they
+		// are), so that every partial is merged as below, in parallel.
+		own := *a
+		own.pending = 0
+		a.space, a.sets, a.pairs, a.denseBytes, a.n = nil, nil, nil, 0, 0
+		a.grow(own.n)
+		same := make([]int32, own.n)
+		for g := range same {
+			same[g] = int32(g)
+		}
+		parts = append([]idPart{{sets: &own, m: same}}, parts...)
+	}
+	if len(parts) < 2 {
 		for _, p := range parts {
 			if err := a.merge(p.sets, p.m); err != nil {
 				return err
@@ -472,27 +491,27 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		}
 		return nil
 	}
-	// Distinct sorted dictionaries, in the order first met.
+	// The partials' distinct dictionaries, in the order first met (keyed by
+	// data and length: a space that grew in place is another dictionary).
+	type dictKey struct {
+		p *string
+		n int
+	}
 	var dicts [][]string
-	which := make([]int, len(parts)) // part → index in dicts, -1 unsorted
-	seen := make(map[*string]int)
-	sorted := make(map[*string]bool)
+	which := make([]int, len(parts)) // part → index in dicts
+	seen := make(map[dictKey]int)
+	allSorted := true
 	for i, p := range parts {
 		vals := p.sets.space.values()
-		k := unsafe.SliceData(vals)
-		if d, ok := seen[k]; ok {
-			which[i] = d
-			continue
-		}
-		if _, ok := sorted[k]; !ok {
-			sorted[k] = !p.sets.space.owned && strictlySorted(vals)
-		}
-		which[i] = -1
-		if sorted[k] {
-			seen[k] = len(dicts)
-			which[i] = len(dicts)
+		k := dictKey{unsafe.SliceData(vals), len(vals)}
+		d, ok := seen[k]
+		if !ok {
+			d = len(dicts)
+			seen[k] = d
 			dicts = append(dicts, vals)
+			allSorted = allSorted && !p.sets.space.owned && strictlySorted(vals)
 		}
+		which[i] = d
 	}
 	if len(dicts) < 2 {
 		for _, p := range parts {
@@ -502,7 +521,16 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		}
 		return nil
 	}
-	_, n, trans, err := mergeDicts(dicts, runtime.GOMAXPROCS(0), false)
+	// Sorted dictionaries (segments') are merged, any other (a Parquet row
+	// group's, in the file's order) numbered by hash; either way in parallel.
+	var n int
+	var trans [][]uint32
+	var err error
+	if allSorted {
+		_, n, trans, err = mergeDicts(dicts, runtime.GOMAXPROCS(0), false)
+	} else {
+		n, trans, err = a.hashDicts(dicts)
+	}
 	if err != nil {
 		return err
 	}
@@ -518,27 +546,119 @@ func (a *idSets) mergeAll(parts []idPart) error {
 		return err
 	}
 	if a.pairs != nil && a.par > 1 {
-		if err := a.mergeParallel(parts, which, trans); err != nil {
-			return err
-		}
-	} else {
-		for i, p := range parts {
-			if which[i] < 0 {
-				continue
-			}
-			if err := a.mergeTranslated(p.sets, p.m, trans[which[i]]); err != nil {
-				return err
-			}
-		}
+		return a.mergeParallel(parts, which, trans)
 	}
 	for i, p := range parts {
-		if which[i] < 0 {
-			if err := a.merge(p.sets, p.m); err != nil {
-				return err
-			}
+		if err := a.mergeTranslated(p.sets, p.m, trans[which[i]]); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// hashDicts numbers the distinct values of dicts, dictionaries of distinct
+// values in any order: it returns the number n of distinct values and, per
+// dictionary, the number (0..n-1) of each of its values. The values are cut by
+// hash into partitions, each numbered by its own table, the partitions on a.par
+// workers; a partition's numbers follow the previous partitions'. Each value is
+// hashed once. The work space (hashes, positions, tables: about 40 bytes a
+// value) is charged while it is held.
+func (a *idSets) hashDicts(dicts [][]string) (int, [][]uint32, error) {
+	total := 0
+	for _, d := range dicts {
+		total += len(d)
+	}
+	workers := max(a.par, 1)
+	np := 1
+	if total >= 1<<16 && workers > 1 {
+		np = min(64, 1<<bits.Len(uint(4*workers-1))) // a few partitions per worker, to even them out
+	}
+	shift := 32 - bits.TrailingZeros(uint(np)) // partition of hash h: h >> shift (0 when np = 1)
+	work := int64(total) * 40
+	if a.mem != nil {
+		if err := a.mem.grow(work); err != nil {
+			return 0, nil, err
+		}
+		defer a.mem.shrink(work)
+	}
+	// Per dictionary: its values' hashes, and their positions ordered by
+	// partition (pos[k][starts[k][p]:starts[k][p+1]] are partition p's).
+	hashes := make([][]uint32, len(dicts))
+	pos := make([][]uint32, len(dicts))
+	starts := make([][]int, len(dicts))
+	trans := make([][]uint32, len(dicts))
+	var next atomic.Int64
+	err := inParallel(min(workers, len(dicts)), func(int) {
+		for k := int(next.Add(1) - 1); k < len(dicts); k = int(next.Add(1) - 1) {
+			d := dicts[k]
+			hs := make([]uint32, len(d))
+			st := make([]int, np+1)
+			for i, v := range d {
+				hs[i] = strHash(v)
+				st[hs[i]>>shift+1]++
+			}
+			for p := 1; p <= np; p++ {
+				st[p] += st[p-1]
+			}
+			ps := make([]uint32, len(d))
+			fill := slices.Clone(st[:np])
+			for i, h := range hs {
+				ps[fill[h>>shift]] = uint32(i)
+				fill[h>>shift]++
+			}
+			hashes[k], pos[k], starts[k], trans[k] = hs, ps, st, make([]uint32, len(d))
+		}
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	counts := make([]uint32, np)
+	next.Store(0)
+	err = inParallel(min(workers, np), func(int) {
+		for p := int(next.Add(1) - 1); p < np; p = int(next.Add(1) - 1) {
+			size := 0
+			for k := range dicts {
+				size += starts[k][p+1] - starts[k][p]
+			}
+			tab := newStrTable(size)
+			vals := make([]string, 0, size)
+			for k, d := range dicts {
+				hs, t := hashes[k], trans[k]
+				for _, i := range pos[k][starts[k][p]:starts[k][p+1]] {
+					v, h := d[i], hs[i]
+					id, ok := tab.findHashed(vals, v, h)
+					if !ok {
+						id = uint32(len(vals))
+						vals = append(vals, v)
+						tab.put(h, id)
+					}
+					t[i] = id
+				}
+			}
+			counts[p] = uint32(len(vals))
+		}
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	base := make([]uint32, np)
+	n := 0
+	for p, c := range counts {
+		base[p] = uint32(n)
+		n += int(c)
+	}
+	if np > 1 {
+		next.Store(0)
+		err = inParallel(min(workers, len(dicts)), func(int) {
+			for k := int(next.Add(1) - 1); k < len(dicts); k = int(next.Add(1) - 1) {
+				t := trans[k]
+				for i, h := range hashes[k] {
+					t[i] += base[h>>shift]
+				}
+			}
+		})
+	}
+	return n, trans, err
 }
 
 // pairsFor puts a (empty) in pairs mode when a partial is, with room for every
@@ -562,6 +682,92 @@ func (a *idSets) pairsFor(parts []idPart) error {
 	}
 	a.pairs, a.sets = newPairSet(int(n)), nil
 	return a.charge(a.pairs.bytes())
+}
+
+// pendingMax bounds the bytes of the partials a DISTINCT aggregate keeps for its
+// final merge (their dictionary values, about 32 bytes each, and their sets):
+// beyond it they are merged at once, into a space of their distinct values
+// copied (flatten), so a scan of a large lake holds each distinct value once,
+// not every row group's dictionary and sets. (A variable for tests.)
+var pendingMax int64 = 32 << 20
+
+// addPending queues partial sets o (its group i going to group m[i]) for the
+// final merge, compacted; past pendingMax it merges what is queued.
+func (a *distinctAcc) addPending(o *idSets, m []int32) error {
+	ids, err := o.compacted()
+	if err != nil {
+		return err
+	}
+	a.pend = append(a.pend, idPart{sets: ids, m: m})
+	var held int64
+	for _, p := range a.pend {
+		held += int64(p.sets.space.size())*32 + p.sets.denseBytes
+		if p.sets.pairs != nil {
+			held += p.sets.pairs.bytes()
+		}
+	}
+	if held <= pendingMax {
+		return nil
+	}
+	if err := a.resolve(); err != nil {
+		return err
+	}
+	return a.ids.charge(a.ids.space.flatten())
+}
+
+// flatten makes s a space of its values copied into one buffer, holding no
+// dictionary it was built from. It returns the bytes newly held.
+func (s *idSpace) flatten() int64 {
+	vals := s.values()
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	buf := make([]byte, 0, n)
+	for _, v := range vals {
+		buf = append(buf, v...)
+	}
+	out := make([]string, len(vals))
+	off := 0
+	for i, v := range vals {
+		out[i] = unsafe.String(unsafe.SliceData(buf[off:]), len(v))
+		off += len(v)
+	}
+	s.vals, s.owned, s.index, s.trans = out, true, nil, nil
+	return int64(n) + int64(len(out))*16
+}
+
+// compactMin is the smallest space a partial's sets are compacted from.
+const compactMin = 1024
+
+// compacted returns a partial's sets ready to wait for the final merge: a
+// itself, or, when its sets are sparse against a space of at least compactMin
+// ids (a selective filter's few ids out of a row group's dictionary), the same
+// sets over a space of just the values they hold, copied. A partial waits with
+// every other until the end (mergeAll): holding each one's whole dictionary
+// would hold the dictionaries of every row group the query read.
+func (a *idSets) compacted() (*idSets, error) {
+	if a.space == nil || sparseRatio == 0 || a.space.size() < compactMin || a.size()*sparseRatio >= int64(a.space.size()) {
+		return a, nil
+	}
+	vals := a.space.values()
+	c := &idSets{mem: a.mem, par: a.par, space: &idSpace{owned: true}}
+	c.grow(a.n)
+	next := map[uint32]uint32{} // a's id → c's
+	err := a.forEach(func(g int32, id uint32) error {
+		x, ok := next[id]
+		if !ok {
+			x = uint32(len(c.space.vals))
+			next[id] = x
+			v := strings.Clone(vals[id]) // not the dictionary's buffer
+			c.space.vals = append(c.space.vals, v)
+			if err := c.charge(int64(16 + len(v))); err != nil {
+				return err
+			}
+		}
+		return c.add(g, x)
+	})
+	return c, err
 }
 
 // sparseRatio: partials whose sets hold fewer than 1/sparseRatio of their

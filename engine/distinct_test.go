@@ -184,13 +184,17 @@ func TestCountDistinctDictionary(t *testing.T) {
 				"parallel": func() Plan { return scanOf(d, []int{cCountry, cNote}, nil) },
 				"hash":     func() Plan { return &Limit{Input: scanOf(d, []int{cCountry, cNote}, nil), Count: 1 << 40} },
 			}
-			defer func(b, r int64, g int) { denseBudget, sparseRatio, pairsMinGroups = b, r, g }(denseBudget, sparseRatio, pairsMinGroups)
+			defer func(b, r, pm int64, g int) {
+				denseBudget, sparseRatio, pendingMax, pairsMinGroups = b, r, pm, g
+			}(denseBudget, sparseRatio, pendingMax, pairsMinGroups)
 			for name, in := range inputs {
 				for _, par := range []int{1, 2, 3} {
 					// Beyond the budget: roaring bitmaps per group (few groups), or
 					// (group, id) pairs (pairsMinGroups 0: from any number of groups).
 					for _, minGroups := range []int{256, 0} {
 						pairsMinGroups = minGroups
+						// Partials merged at the end, or each as it arrives.
+						pendingMax = map[int]int64{256: 64 << 20, 0: 0}[minGroups]
 						// Partials merged by dictionary merge (1, 3) and value by value (2).
 						sparseRatio = map[int]int64{1: 16, 2: 1 << 40, 3: 0}[par]
 						// Bitsets, roaring bitmaps (pairs) only, and a mix.
@@ -199,7 +203,7 @@ func TestCountDistinctDictionary(t *testing.T) {
 							denseBudget = []int64{8 << 20, 0, 2000}[(par+1)%3]
 						}
 						opts := Options{Parallelism: par}
-						what := fmt.Sprint(name, ", parallelism ", par, ", budget ", denseBudget, ", pairs from ", minGroups, " groups")
+						what := fmt.Sprint(name, ", parallelism ", par, ", budget ", denseBudget, ", pairs from ", minGroups, " groups, pending ", pendingMax)
 						p := &Aggregate{Input: in(), Groups: []Expr{&ColRef{Index: 0, T: Text}}, Aggs: aggs,
 							Out: append([]Field{{"country", Text}}, out...)}
 						sameRows(t, what+": by country", sortRows(run(t, p, opts)), want)
@@ -312,15 +316,124 @@ func TestCountDistinctPerUser(t *testing.T) {
 		want = append(want, []string{u, strconv.Itoa(n)})
 	}
 	sortRows(want)
-	defer func(b int64, g int) { denseBudget, pairsMinGroups = b, g }(denseBudget, pairsMinGroups)
+	defer func(b, pm int64, g int) { denseBudget, pendingMax, pairsMinGroups = b, pm, g }(denseBudget, pendingMax, pairsMinGroups)
 	for _, tc := range []struct {
-		budget    int64
-		minGroups int
-	}{{8 << 20, 256}, {0, 256}, {0, 1 << 30}, {100_000, 0}} {
-		denseBudget, pairsMinGroups = tc.budget, tc.minGroups
+		budget, pending int64
+		minGroups       int
+	}{{8 << 20, 64 << 20, 256}, {0, 64 << 20, 256}, {0, 0, 1 << 30}, {100_000, 64 << 20, 0}, {100_000, 0, 0}} {
+		denseBudget, pendingMax, pairsMinGroups = tc.budget, tc.pending, tc.minGroups
 		for _, par := range []int{1, 2, 3} {
 			got := sortRows(run(t, perUserDistinct(srcs), Options{Parallelism: par}))
-			sameRows(t, fmt.Sprint("budget ", tc.budget, ", pairs from ", tc.minGroups, " groups, parallelism ", par), got, want)
+			sameRows(t, fmt.Sprint("budget ", tc.budget, ", pending ", tc.pending, ", pairs from ", tc.minGroups, " groups, parallelism ", par), got, want)
 		}
+	}
+}
+
+// TestHashDicts checks the numbering of unsorted dictionaries' values: one number
+// per distinct value, in 0..n-1, with one partition (few values or one worker) and
+// with several (parallelism above 1 and at least 65536 values in all).
+func TestHashDicts(t *testing.T) {
+	r := newRand(4)
+	for iter := 0; iter < 30; iter++ {
+		dicts := make([][]string, 1+r.IntN(6))
+		for k := range dicts {
+			n := r.IntN(3000)
+			if iter%5 == 0 {
+				n = 40000
+			}
+			m := map[string]bool{}
+			for range n {
+				v := fmt.Sprintf("session_%x", r.IntN(80000))
+				if !m[v] {
+					m[v] = true
+					dicts[k] = append(dicts[k], v) // map order: unsorted
+				}
+			}
+			if iter%7 == 3 {
+				dicts[k] = append(dicts[k], "")
+			}
+		}
+		union := map[string]bool{}
+		for _, d := range dicts {
+			for _, v := range d {
+				union[v] = true
+			}
+		}
+		for _, par := range []int{1, 2, 5} {
+			a := &idSets{par: par, mem: &memTracker{}}
+			n, trans, err := a.hashDicts(dicts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != len(union) {
+				t.Fatalf("iter %d par %d: %d numbers, want %d", iter, par, n, len(union))
+			}
+			byNum := map[uint32]string{}
+			byVal := map[string]uint32{}
+			for k, d := range dicts {
+				for i, v := range d {
+					x := trans[k][i]
+					if int(x) >= n {
+						t.Fatalf("iter %d par %d: %q numbered %d of %d", iter, par, v, x, n)
+					}
+					if y, ok := byVal[v]; ok && y != x {
+						t.Fatalf("iter %d par %d: %q numbered %d and %d", iter, par, v, y, x)
+					}
+					if w, ok := byNum[x]; ok && w != v {
+						t.Fatalf("iter %d par %d: %d numbers %q and %q", iter, par, x, byNum[x], v)
+					}
+					byVal[v], byNum[x] = x, v
+				}
+			}
+			if u := a.mem.used.Load(); u != 0 {
+				t.Fatalf("iter %d par %d: %d bytes left charged", iter, par, u)
+			}
+		}
+	}
+}
+
+// TestCompactedPartial: a partial whose sets hold a few ids of a large
+// dictionary waits for the final merge over a space of just those values
+// (copied), so the dictionary is not held; a dense partial stays as it is.
+func TestCompactedPartial(t *testing.T) {
+	dict := make([]string, 5000)
+	for i := range dict {
+		dict[i] = fmt.Sprintf("user%05d", 4999-i)
+	}
+	a := &idSets{mem: &memTracker{}}
+	a.grow(3)
+	x := &vec{t: Text, isDict: true, dict: dict, ids: []uint32{7, 4000, 7, 12}, n: 4}
+	if err := a.update([]int32{0, 0, 2, 2}, x); err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.compacted()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == a || c.space.size() != 3 {
+		t.Fatalf("compacted space has %d values, want 3", c.space.size())
+	}
+	got := map[int32][]string{}
+	c.forEach(func(g int32, id uint32) error {
+		got[g] = append(got[g], c.space.values()[id])
+		return nil
+	})
+	for _, v := range got {
+		sort.Strings(v)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(map[int32][]string{0: {"user00999", "user04992"}, 2: {"user04987", "user04992"}}) {
+		t.Fatalf("compacted sets %v", got)
+	}
+	all := make([]uint32, len(dict))
+	for i := range all {
+		all[i] = uint32(i)
+	}
+	d := &idSets{mem: &memTracker{}}
+	d.grow(1)
+	if err := d.update(make([]int32, len(all)), &vec{t: Text, isDict: true, dict: dict, ids: all, n: len(all)}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := d.compacted(); c != d {
+		t.Fatal("a dense partial was compacted")
 	}
 }

@@ -187,14 +187,20 @@ func strHash(s string) uint32 { return uint32(maphash.String(strTableSeed, s)) }
 // from), and s's hash for a following put.
 func (t *strTable) find(vals []string, s string) (id uint32, h uint32, ok bool) {
 	h = strHash(s)
+	id, ok = t.findHashed(vals, s, h)
+	return id, h, ok
+}
+
+// findHashed is find of s whose hash h was computed before (strHash).
+func (t *strTable) findHashed(vals []string, s string, h uint32) (id uint32, ok bool) {
 	mask := uint32(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		x := t.slots[i]
 		if x == 0 {
-			return 0, h, false
+			return 0, false
 		}
 		if uint32(x>>32) == h && vals[uint32(x)-1] == s {
-			return uint32(x) - 1, h, true
+			return uint32(x) - 1, true
 		}
 	}
 }
