@@ -114,7 +114,7 @@ func (m *sumMeta) parts(sc *scanner, src storage.Source, buf []metaPart) ([]meta
 			return buf, false
 		}
 		p.n = rows - int64(p.st.NullCount)
-		switch src.Schema().Columns[c].Type {
+		switch sc.s.Schema.Columns[c].Type {
 		case storage.TypeInt64, storage.TypeFloat64:
 			if p.sum, ok = sm.ColumnSum(c); !ok {
 				return buf, false // a segment of format 1
