@@ -1075,6 +1075,10 @@ func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (batchOperator, error)
 	}
 	sc := newScanner(q, pl.scan)
 	fast := countOnly(p, pl)
+	var meta *sumMeta // sum_meta.go
+	if fastPaths && !fast {
+		meta = newSumMeta(p, pl, global.accs)
+	}
 	var mu sync.Mutex
 	var sorted []*aggCore // partials grouped by one sorted dictionary, merged at the end
 	var packed []*aggCore // partials grouped by packed keys of sorted dictionaries, likewise
@@ -1082,6 +1086,15 @@ func newParallelAgg(q *query, p *Aggregate, pl *pipeline) (batchOperator, error)
 		ctx, cancel := mergeCtx(ctx, q.ctx)
 		defer cancel()
 		err := forEachSource(ctx, q, pl.scan.Sources, func(ctx context.Context, w *worker, src storage.Source) error {
+			if meta != nil {
+				var ok bool
+				if w.metaParts, ok = meta.parts(sc, src, w.metaParts); ok {
+					mu.Lock()
+					meta.fold(global.accs, w.metaParts)
+					mu.Unlock()
+					return nil
+				}
+			}
 			ss, err := sc.prepare(src, w.ev)
 			if err != nil || ss == nil {
 				return err

@@ -124,7 +124,11 @@
 // Ungrouped min/max of integer and time columns, count(*) and count(col) over a
 // scan whose filter the index and time range answer come from MinTime/MaxTime, the
 // first and last selected rows, column statistics and bitmap cardinalities, with
-// no column read (minmax_meta.go).
+// no column read (minmax_meta.go). Ungrouped count, sum, avg, min and max of plain
+// columns, with no filter left, take each segment the time range holds whole from
+// its write-time column sums and statistics instead of its rows (sum_meta.go;
+// EXPLAIN says how many sources); heads, lake files and segments the range cuts
+// are scanned, and both fold into the same states.
 //
 // # Invariants
 //

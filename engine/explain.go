@@ -100,8 +100,8 @@ func explain(p Plan, depth int, out *[]string) {
 			line += " groups=[" + exprList(n.Groups) + "]"
 		}
 		line += " aggs=[" + strings.Join(aggs, ", ") + "]"
-		if _, ok := pipelineOf(n.Input); ok {
-			line += " (partial per source)"
+		if pl, ok := pipelineOf(n.Input); ok {
+			line += " (partial per source)" + explainSumMeta(n, pl)
 		}
 	case *Sort:
 		line = "Sort " + sortKeysText(n.Keys)

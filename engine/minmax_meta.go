@@ -97,6 +97,19 @@ func pipelineTableColumn(pl *pipeline, idx int) (int, bool) {
 	return c, c >= 0 && c < len(s.Schema.Columns)
 }
 
+// aggTableColumn returns the table column that a's only argument, a plain
+// column reference, reads through pl's Project stages.
+func aggTableColumn(a *AggCall, pl *pipeline) (int, bool) {
+	if len(a.Args) != 1 {
+		return 0, false
+	}
+	r, ok := a.Args[0].(*ColRef)
+	if !ok {
+		return 0, false
+	}
+	return pipelineTableColumn(pl, r.Index)
+}
+
 // newMetaAgg returns the metadata answer of p over pl, or nil when p is not of the
 // form it answers.
 func newMetaAgg(q *query, p *Aggregate, pl *pipeline) batchOperator {
@@ -119,11 +132,7 @@ func newMetaAgg(q *query, p *Aggregate, pl *pipeline) batchOperator {
 			aggs[i] = metaAgg{count: true, t: p.Out[i].Type}
 			continue
 		case a.Func == "count" && len(a.Args) == 1 && !a.Distinct:
-			r, ok := a.Args[0].(*ColRef)
-			if !ok {
-				return nil
-			}
-			c, ok := pipelineTableColumn(pl, r.Index)
+			c, ok := aggTableColumn(&a, pl)
 			if !ok {
 				return nil
 			}
@@ -133,12 +142,8 @@ func newMetaAgg(q *query, p *Aggregate, pl *pipeline) batchOperator {
 		default:
 			return nil
 		}
-		r, ok := a.Args[0].(*ColRef)
+		c, ok := aggTableColumn(&a, pl)
 		if !ok || kindOf(a.T) != kindOf(p.Out[i].Type) {
-			return nil
-		}
-		c, ok := pipelineTableColumn(pl, r.Index)
-		if !ok {
 			return nil
 		}
 		switch st := schema.Columns[c].Type; {
@@ -331,6 +336,15 @@ func metaSource(ctx context.Context, ss *sourceScan, w *worker, aggs []metaAgg, 
 		case whole:
 			cs := src.Stats(a.col)
 			isFloat := kindOf(a.t) == kFloat
+			if sum, ok := columnSum(src, a.col); ok && isFloat {
+				// The NaNs are counted (a segment's sums): a float max, or the
+				// min of a column of NaNs only, is known too.
+				p := metaPart{st: cs, sum: sum}
+				if f, has := floatExtreme(&p, a.max); has {
+					st[i].addAny(&a, 0, f, "")
+				}
+				continue
+			}
 			if cs.Bounds || (isFloat && (a.max || !cs.HasMinMax && cs.NullCount != src.NumRows())) {
 				// Not exact, or a float max (NaN is left out of statistics), or
 				// floats that may all be NaN: read the column.

@@ -1487,8 +1487,9 @@ func scanWorkers(q *query, sources []storage.Source) int {
 
 // worker is the per-goroutine state of a scan worker.
 type worker struct {
-	ev   *evaluator
-	bufs scanBufs
+	ev        *evaluator
+	bufs      scanBufs
+	metaParts []metaPart // sumMeta.parts's buffer
 }
 
 func (p *parallelScan) start() {

@@ -494,6 +494,30 @@ type NullCounter interface {
 	NullCount(col int) (n int, ok bool)
 }
 
+// ColumnSum is the sum of a numeric column's non-NULL values, computed when the
+// Source was written (Summer). The count of those values is NumRows minus the
+// column's exact Stats NullCount.
+type ColumnSum struct {
+	// TypeInt64: the exact sum is High × 2^64 + Low, Low being the sum modulo
+	// 2^64 as a two's-complement int64 (High is 0 unless the sum leaves int64).
+	High, Low int64
+	// TypeFloat64: the values added one at a time in row order to a float64 that
+	// starts at 0, which is bit for bit what a scan adding the rows in order
+	// computes (an addition in another order may differ in the last bits).
+	Float float64
+	// NaNs is how many of a TypeFloat64 column's values are NaN: Stats leave NaN
+	// out of min/max, and PostgreSQL orders NaN above every number.
+	NaNs int
+}
+
+// Summer is implemented by Sources that keep, from when they were written, the
+// sum of each TypeInt64 and TypeFloat64 column (a segment of format 2). ok is
+// false for a column without one (another type, or an older file); when ok, the
+// column's Stats are exact.
+type Summer interface {
+	ColumnSum(col int) (sum ColumnSum, ok bool)
+}
+
 // ReadPath is implemented by Sources that serve lake files, to say how they read
 // their rows (shown by EXPLAIN): "parquet" straight from the Parquet file, or
 // "cache" from the file's segment in the local lake cache.

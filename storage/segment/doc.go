@@ -38,7 +38,7 @@
 // reference is uvarint(offset) uvarint(length), with length counting the CRC.
 //
 //	┌──────────────────────────────────────────────────────────────┐
-//	│ header: magic "STRASEG" (7 bytes) │ version (1 byte) = 1      │
+//	│ header: magic "STRASEG" (7 bytes) │ version (1 byte) = 2      │
 //	├──────────────────────────────────────────────────────────────┤
 //	│ column 0 sections: block 0 … block n-1, null bitmap?,        │
 //	│                    value bitmap 0 … d-1, dictionary          │
@@ -73,6 +73,16 @@
 //	  if type is string:
 //	      uvarint dictLen │ section ref dictionary
 //	  uvarint numBlocks (= ceil(numRows/blockRows)) │ numBlocks × section ref block
+//	uvarint numSums (version 2 only) │ numSums × column sum, one per int64 and
+//	float64 column in column order:
+//	  uvarint column │ by type:
+//	      int64:   varint high, varint low (the exact sum of the non-NULL values
+//	               is high × 2^64 + low, low the sum modulo 2^64 as two's complement)
+//	      float64: 8-byte IEEE-754 sum of the non-NULL values added in row order
+//	               to 0 (what a scan computes, bit for bit) │ uvarint NaN count
+//
+// Version 1 files, written before the column sums, have the same layout without
+// them; Open reads both (storage.Summer answers only for version 2).
 //
 // Block section: block b holds rows [b*blockRows, min((b+1)*blockRows, numRows)).
 //

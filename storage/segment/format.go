@@ -14,7 +14,11 @@ const (
 	BlockRows = 65536
 
 	// Version is the format version written in the header and the footer.
-	Version = 1
+	// Version 2 added the column sums at the end of the directory (sums.go);
+	// Open reads versions 1 and 2.
+	Version = 2
+	// minVersion is the oldest version Open reads.
+	minVersion = 1
 
 	headerLen = 8
 	footerLen = 28

@@ -46,11 +46,11 @@ func TestFormatSpec(t *testing.T) {
 		return p
 	}
 
-	if string(data[:7]) != "STRASEG" || data[7] != 1 {
+	if string(data[:7]) != "STRASEG" || data[7] != 2 {
 		t.Fatalf("header % x", data[:8])
 	}
 	f := data[len(data)-28:]
-	if string(f[20:27]) != "STRASEG" || f[27] != 1 || crc(f[:16]) != binary.LittleEndian.Uint32(f[16:20]) {
+	if string(f[20:27]) != "STRASEG" || f[27] != 2 || crc(f[:16]) != binary.LittleEndian.Uint32(f[16:20]) {
 		t.Fatalf("footer % x", f)
 	}
 	dirOff, dirLen := binary.LittleEndian.Uint64(f[0:8]), binary.LittleEndian.Uint64(f[8:16])
@@ -163,5 +163,10 @@ func TestFormatSpec(t *testing.T) {
 	if want := []byte{codecStored, intFOR, 10 /* zigzag 5 */, 2, 2 << 2, 0, 0, 0, 0, 0, 0, 0}; !bytes.Equal(blk, want) {
 		t.Fatalf("i block % x, want % x", blk, want)
 	}
+	// Column sums: one, of column i (5 + 7; the NULL row left out).
+	expect("numSums", uv(), uint64(1))
+	expect("sum column", uv(), uint64(2))
+	expect("sum high", sv(), int64(0))
+	expect("sum low", sv(), int64(12))
 	expect("trailing directory bytes", len(dir), 0)
 }

@@ -32,6 +32,11 @@ func FuzzOpen(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	v1, err := os.ReadFile(filepath.Join("testdata", "v1.seg")) // a file without column sums
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v1)
 	path := filepath.Join(f.TempDir(), "fuzz-segment")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -42,6 +47,7 @@ func FuzzOpen(f *testing.F) {
 			err = readAll(r)
 			for col := range r.Schema().Columns {
 				_ = r.Stats(col)
+				_, _ = r.ColumnSum(col)
 			}
 			r.Close()
 		}
@@ -81,7 +87,7 @@ func FuzzDecode(f *testing.F) {
 	good.Close()
 
 	f.Fuzz(func(t *testing.T, kind byte, n, dictLen uint16, raw []byte) {
-		r := &Reader{path: "fuzz", data: make([]byte, 4096), dirOff: 4000}
+		r := &Reader{path: "fuzz", data: make([]byte, 4096), dirOff: 4000, version: Version}
 		c := &column{name: "c", typ: storage.TypeString, dictLen: int(dictLen)}
 		var err error
 		switch kind % 7 {

@@ -24,6 +24,7 @@ type Reader struct {
 	path      string
 	data      []byte // the read-only mapping of the whole file
 	dirOff    uint64 // sections live in [headerLen, dirOff)
+	version   byte   // format version of the file
 	info      Info
 	blockRows int
 	schema    storage.Schema
@@ -31,7 +32,10 @@ type Reader struct {
 	closed    atomic.Bool
 }
 
-var _ storage.Source = (*Reader)(nil)
+var (
+	_ storage.Source = (*Reader)(nil)
+	_ storage.Summer = (*Reader)(nil)
+)
 
 // column is the directory entry of one column plus its caches.
 type column struct {
@@ -43,6 +47,8 @@ type column struct {
 	dictLen  int
 	dictRef  sectionRef
 	blocks   []sectionRef
+	sum      storage.ColumnSum // when hasSum (version 2: int64 and float64 columns)
+	hasSum   bool
 
 	nulls   atomic.Pointer[roaring.Bitmap]
 	dict    atomic.Pointer[dictionary]
@@ -148,11 +154,12 @@ func newReader(path string, data []byte) (*Reader, error) {
 	if !bytes.Equal(data[:len(magic)], magic[:]) {
 		return nil, r.corrupt(nil, "bad magic in header")
 	}
-	if v := data[len(magic)]; v != Version {
-		return nil, r.corrupt(nil, "unsupported format version %d in header (want %d)", v, Version)
+	r.version = data[len(magic)]
+	if r.version < minVersion || r.version > Version {
+		return nil, r.corrupt(nil, "unsupported format version %d in header (want %d to %d)", r.version, minVersion, Version)
 	}
 	footer := data[len(data)-footerLen:]
-	if !bytes.Equal(footer[20:27], magic[:]) || footer[27] != Version {
+	if !bytes.Equal(footer[20:27], magic[:]) || footer[27] != r.version {
 		return nil, r.corrupt(nil, "bad magic or version in footer (truncated file?)")
 	}
 	if checksum(footer[:16]) != binary.LittleEndian.Uint32(footer[16:20]) {
@@ -290,6 +297,11 @@ func (r *Reader) parseDirectory(dir []byte) error {
 			}
 		}
 		c.decoded = make([]atomic.Pointer[decodedBlock], nb)
+	}
+	if r.version >= 2 {
+		if err := r.parseSums(d); err != nil {
+			return err
+		}
 	}
 	if len(d.b) != 0 {
 		return r.corrupt(nil, "%d trailing bytes in directory", len(d.b))

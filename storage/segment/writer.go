@@ -157,6 +157,7 @@ type columnMeta struct {
 	dictLen int
 	dict    sectionRef
 	blocks  []sectionRef
+	sum     storage.ColumnSum // of an int64 or float64 column (sums.go)
 }
 
 func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
@@ -176,9 +177,15 @@ func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
 		m.nulls = sw.nullBitmap(nulls, &m.stats)
 		switch c.Type {
 		case storage.TypeTimestamp, storage.TypeInt64:
-			sw.int64Column(m, permute(d.Int64, perm), nulls, i == schema.TimeColumn)
+			vals := permute(d.Int64, perm)
+			if c.Type == storage.TypeInt64 {
+				m.sum = intSum(vals, nulls)
+			}
+			sw.int64Column(m, vals, nulls, i == schema.TimeColumn)
 		case storage.TypeFloat64:
-			sw.float64Column(m, permute(d.Float64, perm), nulls)
+			vals := permute(d.Float64, perm)
+			m.sum = floatSum(vals, nulls)
+			sw.float64Column(m, vals, nulls)
 		case storage.TypeBool:
 			sw.boolColumn(m, permute(d.Bool, perm), nulls)
 		case storage.TypeString:
@@ -195,6 +202,7 @@ func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
 		info.MinTime, info.MaxTime = ts.MinInt, ts.MaxInt
 	}
 	dir := appendDirectory(nil, n, BlockRows, info, schema.TimeColumn, metas)
+	dir = appendSums(dir, metas)
 	dirRef := sw.section(dir)
 	footer := binary.LittleEndian.AppendUint64(nil, dirRef.off)
 	footer = binary.LittleEndian.AppendUint64(footer, dirRef.len)
