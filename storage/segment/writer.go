@@ -41,6 +41,12 @@ func Write(path string, cols *storage.Columns) (Info, error) {
 // the file, SyncDir on its directory) before anything refers to it: a
 // transaction of many segments syncs them together at its commit instead of one
 // by one on its write path.
+//
+// Its caller is a statement that waits for the segments (COPY, INSERT), so it
+// also prepares string columns on a second goroutine while it writes
+// (prepareStrings). Write does not: a persist or compaction beside ingestion
+// is background work, which should not take a second core from the appends and
+// queries that wait for it.
 func WriteUnsynced(path string, cols *storage.Columns) (Info, error) {
 	return write(path, cols, false)
 }
@@ -77,7 +83,7 @@ func write(path string, cols *storage.Columns, durable bool) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
 	}
-	info, err := writeFile(f, cols)
+	info, err := writeFile(f, cols, !durable)
 	if err == nil && durable {
 		err = f.Sync()
 	}
@@ -160,7 +166,9 @@ type columnMeta struct {
 	blocks  []sectionRef
 }
 
-func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
+// writeFile writes the segment of cols to f; ahead prepares string columns on a
+// second goroutine (prepareStrings).
+func writeFile(f *os.File, cols *storage.Columns, ahead bool) (Info, error) {
 	schema := cols.Schema
 	n := cols.Len
 	sw := &segmentWriter{w: bufio.NewWriterSize(f, 1<<20)}
@@ -169,7 +177,7 @@ func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
 	perm := timePermutation(cols.Cols[schema.TimeColumn].Int64)
 	metas := make([]columnMeta, len(schema.Columns))
 	var nullScratch []bool
-	nextString, stop := prepareStrings(cols, perm)
+	nextString, stop := prepareStrings(cols, perm, ahead)
 	defer stop()
 	for i, c := range schema.Columns {
 		d := &cols.Cols[i]
@@ -698,10 +706,10 @@ func prepareString(name string, d *storage.ColumnData, perm []uint32, nulls []bo
 }
 
 // prepareStrings returns the string columns of cols prepared (prepareString), in
-// column order, one per receive. Unless only one goroutine may run, they are
-// prepared one column ahead on a goroutine of their own; stop ends it (and must
-// be called, also when not every column was received).
-func prepareStrings(cols *storage.Columns, perm []uint32) (next func() stringPrep, stop func()) {
+// column order, one per call of next. With ahead (and more than one goroutine
+// allowed to run), they are prepared one column ahead on a goroutine of their
+// own; stop ends it (and must be called, also when not every column was taken).
+func prepareStrings(cols *storage.Columns, perm []uint32, ahead bool) (next func() stringPrep, stop func()) {
 	schema := cols.Schema
 	var strCols []int
 	for i, c := range schema.Columns {
@@ -713,7 +721,7 @@ func prepareStrings(cols *storage.Columns, perm []uint32) (next func() stringPre
 		d := &cols.Cols[ci]
 		return prepareString(schema.Columns[ci].Name, d, perm, permuteNulls(d.Null, perm, cols.Len, scratch))
 	}
-	if len(strCols) < 2 || cols.Len < parallelPrepareRows || runtime.GOMAXPROCS(0) < 2 {
+	if !ahead || len(strCols) < 2 || cols.Len < parallelPrepareRows || runtime.GOMAXPROCS(0) < 2 {
 		k := 0
 		var scratch []bool
 		return func() stringPrep { k++; return prep(strCols[k-1], &scratch) }, func() {}
