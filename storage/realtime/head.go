@@ -141,7 +141,7 @@ func (h *Head) Freeze() *Frozen {
 		if p.pub.n != p.n {
 			panic(fmt.Sprintf("BUG: part %s sealed with %d published of %d rows", p.name, p.pub.n, p.n))
 		}
-		p.sealed = true
+		p.seal()
 		c.active = nil
 		c.frozen = append(c.frozen, p)
 		f.parts = append(f.parts, p)

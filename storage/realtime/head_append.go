@@ -96,6 +96,10 @@ type colData struct {
 	prev     string
 	prevID   uint32
 	havePrev bool
+	// recent finds a value the decoder interned by its address, without a map
+	// lookup. It holds callers' strings (a few hundred, with the rows they share
+	// an allocation with) until the part is dropped; the appender's alone.
+	recent *storage.RecentIDs
 }
 
 // partState is an immutable published prefix of a part: what a View reads.
@@ -133,6 +137,7 @@ func newPart(schema *storage.Schema, chunkStart int64, seq uint64) *part {
 	for i, col := range schema.Columns {
 		if col.Type == storage.TypeString {
 			p.cols[i].index = make(map[string]uint32)
+			p.cols[i].recent = new(storage.RecentIDs)
 		}
 	}
 	return p
@@ -279,6 +284,16 @@ func (p *part) state() *partState {
 		}
 	}
 	return st
+}
+
+// seal marks the part sealed and lets go of the appender's caches (and the
+// callers' strings they hold).
+// REQUIRES: Head.appendMu is held.
+func (p *part) seal() {
+	p.sealed = true
+	for i := range p.cols {
+		p.cols[i].recent = nil
+	}
 }
 
 // maxPartRows is the most rows a part holds: row numbers are roaring uint32s. A
@@ -506,7 +521,13 @@ func (p *part) appendStrings(c *colData, st *storage.ColumnStats, src *storage.C
 			c.ids = append(c.ids, c.prevID)
 			continue
 		}
-		id, ok := c.index[v]
+		id, ok := c.recent.Lookup(v)
+		if ok {
+			c.ids = append(c.ids, id)
+			c.prev, c.prevID = v, id
+			continue
+		}
+		id, ok = c.index[v]
 		if !ok {
 			// A copy: the caller's string may share an allocation with its whole row
 			// (the ingest decoder's), which a dictionary value would keep alive.
@@ -527,6 +548,7 @@ func (p *part) appendStrings(c *colData, st *storage.ColumnStats, src *storage.C
 			}
 			bytes += int64(len(v)) + dictValueOverhead
 		}
+		c.recent.Store(src.String[r], id) // the caller's string: its address is what repeats
 		c.ids = append(c.ids, id)
 		c.prev, c.prevID, c.havePrev = v, id, true
 	}

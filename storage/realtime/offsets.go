@@ -125,7 +125,7 @@ func (h *Head) DropBefore(o int64) int {
 			if p.pub.n != p.n {
 				panic(fmt.Sprintf("BUG: part %s sealed with %d published of %d rows", p.name, p.pub.n, p.n))
 			}
-			p.sealed = true
+			p.seal()
 			c.frozen = append(c.frozen, p)
 			c.active = nil
 		}

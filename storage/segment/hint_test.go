@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -46,18 +47,7 @@ func TestDictHintSameFile(t *testing.T) {
 		cols.Cols[1].String = append(cols.Cols[1].String, v)
 	}
 	cols.Len = n
-	write := func(name string, c *storage.Columns) []byte {
-		t.Helper()
-		path := filepath.Join(t.TempDir(), name)
-		if _, err := Write(path, c); err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	write := func(name string, c *storage.Columns) []byte { t.Helper(); return writeBytes(t, name, c) }
 	want := write("plain", cols)
 	hinted := func(d []string, ids []uint32) *storage.Columns {
 		c := *cols
@@ -293,4 +283,43 @@ func TestSmallBitmapMatchesRoaring(t *testing.T) {
 			t.Errorf("took %d rows it must leave to roaring", len(rows))
 		}
 	}
+}
+
+// TestPreparedAheadSameFile checks that preparing string columns on a second
+// goroutine (WriteUnsynced, from parallelPrepareRows rows on) writes the same
+// bytes as preparing each one when it is written (Write; WriteUnsynced with one
+// goroutine), for a segment of three string columns with NULLs, unsorted times
+// and several blocks.
+func TestPreparedAheadSameFile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	cols := genColumns(rng, genOpts{n: 2*BlockRows + 99, nullProb: 0.2, distinct: 3000})
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	ahead := writeBytesWith(t, WriteUnsynced, "ahead", cols)
+	if got := writeBytes(t, "inline", cols); !bytes.Equal(got, ahead) {
+		t.Fatalf("segment prepared ahead differs from one prepared inline (%d vs %d bytes)", len(ahead), len(got))
+	}
+	runtime.GOMAXPROCS(1)
+	if got := writeBytesWith(t, WriteUnsynced, "one goroutine", cols); !bytes.Equal(got, ahead) {
+		t.Fatal("WriteUnsynced on one goroutine wrote other bytes")
+	}
+}
+
+// writeBytes writes c as a segment file named name and returns its bytes.
+func writeBytes(t *testing.T, name string, c *storage.Columns) []byte {
+	t.Helper()
+	return writeBytesWith(t, Write, name, c)
+}
+
+// writeBytesWith is writeBytes with write (Write or WriteUnsynced).
+func writeBytesWith(t *testing.T, write func(string, *storage.Columns) (Info, error), name string, c *storage.Columns) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if _, err := write(path, c); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

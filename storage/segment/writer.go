@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +41,12 @@ func Write(path string, cols *storage.Columns) (Info, error) {
 // the file, SyncDir on its directory) before anything refers to it: a
 // transaction of many segments syncs them together at its commit instead of one
 // by one on its write path.
+//
+// Its caller is a statement that waits for the segments (COPY, INSERT), so it
+// also prepares string columns on a second goroutine while it writes
+// (prepareStrings). Write does not: a persist or compaction beside ingestion
+// is background work, which should not take a second core from the appends and
+// queries that wait for it.
 func WriteUnsynced(path string, cols *storage.Columns) (Info, error) {
 	return write(path, cols, false)
 }
@@ -76,7 +83,7 @@ func write(path string, cols *storage.Columns, durable bool) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("write segment %s: %w", path, err)
 	}
-	info, err := writeFile(f, cols)
+	info, err := writeFile(f, cols, !durable)
 	if err == nil && durable {
 		err = f.Sync()
 	}
@@ -160,7 +167,9 @@ type columnMeta struct {
 	sum     storage.ColumnSum // of an int64 or float64 column (sums.go)
 }
 
-func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
+// writeFile writes the segment of cols to f; ahead prepares string columns on a
+// second goroutine (prepareStrings).
+func writeFile(f *os.File, cols *storage.Columns, ahead bool) (Info, error) {
 	schema := cols.Schema
 	n := cols.Len
 	sw := &segmentWriter{w: bufio.NewWriterSize(f, 1<<20)}
@@ -169,6 +178,8 @@ func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
 	perm := timePermutation(cols.Cols[schema.TimeColumn].Int64)
 	metas := make([]columnMeta, len(schema.Columns))
 	var nullScratch []bool
+	nextString, stop := prepareStrings(cols, perm, ahead)
+	defer stop()
 	for i, c := range schema.Columns {
 		d := &cols.Cols[i]
 		nulls := permuteNulls(d.Null, perm, n, &nullScratch)
@@ -189,7 +200,7 @@ func writeFile(f *os.File, cols *storage.Columns) (Info, error) {
 		case storage.TypeBool:
 			sw.boolColumn(m, permute(d.Bool, perm), nulls)
 		case storage.TypeString:
-			if err := sw.stringColumn(m, d, perm, nulls); err != nil {
+			if err := sw.stringColumn(m, nextString()); err != nil {
 				return Info{}, err
 			}
 		default:
@@ -446,6 +457,10 @@ func dictEncode(vals []string, nulls []bool) (ids []uint32, arrival []string, di
 	var prev string
 	var prevID uint32
 	havePrev := false
+	// A value the decoder interned (one string for all its rows) is found by its
+	// address, without hashing it.
+	recent := recentPool.Get().(*storage.RecentIDs)
+	defer func() { recent.Reset(); recentPool.Put(recent) }()
 	for i, v := range vals {
 		if nulls != nil && nulls[i] {
 			continue
@@ -454,17 +469,22 @@ func dictEncode(vals []string, nulls []bool) (ids []uint32, arrival []string, di
 			ids[i] = prevID
 			continue
 		}
-		id, ok := index[v]
+		id, ok := recent.Lookup(v)
 		if !ok {
-			id = uint32(len(arrival))
-			index[v] = id
-			arrival = append(arrival, v)
-			dictBytes += uint64(len(v))
+			if id, ok = index[v]; !ok {
+				id = uint32(len(arrival))
+				index[v] = id
+				arrival = append(arrival, v)
+				dictBytes += uint64(len(v))
+			}
+			recent.Store(v, id)
 		}
 		ids[i], prev, prevID, havePrev = id, v, id, true
 	}
 	return ids, arrival, dictBytes
 }
+
+var recentPool = sync.Pool{New: func() any { return new(storage.RecentIDs) }}
 
 // dictFromHint returns what dictEncode does, in perm order, from d's dictionary
 // hint (d.Dict, d.IDs) without hashing a string (the caller checks that the values
@@ -616,7 +636,24 @@ func distinctSorted(vals []string, order []uint32) bool {
 	return true
 }
 
-func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm []uint32, nulls []bool) error {
+// stringPrep is a string column made ready for writing: its dictionary sorted
+// and every row's id in it (NULL rows: 0), and the rows of each value. Computing
+// it is most of a string column's cost and needs nothing of the file, so
+// writeFile prepares the next string column on another goroutine while it writes
+// this one (prepareStrings).
+type stringPrep struct {
+	ids       []uint32 // per row (in the segment's time order), into dict
+	dict      []string // sorted
+	dictBytes uint64
+	// rows lists the rows of each value, value by value: rows[counts[id]:counts[id+1]].
+	rows   []uint32
+	counts []uint32
+	err    error
+}
+
+// prepareString dictionary-encodes column d (rows in perm order; nulls already
+// in that order).
+func prepareString(name string, d *storage.ColumnData, perm []uint32, nulls []bool) stringPrep {
 	// The rows' ids in arrival order of the values: from the column's dictionary
 	// hint when it has a valid one (distinct values: no two neighbours equal once
 	// sorted), else from one map pass.
@@ -634,7 +671,7 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 		order = sortedOrder(arrival)
 	}
 	if dictBytes > math.MaxUint32 {
-		return fmt.Errorf("column %s: dictionary of %d bytes exceeds 4 GiB", m.col.Name, dictBytes)
+		return stringPrep{err: fmt.Errorf("column %s: dictionary of %d bytes exceeds 4 GiB", name, dictBytes)}
 	}
 	var remap []uint32
 	dict := arrival
@@ -645,11 +682,6 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 			remap[a] = uint32(sortedID)
 			dict[sortedID] = arrival[a]
 		}
-	}
-	m.dictLen = len(dict)
-	if len(dict) > 0 {
-		m.stats.HasMinMax = true
-		m.stats.MinString, m.stats.MaxString = dict[0], dict[len(dict)-1]
 	}
 
 	// Sorted ids; NULL rows keep id 0 (and are in no value bitmap).
@@ -665,6 +697,85 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 		}
 		counts[id+1]++
 	}
+	// The rows of each value: a counting sort of the row numbers by id.
+	for id := 1; id < len(counts); id++ {
+		counts[id] += counts[id-1]
+	}
+	rows := make([]uint32, counts[len(dict)])
+	next := slices.Clone(counts[:len(dict)])
+	for i, id := range ids {
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		rows[next[id]] = uint32(i)
+		next[id]++
+	}
+	return stringPrep{ids: ids, dict: dict, dictBytes: dictBytes, rows: rows, counts: counts}
+}
+
+// prepareStrings returns the string columns of cols prepared (prepareString), in
+// column order, one per call of next. With ahead (and more than one goroutine
+// allowed to run), they are prepared one column ahead on a goroutine of their
+// own; stop ends it (and must be called, also when not every column was taken).
+func prepareStrings(cols *storage.Columns, perm []uint32, ahead bool) (next func() stringPrep, stop func()) {
+	schema := cols.Schema
+	var strCols []int
+	for i, c := range schema.Columns {
+		if c.Type == storage.TypeString {
+			strCols = append(strCols, i)
+		}
+	}
+	prep := func(ci int, scratch *[]bool) stringPrep {
+		d := &cols.Cols[ci]
+		return prepareString(schema.Columns[ci].Name, d, perm, permuteNulls(d.Null, perm, cols.Len, scratch))
+	}
+	if !ahead || len(strCols) < 2 || cols.Len < parallelPrepareRows || runtime.GOMAXPROCS(0) < 2 {
+		k := 0
+		var scratch []bool
+		return func() stringPrep { k++; return prep(strCols[k-1], &scratch) }, func() {}
+	}
+	out := make(chan stringPrep, 1)
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			// A panic here would end the process; the writer's goroutine gets it as
+			// an error instead, as it would have got the panic.
+			if v := recover(); v != nil {
+				select {
+				case out <- stringPrep{err: fmt.Errorf("BUG: preparing a string column: %v", v)}:
+				case <-quit:
+				}
+			}
+		}()
+		var scratch []bool
+		for _, ci := range strCols {
+			p := prep(ci, &scratch) // p holds nothing of scratch
+			select {
+			case out <- p:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() stringPrep { return <-out }, func() { close(quit); <-done }
+}
+
+// parallelPrepareRows is the segment size from which writeFile prepares string
+// columns on a second goroutine.
+const parallelPrepareRows = 4096
+
+func (sw *segmentWriter) stringColumn(m *columnMeta, p stringPrep) error {
+	if p.err != nil {
+		return p.err
+	}
+	ids, dict, dictBytes := p.ids, p.dict, p.dictBytes
+	m.dictLen = len(dict)
+	if len(dict) > 0 {
+		m.stats.HasMinMax = true
+		m.stats.MinString, m.stats.MaxString = dict[0], dict[len(dict)-1]
+	}
 
 	w := dictWidth(len(dict))
 	for b := range numBlocks(len(ids), BlockRows) {
@@ -679,19 +790,8 @@ func (sw *segmentWriter) stringColumn(m *columnMeta, d *storage.ColumnData, perm
 		m.blocks = append(m.blocks, sw.block(sw.raw))
 	}
 
-	// Value bitmaps: bucket row numbers by id (counting sort), one bitmap per id.
-	for id := 1; id < len(counts); id++ {
-		counts[id] += counts[id-1]
-	}
-	rows := make([]uint32, counts[len(dict)])
-	next := slices.Clone(counts[:len(dict)])
-	for i, id := range ids {
-		if nulls != nil && nulls[i] {
-			continue
-		}
-		rows[next[id]] = uint32(i)
-		next[id]++
-	}
+	// Value bitmaps, one per id.
+	rows, counts := p.rows, p.counts
 	bitmapRefs := make([]byte, 0, 12*len(dict))
 	bm := roaring.New()
 	var buf bytes.Buffer
