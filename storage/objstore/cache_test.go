@@ -100,14 +100,32 @@ func TestCachedHitsAndRanges(t *testing.T) {
 	if n != 3 || size != 8+8+1000 {
 		t.Errorf("stats = %d entries %d bytes, want 3, 1016", n, size)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "c-*"))
-	if len(files) != n {
-		t.Errorf("%d cache files for %d entries", len(files), n)
+	if files, keys := keyFiles(c); files != 1 || keys != 1 {
+		t.Errorf("%d cache files for the entries of %d keys, want 1 and 1", files, keys)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "c-*")); len(files) != 0 {
+		t.Errorf("cache files left linked: %v", files)
 	}
 }
 
+// keyFiles returns the cache files open and the keys the entries are of.
+func keyFiles(c *Cached) (files, keys int) {
+	c.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := map[string]bool{}
+	for el := c.mu.lru.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*cacheEntry)
+		seen[e.id.key] = true
+		if c.mu.files[e.id.key] != e.kf {
+			panic("entry of " + e.id.key + " not in its key's file")
+		}
+	}
+	return len(c.mu.files), len(seen)
+}
+
 func TestCachedEvictionLRU(t *testing.T) {
-	c, inner, dir := newCachedForTest(t, 100)
+	c, inner, _ := newCachedForTest(t, 100)
 	ctx := context.Background()
 	for _, k := range []string{"a", "b", "c", "d"} {
 		mustPut(t, c, k, bytes.Repeat([]byte(k), 40))
@@ -157,9 +175,8 @@ func TestCachedEvictionLRU(t *testing.T) {
 		if size > 100 {
 			t.Errorf("step %d: size %d over the limit", i, size)
 		}
-		files, _ := filepath.Glob(filepath.Join(dir, "c-*"))
-		if len(files) != len(keys) {
-			t.Errorf("step %d: %d files for %d entries", i, len(files), len(keys))
+		if files, _ := keyFiles(c); files != len(keys) {
+			t.Errorf("step %d: %d files for %d entries", i, files, len(keys))
 		}
 	}
 }
@@ -292,9 +309,8 @@ func TestCachedConcurrent(t *testing.T) {
 	if size > 3000 {
 		t.Errorf("cache size %d over the limit", size)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "c-*"))
-	if len(files) != n {
-		t.Errorf("%d cache files for %d entries", len(files), n)
+	if files, keys := keyFiles(c); files != keys || n < keys {
+		t.Errorf("%d cache files for %d entries of %d keys", files, n, keys)
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, "*.tmp")); len(leftovers) != 0 {
 		t.Errorf("temp files left: %v", leftovers)

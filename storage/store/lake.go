@@ -251,8 +251,8 @@ func (s *Store) lakeOf(ctx context.Context, def *catalog.TableDef) (*lakeLink, e
 
 // openLakeLocation is lake.OpenLocation with, on S3, a local byte-range cache
 // of the location's Parquet files (footers and column chunks, as the direct
-// scan fetches them; objstore.Cached) in <data dir>/lakebytes/<hash of the
-// location>, of at most rangeCacheBytes, shared by every table and delta_scan
+// scan fetches them; objstore.Cached: one open, unlinked file per object) in
+// <data dir>/lakebytes/<hash of the location>, of at most rangeCacheBytes, shared by every table and delta_scan
 // of the location. Parquet files are immutable, so entries never go stale.
 func (s *Store) openLakeLocation(ctx context.Context, path string) (objstore.Store, string, error) {
 	if !strings.HasPrefix(path, "s3://") {
