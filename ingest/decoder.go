@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"unicode/utf8"
 
@@ -241,8 +242,11 @@ func (d *decoder) commitRow() error {
 		return nil
 	}
 	if d.batch == nil {
-		d.batch = d.newBatch(d.nextCap)
-		d.batchCap = d.nextCap
+		d.batch, d.batchCap = d.reusedBatch()
+		if d.batch == nil {
+			d.batch = d.newBatch(d.nextCap)
+			d.batchCap = d.nextCap
+		}
 	} else if d.batch.Len == d.batchCap {
 		d.growBatch()
 	}
@@ -273,6 +277,39 @@ func (d *decoder) growBatch() {
 	}
 	b.Len = old.Len
 	d.batch, d.batchCap = b, n
+}
+
+// reusedBatch returns a batch from Options.Reuse, emptied, and the rows it has
+// room for in every column; nil before batches are BatchRows long (a small input
+// never asks), when Reuse gives none, or one that does not fit the schema.
+func (d *decoder) reusedBatch() (*storage.Columns, int) {
+	if d.opts.Reuse == nil || d.nextCap < d.batchRows {
+		return nil, 0
+	}
+	b := d.opts.Reuse()
+	if b == nil || b.Schema != d.schema || len(b.Cols) != len(d.schema.Columns) {
+		return nil, 0
+	}
+	b.Reset()
+	room := math.MaxInt
+	for i, c := range d.schema.Columns {
+		bc := &b.Cols[i]
+		bc.Dict, bc.IDs = nil, nil
+		switch c.Type {
+		case storage.TypeTimestamp, storage.TypeInt64:
+			room = min(room, cap(bc.Int64))
+		case storage.TypeFloat64:
+			room = min(room, cap(bc.Float64))
+		case storage.TypeBool:
+			room = min(room, cap(bc.Bool))
+		case storage.TypeString:
+			room = min(room, cap(bc.String))
+		}
+	}
+	if room < d.batchRows {
+		return nil, 0
+	}
+	return b, room
 }
 
 // newBatch returns an empty batch with room for n rows.

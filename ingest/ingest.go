@@ -21,7 +21,8 @@
 //   - Time values are µs since the Unix epoch, UTC. A timestamp without a zone is UTC.
 //     For a column declared "timestamp" (without time zone) a zone in the input is
 //     ignored, as PostgreSQL does.
-//   - The sink owns each batch it is given; Decode never touches it again.
+//   - The sink owns each batch it is given; Decode never touches it again, unless
+//     the sink hands it back through Options.Reuse.
 //
 // Speed: lines are decoded in place in the read buffer (bufio, 1 MiB; longer lines
 // are assembled up to Options.MaxLineBytes). The JSON decoder is a hand-written
@@ -97,6 +98,13 @@ type Options struct {
 	// MaxLineBytes is the longest accepted line (CSV: record) without its
 	// terminator; 0 = DefaultMaxLineBytes. A longer one is rejected.
 	MaxLineBytes int
+	// Reuse, when set, is asked for each new batch once batches are BatchRows
+	// long: it returns a batch the sink is done with (of the schema, any length;
+	// Decode empties it), or nil for a new one. A large load then fills the same
+	// few batches again instead of allocating (and the garbage collector
+	// scanning) ~170 bytes per row of new column slices. The sink must hand a
+	// batch back only once nothing it started holds the batch's slices.
+	Reuse func() *storage.Columns
 }
 
 // Reject describes one rejected line.

@@ -278,3 +278,54 @@ func TestDefaultLineLimit(t *testing.T) {
 		t.Errorf("csv stats = %+v", res.stats)
 	}
 }
+
+// TestReuseBatches decodes with Options.Reuse handing back every batch the sink
+// got, and requires the rows of decoding without it: a reused batch keeps no
+// value and no NULL flag of its earlier rows (the first batches have NULLs in
+// every nullable column, the later ones none, and the last is short).
+func TestReuseBatches(t *testing.T) {
+	var b strings.Builder
+	for k := 1; k <= 23; k++ {
+		if k <= 8 && k%2 == 0 {
+			fmt.Fprintf(&b, "2023-10-01\t\\N\t\\N\t\\N\t\\N\n")
+			continue
+		}
+		fmt.Fprintf(&b, "2023-10-01\tr%d\t%d\t0.5\tt\n", k, k)
+	}
+	input := b.String()
+	want := decodeAll(t, testSchema(), Options{Format: Text, BatchRows: 4}, input)
+	if want.err != nil {
+		t.Fatal(want.err)
+	}
+	var free []*storage.Columns
+	seen := map[*storage.Columns]bool{}
+	reused := 0
+	opts := Options{Format: Text, BatchRows: 4, Reuse: func() *storage.Columns {
+		if len(free) == 0 {
+			return nil
+		}
+		c := free[0]
+		free = free[1:]
+		return c
+	}}
+	var rows [][]any
+	_, err := Decode(context.Background(), strings.NewReader(input), testSchema(), opts, func(c *storage.Columns) error {
+		if err := c.Check(); err != nil {
+			t.Fatalf("batch fails Check: %v", err)
+		}
+		if seen[c] {
+			reused++
+		}
+		seen[c] = true
+		rows = append(rows, renderRows(t, c)...)
+		free = append(free, c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, rows, want.rows)
+	if reused == 0 {
+		t.Fatal("no batch was reused")
+	}
+}

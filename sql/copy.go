@@ -182,7 +182,9 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 		}
 		defer tx.Abort()
 		// Decoding and writing segments run on two goroutines: the next batch is
-		// decoded while the last one is written.
+		// decoded while the last one is written. A written batch goes back to the
+		// decoder to be filled again (the sink keeps nothing of it: the segment
+		// writer, rollup.Reduce and a lookup table's staging copy what they keep).
 		w := startPipe(func(c *storage.Columns) error {
 			if spec != nil {
 				c = spec.Reduce(c)
@@ -192,6 +194,7 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 			}
 			return tx.Append(ctx, c)
 		})
+		opts.Reuse = w.reuse
 		st, err := ingest.Decode(ctx, r, &def.Schema, opts, w.send)
 		if werr := w.close(); err == nil && werr != nil {
 			err = fmt.Errorf("ingest: sink: %w", werr)
@@ -257,15 +260,18 @@ func (b *binder) copyStmt(cs *pg.CopyStmt) (*bound, []engine.Field, error) {
 // pipe hands a COPY's decoded batches to a goroutine of their own that writes
 // them (sink), one batch in flight, so that decoding the next batch overlaps
 // writing the last. A sink error (or panic) stops the writer; the decoder's next
-// send, or close, returns it.
+// send, or close, returns it. Batches the sink wrote come back through reuse.
 type pipe struct {
 	ch   chan *storage.Columns
-	done chan struct{} // closed when the writer has stopped; err is then final
+	free chan *storage.Columns // written batches, for the decoder to fill again
+	done chan struct{}         // closed when the writer has stopped; err is then final
 	err  error
 }
 
 func startPipe(sink func(*storage.Columns) error) *pipe {
-	p := &pipe{ch: make(chan *storage.Columns, 1), done: make(chan struct{})}
+	// free holds what can be in flight besides the batch being decoded: one
+	// queued, one being written.
+	p := &pipe{ch: make(chan *storage.Columns, 1), free: make(chan *storage.Columns, 2), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		defer func() {
@@ -278,9 +284,23 @@ func startPipe(sink func(*storage.Columns) error) *pipe {
 				p.err = err
 				return
 			}
+			select {
+			case p.free <- c:
+			default:
+			}
 		}
 	}()
 	return p
+}
+
+// reuse returns a batch the sink is done with, or nil (ingest.Options.Reuse).
+func (p *pipe) reuse() *storage.Columns {
+	select {
+	case c := <-p.free:
+		return c
+	default:
+		return nil
+	}
 }
 
 // send queues c for the writer; it returns the writer's error once it stopped.

@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -362,6 +363,46 @@ func TestCopy(t *testing.T) {
 		t.Errorf("COPY missing file: %v", err)
 	}
 	_ = st
+}
+
+// TestCopyManyBatches loads more rows than four of the decoder's batches, so the
+// batches written are handed back and filled again (ingest.Options.Reuse), and
+// checks every value: the first batch has NULLs in kind and n, the others none,
+// and the text values differ row by row.
+func TestCopyManyBatches(t *testing.T) {
+	s, _ := newTestSession(t)
+	mustExec(t, s, "CREATE TABLE m (ts timestamptz NOT NULL, kind text, n int)")
+	const rows = 350_000
+	var in strings.Builder
+	wantSum, wantKinds := 0, 0
+	for i := range rows {
+		ts := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 10 * time.Millisecond).Format("2006-01-02 15:04:05.999999Z07")
+		if i < 50_000 && i%3 == 0 {
+			fmt.Fprintf(&in, "%s,,\n", ts)
+			continue
+		}
+		fmt.Fprintf(&in, "%s,k%d,%d\n", ts, i, i%1000)
+		wantSum += i % 1000
+		wantKinds++
+	}
+	res := mustExec(t, s, "COPY m FROM STDIN (FORMAT csv)")
+	stats, err := res.CopyIn(context.Background(), strings.NewReader(in.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Rows != rows || stats.Rejected != 0 {
+		t.Fatalf("stats %+v, want %d rows", stats, rows)
+	}
+	got := collect(t, mustExec(t, s, "SELECT count(*), count(kind), count(DISTINCT kind), count(n), sum(n) FROM m"))
+	want := [][]string{{fmt.Sprint(rows), fmt.Sprint(wantKinds), fmt.Sprint(wantKinds), fmt.Sprint(wantKinds), fmt.Sprint(wantSum)}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	// Each row's text names its own row: compare a sample by time.
+	got = collect(t, mustExec(t, s, "SELECT kind, n FROM m WHERE ts IN ('2024-01-01 00:00:00+00', '2024-01-01 00:00:00.01+00', '2024-01-01 00:58:19.99+00') ORDER BY ts"))
+	if want := [][]string{{"NULL", "NULL"}, {"k1", "1"}, {"k349999", "999"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("sample rows %v, want %v", got, want)
+	}
 }
 
 func mustPrepare(t *testing.T, s *Session, q string) *Statement {

@@ -11,7 +11,10 @@
 // roaring bitmap: most values of a high-cardinality column stay rare), plus a null
 // bitmap per column and running statistics (storage.ColumnStats, MinTime/MaxTime,
 // whether rows arrived in time order). Dictionary values are copies of the strings
-// Append was given (a caller's string may share an allocation with a whole row).
+// Append was given (a caller's string may share an allocation with a whole row);
+// until a part is sealed, its appender also keeps up to 256 of each string column's
+// caller strings (storage.RecentIDs), to find a repeated value by its address
+// without a map lookup.
 //
 // The Head does not know about segments: between the store publishing a Frozen's
 // segments and Drop, a query that took both a catalog snapshot and a Head Snapshot
