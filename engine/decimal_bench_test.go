@@ -19,9 +19,14 @@ func BenchmarkSumBigint(b *testing.B) { benchSums(b, "bigint") }
 func benchSums(b *testing.B, sqlType string) {
 	schema := storage.Schema{TimeColumn: eventsSchema.TimeColumn, Columns: append([]storage.Column(nil), eventsSchema.Columns...)}
 	schema.Columns[cQty].SQLType = sqlType
-	t := columnType(schema.Columns[cQty])
-	scan := &Scan{Table: "events", Schema: &schema, Sources: benchData(), Columns: []int{cQty},
-		TimeMin: MinTime, TimeMax: MaxTime, Out: []Field{{Name: "qty", Type: t}}}
+	benchSumMinMax(b, &schema, benchData(), cQty)
+}
+
+// benchSumMinMax runs sum, min and max of column col over srcs (1.2M rows).
+func benchSumMinMax(b *testing.B, schema *storage.Schema, srcs []storage.Source, col int) {
+	t := columnType(schema.Columns[col])
+	scan := &Scan{Table: "events", Schema: schema, Sources: srcs, Columns: []int{col},
+		TimeMin: MinTime, TimeMax: MaxTime, Out: []Field{{Name: "x", Type: t}}}
 	x := &ColRef{Index: 0, T: t}
 	sumT, err := ResolveAgg("sum", []Type{t}, false)
 	if err != nil {
@@ -61,21 +66,5 @@ func BenchmarkSumNumericText(b *testing.B) {
 			numericTextSrcs = append(numericTextSrcs, newMemSource(fmt.Sprintf("seg%d", k), c))
 		}
 	}
-	t := columnType(schema.Columns[1])
-	scan := &Scan{Table: "n", Schema: &schema, Sources: numericTextSrcs, Columns: []int{1},
-		TimeMin: MinTime, TimeMax: MaxTime, Out: []Field{{Name: "w", Type: t}}}
-	x := &ColRef{Index: 0, T: t}
-	sumT, err := ResolveAgg("sum", []Type{t}, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := &Aggregate{Input: scan,
-		Aggs: []AggCall{{Func: "sum", Args: []Expr{x}, T: sumT}, {Func: "min", Args: []Expr{x}, T: t}, {Func: "max", Args: []Expr{x}, T: t}},
-		Out:  []Field{{"s", sumT}, {"lo", t}, {"hi", t}}}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		drain(b, p)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1.2e6, "ns/row")
+	benchSumMinMax(b, &schema, numericTextSrcs, 1)
 }
