@@ -872,6 +872,8 @@ func accLen(a accum) int {
 		return len(a.c)
 	case *exactStatAcc:
 		return len(a.n)
+	case *numericStatAcc:
+		return len(a.n)
 	case *sumIvalAcc:
 		return len(a.s)
 	case *minMaxAcc:

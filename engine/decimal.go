@@ -254,15 +254,27 @@ func decimalFloats(x *vec) []float64 {
 }
 
 // decimalArithType is the result type of x op y when one side is a decimal and
-// the other a decimal or an integer; false when the result is not a decimal.
+// the other a decimal or an integer; false when the result is not a decimal. When
+// both are declared numeric(p,s) (Prec > 0) and x + y, x - y or x * y may pass 18
+// digits (PostgreSQL would go on where int64 units stop), it is Numeric, computed
+// exactly with apd (numericArith); a computed decimal or an integer operand has no
+// declared bound and keeps the int64 path (22003 past 18 digits).
 func decimalArithType(op string, x, y Type) (Type, bool) {
 	if !(x.IsDecimal() || y.IsDecimal()) || !(x.IsDecimal() || x.IsInteger()) || !(y.IsDecimal() || y.IsInteger()) {
 		return Unknown, false
 	}
 	switch op {
-	case "+", "-", "%", "mod":
+	case "+", "-":
+		if x.Prec > 0 && y.Prec > 0 && max(x.Prec-x.Scale, y.Prec-y.Scale)+1+max(x.Scale, y.Scale) > MaxDecimalPrecision {
+			return Numeric, true // two declared columns whose sum may pass 18 digits: exact numeric
+		}
+		return Decimal(0, int(max(x.Scale, y.Scale))), true
+	case "%", "mod":
 		return Decimal(0, int(max(x.Scale, y.Scale))), true
 	case "*":
+		if x.Prec > 0 && y.Prec > 0 && int(x.Prec)+int(y.Prec) > MaxDecimalPrecision {
+			return Numeric, true // two declared columns whose product may pass 18 digits
+		}
 		if s := int(x.Scale) + int(y.Scale); s <= MaxDecimalPrecision {
 			return Decimal(0, s), true
 		}

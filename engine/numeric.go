@@ -49,10 +49,51 @@ func exactAt(v *vec, i int, d *apd.Decimal) {
 	case v.t.IsDecimal():
 		d.SetFinite(v.i[i], -int32(v.t.Scale))
 	default:
+		if setShortNumeric(d, v.nx[i]) {
+			break
+		}
 		if _, _, err := d.SetString(v.nx[i]); err != nil {
 			panic("BUG: numeric text " + strconv.Quote(v.nx[i]))
 		}
 	}
+}
+
+// setShortNumeric sets d to positional numeric text s ("-12.340") of at most 18
+// digits without allocating (apd's SetString allocates each time), keeping its
+// display scale as the exponent; false, d untouched, for anything else.
+func setShortNumeric(d *apd.Decimal, s string) bool {
+	i, neg := 0, false
+	if len(s) > 0 && s[0] == '-' {
+		i, neg = 1, true
+	}
+	var c int64
+	digits, scale := 0, -1
+	for ; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '.' && scale < 0:
+			scale = 0
+			continue
+		case ch < '0' || ch > '9' || digits == 18:
+			return false
+		}
+		c = c*10 + int64(ch-'0')
+		digits++
+		if scale >= 0 {
+			scale++
+		}
+	}
+	if digits == 0 || scale == 0 {
+		return false
+	}
+	if neg {
+		c = -c
+	}
+	d.SetFinite(c, -int32(max(scale, 0)))
+	if neg && c == 0 {
+		d.Negative = true // -0.00 as apd reads it
+	}
+	return true
 }
 
 // numericText is d as PostgreSQL prints a numeric: positional, with its display

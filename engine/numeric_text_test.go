@@ -53,3 +53,23 @@ func apdOrder(t *testing.T, a, b string) int {
 	}
 	return x.Cmp(&y)
 }
+
+// FuzzSetShortNumeric: the allocation-free reader of short numeric text agrees
+// with apd's SetString, digits and exponent alike, whenever it accepts.
+func FuzzSetShortNumeric(f *testing.F) {
+	for _, s := range []string{"12.340", "-0.5", "0", "-0.00", "123456789012345678", "1234567890123456789", "1.", ".5", "1e3", "NaN"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got, want apd.Decimal
+		if !setShortNumeric(&got, s) {
+			return
+		}
+		if _, _, err := want.SetString(s); err != nil {
+			t.Fatalf("%q read, but apd refuses it: %v", s, err)
+		}
+		if got.Cmp(&want) != 0 || got.Exponent != want.Exponent || got.Negative != want.Negative {
+			t.Fatalf("%q read as %s (exp %d), apd %s (exp %d)", s, got.String(), got.Exponent, want.String(), want.Exponent)
+		}
+	})
+}

@@ -12,6 +12,10 @@
 //     resolution). Every Schema has exactly one time column, of TypeTimestamp, NOT NULL.
 //   - A Source is immutable while it is open: NumRows, dictionaries, bitmaps and values
 //     never change under a reader. Bitmaps and dictionaries it returns are read-only.
+//   - A numeric column wider than an int64 holds (numeric without a modifier,
+//     numeric(p,s) with p > 18 or a negative scale) is a TypeString column of
+//     canonical numeric text (numeric.go): equal values of a numeric(p,s) have
+//     equal text, and every writer canonicalizes through CanonicalNumeric.
 //   - Row numbers are dense, 0..NumRows()-1, and a Source's rows are sorted by time,
 //     unless it implements TimeOrder and SortedByTime reports false (a real-time head
 //     holds rows in arrival order).

@@ -26,11 +26,13 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 	s := startStrata(t, filepath.Join(t.TempDir(), "data"))
 	ctx := context.Background()
 
-	const create = "CREATE TABLE nw (ts timestamptz NOT NULL, user_id text, price numeric(10,2), qty integer, rate numeric(6,4))"
+	// u and w are kept as canonical text (storage/numeric.go)
+	const create = "CREATE TABLE nw (ts timestamptz NOT NULL, user_id text, price numeric(10,2), qty integer, rate numeric(6,4), u numeric, w numeric(30,10))"
 	csv := filepath.Join(t.TempDir(), "nw.csv")
 	var b strings.Builder
 	for i := 0; i < 2000; i++ {
-		fmt.Fprintf(&b, "2024-01-01 %02d:%02d:%02d+00,u%d,%d.%03d,%d,%d.%05d\n", i/3600, i/60%60, i%60, i%7, (i*7919)%100000-40000, i%1000, i%5+1, i%3, (i*31)%100000)
+		fmt.Fprintf(&b, "2024-01-01 %02d:%02d:%02d+00,u%d,%d.%03d,%d,%d.%05d,%d.%0*d,%d%09d.%011d\n", i/3600, i/60%60, i%60, i%7, (i*7919)%100000-40000, i%1000, i%5+1, i%3, (i*31)%100000,
+			(i*104729)%1000000-500000, i%7, i%1000, i%13*7654321, (i*7919)%1000000000, (i*31337)%100000000000)
 	}
 	if err := os.WriteFile(csv, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -72,6 +74,10 @@ func TestNumericWireAgainstPostgres(t *testing.T) {
 		"SELECT user_id, avg(price), avg(qty), sum(price) / count(*), avg(rate) FROM nw GROUP BY user_id ORDER BY user_id",
 		"SELECT price / qty, price / 7, 1 / rate FROM nw WHERE rate > 0.5 ORDER BY ts LIMIT 20",
 		"SELECT 1 / 3.000000000000000000000000000000000000000000000000000000000000000000, 'NaN'::numeric, -0.00::numeric / 3",
+		"SELECT u, w FROM nw ORDER BY ts, user_id",
+		"SELECT sum(u), avg(u), sum(w), avg(w), min(w), max(u), stddev(w) FROM nw",
+		"SELECT user_id, sum(w * qty), max(w) FROM nw GROUP BY user_id ORDER BY user_id",
+		"SELECT w, u FROM nw ORDER BY w DESC NULLS LAST, u LIMIT 5",
 	}
 	for _, q := range queries {
 		want := numericRows(t, pc, q)
