@@ -393,7 +393,7 @@ func valueAt(arr arrow.Array, i int, t engine.Type) engine.Value {
 		v.I = int64(a.Value(i))
 	case *array.MonthDayNanoInterval:
 		x := a.Value(i)
-		v.Months, v.Days, v.I = x.Months, x.Days, x.Nanoseconds/1000
+		v.Months, v.Days, v.I = x.Months, x.Days, engine.IntervalMicros(x)
 	default:
 		panic(fmt.Sprintf("BUG: valueAt: %s", arr.DataType()))
 	}
