@@ -198,6 +198,9 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 		if op == "!=" {
 			op = "<>"
 		}
+		if sl.Testexpr.GetRowExpr() != nil { // (a, b) IN (SELECT a, b …)
+			return nil, posErr(engine.Unsupported("row comparison subqueries"), sl.Location)
+		}
 	default:
 		return nil, posErr(engine.Unsupported("row comparison subqueries"), sl.Location)
 	}
