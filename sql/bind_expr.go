@@ -828,7 +828,10 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if from := x.Type(); (t.IsArray() || from.IsArray()) && t != from &&
+	// An array casts to another array type by its text form, each element read as
+	// the new element type (int[] to bigint[], text[] to uuid[]; an element that
+	// is no input of it, 1.5 to int[], is 22P02 where PostgreSQL casts it).
+	if from := x.Type(); (t.IsArray() || from.IsArray()) && t != from && !(t.IsArray() && from.IsArray()) &&
 		from != engine.Unknown && from != engine.Text && t != engine.Text {
 		return nil, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", from, t), tc.Location)
 	}
