@@ -160,6 +160,12 @@ func (b *binder) aggMatch(n *pg.Node, c *exprCtx) (engine.Expr, bool, error) {
 			return nil, true, err
 		}
 		name := columnRefName(cr.ColumnRef)
+		// PostgreSQL names the column with its FROM item's name (t.x for x)
+		if qual, col, ok := columnRefParts(cr.ColumnRef); ok && qual == "" {
+			if idx, ferr := a.input.find("", col); ferr == nil && a.input.cols[idx].qual != "" {
+				name = a.input.cols[idx].qual + "." + col
+			}
+		}
 		return nil, true, posErr(engine.Errorf(sqlstate.GroupingError,
 			"column %q must appear in the GROUP BY clause or be used in an aggregate function", name), cr.ColumnRef.Location)
 	}
