@@ -395,8 +395,11 @@ func (a *sumIvalAcc) update(gids []int32, args []*vec) error {
 	x := args[0]
 	for i, g := range gids {
 		if g >= 0 && !x.isNull(i) {
-			v := x.iv[i]
-			a.s[g] = ival{a.s[g].M + v.M, a.s[g].D + v.D, a.s[g].U + v.U}
+			s, err := addIval(a.s[g], x.iv[i], 1)
+			if err != nil {
+				return err
+			}
+			a.s[g] = s
 			a.c[g]++
 		}
 	}
@@ -406,7 +409,11 @@ func (a *sumIvalAcc) merge(src accum, m []int32) error {
 	o := src.(*sumIvalAcc)
 	for i, v := range o.s {
 		g := m[i]
-		a.s[g] = ival{a.s[g].M + v.M, a.s[g].D + v.D, a.s[g].U + v.U}
+		s, err := addIval(a.s[g], v, 1)
+		if err != nil {
+			return err
+		}
+		a.s[g] = s
 		a.c[g] += o.c[i]
 	}
 	return nil

@@ -229,6 +229,55 @@ func addInterval(us int64, iv ival, sign int64) int64 {
 	return us + sign*(int64(iv.D)*usPerDay+iv.U)
 }
 
+// PostgreSQL's timestamp range, in microseconds from 1970: from 4714-11-24
+// 00:00:00 BC (MIN_TIMESTAMP); its end, 294277-01-01, is past int64 from 1970, so
+// strata's ends before it, at the infinity value.
+const (
+	minTimestampUs = -211813488000000000 + 946684800000000
+	endTimestampUs = math.MaxInt64
+)
+
+// tsPlusInterval is addInterval where a result outside PostgreSQL's timestamp
+// range is 22008, as timestamp_pl_interval's.
+func tsPlusInterval(us int64, iv ival, sign int64) (int64, error) {
+	if us == math.MaxInt64 || us == math.MinInt64 {
+		return us, nil
+	}
+	r := addMonths(us, int32(sign)*iv.M)
+	t := int64(iv.D)*usPerDay + iv.U // int32 days of µs cannot overflow alone
+	over := (iv.D >= 0) == (iv.U >= 0) && (t >= 0) != (iv.U >= 0)
+	if sign < 0 {
+		over = over || t == math.MinInt64
+		t = -t
+	}
+	s := r + t
+	over = over || (r >= 0) == (t >= 0) && (s >= 0) != (r >= 0)
+	if over || r < minTimestampUs || r >= endTimestampUs || s < minTimestampUs || s >= endTimestampUs {
+		return 0, Errorf(sqlstate.DatetimeFieldOverflow, "timestamp out of range")
+	}
+	return s, nil
+}
+
+// addIval is a + b (sign 1) or a - b (sign -1) field by field, as PostgreSQL's
+// interval_pl and interval_mi: a field past its range (int32 months and days,
+// int64 microseconds) is 22008.
+func addIval(a, b ival, sign int64) (ival, error) {
+	m := int64(a.M) + sign*int64(b.M)
+	d := int64(a.D) + sign*int64(b.D)
+	// int64 arithmetic wraps; it overflowed when the operands' signs force a
+	// result sign (equal signs for +, different for -) that u does not have
+	u := a.U + b.U
+	over := (a.U >= 0) == (b.U >= 0) && (u >= 0) != (a.U >= 0)
+	if sign < 0 {
+		u = a.U - b.U
+		over = (a.U >= 0) != (b.U >= 0) && (u >= 0) != (a.U >= 0)
+	}
+	if over || m != int64(int32(m)) || d != int64(int32(d)) {
+		return ival{}, Errorf(sqlstate.DatetimeFieldOverflow, "interval out of range")
+	}
+	return ival{int32(m), int32(d), u}, nil
+}
+
 func tsround(x float64) float64 { return math.RoundToEven(x*1e6) / 1e6 }
 
 // mulInterval multiplies an interval as PostgreSQL's interval_mul does: fractional
@@ -253,7 +302,7 @@ func mulInterval(x ival, f float64) (ival, error) {
 	}
 	out.D += int32(monthRemDays)
 	t := math.RoundToEven(float64(x.U)*f + secRem*1e6)
-	if math.Abs(t) > 9.2e18 {
+	if t >= 1<<63 || t < -(1<<63) { // not an int64
 		return ival{}, Errorf(sqlstate.DatetimeFieldOverflow, "interval out of range")
 	}
 	out.U = int64(t)
@@ -271,11 +320,19 @@ func timeArith(op string, x, y *vec, out *vec) (*vec, error) {
 			sign = -1
 		}
 		for i := range out.i {
-			out.i[i] = addInterval(x.i[i], y.iv[i], sign)
+			if !null(i) {
+				if out.i[i], err = tsPlusInterval(x.i[i], y.iv[i], sign); err != nil {
+					return nil, err
+				}
+			}
 		}
 	case tx.ID == TypeInterval && ty.IsTime() && op == "+":
 		for i := range out.i {
-			out.i[i] = addInterval(y.i[i], x.iv[i], 1)
+			if !null(i) {
+				if out.i[i], err = tsPlusInterval(y.i[i], x.iv[i], 1); err != nil {
+					return nil, err
+				}
+			}
 		}
 	case tx.ID == TypeDate && ty.IsInteger() && (op == "+" || op == "-"):
 		for i := range out.i {
@@ -299,11 +356,19 @@ func timeArith(op string, x, y *vec, out *vec) (*vec, error) {
 			sign = -1
 		}
 		for i := range out.i {
-			out.i[i] = addInterval(x.i[i]*usPerDay, y.iv[i], sign)
+			if !null(i) {
+				if out.i[i], err = tsPlusInterval(x.i[i]*usPerDay, y.iv[i], sign); err != nil {
+					return nil, err
+				}
+			}
 		}
 	case tx.ID == TypeInterval && ty.ID == TypeDate && op == "+":
 		for i := range out.i {
-			out.i[i] = addInterval(y.i[i]*usPerDay, x.iv[i], 1)
+			if !null(i) {
+				if out.i[i], err = tsPlusInterval(y.i[i]*usPerDay, x.iv[i], 1); err != nil {
+					return nil, err
+				}
+			}
 		}
 	case (tx.IsTime() || tx.ID == TypeDate) && (ty.IsTime() || ty.ID == TypeDate) && op == "-":
 		if tx.ID == TypeDate {
@@ -321,12 +386,16 @@ func timeArith(op string, x, y *vec, out *vec) (*vec, error) {
 			out.iv[i] = ival{D: int32(d / usPerDay), U: d % usPerDay}
 		}
 	case tx.ID == TypeInterval && ty.ID == TypeInterval && (op == "+" || op == "-"):
+		sign := int64(1)
+		if op == "-" {
+			sign = -1
+		}
 		for i := range out.iv {
-			a, b := x.iv[i], y.iv[i]
-			if op == "+" {
-				out.iv[i] = ival{a.M + b.M, a.D + b.D, a.U + b.U}
-			} else {
-				out.iv[i] = ival{a.M - b.M, a.D - b.D, a.U - b.U}
+			if null(i) {
+				continue
+			}
+			if out.iv[i], err = addIval(x.iv[i], y.iv[i], sign); err != nil {
+				return nil, err
 			}
 		}
 	case tx.ID == TypeInterval && ty.IsNumeric() && (op == "*" || op == "/"):

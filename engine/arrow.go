@@ -227,7 +227,7 @@ func (c *codec) array(v *vec, dict bool) arrow.Array {
 	case kInterval:
 		out := make([]arrow.MonthDayNanoInterval, n)
 		for i, x := range v.iv[:n] {
-			out[i] = arrow.MonthDayNanoInterval{Months: x.M, Days: x.D, Nanoseconds: x.U * 1000}
+			out[i] = IntervalArrow(x.M, x.D, x.U)
 		}
 		return data(v.t.Arrow(), sliceBytes(out))
 	case kText:
@@ -387,7 +387,7 @@ func (c *codec) vec(arr arrow.Array, t Type) *vec {
 	case *array.MonthDayNanoInterval:
 		v.iv = make([]ival, n)
 		for i, x := range a.MonthDayNanoIntervalValues() {
-			v.iv[i] = ival{x.Months, x.Days, x.Nanoseconds / 1000}
+			v.iv[i] = ival{x.Months, x.Days, IntervalMicros(x)}
 		}
 	case *array.String:
 		if t.ID == TypeNumeric { // exact numeric texts (numeric.go)
@@ -414,4 +414,17 @@ func (c *codec) vec(arr arrow.Array, t Type) *vec {
 		panic("BUG: codec: unsupported Arrow array " + arr.DataType().String())
 	}
 	return v
+}
+
+// An interval leaves the engine as an arrow MonthDayNanoInterval whose
+// Nanoseconds field holds microseconds, PostgreSQL's unit: so PostgreSQL's whole
+// range of an interval's time part (int64 µs, ±2562047788 hours) fits, which
+// nanoseconds would end at ±2562047 hours. Read and build it only with these.
+
+// IntervalMicros is the time part of x, in microseconds.
+func IntervalMicros(x arrow.MonthDayNanoInterval) int64 { return x.Nanoseconds }
+
+// IntervalArrow is the interval of months, days and us microseconds.
+func IntervalArrow(months, days int32, us int64) arrow.MonthDayNanoInterval {
+	return arrow.MonthDayNanoInterval{Months: months, Days: days, Nanoseconds: us}
 }

@@ -67,7 +67,7 @@ func builderArray(t *testing.T, v *vec) arrow.Array {
 		case *array.StringBuilder:
 			b.Append(v.str(i))
 		case *array.MonthDayNanoIntervalBuilder:
-			b.Append(arrow.MonthDayNanoInterval{Months: v.iv[i].M, Days: v.iv[i].D, Nanoseconds: v.iv[i].U * 1000})
+			b.Append(IntervalArrow(v.iv[i].M, v.iv[i].D, v.iv[i].U))
 		default:
 			t.Fatalf("no builder case for %T", b)
 		}

@@ -35,8 +35,11 @@ const (
 	SubPlanScalar SubPlanKind = iota
 	// SubPlanExists is EXISTS (SELECT …): whether there is a row.
 	SubPlanExists
-	// SubPlanAny is X IN (SELECT y …) / X = ANY (…): true when some y equals X;
-	// else NULL when X or some y is NULL and the set is not empty; else false.
+	// SubPlanAny is X IN (SELECT y …) / X op ANY (…) (op is SubPlan.Op, = when
+	// empty): true when X op y for some y; else NULL when X or some y is NULL and
+	// the set is not empty; else false. With SubPlan.All, X op ALL (…): false when
+	// X op y is false for some y; else NULL when some comparison is NULL; else
+	// true (also for no rows).
 	SubPlanAny
 	// SubPlanArray is ARRAY(SELECT x …): the values as an array of x's type, {}
 	// for no row.
@@ -54,6 +57,8 @@ type SubPlan struct {
 	Args []Expr
 	X    Expr
 	T    Type
+	Op   string // SubPlanAny's comparison operator; "" is =
+	All  bool   // SubPlanAny: ALL rather than ANY
 }
 
 func (e *SubPlan) Type() Type { return e.T }
@@ -67,7 +72,14 @@ func (e *SubPlan) String() string {
 	case SubPlanExists:
 		return "EXISTS " + s
 	case SubPlanAny:
-		return e.X.String() + " IN " + s
+		op, q := e.Op, "ANY"
+		if op == "" {
+			op = "="
+		}
+		if e.All {
+			q = "ALL"
+		}
+		return e.X.String() + " " + op + " " + q + " " + s
 	case SubPlanArray:
 		return "ARRAY" + s
 	}
@@ -140,7 +152,7 @@ func (ev *evaluator) evalSubPlan(e *SubPlan, b *batch) (*vec, error) {
 		case SubPlanExists:
 			res = Value{Type: Bool, B: len(rows) > 0}
 		case SubPlanAny:
-			if res, err = anyEqual(x.value(r), rows); err != nil {
+			if res, err = compareSet(e.Op, e.All, x.value(r), rows); err != nil {
 				return nil, err
 			}
 		case SubPlanArray:
@@ -158,30 +170,33 @@ func (ev *evaluator) evalSubPlan(e *SubPlan, b *batch) (*vec, error) {
 	return out, nil
 }
 
-// anyEqual is x = ANY (set) with SQL's NULL rules.
-func anyEqual(x Value, set []Value) (Value, error) {
-	if len(set) == 0 {
-		return Value{Type: Bool}, nil
+// compareSet is x op ANY (set), or x op ALL (set) when all, with SQL's NULL
+// rules (op "" is =).
+func compareSet(op string, all bool, x Value, set []Value) (Value, error) {
+	if op == "" {
+		op = "="
 	}
+	// ANY stops at the first true, ALL at the first false; decided is that value.
+	decided := !all
 	unknown := false
 	xv := constVec(x, 1)
 	for _, y := range set {
-		eq, err := compareVec("=", xv, constVec(y, 1))
+		c, err := compareVec(op, xv, constVec(y, 1))
 		if err != nil {
 			return Value{}, err
 		}
-		if eq.isNull(0) {
+		if c.isNull(0) {
 			unknown = true
 			continue
 		}
-		if eq.b[0] {
-			return Value{Type: Bool, B: true}, nil
+		if c.b[0] == decided {
+			return Value{Type: Bool, B: decided}, nil
 		}
 	}
 	if unknown {
 		return NullValue(Bool), nil
 	}
-	return Value{Type: Bool}, nil
+	return Value{Type: Bool, B: !decided}, nil
 }
 
 // subPlanRows runs e.Plan with vals as its Params (or finds the rows of an earlier

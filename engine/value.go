@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"github.com/stratadb/strata/internal/pginterval"
 	"github.com/stratadb/strata/internal/pguuid"
 	"math"
@@ -53,7 +54,7 @@ func AppendText(dst []byte, arr arrow.Array, row int, t Type) []byte {
 		return appendDate(dst, int64(a.Value(row)))
 	case *array.MonthDayNanoInterval:
 		v := a.Value(row)
-		return appendInterval(dst, v.Months, v.Days, v.Nanoseconds/1000)
+		return appendInterval(dst, v.Months, v.Days, IntervalMicros(v))
 	}
 	panic("BUG: AppendText: unexpected array type " + arr.DataType().String())
 }
@@ -345,8 +346,11 @@ func ParseValueIn(s string, t Type, loc *time.Location) (Value, error) {
 		}
 		v.I = floorDiv(us, usPerDay)
 	case TypeInterval:
-		m, d, us, ok := parseInterval(s)
-		if !ok {
+		m, d, us, err := pginterval.Check(s)
+		if errors.Is(err, pginterval.ErrFieldRange) {
+			return v, Errorf(sqlstate.IntervalFieldOverflow, "interval field value out of range: \"%s\"", s)
+		}
+		if err != nil {
 			return v, Errorf(sqlstate.InvalidDatetimeFormat, "invalid input syntax for type interval: \"%s\"", s)
 		}
 		v.Months, v.Days, v.I = m, d, us
@@ -557,7 +561,18 @@ func parseTimestampIn(s string, t Type, loc *time.Location) (int64, error) {
 		(hh == 24 && (mi != 0 || ss != 0 || frac != 0)) {
 		return 0, Errorf(sqlstate.DatetimeFieldOverflow, "date/time field value out of range: \"%s\"", s)
 	}
-	us := daysFromCivil(y, int(mo), int(d))*usPerDay + hh*usPerHour + mi*usPerMin + ss*usPerSec + frac
+	days := daysFromCivil(y, int(mo), int(d))
+	if days < minTimestampUs/usPerDay || days >= endTimestampUs/usPerDay {
+		// PostgreSQL's first day, 4714-11-24 BC, to the last whole day before int64
+		// microseconds from 1970 end (294247-01-09; PostgreSQL's timestamps end at
+		// 294276, its dates at 5874897, past it)
+		what := "timestamp"
+		if t.ID == TypeDate {
+			what = "date"
+		}
+		return 0, Errorf(sqlstate.DatetimeFieldOverflow, "%s out of range: \"%s\"", what, s)
+	}
+	us := days*usPerDay + hh*usPerHour + mi*usPerMin + ss*usPerSec + frac
 	if t.ID == TypeTimestampTZ {
 		if !hasZone && loc != nil {
 			return localToUTC(us, loc), nil

@@ -59,8 +59,8 @@ func TestAppendTextArrow(t *testing.T) {
 	db.Release()
 	ib := array.NewMonthDayNanoIntervalBuilder(mem)
 	for _, v := range []arrow.MonthDayNanoInterval{
-		{Days: 1, Nanoseconds: 2 * usPerHour * 1000}, {}, {Months: 14, Days: 3}, {Days: -1},
-		{Nanoseconds: -90 * usPerMin * 1000}, {Months: 1, Nanoseconds: 1500}, {Days: -1, Nanoseconds: usPerHour * 1000},
+		IntervalArrow(0, 1, 2*usPerHour), {}, {Months: 14, Days: 3}, {Days: -1},
+		IntervalArrow(0, 0, -90*usPerMin), IntervalArrow(1, 0, 1), IntervalArrow(0, -1, usPerHour),
 	} {
 		ib.Append(v)
 	}

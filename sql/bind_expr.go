@@ -160,6 +160,12 @@ func (b *binder) aggMatch(n *pg.Node, c *exprCtx) (engine.Expr, bool, error) {
 			return nil, true, err
 		}
 		name := columnRefName(cr.ColumnRef)
+		// PostgreSQL names the column with its FROM item's name (t.x for x)
+		if qual, col, ok := columnRefParts(cr.ColumnRef); ok && qual == "" {
+			if idx, ferr := a.input.find("", col); ferr == nil && a.input.cols[idx].qual != "" {
+				name = a.input.cols[idx].qual + "." + col
+			}
+		}
 		return nil, true, posErr(engine.Errorf(sqlstate.GroupingError,
 			"column %q must appear in the GROUP BY clause or be used in an aggregate function", name), cr.ColumnRef.Location)
 	}
@@ -828,7 +834,10 @@ func (b *binder) typeCast(tc *pg.TypeCast, c *exprCtx) (engine.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if from := x.Type(); (t.IsArray() || from.IsArray()) && t != from &&
+	// An array casts to another array type by its text form, each element read as
+	// the new element type (int[] to bigint[], text[] to uuid[]; an element that
+	// is no input of it, 1.5 to int[], is 22P02 where PostgreSQL casts it).
+	if from := x.Type(); (t.IsArray() || from.IsArray()) && t != from && !(t.IsArray() && from.IsArray()) &&
 		from != engine.Unknown && from != engine.Text && t != engine.Text {
 		return nil, posErr(engine.Errorf(sqlstate.CannotCoerce, "cannot cast type %s to %s", from, t), tc.Location)
 	}

@@ -1023,6 +1023,8 @@ func figureName(n *pg.Node) (string, int) {
 		return "case", 1
 	case *pg.Node_AArrayExpr:
 		return "array", 2
+	case *pg.Node_GroupingFunc:
+		return "grouping", 2
 	case *pg.Node_SubLink:
 		switch x.SubLink.SubLinkType {
 		case pg.SubLinkType_EXISTS_SUBLINK:

@@ -423,7 +423,7 @@ func appendArrow(cols *storage.Columns, j int, arr arrow.Array, n int) error {
 				d.String = append(d.String, "")
 				continue
 			}
-			d.String = append(d.String, string(pginterval.Append(nil, v.Months, v.Days, v.Nanoseconds/1000)))
+			d.String = append(d.String, string(pginterval.Append(nil, v.Months, v.Days, engine.IntervalMicros(v))))
 		}
 	case *array.Null:
 		appendNulls(cols, j, n)

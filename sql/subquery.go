@@ -20,13 +20,15 @@ import (
 )
 
 // Subqueries in expressions: a scalar subquery (SELECT ...), EXISTS (SELECT ...),
-// x [NOT] IN (SELECT ...) and ARRAY(SELECT ...).
+// x [NOT] IN (SELECT ...), x op ANY|ALL (SELECT ...) and ARRAY(SELECT ...).
 //
 // An uncorrelated subquery (it refers to no column of an outer query) runs once,
 // as PostgreSQL's InitPlan: the binder leaves a subqueryRef in the expression, and
 // when the statement executes Session.plan runs it (with its own snapshots, after
 // the statement's parameters are bound) and replaces it by its result: a constant
-// for a scalar subquery, EXISTS and ARRAY, an IN list of constants for IN.
+// for a scalar subquery, EXISTS and ARRAY, an IN list of constants for IN. Other
+// ANY and ALL comparisons become an engine.SubPlan without arguments, which runs
+// the subquery once and keeps its rows.
 //
 // A correlated subquery runs per outer row, as PostgreSQL's SubPlan. While the
 // binder binds a subquery it keeps the enclosing query levels (binder.outer); a
@@ -45,7 +47,7 @@ import (
 // a ColRef into the Aggregate's output); any other column of it is 42803. An
 // aggregate over outer columns only is the outer query's (outer_agg.go). Not
 // supported (0A000): a reference through an aggregating level to one further
-// out, ARRAY of a non-text column.
+// out, ARRAY of a column of a reg type, row comparisons (ROW(a, b) IN (SELECT …)).
 
 // outerLevel is one query level around a subquery being bound.
 type outerLevel struct {
@@ -119,9 +121,10 @@ func isNotFound(err error) bool {
 // subqueryRef is a subquery in an expression, until Session.plan replaces it by
 // its result (uncorrelated) or an engine.SubPlan (correlated: args not empty).
 type subqueryRef struct {
-	kind pg.SubLinkType // EXPR, EXISTS, ANY (IN) or ARRAY
+	kind pg.SubLinkType // EXPR, EXISTS, ANY (IN), ALL or ARRAY
 	plan engine.Plan    // one output column (EXISTS: any)
-	x    engine.Expr    // ANY: the left operand
+	x    engine.Expr    // ANY, ALL: the left operand
+	op   string         // ANY, ALL: the comparison operator
 	args []engine.Expr  // the outer values the plan's Params read; empty when uncorrelated
 	loc  int32
 }
@@ -160,7 +163,12 @@ func (r *subqueryRef) String() string {
 	case pg.SubLinkType_EXISTS_SUBLINK:
 		return "EXISTS (subquery)"
 	case pg.SubLinkType_ANY_SUBLINK:
+		if r.op != "=" {
+			return r.x.String() + " " + r.op + " ANY (subquery)"
+		}
 		return r.x.String() + " IN (subquery)"
+	case pg.SubLinkType_ALL_SUBLINK:
+		return r.x.String() + " " + r.op + " ALL (subquery)"
 	case pg.SubLinkType_ARRAY_SUBLINK:
 		return "ARRAY(subquery)"
 	}
@@ -173,15 +181,28 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 	if sel == nil {
 		return nil, posErr(engine.Unsupported("this kind of subquery"), sl.Location)
 	}
+	op := "="
 	switch sl.SubLinkType {
 	case pg.SubLinkType_EXPR_SUBLINK, pg.SubLinkType_EXISTS_SUBLINK, pg.SubLinkType_ARRAY_SUBLINK:
-	case pg.SubLinkType_ANY_SUBLINK:
-		// x IN (SELECT ...) and x = ANY (SELECT ...); other operators are not supported.
-		if len(sl.OperName) > 0 && opName(sl.OperName) != "=" {
-			return nil, posErr(engine.Unsupported("operator "+opName(sl.OperName)+" ANY (subquery)"), sl.Location)
+	case pg.SubLinkType_ANY_SUBLINK, pg.SubLinkType_ALL_SUBLINK:
+		// x IN (SELECT ...), x op ANY (SELECT ...), x op ALL (SELECT ...) with a
+		// comparison operator.
+		if len(sl.OperName) > 0 {
+			op = opName(sl.OperName)
+		}
+		switch op {
+		case "=", "<>", "!=", "<", "<=", ">", ">=":
+		default:
+			return nil, posErr(engine.Unsupported("operator "+op+" with ANY or ALL (subquery)"), sl.Location)
+		}
+		if op == "!=" {
+			op = "<>"
+		}
+		if sl.Testexpr.GetRowExpr() != nil { // (a, b) IN (SELECT a, b …)
+			return nil, posErr(engine.Unsupported("row comparison subqueries"), sl.Location)
 		}
 	default:
-		return nil, posErr(engine.Unsupported("ALL and row comparison subqueries"), sl.Location)
+		return nil, posErr(engine.Unsupported("row comparison subqueries"), sl.Location)
 	}
 	// The subquery binds in a scope of its own, with the enclosing levels in view
 	// for its outer references.
@@ -193,7 +214,7 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &subqueryRef{kind: sl.SubLinkType, plan: p, args: lv.args, loc: sl.Location}
+	r := &subqueryRef{kind: sl.SubLinkType, plan: p, args: lv.args, loc: sl.Location, op: op}
 	if r.kind != pg.SubLinkType_EXISTS_SUBLINK && len(names) != 1 {
 		return nil, posErr(engine.Errorf(sqlstate.SyntaxError, "subquery must return only one column"), sl.Location)
 	}
@@ -202,7 +223,7 @@ func (b *binder) subLink(sl *pg.SubLink, c *exprCtx) (engine.Expr, error) {
 			return nil, posErr(engine.Unsupported("ARRAY(subquery) of "+t.String()), sl.Location)
 		}
 	}
-	if r.kind == pg.SubLinkType_ANY_SUBLINK {
+	if r.kind == pg.SubLinkType_ANY_SUBLINK || r.kind == pg.SubLinkType_ALL_SUBLINK {
 		if r.x, err = b.expr(sl.Testexpr, c); err != nil {
 			return nil, err
 		}
@@ -242,7 +263,9 @@ func (s *Session) resolveSubqueries(ctx context.Context, p engine.Plan, params [
 		if !ok {
 			return e, nil
 		}
-		if len(r.args) > 0 {
+		if len(r.args) > 0 || r.kind == pg.SubLinkType_ALL_SUBLINK || r.op != "=" {
+			// correlated, or a comparison an IN list does not make: a SubPlan
+			// (uncorrelated, it runs once and its rows are kept)
 			sp, sn, err := s.subPlan(ctx, r, params, now)
 			snaps = append(snaps, sn...)
 			return sp, err
@@ -311,8 +334,8 @@ func (s *Session) subPlan(ctx context.Context, r *subqueryRef, params []engine.V
 	switch r.kind {
 	case pg.SubLinkType_EXISTS_SUBLINK:
 		sp.Kind = engine.SubPlanExists
-	case pg.SubLinkType_ANY_SUBLINK:
-		sp.Kind = engine.SubPlanAny
+	case pg.SubLinkType_ANY_SUBLINK, pg.SubLinkType_ALL_SUBLINK:
+		sp.Kind, sp.Op, sp.All = engine.SubPlanAny, r.op, r.kind == pg.SubLinkType_ALL_SUBLINK
 		if sp.X, err = bind(r.x); err != nil {
 			release(snaps)
 			return nil, nil, err
@@ -393,7 +416,7 @@ func valueAt(arr arrow.Array, i int, t engine.Type) engine.Value {
 		v.I = int64(a.Value(i))
 	case *array.MonthDayNanoInterval:
 		x := a.Value(i)
-		v.Months, v.Days, v.I = x.Months, x.Days, x.Nanoseconds/1000
+		v.Months, v.Days, v.I = x.Months, x.Days, engine.IntervalMicros(x)
 	default:
 		panic(fmt.Sprintf("BUG: valueAt: %s", arr.DataType()))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/stratadb/strata/bench"
+	"github.com/stratadb/strata/engine"
 	"github.com/stratadb/strata/sql"
 	"github.com/stratadb/strata/storage"
 	"github.com/stratadb/strata/storage/catalog"
@@ -171,7 +172,7 @@ func arrowValue(arr arrow.Array, i int) (any, error) {
 		return arrowValue(a.Dictionary(), a.GetValueIndex(i))
 	case *array.MonthDayNanoInterval:
 		v := a.Value(i)
-		return fmt.Sprintf("%d mons %d days %d ns", v.Months, v.Days, v.Nanoseconds), nil
+		return fmt.Sprintf("%d mons %d days %d us", v.Months, v.Days, engine.IntervalMicros(v)), nil
 	}
 	return nil, fmt.Errorf("unsupported arrow type %s", arr.DataType())
 }

@@ -8,6 +8,7 @@
 package pginterval
 
 import (
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -20,20 +21,47 @@ const (
 	usPerDay  = 24 * usPerHour
 )
 
+// ErrSyntax and ErrFieldRange are why Check refuses an input: it is no interval
+// (PostgreSQL's 22007), or a field is past its range (22015: more than int32
+// months or days, or int64 microseconds, as "2562047789 hours").
+var (
+	ErrSyntax     = errors.New("invalid input syntax for type interval")
+	ErrFieldRange = errors.New("interval field value out of range")
+)
+
 // Parse parses PostgreSQL interval input: "1 day 2 hours", "01:00:00",
 // "-1 days +02:03:04.5", "5 minutes ago", "@ 1 hour", "2.592e+06 seconds", and ISO
-// 8601 "P1DT2H". Fractional units cascade down (1.5 days = 1 day 12:00:00).
+// 8601 "P1DT2H". Fractional units cascade down (1.5 days = 1 day 12:00:00);
+// whole numbers of time units are exact (2562047788 hours).
 func Parse(s string) (months, days int32, us int64, ok bool) {
+	months, days, us, err := Check(s)
+	return months, days, us, err == nil
+}
+
+// Check is Parse, saying why an input is refused (ErrSyntax, ErrFieldRange).
+func Check(s string) (months, days int32, us int64, err error) {
+	months, days, us, ok, overflow := parse(s)
+	switch {
+	case overflow:
+		return 0, 0, 0, ErrFieldRange
+	case !ok:
+		return 0, 0, 0, ErrSyntax
+	}
+	return months, days, us, nil
+}
+
+func parse(s string) (months, days int32, us int64, ok, overflow bool) {
 	in := strings.ToLower(strings.TrimSpace(s))
 	in = strings.TrimPrefix(in, "@")
 	if strings.HasPrefix(in, "p") {
-		return parseISOInterval(in[1:])
+		months, days, us, ok = parseISOInterval(in[1:])
+		return months, days, us, ok, false
 	}
 	var fm, fd, fus float64
 	var exact int64 // microseconds of HH:MM:SS fields read exactly
 	toks := strings.Fields(in)
 	if len(toks) == 0 {
-		return 0, 0, 0, false
+		return 0, 0, 0, false, false
 	}
 	ago := false
 	if toks[len(toks)-1] == "ago" {
@@ -52,7 +80,7 @@ func Parse(s string) (months, days int32, us int64, ok bool) {
 			}
 			parts := strings.Split(tok, ":")
 			if len(parts) > 3 {
-				return 0, 0, 0, false
+				return 0, 0, 0, false, false
 			}
 			if v, ok := exactClock(parts); ok { // no float between: the output form reads back exactly
 				if sign < 0 {
@@ -65,14 +93,14 @@ func Parse(s string) (months, days int32, us int64, ok bool) {
 			var h, m, sec float64
 			var err error
 			if h, err = strconv.ParseFloat(parts[0], 64); err != nil {
-				return 0, 0, 0, false
+				return 0, 0, 0, false, false
 			}
 			if m, err = strconv.ParseFloat(parts[1], 64); err != nil {
-				return 0, 0, 0, false
+				return 0, 0, 0, false, false
 			}
 			if len(parts) == 3 {
 				if sec, err = strconv.ParseFloat(parts[2], 64); err != nil {
-					return 0, 0, 0, false
+					return 0, 0, 0, false, false
 				}
 			}
 			fus += sign * (h*3600 + m*60 + sec) * 1e6
@@ -89,12 +117,13 @@ func Parse(s string) (months, days int32, us int64, ok bool) {
 			j++
 		}
 		if j == 0 {
-			return 0, 0, 0, false
+			return 0, 0, 0, false, false
 		}
 		n, err := strconv.ParseFloat(tok[:j], 64)
 		if err != nil {
-			return 0, 0, 0, false
+			return 0, 0, 0, false, false
 		}
+		whole, werr := strconv.ParseInt(tok[:j], 10, 64) // exact, when a whole number
 		unit := tok[j:]
 		if unit == "" {
 			if i+1 < len(toks) && !strings.ContainsAny(toks[i+1][:1], "0123456789+-.") {
@@ -104,17 +133,23 @@ func Parse(s string) (months, days int32, us int64, ok bool) {
 				unit = "second"
 			}
 		}
-		switch strings.TrimSuffix(unit, ",") {
-		case "microsecond", "microseconds", "us", "usec", "usecs", "microsecon":
-			fus += n
-		case "millisecond", "milliseconds", "ms", "msec", "msecs":
-			fus += n * 1e3
-		case "second", "seconds", "s", "sec", "secs":
-			fus += n * 1e6
-		case "minute", "minutes", "m", "min", "mins":
-			fus += n * 6e7
-		case "hour", "hours", "h", "hr", "hrs":
-			fus += n * 3.6e9
+		unit = strings.TrimSuffix(unit, ",")
+		if per, isTime := timeUnits[unit]; isTime {
+			if werr != nil || strings.ContainsAny(tok[:j], ".e") {
+				fus += n * float64(per)
+			} else {
+				v, vok := mulExact(whole, per)
+				if !vok {
+					return 0, 0, 0, false, true
+				}
+				if exact, vok = addExact(exact, v); !vok {
+					return 0, 0, 0, false, true
+				}
+			}
+			seen = true
+			continue
+		}
+		switch unit {
 		case "day", "days", "d":
 			fd += n
 		case "week", "weeks", "w":
@@ -130,22 +165,45 @@ func Parse(s string) (months, days int32, us int64, ok bool) {
 		case "millennium", "millennia", "millenniums":
 			fm += n * 12000
 		default:
-			return 0, 0, 0, false
+			return 0, 0, 0, false, false
 		}
 		seen = true
 	}
 	if !seen {
-		return 0, 0, 0, false
+		return 0, 0, 0, false, false
 	}
 	months, days, us, ok = cascadeInterval(fm, fd, fus, ago)
+	if !ok {
+		return 0, 0, 0, false, true
+	}
 	if ago {
 		exact = -exact
 	}
-	sum := us + exact
-	if !ok || (exact > 0 && sum < us) || (exact < 0 && sum > us) {
-		return 0, 0, 0, false
+	sum, sok := addExact(us, exact)
+	if !sok {
+		return 0, 0, 0, false, true
 	}
-	return months, days, sum, true
+	return months, days, sum, true, false
+}
+
+// timeUnits are the time units' microseconds.
+var timeUnits = map[string]int64{
+	"microsecond": 1, "microseconds": 1, "us": 1, "usec": 1, "usecs": 1, "microsecon": 1,
+	"millisecond": 1000, "milliseconds": 1000, "ms": 1000, "msec": 1000, "msecs": 1000,
+	"second": usPerSec, "seconds": usPerSec, "s": usPerSec, "sec": usPerSec, "secs": usPerSec,
+	"minute": usPerMin, "minutes": usPerMin, "m": usPerMin, "min": usPerMin, "mins": usPerMin,
+	"hour": usPerHour, "hours": usPerHour, "h": usPerHour, "hr": usPerHour, "hrs": usPerHour,
+}
+
+// mulExact and addExact are int64 * and + that report overflow.
+func mulExact(a, b int64) (int64, bool) {
+	p := a * b
+	return p, a == 0 || (p/a == b && !(a == -1 && b == math.MinInt64) && !(b == -1 && a == math.MinInt64))
+}
+
+func addExact(a, b int64) (int64, bool) {
+	s := a + b
+	return s, !((a >= 0) == (b >= 0) && (s >= 0) != (a >= 0))
 }
 
 // exactClock reads H:M[:S[.ffffff]] (unsigned) as microseconds, exactly, when
@@ -202,7 +260,7 @@ func cascadeInterval(fm, fd, fus float64, neg bool) (int32, int32, int64, bool) 
 	fd += (fm - m) * 30
 	d := math.Trunc(fd)
 	fus += (fd - d) * float64(usPerDay)
-	if m < math.MinInt32 || m > math.MaxInt32 || d < math.MinInt32 || d > math.MaxInt32 || math.Abs(fus) > 9.2e18 {
+	if m < math.MinInt32 || m > math.MaxInt32 || d < math.MinInt32 || d > math.MaxInt32 || fus >= 1<<63 || fus < -(1<<63) {
 		return 0, 0, 0, false
 	}
 	return int32(m), int32(d), int64(math.Round(fus)), true

@@ -23,10 +23,35 @@ func TestParse(t *testing.T) {
 		{"2562047788:00:54.775808", 0, 0, 0, false},
 		{"", 0, 0, 0, false},
 		{"1 fortnight", 0, 0, 0, false},
+		// whole time units are exact to PostgreSQL's bound (a float would round
+		// 2562047788 hours by hundreds of microseconds)
+		{"2562047788 hours", 0, 0, 2562047788 * usPerHour, true},
+		{"-2562047788 hours 1 microsecond", 0, 0, -2562047788*usPerHour + 1, true},
+		{"9223372036854775807 usec", 0, 0, math.MaxInt64, true},
+		{"2562047788 hours ago", 0, 0, -2562047788 * usPerHour, true},
+		{"2562047789 hours", 0, 0, 0, false},
+		{"2562047788 hours 1 minute", 0, 0, 0, false},
 	} {
 		m, d, us, ok := Parse(c.in)
 		if ok != c.valid || ok && (m != c.m || d != c.d || us != c.us) {
 			t.Errorf("Parse(%q) = %d, %d, %d, %v; want %d, %d, %d, %v", c.in, m, d, us, ok, c.m, c.d, c.us, c.valid)
+		}
+	}
+}
+
+// TestCheck: why an input is refused, PostgreSQL's 22015 (a field past its
+// range) or 22007 (no interval).
+func TestCheck(t *testing.T) {
+	for in, want := range map[string]error{
+		"2562047789 hours":          ErrFieldRange,
+		"2562047788.5 hours":        ErrFieldRange,
+		"-2562047788 hours -1 hour": ErrFieldRange,
+		"3000000000 months":         ErrFieldRange,
+		"1 fortnight":               ErrSyntax,
+		"2562047788 hours":          nil,
+	} {
+		if _, _, _, err := Check(in); err != want {
+			t.Errorf("Check(%q) = %v; want %v", in, err, want)
 		}
 	}
 }

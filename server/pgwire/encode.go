@@ -279,7 +279,7 @@ func (c *colEncoder) appendValue(dst []byte, r int) []byte {
 		case kindInterval:
 			v := c.ivals[r]
 			dst = append(dst, 0, 0, 0, 16)
-			dst = appendUint64(dst, uint64(v.Nanoseconds/1000))
+			dst = appendUint64(dst, uint64(engine.IntervalMicros(v)))
 			dst = appendUint32(dst, uint32(v.Days))
 			return appendUint32(dst, uint32(v.Months))
 		case kindString, kindDict:

@@ -104,7 +104,7 @@ func buildBatch(fields []engine.Field, rows [][]any, dict bool) arrow.RecordBatc
 				bb.Append(arrow.Date32(v.(time.Time).Unix() / 86400))
 			case *array.MonthDayNanoIntervalBuilder:
 				iv := v.(ival)
-				bb.Append(arrow.MonthDayNanoInterval{Months: iv.months, Days: iv.days, Nanoseconds: iv.us * 1000})
+				bb.Append(engine.IntervalArrow(iv.months, iv.days, iv.us))
 			default:
 				panic(fmt.Sprintf("test builder %T", b))
 			}
