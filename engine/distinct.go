@@ -444,6 +444,10 @@ func (a *idSets) merge(o *idSets, m []int32) error {
 type idPart struct {
 	sets *idSets
 	m    []int32
+	// sorted: the sets are over a shared, strictly sorted dictionary (a
+	// segment's), kept whole for mergeAll's k-way merge and not counted
+	// against pendingMax (addPending).
+	sorted bool
 }
 
 // mergeAll merges partials into a (whose own sets, if any, are merged as one more
@@ -693,7 +697,18 @@ var pendingMax int64 = 32 << 20
 
 // addPending queues partial sets o (its group i going to group m[i]) for the
 // final merge, compacted; past pendingMax it merges what is queued.
+//
+// A partial over a segment's dictionary (shared and strictly sorted) waits as
+// it is: the final k-way merge of sorted dictionaries hashes no value, and
+// merging such partials early, or copying their values, made count(DISTINCT
+// session_id) over 10M hot events 2.8x slower (session 10: 590 ms instead of
+// 103). Only the others (a Parquet row group's dictionary, read into the heap)
+// are compacted and counted against pendingMax.
 func (a *distinctAcc) addPending(o *idSets, m []int32) error {
+	if s := o.space; s != nil && !s.owned && s.lazyDicts == nil && strictlySorted(s.vals) {
+		a.pend = append(a.pend, idPart{sets: o, m: m, sorted: true})
+		return nil
+	}
 	ids, err := o.compacted()
 	if err != nil {
 		return err
@@ -701,6 +716,9 @@ func (a *distinctAcc) addPending(o *idSets, m []int32) error {
 	a.pend = append(a.pend, idPart{sets: ids, m: m})
 	var held int64
 	for _, p := range a.pend {
+		if p.sorted {
+			continue
+		}
 		held += int64(p.sets.space.size())*32 + p.sets.denseBytes
 		if p.sets.pairs != nil {
 			held += p.sets.pairs.bytes()
