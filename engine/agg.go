@@ -657,6 +657,9 @@ type distinctAcc struct {
 	par   int      // workers for merging id sets (idSets.par)
 	one   vec      // a one-row text vec for moving id sets to hash sets
 	pend  []idPart // partial id sets merged at the end, all at once
+	// pendHeld is what pend's compacted (not sorted) partials hold, in bytes
+	// (addPending), so that adding one does not walk every waiting partial.
+	pendHeld int64
 }
 
 // finish does the work of result that may fail: it merges pending partials and,
@@ -681,7 +684,7 @@ func (a *distinctAcc) resolve() error {
 		a.ids.grow(a.n)
 	}
 	pend := a.pend
-	a.pend = nil
+	a.pend, a.pendHeld = nil, 0
 	return a.ids.mergeAll(pend)
 }
 

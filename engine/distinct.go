@@ -714,17 +714,11 @@ func (a *distinctAcc) addPending(o *idSets, m []int32) error {
 		return err
 	}
 	a.pend = append(a.pend, idPart{sets: ids, m: m})
-	var held int64
-	for _, p := range a.pend {
-		if p.sorted {
-			continue
-		}
-		held += int64(p.sets.space.size())*32 + p.sets.denseBytes
-		if p.sets.pairs != nil {
-			held += p.sets.pairs.bytes()
-		}
+	a.pendHeld += int64(ids.space.size())*32 + ids.denseBytes
+	if ids.pairs != nil {
+		a.pendHeld += ids.pairs.bytes()
 	}
-	if held <= pendingMax {
+	if a.pendHeld <= pendingMax {
 		return nil
 	}
 	if err := a.resolve(); err != nil {
