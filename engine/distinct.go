@@ -513,7 +513,7 @@ func (a *idSets) mergeAll(parts []idPart) error {
 			d = len(dicts)
 			seen[k] = d
 			dicts = append(dicts, vals)
-			allSorted = allSorted && !p.sets.space.owned && strictlySorted(vals)
+			allSorted = allSorted && (p.sorted || !p.sets.space.owned && strictlySorted(vals)) // sorted: checked by addPending
 		}
 		which[i] = d
 	}
